@@ -1,0 +1,2 @@
+//! The `dns-server` binary: a thin command-line front for the library.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Presentation-format RDATA to wire format, per type (to be written).

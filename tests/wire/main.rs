@@ -1,0 +1,1 @@
+//! Over-the-wire tests of the dns-server binary.
