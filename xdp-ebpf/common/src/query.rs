@@ -321,7 +321,7 @@ mod tests {
         // A name one byte longer than 255.
         let mut long = [0u8; 257];
         let mut at = 0;
-        while at + 64 < 256 {
+        while at + 64 <= 256 {
             long[at] = 63;
             at += 64;
         }
