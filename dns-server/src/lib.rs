@@ -2,8 +2,24 @@
 //!
 //! Layout, following the RFC concepts:
 //! - [`name`]: domain names in wire format.
-//! - [`zone`]: master files to checked, indexed zones.
+//! - [`zone`]: master files to checked, indexed zones; [`catalog`]: the set
+//!   of zones served, swapped whole on reload.
+//! - [`authority`]: the answering logic (referral, CNAME, wildcard, negative).
+//! - [`query`]: one query's bytes to its response's bytes; [`message`] writes them.
+//! - [`answer_cache`]: wire answers reused for repeated questions.
+//! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
+//! - [`config`] and [`cli`]: the configuration file and the command line.
 #![warn(missing_docs)]
 
+pub mod answer_cache;
+pub mod authority;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod message;
 pub mod name;
+pub mod query;
+pub mod server;
+pub mod service;
+pub mod stats;
 pub mod zone;

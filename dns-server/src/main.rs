@@ -1,2 +1,153 @@
 //! The `dns-server` binary: a thin command-line front for the library.
-fn main() {}
+
+use std::{path::Path, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use dns_server::{
+    cli::{Cli, Command, ServeArgs},
+    config::Config,
+    name::Name,
+    query::Shared,
+    server::{self, Listeners},
+    service::{self, Overrides, Settings},
+    zone::load,
+};
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::CheckZone { origin, file } => check_zone(&origin, &file),
+        Command::CheckConfig { file } => check_config(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_zone(origin: &str, file: &Path) -> anyhow::Result<()> {
+    let origin = Name::parse(origin, None)?;
+    let zone = load::from_file(&origin, file)?;
+    println!(
+        "{}: zone {} OK, serial {}, {} names",
+        file.display(),
+        zone.origin,
+        zone.serial,
+        zone.node_count()
+    );
+    Ok(())
+}
+
+fn check_config(file: &Path) -> anyhow::Result<()> {
+    let config = Config::load(file)?;
+    for zone in &config.zones {
+        let origin = Name::parse(&zone.origin, None)?;
+        load::from_file(&origin, &zone.file)?;
+    }
+    println!("{}: OK, {} zones", file.display(), config.zones.len());
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        zones: args.zones,
+        listen: args.listen,
+        identity: args.identity,
+        threads: args.threads,
+    };
+    let settings = Settings::load(args.config, overrides)?;
+    let threads = settings.threads();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shared = service::start(&settings)?;
+        let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
+        announce(&shared, &listeners.local_addrs());
+        let shutdown = handle_signals(settings.clone(), shared.clone())?;
+        server::run(listeners, shared.clone(), settings.tcp_limits(), shutdown).await?;
+        let counters: Vec<String> = shared
+            .stats
+            .snapshot()
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        tracing::info!(counters = counters.join(" "), "stopped");
+        Ok(())
+    })
+}
+
+/// Prints what is served and how to query it.
+fn announce(shared: &Shared, addrs: &[std::net::SocketAddr]) {
+    let catalog = shared.catalog.load();
+    let mut zones: Vec<String> = catalog.zones().map(|z| z.origin.to_string()).collect();
+    zones.sort();
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(zones = zones.join(" "), listen = listen.join(" "), identity = %shared.identity.identity, "serving");
+    if let (Some(addr), Some(zone)) = (addrs.first(), zones.first()) {
+        let host = if zone == "example.com." {
+            "www.example.com"
+        } else {
+            zone.trim_end_matches('.')
+        };
+        println!(
+            "dns-server is serving {} on {}",
+            zones.join(", "),
+            listen.join(", ")
+        );
+        println!("try: dig @{} -p {} {host} A", addr.ip(), addr.port());
+        println!(
+            "     dig @{} -p {} id.server CH TXT +nsid",
+            addr.ip(),
+            addr.port()
+        );
+    }
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT resolve the returned shutdown future.
+fn handle_signals(
+    mut settings: Settings,
+    shared: Arc<Shared>,
+) -> anyhow::Result<impl Future<Output = ()>> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading configuration and zones");
+            let (s, sh) = (settings, shared.clone());
+            settings = match tokio::task::spawn_blocking(move || {
+                let mut s = s;
+                service::reload(&mut s, &sh);
+                s
+            })
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "reload task failed");
+                    return;
+                }
+            };
+        }
+    });
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    })
+}

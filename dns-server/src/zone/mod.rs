@@ -1,8 +1,10 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
+pub mod load;
 pub mod parse;
 pub mod rdata_text;
 pub mod record;
+pub mod tree;
 pub mod validate;
 
 pub use record::{Location, Record};

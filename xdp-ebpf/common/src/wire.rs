@@ -124,6 +124,8 @@ pub mod edns_option {
     pub const NSID: u16 = 3;
     /// DNS cookie (RFC 7873).
     pub const COOKIE: u16 = 10;
+    /// Extended DNS error (RFC 8914).
+    pub const EDE: u16 = 15;
 }
 
 /// The DO ("DNSSEC OK") bit in the OPT record's TTL field.

@@ -1,0 +1,101 @@
+//! Additional-section processing (RFC 1035 3.3, RFC 2782): addresses of the
+//! names that NS, MX, SRV, SVCB and HTTPS records point at, and RRSIGs when DO is set.
+
+use xdp_common::wire::rtype;
+
+use super::{Answer, Placed};
+use crate::{
+    name,
+    zone::tree::{Node, Zone},
+};
+
+/// Offset of the target name inside RDATA, for the types that have one.
+fn target_offset(t: u16) -> Option<usize> {
+    match t {
+        rtype::NS => Some(0),
+        rtype::MX => Some(2),
+        rtype::SRV => Some(6),
+        rtype::SVCB | rtype::HTTPS => Some(2),
+        _ => None,
+    }
+}
+
+/// Adds A and AAAA RRsets of in-zone targets of the answer and authority sections.
+pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
+    let mut targets: Vec<&'a [u8]> = Vec::new();
+    for placed in answer.answer.iter().chain(&answer.authority) {
+        let Some(offset) = target_offset(placed.rrset.rtype) else {
+            continue;
+        };
+        for rdata in &placed.rrset.rdatas {
+            if let Some(target) = rdata.get(offset..)
+                && !targets.iter().any(|t| t.eq_ignore_ascii_case(target))
+            {
+                targets.push(target);
+            }
+        }
+    }
+    for target in targets {
+        let lower = target.to_ascii_lowercase();
+        if !name::is_within(&lower, zone.origin.as_wire()) {
+            continue;
+        }
+        let Some(node) = zone.node(&lower) else {
+            continue;
+        };
+        for t in [rtype::A, rtype::AAAA] {
+            let Some(rrset) = node.get(t) else { continue };
+            let already = answer
+                .answer
+                .iter()
+                .any(|p| p.rrset.rtype == t && p.owner.eq_ignore_ascii_case(target));
+            if !already {
+                answer.additional.push(Placed {
+                    owner: target,
+                    rrset,
+                    ttl: rrset.ttl,
+                    node,
+                    covering: None,
+                });
+            }
+        }
+    }
+}
+
+/// Adds, after each RRset, the RRSIGs at its node that cover its type.
+pub fn add_signatures(answer: &mut Answer<'_>) {
+    for section in [
+        &mut answer.answer,
+        &mut answer.authority,
+        &mut answer.additional,
+    ] {
+        let mut signed = Vec::with_capacity(section.len() * 2);
+        for placed in section.drain(..) {
+            let sigs = signatures(placed.node, placed.rrset.rtype);
+            signed.push(placed.clone());
+            if let Some(sigs) = sigs {
+                signed.push(Placed {
+                    owner: placed.owner,
+                    rrset: sigs,
+                    ttl: sigs.ttl.min(placed.ttl),
+                    node: placed.node,
+                    covering: Some(placed.rrset.rtype),
+                });
+            }
+        }
+        *section = signed;
+    }
+}
+
+/// The node's RRSIG RRset when it covers `covered` (a zone signed offline
+/// keeps one RRSIG RRset per node; the writer filters by type covered).
+fn signatures(node: &Node, covered: u16) -> Option<&crate::zone::tree::RRset> {
+    if covered == rtype::RRSIG {
+        return None;
+    }
+    let sigs = node.get(rtype::RRSIG)?;
+    sigs.rdatas
+        .iter()
+        .any(|r| r.get(..2) == Some(&covered.to_be_bytes()[..]))
+        .then_some(sigs)
+}

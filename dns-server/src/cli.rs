@@ -1,0 +1,65 @@
+//! Command-line interface: `serve`, `check-zone`, `check-config`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ZoneConfig;
+
+/// Anycast DNS server with an XDP fast path.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve DNS (with no zone given: the built-in example.com zone on 127.0.0.1:5300 and [::1]:5300).
+    Serve(ServeArgs),
+    /// Check a zone file; prints `file:line: message` and exits 1 on an error.
+    CheckZone {
+        /// The zone's origin, e.g. `example.com.`.
+        origin: String,
+        /// The master file.
+        file: PathBuf,
+    },
+    /// Check a configuration file and the zones it names.
+    CheckConfig {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+}
+
+/// `serve` options; each overrides its configuration-file equivalent.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see the README for every option).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// A zone to serve, as ORIGIN=FILE (repeatable).
+    #[arg(long = "zone", value_parser = parse_zone)]
+    pub zones: Vec<ZoneConfig>,
+    /// Address to serve UDP and TCP on, e.g. 127.0.0.1:5300 or [::1]:5300 (repeatable).
+    #[arg(long)]
+    pub listen: Vec<SocketAddr>,
+    /// This PoP's name, answered to `id.server`/`hostname.bind` CH TXT and NSID.
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Worker threads (default: one per CPU).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
+    let (origin, file) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("expected ORIGIN=FILE, got {arg:?}"))?;
+    Ok(ZoneConfig {
+        origin: origin.to_string(),
+        file: PathBuf::from(file),
+    })
+}

@@ -1,0 +1,221 @@
+//! Server configuration: one documented TOML file, safe defaults, command-line overrides.
+//!
+//! ```toml
+//! [server]
+//! listen = ["127.0.0.1:5300", "[::1]:5300"]   # UDP and TCP on each
+//! identity = "pop1"            # id.server / hostname.bind / NSID; default: host name
+//! version = "dns-server 0.1"   # version.bind; default: this program's version
+//! hide_version = false         # refuse version.bind instead
+//! threads = 0                  # worker threads; 0 = one per CPU
+//! udp_payload = 1232           # EDNS payload we advertise and cap UDP answers at
+//! tcp_idle_timeout = 10        # seconds a TCP connection may sit idle
+//! tcp_max_connections = 1024   # more are closed at once
+//! answer_cache_entries = 200000 # wire answers kept for repeated questions
+//!
+//! [[zone]]
+//! origin = "example.com."
+//! file = "example.com.zone"    # relative to this file's directory
+//! ```
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+
+use crate::name::Name;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listening and protocol settings.
+    pub server: ServerConfig,
+    /// Zones served authoritatively.
+    #[serde(rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses to serve UDP and TCP on.
+    pub listen: Vec<SocketAddr>,
+    /// This PoP's name for `id.server`, `hostname.bind` and NSID; default: the host name.
+    pub identity: Option<String>,
+    /// The `version.bind` answer; default: this program's name and version.
+    pub version: Option<String>,
+    /// Refuse `version.bind` instead of answering it.
+    pub hide_version: bool,
+    /// Worker threads; 0 means one per CPU.
+    pub threads: usize,
+    /// EDNS UDP payload size advertised and used as the cap for UDP answers.
+    pub udp_payload: u16,
+    /// Seconds a TCP connection may stay idle before it is closed (RFC 7766 6.2.3).
+    pub tcp_idle_timeout: u64,
+    /// TCP connections served at once; more are closed at once.
+    pub tcp_max_connections: usize,
+    /// Wire answers kept for repeated questions, per zone generation.
+    pub answer_cache_entries: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec![
+                "127.0.0.1:5300".parse().expect("literal address"),
+                "[::1]:5300".parse().expect("literal address"),
+            ],
+            identity: None,
+            version: None,
+            hide_version: false,
+            threads: 0,
+            // The value DNS flag day 2020 settled on: no IP fragmentation.
+            udp_payload: 1232,
+            tcp_idle_timeout: 10,
+            tcp_max_connections: 1024,
+            answer_cache_entries: 200_000,
+        }
+    }
+}
+
+/// One `[[zone]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// The zone's apex, e.g. `example.com.`.
+    pub origin: String,
+    /// Its master file; relative paths are taken from the config file's directory.
+    pub file: PathBuf,
+}
+
+/// A configuration that cannot be used, with where it went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (1 when the error is about the whole file).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: 1,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` names it in errors and anchors relative zone files.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let error = |line: usize, message: String| ConfigError {
+            file: path.display().to_string(),
+            line,
+            message,
+        };
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| line_of(text, s.start));
+            error(line, e.message().to_lowercase())
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for zone in &mut config.zones {
+            if zone.file.is_relative() {
+                zone.file = base.join(&zone.file);
+            }
+        }
+        config.check().map_err(|m| {
+            let line = find_line(text, &m.1).unwrap_or(1);
+            error(line, m.0)
+        })?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot: returns the message and a word to find its line by.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let s = &self.server;
+        if s.listen.is_empty() {
+            return Err((
+                "server.listen is empty: nothing to serve on".into(),
+                "listen".into(),
+            ));
+        }
+        if s.udp_payload < 512 {
+            return Err((
+                format!("udp_payload {} is below 512", s.udp_payload),
+                "udp_payload".into(),
+            ));
+        }
+        if s.tcp_max_connections == 0 {
+            return Err((
+                "tcp_max_connections must be at least 1".into(),
+                "tcp_max_connections".into(),
+            ));
+        }
+        let mut seen = Vec::new();
+        for zone in &self.zones {
+            let origin = Name::parse(&zone.origin, None)
+                .map_err(|e| (format!("zone origin: {e}"), zone.origin.clone()))?
+                .to_lowercase();
+            if seen.contains(&origin) {
+                return Err((
+                    format!("zone {origin} is configured twice"),
+                    zone.origin.clone(),
+                ));
+            }
+            seen.push(origin);
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+/// First line mentioning `word`.
+fn find_line(text: &str, word: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(word)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe_and_loopback_only() {
+        let c = Config::parse("", Path::new("/etc/dns.toml")).expect("an empty file is valid");
+        assert!(c.server.listen.iter().all(|a| a.ip().is_loopback()));
+        assert_eq!(c.server.udp_payload, 1232);
+        assert!(c.zones.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let text = "[server]\nlisten = [\"127.0.0.1:53\"]\nudp_paylod = 1\n";
+        let e =
+            Config::parse(text, Path::new("/etc/dns.toml")).expect_err("unknown key is an error");
+        assert!(e.to_string().starts_with("/etc/dns.toml:3: "), "{e}");
+        let text = "[server]\nudp_payload = 100\n";
+        let e = Config::parse(text, Path::new("c.toml")).expect_err("small payload is an error");
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn zone_files_are_relative_to_the_config() {
+        let text = "[[zone]]\norigin = \"example.com.\"\nfile = \"zones/example.com\"\n";
+        let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
+        assert_eq!(c.zones[0].file, Path::new("/etc/dns/zones/example.com"));
+        let twice = format!("{text}{text}");
+        let e = Config::parse(&twice, Path::new("c.toml")).expect_err("duplicate zone");
+        assert!(e.message.contains("twice"), "{e}");
+    }
+}

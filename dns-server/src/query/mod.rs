@@ -1,0 +1,229 @@
+//! From the bytes of one query to the bytes of its response, whatever the transport.
+//!
+//! Order of decisions: drop what must not be answered, refuse what we do
+//! not do (opcode, EDNS version, TSIG, meta types), CHAOS identity, the
+//! answer cache, then the zone walk and its encoding.
+
+pub mod chaos;
+pub mod encode;
+
+use std::sync::Arc;
+
+use xdp_common::{
+    query::{self, Query, QueryError},
+    wire::{self, FLAG_CD, FLAG_QR, FLAG_RD, OPCODE_MASK, class, opcode, rcode, rtype},
+};
+
+use crate::{answer_cache::Key, authority, catalog::Catalog, stats::Stats};
+
+/// RFC 8914 INFO-CODE for a query outside every zone we serve.
+const EDE_NOT_AUTHORITATIVE: u16 = 20;
+
+/// How the query arrived; it sets the size limit and ANY handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: size limited by EDNS, answers may be truncated.
+    Udp,
+    /// TCP: up to 65535 bytes.
+    Tcp,
+}
+
+/// What the server says about itself.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// This PoP's name: `id.server`, `hostname.bind` and NSID.
+    pub identity: String,
+    /// `version.bind` answer; `None` refuses it.
+    pub version: Option<String>,
+    /// Our EDNS UDP payload size (advertised, and the cap on UDP answers).
+    pub udp_payload: u16,
+}
+
+/// Why a packet got no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// Too short for a header.
+    TooShort,
+    /// A response, not a query.
+    NotAQuery,
+}
+
+/// Answers queries from one catalog generation.
+pub struct Responder<'c> {
+    /// Zones and answer cache.
+    pub catalog: &'c Catalog,
+    /// Identity and EDNS settings.
+    pub identity: &'c Identity,
+    /// Counters.
+    pub stats: &'c Stats,
+}
+
+impl Responder<'_> {
+    /// Writes the response to `packet` into `out`, or says why there is none.
+    pub fn respond(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Drop> {
+        let q = match query::parse(packet) {
+            Ok(q) => q,
+            Err(QueryError::TooShort) => {
+                Stats::bump(&self.stats.dropped_too_short);
+                return Err(Drop::TooShort);
+            }
+            Err(QueryError::NotAQuery) => {
+                Stats::bump(&self.stats.dropped_response);
+                return Err(Drop::NotAQuery);
+            }
+            Err(QueryError::Malformed { id, flags } | QueryError::QuestionCount { id, flags }) => {
+                encode::header_only(out, id, flags, rcode::FORMERR);
+                self.stats.count_rcode(rcode::FORMERR);
+                return Ok(());
+            }
+        };
+        let limit = size_limit(&q, transport, self.identity.udp_payload);
+        let rcode = self.answer(&q, packet, transport, limit, out);
+        self.stats.count_rcode(rcode);
+        Ok(())
+    }
+
+    /// Builds the response; returns its RCODE.
+    fn answer(
+        &self,
+        q: &Query<'_>,
+        packet: &[u8],
+        transport: Transport,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> u16 {
+        if q.opcode() != opcode::QUERY {
+            return self.error(q, rcode::NOTIMP, limit, out);
+        }
+        if q.edns.is_some_and(|e| e.version != 0) {
+            return self.error(q, rcode::BADVERS, limit, out);
+        }
+        if q.has_tsig {
+            return self.error(q, rcode::NOTAUTH, limit, out);
+        }
+        match (q.qtype, transport) {
+            // AXFR is TCP only (RFC 5936 4.2): NOTIMP over UDP, as Knot and NSD.
+            (rtype::AXFR, Transport::Udp) => return self.error(q, rcode::NOTIMP, limit, out),
+            // Zone transfers are not offered (yet): refused, as without an ACL.
+            (rtype::AXFR | rtype::IXFR, _) => return self.error(q, rcode::REFUSED, limit, out),
+            _ => {}
+        }
+        match q.qclass {
+            // Class ANY is answered from the IN data, as Knot does.
+            class::IN | class::ANY => {}
+            class::CH => return chaos::answer(q, self.identity, limit, out),
+            _ => return self.error(q, rcode::REFUSED, limit, out),
+        }
+
+        // ANY differs between UDP and TCP; NSID carries per-query options.
+        let cacheable = q.qtype != rtype::ANY && q.edns.is_none_or(|e| !e.nsid);
+        let key = cacheable.then(|| Key::new(q));
+        if let Some(key) = &key
+            && self.catalog.answers.get_into(key, limit, out)
+        {
+            encode::patch_cached(out, q, packet);
+            Stats::bump(&self.stats.cache_hits);
+            return u16::from(out[3] & 0x0f);
+        }
+        Stats::bump(&self.stats.cache_misses);
+
+        let lower = q.qname.to_ascii_lowercase();
+        let Some(zone) = self.catalog.find_for(&lower, q.qtype) else {
+            return self.refuse_not_authoritative(q, limit, out);
+        };
+        let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
+        let answer = authority::lookup(
+            zone,
+            q.qname,
+            q.qtype,
+            dnssec_ok,
+            transport == Transport::Udp,
+        );
+        let truncated = encode::answer(out, q, &answer, limit, self.identity);
+        if truncated {
+            Stats::bump(&self.stats.truncated);
+        } else if let Some(key) = &key
+            && matches!(answer.rcode, rcode::NOERROR | rcode::NXDOMAIN)
+        {
+            let mut stored = out.clone();
+            encode::clear_per_query_fields(&mut stored);
+            self.catalog.answers.insert(key, &stored);
+        }
+        answer.rcode
+    }
+
+    /// A response with only the question (and OPT): errors and refusals.
+    fn error(&self, q: &Query<'_>, code: u16, limit: usize, out: &mut Vec<u8>) -> u16 {
+        let mut w = encode::start(out, q, code, false, limit);
+        encode::finish_with_opt(&mut w, q, code, self.identity, None);
+        w.finish();
+        code
+    }
+
+    /// REFUSED for a name in none of our zones, with EDE 20 "Not Authoritative" (RFC 8914).
+    fn refuse_not_authoritative(&self, q: &Query<'_>, limit: usize, out: &mut Vec<u8>) -> u16 {
+        let mut w = encode::start(out, q, rcode::REFUSED, false, limit);
+        encode::finish_with_opt(
+            &mut w,
+            q,
+            rcode::REFUSED,
+            self.identity,
+            Some(EDE_NOT_AUTHORITATIVE),
+        );
+        w.finish();
+        rcode::REFUSED
+    }
+}
+
+/// Largest response allowed for this query (RFC 6891 6.2.5, RFC 1035 4.2.1).
+fn size_limit(q: &Query<'_>, transport: Transport, our_payload: u16) -> usize {
+    match (transport, q.edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, None) => wire::CLASSIC_UDP_PAYLOAD as usize,
+        (Transport::Udp, Some(e)) => {
+            e.udp_payload
+                .clamp(wire::CLASSIC_UDP_PAYLOAD, our_payload.max(512)) as usize
+        }
+    }
+}
+
+/// Flags of a response to `q`: QR, the query's opcode, RD and CD copied.
+pub fn response_flags(query_flags: u16) -> u16 {
+    FLAG_QR | (query_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD))
+}
+
+/// Shared, swappable state the transports answer from.
+pub struct Shared {
+    /// The current catalog generation.
+    pub catalog: arc_swap::ArcSwap<Catalog>,
+    /// Identity and EDNS settings (fixed for the process).
+    pub identity: Identity,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl Shared {
+    /// Answers `packet` from the current catalog generation.
+    pub fn respond(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Drop> {
+        let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
+        Responder {
+            catalog: &catalog,
+            identity: &self.identity,
+            stats: &self.stats,
+        }
+        .respond(packet, transport, out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

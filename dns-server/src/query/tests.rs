@@ -1,0 +1,305 @@
+//! The query pipeline end to end on bytes; responses are decoded with
+//! hickory-proto, an independent parser, to check the wire format.
+
+use hickory_proto::{
+    op::{Edns, Message, MessageType, OpCode, Query as HQuery, ResponseCode},
+    rr::{DNSClass, Name as HName, RecordType},
+    serialize::binary::{BinDecodable, BinEncodable},
+};
+
+use super::{Identity, Responder, Transport};
+use crate::{catalog::Catalog, stats::Stats, zone::load};
+
+fn identity() -> Identity {
+    Identity {
+        identity: "pop-test".into(),
+        version: Some("test-version".into()),
+        udp_payload: 1232,
+    }
+}
+
+fn catalog() -> Catalog {
+    Catalog::new(
+        [std::sync::Arc::new(
+            load::default_zone().expect("default zone loads"),
+        )],
+        1000,
+    )
+}
+
+fn query(name: &str, qtype: RecordType, class: DNSClass, edns: Option<u16>) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.id = 0xbeef;
+    m.metadata.recursion_desired = true;
+    let mut q = HQuery::query(HName::from_ascii(name).expect("test name"), qtype);
+    q.set_query_class(class);
+    m.add_query(q);
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m.to_bytes().expect("query encodes")
+}
+
+fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let stats = Stats::default();
+    let ident = identity();
+    let responder = Responder {
+        catalog,
+        identity: &ident,
+        stats: &stats,
+    };
+    let mut out = Vec::new();
+    responder
+        .respond(packet, transport, &mut out)
+        .ok()
+        .map(|()| out)
+}
+
+fn decode(bytes: &[u8]) -> Message {
+    Message::from_bytes(bytes)
+        .unwrap_or_else(|e| panic!("our response must decode: {e}; {bytes:02x?}"))
+}
+
+#[test]
+fn positive_answer_is_authoritative_and_echoes_id_rd_and_case() {
+    let c = catalog();
+    let packet = query("WwW.Example.COM.", RecordType::A, DNSClass::IN, None);
+    let bytes = respond(&c, &packet, Transport::Udp).expect("answered");
+    let m = decode(&bytes);
+    assert_eq!(m.metadata.id, 0xbeef);
+    assert_eq!(m.metadata.message_type, MessageType::Response);
+    assert!(
+        m.metadata.authoritative && m.metadata.recursion_desired && !m.metadata.recursion_available
+    );
+    assert_eq!(
+        m.queries[0].name().to_ascii(),
+        "WwW.Example.COM.",
+        "question case preserved"
+    );
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].name.to_ascii(), "WwW.Example.COM.");
+}
+
+#[test]
+fn cached_answer_is_byte_identical_except_id_and_case() {
+    let c = catalog();
+    let first = respond(
+        &c,
+        &query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232)),
+        Transport::Udp,
+    )
+    .expect("answered");
+    assert_eq!(c.answers.len(), 1, "the answer was cached");
+    let mut second_q = query("WWW.example.com.", RecordType::A, DNSClass::IN, Some(1232));
+    second_q[0] = 0x12;
+    let second = respond(&c, &second_q, Transport::Udp).expect("answered");
+    assert_eq!(first.len(), second.len());
+    assert_eq!(second[0], 0x12, "ID patched");
+    assert_eq!(&second[12..16], b"\x03WWW", "question case patched");
+    assert_eq!(first[16..], second[16..], "the rest is the same");
+}
+
+#[test]
+fn nxdomain_has_soa_with_negative_ttl() {
+    let c = catalog();
+    let m = decode(
+        &respond(
+            &c,
+            &query("nope.example.com.", RecordType::A, DNSClass::IN, None),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(m.authorities.len(), 1);
+    assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+    assert_eq!(m.authorities[0].ttl, 300);
+}
+
+#[test]
+fn outside_every_zone_is_refused_without_aa() {
+    let c = catalog();
+    let m = decode(
+        &respond(
+            &c,
+            &query("example.org.", RecordType::A, DNSClass::IN, Some(1232)),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    assert!(!m.metadata.authoritative);
+    assert!(m.edns.is_some(), "OPT echoed on errors too");
+}
+
+#[test]
+fn edns_is_echoed_with_our_payload_and_badvers_for_version_1() {
+    let c = catalog();
+    let m = decode(
+        &respond(
+            &c,
+            &query("www.example.com.", RecordType::A, DNSClass::IN, Some(4096)),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.edns.as_ref().expect("OPT").max_payload(), 1232);
+    let mut packet = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));
+    // The OPT record ends the packet: ..., TTL (ext-rcode, version, flags), RDLENGTH 0.
+    let version_at = packet.len() - 5;
+    packet[version_at] = 1;
+    let bytes = respond(&c, &packet, Transport::Udp).expect("answered");
+    let m = decode(&bytes);
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::BADVERS,
+        "{bytes:02x?}"
+    );
+    assert!(m.answers.is_empty());
+}
+
+#[test]
+fn malformed_gets_formerr_and_responses_are_dropped() {
+    let c = catalog();
+    let mut packet = query("www.example.com.", RecordType::A, DNSClass::IN, None);
+    let full = packet.clone();
+    packet.truncate(packet.len() - 3);
+    let m = decode(&respond(&c, &packet, Transport::Udp).expect("FORMERR is sent"));
+    assert_eq!(
+        (m.metadata.id, m.metadata.response_code),
+        (0xbeef, ResponseCode::FormErr)
+    );
+    let mut response = full.clone();
+    response[2] |= 0x80;
+    assert_eq!(
+        respond(&c, &response, Transport::Udp),
+        None,
+        "QR=1 is dropped"
+    );
+    assert_eq!(
+        respond(&c, &full[..5], Transport::Udp),
+        None,
+        "a short packet is dropped"
+    );
+    // No input may panic or produce an undecodable response.
+    for cut in 0..full.len() {
+        if let Some(bytes) = respond(&c, &full[..cut], Transport::Udp) {
+            decode(&bytes);
+        }
+    }
+}
+
+#[test]
+fn notimp_for_other_opcodes() {
+    let c = catalog();
+    let mut m = Message::query();
+    m.metadata.op_code = OpCode::Update;
+    m.add_query(HQuery::query(
+        HName::from_ascii("example.com.").expect("name"),
+        RecordType::SOA,
+    ));
+    let r =
+        decode(&respond(&c, &m.to_bytes().expect("encodes"), Transport::Udp).expect("answered"));
+    assert_eq!(r.metadata.response_code, ResponseCode::NotImp);
+}
+
+#[test]
+fn chaos_identity_and_version() {
+    let c = catalog();
+    for name in ["id.server.", "hostname.bind.", "ID.Server."] {
+        let m = decode(
+            &respond(
+                &c,
+                &query(name, RecordType::TXT, DNSClass::CH, None),
+                Transport::Udp,
+            )
+            .expect("answered"),
+        );
+        assert_eq!(m.answers.len(), 1, "{name}");
+        assert_eq!(m.answers[0].data.to_string(), "pop-test", "{name}");
+        assert_eq!(m.answers[0].dns_class, DNSClass::CH);
+    }
+    let m = decode(
+        &respond(
+            &c,
+            &query("version.bind.", RecordType::TXT, DNSClass::CH, None),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.answers[0].data.to_string(), "test-version");
+    let m = decode(
+        &respond(
+            &c,
+            &query("www.example.com.", RecordType::A, DNSClass::CH, None),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn big_answers_truncate_over_udp_and_not_over_tcp() {
+    let mut text = String::from(load::DEFAULT_ZONE);
+    for i in 0..40 {
+        text.push_str(&format!(
+            "big IN TXT \"record number {i} with some padding to make it long enough\"\n"
+        ));
+    }
+    let origin = crate::name::Name::parse("example.com.", None).expect("origin");
+    let zone =
+        load::from_str(&origin, &text, std::path::Path::new("big.zone")).expect("zone loads");
+    let c = Catalog::new([std::sync::Arc::new(zone)], 100);
+    let packet = query("big.example.com.", RecordType::TXT, DNSClass::IN, None);
+    let m = decode(&respond(&c, &packet, Transport::Udp).expect("answered"));
+    assert!(m.metadata.truncation && m.answers.is_empty() && m.authorities.is_empty());
+    let bytes = respond(&c, &packet, Transport::Tcp).expect("answered");
+    let m = decode(&bytes);
+    assert!(!m.metadata.truncation);
+    assert_eq!(m.answers.len(), 40);
+    assert!(
+        c.answers.get_into(
+            &crate::answer_cache::Key::new(&xdp_common::query::parse(&packet).expect("parses")),
+            65535,
+            &mut Vec::new()
+        ),
+        "the TCP answer is cached; UDP checks its size before using it"
+    );
+    let again = decode(&respond(&c, &packet, Transport::Udp).expect("answered"));
+    assert!(
+        again.metadata.truncation,
+        "a cached answer too big for UDP is not sent over UDP"
+    );
+}
+
+#[test]
+fn nsid_is_sent_when_asked() {
+    let c = catalog();
+    let mut packet = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));
+    // Append an empty NSID option to the OPT record (last record in the packet).
+    let rdlen_at = packet.len() - 2;
+    packet[rdlen_at..].copy_from_slice(&4u16.to_be_bytes());
+    packet.extend_from_slice(&[0, 3, 0, 0]);
+    let bytes = respond(&c, &packet, Transport::Udp).expect("answered");
+    assert!(
+        bytes.windows(12).any(|w| w == b"\x00\x03\x00\x08pop-test"),
+        "NSID option present: {bytes:02x?}"
+    );
+}
+
+#[test]
+fn any_over_udp_is_one_rrset_even_at_a_wildcard() {
+    let c = catalog();
+    let m = decode(
+        &respond(
+            &c,
+            &query("x.users.example.com.", RecordType::ANY, DNSClass::IN, None),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.answers.len(), 1, "{:?}", m.answers);
+}

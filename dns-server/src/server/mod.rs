@@ -1,0 +1,88 @@
+//! Transports: UDP and TCP listeners feeding the shared [`Responder`](crate::query::Responder).
+
+pub mod mmsg;
+pub mod tcp;
+pub mod udp;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::task::JoinSet;
+
+use crate::query::Shared;
+
+/// Sockets bound before serving starts, so that binding errors surface early
+/// and tests can bind port 0.
+pub struct Listeners {
+    /// UDP sockets; several per address with SO_REUSEPORT, one per worker.
+    pub udp: Vec<std::net::UdpSocket>,
+    /// TCP listeners, one per address.
+    pub tcp: Vec<std::net::TcpListener>,
+}
+
+/// TCP limits.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// Idle time before a connection is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Listeners {
+    /// Binds UDP (`per_address` sockets each) and TCP on every address.
+    pub fn bind(addrs: &[SocketAddr], per_address: usize) -> std::io::Result<Listeners> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for &addr in addrs {
+            let first = udp::bind(addr)?;
+            // Port 0 picks a port: the siblings must share the first socket's.
+            let bound = first.local_addr()?;
+            udp.push(first);
+            for _ in 1..per_address.max(1) {
+                udp.push(udp::bind(bound)?);
+            }
+            tcp.push(tcp::bind(SocketAddr::new(addr.ip(), bound.port()))?);
+        }
+        Ok(Listeners { udp, tcp })
+    }
+
+    /// The addresses actually bound (TCP side), e.g. to learn a port-0 choice.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+}
+
+/// Serves until `shutdown` completes, then stops accepting and returns.
+pub async fn run(
+    listeners: Listeners,
+    shared: Arc<Shared>,
+    limits: TcpLimits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut tasks = JoinSet::new();
+    for socket in listeners.udp {
+        let socket = tokio::net::UdpSocket::from_std(socket)?;
+        tasks.spawn(udp::serve(socket, shared.clone()));
+    }
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    for listener in listeners.tcp {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tasks.spawn(tcp::serve(
+            listener,
+            shared.clone(),
+            limits,
+            connections.clone(),
+        ));
+    }
+    tokio::select! {
+        () = shutdown => {}
+        Some(ended) = tasks.join_next() => {
+            tracing::error!(?ended, "a listener stopped unexpectedly");
+        }
+    }
+    tasks.shutdown().await;
+    Ok(())
+}

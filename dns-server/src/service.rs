@@ -1,0 +1,203 @@
+//! The running service: settings from config and flags, catalog loading and reloading.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use arc_swap::ArcSwap;
+
+use crate::{
+    catalog::Catalog,
+    config::{Config, ZoneConfig},
+    name::Name,
+    query::{Identity, Shared},
+    server::TcpLimits,
+    stats::Stats,
+    zone::{load, tree::Zone},
+};
+
+/// What `serve` runs with: the merged config and where it came from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Configuration file, re-read on reload.
+    pub config_file: Option<PathBuf>,
+    /// Command-line overrides, re-applied after every re-read.
+    pub overrides: Overrides,
+    /// The merged result.
+    pub config: Config,
+}
+
+/// Command-line flags that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--zone ORIGIN=FILE`: added, or replacing the file's zone of that origin.
+    pub zones: Vec<ZoneConfig>,
+    /// `--listen`: replaces the file's list.
+    pub listen: Vec<std::net::SocketAddr>,
+    /// `--identity`.
+    pub identity: Option<String>,
+    /// `--threads`.
+    pub threads: Option<usize>,
+}
+
+impl Settings {
+    /// Reads the file (if any) and applies the overrides.
+    pub fn load(config_file: Option<PathBuf>, overrides: Overrides) -> anyhow::Result<Settings> {
+        let mut config = match &config_file {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        overrides.apply(&mut config);
+        config
+            .check()
+            .map_err(|(message, _)| anyhow::anyhow!(message))?;
+        Ok(Settings {
+            config_file,
+            overrides,
+            config,
+        })
+    }
+
+    /// Re-reads the file with the same overrides.
+    pub fn reread(&self) -> anyhow::Result<Settings> {
+        Settings::load(self.config_file.clone(), self.overrides.clone())
+    }
+
+    /// Identity, version and EDNS size answered with.
+    pub fn identity(&self) -> Identity {
+        let s = &self.config.server;
+        Identity {
+            identity: s.identity.clone().unwrap_or_else(host_name),
+            version: (!s.hide_version).then(|| {
+                s.version
+                    .clone()
+                    .unwrap_or_else(|| format!("dns-server {}", env!("CARGO_PKG_VERSION")))
+            }),
+            udp_payload: s.udp_payload,
+        }
+    }
+
+    /// TCP limits.
+    pub fn tcp_limits(&self) -> TcpLimits {
+        TcpLimits {
+            idle_timeout: Duration::from_secs(self.config.server.tcp_idle_timeout.max(1)),
+            max_connections: self.config.server.tcp_max_connections,
+        }
+    }
+
+    /// Worker threads to run.
+    pub fn threads(&self) -> usize {
+        match self.config.server.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+impl Overrides {
+    fn apply(&self, config: &mut Config) {
+        if !self.listen.is_empty() {
+            config.server.listen.clone_from(&self.listen);
+        }
+        if let Some(identity) = &self.identity {
+            config.server.identity = Some(identity.clone());
+        }
+        if let Some(threads) = self.threads {
+            config.server.threads = threads;
+        }
+        for zone in &self.zones {
+            let same = |z: &ZoneConfig| same_origin(&z.origin, &zone.origin);
+            config.zones.retain(|z| !same(z));
+            config.zones.push(zone.clone());
+        }
+    }
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    match (Name::parse(a, None), Name::parse(b, None)) {
+        (Ok(a), Ok(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => a == b,
+    }
+}
+
+/// The host name, the default identity.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "dns-server".into())
+}
+
+/// Loads every configured zone (the built-in one when none is). A zone that
+/// fails keeps its version from `previous` when there is one; without one,
+/// the error is returned when `strict` (at start-up) and logged otherwise.
+pub fn load_catalog(
+    config: &Config,
+    previous: Option<&Catalog>,
+    stats: &Stats,
+    strict: bool,
+) -> anyhow::Result<Catalog> {
+    let mut zones: Vec<Arc<Zone>> = Vec::new();
+    if config.zones.is_empty() {
+        zones.push(Arc::new(load::default_zone()?));
+    }
+    for zone in &config.zones {
+        let origin = Name::parse(&zone.origin, None)?;
+        match load::from_file(&origin, &zone.file) {
+            Ok(loaded) => {
+                tracing::info!(zone = %loaded.origin, serial = loaded.serial, names = loaded.node_count(), "zone loaded");
+                zones.push(Arc::new(loaded));
+            }
+            Err(error) => {
+                Stats::bump(&stats.reload_failures);
+                let old = previous.and_then(|c| c.zone(origin.to_lowercase().as_wire()));
+                match old {
+                    Some(old) => {
+                        tracing::error!(zone = %origin, %error, serial = old.serial, "zone failed to load; keeping the version already served");
+                        zones.push(old.clone());
+                    }
+                    None if strict => anyhow::bail!("{error}"),
+                    None => {
+                        tracing::error!(zone = %origin, %error, "zone failed to load and has no previous version; not served")
+                    }
+                }
+            }
+        }
+    }
+    Ok(Catalog::new(zones, config.server.answer_cache_entries))
+}
+
+/// Builds the shared state from settings, loading every zone (strictly).
+pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
+    let stats = Stats::default();
+    let catalog = load_catalog(&settings.config, None, &stats, true)?;
+    Ok(Arc::new(Shared {
+        catalog: ArcSwap::from_pointee(catalog),
+        identity: settings.identity(),
+        stats,
+    }))
+}
+
+/// Re-reads configuration and zones and swaps the new catalog in. Queries
+/// in flight finish on the generation they loaded.
+pub fn reload(settings: &mut Settings, shared: &Shared) {
+    match settings.reread() {
+        Ok(new) => {
+            if new.config.server != settings.config.server {
+                tracing::warn!("[server] settings changed; they take effect at the next restart");
+            }
+            *settings = new;
+        }
+        Err(error) => {
+            tracing::error!(%error, "configuration reload failed; keeping the current configuration")
+        }
+    }
+    let previous = shared.catalog.load_full();
+    match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
+        Ok(catalog) => {
+            shared.catalog.store(Arc::new(catalog));
+            Stats::bump(&shared.stats.reloads);
+            tracing::info!("reload complete");
+        }
+        Err(error) => tracing::error!(%error, "reload failed; still serving the previous zones"),
+    }
+}

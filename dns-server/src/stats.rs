@@ -1,0 +1,83 @@
+//! Counters of what the server did and dropped, by reason.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Server-wide counters; relaxed atomics, read for logs and `stats`.
+        #[derive(Default, Debug)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+            /// Responses by RCODE (extended codes folded into the last slot).
+            pub rcodes: [AtomicU64; 17],
+        }
+
+        impl Stats {
+            /// Name and value of every counter, for printing.
+            pub fn snapshot(&self) -> Vec<(String, u64)> {
+                let mut all = vec![$((stringify!($name).to_string(), self.$name.load(Relaxed)),)*];
+                for (code, count) in self.rcodes.iter().enumerate() {
+                    let count = count.load(Relaxed);
+                    if count > 0 {
+                        all.push((format!("rcode_{}", rcode_name(code as u16)), count));
+                    }
+                }
+                all
+            }
+        }
+    };
+}
+
+counters! {
+    /// Queries received over UDP.
+    udp_queries,
+    /// Queries received over TCP.
+    tcp_queries,
+    /// Dropped: shorter than a DNS header.
+    dropped_too_short,
+    /// Dropped: QR set, a response aimed at us.
+    dropped_response,
+    /// UDP responses that could not be sent (socket buffer full).
+    dropped_send_failed,
+    /// Responses with TC set.
+    truncated,
+    /// Answers served from the answer cache.
+    cache_hits,
+    /// Answers built by walking a zone.
+    cache_misses,
+    /// TCP connections closed at once because the limit was reached.
+    tcp_refused_connections,
+    /// TCP connections closed for idleness.
+    tcp_idle_closed,
+    /// Zone reloads that succeeded.
+    reloads,
+    /// Zones that failed to load and kept their old version.
+    reload_failures,
+}
+
+impl Stats {
+    /// Counts one response with `rcode`.
+    pub fn count_rcode(&self, rcode: u16) {
+        self.rcodes[(rcode as usize).min(16)].fetch_add(1, Relaxed);
+    }
+
+    /// Adds one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+/// Mnemonic of an RCODE.
+pub fn rcode_name(code: u16) -> &'static str {
+    match code {
+        0 => "noerror",
+        1 => "formerr",
+        2 => "servfail",
+        3 => "nxdomain",
+        4 => "notimp",
+        5 => "refused",
+        9 => "notauth",
+        16 => "badvers",
+        _ => "other",
+    }
+}
