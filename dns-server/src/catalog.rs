@@ -16,10 +16,7 @@ pub struct Catalog {
 impl Catalog {
     /// A catalog of `zones` with an empty answer cache of `cache_entries`.
     pub fn new(zones: impl IntoIterator<Item = Arc<Zone>>, cache_entries: usize) -> Self {
-        let zones = zones
-            .into_iter()
-            .map(|z| (z.origin.as_wire().into(), z))
-            .collect();
+        let zones = zones.into_iter().map(|z| (z.origin.as_wire().into(), z)).collect();
         Catalog {
             zones,
             answers: AnswerCache::new(cache_entries),

@@ -142,10 +142,7 @@ impl Config {
     pub fn check(&self) -> Result<(), (String, String)> {
         let s = &self.server;
         if s.listen.is_empty() {
-            return Err((
-                "server.listen is empty: nothing to serve on".into(),
-                "listen".into(),
-            ));
+            return Err(("server.listen is empty: nothing to serve on".into(), "listen".into()));
         }
         if s.udp_payload < 512 {
             return Err((
@@ -165,10 +162,7 @@ impl Config {
                 .map_err(|e| (format!("zone origin: {e}"), zone.origin.clone()))?
                 .to_lowercase();
             if seen.contains(&origin) {
-                return Err((
-                    format!("zone {origin} is configured twice"),
-                    zone.origin.clone(),
-                ));
+                return Err((format!("zone {origin} is configured twice"), zone.origin.clone()));
             }
             seen.push(origin);
         }
@@ -201,8 +195,7 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let text = "[server]\nlisten = [\"127.0.0.1:53\"]\nudp_paylod = 1\n";
-        let e =
-            Config::parse(text, Path::new("/etc/dns.toml")).expect_err("unknown key is an error");
+        let e = Config::parse(text, Path::new("/etc/dns.toml")).expect_err("unknown key is an error");
         assert!(e.to_string().starts_with("/etc/dns.toml:3: "), "{e}");
         let text = "[server]\nudp_payload = 100\n";
         let e = Config::parse(text, Path::new("c.toml")).expect_err("small payload is an error");

@@ -17,9 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -103,25 +101,14 @@ fn announce(shared: &Shared, addrs: &[std::net::SocketAddr]) {
         } else {
             zone.trim_end_matches('.')
         };
-        println!(
-            "dns-server is serving {} on {}",
-            zones.join(", "),
-            listen.join(", ")
-        );
+        println!("dns-server is serving {} on {}", zones.join(", "), listen.join(", "));
         println!("try: dig @{} -p {} {host} A", addr.ip(), addr.port());
-        println!(
-            "     dig @{} -p {} id.server CH TXT +nsid",
-            addr.ip(),
-            addr.port()
-        );
+        println!("     dig @{} -p {} id.server CH TXT +nsid", addr.ip(), addr.port());
     }
 }
 
 /// SIGHUP reloads; SIGTERM and SIGINT resolve the returned shutdown future.
-fn handle_signals(
-    mut settings: Settings,
-    shared: Arc<Shared>,
-) -> anyhow::Result<impl Future<Output = ()>> {
+fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result<impl Future<Output = ()>> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;

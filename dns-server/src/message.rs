@@ -45,13 +45,7 @@ pub struct Mark {
 impl<'b> Writer<'b> {
     /// Starts a response with `id`, `flags` and the question echoed as given
     /// (so that the client's 0x20 case survives). `limit` bounds the size.
-    pub fn new(
-        buf: &'b mut Vec<u8>,
-        limit: usize,
-        id: u16,
-        flags: u16,
-        question: Option<(&[u8], u16, u16)>,
-    ) -> Self {
+    pub fn new(buf: &'b mut Vec<u8>, limit: usize, id: u16, flags: u16, question: Option<(&[u8], u16, u16)>) -> Self {
         buf.clear();
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
@@ -149,29 +143,18 @@ impl<'b> Writer<'b> {
 
     /// Appends the OPT record (RFC 6891 6.1.2); ignores the size limit, which
     /// callers lower by the OPT's size beforehand.
-    pub fn opt(
-        &mut self,
-        udp_payload: u16,
-        ext_rcode: u8,
-        dnssec_ok: bool,
-        options: &[(u16, &[u8])],
-    ) {
+    pub fn opt(&mut self, udp_payload: u16, ext_rcode: u8, dnssec_ok: bool, options: &[(u16, &[u8])]) {
         self.buf.push(0);
         self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.buf.extend_from_slice(&udp_payload.to_be_bytes());
-        let flags: u16 = if dnssec_ok {
-            xdp_common::wire::EDNS_DO
-        } else {
-            0
-        };
+        let flags: u16 = if dnssec_ok { xdp_common::wire::EDNS_DO } else { 0 };
         self.buf.extend_from_slice(&[ext_rcode, 0]);
         self.buf.extend_from_slice(&flags.to_be_bytes());
         let rdlen: usize = options.iter().map(|(_, data)| 4 + data.len()).sum();
         self.buf.extend_from_slice(&(rdlen as u16).to_be_bytes());
         for (code, data) in options {
             self.buf.extend_from_slice(&code.to_be_bytes());
-            self.buf
-                .extend_from_slice(&(data.len() as u16).to_be_bytes());
+            self.buf.extend_from_slice(&(data.len() as u16).to_be_bytes());
             self.buf.extend_from_slice(data);
         }
         self.counts[Section::Additional as usize] += 1;
@@ -238,10 +221,8 @@ impl<'b> Writer<'b> {
                 return true;
             }
             let n = len as usize;
-            let (Some(ours), Some(theirs)) = (
-                self.buf.get(offset + 1..offset + 1 + n),
-                wire.get(at + 1..at + 1 + n),
-            ) else {
+            let (Some(ours), Some(theirs)) = (self.buf.get(offset + 1..offset + 1 + n), wire.get(at + 1..at + 1 + n))
+            else {
                 return false;
             };
             if !ours.eq_ignore_ascii_case(theirs) {
@@ -255,8 +236,7 @@ impl<'b> Writer<'b> {
 
     /// Writes RDATA, compressing the names of the types RFC 3597 4 allows.
     fn rdata(&mut self, rtype: u16, rdata: &[u8]) {
-        let name_at =
-            |at: usize| xdp_common::query::question_name_len(rdata.get(at..)?).map(|n| at + n);
+        let name_at = |at: usize| xdp_common::query::question_name_len(rdata.get(at..)?).map(|n| at + n);
         match rtype {
             rtype::NS | rtype::CNAME | rtype::PTR => {
                 if let Some(end) = name_at(0).filter(|&end| end == rdata.len()) {
@@ -318,21 +298,11 @@ mod tests {
     fn rdata_names_compress_against_suffixes() {
         let mut buf = Vec::new();
         let mut w = Writer::new(&mut buf, 512, 7, 0x8400, Some((QNAME, 5, 1)));
-        w.record(
-            Section::Answer,
-            QNAME,
-            5,
-            1,
-            60,
-            b"\x04mail\x07example\x03com\x00",
-        )
-        .expect("fits");
+        w.record(Section::Answer, QNAME, 5, 1, 60, b"\x04mail\x07example\x03com\x00")
+            .expect("fits");
         w.finish();
         // CNAME RDATA: "mail" label then a pointer to "example.com" at offset 16.
-        assert!(
-            buf.ends_with(&[0, 7, 4, b'm', b'a', b'i', b'l', 0xc0, 16]),
-            "{buf:?}"
-        );
+        assert!(buf.ends_with(&[0, 7, 4, b'm', b'a', b'i', b'l', 0xc0, 16]), "{buf:?}");
     }
 
     #[test]
@@ -340,10 +310,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = Writer::new(&mut buf, 40, 7, 0x8400, Some((QNAME, 16, 1)));
         let before = w.len();
-        assert_eq!(
-            w.record(Section::Answer, QNAME, 16, 1, 60, &[7; 30]),
-            Err(Full)
-        );
+        assert_eq!(w.record(Section::Answer, QNAME, 16, 1, 60, &[7; 30]), Err(Full));
         assert_eq!(w.len(), before);
         assert_eq!(w.count(Section::Answer), 0);
     }

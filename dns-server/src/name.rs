@@ -46,9 +46,7 @@ impl Name {
     /// such as `\.` and `\065`); a relative name is appended to `origin`.
     pub fn parse(text: &str, origin: Option<&Name>) -> Result<Self, NameError> {
         if text == "@" {
-            return origin
-                .cloned()
-                .ok_or_else(|| NameError::Relative(text.into()));
+            return origin.cloned().ok_or_else(|| NameError::Relative(text.into()));
         }
         let bad = |reason: String| NameError::Text {
             text: text.into(),
@@ -155,9 +153,7 @@ pub fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
         let label = wire.get(at + 1..at + 1 + len as usize).unwrap_or_default();
         for &b in label {
             match b {
-                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                    write!(f, "\\{}", b as char)?
-                }
+                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", b as char)?,
                 0x21..=0x7e => f.write_char(b as char)?,
                 _ => write!(f, "\\{b:03}")?,
             }
@@ -198,10 +194,7 @@ mod tests {
         let dotted = Name::parse("a\\.b.example.com.", None).expect("escaped dot parses");
         assert_eq!(dotted.as_wire(), b"\x03a.b\x07example\x03com\x00");
         assert_eq!(dotted.to_string(), "a\\.b.example.com.");
-        assert!(matches!(
-            Name::parse("www", None),
-            Err(NameError::Relative(_))
-        ));
+        assert!(matches!(Name::parse("www", None), Err(NameError::Relative(_))));
     }
 
     #[test]

@@ -46,9 +46,7 @@ impl Settings {
             None => Config::default(),
         };
         overrides.apply(&mut config);
-        config
-            .check()
-            .map_err(|(message, _)| anyhow::anyhow!(message))?;
+        config.check().map_err(|(message, _)| anyhow::anyhow!(message))?;
         Ok(Settings {
             config_file,
             overrides,

@@ -64,11 +64,7 @@ pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
 
 /// Adds, after each RRset, the RRSIGs at its node that cover its type.
 pub fn add_signatures(answer: &mut Answer<'_>) {
-    for section in [
-        &mut answer.answer,
-        &mut answer.authority,
-        &mut answer.additional,
-    ] {
+    for section in [&mut answer.answer, &mut answer.authority, &mut answer.additional] {
         let mut signed = Vec::with_capacity(section.len() * 2);
         for placed in section.drain(..) {
             let sigs = signatures(placed.node, placed.rrset.rtype);

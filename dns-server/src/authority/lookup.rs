@@ -29,13 +29,7 @@ enum Step<'a> {
 
 /// Answers `qname` (wire format, case as received) of type `qtype` from `zone`.
 /// `minimal_any` answers ANY with one RRset (RFC 8482).
-pub fn lookup<'a>(
-    zone: &'a Zone,
-    qname: &'a [u8],
-    qtype: u16,
-    dnssec_ok: bool,
-    minimal_any: bool,
-) -> Answer<'a> {
+pub fn lookup<'a>(zone: &'a Zone, qname: &'a [u8], qtype: u16, dnssec_ok: bool, minimal_any: bool) -> Answer<'a> {
     let mut answer = Answer {
         rcode: rcode::NOERROR,
         authoritative: true,
@@ -53,10 +47,7 @@ pub fn lookup<'a>(
             owner,
             &lower,
             qtype,
-            Flags {
-                dnssec_ok,
-                minimal_any,
-            },
+            Flags { dnssec_ok, minimal_any },
             &mut answer,
         ) {
             Step::Done => break,
@@ -186,11 +177,7 @@ fn any<'a>(node: &'a Node, owner: &'a [u8], minimal: bool, answer: &mut Answer<'
 fn negative<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
     let apex = zone.apex();
     let soa = zone.soa();
-    let minimum = soa
-        .rdatas
-        .first()
-        .and_then(|r| soa_fields(r))
-        .map_or(0, |f| f.minimum);
+    let minimum = soa.rdatas.first().and_then(|r| soa_fields(r)).map_or(0, |f| f.minimum);
     let mut placed = place(apex, owner_of(apex), soa);
     placed.ttl = soa.ttl.min(minimum);
     answer.authority.push(placed);

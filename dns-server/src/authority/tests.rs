@@ -58,9 +58,7 @@ fn shape(section: &[super::Placed<'_>]) -> Vec<(String, u16)> {
         .iter()
         .map(|p| {
             (
-                Name::from_wire(p.owner)
-                    .expect("owner is a name")
-                    .to_string(),
+                Name::from_wire(p.owner).expect("owner is a name").to_string(),
                 p.rrset.rtype,
             )
         })
@@ -87,23 +85,13 @@ fn exact_match_is_authoritative() {
 #[test]
 fn nodata_and_nxdomain_carry_the_soa_with_the_negative_ttl() {
     let z = zone();
-    for (q, code) in [
-        ("www.test.", rcode::NOERROR),
-        ("nope.test.", rcode::NXDOMAIN),
-    ] {
+    for (q, code) in [("www.test.", rcode::NOERROR), ("nope.test.", rcode::NXDOMAIN)] {
         let q = name(q);
         let a = ask(&z, &q, rtype::AAAA);
         assert_eq!(a.rcode, code, "{q}");
         assert!(a.answer.is_empty(), "{q}: no answer");
-        assert_eq!(
-            shape(&a.authority),
-            vec![("test.".into(), rtype::SOA)],
-            "{q}"
-        );
-        assert_eq!(
-            a.authority[0].ttl, 300,
-            "{q}: min(SOA TTL 3600, MINIMUM 300)"
-        );
+        assert_eq!(shape(&a.authority), vec![("test.".into(), rtype::SOA)], "{q}");
+        assert_eq!(a.authority[0].ttl, 300, "{q}: min(SOA TTL 3600, MINIMUM 300)");
     }
 }
 
@@ -129,11 +117,7 @@ fn cname_chains_are_followed_inside_the_zone() {
     );
     let q = name("dangling.test.");
     let a = ask(&z, &q, rtype::A);
-    assert_eq!(
-        a.rcode,
-        rcode::NXDOMAIN,
-        "RFC 6604: the rcode is the last name's"
-    );
+    assert_eq!(a.rcode, rcode::NXDOMAIN, "RFC 6604: the rcode is the last name's");
     assert_eq!(a.answer.len(), 1);
     let q = name("a.test.");
     let a = ask(&z, &q, rtype::CNAME);
@@ -163,11 +147,7 @@ fn wildcards_follow_rfc_4592() {
         "synthesised at the qname"
     );
     let a = ask(&z, &q, rtype::MX);
-    assert_eq!(
-        (a.rcode, a.answer.len()),
-        (rcode::NOERROR, 0),
-        "wildcard NODATA"
-    );
+    assert_eq!((a.rcode, a.answer.len()), (rcode::NOERROR, 0), "wildcard NODATA");
     let q = name("deep.er.wild.test.");
     assert_eq!(
         ask(&z, &q, rtype::A).answer.len(),
@@ -217,11 +197,7 @@ fn delegations_are_referrals_with_glue() {
             "{q}: referral, no AA"
         );
         assert!(a.answer.is_empty(), "{q}");
-        assert_eq!(
-            shape(&a.authority)[0],
-            ("deleg.test.".into(), rtype::NS),
-            "{q}"
-        );
+        assert_eq!(shape(&a.authority)[0], ("deleg.test.".into(), rtype::NS), "{q}");
         assert_eq!(
             shape(&a.additional),
             vec![("ns.deleg.test.".into(), rtype::A)],
@@ -244,10 +220,7 @@ fn additional_addresses_for_mx_and_srv() {
     let a = ask(&z, &q, rtype::MX);
     assert_eq!(
         shape(&a.additional),
-        vec![
-            ("mail.test.".into(), rtype::A),
-            ("mail.test.".into(), rtype::AAAA)
-        ]
+        vec![("mail.test.".into(), rtype::A), ("mail.test.".into(), rtype::AAAA)]
     );
     let q = name("_sip._udp.test.");
     let a = ask(&z, &q, rtype::SRV);
@@ -258,15 +231,9 @@ fn additional_addresses_for_mx_and_srv() {
 fn any_is_minimal_over_udp_and_full_over_tcp() {
     let z = zone();
     let q = name("mail.test.");
+    assert_eq!(ask(&z, &q, rtype::ANY).answer.len(), 1, "RFC 8482: one RRset over UDP");
     assert_eq!(
-        ask(&z, &q, rtype::ANY).answer.len(),
-        1,
-        "RFC 8482: one RRset over UDP"
-    );
-    assert_eq!(
-        lookup(&z, q.as_wire(), rtype::ANY, false, false)
-            .answer
-            .len(),
+        lookup(&z, q.as_wire(), rtype::ANY, false, false).answer.len(),
         2,
         "all over TCP"
     );

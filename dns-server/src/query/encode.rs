@@ -13,24 +13,11 @@ use crate::{
 
 /// A response carrying only a header: FORMERR for what cannot be parsed.
 pub fn header_only(out: &mut Vec<u8>, id: u16, query_flags: u16, code: u16) {
-    Writer::new(
-        out,
-        usize::MAX,
-        id,
-        response_flags(query_flags) | code,
-        None,
-    )
-    .finish();
+    Writer::new(out, usize::MAX, id, response_flags(query_flags) | code, None).finish();
 }
 
 /// Starts a response to `q` with the question echoed.
-pub fn start<'b>(
-    out: &'b mut Vec<u8>,
-    q: &Query<'_>,
-    code: u16,
-    aa: bool,
-    limit: usize,
-) -> Writer<'b> {
+pub fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit: usize) -> Writer<'b> {
     let mut flags = response_flags(q.flags) | (code & 0x0f);
     if aa {
         flags |= FLAG_AA;
@@ -50,13 +37,7 @@ pub fn opt_len(q: &Query<'_>, identity: &Identity) -> usize {
 /// Appends the OPT record when the query had one: our payload size, the
 /// upper RCODE bits, DO echoed (RFC 3225), NSID when asked (RFC 5001), and
 /// an extended error (RFC 8914) when given.
-pub fn finish_with_opt(
-    w: &mut Writer<'_>,
-    q: &Query<'_>,
-    code: u16,
-    identity: &Identity,
-    ede: Option<u16>,
-) {
+pub fn finish_with_opt(w: &mut Writer<'_>, q: &Query<'_>, code: u16, identity: &Identity, ede: Option<u16>) {
     let Some(edns) = q.edns else { return };
     w.set_limit(usize::MAX);
     let nsid = identity.identity.as_bytes();
@@ -80,13 +61,7 @@ pub fn finish_with_opt(
 }
 
 /// Writes `answer`; returns whether the response had to be truncated.
-pub fn answer(
-    out: &mut Vec<u8>,
-    q: &Query<'_>,
-    answer: &Answer<'_>,
-    limit: usize,
-    identity: &Identity,
-) -> bool {
+pub fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limit: usize, identity: &Identity) -> bool {
     let reserve = opt_len(q, identity);
     let mut w = start(
         out,
@@ -133,14 +108,7 @@ pub fn answer(
 fn put(w: &mut Writer<'_>, section: Section, placed: &Placed<'_>) -> Result<(), Full> {
     let rrset = placed.rrset;
     for rdata in placed.rdatas() {
-        w.record(
-            section,
-            placed.owner,
-            rrset.rtype,
-            rrset.class,
-            placed.ttl,
-            rdata,
-        )?;
+        w.record(section, placed.owner, rrset.rtype, rrset.class, placed.ttl, rdata)?;
     }
     Ok(())
 }

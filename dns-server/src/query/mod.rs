@@ -60,12 +60,7 @@ pub struct Responder<'c> {
 
 impl Responder<'_> {
     /// Writes the response to `packet` into `out`, or says why there is none.
-    pub fn respond(
-        &self,
-        packet: &[u8],
-        transport: Transport,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Drop> {
+    pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
         let q = match query::parse(packet) {
             Ok(q) => q,
             Err(QueryError::TooShort) => {
@@ -89,14 +84,7 @@ impl Responder<'_> {
     }
 
     /// Builds the response; returns its RCODE.
-    fn answer(
-        &self,
-        q: &Query<'_>,
-        packet: &[u8],
-        transport: Transport,
-        limit: usize,
-        out: &mut Vec<u8>,
-    ) -> u16 {
+    fn answer(&self, q: &Query<'_>, packet: &[u8], transport: Transport, limit: usize, out: &mut Vec<u8>) -> u16 {
         if q.opcode() != opcode::QUERY {
             return self.error(q, rcode::NOTIMP, limit, out);
         }
@@ -137,13 +125,7 @@ impl Responder<'_> {
             return self.refuse_not_authoritative(q, limit, out);
         };
         let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
-        let answer = authority::lookup(
-            zone,
-            q.qname,
-            q.qtype,
-            dnssec_ok,
-            transport == Transport::Udp,
-        );
+        let answer = authority::lookup(zone, q.qname, q.qtype, dnssec_ok, transport == Transport::Udp);
         let truncated = encode::answer(out, q, &answer, limit, self.identity);
         if truncated {
             Stats::bump(&self.stats.truncated);
@@ -168,13 +150,7 @@ impl Responder<'_> {
     /// REFUSED for a name in none of our zones, with EDE 20 "Not Authoritative" (RFC 8914).
     fn refuse_not_authoritative(&self, q: &Query<'_>, limit: usize, out: &mut Vec<u8>) -> u16 {
         let mut w = encode::start(out, q, rcode::REFUSED, false, limit);
-        encode::finish_with_opt(
-            &mut w,
-            q,
-            rcode::REFUSED,
-            self.identity,
-            Some(EDE_NOT_AUTHORITATIVE),
-        );
+        encode::finish_with_opt(&mut w, q, rcode::REFUSED, self.identity, Some(EDE_NOT_AUTHORITATIVE));
         w.finish();
         rcode::REFUSED
     }
@@ -185,10 +161,7 @@ fn size_limit(q: &Query<'_>, transport: Transport, our_payload: u16) -> usize {
     match (transport, q.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, None) => wire::CLASSIC_UDP_PAYLOAD as usize,
-        (Transport::Udp, Some(e)) => {
-            e.udp_payload
-                .clamp(wire::CLASSIC_UDP_PAYLOAD, our_payload.max(512)) as usize
-        }
+        (Transport::Udp, Some(e)) => e.udp_payload.clamp(wire::CLASSIC_UDP_PAYLOAD, our_payload.max(512)) as usize,
     }
 }
 
@@ -209,12 +182,7 @@ pub struct Shared {
 
 impl Shared {
     /// Answers `packet` from the current catalog generation.
-    pub fn respond(
-        &self,
-        packet: &[u8],
-        transport: Transport,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Drop> {
+    pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
         Responder {
             catalog: &catalog,

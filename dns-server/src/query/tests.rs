@@ -20,9 +20,7 @@ fn identity() -> Identity {
 
 fn catalog() -> Catalog {
     Catalog::new(
-        [std::sync::Arc::new(
-            load::default_zone().expect("default zone loads"),
-        )],
+        [std::sync::Arc::new(load::default_zone().expect("default zone loads"))],
         1000,
     )
 }
@@ -51,15 +49,11 @@ fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec
         stats: &stats,
     };
     let mut out = Vec::new();
-    responder
-        .respond(packet, transport, &mut out)
-        .ok()
-        .map(|()| out)
+    responder.respond(packet, transport, &mut out).ok().map(|()| out)
 }
 
 fn decode(bytes: &[u8]) -> Message {
-    Message::from_bytes(bytes)
-        .unwrap_or_else(|e| panic!("our response must decode: {e}; {bytes:02x?}"))
+    Message::from_bytes(bytes).unwrap_or_else(|e| panic!("our response must decode: {e}; {bytes:02x?}"))
 }
 
 #[test]
@@ -70,9 +64,7 @@ fn positive_answer_is_authoritative_and_echoes_id_rd_and_case() {
     let m = decode(&bytes);
     assert_eq!(m.metadata.id, 0xbeef);
     assert_eq!(m.metadata.message_type, MessageType::Response);
-    assert!(
-        m.metadata.authoritative && m.metadata.recursion_desired && !m.metadata.recursion_available
-    );
+    assert!(m.metadata.authoritative && m.metadata.recursion_desired && !m.metadata.recursion_available);
     assert_eq!(
         m.queries[0].name().to_ascii(),
         "WwW.Example.COM.",
@@ -152,11 +144,8 @@ fn edns_is_echoed_with_our_payload_and_badvers_for_version_1() {
     packet[version_at] = 1;
     let bytes = respond(&c, &packet, Transport::Udp).expect("answered");
     let m = decode(&bytes);
-    assert_eq!(
-        m.metadata.response_code,
-        ResponseCode::BADVERS,
-        "{bytes:02x?}"
-    );
+    // hickory names extended RCODE 16 BADSIG whatever the context; it is BADVERS here.
+    assert_eq!(u16::from(m.metadata.response_code), 16, "BADVERS: {bytes:02x?}");
     assert!(m.answers.is_empty());
 }
 
@@ -173,11 +162,7 @@ fn malformed_gets_formerr_and_responses_are_dropped() {
     );
     let mut response = full.clone();
     response[2] |= 0x80;
-    assert_eq!(
-        respond(&c, &response, Transport::Udp),
-        None,
-        "QR=1 is dropped"
-    );
+    assert_eq!(respond(&c, &response, Transport::Udp), None, "QR=1 is dropped");
     assert_eq!(
         respond(&c, &full[..5], Transport::Udp),
         None,
@@ -200,8 +185,7 @@ fn notimp_for_other_opcodes() {
         HName::from_ascii("example.com.").expect("name"),
         RecordType::SOA,
     ));
-    let r =
-        decode(&respond(&c, &m.to_bytes().expect("encodes"), Transport::Udp).expect("answered"));
+    let r = decode(&respond(&c, &m.to_bytes().expect("encodes"), Transport::Udp).expect("answered"));
     assert_eq!(r.metadata.response_code, ResponseCode::NotImp);
 }
 
@@ -209,14 +193,8 @@ fn notimp_for_other_opcodes() {
 fn chaos_identity_and_version() {
     let c = catalog();
     for name in ["id.server.", "hostname.bind.", "ID.Server."] {
-        let m = decode(
-            &respond(
-                &c,
-                &query(name, RecordType::TXT, DNSClass::CH, None),
-                Transport::Udp,
-            )
-            .expect("answered"),
-        );
+        let m =
+            decode(&respond(&c, &query(name, RecordType::TXT, DNSClass::CH, None), Transport::Udp).expect("answered"));
         assert_eq!(m.answers.len(), 1, "{name}");
         assert_eq!(m.answers[0].data.to_string(), "pop-test", "{name}");
         assert_eq!(m.answers[0].dns_class, DNSClass::CH);
@@ -250,8 +228,7 @@ fn big_answers_truncate_over_udp_and_not_over_tcp() {
         ));
     }
     let origin = crate::name::Name::parse("example.com.", None).expect("origin");
-    let zone =
-        load::from_str(&origin, &text, std::path::Path::new("big.zone")).expect("zone loads");
+    let zone = load::from_str(&origin, &text, std::path::Path::new("big.zone")).expect("zone loads");
     let c = Catalog::new([std::sync::Arc::new(zone)], 100);
     let packet = query("big.example.com.", RecordType::TXT, DNSClass::IN, None);
     let m = decode(&respond(&c, &packet, Transport::Udp).expect("answered"));

@@ -52,33 +52,20 @@ impl Batch {
                 iov_len: MAX_QUERY,
             };
             hdrs[i].msg_hdr.msg_name = ptr::from_mut(&mut self.addrs[i]).cast();
-            hdrs[i].msg_hdr.msg_namelen =
-                mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdrs[i].msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             hdrs[i].msg_hdr.msg_iov = &mut iov[i];
             hdrs[i].msg_hdr.msg_iovlen = 1;
         }
         // SAFETY: every pointer refers to buffers that outlive the call, with the lengths given.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                hdrs.as_mut_ptr(),
-                BATCH as u32,
-                libc::MSG_DONTWAIT,
-                ptr::null_mut(),
-            )
-        };
+        let n = unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, ptr::null_mut()) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         let n = n as usize;
-        for i in 0..n {
-            let truncated = hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            self.rx_len[i] = if truncated {
-                0
-            } else {
-                hdrs[i].msg_len as usize
-            };
-            self.addr_len[i] = hdrs[i].msg_hdr.msg_namelen;
+        for (i, hdr) in hdrs.iter().enumerate().take(n) {
+            let truncated = hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            self.rx_len[i] = if truncated { 0 } else { hdr.msg_len as usize };
+            self.addr_len[i] = hdr.msg_hdr.msg_namelen;
             self.tx[i].clear();
         }
         Ok(n)
@@ -108,14 +95,7 @@ impl Batch {
         let mut sent = 0;
         while sent < count {
             // SAFETY: the headers point at live buffers; `sent..count` are initialised.
-            let n = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    hdrs[sent..].as_mut_ptr(),
-                    (count - sent) as u32,
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let n = unsafe { libc::sendmmsg(fd, hdrs[sent..].as_mut_ptr(), (count - sent) as u32, libc::MSG_DONTWAIT) };
             if n <= 0 {
                 // Socket buffer full or a peer error: UDP is best effort, count and move on.
                 break;

@@ -48,10 +48,7 @@ impl Listeners {
 
     /// The addresses actually bound (TCP side), e.g. to learn a port-0 choice.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.tcp
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect()
+        self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect()
     }
 }
 
@@ -70,12 +67,7 @@ pub async fn run(
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tasks.spawn(tcp::serve(
-            listener,
-            shared.clone(),
-            limits,
-            connections.clone(),
-        ));
+        tasks.spawn(tcp::serve(listener, shared.clone(), limits, connections.clone()));
     }
     tokio::select! {
         () = shutdown => {}

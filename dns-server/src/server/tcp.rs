@@ -33,12 +33,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Accepts connections until the task is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    limits: TcpLimits,
-    slots: Arc<Semaphore>,
-) {
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits, slots: Arc<Semaphore>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -83,17 +78,12 @@ async fn connection(stream: TcpStream, shared: &Shared, limits: TcpLimits) -> io
         // A slow sender of the body is idle too.
         timeout(limits.idle_timeout, read.read_exact(&mut query[..len]))
             .await
-            .map_err(|_| {
-                io::Error::new(io::ErrorKind::TimedOut, "query body not received in time")
-            })??;
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "query body not received in time"))??;
         Stats::bump(&shared.stats.tcp_queries);
         response.clear();
         response.extend_from_slice(&[0, 0]);
         let mut body = Vec::new();
-        if shared
-            .respond(&query[..len], Transport::Tcp, &mut body)
-            .is_err()
-        {
+        if shared.respond(&query[..len], Transport::Tcp, &mut body).is_err() {
             // Not a query: RFC 7766 lets us close; a peer sending responses is confused.
             return Ok(());
         }

@@ -27,11 +27,7 @@ pub fn from_str(origin: &Name, text: &str, file: &Path) -> Result<Zone, ZoneErro
 /// The built-in example zone.
 pub fn default_zone() -> Result<Zone, ZoneError> {
     let origin = Name::parse(DEFAULT_ORIGIN, None).expect("the default origin is valid");
-    from_str(
-        &origin,
-        DEFAULT_ZONE,
-        Path::new("<built-in example.com zone>"),
-    )
+    from_str(&origin, DEFAULT_ZONE, Path::new("<built-in example.com zone>"))
 }
 
 fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {

@@ -23,11 +23,7 @@ const MAX_TTL: u32 = i32::MAX as u32;
 const CLASS_HS: u16 = 4;
 
 /// Reads a zone file; records default to `default_class` and any other class is an error.
-pub fn parse_file(
-    path: &Path,
-    origin: &Name,
-    default_class: u16,
-) -> Result<Vec<Record>, ZoneError> {
+pub fn parse_file(path: &Path, origin: &Name, default_class: u16) -> Result<Vec<Record>, ZoneError> {
     let text = read_text(path).map_err(|message| ZoneError {
         location: None,
         message,
@@ -52,8 +48,7 @@ pub fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, 
 
 fn read_text(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))?;
+    let text = String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))?;
     // Editors on some systems start files with a byte-order mark.
     Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
 }
@@ -88,18 +83,8 @@ impl State {
 }
 
 impl Reader {
-    fn read(
-        &mut self,
-        text: &str,
-        file: &Arc<Path>,
-        mut state: State,
-        depth: usize,
-    ) -> Result<(), ZoneError> {
-        let mut lexer = Lexer {
-            text,
-            at: 0,
-            line: 1,
-        };
+    fn read(&mut self, text: &str, file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
+        let mut lexer = Lexer { text, at: 0, line: 1 };
         loop {
             let entry = lexer.next_entry().map_err(|(line, message)| ZoneError {
                 location: Some(Location {
@@ -145,25 +130,20 @@ impl Reader {
             location: Some(at.clone()),
             message,
         };
-        let (name, args) = tokens
-            .split_first()
-            .ok_or_else(|| fail("empty line".into()))?;
+        let (name, args) = tokens.split_first().ok_or_else(|| fail("empty line".into()))?;
         let name = name.text.to_ascii_uppercase();
         let arity = |range: std::ops::RangeInclusive<usize>| {
             if range.contains(&args.len()) {
                 Ok(())
             } else {
-                Err(fail(format!(
-                    "{name} takes {range:?} arguments, got {}",
-                    args.len()
-                )))
+                Err(fail(format!("{name} takes {range:?} arguments, got {}", args.len())))
             }
         };
         match name.as_str() {
             "$ORIGIN" => {
                 arity(1..=1)?;
-                state.origin = Name::parse(args[0].text, Some(&state.origin))
-                    .map_err(|e| fail(format!("$ORIGIN: {e}")))?;
+                state.origin =
+                    Name::parse(args[0].text, Some(&state.origin)).map_err(|e| fail(format!("$ORIGIN: {e}")))?;
             }
             "$TTL" => {
                 arity(1..=1)?;
@@ -193,12 +173,7 @@ impl Reader {
 
     /// `[owner] [ttl] [class] type rdata` with TTL and class in either order
     /// (RFC 1035 5.1); the caller adds the location to an error.
-    fn record(
-        &self,
-        entry: &Entry<'_>,
-        location: Location,
-        state: &mut State,
-    ) -> Result<Record, String> {
+    fn record(&self, entry: &Entry<'_>, location: Location, state: &mut State) -> Result<Record, String> {
         let mut tokens = entry.tokens.as_slice();
         let owner = if entry.leading_blank {
             state
@@ -226,8 +201,8 @@ impl Reader {
             tokens = rest;
         }
         let (type_token, rdata_tokens) = tokens.split_first().ok_or("missing type")?;
-        let rtype = rdata_text::type_code(type_token.text)
-            .ok_or_else(|| format!("unknown type {:?}", type_token.text))?;
+        let rtype =
+            rdata_text::type_code(type_token.text).ok_or_else(|| format!("unknown type {:?}", type_token.text))?;
         if rtype == rtype::OPT || (128..=255).contains(&rtype) {
             // RFC 6895 section 3.1: meta and query types describe messages, not data.
             return Err(format!(
@@ -283,9 +258,7 @@ fn default_ttl(state: &mut State, rtype: u16, rdata: &[u8]) -> Result<u32, Strin
 fn record_ttl(text: &str) -> Result<u32, String> {
     let ttl = rdata_text::parse_ttl(text)?;
     if ttl > MAX_TTL {
-        return Err(format!(
-            "ttl {ttl} is larger than {MAX_TTL} (RFC 2181 section 8)"
-        ));
+        return Err(format!("ttl {ttl} is larger than {MAX_TTL} (RFC 2181 section 8)"));
     }
     Ok(ttl)
 }
@@ -384,20 +357,14 @@ impl<'a> Lexer<'a> {
                     self.at += 1;
                 }
                 b')' => {
-                    depth = depth
-                        .checked_sub(1)
-                        .ok_or((self.line, "')' without '('".to_string()))?;
+                    depth = depth.checked_sub(1).ok_or((self.line, "')' without '('".to_string()))?;
                     self.at += 1;
                 }
                 _ => {
                     if entry.tokens.is_empty() {
                         entry.line = self.line;
                     }
-                    let token = if b == b'"' {
-                        self.quoted()
-                    } else {
-                        self.word()
-                    };
+                    let token = if b == b'"' { self.quoted() } else { self.word() };
                     entry.tokens.push(token.map_err(|e| (self.line, e))?);
                 }
             }
@@ -569,11 +536,7 @@ mod tests {
         );
         let lines: Vec<_> = records.iter().map(|r| r.location.line).collect();
         assert_eq!(lines, [3, 7, 8, 10], "line of each entry's first token");
-        assert_eq!(
-            records[0].rdata.len(),
-            17 + 24 + 20,
-            "SOA: two names and five numbers"
-        );
+        assert_eq!(records[0].rdata.len(), 17 + 24 + 20, "SOA: two names and five numbers");
         assert_eq!(
             records[2].rdata.as_ref(),
             b"\x15one ; (not a comment)\x03two".as_slice()
@@ -589,10 +552,7 @@ mod tests {
             "SOA MINIMUM, then the last TTL written"
         );
         let directive = parse("$TTL 1d\n@ 60 SOA ns1 h 1 2 3 4 5\nwww A 192.0.2.1\n");
-        assert_eq!(
-            directive[1].ttl, 86_400,
-            "$TTL wins over the last TTL written"
-        );
+        assert_eq!(directive[1].ttl, 86_400, "$TTL wins over the last TTL written");
         assert!(error("www A 192.0.2.1\n").contains("no ttl"));
         assert!(error("$TTL 2147483648\n").contains("larger"));
         assert!(error("$TTL 1x\n").contains("bad ttl"));
@@ -650,12 +610,9 @@ mod tests {
         let server = name("server.");
         let records = parse_file(&path, &server, class::CH).expect("CH zone parses");
         assert_eq!(records[0].class, class::CH);
-        assert_eq!(
-            records[0].location.to_string(),
-            format!("{}:2", path.display())
-        );
-        let wrong = parse_file(&path.with_extension("missing"), &server, class::CH)
-            .expect_err("a missing file is an error");
+        assert_eq!(records[0].location.to_string(), format!("{}:2", path.display()));
+        let wrong =
+            parse_file(&path.with_extension("missing"), &server, class::CH).expect_err("a missing file is an error");
         assert!(wrong.location.is_none() && wrong.message.starts_with("cannot read"));
     }
 
@@ -681,10 +638,7 @@ mod tests {
             "included $ORIGIN applies inside only"
         );
         let hosts = dir.0.join("sub/hosts");
-        assert_eq!(
-            records[1].location.to_string(),
-            format!("{}:3", hosts.display())
-        );
+        assert_eq!(records[1].location.to_string(), format!("{}:3", hosts.display()));
         assert_eq!(records[2].location.line, 3);
 
         let looping = dir.write("db.loop", "$INCLUDE db.loop\n");
@@ -693,11 +647,7 @@ mod tests {
         dir.write("bad", "$TTL 1\nx A nope\n");
         let outer = dir.write("db.outer", "$INCLUDE bad\n");
         let e = parse_file(&outer, &origin(), class::IN).expect_err("bad include");
-        assert_eq!(
-            e.location.map(|l| l.line),
-            Some(2),
-            "error inside the included file"
-        );
+        assert_eq!(e.location.map(|l| l.line), Some(2), "error inside the included file");
     }
 
     #[test]
@@ -714,9 +664,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("tests-data zone is readable");
         // Every 11th byte keeps the debug-build run short; any position should do.
         for at in (0..text.len()).step_by(11) {
-            for c in [
-                "\"", "\\", "(", ")", ";", " ", "\n", "$", "9", "=", ",", "\\0", "é", "",
-            ] {
+            for c in ["\"", "\\", "(", ")", ";", " ", "\n", "$", "9", "=", ",", "\\0", "é", ""] {
                 let mut t = text.as_bytes().to_vec();
                 t.splice(at..at + 1, c.bytes());
                 let Ok(t) = String::from_utf8(t) else {

@@ -25,10 +25,7 @@ pub struct Token<'a> {
 
 impl<'a> From<&'a str> for Token<'a> {
     fn from(text: &'a str) -> Self {
-        Self {
-            text,
-            quoted: false,
-        }
+        Self { text, quoted: false }
     }
 }
 
@@ -71,16 +68,10 @@ const TYPE_NAMES: &[(&str, u16)] = &[
 
 /// The type code of a mnemonic (any case) or of the RFC 3597 form `TYPEnnn`.
 pub fn type_code(text: &str) -> Option<u16> {
-    if let Some((_, code)) = TYPE_NAMES
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(text))
-    {
+    if let Some((_, code)) = TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)) {
         return Some(*code);
     }
-    let digits = text
-        .get(..4)?
-        .eq_ignore_ascii_case("TYPE")
-        .then(|| &text[4..])?;
+    let digits = text.get(..4)?.eq_ignore_ascii_case("TYPE").then(|| &text[4..])?;
     number(digits)
 }
 
@@ -119,10 +110,7 @@ fn generic(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
     let len: u16 = number(len.text).ok_or_else(|| format!("bad \\# length {:?}", len.text))?;
     let data = decode_hex(hex)?;
     if data.len() != usize::from(len) {
-        return Err(format!(
-            "\\# length says {len} bytes but the data has {}",
-            data.len()
-        ));
+        return Err(format!("\\# length says {len} bytes but the data has {}", data.len()));
     }
     Ok(data)
 }
@@ -239,13 +227,9 @@ fn known(rtype: u16, f: &mut Fields<'_, '_>) -> Result<(), String> {
 fn caa(f: &mut Fields<'_, '_>) -> Result<(), String> {
     f.u8("flags")?;
     let tag = f.next("tag")?;
-    let valid =
-        (1..=15).contains(&tag.text.len()) && tag.text.bytes().all(|b| b.is_ascii_alphanumeric());
+    let valid = (1..=15).contains(&tag.text.len()) && tag.text.bytes().all(|b| b.is_ascii_alphanumeric());
     if !valid {
-        return Err(format!(
-            "bad tag {:?}: expected 1 to 15 letters or digits",
-            tag.text
-        ));
+        return Err(format!("bad tag {:?}: expected 1 to 15 letters or digits", tag.text));
     }
     f.out.push(tag.text.len() as u8);
     f.out.extend_from_slice(tag.text.as_bytes());
@@ -255,20 +239,15 @@ fn caa(f: &mut Fields<'_, '_>) -> Result<(), String> {
 /// RFC 4034 section 3.2.
 fn rrsig(f: &mut Fields<'_, '_>) -> Result<(), String> {
     let covered = f.next("type covered")?;
-    let covered = type_code(covered.text)
-        .ok_or_else(|| format!("unknown type covered {:?}", covered.text))?;
+    let covered = type_code(covered.text).ok_or_else(|| format!("unknown type covered {:?}", covered.text))?;
     f.out.extend_from_slice(&covered.to_be_bytes());
     f.u8("algorithm")?;
     f.u8("labels")?;
     f.ttl("original ttl")?;
     for what in ["expiration", "inception"] {
         let token = f.next(what)?;
-        let time = signature_time(token.text).ok_or_else(|| {
-            format!(
-                "bad {what} {:?}: expected YYYYMMDDHHmmSS or seconds",
-                token.text
-            )
-        })?;
+        let time = signature_time(token.text)
+            .ok_or_else(|| format!("bad {what} {:?}: expected YYYYMMDDHHmmSS or seconds", token.text))?;
         f.out.extend_from_slice(&time.to_be_bytes());
     }
     f.u16("key tag")?;
@@ -304,9 +283,7 @@ fn signature_time(text: &str) -> Option<u32> {
     {
         return None;
     }
-    let days = (1970..year)
-        .map(|y| if leap(y) { 366 } else { 365 })
-        .sum::<u64>()
+    let days = (1970..year).map(|y| if leap(y) { 366 } else { 365 }).sum::<u64>()
         + (1..month).map(month_days).sum::<u64>()
         + (day - 1);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
@@ -462,10 +439,7 @@ fn value_list(value: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(items)
 }
 
-fn ip_list<A: std::str::FromStr>(
-    value: &[u8],
-    octets: fn(A) -> Vec<u8>,
-) -> Result<Vec<u8>, String> {
+fn ip_list<A: std::str::FromStr>(value: &[u8], octets: fn(A) -> Vec<u8>) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for item in value_list(value)? {
         let text = String::from_utf8_lossy(&item);
@@ -518,9 +492,7 @@ pub fn parse_ttl(text: &str) -> Result<u32, String> {
     }
     // A trailing bare number counts as seconds, as in `1h30`.
     if !digits.is_empty() {
-        total = total
-            .checked_add(number(&digits).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
+        total = total.checked_add(number(&digits).ok_or_else(bad)?).ok_or_else(bad)?;
     }
     Ok(total)
 }
@@ -573,10 +545,7 @@ struct Fields<'t, 'a> {
 
 impl<'t, 'a> Fields<'t, 'a> {
     fn next(&mut self, what: &str) -> Result<Token<'a>, String> {
-        let token = *self
-            .tokens
-            .get(self.at)
-            .ok_or_else(|| format!("missing {what}"))?;
+        let token = *self.tokens.get(self.at).ok_or_else(|| format!("missing {what}"))?;
         self.at += 1;
         Ok(token)
     }
@@ -607,10 +576,7 @@ impl<'t, 'a> Fields<'t, 'a> {
         let token = self.next(what)?;
         number(token.text).ok_or_else(|| {
             let max = (1u64 << bits) - 1;
-            format!(
-                "bad {what} {:?}: expected a number from 0 to {max}",
-                token.text
-            )
+            format!("bad {what} {:?}: expected a number from 0 to {max}", token.text)
         })
     }
 
@@ -661,8 +627,7 @@ impl<'t, 'a> Fields<'t, 'a> {
 
     fn name(&mut self, what: &str) -> Result<(), String> {
         let token = self.next(what)?;
-        let name =
-            Name::parse(token.text, Some(self.origin)).map_err(|e| format!("{what}: {e}"))?;
+        let name = Name::parse(token.text, Some(self.origin)).map_err(|e| format!("{what}: {e}"))?;
         self.out.extend_from_slice(name.as_wire());
         Ok(())
     }
@@ -722,8 +687,7 @@ impl<'t, 'a> Fields<'t, 'a> {
         let hash = BASE32_DNSSEC
             .decode(token.text.as_bytes())
             .map_err(|e| format!("bad base32hex next hashed owner name: {e}"))?;
-        let len =
-            u8::try_from(hash.len()).map_err(|_| "next hashed owner longer than 255 bytes")?;
+        let len = u8::try_from(hash.len()).map_err(|_| "next hashed owner longer than 255 bytes")?;
         self.out.push(len);
         self.out.extend(hash);
         Ok(())
@@ -735,9 +699,7 @@ impl<'t, 'a> Fields<'t, 'a> {
         let mut types = BTreeSet::new();
         while !self.is_done() {
             let token = self.next("type")?;
-            types.insert(
-                type_code(token.text).ok_or_else(|| format!("unknown type {:?}", token.text))?,
-            );
+            types.insert(type_code(token.text).ok_or_else(|| format!("unknown type {:?}", token.text))?);
         }
         let mut windows: BTreeMap<u8, [u8; 32]> = BTreeMap::new();
         for t in types {
@@ -765,15 +727,13 @@ mod tests {
     /// Splits like the reader would, for fields without spaces; `"..."` marks a quoted field.
     fn tokens(text: &str) -> Vec<Token<'_>> {
         text.split_whitespace()
-            .map(
-                |t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                    Some(inner) => Token {
-                        text: inner,
-                        quoted: true,
-                    },
-                    None => t.into(),
+            .map(|t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                Some(inner) => Token {
+                    text: inner,
+                    quoted: true,
                 },
-            )
+                None => t.into(),
+            })
             .collect()
     }
 
@@ -784,10 +744,7 @@ mod tests {
 
     fn error(rtype: u16, text: &str) -> String {
         match rdata_from_text(rtype, &tokens(text), &origin()) {
-            Ok(w) => panic!(
-                "{} {text:?} should be rejected, got {w:02x?}",
-                type_name(rtype)
-            ),
+            Ok(w) => panic!("{} {text:?} should be rejected, got {w:02x?}", type_name(rtype)),
             Err(e) => e,
         }
     }
@@ -795,18 +752,12 @@ mod tests {
     #[test]
     fn address_and_name_types() {
         assert_eq!(wire(rtype::A, "192.0.2.1"), [192, 0, 2, 1]);
-        assert_eq!(
-            wire(rtype::AAAA, "2001:db8::1")[..4],
-            [0x20, 0x01, 0x0d, 0xb8]
-        );
+        assert_eq!(wire(rtype::AAAA, "2001:db8::1")[..4], [0x20, 0x01, 0x0d, 0xb8]);
         assert_eq!(wire(rtype::NS, "ns1"), b"\x03ns1\x07example\x03com\x00");
         assert_eq!(wire(rtype::CNAME, "Www.Other."), b"\x03Www\x05Other\x00");
         assert_eq!(wire(rtype::DNAME, "@"), origin().as_wire());
         assert_eq!(wire(rtype::PTR, "a\\.b"), b"\x03a.b\x07example\x03com\x00");
-        assert_eq!(
-            wire(rtype::MX, "10 mail"),
-            b"\x00\x0a\x04mail\x07example\x03com\x00"
-        );
+        assert_eq!(wire(rtype::MX, "10 mail"), b"\x00\x0a\x04mail\x07example\x03com\x00");
         assert_eq!(wire(code::RP, "a. b."), b"\x01a\x00\x01b\x00");
         error(rtype::A, "192.0.2");
         error(rtype::A, "192.0.2.1 192.0.2.2");
@@ -816,12 +767,8 @@ mod tests {
 
     #[test]
     fn soa_accepts_ttl_units() {
-        let got = wire(
-            rtype::SOA,
-            "ns1 hostmaster.example.com. 2024010101 1h 15m 1w 300",
-        );
-        let mut want =
-            b"\x03ns1\x07example\x03com\x00\x0ahostmaster\x07example\x03com\x00".to_vec();
+        let got = wire(rtype::SOA, "ns1 hostmaster.example.com. 2024010101 1h 15m 1w 300");
+        let mut want = b"\x03ns1\x07example\x03com\x00\x0ahostmaster\x07example\x03com\x00".to_vec();
         for n in [2_024_010_101u32, 3600, 900, 604_800, 300] {
             want.extend_from_slice(&n.to_be_bytes());
         }
@@ -871,30 +818,21 @@ mod tests {
         );
         error(code::CAA, "0 is-sue x");
         error(code::CAA, "0 issue");
-        assert_eq!(
-            wire(code::URI, "1 2 \"https://x/\""),
-            b"\x00\x01\x00\x02https://x/"
-        );
+        assert_eq!(wire(code::URI, "1 2 \"https://x/\""), b"\x00\x01\x00\x02https://x/");
     }
 
     #[test]
     fn dnssec_key_and_digest_types() {
         assert_eq!(
-            wire(
-                rtype::DS,
-                "60485 5 1 2BB183AF5F225881 79A2B2B3C2B4A4E0 0FBFA4E3"
-            ),
+            wire(rtype::DS, "60485 5 1 2BB183AF5F225881 79A2B2B3C2B4A4E0 0FBFA4E3"),
             [
-                0xec, 0x45, 5, 1, 0x2b, 0xb1, 0x83, 0xaf, 0x5f, 0x22, 0x58, 0x81, 0x79, 0xa2, 0xb2,
-                0xb3, 0xc2, 0xb4, 0xa4, 0xe0, 0x0f, 0xbf, 0xa4, 0xe3
+                0xec, 0x45, 5, 1, 0x2b, 0xb1, 0x83, 0xaf, 0x5f, 0x22, 0x58, 0x81, 0x79, 0xa2, 0xb2, 0xb3, 0xc2, 0xb4,
+                0xa4, 0xe0, 0x0f, 0xbf, 0xa4, 0xe3
             ],
             "DS digest split over several fields"
         );
         assert_eq!(wire(code::CDS, "0 0 0 00"), [0, 0, 0, 0, 0]);
-        assert_eq!(
-            wire(rtype::DNSKEY, "257 3 13 AQID BA=="),
-            [1, 1, 3, 13, 1, 2, 3, 4]
-        );
+        assert_eq!(wire(rtype::DNSKEY, "257 3 13 AQID BA=="), [1, 1, 3, 13, 1, 2, 3, 4]);
         assert_eq!(wire(code::CDNSKEY, "0 3 0 AA=="), [0, 0, 3, 0, 0]);
         assert_eq!(wire(code::SSHFP, "4 2 abcd"), [4, 2, 0xab, 0xcd]);
         assert_eq!(wire(code::TLSA, "3 1 1 00ff"), [3, 1, 1, 0, 0xff]);
@@ -919,21 +857,9 @@ mod tests {
         assert_eq!(got, want, "RRSIG wire format");
         assert_eq!(signature_time("19700101000000"), Some(0));
         assert_eq!(signature_time("20000229235959"), Some(951_868_799));
-        assert_eq!(
-            signature_time("21060207062816"),
-            Some(0),
-            "wraps modulo 2^32"
-        );
-        assert_eq!(
-            signature_time("20230229000000"),
-            None,
-            "2023 is no leap year"
-        );
-        assert_eq!(
-            signature_time("2024010100000"),
-            None,
-            "13 digits overflow 32 bits"
-        );
+        assert_eq!(signature_time("21060207062816"), Some(0), "wraps modulo 2^32");
+        assert_eq!(signature_time("20230229000000"), None, "2023 is no leap year");
+        assert_eq!(signature_time("2024010100000"), None, "13 digits overflow 32 bits");
         error(rtype::RRSIG, "BOGUS 13 2 3600 1 2 3 . AQID");
         error(rtype::RRSIG, "A 13 2 3600 20241301000000 2 3 . AQID");
     }
@@ -952,21 +878,14 @@ mod tests {
             .concat(),
             "RFC 4034 4.3 example plus a type in window 4"
         );
-        assert_eq!(
-            wire(rtype::NSEC, "a. CAA")[3..],
-            [1, 1, 0x40],
-            "window 1 for CAA (257)"
-        );
+        assert_eq!(wire(rtype::NSEC, "a. CAA")[3..], [1, 1, 0x40], "window 1 for CAA (257)");
         assert_eq!(wire(rtype::NSEC, "a."), b"\x01a\x00", "empty bitmap");
         error(rtype::NSEC, "a. NOTATYPE");
     }
 
     #[test]
     fn nsec3_and_param() {
-        let got = wire(
-            rtype::NSEC3,
-            "1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr A RRSIG",
-        );
+        let got = wire(rtype::NSEC3, "1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr A RRSIG");
         let mut want = vec![1, 1, 0, 12, 4, 0xaa, 0xbb, 0xcc, 0xdd, 20];
         want.extend(
             BASE32_DNSSEC
@@ -993,23 +912,13 @@ mod tests {
         assert!(error(65534, "\\# 3 0A000001").contains("length"));
         error(65534, "\\#");
         error(65534, "\\# x");
-        assert!(
-            error(65534, "0A000001").contains("\\#"),
-            "unknown types need \\#"
-        );
-        assert_eq!(
-            wire(rtype::TXT, "\"\\#\""),
-            b"\x01#",
-            "a quoted \\# is text"
-        );
+        assert!(error(65534, "0A000001").contains("\\#"), "unknown types need \\#");
+        assert_eq!(wire(rtype::TXT, "\"\\#\""), b"\x01#", "a quoted \\# is text");
     }
 
     #[test]
     fn svcb_params() {
-        let got = wire(
-            rtype::SVCB,
-            "1 svc port=8443 ipv4hint=192.0.2.1,192.0.2.2 alpn=h2,h3",
-        );
+        let got = wire(rtype::SVCB, "1 svc port=8443 ipv4hint=192.0.2.1,192.0.2.2 alpn=h2,h3");
         let want = [
             b"\x00\x01\x03svc\x07example\x03com\x00".as_slice(),
             b"\x00\x01\x00\x06\x02h2\x02h3",
@@ -1023,19 +932,11 @@ mod tests {
             r#"1 . alpn="h3,h2\\,x" no-default-alpn ech=AQID ipv6hint=::1 key65000=hi mandatory=alpn"#,
         );
         assert!(
-            https
-                .windows(12)
-                .any(|w| w == b"\x00\x01\x00\x08\x02h3\x04h2,x"),
+            https.windows(12).any(|w| w == b"\x00\x01\x00\x08\x02h3\x04h2,x"),
             "escaped comma stays in the alpn id: {https:02x?}"
         );
-        assert!(
-            https.ends_with(b"\xfd\xe8\x00\x02hi"),
-            "unknown key last: {https:02x?}"
-        );
-        assert_eq!(
-            wire(rtype::HTTPS, "0 pool.svc."),
-            b"\x00\x00\x04pool\x03svc\x00"
-        );
+        assert!(https.ends_with(b"\xfd\xe8\x00\x02hi"), "unknown key last: {https:02x?}");
+        assert_eq!(wire(rtype::HTTPS, "0 pool.svc."), b"\x00\x00\x04pool\x03svc\x00");
         error(rtype::SVCB, "1 . port=1 port=2");
         error(rtype::SVCB, "1 . mandatory=port");
         error(rtype::SVCB, "1 . bogus=1");

@@ -99,11 +99,7 @@ impl Zone {
                 location: None,
                 message: format!("zone {origin} has no SOA at its apex"),
             })?;
-        Ok(Zone {
-            origin,
-            serial,
-            nodes,
-        })
+        Ok(Zone { origin, serial, nodes })
     }
 
     /// The node owned by a lower-cased wire name.
@@ -120,9 +116,7 @@ impl Zone {
 
     /// The SOA RRset at the apex.
     pub fn soa(&self) -> &RRset {
-        self.apex()
-            .get(rtype::SOA)
-            .expect("a built zone always has its SOA")
+        self.apex().get(rtype::SOA).expect("a built zone always has its SOA")
     }
 
     /// Number of owner names, empty non-terminals included.
@@ -150,11 +144,7 @@ pub fn soa_fields(rdata: &[u8]) -> Option<SoaFields> {
     let mname = xdp_common::query::question_name_len(rdata)?;
     let rname = xdp_common::query::question_name_len(rdata.get(mname..)?)?;
     let fixed = rdata.get(mname + rname..)?;
-    let word = |i: usize| {
-        Some(u32::from_be_bytes(
-            fixed.get(i * 4..i * 4 + 4)?.try_into().ok()?,
-        ))
-    };
+    let word = |i: usize| Some(u32::from_be_bytes(fixed.get(i * 4..i * 4 + 4)?.try_into().ok()?));
     Some(SoaFields {
         serial: word(0)?,
         minimum: word(4)?,

@@ -69,10 +69,7 @@ pub fn validate(origin: &Name, records: &[Record]) -> Result<(), ZoneError> {
     }
     let soa = soa.ok_or_else(|| fail(first, format!("no SOA record at the zone apex {origin}")))?;
     if !apex_ns {
-        return Err(fail(
-            soa,
-            format!("no NS records at the zone apex {origin}"),
-        ));
+        return Err(fail(soa, format!("no NS records at the zone apex {origin}")));
     }
     check_below_dname(&owners, records).map_err(|(record, message)| fail(record, message))
 }
@@ -88,10 +85,7 @@ fn check_neighbours(record: &Record, types: &[&Record]) -> Result<(), String> {
     let t = record.rtype;
     let of_type = |want: u16| types.iter().copied().find(|r| r.rtype == want);
     let conflict = if t == rtype::CNAME {
-        types
-            .iter()
-            .copied()
-            .find(|r| !may_sit_beside_cname(r.rtype))
+        types.iter().copied().find(|r| !may_sit_beside_cname(r.rtype))
     } else if !may_sit_beside_cname(t) {
         of_type(rtype::CNAME)
     } else {
@@ -134,23 +128,17 @@ fn check_below_dname<'r>(
         return Ok(());
     }
     for record in records {
-        let covers_nsec3 = record.rtype == rtype::RRSIG
-            && record.rdata.get(..2) == Some(&rtype::NSEC3.to_be_bytes()[..]);
+        let covers_nsec3 =
+            record.rtype == rtype::RRSIG && record.rdata.get(..2) == Some(&rtype::NSEC3.to_be_bytes()[..]);
         if record.rtype == rtype::NSEC3 || covers_nsec3 {
             continue;
         }
         let owner = record.owner.to_lowercase();
-        if let Some(dname) = name::suffixes(owner.as_wire())
-            .skip(1)
-            .find(|s| dnames.contains(s))
-        {
+        if let Some(dname) = name::suffixes(owner.as_wire()).skip(1).find(|s| dnames.contains(s)) {
             let dname = Name::from_wire(dname).unwrap_or_else(Name::root);
             return Err((
                 record,
-                format!(
-                    "{} is below the DNAME at {dname} (RFC 6672 2.4)",
-                    record.owner
-                ),
+                format!("{} is below the DNAME at {dname} (RFC 6672 2.4)", record.owner),
             ));
         }
     }
@@ -319,10 +307,7 @@ mod tests {
         let mut mixed = records(HEAD);
         mixed[2].class = 3;
         let e = validate(&origin(), &mixed).expect_err("classes must agree");
-        assert_eq!(
-            e.to_string(),
-            "db.test:4: class CH differs from the zone's class IN"
-        );
+        assert_eq!(e.to_string(), "db.test:4: class CH differs from the zone's class IN");
     }
 
     #[test]
@@ -349,16 +334,10 @@ mod tests {
         let warnings = normalize_ttls(&mut rs);
         assert_eq!(
             warnings,
-            [
-                "db.test:5: TTLs of the www.example.com. A RRset differ; using the lowest, 30 (RFC 2181 5.2)"
-            ],
+            ["db.test:5: TTLs of the www.example.com. A RRset differ; using the lowest, 30 (RFC 2181 5.2)"],
             "one warning, for the A RRset only"
         );
         let ttls: Vec<_> = rs.iter().skip(3).map(|r| r.ttl).collect();
-        assert_eq!(
-            ttls,
-            [30, 30, 90, 60, 90],
-            "RRSIGs keep the TTL of the set they cover"
-        );
+        assert_eq!(ttls, [30, 30, 90, 60, 90], "RRSIGs keep the TTL of the set they cover");
     }
 }
