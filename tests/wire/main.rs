@@ -1,1 +1,12 @@
-//! Over-the-wire tests of the dns-server binary.
+//! Over-the-wire tests of the dns-server binary: real `dig`, raw sockets, and Knot DNS as a reference.
+
+mod chaos;
+mod check;
+mod differential;
+mod edns;
+mod harness;
+mod malformed;
+mod packet;
+mod reload;
+mod udp_tcp;
+mod zones;

@@ -1,0 +1,316 @@
+//! Starts and stops the servers under test (dns-server, knotd, nsd) and runs `dig` against them.
+
+mod dig;
+mod reference;
+
+pub use dig::{Record, Response};
+pub use reference::{Knot, Nsd};
+
+use dig::{dig_or_panic, try_dig};
+
+use std::{
+    collections::HashSet,
+    fs,
+    net::{TcpListener, UdpSocket},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+/// Identity (`id.server`, `hostname.bind`, NSID) of the reference servers, and of ours
+/// when it is compared with them.
+pub const REF_IDENTITY: &str = "ref-pop";
+/// `version.bind` of the reference servers, and of ours when it is compared with them.
+pub const REF_VERSION: &str = "ref-version";
+
+/// How long a server may take to answer its first query before the test gives up.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The test zones shipped beside this binary.
+pub fn zone_path(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/zones").join(file)
+}
+
+/// The differential zone and its child, as `(origin, file)` pairs.
+pub fn diff_zones() -> Vec<(String, PathBuf)> {
+    vec![
+        ("diff.example.".to_string(), zone_path("diff.example.zone")),
+        ("deep.diff.example.".to_string(), zone_path("deep.diff.example.zone")),
+    ]
+}
+
+/// A directory under the system temp dir, unique to this process and call, removed on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `dns-server-wire-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("dns-server-wire-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("expected to create {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `contents` to `name` inside the directory and returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path.join(name);
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("expected to write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A port free for UDP and TCP on 127.0.0.1 and ::1, never handed out twice by this process.
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    for _ in 0..100 {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("expected to bind a TCP socket on 127.0.0.1:0");
+        let port = tcp.local_addr().expect("bound socket has an address").port();
+        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("::1", port)).is_ok()
+            && TcpListener::bind(("::1", port)).is_ok();
+        drop(tcp);
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if free && given.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+    panic!("expected to find a port free for UDP and TCP on 127.0.0.1 and ::1 within 100 tries");
+}
+
+/// Kills a child process and reaps it.
+pub(crate) fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// How many fresh ports to try when another process takes ours between probing and binding.
+const PORT_ATTEMPTS: usize = 3;
+
+/// Spawns `command(port)` on a free port, its stderr to `log`, and polls `ready(port)` until it
+/// holds. Tries another port when the process exits complaining the address is in use; panics,
+/// with the log, when it exits otherwise or is not ready after [`STARTUP_TIMEOUT`].
+pub(crate) fn spawn_on_free_port(
+    what: &str,
+    log: &Path,
+    command: impl Fn(u16) -> Command,
+    ready: impl Fn(u16) -> bool,
+) -> (Child, u16) {
+    let read_log = || fs::read_to_string(log).unwrap_or_default();
+    for attempt in 1..=PORT_ATTEMPTS {
+        let port = free_port();
+        let stderr = fs::File::create(log).unwrap_or_else(|e| panic!("expected to create {}: {e}", log.display()));
+        let mut child = command(port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .unwrap_or_else(|e| panic!("expected to spawn {what} (is it installed?): {e}"));
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let text = read_log();
+                let lost_race = text.contains("in use") || text.contains("os error 98");
+                if lost_race && attempt < PORT_ATTEMPTS {
+                    break;
+                }
+                panic!(
+                    "expected {what} to keep running on port {port}, but it exited with {status}; its output:\n{text}"
+                );
+            }
+            if ready(port) {
+                return (child, port);
+            }
+            if start.elapsed() > STARTUP_TIMEOUT {
+                kill(&mut child);
+                panic!(
+                    "expected {what} to answer queries on port {port} within {STARTUP_TIMEOUT:?}; its output:\n{}",
+                    read_log()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+/// True when a query over UDP and one over TCP both get a response that `good` accepts.
+pub(crate) fn answers(addr: &str, port: u16, question: &[&str], good: impl Fn(&Response) -> bool) -> bool {
+    [&["+notcp"][..], &["+tcp"][..]].iter().all(|transport| {
+        let mut args = question.to_vec();
+        args.extend_from_slice(transport);
+        try_dig(addr, port, &args).is_some_and(|r| good(&r))
+    })
+}
+
+/// True for an authoritative SOA answer: the zone has been loaded.
+pub(crate) fn zone_loaded(r: &Response) -> bool {
+    r.rcode == "NOERROR" && r.flag("aa") && !r.answer.is_empty()
+}
+
+/// Options for starting a [`Server`].
+pub struct ServerBuilder {
+    zones: Vec<(String, PathBuf)>,
+    identity: String,
+    config: Option<String>,
+}
+
+impl ServerBuilder {
+    /// Serves `origin` from `file`.
+    pub fn zone(mut self, origin: &str, file: &Path) -> Self {
+        self.zones.push((origin.to_string(), file.to_path_buf()));
+        self
+    }
+
+    /// Serves every `(origin, file)` pair.
+    pub fn zones(mut self, zones: &[(String, PathBuf)]) -> Self {
+        self.zones.extend_from_slice(zones);
+        self
+    }
+
+    /// The `--identity` (default `test-pop`).
+    pub fn identity(mut self, identity: &str) -> Self {
+        self.identity = identity.to_string();
+        self
+    }
+
+    /// Writes `text` to a config file and passes `--config`.
+    pub fn config(mut self, text: &str) -> Self {
+        self.config = Some(text.to_string());
+        self
+    }
+
+    /// Spawns the server and waits until it answers over UDP and TCP on every address.
+    pub fn start(self) -> Server {
+        let dir = TempDir::new("server");
+        let log = dir.path().join("stderr.log");
+        let config = self.config.as_ref().map(|text| dir.write("dns-server.toml", text));
+        let args = |port: &str| {
+            let mut args = vec![
+                "serve".to_string(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--listen".into(),
+                format!("[::1]:{port}"),
+            ];
+            for (origin, file) in &self.zones {
+                args.extend(["--zone".into(), format!("{origin}={}", file.display())]);
+            }
+            args.extend(["--identity".into(), self.identity.clone()]);
+            if let Some(path) = &config {
+                args.extend(["--config".into(), path.display().to_string()]);
+            }
+            args
+        };
+        let what = format!("dns-server {}", args("PORT").join(" "));
+        let (child, port) = spawn_on_free_port(
+            &what,
+            &log,
+            |port| {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_dns-server"));
+                // Plain log lines in failure messages.
+                command.args(args(&port.to_string())).env("NO_COLOR", "1");
+                command
+            },
+            // Any response will do: whether it is the right one is for the tests to say.
+            |port| {
+                answers("127.0.0.1", port, &["id.server", "CH", "TXT"], |_| true)
+                    && answers("::1", port, &["id.server", "CH", "TXT"], |_| true)
+            },
+        );
+        Server {
+            child,
+            port,
+            log,
+            _dir: dir,
+        }
+    }
+}
+
+/// A running `dns-server serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// The port it serves UDP and TCP on, on 127.0.0.1 and ::1.
+    pub port: u16,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    /// Options for a server; call [`ServerBuilder::start`].
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            zones: Vec::new(),
+            identity: "test-pop".into(),
+            config: None,
+        }
+    }
+
+    /// A server for `diff.example.` and `deep.diff.example.`.
+    pub fn diff() -> Server {
+        Server::builder().zones(&diff_zones()).start()
+    }
+
+    /// A server for the differential zones with the reference servers' identity and version.
+    pub fn like_reference() -> Server {
+        Server::builder()
+            .zones(&diff_zones())
+            .identity(REF_IDENTITY)
+            .config(&format!("[server]\nversion = \"{REF_VERSION}\"\n"))
+            .start()
+    }
+
+    /// Queries it on 127.0.0.1 with `dig`.
+    pub fn dig(&self, args: &[&str]) -> Response {
+        dig_or_panic("dns-server", "127.0.0.1", self.port, args, || self.stderr())
+    }
+
+    /// Queries it on ::1 with `dig`.
+    pub fn dig6(&self, args: &[&str]) -> Response {
+        dig_or_panic("dns-server", "::1", self.port, args, || self.stderr())
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGHUP (reload zones).
+    pub fn sighup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("expected to run kill -HUP");
+        assert!(status.success(), "expected kill -HUP {} to succeed", self.child.id());
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+    }
+}
