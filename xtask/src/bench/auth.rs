@@ -1,0 +1,238 @@
+//! `cargo xtask bench auth`: authoritative answers per second, ours against NSD and Knot.
+use std::{collections::BTreeMap, fmt::Write as _, fs, path::PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{
+    kxdpgun, process,
+    rig::{Rig, SERVER_V4, SERVER_V6},
+    servers::{Running, Server},
+    zone,
+};
+use crate::{
+    cmd::{self, note},
+    setup,
+};
+
+/// The packages the rig runs: the peers, the generator, dig for the probe, ip.
+const PACKAGES: &[&str] = &["nsd", "knot", "knot-dnsutils", "bind9-dnsutils", "iproute2"];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Length of each measurement, in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=300))]
+    seconds: u32,
+    /// Rounds; in each, every server is measured once (the order rotates).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    rounds: u32,
+    /// Queries per second kxdpgun tries to send: more than any server here answers.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1_000..=10_000_000))]
+    qps: u32,
+    /// Servers to measure, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Server::Nsd, Server::Knot, Server::Ours])]
+    servers: Vec<Server>,
+    /// Query the server's IPv6 address instead of its IPv4 one.
+    #[arg(long)]
+    ipv6: bool,
+}
+
+/// One measurement of one server.
+struct Sample {
+    answered_per_s: u64,
+    sent_per_s: u64,
+    /// Share of one CPU the server's processes used (1.0 = a whole CPU).
+    cpu: f64,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    if !cmd::is_root() {
+        bail!("the benchmark creates network namespaces and attaches XDP programs: run it as root");
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("the benchmark needs two CPUs: one for the server, one for the generator");
+    }
+    setup::toolchain()?;
+    setup::packages(PACKAGES)?;
+    process::catch_interrupts();
+
+    let mut servers = args.servers.clone();
+    servers.sort();
+    servers.dedup();
+    if servers.is_empty() {
+        bail!("no server to measure");
+    }
+    let mut skipped: BTreeMap<Server, String> = BTreeMap::new();
+    if servers.contains(&Server::Ours) {
+        let mut build = cmd::cargo();
+        build.args(["build", "--release", "--package", "dns-server"]);
+        if let Err(err) = cmd::run(&mut build) {
+            skipped.insert(Server::Ours, format!("release build failed: {err:#}"));
+        }
+    }
+    process::check_interrupt()?;
+
+    let work = WorkDir::create()?;
+    let (zone_file, queries) = zone::write(&work.0)?;
+    let ours = cmd::target_dir().join("release/dns-server");
+    let argvs = servers
+        .iter()
+        .map(|&server| Ok((server, server.prepare(&work.0, &zone_file, &ours)?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    let target = if args.ipv6 { SERVER_V6 } else { SERVER_V4 };
+
+    let mut results: BTreeMap<Server, Vec<Sample>> = BTreeMap::new();
+    {
+        let rig = Rig::create()?;
+        for round in 1..=args.rounds {
+            let mut order = servers.clone();
+            let shift = (round as usize - 1) % order.len();
+            order.rotate_left(shift);
+            for server in order {
+                if skipped.contains_key(&server) {
+                    continue;
+                }
+                process::check_interrupt()?;
+                note("bench", format!("round {round}/{}: {server}", args.rounds));
+                let log = work.0.join(format!("{server}-{round}.log"));
+                let running = match Running::start(&rig, &argvs[&server], log) {
+                    Ok(running) => running,
+                    Err(err) if server == Server::Ours => {
+                        note("bench", format!("skipping ours: {err:#}"));
+                        skipped.insert(server, format!("did not answer the probe: {err:#}"));
+                        continue;
+                    }
+                    Err(err) => return Err(err.context(format!("starting {server}"))),
+                };
+                let cpu_before = running.cpu_seconds();
+                let out = work.0.join(format!("kxdpgun-{server}-{round}.txt"));
+                let measured = kxdpgun::generate(&rig, &queries, target, args.seconds, args.qps, &out)?;
+                let cpu = (running.cpu_seconds() - cpu_before) / f64::from(args.seconds);
+                drop(running);
+                note(
+                    "bench",
+                    format!(
+                        "{server}: {} answered/s of {} sent/s, server CPU {:.0}%",
+                        measured.answered_per_s,
+                        measured.sent_per_s,
+                        cpu * 100.0
+                    ),
+                );
+                results.entry(server).or_default().push(Sample {
+                    answered_per_s: measured.answered_per_s,
+                    sent_per_s: measured.sent_per_s,
+                    cpu,
+                });
+            }
+        }
+    }
+    print!("{}", report(args, target, &servers, &results, &skipped));
+    Ok(())
+}
+
+/// The table: per server the median of its rounds, then how ours compares.
+fn report(
+    args: &Args,
+    target: &str,
+    servers: &[Server],
+    results: &BTreeMap<Server, Vec<Sample>>,
+    skipped: &BTreeMap<Server, String>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nanswered queries/s: median of {} rounds of {} s; kxdpgun offering {} qps to {target}:53",
+        args.rounds, args.seconds, args.qps
+    );
+    let _ = write!(out, "{:<6} {:>10} {:>10} {:>6} ", "server", "median", "sent/s", "cpu");
+    for round in 1..=args.rounds {
+        let _ = write!(out, " {:>9}", format!("round {round}"));
+    }
+    out.push('\n');
+    let mut medians = BTreeMap::new();
+    for server in servers {
+        if let Some(reason) = skipped.get(server) {
+            let first_line = reason.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "{:<6} skipped: {first_line}", server.to_string());
+            continue;
+        }
+        let Some(samples) = results.get(server) else { continue };
+        let answered = median(samples.iter().map(|s| s.answered_per_s as f64));
+        let sent = median(samples.iter().map(|s| s.sent_per_s as f64));
+        let cpu = median(samples.iter().map(|s| s.cpu));
+        medians.insert(*server, answered);
+        let _ = write!(
+            out,
+            "{:<6} {answered:>10.0} {sent:>10.0} {:>5.0}% ",
+            server.to_string(),
+            cpu * 100.0
+        );
+        for sample in samples {
+            let _ = write!(out, " {:>9}", sample.answered_per_s);
+        }
+        out.push('\n');
+    }
+    if let Some(ours) = medians.get(&Server::Ours) {
+        for peer in [Server::Nsd, Server::Knot] {
+            if let Some(theirs) = medians.get(&peer).filter(|v| **v > 0.0) {
+                let _ = writeln!(out, "ours/{peer}: {:.2}", ours / theirs);
+            }
+        }
+    }
+    out
+}
+
+/// The median; the mean of the middle two for an even count; 0 for none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// A per-run directory for configurations, the zone and logs; removed on drop.
+struct WorkDir(PathBuf);
+
+/// Work directories are named this, then the process id.
+const WORK_DIR_PREFIX: &str = "xtask-bench-";
+
+impl WorkDir {
+    fn create() -> Result<Self> {
+        let tmp = std::env::temp_dir();
+        // Those of runs that were killed outright go first.
+        for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX));
+            if pid
+                .and_then(|pid| pid.parse().ok())
+                .is_some_and(|pid| !process::is_alive(pid))
+            {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let path = tmp.join(format!("{WORK_DIR_PREFIX}{}", std::process::id()));
+        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert_eq!(median(std::iter::empty()), 0.0);
+    }
+}

@@ -1,0 +1,100 @@
+//! The load generator: kxdpgun (knot-dnsutils) sending over XDP from the client namespace.
+use std::{fs, os::unix::process::CommandExt as _, path::Path, process::Stdio, time::Duration};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{process, rig::Rig};
+use crate::cmd;
+
+/// Slack past the run's own length before the generator counts as hung.
+const OVERRUN: Duration = Duration::from_secs(15);
+
+/// When, after the generator starts, its XDP program (and so the client end's
+/// NAPI) is in place and the NAPI threads can be pinned.
+const PIN_AFTER: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1000)];
+
+/// What one run of the generator measured.
+pub struct Measured {
+    pub sent_per_s: u64,
+    pub answered_per_s: u64,
+}
+
+/// Sends queries from `queries` to `target` for `seconds` at `qps`.
+pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32, out: &Path) -> Result<Measured> {
+    let client = &rig.client;
+    client.detach_xdp();
+    let log = fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let cpu = client.cpu.to_string();
+    let mut command = client.exec();
+    command
+        .args(["taskset", "-c", &cpu, "kxdpgun"])
+        .args(["-t", &seconds.to_string(), "-Q", &qps.to_string()])
+        .args(["-F", &cpu, "-I", &client.name, "-R", &rig.server.mac])
+        .arg("-i")
+        .arg(queries)
+        .arg(target)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    cmd::note("bench", format!("$ {}", cmd::show(&command)));
+    let mut child = command.spawn().context("starting kxdpgun")?;
+
+    let mut waited = Duration::ZERO;
+    for at in PIN_AFTER {
+        process::sleep(at - waited)?;
+        waited = at;
+        rig.client.pin_napi_threads();
+        rig.server.pin_napi_threads();
+    }
+    let status = match process::wait_for(&mut child, Duration::from_secs(seconds.into()) + OVERRUN) {
+        Ok(Some(status)) => status,
+        other => {
+            process::stop(&mut child);
+            client.detach_xdp();
+            other?;
+            bail!("kxdpgun did not finish within {seconds} s + {OVERRUN:?}");
+        }
+    };
+    client.detach_xdp();
+    let output = fs::read_to_string(out)?;
+    if !status.success() {
+        bail!("kxdpgun failed ({status}):\n{output}");
+    }
+    parse(&output).with_context(|| format!("unexpected kxdpgun output:\n{output}"))
+}
+
+/// Reads `total queries: N (R pps)` and `total replies: N (R pps) (P%)`.
+fn parse(output: &str) -> Option<Measured> {
+    let rate = |label: &str| -> Option<u64> {
+        let line = output.lines().find_map(|line| line.trim().strip_prefix(label))?;
+        let (_, rest) = line.split_once('(')?;
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    Some(Measured {
+        sent_per_s: rate("total queries:")?,
+        answered_per_s: rate("total replies:")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_totals() {
+        let output = "using interface xbc, XDP threads 1, UDP, native mode\n\
+                      thread#00: sent 2999950, received 784805\n\
+                      total queries:     2999950 (999983 pps)\n\
+                      total replies:     784805 (261601 pps) (26%)\n\
+                      average DNS reply size: 82 B\n";
+        let measured = parse(output).expect("totals found");
+        assert_eq!(measured.sent_per_s, 999_983);
+        assert_eq!(measured.answered_per_s, 261_601);
+    }
+
+    #[test]
+    fn missing_totals_are_none() {
+        assert!(parse("using interface xbc\n").is_none());
+    }
+}

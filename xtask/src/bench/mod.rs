@@ -1,0 +1,26 @@
+//! `cargo xtask bench`: throughput measurements against other DNS servers.
+//!
+//! `auth` runs the round-robin measurement; `rig` builds the two network
+//! namespaces it runs in; `zone` writes the zone and the query mix; `servers`
+//! starts and stops NSD, Knot and ours; `kxdpgun` drives the load generator;
+//! `process` holds what they share about child processes and Ctrl-C.
+mod auth;
+mod kxdpgun;
+mod process;
+mod rig;
+mod servers;
+mod zone;
+
+use anyhow::Result;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Authoritative answers per second: ours against NSD and Knot DNS on one zone.
+    Auth(auth::Args),
+}
+
+pub fn cmd(command: &Command) -> Result<()> {
+    match command {
+        Command::Auth(args) => auth::run(args),
+    }
+}

@@ -1,0 +1,115 @@
+//! Child processes of the rig: Ctrl-C handling, stopping by process id, CPU time.
+use std::{
+    fs,
+    process::Child,
+    sync::atomic::{AtomicBool, Ordering},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Result, bail};
+
+/// Set by SIGINT or SIGTERM; the rig notices it, stops and cleans up.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How often waits look at their child and at [`INTERRUPTED`].
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long a stopped process gets to exit after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+extern "C" fn on_signal(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Turns Ctrl-C and SIGTERM into an error at the next check, so that every
+/// guard's `Drop` runs. Children run in process groups of their own and so
+/// never see the terminal's Ctrl-C: the guards stop them.
+pub fn catch_interrupts() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// Fails once the user has asked to stop.
+pub fn check_interrupt() -> Result<()> {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        bail!("interrupted");
+    }
+    Ok(())
+}
+
+/// Sleeps, but not through an interruption.
+pub fn sleep(duration: Duration) -> Result<()> {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        check_interrupt()?;
+        thread::sleep(POLL.min(deadline - Instant::now()));
+    }
+    check_interrupt()
+}
+
+/// Waits for `child` until `timeout`; `None` if it is still running then.
+pub fn wait_for(child: &mut Child, timeout: Duration) -> Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        check_interrupt()?;
+        thread::sleep(POLL);
+    }
+}
+
+/// Sends `signal` to the process `pid`; a process that is gone already is fine.
+pub fn signal(pid: u32, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Stops `child`: SIGTERM, then SIGKILL if it has not exited within [`GRACE`].
+pub fn stop(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    signal(child.id(), libc::SIGTERM);
+    let deadline = Instant::now() + GRACE;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        thread::sleep(POLL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Whether process `pid` exists and has not yet exited (a zombie has).
+pub fn is_alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        state.is_some_and(|state| state != "Z")
+    })
+}
+
+/// CPU time (user + system, all threads) that process `pid` has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+}

@@ -1,0 +1,216 @@
+//! The rig: a server and a client network namespace joined by one veth pair.
+use std::{
+    collections::BTreeSet,
+    fs,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Result;
+
+use super::process;
+use crate::cmd::{self, note};
+
+/// The server's addresses (from the benchmarking range 198.18.0.0/15 and fd00::/8).
+pub const SERVER_V4: &str = "198.18.0.1";
+pub const SERVER_V6: &str = "fd00:b0::1";
+/// The client's addresses.
+const CLIENT_V4: &str = "198.18.0.2";
+const CLIENT_V6: &str = "fd00:b0::2";
+
+/// CPU for the server under test; the generator and its side's kernel work get the other.
+pub const SERVER_CPU: u32 = 0;
+pub const CLIENT_CPU: u32 = 1;
+
+/// Prefix of every name the rig gives; the process id follows, then `s` or `c`.
+/// Short, because kernel thread names (`napi/<dev>-<id>`) keep only 15 bytes.
+const PREFIX: &str = "xb";
+
+/// One end of the veth pair, in its own namespace.
+pub struct End {
+    /// Namespace and interface share this name.
+    pub name: String,
+    pub mac: String,
+    pub cpu: u32,
+}
+
+impl End {
+    /// `ip netns exec <ns> ...`: a command to run inside this end's namespace.
+    pub fn exec(&self) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]);
+        cmd
+    }
+
+    fn ip(&self, args: &[&str]) -> Result<()> {
+        cmd::run(Command::new("ip").args(["-n", &self.name]).args(args))
+    }
+
+    /// Ids of the processes in this namespace (as the root namespace sees them).
+    pub fn pids(&self) -> BTreeSet<u32> {
+        netns_pids(&self.name)
+    }
+
+    /// Removes any XDP program from the interface: Knot and kxdpgun leave theirs behind.
+    pub fn detach_xdp(&self) {
+        let _ = Command::new("ip")
+            .args(["-n", &self.name, "link", "set", "dev", &self.name, "xdp", "off"])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Moves this end's receive work into threaded-NAPI kernel threads pinned to
+    /// its CPU. Without that, a veth end with NAPI (one with an XDP program)
+    /// receives in softirq on whichever CPU sent the frame, so the generator's
+    /// work would be charged to the server's CPU. A veth end has NAPI only while
+    /// an XDP program is attached, so this is called once the generator runs.
+    pub fn pin_napi_threads(&self) {
+        let threaded = format!("/sys/class/net/{}/threaded", self.name);
+        let _ = self
+            .exec()
+            .args(["sh", "-c", &format!("echo 1 > {threaded}")])
+            .stderr(Stdio::null())
+            .status();
+        let prefix: String = format!("napi/{}-", self.name).chars().take(15).collect();
+        let Ok(entries) = fs::read_dir("/proc") else { return };
+        for entry in entries.flatten() {
+            let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            if comm.trim_end().starts_with(&prefix) {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                let _ = Command::new("taskset")
+                    .args(["-p", "-c", &self.cpu.to_string(), &pid])
+                    .stdout(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// The two namespaces; dropping the rig kills what still runs in them and removes them.
+pub struct Rig {
+    pub server: End,
+    pub client: End,
+}
+
+impl Rig {
+    pub fn create() -> Result<Self> {
+        remove_stale();
+        let tag = format!("{PREFIX}{}", std::process::id());
+        let end = |side: char, cpu| End {
+            name: format!("{tag}{side}"),
+            mac: String::new(),
+            cpu,
+        };
+        // Built before the first command, so that Drop cleans up a half-made rig.
+        let mut rig = Self {
+            server: end('s', SERVER_CPU),
+            client: end('c', CLIENT_CPU),
+        };
+        note(
+            "bench",
+            format!("creating namespaces {} and {}", rig.server.name, rig.client.name),
+        );
+        for end in [&rig.server, &rig.client] {
+            cmd::run(Command::new("ip").args(["netns", "add", &end.name]))?;
+        }
+        let (s, c) = (&rig.server.name, &rig.client.name);
+        cmd::run(Command::new("ip").args([
+            "link", "add", s, "netns", s, "type", "veth", "peer", "name", c, "netns", c,
+        ]))?;
+        for (end, v4, v6) in [(&rig.server, SERVER_V4, SERVER_V6), (&rig.client, CLIENT_V4, CLIENT_V6)] {
+            end.ip(&["link", "set", "lo", "up"])?;
+            end.ip(&["addr", "add", &format!("{v4}/24"), "dev", &end.name])?;
+            end.ip(&["addr", "add", &format!("{v6}/64"), "dev", &end.name, "nodad"])?;
+            end.ip(&["link", "set", &end.name, "up"])?;
+        }
+        for end in [&mut rig.server, &mut rig.client] {
+            let path = format!("/sys/class/net/{}/address", end.name);
+            end.mac = cmd::stdout(end.exec().args(["cat", &path]))?.trim().to_owned();
+        }
+        // Static neighbours: no ARP or ND during a run, and kxdpgun needs the peer's MAC.
+        for (end, peer, v4, v6) in [
+            (&rig.server, &rig.client, CLIENT_V4, CLIENT_V6),
+            (&rig.client, &rig.server, SERVER_V4, SERVER_V6),
+        ] {
+            for addr in [v4, v6] {
+                end.ip(&[
+                    "neigh",
+                    "replace",
+                    addr,
+                    "lladdr",
+                    &peer.mac,
+                    "dev",
+                    &end.name,
+                    "nud",
+                    "permanent",
+                ])?;
+            }
+        }
+        Ok(rig)
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        note(
+            "bench",
+            format!("removing namespaces {} and {}", self.server.name, self.client.name),
+        );
+        for end in [&self.server, &self.client] {
+            end.detach_xdp();
+            remove_netns(&end.name);
+        }
+    }
+}
+
+/// Kills whatever still runs in namespace `name` (all of it started by the rig) and removes it.
+fn remove_netns(name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = netns_pids(name);
+        if pids.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        for pid in pids {
+            process::signal(pid, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn netns_pids(name: &str) -> BTreeSet<u32> {
+    let out = Command::new("ip")
+        .args(["netns", "pids", name])
+        .stderr(Stdio::null())
+        .output();
+    out.map(|out| {
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Removes namespaces left by an earlier run that was killed outright: names
+/// of exactly the rig's form whose process id no longer exists.
+fn remove_stale() {
+    let Ok(list) = cmd::stdout(Command::new("ip").args(["netns", "list"])) else {
+        return;
+    };
+    for name in list.lines().filter_map(|line| line.split_whitespace().next()) {
+        let pid = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.strip_suffix(['s', 'c']))
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|pid| pid.parse().ok());
+        if pid.is_some_and(|pid| !process::is_alive(pid)) {
+            note("bench", format!("removing namespace {name}, left by an earlier run"));
+            remove_netns(name);
+        }
+    }
+}
