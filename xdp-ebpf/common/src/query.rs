@@ -4,9 +4,7 @@
 //! bounds check; loops are bounded by the protocol's own limits. Its result
 //! says what the server must do: answer, answer with an error code, or drop.
 
-use crate::wire::{
-    self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower, edns_option, rtype,
-};
+use crate::wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower, edns_option, rtype};
 
 /// Most records looked at in a query's answer, authority and additional
 /// sections together; real queries carry at most an OPT and a TSIG.
@@ -220,11 +218,7 @@ fn has_option(mut options: &[u8], code: u16) -> Option<bool> {
         options = options.get(4 + len..)?;
         found |= this == code;
     }
-    if options.is_empty() {
-        Some(found)
-    } else {
-        None
-    }
+    if options.is_empty() { Some(found) } else { None }
 }
 
 /// Writes the lower-cased copy of a wire-format name into `out`; returns its length.
@@ -293,10 +287,7 @@ mod tests {
         let buf = query(WWW, 28, OPT_DO_NSID, 1);
         let full = len_of(WWW, OPT_DO_NSID);
         for cut in 0..full {
-            assert!(
-                parse(&buf[..cut]).is_err(),
-                "a query cut at {cut} bytes must not parse"
-            );
+            assert!(parse(&buf[..cut]).is_err(), "a query cut at {cut} bytes must not parse");
         }
     }
 
@@ -326,11 +317,7 @@ mod tests {
             at += 64;
         }
         long[at] = 0;
-        assert_eq!(
-            question_name_len(&long[..at + 1]),
-            None,
-            "a 257-byte name is refused"
-        );
+        assert_eq!(question_name_len(&long[..at + 1]), None, "a 257-byte name is refused");
     }
 
     #[test]
