@@ -52,6 +52,18 @@ pub struct ServeArgs {
     /// Worker threads (default: one per CPU).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Let clients in PREFIX use recursion (repeatable; turns recursion on; default with recursion: loopback).
+    #[arg(long = "allow-recursion")]
+    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
+    /// Forward recursive queries to ADDR:PORT instead of iterating (repeatable; turns recursion on).
+    #[arg(long)]
+    pub forward: Vec<SocketAddr>,
+    /// Root hints file to iterate from (turns recursion on; default: the built-in IANA root servers).
+    #[arg(long)]
+    pub root_hints: Option<PathBuf>,
+    /// Port upstream servers are asked on (default 53; for labs).
+    #[arg(long)]
+    pub upstream_port: Option<u16>,
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {

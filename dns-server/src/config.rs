@@ -15,6 +15,19 @@
 //! [[zone]]
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
+//!
+//! [resolver]                   # recursion for names outside the zones
+//! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
+//! allow = ["127.0.0.0/8", "::1/128"]  # clients allowed to recurse; others get REFUSED
+//! forward = []                 # upstream resolvers; empty = iterate from the root
+//! root_hints = "named.root"    # default: the IANA root servers built in
+//! cache_bytes = 67108864       # memory bound of the cache
+//! min_ttl = 0                  # clamps applied to cached TTLs
+//! max_ttl = 86400
+//! max_negative_ttl = 3600
+//! serve_stale = 86400          # seconds an expired answer may be served when all servers fail
+//! qname_minimisation = true    # RFC 9156
+//! case_randomisation = false   # 0x20 bits in upstream queries
 //! ```
 
 use std::{
@@ -35,6 +48,58 @@ pub struct Config {
     /// Zones served authoritatively.
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// Recursion for names outside the zones.
+    pub resolver: ResolverSection,
+}
+
+/// The `[resolver]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResolverSection {
+    /// Recurse at all (off by default: an authoritative PoP does not resolve).
+    pub enabled: bool,
+    /// Clients allowed to recurse.
+    pub allow: Vec<crate::resolver::acl::Prefix>,
+    /// Forwarders; empty means iterate from the root hints.
+    pub forward: Vec<SocketAddr>,
+    /// Root hints file (master format); default: the built-in IANA list.
+    pub root_hints: Option<PathBuf>,
+    /// Upstream port (53; a lab may use another).
+    pub upstream_port: u16,
+    /// Cache memory bound in bytes.
+    pub cache_bytes: usize,
+    /// Lowest TTL cached.
+    pub min_ttl: u32,
+    /// Highest TTL cached.
+    pub max_ttl: u32,
+    /// Highest negative TTL cached.
+    pub max_negative_ttl: u32,
+    /// Seconds past expiry an answer may be served when every server fails (RFC 8767).
+    pub serve_stale: u64,
+    /// QNAME minimisation (RFC 9156).
+    pub qname_minimisation: bool,
+    /// Random case in upstream names.
+    pub case_randomisation: bool,
+}
+
+impl Default for ResolverSection {
+    fn default() -> Self {
+        let cache = crate::resolver::cache::CacheConfig::default();
+        ResolverSection {
+            enabled: false,
+            allow: crate::resolver::acl::loopback(),
+            forward: Vec::new(),
+            root_hints: None,
+            upstream_port: 53,
+            cache_bytes: cache.max_bytes,
+            min_ttl: cache.min_ttl,
+            max_ttl: cache.max_ttl,
+            max_negative_ttl: cache.max_negative_ttl,
+            serve_stale: cache.stale_window.as_secs(),
+            qname_minimisation: true,
+            case_randomisation: false,
+        }
+    }
 }
 
 /// The `[server]` table.
@@ -130,6 +195,11 @@ impl Config {
             if zone.file.is_relative() {
                 zone.file = base.join(&zone.file);
             }
+        }
+        if let Some(hints) = &mut config.resolver.root_hints
+            && hints.is_relative()
+        {
+            *hints = base.join(&*hints);
         }
         config.check().map_err(|m| {
             let line = find_line(text, &m.1).unwrap_or(1);

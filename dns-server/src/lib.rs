@@ -7,6 +7,7 @@
 //! - [`authority`]: the answering logic (referral, CNAME, wildcard, negative).
 //! - [`query`]: one query's bytes to its response's bytes; [`message`] writes them.
 //! - [`answer_cache`]: wire answers reused for repeated questions.
+//! - [`resolver`]: recursion for names outside our zones, with its cache.
 //! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
 //! - [`config`] and [`cli`]: the configuration file and the command line.
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod message;
 pub mod name;
 pub mod query;
+pub mod resolver;
 pub mod server;
 pub mod service;
 pub mod stats;

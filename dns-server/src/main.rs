@@ -63,6 +63,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         identity: args.identity,
         threads: args.threads,
+        allow_recursion: args.allow_recursion,
+        forward: args.forward,
+        root_hints: args.root_hints,
+        upstream_port: args.upstream_port,
     };
     let settings = Settings::load(args.config, overrides)?;
     let threads = settings.threads();

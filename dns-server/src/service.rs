@@ -36,6 +36,14 @@ pub struct Overrides {
     pub identity: Option<String>,
     /// `--threads`.
     pub threads: Option<usize>,
+    /// `--allow-recursion`: replaces the file's list and turns recursion on.
+    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
+    /// `--forward`: replaces the file's list and turns recursion on.
+    pub forward: Vec<std::net::SocketAddr>,
+    /// `--root-hints`: turns recursion on.
+    pub root_hints: Option<PathBuf>,
+    /// `--upstream-port`.
+    pub upstream_port: Option<u16>,
 }
 
 impl Settings {
@@ -100,6 +108,22 @@ impl Overrides {
         }
         if let Some(threads) = self.threads {
             config.server.threads = threads;
+        }
+        let resolver = &mut config.resolver;
+        if !self.allow_recursion.is_empty() {
+            resolver.allow.clone_from(&self.allow_recursion);
+            resolver.enabled = true;
+        }
+        if !self.forward.is_empty() {
+            resolver.forward.clone_from(&self.forward);
+            resolver.enabled = true;
+        }
+        if let Some(hints) = &self.root_hints {
+            resolver.root_hints = Some(hints.clone());
+            resolver.enabled = true;
+        }
+        if let Some(port) = self.upstream_port {
+            resolver.upstream_port = port;
         }
         for zone in &self.zones {
             let same = |z: &ZoneConfig| same_origin(&z.origin, &zone.origin);
@@ -172,6 +196,7 @@ pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
         catalog: ArcSwap::from_pointee(catalog),
         identity: settings.identity(),
         stats,
+        recursion: crate::resolver::Recursion::from_config(&settings.config.resolver)?,
     }))
 }
 

@@ -49,6 +49,10 @@ counters! {
     tcp_refused_connections,
     /// TCP connections closed for idleness.
     tcp_idle_closed,
+    /// Queries resolved recursively.
+    recursions,
+    /// Recursive queries answered SERVFAIL because too many were in flight.
+    recursion_overloaded,
     /// Zone reloads that succeeded.
     reloads,
     /// Zones that failed to load and kept their old version.

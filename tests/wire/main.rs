@@ -7,6 +7,7 @@ mod edns;
 mod harness;
 mod malformed;
 mod packet;
+mod recursion;
 mod reload;
 mod udp_tcp;
 mod zones;

@@ -1,7 +1,7 @@
 //! Turning a lookup's [`Answer`] into a response, truncating as RFC 2181 9 says.
 
 use xdp_common::{
-    query::Query,
+    query::{Edns, Query},
     wire::{FLAG_AA, FLAG_CD, FLAG_RD, FLAG_TC, edns_option},
 };
 
@@ -27,7 +27,12 @@ pub fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit
 
 /// Bytes the OPT record will take in the response to `q`.
 pub fn opt_len(q: &Query<'_>, identity: &Identity) -> usize {
-    match q.edns {
+    edns_len(q.edns, identity)
+}
+
+/// Bytes the OPT record will take in a response to a query with `edns`.
+pub fn edns_len(edns: Option<Edns>, identity: &Identity) -> usize {
+    match edns {
         None => 0,
         Some(e) if e.nsid => OPT_LEN + 4 + identity.identity.len(),
         Some(_) => OPT_LEN,
@@ -38,7 +43,12 @@ pub fn opt_len(q: &Query<'_>, identity: &Identity) -> usize {
 /// upper RCODE bits, DO echoed (RFC 3225), NSID when asked (RFC 5001), and
 /// an extended error (RFC 8914) when given.
 pub fn finish_with_opt(w: &mut Writer<'_>, q: &Query<'_>, code: u16, identity: &Identity, ede: Option<u16>) {
-    let Some(edns) = q.edns else { return };
+    finish_with_edns(w, q.edns, code, identity, ede);
+}
+
+/// As [`finish_with_opt`], from the query's EDNS parameters alone.
+pub fn finish_with_edns(w: &mut Writer<'_>, edns: Option<Edns>, code: u16, identity: &Identity, ede: Option<u16>) {
+    let Some(edns) = edns else { return };
     w.set_limit(usize::MAX);
     let nsid = identity.identity.as_bytes();
     let ede = ede.map(u16::to_be_bytes);

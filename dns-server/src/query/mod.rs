@@ -6,15 +6,18 @@
 
 pub mod chaos;
 pub mod encode;
+pub mod recursive;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use xdp_common::{
     query::{self, Query, QueryError},
     wire::{self, FLAG_CD, FLAG_QR, FLAG_RD, OPCODE_MASK, class, opcode, rcode, rtype},
 };
 
-use crate::{answer_cache::Key, authority, catalog::Catalog, stats::Stats};
+use crate::{answer_cache::Key, authority, catalog::Catalog, resolver::Recursion, stats::Stats};
+
+pub use recursive::Pending;
 
 /// RFC 8914 INFO-CODE for a query outside every zone we serve.
 const EDE_NOT_AUTHORITATIVE: u16 = 20;
@@ -48,6 +51,15 @@ pub enum Drop {
     NotAQuery,
 }
 
+/// What became of a query that was not dropped.
+#[derive(Debug)]
+pub enum Reply {
+    /// The response is in the output buffer.
+    Ready,
+    /// The name is outside our zones and the client may recurse: resolve, then answer.
+    Recurse(Pending),
+}
+
 /// Answers queries from one catalog generation.
 pub struct Responder<'c> {
     /// Zones and answer cache.
@@ -60,7 +72,20 @@ pub struct Responder<'c> {
 
 impl Responder<'_> {
     /// Writes the response to `packet` into `out`, or says why there is none.
+    /// Names outside our zones are refused (no recursion).
     pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
+        self.respond_or_recurse(packet, transport, false, out).map(|_| ())
+    }
+
+    /// As [`Responder::respond`], but a query for a name outside our zones
+    /// becomes [`Reply::Recurse`] when `may_recurse` (the client is allowed).
+    pub fn respond_or_recurse(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        may_recurse: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<Reply, Drop> {
         let q = match query::parse(packet) {
             Ok(q) => q,
             Err(QueryError::TooShort) => {
@@ -74,38 +99,50 @@ impl Responder<'_> {
             Err(QueryError::Malformed { id, flags } | QueryError::QuestionCount { id, flags }) => {
                 encode::header_only(out, id, flags, rcode::FORMERR);
                 self.stats.count_rcode(rcode::FORMERR);
-                return Ok(());
+                return Ok(Reply::Ready);
             }
         };
         let limit = size_limit(&q, transport, self.identity.udp_payload);
-        let rcode = self.answer(&q, packet, transport, limit, out);
-        self.stats.count_rcode(rcode);
-        Ok(())
+        match self.answer(&q, packet, transport, limit, may_recurse, out) {
+            Some(rcode) => {
+                self.stats.count_rcode(rcode);
+                Ok(Reply::Ready)
+            }
+            None => Ok(Reply::Recurse(Pending::new(&q, limit))),
+        }
     }
 
-    /// Builds the response; returns its RCODE.
-    fn answer(&self, q: &Query<'_>, packet: &[u8], transport: Transport, limit: usize, out: &mut Vec<u8>) -> u16 {
+    /// Builds the response and returns its RCODE, or `None` when the query is to be resolved.
+    fn answer(
+        &self,
+        q: &Query<'_>,
+        packet: &[u8],
+        transport: Transport,
+        limit: usize,
+        may_recurse: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<u16> {
         if q.opcode() != opcode::QUERY {
-            return self.error(q, rcode::NOTIMP, limit, out);
+            return Some(self.error(q, rcode::NOTIMP, limit, out));
         }
         if q.edns.is_some_and(|e| e.version != 0) {
-            return self.error(q, rcode::BADVERS, limit, out);
+            return Some(self.error(q, rcode::BADVERS, limit, out));
         }
         if q.has_tsig {
-            return self.error(q, rcode::NOTAUTH, limit, out);
+            return Some(self.error(q, rcode::NOTAUTH, limit, out));
         }
         match (q.qtype, transport) {
             // AXFR is TCP only (RFC 5936 4.2): NOTIMP over UDP, as Knot and NSD.
-            (rtype::AXFR, Transport::Udp) => return self.error(q, rcode::NOTIMP, limit, out),
+            (rtype::AXFR, Transport::Udp) => return Some(self.error(q, rcode::NOTIMP, limit, out)),
             // Zone transfers are not offered (yet): refused, as without an ACL.
-            (rtype::AXFR | rtype::IXFR, _) => return self.error(q, rcode::REFUSED, limit, out),
+            (rtype::AXFR | rtype::IXFR, _) => return Some(self.error(q, rcode::REFUSED, limit, out)),
             _ => {}
         }
         match q.qclass {
             // Class ANY is answered from the IN data, as Knot does.
             class::IN | class::ANY => {}
-            class::CH => return chaos::answer(q, self.identity, limit, out),
-            _ => return self.error(q, rcode::REFUSED, limit, out),
+            class::CH => return Some(chaos::answer(q, self.identity, limit, out)),
+            _ => return Some(self.error(q, rcode::REFUSED, limit, out)),
         }
 
         // ANY differs between UDP and TCP; NSID carries per-query options.
@@ -116,13 +153,17 @@ impl Responder<'_> {
         {
             encode::patch_cached(out, q, packet);
             Stats::bump(&self.stats.cache_hits);
-            return u16::from(out[3] & 0x0f);
+            return Some(u16::from(out[3] & 0x0f));
         }
         Stats::bump(&self.stats.cache_misses);
 
         let lower = q.qname.to_ascii_lowercase();
         let Some(zone) = self.catalog.find_for(&lower, q.qtype) else {
-            return self.refuse_not_authoritative(q, limit, out);
+            // Our zones always win; recursion only for what none of them holds.
+            if may_recurse && q.flags & FLAG_RD != 0 && q.qclass == class::IN {
+                return None;
+            }
+            return Some(self.refuse_not_authoritative(q, limit, out));
         };
         let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
         let answer = authority::lookup(zone, q.qname, q.qtype, dnssec_ok, transport == Transport::Udp);
@@ -136,7 +177,7 @@ impl Responder<'_> {
             encode::clear_per_query_fields(&mut stored);
             self.catalog.answers.insert(key, &stored);
         }
-        answer.rcode
+        Some(answer.rcode)
     }
 
     /// A response with only the question (and OPT): errors and refusals.
@@ -178,18 +219,44 @@ pub struct Shared {
     pub identity: Identity,
     /// Counters.
     pub stats: Stats,
+    /// Recursion, when configured.
+    pub recursion: Option<Recursion>,
 }
 
 impl Shared {
-    /// Answers `packet` from the current catalog generation.
-    pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
+    /// Answers `packet` from `client` from the current catalog generation;
+    /// [`Reply::Recurse`] asks the transport to call [`Shared::resolve`].
+    pub fn respond(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        client: IpAddr,
+        out: &mut Vec<u8>,
+    ) -> Result<Reply, Drop> {
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
+        let may_recurse = self.recursion.as_ref().is_some_and(|r| r.allows(client));
         Responder {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
         }
-        .respond(packet, transport, out)
+        .respond_or_recurse(packet, transport, may_recurse, out)
+    }
+
+    /// Resolves a pending query and writes its response into `out`.
+    pub async fn resolve(&self, pending: &Pending, out: &mut Vec<u8>) {
+        let Some(recursion) = &self.recursion else {
+            return pending.write_servfail(out, &self.identity);
+        };
+        // Bound the resolutions in flight: past it, fail fast rather than queue.
+        let Ok(_permit) = recursion.in_flight.clone().try_acquire_owned() else {
+            Stats::bump(&self.stats.recursion_overloaded);
+            return pending.write_servfail(out, &self.identity);
+        };
+        Stats::bump(&self.stats.recursions);
+        let resolution = recursion.resolver.resolve(&pending.qname, pending.qtype).await;
+        self.stats.count_rcode(resolution.rcode);
+        pending.write(out, &resolution, &self.identity);
     }
 }
 

@@ -41,6 +41,33 @@ impl Batch {
         (&self.rx[i][..self.rx_len[i]], &mut self.tx[i])
     }
 
+    /// The peer that sent datagram `i`.
+    pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+        let storage = &self.addrs[i];
+        match storage.ss_family as i32 {
+            libc::AF_INET if self.addr_len[i] as usize >= mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in.
+                let sin: &libc::sockaddr_in = unsafe { &*ptr::from_ref(storage).cast() };
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            }
+            libc::AF_INET6 if self.addr_len[i] as usize >= mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: the family says the storage holds a sockaddr_in6.
+                let sin6: &libc::sockaddr_in6 = unsafe { &*ptr::from_ref(storage).cast() };
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                let port = u16::from_be(sin6.sin6_port);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    port,
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+
     /// Receives up to a batch without blocking; `WouldBlock` when none waits.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let mut iov: [libc::iovec; BATCH] = unsafe { mem::zeroed() };

@@ -12,7 +12,7 @@ use tokio::{
 
 use super::TcpLimits;
 use crate::{
-    query::{Shared, Transport},
+    query::{Reply, Shared, Transport},
     stats::Stats,
 };
 
@@ -51,7 +51,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, &shared, limits).await {
+            if let Err(e) = connection(stream, peer, &shared, limits).await {
                 tracing::debug!(%peer, error = %e, "tcp connection ended with an error");
             }
             drop(permit);
@@ -60,7 +60,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits
 }
 
 /// Answers length-prefixed queries in order until EOF, error or idleness.
-async fn connection(stream: TcpStream, shared: &Shared, limits: TcpLimits) -> io::Result<()> {
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, limits: TcpLimits) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -83,9 +83,11 @@ async fn connection(stream: TcpStream, shared: &Shared, limits: TcpLimits) -> io
         response.clear();
         response.extend_from_slice(&[0, 0]);
         let mut body = Vec::new();
-        if shared.respond(&query[..len], Transport::Tcp, &mut body).is_err() {
+        match shared.respond(&query[..len], Transport::Tcp, peer.ip(), &mut body) {
+            Ok(Reply::Ready) => {}
+            Ok(Reply::Recurse(pending)) => shared.resolve(&pending, &mut body).await,
             // Not a query: RFC 7766 lets us close; a peer sending responses is confused.
-            return Ok(());
+            Err(_) => return Ok(()),
         }
         response[..2].copy_from_slice(&(body.len() as u16).to_be_bytes());
         response.extend_from_slice(&body);

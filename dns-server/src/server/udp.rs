@@ -7,7 +7,7 @@ use tokio::io::Interest;
 
 use super::mmsg::Batch;
 use crate::{
-    query::{Shared, Transport},
+    query::{Pending, Reply, Shared, Transport},
     stats::Stats,
 };
 
@@ -30,7 +30,9 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
 
 /// Answers datagrams on one socket until the task is cancelled.
 pub async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
+    let socket = Arc::new(socket);
     let mut batch = Batch::new();
+    let mut pending = Vec::new();
     let fd = socket.as_raw_fd();
     loop {
         if let Err(e) = socket.readable().await {
@@ -46,22 +48,41 @@ pub async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                     break;
                 }
             };
-            answer_batch(&mut batch, received, &shared);
+            answer_batch(&mut batch, received, &shared, &mut pending);
             let unsent = batch.send(fd);
             for _ in 0..unsent {
                 Stats::bump(&shared.stats.dropped_send_failed);
+            }
+            for (query, peer) in pending.drain(..) {
+                tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer));
             }
         }
     }
 }
 
-/// Builds the response for each received datagram in place.
-fn answer_batch(batch: &mut Batch, received: usize, shared: &Shared) {
+/// Builds the response for each received datagram in place; queries to
+/// resolve are set aside with their peer.
+fn answer_batch(batch: &mut Batch, received: usize, shared: &Shared, pending: &mut Vec<(Pending, SocketAddr)>) {
     for i in 0..received {
         Stats::bump(&shared.stats.udp_queries);
+        let Some(peer) = batch.peer(i) else { continue };
         let (query, out) = batch.slot(i);
-        if shared.respond(query, Transport::Udp, out).is_err() {
-            out.clear();
+        match shared.respond(query, Transport::Udp, peer.ip(), out) {
+            Ok(Reply::Ready) => {}
+            Ok(Reply::Recurse(query)) => {
+                out.clear();
+                pending.push((query, peer));
+            }
+            Err(_) => out.clear(),
         }
+    }
+}
+
+/// Resolves one query off the receive path and sends the answer.
+async fn resolve_and_send(socket: Arc<tokio::net::UdpSocket>, shared: Arc<Shared>, query: Pending, peer: SocketAddr) {
+    let mut out = Vec::with_capacity(512);
+    shared.resolve(&query, &mut out).await;
+    if socket.send_to(&out, peer).await.is_err() {
+        Stats::bump(&shared.stats.dropped_send_failed);
     }
 }

@@ -3,10 +3,10 @@
 mod dig;
 mod reference;
 
-pub use dig::{Record, Response};
+pub use dig::{Record, Response, try_dig};
 pub use reference::{Knot, Nsd};
 
-use dig::{dig_or_panic, try_dig};
+use dig::dig_or_panic;
 
 use std::{
     collections::HashSet,

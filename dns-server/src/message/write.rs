@@ -1,4 +1,4 @@
-//! Writing DNS responses: header, question, records with name compression, OPT.
+//! Writing DNS messages: header, question, records with name compression, OPT.
 //!
 //! The writer enforces a size limit record by record, so that the caller can
 //! decide what to do when a section does not fit (truncate, or drop extras).

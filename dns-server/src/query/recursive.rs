@@ -1,0 +1,91 @@
+//! Answers for resolved queries: the resolver's records written as a
+//! response with RA set, truncated over UDP like any other answer.
+
+use xdp_common::{
+    query::{Edns, Query},
+    wire::{FLAG_RA, FLAG_TC, rcode},
+};
+
+use super::{Identity, encode, response_flags};
+use crate::{
+    message::{Section, Writer},
+    name::Name,
+    resolver::Resolution,
+};
+
+/// A query waiting for the resolver, owning what its response needs.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Query ID.
+    pub id: u16,
+    /// Query flags.
+    pub flags: u16,
+    /// The name as the client wrote it.
+    pub qname: Name,
+    /// TYPE asked.
+    pub qtype: u16,
+    /// CLASS asked.
+    pub qclass: u16,
+    /// The client's EDNS parameters.
+    pub edns: Option<Edns>,
+    /// Largest response allowed.
+    pub limit: usize,
+}
+
+impl Pending {
+    /// Captures `q`.
+    pub fn new(q: &Query<'_>, limit: usize) -> Self {
+        Pending {
+            id: q.id,
+            flags: q.flags,
+            qname: Name::from_wire(q.qname).expect("the parser only yields valid names"),
+            qtype: q.qtype,
+            qclass: q.qclass,
+            edns: q.edns,
+            limit,
+        }
+    }
+
+    fn start<'b>(&self, out: &'b mut Vec<u8>, code: u16, identity: &Identity) -> Writer<'b> {
+        let flags = response_flags(self.flags) | FLAG_RA | (code & 0x0f);
+        let limit = self.limit.saturating_sub(encode::edns_len(self.edns, identity));
+        let question = (self.qname.as_wire(), self.qtype, self.qclass);
+        Writer::new(out, limit, self.id, flags, Some(question))
+    }
+
+    /// Writes the response carrying `resolution`.
+    pub fn write(&self, out: &mut Vec<u8>, resolution: &Resolution, identity: &Identity) {
+        let mut w = self.start(out, resolution.rcode, identity);
+        let after_question = w.mark();
+        let sections = [
+            (Section::Answer, &resolution.answer),
+            (Section::Authority, &resolution.authority),
+        ];
+        'sections: for (section, records) in sections {
+            for (record, ttl) in records {
+                let written = w.record(
+                    section,
+                    record.owner.as_wire(),
+                    record.rtype,
+                    record.class,
+                    *ttl,
+                    &record.rdata,
+                );
+                if written.is_err() {
+                    w.rollback(after_question);
+                    w.set_flags(FLAG_TC, 0);
+                    break 'sections;
+                }
+            }
+        }
+        encode::finish_with_edns(&mut w, self.edns, resolution.rcode, identity, None);
+        w.finish();
+    }
+
+    /// Writes SERVFAIL.
+    pub fn write_servfail(&self, out: &mut Vec<u8>, identity: &Identity) {
+        let mut w = self.start(out, rcode::SERVFAIL, identity);
+        encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, None);
+        w.finish();
+    }
+}

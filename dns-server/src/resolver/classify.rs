@@ -1,0 +1,134 @@
+//! Deciding what an upstream answer means, trusting only what is in bailiwick.
+
+use xdp_common::wire::{FLAG_AA, rcode, rtype};
+
+use super::cache::CachedRecord;
+use crate::{
+    message::{Section, read::Message, read::WireRecord},
+    name::Name,
+};
+
+/// What a server's answer to our question says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Records of the asked name and type (an RRset, maybe several).
+    Answer(Vec<CachedRecord>, u32),
+    /// The name is an alias: follow the target ourselves.
+    Cname(CachedRecord, u32, Name),
+    /// A delegation to `child`, with NS names and in-bailiwick glue addresses.
+    Referral {
+        /// The child zone.
+        child: Name,
+        /// Its NS records.
+        ns: Vec<CachedRecord>,
+        /// NS TTL.
+        ttl: u32,
+        /// A and AAAA records of NS names, in the asked server's bailiwick.
+        glue: Vec<(CachedRecord, u32)>,
+    },
+    /// The name does not exist.
+    NxDomain(Option<CachedRecord>, u32),
+    /// The name exists without that type.
+    NoData(Option<CachedRecord>, u32),
+    /// Lame, refused, failed or nonsense: ask another server.
+    Unusable(&'static str),
+}
+
+fn cached(r: &WireRecord) -> CachedRecord {
+    CachedRecord {
+        owner: r.owner.clone(),
+        rtype: r.rtype,
+        class: r.class,
+        rdata: r.rdata.clone(),
+    }
+}
+
+fn same(a: &Name, b: &Name) -> bool {
+    a.as_wire().eq_ignore_ascii_case(b.as_wire())
+}
+
+/// The negative TTL of RFC 2308 5: min(SOA TTL, SOA MINIMUM).
+fn negative(m: &Message, cut: &Name) -> (Option<CachedRecord>, u32) {
+    let soa = m
+        .section(Section::Authority)
+        .find(|r| r.rtype == rtype::SOA && r.owner.is_within(cut));
+    match soa {
+        Some(soa) => {
+            let minimum = soa
+                .rdata
+                .len()
+                .checked_sub(4)
+                .and_then(|at| soa.rdata.get(at..))
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            (Some(cached(soa)), soa.ttl.min(minimum))
+        }
+        None => (None, 0),
+    }
+}
+
+/// Classifies `m`, the answer of a server authoritative for `cut`, to `qname`/`qtype`.
+pub fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Outcome {
+    let code = m.rcode();
+    let in_bailiwick = |r: &&WireRecord| r.owner.is_within(cut);
+    let answers: Vec<&WireRecord> = m.section(Section::Answer).filter(in_bailiwick).collect();
+    let cname = answers
+        .iter()
+        .find(|r| r.rtype == rtype::CNAME && same(&r.owner, qname) && qtype != rtype::CNAME);
+    if let Some(cname) = cname
+        && matches!(code, rcode::NOERROR | rcode::NXDOMAIN)
+    {
+        return match Name::from_wire(&cname.rdata) {
+            Some(target) => Outcome::Cname(cached(cname), cname.ttl, target),
+            None => Outcome::Unusable("bad cname target"),
+        };
+    }
+    match code {
+        rcode::NOERROR => {}
+        rcode::NXDOMAIN => {
+            let (soa, ttl) = negative(m, cut);
+            return Outcome::NxDomain(soa, ttl);
+        }
+        _ => return Outcome::Unusable("error rcode"),
+    }
+    let matching: Vec<&&WireRecord> = answers
+        .iter()
+        .filter(|r| same(&r.owner, qname) && (r.rtype == qtype || qtype == rtype::ANY) && r.rtype != rtype::RRSIG)
+        .collect();
+    if !matching.is_empty() {
+        let ttl = matching.iter().map(|r| r.ttl).min().unwrap_or(0);
+        return Outcome::Answer(matching.into_iter().map(|r| cached(r)).collect(), ttl);
+    }
+    if let Some(referral) = referral(m, cut, qname) {
+        return referral;
+    }
+    let (soa, ttl) = negative(m, cut);
+    if soa.is_some() || m.header.has(FLAG_AA) {
+        return Outcome::NoData(soa, ttl);
+    }
+    Outcome::Unusable("lame: no answer, referral or authority")
+}
+
+/// A delegation strictly below `cut` towards `qname`, with its glue.
+fn referral(m: &Message, cut: &Name, qname: &Name) -> Option<Outcome> {
+    let ns: Vec<&WireRecord> = m.section(Section::Authority).filter(|r| r.rtype == rtype::NS).collect();
+    let child = &ns.first()?.owner;
+    // Progress and bailiwick: below the zone we asked, above or at the name.
+    if same(child, cut) || !child.is_within(cut) || !qname.is_within(child) {
+        return None;
+    }
+    let ns: Vec<&WireRecord> = ns.into_iter().filter(|r| same(&r.owner, child)).collect();
+    let ttl = ns.iter().map(|r| r.ttl).min().unwrap_or(0);
+    let names: Vec<Name> = ns.iter().filter_map(|r| Name::from_wire(&r.rdata)).collect();
+    let glue = m
+        .section(Section::Additional)
+        .filter(|r| matches!(r.rtype, rtype::A | rtype::AAAA))
+        .filter(|r| r.owner.is_within(cut) && names.iter().any(|n| same(n, &r.owner)))
+        .map(|r| (cached(r), r.ttl))
+        .collect();
+    Some(Outcome::Referral {
+        child: child.to_lowercase(),
+        ns: ns.into_iter().map(cached).collect(),
+        ttl,
+        glue,
+    })
+}

@@ -1,0 +1,421 @@
+//! The resolution walk: cache, then referrals from the closest known zone cut
+//! down to the name (RFC 1034 5.3.3), with QNAME minimisation (RFC 9156) and
+//! its relaxed fallback, CNAME chains across zones, and serve-stale.
+
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    pin::Pin,
+    time::Instant,
+};
+
+use xdp_common::wire::{rcode, rtype};
+
+use super::{
+    Budget, Resolution, ResolveError, Resolver,
+    cache::{Cached, CachedRecord},
+    classify::{Outcome, classify},
+    upstream::{self, Ask},
+};
+use crate::name::Name;
+
+/// What the walk found for one name (before CNAME following).
+enum Found {
+    Records(Vec<(CachedRecord, u32)>),
+    Cname(CachedRecord, u32, Name),
+    Negative {
+        nxdomain: bool,
+        soa: Option<(CachedRecord, u32)>,
+    },
+}
+
+/// TTL of a stale answer (RFC 8767 4 recommends 30 seconds).
+const STALE_TTL: u32 = 30;
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl Resolver {
+    /// Resolves `qname`/`qtype` for a client; failures become SERVFAIL.
+    pub async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
+        let mut budget = Budget::new(self.config.limits);
+        match self.resolve_in(qname.clone(), qtype, &mut budget, 0).await {
+            Ok(resolution) => resolution,
+            Err(error) => {
+                tracing::debug!(name = %qname, qtype, %error, "resolution failed");
+                Resolution {
+                    rcode: rcode::SERVFAIL,
+                    ..Resolution::default()
+                }
+            }
+        }
+    }
+
+    /// Resolves with a budget shared by nested lookups.
+    fn resolve_in<'a>(
+        &'a self,
+        qname: Name,
+        qtype: u16,
+        budget: &'a mut Budget,
+        depth: u32,
+    ) -> Boxed<'a, Result<Resolution, ResolveError>> {
+        Box::pin(async move {
+            let mut result = Resolution {
+                rcode: rcode::NOERROR,
+                ..Resolution::default()
+            };
+            let mut name = qname;
+            let mut seen: Vec<Name> = Vec::new();
+            for _ in 0..=self.config.limits.max_cname {
+                let found = match self.from_cache(&name, qtype, false) {
+                    Some(found) => found,
+                    None => match self.find(&name, qtype, budget, depth).await {
+                        Ok(found) => found,
+                        // RFC 8767: every server failed; an expired answer beats none.
+                        Err(error) => self.from_cache(&name, qtype, true).ok_or(error)?,
+                    },
+                };
+                match found {
+                    Found::Records(records) => {
+                        result.answer.extend(records);
+                        return Ok(result);
+                    }
+                    Found::Cname(record, ttl, target) => {
+                        result.answer.push((record, ttl));
+                        let lower = target.to_lowercase();
+                        if seen.contains(&lower) {
+                            return Err(ResolveError::Limit("cname loop"));
+                        }
+                        seen.push(lower);
+                        name = target;
+                    }
+                    Found::Negative { nxdomain, soa } => {
+                        result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
+                        result.authority.extend(soa);
+                        return Ok(result);
+                    }
+                }
+            }
+            Err(ResolveError::Limit("cname chain"))
+        })
+    }
+
+    /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.
+    fn from_cache(&self, name: &Name, qtype: u16, stale: bool) -> Option<Found> {
+        let now = Instant::now();
+        let hit = self.cache.get(name, qtype, stale, now).or_else(|| {
+            (qtype != rtype::CNAME)
+                .then(|| self.cache.get(name, rtype::CNAME, stale, now))
+                .flatten()
+        })?;
+        // RFC 8767 4: stale answers go out with a short TTL.
+        let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
+        Some(match hit.data {
+            Cached::Records(records) => {
+                let first = records.first()?;
+                if first.rtype == rtype::CNAME && qtype != rtype::CNAME {
+                    let target = Name::from_wire(&first.rdata)?;
+                    Found::Cname(first.clone(), ttl, target)
+                } else {
+                    Found::Records(records.iter().map(|r| (r.clone(), ttl)).collect())
+                }
+            }
+            Cached::NxDomain(soa) => Found::Negative {
+                nxdomain: true,
+                soa: soa.map(|s| ((*s).clone(), ttl)),
+            },
+            Cached::NoData(soa) => Found::Negative {
+                nxdomain: false,
+                soa: soa.map(|s| ((*s).clone(), ttl)),
+            },
+        })
+    }
+
+    /// Asks the network (forwarders, or iteration from the closest cut).
+    async fn find(&self, name: &Name, qtype: u16, budget: &mut Budget, depth: u32) -> Result<Found, ResolveError> {
+        if !self.config.forwarders.is_empty() {
+            let servers = self.config.forwarders.clone();
+            let (outcome, _) = self.ask(&servers, &Name::root(), name, qtype, true, budget).await?;
+            return self.settle(name, qtype, outcome);
+        }
+        let (mut cut, mut servers) = self.closest_cut(name);
+        // Labels of the next minimised question (RFC 9156 2.3).
+        let mut probe = cut.label_count() + 1;
+        let mut minimise = self.config.qname_minimisation;
+        loop {
+            budget.referral()?;
+            let minimised = minimise && probe < name.label_count();
+            let (ask_name, ask_type) = if minimised {
+                (trim(name, probe), rtype::A)
+            } else {
+                (name.clone(), qtype)
+            };
+            let (outcome, _server) = self.ask(&servers, &cut, &ask_name, ask_type, false, budget).await?;
+            match outcome {
+                Outcome::Referral { child, ns, ttl, glue } => {
+                    self.cache_referral(&ns, ttl, &glue);
+                    servers = self.addresses(&ns, &glue, &child, budget, depth).await?;
+                    probe = child.label_count() + 1;
+                    cut = child;
+                }
+                // The minimised name exists in this zone: one label more.
+                Outcome::Answer(..) | Outcome::NoData(..) | Outcome::Cname(..) if minimised => probe += 1,
+                // RFC 8020 says nothing exists below, but some servers answer
+                // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
+                Outcome::NxDomain(..) if minimised => minimise = false,
+                outcome => return self.settle(name, qtype, outcome),
+            }
+        }
+    }
+
+    /// Caches a final outcome and turns it into a [`Found`].
+    fn settle(&self, name: &Name, qtype: u16, outcome: Outcome) -> Result<Found, ResolveError> {
+        let now = Instant::now();
+        match outcome {
+            Outcome::Answer(records, ttl) => {
+                self.cache.put_records(records.clone(), ttl, now);
+                Ok(Found::Records(records.into_iter().map(|r| (r, ttl)).collect()))
+            }
+            Outcome::Cname(record, ttl, target) => {
+                self.cache.put_records(vec![record.clone()], ttl, now);
+                Ok(Found::Cname(record, ttl, target))
+            }
+            Outcome::NxDomain(soa, ttl) => Ok(self.negative(name, qtype, true, soa, ttl, now)),
+            Outcome::NoData(soa, ttl) => Ok(self.negative(name, qtype, false, soa, ttl, now)),
+            Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
+        }
+    }
+}
+
+impl Resolver {
+    fn negative(
+        &self,
+        name: &Name,
+        qtype: u16,
+        nxdomain: bool,
+        soa: Option<CachedRecord>,
+        ttl: u32,
+        now: Instant,
+    ) -> Found {
+        self.cache.put_negative(name, qtype, nxdomain, soa.clone(), ttl, now);
+        Found::Negative {
+            nxdomain,
+            soa: soa.map(|s| (s, ttl)),
+        }
+    }
+
+    /// The deepest cached zone cut above `name` whose servers' addresses are
+    /// known, or the root with the hints.
+    fn closest_cut(&self, name: &Name) -> (Name, Vec<SocketAddr>) {
+        let now = Instant::now();
+        let mut cut = Some(name.to_lowercase());
+        while let Some(zone) = cut {
+            if let Some(hit) = self.cache.get(&zone, rtype::NS, false, now)
+                && let Cached::Records(ns) = hit.data
+            {
+                let addrs = self.cached_addresses(&ns, now);
+                if !addrs.is_empty() {
+                    return (zone, addrs);
+                }
+            }
+            cut = zone.parent();
+        }
+        let port = self.config.port;
+        let hints = self
+            .config
+            .root_hints
+            .iter()
+            .map(|(_, ip)| SocketAddr::new(*ip, port))
+            .collect();
+        (Name::root(), hints)
+    }
+
+    /// Cached addresses of the NS names in `ns`.
+    fn cached_addresses(&self, ns: &[CachedRecord], now: Instant) -> Vec<SocketAddr> {
+        let mut addrs = Vec::new();
+        for record in ns {
+            let Some(target) = Name::from_wire(&record.rdata) else {
+                continue;
+            };
+            for t in [rtype::A, rtype::AAAA] {
+                if let Some(hit) = self.cache.get(&target, t, false, now)
+                    && let Cached::Records(records) = hit.data
+                {
+                    addrs.extend(
+                        records
+                            .iter()
+                            .filter_map(|r| address(r).map(|ip| SocketAddr::new(ip, self.config.port))),
+                    );
+                }
+            }
+        }
+        addrs
+    }
+
+    /// Caches a delegation's NS set and glue.
+    fn cache_referral(&self, ns: &[CachedRecord], ttl: u32, glue: &[(CachedRecord, u32)]) {
+        let now = Instant::now();
+        self.cache.put_records(ns.to_vec(), ttl, now);
+        let mut sets: Vec<(Name, u16, Vec<CachedRecord>, u32)> = Vec::new();
+        for (record, ttl) in glue {
+            let owner = record.owner.to_lowercase();
+            match sets.iter_mut().find(|(o, t, ..)| *o == owner && *t == record.rtype) {
+                Some(set) => {
+                    set.2.push(record.clone());
+                    set.3 = set.3.min(*ttl);
+                }
+                None => sets.push((owner, record.rtype, vec![record.clone()], *ttl)),
+            }
+        }
+        for (_, _, records, ttl) in sets {
+            self.cache.put_records(records, ttl, now);
+        }
+    }
+
+    /// Addresses of a delegation's servers: glue first, then cache, then
+    /// resolving NS names (each one counted against the budget).
+    async fn addresses(
+        &self,
+        ns: &[CachedRecord],
+        glue: &[(CachedRecord, u32)],
+        child: &Name,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Result<Vec<SocketAddr>, ResolveError> {
+        let port = self.config.port;
+        let mut addrs: Vec<SocketAddr> = glue
+            .iter()
+            .filter_map(|(r, _)| address(r))
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        if addrs.is_empty() {
+            addrs = self.cached_addresses(ns, Instant::now());
+        }
+        if !addrs.is_empty() {
+            return Ok(addrs);
+        }
+        if depth >= self.config.limits.max_depth {
+            return Err(ResolveError::Limit("nesting depth"));
+        }
+        for record in ns {
+            let Some(target) = Name::from_wire(&record.rdata) else {
+                continue;
+            };
+            // An NS name inside the child zone without glue cannot be reached.
+            if target.is_within(child) {
+                continue;
+            }
+            budget.ns_lookup()?;
+            for t in [rtype::A, rtype::AAAA] {
+                let Ok(found) = self.resolve_in(target.clone(), t, budget, depth + 1).await else {
+                    continue;
+                };
+                addrs.extend(
+                    found
+                        .answer
+                        .iter()
+                        .filter_map(|(r, _)| address(r))
+                        .map(|ip| SocketAddr::new(ip, port)),
+                );
+            }
+            if !addrs.is_empty() {
+                return Ok(addrs);
+            }
+        }
+        Err(ResolveError::NoAnswer(format!("no address for any server of {child}")))
+    }
+
+    /// Asks `servers` in SRTT order until one gives a usable answer; EDNS is
+    /// dropped for a server that answers FORMERR or NOTIMP to it.
+    async fn ask(
+        &self,
+        servers: &[SocketAddr],
+        cut: &Name,
+        name: &Name,
+        qtype: u16,
+        recursion_desired: bool,
+        budget: &mut Budget,
+    ) -> Result<(Outcome, SocketAddr), ResolveError> {
+        let mut ips: Vec<IpAddr> = servers.iter().map(SocketAddr::ip).collect();
+        ips.dedup();
+        self.servers.order(&mut ips);
+        let mut asked = name.clone();
+        if self.config.case_randomisation {
+            asked = randomise_case(&asked);
+        }
+        for ip in ips {
+            let server = servers
+                .iter()
+                .find(|s| s.ip() == ip)
+                .copied()
+                .unwrap_or(SocketAddr::new(ip, self.config.port));
+            for edns in [true, false] {
+                budget.upstream()?;
+                let ask = Ask {
+                    name: &asked,
+                    rtype: qtype,
+                    edns,
+                    recursion_desired,
+                };
+                let started = Instant::now();
+                match upstream::exchange(server, &ask, self.config.limits.upstream_timeout).await {
+                    Ok(message) => {
+                        self.servers.answered(ip, started.elapsed());
+                        if edns && matches!(message.rcode(), rcode::FORMERR | rcode::NOTIMP) {
+                            continue;
+                        }
+                        match classify(&message, cut, name, qtype) {
+                            Outcome::Unusable(why) => {
+                                tracing::debug!(%server, %name, qtype, why, "unusable answer");
+                                break;
+                            }
+                            outcome => return Ok((outcome, server)),
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%server, %name, qtype, %error, "upstream failed");
+                        self.servers.failed(ip);
+                        break;
+                    }
+                }
+            }
+        }
+        Err(ResolveError::NoAnswer(format!("{name}/{qtype}")))
+    }
+}
+
+/// The address in an A or AAAA record.
+fn address(record: &CachedRecord) -> Option<IpAddr> {
+    match record.rdata.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(&record.rdata[..]).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(&record.rdata[..]).ok()?)),
+        _ => None,
+    }
+}
+
+/// The name with each letter's case picked at random (0x20 bits as entropy).
+fn randomise_case(name: &Name) -> Name {
+    let wire: Vec<u8> = name
+        .as_wire()
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphabetic() && rand::random::<bool>() {
+                b ^ 0x20
+            } else {
+                b
+            }
+        })
+        .collect();
+    // Length bytes are below 64 and never alphabetic, so the shape is unchanged.
+    Name::from_wire(&wire).unwrap_or_else(|| name.clone())
+}
+
+/// The last `labels` labels of `name`.
+fn trim(name: &Name, labels: usize) -> Name {
+    let wire = name.as_wire();
+    let skip = name.label_count() - labels;
+    let mut at = 0;
+    for _ in 0..skip {
+        at += 1 + wire[at] as usize;
+    }
+    Name::from_wire(&wire[at..]).expect("a suffix of a name is a name")
+}

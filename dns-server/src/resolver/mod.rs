@@ -1,0 +1,225 @@
+//! Recursive resolution for names outside our zones: iterative from the root
+//! hints (or forwarded), with a cache, QNAME minimisation (RFC 9156) and hard
+//! limits on the work one client query may cause.
+
+pub mod acl;
+pub mod cache;
+pub mod classify;
+pub mod hints;
+pub mod iterate;
+pub mod select;
+pub mod upstream;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+use cache::{Cache, CacheConfig, CachedRecord};
+use select::ServerStats;
+
+use crate::name::Name;
+
+/// Hard limits on one client query (NXNS and loop attacks fail fast).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Referrals followed.
+    pub max_referrals: u32,
+    /// CNAME links followed.
+    pub max_cname: u32,
+    /// NS names whose addresses are looked up (the NXNS amplification knob).
+    pub max_ns_lookups: u32,
+    /// Queries sent upstream in total.
+    pub max_upstream: u32,
+    /// Nested resolutions (for NS addresses).
+    pub max_depth: u32,
+    /// Wall time for the whole resolution.
+    pub max_time: Duration,
+    /// Wait for one upstream answer.
+    pub upstream_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_referrals: 24,
+            max_cname: 12,
+            max_ns_lookups: 8,
+            max_upstream: 40,
+            max_depth: 4,
+            max_time: Duration::from_secs(5),
+            upstream_timeout: Duration::from_millis(800),
+        }
+    }
+}
+
+/// Resolver settings.
+#[derive(Debug, Clone)]
+pub struct ResolverConfig {
+    /// Root servers: name and address.
+    pub root_hints: Vec<(Name, IpAddr)>,
+    /// Forwarders; when non-empty, no iteration is done.
+    pub forwarders: Vec<SocketAddr>,
+    /// Port upstream servers listen on (53; labs may differ).
+    pub port: u16,
+    /// Work limits.
+    pub limits: Limits,
+    /// Cache settings.
+    pub cache: CacheConfig,
+    /// RFC 9156 QNAME minimisation.
+    pub qname_minimisation: bool,
+    /// Randomise the case of names sent upstream (draft-vixie-dnsext-dns0x20).
+    pub case_randomisation: bool,
+}
+
+/// The result of a resolution, ready to be written as a response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// RCODE.
+    pub rcode: u16,
+    /// Answer records with their remaining TTLs.
+    pub answer: Vec<(CachedRecord, u32)>,
+    /// Authority records (the SOA of a negative answer).
+    pub authority: Vec<(CachedRecord, u32)>,
+}
+
+/// Why a resolution failed (the client gets SERVFAIL).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    /// A limit was reached.
+    #[error("limit reached: {0}")]
+    Limit(&'static str),
+    /// No server gave a usable answer.
+    #[error("no usable answer from any server for {0}")]
+    NoAnswer(String),
+}
+
+/// The work done so far for one client query.
+#[derive(Debug)]
+pub struct Budget {
+    started: Instant,
+    limits: Limits,
+    referrals: u32,
+    ns_lookups: u32,
+    upstream: u32,
+}
+
+impl Budget {
+    /// A fresh budget.
+    pub fn new(limits: Limits) -> Self {
+        Budget {
+            started: Instant::now(),
+            limits,
+            referrals: 0,
+            ns_lookups: 0,
+            upstream: 0,
+        }
+    }
+
+    fn spend(count: &mut u32, max: u32, what: &'static str) -> Result<(), ResolveError> {
+        *count += 1;
+        if *count > max {
+            Err(ResolveError::Limit(what))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts a referral.
+    pub fn referral(&mut self) -> Result<(), ResolveError> {
+        self.time()?;
+        Self::spend(&mut self.referrals, self.limits.max_referrals, "referrals")
+    }
+
+    /// Counts an NS-name address lookup.
+    pub fn ns_lookup(&mut self) -> Result<(), ResolveError> {
+        Self::spend(&mut self.ns_lookups, self.limits.max_ns_lookups, "ns lookups")
+    }
+
+    /// Counts a query sent upstream.
+    pub fn upstream(&mut self) -> Result<(), ResolveError> {
+        self.time()?;
+        Self::spend(&mut self.upstream, self.limits.max_upstream, "upstream queries")
+    }
+
+    /// Fails once the time limit is past.
+    pub fn time(&self) -> Result<(), ResolveError> {
+        if self.started.elapsed() > self.limits.max_time {
+            Err(ResolveError::Limit("time"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The resolver: configuration, cache and server statistics.
+pub struct Resolver {
+    /// Settings.
+    pub config: ResolverConfig,
+    /// The cache.
+    pub cache: Cache,
+    servers: ServerStats,
+}
+
+impl Resolver {
+    /// A resolver with an empty cache.
+    pub fn new(config: ResolverConfig) -> Self {
+        Resolver {
+            cache: Cache::new(config.cache),
+            config,
+            servers: ServerStats::default(),
+        }
+    }
+}
+
+/// Recursion as the query path sees it: the resolver, who may use it, and
+/// a bound on resolutions in flight.
+pub struct Recursion {
+    /// The resolver.
+    pub resolver: std::sync::Arc<Resolver>,
+    /// Clients allowed to recurse.
+    pub allow: Vec<acl::Prefix>,
+    /// Resolutions in flight; when none is left the client gets SERVFAIL at once.
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Resolutions allowed in flight at once.
+pub const MAX_IN_FLIGHT: usize = 2048;
+
+impl Recursion {
+    /// Whether `client` may recurse.
+    pub fn allows(&self, client: IpAddr) -> bool {
+        self.allow.iter().any(|p| p.contains(client))
+    }
+
+    /// Builds recursion from the `[resolver]` section, or `None` when it is off.
+    pub fn from_config(section: &crate::config::ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
+        if !section.enabled {
+            return Ok(None);
+        }
+        let root_hints = match &section.root_hints {
+            Some(path) => hints::from_file(path)?,
+            None => hints::built_in(),
+        };
+        let config = ResolverConfig {
+            root_hints,
+            forwarders: section.forward.clone(),
+            port: section.upstream_port,
+            limits: Limits::default(),
+            cache: CacheConfig {
+                max_bytes: section.cache_bytes,
+                min_ttl: section.min_ttl,
+                max_ttl: section.max_ttl,
+                max_negative_ttl: section.max_negative_ttl,
+                stale_window: Duration::from_secs(section.serve_stale),
+            },
+            qname_minimisation: section.qname_minimisation,
+            case_randomisation: section.case_randomisation,
+        };
+        Ok(Some(Recursion {
+            resolver: std::sync::Arc::new(Resolver::new(config)),
+            allow: section.allow.clone(),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        }))
+    }
+}

@@ -1,0 +1,72 @@
+//! Server selection by smoothed RTT with a little exploration (as Unbound and BIND do).
+
+use std::{collections::HashMap, net::IpAddr, sync::Mutex, time::Duration};
+
+/// RTT assumed for a server never asked: low, so that new servers get tried.
+const UNKNOWN_RTT_MS: u32 = 50;
+/// RTT charged for a timeout, and the ceiling.
+const TIMEOUT_RTT_MS: u32 = 5_000;
+/// One query in this many goes to a random server, to keep estimates fresh.
+const EXPLORE_ONE_IN: u32 = 20;
+
+/// Smoothed RTTs per server address.
+#[derive(Default)]
+pub struct ServerStats {
+    srtt_ms: Mutex<HashMap<IpAddr, u32>>,
+}
+
+impl ServerStats {
+    /// Orders `servers` best first (mostly by SRTT; sometimes a random one first).
+    pub fn order(&self, servers: &mut [IpAddr]) {
+        let table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
+        servers.sort_by_key(|ip| table.get(ip).copied().unwrap_or(UNKNOWN_RTT_MS));
+        drop(table);
+        if servers.len() > 1 && rand::random::<u32>() % EXPLORE_ONE_IN == 0 {
+            let pick = rand::random::<u32>() as usize % servers.len();
+            servers.swap(0, pick);
+        }
+    }
+
+    /// Records an answer after `rtt` (SRTT = 7/8 old + 1/8 new).
+    pub fn answered(&self, ip: IpAddr, rtt: Duration) {
+        let sample = rtt.as_millis().min(TIMEOUT_RTT_MS as u128) as u32;
+        let mut table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let srtt = table.entry(ip).or_insert(sample);
+        *srtt = (*srtt * 7 + sample) / 8;
+    }
+
+    /// Records a timeout or error: the estimate doubles, up to the ceiling.
+    pub fn failed(&self, ip: IpAddr) {
+        let mut table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
+        let srtt = table.entry(ip).or_insert(UNKNOWN_RTT_MS);
+        *srtt = (srtt.saturating_mul(2)).clamp(UNKNOWN_RTT_MS, TIMEOUT_RTT_MS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_servers_come_first_and_failures_sink() {
+        let stats = ServerStats::default();
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+            "192.0.2.1".parse().expect("ip"),
+            "192.0.2.2".parse().expect("ip"),
+            "192.0.2.3".parse().expect("ip"),
+        );
+        stats.answered(a, Duration::from_millis(80));
+        stats.answered(b, Duration::from_millis(5));
+        stats.failed(c);
+        let mut firsts = HashMap::new();
+        for _ in 0..200 {
+            let mut servers = [a, b, c];
+            stats.order(&mut servers);
+            *firsts.entry(servers[0]).or_insert(0) += 1;
+        }
+        assert!(
+            firsts[&b] > 150,
+            "the fastest server is asked first most of the time: {firsts:?}"
+        );
+    }
+}

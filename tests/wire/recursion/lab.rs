@@ -1,0 +1,287 @@
+//! A small DNS hierarchy on loopback addresses unique to this run: a root, a
+//! TLD, leaf zones, and misbehaving servers, all served by real processes.
+
+use std::{
+    fs,
+    net::{Ipv4Addr, SocketAddr, UdpSocket},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU8, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use crate::harness::{TempDir, kill, try_dig};
+
+/// Third octet of the next lab's addresses (the second comes from the pid).
+static NEXT_LAB: AtomicU8 = AtomicU8::new(1);
+
+/// Roles in the lab and their last address octet.
+pub mod host {
+    /// The root server.
+    pub const ROOT: u8 = 1;
+    /// The `test.` server.
+    pub const TLD: u8 = 2;
+    /// The `other.` and `noglue.test.` server.
+    pub const OTHER: u8 = 3;
+    /// The leaf zones' server.
+    pub const LEAF: u8 = 4;
+    /// A server that refuses (lame for `lame.test.`).
+    pub const LAME: u8 = 5;
+    /// Nothing listens here.
+    pub const DEAD: u8 = 6;
+    /// Relays to LEAF after a delay.
+    pub const SLOW: u8 = 7;
+    /// Relays to LEAF and adds an out-of-bailiwick record.
+    pub const EVIL: u8 = 8;
+}
+
+/// The poisoned address the evil server tries to plant for `www.glue.test.`.
+pub const POISON: &str = "198.51.100.66";
+
+/// A running lab; everything stops on drop.
+pub struct Lab {
+    base: [u8; 3],
+    children: Vec<Child>,
+    relays: Vec<Arc<AtomicBool>>,
+    /// Where the zone files and root hints live.
+    pub dir: TempDir,
+}
+
+impl Lab {
+    /// The address of a lab host.
+    pub fn ip(&self, host: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.base[0], self.base[1], self.base[2], host)
+    }
+
+    /// Root hints pointing at the lab's root.
+    pub fn hints(&self) -> PathBuf {
+        self.dir.write(
+            "root.hints",
+            &format!(". 3600000 NS ns.root.\nns.root. 3600000 A {}\n", self.ip(host::ROOT)),
+        )
+    }
+
+    /// Starts every server and waits until each answers.
+    pub fn start() -> Lab {
+        let second = 50 + (std::process::id() % 150) as u8;
+        let third = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        let mut lab = Lab {
+            base: [127, second, third],
+            children: Vec::new(),
+            relays: Vec::new(),
+            dir: TempDir::new("lab"),
+        };
+        let base = lab.base;
+        let ip = |h: u8| Ipv4Addr::new(base[0], base[1], base[2], h).to_string();
+        let zones: Vec<(u8, &str, String)> = vec![
+            (
+                host::ROOT,
+                ".",
+                root_zone(&ip(host::ROOT), &ip(host::TLD), &ip(host::OTHER)),
+            ),
+            (host::TLD, "test.", tld_zone(&lab)),
+            (host::OTHER, "other.", simple_zone("other.", &ip(host::OTHER), "")),
+            (
+                host::OTHER,
+                "noglue.test.",
+                simple_zone("noglue.test.", &ip(host::OTHER), "www A 192.0.2.2\n"),
+            ),
+            (host::LEAF, "glue.test.", glue_zone(&ip(host::LEAF))),
+            (
+                host::LEAF,
+                "lame.test.",
+                simple_zone("lame.test.", &ip(host::LEAF), "www A 192.0.2.3\n"),
+            ),
+            (
+                host::LEAF,
+                "dead.test.",
+                simple_zone("dead.test.", &ip(host::LEAF), "www A 192.0.2.4\n"),
+            ),
+            (
+                host::LEAF,
+                "slow.test.",
+                simple_zone("slow.test.", &ip(host::LEAF), "www A 192.0.2.5\n"),
+            ),
+            (
+                host::LEAF,
+                "evil.test.",
+                simple_zone("evil.test.", &ip(host::LEAF), "www A 192.0.2.6\n"),
+            ),
+            (
+                host::LAME,
+                "unrelated.example.",
+                simple_zone("unrelated.example.", &ip(host::LAME), ""),
+            ),
+        ];
+        for server in [host::ROOT, host::TLD, host::OTHER, host::LEAF, host::LAME] {
+            let mut args = vec!["serve".to_string(), "--listen".into(), format!("{}:53", ip(server))];
+            for (_, origin, text) in zones.iter().filter(|(h, ..)| *h == server) {
+                let file = lab.dir.write(&format!("{}zone", origin.replace('.', "_")), text);
+                args.extend(["--zone".into(), format!("{origin}={}", file.display())]);
+            }
+            args.extend([
+                "--identity".into(),
+                format!("lab-{server}"),
+                "--threads".into(),
+                "1".into(),
+            ]);
+            lab.spawn_server(&args, server);
+        }
+        lab.relay(host::SLOW, Duration::from_millis(300), false);
+        lab.relay(host::EVIL, Duration::ZERO, true);
+        lab
+    }
+
+    fn spawn_server(&mut self, args: &[String], server: u8) {
+        let log = self.dir.path().join(format!("server-{server}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                fs::File::create(&log).expect("expected to create a log file"),
+            ))
+            .spawn()
+            .expect("expected to spawn dns-server for the lab");
+        self.children.push(child);
+        let ip = self.ip(server).to_string();
+        let start = Instant::now();
+        while try_dig(&ip, 53, &["id.server", "CH", "TXT", "+tries=1", "+time=1"]).is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "expected lab server {ip}:53 to answer (binding port 53 needs root); its log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A UDP relay on `host` to the leaf server: delays, or adds a poisoned record.
+    fn relay(&mut self, host: u8, delay: Duration, poison: bool) {
+        let listen = SocketAddr::from((self.ip(host), 53));
+        let upstream = SocketAddr::from((self.ip(host::LEAF), 53));
+        let socket = UdpSocket::bind(listen).unwrap_or_else(|e| panic!("expected to bind {listen} (root needed): {e}"));
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        self.relays.push(stop.clone());
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((n, client)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let query = buf[..n].to_vec();
+                let Ok(up) = UdpSocket::bind("127.0.0.1:0") else {
+                    continue;
+                };
+                let _ = up.set_read_timeout(Some(Duration::from_secs(2)));
+                if up.send_to(&query, upstream).is_err() {
+                    continue;
+                }
+                let mut answer = [0u8; 4096];
+                let Ok((m, _)) = up.recv_from(&mut answer) else {
+                    continue;
+                };
+                let mut answer = answer[..m].to_vec();
+                if poison {
+                    add_poison(&mut answer);
+                }
+                thread::sleep(delay);
+                let _ = socket.send_to(&answer, client);
+            }
+        });
+    }
+}
+
+impl Lab {
+    /// Stops every server and relay (for serve-stale).
+    pub fn stop_all(&mut self) {
+        for stop in &self.relays {
+            stop.store(true, Ordering::Relaxed);
+        }
+        for child in &mut self.children {
+            kill(child);
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for stop in &self.relays {
+            stop.store(true, Ordering::Relaxed);
+        }
+        for child in &mut self.children {
+            kill(child);
+        }
+    }
+}
+
+/// Appends `www.glue.test. A POISON` to the answer section (out of the
+/// bailiwick of `evil.test.`, the zone the resolver asked about).
+fn add_poison(msg: &mut Vec<u8>) {
+    if msg.len() < 12 {
+        return;
+    }
+    let ancount = u16::from_be_bytes([msg[6], msg[7]]);
+    let (nscount, arcount) = (
+        u16::from_be_bytes([msg[8], msg[9]]),
+        u16::from_be_bytes([msg[10], msg[11]]),
+    );
+    // Only when the answer is the last section with records: appending stays valid.
+    if nscount != 0 || arcount != 0 {
+        return;
+    }
+    msg[6..8].copy_from_slice(&(ancount + 1).to_be_bytes());
+    msg.extend_from_slice(b"\x03www\x04glue\x04test\x00");
+    msg.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]);
+    let ip: Ipv4Addr = POISON.parse().expect("literal");
+    msg.extend_from_slice(&ip.octets());
+}
+
+const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
+
+fn simple_zone(origin: &str, ns_ip: &str, body: &str) -> String {
+    format!("$ORIGIN {origin}\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {ns_ip}\n{body}")
+}
+
+fn root_zone(root: &str, tld: &str, other: &str) -> String {
+    format!(
+        "$ORIGIN .\n$TTL 3600\n. 3600 IN SOA ns.root. hostmaster.root. 1 3600 600 86400 300\n. NS ns.root.\n\
+         ns.root. A {root}\ntest. NS ns.test.\nns.test. A {tld}\nother. NS ns.other.\nns.other. A {other}\n"
+    )
+}
+
+fn tld_zone(lab: &Lab) -> String {
+    let ip = |h| lab.ip(h);
+    format!(
+        "$ORIGIN test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {tld}\n\
+         glue NS ns.glue\nns.glue A {leaf}\n\
+         noglue NS ns.other.\n\
+         lame NS ns1.lame\nlame NS ns2.lame\nns1.lame A {lame}\nns2.lame A {leaf}\n\
+         dead NS ns1.dead\ndead NS ns2.dead\nns1.dead A {dead}\nns2.dead A {leaf}\n\
+         loop1 NS ns.loop2\nloop2 NS ns.loop1\n\
+         slow NS ns.slow\nns.slow A {slow}\n\
+         evil NS ns.evil\nns.evil A {evil}\n",
+        tld = ip(host::TLD),
+        leaf = ip(host::LEAF),
+        lame = ip(host::LAME),
+        dead = ip(host::DEAD),
+        slow = ip(host::SLOW),
+        evil = ip(host::EVIL),
+    )
+}
+
+fn glue_zone(leaf: &str) -> String {
+    simple_zone(
+        "glue.test.",
+        leaf,
+        "www A 192.0.2.1\nalias CNAME www.noglue.test.\nmail MX 10 www\nx.y A 192.0.2.9\nshort 2 A 192.0.2.10\n",
+    )
+}

@@ -1,0 +1,211 @@
+//! Recursion through a lab hierarchy: delegations with and without glue,
+//! CNAMEs across zones, negative answers, lame, dead, slow and looping
+//! delegations, a poisoning attempt, the ACL, and Unbound as the reference.
+
+mod lab;
+mod unbound;
+
+use std::{thread, time::Duration};
+
+use lab::{Lab, POISON};
+
+use crate::harness::{Response, Server};
+
+fn resolver(lab: &Lab, allow: &str) -> Server {
+    let hints = lab.hints();
+    Server::builder()
+        .config(&format!(
+            "[resolver]\nenabled = true\nallow = [{allow}]\nroot_hints = \"{}\"\n",
+            hints.display()
+        ))
+        .start()
+}
+
+fn ask(server: &Server, name: &str, qtype: &str) -> Response {
+    server.dig(&[name, qtype, "+recurse", "+tries=1", "+time=8"])
+}
+
+fn addresses(r: &Response) -> Vec<String> {
+    r.answer
+        .iter()
+        .filter(|rr| rr.rtype == "A")
+        .map(|rr| rr.rdata.clone())
+        .collect()
+}
+
+#[test]
+fn resolves_through_the_lab_hierarchy() {
+    let lab = Lab::start();
+    let server = resolver(&lab, "\"127.0.0.0/8\", \"::1/128\"");
+
+    let r = ask(&server, "www.glue.test.", "A");
+    assert_eq!(
+        (r.rcode.as_str(), addresses(&r)),
+        ("NOERROR", vec!["192.0.2.1".to_string()]),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.flag("ra") && !r.flag("aa"),
+        "a recursive answer has RA and no AA: {}",
+        r.text
+    );
+
+    let r = ask(&server, "www.noglue.test.", "A");
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.2"],
+        "a glueless delegation is followed: {}",
+        r.text
+    );
+
+    let r = ask(&server, "alias.glue.test.", "A");
+    assert_eq!(r.answer.first().map(|a| a.rtype.as_str()), Some("CNAME"), "{}", r.text);
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.2"],
+        "the CNAME is followed into another zone: {}",
+        r.text
+    );
+
+    let r = ask(&server, "nope.glue.test.", "A");
+    assert_eq!(r.rcode, "NXDOMAIN", "{}", r.text);
+    assert_eq!(
+        r.authority.first().map(|a| a.rtype.as_str()),
+        Some("SOA"),
+        "NXDOMAIN carries the SOA: {}",
+        r.text
+    );
+
+    let r = ask(&server, "www.glue.test.", "TXT");
+    assert_eq!((r.rcode.as_str(), r.answer.len()), ("NOERROR", 0), "NODATA: {}", r.text);
+
+    let r = ask(&server, "y.glue.test.", "A");
+    assert_eq!(
+        (r.rcode.as_str(), r.answer.len()),
+        ("NOERROR", 0),
+        "an empty non-terminal is NODATA: {}",
+        r.text
+    );
+
+    for (name, want) in [
+        ("www.lame.test.", "192.0.2.3"),
+        ("www.dead.test.", "192.0.2.4"),
+        ("www.slow.test.", "192.0.2.5"),
+    ] {
+        let r = ask(&server, name, "A");
+        assert_eq!(
+            addresses(&r),
+            vec![want],
+            "{name}: another server or patience gets the answer: {}",
+            r.text
+        );
+    }
+
+    let r = ask(&server, "www.loop1.test.", "A");
+    assert_eq!(r.rcode, "SERVFAIL", "a delegation loop fails: {}", r.text);
+}
+
+#[test]
+fn out_of_bailiwick_records_do_not_stick() {
+    let lab = Lab::start();
+    let server = resolver(&lab, "\"127.0.0.0/8\"");
+    let r = ask(&server, "www.evil.test.", "A");
+    assert!(addresses(&r).contains(&"192.0.2.6".to_string()), "{}", r.text);
+    assert!(
+        !r.text.contains(POISON),
+        "the poisoned record is not passed on: {}",
+        r.text
+    );
+    let r = ask(&server, "www.glue.test.", "A");
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.1"],
+        "the poisoned record was not cached: {}",
+        r.text
+    );
+}
+
+#[test]
+fn cache_counts_ttls_down_and_serves_stale_when_servers_die() {
+    let mut lab = Lab::start();
+    let server = resolver(&lab, "\"127.0.0.0/8\"");
+    let first = ask(&server, "www.glue.test.", "A");
+    assert_eq!(first.answer[0].ttl, 3600, "{}", first.text);
+    thread::sleep(Duration::from_millis(2100));
+    let second = ask(&server, "www.glue.test.", "A");
+    assert!(second.answer[0].ttl <= 3598, "the TTL counts down: {}", second.text);
+
+    // short.glue.test has TTL 2: let it expire, then stop every server.
+    let r = ask(&server, "short.glue.test.", "A");
+    assert_eq!(addresses(&r), vec!["192.0.2.10"], "{}", r.text);
+    lab.stop_all();
+    thread::sleep(Duration::from_millis(2500));
+    let r = ask(&server, "short.glue.test.", "A");
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.10"],
+        "RFC 8767: stale data when every server fails: {}",
+        r.text
+    );
+    let r = ask(&server, "nope.glue.test.", "A");
+    assert_eq!(r.rcode, "SERVFAIL", "nothing cached and no server: {}", r.text);
+}
+
+#[test]
+fn clients_outside_the_acl_are_refused_and_zones_win() {
+    let lab = Lab::start();
+    let server = resolver(&lab, "\"127.0.0.2/32\"");
+    let r = ask(&server, "www.glue.test.", "A");
+    assert_eq!(r.rcode, "REFUSED", "127.0.0.1 may not recurse: {}", r.text);
+    let r = server.dig(&["-b", "127.0.0.2", "www.glue.test.", "A", "+recurse", "+time=8"]);
+    assert_eq!(addresses(&r), vec!["192.0.2.1"], "127.0.0.2 may: {}", r.text);
+    // Our own zone (the built-in example.com) is answered authoritatively.
+    let r = server.dig(&["-b", "127.0.0.2", "www.example.com.", "A", "+recurse"]);
+    assert!(r.flag("aa"), "authoritative zones always win: {}", r.text);
+}
+
+#[test]
+fn answers_match_unbound_on_the_same_lab() {
+    let lab = Lab::start();
+    let server = resolver(&lab, "\"127.0.0.0/8\"");
+    let unbound = unbound::Unbound::start(&lab);
+    let cases = [
+        ("www.glue.test.", "A"),
+        ("www.noglue.test.", "A"),
+        ("alias.glue.test.", "A"),
+        ("nope.glue.test.", "A"),
+        ("www.glue.test.", "TXT"),
+        ("glue.test.", "MX"),
+        ("www.lame.test.", "A"),
+        ("www.dead.test.", "A"),
+        ("www.slow.test.", "A"),
+        ("www.evil.test.", "A"),
+    ];
+    let mut mismatches = Vec::new();
+    for (name, qtype) in cases {
+        let ours = ask(&server, name, qtype);
+        let theirs = unbound.dig(&[name, qtype, "+recurse", "+tries=1", "+time=8"]);
+        let shape = |r: &Response| {
+            let mut answer: Vec<String> = r
+                .answer
+                .iter()
+                .map(|a| format!("{} {} {}", a.owner, a.rtype, a.rdata))
+                .collect();
+            answer.sort();
+            (r.rcode.clone(), answer)
+        };
+        if shape(&ours) != shape(&theirs) {
+            mismatches.push(format!(
+                "{name} {qtype}:\n  unbound: {:?}\n  ours:    {:?}",
+                shape(&theirs),
+                shape(&ours)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "answers differ from Unbound's:\n{}",
+        mismatches.join("\n")
+    );
+}

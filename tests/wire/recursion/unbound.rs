@@ -1,0 +1,66 @@
+//! Unbound pointed at the lab, as the reference resolver.
+
+use std::{
+    fs,
+    process::{Child, Command, Stdio},
+};
+
+use super::lab::Lab;
+use crate::harness::{Response, TempDir, kill, spawn_on_free_port, try_dig};
+
+/// A running unbound, killed on drop.
+pub struct Unbound {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Unbound {
+    /// Starts unbound iterating from the lab's root (no DNSSEC validation).
+    pub fn start(lab: &Lab) -> Unbound {
+        let dir = TempDir::new("unbound");
+        let hints = lab.hints();
+        let log = dir.path().join("stderr.log");
+        let base = dir.path().to_path_buf();
+        let (child, port) = spawn_on_free_port(
+            "unbound",
+            &log,
+            |port| {
+                let conf = format!(
+                    "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-not-query-localhost: no\n  \
+                     root-hints: \"{hints}\"\n  access-control: 127.0.0.0/8 allow\n  username: \"\"\n  chroot: \"\"\n  \
+                     directory: \"{dir}\"\n  pidfile: \"{dir}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  \
+                     module-config: \"iterator\"\n  num-threads: 1\n  so-reuseport: no\n  qname-minimisation: yes\n  \
+                     do-ip6: no\n  verbosity: 1\n  local-zone: \"test.\" nodefault\nremote-control:\n  control-enable: no\n",
+                    hints = hints.display(),
+                    dir = base.display(),
+                );
+                let path = base.join(format!("unbound-{port}.conf"));
+                fs::write(&path, conf).expect("expected to write unbound.conf");
+                let mut command = Command::new("unbound");
+                command.args(["-d", "-c"]).arg(&path).stdin(Stdio::null());
+                command
+            },
+            |port| {
+                try_dig(
+                    "127.0.0.1",
+                    port,
+                    &["version.server", "CH", "TXT", "+tries=1", "+time=1"],
+                )
+                .is_some()
+            },
+        );
+        Unbound { child, port, _dir: dir }
+    }
+
+    /// Queries it with dig.
+    pub fn dig(&self, args: &[&str]) -> Response {
+        try_dig("127.0.0.1", self.port, args).unwrap_or_else(|| panic!("expected unbound to answer {args:?}"))
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+    }
+}
