@@ -32,6 +32,8 @@ pub enum Command {
         /// The TOML configuration file.
         file: PathBuf,
     },
+    /// Run the anycast health sidecar: check this PoP and announce, drain or withdraw its prefixes.
+    Sidecar(SidecarArgs),
 }
 
 /// `serve` options; each overrides its configuration-file equivalent.
@@ -74,4 +76,15 @@ fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
         origin: origin.to_string(),
         file: PathBuf::from(file),
     })
+}
+
+/// `sidecar` options.
+#[derive(Debug, clap::Args)]
+pub struct SidecarArgs {
+    /// The sidecar's TOML file (a `[sidecar]` table; see deploy/sidecar.toml).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Withdraw every prefix and exit (for systemd's ExecStopPost=, after the sidecar died).
+    #[arg(long)]
+    pub withdraw_all: bool,
 }

@@ -9,6 +9,7 @@
 //! - [`answer_cache`]: wire answers reused for repeated questions.
 //! - [`resolver`]: recursion for names outside our zones, with its cache.
 //! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
+//! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - [`config`] and [`cli`]: the configuration file and the command line.
 #![warn(missing_docs)]
 
@@ -23,5 +24,6 @@ pub mod query;
 pub mod resolver;
 pub mod server;
 pub mod service;
+pub mod sidecar;
 pub mod stats;
 pub mod zone;

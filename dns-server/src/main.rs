@@ -4,7 +4,7 @@ use std::{path::Path, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use dns_server::{
-    cli::{Cli, Command, ServeArgs},
+    cli::{Cli, Command, ServeArgs, SidecarArgs},
     config::Config,
     name::Name,
     query::Shared,
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::CheckZone { origin, file } => check_zone(&origin, &file),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Sidecar(args) => sidecar(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,5 +141,30 @@ fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result
             _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
         }
+    })
+}
+
+/// Runs the anycast sidecar until SIGTERM or SIGINT (then drains, waits, withdraws),
+/// or withdraws everything once with `--withdraw-all`.
+fn sidecar(args: SidecarArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let config = dns_server::sidecar::config::SidecarConfig::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the sidecar's runtime")?;
+    runtime.block_on(async move {
+        if args.withdraw_all {
+            return Ok(dns_server::sidecar::withdraw_all(config).await?);
+        }
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM: draining, then withdrawing"),
+                _ = interrupt.recv() => tracing::info!("SIGINT: draining, then withdrawing"),
+            }
+        };
+        Ok(dns_server::sidecar::run(config, shutdown).await?)
     })
 }

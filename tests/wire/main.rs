@@ -9,5 +9,6 @@ mod malformed;
 mod packet;
 mod recursion;
 mod reload;
+mod sidecar;
 mod udp_tcp;
 mod zones;

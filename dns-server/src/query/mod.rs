@@ -255,6 +255,11 @@ impl Shared {
         };
         Stats::bump(&self.stats.recursions);
         let resolution = recursion.resolver.resolve(&pending.qname, pending.qtype).await;
+        if resolution.prefetch {
+            // The client got the cached answer; refresh it behind the client's back.
+            let (resolver, name, qtype) = (recursion.resolver.clone(), pending.qname.clone(), pending.qtype);
+            tokio::spawn(async move { resolver.refresh(&name, qtype).await });
+        }
         self.stats.count_rcode(resolution.rcode);
         pending.write(out, &resolution, &self.identity);
     }

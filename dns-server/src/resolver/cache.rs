@@ -299,6 +299,19 @@ mod tests {
     }
 
     #[test]
+    fn popular_entries_near_expiry_ask_for_prefetch() {
+        let cache = Cache::new(CacheConfig::default());
+        let t0 = Instant::now();
+        cache.put_records(vec![rec("hot.example.", &[1, 2, 3, 4])], 100, t0);
+        let name = Name::parse("hot.example.", None).expect("name");
+        let early = cache.get(&name, 1, false, t0 + Duration::from_secs(10)).expect("hit");
+        assert!(!early.prefetch, "not near expiry");
+        cache.get(&name, 1, false, t0 + Duration::from_secs(20));
+        let late = cache.get(&name, 1, false, t0 + Duration::from_secs(95)).expect("hit");
+        assert!(late.prefetch, "third hit in the last tenth of the TTL");
+    }
+
+    #[test]
     fn ttls_are_clamped() {
         let cache = Cache::new(CacheConfig {
             min_ttl: 30,

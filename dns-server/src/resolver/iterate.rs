@@ -29,6 +29,14 @@ enum Found {
     },
 }
 
+/// Per-resolution switches passed down the walk.
+struct Hops<'a> {
+    /// Skip the cache for the first name.
+    refresh: bool,
+    /// Set when a cache hit was a prefetch candidate.
+    prefetch: &'a mut bool,
+}
+
 /// TTL of a stale answer (RFC 8767 4 recommends 30 seconds).
 const STALE_TTL: u32 = 30;
 
@@ -37,9 +45,25 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 impl Resolver {
     /// Resolves `qname`/`qtype` for a client; failures become SERVFAIL.
     pub async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
+        self.resolve_with(qname, qtype, false).await
+    }
+
+    /// Resolves again from the network, bypassing the cache for `qname`
+    /// itself, so that a popular entry is fresh before it expires.
+    pub async fn refresh(&self, qname: &Name, qtype: u16) {
+        let resolution = self.resolve_with(qname, qtype, true).await;
+        tracing::debug!(name = %qname, qtype, rcode = resolution.rcode, "prefetched");
+    }
+
+    async fn resolve_with(&self, qname: &Name, qtype: u16, refresh: bool) -> Resolution {
         let mut budget = Budget::new(self.config.limits);
-        match self.resolve_in(qname.clone(), qtype, &mut budget, 0).await {
-            Ok(resolution) => resolution,
+        let mut prefetch = false;
+        let hops = Hops {
+            refresh,
+            prefetch: &mut prefetch,
+        };
+        match self.resolve_in(qname.clone(), qtype, &mut budget, 0, hops).await {
+            Ok(resolution) => Resolution { prefetch, ..resolution },
             Err(error) => {
                 tracing::debug!(name = %qname, qtype, %error, "resolution failed");
                 Resolution {
@@ -57,21 +81,29 @@ impl Resolver {
         qtype: u16,
         budget: &'a mut Budget,
         depth: u32,
+        hops: Hops<'a>,
     ) -> Boxed<'a, Result<Resolution, ResolveError>> {
         Box::pin(async move {
             let mut result = Resolution {
                 rcode: rcode::NOERROR,
                 ..Resolution::default()
             };
+            let Hops { mut refresh, prefetch } = hops;
             let mut name = qname;
             let mut seen: Vec<Name> = Vec::new();
             for _ in 0..=self.config.limits.max_cname {
-                let found = match self.from_cache(&name, qtype, false) {
+                let cached = if refresh {
+                    None
+                } else {
+                    self.from_cache(&name, qtype, false, prefetch)
+                };
+                refresh = false;
+                let found = match cached {
                     Some(found) => found,
                     None => match self.find(&name, qtype, budget, depth).await {
                         Ok(found) => found,
                         // RFC 8767: every server failed; an expired answer beats none.
-                        Err(error) => self.from_cache(&name, qtype, true).ok_or(error)?,
+                        Err(error) => self.from_cache(&name, qtype, true, &mut false).ok_or(error)?,
                     },
                 };
                 match found {
@@ -100,13 +132,14 @@ impl Resolver {
     }
 
     /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.
-    fn from_cache(&self, name: &Name, qtype: u16, stale: bool) -> Option<Found> {
+    fn from_cache(&self, name: &Name, qtype: u16, stale: bool, prefetch: &mut bool) -> Option<Found> {
         let now = Instant::now();
         let hit = self.cache.get(name, qtype, stale, now).or_else(|| {
             (qtype != rtype::CNAME)
                 .then(|| self.cache.get(name, rtype::CNAME, stale, now))
                 .flatten()
         })?;
+        *prefetch |= hit.prefetch;
         // RFC 8767 4: stale answers go out with a short TTL.
         let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
         Some(match hit.data {
@@ -306,7 +339,11 @@ impl Resolver {
             }
             budget.ns_lookup()?;
             for t in [rtype::A, rtype::AAAA] {
-                let Ok(found) = self.resolve_in(target.clone(), t, budget, depth + 1).await else {
+                let nested = Hops {
+                    refresh: false,
+                    prefetch: &mut false,
+                };
+                let Ok(found) = self.resolve_in(target.clone(), t, budget, depth + 1, nested).await else {
                     continue;
                 };
                 addrs.extend(

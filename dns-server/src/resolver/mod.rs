@@ -81,6 +81,8 @@ pub struct Resolution {
     pub answer: Vec<(CachedRecord, u32)>,
     /// Authority records (the SOA of a negative answer).
     pub authority: Vec<(CachedRecord, u32)>,
+    /// A popular cached entry used here is about to expire: refresh it now.
+    pub prefetch: bool,
 }
 
 /// Why a resolution failed (the client gets SERVFAIL).

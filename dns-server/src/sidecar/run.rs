@@ -1,0 +1,219 @@
+//! The sidecar's loop: probe each check on its interval, step the state machine, tell the speaker.
+
+use std::{future::Future, time::Duration};
+
+use tokio::{
+    sync::mpsc,
+    time::{MissedTickBehavior, interval, sleep},
+};
+
+use super::{
+    SidecarError,
+    config::{CheckKind, SidecarConfig},
+    health::{Summary, Tracker},
+    maintenance, probe,
+    speaker::Speaker,
+    state::{Announcement, Machine, State, Transition},
+    state_file::{self, Snapshot},
+};
+
+/// How often the maintenance file is read when no probe result arrives.
+const MAINTENANCE_POLL: Duration = Duration::from_millis(250);
+
+/// The loop's state: the machine, the checks and what the speaker holds.
+struct Sidecar {
+    config: SidecarConfig,
+    speaker: Speaker,
+    machine: Machine,
+    trackers: Vec<Tracker>,
+    /// What the speaker last accepted; None until the first success.
+    announced: Option<Announcement>,
+    speaker_error: Option<String>,
+    since: u64,
+}
+
+/// Runs until `shutdown` resolves, then drains, waits `stop_drain_seconds` and withdraws.
+pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> Result<(), SidecarError> {
+    let speaker = Speaker::from_config(&config)?;
+    let trackers = config
+        .checks
+        .iter()
+        .map(|c| Tracker::new(&c.name, c.scope, c.rise, c.fall))
+        .collect();
+    let mut sidecar = Sidecar {
+        speaker,
+        machine: Machine::new(),
+        trackers,
+        announced: None,
+        speaker_error: None,
+        since: state_file::now(),
+        config,
+    };
+    tracing::info!(
+        prefixes = ?sidecar.config.prefixes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        speaker = ?sidecar.config.speaker,
+        "sidecar starting: withdrawn until the checks rise"
+    );
+    // Start from a known state: whatever a previous run left behind is withdrawn.
+    sidecar.tell(Announcement::Withdraw).await;
+    sidecar.write_state();
+
+    let (results, mut incoming) = mpsc::channel(64);
+    let probes: Vec<_> = sidecar
+        .config
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(index, check)| {
+            let servers = match &check.kind {
+                CheckKind::Dns { servers, .. } => sidecar.config.dns_servers(servers),
+                _ => Vec::new(),
+            };
+            let (check, results) = (check.clone(), results.clone());
+            tokio::spawn(async move {
+                let mut ticks = interval(check.interval());
+                ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    let result = probe::run(&check.kind, &servers, check.timeout()).await;
+                    if results.send((index, result)).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(results);
+
+    let mut maintenance_poll = interval(MAINTENANCE_POLL);
+    let mut reconcile = interval(Duration::from_secs(sidecar.config.reconcile_seconds.max(1)));
+    reconcile.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some((index, result)) = incoming.recv() => {
+                let tracker = &mut sidecar.trackers[index];
+                let error = result.as_ref().err().map(|e| e.0.clone());
+                if let Some(status) = tracker.record(result) {
+                    tracing::info!(check = %tracker.name, ?status, error = ?error, "check changed");
+                }
+                sidecar.step().await;
+            }
+            _ = maintenance_poll.tick() => sidecar.step().await,
+            _ = reconcile.tick() => sidecar.reconcile().await,
+        }
+    }
+    for probe in probes {
+        probe.abort();
+    }
+    sidecar.stop().await;
+    Ok(())
+}
+
+/// One-shot: withdraw every prefix (for a systemd `ExecStopPost=` after the sidecar died).
+pub async fn withdraw_all(config: SidecarConfig) -> Result<(), SidecarError> {
+    let mut speaker = Speaker::from_config(&config)?;
+    speaker.withdraw_all().await?;
+    let reason = "withdraw-all: withdrawn by `dns-server sidecar --withdraw-all`";
+    let snapshot = Snapshot::new(
+        State::Down,
+        reason,
+        Some(Announcement::Withdraw),
+        None,
+        state_file::now(),
+        &[],
+    );
+    if let Err(e) = state_file::write(&config.state_file, &snapshot) {
+        tracing::warn!(file = %config.state_file.display(), error = %e, "cannot write the state file");
+    }
+    tracing::info!(prefixes = config.prefixes.len(), "withdrawn");
+    Ok(())
+}
+
+impl Sidecar {
+    /// Reads maintenance, steps the machine and acts on a transition.
+    async fn step(&mut self) {
+        let (maintenance, warning) = maintenance::read(&self.config.maintenance_file);
+        if let Some(warning) = warning {
+            tracing::warn!("{warning}");
+        }
+        let summary = Summary::of(&self.trackers);
+        if let Some(transition) = self.machine.step(&summary, maintenance) {
+            self.enter(transition).await;
+        }
+    }
+
+    /// Logs the transition, tells the speaker, writes the state file.
+    async fn enter(&mut self, t: Transition) {
+        tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, "state change");
+        self.since = state_file::now();
+        self.tell(t.to.announcement()).await;
+        self.write_state();
+    }
+
+    /// Tells the speaker; on failure keeps the previous announcement on record and reports.
+    async fn tell(&mut self, announcement: Announcement) {
+        match self.speaker.apply(announcement).await {
+            Ok(()) => {
+                self.announced = Some(announcement);
+                self.speaker_error = None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ?announcement, previous = ?self.announced, "speaker refused; keeping the previous state, will retry");
+                self.speaker_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Retries a failed change and repairs a speaker that lost our paths.
+    async fn reconcile(&mut self) {
+        let want = self.machine.state().announcement();
+        if self.announced != Some(want) {
+            self.tell(want).await;
+            self.write_state();
+            return;
+        }
+        match self.speaker.reconcile(want).await {
+            Ok(true) => tracing::warn!(?want, "speaker had lost our announcement; restored"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "reconciling with the speaker failed");
+                self.speaker_error = Some(e.to_string());
+                self.write_state();
+            }
+        }
+    }
+
+    /// Clean stop: drain, wait, withdraw.
+    async fn stop(&mut self) {
+        if let Some(t) = self.machine.stop_drain() {
+            self.enter(t).await;
+            let wait = Duration::from_secs(self.config.stop_drain_seconds);
+            tracing::info!(seconds = wait.as_secs(), "drained; waiting before withdrawal");
+            sleep(wait).await;
+        }
+        if let Some(t) = self.machine.stop_withdraw() {
+            self.enter(t).await;
+        } else {
+            // Already down: make sure, in case the last change failed.
+            self.tell(Announcement::Withdraw).await;
+            self.write_state();
+        }
+        tracing::info!("sidecar stopped");
+    }
+
+    fn write_state(&self) {
+        let snapshot = Snapshot::new(
+            self.machine.state(),
+            self.machine.reason(),
+            self.announced,
+            self.speaker_error.as_deref(),
+            self.since,
+            &self.trackers,
+        );
+        if let Err(e) = state_file::write(&self.config.state_file, &snapshot) {
+            tracing::warn!(file = %self.config.state_file.display(), error = %e, "cannot write the state file");
+        }
+    }
+}
