@@ -11,7 +11,12 @@ pub struct Catalog {
     zones: HashMap<Box<[u8]>, Arc<Zone>>,
     /// Responses already built from these zones, by question.
     pub answers: AnswerCache,
+    /// Told of each response newly put in `answers` (the XDP fast path copies it).
+    pub on_cached: std::sync::OnceLock<CachedHook>,
 }
+
+/// See [`Catalog::on_cached`]: the query and the stored response (ID 0, RD/CD clear).
+pub type CachedHook = Box<dyn Fn(&xdp_common::query::Query<'_>, &[u8]) + Send + Sync>;
 
 impl Catalog {
     /// A catalog of `zones` with an empty answer cache of `cache_entries`.
@@ -20,6 +25,7 @@ impl Catalog {
         Catalog {
             zones,
             answers: AnswerCache::new(cache_entries),
+            on_cached: std::sync::OnceLock::new(),
         }
     }
 

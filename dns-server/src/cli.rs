@@ -34,6 +34,23 @@ pub enum Command {
     },
     /// Run the anycast health sidecar: check this PoP and announce, drain or withdraw its prefixes.
     Sidecar(SidecarArgs),
+    /// Print the XDP fast path's counters of a running server (from its pinned map).
+    Stats {
+        /// Where the server pinned its maps ([xdp] pin_dir).
+        #[arg(long, default_value = "/sys/fs/bpf/dns-server")]
+        pin_dir: PathBuf,
+    },
+    /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server.
+    Deny {
+        /// ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32.
+        prefix: String,
+        /// Lift the entry instead.
+        #[arg(long)]
+        remove: bool,
+        /// Where the server pinned its maps ([xdp] pin_dir).
+        #[arg(long, default_value = "/sys/fs/bpf/dns-server")]
+        pin_dir: PathBuf,
+    },
 }
 
 /// `serve` options; each overrides its configuration-file equivalent.
@@ -66,6 +83,12 @@ pub struct ServeArgs {
     /// Port upstream servers are asked on (default 53; for labs).
     #[arg(long)]
     pub upstream_port: Option<u16>,
+    /// Attach the XDP fast path to IFACE (repeatable; needs root; native mode, else generic).
+    #[arg(long = "xdp-iface")]
+    pub xdp_iface: Vec<String>,
+    /// Do not use XDP, whatever the configuration says.
+    #[arg(long)]
+    pub no_xdp: bool,
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {

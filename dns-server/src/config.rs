@@ -28,6 +28,19 @@
 //! serve_stale = 86400          # seconds an expired answer may be served when all servers fail
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
+//!
+//! [xdp]                        # the XDP fast path (needs root)
+//! enabled = true               # --no-xdp turns it off
+//! interfaces = ["eth0"]        # --xdp-iface; none = no XDP
+//! ports = [53]                 # default: the first listen port
+//! cache_entries = 65536        # responses per map (two maps); when full, userspace answers
+//! service_addresses = []       # only these destination addresses; empty = any
+//! deny = ["192.0.2.0/24"]      # sources dropped (pinned LPM tries, changeable at run time)
+//! pin_dir = "/sys/fs/bpf/dns-server"
+//! stats_interval = 60          # seconds between counter log lines; 0 = at shutdown only
+//! rate_limit = 0               # queries/s per source /24 or /56; 0 = off
+//! rate_limit_burst = 0
+//! slip = 2                     # every Nth limited query gets TC=1
 //! ```
 
 use std::{
@@ -50,6 +63,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// Recursion for names outside the zones.
     pub resolver: ResolverSection,
+    /// The XDP fast path.
+    pub xdp: XdpSection,
 }
 
 /// The `[resolver]` table.
@@ -98,6 +113,53 @@ impl Default for ResolverSection {
             serve_stale: cache.stale_window.as_secs(),
             qname_minimisation: true,
             case_randomisation: false,
+        }
+    }
+}
+
+/// The `[xdp]` table: the XDP fast path (see the README's XDP section).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct XdpSection {
+    /// Attach the program at all (`--no-xdp` turns it off).
+    pub enabled: bool,
+    /// Interfaces to attach to (native mode, else generic); none means no XDP.
+    pub interfaces: Vec<String>,
+    /// UDP ports answered in XDP (at most two); default: the first `listen` address's port.
+    pub ports: Vec<u16>,
+    /// Responses held per map; there are two (live, and the next generation's).
+    /// When full, further answers come from userspace.
+    pub cache_entries: u32,
+    /// Only packets to these (anycast) addresses are handled; empty means any.
+    pub service_addresses: Vec<std::net::IpAddr>,
+    /// Source prefixes whose DNS packets are dropped, e.g. "192.0.2.0/24".
+    pub deny: Vec<String>,
+    /// Where the counters and deny lists are pinned (bpffs).
+    pub pin_dir: PathBuf,
+    /// Seconds between log lines of the XDP counters; 0: only at shutdown.
+    pub stats_interval: u64,
+    /// Queries per second per source /24 or /56 before rate limiting; 0: off.
+    pub rate_limit: u32,
+    /// Burst allowed above the rate, in queries.
+    pub rate_limit_burst: u32,
+    /// Every Nth limited query gets a TC=1 reply so real clients retry over TCP; 0: never.
+    pub slip: u32,
+}
+
+impl Default for XdpSection {
+    fn default() -> Self {
+        XdpSection {
+            enabled: true,
+            interfaces: Vec::new(),
+            ports: Vec::new(),
+            cache_entries: 65536,
+            service_addresses: Vec::new(),
+            deny: Vec::new(),
+            pin_dir: PathBuf::from("/sys/fs/bpf/dns-server"),
+            stats_interval: 60,
+            rate_limit: 0,
+            rate_limit_burst: 0,
+            slip: 2,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`answer_cache`]: wire answers reused for repeated questions.
 //! - [`resolver`]: recursion for names outside our zones, with its cache.
 //! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
+//! - [`xdp`]: the XDP fast path (loading, map filling, counters).
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - [`config`] and [`cli`]: the configuration file and the command line.
 #![warn(missing_docs)]
@@ -26,4 +27,5 @@ pub mod server;
 pub mod service;
 pub mod sidecar;
 pub mod stats;
+pub mod xdp;
 pub mod zone;

@@ -25,6 +25,12 @@ fn main() -> ExitCode {
         Command::CheckZone { origin, file } => check_zone(&origin, &file),
         Command::CheckConfig { file } => check_config(&file),
         Command::Sidecar(args) => sidecar(args),
+        Command::Stats { pin_dir } => xdp_stats(&pin_dir),
+        Command::Deny {
+            prefix,
+            remove,
+            pin_dir,
+        } => xdp_deny(&prefix, remove, &pin_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +74,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         forward: args.forward,
         root_hints: args.root_hints,
         upstream_port: args.upstream_port,
+        xdp_interfaces: args.xdp_iface,
+        no_xdp: args.no_xdp,
     };
     let settings = Settings::load(args.config, overrides)?;
     let threads = settings.threads();
@@ -80,7 +88,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         announce(&shared, &listeners.local_addrs());
         let shutdown = handle_signals(settings.clone(), shared.clone())?;
+        let fast_path = dns_server::xdp::start(&settings.config, &shared).map(Arc::new);
+        let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
         server::run(listeners, shared.clone(), settings.tcp_limits(), shutdown).await?;
+        if let Some(stats_log) = stats_log {
+            stats_log.abort();
+        }
+        if let Some(fast_path) = &fast_path {
+            tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
+        }
+        drop(fast_path);
         let counters: Vec<String> = shared
             .stats
             .snapshot()
@@ -91,6 +108,40 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(counters = counters.join(" "), "stopped");
         Ok(())
     })
+}
+
+/// Logs the XDP counters every `interval` seconds (never when 0).
+fn log_xdp_counters(
+    fast_path: Option<Arc<dns_server::xdp::Running>>,
+    interval: u64,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let fast_path = fast_path.filter(|_| interval > 0)?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            tracing::info!(counters = fast_path.counters(), "XDP counters");
+        }
+    }))
+}
+
+/// `dns-server stats`: the XDP counters of a running server.
+fn xdp_stats(pin_dir: &Path) -> anyhow::Result<()> {
+    let counters = dns_server::xdp::stats::read_pinned(pin_dir)?;
+    for (stat, value) in counters {
+        println!("{:<22} {value}", stat.name());
+    }
+    Ok(())
+}
+
+/// `dns-server deny`: changes a running server's XDP deny list.
+fn xdp_deny(prefix: &str, remove: bool, pin_dir: &Path) -> anyhow::Result<()> {
+    let (addr, len) = dns_server::xdp::run::parse_prefix(prefix)
+        .ok_or_else(|| anyhow::anyhow!("{prefix:?} is not ADDRESS/LENGTH, e.g. 192.0.2.0/24"))?;
+    dns_server::xdp::maps::update_pinned_deny(pin_dir, addr, len, remove)?;
+    println!("{prefix}: {}", if remove { "no longer denied" } else { "denied" });
+    Ok(())
 }
 
 /// Prints what is served and how to query it.

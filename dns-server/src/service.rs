@@ -44,6 +44,10 @@ pub struct Overrides {
     pub root_hints: Option<PathBuf>,
     /// `--upstream-port`.
     pub upstream_port: Option<u16>,
+    /// `--xdp-iface`: replaces the file's list.
+    pub xdp_interfaces: Vec<String>,
+    /// `--no-xdp`.
+    pub no_xdp: bool,
 }
 
 impl Settings {
@@ -108,6 +112,12 @@ impl Overrides {
         }
         if let Some(threads) = self.threads {
             config.server.threads = threads;
+        }
+        if !self.xdp_interfaces.is_empty() {
+            config.xdp.interfaces.clone_from(&self.xdp_interfaces);
+        }
+        if self.no_xdp {
+            config.xdp.enabled = false;
         }
         let resolver = &mut config.resolver;
         if !self.allow_recursion.is_empty() {
@@ -197,6 +207,7 @@ pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
         identity: settings.identity(),
         stats,
         recursion: crate::resolver::Recursion::from_config(&settings.config.resolver)?,
+        on_reload: std::sync::OnceLock::new(),
     }))
 }
 
@@ -217,6 +228,9 @@ pub fn reload(settings: &mut Settings, shared: &Shared) {
     let previous = shared.catalog.load_full();
     match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
         Ok(catalog) => {
+            if let Some(hook) = shared.on_reload.get() {
+                hook(&catalog);
+            }
             shared.catalog.store(Arc::new(catalog));
             Stats::bump(&shared.stats.reloads);
             tracing::info!("reload complete");

@@ -11,4 +11,5 @@ mod recursion;
 mod reload;
 mod sidecar;
 mod udp_tcp;
+mod xdp;
 mod zones;

@@ -1,33 +1,182 @@
-//! XDP entry point. For now it counts packets and passes them all to the
-//! kernel; the DNS fast path is built on top of this (issue 3).
-#![no_std]
-#![no_main]
+//! XDP entry point: answers cached DNS queries with `XDP_TX`, drops junk
+//! aimed at the DNS port, passes everything else to the kernel untouched.
+//!
+//! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
+//! [`maps`], [`respond`] (the rewrite), [`csum`], [`stats`]. The DNS
+//! question itself is parsed by `xdp_common::question`, shared with the host.
+// Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
+// `cargo test --workspace`) it compiles to a stub so the workspace checks.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+mod csum;
+mod filter;
+mod maps;
+mod parse;
+mod respond;
+mod rrl;
+mod stats;
 
 use aya_ebpf::{
-    bindings::xdp_action,
-    macros::{map, xdp},
-    maps::PerCpuArray,
-    programs::XdpContext,
+    bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, maps::PerCpuArray, programs::XdpContext,
+};
+use xdp_common::{
+    abi::{CacheValue, Stat},
+    question::{self, MSG_BUF, Question, Verdict},
+    wire::{FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, OPCODE_MASK},
 };
 
-/// Packets seen, one slot per CPU.
-#[map]
-static PACKETS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+use crate::{
+    maps::{CACHE_A, CACHE_B, CONFIG, DATAGRAM_SLOT, NAME_SLOT, QUESTION_SLOT, SCRATCH},
+    parse::{Datagram, Flow},
+    respond::Header,
+    stats::count,
+};
 
 /// The program attached to each configured interface.
 #[xdp]
-pub fn xdp_dns(_ctx: XdpContext) -> u32 {
-    if let Some(count) = PACKETS.get_ptr_mut(0) {
-        // SAFETY: a per-CPU slot is only touched by this CPU.
-        unsafe { *count += 1 };
+pub fn xdp_dns(ctx: XdpContext) -> u32 {
+    try_xdp_dns(&ctx).unwrap_or(xdp_action::XDP_PASS)
+}
+
+fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
+    let cfg = *CONFIG.get(0).ok_or(())?;
+    let d = match parse::classify(ctx, &cfg)? {
+        Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
+        Flow::Drop(why) => return Ok(drop(why)),
+        Flow::Dns(d) => d,
+    };
+    if let Some(why) = filter::check(ctx, &d)? {
+        return Ok(drop(why));
     }
+    let d = launder(&DATAGRAM_SLOT, d)?;
+    if d.dns_len < HEADER_LEN {
+        return Ok(drop(Stat::DropTooShort));
+    }
+    if d.dns_len > MSG_BUF {
+        return Ok(pass(Stat::Pass));
+    }
+    let msg = SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: `msg` is this CPU's MSG_BUF-byte slot and dns_len is in 12..=MSG_BUF.
+    let copied = unsafe { bpf_xdp_load_bytes(ctx.ctx, d.dns as u32, msg as *mut _, d.dns_len as u32) };
+    if copied != 0 {
+        return Ok(pass(Stat::TxError));
+    }
+    // SAFETY: the per-CPU slot is ours until the program returns.
+    let msg = unsafe { &mut *msg };
+    // question::parse in three steps, each result laundered.
+    let header = match question::header(msg, d.dns_len) {
+        Ok(h) => h,
+        Err(v) => return Ok(verdict(v)),
+    };
+    let Some(name) = question::name(msg, d.dns_len) else {
+        return Ok(pass(Stat::Pass));
+    };
+    let name = launder(&NAME_SLOT, name)?;
+    let q = match question::rest(msg, d.dns_len, header, name) {
+        Ok(q) => launder(&QUESTION_SLOT, q)?,
+        Err(v) => return Ok(verdict(v)),
+    };
+    match rrl::check(ctx, &d, &cfg)? {
+        rrl::Limit::Allow => {}
+        rrl::Limit::Drop => return Ok(drop(Stat::RateLimited)),
+        rrl::Limit::Slip => return slip(ctx, &d, &q),
+    }
+    let cache = if cfg.active == 0 { &CACHE_A } else { &CACHE_B };
+    let Some(value) = cache.get_ptr(q.key) else {
+        return Ok(pass(Stat::Miss));
+    };
+    // SAFETY: a map value stays valid for the whole program run (RCU).
+    let value = unsafe { &*value };
+    if !question::same_name(&value.name, msg, q.key.name_len as usize) {
+        return Ok(pass(Stat::Miss));
+    }
+    if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {
+        return Ok(pass(Stat::Pass));
+    }
+    answer(ctx, &d, &q, value)
+}
+
+/// Writes the cached response and sends it back out of the interface.
+#[inline(always)]
+fn answer(ctx: &XdpContext, d: &Datagram, q: &Question, value: &CacheValue) -> Result<u32, ()> {
+    let hdr = Header {
+        flags: value.header_flags | (q.flags & (FLAG_RD | FLAG_CD)),
+        counts: [value.ancount, value.nscount, value.arcount],
+    };
+    match respond::rewrite(ctx, d, q, &hdr, Some(value)) {
+        Ok(()) => {
+            count(Stat::Hit);
+            Ok(xdp_action::XDP_TX)
+        }
+        // A failed resize leaves the frame as it was; a failed write after it cannot happen
+        // (every offset was checked before), but if it did the stack would drop the mess.
+        Err(()) => Ok(pass(Stat::TxError)),
+    }
+}
+
+/// A rate-limited query that slips through: the question alone with TC=1,
+/// so the client retries over TCP.
+#[inline(always)]
+fn slip(ctx: &XdpContext, d: &Datagram, q: &Question) -> Result<u32, ()> {
+    let hdr = Header {
+        flags: FLAG_QR | FLAG_TC | (q.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)),
+        counts: [0, 0, 0],
+    };
+    match respond::rewrite(ctx, d, q, &hdr, None) {
+        Ok(()) => {
+            count(Stat::Slip);
+            Ok(xdp_action::XDP_TX)
+        }
+        Err(()) => Ok(pass(Stat::TxError)),
+    }
+}
+
+/// Returns `v` after a round trip through map memory. The verifier does not
+/// track values stored in maps, so every path that reaches this point
+/// continues as one (bounded loops before it would otherwise multiply the
+/// paths through everything after, far beyond the verifier's budget).
+#[inline(always)]
+fn launder<T: Copy>(slot: &PerCpuArray<T>, v: T) -> Result<T, ()> {
+    let p = slot.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: `p` is this CPU's slot of the right type.
+    unsafe {
+        core::ptr::write_volatile(p, v);
+        Ok(core::ptr::read_volatile(p))
+    }
+}
+
+#[inline(always)]
+fn verdict(v: Verdict) -> u32 {
+    match v {
+        Verdict::Pass => pass(Stat::Pass),
+        Verdict::DropTooShort => drop(Stat::DropTooShort),
+        Verdict::DropResponse => drop(Stat::DropResponse),
+        Verdict::DropQdcount => drop(Stat::DropQdcount),
+    }
+}
+
+#[inline(always)]
+fn drop(why: Stat) -> u32 {
+    count(why);
+    xdp_action::XDP_DROP
+}
+
+#[inline(always)]
+fn pass(why: Stat) -> u32 {
+    count(why);
     xdp_action::XDP_PASS
 }
 
-#[cfg(not(test))]
+#[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
+}
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {
+    eprintln!("xdp-dns is an eBPF program: it is built for bpfel-unknown-none and loaded by dns-server");
 }
 
 #[unsafe(link_section = "license")]

@@ -175,7 +175,11 @@ impl Responder<'_> {
         {
             let mut stored = out.clone();
             encode::clear_per_query_fields(&mut stored);
-            self.catalog.answers.insert(key, &stored);
+            if self.catalog.answers.insert(key, &stored)
+                && let Some(hook) = self.catalog.on_cached.get()
+            {
+                hook(q, &stored);
+            }
         }
         Some(answer.rcode)
     }
@@ -221,7 +225,13 @@ pub struct Shared {
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
+    /// Called with each newly loaded catalog before it is swapped in (the
+    /// XDP fast path refills its maps from it).
+    pub on_reload: std::sync::OnceLock<ReloadHook>,
 }
+
+/// See [`Shared::on_reload`].
+pub type ReloadHook = Box<dyn Fn(&Catalog) + Send + Sync>;
 
 impl Shared {
     /// Answers `packet` from `client` from the current catalog generation;

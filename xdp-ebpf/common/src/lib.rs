@@ -6,5 +6,9 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod abi;
+pub mod csum;
+pub mod hash;
 pub mod query;
+pub mod question;
 pub mod wire;

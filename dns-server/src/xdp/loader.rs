@@ -1,0 +1,103 @@
+//! Loading the embedded XDP object and attaching it to interfaces.
+
+use std::path::PathBuf;
+
+use aya::{
+    Ebpf, EbpfLoader,
+    programs::{Xdp, XdpMode, xdp::XdpLinkId},
+};
+
+use super::{SharedMaps, XdpError, maps::Maps};
+
+/// Name of the program in the object.
+pub const PROGRAM: &str = "xdp_dns";
+
+/// The object built by `build.rs` from `xdp-ebpf`.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-dns"));
+
+/// The loaded program and its maps; attached links are detached on drop.
+pub struct FastPath {
+    ebpf: Ebpf,
+    links: Vec<(String, XdpLinkId)>,
+    /// The program's maps.
+    pub maps: SharedMaps,
+    /// Where the maps are pinned (removed on drop), if they are.
+    pin_dir: Option<PathBuf>,
+}
+
+impl FastPath {
+    /// Loads the program (verifier included) with room for `cache_entries`
+    /// responses per map; pins the counters and deny lists under `pin_dir`
+    /// (a failure there is logged: the fast path works without pins).
+    pub fn load(cache_entries: u32, pin_dir: Option<PathBuf>) -> Result<FastPath, XdpError> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("CACHE_A", cache_entries)
+            .map_max_entries("CACHE_B", cache_entries)
+            .load(OBJECT)?;
+        program(&mut ebpf)?.load()?;
+        let pin_dir = pin_dir.filter(|dir| match super::maps::pin(&ebpf, dir) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "XDP counters not pinned; `dns-server stats` will not see them");
+                false
+            }
+        });
+        let maps = Maps::take(&mut ebpf)?;
+        Ok(FastPath {
+            ebpf,
+            links: Vec::new(),
+            maps: std::sync::Arc::new(std::sync::Mutex::new(maps)),
+            pin_dir,
+        })
+    }
+
+    /// Attaches to `iface` in native mode, falling back to generic (skb) mode
+    /// with a warning; returns the mode used.
+    pub fn attach(&mut self, iface: &str) -> Result<XdpMode, XdpError> {
+        let prog = program(&mut self.ebpf)?;
+        let (id, mode) = match prog.attach(iface, XdpMode::Driver) {
+            Ok(id) => (id, XdpMode::Driver),
+            Err(native) => {
+                tracing::warn!(iface, error = %native, "native XDP not available; using generic (skb) mode, which is slower");
+                (prog.attach(iface, XdpMode::Skb)?, XdpMode::Skb)
+            }
+        };
+        self.links.push((iface.to_string(), id));
+        Ok(mode)
+    }
+
+    /// Interfaces attached to.
+    pub fn interfaces(&self) -> impl Iterator<Item = &str> {
+        self.links.iter().map(|(i, _)| i.as_str())
+    }
+
+    /// The program's file descriptor, for `BPF_PROG_TEST_RUN` and `bpftool`.
+    pub fn program_fd(&mut self) -> Result<std::os::fd::RawFd, XdpError> {
+        use std::os::fd::{AsFd, AsRawFd};
+        Ok(program(&mut self.ebpf)?.fd()?.as_fd().as_raw_fd())
+    }
+}
+
+impl Drop for FastPath {
+    fn drop(&mut self) {
+        let links = std::mem::take(&mut self.links);
+        if let Ok(prog) = program(&mut self.ebpf) {
+            for (iface, id) in links {
+                match prog.detach(id) {
+                    Ok(()) => tracing::info!(iface, "XDP program detached"),
+                    Err(error) => tracing::warn!(iface, %error, "detaching the XDP program"),
+                }
+            }
+        }
+        if let Some(dir) = &self.pin_dir {
+            super::maps::unpin(dir);
+        }
+    }
+}
+
+fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp, XdpError> {
+    let prog = ebpf
+        .program_mut(PROGRAM)
+        .ok_or(XdpError::Program(aya::programs::ProgramError::NotLoaded))?;
+    Ok(prog.try_into()?)
+}

@@ -1,0 +1,176 @@
+//! Typed handles on the program's maps.
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    Ebpf,
+    maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
+};
+use xdp_common::abi::{CacheKey, CacheValue, XdpConfig};
+
+use super::XdpError;
+
+/// Maps pinned for other processes (`dns-server stats`, `bpftool` for the deny lists).
+pub const PINNED: [&str; 3] = ["STATS", "DENY_V4", "DENY_V6"];
+
+/// The maps userspace writes or reads.
+pub struct Maps {
+    /// Response maps A and B; `config.active` says which is live.
+    pub cache: [HashMap<MapData, CacheKey, CacheValue>; 2],
+    /// The settings array.
+    pub config: Array<MapData, XdpConfig>,
+    /// Counters by [`xdp_common::abi::Stat`].
+    pub stats: PerCpuArray<MapData, u64>,
+    /// IPv4 deny list.
+    pub deny_v4: LpmTrie<MapData, [u8; 4], u8>,
+    /// IPv6 deny list.
+    pub deny_v6: LpmTrie<MapData, [u8; 16], u8>,
+    /// IPv4 service addresses.
+    pub service_v4: HashMap<MapData, [u8; 4], u8>,
+    /// IPv6 service addresses.
+    pub service_v6: HashMap<MapData, [u8; 16], u8>,
+}
+
+fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map, XdpError> {
+    ebpf.take_map(name).ok_or(XdpError::MissingMap(name))
+}
+
+/// Pins [`PINNED`] under `dir`, mounting bpffs on /sys/fs/bpf when it is not.
+pub fn pin(ebpf: &Ebpf, dir: &Path) -> Result<(), XdpError> {
+    let err = |reason: String| XdpError::Pin {
+        path: dir.display().to_string(),
+        reason,
+    };
+    mount_bpffs().map_err(err)?;
+    // Leftovers of a server that did not exit cleanly.
+    unpin(dir);
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    for name in PINNED {
+        let map = ebpf.map(name).ok_or(XdpError::MissingMap(name))?;
+        map.pin(dir.join(name)).map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            err(format!("{name}: {e}: {cause}"))
+        })?;
+    }
+    Ok(())
+}
+
+impl Maps {
+    /// Takes the maps out of a loaded object.
+    pub fn take(ebpf: &mut Ebpf) -> Result<Maps, XdpError> {
+        Ok(Maps {
+            cache: [
+                HashMap::try_from(take(ebpf, "CACHE_A")?)?,
+                HashMap::try_from(take(ebpf, "CACHE_B")?)?,
+            ],
+            config: Array::try_from(take(ebpf, "CONFIG")?)?,
+            stats: PerCpuArray::try_from(take(ebpf, "STATS")?)?,
+            deny_v4: LpmTrie::try_from(take(ebpf, "DENY_V4")?)?,
+            deny_v6: LpmTrie::try_from(take(ebpf, "DENY_V6")?)?,
+            service_v4: HashMap::try_from(take(ebpf, "SERVICE_V4")?)?,
+            service_v6: HashMap::try_from(take(ebpf, "SERVICE_V6")?)?,
+        })
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> Result<XdpConfig, XdpError> {
+        Ok(self.config.get(&0, 0)?)
+    }
+
+    /// Replaces the settings.
+    pub fn set_config(&mut self, config: XdpConfig) -> Result<(), XdpError> {
+        Ok(self.config.set(0, config, 0)?)
+    }
+
+    /// Drops DNS traffic from `addr/prefix_len` from now on.
+    pub fn deny(&mut self, addr: IpAddr, prefix_len: u32) -> Result<(), XdpError> {
+        match addr {
+            IpAddr::V4(a) => self.deny_v4.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
+            IpAddr::V6(a) => self.deny_v6.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
+        }
+        Ok(())
+    }
+
+    /// Lifts a deny entry.
+    pub fn allow(&mut self, addr: IpAddr, prefix_len: u32) -> Result<(), XdpError> {
+        match addr {
+            IpAddr::V4(a) => self.deny_v4.remove(&Key::new(prefix_len, a.octets()))?,
+            IpAddr::V6(a) => self.deny_v6.remove(&Key::new(prefix_len, a.octets()))?,
+        }
+        Ok(())
+    }
+
+    /// Adds a service address (effective when the service filter is on).
+    pub fn add_service_address(&mut self, addr: IpAddr) -> Result<(), XdpError> {
+        match addr {
+            IpAddr::V4(a) => self.service_v4.insert(a.octets(), 1, 0)?,
+            IpAddr::V6(a) => self.service_v6.insert(a.octets(), 1, 0)?,
+        }
+        Ok(())
+    }
+}
+
+/// Removes the pins (and the directory when it is left empty).
+pub fn unpin(dir: &Path) {
+    for name in PINNED {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The default pin directory.
+pub fn default_pin_dir() -> PathBuf {
+    PathBuf::from("/sys/fs/bpf/dns-server")
+}
+
+fn mount_bpffs() -> Result<(), String> {
+    let mounts = std::fs::read_to_string("/proc/mounts").map_err(|e| e.to_string())?;
+    if mounts.lines().any(|l| l.split(' ').nth(2) == Some("bpf")) {
+        return Ok(());
+    }
+    let status = std::process::Command::new("mount")
+        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+        .status()
+        .map_err(|e| format!("running mount: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("mount -t bpf bpf /sys/fs/bpf failed: {status}"))
+    }
+}
+
+/// Adds (or with `remove`, lifts) a deny-list prefix in a running server's pinned maps.
+pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: bool) -> Result<(), XdpError> {
+    let name = if addr.is_ipv4() { "DENY_V4" } else { "DENY_V6" };
+    let path = dir.join(name);
+    let data = MapData::from_pin(&path).map_err(|e| XdpError::Pin {
+        path: path.display().to_string(),
+        reason: format!("{e} (is the server running with XDP?)"),
+    })?;
+    match addr {
+        IpAddr::V4(a) => {
+            let mut trie: LpmTrie<MapData, [u8; 4], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
+            let key = Key::new(prefix_len, a.octets());
+            if remove {
+                trie.remove(&key)?
+            } else {
+                trie.insert(&key, 1, 0)?
+            }
+        }
+        IpAddr::V6(a) => {
+            let mut trie: LpmTrie<MapData, [u8; 16], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
+            let key = Key::new(prefix_len, a.octets());
+            if remove {
+                trie.remove(&key)?
+            } else {
+                trie.insert(&key, 1, 0)?
+            }
+        }
+    }
+    Ok(())
+}

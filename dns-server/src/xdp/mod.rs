@@ -1,0 +1,54 @@
+//! The XDP fast path from userspace: load and attach the program, keep its
+//! response maps in step with the served catalog, read its counters.
+//!
+//! - [`loader`]: the embedded object, attaching (native, else generic mode).
+//! - [`maps`]: typed handles on the program's maps, pinned for `dns-server stats`.
+//! - [`sync`]: responses precomputed from a catalog; the A/B map flip on reload;
+//!   answers userspace caches at run time copied in.
+//! - [`stats`]: the per-CPU counters summed.
+//! - [`run`]: starting all this for `serve`, and refilling on reload.
+
+pub mod loader;
+pub mod maps;
+pub mod run;
+pub mod stats;
+pub mod sync;
+
+#[cfg(test)]
+mod test_run;
+
+use std::sync::{Arc, Mutex};
+
+pub use loader::FastPath;
+pub use run::{Running, start};
+
+/// What can go wrong with the fast path; the server then runs without it.
+#[derive(Debug, thiserror::Error)]
+pub enum XdpError {
+    /// The object could not be loaded (verifier, permissions, kernel).
+    #[error("loading the XDP program: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// The program could not be loaded or attached.
+    #[error("XDP program: {0}")]
+    Program(#[from] aya::programs::ProgramError),
+    /// A map is missing or could not be read or written.
+    #[error("XDP map: {0}")]
+    Map(#[from] aya::maps::MapError),
+    /// A map the program should have is not in the object.
+    #[error("the XDP object has no map {0}")]
+    MissingMap(&'static str),
+    /// A setting of the `[xdp]` table cannot be used.
+    #[error("[xdp] {0}")]
+    Config(String),
+    /// Pinning under bpffs failed.
+    #[error("pinning XDP maps under {path}: {reason}")]
+    Pin {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The maps, shared by the reload path and the thread copying run-time answers in.
+pub type SharedMaps = Arc<Mutex<maps::Maps>>;

@@ -1,0 +1,179 @@
+//! Starting the fast path for `serve`: load, configure, fill, attach; and
+//! refill on every reload. Any failure leaves the server running without XDP.
+
+use std::{net::IpAddr, sync::Arc};
+
+use xdp_common::abi::{CONFIG_RATE_LIMIT, CONFIG_SERVICE_FILTER, XdpConfig};
+
+use super::{FastPath, SharedMaps, XdpError, stats, sync};
+use crate::{
+    catalog::Catalog,
+    config::Config,
+    query::{Identity, Shared},
+};
+
+/// The fast path while the server runs; dropping it detaches the program.
+pub struct Running {
+    fast: FastPath,
+}
+
+impl Running {
+    /// The counters as one `name=value` line.
+    pub fn counters(&self) -> String {
+        let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        match stats::read(&maps.stats) {
+            Ok(c) => stats::format(&c),
+            Err(e) => format!("unreadable: {e}"),
+        }
+    }
+}
+
+/// Starts the fast path as configured, or says in the log why it is off.
+pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
+    let x = &config.xdp;
+    if !x.enabled {
+        tracing::info!("XDP fast path disabled (--no-xdp or [xdp] enabled = false); all queries go to userspace");
+        return None;
+    }
+    if x.interfaces.is_empty() {
+        tracing::info!("XDP fast path off: no interface given (--xdp-iface or [xdp] interfaces)");
+        return None;
+    }
+    match try_start(config, shared) {
+        Ok(running) => Some(running),
+        Err(error) => {
+            tracing::error!(%error, "XDP fast path unavailable; running without XDP (all queries go to userspace)");
+            None
+        }
+    }
+}
+
+fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError> {
+    let x = &config.xdp;
+    let mut fast = FastPath::load(x.cache_entries, Some(x.pin_dir.clone()))?;
+    {
+        let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        maps.set_config(settings(config))?;
+        for addr in &x.service_addresses {
+            maps.add_service_address(*addr)?;
+        }
+        for prefix in &x.deny {
+            let (addr, len) = parse_prefix(prefix)
+                .ok_or_else(|| XdpError::Config(format!("deny: {prefix:?} is not ADDRESS/LENGTH")))?;
+            maps.deny(addr, len)?;
+        }
+    }
+    let inserter = Arc::new(sync::Inserter::start(fast.maps.clone()));
+    let catalog = shared.catalog.load_full();
+    refill(&fast.maps, &inserter, &catalog, &shared.identity)?;
+
+    let maps = fast.maps.clone();
+    let identity = shared.identity.clone();
+    let _ = shared.on_reload.set(Box::new(move |catalog: &Catalog| {
+        if let Err(error) = refill(&maps, &inserter, catalog, &identity) {
+            tracing::error!(%error, "XDP maps not refilled; XDP keeps the previous zones' answers until the next reload");
+        }
+    }));
+
+    let mut attached = 0;
+    for iface in &x.interfaces {
+        match fast.attach(iface) {
+            Ok(mode) => {
+                attached += 1;
+                tracing::info!(iface, ?mode, "XDP fast path attached");
+            }
+            Err(error) => tracing::error!(iface, %error, "XDP program not attached to this interface"),
+        }
+    }
+    if attached == 0 {
+        return Err(XdpError::Program(aya::programs::ProgramError::NotAttached));
+    }
+    Ok(Running { fast })
+}
+
+/// Fills the idle map from `catalog`, flips, and follows its answer cache.
+fn refill(
+    maps: &SharedMaps,
+    inserter: &sync::Inserter,
+    catalog: &Catalog,
+    identity: &Identity,
+) -> Result<(), XdpError> {
+    let entries = sync::precompute(catalog, identity);
+    let filled = sync::install(maps, &entries)?;
+    inserter.follow(catalog);
+    if filled.failed > 0 {
+        tracing::warn!(
+            failed = filled.failed,
+            "XDP response map full ([xdp] cache_entries); those answers come from userspace"
+        );
+    }
+    tracing::info!(
+        responses = filled.inserted,
+        map = filled.active,
+        "XDP response map filled and live"
+    );
+    Ok(())
+}
+
+/// The program's settings from the configuration.
+pub fn settings(config: &Config) -> XdpConfig {
+    let x = &config.xdp;
+    let default_port = config.server.listen.first().map_or(53, |a| a.port());
+    let port = |i: usize| x.ports.get(i).copied();
+    let mut flags = 0;
+    if !x.service_addresses.is_empty() {
+        flags |= CONFIG_SERVICE_FILTER;
+    }
+    if x.rate_limit > 0 {
+        flags |= CONFIG_RATE_LIMIT;
+    }
+    XdpConfig {
+        dns_port: port(0).unwrap_or(default_port),
+        dns_port_alt: port(1).unwrap_or(0),
+        udp_limit: config.server.udp_payload,
+        flags,
+        // The program's fixed-point refill needs rate * 1e9ns to fit in 64 bits.
+        rrl_rate: x.rate_limit.min(100_000_000),
+        rrl_burst: x.rate_limit_burst.max(x.rate_limit),
+        rrl_slip: x.slip,
+        ..Default::default()
+    }
+}
+
+/// `192.0.2.0/24` or `2001:db8::/32` (a bare address is a host prefix).
+pub fn parse_prefix(text: &str) -> Option<(IpAddr, u32)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a.parse::<IpAddr>().ok()?, Some(l.parse::<u32>().ok()?)),
+        None => (text.parse::<IpAddr>().ok()?, None),
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((addr, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_settings() {
+        assert_eq!(parse_prefix("192.0.2.0/24"), Some(("192.0.2.0".parse().unwrap(), 24)));
+        assert_eq!(parse_prefix("2001:db8::1"), Some(("2001:db8::1".parse().unwrap(), 128)));
+        assert_eq!(parse_prefix("192.0.2.0/33"), None);
+        assert_eq!(parse_prefix("example.com/8"), None);
+        let mut config = Config::default();
+        let s = settings(&config);
+        assert_eq!(
+            (s.dns_port, s.dns_port_alt, s.udp_limit, s.flags),
+            (5300, 0, 1232, 0),
+            "defaults follow [server]"
+        );
+        config.xdp.ports = vec![53, 5353];
+        config.xdp.rate_limit = u32::MAX;
+        config.xdp.service_addresses = vec!["203.0.113.53".parse().unwrap()];
+        let s = settings(&config);
+        assert_eq!((s.dns_port, s.dns_port_alt), (53, 5353));
+        assert_eq!(s.flags, CONFIG_SERVICE_FILTER | CONFIG_RATE_LIMIT);
+        assert_eq!(s.rrl_rate, 100_000_000, "capped for the program's arithmetic");
+    }
+}

@@ -1,0 +1,221 @@
+//! Keeping the response maps in step with the catalog.
+//!
+//! Every generation of the catalog gets its own map: at start-up and on
+//! each reload the idle map (A or B) is emptied, filled with a response for
+//! every owner name × RRset type × EDNS variant of the new catalog, and
+//! made live by flipping `active` in the config map; only then is the
+//! catalog swapped in and the old map emptied. So XDP never answers from a
+//! zone that is no longer loaded. Answers userspace caches later (negative
+//! answers, types not present) reach the live map through a bounded
+//! channel, tagged with their generation so a late one is never written
+//! into the next generation's map.
+//!
+//! When a map is full, inserts fail and are counted; those questions are
+//! simply answered by userspace.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+    mpsc::{Receiver, SyncSender, TrySendError},
+};
+
+use xdp_common::{
+    abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY},
+    csum, hash,
+    query::Query,
+    wire::{FLAG_CD, FLAG_RD, FLAG_TC, HEADER_LEN, class},
+};
+
+use super::{SharedMaps, XdpError};
+use crate::{
+    catalog::Catalog,
+    query::{Identity, Responder, Transport},
+    stats::Stats,
+};
+
+/// Run-time answers waiting to be copied into the map; more are dropped
+/// (the query stays with userspace), so the packet path never blocks.
+const QUEUE: usize = 4096;
+
+/// The key for a question (`lower` is the lower-cased wire name).
+pub fn key(lower: &[u8], qtype: u16, qclass: u16, flags: u8) -> CacheKey {
+    CacheKey {
+        name_hash: hash::name_hash(lower),
+        qtype,
+        qclass,
+        flags,
+        name_len: lower.len() as u8,
+        _pad: [0; 2],
+    }
+}
+
+/// The map value for a response to a question named `lower`; `None` when
+/// XDP must not serve it (truncated, too large, odd).
+pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
+    let word = |at: usize| Some(u16::from_be_bytes([*response.get(at)?, *response.get(at + 1)?]));
+    let flags = word(2)?;
+    let end = HEADER_LEN + lower.len() + 4;
+    let body = response.get(end..)?;
+    if flags & FLAG_TC != 0 || word(4)? != 1 || body.len() > MAX_BODY || lower.len() > xdp_common::wire::MAX_NAME_LEN {
+        return None;
+    }
+    let mut v = Box::new(CacheValue::zeroed());
+    v.name[..lower.len()].copy_from_slice(lower);
+    v.header_flags = flags & !(FLAG_RD | FLAG_CD);
+    v.ancount = word(6)?;
+    v.nscount = word(8)?;
+    v.arcount = word(10)?;
+    v.body_len = body.len() as u16;
+    v.body_csum = u32::from(csum::fold(csum::add_bytes(0, body)));
+    v.body[..body.len()].copy_from_slice(body);
+    Some(v)
+}
+
+/// A query as a resolver would send it: ID 0, no RD; with an OPT record
+/// advertising `payload` when `edns` is `Some(dnssec_ok)`.
+pub fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -> Vec<u8> {
+    let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
+    q.extend_from_slice(lower);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&class::IN.to_be_bytes());
+    if let Some(dnssec_ok) = edns {
+        q.extend_from_slice(&[0, 0, 41]);
+        q.extend_from_slice(&payload.to_be_bytes());
+        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    }
+    q
+}
+
+/// A response for every owner × type × EDNS variant of `catalog`, built by
+/// the same [`Responder`] that answers userspace queries.
+pub fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
+    let stats = Stats::default();
+    let responder = Responder {
+        catalog,
+        identity,
+        stats: &stats,
+    };
+    let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
+    let mut entries = Vec::new();
+    let mut out = Vec::new();
+    for zone in catalog.zones() {
+        for (owner, node) in zone.nodes() {
+            for rrset in &node.rrsets {
+                for (edns, flags) in variants {
+                    let query = synth_query(owner, rrset.rtype, edns, identity.udp_payload);
+                    if responder.respond(&query, Transport::Udp, &mut out).is_ok()
+                        && let Some(v) = value(owner, &out)
+                    {
+                        entries.push((key(owner, rrset.rtype, class::IN, flags), v));
+                    }
+                }
+            }
+        }
+    }
+    entries
+}
+
+/// How a fill went.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filled {
+    /// Entries written.
+    pub inserted: usize,
+    /// Entries that did not fit (map full).
+    pub failed: usize,
+    /// The map now live (0 = A, 1 = B).
+    pub active: u32,
+}
+
+/// Fills the idle map with `entries`, makes it live, and empties the other.
+pub fn install(maps: &SharedMaps, entries: &[(CacheKey, Box<CacheValue>)]) -> Result<Filled, XdpError> {
+    let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = maps.config()?;
+    let old = config.active as usize & 1;
+    let idle = old ^ 1;
+    clear(&mut maps.cache[idle])?;
+    let mut filled = Filled::default();
+    for (k, v) in entries {
+        match maps.cache[idle].insert(k, v.as_ref(), 0) {
+            Ok(()) => filled.inserted += 1,
+            Err(_) => filled.failed += 1,
+        }
+    }
+    config.active = idle as u32;
+    maps.set_config(config)?;
+    filled.active = idle as u32;
+    clear(&mut maps.cache[old])?;
+    Ok(filled)
+}
+
+fn clear(map: &mut aya::maps::HashMap<aya::maps::MapData, CacheKey, CacheValue>) -> Result<(), XdpError> {
+    let keys: Vec<CacheKey> = map.keys().filter_map(Result::ok).collect();
+    for k in keys {
+        let _ = map.remove(&k);
+    }
+    Ok(())
+}
+
+/// A run-time answer for the live map, tagged with its catalog generation.
+pub struct Insert {
+    generation: u64,
+    key: CacheKey,
+    value: Box<CacheValue>,
+}
+
+/// Copies run-time answers into the live map, generation permitting.
+pub struct Inserter {
+    tx: SyncSender<Insert>,
+    generation: Arc<AtomicU64>,
+}
+
+impl Inserter {
+    /// Starts the copying thread.
+    pub fn start(maps: SharedMaps) -> Inserter {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let generation = Arc::new(AtomicU64::new(0));
+        let current = generation.clone();
+        std::thread::Builder::new()
+            .name("xdp-sync".into())
+            .spawn(move || copy_in(&maps, &rx, &current))
+            .expect("spawning the xdp-sync thread");
+        Inserter { tx, generation }
+    }
+
+    /// Starts a new generation and hooks `catalog`'s answer cache to it.
+    /// Call with the maps already flipped to that catalog's responses.
+    pub fn follow(&self, catalog: &Catalog) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let tx = self.tx.clone();
+        let _ = catalog.on_cached.set(Box::new(move |q: &Query<'_>, response: &[u8]| {
+            let lower = q.qname.to_ascii_lowercase();
+            let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
+            let Some(value) = value(&lower, response) else { return };
+            let insert = Insert {
+                generation,
+                key: key(&lower, q.qtype, q.qclass, flags),
+                value,
+            };
+            if let Err(TrySendError::Full(_)) = tx.try_send(insert) {
+                tracing::debug!("xdp-sync queue full; answer stays in userspace");
+            }
+        }));
+    }
+}
+
+fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, current: &AtomicU64) {
+    let mut full_logged = false;
+    for insert in rx {
+        let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
+        if insert.generation != current.load(Ordering::SeqCst) {
+            continue;
+        }
+        let Ok(config) = maps.config() else { continue };
+        let live = config.active as usize & 1;
+        if let Err(error) = maps.cache[live].insert(insert.key, insert.value.as_ref(), 0)
+            && !full_logged
+        {
+            tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
+            full_logged = true;
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! The loaded program fed crafted frames through `BPF_PROG_TEST_RUN`:
+//! packet in, action and packet out, with every checksum recomputed here
+//! independently and every XDP answer compared with userspace's.
+//!
+//! Needs root (CAP_BPF and CAP_NET_ADMIN) and fails saying so otherwise.
+
+use std::{net::IpAddr, os::fd::RawFd, path::Path, sync::Arc};
+
+use xdp_common::abi::{Stat, XdpConfig};
+
+use super::{FastPath, stats, sync};
+use crate::{
+    catalog::Catalog,
+    name::Name,
+    query::{Identity, Responder, Transport},
+    stats::Stats,
+    zone::load,
+};
+
+const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+/// `BPF_PROG_TEST_RUN` from `enum bpf_cmd`.
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// The `test` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    _pad: u32,
+}
+
+/// Runs the program once on `frame`: (action, frame after the program).
+fn test_run(fd: RawFd, frame: &[u8]) -> (u32, Vec<u8>) {
+    let mut out = vec![0u8; 4096];
+    let mut attr = TestRunAttr {
+        prog_fd: fd as u32,
+        data_size_in: frame.len() as u32,
+        data_size_out: out.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        data_out: out.as_mut_ptr() as u64,
+        repeat: 1,
+        ..Default::default()
+    };
+    // SAFETY: attr points at valid buffers of the sizes given, for the duration of the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut TestRunAttr,
+            std::mem::size_of::<TestRunAttr>(),
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "BPF_PROG_TEST_RUN failed on a {}-byte frame: {}",
+        frame.len(),
+        std::io::Error::last_os_error()
+    );
+    out.truncate(attr.data_size_out as usize);
+    (attr.retval, out)
+}
+
+const ZONE: &str = "$ORIGIN example.com.\n$TTL 3600\n\
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+@ IN NS ns1\n\
+ns1 IN A 192.0.2.1\n\
+www IN A 192.0.2.10\n\
+www IN AAAA 2001:db8::10\n\
+ftp IN CNAME www\n";
+
+fn identity() -> Identity {
+    Identity {
+        identity: "pop-test".into(),
+        version: None,
+        udp_payload: 1232,
+    }
+}
+
+fn catalog() -> Catalog {
+    let origin = Name::parse("example.com.", None).expect("origin");
+    let mut text = ZONE.to_string();
+    // Big enough that it cannot go out to a 512-byte client.
+    for i in 0..3 {
+        text.push_str(&format!("big IN TXT \"{}{}\"\n", i, "x".repeat(240)));
+    }
+    let zone = load::from_str(&origin, &text, Path::new("<test zone>")).expect("test zone loads");
+    Catalog::new([Arc::new(zone)], 1000)
+}
+
+/// The program loaded, configured for ports 53 and 5300, filled from [`catalog`].
+struct Loaded {
+    fast: FastPath,
+    fd: RawFd,
+    catalog: Catalog,
+}
+
+fn load_program() -> Loaded {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the XDP tests load a BPF program: run them as root"
+    );
+    let mut fast = FastPath::load(1024, None).expect("the XDP program loads and passes the verifier");
+    let fd = fast.program_fd().expect("program fd");
+    fast.maps
+        .lock()
+        .unwrap()
+        .set_config(XdpConfig {
+            dns_port: 53,
+            dns_port_alt: 5300,
+            udp_limit: 1232,
+            ..Default::default()
+        })
+        .expect("config written");
+    let catalog = catalog();
+    let entries = sync::precompute(&catalog, &identity());
+    assert_eq!(
+        entries.len(),
+        7 * 3 - 1,
+        "every RRset × 3 EDNS variants, except the truncated big TXT without EDNS"
+    );
+    let filled = sync::install(&fast.maps, &entries).expect("maps filled");
+    assert_eq!(filled.failed, 0);
+    Loaded { fast, fd, catalog }
+}
+
+impl Loaded {
+    fn counters(&self) -> Vec<(Stat, u64)> {
+        stats::read(&self.fast.maps.lock().unwrap().stats).expect("counters")
+    }
+
+    fn count(&self, stat: Stat) -> u64 {
+        self.counters()
+            .into_iter()
+            .find(|(s, _)| *s == stat)
+            .map_or(0, |(_, v)| v)
+    }
+
+    /// What userspace answers to `dns`.
+    fn userspace(&self, dns: &[u8]) -> Vec<u8> {
+        let stats = Stats::default();
+        let mut out = Vec::new();
+        let id = identity();
+        Responder {
+            catalog: &self.catalog,
+            identity: &id,
+            stats: &stats,
+        }
+        .respond(dns, Transport::Udp, &mut out)
+        .expect("userspace answers");
+        out
+    }
+}
+
+// ---- Frames ----
+
+const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const SERVER_V4: [u8; 4] = [198, 18, 0, 1];
+const CLIENT_V4: [u8; 4] = [198, 18, 0, 2];
+const SERVER_V6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const CLIENT_V6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+
+#[derive(Clone)]
+struct Frame {
+    vlans: Vec<u16>,
+    v6: bool,
+    ip_options: bool,
+    more_fragments: bool,
+    proto: u8,
+    src_port: u16,
+    dst_port: u16,
+    dns: Vec<u8>,
+}
+
+impl Frame {
+    fn udp(v6: bool, dns: Vec<u8>) -> Frame {
+        Frame {
+            vlans: vec![],
+            v6,
+            ip_options: false,
+            more_fragments: false,
+            proto: 17,
+            src_port: 40000,
+            dst_port: 53,
+            dns,
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&SERVER_MAC);
+        f.extend_from_slice(&CLIENT_MAC);
+        for (i, tci) in self.vlans.iter().enumerate() {
+            let tpid: u16 = if i == 0 && self.vlans.len() == 2 {
+                0x88a8
+            } else {
+                0x8100
+            };
+            f.extend_from_slice(&tpid.to_be_bytes());
+            f.extend_from_slice(&tci.to_be_bytes());
+        }
+        f.extend_from_slice(&(if self.v6 { 0x86ddu16 } else { 0x0800 }).to_be_bytes());
+        let mut l4 = Vec::new();
+        l4.extend_from_slice(&self.src_port.to_be_bytes());
+        l4.extend_from_slice(&self.dst_port.to_be_bytes());
+        l4.extend_from_slice(&((8 + self.dns.len()) as u16).to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+        l4.extend_from_slice(&self.dns);
+        if self.v6 {
+            let check = udp_checksum(&CLIENT_V6, &SERVER_V6, &l4);
+            l4[6..8].copy_from_slice(&check.to_be_bytes());
+            f.extend_from_slice(&[0x60, 0, 0, 0]);
+            f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            f.extend_from_slice(&[self.proto, 63]);
+            f.extend_from_slice(&CLIENT_V6);
+            f.extend_from_slice(&SERVER_V6);
+        } else {
+            let check = udp_checksum(&CLIENT_V4, &SERVER_V4, &l4);
+            l4[6..8].copy_from_slice(&check.to_be_bytes());
+            let ihl = if self.ip_options { 6 } else { 5 };
+            let mut ip = vec![0x40 | ihl, 0];
+            ip.extend_from_slice(&((ihl as usize * 4 + l4.len()) as u16).to_be_bytes());
+            ip.extend_from_slice(&[0x12, 0x34]);
+            ip.extend_from_slice(&(if self.more_fragments { 0x2000u16 } else { 0x4000 }).to_be_bytes());
+            ip.extend_from_slice(&[63, self.proto, 0, 0]);
+            ip.extend_from_slice(&CLIENT_V4);
+            ip.extend_from_slice(&SERVER_V4);
+            if self.ip_options {
+                ip.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
+            }
+            let check = !ones_sum(&ip);
+            ip[10..12].copy_from_slice(&check.to_be_bytes());
+            f.extend_from_slice(&ip);
+        }
+        f.extend_from_slice(&l4);
+        f
+    }
+}
+
+/// RFC 1071 written out again, independent of `xdp_common::csum`.
+fn ones_sum(bytes: &[u8]) -> u16 {
+    let mut sum: u64 = 0;
+    for chunk in bytes.chunks(2) {
+        let hi = u64::from(chunk[0]) << 8;
+        let lo = chunk.get(1).map_or(0, |&b| u64::from(b));
+        sum += hi | lo;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+fn udp_checksum(src: &[u8], dst: &[u8], l4: &[u8]) -> u16 {
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(src);
+    pseudo.extend_from_slice(dst);
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(l4);
+    match !ones_sum(&pseudo) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+/// A query: `name` in presentation form kept as written (case included).
+fn query(name: &str, qtype: u16, edns: Option<(u16, bool)>, options: &[u8]) -> Vec<u8> {
+    let mut q = vec![0xab, 0xcd, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    if let Some((payload, dnssec_ok)) = edns {
+        q.extend_from_slice(&[0, 0, 41]);
+        q.extend_from_slice(&payload.to_be_bytes());
+        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
+        q.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        q.extend_from_slice(options);
+    }
+    q
+}
+
+/// Checks a response frame against the query frame: every header field,
+/// both checksums; returns the DNS payload.
+fn check_response(input: &Frame, out: &[u8]) -> Vec<u8> {
+    assert_eq!(&out[0..6], &CLIENT_MAC, "destination MAC is the client's");
+    assert_eq!(&out[6..12], &SERVER_MAC, "source MAC is ours");
+    let mut at = 12 + 4 * input.vlans.len();
+    assert_eq!(&out[12..at], &input.bytes()[12..at], "VLAN tags are kept");
+    at += 2;
+    let (l4, src, dst): (usize, Vec<u8>, Vec<u8>) = if input.v6 {
+        let ip = &out[at..at + 40];
+        assert_eq!(&ip[8..24], &SERVER_V6);
+        assert_eq!(&ip[24..40], &CLIENT_V6);
+        assert_eq!(ip[7], 64, "hop limit");
+        let payload = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+        assert_eq!(payload, out.len() - at - 40, "IPv6 payload length");
+        (at + 40, ip[8..24].to_vec(), ip[24..40].to_vec())
+    } else {
+        let ihl = (out[at] & 0x0f) as usize * 4;
+        let ip = &out[at..at + ihl];
+        assert_eq!(&ip[12..16], &SERVER_V4);
+        assert_eq!(&ip[16..20], &CLIENT_V4);
+        assert_eq!(ip[8], 64, "TTL");
+        assert_eq!(
+            u16::from_be_bytes([ip[2], ip[3]]) as usize,
+            out.len() - at,
+            "IPv4 total length"
+        );
+        assert_eq!(ones_sum(ip), 0xffff, "IPv4 header checksum");
+        (at + ihl, ip[12..16].to_vec(), ip[16..20].to_vec())
+    };
+    let udp = &out[l4..];
+    assert_eq!(u16::from_be_bytes([udp[0], udp[1]]), input.dst_port, "source port");
+    assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), input.src_port, "destination port");
+    assert_eq!(u16::from_be_bytes([udp[4], udp[5]]) as usize, udp.len(), "UDP length");
+    let mut zeroed = udp.to_vec();
+    zeroed[6..8].fill(0);
+    assert_eq!(
+        u16::from_be_bytes([udp[6], udp[7]]),
+        udp_checksum(&src, &dst, &zeroed),
+        "UDP checksum"
+    );
+    udp[8..].to_vec()
+}
+
+#[test]
+fn answers_from_the_map_equal_userspace_answers() {
+    let p = load_program();
+    let tagged = |vlans: Vec<u16>, mut f: Frame| {
+        f.vlans = vlans;
+        f
+    };
+    let cases: Vec<(&str, Frame)> = vec![
+        (
+            "IPv4, no EDNS",
+            Frame::udp(false, query("www.example.com", 1, None, &[])),
+        ),
+        (
+            "IPv4, mixed case",
+            Frame::udp(false, query("wWw.ExAmPlE.cOm", 1, None, &[])),
+        ),
+        (
+            "IPv4, EDNS",
+            Frame::udp(false, query("www.example.com", 28, Some((1232, false)), &[])),
+        ),
+        (
+            "IPv4, EDNS DO, 4096",
+            Frame::udp(false, query("WWW.example.com", 28, Some((4096, true)), &[])),
+        ),
+        (
+            "IPv4, cookie",
+            Frame::udp(
+                false,
+                query(
+                    "www.example.com",
+                    1,
+                    Some((1232, false)),
+                    &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8],
+                ),
+            ),
+        ),
+        (
+            "IPv4 options",
+            Frame {
+                ip_options: true,
+                ..Frame::udp(false, query("ns1.example.com", 1, None, &[]))
+            },
+        ),
+        (
+            "IPv4, port 5300",
+            Frame {
+                dst_port: 5300,
+                ..Frame::udp(false, query("www.example.com", 1, None, &[]))
+            },
+        ),
+        (
+            "IPv4, odd name length",
+            Frame::udp(false, query("ftp.example.com", 5, None, &[])),
+        ),
+        (
+            "IPv4, SOA at the apex",
+            Frame::udp(false, query("EXAMPLE.COM", 6, Some((1232, true)), &[])),
+        ),
+        (
+            "IPv6, no EDNS",
+            Frame::udp(true, query("www.example.com", 28, None, &[])),
+        ),
+        (
+            "IPv6, EDNS",
+            Frame::udp(true, query("Www.Example.Com", 1, Some((1400, false)), &[])),
+        ),
+        (
+            "IPv6, big TXT",
+            Frame::udp(true, query("big.example.com", 16, Some((1232, false)), &[])),
+        ),
+        (
+            "802.1Q",
+            tagged(vec![100], Frame::udp(false, query("www.example.com", 1, None, &[]))),
+        ),
+        (
+            "802.1ad + 802.1Q",
+            tagged(
+                vec![200, 100],
+                Frame::udp(true, query("www.example.com", 1, Some((1232, true)), &[])),
+            ),
+        ),
+    ];
+    for (what, frame) in cases {
+        let hits = p.count(Stat::Hit);
+        let (action, out) = test_run(p.fd, &frame.bytes());
+        assert_eq!(action, XDP_TX, "{what}: expected XDP_TX");
+        assert_eq!(p.count(Stat::Hit), hits + 1, "{what}: counted as a hit");
+        let dns = check_response(&frame, &out);
+        assert_eq!(
+            dns,
+            p.userspace(&frame.dns),
+            "{what}: XDP's answer differs from userspace's"
+        );
+    }
+}
+
+#[test]
+fn what_is_passed_or_dropped() {
+    let p = load_program();
+    let www = || query("www.example.com", 1, None, &[]);
+    let mut response = www();
+    response[2] |= 0x80;
+    let mut no_question = www();
+    no_question[5] = 0;
+    let mut notify = www();
+    notify[2] = 4 << 3;
+    let nsid = [0, 3, 0, 0];
+    let cases: Vec<(&str, Frame, u32, Stat)> = vec![
+        (
+            "not in the map",
+            Frame::udp(false, query("nope.example.com", 1, None, &[])),
+            XDP_PASS,
+            Stat::Miss,
+        ),
+        (
+            "type not in the map",
+            Frame::udp(true, query("www.example.com", 15, None, &[])),
+            XDP_PASS,
+            Stat::Miss,
+        ),
+        (
+            "NSID asked",
+            Frame::udp(false, query("www.example.com", 1, Some((1232, false)), &nsid)),
+            XDP_PASS,
+            Stat::Pass,
+        ),
+        ("NOTIFY", Frame::udp(false, notify), XDP_PASS, Stat::Pass),
+        (
+            "too big for 512",
+            Frame::udp(false, query("big.example.com", 16, Some((512, false)), &[])),
+            XDP_PASS,
+            Stat::Pass,
+        ),
+        ("a response", Frame::udp(false, response), XDP_DROP, Stat::DropResponse),
+        ("QDCOUNT 0", Frame::udp(true, no_question), XDP_DROP, Stat::DropQdcount),
+        (
+            "11 bytes",
+            Frame::udp(false, www()[..11].to_vec()),
+            XDP_DROP,
+            Stat::DropTooShort,
+        ),
+        ("empty", Frame::udp(true, vec![]), XDP_DROP, Stat::DropTooShort),
+        (
+            "from NTP",
+            Frame {
+                src_port: 123,
+                ..Frame::udp(false, www())
+            },
+            XDP_DROP,
+            Stat::DropReflectionPort,
+        ),
+        (
+            "from memcached",
+            Frame {
+                src_port: 11211,
+                ..Frame::udp(true, www())
+            },
+            XDP_DROP,
+            Stat::DropReflectionPort,
+        ),
+        (
+            "first fragment",
+            Frame {
+                more_fragments: true,
+                ..Frame::udp(false, www())
+            },
+            XDP_DROP,
+            Stat::DropFragment,
+        ),
+    ];
+    for (what, frame, expected, stat) in cases {
+        let before = p.count(stat);
+        let bytes = frame.bytes();
+        let (action, out) = test_run(p.fd, &bytes);
+        assert_eq!(action, expected, "{what}: expected action {expected}");
+        assert_eq!(p.count(stat), before + 1, "{what}: counted as {stat:?}");
+        if action == XDP_PASS {
+            assert_eq!(out, bytes, "{what}: a passed frame is untouched");
+        }
+    }
+    // Not DNS for us: passed without touching a counter.
+    let quiet: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "TCP to 53",
+            Frame {
+                proto: 6,
+                ..Frame::udp(false, www())
+            }
+            .bytes(),
+        ),
+        (
+            "UDP to 22",
+            Frame {
+                dst_port: 22,
+                ..Frame::udp(false, www())
+            }
+            .bytes(),
+        ),
+        (
+            "UDP/IPv6 to 123",
+            Frame {
+                dst_port: 123,
+                ..Frame::udp(true, www())
+            }
+            .bytes(),
+        ),
+        ("ARP", {
+            let mut f = Frame::udp(false, www()).bytes();
+            f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+            f
+        }),
+    ];
+    for (what, bytes) in quiet {
+        let before = p.counters();
+        let (action, out) = test_run(p.fd, &bytes);
+        assert_eq!(action, XDP_PASS, "{what}");
+        assert_eq!(out, bytes, "{what}: untouched");
+        assert_eq!(p.counters(), before, "{what}: no counter moves");
+    }
+}
+
+#[test]
+fn truncated_and_corrupted_frames_are_never_answered_wrongly() {
+    let p = load_program();
+    for frame in [
+        Frame::udp(false, query("www.example.com", 1, Some((1232, true)), &[])),
+        Frame {
+            vlans: vec![7],
+            ..Frame::udp(true, query("www.example.com", 28, None, &[]))
+        },
+    ] {
+        let bytes = frame.bytes();
+        // The kernel refuses frames shorter than an Ethernet header.
+        for cut in 14..bytes.len() {
+            let (action, _) = test_run(p.fd, &bytes[..cut]);
+            assert_ne!(
+                action,
+                XDP_TX,
+                "a frame cut at {cut} of {} bytes must not be answered",
+                bytes.len()
+            );
+        }
+        // Every byte of the DNS message flipped: never a wrong answer.
+        let dns_at = bytes.len() - frame.dns.len();
+        for i in 0..frame.dns.len() {
+            let mut dns = frame.dns.clone();
+            dns[i] ^= 0x5a;
+            let corrupted = Frame {
+                dns: dns.clone(),
+                ..frame.clone()
+            };
+            let (action, out) = test_run(p.fd, &corrupted.bytes());
+            if action == XDP_TX {
+                let answer = check_response(&corrupted, &out);
+                assert_eq!(
+                    answer,
+                    p.userspace(&dns),
+                    "byte {} flipped: XDP's answer differs from userspace's",
+                    dns_at + i
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn deny_list_drops_and_lifts_at_run_time() {
+    let p = load_program();
+    let v4 = Frame::udp(false, query("www.example.com", 1, None, &[])).bytes();
+    let v6 = Frame::udp(true, query("www.example.com", 1, None, &[])).bytes();
+    let deny = |addr: &str, len: u32, on: bool| {
+        let mut maps = p.fast.maps.lock().unwrap();
+        let addr = addr.parse().expect("test address");
+        if on {
+            maps.deny(addr, len)
+        } else {
+            maps.allow(addr, len)
+        }
+        .expect("deny list updated");
+    };
+    type Step<'a> = (&'a str, Box<dyn Fn() + 'a>, u32, u32);
+    let steps: Vec<Step<'_>> = vec![
+        ("nothing denied", Box::new(|| {}), XDP_TX, XDP_TX),
+        (
+            "another host denied",
+            Box::new(|| deny("198.18.0.3", 32, true)),
+            XDP_TX,
+            XDP_TX,
+        ),
+        (
+            "198.18.0.0/24 denied",
+            Box::new(|| deny("198.18.0.0", 24, true)),
+            XDP_DROP,
+            XDP_TX,
+        ),
+        (
+            "fd00::/64 denied too",
+            Box::new(|| deny("fd00::", 64, true)),
+            XDP_DROP,
+            XDP_DROP,
+        ),
+        (
+            "198.18.0.0/24 lifted",
+            Box::new(|| deny("198.18.0.0", 24, false)),
+            XDP_TX,
+            XDP_DROP,
+        ),
+        (
+            "fd00::/64 lifted",
+            Box::new(|| deny("fd00::", 64, false)),
+            XDP_TX,
+            XDP_TX,
+        ),
+    ];
+    for (what, change, want_v4, want_v6) in steps {
+        change();
+        let denied = p.count(Stat::DropDenied);
+        assert_eq!(test_run(p.fd, &v4).0, want_v4, "{what}: IPv4 client");
+        assert_eq!(test_run(p.fd, &v6).0, want_v6, "{what}: IPv6 client");
+        let drops = u64::from(want_v4 == XDP_DROP) + u64::from(want_v6 == XDP_DROP);
+        assert_eq!(p.count(Stat::DropDenied), denied + drops, "{what}: counted as denied");
+    }
+}
+
+#[test]
+fn rate_limit_drops_and_slips_per_prefix() {
+    let p = load_program();
+    {
+        let mut maps = p.fast.maps.lock().unwrap();
+        let mut config = maps.config().expect("config");
+        config.flags |= xdp_common::abi::CONFIG_RATE_LIMIT;
+        // One query a second with a burst of two; every second limited query slips.
+        config.rrl_rate = 1;
+        config.rrl_burst = 2;
+        config.rrl_slip = 2;
+        maps.set_config(config).expect("config written");
+    }
+    let frame = Frame::udp(false, query("WWW.example.com", 1, Some((1232, true)), &[]));
+    // The test runs in far less than a second: no token comes back meanwhile.
+    let expected = [XDP_TX, XDP_TX, XDP_DROP, XDP_TX, XDP_DROP, XDP_TX];
+    for (i, want) in expected.into_iter().enumerate() {
+        let (action, out) = test_run(p.fd, &frame.bytes());
+        assert_eq!(action, want, "query {i} of the burst");
+        if i >= 2 && action == XDP_TX {
+            // A slip: the question alone, TC=1, no OPT, checksums right.
+            let dns = check_response(
+                &Frame {
+                    dns: frame.dns[..frame.dns.len() - 11].to_vec(),
+                    ..frame.clone()
+                },
+                &out,
+            );
+            let flags = u16::from_be_bytes([dns[2], dns[3]]);
+            assert_eq!(flags & 0x8200, 0x8200, "QR and TC set on a slip");
+            assert_eq!(flags & 0x0110, 0x0110, "RD and CD copied from the query");
+            assert_eq!(&dns[4..12], &[0, 1, 0, 0, 0, 0, 0, 0], "only the question");
+            assert_eq!(&dns[12..], &frame.dns[12..frame.dns.len() - 11], "the question as sent");
+        }
+    }
+    assert_eq!(p.count(Stat::RateLimited), 2);
+    assert_eq!(p.count(Stat::Slip), 2);
+    assert_eq!(p.count(Stat::Hit), 2);
+    // Another prefix has its own bucket.
+    let v6 = Frame::udp(true, query("www.example.com", 1, None, &[]));
+    assert_eq!(
+        test_run(p.fd, &v6.bytes()).0,
+        XDP_TX,
+        "an IPv6 /56 is not limited by the IPv4 /24's bucket"
+    );
+}
+
+#[test]
+fn service_addresses_limit_what_is_ours() {
+    let p = load_program();
+    {
+        let mut maps = p.fast.maps.lock().unwrap();
+        let mut config = maps.config().expect("config");
+        config.flags |= xdp_common::abi::CONFIG_SERVICE_FILTER;
+        maps.set_config(config).expect("config written");
+        maps.add_service_address("203.0.113.53".parse().unwrap())
+            .expect("service address");
+    }
+    let v4 = Frame::udp(false, query("www.example.com", 1, None, &[])).bytes();
+    let v6 = Frame::udp(true, query("www.example.com", 1, None, &[])).bytes();
+    for (what, frame) in [("IPv4", &v4), ("IPv6", &v6)] {
+        let before = p.counters();
+        let (action, out) = test_run(p.fd, frame);
+        assert_eq!(action, XDP_PASS, "{what}: not to a service address, so not ours");
+        assert_eq!(&out, frame, "{what}: untouched");
+        assert_eq!(p.counters(), before, "{what}: no counter moves");
+    }
+    {
+        let mut maps = p.fast.maps.lock().unwrap();
+        maps.add_service_address(IpAddr::V4(SERVER_V4.into()))
+            .expect("service address");
+        maps.add_service_address(IpAddr::V6(SERVER_V6.into()))
+            .expect("service address");
+    }
+    assert_eq!(test_run(p.fd, &v4).0, XDP_TX, "IPv4 to a service address");
+    assert_eq!(test_run(p.fd, &v6).0, XDP_TX, "IPv6 to a service address");
+}

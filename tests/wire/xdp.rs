@@ -1,0 +1,580 @@
+//! The XDP fast path end to end: a server namespace with the program on its
+//! veth end, a client namespace, real `dig` and raw UDP sockets.
+//!
+//! Needs root, `ip` (iproute2) and `dig`; fails saying so when one is missing.
+//! Namespaces get per-run names and are removed by a guard, also on failure.
+
+use std::{
+    fs::File,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
+    os::{fd::AsRawFd, unix::process::CommandExt},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use xdp_common::abi::Stat;
+
+const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, 1);
+const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, 2);
+/// XDP answers on this port; the same server answers on [`USER_PORT`] from userspace only.
+const XDP_PORT: u16 = 53;
+const USER_PORT: u16 = 5353;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (the XDP test needs iproute2 and dig)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn ip(args: &[&str]) {
+    run(Command::new("ip").args(args));
+}
+
+/// Two namespaces joined by a veth pair; removed on drop.
+struct Lab {
+    server_ns: String,
+    client_ns: String,
+    server_if: String,
+    client_if: String,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "the XDP test creates namespaces and loads BPF: run it as root"
+        );
+        static RUN: AtomicU32 = AtomicU32::new(0);
+        let tag = format!("{}{}", std::process::id() % 100_000, RUN.fetch_add(1, Ordering::SeqCst));
+        let lab = Lab {
+            server_ns: format!("xdps-{tag}"),
+            client_ns: format!("xdpc-{tag}"),
+            server_if: format!("xs{tag}"),
+            client_if: format!("xc{tag}"),
+        };
+        ip(&["netns", "add", &lab.server_ns]);
+        ip(&["netns", "add", &lab.client_ns]);
+        ip(&[
+            "link",
+            "add",
+            &lab.server_if,
+            "netns",
+            &lab.server_ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lab.client_if,
+            "netns",
+            &lab.client_ns,
+        ]);
+        for (ns, ifname, v4, v6) in [
+            (&lab.server_ns, &lab.server_if, SERVER_V4, SERVER_V6),
+            (&lab.client_ns, &lab.client_if, CLIENT_V4, CLIENT_V6),
+        ] {
+            ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", ifname]);
+            ip(&["-n", ns, "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"]);
+            ip(&["-n", ns, "link", "set", ifname, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    fn netns_file(ns: &str) -> File {
+        File::open(format!("/var/run/netns/{ns}")).unwrap_or_else(|e| panic!("netns {ns}: {e}"))
+    }
+
+    /// Runs `f` on a thread inside the client namespace.
+    fn in_client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let ns = Self::netns_file(&self.client_ns);
+        std::thread::spawn(move || {
+            // SAFETY: setns on this thread only, with a valid namespace fd.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(
+                rc,
+                0,
+                "setns into the client namespace: {}",
+                std::io::Error::last_os_error()
+            );
+            f()
+        })
+        .join()
+        .expect("client-side thread")
+    }
+
+    fn dig(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.client_ns, "dig", "+time=1", "+tries=2"])
+            .args(args);
+        run(&mut cmd)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in [&self.server_ns, &self.client_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A pass-everything XDP program on the client's veth end, so that frames
+/// the server end sends with XDP_TX arrive (veth needs an XDP program on
+/// the peer). It is ours, whose all-zero config passes every packet.
+/// Detached when dropped.
+struct ClientXdp {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClientXdp {
+    fn attach(lab: &Lab) -> ClientXdp {
+        let client_if = lab.client_if.clone();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (attached_tx, attached_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let client_ns = Lab::netns_file(&lab.client_ns);
+        let thread = std::thread::spawn(move || {
+            // SAFETY: setns on this thread only, with a valid namespace fd.
+            let rc = unsafe { libc::setns(client_ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            let fast = if rc == 0 {
+                dns_server::xdp::FastPath::load(16, None).map_err(|e| e.to_string())
+            } else {
+                Err("setns into the client namespace failed".to_string())
+            };
+            match fast {
+                Ok(mut fast) => match fast.attach(&client_if) {
+                    Ok(_) => {
+                        attached_tx.send(Ok(())).unwrap();
+                        // Detach (drop) from inside the namespace.
+                        let _ = stopped.recv();
+                    }
+                    Err(e) => attached_tx.send(Err(e.to_string())).unwrap(),
+                },
+                Err(e) => attached_tx.send(Err(e)).unwrap(),
+            }
+        });
+        attached_rx
+            .recv()
+            .expect("client XDP thread")
+            .expect("a pass-all XDP program attaches to the client end");
+        ClientXdp {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ClientXdp {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The server process in the server namespace (same mount namespace as the
+/// test, so its pinned maps are visible here); killed on drop.
+struct Server {
+    child: Child,
+    pin_dir: PathBuf,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Server {
+    /// Starts the server on `zone` (example.com.), or the built-in zone.
+    fn start(lab: &Lab, zone: Option<&str>) -> Server {
+        let dir = std::env::temp_dir().join(format!("xdp-test-{}", lab.server_ns));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/dns-server-{}", lab.server_ns));
+        let config = dir.join("dns.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = [\"{SERVER_V4}:{XDP_PORT}\", \"[{SERVER_V6}]:{XDP_PORT}\", \"{SERVER_V4}:{USER_PORT}\", \"[{SERVER_V6}]:{USER_PORT}\"]\n\
+                 identity = \"pop-xdp\"\nthreads = 1\n\n\
+                 [xdp]\ninterfaces = [\"{}\"]\nports = [{XDP_PORT}]\npin_dir = \"{}\"\nstats_interval = 0\n",
+                lab.server_if,
+                pin_dir.display()
+            ) + &zone.map_or(String::new(), |file| format!("\n[[zone]]\norigin = \"example.com.\"\nfile = \"{file}\"\n")),
+        )
+        .expect("config written");
+        let ns = Lab::netns_file(&lab.server_ns);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dns-server"));
+        cmd.args(["serve", "--config"]).arg(&config);
+        cmd.stdout(Stdio::null())
+            .stderr(File::create(dir.join("log")).expect("log file"));
+        let ns_fd = ns.as_raw_fd();
+        // SAFETY: only async-signal-safe setns between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("dns-server starts");
+        let server = Server {
+            child,
+            pin_dir,
+            _dir: TempDir(dir),
+        };
+        server.wait_until_ready(lab);
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.0.join("log")).unwrap_or_default()
+    }
+
+    fn wait_until_ready(&self, lab: &Lab) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.log().contains("XDP fast path attached")
+                && query_once(lab, XDP_PORT, &query(1, "www.example.com", 1, None)).is_some()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "the server did not come up with XDP attached within 30 s; its log:\n{}",
+            self.log()
+        );
+    }
+
+    fn counter(&self, stat: Stat) -> u64 {
+        let counters = dns_server::xdp::stats::read_pinned(&self.pin_dir)
+            .unwrap_or_else(|e| panic!("pinned XDP counters unreadable: {e}; server log:\n{}", self.log()));
+        counters.into_iter().find(|(s, _)| *s == stat).map_or(0, |(_, v)| v)
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, sig) }, 0);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        dns_server::xdp::maps::unpin(&self.pin_dir);
+    }
+}
+
+/// A query with ID `id`; `edns` is `Some((payload, dnssec_ok))`.
+fn query(id: u16, name: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    if let Some((payload, dnssec_ok)) = edns {
+        q.extend_from_slice(&[0, 0, 41]);
+        q.extend_from_slice(&payload.to_be_bytes());
+        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    }
+    q
+}
+
+/// Sends `q` from the client namespace to the server over IPv4; the response, if any within a second.
+fn query_once(lab: &Lab, port: u16, q: &[u8]) -> Option<Vec<u8>> {
+    query_to(lab, SocketAddr::new(IpAddr::V4(SERVER_V4), port), q)
+}
+
+fn query_to(lab: &Lab, to: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
+    let q = q.to_vec();
+    lab.in_client(move || {
+        let bind: SocketAddr = if to.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap()
+        } else {
+            "[::]:0".parse().unwrap()
+        };
+        let socket = UdpSocket::bind(bind).expect("client socket");
+        socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        socket.send_to(&q, to).expect("send");
+        let mut buf = [0u8; 4096];
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => Some(buf[..n].to_vec()),
+            Err(_) => None,
+        }
+    })
+}
+
+/// An ICMP echo from the client namespace; whether the reply came.
+fn ping(lab: &Lab, to: IpAddr) -> bool {
+    lab.in_client(move || {
+        use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+        let (domain, proto, echo, reply) = match to {
+            IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4, 8u8, 0u8),
+            IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6, 128, 129),
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(proto)).expect("raw ICMP socket");
+        socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut packet = vec![echo, 0, 0, 0, 0x12, 0x34, 0, 1, b'x', b'd', b'p', b'!'];
+        if to.is_ipv4() {
+            let mut sum: u32 = packet
+                .chunks(2)
+                .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+                .sum();
+            while sum > 0xffff {
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+            packet[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        } // ICMPv6: the kernel fills in the checksum.
+        socket
+            .send_to(&packet, &SockAddr::from(SocketAddr::new(to, 0)))
+            .expect("send echo");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1500];
+        while Instant::now() < deadline {
+            let Ok(n) = socket.recv(&mut buf) else { return false };
+            // SAFETY: recv initialised the first n bytes.
+            let got: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+            // IPv4 raw sockets include the IP header.
+            let icmp = if to.is_ipv4() {
+                &got[((got[0] & 0x0f) as usize) * 4..]
+            } else {
+                &got[..]
+            };
+            if icmp.first() == Some(&reply) && icmp.get(4..6) == Some(&[0x12, 0x34]) {
+                return true;
+            }
+        }
+        false
+    })
+}
+
+#[test]
+fn xdp_answers_like_userspace_and_survives_sigstop() {
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let server = Server::start(&lab, None);
+
+    // dig gets the zone's answers over IPv4 and IPv6.
+    let a = lab.dig(&["+short", &format!("@{SERVER_V4}"), "www.example.com", "A"]);
+    assert_eq!(a.trim(), "192.0.2.10", "dig over IPv4");
+    let aaaa = lab.dig(&["+short", &format!("@{SERVER_V6}"), "WWW.Example.COM", "AAAA"]);
+    assert_eq!(aaaa.trim(), "2001:db8::10", "dig over IPv6");
+    let mx = lab.dig(&[&format!("@{SERVER_V6}"), "+dnssec", "example.com", "MX"]);
+    assert!(
+        mx.contains("status: NOERROR") && mx.contains("10 mail.example.com."),
+        "{mx}"
+    );
+
+    // Every answer from XDP equals userspace's for the same query (port 5353 is
+    // not handled by XDP), byte for byte, IDs included since they are the same.
+    let names = [
+        "example.com",
+        "www.example.com",
+        "WwW.eXaMpLe.CoM",
+        "ns1.example.com",
+        "ftp.example.com",
+        "mail.example.com",
+    ];
+    let types = [1u16, 28, 2, 6, 15, 16, 5];
+    let mut cases = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for &qtype in &types {
+            for edns in [None, Some((1232, false)), Some((4096, true))] {
+                for v6 in [false, true] {
+                    let q = query(0x1000 + i as u16 * 64 + qtype, name, qtype, edns);
+                    let ip = if v6 {
+                        IpAddr::V6(SERVER_V6)
+                    } else {
+                        IpAddr::V4(SERVER_V4)
+                    };
+                    cases.push((format!("{name} type {qtype} {edns:?} v6={v6}"), q, ip));
+                }
+            }
+        }
+    }
+    // A miss is answered by userspace, which copies the answer into the map
+    // (asynchronously): ask everything once, then give the copier a moment.
+    for (what, q, ip) in &cases {
+        query_to(&lab, SocketAddr::new(*ip, XDP_PORT), q).unwrap_or_else(|| panic!("{what}: no answer"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let hits_before = server.counter(Stat::Hit);
+    for (what, q, ip) in &cases {
+        let user = query_to(&lab, SocketAddr::new(*ip, USER_PORT), q).expect("userspace answers");
+        let before = server.counter(Stat::Hit);
+        let fast = query_to(&lab, SocketAddr::new(*ip, XDP_PORT), q).expect("an answer on the XDP port");
+        assert_eq!(fast, user, "{what}: XDP's answer differs from userspace's");
+        if server.counter(Stat::Hit) == before {
+            let all = dns_server::xdp::stats::read_pinned(&server.pin_dir).expect("counters");
+            eprintln!("not from XDP: {what}: {}", dns_server::xdp::stats::format(&all));
+        }
+    }
+    let compared = cases.len() as u64;
+    let hits = server.counter(Stat::Hit) - hits_before;
+    assert!(
+        hits >= compared,
+        "{hits} XDP hits for {compared} repeated queries; the answers did not come from XDP"
+    );
+
+    // SIGSTOP: cached answers keep coming from XDP, misses wait for userspace.
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        let r = query_once(&lab, XDP_PORT, &query(7, "www.example.com", 1, Some((1232, false))));
+        assert!(
+            r.is_some(),
+            "a cached answer must come from XDP while the server is stopped"
+        );
+    }
+    let miss = query(8, "nothing-here.example.com", 1, None);
+    assert!(
+        query_once(&lab, XDP_PORT, &miss).is_none(),
+        "a miss cannot be answered while the server is stopped"
+    );
+    server.signal(libc::SIGCONT);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut resumed = false;
+    while Instant::now() < deadline && !resumed {
+        resumed = query_once(&lab, XDP_PORT, &query(9, "nothing-else.example.com", 1, None)).is_some();
+    }
+    assert!(resumed, "misses must be answered again after SIGCONT");
+
+    // TCP and ICMP pass through the program untouched.
+    let tcp = lab.dig(&["+tcp", "+short", &format!("@{SERVER_V4}"), "www.example.com", "A"]);
+    assert_eq!(tcp.trim(), "192.0.2.10", "DNS over TCP");
+    let tcp6 = lab.dig(&["+tcp", "+short", &format!("@{SERVER_V6}"), "www.example.com", "AAAA"]);
+    assert_eq!(tcp6.trim(), "2001:db8::10", "DNS over TCP/IPv6");
+    assert!(ping(&lab, IpAddr::V4(SERVER_V4)), "ping over IPv4");
+    assert!(ping(&lab, IpAddr::V6(SERVER_V6)), "ping over IPv6");
+
+    // `dns-server stats` reads the same counters.
+    let out = run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(["stats", "--pin-dir"])
+        .arg(&server.pin_dir));
+    assert!(
+        out.lines().any(|l| l.starts_with("hit ") && !l.ends_with(" 0")),
+        "dns-server stats shows hits:\n{out}"
+    );
+
+    // The deny list changes at run time through `dns-server deny`.
+    let deny = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("deny")
+            .args(args)
+            .arg("--pin-dir")
+            .arg(&server.pin_dir))
+    };
+    deny(&["198.18.0.0/24"]);
+    let www = query(10, "www.example.com", 1, None);
+    assert!(
+        query_once(&lab, XDP_PORT, &www).is_none(),
+        "a denied IPv4 source gets nothing"
+    );
+    assert!(
+        query_once(&lab, USER_PORT, &www).is_some(),
+        "ports XDP is not configured for are not filtered"
+    );
+    assert!(server.counter(Stat::DropDenied) >= 1, "denied drops are counted");
+    assert!(
+        query_to(&lab, SocketAddr::new(IpAddr::V6(SERVER_V6), XDP_PORT), &www).is_some(),
+        "IPv6 is not denied"
+    );
+    deny(&["198.18.0.0/24", "--remove"]);
+    assert!(
+        query_once(&lab, XDP_PORT, &www).is_some(),
+        "answers resume when the prefix is lifted"
+    );
+
+    drop(server);
+}
+
+const ZONE_BEFORE: &str = "$ORIGIN example.com.\n$TTL 300\n\
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+@ IN NS ns1\n\
+ns1 IN A 192.0.2.1\n\
+old IN A 192.0.2.66\n";
+
+#[test]
+fn reload_swaps_the_xdp_answers_with_the_zone() {
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let dir = std::env::temp_dir().join(format!("xdp-zone-{}", lab.server_ns));
+    std::fs::create_dir_all(&dir).expect("zone dir");
+    let _cleanup = TempDir(dir.clone());
+    let zone = dir.join("example.com.zone");
+    std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
+    let server = Server::start(&lab, Some(zone.to_str().expect("UTF-8 path")));
+
+    let old = query(1, "old.example.com", 1, None);
+    let new = query(2, "new.example.com", 1, None);
+    assert!(
+        query_once(&lab, XDP_PORT, &old).is_some(),
+        "old.example.com is answered"
+    );
+
+    // The new generation drops `old` and adds `new`.
+    std::fs::write(
+        &zone,
+        ZONE_BEFORE
+            .replace(" 1 7200", " 2 7200")
+            .replace("old IN A 192.0.2.66", "new IN A 192.0.2.77"),
+    )
+    .expect("zone rewritten");
+    let reloads = server.log().matches("reload complete").count();
+    server.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log().matches("reload complete").count() == reloads {
+        assert!(
+            Instant::now() < deadline,
+            "no reload within 10 s; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // With userspace stopped, only XDP can answer: the new name from the
+    // new map, and nothing from the unloaded generation.
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = query_once(&lab, XDP_PORT, &new).expect("XDP answers the name the reload added");
+    assert!(answer.ends_with(&[192, 0, 2, 77]), "the new address: {answer:?}");
+    assert!(
+        query_once(&lab, XDP_PORT, &old).is_none(),
+        "XDP must not answer from the unloaded zone generation"
+    );
+    server.signal(libc::SIGCONT);
+    let nx = query_once(&lab, XDP_PORT, &old).expect("userspace answers again");
+    assert_eq!(nx[3] & 0x0f, 3, "old.example.com is NXDOMAIN now");
+}

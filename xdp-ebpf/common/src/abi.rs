@@ -1,0 +1,220 @@
+//! Map keys, values, counters and settings shared by the XDP program and userspace.
+//!
+//! Every type is `#[repr(C)]`, `Copy`, without `bool` and with explicit
+//! padding, so both sides agree on the bytes; userspace gets `aya::Pod`
+//! impls through the `user` feature.
+
+use crate::wire::MAX_NAME_LEN;
+
+/// Bytes of a cached response after the question. Answers above this stay
+/// in userspace; 1024 holds every answer of a typical zone without DNSSEC
+/// and most with it, while keeping a map entry near 1.3 KiB.
+pub const MAX_BODY: usize = 1024;
+
+/// Size of the name buffer in a [`CacheValue`] (a wire name plus one spare byte, keeping alignment).
+pub const NAME_BUF: usize = MAX_NAME_LEN + 1;
+
+/// [`CacheKey::flags`]: the query carried an OPT record.
+pub const KEY_EDNS: u8 = 1;
+/// [`CacheKey::flags`]: the OPT record had the DO bit.
+pub const KEY_DO: u8 = 2;
+
+/// Key of the response maps: what changes the bytes of an answer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    /// [`crate::hash::name_hash`] of the lower-cased wire name.
+    pub name_hash: u64,
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
+    /// [`KEY_EDNS`] | [`KEY_DO`].
+    pub flags: u8,
+    /// Wire length of the name, root label included.
+    pub name_len: u8,
+    /// Zero.
+    pub _pad: [u8; 2],
+}
+
+/// A precomputed response: everything after the question, plus what the
+/// header needs. The name is kept so a hash collision is never served.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CacheValue {
+    /// The lower-cased wire name this answers (first `name_len` bytes).
+    pub name: [u8; NAME_BUF],
+    /// Header flags: QR, opcode, AA, TC, RA, AD, RCODE; RD and CD come from the query.
+    pub header_flags: u16,
+    /// ANCOUNT.
+    pub ancount: u16,
+    /// NSCOUNT.
+    pub nscount: u16,
+    /// ARCOUNT (the OPT record included).
+    pub arcount: u16,
+    /// Bytes of `body` in use.
+    pub body_len: u16,
+    /// Zero.
+    pub _pad: u16,
+    /// Folded ones'-complement sum of `body` as if it started at an even offset.
+    pub body_csum: u32,
+    /// The answer, authority and additional sections, compressed against
+    /// the question at offset 12.
+    pub body: [u8; MAX_BODY],
+}
+
+impl CacheValue {
+    /// An all-zero value, to fill in.
+    pub const fn zeroed() -> Self {
+        CacheValue {
+            name: [0; NAME_BUF],
+            header_flags: 0,
+            ancount: 0,
+            nscount: 0,
+            arcount: 0,
+            body_len: 0,
+            _pad: 0,
+            body_csum: 0,
+            body: [0; MAX_BODY],
+        }
+    }
+}
+
+/// Why a packet went where it went: indexes of the per-CPU counter array.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stat {
+    /// Answered from the map with `XDP_TX`.
+    Hit = 0,
+    /// A query we could answer, but not in the map: passed to userspace.
+    Miss,
+    /// DNS for us that XDP does not answer (EDNS options, other opcodes,
+    /// large or odd messages, too big for the client): passed to userspace.
+    Pass,
+    /// Shorter than a DNS header: dropped.
+    DropTooShort,
+    /// A response (QR=1) aimed at us: dropped.
+    DropResponse,
+    /// QDCOUNT is not 1: dropped.
+    DropQdcount,
+    /// An IPv4 first fragment to our port: dropped.
+    DropFragment,
+    /// From a well-known reflection source port: dropped.
+    DropReflectionPort,
+    /// From a source in the deny list: dropped.
+    DropDenied,
+    /// Over the per-prefix rate: dropped.
+    RateLimited,
+    /// Over the per-prefix rate, answered with TC=1 ("slip").
+    Slip,
+    /// The packet could not be resized or rewritten: passed.
+    TxError,
+}
+
+impl Stat {
+    /// Number of counters.
+    pub const COUNT: u32 = 12;
+    /// Every counter, in index order.
+    pub const ALL: [Stat; Self::COUNT as usize] = [
+        Stat::Hit,
+        Stat::Miss,
+        Stat::Pass,
+        Stat::DropTooShort,
+        Stat::DropResponse,
+        Stat::DropQdcount,
+        Stat::DropFragment,
+        Stat::DropReflectionPort,
+        Stat::DropDenied,
+        Stat::RateLimited,
+        Stat::Slip,
+        Stat::TxError,
+    ];
+
+    /// The counter's name in logs and `dns-server stats`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stat::Hit => "hit",
+            Stat::Miss => "miss",
+            Stat::Pass => "pass",
+            Stat::DropTooShort => "drop_too_short",
+            Stat::DropResponse => "drop_response",
+            Stat::DropQdcount => "drop_qdcount",
+            Stat::DropFragment => "drop_fragment",
+            Stat::DropReflectionPort => "drop_reflection_port",
+            Stat::DropDenied => "drop_denied",
+            Stat::RateLimited => "rate_limited",
+            Stat::Slip => "slip",
+            Stat::TxError => "tx_error",
+        }
+    }
+}
+
+/// [`XdpConfig::flags`]: only packets to addresses in the service maps are ours.
+pub const CONFIG_SERVICE_FILTER: u32 = 1;
+/// [`XdpConfig::flags`]: per-prefix rate limiting is on.
+pub const CONFIG_RATE_LIMIT: u32 = 2;
+
+/// Run-time settings, the single entry of the `CONFIG` array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// UDP port DNS is served on (53 in production).
+    pub dns_port: u16,
+    /// A second port, or 0.
+    pub dns_port_alt: u16,
+    /// Our EDNS UDP payload: the cap on answers to EDNS queries.
+    pub udp_limit: u16,
+    /// Zero.
+    pub _pad: u16,
+    /// [`CONFIG_SERVICE_FILTER`] | [`CONFIG_RATE_LIMIT`].
+    pub flags: u32,
+    /// Which response map is live: 0 for A, 1 for B.
+    pub active: u32,
+    /// Rate limit: queries per second allowed per /24 or /56.
+    pub rrl_rate: u32,
+    /// Rate limit: burst, in queries.
+    pub rrl_burst: u32,
+    /// Rate limit: every Nth limited query gets a TC=1 reply; 0 never.
+    pub rrl_slip: u32,
+    /// Zero.
+    pub _pad2: u32,
+}
+
+/// Token bucket of one source prefix (rate limiting).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// Time of the last refill, ns since boot.
+    pub last_ns: u64,
+    /// Tokens left, scaled by [`TOKEN_SCALE`].
+    pub tokens: u64,
+    /// Queries limited so far (for slip).
+    pub limited: u64,
+}
+
+/// Fixed-point scale of [`Bucket::tokens`].
+pub const TOKEN_SCALE: u64 = 1 << 20;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: every type is repr(C), Copy, with explicit padding and no invalid bit patterns.
+    unsafe impl aya::Pod for super::CacheKey {}
+    unsafe impl aya::Pod for super::CacheValue {}
+    unsafe impl aya::Pod for super::XdpConfig {}
+    unsafe impl aya::Pod for super::Bucket {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_have_no_hidden_padding() {
+        assert_eq!(core::mem::size_of::<CacheKey>(), 16);
+        assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 16 + MAX_BODY);
+        assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
+        for (i, s) in Stat::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "Stat::ALL is in index order");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Internet checksum helpers (RFC 1071, RFC 1624) for the rewritten headers.
+
+/// Adds `bytes` to a running ones'-complement sum, as big-endian words
+/// starting at an even offset (a trailing odd byte is the high half).
+pub fn add_bytes(mut sum: u32, bytes: &[u8]) -> u32 {
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        sum += u32::from(u16::from_be_bytes([bytes[i], bytes[i + 1]]));
+        i += 2;
+    }
+    if i < bytes.len() {
+        sum += u32::from(bytes[i]) << 8;
+    }
+    fold(sum) as u32
+}
+
+/// Folds a 32-bit sum into 16 bits (end-around carry).
+#[inline(always)]
+pub const fn fold(mut sum: u32) -> u16 {
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum as u16
+}
+
+/// The sum of the same bytes placed at an odd offset: bytes swap places.
+#[inline(always)]
+pub const fn shift_odd(folded: u16) -> u16 {
+    folded.swap_bytes()
+}
+
+/// The checksum field to write for a folded sum; UDP sends 0 as 0xffff
+/// (0 means "no checksum" over IPv4 and is forbidden over IPv6).
+#[inline(always)]
+pub const fn udp_field(sum: u32) -> u16 {
+    match !fold(sum) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
+/// Updates a checksum field for one 16-bit word changing from `old` to `new` (RFC 1624 eq. 3).
+#[inline(always)]
+pub const fn replace16(check: u16, old: u16, new: u16) -> u16 {
+    let sum = (!check) as u32 + (!old) as u32 + new as u32;
+    !fold(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full(bytes: &[u8]) -> u16 {
+        !fold(add_bytes(0, bytes))
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 section 3: the sum of these words is 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(add_bytes(0, &data)), 0xddf2);
+    }
+
+    #[test]
+    fn odd_offset_is_a_byte_swap() {
+        let body = [0x12, 0x34, 0x56, 0x78, 0x9a];
+        let mut shifted = [0u8; 6];
+        shifted[1..].copy_from_slice(&body);
+        assert_eq!(shift_odd(fold(add_bytes(0, &body))), fold(add_bytes(0, &shifted)));
+    }
+
+    #[test]
+    fn incremental_update_matches_recompute() {
+        let mut hdr = [
+            0x45, 0, 0, 0x54, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1,
+        ];
+        let c = full(&hdr);
+        hdr[10..12].copy_from_slice(&c.to_be_bytes());
+        let updated = replace16(c, 0x0054, 0x0123);
+        hdr[2..4].copy_from_slice(&0x0123u16.to_be_bytes());
+        hdr[10..12].copy_from_slice(&[0, 0]);
+        assert_eq!(updated, full(&hdr));
+    }
+
+    #[test]
+    fn zero_udp_checksum_is_sent_as_ffff() {
+        assert_eq!(udp_field(0xffff), 0xffff);
+        assert_eq!(udp_field(0x1234), !0x1234);
+    }
+}

@@ -1,0 +1,524 @@
+//! The XDP program's view of a query: header checks, the question
+//! lower-cased and hashed in place, and the OPT record.
+//!
+//! It works on a fixed-size copy of the DNS message (the program copies the
+//! UDP payload into a per-CPU buffer first), so every read is a bounds
+//! check the verifier can follow, and the host tests feed it the very same
+//! bytes. It decides only what XDP can answer; anything unusual is
+//! [`Verdict::Pass`] so that userspace gives the full, careful answer.
+
+use crate::{
+    abi::{CacheKey, KEY_DO, KEY_EDNS, NAME_BUF},
+    hash,
+    wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, edns_option, rtype},
+};
+
+/// Size of the message buffer; longer queries are passed to userspace.
+/// A power of two, so an index can be masked into range.
+pub const MSG_BUF: usize = 512;
+
+/// Most EDNS options looked at; more are passed to userspace.
+const MAX_OPTIONS: usize = 4;
+
+/// Why the program does not answer a message itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let userspace answer it (malformed, unusual or out of XDP's scope).
+    Pass,
+    /// Shorter than a DNS header: drop.
+    DropTooShort,
+    /// A response aimed at us: drop.
+    DropResponse,
+    /// A query whose QDCOUNT is not 1: drop.
+    DropQdcount,
+}
+
+/// A query XDP may answer, with what the response needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question {
+    /// The map key (name hash, type, class, EDNS flags, name length).
+    pub key: CacheKey,
+    /// The query's flags word.
+    pub flags: u16,
+    /// Offset just past the question (12 + name + 4).
+    pub end: usize,
+    /// Folded ones'-complement sum of the question bytes as received,
+    /// at their offsets in the message.
+    pub csum: u32,
+    /// The client's UDP payload size: 512 without EDNS.
+    pub udp_payload: u16,
+}
+
+impl Question {
+    /// Largest response the client takes: 512 without EDNS, else its
+    /// payload size (at least 512) capped at ours (RFC 6891 6.2.5).
+    pub fn size_limit(&self, ours: u16) -> usize {
+        if self.key.flags & KEY_EDNS == 0 {
+            wire::CLASSIC_UDP_PAYLOAD as usize
+        } else {
+            let p = if self.udp_payload < 512 { 512 } else { self.udp_payload };
+            (if p < ours { p } else { ours }) as usize
+        }
+    }
+}
+
+#[inline(always)]
+fn byte(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<u8> {
+    if at < len {
+        // The mask keeps the index provably inside the buffer for the verifier.
+        Some(msg[at & (MSG_BUF - 1)])
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn word(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([byte(msg, len, at)?, byte(msg, len, at + 1)?]))
+}
+
+/// What the header says, for [`rest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The flags word.
+    pub flags: u16,
+    /// ARCOUNT (0 or 1).
+    pub arcount: u16,
+}
+
+/// The question's name, walked by [`name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalkedName {
+    /// Wire length, root label included.
+    pub len: usize,
+    /// [`hash::name_hash`] of the lower-cased name.
+    pub hash: u64,
+    /// Unfolded sum of the name's bytes as received, at their offsets.
+    pub csum: u32,
+}
+
+/// Parses the first `len` bytes of `msg`; lower-cases the question's name in place.
+///
+/// The three steps are public because the XDP program runs them one by one
+/// (it hides each step's result from the verifier's path tracking between them).
+pub fn parse(msg: &mut [u8; MSG_BUF], len: usize) -> Result<Question, Verdict> {
+    let h = header(msg, len)?;
+    let n = name(msg, len).ok_or(Verdict::Pass)?;
+    rest(msg, len, h, n)
+}
+
+/// Step 1: the header checks.
+#[inline(always)]
+pub fn header(msg: &[u8; MSG_BUF], len: usize) -> Result<Header, Verdict> {
+    if len < HEADER_LEN {
+        return Err(Verdict::DropTooShort);
+    }
+    if len > MSG_BUF {
+        return Err(Verdict::Pass);
+    }
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    if flags & wire::FLAG_QR != 0 {
+        return Err(Verdict::DropResponse);
+    }
+    if u16::from_be_bytes([msg[4], msg[5]]) != 1 {
+        return Err(Verdict::DropQdcount);
+    }
+    let opcode_query = flags & wire::OPCODE_MASK == 0;
+    let no_records = msg[6] == 0 && msg[7] == 0 && msg[8] == 0 && msg[9] == 0;
+    let arcount = u16::from_be_bytes([msg[10], msg[11]]);
+    if !opcode_query || !no_records || arcount > 1 {
+        return Err(Verdict::Pass);
+    }
+    Ok(Header { flags, arcount })
+}
+
+/// Step 3: QTYPE, QCLASS and the OPT record after the name.
+#[inline(always)]
+pub fn rest(msg: &[u8; MSG_BUF], len: usize, h: Header, n: WalkedName) -> Result<Question, Verdict> {
+    if n.len > MAX_NAME_LEN {
+        return Err(Verdict::Pass);
+    }
+    let at = HEADER_LEN + n.len;
+    let qtype = word(msg, len, at).ok_or(Verdict::Pass)?;
+    let qclass = word(msg, len, at + 2).ok_or(Verdict::Pass)?;
+    // Offset `at` may be odd: the sum then sees the bytes swapped.
+    let tail = qtype as u32 + qclass as u32;
+    let tail = if at & 1 == 0 {
+        tail
+    } else {
+        crate::csum::shift_odd(crate::csum::fold(tail)) as u32
+    };
+    let end = at + 4;
+
+    let mut key = CacheKey {
+        name_hash: n.hash,
+        qtype,
+        qclass,
+        flags: 0,
+        name_len: n.len as u8,
+        _pad: [0; 2],
+    };
+    let mut udp_payload = wire::CLASSIC_UDP_PAYLOAD;
+    if h.arcount == 1 {
+        let (payload, dnssec_ok) = opt(msg, len, end).ok_or(Verdict::Pass)?;
+        udp_payload = payload;
+        key.flags = KEY_EDNS | if dnssec_ok { KEY_DO } else { 0 };
+    } else if end != len {
+        return Err(Verdict::Pass);
+    }
+    Ok(Question {
+        key,
+        flags: h.flags,
+        end,
+        csum: crate::csum::fold(n.csum.wrapping_add(tail)) as u32,
+        udp_payload,
+    })
+}
+
+/// Most labels a name can have (255 bytes of one-byte labels).
+const MAX_LABELS: usize = 128;
+/// Words of eight bytes covering the longest name.
+const NAME_WORDS: usize = NAME_BUF / 8;
+
+/// The eight bytes at `at`, big-endian (zero when they would leave the buffer).
+#[inline(always)]
+fn word_at(msg: &[u8; MSG_BUF], at: usize) -> u64 {
+    let a = at & (MSG_BUF - 1);
+    if a + 8 > MSG_BUF {
+        return 0;
+    }
+    u64::from_be_bytes([
+        msg[a],
+        msg[a + 1],
+        msg[a + 2],
+        msg[a + 3],
+        msg[a + 4],
+        msg[a + 5],
+        msg[a + 6],
+        msg[a + 7],
+    ])
+}
+
+#[inline(always)]
+fn set_word(msg: &mut [u8; MSG_BUF], at: usize, w: u64) {
+    let a = at & (MSG_BUF - 1);
+    if a + 8 > MSG_BUF {
+        return;
+    }
+    let b = w.to_be_bytes();
+    msg[a] = b[0];
+    msg[a + 1] = b[1];
+    msg[a + 2] = b[2];
+    msg[a + 3] = b[3];
+    msg[a + 4] = b[4];
+    msg[a + 5] = b[5];
+    msg[a + 6] = b[6];
+    msg[a + 7] = b[7];
+}
+
+/// Step 2: finds the question's name by its labels, then lower-cases it in
+/// place, hashes it and sums its bytes as received, eight bytes at a time.
+/// `None` when the name is malformed, compressed, too long or cut off.
+#[inline(always)]
+pub fn name(msg: &mut [u8; MSG_BUF], len: usize) -> Option<WalkedName> {
+    let mut root = HEADER_LEN;
+    let mut found = false;
+    for _ in 0..MAX_LABELS {
+        let label = byte(msg, len, root)? as usize;
+        if label == 0 {
+            found = true;
+            break;
+        }
+        if label > MAX_LABEL_LEN {
+            return None;
+        }
+        root += 1 + label;
+        if root - HEADER_LEN >= MAX_NAME_LEN {
+            return None;
+        }
+    }
+    if !found {
+        return None;
+    }
+    let name_len = root + 1 - HEADER_LEN;
+    let mut h = hash::SEED;
+    let mut sum = 0u32;
+    for i in 0..NAME_WORDS {
+        let off = i * 8;
+        if off >= name_len {
+            break;
+        }
+        let keep = hash::first_bytes(name_len - off);
+        let at = HEADER_LEN + off;
+        let received = word_at(msg, at);
+        let name_part = received & keep;
+        let lower = hash::lower_word(name_part);
+        // Bytes after the name (QTYPE...) stay as they are.
+        set_word(msg, at, lower | (received & !keep));
+        h = hash::push(h, lower);
+        // The name starts at an even offset: the word is four checksum words.
+        sum += (name_part >> 48) as u32
+            + ((name_part >> 32) & 0xffff) as u32
+            + ((name_part >> 16) & 0xffff) as u32
+            + (name_part & 0xffff) as u32;
+    }
+    Some(WalkedName {
+        len: name_len,
+        hash: h,
+        csum: sum,
+    })
+}
+
+/// Whether `stored` (a lower-cased name, zero-padded) is the lower-cased
+/// name of `len` bytes at the question in `msg` (after [`name`]).
+#[inline(always)]
+pub fn same_name(stored: &[u8; NAME_BUF], msg: &[u8; MSG_BUF], len: usize) -> bool {
+    for i in 0..NAME_WORDS {
+        let off = i * 8;
+        if off >= len {
+            return true;
+        }
+        let keep = hash::first_bytes(len - off);
+        let s = u64::from_be_bytes([
+            stored[off],
+            stored[off + 1],
+            stored[off + 2],
+            stored[off + 3],
+            stored[off + 4],
+            stored[off + 5],
+            stored[off + 6],
+            stored[off + 7],
+        ]);
+        if s & keep != word_at(msg, HEADER_LEN + off) & keep {
+            return false;
+        }
+    }
+    true
+}
+
+/// Reads the OPT record at `at`, which must end the message: (payload, DO).
+/// `None` for what userspace must handle: other EDNS versions, NSID, odd layouts.
+#[inline(always)]
+fn opt(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<(u16, bool)> {
+    if byte(msg, len, at)? != 0 || word(msg, len, at + 1)? != rtype::OPT {
+        return None;
+    }
+    let payload = word(msg, len, at + 3)?;
+    let version = byte(msg, len, at + 6)?;
+    let ttl_low = word(msg, len, at + 7)?;
+    let rdlen = word(msg, len, at + 9)? as usize;
+    if version != 0 || at + 11 + rdlen != len {
+        return None;
+    }
+    let mut o = at + 11;
+    for _ in 0..MAX_OPTIONS {
+        if o == len {
+            return Some((payload, ttl_low & EDNS_DO != 0));
+        }
+        if word(msg, len, o)? == edns_option::NSID {
+            return None;
+        }
+        o += 4 + word(msg, len, o + 2)? as usize;
+    }
+    if o == len {
+        Some((payload, ttl_low & EDNS_DO != 0))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csum;
+
+    const WWW: &[u8] = b"\x03WwW\x07ExAmple\x03com\x00";
+    const OPT_DO: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
+    const OPT_NSID: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0];
+    const OPT_COOKIE: &[u8] = &[
+        0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+    ];
+
+    fn message(
+        flags: u16,
+        qdcount: u16,
+        name: &[u8],
+        qtype: u16,
+        extra: &[u8],
+        arcount: u16,
+    ) -> ([u8; MSG_BUF], usize) {
+        let mut m = [0u8; MSG_BUF];
+        m[0..2].copy_from_slice(&0xbeefu16.to_be_bytes());
+        m[2..4].copy_from_slice(&flags.to_be_bytes());
+        m[4..6].copy_from_slice(&qdcount.to_be_bytes());
+        m[10..12].copy_from_slice(&arcount.to_be_bytes());
+        let mut at = 12;
+        m[at..at + name.len()].copy_from_slice(name);
+        at += name.len();
+        m[at..at + 2].copy_from_slice(&qtype.to_be_bytes());
+        m[at + 2..at + 4].copy_from_slice(&1u16.to_be_bytes());
+        at += 4;
+        m[at..at + extra.len()].copy_from_slice(extra);
+        (m, at + extra.len())
+    }
+
+    #[test]
+    fn plain_query_is_lowercased_hashed_and_summed() {
+        let (mut m, len) = message(0x0100, 1, WWW, 1, &[], 0);
+        let original = m;
+        let q = parse(&mut m, len).expect("a plain query is answerable");
+        let lower = b"\x03www\x07example\x03com\x00";
+        assert_eq!(&m[12..12 + lower.len()], lower, "the name is lower-cased in place");
+        assert_eq!(q.key.name_hash, hash::name_hash(lower));
+        assert_eq!(q.key.name_len as usize, lower.len());
+        assert_eq!((q.key.qtype, q.key.qclass, q.key.flags), (1, 1, 0));
+        assert_eq!(q.end, len);
+        assert_eq!(q.udp_payload, 512);
+        // The sum covers the question exactly as received.
+        let mut question = [0u8; MSG_BUF];
+        question[12..len].copy_from_slice(&original[12..len]);
+        assert_eq!(q.csum, csum::add_bytes(0, &question[..len]));
+    }
+
+    #[test]
+    fn odd_and_even_name_lengths_sum_alike() {
+        for name in [&b"\x01a\x00"[..], b"\x02ab\x00", b"\x03Abc\x02DE\x00"] {
+            let (mut m, len) = message(0, 1, name, 28, &[], 0);
+            let original = m;
+            let q = parse(&mut m, len).expect("answerable");
+            let mut question = [0u8; MSG_BUF];
+            question[12..len].copy_from_slice(&original[12..len]);
+            assert_eq!(q.csum, csum::add_bytes(0, &question[..len]), "name {name:?}");
+        }
+    }
+
+    #[test]
+    fn stored_names_are_compared_case_insensitively() {
+        let (mut m, len) = message(0, 1, WWW, 1, &[], 0);
+        let q = parse(&mut m, len).expect("answerable");
+        let n = q.key.name_len as usize;
+        let mut stored = [0u8; NAME_BUF];
+        stored[..n].copy_from_slice(b"\x03www\x07example\x03com\x00");
+        assert!(same_name(&stored, &m, n));
+        stored[5] = b'x';
+        assert!(!same_name(&stored, &m, n), "one byte differs");
+        let mut longer = [0u8; NAME_BUF];
+        longer[..n].copy_from_slice(&stored[..n]);
+        longer[n] = 1;
+        longer[5] = b'e';
+        assert!(same_name(&longer, &m, n), "bytes past the length are not compared");
+        assert_eq!(q.key.name_hash, hash::name_hash(&longer[..n]));
+    }
+
+    #[test]
+    fn edns_sets_the_key_flags() {
+        let (mut m, len) = message(0, 1, WWW, 28, OPT_DO, 1);
+        let q = parse(&mut m, len).expect("EDNS with DO is answerable");
+        assert_eq!(q.key.flags, KEY_EDNS | KEY_DO);
+        assert_eq!(q.udp_payload, 1232);
+        assert_eq!(q.size_limit(1232), 1232);
+        let (mut m, len) = message(0, 1, WWW, 28, OPT_COOKIE, 1);
+        let q = parse(&mut m, len).expect("a cookie does not change the answer");
+        assert_eq!(q.key.flags, KEY_EDNS);
+        assert_eq!(q.size_limit(1232), 1232, "4096 is capped at ours");
+    }
+
+    #[test]
+    fn what_xdp_leaves_to_userspace_or_drops() {
+        // (what, flags, QDCOUNT, name, after the question, ARCOUNT, verdict)
+        type Case<'a> = (&'a str, u16, u16, &'a [u8], &'a [u8], u16, Verdict);
+        let cases: &[Case<'_>] = &[
+            ("a response", 0x8000, 1, WWW, &[], 0, Verdict::DropResponse),
+            ("no question", 0, 0, WWW, &[], 0, Verdict::DropQdcount),
+            ("two questions", 0, 2, WWW, &[], 0, Verdict::DropQdcount),
+            ("NOTIFY", 4 << 11, 1, WWW, &[], 0, Verdict::Pass),
+            ("NSID", 0, 1, WWW, OPT_NSID, 1, Verdict::Pass),
+            ("OPT missing", 0, 1, WWW, &[], 1, Verdict::Pass),
+            ("trailing byte", 0, 1, WWW, &[0], 0, Verdict::Pass),
+            ("compressed name", 0, 1, b"\xc0\x0c", &[], 0, Verdict::Pass),
+            ("label too long", 0, 1, b"\x40", &[], 0, Verdict::Pass),
+        ];
+        for (what, flags, qd, name, extra, ar, verdict) in cases {
+            let (mut m, len) = message(*flags, *qd, name, 1, extra, *ar);
+            assert_eq!(parse(&mut m, len), Err(*verdict), "{what}");
+        }
+        let (mut m, _) = message(0, 1, WWW, 1, &[], 0);
+        assert_eq!(parse(&mut m, 11), Err(Verdict::DropTooShort));
+        assert_eq!(parse(&mut m, MSG_BUF + 1), Err(Verdict::Pass));
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        for (extra, ar) in [(&[][..], 0), (OPT_DO, 1), (OPT_COOKIE, 1)] {
+            let (m, len) = message(0, 1, WWW, 1, extra, ar);
+            for cut in 0..len {
+                let mut copy = m;
+                copy[cut..].fill(0);
+                assert!(
+                    parse(&mut copy, cut).is_err(),
+                    "a query cut at {cut} of {len} bytes must not be answered"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn longest_names_are_bounded() {
+        // 255 bytes: three 63-byte labels and one 61-byte label.
+        let mut name = [0u8; 256];
+        let mut at = 0;
+        for l in [63usize, 63, 63, 61] {
+            name[at] = l as u8;
+            name[at + 1..at + 1 + l].fill(b'X');
+            at += 1 + l;
+        }
+        name[at] = 0;
+        let (mut m, len) = message(0, 1, &name[..at + 1], 1, &[], 0);
+        let q = parse(&mut m, len).expect("a 255-byte name is answerable");
+        assert_eq!(q.key.name_len, 255);
+        // One byte more is refused.
+        let mut longer = [0u8; 257];
+        longer[..at].copy_from_slice(&name[..at]);
+        longer[at - 62] = 62;
+        longer[at] = b'y';
+        longer[at + 1] = 0;
+        let (mut m, len) = message(0, 1, &longer[..at + 2], 1, &[], 0);
+        assert_eq!(parse(&mut m, len), Err(Verdict::Pass));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_and_agree_with_the_full_parser() {
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..200_000 {
+            let (mut m, mut len) = message(0, 1, WWW, 1, OPT_DO, 1);
+            // Flip a few bytes of a valid query, or fill with noise.
+            if round % 4 == 0 {
+                for b in m.iter_mut() {
+                    *b = next() as u8;
+                }
+                len = (next() % (MSG_BUF as u64 + 2)) as usize;
+            } else {
+                for _ in 0..(next() % 4 + 1) {
+                    let i = (next() % len as u64) as usize;
+                    m[i] = next() as u8;
+                }
+            }
+            let original = m;
+            let verdict = parse(&mut m, len);
+            if let Ok(q) = verdict {
+                // Whatever XDP answers, the full parser must accept as a plain query.
+                let full = crate::query::parse(&original[..len])
+                    .unwrap_or_else(|e| panic!("XDP answers only well-formed queries: {e:?} {:?}", &original[..len]));
+                assert_eq!(full.qtype, q.key.qtype);
+                assert_eq!(full.edns.is_some(), q.key.flags & KEY_EDNS != 0);
+                assert!(!full.edns.is_some_and(|e| e.nsid || e.version != 0));
+            }
+        }
+    }
+}

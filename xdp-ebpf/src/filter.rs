@@ -1,0 +1,33 @@
+//! Drops before any DNS parsing: reflection source ports and the deny lists.
+
+use aya_ebpf::{maps::lpm_trie::Key, programs::XdpContext};
+use xdp_common::abi::Stat;
+
+use crate::{
+    maps::{DENY_V4, DENY_V6},
+    parse::{Datagram, ptr_at},
+};
+
+/// Source ports of UDP services abused for reflection/amplification
+/// (echo, qotd, chargen, NTP, NetBIOS, SNMP, CLDAP, SSDP, WS-Discovery,
+/// memcached). No resolver sends queries from them. Port 53 is not here:
+/// some resolvers still query from it.
+const REFLECTION_PORTS: [u16; 10] = [7, 17, 19, 123, 137, 161, 389, 1900, 3702, 11211];
+
+/// Why the packet must be dropped, if it must.
+#[inline(always)]
+pub fn check(ctx: &XdpContext, d: &Datagram) -> Result<Option<Stat>, ()> {
+    if d.src_port == 0 || REFLECTION_PORTS.contains(&d.src_port) {
+        return Ok(Some(Stat::DropReflectionPort));
+    }
+    let denied = if d.v6 {
+        let src = ptr_at::<[u8; 16]>(ctx, d.l3 + 8)?;
+        // SAFETY: ptr_at checked the 16 bytes.
+        DENY_V6.get(Key::new(128, unsafe { *src })).is_some()
+    } else {
+        let src = ptr_at::<[u8; 4]>(ctx, d.l3 + 12)?;
+        // SAFETY: ptr_at checked the 4 bytes.
+        DENY_V4.get(Key::new(32, unsafe { *src })).is_some()
+    };
+    Ok(denied.then_some(Stat::DropDenied))
+}

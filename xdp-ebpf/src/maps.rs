@@ -1,0 +1,78 @@
+//! The program's maps; userspace finds each by this name.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    macros::map,
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
+};
+use xdp_common::{
+    abi::{Bucket, CacheKey, CacheValue, Stat, XdpConfig},
+    question::{MSG_BUF, Question, WalkedName},
+};
+
+use crate::parse::Datagram;
+
+/// Default entries per response map; userspace sets the real bound before loading.
+const CACHE_ENTRIES: u32 = 65536;
+
+/// Packet counters indexed by [`Stat`], one slot per CPU (no atomics needed).
+#[map]
+pub static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Stat::COUNT, 0);
+
+/// Settings from userspace (ports, our payload size, the live response map).
+/// All zero, as before userspace writes it, means "pass everything".
+#[map]
+pub static CONFIG: Array<XdpConfig> = Array::with_max_entries(1, 0);
+
+/// Responses of generation A. Not preallocated: memory follows the zones' size.
+#[map]
+pub static CACHE_A: HashMap<CacheKey, CacheValue> = HashMap::with_max_entries(CACHE_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// Responses of generation B; userspace fills the idle one and flips `CONFIG.active`.
+#[map]
+pub static CACHE_B: HashMap<CacheKey, CacheValue> = HashMap::with_max_entries(CACHE_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// The DNS message copied out of the packet, so parsing works on a fixed-size buffer.
+#[map]
+pub static SCRATCH: PerCpuArray<[u8; MSG_BUF]> = PerCpuArray::with_max_entries(1, 0);
+
+/// Bytes of headers and question kept when a response grows at the front:
+/// VLAN tags, IPv4 with options, UDP, DNS header and the longest question fit.
+pub const HEAD_BUF: usize = 512;
+
+/// Headers and question saved while the frame grows at the front (see `respond::resize`).
+#[map]
+pub static HEAD_SCRATCH: PerCpuArray<[u8; HEAD_BUF]> = PerCpuArray::with_max_entries(1, 0);
+
+/// IPv4 source prefixes whose DNS traffic is dropped (changed at run time).
+#[map]
+pub static DENY_V4: LpmTrie<[u8; 4], u8> = LpmTrie::with_max_entries(65536, 0);
+
+/// IPv6 source prefixes whose DNS traffic is dropped (changed at run time).
+#[map]
+pub static DENY_V6: LpmTrie<[u8; 16], u8> = LpmTrie::with_max_entries(65536, 0);
+
+/// IPv4 service (anycast) addresses, used when the service filter is on.
+#[map]
+pub static SERVICE_V4: HashMap<[u8; 4], u8> = HashMap::with_max_entries(256, 0);
+
+/// IPv6 service (anycast) addresses, used when the service filter is on.
+#[map]
+pub static SERVICE_V6: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0);
+
+/// Rate-limit token buckets per source /24 (IPv4) or /56 (IPv6); LRU, so a
+/// spoofed flood of prefixes evicts old buckets instead of failing.
+#[map]
+pub static RRL: LruHashMap<[u8; 8], Bucket> = LruHashMap::with_max_entries(65536, 0);
+
+/// Per-CPU slots each parsing step's result goes through (see `launder` in main.rs).
+#[map]
+pub static DATAGRAM_SLOT: PerCpuArray<Datagram> = PerCpuArray::with_max_entries(1, 0);
+
+/// See [`DATAGRAM_SLOT`].
+#[map]
+pub static NAME_SLOT: PerCpuArray<WalkedName> = PerCpuArray::with_max_entries(1, 0);
+
+/// See [`DATAGRAM_SLOT`].
+#[map]
+pub static QUESTION_SLOT: PerCpuArray<Question> = PerCpuArray::with_max_entries(1, 0);

@@ -1,0 +1,145 @@
+//! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for us?
+
+use aya_ebpf::programs::XdpContext;
+use xdp_common::abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
+
+use crate::maps::{SERVICE_V4, SERVICE_V6};
+
+const ETH_P_IPV4: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
+const IPPROTO_UDP: u8 = 17;
+const ETH_HLEN: usize = 14;
+const IPV6_HLEN: usize = 40;
+pub const UDP_HLEN: usize = 8;
+/// Largest frame offset looked at (a page holds every frame XDP sees unfragmented).
+const MAX_FRAME: usize = 4096;
+
+/// A UDP datagram to our DNS port.
+#[derive(Clone, Copy)]
+pub struct Datagram {
+    /// Offset of the IP header.
+    pub l3: usize,
+    /// Offset of the UDP header.
+    pub l4: usize,
+    /// Offset of the DNS message.
+    pub dns: usize,
+    /// Length of the DNS message (from the UDP length; padding excluded).
+    pub dns_len: usize,
+    /// IPv6 rather than IPv4.
+    pub v6: bool,
+    /// The client's UDP port.
+    pub src_port: u16,
+}
+
+/// What the headers say about a frame.
+pub enum Flow {
+    /// Not DNS for us: hand it to the stack untouched.
+    NotOurs,
+    /// DNS for us that must be dropped.
+    Drop(Stat),
+    /// DNS for us.
+    Dns(Datagram),
+}
+
+/// The one bounds-checked way to look at packet bytes: a pointer to a `T` at `offset`.
+#[inline(always)]
+pub fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Result<*mut T, ()> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    // Offsets that went through the stack or a map reach the verifier as
+    // unknown numbers; this bound is what lets it accept the pointer math.
+    if offset > MAX_FRAME {
+        return Err(());
+    }
+    if start + offset + core::mem::size_of::<T>() > end {
+        return Err(());
+    }
+    Ok((start + offset) as *mut T)
+}
+
+/// A big-endian u16 at `offset`.
+#[inline(always)]
+pub fn u16_at(ctx: &XdpContext, offset: usize) -> Result<u16, ()> {
+    let p = ptr_at::<[u8; 2]>(ctx, offset)?;
+    // SAFETY: ptr_at checked both bytes.
+    Ok(u16::from_be_bytes(unsafe { *p }))
+}
+
+/// Classifies a frame.
+#[inline(always)]
+pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
+    let mut ethertype = u16_at(ctx, 12)?;
+    let mut l3 = ETH_HLEN;
+    for _ in 0..2 {
+        if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
+            ethertype = u16_at(ctx, l3 + 2)?;
+            l3 += 4;
+        }
+    }
+    let (l4, v6, fragment) = match ethertype {
+        ETH_P_IPV4 => {
+            let ip = ptr_at::<[u8; 20]>(ctx, l3)?;
+            // SAFETY: ptr_at checked the 20 bytes.
+            let ip = unsafe { *ip };
+            let ihl = ((ip[0] & 0x0f) as usize) * 4;
+            if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != IPPROTO_UDP {
+                return Ok(Flow::NotOurs);
+            }
+            let frag = u16::from_be_bytes([ip[6], ip[7]]);
+            if frag & 0x1fff != 0 {
+                // A later fragment has no UDP header to judge by.
+                return Ok(Flow::NotOurs);
+            }
+            if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
+                let dst = [ip[16], ip[17], ip[18], ip[19]];
+                if SERVICE_V4.get_ptr(dst).is_none() {
+                    return Ok(Flow::NotOurs);
+                }
+            }
+            (l3 + ihl, false, frag & 0x2000 != 0)
+        }
+        ETH_P_IPV6 => {
+            let ip = ptr_at::<[u8; IPV6_HLEN]>(ctx, l3)?;
+            // SAFETY: ptr_at checked the 40 bytes.
+            let ip = unsafe { &*ip };
+            if ip[0] >> 4 != 6 || ip[6] != IPPROTO_UDP {
+                return Ok(Flow::NotOurs);
+            }
+            if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
+                let mut dst = [0u8; 16];
+                dst.copy_from_slice(&ip[24..40]);
+                if SERVICE_V6.get_ptr(dst).is_none() {
+                    return Ok(Flow::NotOurs);
+                }
+            }
+            (l3 + IPV6_HLEN, true, false)
+        }
+        _ => return Ok(Flow::NotOurs),
+    };
+    let udp = ptr_at::<[u8; UDP_HLEN]>(ctx, l4)?;
+    // SAFETY: ptr_at checked the 8 bytes.
+    let udp = unsafe { *udp };
+    let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+    if dst_port == 0 || (dst_port != cfg.dns_port && dst_port != cfg.dns_port_alt) {
+        return Ok(Flow::NotOurs);
+    }
+    if fragment {
+        return Ok(Flow::Drop(Stat::DropFragment));
+    }
+    let udp_len = u16::from_be_bytes([udp[4], udp[5]]) as usize;
+    let dns = l4 + UDP_HLEN;
+    if udp_len < UDP_HLEN || dns + (udp_len - UDP_HLEN) > ctx.data_end() - ctx.data() {
+        // Inconsistent lengths: the stack drops it and counts it.
+        return Ok(Flow::NotOurs);
+    }
+    Ok(Flow::Dns(Datagram {
+        l3,
+        l4,
+        dns,
+        dns_len: udp_len - UDP_HLEN,
+        v6,
+        src_port: u16::from_be_bytes([udp[0], udp[1]]),
+    }))
+}
