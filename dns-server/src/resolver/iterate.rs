@@ -95,7 +95,7 @@ impl Resolver {
                 let cached = if refresh {
                     None
                 } else {
-                    self.from_cache(&name, qtype, false, prefetch)
+                    self.cached(&name, qtype, false, prefetch)
                 };
                 refresh = false;
                 let found = match cached {
@@ -103,7 +103,7 @@ impl Resolver {
                     None => match self.find(&name, qtype, budget, depth).await {
                         Ok(found) => found,
                         // RFC 8767: every server failed; an expired answer beats none.
-                        Err(error) => self.from_cache(&name, qtype, true, &mut false).ok_or(error)?,
+                        Err(error) => self.cached(&name, qtype, true, &mut false).ok_or(error)?,
                     },
                 };
                 match found {
@@ -132,7 +132,7 @@ impl Resolver {
     }
 
     /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.
-    fn from_cache(&self, name: &Name, qtype: u16, stale: bool, prefetch: &mut bool) -> Option<Found> {
+    fn cached(&self, name: &Name, qtype: u16, stale: bool, prefetch: &mut bool) -> Option<Found> {
         let now = Instant::now();
         let hit = self.cache.get(name, qtype, stale, now).or_else(|| {
             (qtype != rtype::CNAME)

@@ -21,7 +21,7 @@ impl ServerStats {
         let table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
         servers.sort_by_key(|ip| table.get(ip).copied().unwrap_or(UNKNOWN_RTT_MS));
         drop(table);
-        if servers.len() > 1 && rand::random::<u32>() % EXPLORE_ONE_IN == 0 {
+        if servers.len() > 1 && rand::random::<u32>().is_multiple_of(EXPLORE_ONE_IN) {
             let pick = rand::random::<u32>() as usize % servers.len();
             servers.swap(0, pick);
         }

@@ -1,14 +1,14 @@
 //! Presentation-format RDATA (RFC 1035 5.1 and each type's RFC) to uncompressed wire format.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    net::{Ipv4Addr, Ipv6Addr},
-};
-
-use data_encoding::{BASE32_DNSSEC, BASE64, HEXUPPER_PERMISSIVE};
+use data_encoding::HEXUPPER_PERMISSIVE;
 use xdp_common::wire::rtype;
 
 use crate::name::Name;
+
+mod fields;
+mod svcb;
+
+use fields::Fields;
 
 /// One presentation-format field as the master-file reader split it.
 ///
@@ -169,7 +169,7 @@ fn known(rtype: u16, f: &mut Fields<'_, '_>) -> Result<(), String> {
             f.u16("weight")?;
             f.raw_string("target")
         }
-        rtype::SVCB | rtype::HTTPS => svcb(f),
+        rtype::SVCB | rtype::HTTPS => svcb::svcb(f),
         rtype::DS | code::CDS => {
             f.u16("key tag")?;
             f.u8("algorithm")?;
@@ -290,167 +290,6 @@ fn signature_time(text: &str) -> Option<u32> {
     Some(seconds as u32)
 }
 
-/// RFC 9460 section 2.2: priority, target, then SvcParams in increasing key order.
-fn svcb(f: &mut Fields<'_, '_>) -> Result<(), String> {
-    f.u16("priority")?;
-    f.name("target name")?;
-    let mut params = BTreeMap::new();
-    while !f.is_done() {
-        let token = f.next("svcparam")?;
-        let (key_text, value) = match token.text.split_once('=') {
-            Some((key, value)) => (key, Some(value)),
-            None => (token.text, None),
-        };
-        let key = svc_key(key_text)?;
-        let value = svc_value(key, value.map(unquote).transpose()?.as_deref())?;
-        if params.insert(key, value).is_some() {
-            return Err(format!("svcparam {key_text} appears twice"));
-        }
-    }
-    if let Some(mandatory) = params.get(&0) {
-        for key in mandatory.chunks(2) {
-            let key = u16::from_be_bytes([key[0], key[1]]);
-            if !params.contains_key(&key) {
-                return Err(format!("mandatory svcparam key{key} is missing"));
-            }
-        }
-    }
-    for (key, value) in params {
-        let len = u16::try_from(value.len()).map_err(|_| "svcparam value too long")?;
-        f.out.extend_from_slice(&key.to_be_bytes());
-        f.out.extend_from_slice(&len.to_be_bytes());
-        f.out.extend_from_slice(&value);
-    }
-    Ok(())
-}
-
-/// SvcParamKey names of RFC 9460 section 14.3.2, and `keyNNNNN`.
-fn svc_key(text: &str) -> Result<u16, String> {
-    let key = match text {
-        "mandatory" => 0,
-        "alpn" => 1,
-        "no-default-alpn" => 2,
-        "port" => 3,
-        "ipv4hint" => 4,
-        "ech" => 5,
-        "ipv6hint" => 6,
-        "dohpath" => 7,
-        "ohttp" => 8,
-        _ => text
-            .strip_prefix("key")
-            .and_then(number::<u16>)
-            .ok_or_else(|| format!("unknown svcparam key {text:?}"))?,
-    };
-    if key == u16::MAX {
-        return Err("svcparam key65535 is reserved".into());
-    }
-    Ok(key)
-}
-
-/// A SvcParamValue, written `key=value` or `key="value"`, with its escapes decoded.
-fn unquote(value: &str) -> Result<Vec<u8>, String> {
-    let inner = match value.strip_prefix('"') {
-        Some(rest) => rest
-            .strip_suffix('"')
-            .ok_or_else(|| format!("unterminated quote in svcparam value {value:?}"))?,
-        None => value,
-    };
-    unescape(inner)
-}
-
-/// The wire form of one SvcParamValue (RFC 9460 sections 7 and 8).
-fn svc_value(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let needs_value = || format!("svcparam {} needs a value", svc_key_name(key));
-    match key {
-        0 => {
-            let mut keys = BTreeSet::new();
-            for item in value_list(value.ok_or_else(needs_value)?)? {
-                let k = svc_key(&String::from_utf8_lossy(&item))?;
-                if k == 0 || !keys.insert(k) {
-                    return Err(format!("bad mandatory list entry key{k}"));
-                }
-            }
-            Ok(keys.into_iter().flat_map(u16::to_be_bytes).collect())
-        }
-        1 => {
-            let mut out = Vec::new();
-            for id in value_list(value.ok_or_else(needs_value)?)? {
-                let len = u8::try_from(id.len()).map_err(|_| "alpn id longer than 255 bytes")?;
-                out.push(len);
-                out.extend_from_slice(&id);
-            }
-            Ok(out)
-        }
-        2 | 8 => match value {
-            None | Some([]) => Ok(Vec::new()),
-            Some(_) => Err(format!("svcparam {} takes no value", svc_key_name(key))),
-        },
-        3 => {
-            let text = String::from_utf8_lossy(value.ok_or_else(needs_value)?).into_owned();
-            let port: u16 = number(&text).ok_or_else(|| format!("bad port {text:?}"))?;
-            Ok(port.to_be_bytes().to_vec())
-        }
-        4 => ip_list::<Ipv4Addr>(value.ok_or_else(needs_value)?, |a| a.octets().to_vec()),
-        6 => ip_list::<Ipv6Addr>(value.ok_or_else(needs_value)?, |a| a.octets().to_vec()),
-        5 => BASE64
-            .decode(value.ok_or_else(needs_value)?)
-            .map_err(|e| format!("bad base64 in ech: {e}")),
-        _ => Ok(value.unwrap_or_default().to_vec()),
-    }
-}
-
-fn svc_key_name(key: u16) -> String {
-    let names = [
-        "mandatory",
-        "alpn",
-        "no-default-alpn",
-        "port",
-        "ipv4hint",
-        "ech",
-        "ipv6hint",
-        "dohpath",
-        "ohttp",
-    ];
-    match names.get(usize::from(key)) {
-        Some(name) => (*name).to_string(),
-        None => format!("key{key}"),
-    }
-}
-
-/// RFC 9460 appendix A.1: items split at commas, `\,` and `\\` standing for themselves.
-fn value_list(value: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut items = Vec::new();
-    let mut item = Vec::new();
-    let mut bytes = value.iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'\\' => match bytes.next() {
-                Some(&escaped) => item.push(escaped),
-                None => return Err("dangling backslash in svcparam list".into()),
-            },
-            b',' => items.push(std::mem::take(&mut item)),
-            _ => item.push(b),
-        }
-    }
-    items.push(item);
-    if items.iter().any(Vec::is_empty) {
-        return Err("empty item in svcparam list".into());
-    }
-    Ok(items)
-}
-
-fn ip_list<A: std::str::FromStr>(value: &[u8], octets: fn(A) -> Vec<u8>) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for item in value_list(value)? {
-        let text = String::from_utf8_lossy(&item);
-        let addr = text
-            .parse::<A>()
-            .map_err(|_| format!("bad address {text:?} in ip hint"))?;
-        out.extend(octets(addr));
-    }
-    Ok(out)
-}
-
 /// A decimal number with nothing else around it (`str::parse` would accept `+5`).
 fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -535,190 +374,10 @@ fn decode_hex(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("bad hex: {e}"))
 }
 
-/// A cursor over a record's RDATA fields, writing wire format as it goes.
-struct Fields<'t, 'a> {
-    tokens: &'t [Token<'a>],
-    at: usize,
-    origin: &'t Name,
-    out: Vec<u8>,
-}
-
-impl<'t, 'a> Fields<'t, 'a> {
-    fn next(&mut self, what: &str) -> Result<Token<'a>, String> {
-        let token = *self.tokens.get(self.at).ok_or_else(|| format!("missing {what}"))?;
-        self.at += 1;
-        Ok(token)
-    }
-
-    fn is_done(&self) -> bool {
-        self.at >= self.tokens.len()
-    }
-
-    /// Takes every field left; at least one must be there.
-    fn rest(&mut self, what: &str) -> Result<&'t [Token<'a>], String> {
-        if self.is_done() {
-            return Err(format!("missing {what}"));
-        }
-        let rest = &self.tokens[self.at..];
-        self.at = self.tokens.len();
-        Ok(rest)
-    }
-
-    fn finish(self) -> Result<Vec<u8>, String> {
-        match self.tokens.get(self.at) {
-            Some(extra) => Err(format!("unexpected {:?} after the rdata", extra.text)),
-            None => Ok(self.out),
-        }
-    }
-
-    /// An unsigned field of `bits` bits.
-    fn number<T: std::str::FromStr>(&mut self, what: &str, bits: u32) -> Result<T, String> {
-        let token = self.next(what)?;
-        number(token.text).ok_or_else(|| {
-            let max = (1u64 << bits) - 1;
-            format!("bad {what} {:?}: expected a number from 0 to {max}", token.text)
-        })
-    }
-
-    fn u8(&mut self, what: &str) -> Result<(), String> {
-        let n: u8 = self.number(what, 8)?;
-        self.out.push(n);
-        Ok(())
-    }
-
-    fn u16(&mut self, what: &str) -> Result<(), String> {
-        let n: u16 = self.number(what, 16)?;
-        self.out.extend_from_slice(&n.to_be_bytes());
-        Ok(())
-    }
-
-    fn u32(&mut self, what: &str) -> Result<(), String> {
-        let n: u32 = self.number(what, 32)?;
-        self.out.extend_from_slice(&n.to_be_bytes());
-        Ok(())
-    }
-
-    fn ttl(&mut self, what: &str) -> Result<(), String> {
-        let token = self.next(what)?;
-        let seconds = parse_ttl(token.text).map_err(|e| format!("{what}: {e}"))?;
-        self.out.extend_from_slice(&seconds.to_be_bytes());
-        Ok(())
-    }
-
-    fn ipv4(&mut self) -> Result<(), String> {
-        let token = self.next("ipv4 address")?;
-        let addr: Ipv4Addr = token
-            .text
-            .parse()
-            .map_err(|_| format!("bad ipv4 address {:?}", token.text))?;
-        self.out.extend_from_slice(&addr.octets());
-        Ok(())
-    }
-
-    fn ipv6(&mut self) -> Result<(), String> {
-        let token = self.next("ipv6 address")?;
-        let addr: Ipv6Addr = token
-            .text
-            .parse()
-            .map_err(|_| format!("bad ipv6 address {:?}", token.text))?;
-        self.out.extend_from_slice(&addr.octets());
-        Ok(())
-    }
-
-    fn name(&mut self, what: &str) -> Result<(), String> {
-        let token = self.next(what)?;
-        let name = Name::parse(token.text, Some(self.origin)).map_err(|e| format!("{what}: {e}"))?;
-        self.out.extend_from_slice(name.as_wire());
-        Ok(())
-    }
-
-    /// A `<character-string>` (RFC 1035 3.3): a length byte, then at most 255 bytes.
-    fn string(&mut self, what: &str) -> Result<(), String> {
-        let token = self.next(what)?;
-        let bytes = unescape(token.text)?;
-        let len = u8::try_from(bytes.len())
-            .map_err(|_| format!("{what} longer than 255 bytes: split it into several strings"))?;
-        self.out.push(len);
-        self.out.extend_from_slice(&bytes);
-        Ok(())
-    }
-
-    /// A string that fills the rest of the RDATA, without a length byte.
-    fn raw_string(&mut self, what: &str) -> Result<(), String> {
-        let token = self.next(what)?;
-        self.out.extend(unescape(token.text)?);
-        Ok(())
-    }
-
-    fn hex_rest(&mut self, what: &str) -> Result<(), String> {
-        let data = decode_hex(self.rest(what)?).map_err(|e| format!("{what}: {e}"))?;
-        self.out.extend(data);
-        Ok(())
-    }
-
-    fn base64_rest(&mut self, what: &str) -> Result<(), String> {
-        let text: String = self.rest(what)?.iter().map(|t| t.text).collect();
-        let data = BASE64
-            .decode(text.as_bytes())
-            .map_err(|e| format!("{what}: bad base64: {e}"))?;
-        self.out.extend(data);
-        Ok(())
-    }
-
-    /// Hash algorithm, flags, iterations and salt, shared by NSEC3 and NSEC3PARAM.
-    fn nsec3_head(&mut self) -> Result<(), String> {
-        self.u8("hash algorithm")?;
-        self.u8("flags")?;
-        self.u16("iterations")?;
-        let salt = self.next("salt")?;
-        let salt = match salt.text {
-            "-" => Vec::new(),
-            hex => decode_hex(&[hex.into()]).map_err(|e| format!("salt: {e}"))?,
-        };
-        let len = u8::try_from(salt.len()).map_err(|_| "salt longer than 255 bytes")?;
-        self.out.push(len);
-        self.out.extend(salt);
-        Ok(())
-    }
-
-    /// RFC 5155 section 3.3: base32hex without padding, either case.
-    fn next_hashed_owner(&mut self) -> Result<(), String> {
-        let token = self.next("next hashed owner name")?;
-        let hash = BASE32_DNSSEC
-            .decode(token.text.as_bytes())
-            .map_err(|e| format!("bad base32hex next hashed owner name: {e}"))?;
-        let len = u8::try_from(hash.len()).map_err(|_| "next hashed owner longer than 255 bytes")?;
-        self.out.push(len);
-        self.out.extend(hash);
-        Ok(())
-    }
-
-    /// RFC 4034 section 4.1.2: one block per 256-type window, in increasing order,
-    /// each as long as its highest type needs.
-    fn type_bitmap(&mut self) -> Result<(), String> {
-        let mut types = BTreeSet::new();
-        while !self.is_done() {
-            let token = self.next("type")?;
-            types.insert(type_code(token.text).ok_or_else(|| format!("unknown type {:?}", token.text))?);
-        }
-        let mut windows: BTreeMap<u8, [u8; 32]> = BTreeMap::new();
-        for t in types {
-            let [window, low] = t.to_be_bytes();
-            windows.entry(window).or_insert([0; 32])[usize::from(low / 8)] |= 0x80 >> (low % 8);
-        }
-        for (window, bits) in windows {
-            let len = bits.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-            self.out.push(window);
-            self.out.push(len as u8);
-            self.out.extend_from_slice(&bits[..len]);
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use data_encoding::BASE32_DNSSEC;
 
     fn origin() -> Name {
         Name::parse("example.com.", None).expect("origin parses")
