@@ -1,5 +1,11 @@
 //! `cargo xtask bench auth`: authoritative answers per second, ours against NSD and Knot.
-use std::{collections::BTreeMap, fmt::Write as _, fs, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -31,13 +37,31 @@ pub struct Args {
     /// Servers to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Server::Nsd, Server::Knot, Server::Ours])]
     servers: Vec<Server>,
+    /// Measurements to repeat, per server and round, when other work on the machine skewed them.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=5))]
+    retries: u32,
     /// Query the server's IPv6 address instead of its IPv4 one.
     #[arg(long)]
     ipv6: bool,
 }
 
+/// The machine counts as quiet below this share of busy CPU time, with the
+/// server started but idle: other work on the two CPUs skews the numbers.
+const QUIET: f64 = 0.10;
+
+/// How long to wait for a busy machine to quieten before measuring anyway.
+const QUIET_WAIT: Duration = Duration::from_secs(60);
+
+/// Other work using more than this share of a CPU during a measurement marks it.
+const OTHER_WORK: f64 = 0.05;
+
 /// One measurement of one server.
 struct Sample {
+    /// Other work kept the machine busy when the measurement began.
+    busy: bool,
+    /// CPUs' worth of user time that neither the server nor the generator used
+    /// during the measurement: other work on the machine, which skews it.
+    other: f64,
     answered_per_s: u64,
     sent_per_s: u64,
     /// Share of one CPU the server's processes used (1.0 = a whole CPU).
@@ -103,30 +127,95 @@ pub fn run(args: &Args) -> Result<()> {
                     }
                     Err(err) => return Err(err.context(format!("starting {server}"))),
                 };
-                let cpu_before = running.cpu_seconds();
-                let out = work.0.join(format!("kxdpgun-{server}-{round}.txt"));
-                let measured = kxdpgun::generate(&rig, &queries, target, args.seconds, args.qps, &out)?;
-                let cpu = (running.cpu_seconds() - cpu_before) / f64::from(args.seconds);
+                let mut sample = measure(&rig, &running, args, &queries, target, &work.0)?;
+                for _ in 0..args.retries {
+                    if !sample.skewed() {
+                        break;
+                    }
+                    note(
+                        "bench",
+                        format!("{server}: other work skewed this run; measuring again"),
+                    );
+                    sample = measure(&rig, &running, args, &queries, target, &work.0)?;
+                }
                 drop(running);
                 note(
                     "bench",
                     format!(
-                        "{server}: {} answered/s of {} sent/s, server CPU {:.0}%",
-                        measured.answered_per_s,
-                        measured.sent_per_s,
-                        cpu * 100.0
+                        "{server}: {} answered/s of {} sent/s, server CPU {:.0}%, other work {:.0}%",
+                        sample.answered_per_s,
+                        sample.sent_per_s,
+                        sample.cpu * 100.0,
+                        sample.other * 100.0
                     ),
                 );
-                results.entry(server).or_default().push(Sample {
-                    answered_per_s: measured.answered_per_s,
-                    sent_per_s: measured.sent_per_s,
-                    cpu,
-                });
+                results.entry(server).or_default().push(sample);
             }
         }
     }
     print!("{}", report(args, target, &servers, &results, &skipped));
     Ok(())
+}
+
+/// One run of the generator against a running server, with what it cost whom.
+fn measure(rig: &Rig, running: &Running<'_>, args: &Args, queries: &Path, target: &str, work: &Path) -> Result<Sample> {
+    let busy = !wait_for_quiet()?;
+    let server_before = running.cpu_times();
+    let machine_before = process::machine_user_seconds();
+    let children_before = process::children_user_seconds();
+    let out = work.join("kxdpgun.txt");
+    let measured = kxdpgun::generate(rig, queries, target, args.seconds, args.qps, &out)?;
+    let server = running.cpu_times() - server_before;
+    // The machine's user time, less the server's and the generator's (a
+    // waited-for child by now): what everything else used meanwhile.
+    let other_user = process::machine_user_seconds()
+        - machine_before
+        - server.user
+        - (process::children_user_seconds() - children_before);
+    let seconds = f64::from(args.seconds);
+    Ok(Sample {
+        busy,
+        other: (other_user / seconds).max(0.0),
+        answered_per_s: measured.answered_per_s,
+        sent_per_s: measured.sent_per_s,
+        cpu: server.total / seconds,
+    })
+}
+
+impl Sample {
+    /// Whether other work on the machine may have skewed this measurement.
+    fn skewed(&self) -> bool {
+        self.busy || self.other > OTHER_WORK
+    }
+}
+
+/// Waits until the machine is quiet; false if it stayed busy for [`QUIET_WAIT`].
+fn wait_for_quiet() -> Result<bool> {
+    let deadline = Instant::now() + QUIET_WAIT;
+    let mut told = false;
+    loop {
+        let busy = process::machine_busy(Duration::from_secs(1))?;
+        if busy < QUIET {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            note(
+                "bench",
+                format!("warning: still {:.0}% busy; measuring anyway", busy * 100.0),
+            );
+            return Ok(false);
+        }
+        if !told {
+            note(
+                "bench",
+                format!(
+                    "other work keeps the CPUs {:.0}% busy; waiting up to {QUIET_WAIT:?}",
+                    busy * 100.0
+                ),
+            );
+            told = true;
+        }
+    }
 }
 
 /// The table: per server the median of its rounds, then how ours compares.
@@ -140,7 +229,7 @@ fn report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nanswered queries/s: median of {} rounds of {} s; kxdpgun offering {} qps to {target}:53",
+        "\nanswered queries/s, median of {} rounds of {} s; kxdpgun offering {} qps to {target}:53",
         args.rounds, args.seconds, args.qps
     );
     let _ = write!(out, "{:<6} {:>10} {:>10} {:>6} ", "server", "median", "sent/s", "cpu");
@@ -156,9 +245,16 @@ fn report(
             continue;
         }
         let Some(samples) = results.get(server) else { continue };
-        let answered = median(samples.iter().map(|s| s.answered_per_s as f64));
-        let sent = median(samples.iter().map(|s| s.sent_per_s as f64));
-        let cpu = median(samples.iter().map(|s| s.cpu));
+        // Skewed samples count only when there is nothing better.
+        let clean: Vec<&Sample> = samples.iter().filter(|s| !s.skewed()).collect();
+        let used = if clean.is_empty() {
+            samples.iter().collect()
+        } else {
+            clean
+        };
+        let answered = median(used.iter().map(|s| s.answered_per_s as f64));
+        let sent = median(used.iter().map(|s| s.sent_per_s as f64));
+        let cpu = median(used.iter().map(|s| s.cpu));
         medians.insert(*server, answered);
         let _ = write!(
             out,
@@ -167,9 +263,18 @@ fn report(
             cpu * 100.0
         );
         for sample in samples {
-            let _ = write!(out, " {:>9}", sample.answered_per_s);
+            let mark = if sample.skewed() { "*" } else { "" };
+            let _ = write!(out, " {:>9}", format!("{}{mark}", sample.answered_per_s));
         }
         out.push('\n');
+    }
+    if results.values().flatten().any(Sample::skewed) {
+        let _ = writeln!(
+            out,
+            "* other work used the CPUs before or during this run (more than {:.0}% of a CPU); \
+             medians leave such runs out unless all of a server's runs are marked",
+            OTHER_WORK * 100.0
+        );
     }
     if let Some(ours) = medians.get(&Server::Ours) {
         for peer in [Server::Nsd, Server::Knot] {

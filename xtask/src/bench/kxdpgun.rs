@@ -1,5 +1,11 @@
 //! The load generator: kxdpgun (knot-dnsutils) sending over XDP from the client namespace.
-use std::{fs, os::unix::process::CommandExt as _, path::Path, process::Stdio, time::Duration};
+use std::{
+    fs,
+    os::unix::process::CommandExt as _,
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -9,9 +15,9 @@ use crate::cmd;
 /// Slack past the run's own length before the generator counts as hung.
 const OVERRUN: Duration = Duration::from_secs(15);
 
-/// When, after the generator starts, its XDP program (and so the client end's
-/// NAPI) is in place and the NAPI threads can be pinned.
-const PIN_AFTER: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1000)];
+/// How long the generator may take to attach its XDP program, which gives the
+/// client end the NAPI instance whose thread is then pinned.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What one run of the generator measured.
 pub struct Measured {
@@ -40,13 +46,7 @@ pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32,
     cmd::note("bench", format!("$ {}", cmd::show(&command)));
     let mut child = command.spawn().context("starting kxdpgun")?;
 
-    let mut waited = Duration::ZERO;
-    for at in PIN_AFTER {
-        process::sleep(at - waited)?;
-        waited = at;
-        rig.client.pin_napi_threads();
-        rig.server.pin_napi_threads();
-    }
+    pin_receive_threads(rig, &mut child)?;
     let status = match process::wait_for(&mut child, Duration::from_secs(seconds.into()) + OVERRUN) {
         Ok(Some(status)) => status,
         other => {
@@ -62,6 +62,24 @@ pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32,
         bail!("kxdpgun failed ({status}):\n{output}");
     }
     parse(&output).with_context(|| format!("unexpected kxdpgun output:\n{output}"))
+}
+
+/// Pins both ends' NAPI threads as soon as the generator's XDP program is attached.
+fn pin_receive_threads(rig: &Rig, child: &mut std::process::Child) -> Result<()> {
+    let deadline = Instant::now() + ATTACH_TIMEOUT;
+    while rig.client.pin_napi_threads() == 0 {
+        if Instant::now() >= deadline || child.try_wait()?.is_some() {
+            cmd::note(
+                "bench",
+                "warning: no NAPI thread on the client end; its receive work runs on the server's CPU",
+            );
+            break;
+        }
+        process::sleep(Duration::from_millis(50))?;
+    }
+    // The server end has NAPI only if the server attached an XDP program of its own.
+    rig.server.pin_napi_threads();
+    Ok(())
 }
 
 /// Reads `total queries: N (R pps)` and `total replies: N (R pps) (P%)`.

@@ -64,7 +64,8 @@ impl End {
     /// receives in softirq on whichever CPU sent the frame, so the generator's
     /// work would be charged to the server's CPU. A veth end has NAPI only while
     /// an XDP program is attached, so this is called once the generator runs.
-    pub fn pin_napi_threads(&self) {
+    /// Returns how many threads it pinned.
+    pub fn pin_napi_threads(&self) -> usize {
         let threaded = format!("/sys/class/net/{}/threaded", self.name);
         let _ = self
             .exec()
@@ -72,17 +73,20 @@ impl End {
             .stderr(Stdio::null())
             .status();
         let prefix: String = format!("napi/{}-", self.name).chars().take(15).collect();
-        let Ok(entries) = fs::read_dir("/proc") else { return };
+        let Ok(entries) = fs::read_dir("/proc") else { return 0 };
+        let mut pinned = 0;
         for entry in entries.flatten() {
             let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
             if comm.trim_end().starts_with(&prefix) {
                 let pid = entry.file_name().to_string_lossy().into_owned();
-                let _ = Command::new("taskset")
+                let status = Command::new("taskset")
                     .args(["-p", "-c", &self.cpu.to_string(), &pid])
                     .stdout(Stdio::null())
                     .status();
+                pinned += usize::from(status.is_ok_and(|s| s.success()));
             }
         }
+        pinned
     }
 }
 

@@ -182,9 +182,10 @@ impl<'rig> Running<'rig> {
         }
     }
 
-    /// CPU seconds used so far by every process in the server namespace.
-    pub fn cpu_seconds(&self) -> f64 {
-        self.end.pids().into_iter().filter_map(process::cpu_seconds).sum()
+    /// CPU time used so far by every process in the server namespace.
+    pub fn cpu_times(&self) -> process::CpuTimes {
+        let times = self.end.pids().into_iter().filter_map(process::process_times);
+        times.fold(process::CpuTimes::default(), |sum, t| sum + t)
     }
 
     fn log_tail(&self) -> String {
