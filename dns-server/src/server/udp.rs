@@ -23,9 +23,40 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     socket.set_reuse_port(true)?;
     // Best effort: the kernel caps it at net.core.rmem_max.
     let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    // Best effort, as NSD and Knot do: never lower the path MTU on a forged
+    // ICMP "fragmentation needed", which would make the kernel fragment our
+    // answers (fragments are what cache-poisoning by fragmentation rides on).
+    let _ = ignore_path_mtu(&socket, addr.is_ipv6());
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// Sets IP(V6)_MTU_DISCOVER to PMTUDISC_OMIT: send at the interface MTU,
+/// ignore PMTU updates.
+fn ignore_path_mtu(socket: &Socket, v6: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let (level, name, value) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_OMIT)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_OMIT)
+    };
+    let value: libc::c_int = value;
+    // SAFETY: a valid socket and an int option of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Answers datagrams on one socket until the task is cancelled.
