@@ -1,10 +1,11 @@
-//! `cargo xtask`: set-up, run, test and benchmark commands.
+//! `cargo xtask`: set-up, run, test, benchmark and lab commands.
 //!
 //! Each command lives in its own module; `cmd` holds the helpers they share for
 //! running other programs. Every step says what it does and skips what is
 //! already in place, so running a command twice is cheap.
 mod bench;
 mod cmd;
+mod lab;
 mod run;
 mod setup;
 mod test;
@@ -31,6 +32,8 @@ enum Command {
     /// Measure throughput against other DNS servers in network namespaces.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Anycast failover lab: two PoPs, a BGP router and a client in namespaces; timelines of faults.
+    Lab(lab::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::cmd(&args),
         Command::Test => test::cmd(),
         Command::Bench(command) => bench::cmd(&command),
+        Command::Lab(args) => lab::cmd(&args),
     };
     // Printed by hand: the chain of causes is what helps, a backtrace of xtask does not.
     match result {
