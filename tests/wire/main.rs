@@ -1,5 +1,6 @@
 //! Over-the-wire tests of the dns-server binary: real `dig`, raw sockets, and Knot DNS as a reference.
 
+mod anycast_lab;
 mod chaos;
 mod check;
 mod differential;

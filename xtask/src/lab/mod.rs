@@ -35,14 +35,23 @@ pub struct Args {
     /// Do not attach XDP even when the server supports it.
     #[arg(long)]
     no_xdp: bool,
+    /// Use this `dns-server` binary instead of building one in release mode
+    /// (the integration tests pass the binary they built).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
 }
 
 pub fn cmd(args: &Args) -> Result<()> {
     if !cmd::is_root() {
         bail!("the lab creates network namespaces: run it as root");
     }
-    cmd::run(cmd::cargo().args(["build", "--release", "-p", "dns-server"]))?;
-    let bin = cmd::target_dir().join("release/dns-server");
+    let bin = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => {
+            cmd::run(cmd::cargo().args(["build", "--release", "-p", "dns-server"]))?;
+            cmd::target_dir().join("release/dns-server")
+        }
+    };
     let xdp = !args.no_xdp && has_xdp(&bin)?;
     if args.no_xdp {
         note("lab", "XDP skipped (--no-xdp)");
