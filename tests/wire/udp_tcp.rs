@@ -210,3 +210,44 @@ fn udp_answers_never_exceed_the_allowed_size() {
         }
     }
 }
+
+/// RFC 7766 6.2.3 and 6.2.2: idle connections are closed, and connections
+/// past the limit are closed at once (the server stays up for the others).
+#[test]
+fn tcp_idle_timeout_and_connection_limit() {
+    use std::{
+        io::Read,
+        net::TcpStream,
+        time::{Duration, Instant},
+    };
+    let server = Server::builder()
+        .config("[server]\ntcp_idle_timeout = 1\ntcp_max_connections = 2\n")
+        .start();
+    let connect = || TcpStream::connect(("127.0.0.1", server.port)).expect("expected to connect over TCP");
+    let closed_within = |stream: &mut TcpStream, limit: Duration| {
+        stream.set_read_timeout(Some(limit)).expect("timeout");
+        let started = Instant::now();
+        let mut byte = [0u8; 1];
+        matches!(stream.read(&mut byte), Ok(0)) && started.elapsed() < limit
+    };
+    let mut first = connect();
+    let mut second = connect();
+    // Let the server accept both before the third arrives.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = connect();
+    assert!(
+        closed_within(&mut third, Duration::from_secs(5)),
+        "a third connection over tcp_max_connections = 2 is closed at once"
+    );
+    assert!(
+        closed_within(&mut first, Duration::from_secs(10)) && closed_within(&mut second, Duration::from_secs(10)),
+        "idle connections are closed after tcp_idle_timeout = 1 s"
+    );
+    // No zone given: the built-in example.com.
+    let r = server.dig(&["www.example.com.", "A", "+tcp"]);
+    assert_eq!(
+        r.rcode, "NOERROR",
+        "the server still answers over TCP once slots are free: {}",
+        r.text
+    );
+}
