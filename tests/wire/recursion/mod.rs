@@ -210,3 +210,32 @@ fn answers_match_unbound_on_the_same_lab() {
         mismatches.join("\n")
     );
 }
+
+#[test]
+fn forwarding_mode_asks_the_configured_resolver() {
+    let lab = Lab::start();
+    let upstream = resolver(&lab, "\"127.0.0.0/8\"");
+    let forwarder = Server::builder()
+        .config(&format!(
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{}\"]\n",
+            upstream.port
+        ))
+        .start();
+    let r = ask(&forwarder, "alias.glue.test.", "A");
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.2"],
+        "the chain comes through the forwarder: {}",
+        r.text
+    );
+    let r = ask(&forwarder, "nope.glue.test.", "A");
+    assert_eq!(r.rcode, "NXDOMAIN", "{}", r.text);
+    drop(upstream);
+    let r = ask(&forwarder, "alias.glue.test.", "A");
+    assert_eq!(
+        addresses(&r),
+        vec!["192.0.2.2"],
+        "answered from the forwarder's cache: {}",
+        r.text
+    );
+}
