@@ -1,6 +1,8 @@
 //! Additional-section processing (RFC 1035 3.3, RFC 2782): addresses of the
 //! names that NS, MX, SRV, SVCB and HTTPS records point at, and RRSIGs when DO is set.
 
+use std::borrow::Cow;
+
 use xdp_common::wire::rtype;
 
 use super::{Answer, Placed};
@@ -22,7 +24,7 @@ fn target_offset(t: u16) -> Option<usize> {
 
 /// Adds A and AAAA RRsets of in-zone targets of the answer and authority sections.
 pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
-    let mut targets: Vec<&'a [u8]> = Vec::new();
+    let mut targets: Vec<Vec<u8>> = Vec::new();
     for placed in answer.answer.iter().chain(&answer.authority) {
         let Some(offset) = target_offset(placed.rrset.rtype) else {
             continue;
@@ -31,7 +33,7 @@ pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
             if let Some(target) = rdata.get(offset..)
                 && !targets.iter().any(|t| t.eq_ignore_ascii_case(target))
             {
-                targets.push(target);
+                targets.push(target.to_vec());
             }
         }
     }
@@ -40,7 +42,8 @@ pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
         if !name::is_within(&lower, zone.origin.as_wire()) {
             continue;
         }
-        let Some(node) = zone.node(&lower) else {
+        // A node with data always has its owner recorded.
+        let Some((node, owner)) = zone.node(&lower).and_then(|n| Some((n, n.owner.as_ref()?))) else {
             continue;
         };
         for t in [rtype::A, rtype::AAAA] {
@@ -48,11 +51,12 @@ pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
             let already = answer
                 .answer
                 .iter()
-                .any(|p| p.rrset.rtype == t && p.owner.eq_ignore_ascii_case(target));
+                .any(|p| p.rrset.rtype == t && p.owner.eq_ignore_ascii_case(&target));
             if !already {
                 answer.additional.push(Placed {
-                    owner: target,
-                    rrset,
+                    // The zone's spelling of the target (the same name).
+                    owner: Cow::Borrowed(owner.as_wire()),
+                    rrset: Cow::Borrowed(rrset),
                     ttl: rrset.ttl,
                     node,
                     covering: None,
@@ -71,8 +75,8 @@ pub fn add_signatures(answer: &mut Answer<'_>) {
             signed.push(placed.clone());
             if let Some(sigs) = sigs {
                 signed.push(Placed {
-                    owner: placed.owner,
-                    rrset: sigs,
+                    owner: placed.owner.clone(),
+                    rrset: Cow::Borrowed(sigs),
                     ttl: sigs.ttl.min(placed.ttl),
                     node: placed.node,
                     covering: Some(placed.rrset.rtype),

@@ -1,11 +1,14 @@
-//! The zone walk: referral, exact match, CNAME chain, wildcard, NODATA, NXDOMAIN.
+//! The zone walk: referral, DNAME substitution, exact match, CNAME chain,
+//! wildcard, NODATA, NXDOMAIN.
 
-use xdp_common::wire::{rcode, rtype};
+use std::borrow::Cow;
+
+use xdp_common::wire::{MAX_NAME_LEN, rcode, rtype};
 
 use super::{Answer, Placed, additional};
 use crate::{
     name::{self, suffixes},
-    zone::tree::{Node, Zone, soa_fields},
+    zone::tree::{Node, RRset, Zone, soa_fields},
 };
 
 /// Longest CNAME chain followed inside a zone; longer chains are cut short
@@ -23,8 +26,16 @@ struct Flags {
 enum Step<'a> {
     /// The answer is complete.
     Done,
-    /// A CNAME was added; continue with its target.
-    Follow(&'a [u8]),
+    /// A CNAME was added (or synthesised); continue with its target.
+    Follow(Cow<'a, [u8]>),
+}
+
+/// What lies between the apex and the name and changes where the walk goes.
+enum Redirect<'a> {
+    /// A zone cut: answer with a referral.
+    Cut(&'a Node),
+    /// A DNAME at an ancestor, whose owner is `len` bytes long (RFC 6672).
+    Dname(&'a Node, usize),
 }
 
 /// Answers `qname` (wire format, case as received) of type `qtype` from `zone`.
@@ -35,7 +46,7 @@ pub fn lookup<'a>(zone: &'a Zone, qname: &'a [u8], qtype: u16, dnssec_ok: bool, 
         authoritative: true,
         ..Answer::default()
     };
-    let mut owner = qname;
+    let mut owner: Cow<'a, [u8]> = Cow::Borrowed(qname);
     let mut visited: Vec<Vec<u8>> = Vec::new();
     for _ in 0..MAX_CNAME_CHAIN {
         let lower = owner.to_ascii_lowercase();
@@ -44,7 +55,7 @@ pub fn lookup<'a>(zone: &'a Zone, qname: &'a [u8], qtype: u16, dnssec_ok: bool, 
         }
         match step(
             zone,
-            owner,
+            owner.clone(),
             &lower,
             qtype,
             Flags { dnssec_ok, minimal_any },
@@ -65,15 +76,19 @@ pub fn lookup<'a>(zone: &'a Zone, qname: &'a [u8], qtype: u16, dnssec_ok: bool, 
 /// One name of the walk: a referral, a node, a wildcard, or nothing.
 fn step<'a>(
     zone: &'a Zone,
-    owner: &'a [u8],
+    owner: Cow<'a, [u8]>,
     lower: &[u8],
     qtype: u16,
     flags: Flags,
     answer: &mut Answer<'a>,
 ) -> Step<'a> {
-    if let Some(cut) = zone_cut(zone, lower, qtype) {
-        referral(cut, flags.dnssec_ok, answer);
-        return Step::Done;
+    match redirect(zone, lower, qtype) {
+        Some(Redirect::Cut(cut)) => {
+            referral(cut, flags.dnssec_ok, answer);
+            return Step::Done;
+        }
+        Some(Redirect::Dname(node, len)) => return dname(node, len, owner, qtype, answer),
+        None => {}
     }
     if let Some(node) = zone.node(lower) {
         return at_node(zone, node, owner, qtype, flags.minimal_any, answer);
@@ -95,19 +110,60 @@ fn step<'a>(
     }
 }
 
-/// The highest zone cut (NS below the apex) at or above `lower`. A DS query
+/// The first zone cut (NS below the apex) or DNAME (at a strict ancestor,
+/// the apex included) on the way down from the apex to `lower`. A DS query
 /// for the cut itself is answered by this, the parent side (RFC 4035 3.1.4.1).
-fn zone_cut<'a>(zone: &'a Zone, lower: &[u8], qtype: u16) -> Option<&'a Node> {
+fn redirect<'a>(zone: &'a Zone, lower: &[u8], qtype: u16) -> Option<Redirect<'a>> {
     let apex_len = zone.origin.as_wire().len();
-    let below_apex: Vec<&[u8]> = suffixes(lower).take_while(|s| s.len() > apex_len).collect();
-    for ancestor in below_apex.into_iter().rev() {
+    let down_from_apex: Vec<&[u8]> = suffixes(lower).take_while(|s| s.len() >= apex_len).collect();
+    for ancestor in down_from_apex.into_iter().rev() {
         // Empty non-terminals are explicit, so a missing node has no descendants.
         let node = zone.node(ancestor)?;
-        if node.has(rtype::NS) && !(ancestor.len() == lower.len() && qtype == rtype::DS) {
-            return Some(node);
+        let (at_apex, at_name) = (ancestor.len() == apex_len, ancestor.len() == lower.len());
+        if !at_apex && node.has(rtype::NS) && !(at_name && qtype == rtype::DS) {
+            return Some(Redirect::Cut(node));
+        }
+        if !at_name && node.has(rtype::DNAME) {
+            return Some(Redirect::Dname(node, ancestor.len()));
         }
     }
     None
+}
+
+/// RFC 6672 3.2: the DNAME, a CNAME synthesised from it for `owner`, and
+/// the walk goes on at the new name (unless CNAME itself was asked for).
+fn dname<'a>(node: &'a Node, dname_len: usize, owner: Cow<'a, [u8]>, qtype: u16, answer: &mut Answer<'a>) -> Step<'a> {
+    let Some(dname) = node.get(rtype::DNAME) else {
+        return Step::Done;
+    };
+    answer.answer.push(place(node, owner_of(node), dname));
+    let Some(target) = dname.rdatas.first() else {
+        return Step::Done;
+    };
+    // The labels above the DNAME's owner, as the client wrote them, then the target.
+    let mut synthesised = owner[..owner.len() - dname_len].to_vec();
+    synthesised.extend_from_slice(target);
+    if synthesised.len() > MAX_NAME_LEN {
+        answer.rcode = rcode::YXDOMAIN;
+        return Step::Done;
+    }
+    let cname = RRset {
+        rtype: rtype::CNAME,
+        class: dname.class,
+        ttl: dname.ttl,
+        rdatas: vec![synthesised.clone().into()],
+    };
+    answer.answer.push(Placed {
+        owner,
+        rrset: Cow::Owned(cname),
+        ttl: dname.ttl,
+        node,
+        covering: None,
+    });
+    if qtype == rtype::CNAME {
+        return Step::Done;
+    }
+    Step::Follow(Cow::Owned(synthesised))
 }
 
 /// A referral: the cut's NS set (and DS, for DNSSEC clients) in authority;
@@ -133,7 +189,7 @@ fn referral<'a>(cut: &'a Node, dnssec_ok: bool, answer: &mut Answer<'a>) {
 fn at_node<'a>(
     zone: &'a Zone,
     node: &'a Node,
-    owner: &'a [u8],
+    owner: Cow<'a, [u8]>,
     qtype: u16,
     minimal_any: bool,
     answer: &mut Answer<'a>,
@@ -147,7 +203,7 @@ fn at_node<'a>(
     {
         answer.answer.push(place(node, owner, cname));
         return match cname.rdatas.first() {
-            Some(target) => Step::Follow(target),
+            Some(target) => Step::Follow(Cow::Borrowed(target)),
             None => Step::Done,
         };
     }
@@ -160,13 +216,13 @@ fn at_node<'a>(
 
 /// RFC 8482: ANY gets one RRset over UDP (the first in zone order that is
 /// not DNSSEC metadata), every RRset over TCP.
-fn any<'a>(node: &'a Node, owner: &'a [u8], minimal: bool, answer: &mut Answer<'a>) {
+fn any<'a>(node: &'a Node, owner: Cow<'a, [u8]>, minimal: bool, answer: &mut Answer<'a>) {
     let candidates = node
         .rrsets
         .iter()
         .filter(|r| !matches!(r.rtype, rtype::RRSIG | rtype::NSEC | rtype::NSEC3));
     for rrset in candidates {
-        answer.answer.push(place(node, owner, rrset));
+        answer.answer.push(place(node, owner.clone(), rrset));
         if minimal {
             break;
         }
@@ -188,10 +244,10 @@ fn owner_of(node: &Node) -> &[u8] {
     node.owner.as_ref().map_or(&[0], |n| n.as_wire())
 }
 
-fn place<'a>(node: &'a Node, owner: &'a [u8], rrset: &'a crate::zone::tree::RRset) -> Placed<'a> {
+fn place<'a>(node: &'a Node, owner: impl Into<Cow<'a, [u8]>>, rrset: &'a RRset) -> Placed<'a> {
     Placed {
-        owner,
-        rrset,
+        owner: owner.into(),
+        rrset: Cow::Borrowed(rrset),
         ttl: rrset.ttl,
         node,
         covering: None,

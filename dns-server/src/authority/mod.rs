@@ -7,6 +7,8 @@
 pub mod additional;
 pub mod lookup;
 
+use std::borrow::Cow;
+
 use crate::zone::tree::{Node, RRset};
 
 pub use lookup::lookup;
@@ -15,10 +17,11 @@ pub use lookup::lookup;
 #[derive(Clone, Debug)]
 pub struct Placed<'a> {
     /// Owner name in wire format (the query's bytes for the question name,
-    /// so its case survives; the zone's bytes otherwise).
-    pub owner: &'a [u8],
-    /// The RRset.
-    pub rrset: &'a RRset,
+    /// so its case survives; the zone's bytes otherwise; owned when a DNAME
+    /// substitution made it).
+    pub owner: Cow<'a, [u8]>,
+    /// The RRset (owned only for a CNAME synthesised from a DNAME).
+    pub rrset: Cow<'a, RRset>,
     /// TTL to write (the negative-caching TTL for an SOA in authority).
     pub ttl: u32,
     /// The node the RRset came from, where its RRSIGs live.

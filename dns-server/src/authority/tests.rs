@@ -58,7 +58,7 @@ fn shape(section: &[super::Placed<'_>]) -> Vec<(String, u16)> {
         .iter()
         .map(|p| {
             (
-                Name::from_wire(p.owner).expect("owner is a name").to_string(),
+                Name::from_wire(&p.owner).expect("owner is a name").to_string(),
                 p.rrset.rtype,
             )
         })
@@ -247,5 +247,41 @@ fn any_at_a_wildcard_is_minimal_too() {
         ask(&z, &q, rtype::ANY).answer.len(),
         1,
         "RFC 8482 for synthesised answers"
+    );
+}
+
+#[test]
+fn dname_substitutes_below_its_owner() {
+    let text = format!("{ZONE}old DNAME new.test.\nhost.new A 192.0.2.77\naway DNAME example.net.\n");
+    let origin = Name::parse("test.", None).expect("origin");
+    let z = load::from_str(&origin, &text, Path::new("dname.zone")).expect("zone with DNAME loads");
+    let q = name("host.OLD.test.");
+    let a = ask(&z, &q, rtype::A);
+    assert_eq!(
+        shape(&a.answer),
+        vec![
+            ("old.test.".into(), rtype::DNAME),
+            ("host.OLD.test.".into(), rtype::CNAME),
+            ("host.new.test.".into(), rtype::A)
+        ],
+        "DNAME, the synthesised CNAME for the qname, then the target's data"
+    );
+    assert_eq!(
+        &a.answer[1].rrset.rdatas[0][..],
+        b"\x04host\x03new\x04test\x00",
+        "the CNAME points at the substituted name"
+    );
+    let q = name("x.away.test.");
+    let a = ask(&z, &q, rtype::A);
+    assert_eq!(
+        (a.rcode, a.answer.len()),
+        (rcode::NOERROR, 2),
+        "out of zone: DNAME and CNAME only"
+    );
+    let q = name("old.test.");
+    assert_eq!(
+        ask(&z, &q, rtype::A).answer.len(),
+        0,
+        "the DNAME's owner itself is not substituted"
     );
 }

@@ -116,9 +116,9 @@ pub fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limit: usiz
 
 /// Writes one RRset whole; on [`Full`] the caller rolls back.
 fn put(w: &mut Writer<'_>, section: Section, placed: &Placed<'_>) -> Result<(), Full> {
-    let rrset = placed.rrset;
+    let rrset = &placed.rrset;
     for rdata in placed.rdatas() {
-        w.record(section, placed.owner, rrset.rtype, rrset.class, placed.ttl, rdata)?;
+        w.record(section, &placed.owner, rrset.rtype, rrset.class, placed.ttl, rdata)?;
     }
     Ok(())
 }

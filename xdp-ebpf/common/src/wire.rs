@@ -52,6 +52,8 @@ pub mod rcode {
     pub const NOTIMP: u16 = 4;
     /// The server refuses to answer.
     pub const REFUSED: u16 = 5;
+    /// A name that should not exist does (RFC 6672: a DNAME substitution overflowed).
+    pub const YXDOMAIN: u16 = 6;
     /// Not authorized (used for TSIG failures).
     pub const NOTAUTH: u16 = 9;
     /// Unsupported EDNS version (RFC 6891), needs an OPT record.
