@@ -74,16 +74,17 @@ impl Responder<'_> {
     /// Writes the response to `packet` into `out`, or says why there is none.
     /// Names outside our zones are refused (no recursion).
     pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
-        self.respond_or_recurse(packet, transport, false, out).map(|_| ())
+        self.respond_or_recurse(packet, transport, || false, out).map(|_| ())
     }
 
     /// As [`Responder::respond`], but a query for a name outside our zones
-    /// becomes [`Reply::Recurse`] when `may_recurse` (the client is allowed).
+    /// becomes [`Reply::Recurse`] when `may_recurse()` says the client is
+    /// allowed (asked only then, so authoritative answers skip the ACL).
     pub fn respond_or_recurse(
         &self,
         packet: &[u8],
         transport: Transport,
-        may_recurse: bool,
+        may_recurse: impl Fn() -> bool,
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
         let q = match query::parse(packet) {
@@ -119,7 +120,7 @@ impl Responder<'_> {
         packet: &[u8],
         transport: Transport,
         limit: usize,
-        may_recurse: bool,
+        may_recurse: impl Fn() -> bool,
         out: &mut Vec<u8>,
     ) -> Option<u16> {
         if q.opcode() != opcode::QUERY {
@@ -160,7 +161,7 @@ impl Responder<'_> {
         let lower = q.qname.to_ascii_lowercase();
         let Some(zone) = self.catalog.find_for(&lower, q.qtype) else {
             // Our zones always win; recursion only for what none of them holds.
-            if may_recurse && q.flags & FLAG_RD != 0 && q.qclass == class::IN {
+            if q.flags & FLAG_RD != 0 && q.qclass == class::IN && may_recurse() {
                 return None;
             }
             return Some(self.refuse_not_authoritative(q, limit, out));
@@ -244,7 +245,7 @@ impl Shared {
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
-        let may_recurse = self.recursion.as_ref().is_some_and(|r| r.allows(client));
+        let may_recurse = || self.recursion.as_ref().is_some_and(|r| r.allows(client));
         Responder {
             catalog: &catalog,
             identity: &self.identity,
