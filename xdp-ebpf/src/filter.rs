@@ -4,7 +4,7 @@ use aya_ebpf::{maps::lpm_trie::Key, programs::XdpContext};
 use xdp_common::abi::Stat;
 
 use crate::{
-    maps::{DENY_V4, DENY_V6},
+    maps::{DENY_SIZE, DENY_V4, DENY_V6},
     parse::{Datagram, ptr_at},
 };
 
@@ -19,6 +19,10 @@ const REFLECTION_PORTS: [u16; 10] = [7, 17, 19, 123, 137, 161, 389, 1900, 3702, 
 pub fn check(ctx: &XdpContext, d: &Datagram) -> Result<Option<Stat>, ()> {
     if d.src_port == 0 || REFLECTION_PORTS.contains(&d.src_port) {
         return Ok(Some(Stat::DropReflectionPort));
+    }
+    let family = u32::from(d.v6);
+    if DENY_SIZE.get(family).is_none_or(|n| *n == 0) {
+        return Ok(None);
     }
     let denied = if d.v6 {
         let src = ptr_at::<[u8; 16]>(ctx, d.l3 + 8)?;

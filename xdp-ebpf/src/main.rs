@@ -17,9 +17,7 @@ mod respond;
 mod rrl;
 mod stats;
 
-use aya_ebpf::{
-    bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, maps::PerCpuArray, programs::XdpContext,
-};
+use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
 use xdp_common::{
     abi::{CacheValue, Stat},
     question::{self, MSG_BUF, Question, Verdict},
@@ -27,7 +25,7 @@ use xdp_common::{
 };
 
 use crate::{
-    maps::{CACHE_A, CACHE_B, CONFIG, DATAGRAM_SLOT, NAME_SLOT, QUESTION_SLOT, SCRATCH},
+    maps::{CACHE_A, CACHE_B, CONFIG, SCRATCH},
     parse::{Datagram, Flow},
     respond::Header,
     stats::count,
@@ -49,21 +47,24 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if let Some(why) = filter::check(ctx, &d)? {
         return Ok(drop(why));
     }
-    let d = launder(&DATAGRAM_SLOT, d)?;
+    // This CPU's slot, ours until the program returns. Each use borrows its
+    // own field (`respond::resize` uses `head`).
+    let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: (for each field borrowed below) the slot is valid and ours.
+    let d = launder(unsafe { &mut (*scratch).datagram }, d);
     if d.dns_len < HEADER_LEN {
         return Ok(drop(Stat::DropTooShort));
     }
     if d.dns_len > MSG_BUF {
         return Ok(pass(Stat::Pass));
     }
-    let msg = SCRATCH.get_ptr_mut(0).ok_or(())?;
-    // SAFETY: `msg` is this CPU's MSG_BUF-byte slot and dns_len is in 12..=MSG_BUF.
-    let copied = unsafe { bpf_xdp_load_bytes(ctx.ctx, d.dns as u32, msg as *mut _, d.dns_len as u32) };
+    // SAFETY: see `scratch`.
+    let msg = unsafe { &mut (*scratch).msg };
+    // SAFETY: the message's place holds MSG_BUF bytes and dns_len is in 12..=MSG_BUF.
+    let copied = unsafe { bpf_xdp_load_bytes(ctx.ctx, d.dns as u32, msg.start_mut() as *mut _, d.dns_len as u32) };
     if copied != 0 {
         return Ok(pass(Stat::TxError));
     }
-    // SAFETY: the per-CPU slot is ours until the program returns.
-    let msg = unsafe { &mut *msg };
     // question::parse in three steps, each result laundered.
     let header = match question::header(msg, d.dns_len) {
         Ok(h) => h,
@@ -72,9 +73,11 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     let Some(name) = question::name(msg, d.dns_len) else {
         return Ok(pass(Stat::Pass));
     };
-    let name = launder(&NAME_SLOT, name)?;
+    // SAFETY: see `scratch`.
+    let name = launder(unsafe { &mut (*scratch).name }, name);
     let q = match question::rest(msg, d.dns_len, header, name) {
-        Ok(q) => launder(&QUESTION_SLOT, q)?,
+        // SAFETY: see `scratch`.
+        Ok(q) => launder(unsafe { &mut (*scratch).question }, q),
         Err(v) => return Ok(verdict(v)),
     };
     match rrl::check(ctx, &d, &cfg)? {
@@ -88,7 +91,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     };
     // SAFETY: a map value stays valid for the whole program run (RCU).
     let value = unsafe { &*value };
-    if !question::same_name(&value.name, msg, q.key.name_len as usize) {
+    if !question::same_name(value.name_words(), msg, q.key.name_len as usize) {
         return Ok(pass(Stat::Miss));
     }
     if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {
@@ -132,17 +135,17 @@ fn slip(ctx: &XdpContext, d: &Datagram, q: &Question) -> Result<u32, ()> {
     }
 }
 
-/// Returns `v` after a round trip through map memory. The verifier does not
-/// track values stored in maps, so every path that reaches this point
-/// continues as one (bounded loops before it would otherwise multiply the
-/// paths through everything after, far beyond the verifier's budget).
+/// Returns `v` after a round trip through `slot`, map memory. The verifier
+/// does not track values stored in maps, so every path that reaches this
+/// point continues as one (bounded loops before it would otherwise multiply
+/// the paths through everything after, far beyond the verifier's budget).
 #[inline(always)]
-fn launder<T: Copy>(slot: &PerCpuArray<T>, v: T) -> Result<T, ()> {
-    let p = slot.get_ptr_mut(0).ok_or(())?;
-    // SAFETY: `p` is this CPU's slot of the right type.
+fn launder<T: Copy>(slot: &mut T, v: T) -> T {
+    // SAFETY: `slot` is a valid, exclusive reference; volatile keeps the
+    // compiler from short-cutting the round trip.
     unsafe {
-        core::ptr::write_volatile(p, v);
-        Ok(core::ptr::read_volatile(p))
+        core::ptr::write_volatile(slot, v);
+        core::ptr::read_volatile(slot)
     }
 }
 

@@ -10,11 +10,12 @@ use xdp_common::{
     abi::{CacheValue, MAX_BODY},
     csum,
     question::Question,
+    wire::MAX_NAME_LEN,
 };
 
 use crate::{
-    csum::sum_words,
-    maps::{HEAD_BUF, HEAD_SCRATCH},
+    csum::be16_sum,
+    maps::{HEAD_BUF, SCRATCH},
     parse::{Datagram, UDP_HLEN, ptr_at},
 };
 
@@ -53,16 +54,15 @@ pub fn rewrite(
     if let Some(v) = body
         && body_len > 0
     {
+        // The body follows the name in the value. Its offset is read from the
+        // value, not taken from the question: the verifier knows the name's
+        // length in a different range on each path out of the name comparison
+        // and would check everything from here once per range.
+        // (The mask, 255, bounds it for the verifier.)
+        let body = v.bytes().as_ptr().wrapping_add(v.body_at as usize & MAX_NAME_LEN);
         // SAFETY: the source is `body_len` (<= MAX_BODY) bytes of a map value;
         // the helper checks the destination range against the frame.
-        let rc = unsafe {
-            bpf_xdp_store_bytes(
-                ctx.ctx,
-                (d.dns + q.end) as u32,
-                v.body.as_ptr() as *mut _,
-                body_len as u32,
-            )
-        };
+        let rc = unsafe { bpf_xdp_store_bytes(ctx.ctx, (d.dns + q.end) as u32, body as *mut _, body_len as u32) };
         if rc != 0 {
             return Err(());
         }
@@ -100,7 +100,8 @@ fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), ()> {
     if delta < 0 || keep == 0 || keep > HEAD_BUF {
         return Err(());
     }
-    let buf = HEAD_SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: only the address is taken; the per-CPU slot is ours.
+    let buf = unsafe { &raw mut (*SCRATCH.get_ptr_mut(0).ok_or(())?).head };
     // SAFETY: `buf` is this CPU's HEAD_BUF-byte slot and 0 < keep <= HEAD_BUF;
     // the helpers check the frame side.
     unsafe {
@@ -144,9 +145,9 @@ fn ipv4(ctx: &XdpContext, l3: usize, total_len: u16) -> Result<u32, ()> {
         ip[10..12].copy_from_slice(&check.to_be_bytes());
         ip[12..16].copy_from_slice(&old[16..20]);
         ip[16..20].copy_from_slice(&old[12..16]);
+        // Swapped addresses sum as before: sum the bytes already loaded.
+        Ok(be16_sum(&old, 12, 20))
     }
-    let addrs = ptr_at::<[u8; 8]>(ctx, l3 + 12)?;
-    Ok(sum_words(addrs))
 }
 
 /// Swaps addresses, sets payload length and hop limit; returns the address sum.
@@ -154,32 +155,36 @@ fn ipv4(ctx: &XdpContext, l3: usize, total_len: u16) -> Result<u32, ()> {
 fn ipv6(ctx: &XdpContext, l3: usize, payload_len: u16) -> Result<u32, ()> {
     // SAFETY: ptr_at checked the 40 bytes.
     let ip = unsafe { &mut *ptr_at::<[u8; 40]>(ctx, l3)? };
-    {
-        let mut src = [0u8; 16];
-        src.copy_from_slice(&ip[8..24]);
-        ip.copy_within(24..40, 8);
-        ip[24..40].copy_from_slice(&src);
-        ip[4..6].copy_from_slice(&payload_len.to_be_bytes());
-        ip[7] = RESPONSE_TTL;
+    ip[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    ip[7] = RESPONSE_TTL;
+    // Byte by byte in place (the packet's alignment is unknown), summing
+    // the bytes on the way rather than loading them again.
+    let mut sum = 0u32;
+    for i in 0..16 {
+        let (src, dst) = (ip[8 + i], ip[24 + i]);
+        ip[8 + i] = dst;
+        ip[24 + i] = src;
+        sum += (src as u32 + dst as u32) << if i % 2 == 0 { 8 } else { 0 };
     }
-    let addrs = ptr_at::<[u8; 32]>(ctx, l3 + 8)?;
-    Ok(sum_words(addrs))
+    Ok(sum)
 }
 
 /// Writes flags and counts (the ID stays); returns the header's sum.
 #[inline(always)]
 fn dns_header(ctx: &XdpContext, dns: usize, hdr: &Header) -> Result<u32, ()> {
-    let p = ptr_at::<[u8; 12]>(ctx, dns)?;
     // SAFETY: ptr_at checked the 12 bytes.
-    let h = unsafe { &mut *p };
-    {
-        h[2..4].copy_from_slice(&hdr.flags.to_be_bytes());
-        h[4..6].copy_from_slice(&1u16.to_be_bytes());
-        h[6..8].copy_from_slice(&hdr.counts[0].to_be_bytes());
-        h[8..10].copy_from_slice(&hdr.counts[1].to_be_bytes());
-        h[10..12].copy_from_slice(&hdr.counts[2].to_be_bytes());
-    }
-    Ok(sum_words(p))
+    let h = unsafe { &mut *ptr_at::<[u8; 12]>(ctx, dns)? };
+    h[2..4].copy_from_slice(&hdr.flags.to_be_bytes());
+    h[4..6].copy_from_slice(&1u16.to_be_bytes());
+    h[6..8].copy_from_slice(&hdr.counts[0].to_be_bytes());
+    h[8..10].copy_from_slice(&hdr.counts[1].to_be_bytes());
+    h[10..12].copy_from_slice(&hdr.counts[2].to_be_bytes());
+    // The sum from the values written, not from the packet again.
+    let id = u16::from_be_bytes([h[0], h[1]]);
+    Ok([id, hdr.flags, 1, hdr.counts[0], hdr.counts[1], hdr.counts[2]]
+        .iter()
+        .map(|w| *w as u32)
+        .sum())
 }
 
 /// Swaps ports, sets the length and the checksum over `sum` plus the header.

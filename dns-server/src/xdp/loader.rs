@@ -30,10 +30,15 @@ impl FastPath {
     /// responses per map; pins the counters and deny lists under `pin_dir`
     /// (a failure there is logged: the fast path works without pins).
     pub fn load(cache_entries: u32, pin_dir: Option<PathBuf>) -> Result<FastPath, XdpError> {
+        Self::load_object(OBJECT, cache_entries, pin_dir)
+    }
+
+    /// [`FastPath::load`] with another build of the program (`xdp-bench --against`).
+    pub fn load_object(object: &[u8], cache_entries: u32, pin_dir: Option<PathBuf>) -> Result<FastPath, XdpError> {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("CACHE_A", cache_entries)
             .map_max_entries("CACHE_B", cache_entries)
-            .load(OBJECT)?;
+            .load(object)?;
         program(&mut ebpf)?.load()?;
         let pin_dir = pin_dir.filter(|dir| match super::maps::pin(&ebpf, dir) {
             Ok(()) => true,
@@ -75,6 +80,11 @@ impl FastPath {
     pub fn program_fd(&mut self) -> Result<std::os::fd::RawFd, XdpError> {
         use std::os::fd::{AsFd, AsRawFd};
         Ok(program(&mut self.ebpf)?.fd()?.as_fd().as_raw_fd())
+    }
+
+    /// The kernel's view of the program: size, run-time statistics.
+    pub fn program_info(&mut self) -> Result<aya::programs::ProgramInfo, XdpError> {
+        Ok(program(&mut self.ebpf)?.info()?)
     }
 }
 

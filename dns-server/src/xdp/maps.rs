@@ -13,8 +13,8 @@ use xdp_common::abi::{CacheKey, CacheValue, XdpConfig};
 
 use super::XdpError;
 
-/// Maps pinned for other processes (`dns-server stats`, `bpftool` for the deny lists).
-pub const PINNED: [&str; 3] = ["STATS", "DENY_V4", "DENY_V6"];
+/// Maps pinned for other processes (`dns-server stats`, `dns-server deny`, `bpftool`).
+pub const PINNED: [&str; 4] = ["STATS", "DENY_V4", "DENY_V6", "DENY_SIZE"];
 
 /// The maps userspace writes or reads.
 pub struct Maps {
@@ -28,6 +28,8 @@ pub struct Maps {
     pub deny_v4: LpmTrie<MapData, [u8; 4], u8>,
     /// IPv6 deny list.
     pub deny_v6: LpmTrie<MapData, [u8; 16], u8>,
+    /// Entries of each deny list (the program skips an empty one).
+    pub deny_size: Array<MapData, u32>,
     /// IPv4 service addresses.
     pub service_v4: HashMap<MapData, [u8; 4], u8>,
     /// IPv6 service addresses.
@@ -72,6 +74,7 @@ impl Maps {
             stats: PerCpuArray::try_from(take(ebpf, "STATS")?)?,
             deny_v4: LpmTrie::try_from(take(ebpf, "DENY_V4")?)?,
             deny_v6: LpmTrie::try_from(take(ebpf, "DENY_V6")?)?,
+            deny_size: Array::try_from(take(ebpf, "DENY_SIZE")?)?,
             service_v4: HashMap::try_from(take(ebpf, "SERVICE_V4")?)?,
             service_v6: HashMap::try_from(take(ebpf, "SERVICE_V6")?)?,
         })
@@ -93,7 +96,7 @@ impl Maps {
             IpAddr::V4(a) => self.deny_v4.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
             IpAddr::V6(a) => self.deny_v6.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
         }
-        Ok(())
+        self.count_deny()
     }
 
     /// Lifts a deny entry.
@@ -102,7 +105,14 @@ impl Maps {
             IpAddr::V4(a) => self.deny_v4.remove(&Key::new(prefix_len, a.octets()))?,
             IpAddr::V6(a) => self.deny_v6.remove(&Key::new(prefix_len, a.octets()))?,
         }
-        Ok(())
+        self.count_deny()
+    }
+
+    fn count_deny(&mut self) -> Result<(), XdpError> {
+        let v4 = self.deny_v4.keys().filter(Result::is_ok).count();
+        let v6 = self.deny_v6.keys().filter(Result::is_ok).count();
+        self.deny_size.set(0, v4 as u32, 0)?;
+        Ok(self.deny_size.set(1, v6 as u32, 0)?)
     }
 
     /// Adds a service address (effective when the service filter is on).
@@ -145,14 +155,18 @@ fn mount_bpffs() -> Result<(), String> {
 }
 
 /// Adds (or with `remove`, lifts) a deny-list prefix in a running server's pinned maps.
+/// The program skips an empty list, so the list's size is written after the change.
 pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: bool) -> Result<(), XdpError> {
-    let name = if addr.is_ipv4() { "DENY_V4" } else { "DENY_V6" };
-    let path = dir.join(name);
-    let data = MapData::from_pin(&path).map_err(|e| XdpError::Pin {
-        path: path.display().to_string(),
-        reason: format!("{e} (is the server running with XDP?)"),
-    })?;
-    match addr {
+    let open = |name: &str| {
+        let path = dir.join(name);
+        MapData::from_pin(&path).map_err(|e| XdpError::Pin {
+            path: path.display().to_string(),
+            reason: format!("{e} (is the server running with XDP?)"),
+        })
+    };
+    let data = open(if addr.is_ipv4() { "DENY_V4" } else { "DENY_V6" })?;
+    let mut sizes: Array<MapData, u32> = Array::try_from(Map::Array(open("DENY_SIZE")?))?;
+    let size = match addr {
         IpAddr::V4(a) => {
             let mut trie: LpmTrie<MapData, [u8; 4], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
             let key = Key::new(prefix_len, a.octets());
@@ -161,6 +175,7 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
             } else {
                 trie.insert(&key, 1, 0)?
             }
+            trie.keys().filter(Result::is_ok).count()
         }
         IpAddr::V6(a) => {
             let mut trie: LpmTrie<MapData, [u8; 16], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
@@ -170,7 +185,8 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
             } else {
                 trie.insert(&key, 1, 0)?
             }
+            trie.keys().filter(Result::is_ok).count()
         }
-    }
-    Ok(())
+    };
+    Ok(sizes.set(u32::from(addr.is_ipv6()), size as u32, 0)?)
 }

@@ -7,7 +7,9 @@
 //!   answers userspace caches at run time copied in.
 //! - [`stats`]: the per-CPU counters summed.
 //! - [`run`]: starting all this for `serve`, and refilling on reload.
+//! - [`bench`]: the program's cost per packet (`dns-server xdp-bench`).
 
+pub mod bench;
 pub mod loader;
 pub mod maps;
 pub mod run;

@@ -60,14 +60,12 @@ pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
         return None;
     }
     let mut v = Box::new(CacheValue::zeroed());
-    v.name[..lower.len()].copy_from_slice(lower);
     v.header_flags = flags & !(FLAG_RD | FLAG_CD);
     v.ancount = word(6)?;
     v.nscount = word(8)?;
     v.arcount = word(10)?;
-    v.body_len = body.len() as u16;
+    v.set_name_and_body(lower, body);
     v.body_csum = u32::from(csum::fold(csum::add_bytes(0, body)));
-    v.body[..body.len()].copy_from_slice(body);
     Some(v)
 }
 

@@ -8,7 +8,11 @@ use std::{net::IpAddr, os::fd::RawFd, path::Path, sync::Arc};
 
 use xdp_common::abi::{Stat, XdpConfig};
 
-use super::{FastPath, stats, sync};
+use super::{
+    FastPath,
+    bench::{XDP_DROP, XDP_PASS, XDP_TX},
+    stats, sync,
+};
 use crate::{
     catalog::Catalog,
     name::Name,
@@ -17,64 +21,11 @@ use crate::{
     zone::load,
 };
 
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
-/// `BPF_PROG_TEST_RUN` from `enum bpf_cmd`.
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
-
-/// The `test` member of `union bpf_attr`.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    _pad: u32,
-}
-
 /// Runs the program once on `frame`: (action, frame after the program).
 fn test_run(fd: RawFd, frame: &[u8]) -> (u32, Vec<u8>) {
-    let mut out = vec![0u8; 4096];
-    let mut attr = TestRunAttr {
-        prog_fd: fd as u32,
-        data_size_in: frame.len() as u32,
-        data_size_out: out.len() as u32,
-        data_in: frame.as_ptr() as u64,
-        data_out: out.as_mut_ptr() as u64,
-        repeat: 1,
-        ..Default::default()
-    };
-    // SAFETY: attr points at valid buffers of the sizes given, for the duration of the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut attr as *mut TestRunAttr,
-            std::mem::size_of::<TestRunAttr>(),
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "BPF_PROG_TEST_RUN failed on a {}-byte frame: {}",
-        frame.len(),
-        std::io::Error::last_os_error()
-    );
-    out.truncate(attr.data_size_out as usize);
-    (attr.retval, out)
+    let run = super::bench::test_run(fd, frame, 1)
+        .unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN failed on a {}-byte frame: {e}", frame.len()));
+    (run.action, run.frame)
 }
 
 const ZONE: &str = "$ORIGIN example.com.\n$TTL 3600\n\

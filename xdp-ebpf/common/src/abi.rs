@@ -13,6 +13,10 @@ pub const MAX_BODY: usize = 1024;
 
 /// Size of the name buffer in a [`CacheValue`] (a wire name plus one spare byte, keeping alignment).
 pub const NAME_BUF: usize = MAX_NAME_LEN + 1;
+/// The same in 8-byte words (a power of two, so a word index can be masked into range).
+pub const NAME_WORDS: usize = NAME_BUF / 8;
+/// Size of [`CacheValue::data`]: room for the longest name and the largest body.
+pub const DATA_BUF: usize = NAME_BUF + MAX_BODY;
 
 /// [`CacheKey::flags`]: the query carried an OPT record.
 pub const KEY_EDNS: u8 = 1;
@@ -39,11 +43,11 @@ pub struct CacheKey {
 
 /// A precomputed response: everything after the question, plus what the
 /// header needs. The name is kept so a hash collision is never served.
+/// Laid out for the cache: what every hit reads comes first, then the name
+/// and the body back to back, so a typical hit reads one or two lines of it.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct CacheValue {
-    /// The lower-cased wire name this answers (first `name_len` bytes).
-    pub name: [u8; NAME_BUF],
     /// Header flags: QR, opcode, AA, TC, RA, AD, RCODE; RD and CD come from the query.
     pub header_flags: u16,
     /// ANCOUNT.
@@ -52,31 +56,62 @@ pub struct CacheValue {
     pub nscount: u16,
     /// ARCOUNT (the OPT record included).
     pub arcount: u16,
-    /// Bytes of `body` in use.
+    /// Bytes of body in `data`.
     pub body_len: u16,
-    /// Zero.
-    pub _pad: u16,
-    /// Folded ones'-complement sum of `body` as if it started at an even offset.
+    /// Where the body starts in `data`: the name's length.
+    pub body_at: u16,
+    /// Folded ones'-complement sum of the body as if it started at an even offset.
     pub body_csum: u32,
-    /// The answer, authority and additional sections, compressed against
-    /// the question at offset 12.
-    pub body: [u8; MAX_BODY],
+    /// The lower-cased wire name this answers (its first `name_len` bytes;
+    /// words so the program compares it a word at a time), then right after
+    /// the name the body: the answer, authority and additional sections,
+    /// compressed against the question at offset 12.
+    pub data: [u64; DATA_BUF / 8],
 }
 
 impl CacheValue {
     /// An all-zero value, to fill in.
     pub const fn zeroed() -> Self {
         CacheValue {
-            name: [0; NAME_BUF],
             header_flags: 0,
             ancount: 0,
             nscount: 0,
             arcount: 0,
             body_len: 0,
-            _pad: 0,
+            body_at: 0,
             body_csum: 0,
-            body: [0; MAX_BODY],
+            data: [0; DATA_BUF / 8],
         }
+    }
+
+    /// A value answering the lower-cased wire name `lower` with `body`
+    /// (which must fit: at most [`MAX_NAME_LEN`] and [`MAX_BODY`] bytes).
+    pub fn set_name_and_body(&mut self, lower: &[u8], body: &[u8]) {
+        let bytes = self.bytes_mut();
+        bytes[..lower.len()].copy_from_slice(lower);
+        bytes[lower.len()..lower.len() + body.len()].copy_from_slice(body);
+        self.body_len = body.len() as u16;
+        self.body_at = lower.len() as u16;
+    }
+
+    /// The name's words (and whatever follows the name in them).
+    #[inline(always)]
+    pub fn name_words(&self) -> &[u64; NAME_WORDS] {
+        // SAFETY: `data` starts with at least NAME_WORDS words.
+        unsafe { &*self.data.as_ptr().cast::<[u64; NAME_WORDS]>() }
+    }
+
+    /// `data` as bytes: the name, then from byte `name_len` the body.
+    #[inline(always)]
+    pub fn bytes(&self) -> &[u8; DATA_BUF] {
+        // SAFETY: DATA_BUF / 8 words are DATA_BUF bytes; u8 has no alignment or invalid values.
+        unsafe { &*self.data.as_ptr().cast::<[u8; DATA_BUF]>() }
+    }
+
+    /// `data` as bytes, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8; DATA_BUF] {
+        // SAFETY: as in `bytes`.
+        unsafe { &mut *self.data.as_mut_ptr().cast::<[u8; DATA_BUF]>() }
     }
 }
 

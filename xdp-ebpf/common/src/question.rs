@@ -2,13 +2,16 @@
 //! lower-cased and hashed in place, and the OPT record.
 //!
 //! It works on a fixed-size copy of the DNS message (the program copies the
-//! UDP payload into a per-CPU buffer first), so every read is a bounds
+//! UDP payload into a per-CPU [`Message`] first), so every read is a bounds
 //! check the verifier can follow, and the host tests feed it the very same
-//! bytes. It decides only what XDP can answer; anything unusual is
+//! bytes. The copy is placed so that the name starts on an 8-byte
+//! boundary: the name is then read, lower-cased, hashed and compared a
+//! word at a time with single loads (the BPF backend splits every load it
+//! cannot prove aligned into byte loads). It decides only what XDP can answer; anything unusual is
 //! [`Verdict::Pass`] so that userspace gives the full, careful answer.
 
 use crate::{
-    abi::{CacheKey, KEY_DO, KEY_EDNS, NAME_BUF},
+    abi::{CacheKey, KEY_DO, KEY_EDNS, NAME_WORDS},
     hash,
     wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, edns_option, rtype},
 };
@@ -16,6 +19,65 @@ use crate::{
 /// Size of the message buffer; longer queries are passed to userspace.
 /// A power of two, so an index can be masked into range.
 pub const MSG_BUF: usize = 512;
+
+/// Where the message starts in a [`Message`]: the question (message
+/// offset 12) then starts at byte 16, on a word boundary.
+pub const MSG_AT: usize = 4;
+/// Word index of the question in a [`Message`].
+const QUESTION_WORD: usize = (MSG_AT + HEADER_LEN) / 8;
+/// Words of a [`Message`]: [`MSG_AT`] spare bytes, then [`MSG_BUF`] bytes of message, rounded up.
+const BUF_WORDS: usize = (MSG_AT + MSG_BUF).div_ceil(8);
+
+/// A DNS message of at most [`MSG_BUF`] bytes, at byte [`MSG_AT`] of a
+/// word-aligned buffer (see the module docs).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Message {
+    words: [u64; BUF_WORDS],
+}
+
+impl Message {
+    /// An empty buffer.
+    pub const fn zeroed() -> Self {
+        Message { words: [0; BUF_WORDS] }
+    }
+
+    /// A copy of `msg` (at most [`MSG_BUF`] bytes of it).
+    pub fn from_bytes(msg: &[u8]) -> Self {
+        let mut m = Message::zeroed();
+        let n = msg.len().min(MSG_BUF);
+        m.message_mut()[..n].copy_from_slice(&msg[..n]);
+        m
+    }
+
+    /// Where the message's first byte goes ([`MSG_BUF`] bytes of room).
+    pub fn start_mut(&mut self) -> *mut u8 {
+        self.message_mut().as_mut_ptr()
+    }
+
+    /// The message bytes (and zeroes after them).
+    pub fn message(&self) -> &[u8; MSG_BUF] {
+        // SAFETY: the words hold MSG_AT + MSG_BUF bytes; u8 has no alignment or invalid values.
+        unsafe { &*(self.words.as_ptr().cast::<u8>().add(MSG_AT).cast::<[u8; MSG_BUF]>()) }
+    }
+
+    /// The message bytes, writable.
+    pub fn message_mut(&mut self) -> &mut [u8; MSG_BUF] {
+        // SAFETY: as in `message`.
+        unsafe { &mut *(self.words.as_mut_ptr().cast::<u8>().add(MSG_AT).cast::<[u8; MSG_BUF]>()) }
+    }
+
+    /// Word `i` of the question (its bytes `8 * i ..`), big-endian.
+    #[inline(always)]
+    fn question_word(&self, i: usize) -> u64 {
+        u64::from_be(self.words[QUESTION_WORD + (i & (NAME_WORDS - 1))])
+    }
+
+    #[inline(always)]
+    fn set_question_word(&mut self, i: usize, w: u64) {
+        self.words[QUESTION_WORD + (i & (NAME_WORDS - 1))] = w.to_be();
+    }
+}
 
 /// Most EDNS options looked at; more are passed to userspace.
 const MAX_OPTIONS: usize = 4;
@@ -63,17 +125,17 @@ impl Question {
 }
 
 #[inline(always)]
-fn byte(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<u8> {
+fn byte(msg: &Message, len: usize, at: usize) -> Option<u8> {
     if at < len {
         // The mask keeps the index provably inside the buffer for the verifier.
-        Some(msg[at & (MSG_BUF - 1)])
+        Some(msg.message()[at & (MSG_BUF - 1)])
     } else {
         None
     }
 }
 
 #[inline(always)]
-fn word(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<u16> {
+fn word(msg: &Message, len: usize, at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([byte(msg, len, at)?, byte(msg, len, at + 1)?]))
 }
 
@@ -101,7 +163,7 @@ pub struct WalkedName {
 ///
 /// The three steps are public because the XDP program runs them one by one
 /// (it hides each step's result from the verifier's path tracking between them).
-pub fn parse(msg: &mut [u8; MSG_BUF], len: usize) -> Result<Question, Verdict> {
+pub fn parse(msg: &mut Message, len: usize) -> Result<Question, Verdict> {
     let h = header(msg, len)?;
     let n = name(msg, len).ok_or(Verdict::Pass)?;
     rest(msg, len, h, n)
@@ -109,13 +171,14 @@ pub fn parse(msg: &mut [u8; MSG_BUF], len: usize) -> Result<Question, Verdict> {
 
 /// Step 1: the header checks.
 #[inline(always)]
-pub fn header(msg: &[u8; MSG_BUF], len: usize) -> Result<Header, Verdict> {
+pub fn header(msg: &Message, len: usize) -> Result<Header, Verdict> {
     if len < HEADER_LEN {
         return Err(Verdict::DropTooShort);
     }
     if len > MSG_BUF {
         return Err(Verdict::Pass);
     }
+    let msg = msg.message();
     let flags = u16::from_be_bytes([msg[2], msg[3]]);
     if flags & wire::FLAG_QR != 0 {
         return Err(Verdict::DropResponse);
@@ -134,7 +197,7 @@ pub fn header(msg: &[u8; MSG_BUF], len: usize) -> Result<Header, Verdict> {
 
 /// Step 3: QTYPE, QCLASS and the OPT record after the name.
 #[inline(always)]
-pub fn rest(msg: &[u8; MSG_BUF], len: usize, h: Header, n: WalkedName) -> Result<Question, Verdict> {
+pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Question, Verdict> {
     if n.len > MAX_NAME_LEN {
         return Err(Verdict::Pass);
     }
@@ -177,50 +240,12 @@ pub fn rest(msg: &[u8; MSG_BUF], len: usize, h: Header, n: WalkedName) -> Result
 
 /// Most labels a name can have (255 bytes of one-byte labels).
 const MAX_LABELS: usize = 128;
-/// Words of eight bytes covering the longest name.
-const NAME_WORDS: usize = NAME_BUF / 8;
-
-/// The eight bytes at `at`, big-endian (zero when they would leave the buffer).
-#[inline(always)]
-fn word_at(msg: &[u8; MSG_BUF], at: usize) -> u64 {
-    let a = at & (MSG_BUF - 1);
-    if a + 8 > MSG_BUF {
-        return 0;
-    }
-    u64::from_be_bytes([
-        msg[a],
-        msg[a + 1],
-        msg[a + 2],
-        msg[a + 3],
-        msg[a + 4],
-        msg[a + 5],
-        msg[a + 6],
-        msg[a + 7],
-    ])
-}
-
-#[inline(always)]
-fn set_word(msg: &mut [u8; MSG_BUF], at: usize, w: u64) {
-    let a = at & (MSG_BUF - 1);
-    if a + 8 > MSG_BUF {
-        return;
-    }
-    let b = w.to_be_bytes();
-    msg[a] = b[0];
-    msg[a + 1] = b[1];
-    msg[a + 2] = b[2];
-    msg[a + 3] = b[3];
-    msg[a + 4] = b[4];
-    msg[a + 5] = b[5];
-    msg[a + 6] = b[6];
-    msg[a + 7] = b[7];
-}
 
 /// Step 2: finds the question's name by its labels, then lower-cases it in
 /// place, hashes it and sums its bytes as received, eight bytes at a time.
 /// `None` when the name is malformed, compressed, too long or cut off.
 #[inline(always)]
-pub fn name(msg: &mut [u8; MSG_BUF], len: usize) -> Option<WalkedName> {
+pub fn name(msg: &mut Message, len: usize) -> Option<WalkedName> {
     let mut root = HEADER_LEN;
     let mut found = false;
     for _ in 0..MAX_LABELS {
@@ -249,12 +274,11 @@ pub fn name(msg: &mut [u8; MSG_BUF], len: usize) -> Option<WalkedName> {
             break;
         }
         let keep = hash::first_bytes(name_len - off);
-        let at = HEADER_LEN + off;
-        let received = word_at(msg, at);
+        let received = msg.question_word(i);
         let name_part = received & keep;
         let lower = hash::lower_word(name_part);
         // Bytes after the name (QTYPE...) stay as they are.
-        set_word(msg, at, lower | (received & !keep));
+        msg.set_question_word(i, lower | (received & !keep));
         h = hash::push(h, lower);
         // The name starts at an even offset: the word is four checksum words.
         sum += (name_part >> 48) as u32
@@ -269,27 +293,18 @@ pub fn name(msg: &mut [u8; MSG_BUF], len: usize) -> Option<WalkedName> {
     })
 }
 
-/// Whether `stored` (a lower-cased name, zero-padded) is the lower-cased
+/// Whether the first `len` bytes of `stored` (a lower-cased name in memory
+/// order, as in [`crate::abi::CacheValue::name_words`]) are the lower-cased
 /// name of `len` bytes at the question in `msg` (after [`name`]).
 #[inline(always)]
-pub fn same_name(stored: &[u8; NAME_BUF], msg: &[u8; MSG_BUF], len: usize) -> bool {
-    for i in 0..NAME_WORDS {
+pub fn same_name(stored: &[u64; NAME_WORDS], msg: &Message, len: usize) -> bool {
+    for (i, s) in stored.iter().enumerate() {
         let off = i * 8;
         if off >= len {
             return true;
         }
         let keep = hash::first_bytes(len - off);
-        let s = u64::from_be_bytes([
-            stored[off],
-            stored[off + 1],
-            stored[off + 2],
-            stored[off + 3],
-            stored[off + 4],
-            stored[off + 5],
-            stored[off + 6],
-            stored[off + 7],
-        ]);
-        if s & keep != word_at(msg, HEADER_LEN + off) & keep {
+        if u64::from_be(*s) & keep != msg.question_word(i) & keep {
             return false;
         }
     }
@@ -299,7 +314,7 @@ pub fn same_name(stored: &[u8; NAME_BUF], msg: &[u8; MSG_BUF], len: usize) -> bo
 /// Reads the OPT record at `at`, which must end the message: (payload, DO).
 /// `None` for what userspace must handle: other EDNS versions, NSID, odd layouts.
 #[inline(always)]
-fn opt(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<(u16, bool)> {
+fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
     if byte(msg, len, at)? != 0 || word(msg, len, at + 1)? != rtype::OPT {
         return None;
     }
@@ -330,7 +345,7 @@ fn opt(msg: &[u8; MSG_BUF], len: usize, at: usize) -> Option<(u16, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csum;
+    use crate::{abi::CacheValue, csum};
 
     const WWW: &[u8] = b"\x03WwW\x07ExAmple\x03com\x00";
     const OPT_DO: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
@@ -339,14 +354,7 @@ mod tests {
         0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
     ];
 
-    fn message(
-        flags: u16,
-        qdcount: u16,
-        name: &[u8],
-        qtype: u16,
-        extra: &[u8],
-        arcount: u16,
-    ) -> ([u8; MSG_BUF], usize) {
+    fn message(flags: u16, qdcount: u16, name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> (Message, usize) {
         let mut m = [0u8; MSG_BUF];
         m[0..2].copy_from_slice(&0xbeefu16.to_be_bytes());
         m[2..4].copy_from_slice(&flags.to_be_bytes());
@@ -359,16 +367,20 @@ mod tests {
         m[at + 2..at + 4].copy_from_slice(&1u16.to_be_bytes());
         at += 4;
         m[at..at + extra.len()].copy_from_slice(extra);
-        (m, at + extra.len())
+        (Message::from_bytes(&m), at + extra.len())
     }
 
     #[test]
     fn plain_query_is_lowercased_hashed_and_summed() {
         let (mut m, len) = message(0x0100, 1, WWW, 1, &[], 0);
-        let original = m;
+        let original = *m.message();
         let q = parse(&mut m, len).expect("a plain query is answerable");
         let lower = b"\x03www\x07example\x03com\x00";
-        assert_eq!(&m[12..12 + lower.len()], lower, "the name is lower-cased in place");
+        assert_eq!(
+            &m.message()[12..12 + lower.len()],
+            lower,
+            "the name is lower-cased in place"
+        );
         assert_eq!(q.key.name_hash, hash::name_hash(lower));
         assert_eq!(q.key.name_len as usize, lower.len());
         assert_eq!((q.key.qtype, q.key.qclass, q.key.flags), (1, 1, 0));
@@ -384,7 +396,7 @@ mod tests {
     fn odd_and_even_name_lengths_sum_alike() {
         for name in [&b"\x01a\x00"[..], b"\x02ab\x00", b"\x03Abc\x02DE\x00"] {
             let (mut m, len) = message(0, 1, name, 28, &[], 0);
-            let original = m;
+            let original = *m.message();
             let q = parse(&mut m, len).expect("answerable");
             let mut question = [0u8; MSG_BUF];
             question[12..len].copy_from_slice(&original[12..len]);
@@ -397,17 +409,19 @@ mod tests {
         let (mut m, len) = message(0, 1, WWW, 1, &[], 0);
         let q = parse(&mut m, len).expect("answerable");
         let n = q.key.name_len as usize;
-        let mut stored = [0u8; NAME_BUF];
-        stored[..n].copy_from_slice(b"\x03www\x07example\x03com\x00");
-        assert!(same_name(&stored, &m, n));
-        stored[5] = b'x';
-        assert!(!same_name(&stored, &m, n), "one byte differs");
-        let mut longer = [0u8; NAME_BUF];
-        longer[..n].copy_from_slice(&stored[..n]);
-        longer[n] = 1;
-        longer[5] = b'e';
-        assert!(same_name(&longer, &m, n), "bytes past the length are not compared");
-        assert_eq!(q.key.name_hash, hash::name_hash(&longer[..n]));
+        let mut stored = CacheValue::zeroed();
+        stored.set_name_and_body(b"\x03www\x07example\x03com\x00", &[0xc0, 0x0c, 0, 1]);
+        assert!(same_name(stored.name_words(), &m, n));
+        stored.bytes_mut()[5] = b'x';
+        assert!(!same_name(stored.name_words(), &m, n), "one byte differs");
+        let mut longer = stored;
+        longer.bytes_mut()[n] = 1;
+        longer.bytes_mut()[5] = b'e';
+        assert!(
+            same_name(longer.name_words(), &m, n),
+            "bytes past the length (the body) are not compared"
+        );
+        assert_eq!(q.key.name_hash, hash::name_hash(&longer.bytes()[..n]));
     }
 
     #[test]
@@ -453,7 +467,7 @@ mod tests {
             let (m, len) = message(0, 1, WWW, 1, extra, ar);
             for cut in 0..len {
                 let mut copy = m;
-                copy[cut..].fill(0);
+                copy.message_mut()[cut..].fill(0);
                 assert!(
                     parse(&mut copy, cut).is_err(),
                     "a query cut at {cut} of {len} bytes must not be answered"
@@ -499,17 +513,17 @@ mod tests {
             let (mut m, mut len) = message(0, 1, WWW, 1, OPT_DO, 1);
             // Flip a few bytes of a valid query, or fill with noise.
             if round % 4 == 0 {
-                for b in m.iter_mut() {
+                for b in m.message_mut().iter_mut() {
                     *b = next() as u8;
                 }
                 len = (next() % (MSG_BUF as u64 + 2)) as usize;
             } else {
                 for _ in 0..(next() % 4 + 1) {
                     let i = (next() % len as u64) as usize;
-                    m[i] = next() as u8;
+                    m.message_mut()[i] = next() as u8;
                 }
             }
-            let original = m;
+            let original = *m.message();
             let verdict = parse(&mut m, len);
             if let Ok(q) = verdict {
                 // Whatever XDP answers, the full parser must accept as a plain query.
