@@ -13,7 +13,7 @@ use super::{
     kxdpgun, process,
     rig::{Rig, SERVER_V4, SERVER_V6},
     servers::{Running, Server},
-    zone,
+    xdp_cost, zone,
 };
 use crate::{
     cmd::{self, note},
@@ -23,7 +23,7 @@ use crate::{
 /// The packages the rig runs: the peers, the generator, dig for the probe, ip.
 const PACKAGES: &[&str] = &["nsd", "knot", "knot-dnsutils", "bind9-dnsutils", "iproute2"];
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct Args {
     /// Length of each measurement, in seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=300))]
@@ -43,6 +43,14 @@ pub struct Args {
     /// Query the server's IPv6 address instead of its IPv4 one.
     #[arg(long)]
     ipv6: bool,
+}
+
+impl Args {
+    /// The same options with another set of servers (for `bench xdp`).
+    pub fn with_servers(mut self, servers: &[Server]) -> Self {
+        self.servers = servers.to_vec();
+        self
+    }
 }
 
 /// The machine counts as quiet below this share of busy CPU time, with the
@@ -86,11 +94,13 @@ pub fn run(args: &Args) -> Result<()> {
         bail!("no server to measure");
     }
     let mut skipped: BTreeMap<Server, String> = BTreeMap::new();
-    if servers.contains(&Server::Ours) {
+    if servers.iter().any(|s| s.is_ours()) {
         let mut build = cmd::cargo();
         build.args(["build", "--release", "--package", "dns-server"]);
         if let Err(err) = cmd::run(&mut build) {
-            skipped.insert(Server::Ours, format!("release build failed: {err:#}"));
+            for server in [Server::Ours, Server::OursXdp] {
+                skipped.insert(server, format!("release build failed: {err:#}"));
+            }
         }
     }
     process::check_interrupt()?;
@@ -98,15 +108,17 @@ pub fn run(args: &Args) -> Result<()> {
     let work = WorkDir::create()?;
     let (zone_file, queries) = zone::write(&work.0)?;
     let ours = cmd::target_dir().join("release/dns-server");
-    let argvs = servers
-        .iter()
-        .map(|&server| Ok((server, server.prepare(&work.0, &zone_file, &ours)?)))
-        .collect::<Result<BTreeMap<_, _>>>()?;
     let target = if args.ipv6 { SERVER_V6 } else { SERVER_V4 };
 
     let mut results: BTreeMap<Server, Vec<Sample>> = BTreeMap::new();
+    let mut program_costs: Vec<f64> = Vec::new();
     {
         let rig = Rig::create()?;
+        let argvs = servers
+            .iter()
+            .map(|&server| Ok((server, server.prepare(&work.0, &zone_file, &ours, &rig.server.name)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        let _stats = servers.contains(&Server::OursXdp).then(xdp_cost::BpfStats::enable);
         for round in 1..=args.rounds {
             let mut order = servers.clone();
             let shift = (round as usize - 1) % order.len();
@@ -120,8 +132,8 @@ pub fn run(args: &Args) -> Result<()> {
                 let log = work.0.join(format!("{server}-{round}.log"));
                 let running = match Running::start(&rig, &argvs[&server], log) {
                     Ok(running) => running,
-                    Err(err) if server == Server::Ours => {
-                        note("bench", format!("skipping ours: {err:#}"));
+                    Err(err) if server.is_ours() => {
+                        note("bench", format!("skipping {server}: {err:#}"));
                         skipped.insert(server, format!("did not answer the probe: {err:#}"));
                         continue;
                     }
@@ -138,7 +150,16 @@ pub fn run(args: &Args) -> Result<()> {
                     );
                     sample = measure(&rig, &running, args, &queries, target, &work.0)?;
                 }
+                if server == Server::OursXdp
+                    && let Some(ns) = xdp_cost::per_packet_ns(&rig)
+                {
+                    program_costs.push(ns);
+                }
                 drop(running);
+                if server.uses_xdp() {
+                    // Knot leaves its program attached after it exits.
+                    xdp_cost::detach(&rig);
+                }
                 note(
                     "bench",
                     format!(
@@ -154,6 +175,12 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     print!("{}", report(args, target, &servers, &results, &skipped));
+    if !program_costs.is_empty() {
+        println!(
+            "ours-XDP program time per packet (kernel.bpf_stats_enabled, all packets of a run): median {:.0} ns",
+            median(program_costs.into_iter())
+        );
+    }
     Ok(())
 }
 
@@ -232,16 +259,17 @@ fn report(
         "\nanswered queries/s, median of {} rounds of {} s; kxdpgun offering {} qps to {target}:53",
         args.rounds, args.seconds, args.qps
     );
-    let _ = write!(out, "{:<6} {:>10} {:>10} {:>6} ", "server", "median", "sent/s", "cpu");
+    let _ = write!(out, "{:<9} {:>10} {:>10} {:>6} ", "server", "median", "sent/s", "cpu");
     for round in 1..=args.rounds {
         let _ = write!(out, " {:>9}", format!("round {round}"));
     }
     out.push('\n');
     let mut medians = BTreeMap::new();
+    let mut sent_medians = BTreeMap::new();
     for server in servers {
         if let Some(reason) = skipped.get(server) {
             let first_line = reason.lines().next().unwrap_or_default();
-            let _ = writeln!(out, "{:<6} skipped: {first_line}", server.to_string());
+            let _ = writeln!(out, "{:<9} skipped: {first_line}", server.to_string());
             continue;
         }
         let Some(samples) = results.get(server) else { continue };
@@ -256,9 +284,10 @@ fn report(
         let sent = median(used.iter().map(|s| s.sent_per_s as f64));
         let cpu = median(used.iter().map(|s| s.cpu));
         medians.insert(*server, answered);
+        sent_medians.insert(*server, sent);
         let _ = write!(
             out,
-            "{:<6} {answered:>10.0} {sent:>10.0} {:>5.0}% ",
+            "{:<9} {answered:>10.0} {sent:>10.0} {:>5.0}% ",
             server.to_string(),
             cpu * 100.0
         );
@@ -276,12 +305,29 @@ fn report(
             OTHER_WORK * 100.0
         );
     }
-    if let Some(ours) = medians.get(&Server::Ours) {
-        for peer in [Server::Nsd, Server::Knot] {
-            if let Some(theirs) = medians.get(&peer).filter(|v| **v > 0.0) {
-                let _ = writeln!(out, "ours/{peer}: {:.2}", ours / theirs);
+    let comparisons = [
+        (
+            Server::OursXdp,
+            &[Server::KnotXdp, Server::Ours, Server::Nsd, Server::Knot][..],
+        ),
+        (Server::Ours, &[Server::Nsd, Server::Knot][..]),
+    ];
+    for (mine, peers) in comparisons {
+        let Some(ours) = medians.get(&mine) else { continue };
+        for peer in peers {
+            if let Some(theirs) = medians.get(peer).filter(|v| **v > 0.0) {
+                let _ = writeln!(out, "{mine}/{peer}: {:.2}", ours / theirs);
             }
         }
+    }
+    if let (Some(ours), Some(sent)) = (medians.get(&Server::OursXdp), sent_medians.get(&Server::OursXdp))
+        && *sent > 0.0
+    {
+        let _ = writeln!(
+            out,
+            "ours-XDP answered {:.1}% of what the generator sent",
+            ours / sent * 100.0
+        );
     }
     out
 }

@@ -9,6 +9,7 @@ mod kxdpgun;
 mod process;
 mod rig;
 mod servers;
+mod xdp_cost;
 mod zone;
 
 use anyhow::Result;
@@ -17,10 +18,18 @@ use anyhow::Result;
 pub enum Command {
     /// Authoritative answers per second: ours against NSD and Knot DNS on one zone.
     Auth(auth::Args),
+    /// The XDP path: ours with XDP, Knot DNS in XDP mode, ours in userspace, NSD.
+    Xdp(auth::Args),
 }
 
 pub fn cmd(command: &Command) -> Result<()> {
     match command {
         Command::Auth(args) => auth::run(args),
+        Command::Xdp(args) => auth::run(&args.clone().with_servers(&[
+            servers::Server::OursXdp,
+            servers::Server::KnotXdp,
+            servers::Server::Ours,
+            servers::Server::Nsd,
+        ])),
     }
 }

@@ -27,6 +27,10 @@ pub enum Server {
     Knot,
     /// This project's `dns-server serve`, one thread.
     Ours,
+    /// Knot DNS 3 in XDP mode on the server's veth.
+    KnotXdp,
+    /// Ours with the XDP fast path attached to the server's veth.
+    OursXdp,
 }
 
 impl fmt::Display for Server {
@@ -35,13 +39,26 @@ impl fmt::Display for Server {
             Self::Nsd => "NSD",
             Self::Knot => "Knot",
             Self::Ours => "ours",
+            Self::KnotXdp => "Knot-XDP",
+            Self::OursXdp => "ours-XDP",
         })
     }
 }
 
 impl Server {
+    /// Whether the server answers from XDP (the rig then detaches its program after each run).
+    pub fn uses_xdp(self) -> bool {
+        matches!(self, Self::KnotXdp | Self::OursXdp)
+    }
+
+    /// Whether it is this project's server.
+    pub fn is_ours(self) -> bool {
+        matches!(self, Self::Ours | Self::OursXdp)
+    }
+
     /// Writes the server's configuration under `dir`; returns its command line.
-    pub fn prepare(self, dir: &Path, zone_file: &Path, ours: &Path) -> Result<Vec<String>> {
+    /// `iface` is the server's end of the rig's veth, for the XDP modes.
+    pub fn prepare(self, dir: &Path, zone_file: &Path, ours: &Path, iface: &str) -> Result<Vec<String>> {
         let dir = dir.join(self.to_string().to_lowercase());
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let (dir_s, zone_s) = (dir.display(), zone_file.display());
@@ -74,8 +91,14 @@ impl Server {
                 fs::write(&conf, text)?;
                 vec!["nsd".into(), "-d".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Knot => {
+            Self::Knot | Self::KnotXdp => {
                 let conf = dir.join("knot.conf");
+                // Knot 3.2: XDP workers on the interface's queues answer UDP there.
+                let xdp = if self == Self::KnotXdp {
+                    format!("xdp:\n\x20 listen: [ {iface}@53 ]\n\x20 udp: on\n")
+                } else {
+                    String::new()
+                };
                 let text = format!(
                     "server:\n\
                      \x20 rundir: \"{dir_s}\"\n\
@@ -84,6 +107,7 @@ impl Server {
                      \x20 udp-workers: 1\n\
                      \x20 tcp-workers: 1\n\
                      \x20 background-workers: 1\n\
+                     {xdp}\
                      database:\n\
                      \x20 storage: \"{dir_s}\"\n\
                      log:\n\
@@ -100,7 +124,7 @@ impl Server {
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Ours => vec![
+            Self::Ours | Self::OursXdp => vec![
                 ours.display().to_string(),
                 "serve".into(),
                 "--listen".into(),
@@ -111,7 +135,15 @@ impl Server {
                 format!("{}={}", zone::ORIGIN, zone_file.display()),
                 "--threads".into(),
                 "1".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(
+                (self == Self::OursXdp)
+                    .then(|| ["--xdp-iface".to_string(), iface.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
         };
         Ok(argv)
     }
@@ -159,8 +191,12 @@ impl<'rig> Running<'rig> {
             if let Some(status) = self.child.try_wait()? {
                 bail!("exited ({status}) before answering:\n{}", self.log_tail());
             }
+            // +nsid: our XDP program passes NSID queries to userspace, so the
+            // probe's answer takes the normal path to a client end that has
+            // no XDP program of its own to receive XDP_TX frames.
             let answer = cmd::stdout(rig.client.exec().args([
                 "dig",
+                "+nsid",
                 "+short",
                 "+time=1",
                 "+tries=1",
