@@ -8,6 +8,7 @@ mod cmd;
 mod lab;
 mod run;
 mod setup;
+mod signals;
 mod test;
 
 use std::process::ExitCode;

@@ -7,7 +7,9 @@
 //! ```
 //! Each PoP holds the anycast addresses on its loopback; the router learns them
 //! over BGP and installs one PoP's route (no `merge paths`).
-use std::{collections::BTreeSet, fs, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
+
+use crate::signals::is_alive;
 
 use anyhow::Result;
 
@@ -217,14 +219,4 @@ fn remove_stale() {
             remove_netns(name);
         }
     }
-}
-
-/// Whether process `pid` exists and has not yet exited (a zombie has).
-fn is_alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next());
-        state.is_some_and(|state| state != "Z")
-    })
 }
