@@ -154,6 +154,23 @@ fn mount_bpffs() -> Result<(), String> {
     }
 }
 
+/// Adds or removes one prefix in an LPM trie of `N`-byte addresses; returns its entry count.
+fn update_trie<const N: usize>(
+    data: MapData,
+    octets: [u8; N],
+    prefix_len: u32,
+    remove: bool,
+) -> Result<usize, XdpError> {
+    let mut trie: LpmTrie<MapData, [u8; N], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
+    let key = Key::new(prefix_len, octets);
+    if remove {
+        trie.remove(&key)?
+    } else {
+        trie.insert(&key, 1, 0)?
+    }
+    Ok(trie.keys().filter(Result::is_ok).count())
+}
+
 /// Adds (or with `remove`, lifts) a deny-list prefix in a running server's pinned maps.
 /// The program skips an empty list, so the list's size is written after the change.
 pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: bool) -> Result<(), XdpError> {
@@ -167,26 +184,8 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
     let data = open(if addr.is_ipv4() { "DENY_V4" } else { "DENY_V6" })?;
     let mut sizes: Array<MapData, u32> = Array::try_from(Map::Array(open("DENY_SIZE")?))?;
     let size = match addr {
-        IpAddr::V4(a) => {
-            let mut trie: LpmTrie<MapData, [u8; 4], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
-            let key = Key::new(prefix_len, a.octets());
-            if remove {
-                trie.remove(&key)?
-            } else {
-                trie.insert(&key, 1, 0)?
-            }
-            trie.keys().filter(Result::is_ok).count()
-        }
-        IpAddr::V6(a) => {
-            let mut trie: LpmTrie<MapData, [u8; 16], u8> = LpmTrie::try_from(Map::LpmTrie(data))?;
-            let key = Key::new(prefix_len, a.octets());
-            if remove {
-                trie.remove(&key)?
-            } else {
-                trie.insert(&key, 1, 0)?
-            }
-            trie.keys().filter(Result::is_ok).count()
-        }
+        IpAddr::V4(a) => update_trie(data, a.octets(), prefix_len, remove)?,
+        IpAddr::V6(a) => update_trie(data, a.octets(), prefix_len, remove)?,
     };
     Ok(sizes.set(u32::from(addr.is_ipv6()), size as u32, 0)?)
 }
