@@ -1,35 +1,67 @@
-//! `cargo xtask bench`: throughput measurements against other DNS servers.
+//! `cargo xtask bench`: throughput and latency measurements against other DNS servers.
 //!
-//! `auth` runs the round-robin measurement; `rig` builds the two network
-//! namespaces it runs in; `zone` writes the zone and the query mix; `servers`
-//! starts and stops NSD, Knot and ours; `kxdpgun` drives the load generator;
-//! `process` holds what they share about child processes and Ctrl-C.
+//! `auth`, `xdp` and `recursive` are the benches; `rounds` holds what they
+//! share (load options, rounds in rotating order, quiet-CPU checks, the table
+//! of medians). `rig` builds the two network namespaces they run in; `zone`
+//! writes the zone and the query mix; `servers` starts and stops NSD, Knot and
+//! ours; `lab` serves the hierarchy the resolvers iterate through; `kxdpgun`
+//! drives the load generator and `latency` times single queries; `xdp_cost`
+//! reads the XDP program's run time; `process` holds what they share about
+//! child processes and Ctrl-C.
 mod auth;
 mod kxdpgun;
+mod lab;
+mod latency;
 mod process;
+mod recursive;
 mod rig;
+mod rounds;
 mod servers;
+mod work_dir;
+mod xdp;
 mod xdp_cost;
 mod zone;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+
+use crate::{cmd, setup};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Authoritative answers per second: ours against NSD and Knot DNS on one zone.
     Auth(auth::Args),
     /// The XDP path: ours with XDP, Knot DNS in XDP mode, ours in userspace, NSD.
-    Xdp(auth::Args),
+    Xdp(xdp::Args),
+    /// The resolver: cache hits per second and cold-resolution latency, ours against Unbound.
+    Recursive(recursive::Args),
 }
 
 pub fn cmd(command: &Command) -> Result<()> {
     match command {
         Command::Auth(args) => auth::run(args),
-        Command::Xdp(args) => auth::run(&args.clone().with_servers(&[
-            servers::Server::OursXdp,
-            servers::Server::KnotXdp,
-            servers::Server::Ours,
-            servers::Server::Nsd,
-        ])),
+        Command::Xdp(args) => xdp::run(args),
+        Command::Recursive(args) => recursive::run(args),
     }
+}
+
+/// Checks what every bench needs (root, two CPUs), installs `packages` and
+/// the toolchain, and turns Ctrl-C into a clean stop.
+fn prepare_machine(packages: &[&str]) -> Result<()> {
+    if !cmd::is_root() {
+        bail!("the benchmark creates network namespaces and attaches XDP programs: run it as root");
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        bail!("the benchmark needs two CPUs: one for the server, one for the generator");
+    }
+    setup::toolchain()?;
+    setup::packages(packages)?;
+    process::catch_interrupts();
+    Ok(())
+}
+
+/// Builds `dns-server` in release mode; the reason to skip ours if that fails.
+fn build_ours() -> Result<(), String> {
+    let mut build = cmd::cargo();
+    build.args(["build", "--release", "--package", "dns-server"]);
+    cmd::run(&mut build).map_err(|err| format!("release build failed: {err:#}"))
 }

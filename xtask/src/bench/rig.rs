@@ -15,8 +15,8 @@ use crate::cmd::{self, note};
 pub const SERVER_V4: &str = "198.18.0.1";
 pub const SERVER_V6: &str = "fd00:b0::1";
 /// The client's addresses.
-const CLIENT_V4: &str = "198.18.0.2";
-const CLIENT_V6: &str = "fd00:b0::2";
+pub const CLIENT_V4: &str = "198.18.0.2";
+pub const CLIENT_V6: &str = "fd00:b0::2";
 
 /// CPU for the server under test; the generator and its side's kernel work get the other.
 pub const SERVER_CPU: u32 = 0;
@@ -42,7 +42,8 @@ impl End {
         cmd
     }
 
-    fn ip(&self, args: &[&str]) -> Result<()> {
+    /// `ip -n <ns> ARGS`, echoed; fails unless it succeeds.
+    pub fn ip(&self, args: &[&str]) -> Result<()> {
         cmd::run(Command::new("ip").args(["-n", &self.name]).args(args))
     }
 
@@ -51,12 +52,25 @@ impl End {
         netns_pids(&self.name)
     }
 
-    /// Removes any XDP program from the interface: Knot and kxdpgun leave theirs behind.
+    /// Removes any XDP program from the interface, native or generic: Knot
+    /// and kxdpgun leave theirs behind.
     pub fn detach_xdp(&self) {
-        let _ = Command::new("ip")
-            .args(["-n", &self.name, "link", "set", "dev", &self.name, "xdp", "off"])
-            .stderr(Stdio::null())
-            .status();
+        for mode in ["xdp", "xdpgeneric"] {
+            let _ = Command::new("ip")
+                .args(["-n", &self.name, "link", "set", "dev", &self.name, mode, "off"])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
+    /// The id of the XDP program attached to the interface, if any.
+    pub fn xdp_program(&self) -> Option<u32> {
+        let link = cmd::stdout(Command::new("ip").args(["-n", &self.name, "link", "show", "dev", &self.name])).ok()?;
+        // `prog/xdp id 123` (native) or `prog/xdpgeneric id 123`.
+        let mut words = link.split_whitespace();
+        words.find(|w| w.starts_with("prog/xdp"))?;
+        words.find(|w| *w == "id")?;
+        words.next()?.parse().ok()
     }
 
     /// Moves this end's receive work into threaded-NAPI kernel threads pinned to

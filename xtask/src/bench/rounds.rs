@@ -218,7 +218,11 @@ pub fn table<S: Copy + Ord + Display>(
         load.rounds, load.seconds, load.qps
     );
     let width = servers.iter().map(|s| s.to_string().len()).max().unwrap_or(0).max(6);
-    let _ = write!(out, "{:<width$} {:>10} {:>10} {:>6} ", "server", "median", "sent/s", "cpu");
+    let _ = write!(
+        out,
+        "{:<width$} {:>10} {:>10} {:>6} ",
+        "server", "median", "sent/s", "cpu"
+    );
     for round in 1..=load.rounds {
         let _ = write!(out, " {:>9}", format!("round {round}"));
     }
@@ -230,7 +234,9 @@ pub fn table<S: Copy + Ord + Display>(
             let _ = writeln!(out, "{:<width$} skipped: {first_line}", server.to_string());
             continue;
         }
-        let Some(samples) = results.samples.get(server) else { continue };
+        let Some(samples) = results.samples.get(server) else {
+            continue;
+        };
         // Skewed samples count only when there is nothing better.
         let clean: Vec<&Sample> = samples.iter().filter(|s| !s.skewed()).collect();
         let used = if clean.is_empty() {

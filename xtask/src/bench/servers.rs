@@ -1,5 +1,6 @@
 //! The servers under test: their configurations, and starting and stopping them in the rig.
 use std::{
+    collections::BTreeSet,
     fmt, fs,
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
@@ -137,15 +138,31 @@ impl Server {
                 "1".into(),
             ]
             .into_iter()
-            .chain(
-                (self == Self::OursXdp)
-                    .then(|| ["--xdp-iface".to_string(), iface.to_string()])
-                    .into_iter()
-                    .flatten(),
-            )
+            .chain(match self {
+                Self::OursXdp => vec!["--xdp-iface".to_string(), iface.to_string()],
+                _ => vec!["--no-xdp".to_string()],
+            })
             .collect(),
         };
         Ok(argv)
+    }
+}
+
+/// A query a starting server must answer, and the answer, before it counts as up.
+pub struct Probe {
+    pub server: String,
+    pub name: String,
+    pub answer: String,
+}
+
+impl Probe {
+    /// `h0.bench.test. A` at the server's IPv4 address.
+    pub fn bench_zone() -> Probe {
+        Probe {
+            server: SERVER_V4.into(),
+            name: zone::PROBE_NAME.into(),
+            answer: zone::PROBE_ANSWER.into(),
+        }
     }
 }
 
@@ -154,12 +171,16 @@ pub struct Running<'rig> {
     child: Child,
     end: &'rig End,
     log: PathBuf,
+    /// Processes in the namespace before this one started (lab servers that
+    /// outlive it): neither counted nor stopped with it.
+    others: BTreeSet<u32>,
 }
 
 impl<'rig> Running<'rig> {
-    /// Starts `argv` pinned to the server CPU and waits until it answers the probe.
-    pub fn start(rig: &'rig Rig, argv: &[String], log: PathBuf) -> Result<Self> {
+    /// Starts `argv` pinned to the server CPU and waits until it answers `probe`.
+    pub fn start(rig: &'rig Rig, argv: &[String], log: PathBuf, probe: &Probe) -> Result<Self> {
         let end = &rig.server;
+        let others = end.pids();
         let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = end.exec();
         command
@@ -173,10 +194,15 @@ impl<'rig> Running<'rig> {
             .process_group(0);
         cmd::note("bench", format!("$ {}", cmd::show(&command)));
         let child = command.spawn().with_context(|| format!("starting {}", argv[0]))?;
-        let mut running = Self { child, end, log };
-        running.wait_until_answering(rig)?;
+        let mut running = Self {
+            child,
+            end,
+            log,
+            others,
+        };
+        running.wait_until_answering(rig, probe)?;
         // Servers pin their own threads (Knot does): all of them go to the server CPU.
-        for pid in end.pids() {
+        for pid in running.pids() {
             let _ = std::process::Command::new("taskset")
                 .args(["-a", "-p", "-c", &end.cpu.to_string(), &pid.to_string()])
                 .stdout(Stdio::null())
@@ -185,7 +211,12 @@ impl<'rig> Running<'rig> {
         Ok(running)
     }
 
-    fn wait_until_answering(&mut self, rig: &Rig) -> Result<()> {
+    /// The server's processes: those in the namespace that were not there before it.
+    fn pids(&self) -> BTreeSet<u32> {
+        &self.end.pids() - &self.others
+    }
+
+    fn wait_until_answering(&mut self, rig: &Rig, probe: &Probe) -> Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -200,17 +231,18 @@ impl<'rig> Running<'rig> {
                 "+short",
                 "+time=1",
                 "+tries=1",
-                &format!("@{SERVER_V4}"),
-                zone::PROBE_NAME,
+                &format!("@{}", probe.server),
+                &probe.name,
                 "A",
             ]));
-            if answer.is_ok_and(|a| a.trim() == zone::PROBE_ANSWER) {
+            if answer.is_ok_and(|a| a.trim() == probe.answer) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "no answer to `{} A` within {START_TIMEOUT:?}:\n{}",
-                    zone::PROBE_NAME,
+                    "no answer to `{} A` at {} within {START_TIMEOUT:?}:\n{}",
+                    probe.name,
+                    probe.server,
                     self.log_tail()
                 );
             }
@@ -218,9 +250,9 @@ impl<'rig> Running<'rig> {
         }
     }
 
-    /// CPU time used so far by every process in the server namespace.
+    /// CPU time used so far by the server's processes.
     pub fn cpu_times(&self) -> process::CpuTimes {
-        let times = self.end.pids().into_iter().filter_map(process::process_times);
+        let times = self.pids().into_iter().filter_map(process::process_times);
         times.fold(process::CpuTimes::default(), |sum, t| sum + t)
     }
 
@@ -239,7 +271,7 @@ impl Drop for Running<'_> {
         // the next server needs port 53.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let pids = self.end.pids();
+            let pids = self.pids();
             if pids.is_empty() || Instant::now() >= deadline {
                 break;
             }

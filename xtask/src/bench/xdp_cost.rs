@@ -1,8 +1,7 @@
-//! XDP bookkeeping for the rig: the program's own cost from the kernel's BPF
-//! run-time statistics, and detaching programs servers leave behind.
+//! The XDP program's own cost per packet, from the kernel's BPF run-time statistics.
 use std::process::Command;
 
-use super::rig::Rig;
+use super::rig::End;
 use crate::cmd;
 
 /// The sysctl that makes the kernel count run time and runs per BPF program.
@@ -14,7 +13,7 @@ pub struct BpfStats {
 }
 
 impl BpfStats {
-    /// Enables the statistics (best effort).
+    /// Enables the statistics (best effort: without them there are no costs to print).
     pub fn enable() -> BpfStats {
         let old = std::fs::read_to_string(BPF_STATS).unwrap_or_else(|_| "0".into());
         let _ = std::fs::write(BPF_STATS, "1");
@@ -28,32 +27,32 @@ impl Drop for BpfStats {
     }
 }
 
-/// Nanoseconds per packet of the newest `xdp_dns` program (ours), from
-/// `bpftool prog show`: run_time_ns / run_cnt over everything it has run.
-pub fn per_packet_ns(_rig: &Rig) -> Option<f64> {
-    let out = cmd::stdout(Command::new("bpftool").args(["prog", "show", "name", "xdp_dns"])).ok()?;
-    let newest = out
-        .lines()
-        .filter(|l| l.contains("run_time_ns"))
-        .filter_map(|l| Some((l.split(':').next()?.trim().parse::<u64>().ok()?, l)))
-        .max_by_key(|(id, _)| *id)?
-        .1;
-    let field = |name: &str| -> Option<f64> {
-        let mut words = newest.split_whitespace();
+/// What the program attached to `end` has cost so far.
+pub struct Cost {
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+}
+
+impl Cost {
+    /// Nanoseconds per packet; none before the first packet.
+    pub fn per_packet_ns(&self) -> Option<f64> {
+        (self.run_cnt > 0).then(|| self.run_time_ns as f64 / self.run_cnt as f64)
+    }
+}
+
+/// The totals of the XDP program attached to `end`, from `bpftool prog show
+/// id N`. A server loads its program afresh when it starts, so these cover
+/// that server's life: the probe and the runs.
+pub fn attached(end: &End) -> Option<Cost> {
+    let id = end.xdp_program()?;
+    let out = cmd::stdout(Command::new("bpftool").args(["prog", "show", "id", &id.to_string()])).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let mut words = out.split_whitespace();
         words.find(|w| *w == name)?;
         words.next()?.parse().ok()
     };
-    let (time, count) = (field("run_time_ns")?, field("run_cnt")?);
-    (count > 0.0).then(|| time / count)
-}
-
-/// Detaches whatever XDP program is left on the server's end (Knot leaves its own).
-pub fn detach(rig: &Rig) {
-    for mode in ["xdp", "xdpgeneric"] {
-        let _ = cmd::stdout(
-            rig.server
-                .exec()
-                .args(["ip", "link", "set", "dev", &rig.server.name, mode, "off"]),
-        );
-    }
+    Some(Cost {
+        run_time_ns: field("run_time_ns")?,
+        run_cnt: field("run_cnt")?,
+    })
 }

@@ -21,14 +21,27 @@ fn host_v4(i: u32) -> String {
     format!("198.19.{}.{}", i / 250, i % 250 + 1)
 }
 
+/// Names under this one exist through a wildcard: unique names for cold
+/// resolutions, each answered with [`COLD_ANSWER`].
+pub const COLD: &str = "cold.bench.test.";
+pub const COLD_ANSWER: &str = "198.19.255.1";
+
 /// The master file: plain RFC 1035 syntax every server reads.
 pub fn zone_text() -> String {
+    zone_served_by("198.18.0.1", Some("fd00:b0::1"))
+}
+
+/// The master file with its name server at `ns_v4` and `ns_v6`, and the
+/// wildcard under [`COLD`] (which the query mix never asks for).
+pub fn zone_served_by(ns_v4: &str, ns_v6: Option<&str>) -> String {
+    let ns_v6 = ns_v6.map(|v6| format!("ns1 IN AAAA {v6}\n")).unwrap_or_default();
     let mut zone = format!(
         "$ORIGIN {ORIGIN}\n$TTL 3600\n\
          @ IN SOA ns1 hostmaster 1 3600 900 604800 300\n\
          @ IN NS ns1\n\
-         ns1 IN A 198.18.0.1\n\
-         ns1 IN AAAA fd00:b0::1\n\
+         ns1 IN A {ns_v4}\n\
+         {ns_v6}\
+         *.cold IN A {COLD_ANSWER}\n\
          mail IN A 198.18.0.25\n\
          mail IN AAAA fd00:b0::25\n"
     );
@@ -59,9 +72,14 @@ pub fn queries_text() -> String {
 
 /// Writes the zone and the query file into `dir`; returns their paths.
 pub fn write(dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    write_served_by(dir, &zone_text())
+}
+
+/// Writes `zone` (the text of the bench zone) and the query file into `dir`; returns their paths.
+pub fn write_served_by(dir: &Path, zone_text: &str) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
     let zone = dir.join("bench.test.zone");
     let queries = dir.join("queries.txt");
-    fs::write(&zone, zone_text()).with_context(|| format!("writing {}", zone.display()))?;
+    fs::write(&zone, zone_text).with_context(|| format!("writing {}", zone.display()))?;
     fs::write(&queries, queries_text()).with_context(|| format!("writing {}", queries.display()))?;
     Ok((zone, queries))
 }

@@ -1,0 +1,37 @@
+//! A per-run directory for configurations, zones, query files and logs.
+use std::{fs, path::PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::process;
+
+/// Removed on drop; those of runs killed outright are removed by the next run.
+pub struct WorkDir(pub PathBuf);
+
+/// Work directories are named this, then the process id.
+const WORK_DIR_PREFIX: &str = "xtask-bench-";
+
+impl WorkDir {
+    pub fn create() -> Result<Self> {
+        let tmp = std::env::temp_dir();
+        for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX));
+            if pid
+                .and_then(|pid| pid.parse().ok())
+                .is_some_and(|pid| !process::is_alive(pid))
+            {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let path = tmp.join(format!("{WORK_DIR_PREFIX}{}", std::process::id()));
+        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

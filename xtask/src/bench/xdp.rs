@@ -1,0 +1,154 @@
+//! `cargo xtask bench xdp`: the XDP fast path against Knot DNS in XDP mode,
+//! our userspace path and NSD, with the program's own cost per packet.
+use std::{collections::BTreeMap, fmt::Write as _, process::Command};
+
+use anyhow::Result;
+
+use super::{
+    auth,
+    rounds::{self, Load, Medians},
+    servers::Server,
+    xdp_cost::{self, BpfStats},
+};
+use crate::cmd::{self, note};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    load: Load,
+    /// Do not run `dns-server xdp-bench` (BPF_PROG_TEST_RUN timings per case) after the rounds.
+    #[arg(long)]
+    no_prog_test_run: bool,
+}
+
+/// The servers, in the table's order.
+const SERVERS: [Server; 4] = [Server::OursXdp, Server::KnotXdp, Server::Ours, Server::Nsd];
+
+/// Issue 3's targets: ours-XDP over Knot-XDP, and over our userspace path.
+const OVER_KNOT_XDP: f64 = 1.5;
+const OVER_USERSPACE: f64 = 3.0;
+/// Where the generator is the ceiling: the share of its offered load to answer instead.
+const OF_OFFERED: f64 = 0.99;
+
+pub fn run(args: &Args) -> Result<()> {
+    super::prepare_machine(&[auth::PACKAGES, &["bpftool"]].concat())?;
+    let mut costs: BTreeMap<Server, Vec<xdp_cost::Cost>> = BTreeMap::new();
+    let (results, address) = {
+        // On for the whole run, so that both XDP servers pay its small overhead alike.
+        let _stats = BpfStats::enable();
+        auth::measure(&args.load, &SERVERS, |server, rig| {
+            if server.uses_xdp()
+                && let Some(cost) = xdp_cost::attached(&rig.server)
+            {
+                costs.entry(server).or_default().push(cost);
+            }
+        })?
+    };
+    let (mut out, medians) = rounds::table(&args.load, address, &SERVERS, &results);
+    out.push_str(
+        "(cpu: the server's processes; XDP answers are made in the server end's NAPI kernel thread, not counted here)\n",
+    );
+    out.push_str(&ratios(&medians));
+    out.push_str(&program_costs(&costs));
+    print!("{out}");
+    if !args.no_prog_test_run {
+        prog_test_run();
+    }
+    Ok(())
+}
+
+/// The ratios, the share of the offered load answered, and the targets.
+fn ratios(medians: &BTreeMap<Server, Medians>) -> String {
+    let mut out = String::new();
+    for peer in [Server::KnotXdp, Server::Ours, Server::Nsd] {
+        if let Some(ratio) = rounds::ratio(medians, Server::OursXdp, peer) {
+            let _ = writeln!(out, "ours-XDP/{peer}: {ratio:.2}");
+        }
+    }
+    for server in [Server::OursXdp, Server::KnotXdp] {
+        if let Some(m) = medians.get(&server).filter(|m| m.sent > 0.0) {
+            let _ = writeln!(
+                out,
+                "{server} answered {:.1}% of the {:.0} queries/s the generator offered",
+                m.answered / m.sent * 100.0,
+                m.sent
+            );
+        }
+    }
+    let share = medians
+        .get(&Server::OursXdp)
+        .filter(|m| m.sent > 0.0)
+        .map(|m| m.answered / m.sent);
+    // Which clause met a target matters: at the generator's ceiling the ratio says little.
+    let verdict = |ratio: f64, needed: f64, share: f64| {
+        if ratio >= needed {
+            format!("met ({ratio:.2}x)")
+        } else if share >= OF_OFFERED {
+            format!(
+                "met by the generator's ceiling ({:.1}% of offered answered; ratio {ratio:.2}x)",
+                share * 100.0
+            )
+        } else {
+            format!("NOT met ({ratio:.2}x, {:.1}% of offered answered)", share * 100.0)
+        }
+    };
+    let targets = [
+        (Server::KnotXdp, OVER_KNOT_XDP, "Knot-XDP"),
+        (Server::Ours, OVER_USERSPACE, "ours in userspace"),
+    ];
+    for (peer, needed, what) in targets {
+        if let (Some(ratio), Some(share)) = (rounds::ratio(medians, Server::OursXdp, peer), share) {
+            let _ = writeln!(
+                out,
+                "target ours-XDP >= {needed}x {what} (or >= {:.0}% of offered): {}",
+                OF_OFFERED * 100.0,
+                verdict(ratio, needed, share)
+            );
+        }
+    }
+    out
+}
+
+/// Each XDP server's program time per packet, over all packets of each run.
+fn program_costs(costs: &BTreeMap<Server, Vec<xdp_cost::Cost>>) -> String {
+    let mut out = String::new();
+    if costs.is_empty() {
+        out.push_str("program time per packet: no BPF statistics (bpftool or kernel.bpf_stats_enabled missing)\n");
+    }
+    for (server, runs) in costs {
+        let per_run: Vec<String> = runs
+            .iter()
+            .filter_map(xdp_cost::Cost::per_packet_ns)
+            .map(|ns| format!("{ns:.0}"))
+            .collect();
+        let median = rounds::median(runs.iter().filter_map(xdp_cost::Cost::per_packet_ns));
+        let packets = rounds::median(runs.iter().map(|c| c.run_cnt as f64));
+        let _ = writeln!(
+            out,
+            "{server} program time per packet (run_time_ns/run_cnt, kernel.bpf_stats_enabled): \
+             median {median:.0} ns over ~{packets:.0} packets per run; runs: {} ns",
+            per_run.join(", ")
+        );
+    }
+    out
+}
+
+/// `dns-server xdp-bench`: the program's time per case (hit, miss, drops)
+/// through BPF_PROG_TEST_RUN, when this build has it (a hidden subcommand).
+fn prog_test_run() {
+    let ours = cmd::target_dir().join("release/dns-server");
+    if !cmd::succeeds(Command::new(&ours).args(["xdp-bench", "--help"])) {
+        println!("\nprogram time per case: skipped (this build of dns-server has no `xdp-bench`)");
+        return;
+    }
+    if !rounds::wait_for_quiet().unwrap_or(false) {
+        note("bench", "xdp-bench runs on a busy machine");
+    }
+    let mut command = Command::new(&ours);
+    command.args(["xdp-bench", "--calls", "100000", "--rounds", "3"]);
+    note("bench", format!("$ {}", cmd::show(&command)));
+    match cmd::stdout(&mut command) {
+        Ok(text) => println!("\nprogram time per case, `dns-server xdp-bench` (BPF_PROG_TEST_RUN):\n{text}"),
+        Err(err) => println!("\nprogram time per case: `dns-server xdp-bench` failed: {err:#}"),
+    }
+}
