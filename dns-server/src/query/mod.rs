@@ -15,7 +15,13 @@ use xdp_common::{
     wire::{self, FLAG_CD, FLAG_QR, FLAG_RD, OPCODE_MASK, class, opcode, rcode, rtype},
 };
 
-use crate::{answer_cache::Key, authority, catalog::Catalog, resolver::Recursion, stats::Stats};
+use crate::{
+    answer_cache::Key,
+    authority,
+    catalog::Catalog,
+    resolver::{Recursion, Resolution},
+    stats::Stats,
+};
 
 pub use recursive::Pending;
 
@@ -246,12 +252,34 @@ impl Shared {
     ) -> Result<Reply, Drop> {
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
         let may_recurse = || self.recursion.as_ref().is_some_and(|r| r.allows(client));
-        Responder {
+        let reply = Responder {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
         }
-        .respond_or_recurse(packet, transport, may_recurse, out)
+        .respond_or_recurse(packet, transport, may_recurse, out)?;
+        let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
+            return Ok(Reply::Ready);
+        };
+        Stats::bump(&self.stats.recursions);
+        // A complete answer in the cache is written here, without a task.
+        if let Some(resolution) = recursion.resolver.resolve_cached(&pending.qname, pending.qtype) {
+            self.answer_resolved(recursion, &pending, &resolution, out);
+            return Ok(Reply::Ready);
+        }
+        // Bound the resolutions in flight before a task exists: past it, fail fast.
+        match recursion.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                pending.permit = Some(permit);
+                Ok(Reply::Recurse(pending))
+            }
+            Err(_) => {
+                Stats::bump(&self.stats.recursion_overloaded);
+                self.stats.count_rcode(rcode::SERVFAIL);
+                pending.write_servfail(out, &self.identity);
+                Ok(Reply::Ready)
+            }
+        }
     }
 
     /// Resolves a pending query and writes its response into `out`.
@@ -259,20 +287,18 @@ impl Shared {
         let Some(recursion) = &self.recursion else {
             return pending.write_servfail(out, &self.identity);
         };
-        // Bound the resolutions in flight: past it, fail fast rather than queue.
-        let Ok(_permit) = recursion.in_flight.clone().try_acquire_owned() else {
-            Stats::bump(&self.stats.recursion_overloaded);
-            return pending.write_servfail(out, &self.identity);
-        };
-        Stats::bump(&self.stats.recursions);
         let resolution = recursion.resolver.resolve(&pending.qname, pending.qtype).await;
+        self.answer_resolved(recursion, pending, &resolution, out);
+    }
+
+    /// Writes a resolution's response; refreshes a popular entry near expiry behind it.
+    fn answer_resolved(&self, recursion: &Recursion, pending: &Pending, resolution: &Resolution, out: &mut Vec<u8>) {
         if resolution.prefetch {
-            // The client got the cached answer; refresh it behind the client's back.
             let (resolver, name, qtype) = (recursion.resolver.clone(), pending.qname.clone(), pending.qtype);
             tokio::spawn(async move { resolver.refresh(&name, qtype).await });
         }
         self.stats.count_rcode(resolution.rcode);
-        pending.write(out, &resolution, &self.identity);
+        pending.write(out, resolution, &self.identity);
     }
 }
 

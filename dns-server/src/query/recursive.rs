@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A query waiting for the resolver, owning what its response needs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Pending {
     /// Query ID.
     pub id: u16,
@@ -30,6 +30,8 @@ pub struct Pending {
     pub edns: Option<Edns>,
     /// Largest response allowed.
     pub limit: usize,
+    /// Its place among the resolutions allowed in flight, held until it is answered.
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Pending {
@@ -43,6 +45,7 @@ impl Pending {
             qclass: q.qclass,
             edns: q.edns,
             limit,
+            permit: None,
         }
     }
 

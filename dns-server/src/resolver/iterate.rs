@@ -29,6 +29,31 @@ enum Found {
     },
 }
 
+/// Adds what was found for one name to `result`: the CNAME's target when
+/// the chain goes on, `None` when the answer is complete.
+fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result<Option<Name>, ResolveError> {
+    match found {
+        Found::Records(records) => {
+            result.answer.extend(records);
+            Ok(None)
+        }
+        Found::Cname(record, ttl, target) => {
+            result.answer.push((record, ttl));
+            let lower = target.to_lowercase();
+            if seen.contains(&lower) {
+                return Err(ResolveError::Limit("cname loop"));
+            }
+            seen.push(lower);
+            Ok(Some(target))
+        }
+        Found::Negative { nxdomain, soa } => {
+            result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
+            result.authority.extend(soa);
+            Ok(None)
+        }
+    }
+}
+
 /// Per-resolution switches passed down the walk.
 struct Hops<'a> {
     /// Skip the cache for the first name.
@@ -106,29 +131,33 @@ impl Resolver {
                         Err(error) => self.cached(&name, qtype, true, &mut false).ok_or(error)?,
                     },
                 };
-                match found {
-                    Found::Records(records) => {
-                        result.answer.extend(records);
-                        return Ok(result);
-                    }
-                    Found::Cname(record, ttl, target) => {
-                        result.answer.push((record, ttl));
-                        let lower = target.to_lowercase();
-                        if seen.contains(&lower) {
-                            return Err(ResolveError::Limit("cname loop"));
-                        }
-                        seen.push(lower);
-                        name = target;
-                    }
-                    Found::Negative { nxdomain, soa } => {
-                        result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
-                        result.authority.extend(soa);
-                        return Ok(result);
-                    }
+                match absorb(&mut result, found, &mut seen)? {
+                    Some(target) => name = target,
+                    None => return Ok(result),
                 }
             }
             Err(ResolveError::Limit("cname chain"))
         })
+    }
+
+    /// The whole answer from the cache alone (CNAME chain included), or
+    /// `None` when any link is missing: a hit is answered without a task.
+    pub fn resolve_cached(&self, qname: &Name, qtype: u16) -> Option<Resolution> {
+        let mut result = Resolution {
+            rcode: rcode::NOERROR,
+            ..Resolution::default()
+        };
+        let mut prefetch = false;
+        let mut name = qname.clone();
+        let mut seen = Vec::new();
+        for _ in 0..=self.config.limits.max_cname {
+            let found = self.cached(&name, qtype, false, &mut prefetch)?;
+            match absorb(&mut result, found, &mut seen).ok()? {
+                Some(target) => name = target,
+                None => return Some(Resolution { prefetch, ..result }),
+            }
+        }
+        None
     }
 
     /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.

@@ -11,6 +11,9 @@ use crate::{
     stats::Stats,
 };
 
+/// Batches answered in a row before the task yields to others.
+const BATCHES_BEFORE_YIELD: usize = 8;
+
 /// Kernel receive buffer per socket: room for bursts while a worker is busy.
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -70,7 +73,9 @@ pub async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
             tracing::error!(error = %e, "udp socket failed");
             return;
         }
-        loop {
+        // Under a flood the socket never drains: after a few batches, let the
+        // runtime run the resolutions this loop has spawned.
+        for _ in 0..BATCHES_BEFORE_YIELD {
             let received = match socket.try_io(Interest::READABLE, || batch.recv(fd)) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -88,6 +93,7 @@ pub async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                 tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer));
             }
         }
+        tokio::task::yield_now().await;
     }
 }
 
