@@ -41,6 +41,7 @@
 //! rate_limit = 0               # queries/s per source /24 or /56; 0 = off
 //! rate_limit_burst = 0
 //! slip = 2                     # every Nth limited query gets TC=1
+//! recursive_entries = 8192      # resolver answers XDP serves to [resolver] allow; 0 = none
 //! ```
 
 use std::{
@@ -144,6 +145,9 @@ pub struct XdpSection {
     pub rate_limit_burst: u32,
     /// Every Nth limited query gets a TC=1 reply so real clients retry over TCP; 0: never.
     pub slip: u32,
+    /// Hot answers of the resolver's cache that XDP serves (to the clients
+    /// `[resolver] allow` lets recurse, TTLs kept honest); 0: none.
+    pub recursive_entries: u32,
 }
 
 impl Default for XdpSection {
@@ -160,6 +164,7 @@ impl Default for XdpSection {
             rate_limit: 0,
             rate_limit_burst: 0,
             slip: 2,
+            recursive_entries: 8192,
         }
     }
 }

@@ -208,6 +208,7 @@ pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
         stats,
         recursion: crate::resolver::Recursion::from_config(&settings.config.resolver)?,
         on_reload: std::sync::OnceLock::new(),
+        on_recursive_hit: std::sync::OnceLock::new(),
     }))
 }
 
@@ -228,10 +229,11 @@ pub fn reload(settings: &mut Settings, shared: &Shared) {
     let previous = shared.catalog.load_full();
     match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
         Ok(catalog) => {
+            let catalog = Arc::new(catalog);
             if let Some(hook) = shared.on_reload.get() {
                 hook(&catalog);
             }
-            shared.catalog.store(Arc::new(catalog));
+            shared.catalog.store(catalog);
             Stats::bump(&shared.stats.reloads);
             tracing::info!("reload complete");
         }

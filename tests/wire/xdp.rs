@@ -204,6 +204,14 @@ impl Drop for TempDir {
 impl Server {
     /// Starts the server on `zone` (example.com.), or the built-in zone.
     fn start(lab: &Lab, zone: Option<&str>) -> Server {
+        let zone = zone.map_or(String::new(), |file| {
+            format!("\n[[zone]]\norigin = \"example.com.\"\nfile = \"{file}\"\n")
+        });
+        Self::start_with(lab, &zone)
+    }
+
+    /// Starts the server with `extra` appended to its configuration file.
+    fn start_with(lab: &Lab, extra: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("xdp-test-{}", lab.server_ns));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let pin_dir = PathBuf::from(format!("/sys/fs/bpf/dns-server-{}", lab.server_ns));
@@ -216,7 +224,7 @@ impl Server {
                  [xdp]\ninterfaces = [\"{}\"]\nports = [{XDP_PORT}]\npin_dir = \"{}\"\nstats_interval = 0\n",
                 lab.server_if,
                 pin_dir.display()
-            ) + &zone.map_or(String::new(), |file| format!("\n[[zone]]\norigin = \"example.com.\"\nfile = \"{file}\"\n")),
+            ) + extra,
         )
         .expect("config written");
         let ns = Lab::netns_file(&lab.server_ns);
@@ -577,4 +585,145 @@ fn reload_swaps_the_xdp_answers_with_the_zone() {
     server.signal(libc::SIGCONT);
     let nx = query_once(&lab, XDP_PORT, &old).expect("userspace answers again");
     assert_eq!(nx[3] & 0x0f, 3, "old.example.com is NXDOMAIN now");
+}
+
+/// A process in a namespace, killed on drop.
+struct Guarded(Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const RESOLVED_ZONE: &str = "$ORIGIN resolved.test.\n$TTL 300\n\
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+@ IN NS ns1\n\
+ns1 IN A 192.0.2.1\n\
+www IN A 192.0.2.99\n\
+short 5 IN A 192.0.2.55\n";
+
+/// The TTL of the first answer record (the question is uncompressed at 12).
+fn first_ttl(response: &[u8]) -> u32 {
+    let mut at = 12;
+    while response[at] != 0 {
+        at += 1 + response[at] as usize;
+    }
+    // Root label, QTYPE, QCLASS; then the answer's name (a 2-byte pointer), TYPE, CLASS.
+    at += 1 + 4 + 2 + 4;
+    u32::from_be_bytes([response[at], response[at + 1], response[at + 2], response[at + 3]])
+}
+
+#[test]
+fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let dir = std::env::temp_dir().join(format!("xdp-resolver-{}", lab.server_ns));
+    std::fs::create_dir_all(&dir).expect("zone dir");
+    let _cleanup = TempDir(dir.clone());
+    let zone = dir.join("resolved.test.zone");
+    std::fs::write(&zone, RESOLVED_ZONE).expect("zone written");
+    // The upstream: an authoritative server on the server namespace's loopback.
+    let _upstream = Guarded(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.server_ns,
+                env!("CARGO_BIN_EXE_dns-server"),
+                "serve",
+            ])
+            .args(["--listen", "127.0.0.1:5399", "--threads", "1", "--no-xdp", "--zone"])
+            .arg(format!("resolved.test.={}", zone.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("upstream starts"),
+    );
+    // Only the client's IPv4 address may recurse.
+    let server = Server::start_with(
+        &lab,
+        &format!("\n[resolver]\nenabled = true\nallow = [\"{CLIENT_V4}/32\"]\nforward = [\"127.0.0.1:5399\"]\n"),
+    );
+    let www = |id: u16| query(id, "www.resolved.test", 1, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while query_once(&lab, XDP_PORT, &www(1)).is_none_or(|r| r[3] & 0x0f != 0) {
+        assert!(
+            Instant::now() < deadline,
+            "no resolution within 10 s; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Answered from the cache in userspace once more, the answer is offered
+    // to the feed; from then on XDP answers it.
+    query_once(&lab, XDP_PORT, &www(2)).expect("a cached answer");
+    std::thread::sleep(Duration::from_millis(300));
+    let hits = server.counter(Stat::RecursiveHit);
+    let fast = query_once(&lab, XDP_PORT, &www(3)).expect("an answer");
+    assert_eq!(
+        server.counter(Stat::RecursiveHit),
+        hits + 1,
+        "the resolver's answer came from XDP; log:\n{}",
+        server.log()
+    );
+    let user = query_once(&lab, USER_PORT, &www(3)).expect("userspace answers on the other port");
+    let (fast_ttl, user_ttl) = (first_ttl(&fast), first_ttl(&user));
+    assert!(
+        fast_ttl < user_ttl && user_ttl - fast_ttl <= 3,
+        "XDP's TTL {fast_ttl} is userspace's {user_ttl} lowered by its window"
+    );
+    let ttl_at = fast.len() - 4 - 2 - 4;
+    let mut same_ttl = fast.clone();
+    same_ttl[ttl_at..ttl_at + 4].copy_from_slice(&user_ttl.to_be_bytes());
+    assert_eq!(same_ttl, user, "apart from the TTL, XDP's answer is userspace's");
+
+    // Not for clients outside the allow list, nor without RD: userspace refuses both.
+    let refused = query_to(&lab, SocketAddr::new(IpAddr::V6(SERVER_V6), XDP_PORT), &www(4)).expect("an answer");
+    assert_eq!(refused[3] & 0x0f, 5, "REFUSED for a client that may not recurse");
+    let mut no_rd = www(5);
+    no_rd[2] &= !0x01;
+    let refused = query_once(&lab, XDP_PORT, &no_rd).expect("an answer");
+    assert_eq!(refused[3] & 0x0f, 5, "REFUSED without RD");
+    assert_eq!(server.counter(Stat::RecursiveHit), hits + 1, "neither came from XDP");
+
+    // A stopped server cannot refresh its entries: XDP stops answering them
+    // within the window instead of serving ever older TTLs.
+    server.signal(libc::SIGSTOP);
+    assert!(
+        query_once(&lab, XDP_PORT, &www(6)).is_some(),
+        "XDP answers while the entry is within its window"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        query_once(&lab, XDP_PORT, &www(7)).is_none(),
+        "past the window, nothing answers while the server is stopped"
+    );
+    server.signal(libc::SIGCONT);
+
+    // A record with a 5 s TTL, asked every 200 ms until it has expired: no
+    // answer, from XDP or userspace, claims more time than the record has.
+    let short = |id: u16| query(id, "short.resolved.test", 1, None);
+    let asked = Instant::now();
+    let first = query_once(&lab, XDP_PORT, &short(100)).expect("resolved");
+    assert!(first_ttl(&first) <= 5);
+    let hits = server.counter(Stat::RecursiveHit);
+    let mut id = 101;
+    while asked.elapsed() < Duration::from_millis(4800) {
+        std::thread::sleep(Duration::from_millis(200));
+        let r = query_once(&lab, XDP_PORT, &short(id)).expect("an answer");
+        let left = 5.0 - asked.elapsed().as_secs_f64();
+        let ttl = first_ttl(&r);
+        assert!(
+            f64::from(ttl) <= left + 0.5,
+            "TTL {ttl} with {left:.2} s left for the record"
+        );
+        id += 1;
+    }
+    assert!(
+        server.counter(Stat::RecursiveHit) > hits,
+        "some of those answers came from XDP"
+    );
 }

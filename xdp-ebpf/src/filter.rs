@@ -1,6 +1,10 @@
-//! Drops before any DNS parsing: reflection source ports and the deny lists.
+//! Drops before any DNS parsing: reflection source ports and the deny lists;
+//! and the source prefix lookup the deny and allow lists share.
 
-use aya_ebpf::{maps::lpm_trie::Key, programs::XdpContext};
+use aya_ebpf::{
+    maps::{LpmTrie, lpm_trie::Key},
+    programs::XdpContext,
+};
 use xdp_common::abi::Stat;
 
 use crate::{
@@ -24,14 +28,25 @@ pub fn check(ctx: &XdpContext, d: &Datagram) -> Result<Option<Stat>, ()> {
     if DENY_SIZE.get(family).is_none_or(|n| *n == 0) {
         return Ok(None);
     }
-    let denied = if d.v6 {
+    let denied = source_in(ctx, d, &DENY_V4, &DENY_V6)?;
+    Ok(denied.then_some(Stat::DropDenied))
+}
+
+/// Whether the packet's source address is in `v4` or `v6` (by its family).
+#[inline(always)]
+pub fn source_in(
+    ctx: &XdpContext,
+    d: &Datagram,
+    v4: &LpmTrie<[u8; 4], u8>,
+    v6: &LpmTrie<[u8; 16], u8>,
+) -> Result<bool, ()> {
+    Ok(if d.v6 {
         let src = ptr_at::<[u8; 16]>(ctx, d.l3 + 8)?;
         // SAFETY: ptr_at checked the 16 bytes.
-        DENY_V6.get(Key::new(128, unsafe { *src })).is_some()
+        v6.get(Key::new(128, unsafe { *src })).is_some()
     } else {
         let src = ptr_at::<[u8; 4]>(ctx, d.l3 + 12)?;
         // SAFETY: ptr_at checked the 4 bytes.
-        DENY_V4.get(Key::new(32, unsafe { *src })).is_some()
-    };
-    Ok(denied.then_some(Stat::DropDenied))
+        v4.get(Key::new(32, unsafe { *src })).is_some()
+    })
 }

@@ -2,7 +2,8 @@
 //! aimed at the DNS port, passes everything else to the kernel untouched.
 //!
 //! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
-//! [`maps`], [`respond`] (the rewrite), [`csum`], [`stats`]. The DNS
+//! [`maps`], [`recursive`] (the resolver's entries), [`respond`] (the
+//! rewrite), [`csum`], [`stats`]. The DNS
 //! question itself is parsed by `xdp_common::question`, shared with the host.
 // Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
 // `cargo test --workspace`) it compiles to a stub so the workspace checks.
@@ -13,6 +14,7 @@ mod csum;
 mod filter;
 mod maps;
 mod parse;
+mod recursive;
 mod respond;
 mod rrl;
 mod stats;
@@ -47,11 +49,26 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if let Some(why) = filter::check(ctx, &d)? {
         return Ok(drop(why));
     }
+    // The header's drops straight from the packet, before anything is copied:
+    // junk costs little. `question::header` repeats them for the host's sake.
+    if d.dns_len < HEADER_LEN {
+        return Ok(drop(Stat::DropTooShort));
+    }
+    let head = parse::ptr_at::<[u8; 6]>(ctx, d.dns)?;
+    // SAFETY: ptr_at checked the 6 bytes.
+    let head = unsafe { *head };
+    if u16::from_be_bytes([head[2], head[3]]) & FLAG_QR != 0 {
+        return Ok(drop(Stat::DropResponse));
+    }
+    if u16::from_be_bytes([head[4], head[5]]) != 1 {
+        return Ok(drop(Stat::DropQdcount));
+    }
     // This CPU's slot, ours until the program returns. Each use borrows its
     // own field (`respond::resize` uses `head`).
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: (for each field borrowed below) the slot is valid and ours.
     let d = launder(unsafe { &mut (*scratch).datagram }, d);
+    // Checked above, but the verifier forgets bounds across the round trip.
     if d.dns_len < HEADER_LEN {
         return Ok(drop(Stat::DropTooShort));
     }
@@ -85,9 +102,14 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         rrl::Limit::Drop => return Ok(drop(Stat::RateLimited)),
         rrl::Limit::Slip => return slip(ctx, &d, &q),
     }
+    // Our zones first; then, for clients allowed to recurse, the resolver's entries.
     let cache = if cfg.active == 0 { &CACHE_A } else { &CACHE_B };
-    let Some(value) = cache.get_ptr(q.key) else {
-        return Ok(pass(Stat::Miss));
+    let (value, stat) = match cache.get_ptr(q.key) {
+        Some(value) => (value, Stat::Hit),
+        None => match recursive::lookup(ctx, &d, &q, &cfg)? {
+            Some(value) => (value, Stat::RecursiveHit),
+            None => return Ok(pass(Stat::Miss)),
+        },
     };
     // SAFETY: a map value stays valid for the whole program run (RCU).
     let value = unsafe { &*value };
@@ -97,19 +119,19 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {
         return Ok(pass(Stat::Pass));
     }
-    answer(ctx, &d, &q, value)
+    answer(ctx, &d, &q, value, stat)
 }
 
 /// Writes the cached response and sends it back out of the interface.
 #[inline(always)]
-fn answer(ctx: &XdpContext, d: &Datagram, q: &Question, value: &CacheValue) -> Result<u32, ()> {
+fn answer(ctx: &XdpContext, d: &Datagram, q: &Question, value: &CacheValue, stat: Stat) -> Result<u32, ()> {
     let hdr = Header {
         flags: value.header_flags | (q.flags & (FLAG_RD | FLAG_CD)),
         counts: [value.ancount, value.nscount, value.arcount],
     };
     match respond::rewrite(ctx, d, q, &hdr, Some(value)) {
         Ok(()) => {
-            count(Stat::Hit);
+            count(stat);
             Ok(xdp_action::XDP_TX)
         }
         // A failed resize leaves the frame as it was; a failed write after it cannot happen

@@ -235,10 +235,16 @@ pub struct Shared {
     /// Called with each newly loaded catalog before it is swapped in (the
     /// XDP fast path refills its maps from it).
     pub on_reload: std::sync::OnceLock<ReloadHook>,
+    /// Called with each query answered from the resolver's cache (the XDP
+    /// fast path copies such hot answers into its map).
+    pub on_recursive_hit: std::sync::OnceLock<RecursiveHitHook>,
 }
 
 /// See [`Shared::on_reload`].
-pub type ReloadHook = Box<dyn Fn(&Catalog) + Send + Sync>;
+pub type ReloadHook = Box<dyn Fn(&Arc<Catalog>) + Send + Sync>;
+
+/// See [`Shared::on_recursive_hit`].
+pub type RecursiveHitHook = Box<dyn Fn(&Pending) + Send + Sync>;
 
 impl Shared {
     /// Answers `packet` from `client` from the current catalog generation;
@@ -264,6 +270,9 @@ impl Shared {
         Stats::bump(&self.stats.recursions);
         // A complete answer in the cache is written here, without a task.
         if let Some(resolution) = recursion.resolver.resolve_cached(&pending.qname, pending.qtype) {
+            if let Some(hook) = self.on_recursive_hit.get() {
+                hook(&pending);
+            }
             self.answer_resolved(recursion, &pending, &resolution, out);
             return Ok(Reply::Ready);
         }

@@ -10,6 +10,16 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// The network address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length in bits.
+    pub fn prefix_len(&self) -> u8 {
+        self.len
+    }
+
     /// Whether `ip` is inside the prefix (IPv4-mapped IPv6 counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {

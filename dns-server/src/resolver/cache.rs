@@ -50,6 +50,8 @@ pub struct Hit {
     pub stale: bool,
     /// Whether the entry is close to expiry and worth refreshing now.
     pub prefetch: bool,
+    /// Whether the entry is in the last tenth of its TTL (popular or not).
+    pub late: bool,
 }
 
 /// Cache settings.
@@ -112,6 +114,16 @@ impl Cache {
     /// Looks up `name`/`rtype` (NXDOMAIN for the name answers any type).
     /// Expired entries are returned only with `allow_stale`, within the window.
     pub fn get(&self, name: &Name, rtype: u16, allow_stale: bool, now: Instant) -> Option<Hit> {
+        self.lookup(name, rtype, allow_stale, true, now)
+    }
+
+    /// [`Cache::get`] without counting a hit (for copies of the cache
+    /// elsewhere, which must not make an entry look popular), never stale.
+    pub fn peek(&self, name: &Name, rtype: u16, now: Instant) -> Option<Hit> {
+        self.lookup(name, rtype, false, false, now)
+    }
+
+    fn lookup(&self, name: &Name, rtype: u16, allow_stale: bool, count: bool, now: Instant) -> Option<Hit> {
         let key = name.to_lowercase();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let slots = [(key.as_wire(), ANY_TYPE), (key.as_wire(), rtype)];
@@ -125,15 +137,19 @@ impl Cache {
             if stale && (!allow_stale || age >= ttl + self.config.stale_window) {
                 continue;
             }
-            entry.hits = entry.hits.saturating_add(1);
+            if count {
+                entry.hits = entry.hits.saturating_add(1);
+            }
             let left = ttl.saturating_sub(age).as_secs() as u32;
+            let late = left * 10 <= entry.ttl;
             // Prefetch popular entries in the last tenth of their life.
-            let prefetch = !stale && entry.hits >= 3 && left * 10 <= entry.ttl && entry.ttl >= 10;
+            let prefetch = count && !stale && entry.hits >= 3 && late && entry.ttl >= 10;
             return Some(Hit {
                 data: entry.data.clone(),
                 ttl: left,
                 stale,
                 prefetch,
+                late,
             });
         }
         None

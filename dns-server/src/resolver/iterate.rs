@@ -13,7 +13,7 @@ use xdp_common::wire::{rcode, rtype};
 
 use super::{
     Budget, Resolution, ResolveError, Resolver,
-    cache::{Cached, CachedRecord},
+    cache::{Cached, CachedRecord, Hit},
     classify::{Outcome, classify},
     upstream::{self, Ask},
 };
@@ -143,18 +143,43 @@ impl Resolver {
     /// The whole answer from the cache alone (CNAME chain included), or
     /// `None` when any link is missing: a hit is answered without a task.
     pub fn resolve_cached(&self, qname: &Name, qtype: u16) -> Option<Resolution> {
+        let now = Instant::now();
+        let mut prefetch = false;
+        let result = self.walk_cache(qname, qtype, |name| {
+            let hit = hit_or_cname(qtype, |t| self.cache.get(name, t, false, now))?;
+            prefetch |= hit.prefetch;
+            Some(hit)
+        })?;
+        Some(Resolution { prefetch, ..result })
+    }
+
+    /// As [`Resolver::resolve_cached`], but without counting hits (the
+    /// XDP feed's copies must not make entries look popular), and with
+    /// whether any entry used is in the last tenth of its TTL.
+    pub fn peek_cached(&self, qname: &Name, qtype: u16) -> Option<(Resolution, bool)> {
+        let now = Instant::now();
+        let mut late = false;
+        let result = self.walk_cache(qname, qtype, |name| {
+            let hit = hit_or_cname(qtype, |t| self.cache.peek(name, t, now))?;
+            late |= hit.late;
+            Some(hit)
+        })?;
+        Some((result, late))
+    }
+
+    /// Follows `qname`'s CNAME chain through the cache with `lookup`.
+    fn walk_cache(&self, qname: &Name, qtype: u16, mut lookup: impl FnMut(&Name) -> Option<Hit>) -> Option<Resolution> {
         let mut result = Resolution {
             rcode: rcode::NOERROR,
             ..Resolution::default()
         };
-        let mut prefetch = false;
         let mut name = qname.clone();
         let mut seen = Vec::new();
         for _ in 0..=self.config.limits.max_cname {
-            let found = self.cached(&name, qtype, false, &mut prefetch)?;
+            let found = found(lookup(&name)?, qtype)?;
             match absorb(&mut result, found, &mut seen).ok()? {
                 Some(target) => name = target,
-                None => return Some(Resolution { prefetch, ..result }),
+                None => return Some(result),
             }
         }
         None
@@ -163,33 +188,9 @@ impl Resolver {
     /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.
     fn cached(&self, name: &Name, qtype: u16, stale: bool, prefetch: &mut bool) -> Option<Found> {
         let now = Instant::now();
-        let hit = self.cache.get(name, qtype, stale, now).or_else(|| {
-            (qtype != rtype::CNAME)
-                .then(|| self.cache.get(name, rtype::CNAME, stale, now))
-                .flatten()
-        })?;
+        let hit = hit_or_cname(qtype, |t| self.cache.get(name, t, stale, now))?;
         *prefetch |= hit.prefetch;
-        // RFC 8767 4: stale answers go out with a short TTL.
-        let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
-        Some(match hit.data {
-            Cached::Records(records) => {
-                let first = records.first()?;
-                if first.rtype == rtype::CNAME && qtype != rtype::CNAME {
-                    let target = Name::from_wire(&first.rdata)?;
-                    Found::Cname(first.clone(), ttl, target)
-                } else {
-                    Found::Records(records.iter().map(|r| (r.clone(), ttl)).collect())
-                }
-            }
-            Cached::NxDomain(soa) => Found::Negative {
-                nxdomain: true,
-                soa: soa.map(|s| ((*s).clone(), ttl)),
-            },
-            Cached::NoData(soa) => Found::Negative {
-                nxdomain: false,
-                soa: soa.map(|s| ((*s).clone(), ttl)),
-            },
-        })
+        found(hit, qtype)
     }
 
     /// Asks the network (forwarders, or iteration from the closest cut).
@@ -447,6 +448,36 @@ impl Resolver {
         }
         Err(ResolveError::NoAnswer(format!("{name}/{qtype}")))
     }
+}
+
+/// The cache's entry for `qtype`, else (for other types) a CNAME standing for the name.
+fn hit_or_cname(qtype: u16, get: impl Fn(u16) -> Option<Hit>) -> Option<Hit> {
+    get(qtype).or_else(|| (qtype != rtype::CNAME).then(|| get(rtype::CNAME)).flatten())
+}
+
+/// A cache hit as a step of the walk.
+fn found(hit: Hit, qtype: u16) -> Option<Found> {
+    // RFC 8767 4: stale answers go out with a short TTL.
+    let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
+    Some(match hit.data {
+        Cached::Records(records) => {
+            let first = records.first()?;
+            if first.rtype == rtype::CNAME && qtype != rtype::CNAME {
+                let target = Name::from_wire(&first.rdata)?;
+                Found::Cname(first.clone(), ttl, target)
+            } else {
+                Found::Records(records.iter().map(|r| (r.clone(), ttl)).collect())
+            }
+        }
+        Cached::NxDomain(soa) => Found::Negative {
+            nxdomain: true,
+            soa: soa.map(|s| ((*s).clone(), ttl)),
+        },
+        Cached::NoData(soa) => Found::Negative {
+            nxdomain: false,
+            soa: soa.map(|s| ((*s).clone(), ttl)),
+        },
+    })
 }
 
 /// The address in an A or AAAA record.

@@ -9,7 +9,7 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
 };
-use xdp_common::abi::{CacheKey, CacheValue, XdpConfig};
+use xdp_common::abi::{CacheKey, CacheValue, RecursiveValue, XdpConfig};
 
 use super::XdpError;
 
@@ -20,6 +20,12 @@ pub const PINNED: [&str; 4] = ["STATS", "DENY_V4", "DENY_V6", "DENY_SIZE"];
 pub struct Maps {
     /// Response maps A and B; `config.active` says which is live.
     pub cache: [HashMap<MapData, CacheKey, CacheValue>; 2],
+    /// The resolver's hot answers (see [`super::feed`]).
+    pub recursive: HashMap<MapData, CacheKey, RecursiveValue>,
+    /// IPv4 clients allowed to recurse: whom `recursive` answers.
+    pub allow_v4: LpmTrie<MapData, [u8; 4], u8>,
+    /// IPv6 clients allowed to recurse.
+    pub allow_v6: LpmTrie<MapData, [u8; 16], u8>,
     /// The settings array.
     pub config: Array<MapData, XdpConfig>,
     /// Counters by [`xdp_common::abi::Stat`].
@@ -70,6 +76,9 @@ impl Maps {
                 HashMap::try_from(take(ebpf, "CACHE_A")?)?,
                 HashMap::try_from(take(ebpf, "CACHE_B")?)?,
             ],
+            recursive: HashMap::try_from(take(ebpf, "RECURSIVE")?)?,
+            allow_v4: LpmTrie::try_from(take(ebpf, "ALLOW_V4")?)?,
+            allow_v6: LpmTrie::try_from(take(ebpf, "ALLOW_V6")?)?,
             config: Array::try_from(take(ebpf, "CONFIG")?)?,
             stats: PerCpuArray::try_from(take(ebpf, "STATS")?)?,
             deny_v4: LpmTrie::try_from(take(ebpf, "DENY_V4")?)?,
@@ -113,6 +122,15 @@ impl Maps {
         let v6 = self.deny_v6.keys().filter(Result::is_ok).count();
         self.deny_size.set(0, v4 as u32, 0)?;
         Ok(self.deny_size.set(1, v6 as u32, 0)?)
+    }
+
+    /// Lets clients in `addr/prefix_len` get the resolver's answers from XDP.
+    pub fn allow_recursion(&mut self, addr: IpAddr, prefix_len: u32) -> Result<(), XdpError> {
+        match addr {
+            IpAddr::V4(a) => self.allow_v4.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
+            IpAddr::V6(a) => self.allow_v6.insert(&Key::new(prefix_len, a.octets()), 1, 0)?,
+        }
+        Ok(())
     }
 
     /// Adds a service address (effective when the service filter is on).

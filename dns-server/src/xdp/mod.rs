@@ -5,11 +5,13 @@
 //! - [`maps`]: typed handles on the program's maps, pinned for `dns-server stats`.
 //! - [`sync`]: responses precomputed from a catalog; the A/B map flip on reload;
 //!   answers userspace caches at run time copied in.
+//! - [`feed`]: the resolver's hot answers copied in, TTLs kept honest.
 //! - [`stats`]: the per-CPU counters summed.
 //! - [`run`]: starting all this for `serve`, and refilling on reload.
 //! - [`bench`]: the program's cost per packet (`dns-server xdp-bench`).
 
 pub mod bench;
+pub mod feed;
 pub mod loader;
 pub mod maps;
 pub mod run;

@@ -3,9 +3,9 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use xdp_common::abi::{CONFIG_RATE_LIMIT, CONFIG_SERVICE_FILTER, XdpConfig};
+use xdp_common::abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
 
-use super::{FastPath, SharedMaps, XdpError, stats, sync};
+use super::{FastPath, SharedMaps, XdpError, feed::Feed, stats, sync};
 use crate::{
     catalog::Catalog,
     config::Config,
@@ -51,9 +51,19 @@ pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
 fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError> {
     let x = &config.xdp;
     let mut fast = FastPath::load(x.cache_entries, Some(x.pin_dir.clone()))?;
+    let catalog = shared.catalog.load_full();
+    // The resolver's hot answers, for the clients allowed to recurse.
+    let recursion = shared.recursion.as_ref().filter(|_| x.recursive_entries > 0);
     {
         let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
-        maps.set_config(settings(config))?;
+        let mut settings = settings(config);
+        if let Some(recursion) = recursion {
+            for prefix in &recursion.allow {
+                maps.allow_recursion(prefix.addr(), u32::from(prefix.prefix_len()))?;
+            }
+            settings.flags |= CONFIG_RECURSION;
+        }
+        maps.set_config(settings)?;
         for addr in &x.service_addresses {
             maps.add_service_address(*addr)?;
         }
@@ -63,17 +73,33 @@ fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError>
             maps.deny(addr, len)?;
         }
     }
+    let feed = recursion.map(|recursion| {
+        Arc::new(Feed::start(
+            fast.maps.clone(),
+            recursion.resolver.clone(),
+            shared.identity.clone(),
+            catalog.clone(),
+            x.recursive_entries as usize,
+        ))
+    });
     let inserter = Arc::new(sync::Inserter::start(fast.maps.clone()));
-    let catalog = shared.catalog.load_full();
-    refill(&fast.maps, &inserter, &catalog, &shared.identity)?;
-
-    let maps = fast.maps.clone();
-    let identity = shared.identity.clone();
-    let _ = shared.on_reload.set(Box::new(move |catalog: &Catalog| {
-        if let Err(error) = refill(&maps, &inserter, catalog, &identity) {
+    let fill = Refill {
+        maps: fast.maps.clone(),
+        inserter,
+        feed: feed.clone(),
+        identity: shared.identity.clone(),
+    };
+    fill.run(&catalog)?;
+    let _ = shared.on_reload.set(Box::new(move |catalog: &Arc<Catalog>| {
+        if let Err(error) = fill.run(catalog) {
             tracing::error!(%error, "XDP maps not refilled; XDP keeps the previous zones' answers until the next reload");
         }
     }));
+    if let Some(feed) = feed {
+        let _ = shared
+            .on_recursive_hit
+            .set(Box::new(move |pending| feed.offer(pending)));
+    }
 
     let mut attached = 0;
     for iface in &x.interfaces {
@@ -91,28 +117,37 @@ fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError>
     Ok(Running { fast })
 }
 
-/// Fills the idle map from `catalog`, flips, and follows its answer cache.
-fn refill(
-    maps: &SharedMaps,
-    inserter: &sync::Inserter,
-    catalog: &Catalog,
-    identity: &Identity,
-) -> Result<(), XdpError> {
-    let entries = sync::precompute(catalog, identity);
-    let filled = sync::install(maps, &entries)?;
-    inserter.follow(catalog);
-    if filled.failed > 0 {
-        tracing::warn!(
-            failed = filled.failed,
-            "XDP response map full ([xdp] cache_entries); those answers come from userspace"
+/// What a (re)fill of the maps needs.
+struct Refill {
+    maps: SharedMaps,
+    inserter: Arc<sync::Inserter>,
+    feed: Option<Arc<Feed>>,
+    identity: Identity,
+}
+
+impl Refill {
+    /// Empties the resolver's entries, fills the idle map from `catalog`,
+    /// flips, and follows its answer cache.
+    fn run(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
+        if let Some(feed) = &self.feed {
+            feed.follow(catalog.clone(), &self.maps);
+        }
+        let entries = sync::precompute(catalog, &self.identity);
+        let filled = sync::install(&self.maps, &entries)?;
+        self.inserter.follow(catalog);
+        if filled.failed > 0 {
+            tracing::warn!(
+                failed = filled.failed,
+                "XDP response map full ([xdp] cache_entries); those answers come from userspace"
+            );
+        }
+        tracing::info!(
+            responses = filled.inserted,
+            map = filled.active,
+            "XDP response map filled and live"
         );
+        Ok(())
     }
-    tracing::info!(
-        responses = filled.inserted,
-        map = filled.active,
-        "XDP response map filled and live"
-    );
-    Ok(())
 }
 
 /// The program's settings from the configuration.

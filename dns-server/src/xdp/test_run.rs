@@ -699,3 +699,109 @@ fn service_addresses_limit_what_is_ours() {
     assert_eq!(test_run(p.fd, &v4).0, XDP_TX, "IPv4 to a service address");
     assert_eq!(test_run(p.fd, &v6).0, XDP_TX, "IPv6 to a service address");
 }
+
+#[test]
+fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
+    use xdp_common::{abi::CONFIG_RECURSION, wire::class};
+
+    use crate::{
+        query::Pending,
+        resolver::{Resolution, cache::CachedRecord},
+        xdp::feed,
+    };
+
+    let p = load_program();
+    let name = Name::parse("www.resolved.test.", None).expect("name");
+    let resolution = Resolution {
+        answer: vec![(
+            CachedRecord {
+                owner: name.clone(),
+                rtype: 1,
+                class: 1,
+                rdata: vec![192, 0, 2, 99],
+            },
+            298,
+        )],
+        ..Resolution::default()
+    };
+    let put = |expires_ns: u64| {
+        let value = feed::value(&name, 1, None, &resolution, &identity(), expires_ns).expect("it fits");
+        let key = sync::key(name.as_wire(), 1, class::IN, 0);
+        p.fast
+            .maps
+            .lock()
+            .unwrap()
+            .recursive
+            .insert(key, value.as_ref(), 0)
+            .expect("entry written");
+    };
+    let set_recursion = |on: bool| {
+        let mut maps = p.fast.maps.lock().unwrap();
+        let mut config = maps.config().expect("config");
+        config.flags = if on {
+            config.flags | CONFIG_RECURSION
+        } else {
+            config.flags & !CONFIG_RECURSION
+        };
+        maps.set_config(config).expect("config written");
+    };
+    let now = feed::monotonic_ns();
+    put(now + 60_000_000_000);
+    set_recursion(true);
+    p.fast
+        .maps
+        .lock()
+        .unwrap()
+        .allow_recursion(IpAddr::V4(CLIENT_V4.into()), 32)
+        .expect("allowed");
+
+    // What userspace writes for the same query and resolution.
+    let userspace = |dns: &[u8]| {
+        let q = xdp_common::query::parse(dns).expect("a query");
+        let mut out = Vec::new();
+        Pending::new(&q, 1232).write(&mut out, &resolution, &identity());
+        out
+    };
+    let asked = Frame::udp(false, query("WWW.Resolved.TEST", 1, None, &[]));
+    let hits = p.count(Stat::RecursiveHit);
+    let (action, out) = test_run(p.fd, &asked.bytes());
+    assert_eq!(action, XDP_TX, "an allowed client with RD gets the resolver's entry");
+    assert_eq!(p.count(Stat::RecursiveHit), hits + 1, "counted as a resolver hit");
+    let dns = check_response(&asked, &out);
+    assert_eq!(dns, userspace(&asked.dns), "XDP's answer differs from userspace's");
+    assert_ne!(dns[3] & 0x80, 0, "RA set");
+    assert_eq!(dns[2] & 0x04, 0, "not authoritative");
+
+    let mut no_rd = asked.clone();
+    no_rd.dns[2] &= !0x01;
+    let v6 = Frame::udp(true, query("www.resolved.test", 1, None, &[]));
+    let edns = Frame::udp(false, query("www.resolved.test", 1, Some((1232, false)), &[]));
+    for (what, frame) in [
+        ("RD=0 (userspace refuses it)", &no_rd),
+        ("a client outside the allow lists", &v6),
+        ("another EDNS variant, not in the map", &edns),
+    ] {
+        let misses = p.count(Stat::Miss);
+        assert_eq!(
+            test_run(p.fd, &frame.bytes()).0,
+            XDP_PASS,
+            "{what}: passed to userspace"
+        );
+        assert_eq!(p.count(Stat::Miss), misses + 1, "{what}: counted as a miss");
+    }
+    set_recursion(false);
+    assert_eq!(
+        test_run(p.fd, &asked.bytes()).0,
+        XDP_PASS,
+        "recursion off: the entries are not used"
+    );
+    set_recursion(true);
+    put(now.saturating_sub(1));
+    assert_eq!(
+        test_run(p.fd, &asked.bytes()).0,
+        XDP_PASS,
+        "past its deadline the entry is not used"
+    );
+    put(feed::monotonic_ns() + 60_000_000_000);
+    assert_eq!(test_run(p.fd, &asked.bytes()).0, XDP_TX, "rewritten, it answers again");
+}

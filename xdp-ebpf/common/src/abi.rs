@@ -115,6 +115,21 @@ impl CacheValue {
     }
 }
 
+/// A response from the resolver's cache, in the `RECURSIVE` map: served only
+/// to clients allowed to recurse, with RD set, and only until `expires_ns`.
+/// Userspace writes the records' TTLs lowered by the time until that
+/// deadline and rewrites the entry before it passes, so an answer from XDP
+/// never carries a TTL longer than the record has left, even when userspace
+/// stops rewriting.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RecursiveValue {
+    /// Deadline on the program's clock (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
+    pub expires_ns: u64,
+    /// The response.
+    pub answer: CacheValue,
+}
+
 /// Why a packet went where it went: indexes of the per-CPU counter array.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,11 +159,13 @@ pub enum Stat {
     Slip,
     /// The packet could not be resized or rewritten: passed.
     TxError,
+    /// Answered from the resolver's entries (`RECURSIVE`) with `XDP_TX`.
+    RecursiveHit,
 }
 
 impl Stat {
     /// Number of counters.
-    pub const COUNT: u32 = 12;
+    pub const COUNT: u32 = 13;
     /// Every counter, in index order.
     pub const ALL: [Stat; Self::COUNT as usize] = [
         Stat::Hit,
@@ -163,6 +180,7 @@ impl Stat {
         Stat::RateLimited,
         Stat::Slip,
         Stat::TxError,
+        Stat::RecursiveHit,
     ];
 
     /// The counter's name in logs and `dns-server stats`.
@@ -180,6 +198,7 @@ impl Stat {
             Stat::RateLimited => "rate_limited",
             Stat::Slip => "slip",
             Stat::TxError => "tx_error",
+            Stat::RecursiveHit => "recursive_hit",
         }
     }
 }
@@ -188,6 +207,9 @@ impl Stat {
 pub const CONFIG_SERVICE_FILTER: u32 = 1;
 /// [`XdpConfig::flags`]: per-prefix rate limiting is on.
 pub const CONFIG_RATE_LIMIT: u32 = 2;
+
+/// [`XdpConfig::flags`]: answer from `RECURSIVE` for sources in the allow lists.
+pub const CONFIG_RECURSION: u32 = 4;
 
 /// Run-time settings, the single entry of the `CONFIG` array.
 #[repr(C)]
@@ -201,7 +223,7 @@ pub struct XdpConfig {
     pub udp_limit: u16,
     /// Zero.
     pub _pad: u16,
-    /// [`CONFIG_SERVICE_FILTER`] | [`CONFIG_RATE_LIMIT`].
+    /// [`CONFIG_SERVICE_FILTER`] | [`CONFIG_RATE_LIMIT`] | [`CONFIG_RECURSION`].
     pub flags: u32,
     /// Which response map is live: 0 for A, 1 for B.
     pub active: u32,
@@ -235,6 +257,7 @@ mod pod {
     // SAFETY: every type is repr(C), Copy, with explicit padding and no invalid bit patterns.
     unsafe impl aya::Pod for super::CacheKey {}
     unsafe impl aya::Pod for super::CacheValue {}
+    unsafe impl aya::Pod for super::RecursiveValue {}
     unsafe impl aya::Pod for super::XdpConfig {}
     unsafe impl aya::Pod for super::Bucket {}
 }
@@ -247,6 +270,7 @@ mod tests {
     fn layouts_have_no_hidden_padding() {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
         assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 16 + MAX_BODY);
+        assert_eq!(core::mem::size_of::<RecursiveValue>(), 8 + NAME_BUF + 16 + MAX_BODY);
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
