@@ -42,6 +42,7 @@
 //! rate_limit_burst = 0
 //! slip = 2                     # every Nth limited query gets TC=1
 //! recursive_entries = 8192      # resolver answers XDP serves to [resolver] allow; 0 = none
+//! log_level = "off"            # the program's own log (aya-log): off, error, warn, info, debug, trace
 //! ```
 
 use std::{
@@ -148,6 +149,36 @@ pub struct XdpSection {
     /// Hot answers of the resolver's cache that XDP serves (to the clients
     /// `[resolver] allow` lets recurse, TTLs kept honest); 0: none.
     pub recursive_entries: u32,
+    /// The program's own log (aya-log) into ours: statements above this
+    /// level are removed before the program is verified, so "off" costs
+    /// nothing. "debug" logs every drop, "trace" every packet.
+    pub log_level: ProgramLogLevel,
+}
+
+/// `[xdp] log_level`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgramLogLevel {
+    /// Nothing.
+    #[default]
+    Off,
+    /// The program failed to do what it meant to.
+    Error,
+    /// Frames it could not rewrite.
+    Warn,
+    /// Nothing more at present.
+    Info,
+    /// Drops with their reason, rate-limit slips.
+    Debug,
+    /// Every packet's outcome.
+    Trace,
+}
+
+impl ProgramLogLevel {
+    /// The value of aya-log's `AYA_LOG_LEVEL` (0: off, then aya-log's levels).
+    pub fn aya_level(self) -> u8 {
+        self as u8
+    }
 }
 
 impl Default for XdpSection {
@@ -165,6 +196,7 @@ impl Default for XdpSection {
             rate_limit_burst: 0,
             slip: 2,
             recursive_entries: 8192,
+            log_level: ProgramLogLevel::Off,
         }
     }
 }

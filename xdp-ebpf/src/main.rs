@@ -2,7 +2,7 @@
 //! aimed at the DNS port, passes everything else to the kernel untouched.
 //!
 //! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
-//! [`maps`], [`recursive`] (the resolver's entries), [`respond`] (the
+//! [`maps`], [`recursive`] (who gets the resolver's entries), [`respond`] (the
 //! rewrite), [`csum`], [`stats`]. The DNS
 //! question itself is parsed by `xdp_common::question`, shared with the host.
 // Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
@@ -20,6 +20,7 @@ mod rrl;
 mod stats;
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
+use aya_log_ebpf::{debug, trace, warn};
 use xdp_common::{
     abi::{CacheValue, Stat},
     question::{self, MSG_BUF, Question, Verdict},
@@ -43,25 +44,25 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     let cfg = *CONFIG.get(0).ok_or(())?;
     let d = match parse::classify(ctx, &cfg)? {
         Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
-        Flow::Drop(why) => return Ok(drop(why)),
+        Flow::Drop(why) => return Ok(drop(ctx, why)),
         Flow::Dns(d) => d,
     };
     if let Some(why) = filter::check(ctx, &d)? {
-        return Ok(drop(why));
+        return Ok(drop(ctx, why));
     }
     // The header's drops straight from the packet, before anything is copied:
     // junk costs little. `question::header` repeats them for the host's sake.
     if d.dns_len < HEADER_LEN {
-        return Ok(drop(Stat::DropTooShort));
+        return Ok(drop(ctx, Stat::DropTooShort));
     }
     let head = parse::ptr_at::<[u8; 6]>(ctx, d.dns)?;
     // SAFETY: ptr_at checked the 6 bytes.
     let head = unsafe { *head };
     if u16::from_be_bytes([head[2], head[3]]) & FLAG_QR != 0 {
-        return Ok(drop(Stat::DropResponse));
+        return Ok(drop(ctx, Stat::DropResponse));
     }
     if u16::from_be_bytes([head[4], head[5]]) != 1 {
-        return Ok(drop(Stat::DropQdcount));
+        return Ok(drop(ctx, Stat::DropQdcount));
     }
     // This CPU's slot, ours until the program returns. Each use borrows its
     // own field (`respond::resize` uses `head`).
@@ -70,54 +71,57 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     let d = launder(unsafe { &mut (*scratch).datagram }, d);
     // Checked above, but the verifier forgets bounds across the round trip.
     if d.dns_len < HEADER_LEN {
-        return Ok(drop(Stat::DropTooShort));
+        return Ok(drop(ctx, Stat::DropTooShort));
     }
     if d.dns_len > MSG_BUF {
-        return Ok(pass(Stat::Pass));
+        return Ok(pass(ctx, Stat::Pass));
     }
     // SAFETY: see `scratch`.
     let msg = unsafe { &mut (*scratch).msg };
     // SAFETY: the message's place holds MSG_BUF bytes and dns_len is in 12..=MSG_BUF.
     let copied = unsafe { bpf_xdp_load_bytes(ctx.ctx, d.dns as u32, msg.start_mut() as *mut _, d.dns_len as u32) };
     if copied != 0 {
-        return Ok(pass(Stat::TxError));
+        return Ok(pass(ctx, Stat::TxError));
     }
     // question::parse in three steps, each result laundered.
     let header = match question::header(msg, d.dns_len) {
         Ok(h) => h,
-        Err(v) => return Ok(verdict(v)),
+        Err(v) => return Ok(verdict(ctx, v)),
     };
     let Some(name) = question::name(msg, d.dns_len) else {
-        return Ok(pass(Stat::Pass));
+        return Ok(pass(ctx, Stat::Pass));
     };
     // SAFETY: see `scratch`.
     let name = launder(unsafe { &mut (*scratch).name }, name);
     let q = match question::rest(msg, d.dns_len, header, name) {
         // SAFETY: see `scratch`.
         Ok(q) => launder(unsafe { &mut (*scratch).question }, q),
-        Err(v) => return Ok(verdict(v)),
+        Err(v) => return Ok(verdict(ctx, v)),
     };
     match rrl::check(ctx, &d, &cfg)? {
         rrl::Limit::Allow => {}
-        rrl::Limit::Drop => return Ok(drop(Stat::RateLimited)),
+        rrl::Limit::Drop => return Ok(drop(ctx, Stat::RateLimited)),
         rrl::Limit::Slip => return slip(ctx, &d, &q),
     }
-    // Our zones first; then, for clients allowed to recurse, the resolver's entries.
     let cache = if cfg.active == 0 { &CACHE_A } else { &CACHE_B };
-    let (value, stat) = match cache.get_ptr(q.key) {
-        Some(value) => (value, Stat::Hit),
-        None => match recursive::lookup(ctx, &d, &q, &cfg)? {
-            Some(value) => (value, Stat::RecursiveHit),
-            None => return Ok(pass(Stat::Miss)),
-        },
+    let Some(value) = cache.get_ptr(q.key) else {
+        return Ok(pass(ctx, Stat::Miss));
     };
     // SAFETY: a map value stays valid for the whole program run (RCU).
     let value = unsafe { &*value };
+    // Our zones' answers, or the resolver's (names no zone holds) for those allowed.
+    let stat = if value.recursive_until_ns == 0 {
+        Stat::Hit
+    } else if recursive::may_answer(ctx, &d, &q, &cfg, value)? {
+        Stat::RecursiveHit
+    } else {
+        return Ok(pass(ctx, Stat::Miss));
+    };
     if !question::same_name(value.name_words(), msg, q.key.name_len as usize) {
-        return Ok(pass(Stat::Miss));
+        return Ok(pass(ctx, Stat::Miss));
     }
     if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {
-        return Ok(pass(Stat::Pass));
+        return Ok(pass(ctx, Stat::Pass));
     }
     answer(ctx, &d, &q, value, stat)
 }
@@ -132,11 +136,12 @@ fn answer(ctx: &XdpContext, d: &Datagram, q: &Question, value: &CacheValue, stat
     match respond::rewrite(ctx, d, q, &hdr, Some(value)) {
         Ok(()) => {
             count(stat);
+            trace!(ctx, "answered: {}", stat.name());
             Ok(xdp_action::XDP_TX)
         }
         // A failed resize leaves the frame as it was; a failed write after it cannot happen
         // (every offset was checked before), but if it did the stack would drop the mess.
-        Err(()) => Ok(pass(Stat::TxError)),
+        Err(()) => Ok(pass(ctx, Stat::TxError)),
     }
 }
 
@@ -151,9 +156,10 @@ fn slip(ctx: &XdpContext, d: &Datagram, q: &Question) -> Result<u32, ()> {
     match respond::rewrite(ctx, d, q, &hdr, None) {
         Ok(()) => {
             count(Stat::Slip);
+            debug!(ctx, "rate limited: TC=1 slip sent");
             Ok(xdp_action::XDP_TX)
         }
-        Err(()) => Ok(pass(Stat::TxError)),
+        Err(()) => Ok(pass(ctx, Stat::TxError)),
     }
 }
 
@@ -172,24 +178,34 @@ fn launder<T: Copy>(slot: &mut T, v: T) -> T {
 }
 
 #[inline(always)]
-fn verdict(v: Verdict) -> u32 {
+fn verdict(ctx: &XdpContext, v: Verdict) -> u32 {
     match v {
-        Verdict::Pass => pass(Stat::Pass),
-        Verdict::DropTooShort => drop(Stat::DropTooShort),
-        Verdict::DropResponse => drop(Stat::DropResponse),
-        Verdict::DropQdcount => drop(Stat::DropQdcount),
+        Verdict::Pass => pass(ctx, Stat::Pass),
+        Verdict::DropTooShort => drop(ctx, Stat::DropTooShort),
+        Verdict::DropResponse => drop(ctx, Stat::DropResponse),
+        Verdict::DropQdcount => drop(ctx, Stat::DropQdcount),
     }
 }
 
+// Log statements cost nothing unless userspace enables their level before
+// loading (`[xdp] log_level`, aya-log's AYA_LOG_LEVEL): the verifier then
+// removes them as dead code.
+
 #[inline(always)]
-fn drop(why: Stat) -> u32 {
+fn drop(ctx: &XdpContext, why: Stat) -> u32 {
     count(why);
+    debug!(ctx, "dropped: {}", why.name());
     xdp_action::XDP_DROP
 }
 
 #[inline(always)]
-fn pass(why: Stat) -> u32 {
+fn pass(ctx: &XdpContext, why: Stat) -> u32 {
     count(why);
+    if why == Stat::TxError {
+        warn!(ctx, "frame not rewritten; passed to the stack");
+    } else {
+        trace!(ctx, "passed: {}", why.name());
+    }
     xdp_action::XDP_PASS
 }
 

@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
 };
 use xdp_common::{
-    abi::{Bucket, CacheKey, CacheValue, RecursiveValue, Stat, XdpConfig},
+    abi::{Bucket, CacheKey, CacheValue, Stat, XdpConfig},
     question::{Message, Question, WalkedName},
 };
 
@@ -32,17 +32,7 @@ pub static CACHE_A: HashMap<CacheKey, CacheValue> = HashMap::with_max_entries(CA
 #[map]
 pub static CACHE_B: HashMap<CacheKey, CacheValue> = HashMap::with_max_entries(CACHE_ENTRIES, BPF_F_NO_PREALLOC);
 
-/// Bound on the resolver's entries; userspace keeps its own, lower, bound
-/// (`[xdp] recursive_entries`).
-const RECURSIVE_ENTRIES: u32 = 65536;
-
-/// Hot answers of the resolver's cache, refreshed by userspace every second
-/// (see [`RecursiveValue`]). One map, not two generations: a reload empties it.
-#[map]
-pub static RECURSIVE: HashMap<CacheKey, RecursiveValue> =
-    HashMap::with_max_entries(RECURSIVE_ENTRIES, BPF_F_NO_PREALLOC);
-
-/// IPv4 client prefixes allowed to recurse: who `RECURSIVE` answers.
+/// IPv4 client prefixes allowed to recurse: whom the resolver's entries answer.
 #[map]
 pub static ALLOW_V4: LpmTrie<[u8; 4], u8> = LpmTrie::with_max_entries(4096, 0);
 

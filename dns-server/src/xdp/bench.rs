@@ -24,10 +24,19 @@ use std::{
     sync::Arc,
 };
 
-use xdp_common::abi::XdpConfig;
+use xdp_common::{
+    abi::{CONFIG_RECURSION, XdpConfig},
+    wire::class,
+};
 
-use super::{FastPath, XdpError, sync};
-use crate::{catalog::Catalog, name::Name, query::Identity, zone::load};
+use super::{FastPath, XdpError, feed, sync};
+use crate::{
+    catalog::Catalog,
+    name::Name,
+    query::Identity,
+    resolver::{Resolution, cache::CachedRecord},
+    zone::load,
+};
 
 /// `XDP_DROP`, `XDP_PASS`, `XDP_TX` from `enum xdp_action`.
 pub(crate) const XDP_DROP: u32 = 1;
@@ -143,6 +152,11 @@ fn cases() -> Vec<Case> {
             action: XDP_TX,
         },
         Case {
+            what: "resolver hit v4, www.resolved.test A",
+            frame: udp(false, 40000, query("www.resolved.test", A, None)),
+            action: XDP_TX,
+        },
+        Case {
             what: "miss v4, nope.example.com A",
             frame: udp(false, 40000, query("nope.example.com", A, None)),
             action: XDP_PASS,
@@ -233,7 +247,34 @@ fn load_program(object: Option<&[u8]>) -> Result<(FastPath, RawFd), XdpError> {
         udp_payload: 1232,
     };
     sync::install(&fast.maps, &sync::precompute(&catalog, &identity))?;
+    add_resolver_entry(&fast, &identity)?;
     Ok((fast, fd))
+}
+
+/// One of the resolver's entries, for the bench's clients (198.18.0.0/15).
+fn add_resolver_entry(fast: &FastPath, identity: &Identity) -> Result<(), XdpError> {
+    let name = Name::parse("www.resolved.test.", None).map_err(|e| XdpError::Config(e.to_string()))?;
+    let record = CachedRecord {
+        owner: name.clone(),
+        rtype: 1,
+        class: 1,
+        rdata: vec![192, 0, 2, 99],
+    };
+    let resolution = Resolution {
+        answer: vec![(record, 300)],
+        ..Resolution::default()
+    };
+    let hour = 3_600_000_000_000;
+    let value = feed::value(&name, 1, None, &resolution, identity, feed::monotonic_ns() + hour)
+        .ok_or_else(|| XdpError::Config("the bench's resolver entry does not fit".into()))?;
+    let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = maps.config()?;
+    config.flags |= CONFIG_RECURSION;
+    maps.set_config(config)?;
+    maps.allow_recursion("198.18.0.0".parse().expect("literal"), 15)?;
+    let key = sync::key(name.as_wire(), 1, class::IN, 0);
+    maps.live()?.insert(key, value.as_ref(), 0)?;
+    Ok(())
 }
 
 /// A loaded program under test.

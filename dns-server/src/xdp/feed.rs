@@ -1,9 +1,12 @@
-//! The resolver's hot answers copied into the program's `RECURSIVE` map.
+//! The resolver's hot answers copied into the program's live response map.
 //!
 //! A question answered from the resolver's cache in userspace has been asked
 //! at least twice within its TTL: it is offered here, and this thread writes
-//! the response into the map, where the program answers it for clients the
-//! XDP allow lists (the same prefixes as `[resolver] allow`) contain.
+//! the response into the live map beside our zones' answers (no zone holds
+//! the name, so the keys never meet), marked with a deadline; the program
+//! answers it only for RD=1 queries from the clients the XDP allow lists
+//! (the same prefixes as `[resolver] allow`) contain. One map rather than a
+//! second one: a hit then costs one lookup, whichever answer it finds.
 //!
 //! TTLs: every [`PERIOD`] the thread rebuilds each entry from the cache
 //! (without counting hits) with every TTL lowered by [`WINDOW_S`], and gives
@@ -15,8 +18,9 @@
 //! An entry leaves the map when the cache no longer has the answer, when it
 //! enters the last tenth of its TTL (so userspace sees the queries again and
 //! its prefetch of popular entries works as without XDP), or when its TTLs
-//! are too short to lower. A reload empties the map: names a new zone covers
-//! must never be answered from the resolver's cache.
+//! are too short to lower. A reload removes every entry (the flip to the
+//! new zones' map leaves them behind; the feed starts again empty): names a
+//! new zone covers must never be answered from the resolver's cache.
 
 use std::{
     collections::HashMap,
@@ -29,7 +33,7 @@ use std::{
 };
 
 use xdp_common::{
-    abi::{CacheKey, KEY_DO, KEY_EDNS, RecursiveValue},
+    abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS},
     query::Edns,
     wire::{FLAG_RD, class},
 };
@@ -120,13 +124,16 @@ impl Feed {
         let _ = self.tx.try_send(entry);
     }
 
-    /// Empties the map and follows `catalog` from now on; call before XDP's
-    /// zone answers flip to it.
+    /// Removes every entry and follows `catalog` from now on; call before
+    /// XDP's zone answers flip to it. (An entry added between this and the
+    /// flip is left behind in the old map; the next rebuild writes it again.)
     pub fn follow(&self, catalog: Arc<Catalog>, maps: &SharedMaps) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
-        for key in state.entries.keys() {
-            let _ = maps.recursive.remove(key);
+        if let Ok(live) = maps.live() {
+            for key in state.entries.keys() {
+                let _ = live.remove(key);
+            }
         }
         state.entries.clear();
         state.catalog = catalog;
@@ -178,7 +185,7 @@ impl Worker {
             return;
         };
         let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-        match maps.recursive.insert(key, value.as_ref(), 0) {
+        match maps.live().and_then(|live| Ok(live.insert(key, value.as_ref(), 0)?)) {
             Ok(()) => {
                 state.entries.insert(key, entry);
             }
@@ -193,9 +200,10 @@ impl Worker {
         for (key, entry) in &state.entries {
             let value = self.builder.value(entry);
             let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-            let written = value.is_some_and(|v| maps.recursive.insert(key, v.as_ref(), 0).is_ok());
+            let Ok(live) = maps.live() else { return };
+            let written = value.is_some_and(|v| live.insert(key, v.as_ref(), 0).is_ok());
             if !written {
-                let _ = maps.recursive.remove(key);
+                let _ = live.remove(key);
                 gone.push(*key);
             }
         }
@@ -210,7 +218,7 @@ impl Worker {
 
 impl Builder {
     /// The map value for `entry` from the cache now, or `None` when it must not be in the map.
-    fn value(&self, entry: &Entry) -> Option<Box<RecursiveValue>> {
+    fn value(&self, entry: &Entry) -> Option<Box<CacheValue>> {
         // The clock is read before the cache, so the deadline errs early.
         let expires_ns = monotonic_ns() + u64::from(WINDOW_S) * 1_000_000_000;
         let (mut resolution, late) = self.resolver.peek_cached(&entry.name, entry.qtype)?;
@@ -239,7 +247,7 @@ pub fn value(
     resolution: &Resolution,
     identity: &Identity,
     expires_ns: u64,
-) -> Option<Box<RecursiveValue>> {
+) -> Option<Box<CacheValue>> {
     let pending = Pending {
         id: 0,
         flags: FLAG_RD,
@@ -253,11 +261,9 @@ pub fn value(
     let mut out = Vec::new();
     pending.write(&mut out, resolution, identity);
     let lower = name.to_lowercase();
-    let answer = sync::value(lower.as_wire(), &out)?;
-    Some(Box::new(RecursiveValue {
-        expires_ns,
-        answer: *answer,
-    }))
+    let mut answer = sync::value(lower.as_wire(), &out)?;
+    answer.recursive_until_ns = expires_ns;
+    Some(answer)
 }
 
 /// Lowers every TTL by `by`; `None` when a TTL would not stay above zero,

@@ -8,6 +8,7 @@ use aya::{
 };
 
 use super::{SharedMaps, XdpError, maps::Maps};
+use crate::config::ProgramLogLevel;
 
 /// Name of the program in the object.
 pub const PROGRAM: &str = "xdp_dns";
@@ -25,6 +26,31 @@ pub struct FastPath {
     pin_dir: Option<PathBuf>,
 }
 
+/// Where the program's own log (aya-log) goes, from which level on.
+pub struct ProgramLog {
+    /// Statements above it are removed before the program is verified.
+    pub level: ProgramLogLevel,
+    /// The records' destination.
+    pub sink: Box<dyn log::Log>,
+}
+
+/// A `log` sink forwarding to the process's logger (tracing, for `serve`).
+pub struct ToGlobalLogger;
+
+impl log::Log for ToGlobalLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        log::logger().enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        log::logger().log(record);
+    }
+
+    fn flush(&self) {
+        log::logger().flush();
+    }
+}
+
 impl FastPath {
     /// Loads the program (verifier included) with room for `cache_entries`
     /// responses per map; pins the counters and deny lists under `pin_dir`
@@ -33,13 +59,33 @@ impl FastPath {
         Self::load_object(OBJECT, cache_entries, pin_dir)
     }
 
+    /// [`FastPath::load`] with the program's own log on, from `log.level`.
+    pub fn load_with_log(cache_entries: u32, pin_dir: Option<PathBuf>, log: ProgramLog) -> Result<FastPath, XdpError> {
+        Self::load_inner(OBJECT, cache_entries, pin_dir, Some(log))
+    }
+
     /// [`FastPath::load`] with another build of the program (`xdp-bench --against`).
     pub fn load_object(object: &[u8], cache_entries: u32, pin_dir: Option<PathBuf>) -> Result<FastPath, XdpError> {
+        Self::load_inner(object, cache_entries, pin_dir, None)
+    }
+
+    fn load_inner(
+        object: &[u8],
+        cache_entries: u32,
+        pin_dir: Option<PathBuf>,
+        log: Option<ProgramLog>,
+    ) -> Result<FastPath, XdpError> {
+        let log = log.filter(|l| l.level != ProgramLogLevel::Off);
+        let level = log.as_ref().map_or(0, |l| l.level.aya_level());
         let mut ebpf = EbpfLoader::new()
             .map_max_entries("CACHE_A", cache_entries)
             .map_max_entries("CACHE_B", cache_entries)
+            .override_global(aya_log::LEVEL, &level, true)
             .load(object)?;
         program(&mut ebpf)?.load()?;
+        if let Some(log) = log {
+            follow_log(&mut ebpf, log.sink)?;
+        }
         let pin_dir = pin_dir.filter(|dir| match super::maps::pin(&ebpf, dir) {
             Ok(()) => true,
             Err(error) => {
@@ -103,6 +149,28 @@ impl Drop for FastPath {
             super::maps::unpin(dir);
         }
     }
+}
+
+/// Copies the program's log records to `sink` from a thread of their own.
+fn follow_log(ebpf: &mut Ebpf, sink: Box<dyn log::Log>) -> Result<(), XdpError> {
+    use std::os::fd::AsRawFd;
+    let mut logger = aya_log::EbpfLogger::init_with_logger(ebpf, sink).map_err(|e| XdpError::Log(e.to_string()))?;
+    std::thread::Builder::new()
+        .name("xdp-log".into())
+        .spawn(move || {
+            loop {
+                let mut ready = libc::pollfd {
+                    fd: logger.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd; a timeout bounds the wait.
+                unsafe { libc::poll(&mut ready, 1, 1000) };
+                logger.flush();
+            }
+        })
+        .map_err(|e| XdpError::Log(e.to_string()))?;
+    Ok(())
 }
 
 fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp, XdpError> {

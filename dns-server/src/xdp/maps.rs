@@ -9,7 +9,7 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
 };
-use xdp_common::abi::{CacheKey, CacheValue, RecursiveValue, XdpConfig};
+use xdp_common::abi::{CacheKey, CacheValue, XdpConfig};
 
 use super::XdpError;
 
@@ -20,9 +20,7 @@ pub const PINNED: [&str; 4] = ["STATS", "DENY_V4", "DENY_V6", "DENY_SIZE"];
 pub struct Maps {
     /// Response maps A and B; `config.active` says which is live.
     pub cache: [HashMap<MapData, CacheKey, CacheValue>; 2],
-    /// The resolver's hot answers (see [`super::feed`]).
-    pub recursive: HashMap<MapData, CacheKey, RecursiveValue>,
-    /// IPv4 clients allowed to recurse: whom `recursive` answers.
+    /// IPv4 clients allowed to recurse: whom the resolver's entries answer.
     pub allow_v4: LpmTrie<MapData, [u8; 4], u8>,
     /// IPv6 clients allowed to recurse.
     pub allow_v6: LpmTrie<MapData, [u8; 16], u8>,
@@ -76,7 +74,6 @@ impl Maps {
                 HashMap::try_from(take(ebpf, "CACHE_A")?)?,
                 HashMap::try_from(take(ebpf, "CACHE_B")?)?,
             ],
-            recursive: HashMap::try_from(take(ebpf, "RECURSIVE")?)?,
             allow_v4: LpmTrie::try_from(take(ebpf, "ALLOW_V4")?)?,
             allow_v6: LpmTrie::try_from(take(ebpf, "ALLOW_V6")?)?,
             config: Array::try_from(take(ebpf, "CONFIG")?)?,
@@ -87,6 +84,12 @@ impl Maps {
             service_v4: HashMap::try_from(take(ebpf, "SERVICE_V4")?)?,
             service_v6: HashMap::try_from(take(ebpf, "SERVICE_V6")?)?,
         })
+    }
+
+    /// The live response map.
+    pub fn live(&mut self) -> Result<&mut HashMap<MapData, CacheKey, CacheValue>, XdpError> {
+        let active = self.config()?.active as usize & 1;
+        Ok(&mut self.cache[active])
     }
 
     /// The current settings.

@@ -41,6 +41,9 @@ pub enum XdpError {
     /// A map the program should have is not in the object.
     #[error("the XDP object has no map {0}")]
     MissingMap(&'static str),
+    /// The program's log could not be followed.
+    #[error("XDP program log: {0}")]
+    Log(String),
     /// A setting of the `[xdp]` table cannot be used.
     #[error("[xdp] {0}")]
     Config(String),

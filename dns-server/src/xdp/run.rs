@@ -5,7 +5,12 @@ use std::{net::IpAddr, sync::Arc};
 
 use xdp_common::abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
 
-use super::{FastPath, SharedMaps, XdpError, feed::Feed, stats, sync};
+use super::{
+    FastPath, SharedMaps, XdpError,
+    feed::Feed,
+    loader::{ProgramLog, ToGlobalLogger},
+    stats, sync,
+};
 use crate::{
     catalog::Catalog,
     config::Config,
@@ -50,7 +55,11 @@ pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
 
 fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError> {
     let x = &config.xdp;
-    let mut fast = FastPath::load(x.cache_entries, Some(x.pin_dir.clone()))?;
+    let log = ProgramLog {
+        level: x.log_level,
+        sink: Box::new(ToGlobalLogger),
+    };
+    let mut fast = FastPath::load_with_log(x.cache_entries, Some(x.pin_dir.clone()), log)?;
     let catalog = shared.catalog.load_full();
     // The resolver's hot answers, for the clients allowed to recurse.
     let recursion = shared.recursion.as_ref().filter(|_| x.recursive_entries > 0);

@@ -727,11 +727,9 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
     let put = |expires_ns: u64| {
         let value = feed::value(&name, 1, None, &resolution, &identity(), expires_ns).expect("it fits");
         let key = sync::key(name.as_wire(), 1, class::IN, 0);
-        p.fast
-            .maps
-            .lock()
-            .unwrap()
-            .recursive
+        let mut maps = p.fast.maps.lock().unwrap();
+        maps.live()
+            .expect("live map")
             .insert(key, value.as_ref(), 0)
             .expect("entry written");
     };
@@ -804,4 +802,84 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
     );
     put(feed::monotonic_ns() + 60_000_000_000);
     assert_eq!(test_run(p.fd, &asked.bytes()).0, XDP_TX, "rewritten, it answers again");
+}
+
+/// Collects the program's log records.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl log::Log for Captured {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+
+    fn flush(&self) {}
+}
+
+#[test]
+fn the_programs_log_is_off_unless_asked_for_and_then_says_why() {
+    use crate::{config::ProgramLogLevel, xdp::loader::ProgramLog};
+
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the XDP tests load a BPF program: run them as root"
+    );
+    let captured = Captured::default();
+    let log = ProgramLog {
+        level: ProgramLogLevel::Debug,
+        sink: Box::new(captured.clone()),
+    };
+    let mut fast = FastPath::load_with_log(16, None, log).expect("the program loads with debug logging");
+    let fd = fast.program_fd().expect("program fd");
+    fast.maps
+        .lock()
+        .unwrap()
+        .set_config(XdpConfig {
+            dns_port: 53,
+            udp_limit: 1232,
+            ..Default::default()
+        })
+        .expect("config written");
+    let mut response = query("www.example.com", 1, None, &[]);
+    response[2] |= 0x80;
+    assert_eq!(test_run(fd, &Frame::udp(false, response).bytes()).0, XDP_DROP);
+    // A miss passes; its record is at trace level, above the one asked for.
+    assert_eq!(
+        test_run(fd, &Frame::udp(false, query("www.example.com", 1, None, &[])).bytes()).0,
+        XDP_PASS
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while captured.0.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let records = captured.0.lock().unwrap().clone();
+    assert_eq!(
+        records,
+        ["DEBUG dropped: drop_response"],
+        "one drop logged, nothing at trace level"
+    );
+
+    // Off (the default): the statements are gone before verification.
+    let translated = |fast: &mut FastPath| {
+        fast.program_info()
+            .expect("info")
+            .size_translated()
+            .expect("the kernel reports the program's size")
+    };
+    let quiet = translated(&mut FastPath::load(16, None).expect("loads"));
+    let loud = translated(&mut fast);
+    assert!(
+        quiet < loud,
+        "logging off must leave a smaller program ({quiet} vs {loud} translated bytes)"
+    );
 }

@@ -62,6 +62,14 @@ pub struct CacheValue {
     pub body_at: u16,
     /// Folded ones'-complement sum of the body as if it started at an even offset.
     pub body_csum: u32,
+    /// 0 for our zones' answers. For the resolver's, a deadline on the
+    /// program's clock (`bpf_ktime_get_ns`, CLOCK_MONOTONIC): the entry
+    /// answers only before it, only queries with RD set, and only sources
+    /// in the allow lists. Userspace writes such an entry with its TTLs
+    /// lowered by the time until the deadline and rewrites it before the
+    /// deadline passes, so an answer from XDP never carries a TTL longer
+    /// than the record has left, even when userspace stops rewriting.
+    pub recursive_until_ns: u64,
     /// The lower-cased wire name this answers (its first `name_len` bytes;
     /// words so the program compares it a word at a time), then right after
     /// the name the body: the answer, authority and additional sections,
@@ -80,6 +88,7 @@ impl CacheValue {
             body_len: 0,
             body_at: 0,
             body_csum: 0,
+            recursive_until_ns: 0,
             data: [0; DATA_BUF / 8],
         }
     }
@@ -115,21 +124,6 @@ impl CacheValue {
     }
 }
 
-/// A response from the resolver's cache, in the `RECURSIVE` map: served only
-/// to clients allowed to recurse, with RD set, and only until `expires_ns`.
-/// Userspace writes the records' TTLs lowered by the time until that
-/// deadline and rewrites the entry before it passes, so an answer from XDP
-/// never carries a TTL longer than the record has left, even when userspace
-/// stops rewriting.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct RecursiveValue {
-    /// Deadline on the program's clock (`bpf_ktime_get_ns`, CLOCK_MONOTONIC).
-    pub expires_ns: u64,
-    /// The response.
-    pub answer: CacheValue,
-}
-
 /// Why a packet went where it went: indexes of the per-CPU counter array.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +153,7 @@ pub enum Stat {
     Slip,
     /// The packet could not be resized or rewritten: passed.
     TxError,
-    /// Answered from the resolver's entries (`RECURSIVE`) with `XDP_TX`.
+    /// Answered from one of the resolver's entries with `XDP_TX`.
     RecursiveHit,
 }
 
@@ -208,7 +202,7 @@ pub const CONFIG_SERVICE_FILTER: u32 = 1;
 /// [`XdpConfig::flags`]: per-prefix rate limiting is on.
 pub const CONFIG_RATE_LIMIT: u32 = 2;
 
-/// [`XdpConfig::flags`]: answer from `RECURSIVE` for sources in the allow lists.
+/// [`XdpConfig::flags`]: the resolver's entries answer (sources in the allow lists only).
 pub const CONFIG_RECURSION: u32 = 4;
 
 /// Run-time settings, the single entry of the `CONFIG` array.
@@ -257,7 +251,6 @@ mod pod {
     // SAFETY: every type is repr(C), Copy, with explicit padding and no invalid bit patterns.
     unsafe impl aya::Pod for super::CacheKey {}
     unsafe impl aya::Pod for super::CacheValue {}
-    unsafe impl aya::Pod for super::RecursiveValue {}
     unsafe impl aya::Pod for super::XdpConfig {}
     unsafe impl aya::Pod for super::Bucket {}
 }
@@ -269,8 +262,7 @@ mod tests {
     #[test]
     fn layouts_have_no_hidden_padding() {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
-        assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 16 + MAX_BODY);
-        assert_eq!(core::mem::size_of::<RecursiveValue>(), 8 + NAME_BUF + 16 + MAX_BODY);
+        assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 24 + MAX_BODY);
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
