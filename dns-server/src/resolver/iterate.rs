@@ -69,8 +69,26 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Resolver {
     /// Resolves `qname`/`qtype` for a client; failures become SERVFAIL.
+    /// Concurrent calls for the same question share one resolution.
     pub async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
-        self.resolve_with(qname, qtype, false).await
+        let key = (qname.to_lowercase(), qtype);
+        let shared = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            in_flight.entry(key.clone()).or_default().clone()
+        };
+        // If the caller resolving it goes away, a waiting one takes over.
+        let resolution = shared
+            .get_or_init(|| self.resolve_with(qname, qtype, false))
+            .await
+            .clone();
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if in_flight
+            .get(&key)
+            .is_some_and(|current| std::sync::Arc::ptr_eq(current, &shared))
+        {
+            in_flight.remove(&key);
+        }
+        resolution
     }
 
     /// Resolves again from the network, bypassing the cache for `qname`

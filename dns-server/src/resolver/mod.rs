@@ -161,7 +161,15 @@ pub struct Resolver {
     /// The cache.
     pub cache: Cache,
     servers: ServerStats,
+    /// Resolutions under way, by lower-cased name and type: a client query
+    /// for the same question waits for that one instead of asking upstream
+    /// again (as Unbound's mesh does), so a burst of identical misses costs
+    /// one resolution, and a spoofer racing it gets one chance, not many.
+    in_flight: std::sync::Mutex<std::collections::HashMap<(Name, u16), InFlight>>,
 }
+
+/// One resolution under way; whoever holds it may finish it.
+type InFlight = std::sync::Arc<tokio::sync::OnceCell<Resolution>>;
 
 impl Resolver {
     /// A resolver with an empty cache.
@@ -170,6 +178,7 @@ impl Resolver {
             cache: Cache::new(config.cache),
             config,
             servers: ServerStats::default(),
+            in_flight: std::sync::Mutex::default(),
         }
     }
 }

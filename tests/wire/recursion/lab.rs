@@ -8,7 +8,7 @@ use std::{
     process::{Child, Command, Stdio},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering},
     },
     thread,
     time::{Duration, Instant},
@@ -47,6 +47,8 @@ pub struct Lab {
     base: [u8; 3],
     children: Vec<Child>,
     relays: Vec<Arc<AtomicBool>>,
+    /// Queries each relay received, by host.
+    relayed: Vec<(u8, Arc<AtomicU32>)>,
     /// Where the zone files and root hints live.
     pub dir: TempDir,
 }
@@ -73,6 +75,7 @@ impl Lab {
             base: [127, second, third],
             children: Vec::new(),
             relays: Vec::new(),
+            relayed: Vec::new(),
             dir: TempDir::new("lab"),
         };
         let base = lab.base;
@@ -171,12 +174,15 @@ impl Lab {
             .expect("timeout");
         let stop = Arc::new(AtomicBool::new(false));
         self.relays.push(stop.clone());
+        let received = Arc::new(AtomicU32::new(0));
+        self.relayed.push((host, received.clone()));
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while !stop.load(Ordering::Relaxed) {
                 let Ok((n, client)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
+                received.fetch_add(1, Ordering::Relaxed);
                 let query = buf[..n].to_vec();
                 let Ok(up) = UdpSocket::bind("127.0.0.1:0") else {
                     continue;
@@ -201,6 +207,14 @@ impl Lab {
 }
 
 impl Lab {
+    /// Queries the relay on `host` has received so far.
+    pub fn relayed(&self, host: u8) -> u32 {
+        self.relayed
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map_or(0, |(_, n)| n.load(Ordering::Relaxed))
+    }
+
     /// Stops every server and relay (for serve-stale).
     pub fn stop_all(&mut self) {
         for stop in &self.relays {

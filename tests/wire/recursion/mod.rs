@@ -239,3 +239,40 @@ fn forwarding_mode_asks_the_configured_resolver() {
         r.text
     );
 }
+
+#[test]
+fn identical_queries_in_flight_share_one_resolution() {
+    use std::{net::UdpSocket, sync::Arc};
+
+    let lab = Lab::start();
+    let server = Arc::new(resolver(&lab, "\"127.0.0.0/8\""));
+    let before = lab.relayed(lab::host::SLOW);
+    // The slow server answers after 300 ms, one query at a time: 20 clients
+    // asking at once would keep it busy for 6 s, past the resolver's
+    // timeouts, unless they wait for one resolution.
+    let clients: Vec<_> = (0..20u16)
+        .map(|i| {
+            let server = server.clone();
+            thread::spawn(move || {
+                let mut q = vec![(i >> 8) as u8, i as u8, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+                q.extend_from_slice(b"\x03www\x04slow\x04test\x00\x00\x01\x00\x01");
+                let socket = UdpSocket::bind("127.0.0.1:0").expect("client socket");
+                socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+                socket.send_to(&q, ("127.0.0.1", server.port)).expect("sent");
+                let mut buf = [0u8; 512];
+                let (n, _) = socket.recv_from(&mut buf).expect("an answer within 5 s");
+                buf[..n].to_vec()
+            })
+        })
+        .collect();
+    for client in clients {
+        let answer = client.join().expect("client thread");
+        assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
+        assert!(answer.ends_with(&[192, 0, 2, 5]), "the slow zone's address: {answer:?}");
+    }
+    assert_eq!(
+        lab.relayed(lab::host::SLOW) - before,
+        1,
+        "the slow server was asked once for all 20 clients"
+    );
+}
