@@ -96,9 +96,12 @@ pub struct ServeArgs {
     /// Port upstream servers are asked on (default 53; for labs).
     #[arg(long)]
     pub upstream_port: Option<u16>,
-    /// Attach the XDP fast path to IFACE (repeatable; needs root; native mode, else generic).
+    /// Attach the XDP fast path to IFACE (repeatable; needs root; see --xdp-mode).
     #[arg(long = "xdp-iface")]
     pub xdp_iface: Vec<String>,
+    /// How to attach XDP: auto (native, else generic with a warning), native (else no XDP), generic.
+    #[arg(long, value_enum)]
+    pub xdp_mode: Option<crate::config::AttachMode>,
     /// Do not use XDP, whatever the configuration says.
     #[arg(long)]
     pub no_xdp: bool,
@@ -123,4 +126,31 @@ pub struct SidecarArgs {
     /// Withdraw every prefix and exit (for systemd's ExecStopPost=, after the sidecar died).
     #[arg(long)]
     pub withdraw_all: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AttachMode;
+
+    fn serve_args(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["dns-server", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn xdp_mode_flag() {
+        assert_eq!(serve_args(&[]).expect("no flags").xdp_mode, None, "the file decides");
+        let args = serve_args(&["--xdp-iface", "eth0", "--xdp-mode", "generic"]).expect("valid");
+        assert_eq!(args.xdp_mode, Some(AttachMode::Generic));
+        assert_eq!(
+            serve_args(&["--xdp-mode", "native"]).expect("valid").xdp_mode,
+            Some(AttachMode::Native)
+        );
+        let e = serve_args(&["--xdp-mode", "skb"]).expect_err("not a mode");
+        assert!(e.to_string().contains("auto, native, generic"), "{e}");
+    }
 }

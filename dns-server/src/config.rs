@@ -32,6 +32,7 @@
 //! [xdp]                        # the XDP fast path (needs root)
 //! enabled = true               # --no-xdp turns it off
 //! interfaces = ["eth0"]        # --xdp-iface; none = no XDP
+//! mode = "auto"                # --xdp-mode: auto (native, else generic), native, generic
 //! ports = [53]                 # default: the first listen port
 //! cache_entries = 65536        # responses per map (two maps); when full, userspace answers
 //! service_addresses = []       # only these destination addresses; empty = any
@@ -125,8 +126,11 @@ impl Default for ResolverSection {
 pub struct XdpSection {
     /// Attach the program at all (`--no-xdp` turns it off).
     pub enabled: bool,
-    /// Interfaces to attach to (native mode, else generic); none means no XDP.
+    /// Interfaces to attach to; none means no XDP.
     pub interfaces: Vec<String>,
+    /// How the program is attached: native (driver) mode, generic (skb) mode, or
+    /// native falling back to generic (`--xdp-mode`).
+    pub mode: AttachMode,
     /// UDP ports answered in XDP (at most two); default: the first `listen` address's port.
     pub ports: Vec<u16>,
     /// Responses held per map; there are two (live, and the next generation's).
@@ -186,6 +190,7 @@ impl Default for XdpSection {
         XdpSection {
             enabled: true,
             interfaces: Vec::new(),
+            mode: AttachMode::Auto,
             ports: Vec::new(),
             cache_entries: 65536,
             service_addresses: Vec::new(),
@@ -198,6 +203,29 @@ impl Default for XdpSection {
             recursive_entries: 8192,
             log_level: ProgramLogLevel::Off,
         }
+    }
+}
+
+/// How the XDP program is attached to an interface (`[xdp] mode`, `--xdp-mode`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachMode {
+    /// Native (driver) mode; generic mode, with a warning, where the driver lacks it.
+    #[default]
+    Auto,
+    /// Native mode only: where the driver lacks it, that interface gets no XDP.
+    Native,
+    /// Generic (skb) mode: works on any interface, after the kernel has built an skb, so slower.
+    Generic,
+}
+
+impl std::fmt::Display for AttachMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AttachMode::Auto => "auto",
+            AttachMode::Native => "native",
+            AttachMode::Generic => "generic",
+        })
     }
 }
 
@@ -369,6 +397,25 @@ mod tests {
         let text = "[server]\nudp_payload = 100\n";
         let e = Config::parse(text, Path::new("c.toml")).expect_err("small payload is an error");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn xdp_attach_mode() {
+        let parse = |text: &str| Config::parse(text, Path::new("c.toml"));
+        assert_eq!(parse("").expect("valid").xdp.mode, AttachMode::Auto, "the default");
+        for (word, mode) in [
+            ("auto", AttachMode::Auto),
+            ("native", AttachMode::Native),
+            ("generic", AttachMode::Generic),
+        ] {
+            let c = parse(&format!("[xdp]\ninterfaces = [\"eth0\"]\nmode = \"{word}\"\n")).expect("valid");
+            assert_eq!(c.xdp.mode, mode, "mode = {word:?}");
+            assert_eq!(mode.to_string(), word, "shown as written");
+        }
+        let e = parse("[xdp]\nenabled = true\nmode = \"skb\"\n").expect_err("unknown mode");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("native"), "the error lists the modes: {e}");
+        parse("[xdp]\nmode = \"Native\"\n").expect_err("modes are lower-case");
     }
 
     #[test]

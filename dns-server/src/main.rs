@@ -76,6 +76,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         root_hints: args.root_hints,
         upstream_port: args.upstream_port,
         xdp_interfaces: args.xdp_iface,
+        xdp_mode: args.xdp_mode,
         no_xdp: args.no_xdp,
     };
     let settings = Settings::load(args.config, overrides)?;

@@ -46,6 +46,8 @@ pub struct Overrides {
     pub upstream_port: Option<u16>,
     /// `--xdp-iface`: replaces the file's list.
     pub xdp_interfaces: Vec<String>,
+    /// `--xdp-mode`.
+    pub xdp_mode: Option<crate::config::AttachMode>,
     /// `--no-xdp`.
     pub no_xdp: bool,
 }
@@ -115,6 +117,9 @@ impl Overrides {
         }
         if !self.xdp_interfaces.is_empty() {
             config.xdp.interfaces.clone_from(&self.xdp_interfaces);
+        }
+        if let Some(mode) = self.xdp_mode {
+            config.xdp.mode = mode;
         }
         if self.no_xdp {
             config.xdp.enabled = false;
@@ -238,5 +243,27 @@ pub fn reload(settings: &mut Settings, shared: &Shared) {
             tracing::info!("reload complete");
         }
         Err(error) => tracing::error!(%error, "reload failed; still serving the previous zones"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AttachMode;
+
+    #[test]
+    fn xdp_flags_override_the_file() {
+        let text = "[xdp]\ninterfaces = [\"eth0\"]\nmode = \"native\"\n";
+        let mut config = Config::parse(text, std::path::Path::new("c.toml")).expect("valid");
+        Overrides::default().apply(&mut config);
+        assert_eq!(config.xdp.mode, AttachMode::Native, "no flag: the file's mode");
+        let flags = Overrides {
+            xdp_interfaces: vec!["veth1".into()],
+            xdp_mode: Some(AttachMode::Generic),
+            ..Overrides::default()
+        };
+        flags.apply(&mut config);
+        assert_eq!(config.xdp.mode, AttachMode::Generic, "--xdp-mode wins");
+        assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
     }
 }

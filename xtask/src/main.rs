@@ -54,3 +54,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Clap checks a command line's definition only when it is parsed: check
+    /// every subcommand's here, so that a clash fails the tests, not a bench run.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{Xdp, XdpMode, xdp::XdpLinkId},
+    programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
 };
 
 use super::{SharedMaps, XdpError, maps::Maps};
-use crate::config::ProgramLogLevel;
+use crate::config::{AttachMode, ProgramLogLevel};
 
 /// Name of the program in the object.
 pub const PROGRAM: &str = "xdp_dns";
@@ -102,19 +102,30 @@ impl FastPath {
         })
     }
 
-    /// Attaches to `iface` in native mode, falling back to generic (skb) mode
-    /// with a warning; returns the mode used.
-    pub fn attach(&mut self, iface: &str) -> Result<XdpMode, XdpError> {
+    /// Attaches to `iface` as `mode` says; returns the mode used ([`XdpMode::Driver`]
+    /// or [`XdpMode::Skb`]). `Auto` tries native mode and falls back to generic
+    /// (skb) mode with a warning; `Native` fails where the driver lacks XDP.
+    pub fn attach(&mut self, iface: &str, mode: AttachMode) -> Result<XdpMode, XdpError> {
         let prog = program(&mut self.ebpf)?;
-        let (id, mode) = match prog.attach(iface, XdpMode::Driver) {
-            Ok(id) => (id, XdpMode::Driver),
-            Err(native) => {
-                tracing::warn!(iface, error = %native, "native XDP not available; using generic (skb) mode, which is slower");
-                (prog.attach(iface, XdpMode::Skb)?, XdpMode::Skb)
-            }
+        let (id, used) = match mode {
+            AttachMode::Native => (prog.attach(iface, XdpMode::Driver)?, XdpMode::Driver),
+            AttachMode::Generic => (prog.attach(iface, XdpMode::Skb)?, XdpMode::Skb),
+            AttachMode::Auto => match prog.attach(iface, XdpMode::Driver) {
+                Ok(id) => (id, XdpMode::Driver),
+                // No mode helps with an interface that does not exist.
+                Err(unknown @ ProgramError::UnknownInterface { .. }) => return Err(unknown.into()),
+                Err(native) => {
+                    tracing::warn!(
+                        iface,
+                        error = %super::error_chain(&native),
+                        "native XDP not available; falling back to generic (skb) mode, which is slower"
+                    );
+                    (prog.attach(iface, XdpMode::Skb)?, XdpMode::Skb)
+                }
+            },
         };
         self.links.push((iface.to_string(), id));
-        Ok(mode)
+        Ok(used)
     }
 
     /// Interfaces attached to.
@@ -131,6 +142,16 @@ impl FastPath {
     /// The kernel's view of the program: size, run-time statistics.
     pub fn program_info(&mut self) -> Result<aya::programs::ProgramInfo, XdpError> {
         Ok(program(&mut self.ebpf)?.info()?)
+    }
+}
+
+/// The attach mode's name as the configuration spells it: `native` or `generic`.
+pub fn mode_name(mode: XdpMode) -> &'static str {
+    match mode {
+        XdpMode::Driver => "native",
+        XdpMode::Skb => "generic",
+        XdpMode::Hardware => "offload",
+        XdpMode::Default => "default",
     }
 }
 

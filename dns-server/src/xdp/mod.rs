@@ -1,7 +1,7 @@
 //! The XDP fast path from userspace: load and attach the program, keep its
 //! response maps in step with the served catalog, read its counters.
 //!
-//! - [`loader`]: the embedded object, attaching (native, else generic mode).
+//! - [`loader`]: the embedded object, attaching (native or generic mode, or native falling back to generic).
 //! - [`maps`]: typed handles on the program's maps, pinned for `dns-server stats`.
 //! - [`sync`]: responses precomputed from a catalog; the A/B map flip on reload;
 //!   answers userspace caches at run time copied in.
@@ -57,5 +57,48 @@ pub enum XdpError {
     },
 }
 
+/// `error` and its sources, as one line: aya's messages name the failed call
+/// (`bpf_link_create` failed) and keep the reason (the errno) in a source.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Transparent wrappers repeat their source's message.
+        if !line.ends_with(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = cause.source();
+    }
+    line
+}
+
 /// The maps, shared by the reload path and the thread copying run-time answers in.
 pub type SharedMaps = Arc<Mutex<maps::Maps>>;
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("`bpf_link_create` failed")]
+        Call(#[source] std::io::Error),
+        #[error(transparent)]
+        Same(std::io::Error),
+    }
+
+    #[test]
+    fn error_chain_keeps_the_reason() {
+        let errno = || std::io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+        let line = super::error_chain(&Outer::Call(errno()));
+        assert!(
+            line.starts_with("`bpf_link_create` failed: ") && line.ends_with("(os error 95)"),
+            "{line}"
+        );
+        let line = super::error_chain(&Outer::Same(errno()));
+        assert_eq!(
+            line.matches("os error").count(),
+            1,
+            "transparent wrappers are not repeated: {line}"
+        );
+    }
+}

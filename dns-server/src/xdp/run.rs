@@ -47,6 +47,7 @@ pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
     match try_start(config, shared) {
         Ok(running) => Some(running),
         Err(error) => {
+            let error = super::error_chain(&error);
             tracing::error!(%error, "XDP fast path unavailable; running without XDP (all queries go to userspace)");
             None
         }
@@ -112,12 +113,15 @@ fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError>
 
     let mut attached = 0;
     for iface in &x.interfaces {
-        match fast.attach(iface) {
+        match fast.attach(iface, x.mode) {
             Ok(mode) => {
                 attached += 1;
-                tracing::info!(iface, ?mode, "XDP fast path attached");
+                tracing::info!(iface, mode = %super::loader::mode_name(mode), "XDP fast path attached");
             }
-            Err(error) => tracing::error!(iface, %error, "XDP program not attached to this interface"),
+            Err(error) => {
+                let error = super::error_chain(&error);
+                tracing::error!(iface, mode = %x.mode, %error, "XDP program not attached to this interface")
+            }
         }
     }
     if attached == 0 {

@@ -29,7 +29,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut servers = args.servers.clone();
     servers.sort();
     servers.dedup();
-    let (results, address) = measure(&args.load, &servers, |_, _| {})?;
+    let (results, address) = measure(&args.load, &servers, |_, _, _, _| Ok(()))?;
     let (mut table, medians) = rounds::table(&args.load, address, &servers, &results);
     for peer in [Server::Nsd, Server::Knot] {
         if let Some(ratio) = rounds::ratio(&medians, Server::Ours, peer) {
@@ -42,11 +42,12 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// Builds the rig, serves the bench zone from each of `servers` in turn and
 /// measures them, round after round. `loaded` is called after each server's
-/// measurement, while it still runs. Returns the samples and the address queried.
+/// measurement, while it still runs, to measure more. Returns the samples and
+/// the address queried.
 pub fn measure(
     load: &Load,
     servers: &[Server],
-    mut loaded: impl FnMut(Server, &Rig),
+    mut loaded: impl FnMut(Server, &Rig, &Running<'_>, &Target<'_>) -> Result<()>,
 ) -> Result<(Results<Server>, &'static str)> {
     if servers.is_empty() {
         bail!("no server to measure");
@@ -86,7 +87,7 @@ pub fn measure(
             Err(err) => return Err(err.context(format!("starting {server}"))),
         };
         let sample = rounds::measure(&rig, &running, load, &target)?;
-        loaded(server, &rig);
+        loaded(server, &rig, &running, &target)?;
         drop(running);
         rig.server.detach_xdp();
         Ok(Turn::Measured(sample))

@@ -5,13 +5,17 @@
 //! of medians). `rig` builds the two network namespaces they run in; `zone`
 //! writes the zone and the query mix; `servers` starts and stops NSD, Knot and
 //! ours; `lab` serves the hierarchy the resolvers iterate through; `kxdpgun`
-//! drives the load generator and `latency` times single queries; `xdp_cost`
-//! reads the XDP program's run time; `process` holds what they share about
+//! drives the load generator and `latency` times single queries; `junk`
+//! floods the server with what an XDP filter should drop, and `mixed` runs it
+//! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
+//! program's run time; `process` holds what they share about
 //! child processes and Ctrl-C.
 mod auth;
+mod junk;
 mod kxdpgun;
 mod lab;
 mod latency;
+mod mixed;
 mod process;
 mod recursive;
 mod rig;
@@ -30,7 +34,7 @@ use crate::{cmd, setup};
 pub enum Command {
     /// Authoritative answers per second: ours against NSD and Knot DNS on one zone.
     Auth(auth::Args),
-    /// The XDP path: ours with XDP, Knot DNS in XDP mode, ours in userspace, NSD.
+    /// The XDP path: ours with XDP, Knot DNS in XDP mode, ours in userspace, NSD; then junk mixed with real queries.
     Xdp(xdp::Args),
     /// The resolver: cache hits per second and cold-resolution latency, ours against Unbound.
     Recursive(recursive::Args),

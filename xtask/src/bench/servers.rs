@@ -211,6 +211,11 @@ impl<'rig> Running<'rig> {
         Ok(running)
     }
 
+    /// The process started (`ip netns exec` and `taskset` exec the server, so it is the server's).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's processes: those in the namespace that were not there before it.
     fn pids(&self) -> BTreeSet<u32> {
         &self.end.pids() - &self.others

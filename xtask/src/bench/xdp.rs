@@ -1,11 +1,12 @@
 //! `cargo xtask bench xdp`: the XDP fast path against Knot DNS in XDP mode,
-//! our userspace path and NSD, with the program's own cost per packet.
+//! our userspace path and NSD, with the program's own cost per packet, and
+//! the XDP servers' share of real queries answered under a flood of junk.
 use std::{collections::BTreeMap, fmt::Write as _, process::Command};
 
 use anyhow::Result;
 
 use super::{
-    auth,
+    auth, mixed, process,
     rounds::{self, Load, Medians},
     servers::Server,
     xdp_cost::{self, BpfStats},
@@ -16,6 +17,8 @@ use crate::cmd::{self, note};
 pub struct Args {
     #[command(flatten)]
     load: Load,
+    #[command(flatten)]
+    junk: mixed::JunkArgs,
     /// Do not run `dns-server xdp-bench` (BPF_PROG_TEST_RUN timings per case) after the rounds.
     #[arg(long)]
     no_prog_test_run: bool,
@@ -33,15 +36,38 @@ const OF_OFFERED: f64 = 0.99;
 pub fn run(args: &Args) -> Result<()> {
     super::prepare_machine(&[auth::PACKAGES, &["bpftool"]].concat())?;
     let mut costs: BTreeMap<Server, Vec<xdp_cost::Cost>> = BTreeMap::new();
+    let phase = mixed::Phase::new(
+        &args.junk,
+        args.load.qps,
+        args.load.seconds,
+        cmd::target_dir().join("release/dns-server"),
+    );
+    let mut junk_samples: BTreeMap<Server, Vec<mixed::Sample>> = BTreeMap::new();
+    let mut junk_failed: BTreeMap<Server, String> = BTreeMap::new();
     let (results, address) = {
         // On for the whole run, so that both XDP servers pay its small overhead alike.
         let _stats = BpfStats::enable();
-        auth::measure(&args.load, &SERVERS, |server, rig| {
-            if server.uses_xdp()
-                && let Some(cost) = xdp_cost::attached(&rig.server)
-            {
+        auth::measure(&args.load, &SERVERS, |server, rig, running, target| {
+            if !server.uses_xdp() {
+                return Ok(());
+            }
+            // Read before the junk phase, which would add its packets.
+            if let Some(cost) = xdp_cost::attached(&rig.server) {
                 costs.entry(server).or_default().push(cost);
             }
+            if args.junk.no_junk || junk_failed.contains_key(&server) {
+                return Ok(());
+            }
+            note("bench", format!("{server}: junk phase"));
+            match phase.measure(rig, server, running, target) {
+                Ok(sample) => junk_samples.entry(server).or_default().push(sample),
+                Err(err) => {
+                    process::check_interrupt()?;
+                    note("bench", format!("{server}: junk phase failed: {err:#}"));
+                    junk_failed.insert(server, format!("{err:#}"));
+                }
+            }
+            Ok(())
         })?
     };
     let (mut out, medians) = rounds::table(&args.load, address, &SERVERS, &results);
@@ -50,6 +76,15 @@ pub fn run(args: &Args) -> Result<()> {
     );
     out.push_str(&ratios(&medians));
     out.push_str(&program_costs(&costs));
+    if !args.junk.no_junk {
+        out.push_str(&mixed::table(
+            &phase,
+            address,
+            &[Server::OursXdp, Server::KnotXdp],
+            &junk_samples,
+            &junk_failed,
+        ));
+    }
     print!("{out}");
     if !args.no_prog_test_run {
         prog_test_run();
