@@ -62,15 +62,8 @@ struct Loaded {
     catalog: Catalog,
 }
 
-fn load_program() -> Loaded {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "the XDP tests load a BPF program: run them as root"
-    );
-    let mut fast = FastPath::load(1024, None).expect("the XDP program loads and passes the verifier");
-    let fd = fast.program_fd().expect("program fd");
+/// Ports 53 and 5300, our payload 1232.
+fn configure(fast: &FastPath) {
     fast.maps
         .lock()
         .unwrap()
@@ -81,6 +74,18 @@ fn load_program() -> Loaded {
             ..Default::default()
         })
         .expect("config written");
+}
+
+fn load_program() -> Loaded {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the XDP tests load a BPF program: run them as root"
+    );
+    let mut fast = FastPath::load(1024, None).expect("the XDP program loads and passes the verifier");
+    let fd = fast.program_fd().expect("program fd");
+    configure(&fast);
     let catalog = catalog();
     let entries = sync::precompute(&catalog, &identity());
     assert_eq!(
@@ -840,15 +845,7 @@ fn the_programs_log_is_off_unless_asked_for_and_then_says_why() {
     };
     let mut fast = FastPath::load_with_log(16, None, log).expect("the program loads with debug logging");
     let fd = fast.program_fd().expect("program fd");
-    fast.maps
-        .lock()
-        .unwrap()
-        .set_config(XdpConfig {
-            dns_port: 53,
-            udp_limit: 1232,
-            ..Default::default()
-        })
-        .expect("config written");
+    configure(&fast);
     let mut response = query("www.example.com", 1, None, &[]);
     response[2] |= 0x80;
     assert_eq!(test_run(fd, &Frame::udp(false, response).bytes()).0, XDP_DROP);
