@@ -196,21 +196,22 @@ impl Worker {
     /// Rebuilds every entry with current TTLs, or removes it.
     fn rebuild_all(&self) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut gone = Vec::new();
-        for (key, entry) in &state.entries {
-            let value = self.builder.value(entry);
-            let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-            let Ok(live) = maps.live() else { return };
+        // Built first, then written under one lock of the maps.
+        let values: Vec<(CacheKey, Option<Box<CacheValue>>)> = state
+            .entries
+            .iter()
+            .map(|(key, entry)| (*key, self.builder.value(entry)))
+            .collect();
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(live) = maps.live() else { return };
+        for (key, value) in values {
             let written = value.is_some_and(|v| live.insert(key, v.as_ref(), 0).is_ok());
             if !written {
-                let _ = live.remove(key);
-                gone.push(*key);
+                let _ = live.remove(&key);
+                state.entries.remove(&key);
             }
         }
-        for key in &gone {
-            state.entries.remove(key);
-        }
-        if !gone.is_empty() && state.entries.len() < self.max_entries {
+        if state.entries.len() < self.max_entries {
             self.open.store(true, Ordering::Relaxed);
         }
     }
