@@ -80,21 +80,37 @@ impl Drop for TempDir {
 }
 
 /// A port free for UDP and TCP on 127.0.0.1 and ::1, never handed out twice by this process.
+///
+/// Taken below the kernel's ephemeral range: dig sets SO_REUSEPORT and binds
+/// port 0, and as the same user (root) it may be given a port our server holds
+/// with SO_REUSEPORT. Had that port been the server's, dig's query would go
+/// back to dig's own connected socket and come back as its "answer".
 pub fn free_port() -> u16 {
     static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("expected to bind a TCP socket on 127.0.0.1:0");
-        let port = tcp.local_addr().expect("bound socket has an address").port();
-        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (low, high) = (10_000u32, ephemeral_low().clamp(10_500, 32_768));
+    let span = high - low;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let port = (low + (start + NEXT.fetch_add(1, Ordering::Relaxed) as u32) % span) as u16;
+        let free = TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
             && UdpSocket::bind(("::1", port)).is_ok()
             && TcpListener::bind(("::1", port)).is_ok();
-        drop(tcp);
         let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
         if free && given.get_or_insert_with(HashSet::new).insert(port) {
             return port;
         }
     }
-    panic!("expected to find a port free for UDP and TCP on 127.0.0.1 and ::1 within 100 tries");
+    panic!("expected a port free for UDP and TCP on 127.0.0.1 and ::1 in {low}..{high}");
+}
+
+/// The first port of the kernel's ephemeral range (32768 when unreadable).
+fn ephemeral_low() -> u32 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// Kills a child process and reaps it.
