@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{process, rig::Rig};
+use super::{process, rig::Rig, veth};
 use crate::cmd;
 
 /// Slack past the run's own length before the generator counts as hung.
@@ -23,6 +23,8 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Measured {
     pub sent_per_s: u64,
     pub answered_per_s: u64,
+    /// Where the packets went, from the veth pair's counters (without ethtool, none).
+    pub path: Option<veth::Path>,
 }
 
 /// Sends queries from `queries` to `target` for `seconds` at `qps`.
@@ -44,6 +46,7 @@ pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32,
         .stderr(log)
         .process_group(0);
     cmd::note("bench", format!("$ {}", cmd::show(&command)));
+    let before = veth::Snapshot::take(rig);
     let mut child = command.spawn().context("starting kxdpgun")?;
 
     pin_receive_threads(rig, &mut child)?;
@@ -56,12 +59,17 @@ pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32,
             bail!("kxdpgun did not finish within {seconds} s + {OVERRUN:?}");
         }
     };
+    let after = veth::Snapshot::take(rig);
     client.detach_xdp();
     let output = fs::read_to_string(out)?;
     if !status.success() {
         bail!("kxdpgun failed ({status}):\n{output}");
     }
-    parse(&output).with_context(|| format!("unexpected kxdpgun output:\n{output}"))
+    let mut measured = parse(&output).with_context(|| format!("unexpected kxdpgun output:\n{output}"))?;
+    if let (Some(before), Some(after)) = (before, after) {
+        measured.path = Some(veth::Path::between(&before, &after, f64::from(seconds)));
+    }
+    Ok(measured)
 }
 
 /// Pins both ends' NAPI threads as soon as the generator's XDP program is attached.
@@ -92,6 +100,7 @@ fn parse(output: &str) -> Option<Measured> {
     Some(Measured {
         sent_per_s: rate("total queries:")?,
         answered_per_s: rate("total replies:")?,
+        path: None,
     })
 }
 

@@ -283,6 +283,7 @@ mod tests {
         let measured = |sent_per_s, answered_per_s| Measured {
             sent_per_s,
             answered_per_s,
+            path: None,
         };
         let counters = [
             ("hit", 900),

@@ -8,7 +8,7 @@
 //! drives the load generator and `latency` times single queries; `junk`
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
-//! program's run time; `process` holds what they share about
+//! program's run time and `veth` the rig's own counters of where packets went; `process` holds what they share about
 //! child processes and Ctrl-C.
 mod auth;
 mod junk;
@@ -21,6 +21,7 @@ mod recursive;
 mod rig;
 mod rounds;
 mod servers;
+mod veth;
 mod work_dir;
 mod xdp;
 mod xdp_cost;

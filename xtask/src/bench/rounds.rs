@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::Result;
 
-use super::{kxdpgun, process, rig::Rig, servers::Running};
+use super::{kxdpgun, process, rig::Rig, servers::Running, veth};
 use crate::cmd::note;
 
 /// How the generator loads each server, and how often.
@@ -53,6 +53,8 @@ pub struct Sample {
     pub sent_per_s: u64,
     /// Share of one CPU the server's processes used (1.0 = a whole CPU).
     pub cpu: f64,
+    /// Where the packets went (the veth pair's counters), when they could be read.
+    pub path: Option<veth::Path>,
 }
 
 impl Sample {
@@ -164,6 +166,7 @@ fn measure_once(rig: &Rig, running: &Running<'_>, load: &Load, target: &Target<'
         answered_per_s: measured.answered_per_s,
         sent_per_s: measured.sent_per_s,
         cpu: server.total / seconds,
+        path: measured.path,
     })
 }
 
@@ -201,6 +204,8 @@ pub fn wait_for_quiet() -> Result<bool> {
 pub struct Medians {
     pub answered: f64,
     pub sent: f64,
+    /// Each of the veth counters' rates, the median over the rounds that had them.
+    pub path: Option<veth::Path>,
 }
 
 /// The table: per server the median of its rounds, what was sent, the
@@ -247,7 +252,18 @@ pub fn table<S: Copy + Ord + Display>(
         let answered = median(used.iter().map(|s| s.answered_per_s as f64));
         let sent = median(used.iter().map(|s| s.sent_per_s as f64));
         let cpu = median(used.iter().map(|s| s.cpu));
-        medians.insert(*server, Medians { answered, sent });
+        let paths: Vec<veth::Path> = used.iter().filter_map(|s| s.path).collect();
+        let path = (!paths.is_empty()).then(|| {
+            let m = |f: fn(&veth::Path) -> f64| median(paths.iter().map(f));
+            veth::Path {
+                server_seen: m(|p| p.server_seen),
+                server_tx: m(|p| p.server_tx),
+                tx_errors: m(|p| p.tx_errors),
+                client_seen: m(|p| p.client_seen),
+                to_generator: m(|p| p.to_generator),
+            }
+        });
+        medians.insert(*server, Medians { answered, sent, path });
         let _ = write!(
             out,
             "{:<width$} {answered:>10.0} {sent:>10.0} {:>5.0}% ",
@@ -299,4 +315,61 @@ mod tests {
         assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
         assert_eq!(median(std::iter::empty()), 0.0);
     }
+}
+
+/// Share of the offered load to answer where the generator, not the server,
+/// is the ceiling.
+pub const OF_OFFERED: f64 = 0.99;
+
+/// Whether an XDP server met a target of `needed` times a peer: by the
+/// ratio, or where the generator is the ceiling, by answering at least
+/// [`OF_OFFERED`] of what it offered. The generator's own count is taken
+/// first; failing that, the veth counters: the server end answered that
+/// share with `XDP_TX` and the rest went missing in the generator's end
+/// (its ring full, or taken in but not counted by its busy core).
+pub fn xdp_verdict(ratio: f64, needed: f64, m: &Medians) -> String {
+    let counted = m.answered / m.sent.max(1.0);
+    if ratio >= needed {
+        return format!("met ({ratio:.2}x)");
+    }
+    if counted >= OF_OFFERED {
+        return format!(
+            "met by the generator's ceiling ({:.1}% of offered answered; ratio {ratio:.2}x)",
+            counted * 100.0
+        );
+    }
+    if let Some(p) = m.path {
+        let sent_back = (p.server_tx + p.tx_errors) / m.sent.max(1.0);
+        if sent_back >= OF_OFFERED {
+            return format!(
+                "met by the generator's ceiling: the server end answered {:.1}% of the offered queries \
+                 with XDP_TX, the generator counted {:.1}% (the rest was lost in the generator's end; \
+                 ratio {ratio:.2}x)",
+                sent_back * 100.0,
+                counted * 100.0
+            );
+        }
+    }
+    format!("NOT met ({ratio:.2}x, {:.1}% of offered answered)", counted * 100.0)
+}
+
+/// Where an XDP server's packets went, per second, from the veth counters.
+pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
+    let p = m.path?;
+    let share = |x: f64| x / m.sent.max(1.0) * 100.0;
+    Some(format!(
+        "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%); \
+         answered there with XDP_TX {:.0} ({:.1}%), of which the generator end's full ring refused {:.0}; \
+         the generator end took in {:.0} and handed {:.0} to its socket; the generator counted {:.0} ({:.1}%)\n",
+        m.sent,
+        p.server_seen,
+        share(p.server_seen),
+        p.server_tx + p.tx_errors,
+        share(p.server_tx + p.tx_errors),
+        p.tx_errors,
+        p.client_seen,
+        p.to_generator,
+        m.answered,
+        share(m.answered),
+    ))
 }

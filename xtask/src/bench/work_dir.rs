@@ -5,7 +5,8 @@ use anyhow::{Context as _, Result};
 
 use super::process;
 
-/// Removed on drop; those of runs killed outright are removed by the next run.
+/// Removed on drop (unless `XTASK_KEEP` is set); those of runs killed
+/// outright are removed by the next run.
 pub struct WorkDir(pub PathBuf);
 
 /// Work directories are named this, then the process id.
@@ -32,6 +33,9 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        // XTASK_KEEP=1 keeps it (logs, configurations) for a look afterwards.
+        if std::env::var_os("XTASK_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 }
