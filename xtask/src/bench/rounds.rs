@@ -305,18 +305,6 @@ pub fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
-        assert_eq!(median(std::iter::empty()), 0.0);
-    }
-}
-
 /// Share of the offered load to answer where the generator, not the server,
 /// is the ceiling.
 pub const OF_OFFERED: f64 = 0.99;
@@ -372,4 +360,16 @@ pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
         m.answered,
         share(m.answered),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
+        assert_eq!(median(std::iter::empty()), 0.0);
+    }
 }
