@@ -393,7 +393,10 @@ mod tests {
             .map(name)
             .filter(|n| cache.peek(&Name::parse(n, None).expect("name"), 1, t0).is_none())
             .collect();
-        assert!(lost.is_empty(), "entries read again were evicted by one-off names: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "entries read again were evicted by one-off names: {lost:?}"
+        );
     }
 
     #[test]
@@ -438,7 +441,11 @@ mod tests {
             let sum: usize = inner.map.values().map(|e| e.bytes).sum();
             assert_eq!(inner.bytes, sum, "bytes counted after step {i}");
             assert!(inner.bytes <= 3000, "over the bound after step {i}: {}", inner.bytes);
-            assert_eq!(inner.ring.len(), inner.map.len(), "one ring slot per entry after step {i}");
+            assert_eq!(
+                inner.ring.len(),
+                inner.map.len(),
+                "one ring slot per entry after step {i}"
+            );
         }
     }
 
