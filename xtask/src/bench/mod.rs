@@ -4,7 +4,8 @@
 //! share (load options, rounds in rotating order, quiet-CPU checks, the table
 //! of medians). `rig` builds the two network namespaces they run in; `zone`
 //! writes the zone and the query mix; `servers` starts and stops NSD, Knot and
-//! ours; `lab` serves the hierarchy the resolvers iterate through; `kxdpgun`
+//! ours; `lab` serves the hierarchy the resolvers iterate through, with
+//! `tlds` for names that need the whole walk from the root; `kxdpgun`
 //! drives the load generator and `latency` times single queries; `junk`
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
@@ -21,6 +22,7 @@ mod recursive;
 mod rig;
 mod rounds;
 mod servers;
+mod tlds;
 mod work_dir;
 mod xdp;
 mod xdp_cost;
