@@ -1,6 +1,17 @@
 //! The resolver's cache: RRsets and negative answers with TTLs counted down,
-//! clamps, a memory bound with FIFO eviction, and stale entries kept for
+//! clamps, a memory bound with CLOCK eviction, and stale entries kept for
 //! serve-stale (RFC 8767).
+//!
+//! Eviction is CLOCK (second chance), a cheap approximation of LRU: entries
+//! sit in a ring in insertion order, each with a bit set whenever a client
+//! reads it ([`Cache::get`]). Under the memory bound the hand, at the front
+//! of the ring, evicts the first entry whose bit is clear; an entry with its
+//! bit set has it cleared and goes to the back for another lap. So names
+//! asked once (a scan, a random-subdomain flood) go first, and names that
+//! keep being asked stay, at O(1) amortised cost and one bit per entry.
+//! [`Cache::peek`] (copies of the cache elsewhere) leaves the bit alone.
+//! Expired entries are not removed early: they stay for serve-stale until
+//! the hand reaches them or a new answer replaces them.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -87,13 +98,42 @@ struct Entry {
     ttl: u32,
     bytes: usize,
     hits: u32,
+    /// Read by a client since the hand last passed (CLOCK's reference bit).
+    referenced: bool,
 }
+
+/// Lower-cased owner in wire form, and the type slot.
+type Key = (Box<[u8]>, u16);
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<(Box<[u8]>, u16), Entry>,
-    order: VecDeque<(Box<[u8]>, u16)>,
+    map: HashMap<Key, Entry>,
+    /// Every key of `map` once; the front is the CLOCK hand.
+    ring: VecDeque<Key>,
+    /// Sum of the entries' `bytes`.
     bytes: usize,
+}
+
+impl Inner {
+    /// Moves the CLOCK hand to the first entry not read since its last pass
+    /// and evicts it; false when the ring is empty. Each entry passed over
+    /// loses its bit, so this ends within two laps.
+    fn evict_one(&mut self) -> bool {
+        while let Some(key) = self.ring.pop_front() {
+            let Some(entry) = self.map.get_mut(&key) else {
+                continue;
+            };
+            if std::mem::replace(&mut entry.referenced, false) {
+                self.ring.push_back(key);
+                continue;
+            }
+            if let Some(old) = self.map.remove(&key) {
+                self.bytes -= old.bytes;
+            }
+            return true;
+        }
+        false
+    }
 }
 
 /// The cache, shared by every resolution.
@@ -139,6 +179,7 @@ impl Cache {
             }
             if count {
                 entry.hits = entry.hits.saturating_add(1);
+                entry.referenced = true;
             }
             let left = ttl.saturating_sub(age).as_secs() as u32;
             let late = left * 10 <= entry.ttl;
@@ -192,14 +233,21 @@ impl Cache {
         self.insert(key, data, ttl, bytes, now);
     }
 
-    fn insert(&self, key: (Box<[u8]>, u16), data: Cached, ttl: u32, bytes: usize, now: Instant) {
+    fn insert(&self, key: Key, data: Cached, ttl: u32, bytes: usize, now: Instant) {
         let bytes = bytes + ENTRY_OVERHEAD + key.0.len();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = inner.map.remove(&key) {
-            inner.bytes -= old.bytes;
-        } else {
-            inner.order.push_back(key.clone());
-        }
+        // A new answer for a key keeps its place in the ring and its bit: being
+        // refreshed (a prefetch) says nothing about being read.
+        let referenced = match inner.map.remove(&key) {
+            Some(old) => {
+                inner.bytes -= old.bytes;
+                old.referenced
+            }
+            None => {
+                inner.ring.push_back(key.clone());
+                false
+            }
+        };
         inner.bytes += bytes;
         inner.map.insert(
             key,
@@ -209,15 +257,10 @@ impl Cache {
                 ttl,
                 bytes,
                 hits: 0,
+                referenced,
             },
         );
-        // Evict the oldest insertions until under the bound.
-        while inner.bytes > self.config.max_bytes {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some(old) = inner.map.remove(&oldest) {
-                inner.bytes -= old.bytes;
-            }
-        }
+        while inner.bytes > self.config.max_bytes && inner.evict_one() {}
     }
 
     /// Approximate bytes held.
@@ -298,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_bound_evicts_oldest() {
+    fn memory_bound_evicts_unread_entries_oldest_first() {
         let cache = Cache::new(CacheConfig {
             max_bytes: 4000,
             ..CacheConfig::default()
@@ -312,6 +355,98 @@ mod tests {
         let oldest = Name::parse("n0.example.", None).expect("name");
         assert!(cache.get(&newest, 1, false, t0).is_some());
         assert!(cache.get(&oldest, 1, false, t0).is_none());
+    }
+
+    /// The bytes one `n{i:05}.example.` A entry with 4 bytes of RDATA costs.
+    fn entry_bytes() -> usize {
+        let cache = Cache::new(CacheConfig::default());
+        cache.put_records(vec![rec("n00000.example.", &[0; 4])], 300, Instant::now());
+        cache.bytes()
+    }
+
+    #[test]
+    fn entries_read_again_survive_a_scan_of_one_off_names() {
+        const HOLDS: usize = 40;
+        const HOT: usize = 10;
+        let cache = Cache::new(CacheConfig {
+            max_bytes: HOLDS * entry_bytes(),
+            ..CacheConfig::default()
+        });
+        let t0 = Instant::now();
+        let name = |i: usize| format!("n{i:05}.example.");
+        for i in 0..HOT {
+            cache.put_records(vec![rec(&name(i), &[0; 4])], 300, t0);
+        }
+        // A scan of 25 times the cache's size in names asked once, while
+        // clients keep reading the hot ones (each once per 10 new names).
+        for i in HOT..HOT + 25 * HOLDS {
+            cache.put_records(vec![rec(&name(i), &[0; 4])], 300, t0);
+            if i % 10 == 0 {
+                for hot in 0..HOT {
+                    let hot = Name::parse(&name(hot), None).expect("name");
+                    cache.get(&hot, 1, false, t0);
+                }
+            }
+        }
+        assert_eq!(cache.len(), HOLDS, "the bound holds {HOLDS} entries and is full");
+        let lost: Vec<String> = (0..HOT)
+            .map(name)
+            .filter(|n| cache.peek(&Name::parse(n, None).expect("name"), 1, t0).is_none())
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "entries read again were evicted by one-off names: {lost:?}"
+        );
+    }
+
+    #[test]
+    fn peeking_does_not_save_an_entry_from_eviction() {
+        const HOLDS: usize = 20;
+        let cache = Cache::new(CacheConfig {
+            max_bytes: HOLDS * entry_bytes(),
+            ..CacheConfig::default()
+        });
+        let t0 = Instant::now();
+        let name = |i: usize| format!("n{i:05}.example.");
+        let peeked = Name::parse(&name(0), None).expect("name");
+        for i in 0..3 * HOLDS {
+            cache.put_records(vec![rec(&name(i), &[0; 4])], 300, t0);
+            cache.peek(&peeked, 1, t0);
+        }
+        assert!(
+            cache.peek(&peeked, 1, t0).is_none(),
+            "an entry only peeked at (the XDP feed) must age like one never read"
+        );
+    }
+
+    #[test]
+    fn bytes_are_the_sum_of_the_entries_through_evictions_and_replacements() {
+        let cache = Cache::new(CacheConfig {
+            max_bytes: 3000,
+            ..CacheConfig::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..500usize {
+            // Varying sizes, some names stored again with new data, some read.
+            let owner = format!("n{}.example.", i % 37);
+            cache.put_records(vec![rec(&owner, &vec![0; i % 50])], 300, t0);
+            if i % 3 == 0 {
+                let nx = Name::parse(&format!("nx{}.example.", i % 11), None).expect("name");
+                cache.put_negative(&nx, 1, i % 2 == 0, None, 60, t0);
+            }
+            if i % 5 == 0 {
+                cache.get(&Name::parse(&owner, None).expect("name"), 1, false, t0);
+            }
+            let inner = cache.inner.lock().expect("lock");
+            let sum: usize = inner.map.values().map(|e| e.bytes).sum();
+            assert_eq!(inner.bytes, sum, "bytes counted after step {i}");
+            assert!(inner.bytes <= 3000, "over the bound after step {i}: {}", inner.bytes);
+            assert_eq!(
+                inner.ring.len(),
+                inner.map.len(),
+                "one ring slot per entry after step {i}"
+            );
+        }
     }
 
     #[test]

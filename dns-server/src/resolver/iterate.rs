@@ -69,32 +69,26 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Resolver {
     /// Resolves `qname`/`qtype` for a client; failures become SERVFAIL.
-    /// Concurrent calls for the same question share one resolution.
+    /// A client asking while the same question is being resolved, for
+    /// another client or by a prefetch, waits for that resolution. It never
+    /// waits longer than its own would take: that one started earlier, under
+    /// the same limits, so its time runs out first.
     pub async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
-        let key = (qname.to_lowercase(), qtype);
-        let shared = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            in_flight.entry(key.clone()).or_default().clone()
-        };
-        // If the caller resolving it goes away, a waiting one takes over.
-        let resolution = shared
-            .get_or_init(|| self.resolve_with(qname, qtype, false))
-            .await
-            .clone();
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if in_flight
-            .get(&key)
-            .is_some_and(|current| std::sync::Arc::ptr_eq(current, &shared))
-        {
-            in_flight.remove(&key);
-        }
-        resolution
+        let ticket = self.in_flight.join((qname.to_lowercase(), qtype));
+        ticket.resolution(|| self.resolve_with(qname, qtype, false)).await
     }
 
     /// Resolves again from the network, bypassing the cache for `qname`
-    /// itself, so that a popular entry is fresh before it expires.
+    /// itself, so that a popular entry is fresh before it expires. Nothing
+    /// is done while the question is being resolved already: a burst of
+    /// hits near expiry costs one prefetch, and clients missing meanwhile
+    /// wait for it.
     pub async fn refresh(&self, qname: &Name, qtype: u16) {
-        let resolution = self.resolve_with(qname, qtype, true).await;
+        let Some(ticket) = self.in_flight.start((qname.to_lowercase(), qtype)) else {
+            tracing::trace!(name = %qname, qtype, "prefetch skipped: being resolved already");
+            return;
+        };
+        let resolution = ticket.resolution(|| self.resolve_with(qname, qtype, true)).await;
         tracing::debug!(name = %qname, qtype, rcode = resolution.rcode, "prefetched");
     }
 

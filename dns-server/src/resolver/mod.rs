@@ -6,6 +6,7 @@ pub mod acl;
 pub mod cache;
 pub mod classify;
 pub mod hints;
+pub mod in_flight;
 pub mod iterate;
 pub mod select;
 pub mod upstream;
@@ -161,15 +162,10 @@ pub struct Resolver {
     /// The cache.
     pub cache: Cache,
     servers: ServerStats,
-    /// Resolutions under way, by lower-cased name and type: a client query
-    /// for the same question waits for that one instead of asking upstream
-    /// again (as Unbound's mesh does), so a burst of identical misses costs
-    /// one resolution, and a spoofer racing it gets one chance, not many.
-    in_flight: std::sync::Mutex<std::collections::HashMap<(Name, u16), InFlight>>,
+    /// Resolutions under way, clients' and prefetches', by lower-cased name
+    /// and type: the same question asked meanwhile waits for that one.
+    in_flight: in_flight::InFlight,
 }
-
-/// One resolution under way; whoever holds it may finish it.
-type InFlight = std::sync::Arc<tokio::sync::OnceCell<Resolution>>;
 
 impl Resolver {
     /// A resolver with an empty cache.
@@ -178,7 +174,7 @@ impl Resolver {
             cache: Cache::new(config.cache),
             config,
             servers: ServerStats::default(),
-            in_flight: std::sync::Mutex::default(),
+            in_flight: in_flight::InFlight::default(),
         }
     }
 }
@@ -234,3 +230,6 @@ impl Recursion {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

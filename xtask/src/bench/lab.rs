@@ -1,6 +1,7 @@
 //! The hierarchy the resolvers iterate through: a root, `test.` and
-//! `bench.test.`, each served by our authoritative server on an address of
-//! its own (on the server namespace's loopback device).
+//! `bench.test.`, and many TLDs each with a leaf zone below ([`tlds`]), each
+//! level served by our authoritative server on an address of its own (on the
+//! server namespace's loopback device).
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -11,7 +12,7 @@ use anyhow::{Context as _, Result};
 use super::{
     rig::{CLIENT_V4, Rig, SERVER_V4},
     servers::{Probe, Running},
-    zone,
+    tlds, zone,
 };
 
 /// The lab's servers: the root, the `test.` TLD and the leaf `bench.test.`
@@ -29,11 +30,12 @@ pub struct Lab<'rig> {
 }
 
 impl<'rig> Lab<'rig> {
-    /// Writes the zones under `dir` and starts one `ours` per zone, each on its address.
-    pub fn start(rig: &'rig Rig, dir: &Path, ours: &Path) -> Result<Self> {
+    /// Writes the zones under `dir` and starts one `ours` per level, each on
+    /// its address; the root delegates `tld_count` TLDs besides `test.`.
+    pub fn start(rig: &'rig Rig, dir: &Path, ours: &Path, tld_count: u32) -> Result<Self> {
         let dir = dir.join("lab");
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        for addr in [ROOT, TLD, LEAF] {
+        for addr in [ROOT, TLD, LEAF, tlds::TLD_SERVER, tlds::LEAF_SERVER] {
             rig.server.ip(&["addr", "add", &format!("{addr}/32"), "dev", "lo"])?;
         }
         // The probes come from the client namespace.
@@ -54,7 +56,9 @@ impl<'rig> Lab<'rig> {
                  . IN NS ns.root.\n\
                  ns.root. IN A {ROOT}\n\
                  test. IN NS ns.test.\n\
-                 ns.test. IN A {TLD}\n"
+                 ns.test. IN A {TLD}\n\
+                 {}",
+                tlds::root_delegations(tld_count)
             ),
         )?;
         let tld = write(
@@ -75,31 +79,43 @@ impl<'rig> Lab<'rig> {
             servers: Vec::new(),
             hints,
         };
-        let zones = [
-            (ROOT, ".", root, "ns.root.", ROOT),
-            (TLD, "test.", tld, "ns.test.", TLD),
-            (LEAF, zone::ORIGIN, leaf, zone::PROBE_NAME, zone::PROBE_ANSWER),
+        let (tlds_conf, leaves_conf) = tlds::write(&dir, tld_count)?;
+        let zone_arg = |origin: &str, file: &Path| ["--zone".into(), format!("{origin}={}", file.display())];
+        let config_arg = |file: &Path| ["--config".into(), file.display().to_string()];
+        let (tld_probe, leaf_probe) = (tlds::tld_probe(), tlds::leaf_probe());
+        let servers = [
+            ("root", ROOT, zone_arg(".", &root), ("ns.root.".into(), ROOT.into())),
+            ("test.", TLD, zone_arg("test.", &tld), ("ns.test.".into(), TLD.into())),
+            (
+                zone::ORIGIN,
+                LEAF,
+                zone_arg(zone::ORIGIN, &leaf),
+                (zone::PROBE_NAME.into(), zone::PROBE_ANSWER.into()),
+            ),
+            ("TLDs'", tlds::TLD_SERVER, config_arg(&tlds_conf), tld_probe),
+            ("leaves'", tlds::LEAF_SERVER, config_arg(&leaves_conf), leaf_probe),
         ];
-        for (addr, origin, file, name, answer) in zones {
+        for (what, addr, zones, (name, answer)) in servers {
             let argv = [
                 ours.display().to_string(),
                 "serve".into(),
                 "--listen".into(),
                 format!("{addr}:53"),
-                "--zone".into(),
-                format!("{origin}={}", file.display()),
                 "--threads".into(),
                 "1".into(),
                 "--no-xdp".into(),
-            ];
+            ]
+            .into_iter()
+            .chain(zones)
+            .collect::<Vec<String>>();
             let probe = Probe {
                 server: addr.into(),
-                name: name.into(),
-                answer: answer.into(),
+                name,
+                answer,
             };
             let log = dir.join(format!("{addr}.log"));
-            let running = Running::start(rig, &argv, log, &probe)
-                .with_context(|| format!("starting the lab's {origin} server"))?;
+            let running =
+                Running::start(rig, &argv, log, &probe).with_context(|| format!("starting the lab's {what} server"))?;
             lab.servers.push(running);
         }
         Ok(lab)

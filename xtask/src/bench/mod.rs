@@ -4,12 +4,13 @@
 //! share (load options, rounds in rotating order, quiet-CPU checks, the table
 //! of medians). `rig` builds the two network namespaces they run in; `zone`
 //! writes the zone and the query mix; `servers` starts and stops NSD, Knot and
-//! ours; `lab` serves the hierarchy the resolvers iterate through; `kxdpgun`
+//! ours; `lab` serves the hierarchy the resolvers iterate through, with
+//! `tlds` for names that need the whole walk from the root; `kxdpgun`
 //! drives the load generator and `latency` times single queries; `junk`
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
-//! program's run time and `veth` the rig's own counters of where packets went; `process` holds what they share about
-//! child processes and Ctrl-C.
+//! program's run time and `veth` the rig's own counters of where packets
+//! went; `process` holds what they share about child processes and Ctrl-C.
 mod auth;
 mod junk;
 mod kxdpgun;
@@ -21,6 +22,7 @@ mod recursive;
 mod rig;
 mod rounds;
 mod servers;
+mod tlds;
 mod veth;
 mod work_dir;
 mod xdp;

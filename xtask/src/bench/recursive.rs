@@ -1,7 +1,8 @@
 //! `cargo xtask bench recursive`: our resolver against Unbound, both
 //! iterating through a lab hierarchy in the rig: answers per second from a
 //! warm cache (ours also with its hot answers served from XDP), and the
-//! latency of cold resolutions.
+//! latency of cold resolutions, one hop below cached delegations and through
+//! the whole hierarchy from the root.
 use std::{collections::BTreeMap, fmt, fmt::Write as _, fs, net::SocketAddr, path::Path};
 
 use anyhow::{Context as _, Result, bail};
@@ -13,6 +14,7 @@ use super::{
     rig::{Rig, SERVER_V4, SERVER_V6},
     rounds::{self, Load, Target, Turn},
     servers::{Probe, Running},
+    tlds,
     work_dir::WorkDir,
     zone,
 };
@@ -31,6 +33,13 @@ pub struct Args {
     /// Cold resolutions per second: modest, so that latency, not throughput, is measured.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     cold_qps: u32,
+    /// Cold resolutions through the whole hierarchy timed per resolver and
+    /// round, each name under a lab TLD of its own (root, TLD and leaf asked).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+    walk_queries: u32,
+    /// Their rate per second.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    walk_qps: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -135,6 +144,15 @@ impl Resolver {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    // A TLD for every name asked through the whole walk, in every turn.
+    let tld_count = args.walk_queries * RESOLVERS.len() as u32 * args.load.rounds;
+    if tld_count > tlds::MAX_TLDS {
+        bail!(
+            "--walk-queries x {} resolvers x --rounds needs {tld_count} lab TLDs; at most {} are served",
+            RESOLVERS.len(),
+            tlds::MAX_TLDS
+        );
+    }
     super::prepare_machine(PACKAGES)?;
     let skipped: BTreeMap<Resolver, String> = BTreeMap::new();
     if let Err(reason) = super::build_ours() {
@@ -152,12 +170,14 @@ pub fn run(args: &Args) -> Result<()> {
     };
 
     let rig = Rig::create()?;
-    let lab = Lab::start(&rig, &work.0, &ours)?;
+    let lab = Lab::start(&rig, &work.0, &ours, tld_count)?;
     let argvs = RESOLVERS
         .iter()
         .map(|&r| Ok((r, r.prepare(&work.0, &ours, &lab.hints, &rig.server.name)?)))
         .collect::<Result<BTreeMap<_, _>>>()?;
     let mut cold: BTreeMap<Resolver, Vec<Latencies>> = BTreeMap::new();
+    let mut walk: BTreeMap<Resolver, Vec<Latencies>> = BTreeMap::new();
+    let mut next_tld = 0;
     let mut warm: BTreeMap<Resolver, Vec<f64>> = BTreeMap::new();
     let results = rounds::run(&args.load, &RESOLVERS, skipped, |resolver, round| {
         let log = work.0.join(format!("{resolver}-{round}.log"));
@@ -171,23 +191,16 @@ pub fn run(args: &Args) -> Result<()> {
             Err(err) => return Err(err.context(format!("starting {resolver}"))),
         };
 
-        rounds::wait_for_quiet()?;
         let names: Vec<String> = (0..args.cold_queries)
             .map(|i| format!("q{i}-{}{round}.{}", resolver.to_string().to_lowercase(), zone::COLD))
             .collect();
-        let server: SocketAddr = format!("{SERVER_V4}:53").parse()?;
-        let latencies = latency::measure(&rig.client, server, &names, args.cold_qps)?;
-        note(
-            "bench",
-            format!(
-                "{resolver}: cold resolutions: {} of {} answered, median {:.2} ms, p99 {:.2} ms",
-                latencies.answered,
-                latencies.sent,
-                rounds::median(latencies.ms.iter().copied()),
-                latencies.percentile(99.0).unwrap_or(f64::NAN)
-            ),
-        );
+        let latencies = time_cold(&rig, resolver, "cold resolutions", &names, args.cold_qps)?;
         cold.entry(resolver).or_default().push(latencies);
+        // Fresh TLDs for every turn: neither resolver has seen a delegation of these names.
+        let names: Vec<String> = (next_tld..next_tld + args.walk_queries).map(tlds::name).collect();
+        next_tld += args.walk_queries;
+        let latencies = time_cold(&rig, resolver, "whole walks", &names, args.walk_qps)?;
+        walk.entry(resolver).or_default().push(latencies);
 
         let mut share = 0.0;
         for seconds in WARM_SECONDS {
@@ -224,9 +237,46 @@ pub fn run(args: &Args) -> Result<()> {
             least * 100.0
         );
     }
-    out.push_str(&cold_table(args, &cold));
+    out.push_str(&cold_table(
+        &format!(
+            "cold resolutions: {} unique names per resolver and round at {}/s (`*.{}`, a wildcard \
+             in the leaf zone; root and `test.` delegations already cached)",
+            args.cold_queries,
+            args.cold_qps,
+            zone::COLD
+        ),
+        &cold,
+    ));
+    out.push_str(&cold_table(
+        &format!(
+            "cold resolutions through the whole hierarchy: {} names per resolver and round at {}/s \
+             (`{}`, each under a TLD of its own: root, TLD and leaf asked for every name)",
+            args.walk_queries,
+            args.walk_qps,
+            tlds::NAMES
+        ),
+        &walk,
+    ));
     print!("{out}");
     Ok(())
+}
+
+/// Asks the resolver for `names` at `qps` once the machine is quiet; logs and returns the latencies.
+fn time_cold(rig: &Rig, resolver: Resolver, what: &str, names: &[String], qps: u32) -> Result<Latencies> {
+    rounds::wait_for_quiet()?;
+    let server: SocketAddr = format!("{SERVER_V4}:53").parse()?;
+    let latencies = latency::measure(&rig.client, server, names, qps)?;
+    note(
+        "bench",
+        format!(
+            "{resolver}: {what}: {} of {} answered, median {:.2} ms, p99 {:.2} ms",
+            latencies.answered,
+            latencies.sent,
+            rounds::median(latencies.ms.iter().copied()),
+            latencies.percentile(99.0).unwrap_or(f64::NAN)
+        ),
+    );
+    Ok(latencies)
 }
 
 /// Hits served from XDP against Unbound: the ratio, the share of the offered load, the target.
@@ -257,17 +307,11 @@ fn xdp_verdict(medians: &BTreeMap<Resolver, rounds::Medians>) -> String {
     )
 }
 
-/// Median and p99 of the cold resolutions, per resolver: the median over rounds of each.
-fn cold_table(args: &Args, cold: &BTreeMap<Resolver, Vec<Latencies>>) -> String {
+/// Median and p99 of one kind of cold resolution, per resolver: the median
+/// over rounds of each, under `title`.
+fn cold_table(title: &str, cold: &BTreeMap<Resolver, Vec<Latencies>>) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\ncold resolutions: {} unique names per resolver and round at {}/s (`*.{}`, a wildcard \
-         in the leaf zone; root and `test.` delegations already cached), ms, median over rounds",
-        args.cold_queries,
-        args.cold_qps,
-        zone::COLD
-    );
+    let _ = writeln!(out, "\n{title}, ms, median over rounds");
     let _ = writeln!(
         out,
         "{:<8} {:>8} {:>8} {:>9} {:>7}   per round (median/p99)",

@@ -1,0 +1,175 @@
+//! Resolutions against a fake forwarder on loopback that counts the queries
+//! it gets and answers each after a delay: what shares one upstream query.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::net::UdpSocket;
+
+use super::{Limits, Resolver, ResolverConfig, cache::CacheConfig};
+use crate::name::Name;
+
+/// The address every fake answer carries.
+const ADDRESS: [u8; 4] = [192, 0, 2, 1];
+
+/// A forwarder that answers every A query with [`ADDRESS`] after `delay`.
+struct Forwarder {
+    addr: SocketAddr,
+    asked: Arc<AtomicU32>,
+}
+
+impl Forwarder {
+    async fn start(delay: Duration) -> Forwarder {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind a loopback port"));
+        let addr = socket.local_addr().expect("local address");
+        let asked = Arc::new(AtomicU32::new(0));
+        let counter = asked.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Some(answer) = answer(&buf[..n]) else { continue };
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = socket.send_to(&answer, from).await;
+                });
+            }
+        });
+        Forwarder { addr, asked }
+    }
+
+    fn asked(&self) -> u32 {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most 5 s) until `n` queries have arrived.
+    async fn wait_for(&self, n: u32) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.asked() < n {
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} queries upstream, got {}",
+                self.asked()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// The response to `query`: its question, and one A record (TTL 300).
+fn answer(query: &[u8]) -> Option<Vec<u8>> {
+    let mut end = 12;
+    while *query.get(end)? != 0 {
+        end += 1 + usize::from(query[end]);
+    }
+    let question = query.get(12..end + 5)?;
+    let mut out = query.get(..2)?.to_vec();
+    out.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+    out.extend_from_slice(question);
+    out.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4]);
+    out.extend_from_slice(&ADDRESS);
+    Some(out)
+}
+
+fn resolver(forwarder: &Forwarder) -> Arc<Resolver> {
+    Arc::new(Resolver::new(ResolverConfig {
+        root_hints: Vec::new(),
+        forwarders: vec![forwarder.addr],
+        port: 53,
+        limits: Limits {
+            upstream_timeout: Duration::from_secs(3),
+            ..Limits::default()
+        },
+        cache: CacheConfig::default(),
+        qname_minimisation: false,
+        case_randomisation: false,
+    }))
+}
+
+fn www() -> Name {
+    Name::parse("www.example.test.", None).expect("name")
+}
+
+#[tokio::test]
+async fn a_burst_of_prefetches_of_one_question_asks_upstream_once() {
+    let forwarder = Forwarder::start(Duration::from_millis(300)).await;
+    let resolver = resolver(&forwarder);
+    let prefetches: Vec<_> = (0..10)
+        .map(|_| {
+            let resolver = resolver.clone();
+            tokio::spawn(async move { resolver.refresh(&www(), 1).await })
+        })
+        .collect();
+    for prefetch in prefetches {
+        prefetch.await.expect("prefetch task");
+    }
+    assert_eq!(
+        forwarder.asked(),
+        1,
+        "ten prefetches of one question at once: one upstream query"
+    );
+    assert!(
+        resolver.resolve_cached(&www(), 1).is_some(),
+        "the prefetch filled the cache"
+    );
+}
+
+#[tokio::test]
+async fn a_client_miss_during_a_prefetch_waits_for_it() {
+    const DELAY: Duration = Duration::from_millis(600);
+    let forwarder = Forwarder::start(DELAY).await;
+    let resolver = resolver(&forwarder);
+    let prefetch = {
+        let resolver = resolver.clone();
+        tokio::spawn(async move { resolver.refresh(&www(), 1).await })
+    };
+    forwarder.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The cache has nothing yet, so a client's query goes to `resolve`.
+    let started = Instant::now();
+    let resolution = resolver
+        .resolve(&Name::parse("WWW.example.test.", None).expect("name"), 1)
+        .await;
+    let waited = started.elapsed();
+    prefetch.await.expect("prefetch task");
+    assert_eq!(
+        resolution.answer.first().map(|(r, _)| r.rdata.as_slice()),
+        Some(&ADDRESS[..]),
+        "the client gets the prefetch's answer: {resolution:?}"
+    );
+    assert_eq!(
+        forwarder.asked(),
+        1,
+        "the client waited for the prefetch instead of asking again"
+    );
+    assert!(
+        waited < DELAY,
+        "a client joining a prefetch waits for what is left of it ({waited:?}), not a whole resolution ({DELAY:?})"
+    );
+}
+
+#[tokio::test]
+async fn no_prefetch_starts_while_a_client_resolves_the_question() {
+    let forwarder = Forwarder::start(Duration::from_millis(300)).await;
+    let resolver = resolver(&forwarder);
+    let client = {
+        let resolver = resolver.clone();
+        tokio::spawn(async move { resolver.resolve(&www(), 1).await })
+    };
+    forwarder.wait_for(1).await;
+    resolver.refresh(&www(), 1).await;
+    let resolution = client.await.expect("client task");
+    assert_eq!(resolution.answer.len(), 1, "{resolution:?}");
+    assert_eq!(
+        forwarder.asked(),
+        1,
+        "the prefetch left the question to the resolution under way"
+    );
+}
