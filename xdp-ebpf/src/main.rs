@@ -3,14 +3,13 @@
 //!
 //! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
 //! [`maps`], [`recursive`] (who gets the resolver's entries), [`respond`] (the
-//! rewrite), [`csum`], [`stats`]. The DNS
-//! question itself is parsed by `xdp_common::question`, shared with the host.
+//! rewrite and its checksums), [`stats`]. The DNS question itself is parsed
+//! by `xdp_common::question`, shared with the host.
 // Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
 // `cargo test --workspace`) it compiles to a stub so the workspace checks.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
-mod csum;
 mod filter;
 mod maps;
 mod parse;

@@ -14,7 +14,6 @@ use xdp_common::{
 };
 
 use crate::{
-    csum::be16_sum,
     maps::{HEAD_BUF, SCRATCH},
     parse::{Datagram, UDP_HLEN, ptr_at},
 };
@@ -118,13 +117,46 @@ fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), ()> {
     Ok(())
 }
 
+/// A little-endian view of packet bytes: `N` bytes at `offset`, read and
+/// written in wide, possibly misaligned loads and stores (see build.rs).
+struct Bytes<const N: usize>(*mut u8);
+
+impl<const N: usize> Bytes<N> {
+    #[inline(always)]
+    fn at(ctx: &XdpContext, offset: usize) -> Result<Self, ()> {
+        Ok(Bytes(ptr_at::<[u8; N]>(ctx, offset)?.cast()))
+    }
+
+    /// The `T` at byte `k`, as it lies in memory.
+    #[inline(always)]
+    fn get<T: Copy>(&self, k: usize) -> T {
+        // SAFETY: ptr_at checked the N bytes; callers stay inside them.
+        unsafe { self.0.add(k).cast::<T>().read_unaligned() }
+    }
+
+    #[inline(always)]
+    fn set<T: Copy>(&self, k: usize, v: T) {
+        // SAFETY: as in `get`.
+        unsafe { self.0.add(k).cast::<T>().write_unaligned(v) }
+    }
+}
+
+/// The sum of the four big-endian 16-bit words of 8 bytes read as a little-endian u64.
+#[inline(always)]
+fn sum_be_words(w: u64) -> u32 {
+    let w = u64::from_be(w);
+    ((w >> 48) + ((w >> 32) & 0xffff) + ((w >> 16) & 0xffff) + (w & 0xffff)) as u32
+}
+
 #[inline(always)]
 fn swap_ethernet(ctx: &XdpContext) -> Result<(), ()> {
-    // SAFETY: ptr_at checked the 12 bytes.
-    let eth = unsafe { &mut *ptr_at::<[u8; 12]>(ctx, 0)? };
-    let old = *eth;
-    eth[0..6].copy_from_slice(&old[6..12]);
-    eth[6..12].copy_from_slice(&old[0..6]);
+    let eth = Bytes::<12>::at(ctx, 0)?;
+    // Bytes 0..8 and 8..12, little-endian: destination 0..6, source 6..12.
+    let (low, high) = (eth.get::<u64>(0), eth.get::<u32>(8) as u64);
+    let dst = low & 0xffff_ffff_ffff;
+    let src = (low >> 48) | (high << 16);
+    eth.set::<u64>(0, src | (dst << 48));
+    eth.set::<u32>(8, (dst >> 16) as u32);
     Ok(())
 }
 
@@ -132,74 +164,67 @@ fn swap_ethernet(ctx: &XdpContext) -> Result<(), ()> {
 /// returns the pseudo-header's address sum.
 #[inline(always)]
 fn ipv4(ctx: &XdpContext, l3: usize, total_len: u16) -> Result<u32, ()> {
-    // SAFETY: ptr_at checked the 20 bytes.
-    let ip = unsafe { &mut *ptr_at::<[u8; 20]>(ctx, l3)? };
-    {
-        let old = *ip;
-        let mut check = u16::from_be_bytes([old[10], old[11]]);
-        check = csum::replace16(check, u16::from_be_bytes([old[2], old[3]]), total_len);
-        let ttl_proto = u16::from_be_bytes([RESPONSE_TTL, old[9]]);
-        check = csum::replace16(check, u16::from_be_bytes([old[8], old[9]]), ttl_proto);
-        ip[2..4].copy_from_slice(&total_len.to_be_bytes());
-        ip[8] = RESPONSE_TTL;
-        ip[10..12].copy_from_slice(&check.to_be_bytes());
-        ip[12..16].copy_from_slice(&old[16..20]);
-        ip[16..20].copy_from_slice(&old[12..16]);
-        // Swapped addresses sum as before: sum the bytes already loaded.
-        Ok(be16_sum(&old, 12, 20))
-    }
+    let ip = Bytes::<20>::at(ctx, l3)?;
+    let old_len = u16::from_be(ip.get::<u16>(2));
+    let old_ttl_proto = u16::from_be(ip.get::<u16>(8));
+    let ttl_proto = (u16::from(RESPONSE_TTL) << 8) | (old_ttl_proto & 0xff);
+    let mut check = u16::from_be(ip.get::<u16>(10));
+    check = csum::replace16(check, old_len, total_len);
+    check = csum::replace16(check, old_ttl_proto, ttl_proto);
+    ip.set::<u16>(2, total_len.to_be());
+    ip.set::<u16>(8, ttl_proto.to_be());
+    ip.set::<u16>(10, check.to_be());
+    // Source and destination, 12..20, swap halves.
+    let addrs = ip.get::<u64>(12);
+    ip.set::<u64>(12, addrs.rotate_left(32));
+    // Swapped addresses sum as before.
+    Ok(sum_be_words(addrs))
 }
 
 /// Swaps addresses, sets payload length and hop limit; returns the address sum.
 #[inline(always)]
 fn ipv6(ctx: &XdpContext, l3: usize, payload_len: u16) -> Result<u32, ()> {
-    // SAFETY: ptr_at checked the 40 bytes.
-    let ip = unsafe { &mut *ptr_at::<[u8; 40]>(ctx, l3)? };
-    ip[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    ip[7] = RESPONSE_TTL;
-    // Byte by byte in place (the packet's alignment is unknown), summing
-    // the bytes on the way rather than loading them again.
-    let mut sum = 0u32;
-    for i in 0..16 {
-        let (src, dst) = (ip[8 + i], ip[24 + i]);
-        ip[8 + i] = dst;
-        ip[24 + i] = src;
-        sum += (src as u32 + dst as u32) << if i % 2 == 0 { 8 } else { 0 };
-    }
-    Ok(sum)
+    let ip = Bytes::<40>::at(ctx, l3)?;
+    ip.set::<u16>(4, payload_len.to_be());
+    ip.set::<u8>(7, RESPONSE_TTL);
+    let (s0, s1, d0, d1) = (
+        ip.get::<u64>(8),
+        ip.get::<u64>(16),
+        ip.get::<u64>(24),
+        ip.get::<u64>(32),
+    );
+    ip.set::<u64>(8, d0);
+    ip.set::<u64>(16, d1);
+    ip.set::<u64>(24, s0);
+    ip.set::<u64>(32, s1);
+    Ok(sum_be_words(s0) + sum_be_words(s1) + sum_be_words(d0) + sum_be_words(d1))
 }
 
 /// Writes flags and counts (the ID stays); returns the header's sum.
 #[inline(always)]
 fn dns_header(ctx: &XdpContext, dns: usize, hdr: &Header) -> Result<u32, ()> {
-    // SAFETY: ptr_at checked the 12 bytes.
-    let h = unsafe { &mut *ptr_at::<[u8; 12]>(ctx, dns)? };
-    h[2..4].copy_from_slice(&hdr.flags.to_be_bytes());
-    h[4..6].copy_from_slice(&1u16.to_be_bytes());
-    h[6..8].copy_from_slice(&hdr.counts[0].to_be_bytes());
-    h[8..10].copy_from_slice(&hdr.counts[1].to_be_bytes());
-    h[10..12].copy_from_slice(&hdr.counts[2].to_be_bytes());
-    // The sum from the values written, not from the packet again.
-    let id = u16::from_be_bytes([h[0], h[1]]);
-    Ok([id, hdr.flags, 1, hdr.counts[0], hdr.counts[1], hdr.counts[2]]
-        .iter()
-        .map(|w| *w as u32)
-        .sum())
+    let h = Bytes::<12>::at(ctx, dns)?;
+    let id = u16::from_be(h.get::<u16>(0));
+    // Bytes 2..4 flags, 4..6 QDCOUNT = 1, 6..12 the three counts.
+    let flags_qd = (u32::from(hdr.flags) << 16) | 1;
+    h.set::<u32>(2, flags_qd.to_be());
+    let [an, ns, ar] = hdr.counts;
+    h.set::<u32>(6, ((u32::from(an) << 16) | u32::from(ns)).to_be());
+    h.set::<u16>(10, ar.to_be());
+    Ok(id as u32 + hdr.flags as u32 + 1 + hdr.counts[0] as u32 + hdr.counts[1] as u32 + hdr.counts[2] as u32)
 }
 
 /// Swaps ports, sets the length and the checksum over `sum` plus the header.
 #[inline(always)]
 fn udp(ctx: &XdpContext, l4: usize, udp_len: u16, sum: u32) -> Result<(), ()> {
-    // SAFETY: ptr_at checked the 8 bytes.
-    let u = unsafe { &mut *ptr_at::<[u8; UDP_HLEN]>(ctx, l4)? };
-    {
-        let old = *u;
-        u[0..2].copy_from_slice(&old[2..4]);
-        u[2..4].copy_from_slice(&old[0..2]);
-        u[4..6].copy_from_slice(&udp_len.to_be_bytes());
-        let ports = u16::from_be_bytes([old[0], old[1]]) as u32 + u16::from_be_bytes([old[2], old[3]]) as u32;
-        let check = csum::udp_field(sum + ports + udp_len as u32);
-        u[6..8].copy_from_slice(&check.to_be_bytes());
-    }
+    let u = Bytes::<UDP_HLEN>::at(ctx, l4)?;
+    let ports = u.get::<u32>(0);
+    u.set::<u32>(0, ports.rotate_left(16));
+    let ports_sum = (ports & 0xffff) + (ports >> 16);
+    // Little-endian halves are byte-swapped words: their folded sum, swapped back.
+    let ports_sum = csum::fold(ports_sum).swap_bytes() as u32;
+    let check = csum::udp_field(sum + ports_sum + udp_len as u32);
+    // Length and checksum, 4..8.
+    u.set::<u32>(4, ((u32::from(udp_len) << 16) | u32::from(check)).to_be());
     Ok(())
 }
