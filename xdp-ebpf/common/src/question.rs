@@ -25,8 +25,10 @@ pub const MSG_BUF: usize = 512;
 pub const MSG_AT: usize = 4;
 /// Word index of the question in a [`Message`].
 const QUESTION_WORD: usize = (MSG_AT + HEADER_LEN) / 8;
-/// Words of a [`Message`]: [`MSG_AT`] spare bytes, then [`MSG_BUF`] bytes of message, rounded up.
-const BUF_WORDS: usize = (MSG_AT + MSG_BUF).div_ceil(8);
+/// Words of a [`Message`]: [`MSG_AT`] spare bytes, then [`MSG_BUF`] bytes of
+/// message, then 8 spare bytes so that an 8-byte load at any message offset
+/// stays inside, rounded up.
+const BUF_WORDS: usize = (MSG_AT + MSG_BUF + 8).div_ceil(8);
 
 /// A DNS message of at most [`MSG_BUF`] bytes, at byte [`MSG_AT`] of a
 /// word-aligned buffer (see the module docs).
@@ -71,6 +73,17 @@ impl Message {
     #[inline(always)]
     fn question_word(&self, i: usize) -> u64 {
         u64::from_be(self.words[QUESTION_WORD + (i & (NAME_WORDS - 1))])
+    }
+
+    /// The 8 bytes from message offset `at` (kept inside the buffer by a
+    /// mask), big-endian: byte `at` is the top one. Bytes past the message's
+    /// length are whatever the buffer held: callers check the length.
+    #[inline(always)]
+    fn be64_at(&self, at: usize) -> u64 {
+        let i = MSG_AT + (at & (MSG_BUF - 1));
+        // SAFETY: i + 8 <= MSG_AT + MSG_BUF - 1 + 8 < BUF_WORDS * 8; a
+        // misaligned read is what read_unaligned is for.
+        u64::from_be(unsafe { self.words.as_ptr().cast::<u8>().add(i).cast::<u64>().read_unaligned() })
     }
 
     #[inline(always)]
@@ -178,17 +191,18 @@ pub fn header(msg: &Message, len: usize) -> Result<Header, Verdict> {
     if len > MSG_BUF {
         return Err(Verdict::Pass);
     }
-    let msg = msg.message();
-    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let flags = (msg.be64_at(0) >> 32) as u16;
     if flags & wire::FLAG_QR != 0 {
         return Err(Verdict::DropResponse);
     }
-    if u16::from_be_bytes([msg[4], msg[5]]) != 1 {
+    // QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
+    let counts = msg.be64_at(4);
+    if counts >> 48 != 1 {
         return Err(Verdict::DropQdcount);
     }
     let opcode_query = flags & wire::OPCODE_MASK == 0;
-    let no_records = msg[6] == 0 && msg[7] == 0 && msg[8] == 0 && msg[9] == 0;
-    let arcount = u16::from_be_bytes([msg[10], msg[11]]);
+    let no_records = (counts >> 16) as u32 == 0;
+    let arcount = counts as u16;
     if !opcode_query || !no_records || arcount > 1 {
         return Err(Verdict::Pass);
     }
@@ -202,8 +216,11 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
         return Err(Verdict::Pass);
     }
     let at = HEADER_LEN + n.len;
-    let qtype = word(msg, len, at).ok_or(Verdict::Pass)?;
-    let qclass = word(msg, len, at + 2).ok_or(Verdict::Pass)?;
+    if at + 4 > len {
+        return Err(Verdict::Pass);
+    }
+    let tail = msg.be64_at(at);
+    let (qtype, qclass) = ((tail >> 48) as u16, (tail >> 32) as u16);
     // Offset `at` may be odd: the sum then sees the bytes swapped.
     let tail = qtype as u32 + qclass as u32;
     let tail = if at & 1 == 0 {
@@ -315,31 +332,36 @@ pub fn same_name(stored: &[u64; NAME_WORDS], msg: &Message, len: usize) -> bool 
 /// `None` for what userspace must handle: other EDNS versions, NSID, odd layouts.
 #[inline(always)]
 fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
-    if byte(msg, len, at)? != 0 || word(msg, len, at + 1)? != rtype::OPT {
+    // Owner (root), TYPE, CLASS (payload), TTL (extended RCODE, version,
+    // flags), RDLENGTH: 11 bytes, read as two overlapping 8-byte loads.
+    if at + 11 > len {
         return None;
     }
-    let payload = word(msg, len, at + 3)?;
-    let version = byte(msg, len, at + 6)?;
-    let ttl_low = word(msg, len, at + 7)?;
-    let rdlen = word(msg, len, at + 9)? as usize;
-    if version != 0 || at + 11 + rdlen != len {
+    let owner_type = msg.be64_at(at) >> 40;
+    let rest = msg.be64_at(at + 3);
+    let payload = (rest >> 48) as u16;
+    let version = (rest >> 32) as u8;
+    let flags = (rest >> 16) as u16;
+    let rdlen = (rest & 0xffff) as usize;
+    if owner_type != rtype::OPT as u64 || version != 0 || at + 11 + rdlen != len {
         return None;
     }
+    let dnssec_ok = flags & EDNS_DO != 0;
     let mut o = at + 11;
     for _ in 0..MAX_OPTIONS {
         if o == len {
-            return Some((payload, ttl_low & EDNS_DO != 0));
+            return Some((payload, dnssec_ok));
         }
-        if word(msg, len, o)? == edns_option::NSID {
+        if o + 4 > len {
             return None;
         }
-        o += 4 + word(msg, len, o + 2)? as usize;
+        let option = msg.be64_at(o) >> 32;
+        if (option >> 16) as u16 == edns_option::NSID {
+            return None;
+        }
+        o += 4 + (option & 0xffff) as usize;
     }
-    if o == len {
-        Some((payload, ttl_low & EDNS_DO != 0))
-    } else {
-        None
-    }
+    if o == len { Some((payload, dnssec_ok)) } else { None }
 }
 
 #[cfg(test)]
