@@ -40,8 +40,9 @@ pub fn xdp_dns(ctx: XdpContext) -> u32 {
 }
 
 fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
-    let cfg = *CONFIG.get(0).ok_or(())?;
-    let d = match parse::classify(ctx, &cfg)? {
+    // A reference into the map: each field is read where it is used, once.
+    let cfg = CONFIG.get(0).ok_or(())?;
+    let d = match parse::classify(ctx, cfg)? {
         Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
         Flow::Drop(why) => return Ok(drop(ctx, why)),
         Flow::Dns(d) => d,
@@ -97,7 +98,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         Ok(q) => launder(unsafe { &mut (*scratch).question }, q),
         Err(v) => return Ok(verdict(ctx, v)),
     };
-    match rrl::check(ctx, &d, &cfg)? {
+    match rrl::check(ctx, &d, cfg)? {
         rrl::Limit::Allow => {}
         rrl::Limit::Drop => return Ok(drop(ctx, Stat::RateLimited)),
         rrl::Limit::Slip => return slip(ctx, &d, &q),
@@ -111,7 +112,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // Our zones' answers, or the resolver's (names no zone holds) for those allowed.
     let stat = if value.recursive_until_ns == 0 {
         Stat::Hit
-    } else if recursive::may_answer(ctx, &d, &q, &cfg, value)? {
+    } else if recursive::may_answer(ctx, &d, &q, cfg, value)? {
         Stat::RecursiveHit
     } else {
         return Ok(pass(ctx, Stat::Miss));
