@@ -259,6 +259,7 @@ pub fn table<S: Copy + Ord + Display>(
                 server_seen: m(|p| p.server_seen),
                 server_tx: m(|p| p.server_tx),
                 tx_errors: m(|p| p.tx_errors),
+                server_redirect: m(|p| p.server_redirect),
                 client_seen: m(|p| p.client_seen),
                 to_generator: m(|p| p.to_generator),
             }
@@ -345,16 +346,27 @@ pub fn xdp_verdict(ratio: f64, needed: f64, m: &Medians) -> String {
 pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
     let p = m.path?;
     let share = |x: f64| x / m.sent.max(1.0) * 100.0;
+    let answered_there = if p.server_redirect > p.server_tx + p.tx_errors {
+        format!(
+            "redirected to its AF_XDP socket {:.0} ({:.1}%)",
+            p.server_redirect,
+            share(p.server_redirect)
+        )
+    } else {
+        format!(
+            "answered there with XDP_TX {:.0} ({:.1}%), of which the generator end's full ring refused {:.0}",
+            p.server_tx + p.tx_errors,
+            share(p.server_tx + p.tx_errors),
+            p.tx_errors
+        )
+    };
     Some(format!(
         "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%); \
-         answered there with XDP_TX {:.0} ({:.1}%), of which the generator end's full ring refused {:.0}; \
-         the generator end took in {:.0} and handed {:.0} to its socket; the generator counted {:.0} ({:.1}%)\n",
+         {answered_there}; the generator end took in {:.0} and handed {:.0} to its socket; \
+         the generator counted {:.0} ({:.1}%)\n",
         m.sent,
         p.server_seen,
         share(p.server_seen),
-        p.server_tx + p.tx_errors,
-        share(p.server_tx + p.tx_errors),
-        p.tx_errors,
         p.client_seen,
         p.to_generator,
         m.answered,

@@ -73,6 +73,9 @@ pub struct Path {
     /// Answers sent back with `XDP_TX` that the generator's end had no room
     /// for (its receive ring full: its CPU is behind).
     pub tx_errors: f64,
+    /// Queries it redirected to an AF_XDP socket (Knot's XDP mode answers
+    /// from userspace through one; ours never redirects).
+    pub server_redirect: f64,
     /// Frames the generator's end took in.
     pub client_seen: f64,
     /// Frames it handed to the generator's AF_XDP socket.
@@ -89,6 +92,7 @@ impl Path {
             server_seen: rate(&before.server, &after.server, "xdp_packets"),
             server_tx: rate(&before.server, &after.server, "xdp_tx"),
             tx_errors: rate(&before.server, &after.server, "xdp_tx_errors"),
+            server_redirect: rate(&before.server, &after.server, "xdp_redirect"),
             client_seen: rate(&before.client, &after.client, "xdp_packets"),
             to_generator: rate(&before.client, &after.client, "xdp_redirect"),
         }
@@ -122,6 +126,7 @@ mod tests {
                 server_seen: 1000.0,
                 server_tx: 1000.0,
                 tx_errors: 10.0,
+                server_redirect: 0.0,
                 client_seen: 990.0,
                 to_generator: 985.0,
             }
