@@ -147,11 +147,6 @@ fn byte(msg: &Message, len: usize, at: usize) -> Option<u8> {
     }
 }
 
-#[inline(always)]
-fn word(msg: &Message, len: usize, at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([byte(msg, len, at)?, byte(msg, len, at + 1)?]))
-}
-
 /// What the header says, for [`rest`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
