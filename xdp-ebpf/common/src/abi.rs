@@ -63,7 +63,8 @@ pub struct CacheValue {
     /// Folded ones'-complement sum of the body as if it started at an even offset.
     pub body_csum: u32,
     /// 0 for our zones' answers. For the resolver's, a deadline on the
-    /// program's clock (`bpf_ktime_get_ns`, CLOCK_MONOTONIC): the entry
+    /// program's clock (`bpf_ktime_get_coarse_ns`, CLOCK_MONOTONIC as of
+    /// the last tick; userspace allows for the lag): the entry
     /// answers only before it, only queries with RD set, and only sources
     /// in the allow lists. Userspace writes such an entry with its TTLs
     /// lowered by the time until the deadline and rewrites it before the
