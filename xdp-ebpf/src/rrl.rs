@@ -3,7 +3,7 @@
 //! through as a TC=1 reply so a real client behind a spoofed flood can
 //! still get its answer over TCP (as BIND's and Knot's RRL do).
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use xdp_common::abi::{Bucket, CONFIG_RATE_LIMIT, TOKEN_SCALE, XdpConfig};
 
 use crate::{
@@ -31,8 +31,10 @@ pub fn check(ctx: &XdpContext, d: &Datagram, cfg: &XdpConfig) -> Result<Limit, (
         return Ok(Limit::Allow);
     }
     let key = prefix_key(ctx, d)?;
+    // The clock as of the last tick, ~55 ns cheaper than the fine one on a
+    // VM: the refill then comes a tick at a time, the same tokens on average.
     // SAFETY: no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
     let burst = cfg.rrl_burst.max(1) as u64 * TOKEN_SCALE;
     let Some(b) = RRL.get_ptr_mut(key) else {
         let fresh = Bucket {

@@ -236,7 +236,7 @@ pub struct XdpConfig {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
-    /// Time of the last refill, ns since boot.
+    /// Time of the last refill, ns of CLOCK_MONOTONIC as of the last tick.
     pub last_ns: u64,
     /// Tokens left, scaled by [`TOKEN_SCALE`].
     pub tokens: u64,
