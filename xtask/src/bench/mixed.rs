@@ -11,7 +11,7 @@ use super::{
         flood::{Flood, Plan, Sent},
     },
     kxdpgun::{self, Measured},
-    rig::{Rig, SERVER_V4},
+    rig::{Rig, SERVER_V4, SERVER_V6},
     rounds::{self, Target},
     servers::{Running, Server},
 };
@@ -92,7 +92,13 @@ impl Phase {
             max_time: Duration::from_secs(self.seconds.into()) + FLOOD_SLACK,
         };
         let (client, to) = (parse_mac(&rig.client.mac)?, parse_mac(&rig.server.mac)?);
-        let frames = Arc::new(junk::pool(client, to, SERVER_V4.parse()?, 53, POOL));
+        let frames = Arc::new(junk::pool(
+            client,
+            to,
+            (SERVER_V4.parse()?, SERVER_V6.parse()?),
+            53,
+            POOL,
+        ));
         let mut flood = Flood::start(plan, frames).context("starting the junk flood")?;
         let mixed = kxdpgun::generate(rig, target.queries, target.address, self.seconds, self.qps, &out);
         let junk = flood.finish()?;
@@ -137,8 +143,9 @@ impl Phase {
             .collect();
         format!(
             "junk at full rate mixed with real queries: kxdpgun offering {} real queries/s to {address}:53 \
-             for {} s, alone and then while a flood from the client's CPU (AF_PACKET, niced) sends IPv4 \
-             junk to {SERVER_V4}:53 from 252 source addresses in 198.18.0.0/24: {}",
+             for {} s, alone and then while a flood from the client's CPU (AF_PACKET, niced) sends junk, \
+             IPv4 and IPv6 in turn, to {SERVER_V4}:53 and [{SERVER_V6}]:53 from 252 source addresses \
+             each in 198.18.0.0/24 and fd00:b0::/64: {}",
             self.qps,
             self.seconds,
             mix.join(", ")

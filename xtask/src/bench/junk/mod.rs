@@ -1,12 +1,16 @@
 //! Junk aimed at the server's DNS port, the kind an XDP filter should drop:
 //! DNS responses (QR=1) from random ports, traffic from reflection source
 //! ports, and datagrams too short for a DNS header, from many source
-//! addresses in the rig's client prefix. [`frame`] builds the frames and
-//! [`flood`] sends them at full rate from the client namespace.
+//! addresses in the rig's client prefixes, over IPv4 and IPv6 in turn.
+//! [`frame`] builds the frames and [`flood`] sends them at full rate from
+//! the client namespace.
 pub mod flood;
 pub mod frame;
 
-use std::{fmt, net::Ipv4Addr};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use frame::Endpoints;
 
@@ -41,9 +45,16 @@ const RESPONSES: usize = 8;
 const REFLECTIONS: usize = 4;
 const CYCLE: usize = 16;
 
-/// Source addresses: the client prefix 198.18.0.0/24 without the network,
-/// the server (.1), the client (.2) and broadcast.
+/// Source addresses: the last byte of an address in the client prefix
+/// 198.18.0.0/24 without the network, the server (.1), the client (.2) and
+/// broadcast; the same in fd00:b0::/64 (::3 to ::fe).
 const SOURCES: std::ops::RangeInclusive<u8> = 3..=254;
+
+/// Whether frame `index` is IPv6: every other [`CYCLE`], so each family
+/// gets every kind in the same shares.
+pub fn is_v6(index: usize) -> bool {
+    (index / CYCLE) % 2 == 1
+}
 
 /// Random high source ports come from here: clear of every reflection port
 /// the program knows, all of which are below 12000.
@@ -67,15 +78,28 @@ pub fn shares() -> Vec<(Kind, f64)> {
     counts.into_iter().map(|(k, n)| (k, n as f64 / CYCLE as f64)).collect()
 }
 
-/// `count` frames (a multiple of [`CYCLE`] is best) from `client_mac` to
-/// `server_mac`, `server:port`; the source address changes with every frame
-/// and ports, IDs and contents vary. The same seed gives the same frames.
-pub fn pool(client_mac: [u8; 6], server_mac: [u8; 6], server: Ipv4Addr, port: u16, count: usize) -> Vec<Vec<u8>> {
+/// `count` frames (a multiple of twice [`CYCLE`] is best) from `client_mac`
+/// to `server_mac`, `server:port` over IPv4 and `server_v6:port` over IPv6;
+/// the source address changes with every frame and ports, IDs and contents
+/// vary. The same seed gives the same frames.
+pub fn pool(
+    client_mac: [u8; 6],
+    server_mac: [u8; 6],
+    (server, server_v6): (Ipv4Addr, Ipv6Addr),
+    port: u16,
+    count: usize,
+) -> Vec<Vec<u8>> {
     let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     let sources = SOURCES.count();
     (0..count)
         .map(|i| {
             let host = *SOURCES.start() + (i % sources) as u8;
+            let (src, dst): (IpAddr, IpAddr) = if is_v6(i) {
+                let src = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, u16::from(host));
+                (src.into(), server_v6.into())
+            } else {
+                (Ipv4Addr::new(198, 18, 0, host).into(), server.into())
+            };
             let kind = kind_of(i);
             let src_port = match kind {
                 Kind::Reflection(port) => port,
@@ -84,12 +108,12 @@ pub fn pool(client_mac: [u8; 6], server_mac: [u8; 6], server: Ipv4Addr, port: u1
             let to = Endpoints {
                 src_mac: client_mac,
                 dst_mac: server_mac,
-                src: Ipv4Addr::new(198, 18, 0, host),
-                dst: server,
+                src,
+                dst,
                 src_port,
                 dst_port: port,
             };
-            frame::udp_ipv4(&to, random.next() as u16, &payload(kind, &mut random))
+            frame::udp(&to, random.next() as u16, &payload(kind, &mut random))
         })
         .collect()
 }
@@ -144,32 +168,39 @@ impl XorShift {
 
 #[cfg(test)]
 mod tests {
-    use super::{frame::PAYLOAD_AT, *};
+    use super::{frame::payload_at, *};
 
     const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, 1);
 
     fn sample() -> Vec<Vec<u8>> {
-        pool([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1], SERVER, 53, 4096)
+        pool([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1], (SERVER, SERVER_V6), 53, 4096)
     }
 
-    fn source(frame: &[u8]) -> [u8; 4] {
-        frame[frame::IPV4_AT + 12..frame::IPV4_AT + 16].try_into().unwrap()
+    /// The source and destination addresses, read from the frame.
+    fn addresses(frame: &[u8]) -> (IpAddr, IpAddr) {
+        let at = frame::IP_AT;
+        if frame[12..14] == [0x86, 0xdd] {
+            let a = |o: usize| IpAddr::from(<[u8; 16]>::try_from(&frame[at + o..at + o + 16]).unwrap());
+            (a(8), a(24))
+        } else {
+            let a = |o: usize| IpAddr::from(<[u8; 4]>::try_from(&frame[at + o..at + o + 4]).unwrap());
+            (a(12), a(16))
+        }
     }
 
     fn source_port(frame: &[u8]) -> u16 {
-        u16::from_be_bytes([frame[frame::UDP_AT], frame[frame::UDP_AT + 1]])
+        let at = frame::udp_at(frame);
+        u16::from_be_bytes([frame[at], frame[at + 1]])
     }
 
     #[test]
     fn every_frame_is_junk_of_its_kind() {
         for (i, frame) in sample().iter().enumerate() {
-            let payload = &frame[PAYLOAD_AT..];
+            let payload = &frame[payload_at(frame)..];
             assert!(frame.len() <= 1514, "frame {i} fits a 1500-byte MTU");
-            assert_eq!(
-                &frame[frame::UDP_AT + 2..frame::UDP_AT + 4],
-                &[0, 53],
-                "to the DNS port"
-            );
+            let at = frame::udp_at(frame);
+            assert_eq!(&frame[at + 2..at + 4], &[0, 53], "to the DNS port");
             match kind_of(i) {
                 Kind::Response => {
                     assert!(payload.len() >= 12 && payload[2] & 0x80 != 0, "frame {i}: QR=1");
@@ -193,22 +224,54 @@ mod tests {
     }
 
     #[test]
-    fn sources_stay_in_the_client_prefix_and_vary() {
+    fn sources_stay_in_the_client_prefixes_and_vary() {
         let frames = sample();
         let mut seen = std::collections::BTreeSet::new();
-        for frame in &frames {
-            let [a, b, c, d] = source(frame);
-            assert_eq!([a, b, c], [198, 18, 0], "in 198.18.0.0/24");
-            assert!(SOURCES.contains(&d), "never the server, the client or broadcast: .{d}");
-            seen.insert(d);
+        for (i, frame) in frames.iter().enumerate() {
+            let (src, dst) = addresses(frame);
+            let last = match (src, is_v6(i)) {
+                (IpAddr::V4(a), false) => {
+                    assert_eq!(dst, IpAddr::V4(SERVER));
+                    let [a, b, c, d] = a.octets();
+                    assert_eq!([a, b, c], [198, 18, 0], "in 198.18.0.0/24");
+                    d
+                }
+                (IpAddr::V6(a), true) => {
+                    assert_eq!(dst, IpAddr::V6(SERVER_V6));
+                    let o = a.octets();
+                    assert_eq!(o[..15], SERVER_V6.octets()[..15], "in fd00:b0::/64, below ::100");
+                    o[15]
+                }
+                _ => panic!("frame {i}: the family alternates by cycle"),
+            };
+            assert!(
+                SOURCES.contains(&last),
+                "never the server, the client or broadcast: {src}"
+            );
+            seen.insert(src);
         }
-        assert_eq!(seen.len(), SOURCES.count(), "every source address is used");
+        assert_eq!(
+            seen.len(),
+            2 * SOURCES.count(),
+            "every source address of both families is used"
+        );
         for pair in frames.windows(2) {
             assert_ne!(
-                source(&pair[0]),
-                source(&pair[1]),
+                addresses(&pair[0]).0,
+                addresses(&pair[1]).0,
                 "consecutive frames differ in source"
             );
+        }
+    }
+
+    #[test]
+    fn both_families_carry_every_kind_in_the_same_shares() {
+        let mut counts = std::collections::BTreeMap::new();
+        for i in 0..4096 {
+            *counts.entry((is_v6(i), kind_of(i))).or_insert(0usize) += 1;
+        }
+        for (kind, _) in shares() {
+            assert_eq!(counts[&(false, kind)], counts[&(true, kind)], "{kind}");
         }
     }
 
