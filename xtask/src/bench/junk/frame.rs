@@ -1,5 +1,5 @@
 //! Ethernet/IPv4 or IPv6/UDP frames built byte by byte, checksums included, for an AF_PACKET socket.
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Ethernet header: two MAC addresses and the EtherType.
 const ETH_LEN: usize = 14;
@@ -31,6 +31,7 @@ pub struct Endpoints {
 }
 
 /// Where the UDP header of `frame` (one built here) starts.
+#[cfg(test)]
 pub fn udp_at(frame: &[u8]) -> usize {
     if frame[12..14] == ETHERTYPE_IPV6.to_be_bytes() {
         IP_AT + IPV6_LEN
@@ -40,6 +41,7 @@ pub fn udp_at(frame: &[u8]) -> usize {
 }
 
 /// Where the UDP payload of `frame` starts.
+#[cfg(test)]
 pub fn payload_at(frame: &[u8]) -> usize {
     udp_at(frame) + UDP_LEN
 }
@@ -125,7 +127,7 @@ fn fold(mut sum: u64) -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv6Addr;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     use super::*;
 
