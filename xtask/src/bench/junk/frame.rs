@@ -46,6 +46,18 @@ pub fn payload_at(frame: &[u8]) -> usize {
     udp_at(frame) + UDP_LEN
 }
 
+/// The source and destination addresses of `frame`, read back from its IP header.
+#[cfg(test)]
+pub fn addresses(frame: &[u8]) -> (IpAddr, IpAddr) {
+    if udp_at(frame) == IP_AT + IPV4_LEN {
+        let a = |at: usize| IpAddr::from(<[u8; 4]>::try_from(&frame[IP_AT + at..IP_AT + at + 4]).unwrap());
+        (a(12), a(16))
+    } else {
+        let a = |at: usize| IpAddr::from(<[u8; 16]>::try_from(&frame[IP_AT + at..IP_AT + at + 16]).unwrap());
+        (a(8), a(24))
+    }
+}
+
 /// A whole frame: Ethernet, IPv4 (identification `ip_id`) or IPv6 (flow
 /// label `ip_id`), UDP, `payload`. Every checksum is filled in. Panics for
 /// a payload too long for one datagram, or addresses of two families.
@@ -161,13 +173,7 @@ mod tests {
     /// What a receiver checks: pseudo-header plus segment sum to all ones.
     /// The addresses are read from the frame, not taken from the builder.
     fn udp_verifies(frame: &[u8]) -> bool {
-        let (src, dst): (IpAddr, IpAddr) = if udp_at(frame) == UDP_AT_V4 {
-            let a = |at: usize| IpAddr::from(<[u8; 4]>::try_from(&frame[at..at + 4]).unwrap());
-            (a(IP_AT + 12), a(IP_AT + 16))
-        } else {
-            let a = |at: usize| IpAddr::from(<[u8; 16]>::try_from(&frame[at..at + 16]).unwrap());
-            (a(IP_AT + 8), a(IP_AT + 24))
-        };
+        let (src, dst) = addresses(frame);
         let segment = &frame[udp_at(frame)..];
         fold(pseudo_header_sum(src, dst, segment.len()) + sum(segment)) == 0xffff
     }

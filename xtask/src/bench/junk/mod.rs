@@ -168,25 +168,16 @@ impl XorShift {
 
 #[cfg(test)]
 mod tests {
-    use super::{frame::payload_at, *};
+    use super::{
+        frame::{addresses, payload_at},
+        *,
+    };
 
     const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
     const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, 1);
 
     fn sample() -> Vec<Vec<u8>> {
         pool([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1], (SERVER, SERVER_V6), 53, 4096)
-    }
-
-    /// The source and destination addresses, read from the frame.
-    fn addresses(frame: &[u8]) -> (IpAddr, IpAddr) {
-        let at = frame::IP_AT;
-        if frame[12..14] == [0x86, 0xdd] {
-            let a = |o: usize| IpAddr::from(<[u8; 16]>::try_from(&frame[at + o..at + o + 16]).unwrap());
-            (a(8), a(24))
-        } else {
-            let a = |o: usize| IpAddr::from(<[u8; 4]>::try_from(&frame[at + o..at + o + 4]).unwrap());
-            (a(12), a(16))
-        }
     }
 
     fn source_port(frame: &[u8]) -> u16 {
