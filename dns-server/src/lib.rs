@@ -19,6 +19,8 @@ pub mod authority;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod deploy_examples;
 pub mod message;
 pub mod name;
 pub mod query;
