@@ -189,7 +189,7 @@ fn remove_netns(ns: &str) {
             break;
         }
         for pid in pids {
-            sys::signal(pid, libc::SIGKILL);
+            crate::signals::signal(pid, libc::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -8,7 +8,6 @@ use std::{
 
 use anyhow::Result;
 
-use super::process;
 use crate::cmd::{self, note};
 
 /// The server's addresses (from the benchmarking range 198.18.0.0/15 and fd00::/8).
@@ -190,7 +189,7 @@ fn remove_netns(name: &str) {
             break;
         }
         for pid in pids {
-            process::signal(pid, libc::SIGKILL);
+            crate::signals::signal(pid, libc::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -226,7 +225,7 @@ fn remove_stale() {
             .and_then(|rest| rest.strip_suffix(['s', 'c']))
             .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|pid| pid.parse().ok());
-        if pid.is_some_and(|pid| !process::is_alive(pid)) {
+        if pid.is_some_and(|pid| !crate::signals::is_alive(pid)) {
             note("bench", format!("removing namespace {name}, left by an earlier run"));
             remove_netns(name);
         }

@@ -6,7 +6,7 @@ use std::{
 
 use anyhow::{Result, bail};
 
-pub use crate::signals::{catch_interrupts, check_interrupt, signal, sleep};
+use crate::signals::sleep;
 
 use crate::cmd;
 
