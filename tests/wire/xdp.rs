@@ -632,14 +632,9 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
     std::fs::write(&zone, RESOLVED_ZONE).expect("zone written");
     // The upstream: an authoritative server on the server namespace's loopback.
     let _upstream = Guarded(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lab.server_ns,
-                env!("CARGO_BIN_EXE_dns-server"),
-                "serve",
-            ])
+        lab.server
+            .exec(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("serve")
             .args(["--listen", "127.0.0.1:5399", "--threads", "1", "--no-xdp", "--zone"])
             .arg(format!("resolved.test.={}", zone.display()))
             .stdout(Stdio::null())
