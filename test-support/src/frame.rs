@@ -128,7 +128,7 @@ impl Frame {
     }
 
     fn ipv4_header(&self, src: Ipv4Addr, dst: Ipv4Addr, l4_len: usize) -> Vec<u8> {
-        assert!(self.ip_options.len() % 4 == 0, "IPv4 options fill whole words");
+        assert!(self.ip_options.len().is_multiple_of(4), "IPv4 options fill whole words");
         let header_len = IPV4_LEN + self.ip_options.len();
         let total = u16::try_from(header_len + l4_len).expect("datagram fits in one IPv4 packet");
         let mut ip = vec![0x40 | (header_len / 4) as u8, 0];
