@@ -31,3 +31,11 @@ pub mod sidecar;
 pub mod stats;
 pub mod xdp;
 pub mod zone;
+
+/// A second XDP program, built beside the fast path from `xdp-ebpf/src/pass.rs`:
+/// it passes every frame. The lab attaches it to the far end of a veth pair,
+/// where frames sent with `XDP_TX` arrive only when an XDP program is attached.
+pub static XDP_PASS_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-pass"));
+
+/// The program's name in [`XDP_PASS_OBJECT`].
+pub const XDP_PASS_PROGRAM: &str = "xdp_pass";

@@ -10,7 +10,10 @@ use crate::{
 
 /// Asserts the server answers a normal query, i.e. survived what the test sent before.
 fn assert_still_serving(server: &Server, after: &str) {
-    let response = packet::udp_exchange(server.port, &Query::new(0x7777, "www.diff.example", code::A).to_wire());
+    let response = packet::udp_exchange(
+        server.port,
+        &Query::new("www.diff.example", code::A).id(0x7777).to_wire(),
+    );
     let header = response.as_deref().and_then(Header::parse);
     assert!(
         header.is_some_and(|h| h.id == 0x7777 && h.rcode() == rcode::NOERROR),
@@ -41,7 +44,7 @@ fn assert_formerr(server: &Server, what: &str, packet: &[u8]) {
 #[test]
 fn truncated_question_gets_formerr() {
     let server = Server::diff();
-    let full = Query::new(0x4242, "www.diff.example", code::A).to_wire();
+    let full = Query::new("www.diff.example", code::A).id(0x4242).to_wire();
     assert_formerr(&server, "a question cut inside the name", &full[..16]);
     assert_formerr(&server, "a question without QTYPE and QCLASS", &full[..full.len() - 4]);
     assert_formerr(&server, "QDCOUNT 1 and no question", &full[..12]);
@@ -51,25 +54,23 @@ fn truncated_question_gets_formerr() {
 #[test]
 fn missing_additional_record_gets_formerr() {
     let server = Server::diff();
-    let mut packet = Query::new(0x4242, "www.diff.example", code::A).to_wire();
-    packet[11] = 1; // ARCOUNT 1, but no record follows
+    let query = Query::new("www.diff.example", code::A).id(0x4242);
+    let packet = query.clone().counts([1, 0, 0, 1]).to_wire();
     assert_formerr(&server, "ARCOUNT 1 with no record", &packet);
-    let mut two_opts = Query {
-        edns: Some(1232),
-        ..Query::new(0x4242, "www.diff.example", code::A)
-    }
-    .to_wire();
-    let opt = two_opts[two_opts.len() - 11..].to_vec();
-    two_opts.extend_from_slice(&opt);
-    two_opts[11] = 2;
+    let one_opt = query.clone().edns(1232).to_wire();
+    let opt = &one_opt[one_opt.len() - 11..];
+    let two_opts = query.edns(1232).counts([1, 0, 0, 2]).tail(opt).to_wire();
     assert_formerr(&server, "two OPT records (RFC 6891 6.1.1)", &two_opts);
 }
 
 #[test]
 fn responses_are_never_answered() {
     let server = Server::diff();
-    let mut packet = Query::new(0x4242, "www.diff.example", code::A).to_wire();
-    packet[2] |= 0x80; // QR: this is a response
+    // QR: this is a response.
+    let packet = Query::new("www.diff.example", code::A)
+        .id(0x4242)
+        .flags(0x8000)
+        .to_wire();
     assert_eq!(
         packet::udp_exchange(server.port, &packet),
         None,
@@ -102,7 +103,8 @@ fn runt_packets_are_dropped() {
 #[test]
 fn update_gets_notimp() {
     let server = Server::diff();
-    let packet = Query::new(0x4242, "diff.example", code::SOA)
+    let packet = Query::new("diff.example", code::SOA)
+        .id(0x4242)
         .opcode(opcode::UPDATE)
         .to_wire();
     let response = packet::udp_exchange(server.port, &packet).expect("expected an answer to an UPDATE");
@@ -126,7 +128,7 @@ fn update_gets_notimp() {
 fn unknown_opcodes_get_notimp() {
     let server = Server::diff();
     for op in [1u8, 2, 3, 15] {
-        let packet = Query::new(0x4242, "diff.example", code::SOA).opcode(op).to_wire();
+        let packet = Query::new("diff.example", code::SOA).id(0x4242).opcode(op).to_wire();
         let response =
             packet::udp_exchange(server.port, &packet).unwrap_or_else(|| panic!("expected an answer to opcode {op}"));
         let header = Header::parse(&response).expect("expected a full header");
@@ -141,7 +143,7 @@ fn unknown_opcodes_get_notimp() {
 #[test]
 fn axfr_over_udp_is_not_served() {
     let server = Server::diff();
-    let packet = Query::new(0x4242, "diff.example", code::AXFR).to_wire();
+    let packet = Query::new("diff.example", code::AXFR).id(0x4242).to_wire();
     let response = packet::udp_exchange(server.port, &packet).expect("expected an answer to AXFR over UDP");
     let header = Header::parse(&response).expect("expected a full header");
     assert!(
@@ -155,7 +157,7 @@ fn zone_transfers_over_tcp_are_refused() {
     let server = Server::diff();
     for (qtype, name) in [(code::AXFR, "AXFR"), (251, "IXFR")] {
         let mut stream = packet::tcp_connect(server.port);
-        packet::tcp_send(&mut stream, &Query::new(0x4242, "diff.example", qtype).to_wire());
+        packet::tcp_send(&mut stream, &Query::new("diff.example", qtype).id(0x4242).to_wire());
         let response = packet::tcp_recv(&mut stream).unwrap_or_else(|| panic!("expected an answer to {name} over TCP"));
         let header = Header::parse(&response).expect("expected a full header");
         // No transfer ACL exists: Knot says NOTAUTH, NSD and we say REFUSED; both keep the zone private.

@@ -1,10 +1,13 @@
-//! Hand-built DNS messages and raw sockets, for what dig cannot send: pipelining, malformed packets.
+//! Raw sockets and response headers, for what dig cannot send: pipelining,
+//! malformed packets. The queries come from test-support's builder.
 
 use std::{
     io::{Read, Write},
     net::{TcpStream, UdpSocket},
     time::Duration,
 };
+
+pub use test_support::Query;
 
 /// How long a raw exchange waits for a response that may legitimately never come.
 pub const RAW_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -19,8 +22,6 @@ pub mod code {
     pub const TXT: u16 = 16;
     /// Zone transfer.
     pub const AXFR: u16 = 252;
-    /// Class IN.
-    pub const IN: u16 = 1;
 }
 
 /// RCODE values.
@@ -41,74 +42,6 @@ pub mod rcode {
 pub mod opcode {
     /// Dynamic update (RFC 2136).
     pub const UPDATE: u8 = 5;
-}
-
-/// A query message built field by field.
-#[derive(Clone, Debug)]
-pub struct Query {
-    /// Message ID.
-    pub id: u16,
-    /// Second and third header bytes (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
-    pub flags: u16,
-    /// Dotted name; case kept.
-    pub qname: String,
-    /// QTYPE.
-    pub qtype: u16,
-    /// QCLASS.
-    pub qclass: u16,
-    /// Appends an OPT record with this UDP size.
-    pub edns: Option<u16>,
-}
-
-impl Query {
-    /// A plain IN query without RD and without EDNS.
-    pub fn new(id: u16, qname: &str, qtype: u16) -> Query {
-        Query {
-            id,
-            flags: 0,
-            qname: qname.to_string(),
-            qtype,
-            qclass: code::IN,
-            edns: None,
-        }
-    }
-
-    /// Sets the opcode bits.
-    pub fn opcode(mut self, opcode: u8) -> Query {
-        self.flags = (self.flags & !0x7800) | (u16::from(opcode) << 11);
-        self
-    }
-
-    /// The message in wire format.
-    pub fn to_wire(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&self.id.to_be_bytes());
-        out.extend_from_slice(&self.flags.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(&u16::from(self.edns.is_some()).to_be_bytes());
-        out.extend_from_slice(&encode_name(&self.qname));
-        out.extend_from_slice(&self.qtype.to_be_bytes());
-        out.extend_from_slice(&self.qclass.to_be_bytes());
-        if let Some(size) = self.edns {
-            out.push(0); // root owner
-            out.extend_from_slice(&41u16.to_be_bytes());
-            out.extend_from_slice(&size.to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // ext-rcode, version, flags, rdlen
-        }
-        out
-    }
-}
-
-/// A dotted name in uncompressed wire format.
-pub fn encode_name(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(u8::try_from(label.len()).expect("test labels are short"));
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
 }
 
 /// The fixed 12-byte header of a response.

@@ -7,10 +7,11 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    sync::atomic::{AtomicUsize, Ordering},
     thread,
     time::{Duration, Instant},
 };
+
+use test_support::netns::{self, Netns};
 
 use crate::harness::TempDir;
 
@@ -65,62 +66,40 @@ struct Lab {
     pop: String,
     dir: TempDir,
     children: Vec<(String, Child)>,
+    /// Dropped after the children are killed (fields drop after `Drop::drop`).
+    _namespaces: [Netns; 2],
 }
 
 impl Lab {
     fn new(tag: &str) -> Lab {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}{n}", std::process::id());
-        let lab = Lab {
-            router: format!("sc-r-{tag}-{id}"),
-            pop: format!("sc-p-{tag}-{id}"),
+        let id = netns::unique_tag("sc");
+        let (router, pop) = (format!("sc-r-{tag}-{id}"), format!("sc-p-{tag}-{id}"));
+        let router_ns = Netns::create(&router).expect("expected to create the router namespace");
+        let pop_ns = Netns::create(&pop).expect("expected to create the PoP namespace");
+        // Interface names are limited to 15 bytes.
+        let (veth_r, veth_p) = (format!("{id}r"), format!("{id}p"));
+        netns::veth((&router_ns, &veth_r), (&pop_ns, &veth_p)).expect("expected a veth pair");
+        for (ns, dev, v4, v6) in [
+            (&router_ns, &veth_r, ROUTER_V4, ROUTER_V6),
+            (&pop_ns, &veth_p, POP_V4, POP_V6),
+        ] {
+            ns.address(dev, &format!("{v4}/30")).expect("expected an IPv4 address");
+            ns.address(dev, &format!("{v6}/64")).expect("expected an IPv6 address");
+            ns.up(dev).expect("expected the link up");
+        }
+        pop_ns
+            .address("lo", &format!("{ANYCAST_V4}/32"))
+            .expect("expected the anycast IPv4 address");
+        pop_ns
+            .address("lo", &format!("{ANYCAST_V6}/128"))
+            .expect("expected the anycast IPv6 address");
+        Lab {
+            router,
+            pop,
             dir: TempDir::new(&format!("sidecar-{tag}")),
             children: Vec::new(),
-        };
-        for ns in [&lab.router, &lab.pop] {
-            must("ip", &["netns", "add", ns]);
-            lab.exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
+            _namespaces: [router_ns, pop_ns],
         }
-        // Interface names are limited to 15 bytes.
-        let (veth_r, veth_p) = (format!("scr{id}"), format!("scp{id}"));
-        must(
-            "ip",
-            &[
-                "link",
-                "add",
-                &veth_r,
-                "netns",
-                &lab.router,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &veth_p,
-                "netns",
-                &lab.pop,
-            ],
-        );
-        for (ns, dev, v4, v6) in [
-            (&lab.router, &veth_r, ROUTER_V4, ROUTER_V6),
-            (&lab.pop, &veth_p, POP_V4, POP_V6),
-        ] {
-            lab.exec_ok(ns, &["ip", "addr", "add", &format!("{v4}/30"), "dev", dev]);
-            lab.exec_ok(
-                ns,
-                &["ip", "-6", "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"],
-            );
-            lab.exec_ok(ns, &["ip", "link", "set", dev, "up"]);
-        }
-        lab.exec_ok(
-            &lab.pop,
-            &["ip", "addr", "add", &format!("{ANYCAST_V4}/32"), "dev", "lo"],
-        );
-        lab.exec_ok(
-            &lab.pop,
-            &["ip", "-6", "addr", "add", &format!("{ANYCAST_V6}/128"), "dev", "lo"],
-        );
-        lab
     }
 
     fn exec(&self, ns: &str, args: &[&str]) -> Output {
@@ -426,9 +405,7 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for ns in [&self.router, &self.pop] {
-            let _ = run("ip", &["netns", "del", ns]);
-        }
+        // The namespaces go with `_namespaces`, after this.
     }
 }
 

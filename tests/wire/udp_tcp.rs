@@ -138,8 +138,8 @@ fn edns_size_decides_truncation() {
 fn tcp_pipelined_queries_get_both_answers() {
     let server = Server::diff();
     let mut stream = packet::tcp_connect(server.port);
-    let first = Query::new(0x1111, "www.diff.example", code::A).to_wire();
-    let second = Query::new(0x2222, "diff.example", code::SOA).to_wire();
+    let first = Query::new("www.diff.example", code::A).id(0x1111).to_wire();
+    let second = Query::new("diff.example", code::SOA).id(0x2222).to_wire();
     // Both frames in one write, before reading anything (RFC 7766 6.2.1.1).
     let mut frames = Vec::new();
     for message in [&first, &second] {
@@ -173,7 +173,7 @@ fn tcp_connection_serves_queries_one_after_another() {
     let server = Server::diff();
     let mut stream = packet::tcp_connect(server.port);
     for id in 1..=5u16 {
-        packet::tcp_send(&mut stream, &Query::new(id, "www.diff.example", code::A).to_wire());
+        packet::tcp_send(&mut stream, &Query::new("www.diff.example", code::A).id(id).to_wire());
         let response = packet::tcp_recv(&mut stream)
             .unwrap_or_else(|| panic!("expected an answer to query {id} on the same connection"));
         let header = Header::parse(&response).expect("expected a full header");
@@ -194,10 +194,10 @@ fn udp_answers_never_exceed_the_allowed_size() {
         (Some(65000), 1232),
     ] {
         for qname in ["big.diff.example", "huge.diff.example"] {
-            let query = Query {
-                edns,
-                ..Query::new(0x5151, qname, code::TXT)
-            };
+            let mut query = Query::new(qname, code::TXT).id(0x5151);
+            if let Some(size) = edns {
+                query = query.edns(size);
+            }
             let response = packet::udp_exchange(server.port, &query.to_wire())
                 .unwrap_or_else(|| panic!("expected an answer for {qname} TXT with EDNS {edns:?}"));
             assert!(

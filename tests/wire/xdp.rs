@@ -7,14 +7,16 @@
 use std::{
     fs::File,
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
-    os::{fd::AsRawFd, unix::process::CommandExt},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 use dns_server::config::AttachMode;
+use test_support::{
+    Query, checksum,
+    netns::{self, Netns},
+};
 use xdp_common::abi::Stat;
 
 const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
@@ -37,12 +39,10 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
-
 /// Two namespaces joined by a veth pair; removed on drop.
 struct Lab {
+    server: Netns,
+    client: Netns,
     server_ns: String,
     client_ns: String,
     server_if: String,
@@ -51,75 +51,41 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
+        assert!(
+            netns::is_root(),
             "the XDP test creates namespaces and loads BPF: run it as root"
         );
-        static RUN: AtomicU32 = AtomicU32::new(0);
-        let tag = format!("{}{}", std::process::id() % 100_000, RUN.fetch_add(1, Ordering::SeqCst));
-        let lab = Lab {
-            server_ns: format!("xdps-{tag}"),
-            client_ns: format!("xdpc-{tag}"),
-            server_if: format!("xs{tag}"),
-            client_if: format!("xc{tag}"),
-        };
-        ip(&["netns", "add", &lab.server_ns]);
-        ip(&["netns", "add", &lab.client_ns]);
-        ip(&[
-            "link",
-            "add",
-            &lab.server_if,
-            "netns",
-            &lab.server_ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab.client_if,
-            "netns",
-            &lab.client_ns,
-        ]);
+        let tag = netns::unique_tag("x");
+        let (server_ns, client_ns) = (format!("xdps-{tag}"), format!("xdpc-{tag}"));
+        let server = Netns::create(&server_ns).expect("server namespace");
+        let client = Netns::create(&client_ns).expect("client namespace");
+        let (server_if, client_if) = (format!("xs{tag}"), format!("xc{tag}"));
+        netns::veth((&server, &server_if), (&client, &client_if)).expect("veth pair");
         for (ns, ifname, v4, v6) in [
-            (&lab.server_ns, &lab.server_if, SERVER_V4, SERVER_V6),
-            (&lab.client_ns, &lab.client_if, CLIENT_V4, CLIENT_V6),
+            (&server, &server_if, SERVER_V4, SERVER_V6),
+            (&client, &client_if, CLIENT_V4, CLIENT_V6),
         ] {
-            ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", ifname]);
-            ip(&["-n", ns, "addr", "add", &format!("{v6}/64"), "dev", ifname, "nodad"]);
-            ip(&["-n", ns, "link", "set", ifname, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ns.address(ifname, &format!("{v4}/24")).expect("IPv4 address");
+            ns.address(ifname, &format!("{v6}/64")).expect("IPv6 address");
+            ns.up(ifname).expect("link up");
         }
-        lab
-    }
-
-    fn netns_file(ns: &str) -> File {
-        File::open(format!("/var/run/netns/{ns}")).unwrap_or_else(|e| panic!("netns {ns}: {e}"))
+        Lab {
+            server,
+            client,
+            server_ns,
+            client_ns,
+            server_if,
+            client_if,
+        }
     }
 
     /// Runs `f` on a thread inside the client namespace.
     fn in_client<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let ns = Self::netns_file(&self.client_ns);
-        std::thread::spawn(move || {
-            // SAFETY: setns on this thread only, with a valid namespace fd.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(
-                rc,
-                0,
-                "setns into the client namespace: {}",
-                std::io::Error::last_os_error()
-            );
-            f()
-        })
-        .join()
-        .expect("client-side thread")
+        self.client.run(f).expect("client-side thread")
     }
 
     fn dig(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.client_ns, "dig", "+time=1", "+tries=2"])
-            .args(args);
-        run(&mut cmd)
+        run(self.client.exec("dig").args(["+time=1", "+tries=2"]).args(args))
     }
 }
 
@@ -140,21 +106,15 @@ impl Lab {
             added("dummy") || added("ifb"),
             "the kernel has neither dummy nor ifb interfaces"
         );
-        ip(&["-n", &self.server_ns, "link", "set", &name, "up"]);
+        self.server.up(&name).expect("link up");
         name
     }
 
     /// `ip -d link show` of an interface in the server namespace.
     fn server_link(&self, iface: &str) -> String {
-        run(Command::new("ip").args(["-n", &self.server_ns, "-d", "link", "show", "dev", iface]))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.server_ns, &self.client_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        self.server
+            .ip(&["-d", "link", "show", "dev", iface])
+            .expect("ip link show")
     }
 }
 
@@ -172,15 +132,8 @@ impl ClientXdp {
         let client_if = lab.client_if.clone();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let (attached_tx, attached_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let client_ns = Lab::netns_file(&lab.client_ns);
-        let thread = std::thread::spawn(move || {
-            // SAFETY: setns on this thread only, with a valid namespace fd.
-            let rc = unsafe { libc::setns(client_ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            let fast = if rc == 0 {
-                dns_server::xdp::FastPath::load(16, None).map_err(|e| e.to_string())
-            } else {
-                Err("setns into the client namespace failed".to_string())
-            };
+        let thread = netns::spawn_in(&lab.client_ns, move || {
+            let fast = dns_server::xdp::FastPath::load(16, None).map_err(|e| e.to_string());
             match fast {
                 Ok(mut fast) => match fast.attach(&client_if, AttachMode::Auto) {
                     Ok(_) => {
@@ -192,7 +145,8 @@ impl ClientXdp {
                 },
                 Err(e) => attached_tx.send(Err(e)).unwrap(),
             }
-        });
+        })
+        .expect("a thread in the client namespace");
         attached_rx
             .recv()
             .expect("client XDP thread")
@@ -291,23 +245,13 @@ impl Server {
                 + options.extra,
         )
         .expect("config written");
-        let ns = Lab::netns_file(&lab.server_ns);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dns-server"));
         cmd.args(["serve", "--config"]).arg(&config).args(options.flags);
         // Plain log lines, to search for `key=value`.
         cmd.env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(File::create(dir.join("log")).expect("log file"));
-        let ns_fd = ns.as_raw_fd();
-        // SAFETY: only async-signal-safe setns between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        lab.server.enter_on_spawn(&mut cmd).expect("the server namespace");
         let child = cmd.spawn().expect("dns-server starts");
         let server = Server {
             child,
@@ -372,23 +316,16 @@ impl Drop for Server {
     }
 }
 
-/// A query with ID `id`; `edns` is `Some((payload, dnssec_ok))`.
+/// A query with ID `id` and RD; `edns` is `Some((payload, dnssec_ok))`.
 fn query(id: u16, name: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> {
-    let mut q = id.to_be_bytes().to_vec();
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes());
+    let mut q = Query::new(name, qtype).id(id).rd();
     if let Some((payload, dnssec_ok)) = edns {
-        q.extend_from_slice(&[0, 0, 41]);
-        q.extend_from_slice(&payload.to_be_bytes());
-        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        q = q.edns(payload);
+        if dnssec_ok {
+            q = q.dnssec_ok();
+        }
     }
-    q
+    q.to_wire()
 }
 
 /// Sends `q` from the client namespace to the server over IPv4; the response, if any within a second.
@@ -427,14 +364,8 @@ fn ping(lab: &Lab, to: IpAddr) -> bool {
         socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let mut packet = vec![echo, 0, 0, 0, 0x12, 0x34, 0, 1, b'x', b'd', b'p', b'!'];
         if to.is_ipv4() {
-            let mut sum: u32 = packet
-                .chunks(2)
-                .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-                .sum();
-            while sum > 0xffff {
-                sum = (sum & 0xffff) + (sum >> 16);
-            }
-            packet[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            let check = checksum::internet(&packet);
+            packet[2..4].copy_from_slice(&check.to_be_bytes());
         } // ICMPv6: the kernel fills in the checksum.
         socket
             .send_to(&packet, &SockAddr::from(SocketAddr::new(to, 0)))
@@ -701,14 +632,9 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
     std::fs::write(&zone, RESOLVED_ZONE).expect("zone written");
     // The upstream: an authoritative server on the server namespace's loopback.
     let _upstream = Guarded(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &lab.server_ns,
-                env!("CARGO_BIN_EXE_dns-server"),
-                "serve",
-            ])
+        lab.server
+            .exec(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("serve")
             .args(["--listen", "127.0.0.1:5399", "--threads", "1", "--no-xdp", "--zone"])
             .arg(format!("resolved.test.={}", zone.display()))
             .stdout(Stdio::null())

@@ -1,15 +1,17 @@
 //! `cargo xtask`: set-up, run, test, benchmark and lab commands.
 //!
-//! Each command lives in its own module; `cmd` holds the helpers they share for
-//! running other programs. Every step says what it does and skips what is
-//! already in place, so running a command twice is cheap.
+//! Each command lives in its own module. The benches and the lab are the
+//! `dns-lab` library's: their modules here parse arguments and call it;
+//! `dns_lab::cmd` holds the helpers for running other programs. Every step
+//! says what it does and skips what is already in place, so running a
+//! command twice is cheap.
 mod bench;
-mod cmd;
 mod lab;
 mod run;
 mod setup;
-mod signals;
 mod test;
+
+use dns_lab::cmd;
 
 use std::process::ExitCode;
 

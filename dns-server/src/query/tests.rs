@@ -2,7 +2,7 @@
 //! hickory-proto, an independent parser, to check the wire format.
 
 use hickory_proto::{
-    op::{Edns, Message, MessageType, OpCode, Query as HQuery, ResponseCode},
+    op::{Message, MessageType, OpCode, Query as HQuery, ResponseCode},
     rr::{DNSClass, Name as HName, RecordType},
     serialize::binary::{BinDecodable, BinEncodable},
 };
@@ -25,19 +25,16 @@ fn catalog() -> Catalog {
     )
 }
 
+/// A query with ID 0xbeef and RD, built by test-support (independently of our encoder).
 fn query(name: &str, qtype: RecordType, class: DNSClass, edns: Option<u16>) -> Vec<u8> {
-    let mut m = Message::query();
-    m.metadata.id = 0xbeef;
-    m.metadata.recursion_desired = true;
-    let mut q = HQuery::query(HName::from_ascii(name).expect("test name"), qtype);
-    q.set_query_class(class);
-    m.add_query(q);
+    let mut q = test_support::Query::new(name, u16::from(qtype))
+        .id(0xbeef)
+        .rd()
+        .class(u16::from(class));
     if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        m.set_edns(e);
+        q = q.edns(size);
     }
-    m.to_bytes().expect("query encodes")
+    q.to_wire()
 }
 
 fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {

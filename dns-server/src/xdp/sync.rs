@@ -29,6 +29,7 @@ use xdp_common::{
 use super::{SharedMaps, XdpError};
 use crate::{
     catalog::Catalog,
+    message::write::{OPT_LEN, Writer},
     query::{Identity, Responder, Transport},
     stats::Stats,
 };
@@ -72,15 +73,12 @@ pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
 /// A query as a resolver would send it: ID 0, no RD; with an OPT record
 /// advertising `payload` when `edns` is `Some(dnssec_ok)`.
 pub fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -> Vec<u8> {
-    let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
-    q.extend_from_slice(lower);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&class::IN.to_be_bytes());
+    let mut q = Vec::with_capacity(HEADER_LEN + lower.len() + 4 + OPT_LEN);
+    let mut w = Writer::new(&mut q, usize::MAX, 0, 0, Some((lower, qtype, class::IN)));
     if let Some(dnssec_ok) = edns {
-        q.extend_from_slice(&[0, 0, 41]);
-        q.extend_from_slice(&payload.to_be_bytes());
-        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        w.opt(payload, 0, dnssec_ok, &[]);
     }
+    w.finish();
     q
 }
 
@@ -215,5 +213,30 @@ fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, current: &AtomicU64) {
             tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
             full_logged = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use test_support::Query;
+
+    use super::synth_query;
+
+    /// The server's writer and test-support's independent builder agree byte for byte.
+    #[test]
+    fn synthetic_queries_are_what_a_resolver_sends() {
+        let lower = test_support::encode_name("www.example.com");
+        assert_eq!(
+            synth_query(&lower, 1, None, 1232),
+            Query::new("www.example.com", 1).to_wire()
+        );
+        assert_eq!(
+            synth_query(&lower, 28, Some(false), 1232),
+            Query::new("www.example.com", 28).edns(1232).to_wire()
+        );
+        assert_eq!(
+            synth_query(&lower, 16, Some(true), 4096),
+            Query::new("www.example.com", 16).edns(4096).dnssec_ok().to_wire()
+        );
     }
 }

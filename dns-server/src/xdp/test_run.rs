@@ -6,6 +6,7 @@
 
 use std::{net::IpAddr, os::fd::RawFd, path::Path, sync::Arc};
 
+use test_support::{Query, checksum, frame as support};
 use xdp_common::abi::{Stat, XdpConfig};
 
 use super::{
@@ -161,102 +162,51 @@ impl Frame {
         }
     }
 
+    /// The frame, built by test-support with its own checksums.
     fn bytes(&self) -> Vec<u8> {
-        let mut f = Vec::new();
-        f.extend_from_slice(&SERVER_MAC);
-        f.extend_from_slice(&CLIENT_MAC);
-        for (i, tci) in self.vlans.iter().enumerate() {
-            let tpid: u16 = if i == 0 && self.vlans.len() == 2 {
-                0x88a8
-            } else {
-                0x8100
-            };
-            f.extend_from_slice(&tpid.to_be_bytes());
-            f.extend_from_slice(&tci.to_be_bytes());
-        }
-        f.extend_from_slice(&(if self.v6 { 0x86ddu16 } else { 0x0800 }).to_be_bytes());
-        let mut l4 = Vec::new();
-        l4.extend_from_slice(&self.src_port.to_be_bytes());
-        l4.extend_from_slice(&self.dst_port.to_be_bytes());
-        l4.extend_from_slice(&((8 + self.dns.len()) as u16).to_be_bytes());
-        l4.extend_from_slice(&[0, 0]);
-        l4.extend_from_slice(&self.dns);
-        if self.v6 {
-            let check = udp_checksum(&CLIENT_V6, &SERVER_V6, &l4);
-            l4[6..8].copy_from_slice(&check.to_be_bytes());
-            f.extend_from_slice(&[0x60, 0, 0, 0]);
-            f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-            f.extend_from_slice(&[self.proto, 63]);
-            f.extend_from_slice(&CLIENT_V6);
-            f.extend_from_slice(&SERVER_V6);
+        let (client, server) = if self.v6 {
+            (IpAddr::from(CLIENT_V6), IpAddr::from(SERVER_V6))
         } else {
-            let check = udp_checksum(&CLIENT_V4, &SERVER_V4, &l4);
-            l4[6..8].copy_from_slice(&check.to_be_bytes());
-            let ihl = if self.ip_options { 6 } else { 5 };
-            let mut ip = vec![0x40 | ihl, 0];
-            ip.extend_from_slice(&((ihl as usize * 4 + l4.len()) as u16).to_be_bytes());
-            ip.extend_from_slice(&[0x12, 0x34]);
-            ip.extend_from_slice(&(if self.more_fragments { 0x2000u16 } else { 0x4000 }).to_be_bytes());
-            ip.extend_from_slice(&[63, self.proto, 0, 0]);
-            ip.extend_from_slice(&CLIENT_V4);
-            ip.extend_from_slice(&SERVER_V4);
-            if self.ip_options {
-                ip.extend_from_slice(&[1, 1, 1, 0]); // NOP NOP NOP EOL
-            }
-            let check = !ones_sum(&ip);
-            ip[10..12].copy_from_slice(&check.to_be_bytes());
-            f.extend_from_slice(&ip);
+            (IpAddr::from(CLIENT_V4), IpAddr::from(SERVER_V4))
+        };
+        support::Frame {
+            src_mac: CLIENT_MAC,
+            dst_mac: SERVER_MAC,
+            vlans: self.vlans.clone(),
+            ip_id: if self.v6 { 0 } else { 0x1234 },
+            ttl: 63,
+            protocol: self.proto,
+            ip_options: if self.ip_options {
+                vec![1, 1, 1, 0] // NOP NOP NOP EOL
+            } else {
+                vec![]
+            },
+            more_fragments: self.more_fragments,
+            ..support::Frame::udp((client, self.src_port), (server, self.dst_port))
         }
-        f.extend_from_slice(&l4);
-        f
+        .build(&self.dns)
     }
 }
 
-/// RFC 1071 written out again, independent of `xdp_common::csum`.
-fn ones_sum(bytes: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    for chunk in bytes.chunks(2) {
-        let hi = u64::from(chunk[0]) << 8;
-        let lo = chunk.get(1).map_or(0, |&b| u64::from(b));
-        sum += hi | lo;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
-fn udp_checksum(src: &[u8], dst: &[u8], l4: &[u8]) -> u16 {
-    let mut pseudo = Vec::new();
-    pseudo.extend_from_slice(src);
-    pseudo.extend_from_slice(dst);
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(l4);
-    match !ones_sum(&pseudo) {
-        0 => 0xffff,
-        c => c,
-    }
-}
-
-/// A query: `name` in presentation form kept as written (case included).
+/// A query with ID 0xabcd, RD and CD: `name` in presentation form kept as
+/// written (case included); `options` are the OPT record's raw RDATA.
 fn query(name: &str, qtype: u16, edns: Option<(u16, bool)>, options: &[u8]) -> Vec<u8> {
-    let mut q = vec![0xab, 0xcd, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes());
+    let mut q = Query::new(name, qtype).id(0xabcd).flags(0x0110);
     if let Some((payload, dnssec_ok)) = edns {
-        q.extend_from_slice(&[0, 0, 41]);
-        q.extend_from_slice(&payload.to_be_bytes());
-        q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-        q.extend_from_slice(&(options.len() as u16).to_be_bytes());
-        q.extend_from_slice(options);
+        q = q.edns(payload).raw_options(options);
+        if dnssec_ok {
+            q = q.dnssec_ok();
+        }
     }
-    q
+    q.to_wire()
+}
+
+/// An IPv4 or IPv6 address from its octets.
+fn address(octets: &[u8]) -> IpAddr {
+    match <[u8; 4]>::try_from(octets) {
+        Ok(v4) => IpAddr::from(v4),
+        Err(_) => IpAddr::from(<[u8; 16]>::try_from(octets).expect("an IPv6 address")),
+    }
 }
 
 /// Checks a response frame against the query frame: every header field,
@@ -286,7 +236,7 @@ fn check_response(input: &Frame, out: &[u8]) -> Vec<u8> {
             out.len() - at,
             "IPv4 total length"
         );
-        assert_eq!(ones_sum(ip), 0xffff, "IPv4 header checksum");
+        assert_eq!(checksum::ones_sum(ip), 0xffff, "IPv4 header checksum");
         (at + ihl, ip[12..16].to_vec(), ip[16..20].to_vec())
     };
     let udp = &out[l4..];
@@ -297,7 +247,7 @@ fn check_response(input: &Frame, out: &[u8]) -> Vec<u8> {
     zeroed[6..8].fill(0);
     assert_eq!(
         u16::from_be_bytes([udp[6], udp[7]]),
-        udp_checksum(&src, &dst, &zeroed),
+        checksum::udp(address(&src), address(&dst), &zeroed),
         "UDP checksum"
     );
     udp[8..].to_vec()

@@ -13,7 +13,7 @@ use super::{
     probe::{Family, Probe},
     report,
     rig::Lab,
-    sys::{self, check_interrupt, in_netns, mono, wait_until},
+    sys::{in_netns, mono, wait_until},
     timeline::Event,
 };
 use crate::cmd;
@@ -230,7 +230,7 @@ fn step(
             && lab.prober().answered_by(Family::V4, to, SETTLED)
             && lab.prober().answered_by(Family::V6, to, SETTLED)
     });
-    check_interrupt()?;
+    crate::signals::check_interrupt()?;
     let events: Vec<Event> = lab.timeline.since(t0);
     let probes = [Family::V4, Family::V6].map(|family| lab.prober().since(family, t0));
     let first = |probes: &[Probe]| {
@@ -254,6 +254,6 @@ fn step(
     };
     report::timeline(&row, &events, &probes, mono());
     // A short pause, so that the next step starts from a quiet state.
-    sys::sleep(Duration::from_millis(300))?;
+    crate::signals::sleep(Duration::from_millis(300))?;
     Ok(row)
 }

@@ -3,8 +3,6 @@ use std::{fs, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::process;
-
 /// Removed on drop (unless `XTASK_KEEP` is set); those of runs killed
 /// outright are removed by the next run.
 pub struct WorkDir(pub PathBuf);
@@ -20,7 +18,7 @@ impl WorkDir {
             let pid = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX));
             if pid
                 .and_then(|pid| pid.parse().ok())
-                .is_some_and(|pid| !process::is_alive(pid))
+                .is_some_and(|pid| !crate::signals::is_alive(pid))
             {
                 let _ = fs::remove_dir_all(entry.path());
             }

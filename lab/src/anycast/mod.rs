@@ -1,4 +1,5 @@
-//! `cargo xtask lab`: the anycast failover lab of issue 5, in network namespaces.
+//! The anycast failover lab, in network namespaces (`cargo xtask lab`, and the
+//! `anycast_lab` integration test).
 //!
 //! Two PoPs (`pop-a` on BIRD with BFD, `pop-b` on GoBGP), each with the server,
 //! the sidecar and a BGP speaker, announce 203.0.113.53/32 and 2001:db8::53/128
@@ -21,47 +22,46 @@ mod sys;
 mod timeline;
 mod xdp_pass;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::cmd::{self, note};
+pub use rig::Lab;
+pub use scenario::{Kind, Row};
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// Keep the run's logs and configuration files (in /tmp/xtask-lab-PID) instead of removing them.
-    #[arg(long)]
-    keep_logs: bool,
-    /// Do not attach XDP even when the server supports it.
-    #[arg(long)]
-    no_xdp: bool,
-    /// Use this `dns-server` binary instead of building one in release mode
-    /// (the integration tests pass the binary they built).
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
+use crate::{
+    cmd::{self, note},
+    signals,
+};
+
+/// How the lab runs.
+pub struct Options {
+    /// The `dns-server` binary under test.
+    pub server_bin: PathBuf,
+    /// Attach XDP when the server supports it.
+    pub xdp: bool,
+    /// Keep the run's logs and configuration files instead of removing them.
+    pub keep_logs: bool,
 }
 
-pub fn cmd(args: &Args) -> Result<()> {
+/// Builds the lab, runs every step and prints the timelines and the summary.
+/// Fails when a step did not end with the expected PoP serving the client;
+/// otherwise returns the steps, with their timings.
+pub fn run(options: &Options) -> Result<Vec<Row>> {
     if !cmd::is_root() {
         bail!("the lab creates network namespaces: run it as root");
     }
-    let bin = match &args.server_bin {
-        Some(bin) => bin.clone(),
-        None => {
-            cmd::run(cmd::cargo().args(["build", "--release", "-p", "dns-server"]))?;
-            cmd::target_dir().join("release/dns-server")
-        }
-    };
-    let xdp = !args.no_xdp && has_xdp(&bin)?;
-    if args.no_xdp {
+    let bin = &options.server_bin;
+    let xdp = options.xdp && has_xdp(bin)?;
+    if !options.xdp {
         note("lab", "XDP skipped (--no-xdp)");
     } else if !xdp {
         note("lab", "XDP skipped: this build's `dns-server serve` has no --xdp-iface");
     }
-    sys::catch_interrupts();
+    signals::catch_interrupts();
     let started = std::time::Instant::now();
     let mut rows = Vec::new();
-    let result = rig::Lab::start(&bin, xdp, args.keep_logs).and_then(|mut lab| {
+    let result = Lab::start(bin, xdp, options.keep_logs).and_then(|mut lab| {
         note("lab", format!("up after {:.1} s", started.elapsed().as_secs_f64()));
         scenario::run(&mut lab, &mut rows)
         // The lab is dropped here: daemons killed, namespaces and files removed.
@@ -77,11 +77,11 @@ pub fn cmd(args: &Args) -> Result<()> {
     if !failed.is_empty() {
         bail!("steps that did not end as expected: {}", failed.join(", "));
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// Whether this build's server can attach XDP (`serve --xdp-iface`).
-fn has_xdp(bin: &PathBuf) -> Result<bool> {
+fn has_xdp(bin: &Path) -> Result<bool> {
     let help = cmd::stdout(std::process::Command::new(bin).args(["serve", "--help"]))?;
     Ok(help.contains("--xdp-iface"))
 }

@@ -6,7 +6,7 @@ use std::{
 
 use anyhow::{Result, bail};
 
-pub use crate::signals::{catch_interrupts, check_interrupt, signal, sleep};
+use crate::signals::sleep;
 
 use crate::cmd;
 
@@ -35,11 +35,7 @@ pub fn mono() -> Duration {
 }
 
 /// `ip netns exec NS PROGRAM`: a command to run inside namespace `ns`.
-pub fn in_netns(ns: &str, program: &str) -> Command {
-    let mut command = Command::new("ip");
-    command.args(["netns", "exec", ns, program]);
-    command
-}
+pub use test_support::netns::exec_in as in_netns;
 
 /// Runs `ip ARGS` quietly; the error carries its standard error.
 pub fn ip(args: &[&str]) -> Result<String> {

@@ -97,7 +97,7 @@ pub fn run<S: Copy + Ord + Display>(
             if results.skipped.contains_key(&server) {
                 continue;
             }
-            process::check_interrupt()?;
+            crate::signals::check_interrupt()?;
             note("bench", format!("round {round}/{}: {server}", load.rounds));
             match turn(server, round)? {
                 Turn::Measured(sample) => {

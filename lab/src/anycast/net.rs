@@ -7,11 +7,8 @@
 //! ```
 //! Each PoP holds the anycast addresses on its loopback; the router learns them
 //! over BGP and installs one PoP's route (no `merge paths`).
-use std::{collections::BTreeSet, time::Duration};
-
-use crate::signals::is_alive;
-
 use anyhow::Result;
+use test_support::netns::{self, Netns};
 
 use super::sys::{self, ip};
 use crate::cmd::note;
@@ -27,8 +24,9 @@ const CLIENT_V6: &str = "fd00:3::1";
 pub const ROUTER_CLIENT_V4: &str = "198.18.3.2";
 const ROUTER_CLIENT_V6: &str = "fd00:3::2";
 
-/// Prefix of every namespace and interface name; the process id follows, so
-/// parallel runs never collide and leftovers of a killed run can be recognised.
+/// Prefix of every namespace and interface name; the process id and a counter
+/// follow, so parallel runs never collide and leftovers of a killed run can be
+/// recognised.
 const PREFIX: &str = "xl";
 
 /// Which BGP speaker a PoP runs.
@@ -62,13 +60,15 @@ pub struct Net {
     pub client: String,
     pub pops: [Pop; 2],
     /// Namespaces created so far, so that a half-built lab is removed too.
-    made: Vec<String>,
+    made: Vec<Netns>,
 }
 
 impl Net {
     pub fn create() -> Result<Net> {
-        remove_stale();
-        let tag = format!("{PREFIX}{}", std::process::id());
+        for name in netns::remove_stale(PREFIX) {
+            note("lab", format!("removed namespace {name}, left by an earlier run"));
+        }
+        let tag = netns::unique_tag(PREFIX);
         let pop = |side: char, name, n: u8, asn, speaker| Pop {
             name,
             ns: format!("{tag}-{side}"),
@@ -95,9 +95,7 @@ impl Net {
         let names = [&net.router, &net.pops[0].ns, &net.pops[1].ns, &net.client].map(String::clone);
         note("lab", format!("creating namespaces {}", names.join(" ")));
         for ns in names {
-            ip(&["netns", "add", &ns])?;
-            net.made.push(ns.clone());
-            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            net.made.push(Netns::create(&ns)?);
         }
         net.wire()?;
         Ok(net)
@@ -106,14 +104,15 @@ impl Net {
     /// Links, addresses, forwarding and the routes that are not learned over BGP.
     fn wire(&self) -> Result<()> {
         let (client_veth, router_client_veth) = (format!("{}c", self.tag), format!("{}rc", self.tag));
+        let router = self.guard(&self.router);
         link(
-            (&self.router, &router_client_veth, ROUTER_CLIENT_V4, ROUTER_CLIENT_V6),
-            (&self.client, &client_veth, CLIENT_V4, CLIENT_V6),
+            (router, &router_client_veth, ROUTER_CLIENT_V4, ROUTER_CLIENT_V6),
+            (self.guard(&self.client), &client_veth, CLIENT_V4, CLIENT_V6),
         )?;
         for pop in &self.pops {
             link(
-                (&self.router, &pop.router_veth, pop.router_v4, pop.router_v6),
-                (&pop.ns, &pop.veth, pop.v4, pop.v6),
+                (router, &pop.router_veth, pop.router_v4, pop.router_v6),
+                (self.guard(&pop.ns), &pop.veth, pop.v4, pop.v6),
             )?;
             ip(&["-n", &pop.ns, "addr", "add", &format!("{ANYCAST_V4}/32"), "dev", "lo"])?;
             ip(&["-n", &pop.ns, "addr", "add", &format!("{ANYCAST_V6}/128"), "dev", "lo"])?;
@@ -138,6 +137,14 @@ impl Net {
         Ok(())
     }
 
+    /// The guard of namespace `name`, one of the lab's.
+    fn guard(&self, name: &str) -> &Netns {
+        self.made
+            .iter()
+            .find(|ns| ns.name() == name)
+            .expect("a namespace of the lab")
+    }
+
     pub fn pop(&self, name: &str) -> &Pop {
         self.pops.iter().find(|pop| pop.name == name).expect("a PoP of the lab")
     }
@@ -160,63 +167,21 @@ impl Net {
 }
 
 /// A veth pair between two namespaces, with an IPv4 /30 and an IPv6 /64 on each end.
-fn link(a: (&str, &str, &str, &str), b: (&str, &str, &str, &str)) -> Result<()> {
-    ip(&[
-        "link", "add", a.1, "netns", a.0, "type", "veth", "peer", "name", b.1, "netns", b.0,
-    ])?;
+fn link(a: (&Netns, &str, &str, &str), b: (&Netns, &str, &str, &str)) -> Result<()> {
+    netns::veth((a.0, a.1), (b.0, b.1))?;
     for (ns, dev, v4, v6) in [a, b] {
-        ip(&["-n", ns, "addr", "add", &format!("{v4}/30"), "dev", dev])?;
-        ip(&["-n", ns, "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"])?;
-        ip(&["-n", ns, "link", "set", dev, "up"])?;
+        ns.address(dev, &format!("{v4}/30"))?;
+        ns.address(dev, &format!("{v6}/64"))?;
+        ns.up(dev)?;
     }
     Ok(())
 }
 
 impl Drop for Net {
     fn drop(&mut self) {
-        note("lab", format!("removing namespaces {}", self.made.join(" ")));
-        for ns in &self.made {
-            remove_netns(ns);
-        }
-    }
-}
-
-/// Kills whatever still runs in namespace `ns` (all of it started by the lab) and removes it.
-fn remove_netns(ns: &str) {
-    for _ in 0..50 {
-        let pids = netns_pids(ns);
-        if pids.is_empty() {
-            break;
-        }
-        for pid in pids {
-            sys::signal(pid, libc::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = ip(&["netns", "del", ns]);
-}
-
-fn netns_pids(ns: &str) -> BTreeSet<u32> {
-    ip(&["netns", "pids", ns])
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|pid| pid.parse().ok())
-        .collect()
-}
-
-/// Removes namespaces left by an earlier run that was killed outright: names
-/// of exactly the lab's form whose process id no longer exists.
-fn remove_stale() {
-    let list = ip(&["netns", "list"]).unwrap_or_default();
-    for name in list.lines().filter_map(|line| line.split_whitespace().next()) {
-        let pid = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| ["-r", "-a", "-b", "-c"].iter().find_map(|side| rest.strip_suffix(side)))
-            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|pid| pid.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !is_alive(pid)) {
-            note("lab", format!("removing namespace {name}, left by an earlier run"));
-            remove_netns(name);
-        }
+        let names: Vec<&str> = self.made.iter().map(Netns::name).collect();
+        note("lab", format!("removing namespaces {}", names.join(" ")));
+        // Each guard kills what still runs inside (all of it started by the lab) and removes it.
+        self.made.clear();
     }
 }

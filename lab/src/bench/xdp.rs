@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt::Write as _, process::Command};
 use anyhow::Result;
 
 use super::{
-    auth, mixed, process,
+    auth, mixed,
     rounds::{self, Load, Medians},
     servers::Server,
     xdp_cost::{self, BpfStats},
@@ -24,6 +24,9 @@ pub struct Args {
     no_prog_test_run: bool,
 }
 
+/// The packages the rig runs: those of `bench auth`, and the tools that read XDP's costs.
+pub const PACKAGES: [&[&str]; 2] = [auth::PACKAGES, &["bpftool", "ethtool"]];
+
 /// The servers, in the table's order.
 const SERVERS: [Server; 4] = [Server::OursXdp, Server::KnotXdp, Server::Ours, Server::Nsd];
 
@@ -32,7 +35,7 @@ const OVER_KNOT_XDP: f64 = 1.5;
 const OVER_USERSPACE: f64 = 3.0;
 
 pub fn run(args: &Args) -> Result<()> {
-    super::prepare_machine(&[auth::PACKAGES, &["bpftool", "ethtool"]].concat())?;
+    super::prepare_machine()?;
     let mut costs: BTreeMap<Server, Vec<xdp_cost::Cost>> = BTreeMap::new();
     let phase = mixed::Phase::new(
         &args.junk,
@@ -60,7 +63,7 @@ pub fn run(args: &Args) -> Result<()> {
             match phase.measure(rig, server, running, target) {
                 Ok(sample) => junk_samples.entry(server).or_default().push(sample),
                 Err(err) => {
-                    process::check_interrupt()?;
+                    crate::signals::check_interrupt()?;
                     note("bench", format!("{server}: junk phase failed: {err:#}"));
                     junk_failed.insert(server, format!("{err:#}"));
                 }

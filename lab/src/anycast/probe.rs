@@ -4,9 +4,7 @@
 //! only the calling thread) and keeps one UDP socket there, so every probe is
 //! stamped with the same monotonic clock as the rest of the timeline.
 use std::{
-    fs::File,
     net::{SocketAddr, UdpSocket},
-    os::fd::AsRawFd as _,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -16,9 +14,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
+use test_support::{Query, netns};
 
 use super::{config::PROBE_NAME, sys::mono};
+
+/// TYPE TXT.
+const TYPE_TXT: u16 = 16;
 
 /// How often the client asks: the rate the failover target in the issue assumes.
 pub const INTERVAL: Duration = Duration::from_millis(100);
@@ -55,20 +57,19 @@ impl Prober {
             probes: Arc::default(),
         };
         for &(family, target) in targets {
-            let netns = File::open(format!("/run/netns/{ns}")).with_context(|| format!("namespace {ns}"))?;
             let (stop, probes) = (prober.stop.clone(), prober.probes.clone());
             let (ready_tx, ready_rx) = mpsc::channel();
-            prober
-                .threads
-                .push(thread::spawn(move || match socket_in(&netns, target) {
-                    Ok(socket) => {
-                        let _ = ready_tx.send(Ok(()));
-                        probe_loop(&socket, family, &stop, &probes);
-                    }
-                    Err(err) => {
-                        let _ = ready_tx.send(Err(err));
-                    }
-                }));
+            let thread = netns::spawn_in(ns, move || match socket_to(target) {
+                Ok(socket) => {
+                    let _ = ready_tx.send(Ok(()));
+                    probe_loop(&socket, family, &stop, &probes);
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                }
+            })
+            .with_context(|| format!("namespace {ns}"))?;
+            prober.threads.push(thread);
             ready_rx.recv().context("the probing thread ended at once")??;
         }
         Ok(prober)
@@ -101,12 +102,8 @@ impl Drop for Prober {
     }
 }
 
-/// A UDP socket in the namespace `netns`, connected to `target`.
-fn socket_in(netns: &File, target: SocketAddr) -> Result<UdpSocket> {
-    // SAFETY: setns(2) on a namespace file we hold open; it moves only this thread.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(anyhow!("setns: {}", std::io::Error::last_os_error()));
-    }
+/// A UDP socket connected to `target`, in the calling thread's namespace.
+fn socket_to(target: SocketAddr) -> Result<UdpSocket> {
     let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse()?;
     let socket = UdpSocket::bind(any)?;
     socket.connect(target)?;
@@ -150,16 +147,7 @@ fn ask(socket: &UdpSocket, id: u16) -> Option<String> {
 
 /// `PROBE_NAME IN TXT`, no recursion wanted, no EDNS: what XDP answers from its map.
 fn query(id: u16) -> Vec<u8> {
-    let mut q = Vec::with_capacity(32);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in PROBE_NAME.split('.').filter(|label| !label.is_empty()) {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&[0, 16, 0, 1]);
-    q
+    Query::new(PROBE_NAME, TYPE_TXT).id(id).to_wire()
 }
 
 /// The first TXT string of the answer to query `id`, if `reply` is that answer with NOERROR.

@@ -15,7 +15,7 @@ use super::{
     procs::Procs,
     sys::{in_netns, wait_until},
     timeline::{self, Timeline},
-    xdp_pass,
+    xdp_pass::{self, PassProgram},
 };
 use crate::cmd::{self, note};
 
@@ -27,6 +27,8 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 pub struct Lab {
     prober: Option<Prober>,
     pub procs: Procs,
+    /// The router's pass program, detached before the namespaces go.
+    pass: Option<PassProgram>,
     pub net: Net,
     files: Files,
     pub timeline: Timeline,
@@ -42,8 +44,8 @@ struct Files {
     keep: bool,
 }
 
-/// What the lab pins in bpffs: each server's maps, and the pass program for a moment.
-const PINS: [&str; 3] = ["a", "b", "pass"];
+/// What the lab pins in bpffs: each server's maps.
+const PINS: [&str; 2] = ["a", "b"];
 
 impl Files {
     /// `/sys/fs/bpf/xtask-lab-PID-WHAT`.
@@ -80,6 +82,7 @@ impl Lab {
         let mut lab = Lab {
             prober: None,
             procs: Procs::new(&dir, timeline.clone()),
+            pass: None,
             net,
             files,
             timeline,
@@ -101,7 +104,7 @@ impl Lab {
         let router = self.net.router.clone();
         if self.xdp {
             let ifaces: Vec<&str> = self.net.pops.iter().map(|pop| pop.router_veth.as_str()).collect();
-            xdp_pass::attach(&router, &ifaces, &self.files.pin("pass"))?;
+            self.pass = Some(xdp_pass::attach(&router, &ifaces)?);
         }
         let conf = self.write("router-bird.conf", &config::router_bird(&self.net))?;
         let ctl = self.path("router-bird.ctl");

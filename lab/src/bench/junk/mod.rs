@@ -2,17 +2,16 @@
 //! DNS responses (QR=1) from random ports, traffic from reflection source
 //! ports, and datagrams too short for a DNS header, from many source
 //! addresses in the rig's client prefixes, over IPv4 and IPv6 in turn.
-//! [`frame`] builds the frames and [`flood`] sends them at full rate from
-//! the client namespace.
+//! test-support's `frame` builds the frames and [`flood`] sends them at full
+//! rate from the client namespace.
 pub mod flood;
-pub mod frame;
 
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use frame::Endpoints;
+use test_support::{Query, frame::Frame};
 
 /// What a junk frame is, and which of the XDP program's counters should count its drop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,15 +104,13 @@ pub fn pool(
                 Kind::Reflection(port) => port,
                 Kind::Response | Kind::TooShort => RANDOM_PORTS.start + random.below(RANDOM_PORTS.len() as u64) as u16,
             };
-            let to = Endpoints {
+            let frame = Frame {
                 src_mac: client_mac,
                 dst_mac: server_mac,
-                src,
-                dst,
-                src_port,
-                dst_port: port,
+                ip_id: random.next() as u16,
+                ..Frame::udp((src, src_port), (dst, port))
             };
-            frame::udp(&to, random.next() as u16, &payload(kind, &mut random))
+            frame.build(&payload(kind, &mut random))
         })
         .collect()
 }
@@ -137,16 +134,14 @@ fn payload(kind: Kind, random: &mut XorShift) -> Vec<u8> {
 /// A response such as a resolver sends: `h<host>.bench.test. A` with one
 /// answer (the question's name by a compression pointer).
 fn dns_response(id: u16, host: u32) -> Vec<u8> {
-    let mut message = id.to_be_bytes().to_vec();
-    // QR, RD, RA; NOERROR; one question, one answer.
-    message.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
-    for label in [format!("h{host}").as_str(), "bench", "test"] {
-        message.push(label.len() as u8);
-        message.extend_from_slice(label.as_bytes());
-    }
-    message.extend_from_slice(&[0, 0, 1, 0, 1]);
-    message.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 198, 19, 0, 1]);
-    message
+    // QR, RD, RA; NOERROR; one question, one answer, written by hand after it.
+    let answer = [0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 198, 19, 0, 1];
+    Query::new(&format!("h{host}.bench.test"), 1)
+        .id(id)
+        .flags(0x8180)
+        .counts([1, 1, 0, 0])
+        .tail(&answer)
+        .to_wire()
 }
 
 /// A small, seeded pseudo-random sequence (xorshift64): varied frames, the same on every run.
@@ -168,10 +163,9 @@ impl XorShift {
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        frame::{addresses, payload_at},
-        *,
-    };
+    use test_support::frame::{self, addresses, payload_at};
+
+    use super::*;
 
     const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
     const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xb0, 0, 0, 0, 0, 0, 1);
@@ -183,6 +177,13 @@ mod tests {
     fn source_port(frame: &[u8]) -> u16 {
         let at = frame::udp_at(frame);
         u16::from_be_bytes([frame[at], frame[at + 1]])
+    }
+
+    #[test]
+    fn every_frame_has_checksums_a_receiver_accepts() {
+        for (i, frame) in sample().iter().enumerate() {
+            assert!(frame::checksums_verify(frame), "frame {i}");
+        }
     }
 
     #[test]

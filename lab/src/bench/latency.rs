@@ -2,16 +2,19 @@
 //! latency of each, from send to answer (open loop, so slow answers do not
 //! slow the sending down).
 use std::{
-    fs::File,
     net::{SocketAddr, UdpSocket},
-    os::fd::AsRawFd as _,
     thread,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
+
+use test_support::{Query, netns};
 
 use super::rig::End;
+
+/// TYPE A.
+const TYPE_A: u16 = 1;
 
 /// How long after the last query an answer still counts.
 const GRACE: Duration = Duration::from_secs(3);
@@ -41,20 +44,13 @@ pub fn measure(client: &End, server: SocketAddr, names: &[String], rate: u32) ->
     if names.len() > usize::from(u16::MAX) + 1 {
         bail!("at most 65536 queries per series (one DNS ID each)");
     }
-    let netns = format!("/run/netns/{}", client.name);
-    let netns = File::open(&netns).with_context(|| format!("opening {netns}"))?;
     let queries: Vec<Vec<u8>> = names
         .iter()
         .enumerate()
         .map(|(id, name)| query(id as u16, name))
         .collect();
-    // setns affects only the calling thread: this one, spawned for it.
-    let series = thread::spawn(move || -> Result<Latencies> {
-        // SAFETY: setns with a namespace file descriptor that stays open; it
-        // changes only this thread's network namespace.
-        if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            bail!("setns into the client namespace: {}", std::io::Error::last_os_error());
-        }
+    // A thread of its own inside the client's namespace.
+    let series = netns::spawn_in(&client.name, move || -> Result<Latencies> {
         let socket = UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
         socket.connect(server)?;
         socket.set_read_timeout(Some(Duration::from_millis(100)))?;
@@ -93,7 +89,7 @@ pub fn measure(client: &End, server: SocketAddr, names: &[String], rate: u32) ->
         }
         latencies.ms.sort_by(f64::total_cmp);
         Ok(latencies)
-    });
+    })?;
     series
         .join()
         .map_err(|_| anyhow::anyhow!("the query thread panicked"))?
@@ -127,16 +123,7 @@ fn judge(message: &[u8]) -> Option<(u16, bool)> {
 
 /// A recursive query (RD) for `name` A IN, without EDNS.
 fn query(id: u16, name: &str) -> Vec<u8> {
-    let mut message = Vec::with_capacity(12 + name.len() + 6);
-    message.extend_from_slice(&id.to_be_bytes());
-    message.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        message.push(label.len() as u8);
-        message.extend_from_slice(label.as_bytes());
-    }
-    message.push(0);
-    message.extend_from_slice(&[0, 1, 0, 1]);
-    message
+    Query::new(name, TYPE_A).id(id).rd().to_wire()
 }
 
 #[cfg(test)]

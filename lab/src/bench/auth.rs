@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    super::prepare_machine(PACKAGES)?;
+    super::prepare_machine()?;
     let mut servers = args.servers.clone();
     servers.sort();
     servers.dedup();

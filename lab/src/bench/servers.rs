@@ -251,7 +251,7 @@ impl<'rig> Running<'rig> {
                     self.log_tail()
                 );
             }
-            process::sleep(Duration::from_millis(200))?;
+            crate::signals::sleep(Duration::from_millis(200))?;
         }
     }
 
@@ -281,7 +281,7 @@ impl Drop for Running<'_> {
                 break;
             }
             for pid in pids {
-                process::signal(pid, libc::SIGKILL);
+                crate::signals::signal(pid, libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -83,7 +83,7 @@ fn pin_receive_threads(rig: &Rig, child: &mut std::process::Child) -> Result<()>
             );
             break;
         }
-        process::sleep(Duration::from_millis(50))?;
+        crate::signals::sleep(Duration::from_millis(50))?;
     }
     // The server end has NAPI only if the server attached an XDP program of its own.
     rig.server.pin_napi_threads();

@@ -69,7 +69,7 @@ impl Procs {
         let Some((_, child)) = self.running.iter().find(|(n, _)| n == name) else {
             bail!("no running process named {name}");
         };
-        sys::signal(child.id(), signal);
+        crate::signals::signal(child.id(), signal);
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl Procs {
             bail!("no running process named {name}");
         };
         let (_, mut child) = self.running.remove(index);
-        sys::signal(child.id(), libc::SIGKILL);
+        crate::signals::signal(child.id(), libc::SIGKILL);
         child.wait()?;
         Ok(())
     }
@@ -90,7 +90,7 @@ impl Procs {
             bail!("no running process named {name}");
         };
         let (_, mut child) = self.running.remove(index);
-        sys::signal(child.id(), libc::SIGTERM);
+        crate::signals::signal(child.id(), libc::SIGTERM);
         let deadline = std::time::Instant::now() + grace;
         while child.try_wait()?.is_none() {
             if std::time::Instant::now() >= deadline {

@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: throughput and latency measurements against other DNS servers.
+//! The benchmarks (`cargo xtask bench`): throughput and latency measurements against other DNS servers.
 //!
 //! `auth`, `xdp` and `recursive` are the benches; `rounds` holds what they
 //! share (load options, rounds in rotating order, quiet-CPU checks, the table
@@ -10,28 +10,28 @@
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
 //! program's run time and `veth` the rig's own counters of where packets
-//! went; `process` holds what they share about child processes and Ctrl-C.
-mod auth;
+//! went; `process` holds what they share about child processes.
+pub mod auth;
 mod junk;
 mod kxdpgun;
 mod lab;
 mod latency;
 mod mixed;
 mod process;
-mod recursive;
+pub mod recursive;
 mod rig;
 mod rounds;
 mod servers;
 mod tlds;
 mod veth;
 mod work_dir;
-mod xdp;
+pub mod xdp;
 mod xdp_cost;
 mod zone;
 
 use anyhow::{Result, bail};
 
-use crate::{cmd, setup};
+use crate::{cmd, signals};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -43,7 +43,20 @@ pub enum Command {
     Recursive(recursive::Args),
 }
 
-pub fn cmd(command: &Command) -> Result<()> {
+impl Command {
+    /// The Debian packages this bench runs: peers, generators, tools. The
+    /// caller installs them (and the toolchain) before [`run`].
+    pub fn packages(&self) -> Vec<&'static str> {
+        match self {
+            Command::Auth(_) => auth::PACKAGES.to_vec(),
+            Command::Xdp(_) => xdp::PACKAGES.concat(),
+            Command::Recursive(_) => recursive::PACKAGES.to_vec(),
+        }
+    }
+}
+
+/// Runs one bench and prints its table.
+pub fn run(command: &Command) -> Result<()> {
     match command {
         Command::Auth(args) => auth::run(args),
         Command::Xdp(args) => xdp::run(args),
@@ -51,18 +64,16 @@ pub fn cmd(command: &Command) -> Result<()> {
     }
 }
 
-/// Checks what every bench needs (root, two CPUs), installs `packages` and
-/// the toolchain, and turns Ctrl-C into a clean stop.
-fn prepare_machine(packages: &[&str]) -> Result<()> {
+/// Checks what every bench needs (root, two CPUs) and turns Ctrl-C into a
+/// clean stop.
+fn prepare_machine() -> Result<()> {
     if !cmd::is_root() {
         bail!("the benchmark creates network namespaces and attaches XDP programs: run it as root");
     }
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         bail!("the benchmark needs two CPUs: one for the server, one for the generator");
     }
-    setup::toolchain()?;
-    setup::packages(packages)?;
-    process::catch_interrupts();
+    signals::catch_interrupts();
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Child processes of the rig: Ctrl-C handling, stopping by process id, CPU time.
+//! Child processes of the rig: waiting for and stopping them, CPU time.
 use std::{
     fs,
     process::Child,
@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Result;
 
-pub use crate::signals::{catch_interrupts, check_interrupt, is_alive, signal, sleep};
+use crate::signals::{check_interrupt, signal, sleep};
 
 /// How often waits look at their child and at an interruption.
 const POLL: Duration = Duration::from_millis(100);

@@ -3,7 +3,6 @@
 //! bounded in packets and time.
 use std::{
     ffi::CString,
-    fs::File,
     io,
     os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
     sync::{
@@ -16,6 +15,8 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, anyhow, bail};
+
+use test_support::netns;
 
 use crate::signals;
 
@@ -125,12 +126,8 @@ impl Drop for Flood {
 /// On this thread: enters the namespace, pins and renices itself, opens the
 /// socket bound to the interface; returns it with the interface's address.
 fn open(plan: &Plan) -> Result<(OwnedFd, libc::sockaddr_ll)> {
-    let netns = File::open(format!("/var/run/netns/{}", plan.netns))
-        .with_context(|| format!("opening network namespace {}", plan.netns))?;
-    // SAFETY: setns on this thread only, with a valid namespace descriptor.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error()).context("entering the client namespace");
-    }
+    let netns = netns::open(&plan.netns)?;
+    netns::enter(&netns).context("entering the client namespace")?;
     // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays inside it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();

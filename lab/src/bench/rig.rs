@@ -3,12 +3,11 @@ use std::{
     collections::BTreeSet,
     fs,
     process::{Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use anyhow::Result;
+use test_support::netns::{self, Netns};
 
-use super::process;
 use crate::cmd::{self, note};
 
 /// The server's addresses (from the benchmarking range 198.18.0.0/15 and fd00::/8).
@@ -22,14 +21,15 @@ pub const CLIENT_V6: &str = "fd00:b0::2";
 pub const SERVER_CPU: u32 = 0;
 pub const CLIENT_CPU: u32 = 1;
 
-/// Prefix of every name the rig gives; the process id follows, then `s` or `c`.
+/// Prefix of every name the rig gives; the process id and a counter follow, then `s` or `c`.
 /// Short, because kernel thread names (`napi/<dev>-<id>`) keep only 15 bytes.
 const PREFIX: &str = "xb";
 
-/// One end of the veth pair, in its own namespace.
+/// One end of the veth pair, in its own namespace (removed when the end is dropped).
 pub struct End {
     /// Namespace and interface share this name.
     pub name: String,
+    ns: Netns,
     pub mac: String,
     pub cpu: u32,
 }
@@ -38,7 +38,7 @@ impl End {
     /// `ip netns exec <ns> ...`: a command to run inside this end's namespace.
     pub fn exec(&self) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name]);
+        cmd.args(["netns", "exec", self.ns.name()]);
         cmd
     }
 
@@ -49,7 +49,7 @@ impl End {
 
     /// Ids of the processes in this namespace (as the root namespace sees them).
     pub fn pids(&self) -> BTreeSet<u32> {
-        netns_pids(&self.name)
+        self.ns.pids()
     }
 
     /// Removes any XDP program from the interface, native or generic: Knot
@@ -112,34 +112,30 @@ pub struct Rig {
 
 impl Rig {
     pub fn create() -> Result<Self> {
-        remove_stale();
-        let tag = format!("{PREFIX}{}", std::process::id());
-        let end = |side: char, cpu| End {
-            name: format!("{tag}{side}"),
-            mac: String::new(),
-            cpu,
-        };
-        // Built before the first command, so that Drop cleans up a half-made rig.
-        let mut rig = Self {
-            server: end('s', SERVER_CPU),
-            client: end('c', CLIENT_CPU),
-        };
-        note(
-            "bench",
-            format!("creating namespaces {} and {}", rig.server.name, rig.client.name),
-        );
-        for end in [&rig.server, &rig.client] {
-            cmd::run(Command::new("ip").args(["netns", "add", &end.name]))?;
+        for name in netns::remove_stale(PREFIX) {
+            note("bench", format!("removed namespace {name}, left by an earlier run"));
         }
-        let (s, c) = (&rig.server.name, &rig.client.name);
-        cmd::run(Command::new("ip").args([
-            "link", "add", s, "netns", s, "type", "veth", "peer", "name", c, "netns", c,
-        ]))?;
+        let tag = netns::unique_tag(PREFIX);
+        let (server, client) = (format!("{tag}s"), format!("{tag}c"));
+        note("bench", format!("creating namespaces {server} and {client}"));
+        let end = |name: String, cpu| -> Result<End> {
+            Ok(End {
+                ns: Netns::create(&name)?,
+                name,
+                mac: String::new(),
+                cpu,
+            })
+        };
+        // Each end owns its namespace from here on, so a half-made rig is removed too.
+        let mut rig = Self {
+            server: end(server, SERVER_CPU)?,
+            client: end(client, CLIENT_CPU)?,
+        };
+        netns::veth((&rig.server.ns, &rig.server.name), (&rig.client.ns, &rig.client.name))?;
         for (end, v4, v6) in [(&rig.server, SERVER_V4, SERVER_V6), (&rig.client, CLIENT_V4, CLIENT_V6)] {
-            end.ip(&["link", "set", "lo", "up"])?;
-            end.ip(&["addr", "add", &format!("{v4}/24"), "dev", &end.name])?;
-            end.ip(&["addr", "add", &format!("{v6}/64"), "dev", &end.name, "nodad"])?;
-            end.ip(&["link", "set", &end.name, "up"])?;
+            end.ns.address(&end.name, &format!("{v4}/24"))?;
+            end.ns.address(&end.name, &format!("{v6}/64"))?;
+            end.ns.up(&end.name)?;
         }
         for end in [&mut rig.server, &mut rig.client] {
             let path = format!("/sys/class/net/{}/address", end.name);
@@ -174,61 +170,10 @@ impl Drop for Rig {
             "bench",
             format!("removing namespaces {} and {}", self.server.name, self.client.name),
         );
+        // Knot and kxdpgun leave XDP programs behind; the ends' guards then
+        // kill what still runs inside and remove the namespaces.
         for end in [&self.server, &self.client] {
             end.detach_xdp();
-            remove_netns(&end.name);
-        }
-    }
-}
-
-/// Kills whatever still runs in namespace `name` (all of it started by the rig) and removes it.
-fn remove_netns(name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let pids = netns_pids(name);
-        if pids.is_empty() || Instant::now() >= deadline {
-            break;
-        }
-        for pid in pids {
-            process::signal(pid, libc::SIGKILL);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = Command::new("ip")
-        .args(["netns", "del", name])
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn netns_pids(name: &str) -> BTreeSet<u32> {
-    let out = Command::new("ip")
-        .args(["netns", "pids", name])
-        .stderr(Stdio::null())
-        .output();
-    out.map(|out| {
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-/// Removes namespaces left by an earlier run that was killed outright: names
-/// of exactly the rig's form whose process id no longer exists.
-fn remove_stale() {
-    let Ok(list) = cmd::stdout(Command::new("ip").args(["netns", "list"])) else {
-        return;
-    };
-    for name in list.lines().filter_map(|line| line.split_whitespace().next()) {
-        let pid = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.strip_suffix(['s', 'c']))
-            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|pid| pid.parse().ok());
-        if pid.is_some_and(|pid| !process::is_alive(pid)) {
-            note("bench", format!("removing namespace {name}, left by an earlier run"));
-            remove_netns(name);
         }
     }
 }

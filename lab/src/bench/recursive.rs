@@ -21,7 +21,7 @@ use super::{
 use crate::cmd::{self, note};
 
 /// The packages the bench runs: Unbound, the generator, dig for the probe, ip.
-const PACKAGES: &[&str] = &["unbound", "knot-dnsutils", "bind9-dnsutils", "iproute2", "ethtool"];
+pub const PACKAGES: &[&str] = &["unbound", "knot-dnsutils", "bind9-dnsutils", "iproute2", "ethtool"];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -152,7 +152,7 @@ pub fn run(args: &Args) -> Result<()> {
             tlds::MAX_TLDS
         );
     }
-    super::prepare_machine(PACKAGES)?;
+    super::prepare_machine()?;
     let skipped: BTreeMap<Resolver, String> = BTreeMap::new();
     if let Err(reason) = super::build_ours() {
         // The lab itself is served by ours.

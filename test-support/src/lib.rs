@@ -1,0 +1,17 @@
+//! Builders and rigs shared by the tests, the lab and the benches, written
+//! once and independently of the code they test.
+//!
+//! - [`query`]: DNS queries field by field, with raw escape hatches for
+//!   deliberately malformed messages.
+//! - [`frame`]: Ethernet (optional VLAN tags), IPv4 or IPv6, UDP frames.
+//! - [`checksum`]: the Internet checksum (RFC 1071), written out here and not
+//!   taken from the XDP program's code, so that a test can catch its errors.
+//! - [`netns`]: network namespaces and veth pairs that are removed on drop.
+#![warn(missing_docs)]
+
+pub mod checksum;
+pub mod frame;
+pub mod netns;
+pub mod query;
+
+pub use query::{Edns, Query, encode_name};
