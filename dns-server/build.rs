@@ -9,6 +9,12 @@ fn main() -> anyhow::Result<()> {
     compile_gobgp_proto(&manifest_dir)?;
     let root = std::path::Path::new(&manifest_dir).join("../xdp-ebpf");
     let root = root.to_str().ok_or_else(|| anyhow!("non-UTF-8 path to xdp-ebpf"))?;
+    // aya-build watches the program's own directory (xdp-abi included); the
+    // program also compiles dns-wire, which lives beside it.
+    println!(
+        "cargo:rerun-if-changed={}",
+        std::path::Path::new(&manifest_dir).join("../dns-wire").display()
+    );
     aya_build::build_ebpf(
         [Package {
             name: "xdp-ebpf",

@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, sync::RwLock};
 
-use xdp_common::{query::Query, wire::MAX_NAME_LEN};
+use dns_wire::{query::Query, wire::MAX_NAME_LEN};
 
 /// Bytes of a key: type, class, EDNS flags, then the name.
 const KEY_LEN: usize = 5 + MAX_NAME_LEN;
@@ -29,7 +29,7 @@ impl Key {
         };
         let name = q.qname;
         for (dst, &b) in bytes[5..].iter_mut().zip(name) {
-            *dst = xdp_common::wire::ascii_lower(b);
+            *dst = dns_wire::wire::ascii_lower(b);
         }
         Key {
             bytes,

@@ -16,7 +16,7 @@ pub struct Catalog {
 }
 
 /// See [`Catalog::on_cached`]: the query and the stored response (ID 0, RD/CD clear).
-pub type CachedHook = Box<dyn Fn(&xdp_common::query::Query<'_>, &[u8]) + Send + Sync>;
+pub type CachedHook = Box<dyn Fn(&dns_wire::query::Query<'_>, &[u8]) + Send + Sync>;
 
 impl Catalog {
     /// A catalog of `zones` with an empty answer cache of `cache_entries`.
@@ -39,7 +39,7 @@ impl Catalog {
     /// serve that too (RFC 4035 3.1.4.1).
     pub fn find_for(&self, lower: &[u8], qtype: u16) -> Option<&Arc<Zone>> {
         let zone = self.find(lower)?;
-        if qtype == xdp_common::wire::rtype::DS && zone.origin.as_wire() == lower {
+        if qtype == dns_wire::wire::rtype::DS && zone.origin.as_wire() == lower {
             let parent = crate::name::parent(lower).and_then(|p| self.find(p));
             return parent.or(Some(zone));
         }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use xdp_common::wire::{MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower};
+use dns_wire::wire::{MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower};
 
 /// A fully qualified domain name in uncompressed wire format (root label included).
 ///
@@ -38,7 +38,7 @@ impl Name {
 
     /// Takes a wire-format name, checking label and name lengths; no pointers.
     pub fn from_wire(wire: &[u8]) -> Option<Self> {
-        let len = xdp_common::query::question_name_len(wire)?;
+        let len = dns_wire::query::question_name_len(wire)?;
         (len == wire.len()).then(|| Self(wire.into()))
     }
 

@@ -1,5 +1,5 @@
 //! The Internet checksum (RFC 1071) and the UDP pseudo-header (RFC 768, RFC
-//! 8200 section 8.1), written out again here: independent of `xdp_common`'s
+//! 8200 section 8.1), written out again here: independent of `dns_wire`'s
 //! incremental code, so a frame built or checked here can catch its mistakes.
 use std::net::IpAddr;
 

@@ -17,7 +17,7 @@ use test_support::{
     Query, checksum,
     netns::{self, Netns},
 };
-use xdp_common::abi::Stat;
+use xdp_abi::Stat;
 
 const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -759,7 +759,7 @@ fn xdp_auto_mode_falls_back_to_generic_without_native_support() {
     );
     let link = lab.server_link(&iface);
     assert!(
-        link.contains("xdpgeneric") && link.contains("name xdp_dns"),
+        link.contains("xdpgeneric") && link.contains(&format!("name {}", xdp_abi::names::PROGRAM)),
         "ip -d link show must list our program in generic mode:\n{link}"
     );
     drop(server);

@@ -5,7 +5,7 @@ use aya_ebpf::{
     maps::{LpmTrie, lpm_trie::Key},
     programs::XdpContext,
 };
-use xdp_common::abi::Stat;
+use xdp_abi::Stat;
 
 use crate::{
     maps::{DENY_SIZE, DENY_V4, DENY_V6},

@@ -4,7 +4,7 @@
 //! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
 //! [`maps`], [`recursive`] (who gets the resolver's entries), [`respond`] (the
 //! rewrite and its checksums), [`stats`]. The DNS question itself is parsed
-//! by `xdp_common::question`, shared with the host.
+//! by `dns_wire::fast_question`, shared with the host.
 // Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
 // `cargo test --workspace`) it compiles to a stub so the workspace checks.
 #![cfg_attr(target_arch = "bpf", no_std)]
@@ -20,11 +20,11 @@ mod stats;
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
 use aya_log_ebpf::{debug, trace, warn};
-use xdp_common::{
-    abi::{CacheValue, Stat},
-    question::{self, MSG_BUF, Question, Verdict},
+use dns_wire::{
+    fast_question::{self, MSG_BUF, Question, Verdict},
     wire::{FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, OPCODE_MASK},
 };
+use xdp_abi::{CacheKey, CacheValue, Stat};
 
 use crate::{
     maps::{CACHE_A, CACHE_B, CONFIG, SCRATCH},
@@ -51,7 +51,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         return Ok(drop(ctx, why));
     }
     // The header's drops straight from the packet, before anything is copied:
-    // junk costs little. `question::header` repeats them for the host's sake.
+    // junk costs little. `fast_question::header` repeats them for the host's sake.
     if d.dns_len < HEADER_LEN {
         return Ok(drop(ctx, Stat::DropTooShort));
     }
@@ -83,17 +83,17 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if copied != 0 {
         return Ok(pass(ctx, Stat::TxError));
     }
-    // question::parse in three steps, each result laundered.
-    let header = match question::header(msg, d.dns_len) {
+    // fast_question::parse in three steps, each result laundered.
+    let header = match fast_question::header(msg, d.dns_len) {
         Ok(h) => h,
         Err(v) => return Ok(verdict(ctx, v)),
     };
-    let Some(name) = question::name(msg, d.dns_len) else {
+    let Some(name) = fast_question::name(msg, d.dns_len) else {
         return Ok(pass(ctx, Stat::Pass));
     };
     // SAFETY: see `scratch`.
     let name = launder(unsafe { &mut (*scratch).name }, name);
-    let q = match question::rest(msg, d.dns_len, header, name) {
+    let q = match fast_question::rest(msg, d.dns_len, header, name) {
         // SAFETY: see `scratch`.
         Ok(q) => launder(unsafe { &mut (*scratch).question }, q),
         Err(v) => return Ok(verdict(ctx, v)),
@@ -104,7 +104,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         rrl::Limit::Slip => return slip(ctx, &d, &q),
     }
     let cache = if cfg.active == 0 { &CACHE_A } else { &CACHE_B };
-    let Some(value) = cache.get_ptr(q.key) else {
+    let Some(value) = cache.get_ptr(CacheKey(q.key)) else {
         return Ok(pass(ctx, Stat::Miss));
     };
     // SAFETY: a map value stays valid for the whole program run (RCU).
@@ -117,7 +117,7 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     } else {
         return Ok(pass(ctx, Stat::Miss));
     };
-    if !question::same_name(value.name_words(), msg, q.key.name_len as usize) {
+    if !fast_question::same_name(value.name_words(), msg, q.key.name_len as usize) {
         return Ok(pass(ctx, Stat::Miss));
     }
     if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {

@@ -1,14 +1,13 @@
-//! The program's maps; userspace finds each by this name.
+//! The program's maps. Each static's name is its map's name, which userspace
+//! opens by the constant in `xdp_abi::names` (dns-server's tests check they agree).
 
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
 };
-use xdp_common::{
-    abi::{Bucket, CacheKey, CacheValue, Stat, XdpConfig},
-    question::{Message, Question, WalkedName},
-};
+use dns_wire::fast_question::{Message, Question, WalkedName};
+use xdp_abi::{Bucket, CacheKey, CacheValue, Stat, XdpConfig};
 
 use crate::parse::Datagram;
 

@@ -1,7 +1,7 @@
 //! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for us?
 
 use aya_ebpf::programs::XdpContext;
-use xdp_common::abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
+use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
 use crate::maps::{SERVICE_V4, SERVICE_V6};
 

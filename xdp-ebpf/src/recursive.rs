@@ -4,11 +4,8 @@
 //! make XDP serve TTLs longer than the records have left.
 
 use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
-use xdp_common::{
-    abi::{CONFIG_RECURSION, CacheValue, XdpConfig},
-    question::Question,
-    wire::FLAG_RD,
-};
+use dns_wire::{fast_question::Question, wire::FLAG_RD};
+use xdp_abi::{CONFIG_RECURSION, CacheValue, XdpConfig};
 
 use crate::{
     filter,

@@ -6,12 +6,8 @@ use aya_ebpf::{
     helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes},
     programs::XdpContext,
 };
-use xdp_common::{
-    abi::{CacheValue, MAX_BODY},
-    csum,
-    question::Question,
-    wire::MAX_NAME_LEN,
-};
+use dns_wire::{csum, fast_question::Question, wire::MAX_NAME_LEN};
+use xdp_abi::{CacheValue, MAX_BODY};
 
 use crate::{
     maps::{HEAD_BUF, SCRATCH},

@@ -4,7 +4,7 @@
 //! still get its answer over TCP (as BIND's and Knot's RRL do).
 
 use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
-use xdp_common::abi::{Bucket, CONFIG_RATE_LIMIT, TOKEN_SCALE, XdpConfig};
+use xdp_abi::{Bucket, CONFIG_RATE_LIMIT, TOKEN_SCALE, XdpConfig};
 
 use crate::{
     maps::RRL,

@@ -1,6 +1,6 @@
 //! Per-CPU counters by reason.
 
-use xdp_common::abi::Stat;
+use xdp_abi::Stat;
 
 use crate::maps::STATS;
 

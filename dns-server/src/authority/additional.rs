@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use xdp_common::wire::rtype;
+use dns_wire::wire::rtype;
 
 use super::{Answer, Placed};
 use crate::{

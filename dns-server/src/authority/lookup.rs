@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use xdp_common::wire::{MAX_NAME_LEN, rcode, rtype};
+use dns_wire::wire::{MAX_NAME_LEN, rcode, rtype};
 
 use super::{Answer, Placed, additional};
 use crate::{

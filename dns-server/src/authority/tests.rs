@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use xdp_common::wire::{rcode, rtype};
+use dns_wire::wire::{rcode, rtype};
 
 use super::{Answer, lookup};
 use crate::{

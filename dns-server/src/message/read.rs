@@ -3,7 +3,7 @@
 //! RDATA names may be compressed, RFC 3597 4), so records can be cached and
 //! written again as if they came from a zone file.
 
-use xdp_common::wire::{HEADER_LEN, MAX_NAME_LEN, rtype};
+use dns_wire::wire::{HEADER_LEN, MAX_NAME_LEN, rtype};
 
 use super::Section;
 use crate::name::Name;
@@ -45,7 +45,7 @@ impl Header {
         self.flags & 0x000f
     }
 
-    /// A flag from [`xdp_common::wire`].
+    /// A flag from [`dns_wire::wire`].
     pub fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0
     }

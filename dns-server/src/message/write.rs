@@ -3,7 +3,7 @@
 //! The writer enforces a size limit record by record, so that the caller can
 //! decide what to do when a section does not fit (truncate, or drop extras).
 
-use xdp_common::wire::{HEADER_LEN, rtype};
+use dns_wire::wire::{HEADER_LEN, rtype};
 
 /// Offsets above this cannot be the target of a compression pointer.
 const MAX_POINTER: usize = 0x3fff;
@@ -147,7 +147,7 @@ impl<'b> Writer<'b> {
         self.buf.push(0);
         self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.buf.extend_from_slice(&udp_payload.to_be_bytes());
-        let flags: u16 = if dnssec_ok { xdp_common::wire::EDNS_DO } else { 0 };
+        let flags: u16 = if dnssec_ok { dns_wire::wire::EDNS_DO } else { 0 };
         self.buf.extend_from_slice(&[ext_rcode, 0]);
         self.buf.extend_from_slice(&flags.to_be_bytes());
         let rdlen: usize = options.iter().map(|(_, data)| 4 + data.len()).sum();
@@ -236,7 +236,7 @@ impl<'b> Writer<'b> {
 
     /// Writes RDATA, compressing the names of the types RFC 3597 4 allows.
     fn rdata(&mut self, rtype: u16, rdata: &[u8]) {
-        let name_at = |at: usize| xdp_common::query::question_name_len(rdata.get(at..)?).map(|n| at + n);
+        let name_at = |at: usize| dns_wire::query::question_name_len(rdata.get(at..)?).map(|n| at + n);
         match rtype {
             rtype::NS | rtype::CNAME | rtype::PTR => {
                 if let Some(end) = name_at(0).filter(|&end| end == rdata.len()) {

@@ -1,6 +1,6 @@
 //! CHAOS-class identity queries: `id.server`, `hostname.bind` (RFC 4892) and `version.bind`.
 
-use xdp_common::{
+use dns_wire::{
     query::Query,
     wire::{class, rcode, rtype},
 };

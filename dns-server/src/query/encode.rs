@@ -1,6 +1,6 @@
 //! Turning a lookup's [`Answer`] into a response, truncating as RFC 2181 9 says.
 
-use xdp_common::{
+use dns_wire::{
     query::{Edns, Query},
     wire::{FLAG_AA, FLAG_CD, FLAG_RD, FLAG_TC, edns_option},
 };

@@ -10,7 +10,7 @@ pub mod recursive;
 
 use std::{net::IpAddr, sync::Arc};
 
-use xdp_common::{
+use dns_wire::{
     query::{self, Query, QueryError},
     wire::{self, FLAG_CD, FLAG_QR, FLAG_RD, OPCODE_MASK, class, opcode, rcode, rtype},
 };

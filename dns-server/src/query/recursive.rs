@@ -1,7 +1,7 @@
 //! Answers for resolved queries: the resolver's records written as a
 //! response with RA set, truncated over UDP like any other answer.
 
-use xdp_common::{
+use dns_wire::{
     query::{Edns, Query},
     wire::{FLAG_RA, FLAG_TC, rcode},
 };

@@ -236,7 +236,7 @@ fn big_answers_truncate_over_udp_and_not_over_tcp() {
     assert_eq!(m.answers.len(), 40);
     assert!(
         c.answers.get_into(
-            &crate::answer_cache::Key::new(&xdp_common::query::parse(&packet).expect("parses")),
+            &crate::answer_cache::Key::new(&dns_wire::query::parse(&packet).expect("parses")),
             65535,
             &mut Vec::new()
         ),

@@ -1,6 +1,6 @@
 //! Deciding what an upstream answer means, trusting only what is in bailiwick.
 
-use xdp_common::wire::{FLAG_AA, rcode, rtype};
+use dns_wire::wire::{FLAG_AA, rcode, rtype};
 
 use super::cache::CachedRecord;
 use crate::{

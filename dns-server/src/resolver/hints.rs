@@ -2,7 +2,7 @@
 
 use std::{net::IpAddr, path::Path};
 
-use xdp_common::wire::rtype;
+use dns_wire::wire::rtype;
 
 use crate::{
     name::Name,

@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use xdp_common::wire::{rcode, rtype};
+use dns_wire::wire::{rcode, rtype};
 
 use super::{
     Budget, Resolution, ResolveError, Resolver,

@@ -4,12 +4,12 @@
 
 use std::{io, net::SocketAddr, time::Duration};
 
+use dns_wire::wire::{FLAG_QR, FLAG_RD, FLAG_TC};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpStream, UdpSocket},
     time::timeout,
 };
-use xdp_common::wire::{FLAG_QR, FLAG_RD, FLAG_TC};
 
 use crate::{
     message::{Writer, read},

@@ -24,10 +24,9 @@ use std::{
     sync::Arc,
 };
 
-use xdp_common::{
-    abi::{CONFIG_RECURSION, XdpConfig},
-    wire::class,
-};
+use dns_wire::wire::class;
+
+use xdp_abi::{CONFIG_RECURSION, XdpConfig};
 
 use super::{FastPath, XdpError, feed, sync};
 use crate::{

@@ -32,11 +32,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xdp_common::{
-    abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS},
+use dns_wire::{
     query::Edns,
     wire::{FLAG_RD, class},
 };
+
+use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS};
 
 use super::{SharedMaps, sync};
 use crate::{

@@ -11,7 +11,7 @@ use super::{SharedMaps, XdpError, maps::Maps};
 use crate::config::{AttachMode, ProgramLogLevel};
 
 /// Name of the program in the object.
-pub const PROGRAM: &str = "xdp_dns";
+pub const PROGRAM: &str = xdp_abi::names::PROGRAM;
 
 /// The object built by `build.rs` from `xdp-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-dns"));
@@ -78,8 +78,8 @@ impl FastPath {
         let log = log.filter(|l| l.level != ProgramLogLevel::Off);
         let level = log.as_ref().map_or(0, |l| l.level.aya_level());
         let mut ebpf = EbpfLoader::new()
-            .map_max_entries("CACHE_A", cache_entries)
-            .map_max_entries("CACHE_B", cache_entries)
+            .map_max_entries(xdp_abi::names::CACHE_A, cache_entries)
+            .map_max_entries(xdp_abi::names::CACHE_B, cache_entries)
             .override_global(aya_log::LEVEL, &level, true)
             .load(object)?;
         program(&mut ebpf)?.load()?;
@@ -199,4 +199,40 @@ fn program(ebpf: &mut Ebpf) -> Result<&mut Xdp, XdpError> {
         .program_mut(PROGRAM)
         .ok_or(XdpError::Program(aya::programs::ProgramError::NotLoaded))?;
     Ok(prog.try_into()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use xdp_abi::names;
+
+    /// Userspace finds maps by the names in `xdp_abi::names`, but aya's
+    /// `#[map]` takes each name from its static in the program: check that
+    /// both sides agree, in the object this build embeds.
+    #[test]
+    fn every_abi_name_is_in_the_embedded_object() {
+        let object = aya_obj::Object::parse(super::OBJECT).expect("the embedded object parses");
+        assert!(
+            object.programs.contains_key(names::PROGRAM),
+            "program {} not in the object (it has {:?})",
+            names::PROGRAM,
+            object.programs.keys().collect::<Vec<_>>()
+        );
+        for name in names::MAPS {
+            assert!(
+                object.maps.contains_key(name),
+                "map {name} not in the object (it has {:?})",
+                object.maps.keys().collect::<Vec<_>>()
+            );
+        }
+        // And the other way: a map added to the program gets its name here too.
+        for name in object.maps.keys() {
+            let ours = names::MAPS.contains(&name.as_str());
+            let aya_log = name == "AYA_LOGS";
+            let globals = name.starts_with('.');
+            assert!(
+                ours || aya_log || globals,
+                "map {name} has no constant in xdp_abi::names"
+            );
+        }
+    }
 }

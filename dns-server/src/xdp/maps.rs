@@ -9,12 +9,12 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
 };
-use xdp_common::abi::{CacheKey, CacheValue, XdpConfig};
+use xdp_abi::{CacheKey, CacheValue, XdpConfig, names};
 
 use super::XdpError;
 
 /// Maps pinned for other processes (`dns-server stats`, `dns-server deny`, `bpftool`).
-pub const PINNED: [&str; 4] = ["STATS", "DENY_V4", "DENY_V6", "DENY_SIZE"];
+pub const PINNED: [&str; 4] = [names::STATS, names::DENY_V4, names::DENY_V6, names::DENY_SIZE];
 
 /// The maps userspace writes or reads.
 pub struct Maps {
@@ -26,7 +26,7 @@ pub struct Maps {
     pub allow_v6: LpmTrie<MapData, [u8; 16], u8>,
     /// The settings array.
     pub config: Array<MapData, XdpConfig>,
-    /// Counters by [`xdp_common::abi::Stat`].
+    /// Counters by [`xdp_abi::Stat`].
     pub stats: PerCpuArray<MapData, u64>,
     /// IPv4 deny list.
     pub deny_v4: LpmTrie<MapData, [u8; 4], u8>,
@@ -71,18 +71,18 @@ impl Maps {
     pub fn take(ebpf: &mut Ebpf) -> Result<Maps, XdpError> {
         Ok(Maps {
             cache: [
-                HashMap::try_from(take(ebpf, "CACHE_A")?)?,
-                HashMap::try_from(take(ebpf, "CACHE_B")?)?,
+                HashMap::try_from(take(ebpf, names::CACHE_A)?)?,
+                HashMap::try_from(take(ebpf, names::CACHE_B)?)?,
             ],
-            allow_v4: LpmTrie::try_from(take(ebpf, "ALLOW_V4")?)?,
-            allow_v6: LpmTrie::try_from(take(ebpf, "ALLOW_V6")?)?,
-            config: Array::try_from(take(ebpf, "CONFIG")?)?,
-            stats: PerCpuArray::try_from(take(ebpf, "STATS")?)?,
-            deny_v4: LpmTrie::try_from(take(ebpf, "DENY_V4")?)?,
-            deny_v6: LpmTrie::try_from(take(ebpf, "DENY_V6")?)?,
-            deny_size: Array::try_from(take(ebpf, "DENY_SIZE")?)?,
-            service_v4: HashMap::try_from(take(ebpf, "SERVICE_V4")?)?,
-            service_v6: HashMap::try_from(take(ebpf, "SERVICE_V6")?)?,
+            allow_v4: LpmTrie::try_from(take(ebpf, names::ALLOW_V4)?)?,
+            allow_v6: LpmTrie::try_from(take(ebpf, names::ALLOW_V6)?)?,
+            config: Array::try_from(take(ebpf, names::CONFIG)?)?,
+            stats: PerCpuArray::try_from(take(ebpf, names::STATS)?)?,
+            deny_v4: LpmTrie::try_from(take(ebpf, names::DENY_V4)?)?,
+            deny_v6: LpmTrie::try_from(take(ebpf, names::DENY_V6)?)?,
+            deny_size: Array::try_from(take(ebpf, names::DENY_SIZE)?)?,
+            service_v4: HashMap::try_from(take(ebpf, names::SERVICE_V4)?)?,
+            service_v6: HashMap::try_from(take(ebpf, names::SERVICE_V6)?)?,
         })
     }
 
@@ -202,8 +202,8 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
             reason: format!("{e} (is the server running with XDP?)"),
         })
     };
-    let data = open(if addr.is_ipv4() { "DENY_V4" } else { "DENY_V6" })?;
-    let mut sizes: Array<MapData, u32> = Array::try_from(Map::Array(open("DENY_SIZE")?))?;
+    let data = open(if addr.is_ipv4() { names::DENY_V4 } else { names::DENY_V6 })?;
+    let mut sizes: Array<MapData, u32> = Array::try_from(Map::Array(open(names::DENY_SIZE)?))?;
     let size = match addr {
         IpAddr::V4(a) => update_trie(data, a.octets(), prefix_len, remove)?,
         IpAddr::V6(a) => update_trie(data, a.octets(), prefix_len, remove)?,

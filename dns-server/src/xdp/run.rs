@@ -3,7 +3,7 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use xdp_common::abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
+use xdp_abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
 
 use super::{
     FastPath, SharedMaps, XdpError,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use aya::maps::{Map, MapData, PerCpuArray};
-use xdp_common::abi::Stat;
+use xdp_abi::{Stat, names};
 
 use super::XdpError;
 
@@ -17,7 +17,7 @@ pub fn read(stats: &PerCpuArray<MapData, u64>) -> Result<Vec<(Stat, u64)>, XdpEr
 
 /// Reads the counters of a running server from its pinned map.
 pub fn read_pinned(dir: &Path) -> Result<Vec<(Stat, u64)>, XdpError> {
-    let path = dir.join("STATS");
+    let path = dir.join(names::STATS);
     let data = MapData::from_pin(&path).map_err(|e| XdpError::Pin {
         path: path.display().to_string(),
         reason: format!("{e} (is the server running with XDP?)"),

@@ -19,12 +19,13 @@ use std::sync::{
     mpsc::{Receiver, SyncSender, TrySendError},
 };
 
-use xdp_common::{
-    abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY},
-    csum, hash,
+use dns_wire::{
+    csum,
     query::Query,
     wire::{FLAG_CD, FLAG_RD, FLAG_TC, HEADER_LEN, class},
 };
+
+use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY};
 
 use super::{SharedMaps, XdpError};
 use crate::{
@@ -40,14 +41,7 @@ const QUEUE: usize = 4096;
 
 /// The key for a question (`lower` is the lower-cased wire name).
 pub fn key(lower: &[u8], qtype: u16, qclass: u16, flags: u8) -> CacheKey {
-    CacheKey {
-        name_hash: hash::name_hash(lower),
-        qtype,
-        qclass,
-        flags,
-        name_len: lower.len() as u8,
-        _pad: [0; 2],
-    }
+    CacheKey::new(lower, qtype, qclass, flags)
 }
 
 /// The map value for a response to a question named `lower`; `None` when
@@ -57,7 +51,7 @@ pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
     let flags = word(2)?;
     let end = HEADER_LEN + lower.len() + 4;
     let body = response.get(end..)?;
-    if flags & FLAG_TC != 0 || word(4)? != 1 || body.len() > MAX_BODY || lower.len() > xdp_common::wire::MAX_NAME_LEN {
+    if flags & FLAG_TC != 0 || word(4)? != 1 || body.len() > MAX_BODY || lower.len() > dns_wire::wire::MAX_NAME_LEN {
         return None;
     }
     let mut v = Box::new(CacheValue::zeroed());

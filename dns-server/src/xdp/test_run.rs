@@ -7,7 +7,7 @@
 use std::{net::IpAddr, os::fd::RawFd, path::Path, sync::Arc};
 
 use test_support::{Query, checksum, frame as support};
-use xdp_common::abi::{Stat, XdpConfig};
+use xdp_abi::{Stat, XdpConfig};
 
 use super::{
     FastPath,
@@ -583,7 +583,7 @@ fn rate_limit_drops_and_slips_per_prefix() {
     {
         let mut maps = p.fast.maps.lock().unwrap();
         let mut config = maps.config().expect("config");
-        config.flags |= xdp_common::abi::CONFIG_RATE_LIMIT;
+        config.flags |= xdp_abi::CONFIG_RATE_LIMIT;
         // One query a second with a burst of two; every second limited query slips.
         config.rrl_rate = 1;
         config.rrl_burst = 2;
@@ -630,7 +630,7 @@ fn service_addresses_limit_what_is_ours() {
     {
         let mut maps = p.fast.maps.lock().unwrap();
         let mut config = maps.config().expect("config");
-        config.flags |= xdp_common::abi::CONFIG_SERVICE_FILTER;
+        config.flags |= xdp_abi::CONFIG_SERVICE_FILTER;
         maps.set_config(config).expect("config written");
         maps.add_service_address("203.0.113.53".parse().unwrap())
             .expect("service address");
@@ -657,7 +657,8 @@ fn service_addresses_limit_what_is_ours() {
 
 #[test]
 fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
-    use xdp_common::{abi::CONFIG_RECURSION, wire::class};
+    use dns_wire::wire::class;
+    use xdp_abi::CONFIG_RECURSION;
 
     use crate::{
         query::Pending,
@@ -710,7 +711,7 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
 
     // What userspace writes for the same query and resolution.
     let userspace = |dns: &[u8]| {
-        let q = xdp_common::query::parse(dns).expect("a query");
+        let q = dns_wire::query::parse(dns).expect("a query");
         let mut out = Vec::new();
         Pending::new(&q, 1232).write(&mut out, &resolution, &identity());
         out

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use xdp_common::wire::class;
+use dns_wire::wire::class;
 
 use super::{ZoneError, parse, tree::Zone, validate};
 use crate::name::Name;

@@ -5,7 +5,7 @@ use std::{
     sync::Arc,
 };
 
-use xdp_common::wire::{class, rtype};
+use dns_wire::wire::{class, rtype};
 
 use super::{
     Location, Record, ZoneError,

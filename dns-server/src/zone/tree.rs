@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use xdp_common::wire::rtype;
+use dns_wire::wire::rtype;
 
 use super::{Record, ZoneError};
 use crate::name::{self, Name};
@@ -141,8 +141,8 @@ pub struct SoaFields {
 
 /// Reads serial and minimum from SOA RDATA (two names, then five u32).
 pub fn soa_fields(rdata: &[u8]) -> Option<SoaFields> {
-    let mname = xdp_common::query::question_name_len(rdata)?;
-    let rname = xdp_common::query::question_name_len(rdata.get(mname..)?)?;
+    let mname = dns_wire::query::question_name_len(rdata)?;
+    let rname = dns_wire::query::question_name_len(rdata.get(mname..)?)?;
     let fixed = rdata.get(mname + rname..)?;
     let word = |i: usize| Some(u32::from_be_bytes(fixed.get(i * 4..i * 4 + 4)?.try_into().ok()?));
     Some(SoaFields {

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use xdp_common::wire::rtype;
+use dns_wire::wire::rtype;
 
 use super::{Location, Record, ZoneError, parse::class_name, rdata_text::type_name};
 use crate::name::{self, Name};

@@ -1,7 +1,7 @@
 //! Presentation-format RDATA (RFC 1035 5.1 and each type's RFC) to uncompressed wire format.
 
 use data_encoding::HEXUPPER_PERMISSIVE;
-use xdp_common::wire::rtype;
+use dns_wire::wire::rtype;
 
 use crate::name::Name;
 

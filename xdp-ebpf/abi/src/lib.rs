@@ -1,10 +1,58 @@
-//! Map keys, values, counters and settings shared by the XDP program and userspace.
+//! The XDP program's interface with userspace: the names of its maps and of
+//! the program itself, and the keys, values, counters and settings in the maps.
 //!
 //! Every type is `#[repr(C)]`, `Copy`, without `bool` and with explicit
 //! padding, so both sides agree on the bytes; userspace gets `aya::Pod`
-//! impls through the `user` feature.
+//! impls through the `user` feature. DNS itself (the parsers, the name
+//! hash) is in `dns-wire`; this crate only says how it is laid out in maps.
+#![no_std]
+#![warn(missing_docs)]
 
-use crate::wire::MAX_NAME_LEN;
+pub use dns_wire::fast_question::{KEY_DO, KEY_EDNS, NAME_WORDS, QuestionKey};
+use dns_wire::wire::MAX_NAME_LEN;
+
+/// Names by which userspace finds the program and its maps in the object.
+///
+/// aya's `#[map]` takes a map's name from its static's identifier (or a
+/// string literal), not from a constant, so the program declares each map as
+/// a static of exactly this name; dns-server's tests check that every name
+/// here is in the object it embeds.
+pub mod names {
+    /// The XDP entry point (`#[xdp] fn xdp_dns`).
+    pub const PROGRAM: &str = "xdp_dns";
+    /// Per-CPU counters indexed by [`crate::Stat`].
+    pub const STATS: &str = "STATS";
+    /// The single [`crate::XdpConfig`].
+    pub const CONFIG: &str = "CONFIG";
+    /// Responses of generation A ([`crate::CacheKey`] to [`crate::CacheValue`]).
+    pub const CACHE_A: &str = "CACHE_A";
+    /// Responses of generation B.
+    pub const CACHE_B: &str = "CACHE_B";
+    /// IPv4 client prefixes allowed to recurse.
+    pub const ALLOW_V4: &str = "ALLOW_V4";
+    /// IPv6 client prefixes allowed to recurse.
+    pub const ALLOW_V6: &str = "ALLOW_V6";
+    /// IPv4 source prefixes whose DNS traffic is dropped.
+    pub const DENY_V4: &str = "DENY_V4";
+    /// IPv6 source prefixes whose DNS traffic is dropped.
+    pub const DENY_V6: &str = "DENY_V6";
+    /// Entries in the two deny lists.
+    pub const DENY_SIZE: &str = "DENY_SIZE";
+    /// IPv4 service (anycast) addresses.
+    pub const SERVICE_V4: &str = "SERVICE_V4";
+    /// IPv6 service (anycast) addresses.
+    pub const SERVICE_V6: &str = "SERVICE_V6";
+    /// Rate-limit token buckets ([`crate::Bucket`]).
+    pub const RRL: &str = "RRL";
+    /// Per-CPU working memory of one packet (the program's alone).
+    pub const SCRATCH: &str = "SCRATCH";
+
+    /// Every map userspace opens by name.
+    pub const MAPS: [&str; 13] = [
+        STATS, CONFIG, CACHE_A, CACHE_B, ALLOW_V4, ALLOW_V6, DENY_V4, DENY_V6, DENY_SIZE, SERVICE_V4, SERVICE_V6, RRL,
+        SCRATCH,
+    ];
+}
 
 /// Bytes of a cached response after the question. Answers above this stay
 /// in userspace; 1024 holds every answer of a typical zone without DNSSEC
@@ -13,32 +61,33 @@ pub const MAX_BODY: usize = 1024;
 
 /// Size of the name buffer in a [`CacheValue`] (a wire name plus one spare byte, keeping alignment).
 pub const NAME_BUF: usize = MAX_NAME_LEN + 1;
-/// The same in 8-byte words (a power of two, so a word index can be masked into range).
-pub const NAME_WORDS: usize = NAME_BUF / 8;
+const _: () = assert!(
+    NAME_WORDS * 8 == NAME_BUF,
+    "the program compares a stored name word by word"
+);
 /// Size of [`CacheValue::data`]: room for the longest name and the largest body.
 pub const DATA_BUF: usize = NAME_BUF + MAX_BODY;
 
-/// [`CacheKey::flags`]: the query carried an OPT record.
-pub const KEY_EDNS: u8 = 1;
-/// [`CacheKey::flags`]: the OPT record had the DO bit.
-pub const KEY_DO: u8 = 2;
-
-/// Key of the response maps: what changes the bytes of an answer.
-#[repr(C)]
+/// Key of the response maps: the [`QuestionKey`] the program's parser
+/// computes (name hash, type, class, [`KEY_EDNS`] | [`KEY_DO`], name
+/// length), wrapped so that the `aya::Pod` impl can live here.
+#[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CacheKey {
-    /// [`crate::hash::name_hash`] of the lower-cased wire name.
-    pub name_hash: u64,
-    /// QTYPE.
-    pub qtype: u16,
-    /// QCLASS.
-    pub qclass: u16,
-    /// [`KEY_EDNS`] | [`KEY_DO`].
-    pub flags: u8,
-    /// Wire length of the name, root label included.
-    pub name_len: u8,
-    /// Zero.
-    pub _pad: [u8; 2],
+pub struct CacheKey(pub QuestionKey);
+
+impl CacheKey {
+    /// The key of a lower-cased wire name's answer to a question of type `qtype`
+    /// and class `qclass`, with EDNS `flags` ([`KEY_EDNS`] | [`KEY_DO`]).
+    pub fn new(lower: &[u8], qtype: u16, qclass: u16, flags: u8) -> Self {
+        CacheKey(QuestionKey {
+            name_hash: dns_wire::hash::name_hash(lower),
+            qtype,
+            qclass,
+            flags,
+            name_len: lower.len() as u8,
+            _pad: [0; 2],
+        })
+    }
 }
 
 /// A precomputed response: everything after the question, plus what the
@@ -258,6 +307,8 @@ mod pod {
 
 #[cfg(test)]
 mod tests {
+    use dns_wire::fast_question::{self, Message};
+
     use super::*;
 
     #[test]
@@ -268,5 +319,38 @@ mod tests {
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
         }
+    }
+
+    #[test]
+    fn a_stored_name_matches_the_question_it_answers() {
+        let www = b"\x03WwW\x07ExAmple\x03com\x00";
+        let mut query = [0u8; 12 + 17 + 4];
+        query[5] = 1; // QDCOUNT
+        query[12..12 + www.len()].copy_from_slice(www);
+        query[12 + www.len()..].copy_from_slice(&[0, 1, 0, 1]);
+        let mut m = Message::from_bytes(&query);
+        let q = fast_question::parse(&mut m, query.len()).expect("answerable");
+        let n = q.key.name_len as usize;
+        let lower = b"\x03www\x07example\x03com\x00";
+        assert_eq!(
+            CacheKey(q.key),
+            CacheKey::new(lower, 1, 1, 0),
+            "userspace computes the program's key"
+        );
+        let mut stored = CacheValue::zeroed();
+        stored.set_name_and_body(lower, &[0xc0, 0x0c, 0, 1]);
+        assert!(fast_question::same_name(stored.name_words(), &m, n));
+        stored.bytes_mut()[5] = b'x';
+        assert!(
+            !fast_question::same_name(stored.name_words(), &m, n),
+            "one byte differs"
+        );
+        let mut longer = stored;
+        longer.bytes_mut()[n] = 1;
+        longer.bytes_mut()[5] = b'e';
+        assert!(
+            fast_question::same_name(longer.name_words(), &m, n),
+            "bytes past the length (the body) are not compared"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The XDP program's view of a query: header checks, the question
+//! The XDP program's fast parse of a query: header checks, the question
 //! lower-cased and hashed in place, and the OPT record.
 //!
 //! It works on a fixed-size copy of the DNS message (the program copies the
@@ -8,13 +8,43 @@
 //! boundary: the name is then read, lower-cased, hashed and compared a
 //! word at a time with single loads (the BPF backend splits every load it
 //! cannot prove aligned into byte loads). It decides only what XDP can answer; anything unusual is
-//! [`Verdict::Pass`] so that userspace gives the full, careful answer.
+//! [`Verdict::Pass`] so that userspace gives the full, careful answer
+//! (parsed by [`crate::query`]).
 
 use crate::{
-    abi::{CacheKey, KEY_DO, KEY_EDNS, NAME_WORDS},
     hash,
     wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, edns_option, rtype},
 };
+
+/// A wire name plus one spare byte, in 8-byte words: how much of the
+/// question the word-at-a-time walk covers (a power of two, so a word index
+/// can be masked into range).
+pub const NAME_WORDS: usize = (MAX_NAME_LEN + 1) / 8;
+
+/// [`QuestionKey::flags`]: the query carried an OPT record.
+pub const KEY_EDNS: u8 = 1;
+/// [`QuestionKey::flags`]: the OPT record had the DO bit.
+pub const KEY_DO: u8 = 2;
+
+/// What of a question changes the bytes of its answer. The XDP program's
+/// response maps are keyed by it (`xdp_abi::CacheKey` wraps it), so its
+/// layout is part of that ABI: `#[repr(C)]`, explicit padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct QuestionKey {
+    /// [`hash::name_hash`] of the lower-cased wire name.
+    pub name_hash: u64,
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
+    /// [`KEY_EDNS`] | [`KEY_DO`].
+    pub flags: u8,
+    /// Wire length of the name, root label included.
+    pub name_len: u8,
+    /// Zero.
+    pub _pad: [u8; 2],
+}
 
 /// Size of the message buffer; longer queries are passed to userspace.
 /// A power of two, so an index can be masked into range.
@@ -112,7 +142,7 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Question {
     /// The map key (name hash, type, class, EDNS flags, name length).
-    pub key: CacheKey,
+    pub key: QuestionKey,
     /// The query's flags word.
     pub flags: u16,
     /// Offset just past the question (12 + name + 4).
@@ -225,7 +255,7 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
     };
     let end = at + 4;
 
-    let mut key = CacheKey {
+    let mut key = QuestionKey {
         name_hash: n.hash,
         qtype,
         qclass,
@@ -306,7 +336,7 @@ pub fn name(msg: &mut Message, len: usize) -> Option<WalkedName> {
 }
 
 /// Whether the first `len` bytes of `stored` (a lower-cased name in memory
-/// order, as in [`crate::abi::CacheValue::name_words`]) are the lower-cased
+/// order, as in `xdp_abi::CacheValue::name_words`) are the lower-cased
 /// name of `len` bytes at the question in `msg` (after [`name`]).
 #[inline(always)]
 pub fn same_name(stored: &[u64; NAME_WORDS], msg: &Message, len: usize) -> bool {
@@ -362,7 +392,7 @@ fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{abi::CacheValue, csum};
+    use crate::csum;
 
     const WWW: &[u8] = b"\x03WwW\x07ExAmple\x03com\x00";
     const OPT_DO: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
@@ -421,24 +451,39 @@ mod tests {
         }
     }
 
+    /// `bytes` as a stored name is kept: in memory order, zero-padded
+    /// (as `xdp_abi::CacheValue::name_words` holds it, whose own test
+    /// checks the same against a real value).
+    fn stored(bytes: &[u8]) -> [u64; NAME_WORDS] {
+        let mut words = [0u64; NAME_WORDS];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_ne_bytes(b);
+        }
+        words
+    }
+
     #[test]
     fn stored_names_are_compared_case_insensitively() {
         let (mut m, len) = message(0, 1, WWW, 1, &[], 0);
         let q = parse(&mut m, len).expect("answerable");
         let n = q.key.name_len as usize;
-        let mut stored = CacheValue::zeroed();
-        stored.set_name_and_body(b"\x03www\x07example\x03com\x00", &[0xc0, 0x0c, 0, 1]);
-        assert!(same_name(stored.name_words(), &m, n));
-        stored.bytes_mut()[5] = b'x';
-        assert!(!same_name(stored.name_words(), &m, n), "one byte differs");
-        let mut longer = stored;
-        longer.bytes_mut()[n] = 1;
-        longer.bytes_mut()[5] = b'e';
+        let mut data = [0u8; NAME_WORDS * 8];
+        let lower = b"\x03www\x07example\x03com\x00";
+        data[..lower.len()].copy_from_slice(lower);
+        data[lower.len()..lower.len() + 4].copy_from_slice(&[0xc0, 0x0c, 0, 1]);
+        assert!(same_name(&stored(&data), &m, n));
+        data[5] = b'x';
+        assert!(!same_name(&stored(&data), &m, n), "one byte differs");
+        let mut longer = data;
+        longer[n] = 1;
+        longer[5] = b'e';
         assert!(
-            same_name(longer.name_words(), &m, n),
+            same_name(&stored(&longer), &m, n),
             "bytes past the length (the body) are not compared"
         );
-        assert_eq!(q.key.name_hash, hash::name_hash(&longer.bytes()[..n]));
+        assert_eq!(q.key.name_hash, hash::name_hash(&longer[..n]));
     }
 
     #[test]

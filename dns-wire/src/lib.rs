@@ -1,0 +1,21 @@
+//! DNS wire format shared by the XDP program and the userspace server.
+//!
+//! Everything here is `no_std`, allocation-free and bounds-checked, so the
+//! same code runs in the eBPF program and is unit-tested and fuzzed on the
+//! host with the same bytes. Two parsers read a query, each for its side:
+//!
+//! - [`query`]: the full parse userspace answers from (header, question,
+//!   every record after it, EDNS and TSIG noted), over any slice;
+//! - [`fast_question`]: the XDP program's bounded parse of a fixed-size
+//!   copy, word at a time, that accepts only what the program can answer
+//!   and leaves the rest to [`query`].
+//!
+//! Nothing here knows about XDP maps: those live in the `xdp-abi` crate.
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod csum;
+pub mod fast_question;
+pub mod hash;
+pub mod query;
+pub mod wire;
