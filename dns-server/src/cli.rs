@@ -86,7 +86,7 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     /// Let clients in PREFIX use recursion (repeatable; turns recursion on; default with recursion: loopback).
     #[arg(long = "allow-recursion")]
-    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
+    pub allow_recursion: Vec<crate::prefix::Prefix>,
     /// Forward recursive queries to ADDR:PORT instead of iterating (repeatable; turns recursion on).
     #[arg(long)]
     pub forward: Vec<SocketAddr>,

@@ -7,7 +7,8 @@
 //! - [`authority`]: the answering logic (referral, CNAME, wildcard, negative).
 //! - [`query`]: one query's bytes to its response's bytes; [`message`] writes them.
 //! - [`answer_cache`]: wire answers reused for repeated questions.
-//! - [`resolver`]: recursion for names outside our zones, with its cache.
+//! - [`resolver`]: recursion for names outside our zones, with its cache;
+//!   [`prefix`]: the address prefixes allowed to use it.
 //! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
 //! - [`xdp`]: the XDP fast path (loading, map filling, counters).
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod message;
 pub mod name;
+pub mod prefix;
 pub mod query;
 pub mod resolver;
 pub mod server;

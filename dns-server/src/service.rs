@@ -6,9 +6,10 @@ use arc_swap::ArcSwap;
 
 use crate::{
     catalog::Catalog,
-    config::{Config, ZoneConfig},
+    config::{Config, ResolverSection, ZoneConfig},
     name::Name,
     query::{Identity, Shared},
+    resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
     zone::{load, tree::Zone},
@@ -37,7 +38,7 @@ pub struct Overrides {
     /// `--threads`.
     pub threads: Option<usize>,
     /// `--allow-recursion`: replaces the file's list and turns recursion on.
-    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
+    pub allow_recursion: Vec<crate::prefix::Prefix>,
     /// `--forward`: replaces the file's list and turns recursion on.
     pub forward: Vec<std::net::SocketAddr>,
     /// `--root-hints`: turns recursion on.
@@ -211,10 +212,37 @@ pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
         catalog: ArcSwap::from_pointee(catalog),
         identity: settings.identity(),
         stats,
-        recursion: crate::resolver::Recursion::from_config(&settings.config.resolver)?,
+        recursion: recursion(&settings.config.resolver)?,
         on_reload: std::sync::OnceLock::new(),
         on_recursive_hit: std::sync::OnceLock::new(),
     }))
+}
+
+/// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
+fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
+    if !section.enabled {
+        return Ok(None);
+    }
+    let root_hints = match &section.root_hints {
+        Some(path) => hints::from_file(path)?,
+        None => hints::built_in(),
+    };
+    let config = ResolverConfig {
+        root_hints,
+        forwarders: section.forward.clone(),
+        port: section.upstream_port,
+        limits: Limits::default(),
+        cache: CacheConfig {
+            max_bytes: section.cache_bytes,
+            min_ttl: section.min_ttl,
+            max_ttl: section.max_ttl,
+            max_negative_ttl: section.max_negative_ttl,
+            stale_window: Duration::from_secs(section.serve_stale),
+        },
+        qname_minimisation: section.qname_minimisation,
+        case_randomisation: section.case_randomisation,
+    };
+    Ok(Some(Recursion::new(config, section.allow.clone())))
 }
 
 /// Re-reads configuration and zones and swaps the new catalog in. Queries

@@ -2,7 +2,6 @@
 //! hints (or forwarded), with a cache, QNAME minimisation (RFC 9156) and hard
 //! limits on the work one client query may cause.
 
-pub mod acl;
 pub mod cache;
 pub mod classify;
 pub mod hints;
@@ -185,7 +184,7 @@ pub struct Recursion {
     /// The resolver.
     pub resolver: std::sync::Arc<Resolver>,
     /// Clients allowed to recurse.
-    pub allow: Vec<acl::Prefix>,
+    pub allow: Vec<crate::prefix::Prefix>,
     /// Resolutions in flight; when none is left the client gets SERVFAIL at once.
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -194,40 +193,18 @@ pub struct Recursion {
 pub const MAX_IN_FLIGHT: usize = 2048;
 
 impl Recursion {
+    /// Recursion with a new resolver of `config`, for the clients in `allow`.
+    pub fn new(config: ResolverConfig, allow: Vec<crate::prefix::Prefix>) -> Recursion {
+        Recursion {
+            resolver: std::sync::Arc::new(Resolver::new(config)),
+            allow,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        }
+    }
+
     /// Whether `client` may recurse.
     pub fn allows(&self, client: IpAddr) -> bool {
         self.allow.iter().any(|p| p.contains(client))
-    }
-
-    /// Builds recursion from the `[resolver]` section, or `None` when it is off.
-    pub fn from_config(section: &crate::config::ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
-        if !section.enabled {
-            return Ok(None);
-        }
-        let root_hints = match &section.root_hints {
-            Some(path) => hints::from_file(path)?,
-            None => hints::built_in(),
-        };
-        let config = ResolverConfig {
-            root_hints,
-            forwarders: section.forward.clone(),
-            port: section.upstream_port,
-            limits: Limits::default(),
-            cache: CacheConfig {
-                max_bytes: section.cache_bytes,
-                min_ttl: section.min_ttl,
-                max_ttl: section.max_ttl,
-                max_negative_ttl: section.max_negative_ttl,
-                stale_window: Duration::from_secs(section.serve_stale),
-            },
-            qname_minimisation: section.qname_minimisation,
-            case_randomisation: section.case_randomisation,
-        };
-        Ok(Some(Recursion {
-            resolver: std::sync::Arc::new(Resolver::new(config)),
-            allow: section.allow.clone(),
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
-        }))
     }
 }
 
