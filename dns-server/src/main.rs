@@ -9,7 +9,7 @@ use dns_server::{
     name::Name,
     query::Shared,
     server::{self, Listeners},
-    service::{self, Overrides, Settings},
+    service::{self, Settings},
     zone::load,
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -66,20 +66,7 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let overrides = Overrides {
-        zones: args.zones,
-        listen: args.listen,
-        identity: args.identity,
-        threads: args.threads,
-        allow_recursion: args.allow_recursion,
-        forward: args.forward,
-        root_hints: args.root_hints,
-        upstream_port: args.upstream_port,
-        xdp_interfaces: args.xdp_iface,
-        xdp_mode: args.xdp_mode,
-        no_xdp: args.no_xdp,
-    };
-    let settings = Settings::load(args.config, overrides)?;
+    let settings = Settings::load(args.config, args.overrides)?;
     let threads = settings.threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

@@ -6,6 +6,7 @@ use arc_swap::ArcSwap;
 
 use crate::{
     catalog::Catalog,
+    cli::Overrides,
     config::{Config, ResolverSection, ZoneConfig},
     name::Name,
     query::{Identity, Shared},
@@ -24,33 +25,6 @@ pub struct Settings {
     pub overrides: Overrides,
     /// The merged result.
     pub config: Config,
-}
-
-/// Command-line flags that override the file.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--zone ORIGIN=FILE`: added, or replacing the file's zone of that origin.
-    pub zones: Vec<ZoneConfig>,
-    /// `--listen`: replaces the file's list.
-    pub listen: Vec<std::net::SocketAddr>,
-    /// `--identity`.
-    pub identity: Option<String>,
-    /// `--threads`.
-    pub threads: Option<usize>,
-    /// `--allow-recursion`: replaces the file's list and turns recursion on.
-    pub allow_recursion: Vec<crate::prefix::Prefix>,
-    /// `--forward`: replaces the file's list and turns recursion on.
-    pub forward: Vec<std::net::SocketAddr>,
-    /// `--root-hints`: turns recursion on.
-    pub root_hints: Option<PathBuf>,
-    /// `--upstream-port`.
-    pub upstream_port: Option<u16>,
-    /// `--xdp-iface`: replaces the file's list.
-    pub xdp_interfaces: Vec<String>,
-    /// `--xdp-mode`.
-    pub xdp_mode: Option<crate::config::AttachMode>,
-    /// `--no-xdp`.
-    pub no_xdp: bool,
 }
 
 impl Settings {
