@@ -1,6 +1,12 @@
 //! The set of zones served, and the most-specific-zone match for a query name.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use crate::{answer_cache::AnswerCache, name::suffixes, zone::tree::Zone};
 
@@ -11,12 +17,11 @@ pub struct Catalog {
     zones: HashMap<Box<[u8]>, Arc<Zone>>,
     /// Responses already built from these zones, by question.
     pub answers: AnswerCache,
-    /// Told of each response newly put in `answers` (the XDP fast path copies it).
-    pub on_cached: std::sync::OnceLock<CachedHook>,
+    generation: u64,
 }
 
-/// See [`Catalog::on_cached`]: the query and the stored response (ID 0, RD/CD clear).
-pub type CachedHook = Box<dyn Fn(&xdp_common::query::Query<'_>, &[u8]) + Send + Sync>;
+/// The last generation number given out.
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 impl Catalog {
     /// A catalog of `zones` with an empty answer cache of `cache_entries`.
@@ -25,8 +30,15 @@ impl Catalog {
         Catalog {
             zones,
             answers: AnswerCache::new(cache_entries),
-            on_cached: std::sync::OnceLock::new(),
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1,
         }
+    }
+
+    /// This catalog's number, different for every catalog built in this
+    /// process and never 0: what the XDP fast path tags an answer copied
+    /// from it with, so a late one never lands in the next catalog's map.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The most specific zone containing `lower` (a lower-cased wire name).

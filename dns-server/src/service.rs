@@ -8,6 +8,7 @@ use crate::{
     catalog::Catalog,
     cli::Overrides,
     config::{Config, ResolverSection, ZoneConfig},
+    fast_path::FastPathSink,
     name::Name,
     query::{Identity, Shared},
     resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
@@ -178,18 +179,41 @@ pub fn load_catalog(
     Ok(Catalog::new(zones, config.server.answer_cache_entries))
 }
 
-/// Builds the shared state from settings, loading every zone (strictly).
-pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
+/// What serving starts from, before the XDP fast path (which is filled
+/// from it) is prepared: every zone loaded, recursion set up.
+pub(crate) struct Loaded {
+    /// The first catalog generation.
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) identity: Identity,
+    pub(crate) recursion: Option<Recursion>,
+    stats: Stats,
+}
+
+/// Loads every zone (strictly: a zone that fails stops the start) and sets
+/// up recursion.
+pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
     let catalog = load_catalog(&settings.config, None, &stats, true)?;
-    Ok(Arc::new(Shared {
-        catalog: ArcSwap::from_pointee(catalog),
+    Ok(Loaded {
+        catalog: Arc::new(catalog),
         identity: settings.identity(),
-        stats,
         recursion: recursion(&settings.config.resolver)?,
-        on_reload: std::sync::OnceLock::new(),
-        on_recursive_hit: std::sync::OnceLock::new(),
-    }))
+        stats,
+    })
+}
+
+/// The shared state the transports answer from, with `fast_path` told of
+/// every answer that may flow back into XDP ([`NoFastPath`] when XDP is off).
+///
+/// [`NoFastPath`]: crate::fast_path::NoFastPath
+pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Shared> {
+    Arc::new(Shared {
+        catalog: ArcSwap::new(loaded.catalog),
+        identity: loaded.identity,
+        stats: loaded.stats,
+        recursion: loaded.recursion,
+        fast_path,
+    })
 }
 
 /// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
@@ -237,9 +261,7 @@ pub fn reload(settings: &mut Settings, shared: &Shared) {
     match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
         Ok(catalog) => {
             let catalog = Arc::new(catalog);
-            if let Some(hook) = shared.on_reload.get() {
-                hook(&catalog);
-            }
+            shared.fast_path.serve_catalog(&catalog);
             shared.catalog.store(catalog);
             Stats::bump(&shared.stats.reloads);
             tracing::info!("reload complete");

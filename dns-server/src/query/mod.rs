@@ -19,6 +19,7 @@ use crate::{
     answer_cache::Key,
     authority,
     catalog::Catalog,
+    fast_path::FastPathSink,
     resolver::{Recursion, Resolution},
     stats::Stats,
 };
@@ -74,6 +75,8 @@ pub struct Responder<'c> {
     pub identity: &'c Identity,
     /// Counters.
     pub stats: &'c Stats,
+    /// Told of each answer newly cached (the XDP fast path copies it).
+    pub fast_path: &'c dyn FastPathSink,
 }
 
 impl Responder<'_> {
@@ -182,10 +185,8 @@ impl Responder<'_> {
         {
             let mut stored = out.clone();
             encode::clear_per_query_fields(&mut stored);
-            if self.catalog.answers.insert(key, &stored)
-                && let Some(hook) = self.catalog.on_cached.get()
-            {
-                hook(q, &stored);
+            if self.catalog.answers.insert(key, &stored) {
+                self.fast_path.copy_answer(self.catalog, q, &stored);
             }
         }
         Some(answer.rcode)
@@ -232,19 +233,11 @@ pub struct Shared {
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
-    /// Called with each newly loaded catalog before it is swapped in (the
-    /// XDP fast path refills its maps from it).
-    pub on_reload: std::sync::OnceLock<ReloadHook>,
-    /// Called with each query answered from the resolver's cache (the XDP
-    /// fast path copies such hot answers into its map).
-    pub on_recursive_hit: std::sync::OnceLock<RecursiveHitHook>,
+    /// Where answers flow back into the XDP fast path: each new catalog
+    /// before it is swapped in, each answer newly cached, each question
+    /// answered from the resolver's cache.
+    pub fast_path: Arc<dyn FastPathSink>,
 }
-
-/// See [`Shared::on_reload`].
-pub type ReloadHook = Box<dyn Fn(&Arc<Catalog>) + Send + Sync>;
-
-/// See [`Shared::on_recursive_hit`].
-pub type RecursiveHitHook = Box<dyn Fn(&Pending) + Send + Sync>;
 
 impl Shared {
     /// Answers `packet` from `client` from the current catalog generation;
@@ -262,6 +255,7 @@ impl Shared {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
+            fast_path: &*self.fast_path,
         }
         .respond_or_recurse(packet, transport, may_recurse, out)?;
         let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
@@ -270,9 +264,7 @@ impl Shared {
         Stats::bump(&self.stats.recursions);
         // A complete answer in the cache is written here, without a task.
         if let Some(resolution) = recursion.resolver.resolve_cached(&pending.qname, pending.qtype) {
-            if let Some(hook) = self.on_recursive_hit.get() {
-                hook(&pending);
-            }
+            self.fast_path.offer_resolved(&pending);
             self.answer_resolved(recursion, &pending, &resolution, out);
             return Ok(Reply::Ready);
         }

@@ -24,7 +24,6 @@ mod test_run;
 use std::sync::{Arc, Mutex};
 
 pub use loader::FastPath;
-pub use run::{Running, start};
 
 /// What can go wrong with the fast path; the server then runs without it.
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,7 @@ use xdp_common::{
 use super::{SharedMaps, XdpError};
 use crate::{
     catalog::Catalog,
+    fast_path::NoFastPath,
     query::{Identity, Responder, Transport},
     stats::Stats,
 };
@@ -88,10 +89,12 @@ pub fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -
 /// the same [`Responder`] that answers userspace queries.
 pub fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
     let stats = Stats::default();
+    // Answers cached meanwhile are in `entries` already: nothing to copy.
     let responder = Responder {
         catalog,
         identity,
         stats: &stats,
+        fast_path: &NoFastPath,
     };
     let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
     let mut entries = Vec::new();
@@ -179,24 +182,30 @@ impl Inserter {
         Inserter { tx, generation }
     }
 
-    /// Starts a new generation and hooks `catalog`'s answer cache to it.
-    /// Call with the maps already flipped to that catalog's responses.
+    /// Follows `catalog`'s answer cache from now on (and no other
+    /// catalog's). Call with the maps already flipped to that catalog's responses.
     pub fn follow(&self, catalog: &Catalog) {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let tx = self.tx.clone();
-        let _ = catalog.on_cached.set(Box::new(move |q: &Query<'_>, response: &[u8]| {
-            let lower = q.qname.to_ascii_lowercase();
-            let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
-            let Some(value) = value(&lower, response) else { return };
-            let insert = Insert {
-                generation,
-                key: key(&lower, q.qtype, q.qclass, flags),
-                value,
-            };
-            if let Err(TrySendError::Full(_)) = tx.try_send(insert) {
-                tracing::debug!("xdp-sync queue full; answer stays in userspace");
-            }
-        }));
+        self.generation.store(catalog.generation(), Ordering::SeqCst);
+    }
+
+    /// Queues `response`, just put in `catalog`'s answer cache, for the
+    /// live map, if `catalog` is the one followed; never blocks.
+    pub fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
+        let generation = catalog.generation();
+        if generation != self.generation.load(Ordering::SeqCst) {
+            return;
+        }
+        let lower = q.qname.to_ascii_lowercase();
+        let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
+        let Some(value) = value(&lower, response) else { return };
+        let insert = Insert {
+            generation,
+            key: key(&lower, q.qtype, q.qclass, flags),
+            value,
+        };
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(insert) {
+            tracing::debug!("xdp-sync queue full; answer stays in userspace");
+        }
     }
 }
 
