@@ -37,22 +37,27 @@
 //! before anything is served; without XDP it is `NoFastPath` and nothing
 //! flows back.
 #![warn(missing_docs)]
+// Public is what the binary and the integration tests use; the rest is
+// crate-private, and this keeps a `pub` inside it from pretending otherwise.
+#![warn(unreachable_pub)]
 
-pub mod answer_cache;
-pub mod authority;
-pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod config;
-pub mod fast_path;
-pub mod message;
-pub mod name;
 pub mod prefix;
-pub mod query;
-pub mod resolver;
 pub mod serve;
-pub mod server;
 pub mod service;
 pub mod sidecar;
-pub mod stats;
 pub mod xdp;
-pub mod zone;
+
+mod answer_cache;
+mod authority;
+mod catalog;
+mod fast_path;
+mod message;
+mod name;
+mod query;
+mod resolver;
+mod server;
+mod stats;
+mod zone;

@@ -4,11 +4,9 @@ use std::{path::Path, process::ExitCode};
 
 use clap::Parser;
 use dns_server::{
+    check,
     cli::{Cli, Command, ServeArgs, SidecarArgs},
-    config::Config,
-    name::Name,
     service::Settings,
-    zone::load,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -20,8 +18,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::CheckZone { origin, file } => check_zone(&origin, &file),
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckZone { origin, file } => check::zone(&origin, &file).map(|line| println!("{line}")),
+        Command::CheckConfig { file } => check::config(&file).map(|line| println!("{line}")),
         Command::Sidecar(args) => sidecar(args),
         Command::Stats { pin_dir } => xdp_stats(&pin_dir),
         Command::Deny {
@@ -40,29 +38,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_zone(origin: &str, file: &Path) -> anyhow::Result<()> {
-    let origin = Name::parse(origin, None)?;
-    let zone = load::from_file(&origin, file)?;
-    println!(
-        "{}: zone {} OK, serial {}, {} names",
-        file.display(),
-        zone.origin,
-        zone.serial,
-        zone.node_count()
-    );
-    Ok(())
-}
-
-fn check_config(file: &Path) -> anyhow::Result<()> {
-    let config = Config::load(file)?;
-    for zone in &config.zones {
-        let origin = Name::parse(&zone.origin, None)?;
-        load::from_file(&origin, &zone.file)?;
-    }
-    println!("{}: OK, {} zones", file.display(), config.zones.len());
-    Ok(())
-}
-
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     dns_server::serve::run(Settings::load(args.config, args.overrides)?)
 }
@@ -78,7 +53,7 @@ fn xdp_stats(pin_dir: &Path) -> anyhow::Result<()> {
 
 /// `dns-server deny`: changes a running server's XDP deny list.
 fn xdp_deny(prefix: &str, remove: bool, pin_dir: &Path) -> anyhow::Result<()> {
-    let (addr, len) = dns_server::xdp::run::parse_prefix(prefix)
+    let (addr, len) = dns_server::xdp::parse_prefix(prefix)
         .ok_or_else(|| anyhow::anyhow!("{prefix:?} is not ADDRESS/LENGTH, e.g. 192.0.2.0/24"))?;
     dns_server::xdp::maps::update_pinned_deny(pin_dir, addr, len, remove)?;
     println!("{prefix}: {}", if remove { "no longer denied" } else { "denied" });

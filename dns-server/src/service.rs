@@ -21,11 +21,11 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Configuration file, re-read on reload.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// Command-line overrides, re-applied after every re-read.
-    pub overrides: Overrides,
+    pub(crate) overrides: Overrides,
     /// The merged result.
-    pub config: Config,
+    pub(crate) config: Config,
 }
 
 impl Settings {
@@ -45,12 +45,12 @@ impl Settings {
     }
 
     /// Re-reads the file with the same overrides.
-    pub fn reread(&self) -> anyhow::Result<Settings> {
+    pub(crate) fn reread(&self) -> anyhow::Result<Settings> {
         Settings::load(self.config_file.clone(), self.overrides.clone())
     }
 
     /// Identity, version and EDNS size answered with.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         let s = &self.config.server;
         Identity {
             identity: s.identity.clone().unwrap_or_else(host_name),
@@ -64,7 +64,7 @@ impl Settings {
     }
 
     /// TCP limits.
-    pub fn tcp_limits(&self) -> TcpLimits {
+    pub(crate) fn tcp_limits(&self) -> TcpLimits {
         TcpLimits {
             idle_timeout: Duration::from_secs(self.config.server.tcp_idle_timeout.max(1)),
             max_connections: self.config.server.tcp_max_connections,
@@ -72,7 +72,7 @@ impl Settings {
     }
 
     /// Worker threads to run.
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         match self.config.server.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -143,7 +143,7 @@ fn host_name() -> String {
 /// Loads every configured zone (the built-in one when none is). A zone that
 /// fails keeps its version from `previous` when there is one; without one,
 /// the error is returned when `strict` (at start-up) and logged otherwise.
-pub fn load_catalog(
+pub(crate) fn load_catalog(
     config: &Config,
     previous: Option<&Catalog>,
     stats: &Stats,
@@ -245,7 +245,7 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
 
 /// Re-reads configuration and zones and swaps the new catalog in. Queries
 /// in flight finish on the generation they loaded.
-pub fn reload(settings: &mut Settings, shared: &Shared) {
+pub(crate) fn reload(settings: &mut Settings, shared: &Shared) {
     match settings.reread() {
         Ok(new) => {
             if new.config.server != settings.config.server {

@@ -4,9 +4,9 @@
 //! not do (opcode, EDNS version, TSIG, meta types), CHAOS identity, the
 //! answer cache, then the zone walk and its encoding.
 
-pub mod chaos;
-pub mod encode;
-pub mod recursive;
+pub(crate) mod chaos;
+pub(crate) mod encode;
+pub(crate) mod recursive;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -24,14 +24,14 @@ use crate::{
     stats::Stats,
 };
 
-pub use recursive::Pending;
+pub(crate) use recursive::Pending;
 
 /// RFC 8914 INFO-CODE for a query outside every zone we serve.
 const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// How the query arrived; it sets the size limit and ANY handling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// UDP: size limited by EDNS, answers may be truncated.
     Udp,
     /// TCP: up to 65535 bytes.
@@ -40,7 +40,7 @@ pub enum Transport {
 
 /// What the server says about itself.
 #[derive(Clone, Debug)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// This PoP's name: `id.server`, `hostname.bind` and NSID.
     pub identity: String,
     /// `version.bind` answer; `None` refuses it.
@@ -51,7 +51,7 @@ pub struct Identity {
 
 /// Why a packet got no response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Drop {
+pub(crate) enum Drop {
     /// Too short for a header.
     TooShort,
     /// A response, not a query.
@@ -60,7 +60,7 @@ pub enum Drop {
 
 /// What became of a query that was not dropped.
 #[derive(Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// The response is in the output buffer.
     Ready,
     /// The name is outside our zones and the client may recurse: resolve, then answer.
@@ -68,12 +68,11 @@ pub enum Reply {
 }
 
 /// Answers queries from one catalog generation.
-pub struct Responder<'c> {
+pub(crate) struct Responder<'c> {
     /// Zones and answer cache.
     pub catalog: &'c Catalog,
     /// Identity and EDNS settings.
     pub identity: &'c Identity,
-    /// Counters.
     pub stats: &'c Stats,
     /// Told of each answer newly cached (the XDP fast path copies it).
     pub fast_path: &'c dyn FastPathSink,
@@ -82,14 +81,14 @@ pub struct Responder<'c> {
 impl Responder<'_> {
     /// Writes the response to `packet` into `out`, or says why there is none.
     /// Names outside our zones are refused (no recursion).
-    pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
+    pub(crate) fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
         self.respond_or_recurse(packet, transport, || false, out).map(|_| ())
     }
 
     /// As [`Responder::respond`], but a query for a name outside our zones
     /// becomes [`Reply::Recurse`] when `may_recurse()` says the client is
     /// allowed (asked only then, so authoritative answers skip the ACL).
-    pub fn respond_or_recurse(
+    pub(crate) fn respond_or_recurse(
         &self,
         packet: &[u8],
         transport: Transport,
@@ -219,17 +218,16 @@ fn size_limit(q: &Query<'_>, transport: Transport, our_payload: u16) -> usize {
 }
 
 /// Flags of a response to `q`: QR, the query's opcode, RD and CD copied.
-pub fn response_flags(query_flags: u16) -> u16 {
+pub(crate) fn response_flags(query_flags: u16) -> u16 {
     FLAG_QR | (query_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD))
 }
 
 /// Shared, swappable state the transports answer from.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The current catalog generation.
     pub catalog: arc_swap::ArcSwap<Catalog>,
     /// Identity and EDNS settings (fixed for the process).
     pub identity: Identity,
-    /// Counters.
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
@@ -242,7 +240,7 @@ pub struct Shared {
 impl Shared {
     /// Answers `packet` from `client` from the current catalog generation;
     /// [`Reply::Recurse`] asks the transport to call [`Shared::resolve`].
-    pub fn respond(
+    pub(crate) fn respond(
         &self,
         packet: &[u8],
         transport: Transport,
@@ -284,7 +282,7 @@ impl Shared {
     }
 
     /// Resolves a pending query and writes its response into `out`.
-    pub async fn resolve(&self, pending: &Pending, out: &mut Vec<u8>) {
+    pub(crate) async fn resolve(&self, pending: &Pending, out: &mut Vec<u8>) {
         let Some(recursion) = &self.recursion else {
             return pending.write_servfail(out, &self.identity);
         };

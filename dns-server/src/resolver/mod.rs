@@ -2,13 +2,13 @@
 //! hints (or forwarded), with a cache, QNAME minimisation (RFC 9156) and hard
 //! limits on the work one client query may cause.
 
-pub mod cache;
-pub mod classify;
-pub mod hints;
-pub mod in_flight;
-pub mod iterate;
-pub mod select;
-pub mod upstream;
+pub(crate) mod cache;
+pub(crate) mod classify;
+pub(crate) mod hints;
+pub(crate) mod in_flight;
+pub(crate) mod iterate;
+pub(crate) mod select;
+pub(crate) mod upstream;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -22,7 +22,7 @@ use crate::name::Name;
 
 /// Hard limits on one client query (NXNS and loop attacks fail fast).
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Referrals followed.
     pub max_referrals: u32,
     /// CNAME links followed.
@@ -55,7 +55,7 @@ impl Default for Limits {
 
 /// Resolver settings.
 #[derive(Debug, Clone)]
-pub struct ResolverConfig {
+pub(crate) struct ResolverConfig {
     /// Root servers: name and address.
     pub root_hints: Vec<(Name, IpAddr)>,
     /// Forwarders; when non-empty, no iteration is done.
@@ -74,8 +74,7 @@ pub struct ResolverConfig {
 
 /// The result of a resolution, ready to be written as a response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resolution {
-    /// RCODE.
+pub(crate) struct Resolution {
     pub rcode: u16,
     /// Answer records with their remaining TTLs.
     pub answer: Vec<(CachedRecord, u32)>,
@@ -87,7 +86,7 @@ pub struct Resolution {
 
 /// Why a resolution failed (the client gets SERVFAIL).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// A limit was reached.
     #[error("limit reached: {0}")]
     Limit(&'static str),
@@ -98,7 +97,7 @@ pub enum ResolveError {
 
 /// The work done so far for one client query.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     started: Instant,
     limits: Limits,
     referrals: u32,
@@ -108,7 +107,7 @@ pub struct Budget {
 
 impl Budget {
     /// A fresh budget.
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Budget {
             started: Instant::now(),
             limits,
@@ -128,24 +127,24 @@ impl Budget {
     }
 
     /// Counts a referral.
-    pub fn referral(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn referral(&mut self) -> Result<(), ResolveError> {
         self.time()?;
         Self::spend(&mut self.referrals, self.limits.max_referrals, "referrals")
     }
 
     /// Counts an NS-name address lookup.
-    pub fn ns_lookup(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn ns_lookup(&mut self) -> Result<(), ResolveError> {
         Self::spend(&mut self.ns_lookups, self.limits.max_ns_lookups, "ns lookups")
     }
 
     /// Counts a query sent upstream.
-    pub fn upstream(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn upstream(&mut self) -> Result<(), ResolveError> {
         self.time()?;
         Self::spend(&mut self.upstream, self.limits.max_upstream, "upstream queries")
     }
 
     /// Fails once the time limit is past.
-    pub fn time(&self) -> Result<(), ResolveError> {
+    pub(crate) fn time(&self) -> Result<(), ResolveError> {
         if self.started.elapsed() > self.limits.max_time {
             Err(ResolveError::Limit("time"))
         } else {
@@ -155,10 +154,8 @@ impl Budget {
 }
 
 /// The resolver: configuration, cache and server statistics.
-pub struct Resolver {
-    /// Settings.
+pub(crate) struct Resolver {
     pub config: ResolverConfig,
-    /// The cache.
     pub cache: Cache,
     servers: ServerStats,
     /// Resolutions under way, clients' and prefetches', by lower-cased name
@@ -168,7 +165,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// A resolver with an empty cache.
-    pub fn new(config: ResolverConfig) -> Self {
+    pub(crate) fn new(config: ResolverConfig) -> Self {
         Resolver {
             cache: Cache::new(config.cache),
             config,
@@ -180,8 +177,7 @@ impl Resolver {
 
 /// Recursion as the query path sees it: the resolver, who may use it, and
 /// a bound on resolutions in flight.
-pub struct Recursion {
-    /// The resolver.
+pub(crate) struct Recursion {
     pub resolver: std::sync::Arc<Resolver>,
     /// Clients allowed to recurse.
     pub allow: Vec<crate::prefix::Prefix>,
@@ -190,11 +186,11 @@ pub struct Recursion {
 }
 
 /// Resolutions allowed in flight at once.
-pub const MAX_IN_FLIGHT: usize = 2048;
+pub(crate) const MAX_IN_FLIGHT: usize = 2048;
 
 impl Recursion {
     /// Recursion with a new resolver of `config`, for the clients in `allow`.
-    pub fn new(config: ResolverConfig, allow: Vec<crate::prefix::Prefix>) -> Recursion {
+    pub(crate) fn new(config: ResolverConfig, allow: Vec<crate::prefix::Prefix>) -> Recursion {
         Recursion {
             resolver: std::sync::Arc::new(Resolver::new(config)),
             allow,
@@ -203,7 +199,7 @@ impl Recursion {
     }
 
     /// Whether `client` may recurse.
-    pub fn allows(&self, client: IpAddr) -> bool {
+    pub(crate) fn allows(&self, client: IpAddr) -> bool {
         self.allow.iter().any(|p| p.contains(client))
     }
 }

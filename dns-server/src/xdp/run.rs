@@ -202,7 +202,7 @@ impl FastPathSink for MapWriter {
 }
 
 /// The program's settings from the configuration.
-pub fn settings(config: &Config) -> XdpConfig {
+pub(crate) fn settings(config: &Config) -> XdpConfig {
     let x = &config.xdp;
     let default_port = config.server.listen.first().map_or(53, |a| a.port());
     let port = |i: usize| x.ports.get(i).copied();
