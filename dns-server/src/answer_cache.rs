@@ -12,14 +12,14 @@ use dns_wire::{query::Query, wire::MAX_NAME_LEN};
 const KEY_LEN: usize = 5 + MAX_NAME_LEN;
 
 /// A lookup key built on the stack.
-pub struct Key {
+pub(crate) struct Key {
     bytes: [u8; KEY_LEN],
     len: usize,
 }
 
 impl Key {
     /// The key for a query (the name is lower-cased here).
-    pub fn new(q: &Query<'_>) -> Self {
+    pub(crate) fn new(q: &Query<'_>) -> Self {
         let mut bytes = [0u8; KEY_LEN];
         bytes[0..2].copy_from_slice(&q.qtype.to_be_bytes());
         bytes[2..4].copy_from_slice(&q.qclass.to_be_bytes());
@@ -46,7 +46,7 @@ impl Key {
 type Map = HashMap<Box<[u8]>, Box<[u8]>>;
 
 /// Bounded map from question to response bytes (ID zero, RD/CD clear).
-pub struct AnswerCache {
+pub(crate) struct AnswerCache {
     map: RwLock<Map>,
     capacity: usize,
 }
@@ -55,7 +55,7 @@ impl AnswerCache {
     /// An empty cache holding at most `capacity` answers; when full, new
     /// answers are simply not cached (a flood of random names cannot evict
     /// the popular ones).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         AnswerCache {
             map: RwLock::new(HashMap::new()),
             capacity,
@@ -63,7 +63,7 @@ impl AnswerCache {
     }
 
     /// Copies the cached response for `key` into `out`, if there is one of at most `limit` bytes.
-    pub fn get_into(&self, key: &Key, limit: usize, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn get_into(&self, key: &Key, limit: usize, out: &mut Vec<u8>) -> bool {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         match map.get(key.as_bytes()) {
             Some(resp) if resp.len() <= limit => {
@@ -76,7 +76,7 @@ impl AnswerCache {
     }
 
     /// Remembers a response (the caller clears ID and RD/CD first).
-    pub fn insert(&self, key: &Key, response: &[u8]) -> bool {
+    pub(crate) fn insert(&self, key: &Key, response: &[u8]) -> bool {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.capacity {
             return false;
@@ -86,12 +86,8 @@ impl AnswerCache {
     }
 
     /// Number of cached answers.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

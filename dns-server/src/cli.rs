@@ -66,12 +66,23 @@ pub enum Command {
     },
 }
 
-/// `serve` options; each overrides its configuration-file equivalent.
+/// `serve` options.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// TOML configuration file (see the README for every option).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
+    /// Everything else `serve` takes: each flag overrides the file.
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// `serve` flags that override their configuration-file equivalent, and
+/// are applied again after every re-read of the file. A list flag replaces
+/// the file's list, except `--zone`, which adds a zone or replaces the
+/// file's zone of that origin; the recursion flags turn recursion on.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
     /// A zone to serve, as ORIGIN=FILE (repeatable).
     #[arg(long = "zone", value_parser = parse_zone)]
     pub zones: Vec<ZoneConfig>,
@@ -86,7 +97,7 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     /// Let clients in PREFIX use recursion (repeatable; turns recursion on; default with recursion: loopback).
     #[arg(long = "allow-recursion")]
-    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
+    pub allow_recursion: Vec<crate::prefix::Prefix>,
     /// Forward recursive queries to ADDR:PORT instead of iterating (repeatable; turns recursion on).
     #[arg(long)]
     pub forward: Vec<SocketAddr>,
@@ -97,8 +108,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub upstream_port: Option<u16>,
     /// Attach the XDP fast path to IFACE (repeatable; needs root; see --xdp-mode).
-    #[arg(long = "xdp-iface")]
-    pub xdp_iface: Vec<String>,
+    #[arg(long = "xdp-iface", value_name = "XDP_IFACE")]
+    pub xdp_interfaces: Vec<String>,
     /// How to attach XDP: auto (native, else generic with a warning), native (else no XDP), generic.
     #[arg(long, value_enum)]
     pub xdp_mode: Option<crate::config::AttachMode>,
@@ -133,10 +144,10 @@ mod tests {
     use super::*;
     use crate::config::AttachMode;
 
-    fn serve_args(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+    fn serve_args(args: &[&str]) -> Result<Overrides, clap::Error> {
         let cli = Cli::try_parse_from(["dns-server", "serve"].iter().chain(args))?;
         match cli.command {
-            Command::Serve(args) => Ok(args),
+            Command::Serve(args) => Ok(args.overrides),
             other => panic!("expected serve, got {other:?}"),
         }
     }
@@ -152,5 +163,56 @@ mod tests {
         );
         let e = serve_args(&["--xdp-mode", "skb"]).expect_err("not a mode");
         assert!(e.to_string().contains("auto, native, generic"), "{e}");
+    }
+
+    #[test]
+    fn every_serve_flag_reaches_the_overrides() {
+        let cli = Cli::try_parse_from([
+            "dns-server",
+            "serve",
+            "-c",
+            "d.toml",
+            "--zone",
+            "example.org.=z.zone",
+            "--listen",
+            "127.0.0.1:53",
+            "--identity",
+            "pop1",
+            "--threads",
+            "3",
+            "--allow-recursion",
+            "192.0.2.0/24",
+            "--forward",
+            "192.0.2.1:53",
+            "--root-hints",
+            "root.hints",
+            "--upstream-port",
+            "5353",
+            "--xdp-iface",
+            "eth0",
+            "--xdp-iface",
+            "eth1",
+            "--no-xdp",
+        ])
+        .expect("valid");
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(args.config, Some(PathBuf::from("d.toml")));
+        let o = args.overrides;
+        assert_eq!(
+            (o.zones[0].origin.as_str(), o.zones[0].file.as_path()),
+            ("example.org.", std::path::Path::new("z.zone"))
+        );
+        assert_eq!(o.listen, ["127.0.0.1:53".parse().unwrap()]);
+        assert_eq!((o.identity.as_deref(), o.threads), (Some("pop1"), Some(3)));
+        assert_eq!(o.allow_recursion, ["192.0.2.0/24".parse().unwrap()]);
+        assert_eq!(o.forward, ["192.0.2.1:53".parse().unwrap()]);
+        assert_eq!(o.root_hints, Some(PathBuf::from("root.hints")));
+        assert_eq!(o.upstream_port, Some(5353));
+        assert_eq!(o.xdp_interfaces, ["eth0", "eth1"]);
+        assert!(o.no_xdp);
+        let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
+        assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
     }
 }

@@ -77,7 +77,7 @@ pub struct ResolverSection {
     /// Recurse at all (off by default: an authoritative PoP does not resolve).
     pub enabled: bool,
     /// Clients allowed to recurse.
-    pub allow: Vec<crate::resolver::acl::Prefix>,
+    pub allow: Vec<crate::prefix::Prefix>,
     /// Forwarders; empty means iterate from the root hints.
     pub forward: Vec<SocketAddr>,
     /// Root hints file (master format); default: the built-in IANA list.
@@ -105,7 +105,7 @@ impl Default for ResolverSection {
         let cache = crate::resolver::cache::CacheConfig::default();
         ResolverSection {
             enabled: false,
-            allow: crate::resolver::acl::loopback(),
+            allow: crate::prefix::loopback(),
             forward: Vec::new(),
             root_hints: None,
             upstream_port: 53,

@@ -66,7 +66,7 @@ fn bird_accepts_the_example_with_every_include_the_sidecar_writes() {
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let include = dir.join("anycast-state.conf");
     let example = std::fs::read_to_string(deploy("bird-pop.conf")).expect("bird-pop.conf");
-    let configured = speaker.include_file().display().to_string();
+    let configured = bird.include_file.display().to_string();
     assert!(
         example.contains(&format!("include \"{configured}\";")),
         "bird-pop.conf includes the file sidecar.toml names ({configured})"

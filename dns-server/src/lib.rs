@@ -1,36 +1,68 @@
-//! An anycast DNS server: authoritative (and later recursive), with an XDP fast path.
+//! An anycast DNS server: authoritative and recursive, with an XDP fast path.
 //!
 //! Layout, following the RFC concepts:
-//! - [`name`]: domain names in wire format.
-//! - [`zone`]: master files to checked, indexed zones; [`catalog`]: the set
+//! - `name`: domain names in wire format.
+//! - `zone`: master files to checked, indexed zones; `catalog`: the set
 //!   of zones served, swapped whole on reload.
-//! - [`authority`]: the answering logic (referral, CNAME, wildcard, negative).
-//! - [`query`]: one query's bytes to its response's bytes; [`message`] writes them.
-//! - [`answer_cache`]: wire answers reused for repeated questions.
-//! - [`resolver`]: recursion for names outside our zones, with its cache.
-//! - [`server`]: UDP and TCP transports; [`service`]: start-up and reload.
-//! - [`xdp`]: the XDP fast path (loading, map filling, counters).
+//! - `authority`: the answering logic (referral, CNAME, wildcard, negative).
+//! - `query`: one query's bytes to its response's bytes; `message` writes them.
+//! - `answer_cache`: wire answers reused for repeated questions.
+//! - `resolver`: recursion for names outside our zones, with its cache;
+//!   [`prefix`]: the address prefixes allowed to use it.
+//! - `server`: UDP and TCP transports; [`service`]: settings, loading and
+//!   reload; [`serve`]: the start-up order, signals and shutdown.
+//! - [`xdp`]: the XDP fast path (loading, map filling, counters);
+//!   `fast_path`: how answers flow back into it.
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - [`config`] and [`cli`]: the configuration file and the command line.
+//!
+//! A query's round trip, and the way its answer flows back into XDP so the
+//! next one like it never leaves the kernel:
+//!
+//! ```text
+//!  packet ─▶ xdp_dns (kernel) ──hit──▶ XDP_TX: answered from the maps
+//!               │ miss: XDP_PASS                          ▲
+//!               ▼                                         │ xdp::sync, xdp::feed
+//!  server (UDP/TCP) ─▶ query::Shared::respond             │ write the maps
+//!               │                                         │
+//!               ├─ zones: authority ─▶ answer cache ──────┤ FastPathSink::copy_answer
+//!               ├─ resolver's cache (a hot name) ─────────┤ FastPathSink::offer_resolved
+//!               ▼                                         │
+//!           response                                      │
+//!  reload (SIGHUP): new catalog ──────────────────────────┘ FastPathSink::serve_catalog
+//!                   (refill the idle map, flip, then swap the catalog in)
+//! ```
+//!
+//! The sink (`fast_path::FastPathSink`) is handed to `service::start` once,
+//! before anything is served; without XDP it is `NoFastPath` and nothing
+//! flows back.
 #![warn(missing_docs)]
+// Public is what the binary and the integration tests use; the rest is
+// crate-private, and this keeps a `pub` inside it from pretending otherwise.
+#![warn(unreachable_pub)]
 
-pub mod answer_cache;
-pub mod authority;
-pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod config;
 #[cfg(test)]
 mod deploy_examples;
-pub mod message;
-pub mod name;
-pub mod query;
-pub mod resolver;
-pub mod server;
+pub mod prefix;
+pub mod serve;
 pub mod service;
 pub mod sidecar;
-pub mod stats;
 pub mod xdp;
-pub mod zone;
+
+mod answer_cache;
+mod authority;
+mod catalog;
+mod fast_path;
+mod message;
+mod name;
+mod query;
+mod resolver;
+mod server;
+mod stats;
+mod zone;
 
 /// A second XDP program, built beside the fast path from `xdp-ebpf/src/pass.rs`:
 /// it passes every frame. The lab attaches it to the far end of a veth pair,

@@ -9,11 +9,11 @@ use dns_wire::wire::{MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower};
 /// Equality and hashing are byte-wise: store lower-cased names (see
 /// [`Name::to_lowercase`]) where case must not matter.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(Box<[u8]>);
+pub(crate) struct Name(Box<[u8]>);
 
 /// Why text or bytes are not a domain name.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum NameError {
+pub(crate) enum NameError {
     /// The presentation-format text could not be parsed.
     #[error("bad domain name {text:?}: {reason}")]
     Text {
@@ -32,19 +32,19 @@ pub enum NameError {
 
 impl Name {
     /// The root name `.`.
-    pub fn root() -> Self {
+    pub(crate) fn root() -> Self {
         Self(Box::new([0]))
     }
 
     /// Takes a wire-format name, checking label and name lengths; no pointers.
-    pub fn from_wire(wire: &[u8]) -> Option<Self> {
+    pub(crate) fn from_wire(wire: &[u8]) -> Option<Self> {
         let len = dns_wire::query::question_name_len(wire)?;
         (len == wire.len()).then(|| Self(wire.into()))
     }
 
     /// Parses presentation format (`www`, `www.example.com.`, `@`, escapes
     /// such as `\.` and `\065`); a relative name is appended to `origin`.
-    pub fn parse(text: &str, origin: Option<&Name>) -> Result<Self, NameError> {
+    pub(crate) fn parse(text: &str, origin: Option<&Name>) -> Result<Self, NameError> {
         if text == "@" {
             return origin.cloned().ok_or_else(|| NameError::Relative(text.into()));
         }
@@ -74,43 +74,45 @@ impl Name {
     }
 
     /// The wire-format bytes.
-    pub fn as_wire(&self) -> &[u8] {
+    pub(crate) fn as_wire(&self) -> &[u8] {
         &self.0
     }
 
     /// The same name with ASCII letters lower-cased (RFC 4343).
-    pub fn to_lowercase(&self) -> Self {
+    pub(crate) fn to_lowercase(&self) -> Self {
         Self(self.0.iter().map(|&b| ascii_lower(b)).collect())
     }
 
     /// Number of labels, the root not counted (`example.com.` has 2).
-    pub fn label_count(&self) -> usize {
+    pub(crate) fn label_count(&self) -> usize {
         suffixes(&self.0).count() - 1
     }
 
     /// Whether the first label is `*`.
-    pub fn is_wildcard(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_wildcard(&self) -> bool {
         self.0.starts_with(b"\x01*")
     }
 
     /// Whether this name equals `zone` or lies below it (case-insensitive).
-    pub fn is_within(&self, zone: &Name) -> bool {
+    pub(crate) fn is_within(&self, zone: &Name) -> bool {
         is_within(&self.0, &zone.0)
     }
 
     /// The name one label up, or `None` for the root.
-    pub fn parent(&self) -> Option<Name> {
+    pub(crate) fn parent(&self) -> Option<Name> {
         parent(&self.0).map(|p| Self(p.into()))
     }
 
     /// `*.` prepended to this name.
-    pub fn wildcard_child(&self) -> Option<Name> {
+    #[cfg(test)]
+    pub(crate) fn wildcard_child(&self) -> Option<Name> {
         wildcard_of(&self.0).map(|w| Self(w.into()))
     }
 }
 
 /// The name and each of its ancestors, from itself up to the root, as wire slices.
-pub fn suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut at = Some(0usize);
     std::iter::from_fn(move || {
         let start = at?;
@@ -121,18 +123,18 @@ pub fn suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The name one label up, or `None` for the root.
-pub fn parent(wire: &[u8]) -> Option<&[u8]> {
+pub(crate) fn parent(wire: &[u8]) -> Option<&[u8]> {
     let len = *wire.first()? as usize;
     if len == 0 { None } else { wire.get(1 + len..) }
 }
 
 /// Whether `name` equals `zone` or lies below it, comparing ASCII case-insensitively.
-pub fn is_within(name: &[u8], zone: &[u8]) -> bool {
+pub(crate) fn is_within(name: &[u8], zone: &[u8]) -> bool {
     suffixes(name).any(|s| s.len() == zone.len() && s.eq_ignore_ascii_case(zone))
 }
 
 /// `*.name` in wire format, when it fits in 255 bytes.
-pub fn wildcard_of(wire: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn wildcard_of(wire: &[u8]) -> Option<Vec<u8>> {
     if wire.len() + 2 > MAX_NAME_LEN {
         return None;
     }
@@ -143,7 +145,7 @@ pub fn wildcard_of(wire: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Writes a wire-format name in presentation format, escaping as RFC 4343 asks.
-pub fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
+pub(crate) fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
     let mut at = 0;
     let mut wrote_label = false;
     while let Some(&len) = wire.get(at) {

@@ -6,9 +6,12 @@ use arc_swap::ArcSwap;
 
 use crate::{
     catalog::Catalog,
-    config::{Config, ZoneConfig},
+    cli::Overrides,
+    config::{Config, ResolverSection, ZoneConfig},
+    fast_path::FastPathSink,
     name::Name,
     query::{Identity, Shared},
+    resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
     zone::{load, tree::Zone},
@@ -18,38 +21,11 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Configuration file, re-read on reload.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// Command-line overrides, re-applied after every re-read.
-    pub overrides: Overrides,
+    pub(crate) overrides: Overrides,
     /// The merged result.
-    pub config: Config,
-}
-
-/// Command-line flags that override the file.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// `--zone ORIGIN=FILE`: added, or replacing the file's zone of that origin.
-    pub zones: Vec<ZoneConfig>,
-    /// `--listen`: replaces the file's list.
-    pub listen: Vec<std::net::SocketAddr>,
-    /// `--identity`.
-    pub identity: Option<String>,
-    /// `--threads`.
-    pub threads: Option<usize>,
-    /// `--allow-recursion`: replaces the file's list and turns recursion on.
-    pub allow_recursion: Vec<crate::resolver::acl::Prefix>,
-    /// `--forward`: replaces the file's list and turns recursion on.
-    pub forward: Vec<std::net::SocketAddr>,
-    /// `--root-hints`: turns recursion on.
-    pub root_hints: Option<PathBuf>,
-    /// `--upstream-port`.
-    pub upstream_port: Option<u16>,
-    /// `--xdp-iface`: replaces the file's list.
-    pub xdp_interfaces: Vec<String>,
-    /// `--xdp-mode`.
-    pub xdp_mode: Option<crate::config::AttachMode>,
-    /// `--no-xdp`.
-    pub no_xdp: bool,
+    pub(crate) config: Config,
 }
 
 impl Settings {
@@ -69,12 +45,12 @@ impl Settings {
     }
 
     /// Re-reads the file with the same overrides.
-    pub fn reread(&self) -> anyhow::Result<Settings> {
+    pub(crate) fn reread(&self) -> anyhow::Result<Settings> {
         Settings::load(self.config_file.clone(), self.overrides.clone())
     }
 
     /// Identity, version and EDNS size answered with.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         let s = &self.config.server;
         Identity {
             identity: s.identity.clone().unwrap_or_else(host_name),
@@ -88,7 +64,7 @@ impl Settings {
     }
 
     /// TCP limits.
-    pub fn tcp_limits(&self) -> TcpLimits {
+    pub(crate) fn tcp_limits(&self) -> TcpLimits {
         TcpLimits {
             idle_timeout: Duration::from_secs(self.config.server.tcp_idle_timeout.max(1)),
             max_connections: self.config.server.tcp_max_connections,
@@ -96,7 +72,7 @@ impl Settings {
     }
 
     /// Worker threads to run.
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         match self.config.server.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -167,7 +143,7 @@ fn host_name() -> String {
 /// Loads every configured zone (the built-in one when none is). A zone that
 /// fails keeps its version from `previous` when there is one; without one,
 /// the error is returned when `strict` (at start-up) and logged otherwise.
-pub fn load_catalog(
+pub(crate) fn load_catalog(
     config: &Config,
     previous: Option<&Catalog>,
     stats: &Stats,
@@ -203,23 +179,73 @@ pub fn load_catalog(
     Ok(Catalog::new(zones, config.server.answer_cache_entries))
 }
 
-/// Builds the shared state from settings, loading every zone (strictly).
-pub fn start(settings: &Settings) -> anyhow::Result<Arc<Shared>> {
+/// What serving starts from, before the XDP fast path (which is filled
+/// from it) is prepared: every zone loaded, recursion set up.
+pub(crate) struct Loaded {
+    /// The first catalog generation.
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) identity: Identity,
+    pub(crate) recursion: Option<Recursion>,
+    stats: Stats,
+}
+
+/// Loads every zone (strictly: a zone that fails stops the start) and sets
+/// up recursion.
+pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
     let catalog = load_catalog(&settings.config, None, &stats, true)?;
-    Ok(Arc::new(Shared {
-        catalog: ArcSwap::from_pointee(catalog),
+    Ok(Loaded {
+        catalog: Arc::new(catalog),
         identity: settings.identity(),
+        recursion: recursion(&settings.config.resolver)?,
         stats,
-        recursion: crate::resolver::Recursion::from_config(&settings.config.resolver)?,
-        on_reload: std::sync::OnceLock::new(),
-        on_recursive_hit: std::sync::OnceLock::new(),
-    }))
+    })
+}
+
+/// The shared state the transports answer from, with `fast_path` told of
+/// every answer that may flow back into XDP ([`NoFastPath`] when XDP is off).
+///
+/// [`NoFastPath`]: crate::fast_path::NoFastPath
+pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Shared> {
+    Arc::new(Shared {
+        catalog: ArcSwap::new(loaded.catalog),
+        identity: loaded.identity,
+        stats: loaded.stats,
+        recursion: loaded.recursion,
+        fast_path,
+    })
+}
+
+/// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
+fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
+    if !section.enabled {
+        return Ok(None);
+    }
+    let root_hints = match &section.root_hints {
+        Some(path) => hints::from_file(path)?,
+        None => hints::built_in(),
+    };
+    let config = ResolverConfig {
+        root_hints,
+        forwarders: section.forward.clone(),
+        port: section.upstream_port,
+        limits: Limits::default(),
+        cache: CacheConfig {
+            max_bytes: section.cache_bytes,
+            min_ttl: section.min_ttl,
+            max_ttl: section.max_ttl,
+            max_negative_ttl: section.max_negative_ttl,
+            stale_window: Duration::from_secs(section.serve_stale),
+        },
+        qname_minimisation: section.qname_minimisation,
+        case_randomisation: section.case_randomisation,
+    };
+    Ok(Some(Recursion::new(config, section.allow.clone())))
 }
 
 /// Re-reads configuration and zones and swaps the new catalog in. Queries
 /// in flight finish on the generation they loaded.
-pub fn reload(settings: &mut Settings, shared: &Shared) {
+pub(crate) fn reload(settings: &mut Settings, shared: &Shared) {
     match settings.reread() {
         Ok(new) => {
             if new.config.server != settings.config.server {
@@ -235,9 +261,7 @@ pub fn reload(settings: &mut Settings, shared: &Shared) {
     match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
         Ok(catalog) => {
             let catalog = Arc::new(catalog);
-            if let Some(hook) = shared.on_reload.get() {
-                hook(&catalog);
-            }
+            shared.fast_path.serve_catalog(&catalog);
             shared.catalog.store(catalog);
             Stats::bump(&shared.stats.reloads);
             tracing::info!("reload complete");

@@ -6,15 +6,15 @@ macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// Server-wide counters; relaxed atomics, read for logs and `stats`.
         #[derive(Default, Debug)]
-        pub struct Stats {
-            $($(#[$doc])* pub $name: AtomicU64,)*
+        pub(crate) struct Stats {
+            $($(#[$doc])* pub(crate) $name: AtomicU64,)*
             /// Responses by RCODE (extended codes folded into the last slot).
-            pub rcodes: [AtomicU64; 17],
+            pub(crate) rcodes: [AtomicU64; 17],
         }
 
         impl Stats {
             /// Name and value of every counter, for printing.
-            pub fn snapshot(&self) -> Vec<(String, u64)> {
+            pub(crate) fn snapshot(&self) -> Vec<(String, u64)> {
                 let mut all = vec![$((stringify!($name).to_string(), self.$name.load(Relaxed)),)*];
                 for (code, count) in self.rcodes.iter().enumerate() {
                     let count = count.load(Relaxed);
@@ -61,18 +61,18 @@ counters! {
 
 impl Stats {
     /// Counts one response with `rcode`.
-    pub fn count_rcode(&self, rcode: u16) {
+    pub(crate) fn count_rcode(&self, rcode: u16) {
         self.rcodes[(rcode as usize).min(16)].fetch_add(1, Relaxed);
     }
 
     /// Adds one to a counter.
-    pub fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
 }
 
 /// Mnemonic of an RCODE.
-pub fn rcode_name(code: u16) -> &'static str {
+pub(crate) fn rcode_name(code: u16) -> &'static str {
     match code {
         0 => "noerror",
         1 => "formerr",

@@ -23,7 +23,7 @@ fn target_offset(t: u16) -> Option<usize> {
 }
 
 /// Adds A and AAAA RRsets of in-zone targets of the answer and authority sections.
-pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
+pub(crate) fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
     let mut targets: Vec<Vec<u8>> = Vec::new();
     for placed in answer.answer.iter().chain(&answer.authority) {
         let Some(offset) = target_offset(placed.rrset.rtype) else {
@@ -67,7 +67,7 @@ pub fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
 }
 
 /// Adds, after each RRset, the RRSIGs at its node that cover its type.
-pub fn add_signatures(answer: &mut Answer<'_>) {
+pub(crate) fn add_signatures(answer: &mut Answer<'_>) {
     for section in [&mut answer.answer, &mut answer.authority, &mut answer.additional] {
         let mut signed = Vec::with_capacity(section.len() * 2);
         for placed in section.drain(..) {

@@ -40,7 +40,13 @@ enum Redirect<'a> {
 
 /// Answers `qname` (wire format, case as received) of type `qtype` from `zone`.
 /// `minimal_any` answers ANY with one RRset (RFC 8482).
-pub fn lookup<'a>(zone: &'a Zone, qname: &'a [u8], qtype: u16, dnssec_ok: bool, minimal_any: bool) -> Answer<'a> {
+pub(crate) fn lookup<'a>(
+    zone: &'a Zone,
+    qname: &'a [u8],
+    qtype: u16,
+    dnssec_ok: bool,
+    minimal_any: bool,
+) -> Answer<'a> {
     let mut answer = Answer {
         rcode: rcode::NOERROR,
         authoritative: true,

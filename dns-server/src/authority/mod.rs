@@ -4,18 +4,18 @@
 //! state (answer, CNAME follow, referral, NODATA, NXDOMAIN, wildcard), and
 //! [`additional`] adds the addresses of names the answer points at.
 
-pub mod additional;
-pub mod lookup;
+pub(crate) mod additional;
+pub(crate) mod lookup;
 
 use std::borrow::Cow;
 
 use crate::zone::tree::{Node, RRset};
 
-pub use lookup::lookup;
+pub(crate) use lookup::lookup;
 
 /// One RRset placed in a response, with the owner it is written under.
 #[derive(Clone, Debug)]
-pub struct Placed<'a> {
+pub(crate) struct Placed<'a> {
     /// Owner name in wire format (the query's bytes for the question name,
     /// so its case survives; the zone's bytes otherwise; owned when a DNAME
     /// substitution made it).
@@ -33,7 +33,7 @@ pub struct Placed<'a> {
 
 impl Placed<'_> {
     /// The RDATAs to write.
-    pub fn rdatas(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn rdatas(&self) -> impl Iterator<Item = &[u8]> {
         let covering = self.covering.map(u16::to_be_bytes);
         self.rrset
             .rdatas
@@ -45,7 +45,7 @@ impl Placed<'_> {
 
 /// The outcome of a lookup: rcode, AA, and the three sections.
 #[derive(Clone, Debug, Default)]
-pub struct Answer<'a> {
+pub(crate) struct Answer<'a> {
     /// Response code.
     pub rcode: u16,
     /// Whether the AA flag is set (not for referrals).

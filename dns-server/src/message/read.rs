@@ -15,7 +15,7 @@ const MAX_RECORDS: usize = 512;
 
 /// Why a message could not be read.
 #[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The message ends inside a field.
     #[error("message truncated")]
     Truncated,
@@ -32,7 +32,7 @@ pub enum ReadError {
 
 /// The header fields a resolver looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     /// Message ID.
     pub id: u16,
     /// Flags word.
@@ -41,28 +41,25 @@ pub struct Header {
 
 impl Header {
     /// The 4-bit RCODE.
-    pub fn rcode(&self) -> u16 {
+    pub(crate) fn rcode(&self) -> u16 {
         self.flags & 0x000f
     }
 
     /// A flag from [`dns_wire::wire`].
-    pub fn has(&self, flag: u16) -> bool {
+    pub(crate) fn has(&self, flag: u16) -> bool {
         self.flags & flag != 0
     }
 }
 
 /// One record read from a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireRecord {
+pub(crate) struct WireRecord {
     /// Section it came from.
     pub section: Section,
     /// Owner, case as sent.
     pub owner: Name,
-    /// TYPE.
     pub rtype: u16,
-    /// CLASS.
     pub class: u16,
-    /// TTL.
     pub ttl: u32,
     /// RDATA with names expanded.
     pub rdata: Vec<u8>,
@@ -70,8 +67,7 @@ pub struct WireRecord {
 
 /// A whole message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Header.
+pub(crate) struct Message {
     pub header: Header,
     /// The question, if there was exactly one.
     pub question: Option<(Name, u16, u16)>,
@@ -81,12 +77,12 @@ pub struct Message {
 
 impl Message {
     /// Records of one section.
-    pub fn section(&self, section: Section) -> impl Iterator<Item = &WireRecord> {
+    pub(crate) fn section(&self, section: Section) -> impl Iterator<Item = &WireRecord> {
         self.records.iter().filter(move |r| r.section == section)
     }
 
     /// The EDNS extended RCODE combined with the header's, when OPT is present.
-    pub fn rcode(&self) -> u16 {
+    pub(crate) fn rcode(&self) -> u16 {
         let high = self
             .records
             .iter()
@@ -97,7 +93,7 @@ impl Message {
 }
 
 /// Reads a message.
-pub fn parse(msg: &[u8]) -> Result<Message, ReadError> {
+pub(crate) fn parse(msg: &[u8]) -> Result<Message, ReadError> {
     if msg.len() < HEADER_LEN {
         return Err(ReadError::Truncated);
     }
@@ -202,7 +198,7 @@ fn expand_rdata(msg: &[u8], start: usize, end: usize, t: u16) -> Result<Vec<u8>,
 }
 
 /// Reads a possibly compressed name at `at`; returns it and the offset after it.
-pub fn read_name(msg: &[u8], mut at: usize) -> Result<(Name, usize), ReadError> {
+pub(crate) fn read_name(msg: &[u8], mut at: usize) -> Result<(Name, usize), ReadError> {
     let mut wire = Vec::with_capacity(64);
     let mut after = None;
     let mut pointers = 0;

@@ -8,11 +8,11 @@ use dns_wire::wire::{HEADER_LEN, rtype};
 /// Offsets above this cannot be the target of a compression pointer.
 const MAX_POINTER: usize = 0x3fff;
 /// Size of an OPT record with no options.
-pub const OPT_LEN: usize = 11;
+pub(crate) const OPT_LEN: usize = 11;
 
 /// Which section a record goes to; the order is the wire order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
+pub(crate) enum Section {
     /// Answer section.
     Answer = 0,
     /// Authority section.
@@ -22,7 +22,7 @@ pub enum Section {
 }
 
 /// A response being written into a byte buffer.
-pub struct Writer<'b> {
+pub(crate) struct Writer<'b> {
     buf: &'b mut Vec<u8>,
     limit: usize,
     counts: [u16; 3],
@@ -32,11 +32,11 @@ pub struct Writer<'b> {
 
 /// The record did not fit under the size limit; the buffer is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full;
+pub(crate) struct Full;
 
 /// A point to roll back to, so that an RRset is written whole or not at all.
 #[derive(Debug, Clone, Copy)]
-pub struct Mark {
+pub(crate) struct Mark {
     len: usize,
     counts: [u16; 3],
     names: usize,
@@ -45,7 +45,13 @@ pub struct Mark {
 impl<'b> Writer<'b> {
     /// Starts a response with `id`, `flags` and the question echoed as given
     /// (so that the client's 0x20 case survives). `limit` bounds the size.
-    pub fn new(buf: &'b mut Vec<u8>, limit: usize, id: u16, flags: u16, question: Option<(&[u8], u16, u16)>) -> Self {
+    pub(crate) fn new(
+        buf: &'b mut Vec<u8>,
+        limit: usize,
+        id: u16,
+        flags: u16,
+        question: Option<(&[u8], u16, u16)>,
+    ) -> Self {
         buf.clear();
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
@@ -71,27 +77,24 @@ impl<'b> Writer<'b> {
     }
 
     /// Current size in bytes.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
-    /// Whether nothing but the header was written.
-    pub fn is_empty(&self) -> bool {
-        self.buf.len() <= HEADER_LEN
-    }
-
     /// Lowers or raises the size limit (e.g. to keep room for OPT).
-    pub fn set_limit(&mut self, limit: usize) {
+    pub(crate) fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
     }
 
     /// Records in a section so far.
-    pub fn count(&self, section: Section) -> u16 {
+    #[cfg(test)]
+    pub(crate) fn count(&self, section: Section) -> u16 {
         self.counts[section as usize]
     }
 
     /// A point to roll back to.
-    pub fn mark(&self) -> Mark {
+    pub(crate) fn mark(&self) -> Mark {
         Mark {
             len: self.buf.len(),
             counts: self.counts,
@@ -100,21 +103,21 @@ impl<'b> Writer<'b> {
     }
 
     /// Forgets everything written since `mark`.
-    pub fn rollback(&mut self, mark: Mark) {
+    pub(crate) fn rollback(&mut self, mark: Mark) {
         self.buf.truncate(mark.len);
         self.counts = mark.counts;
         self.names.truncate(mark.names);
     }
 
     /// Sets or clears header flag bits.
-    pub fn set_flags(&mut self, set: u16, clear: u16) {
+    pub(crate) fn set_flags(&mut self, set: u16, clear: u16) {
         let flags = u16::from_be_bytes([self.buf[2], self.buf[3]]);
         let flags = (flags & !clear) | set;
         self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
     }
 
     /// Appends one record; on [`Full`] nothing was written.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         section: Section,
         owner: &[u8],
@@ -143,7 +146,7 @@ impl<'b> Writer<'b> {
 
     /// Appends the OPT record (RFC 6891 6.1.2); ignores the size limit, which
     /// callers lower by the OPT's size beforehand.
-    pub fn opt(&mut self, udp_payload: u16, ext_rcode: u8, dnssec_ok: bool, options: &[(u16, &[u8])]) {
+    pub(crate) fn opt(&mut self, udp_payload: u16, ext_rcode: u8, dnssec_ok: bool, options: &[(u16, &[u8])]) {
         self.buf.push(0);
         self.buf.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.buf.extend_from_slice(&udp_payload.to_be_bytes());
@@ -161,7 +164,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Writes the section counts into the header and returns the message size.
-    pub fn finish(self) -> usize {
+    pub(crate) fn finish(self) -> usize {
         for (i, count) in self.counts.iter().enumerate() {
             let at = 6 + 2 * i;
             self.buf[at..at + 2].copy_from_slice(&count.to_be_bytes());

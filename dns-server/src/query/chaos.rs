@@ -9,7 +9,7 @@ use super::{Identity, encode};
 use crate::message::Section;
 
 /// Answers a CH-class query; returns the RCODE.
-pub fn answer(q: &Query<'_>, identity: &Identity, limit: usize, out: &mut Vec<u8>) -> u16 {
+pub(crate) fn answer(q: &Query<'_>, identity: &Identity, limit: usize, out: &mut Vec<u8>) -> u16 {
     let lower = q.qname.to_ascii_lowercase();
     let text = match lower.as_slice() {
         b"\x02id\x06server\x00" | b"\x08hostname\x04bind\x00" => Some(identity.identity.as_str()),

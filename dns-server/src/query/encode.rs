@@ -12,12 +12,12 @@ use crate::{
 };
 
 /// A response carrying only a header: FORMERR for what cannot be parsed.
-pub fn header_only(out: &mut Vec<u8>, id: u16, query_flags: u16, code: u16) {
+pub(crate) fn header_only(out: &mut Vec<u8>, id: u16, query_flags: u16, code: u16) {
     Writer::new(out, usize::MAX, id, response_flags(query_flags) | code, None).finish();
 }
 
 /// Starts a response to `q` with the question echoed.
-pub fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit: usize) -> Writer<'b> {
+pub(crate) fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit: usize) -> Writer<'b> {
     let mut flags = response_flags(q.flags) | (code & 0x0f);
     if aa {
         flags |= FLAG_AA;
@@ -26,12 +26,12 @@ pub fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit
 }
 
 /// Bytes the OPT record will take in the response to `q`.
-pub fn opt_len(q: &Query<'_>, identity: &Identity) -> usize {
+pub(crate) fn opt_len(q: &Query<'_>, identity: &Identity) -> usize {
     edns_len(q.edns, identity)
 }
 
 /// Bytes the OPT record will take in a response to a query with `edns`.
-pub fn edns_len(edns: Option<Edns>, identity: &Identity) -> usize {
+pub(crate) fn edns_len(edns: Option<Edns>, identity: &Identity) -> usize {
     match edns {
         None => 0,
         Some(e) if e.nsid => OPT_LEN + 4 + identity.identity.len(),
@@ -42,12 +42,18 @@ pub fn edns_len(edns: Option<Edns>, identity: &Identity) -> usize {
 /// Appends the OPT record when the query had one: our payload size, the
 /// upper RCODE bits, DO echoed (RFC 3225), NSID when asked (RFC 5001), and
 /// an extended error (RFC 8914) when given.
-pub fn finish_with_opt(w: &mut Writer<'_>, q: &Query<'_>, code: u16, identity: &Identity, ede: Option<u16>) {
+pub(crate) fn finish_with_opt(w: &mut Writer<'_>, q: &Query<'_>, code: u16, identity: &Identity, ede: Option<u16>) {
     finish_with_edns(w, q.edns, code, identity, ede);
 }
 
 /// As [`finish_with_opt`], from the query's EDNS parameters alone.
-pub fn finish_with_edns(w: &mut Writer<'_>, edns: Option<Edns>, code: u16, identity: &Identity, ede: Option<u16>) {
+pub(crate) fn finish_with_edns(
+    w: &mut Writer<'_>,
+    edns: Option<Edns>,
+    code: u16,
+    identity: &Identity,
+    ede: Option<u16>,
+) {
     let Some(edns) = edns else { return };
     w.set_limit(usize::MAX);
     let nsid = identity.identity.as_bytes();
@@ -71,7 +77,7 @@ pub fn finish_with_edns(w: &mut Writer<'_>, edns: Option<Edns>, code: u16, ident
 }
 
 /// Writes `answer`; returns whether the response had to be truncated.
-pub fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limit: usize, identity: &Identity) -> bool {
+pub(crate) fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limit: usize, identity: &Identity) -> bool {
     let reserve = opt_len(q, identity);
     let mut w = start(
         out,
@@ -125,7 +131,7 @@ fn put(w: &mut Writer<'_>, section: Section, placed: &Placed<'_>) -> Result<(), 
 
 /// Turns a cached response into the response to `q`: ID, RD/CD, and the
 /// question's bytes as the client wrote them (same length, maybe other case).
-pub fn patch_cached(out: &mut [u8], q: &Query<'_>, packet: &[u8]) {
+pub(crate) fn patch_cached(out: &mut [u8], q: &Query<'_>, packet: &[u8]) {
     out[0..2].copy_from_slice(&q.id.to_be_bytes());
     let copied = q.flags & (FLAG_RD | FLAG_CD);
     out[2] |= (copied >> 8) as u8;
@@ -134,7 +140,7 @@ pub fn patch_cached(out: &mut [u8], q: &Query<'_>, packet: &[u8]) {
 }
 
 /// Clears what [`patch_cached`] fills in, before a response is cached.
-pub fn clear_per_query_fields(response: &mut [u8]) {
+pub(crate) fn clear_per_query_fields(response: &mut [u8]) {
     response[0..2].fill(0);
     let flags = u16::from_be_bytes([response[2], response[3]]) & !(FLAG_RD | FLAG_CD);
     response[2..4].copy_from_slice(&flags.to_be_bytes());

@@ -4,9 +4,9 @@
 //! not do (opcode, EDNS version, TSIG, meta types), CHAOS identity, the
 //! answer cache, then the zone walk and its encoding.
 
-pub mod chaos;
-pub mod encode;
-pub mod recursive;
+pub(crate) mod chaos;
+pub(crate) mod encode;
+pub(crate) mod recursive;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -19,18 +19,19 @@ use crate::{
     answer_cache::Key,
     authority,
     catalog::Catalog,
+    fast_path::FastPathSink,
     resolver::{Recursion, Resolution},
     stats::Stats,
 };
 
-pub use recursive::Pending;
+pub(crate) use recursive::Pending;
 
 /// RFC 8914 INFO-CODE for a query outside every zone we serve.
 const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// How the query arrived; it sets the size limit and ANY handling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// UDP: size limited by EDNS, answers may be truncated.
     Udp,
     /// TCP: up to 65535 bytes.
@@ -39,7 +40,7 @@ pub enum Transport {
 
 /// What the server says about itself.
 #[derive(Clone, Debug)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// This PoP's name: `id.server`, `hostname.bind` and NSID.
     pub identity: String,
     /// `version.bind` answer; `None` refuses it.
@@ -50,7 +51,7 @@ pub struct Identity {
 
 /// Why a packet got no response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Drop {
+pub(crate) enum Drop {
     /// Too short for a header.
     TooShort,
     /// A response, not a query.
@@ -59,7 +60,7 @@ pub enum Drop {
 
 /// What became of a query that was not dropped.
 #[derive(Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// The response is in the output buffer.
     Ready,
     /// The name is outside our zones and the client may recurse: resolve, then answer.
@@ -67,26 +68,27 @@ pub enum Reply {
 }
 
 /// Answers queries from one catalog generation.
-pub struct Responder<'c> {
+pub(crate) struct Responder<'c> {
     /// Zones and answer cache.
     pub catalog: &'c Catalog,
     /// Identity and EDNS settings.
     pub identity: &'c Identity,
-    /// Counters.
     pub stats: &'c Stats,
+    /// Told of each answer newly cached (the XDP fast path copies it).
+    pub fast_path: &'c dyn FastPathSink,
 }
 
 impl Responder<'_> {
     /// Writes the response to `packet` into `out`, or says why there is none.
     /// Names outside our zones are refused (no recursion).
-    pub fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
+    pub(crate) fn respond(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Result<(), Drop> {
         self.respond_or_recurse(packet, transport, || false, out).map(|_| ())
     }
 
     /// As [`Responder::respond`], but a query for a name outside our zones
     /// becomes [`Reply::Recurse`] when `may_recurse()` says the client is
     /// allowed (asked only then, so authoritative answers skip the ACL).
-    pub fn respond_or_recurse(
+    pub(crate) fn respond_or_recurse(
         &self,
         packet: &[u8],
         transport: Transport,
@@ -182,10 +184,8 @@ impl Responder<'_> {
         {
             let mut stored = out.clone();
             encode::clear_per_query_fields(&mut stored);
-            if self.catalog.answers.insert(key, &stored)
-                && let Some(hook) = self.catalog.on_cached.get()
-            {
-                hook(q, &stored);
+            if self.catalog.answers.insert(key, &stored) {
+                self.fast_path.copy_answer(self.catalog, q, &stored);
             }
         }
         Some(answer.rcode)
@@ -218,38 +218,29 @@ fn size_limit(q: &Query<'_>, transport: Transport, our_payload: u16) -> usize {
 }
 
 /// Flags of a response to `q`: QR, the query's opcode, RD and CD copied.
-pub fn response_flags(query_flags: u16) -> u16 {
+pub(crate) fn response_flags(query_flags: u16) -> u16 {
     FLAG_QR | (query_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD))
 }
 
 /// Shared, swappable state the transports answer from.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The current catalog generation.
     pub catalog: arc_swap::ArcSwap<Catalog>,
     /// Identity and EDNS settings (fixed for the process).
     pub identity: Identity,
-    /// Counters.
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
-    /// Called with each newly loaded catalog before it is swapped in (the
-    /// XDP fast path refills its maps from it).
-    pub on_reload: std::sync::OnceLock<ReloadHook>,
-    /// Called with each query answered from the resolver's cache (the XDP
-    /// fast path copies such hot answers into its map).
-    pub on_recursive_hit: std::sync::OnceLock<RecursiveHitHook>,
+    /// Where answers flow back into the XDP fast path: each new catalog
+    /// before it is swapped in, each answer newly cached, each question
+    /// answered from the resolver's cache.
+    pub fast_path: Arc<dyn FastPathSink>,
 }
-
-/// See [`Shared::on_reload`].
-pub type ReloadHook = Box<dyn Fn(&Arc<Catalog>) + Send + Sync>;
-
-/// See [`Shared::on_recursive_hit`].
-pub type RecursiveHitHook = Box<dyn Fn(&Pending) + Send + Sync>;
 
 impl Shared {
     /// Answers `packet` from `client` from the current catalog generation;
     /// [`Reply::Recurse`] asks the transport to call [`Shared::resolve`].
-    pub fn respond(
+    pub(crate) fn respond(
         &self,
         packet: &[u8],
         transport: Transport,
@@ -262,6 +253,7 @@ impl Shared {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
+            fast_path: &*self.fast_path,
         }
         .respond_or_recurse(packet, transport, may_recurse, out)?;
         let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
@@ -270,9 +262,7 @@ impl Shared {
         Stats::bump(&self.stats.recursions);
         // A complete answer in the cache is written here, without a task.
         if let Some(resolution) = recursion.resolver.resolve_cached(&pending.qname, pending.qtype) {
-            if let Some(hook) = self.on_recursive_hit.get() {
-                hook(&pending);
-            }
+            self.fast_path.offer_resolved(&pending);
             self.answer_resolved(recursion, &pending, &resolution, out);
             return Ok(Reply::Ready);
         }
@@ -292,7 +282,7 @@ impl Shared {
     }
 
     /// Resolves a pending query and writes its response into `out`.
-    pub async fn resolve(&self, pending: &Pending, out: &mut Vec<u8>) {
+    pub(crate) async fn resolve(&self, pending: &Pending, out: &mut Vec<u8>) {
         let Some(recursion) = &self.recursion else {
             return pending.write_servfail(out, &self.identity);
         };

@@ -15,7 +15,7 @@ use crate::{
 
 /// A query waiting for the resolver, owning what its response needs.
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Query ID.
     pub id: u16,
     /// Query flags.
@@ -36,7 +36,7 @@ pub struct Pending {
 
 impl Pending {
     /// Captures `q`.
-    pub fn new(q: &Query<'_>, limit: usize) -> Self {
+    pub(crate) fn new(q: &Query<'_>, limit: usize) -> Self {
         Pending {
             id: q.id,
             flags: q.flags,
@@ -57,7 +57,7 @@ impl Pending {
     }
 
     /// Writes the response carrying `resolution`.
-    pub fn write(&self, out: &mut Vec<u8>, resolution: &Resolution, identity: &Identity) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>, resolution: &Resolution, identity: &Identity) {
         let mut w = self.start(out, resolution.rcode, identity);
         let after_question = w.mark();
         let sections = [
@@ -86,7 +86,7 @@ impl Pending {
     }
 
     /// Writes SERVFAIL.
-    pub fn write_servfail(&self, out: &mut Vec<u8>, identity: &Identity) {
+    pub(crate) fn write_servfail(&self, out: &mut Vec<u8>, identity: &Identity) {
         let mut w = self.start(out, rcode::SERVFAIL, identity);
         encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, None);
         w.finish();

@@ -44,6 +44,7 @@ fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec
         catalog,
         identity: &ident,
         stats: &stats,
+        fast_path: &crate::fast_path::NoFastPath,
     };
     let mut out = Vec::new();
     responder.respond(packet, transport, &mut out).ok().map(|()| out)
@@ -276,4 +277,67 @@ fn any_over_udp_is_one_rrset_even_at_a_wildcard() {
         .expect("answered"),
     );
     assert_eq!(m.answers.len(), 1, "{:?}", m.answers);
+}
+
+/// Records what the query path tells the fast path.
+#[derive(Default)]
+struct Recorded {
+    copied: std::sync::Mutex<Vec<Copied>>,
+}
+
+/// One answer offered: its catalog's generation, the name as asked, the response.
+struct Copied(u64, Vec<u8>, Vec<u8>);
+
+impl crate::fast_path::FastPathSink for Recorded {
+    fn serve_catalog(&self, _: &std::sync::Arc<Catalog>) {
+        panic!("the query path never switches catalogs");
+    }
+
+    fn copy_answer(&self, catalog: &Catalog, query: &dns_wire::query::Query<'_>, response: &[u8]) {
+        let mut copied = self.copied.lock().expect("lock");
+        copied.push(Copied(catalog.generation(), query.qname.to_vec(), response.to_vec()));
+    }
+
+    fn offer_resolved(&self, _: &super::Pending) {
+        panic!("no recursion here");
+    }
+}
+
+#[test]
+fn each_newly_cached_answer_is_offered_to_the_fast_path_once() {
+    let (c, other) = (catalog(), catalog());
+    assert!(c.generation() != 0 && c.generation() != other.generation());
+    let sink = Recorded::default();
+    let ident = identity();
+    let stats = Stats::default();
+    let responder = Responder {
+        catalog: &c,
+        identity: &ident,
+        stats: &stats,
+        fast_path: &sink,
+    };
+    let mut out = Vec::new();
+    let packet = query("WWW.example.com.", RecordType::A, DNSClass::IN, None);
+    for _ in 0..3 {
+        responder.respond(&packet, Transport::Udp, &mut out).expect("answered");
+    }
+    let nsid = {
+        let mut p = query("www.example.com.", RecordType::AAAA, DNSClass::IN, Some(1232));
+        let rdlen_at = p.len() - 2;
+        p[rdlen_at..].copy_from_slice(&4u16.to_be_bytes());
+        p.extend_from_slice(&[0, 3, 0, 0]);
+        p
+    };
+    responder.respond(&nsid, Transport::Udp, &mut out).expect("answered");
+    let copied = sink.copied.into_inner().expect("lock");
+    assert_eq!(
+        copied.len(),
+        1,
+        "cached once, offered once; NSID answers are not cached"
+    );
+    let Copied(generation, qname, response) = &copied[0];
+    assert_eq!(*generation, c.generation(), "tagged with the catalog it came from");
+    assert_eq!(qname, b"\x03WWW\x07example\x03com\x00", "the query as asked");
+    assert_eq!(&response[..2], [0, 0], "stored with ID 0");
+    assert_eq!(decode(response).answers.len(), 1);
 }

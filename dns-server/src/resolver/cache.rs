@@ -28,12 +28,10 @@ const ANY_TYPE: u16 = 0;
 
 /// One cached record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedRecord {
+pub(crate) struct CachedRecord {
     /// Owner, as received.
     pub owner: Name,
-    /// TYPE.
     pub rtype: u16,
-    /// CLASS.
     pub class: u16,
     /// RDATA, names expanded.
     pub rdata: Vec<u8>,
@@ -41,7 +39,7 @@ pub struct CachedRecord {
 
 /// What is cached for a name and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cached {
+pub(crate) enum Cached {
     /// An RRset (or a CNAME standing for the name).
     Records(Arc<[CachedRecord]>),
     /// The name does not exist (RFC 2308 5); the SOA proves it.
@@ -52,8 +50,7 @@ pub enum Cached {
 
 /// A cache hit with the TTL left.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
-    /// The data.
+pub(crate) struct Hit {
     pub data: Cached,
     /// Seconds left (0 for a stale entry being served).
     pub ttl: u32,
@@ -67,7 +64,7 @@ pub struct Hit {
 
 /// Cache settings.
 #[derive(Debug, Clone, Copy)]
-pub struct CacheConfig {
+pub(crate) struct CacheConfig {
     /// Approximate memory bound in bytes.
     pub max_bytes: usize,
     /// TTLs below this are raised to it.
@@ -137,14 +134,14 @@ impl Inner {
 }
 
 /// The cache, shared by every resolution.
-pub struct Cache {
+pub(crate) struct Cache {
     inner: Mutex<Inner>,
     config: CacheConfig,
 }
 
 impl Cache {
     /// An empty cache.
-    pub fn new(config: CacheConfig) -> Self {
+    pub(crate) fn new(config: CacheConfig) -> Self {
         Cache {
             inner: Mutex::new(Inner::default()),
             config,
@@ -153,13 +150,13 @@ impl Cache {
 
     /// Looks up `name`/`rtype` (NXDOMAIN for the name answers any type).
     /// Expired entries are returned only with `allow_stale`, within the window.
-    pub fn get(&self, name: &Name, rtype: u16, allow_stale: bool, now: Instant) -> Option<Hit> {
+    pub(crate) fn get(&self, name: &Name, rtype: u16, allow_stale: bool, now: Instant) -> Option<Hit> {
         self.lookup(name, rtype, allow_stale, true, now)
     }
 
     /// [`Cache::get`] without counting a hit (for copies of the cache
     /// elsewhere, which must not make an entry look popular), never stale.
-    pub fn peek(&self, name: &Name, rtype: u16, now: Instant) -> Option<Hit> {
+    pub(crate) fn peek(&self, name: &Name, rtype: u16, now: Instant) -> Option<Hit> {
         self.lookup(name, rtype, false, false, now)
     }
 
@@ -197,7 +194,7 @@ impl Cache {
     }
 
     /// Stores an RRset under its owner and type; the TTL is the lowest of the records' (clamped).
-    pub fn put_records(&self, records: Vec<CachedRecord>, ttl: u32, now: Instant) {
+    pub(crate) fn put_records(&self, records: Vec<CachedRecord>, ttl: u32, now: Instant) {
         let Some(first) = records.first() else { return };
         let key = (Box::from(first.owner.to_lowercase().as_wire()), first.rtype);
         let ttl = ttl.clamp(self.config.min_ttl, self.config.max_ttl);
@@ -209,7 +206,7 @@ impl Cache {
     }
 
     /// Stores a negative answer; its TTL is min(SOA TTL, SOA MINIMUM) as the caller computed.
-    pub fn put_negative(
+    pub(crate) fn put_negative(
         &self,
         name: &Name,
         rtype: u16,
@@ -264,18 +261,15 @@ impl Cache {
     }
 
     /// Approximate bytes held.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// Number of entries.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.len()
-    }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{
 
 /// What a server's answer to our question says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Records of the asked name and type (an RRset, maybe several).
     Answer(Vec<CachedRecord>, u32),
     /// The name is an alias: follow the target ourselves.
@@ -67,7 +67,7 @@ fn negative(m: &Message, cut: &Name) -> (Option<CachedRecord>, u32) {
 }
 
 /// Classifies `m`, the answer of a server authoritative for `cut`, to `qname`/`qtype`.
-pub fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Outcome {
+pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Outcome {
     let code = m.rcode();
     let in_bailiwick = |r: &&WireRecord| r.owner.is_within(cut);
     let answers: Vec<&WireRecord> = m.section(Section::Answer).filter(in_bailiwick).collect();

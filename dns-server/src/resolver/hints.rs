@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The IANA root servers (named.root), names and addresses.
-pub const BUILT_IN: &str = "
+pub(crate) const BUILT_IN: &str = "
 .                        3600000      NS    A.ROOT-SERVERS.NET.
 .                        3600000      NS    B.ROOT-SERVERS.NET.
 .                        3600000      NS    C.ROOT-SERVERS.NET.
@@ -53,7 +53,7 @@ M.ROOT-SERVERS.NET.      3600000      AAAA  2001:dc3::35
 ";
 
 /// Reads hints text: the addresses of the root's NS names.
-pub fn parse_hints(text: &str, file: &Path) -> Result<Vec<(Name, IpAddr)>, ZoneError> {
+pub(crate) fn parse_hints(text: &str, file: &Path) -> Result<Vec<(Name, IpAddr)>, ZoneError> {
     let records = parse::parse_str(text, file, &Name::root())?;
     let ns: Vec<Name> = records
         .iter()
@@ -82,12 +82,12 @@ pub fn parse_hints(text: &str, file: &Path) -> Result<Vec<(Name, IpAddr)>, ZoneE
 }
 
 /// The built-in hints.
-pub fn built_in() -> Vec<(Name, IpAddr)> {
+pub(crate) fn built_in() -> Vec<(Name, IpAddr)> {
     parse_hints(BUILT_IN, Path::new("<built-in root hints>")).expect("the built-in hints parse")
 }
 
 /// Hints from a file.
-pub fn from_file(path: &Path) -> Result<Vec<(Name, IpAddr)>, ZoneError> {
+pub(crate) fn from_file(path: &Path) -> Result<Vec<(Name, IpAddr)>, ZoneError> {
     let text = std::fs::read_to_string(path).map_err(|e| ZoneError {
         location: None,
         message: format!("{}: {e}", path.display()),

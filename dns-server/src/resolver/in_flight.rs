@@ -14,7 +14,7 @@ use super::Resolution;
 use crate::name::Name;
 
 /// A question: the lower-cased name and the type.
-pub type Question = (Name, u16);
+pub(crate) type Question = (Name, u16);
 
 /// One resolution under way; whoever holds it may finish it.
 type Shared = Arc<OnceCell<Resolution>>;
@@ -22,12 +22,12 @@ type Shared = Arc<OnceCell<Resolution>>;
 /// The resolutions under way (as Unbound's mesh): a burst of identical misses
 /// costs one resolution, and a spoofer racing it gets one chance, not many.
 #[derive(Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     map: Mutex<HashMap<Question, Shared>>,
 }
 
 /// A share in one resolution under way; dropping it gives the share up.
-pub struct Ticket<'a> {
+pub(crate) struct Ticket<'a> {
     in_flight: &'a InFlight,
     question: Question,
     shared: Shared,
@@ -35,7 +35,7 @@ pub struct Ticket<'a> {
 
 impl InFlight {
     /// Joins the resolution of `question` under way, or registers a new one.
-    pub fn join(&self, question: Question) -> Ticket<'_> {
+    pub(crate) fn join(&self, question: Question) -> Ticket<'_> {
         let shared = self.lock().entry(question.clone()).or_default().clone();
         Ticket {
             in_flight: self,
@@ -45,7 +45,7 @@ impl InFlight {
     }
 
     /// Registers a new resolution of `question`; `None` when one is under way.
-    pub fn start(&self, question: Question) -> Option<Ticket<'_>> {
+    pub(crate) fn start(&self, question: Question) -> Option<Ticket<'_>> {
         let mut map = self.lock();
         if map.contains_key(&question) {
             return None;
@@ -60,12 +60,14 @@ impl InFlight {
     }
 
     /// Questions being resolved.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// Whether nothing is being resolved.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -77,7 +79,7 @@ impl InFlight {
 impl Ticket<'_> {
     /// The resolution: the one under way when this ticket joined it, else
     /// `resolve`'s (also when whoever was resolving went away before the end).
-    pub async fn resolution<F>(&self, resolve: impl FnOnce() -> F) -> Resolution
+    pub(crate) async fn resolution<F>(&self, resolve: impl FnOnce() -> F) -> Resolution
     where
         F: Future<Output = Resolution>,
     {

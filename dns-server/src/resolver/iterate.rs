@@ -73,7 +73,7 @@ impl Resolver {
     /// another client or by a prefetch, waits for that resolution. It never
     /// waits longer than its own would take: that one started earlier, under
     /// the same limits, so its time runs out first.
-    pub async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
+    pub(crate) async fn resolve(&self, qname: &Name, qtype: u16) -> Resolution {
         let ticket = self.in_flight.join((qname.to_lowercase(), qtype));
         ticket.resolution(|| self.resolve_with(qname, qtype, false)).await
     }
@@ -83,7 +83,7 @@ impl Resolver {
     /// is done while the question is being resolved already: a burst of
     /// hits near expiry costs one prefetch, and clients missing meanwhile
     /// wait for it.
-    pub async fn refresh(&self, qname: &Name, qtype: u16) {
+    pub(crate) async fn refresh(&self, qname: &Name, qtype: u16) {
         let Some(ticket) = self.in_flight.start((qname.to_lowercase(), qtype)) else {
             tracing::trace!(name = %qname, qtype, "prefetch skipped: being resolved already");
             return;
@@ -154,7 +154,7 @@ impl Resolver {
 
     /// The whole answer from the cache alone (CNAME chain included), or
     /// `None` when any link is missing: a hit is answered without a task.
-    pub fn resolve_cached(&self, qname: &Name, qtype: u16) -> Option<Resolution> {
+    pub(crate) fn resolve_cached(&self, qname: &Name, qtype: u16) -> Option<Resolution> {
         let now = Instant::now();
         let mut prefetch = false;
         let result = self.walk_cache(qname, qtype, |name| {
@@ -168,7 +168,7 @@ impl Resolver {
     /// As [`Resolver::resolve_cached`], but without counting hits (the
     /// XDP feed's copies must not make entries look popular), and with
     /// whether any entry used is in the last tenth of its TTL.
-    pub fn peek_cached(&self, qname: &Name, qtype: u16) -> Option<(Resolution, bool)> {
+    pub(crate) fn peek_cached(&self, qname: &Name, qtype: u16) -> Option<(Resolution, bool)> {
         let now = Instant::now();
         let mut late = false;
         let result = self.walk_cache(qname, qtype, |name| {

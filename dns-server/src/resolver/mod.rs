@@ -2,14 +2,13 @@
 //! hints (or forwarded), with a cache, QNAME minimisation (RFC 9156) and hard
 //! limits on the work one client query may cause.
 
-pub mod acl;
-pub mod cache;
-pub mod classify;
-pub mod hints;
-pub mod in_flight;
-pub mod iterate;
-pub mod select;
-pub mod upstream;
+pub(crate) mod cache;
+pub(crate) mod classify;
+pub(crate) mod hints;
+pub(crate) mod in_flight;
+pub(crate) mod iterate;
+pub(crate) mod select;
+pub(crate) mod upstream;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -23,7 +22,7 @@ use crate::name::Name;
 
 /// Hard limits on one client query (NXNS and loop attacks fail fast).
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Referrals followed.
     pub max_referrals: u32,
     /// CNAME links followed.
@@ -56,7 +55,7 @@ impl Default for Limits {
 
 /// Resolver settings.
 #[derive(Debug, Clone)]
-pub struct ResolverConfig {
+pub(crate) struct ResolverConfig {
     /// Root servers: name and address.
     pub root_hints: Vec<(Name, IpAddr)>,
     /// Forwarders; when non-empty, no iteration is done.
@@ -75,8 +74,7 @@ pub struct ResolverConfig {
 
 /// The result of a resolution, ready to be written as a response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resolution {
-    /// RCODE.
+pub(crate) struct Resolution {
     pub rcode: u16,
     /// Answer records with their remaining TTLs.
     pub answer: Vec<(CachedRecord, u32)>,
@@ -88,7 +86,7 @@ pub struct Resolution {
 
 /// Why a resolution failed (the client gets SERVFAIL).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// A limit was reached.
     #[error("limit reached: {0}")]
     Limit(&'static str),
@@ -99,7 +97,7 @@ pub enum ResolveError {
 
 /// The work done so far for one client query.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     started: Instant,
     limits: Limits,
     referrals: u32,
@@ -109,7 +107,7 @@ pub struct Budget {
 
 impl Budget {
     /// A fresh budget.
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Budget {
             started: Instant::now(),
             limits,
@@ -129,24 +127,24 @@ impl Budget {
     }
 
     /// Counts a referral.
-    pub fn referral(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn referral(&mut self) -> Result<(), ResolveError> {
         self.time()?;
         Self::spend(&mut self.referrals, self.limits.max_referrals, "referrals")
     }
 
     /// Counts an NS-name address lookup.
-    pub fn ns_lookup(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn ns_lookup(&mut self) -> Result<(), ResolveError> {
         Self::spend(&mut self.ns_lookups, self.limits.max_ns_lookups, "ns lookups")
     }
 
     /// Counts a query sent upstream.
-    pub fn upstream(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn upstream(&mut self) -> Result<(), ResolveError> {
         self.time()?;
         Self::spend(&mut self.upstream, self.limits.max_upstream, "upstream queries")
     }
 
     /// Fails once the time limit is past.
-    pub fn time(&self) -> Result<(), ResolveError> {
+    pub(crate) fn time(&self) -> Result<(), ResolveError> {
         if self.started.elapsed() > self.limits.max_time {
             Err(ResolveError::Limit("time"))
         } else {
@@ -156,10 +154,8 @@ impl Budget {
 }
 
 /// The resolver: configuration, cache and server statistics.
-pub struct Resolver {
-    /// Settings.
+pub(crate) struct Resolver {
     pub config: ResolverConfig,
-    /// The cache.
     pub cache: Cache,
     servers: ServerStats,
     /// Resolutions under way, clients' and prefetches', by lower-cased name
@@ -169,7 +165,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// A resolver with an empty cache.
-    pub fn new(config: ResolverConfig) -> Self {
+    pub(crate) fn new(config: ResolverConfig) -> Self {
         Resolver {
             cache: Cache::new(config.cache),
             config,
@@ -181,53 +177,30 @@ impl Resolver {
 
 /// Recursion as the query path sees it: the resolver, who may use it, and
 /// a bound on resolutions in flight.
-pub struct Recursion {
-    /// The resolver.
+pub(crate) struct Recursion {
     pub resolver: std::sync::Arc<Resolver>,
     /// Clients allowed to recurse.
-    pub allow: Vec<acl::Prefix>,
+    pub allow: Vec<crate::prefix::Prefix>,
     /// Resolutions in flight; when none is left the client gets SERVFAIL at once.
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Resolutions allowed in flight at once.
-pub const MAX_IN_FLIGHT: usize = 2048;
+pub(crate) const MAX_IN_FLIGHT: usize = 2048;
 
 impl Recursion {
-    /// Whether `client` may recurse.
-    pub fn allows(&self, client: IpAddr) -> bool {
-        self.allow.iter().any(|p| p.contains(client))
+    /// Recursion with a new resolver of `config`, for the clients in `allow`.
+    pub(crate) fn new(config: ResolverConfig, allow: Vec<crate::prefix::Prefix>) -> Recursion {
+        Recursion {
+            resolver: std::sync::Arc::new(Resolver::new(config)),
+            allow,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        }
     }
 
-    /// Builds recursion from the `[resolver]` section, or `None` when it is off.
-    pub fn from_config(section: &crate::config::ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
-        if !section.enabled {
-            return Ok(None);
-        }
-        let root_hints = match &section.root_hints {
-            Some(path) => hints::from_file(path)?,
-            None => hints::built_in(),
-        };
-        let config = ResolverConfig {
-            root_hints,
-            forwarders: section.forward.clone(),
-            port: section.upstream_port,
-            limits: Limits::default(),
-            cache: CacheConfig {
-                max_bytes: section.cache_bytes,
-                min_ttl: section.min_ttl,
-                max_ttl: section.max_ttl,
-                max_negative_ttl: section.max_negative_ttl,
-                stale_window: Duration::from_secs(section.serve_stale),
-            },
-            qname_minimisation: section.qname_minimisation,
-            case_randomisation: section.case_randomisation,
-        };
-        Ok(Some(Recursion {
-            resolver: std::sync::Arc::new(Resolver::new(config)),
-            allow: section.allow.clone(),
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
-        }))
+    /// Whether `client` may recurse.
+    pub(crate) fn allows(&self, client: IpAddr) -> bool {
+        self.allow.iter().any(|p| p.contains(client))
     }
 }
 

@@ -11,13 +11,13 @@ const EXPLORE_ONE_IN: u32 = 20;
 
 /// Smoothed RTTs per server address.
 #[derive(Default)]
-pub struct ServerStats {
+pub(crate) struct ServerStats {
     srtt_ms: Mutex<HashMap<IpAddr, u32>>,
 }
 
 impl ServerStats {
     /// Orders `servers` best first (mostly by SRTT; sometimes a random one first).
-    pub fn order(&self, servers: &mut [IpAddr]) {
+    pub(crate) fn order(&self, servers: &mut [IpAddr]) {
         let table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
         servers.sort_by_key(|ip| table.get(ip).copied().unwrap_or(UNKNOWN_RTT_MS));
         drop(table);
@@ -28,7 +28,7 @@ impl ServerStats {
     }
 
     /// Records an answer after `rtt` (SRTT = 7/8 old + 1/8 new).
-    pub fn answered(&self, ip: IpAddr, rtt: Duration) {
+    pub(crate) fn answered(&self, ip: IpAddr, rtt: Duration) {
         let sample = rtt.as_millis().min(TIMEOUT_RTT_MS as u128) as u32;
         let mut table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
         let srtt = table.entry(ip).or_insert(sample);
@@ -36,7 +36,7 @@ impl ServerStats {
     }
 
     /// Records a timeout or error: the estimate doubles, up to the ceiling.
-    pub fn failed(&self, ip: IpAddr) {
+    pub(crate) fn failed(&self, ip: IpAddr) {
         let mut table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
         let srtt = table.entry(ip).or_insert(UNKNOWN_RTT_MS);
         *srtt = (srtt.saturating_mul(2)).clamp(UNKNOWN_RTT_MS, TIMEOUT_RTT_MS);

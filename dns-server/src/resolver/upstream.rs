@@ -21,7 +21,7 @@ const EDNS_PAYLOAD: u16 = 1232;
 
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// No matching answer in time.
     #[error("timed out")]
     Timeout,
@@ -35,10 +35,9 @@ pub enum UpstreamError {
 
 /// What to ask and how.
 #[derive(Debug, Clone)]
-pub struct Ask<'a> {
+pub(crate) struct Ask<'a> {
     /// The name, case as it should go on the wire (0x20 randomised or not).
     pub name: &'a Name,
-    /// TYPE.
     pub rtype: u16,
     /// Send an OPT record.
     pub edns: bool,
@@ -47,7 +46,7 @@ pub struct Ask<'a> {
 }
 
 /// Builds the query bytes.
-pub fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
+pub(crate) fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64);
     let flags = if ask.recursion_desired { FLAG_RD } else { 0 };
     let mut w = Writer::new(
@@ -65,7 +64,11 @@ pub fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
 }
 
 /// Asks `server`; retries over TCP when the UDP answer is truncated.
-pub async fn exchange(server: SocketAddr, ask: &Ask<'_>, wait: Duration) -> Result<read::Message, UpstreamError> {
+pub(crate) async fn exchange(
+    server: SocketAddr,
+    ask: &Ask<'_>,
+    wait: Duration,
+) -> Result<read::Message, UpstreamError> {
     let id: u16 = rand::random();
     let query = query_bytes(ask, id);
     let answer = timeout(wait, udp(server, &query, ask, id))

@@ -8,7 +8,7 @@ const BATCH: usize = 32;
 const MAX_QUERY: usize = 4096;
 
 /// Buffers for one batch: queries in, responses out, peer addresses.
-pub struct Batch {
+pub(crate) struct Batch {
     rx: Vec<[u8; MAX_QUERY]>,
     rx_len: [usize; BATCH],
     addrs: [libc::sockaddr_storage; BATCH],
@@ -24,7 +24,7 @@ impl Default for Batch {
 
 impl Batch {
     /// Empty buffers.
-    pub fn new() -> Batch {
+    pub(crate) fn new() -> Batch {
         Batch {
             rx: vec![[0; MAX_QUERY]; BATCH],
             rx_len: [0; BATCH],
@@ -37,12 +37,12 @@ impl Batch {
 
     /// The query bytes of datagram `i` and the buffer for its response
     /// (left empty for no response).
-    pub fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
+    pub(crate) fn slot(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
         (&self.rx[i][..self.rx_len[i]], &mut self.tx[i])
     }
 
     /// The peer that sent datagram `i`.
-    pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
+    pub(crate) fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
         use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
         let storage = &self.addrs[i];
         match storage.ss_family as i32 {
@@ -69,7 +69,7 @@ impl Batch {
     }
 
     /// Receives up to a batch without blocking; `WouldBlock` when none waits.
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let mut iov: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
         // SAFETY: mmsghdr is plain old data; all zeroes is valid.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
@@ -100,7 +100,7 @@ impl Batch {
 
     /// Sends the non-empty responses of the last batch to their peers;
     /// returns how many could not be sent.
-    pub fn send(&mut self, fd: RawFd) -> usize {
+    pub(crate) fn send(&mut self, fd: RawFd) -> usize {
         let mut iov: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
         // SAFETY: as in `recv`.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };

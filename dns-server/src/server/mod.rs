@@ -1,8 +1,8 @@
 //! Transports: UDP and TCP listeners feeding the shared [`Responder`](crate::query::Responder).
 
-pub mod mmsg;
-pub mod tcp;
-pub mod udp;
+pub(crate) mod mmsg;
+pub(crate) mod tcp;
+pub(crate) mod udp;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -12,7 +12,7 @@ use crate::query::Shared;
 
 /// Sockets bound before serving starts, so that binding errors surface early
 /// and tests can bind port 0.
-pub struct Listeners {
+pub(crate) struct Listeners {
     /// UDP sockets; several per address with SO_REUSEPORT, one per worker.
     pub udp: Vec<std::net::UdpSocket>,
     /// TCP listeners, one per address.
@@ -21,7 +21,7 @@ pub struct Listeners {
 
 /// TCP limits.
 #[derive(Clone, Copy, Debug)]
-pub struct TcpLimits {
+pub(crate) struct TcpLimits {
     /// Idle time before a connection is closed.
     pub idle_timeout: Duration,
     /// Connections served at once.
@@ -30,7 +30,7 @@ pub struct TcpLimits {
 
 impl Listeners {
     /// Binds UDP (`per_address` sockets each) and TCP on every address.
-    pub fn bind(addrs: &[SocketAddr], per_address: usize) -> std::io::Result<Listeners> {
+    pub(crate) fn bind(addrs: &[SocketAddr], per_address: usize) -> std::io::Result<Listeners> {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for &addr in addrs {
@@ -47,13 +47,13 @@ impl Listeners {
     }
 
     /// The addresses actually bound (TCP side), e.g. to learn a port-0 choice.
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+    pub(crate) fn local_addrs(&self) -> Vec<SocketAddr> {
         self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect()
     }
 }
 
 /// Serves until `shutdown` completes, then stops accepting and returns.
-pub async fn run(
+pub(crate) async fn run(
     listeners: Listeners,
     shared: Arc<Shared>,
     limits: TcpLimits,

@@ -20,7 +20,7 @@ use crate::{
 const BACKLOG: i32 = 1024;
 
 /// A non-blocking listening socket.
-pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -33,7 +33,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Accepts connections until the task is cancelled.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits, slots: Arc<Semaphore>) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits, slots: Arc<Semaphore>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -18,7 +18,7 @@ const BATCHES_BEFORE_YIELD: usize = 8;
 const RECV_BUFFER: usize = 4 << 20;
 
 /// A non-blocking UDP socket that shares its port with its siblings.
-pub fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -63,7 +63,7 @@ fn ignore_path_mtu(socket: &Socket, v6: bool) -> io::Result<()> {
 }
 
 /// Answers datagrams on one socket until the task is cancelled.
-pub async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
+pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
     let socket = Arc::new(socket);
     let mut batch = Batch::new();
     let mut pending = Vec::new();

@@ -17,7 +17,7 @@
 //!
 //! Unlike `birdc disable`, the state survives `configure` and BIRD restarts.
 
-use std::{fmt::Write as _, path::Path, time::Duration};
+use std::{fmt::Write as _, time::Duration};
 
 use tokio::process::Command;
 
@@ -33,7 +33,7 @@ const BIRDC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The BIRD speaker.
 #[derive(Debug)]
-pub struct Bird {
+pub(crate) struct Bird {
     config: BirdConfig,
     prefixes: Vec<Prefix>,
     up: Attributes,
@@ -42,7 +42,7 @@ pub struct Bird {
 
 impl Bird {
     /// A speaker for `bird`'s socket and include file.
-    pub fn new(sidecar: &SidecarConfig, bird: &BirdConfig) -> Bird {
+    pub(crate) fn new(sidecar: &SidecarConfig, bird: &BirdConfig) -> Bird {
         Bird {
             config: bird.clone(),
             prefixes: sidecar.prefixes.clone(),
@@ -53,7 +53,7 @@ impl Bird {
 
     /// Writes the include for `announcement` and reconfigures BIRD; on failure
     /// puts the previous file back, so file and running BIRD agree.
-    pub async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
+    pub(crate) async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
         let text = self.include(announcement);
         let path = &self.config.include_file;
         let previous = std::fs::read(path).ok();
@@ -71,7 +71,7 @@ impl Bird {
     }
 
     /// Rewrites and reconfigures when the include file is not what `announcement` needs.
-    pub async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
+    pub(crate) async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
         let want = self.include(announcement);
         let have = std::fs::read_to_string(&self.config.include_file).unwrap_or_default();
         if have == want {
@@ -82,7 +82,7 @@ impl Bird {
 
     /// Withdraws. The withdrawn file is written and kept even when BIRD is not
     /// running (no socket, or nothing listening on it): BIRD reads it when it starts.
-    pub async fn withdraw_all(&mut self) -> Result<(), SpeakerError> {
+    pub(crate) async fn withdraw_all(&mut self) -> Result<(), SpeakerError> {
         let path = &self.config.include_file;
         let text = self.include(Announcement::Withdraw);
         write_atomically(path, text.as_bytes()).map_err(|source| SpeakerError::Write {
@@ -129,18 +129,13 @@ impl Bird {
     }
 
     /// The include file for `announcement`.
-    pub fn include(&self, announcement: Announcement) -> String {
+    pub(crate) fn include(&self, announcement: Announcement) -> String {
         let (state, attributes) = match announcement {
             Announcement::Withdraw => (0, &self.up),
             Announcement::Announce => (1, &self.up),
             Announcement::Drain => (2, &self.drained),
         };
         render(state, &self.prefixes, attributes, self.config.local_as)
-    }
-
-    /// The include file's path.
-    pub fn include_file(&self) -> &Path {
-        &self.config.include_file
     }
 }
 

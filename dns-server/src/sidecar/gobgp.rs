@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The generated client and messages for `proto/gobgp.proto`.
-#[allow(missing_docs, clippy::all)]
+#[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod api {
     tonic::include_proto!("apipb");
 }
@@ -35,7 +35,7 @@ const TYPE_PREFIX: &str = "type.googleapis.com/apipb.";
 
 /// The GoBGP speaker.
 #[derive(Debug)]
-pub struct Gobgp {
+pub(crate) struct Gobgp {
     client: GobgpApiClient<Channel>,
     prefixes: Vec<Prefix>,
     up: Attributes,
@@ -53,7 +53,7 @@ fn grpc_error(call: &'static str) -> impl Fn(tonic::Status) -> SpeakerError {
 
 impl Gobgp {
     /// A client for gobgpd at `gobgp.endpoint`; connects on first use and reconnects after a restart.
-    pub fn new(sidecar: &SidecarConfig, gobgp: &GobgpConfig) -> Result<Gobgp, SpeakerError> {
+    pub(crate) fn new(sidecar: &SidecarConfig, gobgp: &GobgpConfig) -> Result<Gobgp, SpeakerError> {
         let endpoint = Endpoint::from_shared(gobgp.endpoint.clone())
             .map_err(|e| SpeakerError::Gobgp {
                 call: "connect",
@@ -71,7 +71,7 @@ impl Gobgp {
     }
 
     /// Adds (announce, drain) or deletes (withdraw) one path per prefix.
-    pub async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
+    pub(crate) async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
         let attributes = match announcement {
             Announcement::Withdraw => None,
             Announcement::Announce => Some(self.up.clone()),
@@ -105,7 +105,7 @@ impl Gobgp {
 
     /// Lists our prefixes in the global RIB; re-applies `announcement` when a
     /// path is missing, present when it should not be, or carries other attributes.
-    pub async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
+    pub(crate) async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
         let want = match announcement {
             Announcement::Withdraw => None,
             Announcement::Announce => Some(&self.up),
@@ -172,7 +172,7 @@ impl Gobgp {
 }
 
 /// A withdrawal of exactly `path`: the only way this module builds a DeletePathRequest.
-pub fn delete_request(path: Path) -> DeletePathRequest {
+pub(crate) fn delete_request(path: Path) -> DeletePathRequest {
     DeletePathRequest {
         table_type: TableType::Global as i32,
         vrf_id: String::new(),
@@ -207,7 +207,7 @@ fn family_of(prefix: Prefix) -> Family {
 }
 
 /// The path for `prefix`: with `attributes` (and our AS for prepends) to add it, without to delete it.
-pub fn path(prefix: Prefix, attributes: Option<(&Attributes, u32)>) -> Path {
+pub(crate) fn path(prefix: Prefix, attributes: Option<(&Attributes, u32)>) -> Path {
     let nlri = any(
         "IPAddressPrefix",
         &IpAddressPrefix {

@@ -7,7 +7,7 @@ use super::{config::Scope, probe::ProbeError};
 /// A check's settled status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     /// `rise` consecutive successes since the last down.
     Up,
     /// `fall` consecutive failures, or not yet `rise` successes since start.
@@ -16,7 +16,7 @@ pub enum Status {
 
 /// One check's hysteresis: the status flips only after `rise` successes or `fall` failures in a row.
 #[derive(Debug, Clone, Serialize)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     /// The check's name.
     pub name: String,
     /// Local or shared.
@@ -38,7 +38,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// A check that is down until it has succeeded `rise` times in a row.
-    pub fn new(name: &str, scope: Scope, rise: u32, fall: u32) -> Tracker {
+    pub(crate) fn new(name: &str, scope: Scope, rise: u32, fall: u32) -> Tracker {
         Tracker {
             name: name.to_string(),
             scope,
@@ -52,7 +52,7 @@ impl Tracker {
     }
 
     /// Counts one probe's result; returns the new status when it changed.
-    pub fn record(&mut self, result: Result<(), ProbeError>) -> Option<Status> {
+    pub(crate) fn record(&mut self, result: Result<(), ProbeError>) -> Option<Status> {
         match result {
             Ok(()) => {
                 self.successes = self.successes.saturating_add(1);
@@ -79,7 +79,7 @@ impl Tracker {
 
 /// Which checks are down, by scope: what the state machine decides on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Local checks that are down.
     pub local_down: Vec<String>,
     /// Shared checks that are down.
@@ -88,7 +88,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarises a set of trackers.
-    pub fn of(trackers: &[Tracker]) -> Summary {
+    pub(crate) fn of(trackers: &[Tracker]) -> Summary {
         let mut summary = Summary::default();
         for t in trackers.iter().filter(|t| t.status == Status::Down) {
             match t.scope {

@@ -11,7 +11,7 @@ use super::state::Maintenance;
 /// Reads the switch. A missing file means no maintenance. Unreadable or
 /// unrecognised contents mean drain — the safe side of an operator's typo —
 /// and come with a warning to log.
-pub fn read(path: &Path) -> (Option<Maintenance>, Option<String>) {
+pub(crate) fn read(path: &Path) -> (Option<Maintenance>, Option<String>) {
     match std::fs::read_to_string(path) {
         Ok(text) => match text.trim() {
             "drain" => (Some(Maintenance::Drain), None),

@@ -1,25 +1,26 @@
 //! The anycast health sidecar: checks this PoP, and announces, drains or withdraws its prefixes through BGP.
 //!
-//! - [`config`]: the `[sidecar]` file; [`probe`]: one DNS, process or XDP probe;
-//!   [`health`]: rise/fall hysteresis per check.
-//! - [`state`]: the up/drain/down/maintenance machine and its rule
-//!   (shared check failures drain, never withdraw); [`maintenance`]: the operator's file.
-//! - [`speaker`]: BIRD ([`bird`]), GoBGP ([`gobgp`]) or dry run.
-//! - [`run`]: the loop, the clean stop (drain, wait, withdraw) and `--withdraw-all`;
-//!   [`state_file`]: the JSON file monitoring reads.
+//! - [`config`]: the `[sidecar]` file; `probe`: one DNS, process or XDP probe;
+//!   `health`: rise/fall hysteresis per check.
+//! - `state`: the up/drain/down/maintenance machine and its rule
+//!   (shared check failures drain, never withdraw); `maintenance`: the operator's file.
+//! - `speaker`: BIRD (`bird`), GoBGP (`gobgp`) or dry run.
+//! - `run`: the loop, the clean stop (drain, wait, withdraw) and `--withdraw-all`;
+//!   `state_file`: the JSON file monitoring reads.
 
-pub mod bird;
+pub(crate) mod bird;
 pub mod config;
-pub mod gobgp;
-pub mod health;
-pub mod maintenance;
-pub mod probe;
-pub mod run;
-pub mod speaker;
-pub mod state;
-pub mod state_file;
+mod gobgp;
+mod health;
+mod maintenance;
+mod probe;
+mod run;
+mod speaker;
+pub(crate) mod state;
+mod state_file;
 
 pub use run::{run, withdraw_all};
+pub use speaker::SpeakerError;
 
 /// Errors that stop the sidecar.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use super::config::CheckKind;
 /// Why a probe failed; the text goes to logs and the state file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ProbeError(pub String);
+pub(crate) struct ProbeError(pub String);
 
 fn fail<T>(message: impl Into<String>) -> Result<T, ProbeError> {
     Err(ProbeError(message.into()))
@@ -21,7 +21,7 @@ fn fail<T>(message: impl Into<String>) -> Result<T, ProbeError> {
 
 /// Runs one probe of `kind`, giving up after `limit`. `servers` are the
 /// addresses a DNS check queries (already defaulted from the prefixes).
-pub async fn run(kind: &CheckKind, servers: &[SocketAddr], limit: Duration) -> Result<(), ProbeError> {
+pub(crate) async fn run(kind: &CheckKind, servers: &[SocketAddr], limit: Duration) -> Result<(), ProbeError> {
     let probe = async {
         match kind {
             CheckKind::Dns {

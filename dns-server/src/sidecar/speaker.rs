@@ -32,7 +32,7 @@ pub enum SpeakerError {
     /// A gRPC call to gobgpd failed.
     #[error("gobgpd {call}: {message}")]
     Gobgp {
-        /// The RPC.
+        /// The RPC that failed.
         call: &'static str,
         /// tonic's status or transport error.
         message: String,
@@ -41,7 +41,7 @@ pub enum SpeakerError {
 
 /// One speaker, chosen by the configuration.
 #[derive(Debug)]
-pub enum Speaker {
+pub(crate) enum Speaker {
     /// BIRD 2.
     Bird(Bird),
     /// GoBGP 3.
@@ -52,7 +52,7 @@ pub enum Speaker {
 
 impl Speaker {
     /// The speaker the configuration names (`dry_run` wins).
-    pub fn from_config(config: &SidecarConfig) -> Result<Speaker, SpeakerError> {
+    pub(crate) fn from_config(config: &SidecarConfig) -> Result<Speaker, SpeakerError> {
         if config.dry_run || config.speaker == SpeakerKind::DryRun {
             return Ok(Speaker::DryRun);
         }
@@ -65,7 +65,7 @@ impl Speaker {
     }
 
     /// Tells the speaker what to announce.
-    pub async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
+    pub(crate) async fn apply(&mut self, announcement: Announcement) -> Result<(), SpeakerError> {
         match self {
             Speaker::Bird(bird) => bird.apply(announcement).await,
             Speaker::Gobgp(gobgp) => gobgp.apply(announcement).await,
@@ -78,7 +78,7 @@ impl Speaker {
 
     /// Checks that the speaker still holds `announcement` (a restarted gobgpd
     /// forgets API paths) and repairs it; returns true when it had to.
-    pub async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
+    pub(crate) async fn reconcile(&mut self, announcement: Announcement) -> Result<bool, SpeakerError> {
         match self {
             Speaker::Bird(bird) => bird.reconcile(announcement).await,
             Speaker::Gobgp(gobgp) => gobgp.reconcile(announcement).await,
@@ -87,7 +87,7 @@ impl Speaker {
     }
 
     /// Withdraws every configured prefix; a speaker that is not running counts as withdrawn.
-    pub async fn withdraw_all(&mut self) -> Result<(), SpeakerError> {
+    pub(crate) async fn withdraw_all(&mut self) -> Result<(), SpeakerError> {
         match self {
             Speaker::Bird(bird) => bird.withdraw_all().await,
             Speaker::Gobgp(gobgp) => gobgp.apply(Announcement::Withdraw).await,

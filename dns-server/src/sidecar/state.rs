@@ -22,7 +22,7 @@ use super::health::Summary;
 /// What the operator forced through the maintenance file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Maintenance {
+pub(crate) enum Maintenance {
     /// Keep announcing, de-preferred.
     Drain,
     /// Stop announcing.
@@ -32,7 +32,7 @@ pub enum Maintenance {
 /// The PoP's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(crate) enum State {
     /// Healthy: announce.
     Up,
     /// Announce de-preferred (a shared check failed, or the sidecar is stopping).
@@ -58,7 +58,7 @@ impl fmt::Display for State {
 /// What the BGP speaker is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Announcement {
+pub(crate) enum Announcement {
     /// Announce with the normal attributes.
     Announce,
     /// Announce with the drain attributes (GRACEFUL_SHUTDOWN, MED, prepend).
@@ -69,7 +69,7 @@ pub enum Announcement {
 
 impl State {
     /// The announcement this state asks for.
-    pub fn announcement(self) -> Announcement {
+    pub(crate) fn announcement(self) -> Announcement {
         match self {
             State::Up => Announcement::Announce,
             State::Drain | State::Maintenance(Maintenance::Drain) => Announcement::Drain,
@@ -80,7 +80,7 @@ impl State {
 
 /// A change of state and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// The state left.
     pub from: State,
     /// The state entered.
@@ -91,7 +91,7 @@ pub struct Transition {
 
 /// The state machine; stepped by the sidecar's loop or directly by tests.
 #[derive(Debug, Clone)]
-pub struct Machine {
+pub(crate) struct Machine {
     state: State,
     reason: String,
     stopping: bool,
@@ -105,7 +105,7 @@ impl Default for Machine {
 
 impl Machine {
     /// Starts down: nothing is announced until the checks have risen.
-    pub fn new() -> Machine {
+    pub(crate) fn new() -> Machine {
         Machine {
             state: State::Down,
             reason: "starting: waiting for checks to rise".to_string(),
@@ -114,17 +114,17 @@ impl Machine {
     }
 
     /// The current state.
-    pub fn state(&self) -> State {
+    pub(crate) fn state(&self) -> State {
         self.state
     }
 
     /// Why the machine is in its current state.
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         &self.reason
     }
 
     /// Applies the rule to the checks and the maintenance switch. Once stopping, inputs are ignored.
-    pub fn step(&mut self, health: &Summary, maintenance: Option<Maintenance>) -> Option<Transition> {
+    pub(crate) fn step(&mut self, health: &Summary, maintenance: Option<Maintenance>) -> Option<Transition> {
         if self.stopping {
             return None;
         }
@@ -133,7 +133,7 @@ impl Machine {
     }
 
     /// First half of a clean stop: drain if anything is announced.
-    pub fn stop_drain(&mut self) -> Option<Transition> {
+    pub(crate) fn stop_drain(&mut self) -> Option<Transition> {
         self.stopping = true;
         match self.state.announcement() {
             Announcement::Withdraw => None,
@@ -142,7 +142,7 @@ impl Machine {
     }
 
     /// Second half of a clean stop: withdraw.
-    pub fn stop_withdraw(&mut self) -> Option<Transition> {
+    pub(crate) fn stop_withdraw(&mut self) -> Option<Transition> {
         self.stopping = true;
         self.go(State::Down, "stopped".to_string())
     }

@@ -15,10 +15,9 @@ use super::{
 
 /// What is written.
 #[derive(Debug, Serialize)]
-pub struct Snapshot<'a> {
+pub(crate) struct Snapshot<'a> {
     /// The state machine's state.
     pub state: String,
-    /// Why.
     pub reason: &'a str,
     /// What the speaker was last told successfully.
     pub announced: Option<Announcement>,
@@ -31,7 +30,7 @@ pub struct Snapshot<'a> {
 }
 
 /// Seconds since the Unix epoch, now.
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -40,7 +39,7 @@ pub fn now() -> u64 {
 
 impl Snapshot<'_> {
     /// A snapshot of `state`.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         state: State,
         reason: &'a str,
         announced: Option<Announcement>,
@@ -60,14 +59,14 @@ impl Snapshot<'_> {
 }
 
 /// Writes the snapshot atomically (temp file, then rename), creating the directory.
-pub fn write(path: &Path, snapshot: &Snapshot<'_>) -> io::Result<()> {
+pub(crate) fn write(path: &Path, snapshot: &Snapshot<'_>) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(snapshot).map_err(io::Error::other)?;
     write_atomically(path, &json)
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place,
 /// so a reader sees the old contents or the new, never half.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

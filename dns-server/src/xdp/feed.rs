@@ -48,15 +48,15 @@ use crate::{
 };
 
 /// How often every entry is rebuilt.
-pub const PERIOD: Duration = Duration::from_secs(1);
+pub(crate) const PERIOD: Duration = Duration::from_secs(1);
 /// An entry's lifetime in the map, and what its TTLs are lowered by (seconds).
 /// Twice [`PERIOD`], so a rebuild on time always lands before the deadline.
-pub const WINDOW_S: u32 = 2;
+pub(crate) const WINDOW_S: u32 = 2;
 /// How far the program's clock (`bpf_ktime_get_coarse_ns`, updated once a
 /// tick: 4 ms at HZ=250, 10 ms at HZ=100) may lag [`monotonic_ns`]. Every
 /// deadline is written this much early, so the program never answers past
 /// the one meant. The fine clock costs ~55 ns a resolver hit on a VM.
-pub const PROGRAM_CLOCK_LAG_NS: u64 = 50_000_000;
+pub(crate) const PROGRAM_CLOCK_LAG_NS: u64 = 50_000_000;
 /// Offers waiting for the thread; more are dropped (the query was answered anyway).
 const QUEUE: usize = 4096;
 
@@ -75,7 +75,7 @@ struct State {
 }
 
 /// The feed: offers in, the map kept.
-pub struct Feed {
+pub(crate) struct Feed {
     tx: SyncSender<Entry>,
     state: Arc<Mutex<State>>,
     /// Cleared while the feed holds its bound of entries: offers are then not even sent.
@@ -90,7 +90,7 @@ struct Builder {
 
 impl Feed {
     /// Starts the feed thread; at most `max_entries` questions are kept in the map.
-    pub fn start(
+    pub(crate) fn start(
         maps: SharedMaps,
         resolver: Arc<Resolver>,
         identity: Identity,
@@ -118,7 +118,7 @@ impl Feed {
     }
 
     /// Offers a question just answered from the resolver's cache.
-    pub fn offer(&self, pending: &Pending) {
+    pub(crate) fn offer(&self, pending: &Pending) {
         if !self.open.load(Ordering::Relaxed) || pending.qclass != class::IN {
             return;
         }
@@ -133,7 +133,7 @@ impl Feed {
     /// Removes every entry and follows `catalog` from now on; call before
     /// XDP's zone answers flip to it. (An entry added between this and the
     /// flip is left behind in the old map; the next rebuild writes it again.)
-    pub fn follow(&self, catalog: Arc<Catalog>, maps: &SharedMaps) {
+    pub(crate) fn follow(&self, catalog: Arc<Catalog>, maps: &SharedMaps) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(live) = maps.live() {
@@ -247,7 +247,7 @@ impl Builder {
 /// The map value answering `name`/`qtype` (asked with `edns`) with
 /// `resolution`, as userspace writes it, valid until `expires_ns`; `None`
 /// when XDP cannot serve it (too large).
-pub fn value(
+pub(crate) fn value(
     name: &Name,
     qtype: u16,
     edns: Option<Edns>,
@@ -285,13 +285,13 @@ fn lower_ttls(resolution: &mut Resolution, by: u32) -> Option<()> {
 }
 
 /// The key flags for a query's EDNS.
-pub fn edns_flags(edns: Option<Edns>) -> u8 {
+pub(crate) fn edns_flags(edns: Option<Edns>) -> u8 {
     edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 })
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the program's `bpf_ktime_get_coarse_ns`,
 /// give or take [`PROGRAM_CLOCK_LAG_NS`].
-pub fn monotonic_ns() -> u64 {
+pub(crate) fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };

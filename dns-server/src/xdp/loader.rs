@@ -11,7 +11,7 @@ use super::{SharedMaps, XdpError, maps::Maps};
 use crate::config::{AttachMode, ProgramLogLevel};
 
 /// Name of the program in the object.
-pub const PROGRAM: &str = xdp_abi::names::PROGRAM;
+pub(crate) const PROGRAM: &str = xdp_abi::names::PROGRAM;
 
 /// The object built by `build.rs` from `xdp-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-dns"));
@@ -35,7 +35,7 @@ pub struct ProgramLog {
 }
 
 /// A `log` sink forwarding to the process's logger (tracing, for `serve`).
-pub struct ToGlobalLogger;
+pub(crate) struct ToGlobalLogger;
 
 impl log::Log for ToGlobalLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
@@ -146,7 +146,7 @@ impl FastPath {
 }
 
 /// The attach mode's name as the configuration spells it: `native` or `generic`.
-pub fn mode_name(mode: XdpMode) -> &'static str {
+pub(crate) fn mode_name(mode: XdpMode) -> &'static str {
     match mode {
         XdpMode::Driver => "native",
         XdpMode::Skb => "generic",

@@ -1,22 +1,22 @@
 //! The XDP fast path from userspace: load and attach the program, keep its
 //! response maps in step with the served catalog, read its counters.
 //!
-//! - [`loader`]: the embedded object, attaching (native or generic mode, or native falling back to generic).
+//! - `loader`: the embedded object, attaching (native or generic mode, or native falling back to generic).
 //! - [`maps`]: typed handles on the program's maps, pinned for `dns-server stats`.
-//! - [`sync`]: responses precomputed from a catalog; the A/B map flip on reload;
+//! - `sync`: responses precomputed from a catalog; the A/B map flip on reload;
 //!   answers userspace caches at run time copied in.
-//! - [`feed`]: the resolver's hot answers copied in, TTLs kept honest.
+//! - `feed`: the resolver's hot answers copied in, TTLs kept honest.
 //! - [`stats`]: the per-CPU counters summed.
-//! - [`run`]: starting all this for `serve`, and refilling on reload.
+//! - `run`: starting all this for `serve`, and refilling on reload.
 //! - [`bench`]: the program's cost per packet (`dns-server xdp-bench`).
 
 pub mod bench;
-pub mod feed;
-pub mod loader;
+mod feed;
+mod loader;
 pub mod maps;
-pub mod run;
+pub(crate) mod run;
 pub mod stats;
-pub mod sync;
+mod sync;
 
 #[cfg(test)]
 mod test_run;
@@ -24,7 +24,7 @@ mod test_run;
 use std::sync::{Arc, Mutex};
 
 pub use loader::FastPath;
-pub use run::{Running, start};
+pub use run::parse_prefix;
 
 /// What can go wrong with the fast path; the server then runs without it.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,11 @@
-//! Starting the fast path for `serve`: load, configure, fill, attach; and
-//! refill on every reload. Any failure leaves the server running without XDP.
+//! Starting the fast path for `serve`: load, configure, fill, and attach
+//! once the sockets are bound; then keep the maps in step with what
+//! userspace answers (the [`FastPathSink`] with XDP on). Any failure leaves
+//! the server running without XDP.
 
 use std::{net::IpAddr, sync::Arc};
 
+use dns_wire::query::Query;
 use xdp_abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
 
 use super::{
@@ -14,17 +17,26 @@ use super::{
 use crate::{
     catalog::Catalog,
     config::Config,
-    query::{Identity, Shared},
+    fast_path::FastPathSink,
+    query::{Identity, Pending},
+    service::Loaded,
 };
 
+/// The program loaded and its maps filled, not attached yet; its
+/// [`Prepared::sink`] goes into the service before anything is served.
+pub(crate) struct Prepared {
+    fast: FastPath,
+    writer: Arc<MapWriter>,
+}
+
 /// The fast path while the server runs; dropping it detaches the program.
-pub struct Running {
+pub(crate) struct Running {
     fast: FastPath,
 }
 
 impl Running {
     /// The counters as one `name=value` line.
-    pub fn counters(&self) -> String {
+    pub(crate) fn counters(&self) -> String {
         let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
         match stats::read(&maps.stats) {
             Ok(c) => stats::format(&c),
@@ -33,8 +45,9 @@ impl Running {
     }
 }
 
-/// Starts the fast path as configured, or says in the log why it is off.
-pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
+/// Loads the program and fills its maps from `loaded` as configured, or
+/// says in the log why the fast path is off.
+pub(crate) fn prepare(config: &Config, loaded: &Loaded) -> Option<Prepared> {
     let x = &config.xdp;
     if !x.enabled {
         tracing::info!("XDP fast path disabled (--no-xdp or [xdp] enabled = false); all queries go to userspace");
@@ -44,26 +57,23 @@ pub fn start(config: &Config, shared: &Arc<Shared>) -> Option<Running> {
         tracing::info!("XDP fast path off: no interface given (--xdp-iface or [xdp] interfaces)");
         return None;
     }
-    match try_start(config, shared) {
-        Ok(running) => Some(running),
-        Err(error) => {
-            let error = super::error_chain(&error);
-            tracing::error!(%error, "XDP fast path unavailable; running without XDP (all queries go to userspace)");
-            None
-        }
-    }
+    try_prepare(config, loaded).map_err(unavailable).ok()
 }
 
-fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError> {
+fn unavailable(error: XdpError) {
+    let error = super::error_chain(&error);
+    tracing::error!(%error, "XDP fast path unavailable; running without XDP (all queries go to userspace)");
+}
+
+fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
     let x = &config.xdp;
     let log = ProgramLog {
         level: x.log_level,
         sink: Box::new(ToGlobalLogger),
     };
-    let mut fast = FastPath::load_with_log(x.cache_entries, Some(x.pin_dir.clone()), log)?;
-    let catalog = shared.catalog.load_full();
+    let fast = FastPath::load_with_log(x.cache_entries, Some(x.pin_dir.clone()), log)?;
     // The resolver's hot answers, for the clients allowed to recurse.
-    let recursion = shared.recursion.as_ref().filter(|_| x.recursive_entries > 0);
+    let recursion = loaded.recursion.as_ref().filter(|_| x.recursive_entries > 0);
     {
         let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
         let mut settings = settings(config);
@@ -84,64 +94,72 @@ fn try_start(config: &Config, shared: &Arc<Shared>) -> Result<Running, XdpError>
         }
     }
     let feed = recursion.map(|recursion| {
-        Arc::new(Feed::start(
+        Feed::start(
             fast.maps.clone(),
             recursion.resolver.clone(),
-            shared.identity.clone(),
-            catalog.clone(),
+            loaded.identity.clone(),
+            loaded.catalog.clone(),
             x.recursive_entries as usize,
-        ))
+        )
     });
-    let inserter = Arc::new(sync::Inserter::start(fast.maps.clone()));
-    let fill = Refill {
+    let writer = MapWriter {
         maps: fast.maps.clone(),
-        inserter,
-        feed: feed.clone(),
-        identity: shared.identity.clone(),
+        inserter: sync::Inserter::start(fast.maps.clone()),
+        feed,
+        identity: loaded.identity.clone(),
     };
-    fill.run(&catalog)?;
-    let _ = shared.on_reload.set(Box::new(move |catalog: &Arc<Catalog>| {
-        if let Err(error) = fill.run(catalog) {
-            tracing::error!(%error, "XDP maps not refilled; XDP keeps the previous zones' answers until the next reload");
-        }
-    }));
-    if let Some(feed) = feed {
-        let _ = shared
-            .on_recursive_hit
-            .set(Box::new(move |pending| feed.offer(pending)));
-    }
-
-    let mut attached = 0;
-    for iface in &x.interfaces {
-        match fast.attach(iface, x.mode) {
-            Ok(mode) => {
-                attached += 1;
-                tracing::info!(iface, mode = %super::loader::mode_name(mode), "XDP fast path attached");
-            }
-            Err(error) => {
-                let error = super::error_chain(&error);
-                tracing::error!(iface, mode = %x.mode, %error, "XDP program not attached to this interface")
-            }
-        }
-    }
-    if attached == 0 {
-        return Err(XdpError::Program(aya::programs::ProgramError::NotAttached));
-    }
-    Ok(Running { fast })
+    writer.fill(&loaded.catalog)?;
+    Ok(Prepared {
+        fast,
+        writer: Arc::new(writer),
+    })
 }
 
-/// What a (re)fill of the maps needs.
-struct Refill {
+impl Prepared {
+    /// Where the service tells the maps what it answers.
+    pub(crate) fn sink(&self) -> Arc<dyn FastPathSink> {
+        self.writer.clone()
+    }
+
+    /// Attaches the program to every configured interface; `None` (and the
+    /// reason in the log) when it is attached to none.
+    pub(crate) fn attach(mut self, config: &Config) -> Option<Running> {
+        let x = &config.xdp;
+        let mut attached = 0;
+        for iface in &x.interfaces {
+            match self.fast.attach(iface, x.mode) {
+                Ok(mode) => {
+                    attached += 1;
+                    tracing::info!(iface, mode = %super::loader::mode_name(mode), "XDP fast path attached");
+                }
+                Err(error) => {
+                    let error = super::error_chain(&error);
+                    tracing::error!(iface, mode = %x.mode, %error, "XDP program not attached to this interface")
+                }
+            }
+        }
+        if attached == 0 {
+            unavailable(XdpError::Program(aya::programs::ProgramError::NotAttached));
+            return None;
+        }
+        Some(Running { fast: self.fast })
+    }
+}
+
+/// Writes what userspace answers into the maps: the [`FastPathSink`] with XDP on.
+struct MapWriter {
     maps: SharedMaps,
-    inserter: Arc<sync::Inserter>,
-    feed: Option<Arc<Feed>>,
+    /// Copies the zones' answers cached at run time into the live map.
+    inserter: sync::Inserter,
+    /// Keeps the resolver's hot answers in the live map, when XDP serves them.
+    feed: Option<Feed>,
     identity: Identity,
 }
 
-impl Refill {
+impl MapWriter {
     /// Empties the resolver's entries, fills the idle map from `catalog`,
     /// flips, and follows its answer cache.
-    fn run(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
+    fn fill(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
         if let Some(feed) = &self.feed {
             feed.follow(catalog.clone(), &self.maps);
         }
@@ -163,8 +181,26 @@ impl Refill {
     }
 }
 
+impl FastPathSink for MapWriter {
+    fn serve_catalog(&self, catalog: &Arc<Catalog>) {
+        if let Err(error) = self.fill(catalog) {
+            tracing::error!(%error, "XDP maps not refilled; XDP keeps the previous zones' answers until the next reload");
+        }
+    }
+
+    fn copy_answer(&self, catalog: &Catalog, query: &Query<'_>, response: &[u8]) {
+        self.inserter.offer(catalog, query, response);
+    }
+
+    fn offer_resolved(&self, pending: &Pending) {
+        if let Some(feed) = &self.feed {
+            feed.offer(pending);
+        }
+    }
+}
+
 /// The program's settings from the configuration.
-pub fn settings(config: &Config) -> XdpConfig {
+pub(crate) fn settings(config: &Config) -> XdpConfig {
     let x = &config.xdp;
     let default_port = config.server.listen.first().map_or(53, |a| a.port());
     let port = |i: usize| x.ports.get(i).copied();

@@ -30,6 +30,7 @@ use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY};
 use super::{SharedMaps, XdpError};
 use crate::{
     catalog::Catalog,
+    fast_path::NoFastPath,
     message::write::{OPT_LEN, Writer},
     query::{Identity, Responder, Transport},
     stats::Stats,
@@ -40,13 +41,13 @@ use crate::{
 const QUEUE: usize = 4096;
 
 /// The key for a question (`lower` is the lower-cased wire name).
-pub fn key(lower: &[u8], qtype: u16, qclass: u16, flags: u8) -> CacheKey {
+pub(crate) fn key(lower: &[u8], qtype: u16, qclass: u16, flags: u8) -> CacheKey {
     CacheKey::new(lower, qtype, qclass, flags)
 }
 
 /// The map value for a response to a question named `lower`; `None` when
 /// XDP must not serve it (truncated, too large, odd).
-pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
+pub(crate) fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
     let word = |at: usize| Some(u16::from_be_bytes([*response.get(at)?, *response.get(at + 1)?]));
     let flags = word(2)?;
     let end = HEADER_LEN + lower.len() + 4;
@@ -66,7 +67,7 @@ pub fn value(lower: &[u8], response: &[u8]) -> Option<Box<CacheValue>> {
 
 /// A query as a resolver would send it: ID 0, no RD; with an OPT record
 /// advertising `payload` when `edns` is `Some(dnssec_ok)`.
-pub fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -> Vec<u8> {
+pub(crate) fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -> Vec<u8> {
     let mut q = Vec::with_capacity(HEADER_LEN + lower.len() + 4 + OPT_LEN);
     let mut w = Writer::new(&mut q, usize::MAX, 0, 0, Some((lower, qtype, class::IN)));
     if let Some(dnssec_ok) = edns {
@@ -78,12 +79,14 @@ pub fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload: u16) -
 
 /// A response for every owner × type × EDNS variant of `catalog`, built by
 /// the same [`Responder`] that answers userspace queries.
-pub fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
+pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
     let stats = Stats::default();
+    // Answers cached meanwhile are in `entries` already: nothing to copy.
     let responder = Responder {
         catalog,
         identity,
         stats: &stats,
+        fast_path: &NoFastPath,
     };
     let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
     let mut entries = Vec::new();
@@ -107,7 +110,7 @@ pub fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<
 
 /// How a fill went.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Filled {
+pub(crate) struct Filled {
     /// Entries written.
     pub inserted: usize,
     /// Entries that did not fit (map full).
@@ -117,7 +120,7 @@ pub struct Filled {
 }
 
 /// Fills the idle map with `entries`, makes it live, and empties the other.
-pub fn install(maps: &SharedMaps, entries: &[(CacheKey, Box<CacheValue>)]) -> Result<Filled, XdpError> {
+pub(crate) fn install(maps: &SharedMaps, entries: &[(CacheKey, Box<CacheValue>)]) -> Result<Filled, XdpError> {
     let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
     let mut config = maps.config()?;
     let old = config.active as usize & 1;
@@ -146,21 +149,21 @@ fn clear(map: &mut aya::maps::HashMap<aya::maps::MapData, CacheKey, CacheValue>)
 }
 
 /// A run-time answer for the live map, tagged with its catalog generation.
-pub struct Insert {
+pub(crate) struct Insert {
     generation: u64,
     key: CacheKey,
     value: Box<CacheValue>,
 }
 
 /// Copies run-time answers into the live map, generation permitting.
-pub struct Inserter {
+pub(crate) struct Inserter {
     tx: SyncSender<Insert>,
     generation: Arc<AtomicU64>,
 }
 
 impl Inserter {
     /// Starts the copying thread.
-    pub fn start(maps: SharedMaps) -> Inserter {
+    pub(crate) fn start(maps: SharedMaps) -> Inserter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
         let generation = Arc::new(AtomicU64::new(0));
         let current = generation.clone();
@@ -171,24 +174,30 @@ impl Inserter {
         Inserter { tx, generation }
     }
 
-    /// Starts a new generation and hooks `catalog`'s answer cache to it.
-    /// Call with the maps already flipped to that catalog's responses.
-    pub fn follow(&self, catalog: &Catalog) {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let tx = self.tx.clone();
-        let _ = catalog.on_cached.set(Box::new(move |q: &Query<'_>, response: &[u8]| {
-            let lower = q.qname.to_ascii_lowercase();
-            let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
-            let Some(value) = value(&lower, response) else { return };
-            let insert = Insert {
-                generation,
-                key: key(&lower, q.qtype, q.qclass, flags),
-                value,
-            };
-            if let Err(TrySendError::Full(_)) = tx.try_send(insert) {
-                tracing::debug!("xdp-sync queue full; answer stays in userspace");
-            }
-        }));
+    /// Follows `catalog`'s answer cache from now on (and no other
+    /// catalog's). Call with the maps already flipped to that catalog's responses.
+    pub(crate) fn follow(&self, catalog: &Catalog) {
+        self.generation.store(catalog.generation(), Ordering::SeqCst);
+    }
+
+    /// Queues `response`, just put in `catalog`'s answer cache, for the
+    /// live map, if `catalog` is the one followed; never blocks.
+    pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
+        let generation = catalog.generation();
+        if generation != self.generation.load(Ordering::SeqCst) {
+            return;
+        }
+        let lower = q.qname.to_ascii_lowercase();
+        let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
+        let Some(value) = value(&lower, response) else { return };
+        let insert = Insert {
+            generation,
+            key: key(&lower, q.qtype, q.qclass, flags),
+            value,
+        };
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(insert) {
+            tracing::debug!("xdp-sync queue full; answer stays in userspace");
+        }
     }
 }
 

@@ -120,6 +120,7 @@ impl Loaded {
             catalog: &self.catalog,
             identity: &id,
             stats: &stats,
+            fast_path: &crate::fast_path::NoFastPath,
         }
         .respond(dns, Transport::Udp, &mut out)
         .expect("userspace answers");

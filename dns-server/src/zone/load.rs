@@ -8,24 +8,24 @@ use super::{ZoneError, parse, tree::Zone, validate};
 use crate::name::Name;
 
 /// The zone served when none is configured, built into the binary.
-pub const DEFAULT_ORIGIN: &str = "example.com.";
+pub(crate) const DEFAULT_ORIGIN: &str = "example.com.";
 /// Text of the default zone.
-pub const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zone");
+pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zone");
 
 /// Reads, checks and indexes the zone at `origin` from `file`.
-pub fn from_file(origin: &Name, file: &Path) -> Result<Zone, ZoneError> {
+pub(crate) fn from_file(origin: &Name, file: &Path) -> Result<Zone, ZoneError> {
     let records = parse::parse_file(file, origin, class::IN)?;
     finish(origin, records)
 }
 
 /// Reads, checks and indexes zone text; `file` names it in errors.
-pub fn from_str(origin: &Name, text: &str, file: &Path) -> Result<Zone, ZoneError> {
+pub(crate) fn from_str(origin: &Name, text: &str, file: &Path) -> Result<Zone, ZoneError> {
     let records = parse::parse_str(text, file, origin)?;
     finish(origin, records)
 }
 
 /// The built-in example zone.
-pub fn default_zone() -> Result<Zone, ZoneError> {
+pub(crate) fn default_zone() -> Result<Zone, ZoneError> {
     let origin = Name::parse(DEFAULT_ORIGIN, None).expect("the default origin is valid");
     from_str(&origin, DEFAULT_ZONE, Path::new("<built-in example.com zone>"))
 }

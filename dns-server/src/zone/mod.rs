@@ -1,18 +1,18 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
-pub mod load;
-pub mod parse;
-pub mod rdata_text;
-pub mod record;
-pub mod tree;
-pub mod validate;
+pub(crate) mod load;
+pub(crate) mod parse;
+pub(crate) mod rdata_text;
+pub(crate) mod record;
+pub(crate) mod tree;
+pub(crate) mod validate;
 
-pub use record::{Location, Record};
+pub(crate) use record::{Location, Record};
 
 /// A zone file or zone content that cannot be served, with where it went wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{}{message}", location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
-pub struct ZoneError {
+pub(crate) struct ZoneError {
     /// File and line, when the error belongs to one place.
     pub location: Option<Location>,
     /// What is wrong, in lower case.

@@ -23,7 +23,7 @@ const MAX_TTL: u32 = i32::MAX as u32;
 const CLASS_HS: u16 = 4;
 
 /// Reads a zone file; records default to `default_class` and any other class is an error.
-pub fn parse_file(path: &Path, origin: &Name, default_class: u16) -> Result<Vec<Record>, ZoneError> {
+pub(crate) fn parse_file(path: &Path, origin: &Name, default_class: u16) -> Result<Vec<Record>, ZoneError> {
     let text = read_text(path).map_err(|message| ZoneError {
         location: None,
         message,
@@ -37,7 +37,7 @@ pub fn parse_file(path: &Path, origin: &Name, default_class: u16) -> Result<Vec<
 }
 
 /// Reads zone text of class IN; `file` names it in locations and anchors relative `$INCLUDE`s.
-pub fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
+pub(crate) fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
     let mut reader = Reader {
         class: class::IN,
         records: Vec::new(),

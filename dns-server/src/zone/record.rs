@@ -6,7 +6,7 @@ use crate::name::Name;
 
 /// Where a record (or an error) came from: file and 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     /// The zone file, or the file it `$INCLUDE`d.
     pub file: Arc<Path>,
     /// Line of the record's first token.
@@ -22,7 +22,7 @@ impl fmt::Display for Location {
 /// A resource record. RDATA is kept in uncompressed wire format; names inside
 /// it keep the case they were written with.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// Owner name, case as written.
     pub owner: Name,
     /// TYPE code.

@@ -9,7 +9,7 @@ use crate::name::{self, Name};
 
 /// The records of one owner and type; every record shares the RRset's TTL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RRset {
+pub(crate) struct RRset {
     /// TYPE code.
     pub rtype: u16,
     /// CLASS code.
@@ -23,7 +23,7 @@ pub struct RRset {
 /// Everything owned by one name. A node with no RRsets is an empty
 /// non-terminal: it exists because a name below it does (RFC 4592 2.2.2).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Node {
+pub(crate) struct Node {
     /// The owner as written in the zone file.
     pub owner: Option<Name>,
     /// The RRsets, in the order first seen.
@@ -32,19 +32,19 @@ pub struct Node {
 
 impl Node {
     /// The RRset of type `t`, if any.
-    pub fn get(&self, t: u16) -> Option<&RRset> {
+    pub(crate) fn get(&self, t: u16) -> Option<&RRset> {
         self.rrsets.iter().find(|r| r.rtype == t)
     }
 
     /// Whether this node is a zone cut (NS below the apex is checked by the caller).
-    pub fn has(&self, t: u16) -> bool {
+    pub(crate) fn has(&self, t: u16) -> bool {
         self.get(t).is_some()
     }
 }
 
 /// A zone ready to answer from.
 #[derive(Debug)]
-pub struct Zone {
+pub(crate) struct Zone {
     /// The apex, lower-cased.
     pub origin: Name,
     /// SOA serial, for logs and reload decisions.
@@ -54,7 +54,7 @@ pub struct Zone {
 
 impl Zone {
     /// Indexes checked records (see [`super::validate`]) of the zone at `origin`.
-    pub fn build(origin: &Name, records: Vec<Record>) -> Result<Zone, ZoneError> {
+    pub(crate) fn build(origin: &Name, records: Vec<Record>) -> Result<Zone, ZoneError> {
         let origin = origin.to_lowercase();
         let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
         for record in records {
@@ -103,36 +103,36 @@ impl Zone {
     }
 
     /// The node owned by a lower-cased wire name.
-    pub fn node(&self, lower: &[u8]) -> Option<&Node> {
+    pub(crate) fn node(&self, lower: &[u8]) -> Option<&Node> {
         self.nodes.get(lower)
     }
 
     /// The apex node, which always holds the SOA.
-    pub fn apex(&self) -> &Node {
+    pub(crate) fn apex(&self) -> &Node {
         self.nodes
             .get(self.origin.as_wire())
             .expect("a built zone always has its apex node")
     }
 
     /// The SOA RRset at the apex.
-    pub fn soa(&self) -> &RRset {
+    pub(crate) fn soa(&self) -> &RRset {
         self.apex().get(rtype::SOA).expect("a built zone always has its SOA")
     }
 
     /// Number of owner names, empty non-terminals included.
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         self.nodes.len()
     }
 
     /// Every node, for building precomputed answers.
-    pub fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
         self.nodes.iter().map(|(k, v)| (&**k, v))
     }
 }
 
 /// The numeric fields of an SOA RDATA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SoaFields {
+pub(crate) struct SoaFields {
     /// Zone serial.
     pub serial: u32,
     /// Negative-caching TTL (RFC 2308).
@@ -140,7 +140,7 @@ pub struct SoaFields {
 }
 
 /// Reads serial and minimum from SOA RDATA (two names, then five u32).
-pub fn soa_fields(rdata: &[u8]) -> Option<SoaFields> {
+pub(crate) fn soa_fields(rdata: &[u8]) -> Option<SoaFields> {
     let mname = dns_wire::query::question_name_len(rdata)?;
     let rname = dns_wire::query::question_name_len(rdata.get(mname..)?)?;
     let fixed = rdata.get(mname + rname..)?;

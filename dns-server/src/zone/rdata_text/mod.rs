@@ -16,7 +16,7 @@ use fields::Fields;
 /// parser knows whether the field is a name or a character-string; the quotes
 /// around a quoted field are gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Token<'a> {
+pub(crate) struct Token<'a> {
     /// The field, escapes kept.
     pub text: &'a str,
     /// Whether it was written between double quotes (`"\#"` is text, `\#` is RFC 3597).
@@ -31,22 +31,22 @@ impl<'a> From<&'a str> for Token<'a> {
 
 /// Type codes this parser knows beyond the ones the fast path needs (IANA registry).
 mod code {
-    pub const HINFO: u16 = 13;
-    pub const RP: u16 = 17;
-    pub const AFSDB: u16 = 18;
-    pub const KX: u16 = 36;
-    pub const SSHFP: u16 = 44;
-    pub const NSEC3PARAM: u16 = 51;
-    pub const TLSA: u16 = 52;
-    pub const SMIMEA: u16 = 53;
-    pub const CDS: u16 = 59;
-    pub const CDNSKEY: u16 = 60;
-    pub const OPENPGPKEY: u16 = 61;
-    pub const CSYNC: u16 = 62;
-    pub const ZONEMD: u16 = 63;
-    pub const SPF: u16 = 99;
-    pub const URI: u16 = 256;
-    pub const CAA: u16 = 257;
+    pub(crate) const HINFO: u16 = 13;
+    pub(crate) const RP: u16 = 17;
+    pub(crate) const AFSDB: u16 = 18;
+    pub(crate) const KX: u16 = 36;
+    pub(crate) const SSHFP: u16 = 44;
+    pub(crate) const NSEC3PARAM: u16 = 51;
+    pub(crate) const TLSA: u16 = 52;
+    pub(crate) const SMIMEA: u16 = 53;
+    pub(crate) const CDS: u16 = 59;
+    pub(crate) const CDNSKEY: u16 = 60;
+    pub(crate) const OPENPGPKEY: u16 = 61;
+    pub(crate) const CSYNC: u16 = 62;
+    pub(crate) const ZONEMD: u16 = 63;
+    pub(crate) const SPF: u16 = 99;
+    pub(crate) const URI: u16 = 256;
+    pub(crate) const CAA: u16 = 257;
 }
 
 /// Mnemonics of the IANA RR type registry, so `TYPE` fields and messages use names.
@@ -67,7 +67,7 @@ const TYPE_NAMES: &[(&str, u16)] = &[
 ];
 
 /// The type code of a mnemonic (any case) or of the RFC 3597 form `TYPEnnn`.
-pub fn type_code(text: &str) -> Option<u16> {
+pub(crate) fn type_code(text: &str) -> Option<u16> {
     if let Some((_, code)) = TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)) {
         return Some(*code);
     }
@@ -76,7 +76,7 @@ pub fn type_code(text: &str) -> Option<u16> {
 }
 
 /// The mnemonic of a type code, or `TYPEnnn` when it has none.
-pub fn type_name(code: u16) -> String {
+pub(crate) fn type_name(code: u16) -> String {
     match TYPE_NAMES.iter().find(|(_, c)| *c == code) {
         Some((name, _)) => (*name).to_string(),
         None => format!("TYPE{code}"),
@@ -87,7 +87,7 @@ pub fn type_name(code: u16) -> String {
 ///
 /// Names are made absolute against `origin` and keep the case they were
 /// written in. Any type, known or not, may use the RFC 3597 form `\# len hex`.
-pub fn rdata_from_text(rtype: u16, tokens: &[Token<'_>], origin: &Name) -> Result<Vec<u8>, String> {
+pub(crate) fn rdata_from_text(rtype: u16, tokens: &[Token<'_>], origin: &Name) -> Result<Vec<u8>, String> {
     if let Some(first) = tokens.first()
         && !first.quoted
         && first.text == "\\#"
@@ -299,7 +299,7 @@ fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
 }
 
 /// A TTL in seconds, plain (`3600`) or with BIND's units (`1h30m`, `1d`, `2W`).
-pub fn parse_ttl(text: &str) -> Result<u32, String> {
+pub(crate) fn parse_ttl(text: &str) -> Result<u32, String> {
     let bad = || format!("bad ttl {text:?}");
     if text.is_empty() {
         return Err(bad());

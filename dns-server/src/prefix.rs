@@ -1,4 +1,5 @@
-//! Client prefixes allowed to use recursion (not an open resolver).
+//! Address prefixes (`192.0.2.0/24`, `2001:db8::/32`): who may recurse, in the
+//! configuration, on the command line and in the resolver.
 
 use std::{fmt, net::IpAddr, str::FromStr};
 
@@ -79,7 +80,7 @@ impl<'de> serde::Deserialize<'de> for Prefix {
     }
 }
 
-/// The default: loopback only.
+/// The default recursion ACL: loopback only (not an open resolver).
 pub fn loopback() -> Vec<Prefix> {
     vec![
         "127.0.0.0/8".parse().expect("literal"),

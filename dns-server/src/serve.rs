@@ -1,0 +1,122 @@
+//! `dns-server serve`: the start-up order, the signals, and the shutdown.
+//!
+//! Start-up: zones and recursion are loaded; the XDP program is loaded and
+//! its maps filled from them; the shared state is built with the fast
+//! path's sink (or none); the sockets are bound; only then is the program
+//! attached, so XDP never answers before userspace can take what it passes.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::{
+    fast_path::{FastPathSink, NoFastPath},
+    query::Shared,
+    server::{self, Listeners},
+    service::{self, Settings},
+    xdp::run::{self as xdp, Running},
+};
+
+/// Serves with `settings` until SIGTERM or SIGINT; SIGHUP reloads.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let threads = settings.threads();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let loaded = service::load(&settings)?;
+        let prepared = xdp::prepare(&settings.config, &loaded);
+        let sink: Arc<dyn FastPathSink> = match &prepared {
+            Some(prepared) => prepared.sink(),
+            None => Arc::new(NoFastPath),
+        };
+        let shared = service::start(loaded, sink);
+        let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
+        announce(&shared, &listeners.local_addrs());
+        let shutdown = handle_signals(settings.clone(), shared.clone())?;
+        let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
+        let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
+        server::run(listeners, shared.clone(), settings.tcp_limits(), shutdown).await?;
+        if let Some(stats_log) = stats_log {
+            stats_log.abort();
+        }
+        if let Some(fast_path) = &fast_path {
+            tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
+        }
+        drop(fast_path);
+        let counters: Vec<String> = shared
+            .stats
+            .snapshot()
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        tracing::info!(counters = counters.join(" "), "stopped");
+        Ok(())
+    })
+}
+
+/// Logs the XDP counters every `interval` seconds (never when 0).
+fn log_xdp_counters(fast_path: Option<Arc<Running>>, interval: u64) -> Option<tokio::task::JoinHandle<()>> {
+    let fast_path = fast_path.filter(|_| interval > 0)?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            tracing::info!(counters = fast_path.counters(), "XDP counters");
+        }
+    }))
+}
+
+/// Prints what is served and how to query it.
+fn announce(shared: &Shared, addrs: &[SocketAddr]) {
+    let catalog = shared.catalog.load();
+    let mut zones: Vec<String> = catalog.zones().map(|z| z.origin.to_string()).collect();
+    zones.sort();
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    tracing::info!(zones = zones.join(" "), listen = listen.join(" "), identity = %shared.identity.identity, "serving");
+    if let (Some(addr), Some(zone)) = (addrs.first(), zones.first()) {
+        let host = if zone == "example.com." {
+            "www.example.com"
+        } else {
+            zone.trim_end_matches('.')
+        };
+        println!("dns-server is serving {} on {}", zones.join(", "), listen.join(", "));
+        println!("try: dig @{} -p {} {host} A", addr.ip(), addr.port());
+        println!("     dig @{} -p {} id.server CH TXT +nsid", addr.ip(), addr.port());
+    }
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT resolve the returned shutdown future.
+fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result<impl Future<Output = ()>> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading configuration and zones");
+            let (s, sh) = (settings, shared.clone());
+            settings = match tokio::task::spawn_blocking(move || {
+                let mut s = s;
+                service::reload(&mut s, &sh);
+                s
+            })
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "reload task failed");
+                    return;
+                }
+            };
+        }
+    });
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    })
+}
