@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 
 fn check_zone(origin: &str, file: &Path) -> anyhow::Result<()> {
     let origin = Name::parse(origin, None)?;
-    let zone = load::from_file(&origin, file)?;
+    let zone = load::from_file(&origin, file, &Default::default())?;
     println!(
         "{}: zone {} OK, serial {}, {} names",
         file.display(),
@@ -57,9 +57,10 @@ fn check_zone(origin: &str, file: &Path) -> anyhow::Result<()> {
 
 fn check_config(file: &Path) -> anyhow::Result<()> {
     let config = Config::load(file)?;
+    let limits = config.server.read_limits();
     for zone in &config.zones {
         let origin = Name::parse(&zone.origin, None)?;
-        load::from_file(&origin, &zone.file)?;
+        load::from_file(&origin, &zone.file, &limits)?;
     }
     println!("{}: OK, {} zones", file.display(), config.zones.len());
     Ok(())
@@ -85,7 +86,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .worker_threads(threads)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let shared = service::start(&settings)?;
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         announce(&shared, &listeners.local_addrs());
@@ -109,7 +110,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .collect();
         tracing::info!(counters = counters.join(" "), "stopped");
         Ok(())
-    })
+    });
+    // A reload abandoned at its time limit may still sit in a read: do not
+    // wait for it to exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 /// Logs the XDP counters every `interval` seconds (never when 0).
@@ -173,20 +178,7 @@ fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading configuration and zones");
-            let (s, sh) = (settings, shared.clone());
-            settings = match tokio::task::spawn_blocking(move || {
-                let mut s = s;
-                service::reload(&mut s, &sh);
-                s
-            })
-            .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "reload task failed");
-                    return;
-                }
-            };
+            settings = service::reload(settings, shared.clone()).await;
         }
     });
     Ok(async move {

@@ -57,6 +57,8 @@ counters! {
     reloads,
     /// Zones that failed to load and kept their old version.
     reload_failures,
+    /// Reloads abandoned at `reload_timeout`.
+    reload_timeouts,
 }
 
 impl Stats {

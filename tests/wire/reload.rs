@@ -141,3 +141,45 @@ fn one_broken_zone_does_not_hold_back_the_others() {
     );
     assert!(server.is_running(), "expected the server to keep running");
 }
+
+/// `$INCLUDE` of a FIFO on reload is refused at once (it would block a read
+/// forever); the old zone keeps serving and the next SIGHUP loads the fixed file.
+#[test]
+fn a_fifo_include_does_not_block_the_next_reload() {
+    let dir = TempDir::new("reload-fifo");
+    let file = dir.write("fifo.zone", &zone("fifo.example.", 1, ""));
+    let fifo = dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("expected to run mkfifo");
+    assert!(status.success(), "expected mkfifo to succeed");
+    let server = Server::builder().zone("fifo.example.", &file).start();
+
+    dir.write("fifo.zone", &zone("fifo.example.", 2, "$INCLUDE fifo\n"));
+    server.sighup();
+    let start = Instant::now();
+    while !server.stderr().contains("not a regular file") {
+        assert!(
+            start.elapsed() < RELOAD_TIMEOUT,
+            "expected the FIFO include to be refused within {RELOAD_TIMEOUT:?}; stderr:\n{}",
+            server.stderr()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let r = server.dig(&["fifo.example", "SOA"]);
+    assert_eq!(
+        serial(&r),
+        Some(1),
+        "expected serial 1 kept while the reload fails:\n{r}"
+    );
+
+    dir.write("fifo.zone", &zone("fifo.example.", 3, "www IN A 192.0.2.30\n"));
+    server.sighup();
+    wait_for(
+        &server,
+        &["fifo.example", "SOA"],
+        "serial 3 after the next reload",
+        |r| serial(r) == Some(3),
+    );
+}

@@ -4,6 +4,7 @@ pub mod load;
 pub mod parse;
 pub mod rdata_text;
 pub mod record;
+pub mod source;
 pub mod tree;
 pub mod validate;
 
