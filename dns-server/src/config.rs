@@ -8,8 +8,11 @@
 //! hide_version = false         # refuse version.bind instead
 //! threads = 0                  # worker threads; 0 = one per CPU
 //! udp_payload = 1232           # EDNS payload we advertise and cap UDP answers at
-//! tcp_idle_timeout = 10        # seconds a TCP connection may sit idle
-//! tcp_max_connections = 1024   # more are closed at once
+//! tcp_idle_timeout = 10        # seconds a TCP connection may sit idle; shrinks past half full
+//! tcp_max_connections = 1024   # when full, the idlest connection is closed for a new one
+//! tcp_max_per_source = 32      # connections per IPv4 address or IPv6 /64; more are closed at once
+//! tcp_message_timeout = 2      # seconds for a whole query to arrive once it has begun
+//! tcp_write_timeout = 5        # seconds for an answer to be taken by the client
 //! answer_cache_entries = 200000 # wire answers kept for repeated questions
 //! include_dirs = []            # $INCLUDE may read under these besides the zone file's directory
 //! zone_file_max_bytes = 4294967296  # largest zone file or included file (4 GiB)
@@ -251,8 +254,15 @@ pub struct ServerConfig {
     pub udp_payload: u16,
     /// Seconds a TCP connection may stay idle before it is closed (RFC 7766 6.2.3).
     pub tcp_idle_timeout: u64,
-    /// TCP connections served at once; more are closed at once.
+    /// TCP connections served at once; when all are taken, the idlest is
+    /// closed to admit a new one.
     pub tcp_max_connections: usize,
+    /// TCP connections one IPv4 address or IPv6 /64 may hold; more are closed at once.
+    pub tcp_max_per_source: usize,
+    /// Seconds for a whole TCP query to arrive once its first byte has (slow senders).
+    pub tcp_message_timeout: u64,
+    /// Seconds for a TCP answer to be taken by the client (clients that do not read).
+    pub tcp_write_timeout: u64,
     /// Wire answers kept for repeated questions, per zone generation.
     pub answer_cache_entries: usize,
     /// Directories whose files `$INCLUDE` may read besides the zone file's own
@@ -306,6 +316,11 @@ impl Default for ServerConfig {
             udp_payload: 1232,
             tcp_idle_timeout: 10,
             tcp_max_connections: 1024,
+            // Room for a resolver farm behind one address, not for one host to
+            // take the table (NSD and Knot leave this to firewalls; we cannot).
+            tcp_max_per_source: 32,
+            tcp_message_timeout: 2,
+            tcp_write_timeout: 5,
             answer_cache_entries: 200_000,
             include_dirs: Vec::new(),
             zone_file_max_bytes: crate::zone::source::DEFAULT_MAX_FILE_BYTES,
@@ -403,6 +418,9 @@ impl Config {
             ));
         }
         for (value, word) in [
+            (s.tcp_max_per_source as u64, "tcp_max_per_source"),
+            (s.tcp_message_timeout, "tcp_message_timeout"),
+            (s.tcp_write_timeout, "tcp_write_timeout"),
             (s.zone_file_max_bytes, "zone_file_max_bytes"),
             (s.zone_max_bytes, "zone_max_bytes"),
             (s.reload_timeout, "reload_timeout"),

@@ -89,9 +89,13 @@ impl Settings {
 
     /// TCP limits.
     pub fn tcp_limits(&self) -> TcpLimits {
+        let s = &self.config.server;
         TcpLimits {
-            idle_timeout: Duration::from_secs(self.config.server.tcp_idle_timeout.max(1)),
-            max_connections: self.config.server.tcp_max_connections,
+            idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
+            max_connections: s.tcp_max_connections,
+            max_per_source: s.tcp_max_per_source,
+            message_timeout: Duration::from_secs(s.tcp_message_timeout),
+            write_timeout: Duration::from_secs(s.tcp_write_timeout),
         }
     }
 
