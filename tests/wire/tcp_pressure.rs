@@ -207,3 +207,64 @@ fn edns_tcp_keepalive_tells_the_idle_timeout() {
         "no keepalive option over UDP: {response:02x?}"
     );
 }
+
+/// A client that sends queries and never reads its answers is closed once an
+/// answer has waited `tcp_write_timeout` to be taken, instead of holding its
+/// slot and buffers for ever.
+#[test]
+fn a_client_that_never_reads_is_closed() {
+    use socket2::{Domain, Socket, Type};
+
+    let dir = crate::harness::TempDir::new("tcp-slow-reader");
+    // About 50 KB of TXT for one question: 120 answers outgrow the largest
+    // send buffer the kernel gives a socket (tcp_wmem's 4 MB).
+    let mut zone = String::from(
+        "$ORIGIN big.example.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n",
+    );
+    for n in 0..200 {
+        zone.push_str(&format!("txt IN TXT \"{n:03}{}\"\n", "x".repeat(240)));
+    }
+    let file = dir.write("big.zone", &zone);
+    let server = Server::builder()
+        .zone("big.example.", &file)
+        .config("[server]\ntcp_write_timeout = 1\ntcp_idle_timeout = 30\n")
+        .start();
+
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("expected a TCP socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("expected a small receive buffer");
+    let addr: SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("address");
+    socket
+        .connect_timeout(&addr.into(), Duration::from_secs(5))
+        .expect("expected to connect");
+    let mut stream: TcpStream = socket.into();
+    let queries = 120;
+    for id in 0..queries {
+        packet::tcp_send(&mut stream, &Query::new(id, "txt.big.example", code::TXT).to_wire());
+    }
+    thread::sleep(Duration::from_secs(3));
+    // Now read: what was buffered comes first; then the server's close shows
+    // as EOF or a reset, where a server that kept waiting would send every answer.
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 65536];
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => received += n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break "reset",
+            Err(e) => {
+                break if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                    "still open"
+                } else {
+                    "error"
+                };
+            }
+        }
+    };
+    assert!(
+        matches!(ended, "closed" | "reset") && received < usize::from(queries) * 50_000,
+        "expected the connection closed by tcp_write_timeout before all {queries} answers; it was {ended} after {received} bytes"
+    );
+}
