@@ -7,7 +7,7 @@ use std::{
     net::IpAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
@@ -79,6 +79,9 @@ pub struct Table {
     limits: TcpLimits,
     epoch: Instant,
     inner: Mutex<Inner>,
+    /// Connections in the table, written under the lock (once per connection)
+    /// and read without it (once per query) for the idle timeout.
+    open: AtomicUsize,
 }
 
 /// A connection's place in the table; leaving it (drop) frees the place.
@@ -97,6 +100,7 @@ impl Table {
             limits,
             epoch: Instant::now(),
             inner: Mutex::new(Inner::default()),
+            open: AtomicUsize::new(0),
         })
     }
 
@@ -143,6 +147,7 @@ impl Table {
             },
         );
         *inner.per_source.entry(source).or_insert(0) += 1;
+        self.open.store(inner.connections.len(), Relaxed);
         Ok((
             Slot {
                 table: self.clone(),
@@ -155,7 +160,7 @@ impl Table {
 
     /// Connections in the table.
     pub fn len(&self) -> usize {
-        self.lock().connections.len()
+        self.open.load(Relaxed)
     }
 
     /// Whether the table is empty.
@@ -207,7 +212,9 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        remove(&mut self.table.lock(), self.id);
+        let mut inner = self.table.lock();
+        remove(&mut inner, self.id);
+        self.table.open.store(inner.connections.len(), Relaxed);
     }
 }
 
