@@ -268,3 +268,59 @@ fn a_client_that_never_reads_is_closed() {
         "expected the connection closed by tcp_write_timeout before all {queries} answers; it was {ended} after {received} bytes"
     );
 }
+
+/// Resident memory of a process, in KiB (Linux `/proc/PID/status`).
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("expected VmRSS for process {pid}"))
+}
+
+/// Idle connections hold their sockets only, not a 64 KiB buffer each, and
+/// the memory comes back once they close.
+#[test]
+fn idle_connections_hold_no_buffers() {
+    use crate::harness::{TempDir, answers, kill, spawn_on_free_port};
+
+    const CONNECTIONS: u64 = 500;
+    let dir = TempDir::new("tcp-rss");
+    let log = dir.path().join("stderr.log");
+    let (mut child, port) = spawn_on_free_port(
+        "dns-server",
+        &log,
+        |port| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"));
+            command
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--threads", "2"])
+                .env("NO_COLOR", "1");
+            command
+        },
+        |port| answers("127.0.0.1", port, &["www.example.com", "A"], |r| r.rcode == "NOERROR"),
+    );
+    let pid = child.id();
+    let before = rss_kib(pid);
+    let held: Vec<TcpStream> = (0..CONNECTIONS)
+        .map(|n| connect_from(&format!("127.0.{}.{}", 1 + n / 200, 1 + n % 200), port))
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let during = rss_kib(pid);
+    drop(held);
+    thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(pid);
+    kill(&mut child);
+    println!("RSS before {before} KiB, with {CONNECTIONS} idle connections {during} KiB, after {after} KiB");
+    assert!(
+        during.saturating_sub(before) < CONNECTIONS * 16,
+        "expected under 16 KiB per idle connection (a 64 KiB buffer each would be {} KiB); RSS went {before} -> {during} KiB",
+        CONNECTIONS * 64
+    );
+    assert!(
+        after.saturating_sub(before) < 4096,
+        "expected RSS back near its start after the connections closed: {before} -> {after} KiB"
+    );
+}
