@@ -8,7 +8,7 @@ use crate::{config::Config, name::Name, zone::load};
 /// Loads the zone `origin` from `file`; the line to print when it is valid.
 pub fn zone(origin: &str, file: &Path) -> anyhow::Result<String> {
     let origin = Name::parse(origin, None)?;
-    let zone = load::from_file(&origin, file)?;
+    let zone = load::from_file(&origin, file, &Default::default())?;
     Ok(format!(
         "{}: zone {} OK, serial {}, {} names",
         file.display(),
@@ -22,9 +22,10 @@ pub fn zone(origin: &str, file: &Path) -> anyhow::Result<String> {
 /// print when all are valid.
 pub fn config(file: &Path) -> anyhow::Result<String> {
     let config = Config::load(file)?;
+    let limits = config.server.read_limits();
     for zone in &config.zones {
         let origin = Name::parse(&zone.origin, None)?;
-        load::from_file(&origin, &zone.file)?;
+        load::from_file(&origin, &zone.file, &limits)?;
     }
     Ok(format!("{}: OK, {} zones", file.display(), config.zones.len()))
 }

@@ -8,9 +8,16 @@
 //! hide_version = false         # refuse version.bind instead
 //! threads = 0                  # worker threads; 0 = one per CPU
 //! udp_payload = 1232           # EDNS payload we advertise and cap UDP answers at
-//! tcp_idle_timeout = 10        # seconds a TCP connection may sit idle
-//! tcp_max_connections = 1024   # more are closed at once
+//! tcp_idle_timeout = 10        # seconds a TCP connection may sit idle; shrinks past half full
+//! tcp_max_connections = 1024   # when full, the idlest connection is closed for a new one
+//! tcp_max_per_source = 32      # connections per IPv4 address or IPv6 /64; more are closed at once
+//! tcp_message_timeout = 2      # seconds for a whole query to arrive once it has begun
+//! tcp_write_timeout = 5        # seconds for an answer to be taken by the client
 //! answer_cache_entries = 200000 # wire answers kept for repeated questions
+//! include_dirs = []            # $INCLUDE may read under these besides the zone file's directory
+//! zone_file_max_bytes = 4294967296  # largest zone file or included file (4 GiB)
+//! zone_max_bytes = 8589934592  # largest zone file and its includes together (8 GiB)
+//! reload_timeout = 300         # seconds a reload may take; then the old zones keep serving
 //!
 //! [[zone]]
 //! origin = "example.com."
@@ -247,10 +254,51 @@ pub struct ServerConfig {
     pub udp_payload: u16,
     /// Seconds a TCP connection may stay idle before it is closed (RFC 7766 6.2.3).
     pub tcp_idle_timeout: u64,
-    /// TCP connections served at once; more are closed at once.
+    /// TCP connections served at once; when all are taken, the idlest is
+    /// closed to admit a new one.
     pub tcp_max_connections: usize,
+    /// TCP connections one IPv4 address or IPv6 /64 may hold; more are closed at once.
+    pub tcp_max_per_source: usize,
+    /// Seconds for a whole TCP query to arrive once its first byte has (slow senders).
+    pub tcp_message_timeout: u64,
+    /// Seconds for a TCP answer to be taken by the client (clients that do not read).
+    pub tcp_write_timeout: u64,
     /// Wire answers kept for repeated questions, per zone generation.
     pub answer_cache_entries: usize,
+    /// Directories whose files `$INCLUDE` may read besides the zone file's own
+    /// (relative paths are taken from the config file's directory). Applied at
+    /// each reload.
+    pub include_dirs: Vec<PathBuf>,
+    /// Largest zone file, and largest file it includes, in bytes. Applied at each reload.
+    pub zone_file_max_bytes: u64,
+    /// Largest zone file and everything it includes together, in bytes. Applied at each reload.
+    pub zone_max_bytes: u64,
+    /// Seconds a reload (SIGHUP) may take; past it the previous zones keep
+    /// serving, an error is logged and the next SIGHUP starts afresh.
+    pub reload_timeout: u64,
+}
+
+impl ServerConfig {
+    /// Where zone files may read from and how much.
+    pub fn read_limits(&self) -> crate::zone::source::ReadLimits {
+        crate::zone::source::ReadLimits {
+            include_dirs: self.include_dirs.clone(),
+            max_file_bytes: self.zone_file_max_bytes,
+            max_total_bytes: self.zone_max_bytes,
+        }
+    }
+
+    /// Whether `other` differs in a setting that takes effect only at a restart.
+    pub fn needs_restart(&self, other: &ServerConfig) -> bool {
+        let reloadable = |s: &ServerConfig| ServerConfig {
+            include_dirs: Vec::new(),
+            zone_file_max_bytes: 0,
+            zone_max_bytes: 0,
+            reload_timeout: 0,
+            ..s.clone()
+        };
+        reloadable(self) != reloadable(other)
+    }
 }
 
 impl Default for ServerConfig {
@@ -268,7 +316,18 @@ impl Default for ServerConfig {
             udp_payload: 1232,
             tcp_idle_timeout: 10,
             tcp_max_connections: 1024,
+            // Room for a resolver farm behind one address, not for one host to
+            // take the table (NSD and Knot leave this to firewalls; we cannot).
+            tcp_max_per_source: 32,
+            tcp_message_timeout: 2,
+            tcp_write_timeout: 5,
             answer_cache_entries: 200_000,
+            include_dirs: Vec::new(),
+            zone_file_max_bytes: crate::zone::source::DEFAULT_MAX_FILE_BYTES,
+            zone_max_bytes: crate::zone::source::DEFAULT_MAX_TOTAL_BYTES,
+            // Room to read and index a large TLD zone; a FIFO or a hung
+            // file system is caught long before anyone would wait this long.
+            reload_timeout: 300,
         }
     }
 }
@@ -323,6 +382,11 @@ impl Config {
                 zone.file = base.join(&zone.file);
             }
         }
+        for dir in &mut config.server.include_dirs {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
         if let Some(hints) = &mut config.resolver.root_hints
             && hints.is_relative()
         {
@@ -352,6 +416,18 @@ impl Config {
                 "tcp_max_connections must be at least 1".into(),
                 "tcp_max_connections".into(),
             ));
+        }
+        for (value, word) in [
+            (s.tcp_max_per_source as u64, "tcp_max_per_source"),
+            (s.tcp_message_timeout, "tcp_message_timeout"),
+            (s.tcp_write_timeout, "tcp_write_timeout"),
+            (s.zone_file_max_bytes, "zone_file_max_bytes"),
+            (s.zone_max_bytes, "zone_max_bytes"),
+            (s.reload_timeout, "reload_timeout"),
+        ] {
+            if value == 0 {
+                return Err((format!("{word} must be at least 1"), word.into()));
+            }
         }
         let mut seen = Vec::new();
         for zone in &self.zones {
@@ -423,6 +499,16 @@ mod tests {
         let text = "[[zone]]\norigin = \"example.com.\"\nfile = \"zones/example.com\"\n";
         let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
         assert_eq!(c.zones[0].file, Path::new("/etc/dns/zones/example.com"));
+        let dirs = Config::parse(
+            "[server]\ninclude_dirs = [\"common\", \"/srv/z\"]\n",
+            Path::new("/etc/dns/dns.toml"),
+        )
+        .expect("valid");
+        assert_eq!(
+            dirs.server.include_dirs,
+            [Path::new("/etc/dns/common"), Path::new("/srv/z")],
+            "include_dirs are relative to the config too"
+        );
         let twice = format!("{text}{text}");
         let e = Config::parse(&twice, Path::new("c.toml")).expect_err("duplicate zone");
         assert!(e.message.contains("twice"), "{e}");

@@ -24,7 +24,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .worker_threads(threads)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let loaded = service::load(&settings)?;
         let prepared = xdp::prepare(&settings.config, &loaded);
         let sink: Arc<dyn FastPathSink> = match &prepared {
@@ -54,7 +54,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             .collect();
         tracing::info!(counters = counters.join(" "), "stopped");
         Ok(())
-    })
+    });
+    // A reload abandoned at its time limit may still sit in a read: do not
+    // wait for it to exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 /// Logs the XDP counters every `interval` seconds (never when 0).
@@ -97,20 +101,7 @@ fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading configuration and zones");
-            let (s, sh) = (settings, shared.clone());
-            settings = match tokio::task::spawn_blocking(move || {
-                let mut s = s;
-                service::reload(&mut s, &sh);
-                s
-            })
-            .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "reload task failed");
-                    return;
-                }
-            };
+            settings = service::reload(settings, shared.clone()).await;
         }
     });
     Ok(async move {

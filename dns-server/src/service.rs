@@ -65,9 +65,13 @@ impl Settings {
 
     /// TCP limits.
     pub(crate) fn tcp_limits(&self) -> TcpLimits {
+        let s = &self.config.server;
         TcpLimits {
-            idle_timeout: Duration::from_secs(self.config.server.tcp_idle_timeout.max(1)),
-            max_connections: self.config.server.tcp_max_connections,
+            idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
+            max_connections: s.tcp_max_connections,
+            max_per_source: s.tcp_max_per_source,
+            message_timeout: Duration::from_secs(s.tcp_message_timeout),
+            write_timeout: Duration::from_secs(s.tcp_write_timeout),
         }
     }
 
@@ -153,9 +157,10 @@ pub(crate) fn load_catalog(
     if config.zones.is_empty() {
         zones.push(Arc::new(load::default_zone()?));
     }
+    let limits = config.server.read_limits();
     for zone in &config.zones {
         let origin = Name::parse(&zone.origin, None)?;
-        match load::from_file(&origin, &zone.file) {
+        match load::from_file(&origin, &zone.file, &limits) {
             Ok(loaded) => {
                 tracing::info!(zone = %loaded.origin, serial = loaded.serial, names = loaded.node_count(), "zone loaded");
                 zones.push(Arc::new(loaded));
@@ -243,30 +248,97 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
     Ok(Some(Recursion::new(config, section.allow.clone())))
 }
 
-/// Re-reads configuration and zones and swaps the new catalog in. Queries
-/// in flight finish on the generation they loaded.
-pub(crate) fn reload(settings: &mut Settings, shared: &Shared) {
-    match settings.reread() {
-        Ok(new) => {
-            if new.config.server != settings.config.server {
-                tracing::warn!("[server] settings changed; they take effect at the next restart");
+/// Re-reads configuration and zones and swaps the new catalog in; returns
+/// the settings to serve with from now on. Queries in flight finish on the
+/// generation they loaded.
+///
+/// The reading runs on a blocking thread under `[server] reload_timeout`: a
+/// reload stuck on a read (a hung file system, say) is abandoned, the
+/// previous zones keep serving, and the next SIGHUP starts a fresh load. An
+/// abandoned load never swaps anything in: only this function does, after
+/// the load has come back in time.
+pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings {
+    let limit = Duration::from_secs(settings.config.server.reload_timeout.max(1));
+    let (current, sh) = (settings.clone(), shared.clone());
+    let loaded = run_within(limit, move || {
+        let settings = reread(current);
+        let previous = sh.catalog.load_full();
+        let catalog = load_catalog(&settings.config, Some(&previous), &sh.stats, false);
+        (settings, catalog)
+    })
+    .await;
+    match loaded {
+        Ok((settings, Ok(catalog))) => {
+            // The XDP refill behind the hook is bounded work, but not async work.
+            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog)).await;
+            if let Err(error) = applied {
+                tracing::error!(%error, "reload task failed");
             }
-            *settings = new;
+            settings
         }
-        Err(error) => {
-            tracing::error!(%error, "configuration reload failed; keeping the current configuration")
+        Ok((settings, Err(error))) => {
+            tracing::error!(%error, "reload failed; still serving the previous zones");
+            settings
+        }
+        Err(RunError::TimedOut) => {
+            Stats::bump(&shared.stats.reload_timeouts);
+            tracing::error!(
+                timeout = ?limit,
+                "reload took longer than reload_timeout and was abandoned; still serving the previous zones"
+            );
+            settings
+        }
+        Err(RunError::Failed(error)) => {
+            tracing::error!(%error, "reload task failed; still serving the previous zones");
+            settings
         }
     }
-    let previous = shared.catalog.load_full();
-    match load_catalog(&settings.config, Some(&previous), &shared.stats, false) {
-        Ok(catalog) => {
-            let catalog = Arc::new(catalog);
-            shared.fast_path.serve_catalog(&catalog);
-            shared.catalog.store(catalog);
-            Stats::bump(&shared.stats.reloads);
-            tracing::info!("reload complete");
+}
+
+/// The settings re-read from the file, or the current ones when that fails.
+fn reread(current: Settings) -> Settings {
+    match current.reread() {
+        Ok(new) => {
+            if current.config.server.needs_restart(&new.config.server) {
+                tracing::warn!("[server] settings changed; they take effect at the next restart");
+            }
+            new
         }
-        Err(error) => tracing::error!(%error, "reload failed; still serving the previous zones"),
+        Err(error) => {
+            tracing::error!(%error, "configuration reload failed; keeping the current configuration");
+            current
+        }
+    }
+}
+
+/// Makes `catalog` the one served (after the XDP maps, so XDP never serves
+/// a zone that is no longer loaded).
+fn swap_in(shared: &Shared, catalog: Catalog) {
+    let catalog = Arc::new(catalog);
+    shared.fast_path.serve_catalog(&catalog);
+    shared.catalog.store(catalog);
+    Stats::bump(&shared.stats.reloads);
+    tracing::info!("reload complete");
+}
+
+/// Why [`run_within`] has no result.
+#[derive(Debug)]
+enum RunError {
+    /// The time limit passed; the work is left to finish (or not) on its own.
+    TimedOut,
+    /// The work panicked.
+    Failed(tokio::task::JoinError),
+}
+
+/// Runs blocking `work` on its own thread and waits at most `limit` for it.
+async fn run_within<T: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RunError> {
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(RunError::Failed(error)),
+        Err(_) => Err(RunError::TimedOut),
     }
 }
 
@@ -289,5 +361,27 @@ mod tests {
         flags.apply(&mut config);
         assert_eq!(config.xdp.mode, AttachMode::Generic, "--xdp-mode wins");
         assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
+    }
+
+    #[tokio::test]
+    async fn a_stuck_load_does_not_hold_up_the_next() {
+        let (unblock, blocked) = std::sync::mpsc::channel::<()>();
+        let started = std::time::Instant::now();
+        let stuck = run_within(Duration::from_millis(200), move || blocked.recv().is_ok()).await;
+        assert!(
+            matches!(stuck, Err(RunError::TimedOut)),
+            "a load that never returns times out, got {stuck:?}"
+        );
+        let next = run_within(Duration::from_secs(5), || 42).await;
+        assert!(
+            matches!(next, Ok(42)),
+            "the next load runs while the stuck one still waits, got {next:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "both took {:?}",
+            started.elapsed()
+        );
+        drop(unblock);
     }
 }

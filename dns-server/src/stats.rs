@@ -45,10 +45,22 @@ counters! {
     cache_hits,
     /// Answers built by walking a zone.
     cache_misses,
-    /// TCP connections closed at once because the limit was reached.
-    tcp_refused_connections,
+    /// TCP connections closed at once: their source held `tcp_max_per_source` already.
+    tcp_refused_per_source,
+    /// TCP connections closed, the idlest, to admit a new one into a full table.
+    tcp_closed_evicted,
     /// TCP connections closed for idleness.
     tcp_idle_closed,
+    /// TCP connections closed because a query did not arrive whole within `tcp_message_timeout`.
+    tcp_closed_slow_query,
+    /// TCP connections closed because an answer was not taken within `tcp_write_timeout`.
+    tcp_closed_slow_reader,
+    /// TCP connections closed by the client between messages.
+    tcp_closed_by_peer,
+    /// TCP connections closed because a message was not a query.
+    tcp_closed_not_a_query,
+    /// TCP connections ended by a socket error or a close inside a message.
+    tcp_closed_error,
     /// Queries resolved recursively.
     recursions,
     /// Recursive queries answered SERVFAIL because too many were in flight.
@@ -57,6 +69,8 @@ counters! {
     reloads,
     /// Zones that failed to load and kept their old version.
     reload_failures,
+    /// Reloads abandoned at `reload_timeout`.
+    reload_timeouts,
 }
 
 impl Stats {

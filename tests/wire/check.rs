@@ -200,3 +200,160 @@ fn check_config_checks_the_zones_it_names() {
         zone.display()
     );
 }
+
+/// A marker in the files `$INCLUDE` must not reach: no output may contain it.
+const SECRET: &str = "root:x:0:0:SECRET-MARKER-4f1d";
+
+/// Runs the binary like [`run`], but kills it if it has not finished in 20 s
+/// (a FIFO or device that blocks the reader would otherwise hang the test).
+fn run_bounded(args: &[&str]) -> (bool, String) {
+    let dir = TempDir::new("check-output");
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let file = |p: &Path| std::fs::File::create(p).expect("expected to create an output file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(args)
+        .stdout(file(&out))
+        .stderr(file(&err))
+        .spawn()
+        .unwrap_or_else(|e| panic!("expected to run dns-server {args:?}: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("expected to wait for dns-server") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dns-server {args:?} did not finish in 20 s: a read blocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    (status.success(), text)
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("expected to run mkfifo");
+    assert!(status.success(), "expected mkfifo {} to succeed", path.display());
+}
+
+/// Each `$INCLUDE` that reaches outside the zone's directory, or at something
+/// that is not a regular file, or too deep, is refused: the error names the
+/// zone file and the `$INCLUDE`'s line, and quotes nothing of the target.
+#[test]
+fn check_zone_refuses_includes_outside_their_place() {
+    let dir = TempDir::new("check-include");
+    let zones = dir.path().join("zones");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&zones).expect("expected to create the zones dir");
+    std::fs::create_dir_all(&outside).expect("expected to create the outside dir");
+    // A line that would be quoted in a parse error if it were ever read.
+    let secret = outside.join("shadow");
+    std::fs::write(&secret, format!("{SECRET}:::\n")).expect("expected to write the secret");
+    std::os::unix::fs::symlink(&secret, zones.join("link")).expect("expected to create a symlink");
+    mkfifo(&zones.join("fifo"));
+    std::fs::write(zones.join("loop"), "$INCLUDE loop\n").expect("expected to write the loop");
+    std::fs::write(zones.join("hosts"), "www IN A 192.0.2.80\n").expect("expected to write hosts");
+
+    let cases = [
+        ("an absolute path outside", secret.display().to_string(), "refused"),
+        ("a ../ escape", "../outside/shadow".to_string(), "refused"),
+        ("a symlink out", "link".to_string(), "refused"),
+        ("/dev/zero", "/dev/zero".to_string(), "refused"),
+        ("a FIFO", "fifo".to_string(), "not a regular file"),
+        ("a file including itself", "loop".to_string(), "nested"),
+    ];
+    let mut failures = Vec::new();
+    for (n, (what, target, needle)) in cases.iter().enumerate() {
+        let zone = dir.write(&format!("zones/case{n}.zone"), &format!("{HEAD}$INCLUDE {target}\n"));
+        let (ok, output) = run_bounded(&["check-zone", "broken.example.", &zone.display().to_string()]);
+        let reported = lines_reported(&output, &zone);
+        if ok || output.contains(SECRET) || !output.contains(needle) {
+            failures.push(format!(
+                "{what}: expected a failure saying {needle:?} and quoting nothing of the target, got success={ok}:\n{output}"
+            ));
+        } else if *needle != "nested" && !reported.contains(&6) {
+            failures.push(format!(
+                "{what}: expected the error at `{}:6:` (the $INCLUDE), got:\n{output}",
+                zone.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "$INCLUDE attacks:\n\n{}", failures.join("\n\n"));
+
+    let good = dir.write("zones/good.zone", &format!("{HEAD}$INCLUDE hosts\n"));
+    let (ok, output) = run_bounded(&["check-zone", "broken.example.", &good.display().to_string()]);
+    assert!(
+        ok,
+        "expected an include beside the zone file to be read; got:\n{output}"
+    );
+}
+
+/// `include_dirs` opens another directory to `$INCLUDE`; `zone_file_max_bytes`
+/// refuses a file that is too large without quoting it.
+#[test]
+fn check_config_applies_include_dirs_and_size_limits() {
+    let dir = TempDir::new("check-include-config");
+    let common = dir.path().join("common");
+    std::fs::create_dir_all(&common).expect("expected to create the common dir");
+    std::fs::write(common.join("hosts"), "www IN A 192.0.2.81\n").expect("expected to write hosts");
+    let big = format!("{SECRET}\n").repeat(100);
+    dir.write("big", &big);
+    let shared = dir.write("shared.zone", &format!("{HEAD}$INCLUDE common/hosts\n"));
+    let large = dir.write("large.zone", &format!("{HEAD}$INCLUDE big\n"));
+    let config = |zone: &Path, extra: &str| {
+        format!(
+            "[server]\n{extra}\n[[zone]]\norigin = \"broken.example.\"\nfile = \"{}\"\n",
+            zone.display()
+        )
+    };
+
+    // The shared file is under the zone's directory here; move the zone to see include_dirs matter.
+    let sub = dir.path().join("zones");
+    std::fs::create_dir_all(&sub).expect("expected to create the zones dir");
+    let moved = sub.join("shared.zone");
+    std::fs::write(&moved, format!("{HEAD}$INCLUDE ../common/hosts\n")).expect("expected to write the zone");
+    let refused = dir.write("refused.toml", &config(&moved, ""));
+    let (ok, output) = run_bounded(&["check-config", &refused.display().to_string()]);
+    assert!(
+        !ok && output.contains("refused"),
+        "expected ../common/hosts refused without include_dirs; got success={ok}:\n{output}"
+    );
+    let allowed = dir.write("allowed.toml", &config(&moved, "include_dirs = [\"common\"]"));
+    let (ok, output) = run_bounded(&["check-config", &allowed.display().to_string()]);
+    assert!(ok, "expected include_dirs to allow common/hosts; got:\n{output}");
+    let (ok, output) = run_bounded(&[
+        "check-config",
+        &dir.write("beside.toml", &config(&shared, "")).display().to_string(),
+    ]);
+    assert!(
+        ok,
+        "expected a subdirectory of the zone's directory to be allowed; got:\n{output}"
+    );
+
+    let limited = dir.write("limited.toml", &config(&large, "zone_file_max_bytes = 1000"));
+    let (ok, output) = run_bounded(&["check-config", &limited.display().to_string()]);
+    assert!(
+        !ok && output.contains("zone_file_max_bytes") && !output.contains(SECRET),
+        "expected the {} byte include refused as too large, quoting nothing; got success={ok}:\n{output}",
+        big.len()
+    );
+    assert!(
+        lines_reported(&output, &large).contains(&6),
+        "expected the error at `{}:6:`; got:\n{output}",
+        large.display()
+    );
+    let total = dir.write("total.toml", &config(&large, "zone_max_bytes = 2000"));
+    let (ok, output) = run_bounded(&["check-config", &total.display().to_string()]);
+    assert!(
+        !ok && output.contains("zone_max_bytes") && !output.contains(SECRET),
+        "expected the zone refused as too large in total, quoting nothing; got success={ok}:\n{output}"
+    );
+}

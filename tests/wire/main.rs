@@ -11,6 +11,7 @@ mod packet;
 mod recursion;
 mod reload;
 mod sidecar;
+mod tcp_pressure;
 mod udp_tcp;
 mod xdp;
 mod zones;

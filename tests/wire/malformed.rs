@@ -140,6 +140,39 @@ fn unknown_opcodes_get_notimp() {
     }
 }
 
+/// The opcode is judged before the counts (as NSD and Knot): a header alone
+/// with an opcode we lack is NOTIMP, not FORMERR, over UDP and TCP.
+#[test]
+fn other_opcodes_without_a_question_get_notimp() {
+    let server = Server::diff();
+    for op in [opcode::UPDATE, 2, 4, 15] {
+        let full = Query::new("diff.example", code::SOA).id(0x4242).opcode(op).to_wire();
+        let mut bare = full[..12].to_vec();
+        bare[5] = 0; // QDCOUNT 0
+        let response = packet::udp_exchange(server.port, &bare)
+            .unwrap_or_else(|| panic!("expected an answer to a bare opcode {op} header"));
+        let header = Header::parse(&response).expect("expected a full header");
+        assert_eq!(
+            (header.id, header.opcode(), header.rcode()),
+            (0x4242, op, rcode::NOTIMP),
+            "expected NOTIMP for opcode {op} with no question over UDP: {header:?}"
+        );
+        let mut stream = packet::tcp_connect(server.port);
+        packet::tcp_send(&mut stream, &bare);
+        let response = packet::tcp_recv(&mut stream)
+            .unwrap_or_else(|| panic!("expected an answer to a bare opcode {op} header over TCP"));
+        let header = Header::parse(&response).expect("expected a full header");
+        assert_eq!(
+            header.rcode(),
+            rcode::NOTIMP,
+            "expected NOTIMP for opcode {op} with no question over TCP: {header:?}"
+        );
+    }
+    let mut query = Query::new("diff.example", code::SOA).id(0x4242).to_wire();
+    query[5] = 0;
+    assert_formerr(&server, "a QUERY with QDCOUNT 0", &query[..12]);
+}
+
 #[test]
 fn axfr_over_udp_is_not_served() {
     let server = Server::diff();

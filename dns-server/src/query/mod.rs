@@ -106,8 +106,15 @@ impl Responder<'_> {
                 return Err(Drop::NotAQuery);
             }
             Err(QueryError::Malformed { id, flags } | QueryError::QuestionCount { id, flags }) => {
-                encode::header_only(out, id, flags, rcode::FORMERR);
-                self.stats.count_rcode(rcode::FORMERR);
+                // The opcode before the counts, as NSD and Knot: an opcode we
+                // do not implement is NOTIMP however its sections look.
+                let code = if (flags & OPCODE_MASK) >> 11 == u16::from(opcode::QUERY) {
+                    rcode::FORMERR
+                } else {
+                    rcode::NOTIMP
+                };
+                encode::header_only(out, id, flags, code);
+                self.stats.count_rcode(code);
                 return Ok(Reply::Ready);
             }
         };

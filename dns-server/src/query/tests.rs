@@ -188,6 +188,35 @@ fn notimp_for_other_opcodes() {
 }
 
 #[test]
+fn the_opcode_is_judged_before_the_counts() {
+    let c = catalog();
+    // A bare header: ID 0x1234, then the opcode, every count zero.
+    for (opcode, want) in [
+        (0u8, ResponseCode::FormErr),
+        (2, ResponseCode::NotImp), // STATUS
+        (4, ResponseCode::NotImp), // NOTIFY, not offered: as with a question
+        (5, ResponseCode::NotImp), // UPDATE
+        (15, ResponseCode::NotImp),
+    ] {
+        let header = [0x12, 0x34, opcode << 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let r = decode(&respond(&c, &header, Transport::Udp).expect("answered"));
+        assert_eq!(
+            (r.metadata.id, r.metadata.response_code, u8::from(r.metadata.op_code)),
+            (0x1234, want, opcode),
+            "opcode {opcode} with no question"
+        );
+        // Two questions, or a question cut short: the same answer.
+        let mut two = header.to_vec();
+        two[5] = 2;
+        let r = decode(&respond(&c, &two, Transport::Tcp).expect("answered"));
+        assert_eq!(
+            r.metadata.response_code, want,
+            "opcode {opcode} with QDCOUNT 2 and no question"
+        );
+    }
+}
+
+#[test]
 fn chaos_identity_and_version() {
     let c = catalog();
     for name in ["id.server.", "hostname.bind.", "ID.Server."] {

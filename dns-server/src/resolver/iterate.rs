@@ -65,6 +65,11 @@ struct Hops<'a> {
 /// TTL of a stale answer (RFC 8767 4 recommends 30 seconds).
 const STALE_TTL: u32 = 30;
 
+/// Rounds over the forwarders before giving up: three tries each, as a stub
+/// resolver makes (glibc's `attempts:2` plus one), and with the default 800 ms
+/// per try still well inside the 5 s a client waits.
+const FORWARD_ROUNDS: u32 = 3;
+
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Resolver {
@@ -208,9 +213,7 @@ impl Resolver {
     /// Asks the network (forwarders, or iteration from the closest cut).
     async fn find(&self, name: &Name, qtype: u16, budget: &mut Budget, depth: u32) -> Result<Found, ResolveError> {
         if !self.config.forwarders.is_empty() {
-            let servers = self.config.forwarders.clone();
-            let (outcome, _) = self.ask(&servers, &Name::root(), name, qtype, true, budget).await?;
-            return self.settle(name, qtype, outcome);
+            return self.forward(name, qtype, budget).await;
         }
         let (mut cut, mut servers) = self.closest_cut(name);
         // Labels of the next minimised question (RFC 9156 2.3).
@@ -238,6 +241,22 @@ impl Resolver {
                 // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
                 Outcome::NxDomain(..) if minimised => minimise = false,
                 outcome => return self.settle(name, qtype, outcome),
+            }
+        }
+    }
+
+    /// Asks the forwarders in turn, and again in further rounds while the
+    /// client's time budget lasts: a forwarder may drop a query (loss, its own
+    /// rate limit), and one try each would turn that into SERVFAIL.
+    async fn forward(&self, name: &Name, qtype: u16, budget: &mut Budget) -> Result<Found, ResolveError> {
+        let servers = self.config.forwarders.clone();
+        let mut round = 1;
+        loop {
+            match self.ask(&servers, &Name::root(), name, qtype, true, budget).await {
+                Ok((outcome, _)) => return self.settle(name, qtype, outcome),
+                Err(error @ ResolveError::Limit(_)) => return Err(error),
+                Err(error) if round >= FORWARD_ROUNDS => return Err(error),
+                Err(_) => round += 1,
             }
         }
     }
@@ -415,18 +434,25 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<(Outcome, SocketAddr), ResolveError> {
         let mut ips: Vec<IpAddr> = servers.iter().map(SocketAddr::ip).collect();
+        ips.sort_unstable();
         ips.dedup();
         self.servers.order(&mut ips);
+        // RTTs are kept per address; servers on one address (forwarders on
+        // several ports) keep their configured order.
+        let mut ordered: Vec<SocketAddr> = Vec::with_capacity(servers.len());
+        for ip in &ips {
+            for server in servers.iter().filter(|s| s.ip() == *ip) {
+                if !ordered.contains(server) {
+                    ordered.push(*server);
+                }
+            }
+        }
         let mut asked = name.clone();
         if self.config.case_randomisation {
             asked = randomise_case(&asked);
         }
-        for ip in ips {
-            let server = servers
-                .iter()
-                .find(|s| s.ip() == ip)
-                .copied()
-                .unwrap_or(SocketAddr::new(ip, self.config.port));
+        for server in ordered {
+            let ip = server.ip();
             for edns in [true, false] {
                 budget.upstream()?;
                 let ask = Ask {
@@ -436,7 +462,9 @@ impl Resolver {
                     recursion_desired,
                 };
                 let started = Instant::now();
-                match upstream::exchange(server, &ask, self.config.limits.upstream_timeout).await {
+                // No try may outlast the client's budget.
+                let wait = self.config.limits.upstream_timeout.min(budget.remaining());
+                match upstream::exchange(server, &ask, wait).await {
                     Ok(message) => {
                         self.servers.answered(ip, started.elapsed());
                         if edns && matches!(message.rcode(), rcode::FORMERR | rcode::NOTIMP) {

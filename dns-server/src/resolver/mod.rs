@@ -143,6 +143,11 @@ impl Budget {
         Self::spend(&mut self.upstream, self.limits.max_upstream, "upstream queries")
     }
 
+    /// Time left before the limit.
+    pub(crate) fn remaining(&self) -> Duration {
+        self.limits.max_time.saturating_sub(self.started.elapsed())
+    }
+
     /// Fails once the time limit is past.
     pub(crate) fn time(&self) -> Result<(), ResolveError> {
         if self.started.elapsed() > self.limits.max_time {

@@ -26,6 +26,11 @@ struct Forwarder {
 
 impl Forwarder {
     async fn start(delay: Duration) -> Forwarder {
+        Self::start_dropping(delay, 0).await
+    }
+
+    /// A forwarder that ignores the first `dropped` queries it gets.
+    async fn start_dropping(delay: Duration, dropped: u32) -> Forwarder {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind a loopback port"));
         let addr = socket.local_addr().expect("local address");
         let asked = Arc::new(AtomicU32::new(0));
@@ -33,7 +38,9 @@ impl Forwarder {
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-                counter.fetch_add(1, Ordering::SeqCst);
+                if counter.fetch_add(1, Ordering::SeqCst) < dropped {
+                    continue;
+                }
                 let Some(answer) = answer(&buf[..n]) else { continue };
                 let socket = socket.clone();
                 tokio::spawn(async move {
@@ -79,12 +86,16 @@ fn answer(query: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn resolver(forwarder: &Forwarder) -> Arc<Resolver> {
+    resolver_with(vec![forwarder.addr], Duration::from_secs(3))
+}
+
+fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc<Resolver> {
     Arc::new(Resolver::new(ResolverConfig {
         root_hints: Vec::new(),
-        forwarders: vec![forwarder.addr],
+        forwarders,
         port: 53,
         limits: Limits {
-            upstream_timeout: Duration::from_secs(3),
+            upstream_timeout,
             ..Limits::default()
         },
         cache: CacheConfig::default(),
@@ -171,5 +182,48 @@ async fn no_prefetch_starts_while_a_client_resolves_the_question() {
         forwarder.asked(),
         1,
         "the prefetch left the question to the resolution under way"
+    );
+}
+
+#[tokio::test]
+async fn a_forwarder_that_drops_the_first_query_is_asked_again() {
+    let forwarder = Forwarder::start_dropping(Duration::ZERO, 1).await;
+    let resolver = resolver_with(vec![forwarder.addr], Duration::from_millis(300));
+    let resolution = resolver.resolve(&www(), 1).await;
+    assert_eq!(
+        resolution.answer.first().map(|(r, _)| r.rdata.as_slice()),
+        Some(&ADDRESS[..]),
+        "the second try gets the answer: {resolution:?}"
+    );
+    assert_eq!(forwarder.asked(), 2, "one lost query, one answered");
+}
+
+#[tokio::test]
+async fn forwarders_are_tried_in_turn_and_rounds_end() {
+    // The first drops everything; the second answers from its second query on.
+    let silent = Forwarder::start_dropping(Duration::ZERO, u32::MAX).await;
+    let late = Forwarder::start_dropping(Duration::ZERO, 1).await;
+    let resolver = resolver_with(vec![silent.addr, late.addr], Duration::from_millis(200));
+    let resolution = resolver.resolve(&www(), 1).await;
+    assert_eq!(
+        resolution.answer.len(),
+        1,
+        "an answer in the second round: {resolution:?}"
+    );
+    assert_eq!(late.asked(), 2, "the answering forwarder was asked twice");
+
+    let other = Name::parse("other.example.test.", None).expect("name");
+    let started = Instant::now();
+    let resolution = resolver_with(vec![silent.addr], Duration::from_millis(200))
+        .resolve(&other, 1)
+        .await;
+    assert_eq!(
+        resolution.rcode, 2,
+        "SERVFAIL when no forwarder answers: {resolution:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "three rounds of 200 ms, not the whole budget: {:?}",
+        started.elapsed()
     );
 }

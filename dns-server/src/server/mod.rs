@@ -1,7 +1,9 @@
 //! Transports: UDP and TCP listeners feeding the shared [`Responder`](crate::query::Responder).
 
+pub(crate) mod keepalive;
 pub(crate) mod mmsg;
 pub(crate) mod tcp;
+pub(crate) mod tcp_table;
 pub(crate) mod udp;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -19,13 +21,19 @@ pub(crate) struct Listeners {
     pub tcp: Vec<std::net::TcpListener>,
 }
 
-/// TCP limits.
+/// TCP limits (RFC 7766 6.2.3).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TcpLimits {
-    /// Idle time before a connection is closed.
+    /// Idle time before a connection is closed (shrinking as the table fills).
     pub idle_timeout: Duration,
-    /// Connections served at once.
+    /// Connections served at once; when full, the idlest is closed for a new one.
     pub max_connections: usize,
+    /// Connections one IPv4 address or IPv6 /64 may hold.
+    pub max_per_source: usize,
+    /// Time for a whole query to arrive once its first byte has.
+    pub message_timeout: Duration,
+    /// Time for an answer to be taken by the client.
+    pub write_timeout: Duration,
 }
 
 impl Listeners {
@@ -64,10 +72,10 @@ pub(crate) async fn run(
         let socket = tokio::net::UdpSocket::from_std(socket)?;
         tasks.spawn(udp::serve(socket, shared.clone()));
     }
-    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let table = tcp_table::Table::new(limits);
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tasks.spawn(tcp::serve(listener, shared.clone(), limits, connections.clone()));
+        tasks.spawn(tcp::serve(listener, shared.clone(), limits, table.clone()));
     }
     tokio::select! {
         () = shutdown => {}

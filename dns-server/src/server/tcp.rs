@@ -1,18 +1,29 @@
-//! TCP with RFC 7766 framing: pipelined queries, idle timeout, connection limit.
+//! TCP with RFC 7766 framing: pipelined queries answered in order, under
+//! deadlines for idleness, for a whole query to arrive and for its answer to
+//! be taken, in a table that limits each source and makes room (see
+//! [`tcp_table`](super::tcp_table)).
+//!
+//! No buffer outlives a message: the query's is allocated when its length
+//! prefix has arrived, sized to it, and dropped with the answer, so an idle
+//! or slow connection holds only its socket.
 
-use std::{io, net::SocketAddr, sync::Arc};
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
-    sync::Semaphore,
-    time::timeout,
+    time::{Instant, timeout, timeout_at},
 };
 
-use super::TcpLimits;
+use dns_wire::wire::rcode;
+
+use super::{
+    TcpLimits, keepalive,
+    tcp_table::{Refused, Slot, Table},
+};
 use crate::{
-    query::{Reply, Shared, Transport},
+    query::{Reply, Shared, Transport, encode},
     stats::Stats,
 };
 
@@ -33,66 +44,149 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Accepts connections until the task is cancelled.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits, slots: Arc<Semaphore>) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: TcpLimits, table: Arc<Table>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 tracing::warn!(error = %e, "tcp accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            Stats::bump(&shared.stats.tcp_refused_connections);
-            drop(stream);
-            continue;
+        let slot = match table.admit(peer.ip()) {
+            Ok((slot, evicted)) => {
+                if evicted {
+                    Stats::bump(&shared.stats.tcp_closed_evicted);
+                }
+                slot
+            }
+            Err(Refused::PerSource) => {
+                Stats::bump(&shared.stats.tcp_refused_per_source);
+                drop(stream);
+                continue;
+            }
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, &shared, limits).await {
-                tracing::debug!(%peer, error = %e, "tcp connection ended with an error");
-            }
-            drop(permit);
+            let evicted = slot.activity.clone();
+            let close = tokio::select! {
+                close = connection(stream, peer, &shared, limits, &slot) => close,
+                () = evicted.evicted.notified() => Close::Evicted,
+            };
+            close.count(&shared.stats, peer);
+            drop(slot);
         });
     }
 }
 
-/// Answers length-prefixed queries in order until EOF, error or idleness.
-async fn connection(stream: TcpStream, peer: SocketAddr, shared: &Shared, limits: TcpLimits) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    let mut query = vec![0u8; u16::MAX as usize];
-    let mut response = Vec::with_capacity(4096);
-    loop {
-        let len = match timeout(limits.idle_timeout, read.read_u16()).await {
-            Err(_) => {
-                Stats::bump(&shared.stats.tcp_idle_closed);
-                return Ok(());
+/// Why a connection ended.
+#[derive(Debug)]
+enum Close {
+    /// The client closed it between messages.
+    Peer,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// A query began but did not arrive whole in time (a slow sender).
+    SlowQuery,
+    /// An answer was not taken in time (a client that does not read).
+    SlowReader,
+    /// The table was full and this was the idlest connection.
+    Evicted,
+    /// Not a query (a response, a runt): RFC 7766 lets us close.
+    NotAQuery,
+    /// A socket error, or the client closed it in the middle of a message.
+    Error(io::Error),
+}
+
+impl Close {
+    /// One count per connection closed, by reason (evictions are counted
+    /// where they are decided).
+    fn count(&self, stats: &Stats, peer: SocketAddr) {
+        let counter = match self {
+            Close::Peer => &stats.tcp_closed_by_peer,
+            Close::Idle => &stats.tcp_idle_closed,
+            Close::SlowQuery => &stats.tcp_closed_slow_query,
+            Close::SlowReader => &stats.tcp_closed_slow_reader,
+            Close::Evicted => return,
+            Close::NotAQuery => &stats.tcp_closed_not_a_query,
+            Close::Error(e) => {
+                tracing::debug!(%peer, error = %e, "tcp connection ended with an error");
+                &stats.tcp_closed_error
             }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Ok(result) => result? as usize,
         };
-        // A slow sender of the body is idle too.
-        timeout(limits.idle_timeout, read.read_exact(&mut query[..len]))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "query body not received in time"))??;
+        Stats::bump(counter);
+    }
+}
+
+/// Answers length-prefixed queries in order until the client closes or a deadline passes.
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, limits: TcpLimits, slot: &Slot) -> Close {
+    let _ = stream.set_nodelay(true);
+    loop {
+        // Idle: waiting for the first byte of the next length prefix.
+        let idle = slot.idle_timeout();
+        let first = match timeout(idle, stream.read_u8()).await {
+            Err(_) => return Close::Idle,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Close::Peer,
+            Ok(Err(e)) => return Close::Error(e),
+            Ok(Ok(byte)) => byte,
+        };
+        // From its first byte, the whole query has `message_timeout` to arrive.
+        let deadline = Instant::now() + limits.message_timeout;
+        let query = match timeout_at(deadline, read_rest(&mut stream, first)).await {
+            Err(_) => return Close::SlowQuery,
+            Ok(Err(e)) => return Close::Error(e),
+            Ok(Ok(query)) => query,
+        };
         Stats::bump(&shared.stats.tcp_queries);
-        response.clear();
-        response.extend_from_slice(&[0, 0]);
-        let mut body = Vec::new();
-        match shared.respond(&query[..len], Transport::Tcp, peer.ip(), &mut body) {
+        let Some(framed) = answer(&query, peer, shared, idle).await else {
+            return Close::NotAQuery;
+        };
+        drop(query);
+        match timeout(limits.write_timeout, stream.write_all(&framed)).await {
+            Err(_) => return Close::SlowReader,
+            Ok(Err(e)) => return Close::Error(e),
+            Ok(Ok(())) => {}
+        }
+        slot.touch();
+    }
+}
+
+/// The rest of a message whose length prefix starts with `first`.
+async fn read_rest(stream: &mut TcpStream, first: u8) -> io::Result<Vec<u8>> {
+    let len = u16::from_be_bytes([first, stream.read_u8().await?]);
+    let mut query = vec![0u8; usize::from(len)];
+    stream.read_exact(&mut query).await?;
+    Ok(query)
+}
+
+/// The framed answer to `query`, or `None` when it gets none.
+async fn answer(query: &[u8], peer: SocketAddr, shared: &Shared, idle: Duration) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    let keepalive = keepalive::requested(query);
+    if keepalive == keepalive::Request::Malformed {
+        // RFC 7828 3.2.1: a client sends the option empty. `requested` saw a header.
+        let flags = u16::from_be_bytes([query[2], query[3]]);
+        encode::header_only(
+            &mut body,
+            u16::from_be_bytes([query[0], query[1]]),
+            flags,
+            rcode::FORMERR,
+        );
+        shared.stats.count_rcode(rcode::FORMERR);
+    } else {
+        match shared.respond(query, Transport::Tcp, peer.ip(), &mut body) {
             Ok(Reply::Ready) => {}
             Ok(Reply::Recurse(pending)) => shared.resolve(&pending, &mut body).await,
-            // Not a query: RFC 7766 lets us close; a peer sending responses is confused.
-            Err(_) => return Ok(()),
+            Err(_) => return None,
         }
-        response[..2].copy_from_slice(&(body.len() as u16).to_be_bytes());
-        response.extend_from_slice(&body);
-        timeout(limits.idle_timeout, write.write_all(&response))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "response not taken in time"))??;
+        if keepalive == keepalive::Request::Asked {
+            keepalive::append(&mut body, idle);
+        }
     }
+    let mut framed = Vec::with_capacity(body.len() + 2);
+    framed.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    framed.extend_from_slice(&body);
+    Some(framed)
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use dns_wire::wire::class;
 
-use super::{ZoneError, parse, tree::Zone, validate};
+use super::{ZoneError, parse, source::ReadLimits, tree::Zone, validate};
 use crate::name::Name;
 
 /// The zone served when none is configured, built into the binary.
@@ -12,9 +12,9 @@ pub(crate) const DEFAULT_ORIGIN: &str = "example.com.";
 /// Text of the default zone.
 pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zone");
 
-/// Reads, checks and indexes the zone at `origin` from `file`.
-pub(crate) fn from_file(origin: &Name, file: &Path) -> Result<Zone, ZoneError> {
-    let records = parse::parse_file(file, origin, class::IN)?;
+/// Reads, checks and indexes the zone at `origin` from `file`, reading within `limits`.
+pub(crate) fn from_file(origin: &Name, file: &Path, limits: &ReadLimits) -> Result<Zone, ZoneError> {
+    let records = parse::parse_file(file, origin, class::IN, limits)?;
     finish(origin, records)
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod load;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;
 pub(crate) mod record;
+pub(crate) mod source;
 pub(crate) mod tree;
 pub(crate) mod validate;
 

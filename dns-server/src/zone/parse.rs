@@ -10,11 +10,13 @@ use dns_wire::wire::{class, rtype};
 use super::{
     Location, Record, ZoneError,
     rdata_text::{self, Token},
+    source::{MAX_INCLUDE_DEPTH, ReadLimits, Source},
 };
 use crate::name::Name;
 
-/// How deep `$INCLUDE`s may nest; this is also what stops a file including itself.
-const MAX_INCLUDE_DEPTH: usize = 10;
+/// The longest error message; a longer one is cut. Messages quote at most
+/// one token, and this keeps a huge token from being printed whole.
+const MAX_MESSAGE_CHARS: usize = 200;
 
 /// The largest TTL RFC 2181 section 8 allows (2^31 - 1).
 const MAX_TTL: u32 = i32::MAX as u32;
@@ -22,41 +24,58 @@ const MAX_TTL: u32 = i32::MAX as u32;
 /// Hesiod, not in the shared wire constants because only zone files name it.
 const CLASS_HS: u16 = 4;
 
-/// Reads a zone file; records default to `default_class` and any other class is an error.
-pub(crate) fn parse_file(path: &Path, origin: &Name, default_class: u16) -> Result<Vec<Record>, ZoneError> {
-    let text = read_text(path).map_err(|message| ZoneError {
+/// Reads a zone file within `limits`; records default to `default_class` and
+/// any other class is an error.
+pub(crate) fn parse_file(
+    path: &Path,
+    origin: &Name,
+    default_class: u16,
+    limits: &ReadLimits,
+) -> Result<Vec<Record>, ZoneError> {
+    let mut source = Source::new(path, limits);
+    let text = source.read_zone_file(path).map_err(|message| ZoneError {
         location: None,
         message,
     })?;
     let mut reader = Reader {
         class: default_class,
         records: Vec::new(),
+        source,
     };
     reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
     Ok(reader.records)
 }
 
-/// Reads zone text of class IN; `file` names it in locations and anchors relative `$INCLUDE`s.
+/// Reads zone text of class IN; `file` names it in locations and anchors
+/// relative `$INCLUDE`s, which stay under its directory and the default limits.
 pub(crate) fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
     let mut reader = Reader {
         class: class::IN,
         records: Vec::new(),
+        source: Source::new(file, &ReadLimits::default()),
     };
     reader.read(text, &Arc::from(file), State::new(origin), 0)?;
     Ok(reader.records)
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))?;
-    // Editors on some systems start files with a byte-order mark.
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
-}
-
-/// The zone-wide part of reading: the class and the records so far.
+/// The zone-wide part of reading: the class, the records so far, and where
+/// `$INCLUDE` may read from.
 struct Reader {
     class: u16,
     records: Vec<Record>,
+    source: Source,
+}
+
+/// An error at `location`, cut to [`MAX_MESSAGE_CHARS`].
+fn error_at(location: Location, mut message: String) -> ZoneError {
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    ZoneError {
+        location: Some(location),
+        message,
+    }
 }
 
 /// What a line may leave out and take from earlier lines; per file, so an
@@ -86,12 +105,14 @@ impl Reader {
     fn read(&mut self, text: &str, file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
         let mut lexer = Lexer { text, at: 0, line: 1 };
         loop {
-            let entry = lexer.next_entry().map_err(|(line, message)| ZoneError {
-                location: Some(Location {
-                    file: file.clone(),
-                    line,
-                }),
-                message,
+            let entry = lexer.next_entry().map_err(|(line, message)| {
+                error_at(
+                    Location {
+                        file: file.clone(),
+                        line,
+                    },
+                    message,
+                )
             })?;
             let Some(entry) = entry else {
                 return Ok(());
@@ -110,10 +131,7 @@ impl Reader {
             } else {
                 let record = self
                     .record(&entry, at.clone(), &mut state)
-                    .map_err(|message| ZoneError {
-                        location: Some(at),
-                        message,
-                    })?;
+                    .map_err(|message| error_at(at, message))?;
                 self.records.push(record);
             }
         }
@@ -126,10 +144,7 @@ impl Reader {
         state: &mut State,
         depth: usize,
     ) -> Result<(), ZoneError> {
-        let fail = |message: String| ZoneError {
-            location: Some(at.clone()),
-            message,
-        };
+        let fail = |message: String| error_at(at.clone(), message);
         let (name, args) = tokens.split_first().ok_or_else(|| fail("empty line".into()))?;
         let name = name.text.to_ascii_uppercase();
         let arity = |range: std::ops::RangeInclusive<usize>| {
@@ -162,7 +177,8 @@ impl Reader {
                         .map_err(|e| fail(format!("$INCLUDE origin: {e}")))?;
                 }
                 let path: Arc<Path> = include_path(&at.file, args[0].text).into();
-                let text = read_text(&path).map_err(fail)?;
+                // Refusals name the $INCLUDE's own file and line, and nothing of the target.
+                let text = self.source.read_include(&path).map_err(fail)?;
                 self.read(&text, &path, inner, depth + 1)?;
             }
             "$GENERATE" => return Err(fail("$GENERATE is not supported".into())),
@@ -592,6 +608,17 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_token_is_not_echoed_whole() {
+        let token = "9".repeat(10_000);
+        let message = error(&format!("$TTL 1\nx A {token}\n"));
+        assert!(
+            message.starts_with("db.example:2: ") && message.len() < MAX_MESSAGE_CHARS + 40,
+            "expected a short message, got {} bytes",
+            message.len()
+        );
+    }
+
+    #[test]
     fn generic_types_and_classes() {
         let records = parse("$TTL 1\nx CLASS1 TYPE65534 \\# 4 0A000001\ny type1 \\# 4 0a000002\n");
         assert_eq!(records[0].rtype, 65534);
@@ -608,11 +635,16 @@ mod tests {
         let dir = TempDir::new("chaos");
         let path = dir.write("db.server", "$TTL 0\nid CH TXT \"pop1\"\n");
         let server = name("server.");
-        let records = parse_file(&path, &server, class::CH).expect("CH zone parses");
+        let records = parse_file(&path, &server, class::CH, &ReadLimits::default()).expect("CH zone parses");
         assert_eq!(records[0].class, class::CH);
         assert_eq!(records[0].location.to_string(), format!("{}:2", path.display()));
-        let wrong =
-            parse_file(&path.with_extension("missing"), &server, class::CH).expect_err("a missing file is an error");
+        let wrong = parse_file(
+            &path.with_extension("missing"),
+            &server,
+            class::CH,
+            &ReadLimits::default(),
+        )
+        .expect_err("a missing file is an error");
         assert!(wrong.location.is_none() && wrong.message.starts_with("cannot read"));
     }
 
@@ -624,7 +656,7 @@ mod tests {
             "db.main",
             "$TTL 60\n$INCLUDE sub/hosts sub\nafter A 192.0.2.2\n$INCLUDE sub/hosts\n",
         );
-        let records = parse_file(&main, &origin(), class::IN).expect("includes are read");
+        let records = parse_file(&main, &origin(), class::IN, &ReadLimits::default()).expect("includes are read");
         let owners: Vec<_> = records.iter().map(|r| r.owner.to_string()).collect();
         assert_eq!(
             owners,
@@ -642,18 +674,18 @@ mod tests {
         assert_eq!(records[2].location.line, 3);
 
         let looping = dir.write("db.loop", "$INCLUDE db.loop\n");
-        let e = parse_file(&looping, &origin(), class::IN).expect_err("self-include stops");
+        let e = parse_file(&looping, &origin(), class::IN, &ReadLimits::default()).expect_err("self-include stops");
         assert!(e.message.contains("nested"), "got {e}");
         dir.write("bad", "$TTL 1\nx A nope\n");
         let outer = dir.write("db.outer", "$INCLUDE bad\n");
-        let e = parse_file(&outer, &origin(), class::IN).expect_err("bad include");
+        let e = parse_file(&outer, &origin(), class::IN, &ReadLimits::default()).expect_err("bad include");
         assert_eq!(e.location.map(|l| l.line), Some(2), "error inside the included file");
     }
 
     #[test]
     fn example_zone_from_tests_data() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/zones/example.com.zone");
-        let records = parse_file(&path, &origin(), class::IN)
+        let records = parse_file(&path, &origin(), class::IN, &ReadLimits::default())
             .unwrap_or_else(|e| panic!("tests-data example zone should parse: {e}"));
         assert!(records.len() > 20, "got {} records", records.len());
     }

@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn the_tests_data_zone_passes() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests-data/zones/example.com.zone");
-        let mut records = crate::zone::parse::parse_file(&path, &origin(), 1)
+        let mut records = crate::zone::parse::parse_file(&path, &origin(), 1, &Default::default())
             .unwrap_or_else(|e| panic!("tests-data zone should parse: {e}"));
         dedup(&mut records);
         if let Err(e) = validate(&origin(), &records) {

@@ -240,6 +240,54 @@ fn forwarding_mode_asks_the_configured_resolver() {
     );
 }
 
+/// A forwarder that loses the first query: the server asks again within
+/// the client's time and the client gets the answer.
+#[test]
+fn forwarding_mode_asks_again_when_a_query_is_lost() {
+    use std::net::UdpSocket;
+
+    let upstream = UdpSocket::bind("127.0.0.1:0").expect("expected to bind a UDP socket on loopback");
+    upstream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("expected to set a read timeout");
+    let port = upstream.local_addr().expect("local address").port();
+    // Ignores the first datagram, answers the next with one A record, then stops.
+    let fake = thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let mut seen = 0;
+        while seen < 2 {
+            let Ok((n, from)) = upstream.recv_from(&mut buf) else {
+                return seen;
+            };
+            seen += 1;
+            if seen == 2 {
+                let query = &buf[..n];
+                let question_end = 12 + test_support::encode_name("www.lossy.test").len() + 4;
+                let mut answer = query[..2].to_vec();
+                answer.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+                answer.extend_from_slice(&query[12..question_end]);
+                answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 77]);
+                upstream.send_to(&answer, from).expect("expected to answer");
+            }
+        }
+        seen
+    });
+    let server = Server::builder()
+        .config(&format!(
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{port}\"]\n"
+        ))
+        .start();
+    let r = server.dig(&["www.lossy.test.", "A", "+recurse", "+tries=1", "+time=8", "+noedns"]);
+    assert_eq!(
+        (r.rcode.as_str(), addresses(&r)),
+        ("NOERROR", vec!["192.0.2.77".to_string()]),
+        "the second try to the forwarder gets the answer: {}\nstderr:\n{}",
+        r.text,
+        server.stderr()
+    );
+    assert_eq!(fake.join().expect("fake forwarder"), 2, "one lost query, one answered");
+}
+
 #[test]
 fn identical_queries_in_flight_share_one_resolution() {
     use std::{net::UdpSocket, sync::Arc};

@@ -1,0 +1,170 @@
+//! EDNS TCP keepalive (RFC 7828): tell a TCP client that asks how long we
+//! keep its idle connection open.
+//!
+//! Over TCP, a query carrying the option (with no data, RFC 7828 3.2.1) gets
+//! the option back with our current idle timeout in units of 100 ms; one with
+//! data in it is malformed (FORMERR, as Unbound answers). Over UDP the option
+//! means nothing and is ignored: the UDP path never calls this module.
+
+/// The option code (RFC 7828 section 4).
+const OPTION: u16 = 11;
+/// The OPT record's type.
+const OPT: u16 = 41;
+/// Records looked at after the question; real queries have an OPT and maybe a TSIG.
+const MAX_RECORDS: u16 = 8;
+/// Options looked at in one OPT record.
+const MAX_OPTIONS: usize = 16;
+
+/// What a TCP query says about keepalive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// No option (or no OPT record, or a message we do not read).
+    Absent,
+    /// The option, empty, as it should be.
+    Asked,
+    /// The option with data: a client must not send a timeout.
+    Malformed,
+}
+
+fn u16_at(m: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]))
+}
+
+/// Steps over a name, compressed or not.
+fn skip_name(m: &[u8], mut at: usize) -> Option<usize> {
+    for _ in 0..128 {
+        match *m.get(at)? {
+            0 => return Some(at + 1),
+            len @ 1..=63 => at += 1 + usize::from(len),
+            0xc0..=0xff => return Some(at + 2),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Offset of the RDATA length of the message's OPT record, if any.
+fn opt_rdlen_at(m: &[u8]) -> Option<usize> {
+    let qdcount = u16_at(m, 4)?;
+    let records = u16_at(m, 6)?
+        .saturating_add(u16_at(m, 8)?)
+        .saturating_add(u16_at(m, 10)?);
+    if qdcount > 1 || records > MAX_RECORDS {
+        return None;
+    }
+    let mut at = 12;
+    if qdcount == 1 {
+        at = skip_name(m, at)? + 4;
+    }
+    for _ in 0..records {
+        let rtype_at = skip_name(m, at)?;
+        let rdlen_at = rtype_at + 8;
+        let end = rdlen_at + 2 + usize::from(u16_at(m, rdlen_at)?);
+        if end > m.len() {
+            return None;
+        }
+        if u16_at(m, rtype_at)? == OPT {
+            return Some(rdlen_at);
+        }
+        at = end;
+    }
+    None
+}
+
+/// Whether and how `query` asks for keepalive.
+pub(crate) fn requested(query: &[u8]) -> Request {
+    let Some(rdlen_at) = opt_rdlen_at(query) else {
+        return Request::Absent;
+    };
+    let Some(len) = u16_at(query, rdlen_at) else {
+        return Request::Absent;
+    };
+    let start = rdlen_at + 2;
+    let mut options = &query[start..start + usize::from(len)];
+    for _ in 0..MAX_OPTIONS {
+        let (Some(code), Some(len)) = (u16_at(options, 0), u16_at(options, 2)) else {
+            break;
+        };
+        if code == OPTION {
+            return if len == 0 { Request::Asked } else { Request::Malformed };
+        }
+        let Some(rest) = options.get(4 + usize::from(len)..) else {
+            break;
+        };
+        options = rest;
+    }
+    Request::Absent
+}
+
+/// Adds the option with `timeout` (in 100 ms units, RFC 7828 3.1) to the OPT
+/// record of `response`, which must be its last record (ours always is,
+/// there being no TSIG). A response without OPT is left as it is.
+pub(crate) fn append(response: &mut Vec<u8>, timeout: std::time::Duration) {
+    let Some(rdlen_at) = opt_rdlen_at(response) else {
+        return;
+    };
+    let Some(len) = u16_at(response, rdlen_at) else {
+        return;
+    };
+    if rdlen_at + 2 + usize::from(len) != response.len() || response.len() + 6 > usize::from(u16::MAX) {
+        return;
+    }
+    let units = u16::try_from(timeout.as_millis() / 100).unwrap_or(u16::MAX);
+    response.extend_from_slice(&OPTION.to_be_bytes());
+    response.extend_from_slice(&2u16.to_be_bytes());
+    response.extend_from_slice(&units.to_be_bytes());
+    response[rdlen_at..rdlen_at + 2].copy_from_slice(&(len + 6).to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A query for `a.` with an OPT holding `options`.
+    fn query(options: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        m.extend_from_slice(&[1, b'a', 0, 0, 1, 0, 1]);
+        m.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        m.extend_from_slice(options);
+        m
+    }
+
+    #[test]
+    fn the_option_is_found_among_others() {
+        assert_eq!(requested(&query(&[])), Request::Absent);
+        assert_eq!(requested(&query(&[0, 11, 0, 0])), Request::Asked);
+        assert_eq!(
+            requested(&query(&[0, 3, 0, 0, 0, 11, 0, 0])),
+            Request::Asked,
+            "after NSID"
+        );
+        assert_eq!(requested(&query(&[0, 11, 0, 2, 0, 100])), Request::Malformed);
+        let mut no_opt = query(&[]);
+        no_opt[11] = 0;
+        no_opt.truncate(12 + 7);
+        assert_eq!(requested(&no_opt), Request::Absent);
+        assert_eq!(requested(&[0u8; 5]), Request::Absent, "short input is no request");
+    }
+
+    #[test]
+    fn the_timeout_goes_into_the_opt_record() {
+        let mut response = query(&[0, 3, 0, 0]);
+        append(&mut response, Duration::from_secs(10));
+        assert_eq!(
+            &response[response.len() - 6..],
+            &[0, 11, 0, 2, 0, 100],
+            "10 s is 100 units"
+        );
+        let rdlen_at = opt_rdlen_at(&response).expect("OPT still readable");
+        assert_eq!(u16_at(&response, rdlen_at), Some(10));
+        let mut plain = query(&[]);
+        plain[11] = 0;
+        plain.truncate(12 + 7);
+        let before = plain.clone();
+        append(&mut plain, Duration::from_secs(10));
+        assert_eq!(plain, before, "no OPT, no option");
+    }
+}

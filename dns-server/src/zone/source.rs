@@ -1,0 +1,355 @@
+//! Reading zone files without reaching outside their place: regular files only,
+//! size limits, `$INCLUDE` confined to the zone's directory and configured ones.
+//!
+//! A zone file is trusted content; what it names with `$INCLUDE` is not
+//! until it is shown to be one of ours. So a target is canonicalised (no
+//! `..`, no symlinks) and must lie under an allowed directory; it is
+//! checked to be a regular file before it is opened (so a device such as
+//! `/dev/zero` or a FIFO is never opened at all), opened without following
+//! a symlink and without blocking, and checked again on the open descriptor
+//! (its type, and on Linux the path the kernel resolved), so a swap between
+//! the check and the open gains nothing. Nothing is read from a refused file.
+
+use std::{
+    fs::File,
+    io::Read,
+    os::unix::fs::OpenOptionsExt,
+    path::{Component, Path, PathBuf},
+};
+
+/// Largest single file, the zone file or one it includes: room for a large
+/// TLD's zone in one file. Reading takes about this much memory at once.
+pub(crate) const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 30;
+/// Largest sum of a zone file and everything it includes.
+pub(crate) const DEFAULT_MAX_TOTAL_BYTES: u64 = 8 << 30;
+/// How deep `$INCLUDE`s may nest; this is also what stops a file including
+/// itself. BIND's and Knot's zone files rarely use more than two levels.
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// Where a zone may read from, and how much (`[server] include_dirs`,
+/// `zone_file_max_bytes`, `zone_max_bytes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Directories besides the zone file's own whose files `$INCLUDE` may read.
+    pub include_dirs: Vec<PathBuf>,
+    /// Largest single file.
+    pub max_file_bytes: u64,
+    /// Largest sum of a zone file and its includes.
+    pub max_total_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            include_dirs: Vec::new(),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+        }
+    }
+}
+
+/// One zone's reading: the directories it may include from and the bytes read so far.
+#[derive(Debug)]
+pub(crate) struct Source {
+    limits: ReadLimits,
+    /// Canonical directories under which `$INCLUDE` targets must lie.
+    roots: Vec<PathBuf>,
+    read: u64,
+}
+
+impl Source {
+    /// Reading of a zone whose top file is `zone_file` (which need not exist,
+    /// e.g. for zone text given in memory: then only `include_dirs` are allowed
+    /// besides its directory, if that exists).
+    pub(crate) fn new(zone_file: &Path, limits: &ReadLimits) -> Source {
+        let own_dir = std::fs::canonicalize(zone_file)
+            .ok()
+            .and_then(|f| f.parent().map(Path::to_path_buf))
+            .or_else(|| {
+                // A bare file name lives in the current directory.
+                let dir = zone_file.parent().filter(|d| !d.as_os_str().is_empty());
+                std::fs::canonicalize(dir.unwrap_or(Path::new("."))).ok()
+            });
+        let roots = own_dir
+            .into_iter()
+            .chain(limits.include_dirs.iter().filter_map(|d| std::fs::canonicalize(d).ok()))
+            .collect();
+        Source {
+            limits: limits.clone(),
+            roots,
+            read: 0,
+        }
+    }
+
+    /// Reads the zone file itself: the operator named it, so it is not
+    /// confined, but it must be a regular file within the size limits.
+    pub(crate) fn read_zone_file(&mut self, path: &Path) -> Result<String, String> {
+        let file = self.open_regular(path, path)?;
+        self.read_text(file, path)
+    }
+
+    /// Reads an `$INCLUDE` target (already joined to the including file's
+    /// directory), refusing anything outside the allowed directories.
+    pub(crate) fn read_include(&mut self, path: &Path) -> Result<String, String> {
+        let refused = || {
+            format!(
+                "$INCLUDE {} refused: not under the zone file's directory or a [server] include_dirs entry",
+                path.display()
+            )
+        };
+        // Outside is refused before anything says whether the file exists.
+        if !resolve(path).is_some_and(|p| self.allowed(&p)) {
+            return Err(refused());
+        }
+        let canonical = std::fs::canonicalize(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !self.allowed(&canonical) {
+            return Err(refused());
+        }
+        let file = self.open_regular(&canonical, path)?;
+        // The descriptor's own path: a directory swapped for a symlink after
+        // the check above shows here.
+        if let Ok(opened) = descriptor_path(&file)
+            && !self.allowed(&opened)
+        {
+            return Err(format!(
+                "$INCLUDE {} refused: it moved outside the allowed directories while being opened",
+                path.display()
+            ));
+        }
+        self.read_text(file, path)
+    }
+
+    fn allowed(&self, canonical: &Path) -> bool {
+        self.roots.iter().any(|root| canonical.starts_with(root))
+    }
+
+    /// Opens `path` (shown as `shown`) only if it is a regular file, checked
+    /// before opening and again on the descriptor.
+    fn open_regular(&self, path: &Path, shown: &Path) -> Result<File, String> {
+        let cannot = |e: std::io::Error| format!("cannot read {}: {e}", shown.display());
+        let not_regular = || format!("{} is not a regular file; refused", shown.display());
+        if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+            return Err(not_regular());
+        }
+        // O_NONBLOCK: a FIFO swapped in meanwhile must not hang the open;
+        // O_NOCTTY: a terminal must not become ours. A symlink at the last
+        // step is followed only for the zone file itself (the operator's own),
+        // because include targets arrive here canonical already.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(cannot)?;
+        if !file.metadata().map_err(cannot)?.is_file() {
+            return Err(not_regular());
+        }
+        Ok(file)
+    }
+
+    /// Reads at most what the limits leave, as UTF-8 text without a byte-order mark.
+    fn read_text(&mut self, file: File, shown: &Path) -> Result<String, String> {
+        let size = file
+            .metadata()
+            .map_err(|e| format!("cannot read {}: {e}", shown.display()))?
+            .len();
+        let left = self.limits.max_total_bytes.saturating_sub(self.read);
+        let cap = self.limits.max_file_bytes.min(left);
+        let too_large = || {
+            if cap == self.limits.max_file_bytes {
+                format!(
+                    "{} is larger than {} bytes, the most a zone file may have (zone_file_max_bytes)",
+                    shown.display(),
+                    self.limits.max_file_bytes
+                )
+            } else {
+                format!(
+                    "{}: the zone and its includes are larger than {} bytes together (zone_max_bytes)",
+                    shown.display(),
+                    self.limits.max_total_bytes
+                )
+            }
+        };
+        if size > cap {
+            return Err(too_large());
+        }
+        // A file that grows after the size was taken still stops at the cap.
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(cap.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+        if bytes.len() as u64 > cap {
+            return Err(too_large());
+        }
+        self.read += bytes.len() as u64;
+        // The error names the place, never the bytes: the file may not be text at all.
+        let text = String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "{} is not UTF-8 text (byte {} is not)",
+                shown.display(),
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        // Editors on some systems start files with a byte-order mark.
+        Ok(match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        })
+    }
+}
+
+/// Where `path` leads: its longest existing ancestor canonicalised, with the
+/// rest of it applied by name (so a missing file still has a place to judge).
+fn resolve(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    let mut base = path;
+    loop {
+        let existing = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        };
+        if let Ok(mut resolved) = std::fs::canonicalize(existing) {
+            for part in rest.iter().rev() {
+                match part {
+                    Component::ParentDir => {
+                        resolved.pop();
+                    }
+                    Component::Normal(name) => resolved.push(name),
+                    _ => {}
+                }
+            }
+            return Some(resolved);
+        }
+        rest.push(base.components().next_back()?);
+        base = base.parent()?;
+    }
+}
+
+/// The path the kernel resolved for an open file (Linux `/proc/self/fd`).
+fn descriptor_path(file: &File) -> std::io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unique scratch directory, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "dns-server-source-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir can be created");
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const SECRET: &str = "s3cret-marker-never-printed";
+
+    #[test]
+    fn includes_stay_under_the_allowed_directories() {
+        let dir = TempDir::new("confine");
+        let zones = dir.0.join("zones");
+        let outside = dir.0.join("outside");
+        let extra = dir.0.join("extra");
+        for d in [&zones, &outside, &extra] {
+            std::fs::create_dir_all(d).expect("dir");
+        }
+        std::fs::write(outside.join("secret"), SECRET).expect("write");
+        std::fs::write(extra.join("shared"), "ok\n").expect("write");
+        std::fs::write(zones.join("db"), "\n").expect("write");
+        std::fs::write(zones.join("inside"), "inside\n").expect("write");
+        std::os::unix::fs::symlink(outside.join("secret"), zones.join("link")).expect("symlink");
+
+        let limits = ReadLimits {
+            include_dirs: vec![extra.clone()],
+            ..ReadLimits::default()
+        };
+        let mut source = Source::new(&zones.join("db"), &limits);
+        assert_eq!(source.read_include(&zones.join("inside")).as_deref(), Ok("inside\n"));
+        assert_eq!(source.read_include(&extra.join("shared")).as_deref(), Ok("ok\n"));
+        for refused in [
+            outside.join("secret"),
+            zones.join("../outside/secret"),
+            zones.join("../outside/missing"),
+            zones.join("missing/../../outside/secret"),
+            zones.join("link"),
+            PathBuf::from("/etc/passwd"),
+        ] {
+            let e = source
+                .read_include(&refused)
+                .expect_err("a file outside the allowed directories is refused");
+            assert!(
+                e.contains("refused") && !e.contains(SECRET),
+                "{refused:?}: expected a refusal quoting nothing, got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn devices_and_fifos_are_never_read() {
+        let dir = TempDir::new("special");
+        let fifo = dir.0.join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        let limits = ReadLimits {
+            include_dirs: vec!["/dev".into()],
+            ..ReadLimits::default()
+        };
+        let mut source = Source::new(&dir.0.join("db"), &limits);
+        for special in [fifo, PathBuf::from("/dev/zero"), PathBuf::from("/dev/null")] {
+            let e = source.read_include(&special).expect_err("not a regular file");
+            assert!(e.contains("not a regular file"), "{special:?}: got {e:?}");
+            let e = source.read_zone_file(&special).expect_err("not a regular file");
+            assert!(
+                e.contains("not a regular file"),
+                "{special:?} as a zone file: got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_are_limited_per_file_and_in_total() {
+        let dir = TempDir::new("size");
+        std::fs::write(dir.0.join("a"), "x".repeat(60)).expect("write");
+        std::fs::write(dir.0.join("b"), "x".repeat(95)).expect("write");
+        std::fs::write(dir.0.join("big"), "x".repeat(101)).expect("write");
+        let limits = ReadLimits {
+            include_dirs: Vec::new(),
+            max_file_bytes: 100,
+            max_total_bytes: 150,
+        };
+        let mut source = Source::new(&dir.0.join("a"), &limits);
+        let e = source
+            .read_include(&dir.0.join("big"))
+            .expect_err("over the per-file limit");
+        assert!(e.contains("zone_file_max_bytes"), "got {e:?}");
+        source.read_zone_file(&dir.0.join("a")).expect("60 bytes fit");
+        let e = source.read_include(&dir.0.join("b")).expect_err("over the total");
+        assert!(e.contains("zone_max_bytes"), "got {e:?}");
+    }
+
+    #[test]
+    fn binary_content_is_not_quoted() {
+        let dir = TempDir::new("binary");
+        let mut bytes = SECRET.as_bytes().to_vec();
+        bytes.push(0xff);
+        std::fs::write(dir.0.join("bin"), bytes).expect("write");
+        let mut source = Source::new(&dir.0.join("bin"), &ReadLimits::default());
+        let e = source.read_zone_file(&dir.0.join("bin")).expect_err("not UTF-8");
+        assert!(e.contains("not UTF-8") && !e.contains(SECRET), "got {e:?}");
+    }
+}
