@@ -110,7 +110,7 @@ pub fn server(pop: &Pop, zone_file: &Path, xdp_pin_dir: Option<&Path>) -> String
     )
 }
 
-/// The sidecar: the target settings (checks every 100 ms, 50 ms timeout, rise and fall 3).
+/// The sidecar: the settings the failover target assumes (checks every 100 ms, 50 ms timeout, rise and fall 3).
 pub fn sidecar(pop: &Pop, dir: &Path, xdp: bool) -> String {
     let file = |name: &str| pop_file(dir, pop, name).display().to_string();
     let (kind, table) = match pop.speaker {

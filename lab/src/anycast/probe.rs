@@ -22,7 +22,7 @@ use super::{config::PROBE_NAME, sys::mono};
 /// TYPE TXT.
 const TYPE_TXT: u16 = 16;
 
-/// How often the client asks: the rate the failover target in the issue assumes.
+/// How often the client asks: the rate the failover target assumes.
 pub const INTERVAL: Duration = Duration::from_millis(100);
 /// How long it waits for an answer before counting the probe as failed.
 pub const TIMEOUT: Duration = Duration::from_millis(50);

@@ -1,4 +1,4 @@
-//! Printing: a timeline per step, then the summary table and the target.
+//! Printing: a timeline per step, then the summary table and the failover target.
 use std::time::Duration;
 
 use super::{
@@ -8,7 +8,7 @@ use super::{
     timeline::Event,
 };
 
-/// The target: the client answered by the next PoP within 1 s of the fault.
+/// The failover target: the client answered by the next PoP within 1 s of the fault.
 const TARGET: Duration = Duration::from_secs(1);
 
 /// Prints what happened from the step's t=0 to `end`: the lab's action, the

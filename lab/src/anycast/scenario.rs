@@ -23,7 +23,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Consecutive answers from the new PoP, per family, that end a step.
 const SETTLED: usize = 5;
 
-/// A fault (the target applies) or a recovery (traffic coming back).
+/// A fault (the failover target applies) or a recovery (traffic coming back).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Fault,

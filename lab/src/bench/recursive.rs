@@ -65,7 +65,7 @@ impl fmt::Display for Resolver {
 
 const RESOLVERS: [Resolver; 3] = [Resolver::OursXdp, Resolver::Ours, Resolver::Unbound];
 
-/// Issue 4's target for hits from XDP: this many times Unbound's rate, or
+/// The target for hits from XDP: this many times Unbound's rate, or
 /// (where the generator is the ceiling) [`rounds::OF_OFFERED`] of what it offers.
 const XDP_OVER_UNBOUND: f64 = 3.0;
 

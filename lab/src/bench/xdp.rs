@@ -30,7 +30,7 @@ pub const PACKAGES: [&[&str]; 2] = [auth::PACKAGES, &["bpftool", "ethtool"]];
 /// The servers, in the table's order.
 const SERVERS: [Server; 4] = [Server::OursXdp, Server::KnotXdp, Server::Ours, Server::Nsd];
 
-/// Issue 3's targets: ours-XDP over Knot-XDP, and over our userspace path.
+/// The XDP path's targets: ours-XDP over Knot-XDP, and over our userspace path.
 const OVER_KNOT_XDP: f64 = 1.5;
 const OVER_USERSPACE: f64 = 3.0;
 
