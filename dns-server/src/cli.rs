@@ -51,19 +51,6 @@ pub enum Command {
         #[arg(long, default_value = "/sys/fs/bpf/dns-server")]
         pin_dir: PathBuf,
     },
-    /// Time the XDP program per packet with BPF_PROG_TEST_RUN (needs root; for development).
-    #[command(hide = true)]
-    XdpBench {
-        /// Runs per case per round.
-        #[arg(long, default_value_t = 200_000)]
-        calls: u32,
-        /// Interleaved rounds; medians are printed.
-        #[arg(long, default_value_t = 5)]
-        rounds: u32,
-        /// Another build of the program (an xdp-dns object file) to time in the same rounds (repeatable).
-        #[arg(long)]
-        against: Vec<PathBuf>,
-    },
 }
 
 /// `serve` options.

@@ -27,7 +27,6 @@ fn main() -> ExitCode {
             remove,
             pin_dir,
         } => xdp_deny(&prefix, remove, &pin_dir),
-        Command::XdpBench { calls, rounds, against } => dns_server::xdp::bench::run(calls, rounds, &against),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

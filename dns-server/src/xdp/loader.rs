@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use aya::{
     Ebpf, EbpfLoader,
-    programs::{ProgramError, Xdp, XdpMode, xdp::XdpLinkId},
+    programs::{ProgramError, TestRun, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
 };
 
 use super::{SharedMaps, XdpError, maps::Maps};
@@ -15,6 +15,17 @@ pub(crate) const PROGRAM: &str = xdp_abi::names::PROGRAM;
 
 /// The object built by `build.rs` from `xdp-ebpf`.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-dns"));
+
+/// What one [`FastPath::test_run`] gave.
+#[derive(Debug)]
+pub struct TestRunOutput {
+    /// The program's action (`XDP_PASS`, `XDP_TX`, ...).
+    pub action: u32,
+    /// The frame after the program.
+    pub frame: Vec<u8>,
+    /// Mean time per run, as the kernel measured it (harness included).
+    pub duration: std::time::Duration,
+}
 
 /// The loaded program and its maps; attached links are detached on drop.
 pub struct FastPath {
@@ -64,7 +75,7 @@ impl FastPath {
         Self::load_inner(OBJECT, cache_entries, pin_dir, Some(log))
     }
 
-    /// [`FastPath::load`] with another build of the program (`xdp-bench --against`).
+    /// [`FastPath::load`] with another build of the program (`xdp_bench --against`).
     pub fn load_object(object: &[u8], cache_entries: u32, pin_dir: Option<PathBuf>) -> Result<FastPath, XdpError> {
         Self::load_inner(object, cache_entries, pin_dir, None)
     }
@@ -133,10 +144,31 @@ impl FastPath {
         self.links.iter().map(|(i, _)| i.as_str())
     }
 
-    /// The program's file descriptor, for `BPF_PROG_TEST_RUN` and `bpftool`.
-    pub fn program_fd(&mut self) -> Result<std::os::fd::RawFd, XdpError> {
-        use std::os::fd::{AsFd, AsRawFd};
-        Ok(program(&mut self.ebpf)?.fd()?.as_fd().as_raw_fd())
+    /// Runs the loaded program `repeat` times on `frame` through
+    /// `BPF_PROG_TEST_RUN` (aya's [`TestRun`]), attached or not: for the
+    /// packet-in/packet-out tests and the `xdp_bench` example. The kernel
+    /// does not reset the frame between runs, so a rewritten frame is what
+    /// the next run sees.
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutput, XdpError> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .ok_or(XdpError::Program(ProgramError::NotLoaded))?
+            .try_into()?;
+        // Room for the largest response the program writes (it grows the frame at the front).
+        let mut out = vec![0u8; 4096];
+        let run = prog.test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat,
+            ..TestRunOptions::default()
+        })?;
+        out.truncate(run.data_size_out as usize);
+        Ok(TestRunOutput {
+            action: run.return_value,
+            frame: out,
+            duration: run.duration,
+        })
     }
 
     /// The kernel's view of the program: size, run-time statistics.

@@ -8,10 +8,14 @@
 //! - `feed`: the resolver's hot answers copied in, TTLs kept honest.
 //! - [`stats`]: the per-CPU counters summed.
 //! - `run`: starting all this for `serve`, and refilling on reload.
-//! - [`bench`]: the program's cost per packet (`dns-server xdp-bench`).
+//! - [`fixture`]: the program loaded with a fixed zone, for the
+//!   packet-in/packet-out tests and the `xdp_bench` example, which share
+//!   their cases (`cases.rs`).
 
-pub mod bench;
+#[cfg(test)]
+mod cases;
 mod feed;
+pub mod fixture;
 mod loader;
 pub mod maps;
 pub(crate) mod run;
@@ -23,7 +27,8 @@ mod test_run;
 
 use std::sync::{Arc, Mutex};
 
-pub use loader::FastPath;
+pub use fixture::Fixture;
+pub use loader::{FastPath, TestRunOutput};
 pub use run::parse_prefix;
 
 /// What can go wrong with the fast path; the server then runs without it.

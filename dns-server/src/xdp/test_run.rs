@@ -4,66 +4,34 @@
 //!
 //! Needs root (CAP_BPF and CAP_NET_ADMIN) and fails saying so otherwise.
 
-use std::{net::IpAddr, os::fd::RawFd, path::Path, sync::Arc};
+use std::{net::IpAddr, sync::Arc};
 
-use test_support::{Query, checksum, frame as support};
+use test_support::checksum;
 use xdp_abi::{Stat, XdpConfig};
 
 use super::{
     FastPath,
-    bench::{XDP_DROP, XDP_PASS, XDP_TX},
+    cases::{
+        CLIENT_MAC, CLIENT_V4, CLIENT_V6, Expect, Frame, SERVER_MAC, SERVER_V4, SERVER_V6, XDP_DROP, XDP_PASS, XDP_TX,
+        cases, query,
+    },
+    fixture::{self, Fixture},
     stats, sync,
 };
 use crate::{
-    catalog::Catalog,
-    name::Name,
-    query::{Identity, Responder, Transport},
+    query::{Responder, Transport},
     stats::Stats,
-    zone::load,
 };
 
 /// Runs the program once on `frame`: (action, frame after the program).
-fn test_run(fd: RawFd, frame: &[u8]) -> (u32, Vec<u8>) {
-    let run = super::bench::test_run(fd, frame, 1)
+fn run(fast: &FastPath, frame: &[u8]) -> (u32, Vec<u8>) {
+    let out = fast
+        .test_run(frame, 1)
         .unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN failed on a {}-byte frame: {e}", frame.len()));
-    (run.action, run.frame)
+    (out.action, out.frame)
 }
 
-const ZONE: &str = "$ORIGIN example.com.\n$TTL 3600\n\
-@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
-@ IN NS ns1\n\
-ns1 IN A 192.0.2.1\n\
-www IN A 192.0.2.10\n\
-www IN AAAA 2001:db8::10\n\
-ftp IN CNAME www\n";
-
-fn identity() -> Identity {
-    Identity {
-        identity: "pop-test".into(),
-        version: None,
-        udp_payload: 1232,
-    }
-}
-
-fn catalog() -> Catalog {
-    let origin = Name::parse("example.com.", None).expect("origin");
-    let mut text = ZONE.to_string();
-    // Big enough that it cannot go out to a 512-byte client.
-    for i in 0..3 {
-        text.push_str(&format!("big IN TXT \"{}{}\"\n", i, "x".repeat(240)));
-    }
-    let zone = load::from_str(&origin, &text, Path::new("<test zone>")).expect("test zone loads");
-    Catalog::new([Arc::new(zone)], 1000)
-}
-
-/// The program loaded, configured for ports 53 and 5300, filled from [`catalog`].
-struct Loaded {
-    fast: FastPath,
-    fd: RawFd,
-    catalog: Catalog,
-}
-
-/// Ports 53 and 5300, our payload 1232.
+/// Ports 53 and 5300, our payload 1232 (as the fixture has them).
 fn configure(fast: &FastPath) {
     fast.maps
         .lock()
@@ -77,29 +45,36 @@ fn configure(fast: &FastPath) {
         .expect("config written");
 }
 
-fn load_program() -> Loaded {
+/// An IPv4 or IPv6 address from its octets.
+fn address(octets: &[u8]) -> IpAddr {
+    match <[u8; 4]>::try_from(octets) {
+        Ok(v4) => IpAddr::from(v4),
+        Err(_) => IpAddr::from(<[u8; 16]>::try_from(octets).expect("an IPv6 address")),
+    }
+}
+
+fn assert_root() {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(
         unsafe { libc::geteuid() },
         0,
         "the XDP tests load a BPF program: run them as root"
     );
-    let mut fast = FastPath::load(1024, None).expect("the XDP program loads and passes the verifier");
-    let fd = fast.program_fd().expect("program fd");
-    configure(&fast);
-    let catalog = catalog();
-    let entries = sync::precompute(&catalog, &identity());
-    assert_eq!(
-        entries.len(),
-        7 * 3 - 1,
-        "every RRset × 3 EDNS variants, except the truncated big TXT without EDNS"
-    );
-    let filled = sync::install(&fast.maps, &entries).expect("maps filled");
-    assert_eq!(filled.failed, 0);
-    Loaded { fast, fd, catalog }
 }
 
-impl Loaded {
+/// The program as [`Fixture`] loads it, every zone response in its map.
+fn load_program() -> Fixture {
+    assert_root();
+    let p = Fixture::load(None).expect("the XDP program loads and passes the verifier");
+    assert_eq!(
+        p.responses(),
+        8 * 3 - 1,
+        "every RRset × 3 EDNS variants, except the truncated big TXT without EDNS"
+    );
+    p
+}
+
+impl Fixture {
     fn counters(&self) -> Vec<(Stat, u64)> {
         stats::read(&self.fast.maps.lock().unwrap().stats).expect("counters")
     }
@@ -115,7 +90,7 @@ impl Loaded {
     fn userspace(&self, dns: &[u8]) -> Vec<u8> {
         let stats = Stats::default();
         let mut out = Vec::new();
-        let id = identity();
+        let id = fixture::identity();
         Responder {
             catalog: &self.catalog,
             identity: &id,
@@ -126,87 +101,13 @@ impl Loaded {
         .expect("userspace answers");
         out
     }
-}
 
-// ---- Frames ----
-
-const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const SERVER_V4: [u8; 4] = [198, 18, 0, 1];
-const CLIENT_V4: [u8; 4] = [198, 18, 0, 2];
-const SERVER_V6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const CLIENT_V6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-
-#[derive(Clone)]
-struct Frame {
-    vlans: Vec<u16>,
-    v6: bool,
-    ip_options: bool,
-    more_fragments: bool,
-    proto: u8,
-    src_port: u16,
-    dst_port: u16,
-    dns: Vec<u8>,
-}
-
-impl Frame {
-    fn udp(v6: bool, dns: Vec<u8>) -> Frame {
-        Frame {
-            vlans: vec![],
-            v6,
-            ip_options: false,
-            more_fragments: false,
-            proto: 17,
-            src_port: 40000,
-            dst_port: 53,
-            dns,
-        }
-    }
-
-    /// The frame, built by test-support with its own checksums.
-    fn bytes(&self) -> Vec<u8> {
-        let (client, server) = if self.v6 {
-            (IpAddr::from(CLIENT_V6), IpAddr::from(SERVER_V6))
-        } else {
-            (IpAddr::from(CLIENT_V4), IpAddr::from(SERVER_V4))
-        };
-        support::Frame {
-            src_mac: CLIENT_MAC,
-            dst_mac: SERVER_MAC,
-            vlans: self.vlans.clone(),
-            ip_id: if self.v6 { 0 } else { 0x1234 },
-            ttl: 63,
-            protocol: self.proto,
-            ip_options: if self.ip_options {
-                vec![1, 1, 1, 0] // NOP NOP NOP EOL
-            } else {
-                vec![]
-            },
-            more_fragments: self.more_fragments,
-            ..support::Frame::udp((client, self.src_port), (server, self.dst_port))
-        }
-        .build(&self.dns)
-    }
-}
-
-/// A query with ID 0xabcd, RD and CD: `name` in presentation form kept as
-/// written (case included); `options` are the OPT record's raw RDATA.
-fn query(name: &str, qtype: u16, edns: Option<(u16, bool)>, options: &[u8]) -> Vec<u8> {
-    let mut q = Query::new(name, qtype).id(0xabcd).flags(0x0110);
-    if let Some((payload, dnssec_ok)) = edns {
-        q = q.edns(payload).raw_options(options);
-        if dnssec_ok {
-            q = q.dnssec_ok();
-        }
-    }
-    q.to_wire()
-}
-
-/// An IPv4 or IPv6 address from its octets.
-fn address(octets: &[u8]) -> IpAddr {
-    match <[u8; 4]>::try_from(octets) {
-        Ok(v4) => IpAddr::from(v4),
-        Err(_) => IpAddr::from(<[u8; 16]>::try_from(octets).expect("an IPv6 address")),
+    /// What the resolver's userspace path writes for `dns` from the fixture's resolution.
+    fn resolver_userspace(&self, dns: &[u8], resolution: &crate::resolver::Resolution) -> Vec<u8> {
+        let q = dns_wire::query::parse(dns).expect("a query");
+        let mut out = Vec::new();
+        crate::query::Pending::new(&q, 1232).write(&mut out, resolution, &fixture::identity());
+        out
     }
 }
 
@@ -257,221 +158,70 @@ fn check_response(input: &Frame, out: &[u8]) -> Vec<u8> {
 #[test]
 fn answers_from_the_map_equal_userspace_answers() {
     let p = load_program();
-    let tagged = |vlans: Vec<u16>, mut f: Frame| {
-        f.vlans = vlans;
-        f
-    };
-    let cases: Vec<(&str, Frame)> = vec![
-        (
-            "IPv4, no EDNS",
-            Frame::udp(false, query("www.example.com", 1, None, &[])),
-        ),
-        (
-            "IPv4, mixed case",
-            Frame::udp(false, query("wWw.ExAmPlE.cOm", 1, None, &[])),
-        ),
-        (
-            "IPv4, EDNS",
-            Frame::udp(false, query("www.example.com", 28, Some((1232, false)), &[])),
-        ),
-        (
-            "IPv4, EDNS DO, 4096",
-            Frame::udp(false, query("WWW.example.com", 28, Some((4096, true)), &[])),
-        ),
-        (
-            "IPv4, cookie",
-            Frame::udp(
-                false,
-                query(
-                    "www.example.com",
-                    1,
-                    Some((1232, false)),
-                    &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8],
-                ),
-            ),
-        ),
-        (
-            "IPv4 options",
-            Frame {
-                ip_options: true,
-                ..Frame::udp(false, query("ns1.example.com", 1, None, &[]))
-            },
-        ),
-        (
-            "IPv4, port 5300",
-            Frame {
-                dst_port: 5300,
-                ..Frame::udp(false, query("www.example.com", 1, None, &[]))
-            },
-        ),
-        (
-            "IPv4, odd name length",
-            Frame::udp(false, query("ftp.example.com", 5, None, &[])),
-        ),
-        (
-            "IPv4, SOA at the apex",
-            Frame::udp(false, query("EXAMPLE.COM", 6, Some((1232, true)), &[])),
-        ),
-        (
-            "IPv6, no EDNS",
-            Frame::udp(true, query("www.example.com", 28, None, &[])),
-        ),
-        (
-            "IPv6, EDNS",
-            Frame::udp(true, query("Www.Example.Com", 1, Some((1400, false)), &[])),
-        ),
-        (
-            "IPv6, big TXT",
-            Frame::udp(true, query("big.example.com", 16, Some((1232, false)), &[])),
-        ),
-        (
-            "802.1Q",
-            tagged(vec![100], Frame::udp(false, query("www.example.com", 1, None, &[]))),
-        ),
-        (
-            "802.1ad + 802.1Q",
-            tagged(
-                vec![200, 100],
-                Frame::udp(true, query("www.example.com", 1, Some((1232, true)), &[])),
-            ),
-        ),
-    ];
-    for (what, frame) in cases {
-        let hits = p.count(Stat::Hit);
-        let (action, out) = test_run(p.fd, &frame.bytes());
+    let (_, resolution) = fixture::resolution().expect("the fixture's resolution");
+    let answered = cases()
+        .into_iter()
+        .filter(|c| matches!(c.expect, Expect::Answer | Expect::ResolverAnswer));
+    for case in answered {
+        let what = case.what;
+        let (stat, expected) = match case.expect {
+            Expect::ResolverAnswer => (Stat::RecursiveHit, p.resolver_userspace(&case.frame.dns, &resolution)),
+            _ => (Stat::Hit, p.userspace(&case.frame.dns)),
+        };
+        let hits = p.count(stat);
+        let (action, out) = run(&p.fast, &case.frame.bytes());
         assert_eq!(action, XDP_TX, "{what}: expected XDP_TX");
-        assert_eq!(p.count(Stat::Hit), hits + 1, "{what}: counted as a hit");
-        let dns = check_response(&frame, &out);
-        assert_eq!(
-            dns,
-            p.userspace(&frame.dns),
-            "{what}: XDP's answer differs from userspace's"
-        );
+        assert_eq!(p.count(stat), hits + 1, "{what}: counted as {stat:?}");
+        let dns = check_response(&case.frame, &out);
+        assert_eq!(dns, expected, "{what}: XDP's answer differs from userspace's");
     }
 }
 
 #[test]
 fn what_is_passed_or_dropped() {
     let p = load_program();
-    let www = || query("www.example.com", 1, None, &[]);
-    let mut response = www();
-    response[2] |= 0x80;
-    let mut no_question = www();
-    no_question[5] = 0;
-    let mut notify = www();
-    notify[2] = 4 << 3;
-    let nsid = [0, 3, 0, 0];
-    let cases: Vec<(&str, Frame, u32, Stat)> = vec![
-        (
-            "not in the map",
-            Frame::udp(false, query("nope.example.com", 1, None, &[])),
-            XDP_PASS,
-            Stat::Miss,
-        ),
-        (
-            "type not in the map",
-            Frame::udp(true, query("www.example.com", 15, None, &[])),
-            XDP_PASS,
-            Stat::Miss,
-        ),
-        (
-            "NSID asked",
-            Frame::udp(false, query("www.example.com", 1, Some((1232, false)), &nsid)),
-            XDP_PASS,
-            Stat::Pass,
-        ),
-        ("NOTIFY", Frame::udp(false, notify), XDP_PASS, Stat::Pass),
-        (
-            "too big for 512",
-            Frame::udp(false, query("big.example.com", 16, Some((512, false)), &[])),
-            XDP_PASS,
-            Stat::Pass,
-        ),
-        ("a response", Frame::udp(false, response), XDP_DROP, Stat::DropResponse),
-        ("QDCOUNT 0", Frame::udp(true, no_question), XDP_DROP, Stat::DropQdcount),
-        (
-            "11 bytes",
-            Frame::udp(false, www()[..11].to_vec()),
-            XDP_DROP,
-            Stat::DropTooShort,
-        ),
-        ("empty", Frame::udp(true, vec![]), XDP_DROP, Stat::DropTooShort),
-        (
-            "from NTP",
-            Frame {
-                src_port: 123,
-                ..Frame::udp(false, www())
-            },
-            XDP_DROP,
-            Stat::DropReflectionPort,
-        ),
-        (
-            "from memcached",
-            Frame {
-                src_port: 11211,
-                ..Frame::udp(true, www())
-            },
-            XDP_DROP,
-            Stat::DropReflectionPort,
-        ),
-        (
-            "first fragment",
-            Frame {
-                more_fragments: true,
-                ..Frame::udp(false, www())
-            },
-            XDP_DROP,
-            Stat::DropFragment,
-        ),
-    ];
-    for (what, frame, expected, stat) in cases {
-        let before = p.count(stat);
-        let bytes = frame.bytes();
-        let (action, out) = test_run(p.fd, &bytes);
+    for case in cases() {
+        let (what, bytes) = (case.what, case.frame.bytes());
+        let stat = match case.expect {
+            Expect::Answer | Expect::ResolverAnswer => continue,
+            Expect::Pass(stat) | Expect::Drop(stat) => Some(stat),
+            // Not DNS for us: passed without touching a counter.
+            Expect::NotOurs => None,
+        };
+        let expected = case.expect.action();
+        let before = p.counters();
+        let (action, out) = run(&p.fast, &bytes);
         assert_eq!(action, expected, "{what}: expected action {expected}");
-        assert_eq!(p.count(stat), before + 1, "{what}: counted as {stat:?}");
+        match stat {
+            Some(stat) => {
+                let was = before.iter().find(|(s, _)| *s == stat).map_or(0, |(_, v)| *v);
+                assert_eq!(p.count(stat), was + 1, "{what}: counted as {stat:?}");
+            }
+            None => assert_eq!(p.counters(), before, "{what}: no counter moves"),
+        }
         if action == XDP_PASS {
             assert_eq!(out, bytes, "{what}: a passed frame is untouched");
         }
     }
-    // Not DNS for us: passed without touching a counter.
-    let quiet: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "TCP to 53",
-            Frame {
-                proto: 6,
-                ..Frame::udp(false, www())
-            }
-            .bytes(),
-        ),
-        (
-            "UDP to 22",
-            Frame {
-                dst_port: 22,
-                ..Frame::udp(false, www())
-            }
-            .bytes(),
-        ),
-        (
-            "UDP/IPv6 to 123",
-            Frame {
-                dst_port: 123,
-                ..Frame::udp(true, www())
-            }
-            .bytes(),
-        ),
-        ("ARP", {
-            let mut f = Frame::udp(false, www()).bytes();
-            f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
-            f
-        }),
+}
+
+#[test]
+fn the_bench_times_every_kind_of_case() {
+    // No program needed: this checks the table the xdp_bench example times.
+    let timed: Vec<_> = cases().into_iter().filter(|c| c.timed).collect();
+    type Kind = (&'static str, fn(Expect) -> bool);
+    let kinds: [Kind; 5] = [
+        ("a zone answer", |e| matches!(e, Expect::Answer)),
+        ("a resolver answer", |e| matches!(e, Expect::ResolverAnswer)),
+        ("a miss", |e| matches!(e, Expect::Pass(Stat::Miss))),
+        ("a drop", |e| matches!(e, Expect::Drop(_))),
+        ("not ours", |e| matches!(e, Expect::NotOurs)),
     ];
-    for (what, bytes) in quiet {
-        let before = p.counters();
-        let (action, out) = test_run(p.fd, &bytes);
-        assert_eq!(action, XDP_PASS, "{what}");
-        assert_eq!(out, bytes, "{what}: untouched");
-        assert_eq!(p.counters(), before, "{what}: no counter moves");
+    for (what, is) in kinds {
+        assert!(
+            timed.iter().any(|c| is(c.expect)),
+            "the bench must time {what}: mark one such case `timed`"
+        );
     }
 }
 
@@ -488,7 +238,7 @@ fn truncated_and_corrupted_frames_are_never_answered_wrongly() {
         let bytes = frame.bytes();
         // The kernel refuses frames shorter than an Ethernet header.
         for cut in 14..bytes.len() {
-            let (action, _) = test_run(p.fd, &bytes[..cut]);
+            let (action, _) = run(&p.fast, &bytes[..cut]);
             assert_ne!(
                 action,
                 XDP_TX,
@@ -505,7 +255,7 @@ fn truncated_and_corrupted_frames_are_never_answered_wrongly() {
                 dns: dns.clone(),
                 ..frame.clone()
             };
-            let (action, out) = test_run(p.fd, &corrupted.bytes());
+            let (action, out) = run(&p.fast, &corrupted.bytes());
             if action == XDP_TX {
                 let answer = check_response(&corrupted, &out);
                 assert_eq!(
@@ -571,8 +321,8 @@ fn deny_list_drops_and_lifts_at_run_time() {
     for (what, change, want_v4, want_v6) in steps {
         change();
         let denied = p.count(Stat::DropDenied);
-        assert_eq!(test_run(p.fd, &v4).0, want_v4, "{what}: IPv4 client");
-        assert_eq!(test_run(p.fd, &v6).0, want_v6, "{what}: IPv6 client");
+        assert_eq!(run(&p.fast, &v4).0, want_v4, "{what}: IPv4 client");
+        assert_eq!(run(&p.fast, &v6).0, want_v6, "{what}: IPv6 client");
         let drops = u64::from(want_v4 == XDP_DROP) + u64::from(want_v6 == XDP_DROP);
         assert_eq!(p.count(Stat::DropDenied), denied + drops, "{what}: counted as denied");
     }
@@ -595,7 +345,7 @@ fn rate_limit_drops_and_slips_per_prefix() {
     // The test runs in far less than a second: no token comes back meanwhile.
     let expected = [XDP_TX, XDP_TX, XDP_DROP, XDP_TX, XDP_DROP, XDP_TX];
     for (i, want) in expected.into_iter().enumerate() {
-        let (action, out) = test_run(p.fd, &frame.bytes());
+        let (action, out) = run(&p.fast, &frame.bytes());
         assert_eq!(action, want, "query {i} of the burst");
         if i >= 2 && action == XDP_TX {
             // A slip: the question alone, TC=1, no OPT, checksums right.
@@ -619,7 +369,7 @@ fn rate_limit_drops_and_slips_per_prefix() {
     // Another prefix has its own bucket.
     let v6 = Frame::udp(true, query("www.example.com", 1, None, &[]));
     assert_eq!(
-        test_run(p.fd, &v6.bytes()).0,
+        run(&p.fast, &v6.bytes()).0,
         XDP_TX,
         "an IPv6 /56 is not limited by the IPv4 /24's bucket"
     );
@@ -640,7 +390,7 @@ fn service_addresses_limit_what_is_ours() {
     let v6 = Frame::udp(true, query("www.example.com", 1, None, &[])).bytes();
     for (what, frame) in [("IPv4", &v4), ("IPv6", &v6)] {
         let before = p.counters();
-        let (action, out) = test_run(p.fd, frame);
+        let (action, out) = run(&p.fast, frame);
         assert_eq!(action, XDP_PASS, "{what}: not to a service address, so not ours");
         assert_eq!(&out, frame, "{what}: untouched");
         assert_eq!(p.counters(), before, "{what}: no counter moves");
@@ -652,8 +402,8 @@ fn service_addresses_limit_what_is_ours() {
         maps.add_service_address(IpAddr::V6(SERVER_V6.into()))
             .expect("service address");
     }
-    assert_eq!(test_run(p.fd, &v4).0, XDP_TX, "IPv4 to a service address");
-    assert_eq!(test_run(p.fd, &v6).0, XDP_TX, "IPv6 to a service address");
+    assert_eq!(run(&p.fast, &v4).0, XDP_TX, "IPv4 to a service address");
+    assert_eq!(run(&p.fast, &v6).0, XDP_TX, "IPv6 to a service address");
 }
 
 #[test]
@@ -662,6 +412,7 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
     use xdp_abi::CONFIG_RECURSION;
 
     use crate::{
+        name::Name,
         query::Pending,
         resolver::{Resolution, cache::CachedRecord},
         xdp::feed,
@@ -682,7 +433,7 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
         ..Resolution::default()
     };
     let put = |expires_ns: u64| {
-        let value = feed::value(&name, 1, None, &resolution, &identity(), expires_ns).expect("it fits");
+        let value = feed::value(&name, 1, None, &resolution, &fixture::identity(), expires_ns).expect("it fits");
         let key = sync::key(name.as_wire(), 1, class::IN, 0);
         let mut maps = p.fast.maps.lock().unwrap();
         maps.live()
@@ -714,12 +465,12 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
     let userspace = |dns: &[u8]| {
         let q = dns_wire::query::parse(dns).expect("a query");
         let mut out = Vec::new();
-        Pending::new(&q, 1232).write(&mut out, &resolution, &identity());
+        Pending::new(&q, 1232).write(&mut out, &resolution, &fixture::identity());
         out
     };
     let asked = Frame::udp(false, query("WWW.Resolved.TEST", 1, None, &[]));
     let hits = p.count(Stat::RecursiveHit);
-    let (action, out) = test_run(p.fd, &asked.bytes());
+    let (action, out) = run(&p.fast, &asked.bytes());
     assert_eq!(action, XDP_TX, "an allowed client with RD gets the resolver's entry");
     assert_eq!(p.count(Stat::RecursiveHit), hits + 1, "counted as a resolver hit");
     let dns = check_response(&asked, &out);
@@ -737,16 +488,12 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
         ("another EDNS variant, not in the map", &edns),
     ] {
         let misses = p.count(Stat::Miss);
-        assert_eq!(
-            test_run(p.fd, &frame.bytes()).0,
-            XDP_PASS,
-            "{what}: passed to userspace"
-        );
+        assert_eq!(run(&p.fast, &frame.bytes()).0, XDP_PASS, "{what}: passed to userspace");
         assert_eq!(p.count(Stat::Miss), misses + 1, "{what}: counted as a miss");
     }
     set_recursion(false);
     assert_eq!(
-        test_run(p.fd, &asked.bytes()).0,
+        run(&p.fast, &asked.bytes()).0,
         XDP_PASS,
         "recursion off: the entries are not used"
     );
@@ -754,12 +501,12 @@ fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
     // The program's coarse clock may lag by a tick; userspace writes deadlines that much early.
     put(feed::monotonic_ns() - feed::PROGRAM_CLOCK_LAG_NS);
     assert_eq!(
-        test_run(p.fd, &asked.bytes()).0,
+        run(&p.fast, &asked.bytes()).0,
         XDP_PASS,
         "past its deadline the entry is not used"
     );
     put(feed::monotonic_ns() + 60_000_000_000);
-    assert_eq!(test_run(p.fd, &asked.bytes()).0, XDP_TX, "rewritten, it answers again");
+    assert_eq!(run(&p.fast, &asked.bytes()).0, XDP_TX, "rewritten, it answers again");
 }
 
 /// Collects the program's log records.
@@ -785,26 +532,24 @@ impl log::Log for Captured {
 fn the_programs_log_is_off_unless_asked_for_and_then_says_why() {
     use crate::{config::ProgramLogLevel, xdp::loader::ProgramLog};
 
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "the XDP tests load a BPF program: run them as root"
-    );
+    assert_root();
     let captured = Captured::default();
     let log = ProgramLog {
         level: ProgramLogLevel::Debug,
         sink: Box::new(captured.clone()),
     };
     let mut fast = FastPath::load_with_log(16, None, log).expect("the program loads with debug logging");
-    let fd = fast.program_fd().expect("program fd");
     configure(&fast);
     let mut response = query("www.example.com", 1, None, &[]);
     response[2] |= 0x80;
-    assert_eq!(test_run(fd, &Frame::udp(false, response).bytes()).0, XDP_DROP);
+    assert_eq!(run(&fast, &Frame::udp(false, response).bytes()).0, XDP_DROP);
     // A miss passes; its record is at trace level, above the one asked for.
     assert_eq!(
-        test_run(fd, &Frame::udp(false, query("www.example.com", 1, None, &[])).bytes()).0,
+        run(
+            &fast,
+            &Frame::udp(false, query("www.example.com", 1, None, &[])).bytes()
+        )
+        .0,
         XDP_PASS
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

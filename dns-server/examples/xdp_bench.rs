@@ -1,0 +1,172 @@
+//! The XDP program's cost per packet, by case, measured with
+//! `BPF_PROG_TEST_RUN` on the frames of the packet-in/packet-out tests
+//! (`src/xdp/cases.rs`, the cases marked `timed`). Needs root. Run by
+//! `cargo xtask bench xdp`, or by hand:
+//!
+//!     cargo run --release -p dns-server --example xdp_bench -- --calls 100000 --rounds 3
+//!
+//! A hit rewrites the frame in place, and `BPF_PROG_TEST_RUN` with
+//! `repeat > 1` runs the program again on the same, rewritten bytes (the
+//! response, which is not for our port): its `duration` would time one hit
+//! and N-1 passes. So every case is run with `repeat = 1`, many times, and
+//! timed two ways: the kernel's BPF run-time statistics (the program alone,
+//! the same figure `bpftool prog show` gives live) and the mean of
+//! `duration` (which adds the test harness: timer, bottom halves). Cases
+//! are interleaved and the rounds' medians printed, because this VM's speed
+//! drifts from minute to minute. What does not rewrite the frame is also
+//! timed hot, with `repeat` = 10^6 (the `duration` of that one run).
+//!
+//! The `repeat = 1` figures are cold-ish (the syscall between two runs
+//! evicts much of the program's code and data), as live traffic is; the
+//! statistics themselves add a fixed cost, which the "TCP to 53" case shows.
+//! `--against OBJECT` times another build in the same rounds, for A/B
+//! comparisons; it must share this build's map layouts.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context as _, ensure};
+use clap::Parser;
+use dns_server::xdp::Fixture;
+
+// The tests' case table, compiled here too; the tests read more of it than the bench.
+#[allow(dead_code)]
+#[path = "../src/xdp/cases.rs"]
+mod cases;
+
+use cases::{Case, XDP_TX};
+
+/// Times the XDP program per packet with BPF_PROG_TEST_RUN (needs root).
+#[derive(Debug, Parser)]
+struct Args {
+    /// Runs per case per round.
+    #[arg(long, default_value_t = 200_000)]
+    calls: u32,
+    /// Interleaved rounds; medians are printed.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Another build of the program (an xdp-dns object file) to time in the same rounds (repeatable).
+    #[arg(long)]
+    against: Vec<PathBuf>,
+}
+
+/// Repeats of the hot run (the frame stays in cache between them).
+const HOT_REPEAT: u32 = 1_000_000;
+
+/// A loaded program under test.
+struct Subject {
+    what: String,
+    fixture: Fixture,
+    /// Per case, one `[program ns, test_run ns, hot ns]` per round.
+    samples: Vec<Vec<[f64; 3]>>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Times every timed case `calls` times per round, for `rounds` interleaved
+/// rounds, and prints the medians over rounds; every build of the program in
+/// `against` (object files) is loaded too and timed in the same rounds.
+fn run(args: &Args) -> anyhow::Result<()> {
+    let all = cases::cases();
+    let mut loaded = Vec::new();
+    for path in &args.against {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let fixture = Fixture::load(Some(&bytes)).with_context(|| format!("loading {}", path.display()))?;
+        loaded.push((path.display().to_string(), fixture));
+    }
+    let fixture = Fixture::load(None).context("loading the XDP program (needs root)")?;
+    loaded.push(("this build".to_string(), fixture));
+    let timed: Vec<&Case> = all.iter().filter(|c| c.timed).collect();
+    let mut subjects: Vec<Subject> = loaded
+        .into_iter()
+        .map(|(what, fixture)| Subject {
+            what,
+            fixture,
+            samples: vec![Vec::new(); timed.len()],
+        })
+        .collect();
+    for s in &mut subjects {
+        let info = s.fixture.program_info()?;
+        println!(
+            "{}: {} instructions, {} verified, {} bytes JITed; {} responses in the map",
+            s.what,
+            info.size_translated().unwrap_or(0) / 8,
+            info.verified_instruction_count().unwrap_or(0),
+            info.size_jitted(),
+            s.fixture.responses()
+        );
+        // Every case's action, as the tests expect it, before anything is timed.
+        for case in &all {
+            let frame = case.frame.bytes();
+            let got = s.fixture.run(&frame, 1)?;
+            let expected = case.expect.action();
+            ensure!(
+                got.action == expected,
+                "{}, {}: action {}, expected {expected}",
+                s.what,
+                case.what,
+                got.action
+            );
+            ensure!(
+                got.action != XDP_TX || got.frame.len() > frame.len(),
+                "{}, {}: the response carries no answer",
+                s.what,
+                case.what
+            );
+        }
+    }
+    let frames: Vec<Vec<u8>> = timed.iter().map(|c| c.frame.bytes()).collect();
+    for round in 0..args.rounds {
+        for s in &mut subjects {
+            for (i, (case, frame)) in timed.iter().zip(&frames).enumerate() {
+                let sample = time_case(s, case, frame, args.calls)?;
+                s.samples[i].push(sample);
+            }
+        }
+        eprintln!("round {} of {} done", round + 1, args.rounds);
+    }
+    for s in &subjects {
+        println!("\n{} (median of {} rounds)", s.what, args.rounds);
+        println!("{:<38} {:>8} {:>12} {:>8}", "case", "prog ns", "test_run ns", "hot ns");
+        for (case, samples) in timed.iter().zip(&s.samples) {
+            let [prog, harness, hot] = [0, 1, 2].map(|k| median(samples.iter().map(|x| x[k]).collect()));
+            println!("{:<38} {prog:>8.1} {harness:>12.1} {hot:>8.1}", case.what);
+        }
+    }
+    Ok(())
+}
+
+/// One round of one case: `[program ns, test_run ns, hot ns]`.
+fn time_case(s: &mut Subject, case: &Case, frame: &[u8], calls: u32) -> anyhow::Result<[f64; 3]> {
+    // Hot first, without run-time statistics (they cost more than a drop).
+    // Only what leaves the frame as it was can be repeated on it.
+    let hot = if case.expect.action() == XDP_TX {
+        f64::NAN
+    } else {
+        s.fixture.run(frame, HOT_REPEAT)?.duration.as_nanos() as f64
+    };
+    let stats = aya::sys::enable_stats(aya::sys::Stats::RunTime)?;
+    let before = s.fixture.program_info()?;
+    let mut duration = 0u128;
+    for _ in 0..calls {
+        duration += s.fixture.run(frame, 1)?.duration.as_nanos();
+    }
+    let after = s.fixture.program_info()?;
+    drop(stats);
+    let runs = (after.run_count() - before.run_count()).max(1);
+    let prog = (after.run_time() - before.run_time()).as_nanos() as f64 / runs as f64;
+    Ok([prog, duration as f64 / f64::from(calls.max(1)), hot])
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
