@@ -25,7 +25,7 @@ impl Key {
         bytes[2..4].copy_from_slice(&q.qclass.to_be_bytes());
         bytes[4] = match q.edns {
             None => 0,
-            Some(e) => 1 | (e.dnssec_ok as u8) << 1,
+            Some(e) => 1 | u8::from(e.dnssec_ok) << 1,
         };
         let name = q.qname;
         for (dst, &b) in bytes[5..].iter_mut().zip(name) {

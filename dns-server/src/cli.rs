@@ -1,4 +1,7 @@
 //! Command-line interface: `serve`, `check-zone`, `check-config`.
+// The doc comments here are clap's `--help` text, where `[xdp]` is a TOML
+// table and `[::1]` an address, not links to anything.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::{net::SocketAddr, path::PathBuf};
 

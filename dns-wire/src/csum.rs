@@ -11,7 +11,7 @@ pub fn add_bytes(mut sum: u32, bytes: &[u8]) -> u32 {
     if i < bytes.len() {
         sum += u32::from(bytes[i]) << 8;
     }
-    fold(sum) as u32
+    u32::from(fold(sum))
 }
 
 /// Folds a 32-bit sum into 16 bits (end-around carry).

@@ -247,11 +247,11 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
     let tail = msg.be64_at(at);
     let (qtype, qclass) = ((tail >> 48) as u16, (tail >> 32) as u16);
     // Offset `at` may be odd: the sum then sees the bytes swapped.
-    let tail = qtype as u32 + qclass as u32;
+    let tail = u32::from(qtype) + u32::from(qclass);
     let tail = if at & 1 == 0 {
         tail
     } else {
-        crate::csum::shift_odd(crate::csum::fold(tail)) as u32
+        u32::from(crate::csum::shift_odd(crate::csum::fold(tail)))
     };
     let end = at + 4;
 
@@ -275,7 +275,7 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
         key,
         flags: h.flags,
         end,
-        csum: crate::csum::fold(n.csum.wrapping_add(tail)) as u32,
+        csum: u32::from(crate::csum::fold(n.csum.wrapping_add(tail))),
         udp_payload,
     })
 }
@@ -368,7 +368,7 @@ fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
     let version = (rest >> 32) as u8;
     let flags = (rest >> 16) as u16;
     let rdlen = (rest & 0xffff) as usize;
-    if owner_type != rtype::OPT as u64 || version != 0 || at + 11 + rdlen != len {
+    if owner_type != u64::from(rtype::OPT) || version != 0 || at + 11 + rdlen != len {
         return None;
     }
     let dnssec_ok = flags & EDNS_DO != 0;

@@ -682,7 +682,7 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
         "XDP's TTL {fast_ttl} is userspace's {user_ttl} lowered by its window"
     );
     let ttl_at = fast.len() - 4 - 2 - 4;
-    let mut same_ttl = fast.clone();
+    let mut same_ttl = fast;
     same_ttl[ttl_at..ttl_at + 4].copy_from_slice(&user_ttl.to_be_bytes());
     assert_eq!(same_ttl, user, "apart from the TTL, XDP's answer is userspace's");
 

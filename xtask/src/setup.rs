@@ -67,7 +67,22 @@ pub fn cmd(args: &Args) -> Result<()> {
 pub fn toolchain() -> Result<()> {
     rustfmt()?;
     nightly_rust_src()?;
+    clippy()?;
     bpf_linker()
+}
+
+/// Clippy for stable (the host crates) and for nightly (the XDP program,
+/// linted for its own target): `cargo xtask test` denies its warnings.
+fn clippy() -> Result<()> {
+    for toolchain in ["stable", "nightly"] {
+        if cmd::succeeds(Command::new("rustup").args(["run", toolchain, "cargo", "clippy", "--version"])) {
+            note("setup", &format!("{toolchain} clippy: present"));
+            continue;
+        }
+        note("setup", &format!("{toolchain} clippy: missing, adding it"));
+        cmd::run(Command::new("rustup").args(["component", "add", "clippy", "--toolchain", toolchain]))?;
+    }
+    Ok(())
 }
 
 fn rustfmt() -> Result<()> {

@@ -55,7 +55,7 @@ impl<'b> Writer<'b> {
         buf.clear();
         buf.extend_from_slice(&id.to_be_bytes());
         buf.extend_from_slice(&flags.to_be_bytes());
-        buf.extend_from_slice(&[0, question.is_some() as u8, 0, 0, 0, 0, 0, 0]);
+        buf.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
         let mut names = Vec::with_capacity(16);
         if let Some((qname, qtype, qclass)) = question {
             // Every suffix of the question name is a compression target.

@@ -29,7 +29,7 @@ impl ServerStats {
 
     /// Records an answer after `rtt` (SRTT = 7/8 old + 1/8 new).
     pub(crate) fn answered(&self, ip: IpAddr, rtt: Duration) {
-        let sample = rtt.as_millis().min(TIMEOUT_RTT_MS as u128) as u32;
+        let sample = rtt.as_millis().min(u128::from(TIMEOUT_RTT_MS)) as u32;
         let mut table = self.srtt_ms.lock().unwrap_or_else(|e| e.into_inner());
         let srtt = table.entry(ip).or_insert(sample);
         *srtt = (*srtt * 7 + sample) / 8;

@@ -45,7 +45,7 @@ impl Batch {
     pub(crate) fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
         use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
         let storage = &self.addrs[i];
-        match storage.ss_family as i32 {
+        match i32::from(storage.ss_family) {
             libc::AF_INET if self.addr_len[i] as usize >= mem::size_of::<libc::sockaddr_in>() => {
                 // SAFETY: the family says the storage holds a sockaddr_in.
                 let sin: &libc::sockaddr_in = unsafe { &*ptr::from_ref(storage).cast() };
@@ -70,6 +70,7 @@ impl Batch {
 
     /// Receives up to a batch without blocking; `WouldBlock` when none waits.
     pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        // SAFETY: iovec is plain old data (a pointer and a length); all zeroes is valid.
         let mut iov: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
         // SAFETY: mmsghdr is plain old data; all zeroes is valid.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
@@ -101,6 +102,7 @@ impl Batch {
     /// Sends the non-empty responses of the last batch to their peers;
     /// returns how many could not be sent.
     pub(crate) fn send(&mut self, fd: RawFd) -> usize {
+        // SAFETY: as in `recv`.
         let mut iov: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
         // SAFETY: as in `recv`.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };

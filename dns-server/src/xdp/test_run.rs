@@ -54,8 +54,8 @@ fn address(octets: &[u8]) -> IpAddr {
 }
 
 fn assert_root() {
-    // SAFETY: geteuid has no preconditions.
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "the XDP tests load a BPF program: run them as root"

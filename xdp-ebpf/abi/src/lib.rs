@@ -298,10 +298,15 @@ pub const TOKEN_SCALE: u64 = 1 << 20;
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: every type is repr(C), Copy, with explicit padding and no invalid bit patterns.
+    // The layout test checks the sizes and offsets the program relies on.
+    // SAFETY: the type is repr(C) and Copy, its padding is explicit fields,
+    // and every bit pattern is a valid value (as for each impl below).
     unsafe impl aya::Pod for super::CacheKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::CacheValue {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::XdpConfig {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::Bucket {}
 }
 
