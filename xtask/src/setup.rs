@@ -76,10 +76,10 @@ pub fn toolchain() -> Result<()> {
 fn clippy() -> Result<()> {
     for toolchain in ["stable", "nightly"] {
         if cmd::succeeds(Command::new("rustup").args(["run", toolchain, "cargo", "clippy", "--version"])) {
-            note("setup", &format!("{toolchain} clippy: present"));
+            note("setup", format!("{toolchain} clippy: present"));
             continue;
         }
-        note("setup", &format!("{toolchain} clippy: missing, adding it"));
+        note("setup", format!("{toolchain} clippy: missing, adding it"));
         cmd::run(Command::new("rustup").args(["component", "add", "clippy", "--toolchain", toolchain]))?;
     }
     Ok(())
