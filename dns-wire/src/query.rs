@@ -238,20 +238,16 @@ pub fn lowercase_name(name: &[u8], out: &mut [u8; MAX_NAME_LEN]) -> usize {
 mod tests {
     use super::*;
 
-    fn query(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> [u8; 512] {
-        let mut buf = [0u8; 512];
-        buf[0..2].copy_from_slice(&0x1234u16.to_be_bytes());
-        buf[2..4].copy_from_slice(&0x0100u16.to_be_bytes());
-        buf[4..6].copy_from_slice(&1u16.to_be_bytes());
-        buf[10..12].copy_from_slice(&arcount.to_be_bytes());
-        let mut at = 12;
-        buf[at..at + name.len()].copy_from_slice(name);
-        at += name.len();
-        buf[at..at + 2].copy_from_slice(&qtype.to_be_bytes());
-        buf[at + 2..at + 4].copy_from_slice(&1u16.to_be_bytes());
-        at += 4;
-        buf[at..at + extra.len()].copy_from_slice(extra);
-        buf
+    /// A query (ID 0x1234, RD) for the wire name `name`, with `extra`
+    /// after the question and `arcount` said for it, from test-support's builder.
+    fn query(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> std::vec::Vec<u8> {
+        test_support::Query::new(".", qtype)
+            .qname_wire(name)
+            .id(0x1234)
+            .rd()
+            .counts([1, 0, 0, arcount])
+            .tail(extra)
+            .to_wire()
     }
 
     fn len_of(name: &[u8], extra: &[u8]) -> usize {

@@ -15,3 +15,18 @@ pub mod netns;
 pub mod query;
 
 pub use query::{Edns, Query, encode_name};
+
+/// Returns from the calling test with a line saying it was skipped, unless
+/// it runs as root. Only tests that need root use it (network namespaces,
+/// BPF programs, ports below 1024): as root, which `cargo xtask test` and CI
+/// are, they run; elsewhere they say why they did not instead of failing an
+/// assertion about permissions.
+#[macro_export]
+macro_rules! require_root {
+    ($needs:expr) => {
+        if !$crate::netns::is_root() {
+            eprintln!("skipped {}: {} needs root", module_path!(), $needs);
+            return;
+        }
+    };
+}

@@ -10,6 +10,7 @@ use dns_lab::anycast::{self, Options};
 
 #[test]
 fn failover_lab_moves_the_client_between_pops() {
+    test_support::require_root!("the lab of network namespaces");
     let rows = anycast::run(&Options {
         server_bin: PathBuf::from(env!("CARGO_BIN_EXE_dns-server")),
         xdp: true,

@@ -415,6 +415,7 @@ fn path_str(path: &Path) -> &str {
 
 #[test]
 fn bird_speaker_announces_withdraws_and_drains() {
+    test_support::require_root!("running BGP speakers in network namespaces");
     let mut lab = Lab::new("bird");
     let include = lab.path("anycast-state.conf");
     let socket = lab.path("pop-bird.ctl");
@@ -490,6 +491,7 @@ protocol bgp rtr6 {{ local {POP_V6} as {POP_AS}; neighbor {ROUTER_V6} as {ROUTER
 
 #[test]
 fn gobgp_speaker_announces_reconciles_and_withdraws_all() {
+    test_support::require_root!("running BGP speakers in network namespaces");
     let mut lab = Lab::new("gobgp");
     let api = "127.0.0.1:50051";
     let gobgp_conf = format!(

@@ -437,6 +437,7 @@ fn answers_like_userspace(lab: &Lab, server: &Server, names: &[&str], types: &[u
 
 #[test]
 fn xdp_answers_like_userspace_and_survives_sigstop() {
+    test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
     let server = Server::start(&lab, None);
@@ -542,6 +543,7 @@ old IN A 192.0.2.66\n";
 
 #[test]
 fn reload_swaps_the_xdp_answers_with_the_zone() {
+    test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
     let dir = std::env::temp_dir().join(format!("xdp-zone-{}", lab.server_ns));
@@ -623,6 +625,7 @@ fn first_ttl(response: &[u8]) -> u32 {
 
 #[test]
 fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
+    test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
     let dir = std::env::temp_dir().join(format!("xdp-resolver-{}", lab.server_ns));
@@ -740,6 +743,7 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
 /// userspace.
 #[test]
 fn xdp_auto_mode_falls_back_to_generic_without_native_support() {
+    test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let iface = lab.add_interface_without_native_xdp();
     let auto = Options {
@@ -811,6 +815,7 @@ fn xdp_auto_mode_falls_back_to_generic_without_native_support() {
 /// peer's program does not get in the way either.
 #[test]
 fn xdp_generic_mode_answers_on_veth() {
+    test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let server = Server::start_with(
         &lab,

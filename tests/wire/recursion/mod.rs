@@ -35,6 +35,7 @@ fn addresses(r: &Response) -> Vec<String> {
 
 #[test]
 fn resolves_through_the_lab_hierarchy() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let lab = Lab::start();
     let server = resolver(&lab, "\"127.0.0.0/8\", \"::1/128\"");
 
@@ -108,6 +109,7 @@ fn resolves_through_the_lab_hierarchy() {
 
 #[test]
 fn out_of_bailiwick_records_do_not_stick() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let lab = Lab::start();
     let server = resolver(&lab, "\"127.0.0.0/8\"");
     let r = ask(&server, "www.evil.test.", "A");
@@ -128,6 +130,7 @@ fn out_of_bailiwick_records_do_not_stick() {
 
 #[test]
 fn cache_counts_ttls_down_and_serves_stale_when_servers_die() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let mut lab = Lab::start();
     let server = resolver(&lab, "\"127.0.0.0/8\"");
     let first = ask(&server, "www.glue.test.", "A");
@@ -154,6 +157,7 @@ fn cache_counts_ttls_down_and_serves_stale_when_servers_die() {
 
 #[test]
 fn clients_outside_the_acl_are_refused_and_zones_win() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let lab = Lab::start();
     let server = resolver(&lab, "\"127.0.0.2/32\"");
     let r = ask(&server, "www.glue.test.", "A");
@@ -167,6 +171,7 @@ fn clients_outside_the_acl_are_refused_and_zones_win() {
 
 #[test]
 fn answers_match_unbound_on_the_same_lab() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let lab = Lab::start();
     let server = resolver(&lab, "\"127.0.0.0/8\"");
     let unbound = unbound::Unbound::start(&lab);
@@ -213,6 +218,7 @@ fn answers_match_unbound_on_the_same_lab() {
 
 #[test]
 fn forwarding_mode_asks_the_configured_resolver() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     let lab = Lab::start();
     let upstream = resolver(&lab, "\"127.0.0.0/8\"");
     let forwarder = Server::builder()
@@ -290,6 +296,7 @@ fn forwarding_mode_asks_again_when_a_query_is_lost() {
 
 #[test]
 fn identical_queries_in_flight_share_one_resolution() {
+    test_support::require_root!("binding port 53 on loopback addresses");
     use std::{net::UdpSocket, sync::Arc};
 
     let lab = Lab::start();
