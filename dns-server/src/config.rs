@@ -20,7 +20,7 @@
 //! reload_timeout = 300         # seconds a reload may take; then the old zones keep serving
 //! cookie_secret = "0123456789abcdef0123456789abcdef"  # DNS cookies (RFC 9018): 16 bytes in hex,
 //!                              # the same on every PoP; default: random per start
-//! cookie_secret_previous = "..."  # accepted during a rollover, never issued
+//! cookie_secret_previous = "ffeeddccbbaa99887766554433221100"  # accepted in a rollover, never issued
 //! require_cookies = false      # UDP queries without a valid server cookie get BADCOOKIE
 //!
 //! [[zone]]
