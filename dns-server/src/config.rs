@@ -18,6 +18,10 @@
 //! zone_file_max_bytes = 4294967296  # largest zone file or included file (4 GiB)
 //! zone_max_bytes = 8589934592  # largest zone file and its includes together (8 GiB)
 //! reload_timeout = 300         # seconds a reload may take; then the old zones keep serving
+//! cookie_secret = "0123456789abcdef0123456789abcdef"  # DNS cookies (RFC 9018): 16 bytes in hex,
+//!                              # the same on every PoP; default: random per start
+//! cookie_secret_previous = "ffeeddccbbaa99887766554433221100"  # accepted in a rollover, never issued
+//! require_cookies = false      # UDP queries without a valid server cookie get BADCOOKIE
 //!
 //! [[zone]]
 //! origin = "example.com."
@@ -276,6 +280,44 @@ pub struct ServerConfig {
     /// Seconds a reload (SIGHUP) may take; past it the previous zones keep
     /// serving, an error is logged and the next SIGHUP starts afresh.
     pub reload_timeout: u64,
+    /// The secret server cookies are made with (RFC 9018), 16 bytes written
+    /// as 32 hex digits. Every PoP of an anycast fleet needs the same one, so
+    /// that a client moving between PoPs keeps a valid cookie. Without one, a
+    /// random secret is drawn at each start. Applied at each reload.
+    pub cookie_secret: Option<CookieSecret>,
+    /// The secret before `cookie_secret`, during a rollover: cookies it made
+    /// are still accepted (and replaced by new ones), none is made with it.
+    /// Applied at each reload.
+    pub cookie_secret_previous: Option<CookieSecret>,
+    /// Answer UDP queries that carry a client cookie but no valid server
+    /// cookie with BADCOOKIE (and a fresh cookie to retry with) instead of
+    /// answering them. TCP queries and queries without cookies are answered
+    /// as usual. Applied at each reload.
+    pub require_cookies: bool,
+}
+
+/// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CookieSecret(pub(crate) dns_wire::cookie::Secret);
+
+impl TryFrom<String> for CookieSecret {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let wrong = || "a cookie secret is 16 bytes written as 32 hex digits".to_string();
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.trim().as_bytes())
+            .map_err(|_| wrong())?;
+        Ok(CookieSecret(bytes.try_into().map_err(|_| wrong())?))
+    }
+}
+
+impl std::fmt::Debug for CookieSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs and debug output.
+        f.write_str("CookieSecret(..)")
+    }
 }
 
 impl ServerConfig {
@@ -295,6 +337,9 @@ impl ServerConfig {
             zone_file_max_bytes: 0,
             zone_max_bytes: 0,
             reload_timeout: 0,
+            cookie_secret: None,
+            cookie_secret_previous: None,
+            require_cookies: false,
             ..s.clone()
         };
         reloadable(self) != reloadable(other)
@@ -328,6 +373,9 @@ impl Default for ServerConfig {
             // Room to read and index a large TLD zone; a FIFO or a hung
             // file system is caught long before anyone would wait this long.
             reload_timeout: 300,
+            cookie_secret: None,
+            cookie_secret_previous: None,
+            require_cookies: false,
         }
     }
 }
@@ -473,6 +521,25 @@ mod tests {
         let text = "[server]\nudp_payload = 100\n";
         let e = Config::parse(text, Path::new("c.toml")).expect_err("small payload is an error");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn cookie_secrets_are_hex_and_reloadable() {
+        let text = "[server]\ncookie_secret = \"000102030405060708090A0B0C0D0E0F\"\nrequire_cookies = true\n";
+        let c = Config::parse(text, Path::new("c.toml")).expect("valid");
+        let secret = c.server.cookie_secret.clone().expect("a secret");
+        assert_eq!(secret.0, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+        assert!(c.server.require_cookies);
+        assert_eq!(format!("{secret:?}"), "CookieSecret(..)", "never printed");
+        assert!(
+            !ServerConfig::default().needs_restart(&c.server),
+            "cookie settings apply at a reload"
+        );
+        for bad in ["\"0011\"", "\"zz0102030405060708090a0b0c0d0e0f\"", "16"] {
+            let text = format!("[server]\nlisten = [\"127.0.0.1:53\"]\ncookie_secret_previous = {bad}\n");
+            let e = Config::parse(&text, Path::new("c.toml")).expect_err("not a secret");
+            assert_eq!(e.line, 3, "{bad}: {e}");
+        }
     }
 
     #[test]

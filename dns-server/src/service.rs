@@ -10,7 +10,7 @@ use crate::{
     config::{Config, ResolverSection, ZoneConfig},
     fast_path::FastPathSink,
     name::Name,
-    query::{Identity, Shared},
+    query::{CookieSecrets, Identity, Shared},
     resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
@@ -191,6 +191,7 @@ pub(crate) struct Loaded {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) identity: Identity,
     pub(crate) recursion: Option<Recursion>,
+    cookies: CookieSecrets,
     stats: Stats,
 }
 
@@ -203,6 +204,7 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
         catalog: Arc::new(catalog),
         identity: settings.identity(),
         recursion: recursion(&settings.config.resolver)?,
+        cookies: CookieSecrets::at_start(&settings.config.server),
         stats,
     })
 }
@@ -215,6 +217,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Sha
     Arc::new(Shared {
         catalog: ArcSwap::new(loaded.catalog),
         identity: loaded.identity,
+        cookies: ArcSwap::from_pointee(loaded.cookies),
         stats: loaded.stats,
         recursion: loaded.recursion,
         fast_path,
@@ -267,6 +270,9 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
         (settings, catalog)
     })
     .await;
+    if let Ok((settings, _)) = &loaded {
+        apply_cookie_settings(&shared, settings);
+    }
     match loaded {
         Ok((settings, Ok(catalog))) => {
             // The XDP refill behind the hook is bounded work, but not async work.
@@ -292,6 +298,17 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
             tracing::error!(%error, "reload task failed; still serving the previous zones");
             settings
         }
+    }
+}
+
+/// Puts the re-read cookie secrets and policy in force (a secret rollover
+/// needs no restart); an unchanged file changes nothing.
+fn apply_cookie_settings(shared: &Shared, settings: &Settings) {
+    let current = shared.cookies.load();
+    let new = current.reloaded(&settings.config.server);
+    if new != **current {
+        shared.cookies.store(Arc::new(new));
+        tracing::info!("DNS cookie settings reloaded");
     }
 }
 

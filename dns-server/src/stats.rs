@@ -8,8 +8,9 @@ macro_rules! counters {
         #[derive(Default, Debug)]
         pub(crate) struct Stats {
             $($(#[$doc])* pub(crate) $name: AtomicU64,)*
-            /// Responses by RCODE (extended codes folded into the last slot).
-            pub(crate) rcodes: [AtomicU64; 17],
+            /// Responses by RCODE, BADCOOKIE (23) the highest we send
+            /// (others above it would be folded into its slot).
+            pub(crate) rcodes: [AtomicU64; 24],
         }
 
         impl Stats {
@@ -61,6 +62,15 @@ counters! {
     tcp_closed_not_a_query,
     /// TCP connections ended by a socket error or a close inside a message.
     tcp_closed_error,
+    /// Queries with a client cookie and a valid server cookie of ours (RFC 7873 5.2.5).
+    cookies_valid,
+    /// Queries with a client cookie and a server cookie that is not (or no
+    /// longer) valid: another secret, address, or past its hour.
+    cookies_invalid,
+    /// Queries with a client cookie only: the client has no server cookie yet.
+    cookies_absent,
+    /// Queries with a COOKIE option of a wrong length, answered FORMERR.
+    cookies_malformed,
     /// Queries resolved recursively.
     recursions,
     /// Recursive queries answered SERVFAIL because too many were in flight.
@@ -76,7 +86,7 @@ counters! {
 impl Stats {
     /// Counts one response with `rcode`.
     pub(crate) fn count_rcode(&self, rcode: u16) {
-        self.rcodes[(rcode as usize).min(16)].fetch_add(1, Relaxed);
+        self.rcodes[(rcode as usize).min(23)].fetch_add(1, Relaxed);
     }
 
     /// Adds one to a counter.
@@ -96,6 +106,7 @@ pub(crate) fn rcode_name(code: u16) -> &'static str {
         5 => "refused",
         9 => "notauth",
         16 => "badvers",
+        23 => "badcookie",
         _ => "other",
     }
 }

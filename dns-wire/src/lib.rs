@@ -10,6 +10,9 @@
 //!   copy, word at a time, that accepts only what the program can answer
 //!   and leaves the rest to [`query`].
 //!
+//! [`cookie`] holds DNS cookies (RFC 7873) and the RFC 9018 server
+//! cookie, which the program and userspace must compute byte for byte alike.
+//!
 //! Nothing here knows about XDP maps: those live in the `xdp-abi` crate.
 #![no_std]
 #![warn(missing_docs)]
@@ -18,6 +21,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod cookie;
 pub mod csum;
 pub mod fast_question;
 pub mod hash;

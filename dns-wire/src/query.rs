@@ -4,6 +4,7 @@
 //! bounds check; loops are bounded by the protocol's own limits. Its result
 //! says what the server must do: answer, answer with an error code, or drop.
 
+use crate::cookie::{Cookie, CookieOption};
 use crate::wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, ascii_lower, edns_option, rtype};
 
 /// Most records looked at in a query's answer, authority and additional
@@ -44,6 +45,10 @@ pub struct Query<'a> {
     pub question_end: usize,
     /// The OPT record, when the query had one.
     pub edns: Option<Edns>,
+    /// The OPT record's first COOKIE option (RFC 7873 5.2: later ones are
+    /// ignored). Kept apart from [`Edns`], which is shared by every client
+    /// asking alike (cache keys, the XDP maps): a cookie is one client's.
+    pub cookie: CookieOption,
     /// The query carries a TSIG record (we hold no keys).
     pub has_tsig: bool,
 }
@@ -121,6 +126,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, QueryError> {
         qclass,
         question_end,
         edns: None,
+        cookie: CookieOption::Absent,
         has_tsig: false,
     };
     let mut at = question_end;
@@ -193,12 +199,14 @@ fn read_record(p: &[u8], at: usize, in_additional: bool, q: &mut Query<'_>) -> O
             if !in_additional || !owner_is_root || q.edns.is_some() {
                 return None;
             }
+            let options = read_options(&p[rdata..end])?;
             q.edns = Some(Edns {
                 udp_payload: class,
                 version: (ttl_hi & 0xff) as u8,
                 dnssec_ok: ttl_lo & EDNS_DO != 0,
-                nsid: has_option(&p[rdata..end], edns_option::NSID)?,
+                nsid: options.nsid,
             });
+            q.cookie = options.cookie;
         }
         rtype::TSIG if in_additional => q.has_tsig = true,
         _ => {}
@@ -206,17 +214,36 @@ fn read_record(p: &[u8], at: usize, in_additional: bool, q: &mut Query<'_>) -> O
     Some(end)
 }
 
-/// Whether the OPT RDATA holds the option `code`; `None` when it is malformed.
-fn has_option(mut options: &[u8], code: u16) -> Option<bool> {
-    let mut found = false;
+/// The EDNS options the server acts on.
+struct Options {
+    nsid: bool,
+    cookie: CookieOption,
+}
+
+/// Reads the OPT RDATA's options; `None` when it is malformed.
+fn read_options(mut options: &[u8]) -> Option<Options> {
+    let mut found = Options {
+        nsid: false,
+        cookie: CookieOption::Absent,
+    };
     for _ in 0..MAX_EDNS_OPTIONS {
         if options.is_empty() {
             return Some(found);
         }
-        let this = u16_at(options, 0)?;
+        let code = u16_at(options, 0)?;
         let len = u16_at(options, 2)? as usize;
-        options = options.get(4 + len..)?;
-        found |= this == code;
+        let data = options.get(4..4 + len)?;
+        match code {
+            edns_option::NSID => found.nsid = true,
+            edns_option::COOKIE if found.cookie == CookieOption::Absent => {
+                found.cookie = match Cookie::parse(data) {
+                    Some(cookie) => CookieOption::Present(cookie),
+                    None => CookieOption::Malformed,
+                };
+            }
+            _ => {}
+        }
+        options = &options[4 + len..];
     }
     if options.is_empty() { Some(found) } else { None }
 }
@@ -276,6 +303,39 @@ mod tests {
         assert_eq!(edns.udp_payload, 1232);
         assert!(edns.dnssec_ok && edns.nsid);
         assert_eq!(edns.version, 0);
+    }
+
+    #[test]
+    fn cookies_are_read_from_the_opt_record() {
+        // OPT with NSID, then a COOKIE of 8 bytes, then a second COOKIE (ignored).
+        let mut opt = [0u8; 11 + 4 + 12 + 9];
+        opt[..11].copy_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 25]);
+        opt[11..15].copy_from_slice(&[0, 3, 0, 0]);
+        opt[15..19].copy_from_slice(&[0, 10, 0, 8]);
+        opt[19..27].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        opt[27..31].copy_from_slice(&[0, 10, 0, 5]);
+        let opt = &opt[..];
+        let buf = query(WWW, 1, opt, 1);
+        let q = parse(&buf[..len_of(WWW, opt)]).expect("a cookie query parses");
+        assert!(q.edns.expect("OPT").nsid);
+        let CookieOption::Present(cookie) = q.cookie else {
+            panic!("expected the first COOKIE option, got {:?}", q.cookie);
+        };
+        assert_eq!(cookie.client, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(cookie.server().is_empty());
+
+        let short = [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 9, 0, 10, 0, 5, 1, 2, 3, 4, 5];
+        let buf = query(WWW, 1, &short, 1);
+        let q = parse(&buf[..len_of(WWW, &short)]).expect("a malformed cookie still parses as a query");
+        assert_eq!(
+            q.cookie,
+            CookieOption::Malformed,
+            "5 bytes is malformed (RFC 7873 5.2.2)"
+        );
+
+        let buf = query(WWW, 1, OPT_DO_NSID, 1);
+        let q = parse(&buf[..len_of(WWW, OPT_DO_NSID)]).expect("parses");
+        assert_eq!(q.cookie, CookieOption::Absent);
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub mod rcode {
     pub const NOTAUTH: u16 = 9;
     /// Unsupported EDNS version (RFC 6891), needs an OPT record.
     pub const BADVERS: u16 = 16;
+    /// A missing or invalid server cookie where one is required (RFC 7873 8), needs an OPT record.
+    pub const BADCOOKIE: u16 = 23;
 }
 
 /// RR type codes the server treats specially.

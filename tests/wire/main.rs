@@ -3,6 +3,7 @@
 mod anycast_lab;
 mod chaos;
 mod check;
+mod cookies;
 mod differential;
 mod edns;
 mod harness;

@@ -268,6 +268,80 @@ impl<'b> Writer<'b> {
     }
 }
 
+fn u16_at(m: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]))
+}
+
+/// Steps over a name, compressed or not.
+fn skip_name(m: &[u8], mut at: usize) -> Option<usize> {
+    for _ in 0..128 {
+        match *m.get(at)? {
+            0 => return Some(at + 1),
+            len @ 1..=63 => at += 1 + usize::from(len),
+            0xc0..=0xff => return Some(at + 2),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Offset of the RDATA length of the message's OPT record, if it has one
+/// (a query or one of our responses: at most one question, a few records).
+pub(crate) fn opt_rdlen_at(m: &[u8]) -> Option<usize> {
+    let qdcount = u16_at(m, 4)?;
+    let records = u16_at(m, 6)?
+        .saturating_add(u16_at(m, 8)?)
+        .saturating_add(u16_at(m, 10)?);
+    if qdcount > 1 {
+        return None;
+    }
+    let mut at = HEADER_LEN;
+    if qdcount == 1 {
+        at = skip_name(m, at)? + 4;
+    }
+    // Each record read moves on by at least 11 bytes, so a count larger
+    // than the message ends at the bounds check.
+    for _ in 0..records {
+        let rtype_at = skip_name(m, at)?;
+        let rdlen_at = rtype_at + 8;
+        let end = rdlen_at + 2 + usize::from(u16_at(m, rdlen_at)?);
+        if end > m.len() {
+            return None;
+        }
+        if u16_at(m, rtype_at)? == rtype::OPT {
+            return Some(rdlen_at);
+        }
+        at = end;
+    }
+    None
+}
+
+/// Appends an option to the OPT record of `response`, which must be its
+/// last record (ours always is: we sign nothing). Returns whether it was
+/// added: a response without OPT (RFC 6891 6.1.1: no OPT, no options) or
+/// one that would pass 65535 bytes is left as it is.
+pub(crate) fn append_option(response: &mut Vec<u8>, code: u16, data: &[u8]) -> bool {
+    let Some(rdlen_at) = opt_rdlen_at(response) else {
+        return false;
+    };
+    let Some(rdlen) = u16_at(response, rdlen_at) else {
+        return false;
+    };
+    let added = 4 + data.len();
+    let new_rdlen = usize::from(rdlen) + added;
+    if rdlen_at + 2 + usize::from(rdlen) != response.len()
+        || response.len() + added > usize::from(u16::MAX)
+        || new_rdlen > usize::from(u16::MAX)
+    {
+        return false;
+    }
+    response.extend_from_slice(&code.to_be_bytes());
+    response.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    response.extend_from_slice(data);
+    response[rdlen_at..rdlen_at + 2].copy_from_slice(&(new_rdlen as u16).to_be_bytes());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +380,28 @@ mod tests {
         w.finish();
         // CNAME RDATA: "mail" label then a pointer to "example.com" at offset 16.
         assert!(buf.ends_with(&[0, 7, 4, b'm', b'a', b'i', b'l', 0xc0, 16]), "{buf:?}");
+    }
+
+    #[test]
+    fn an_option_goes_into_the_opt_record_at_the_end() {
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 512, 7, 0x8400, Some((QNAME, 1, 1)));
+        w.record(Section::Answer, QNAME, 1, 1, 300, &[192, 0, 2, 1])
+            .expect("fits");
+        w.opt(1232, 0, false, &[(3, b"pop1")]);
+        w.finish();
+        let before = buf.len();
+        assert!(append_option(&mut buf, 10, &[1, 2, 3]));
+        assert_eq!(buf.len(), before + 7);
+        assert_eq!(&buf[before..], &[0, 10, 0, 3, 1, 2, 3]);
+        let rdlen_at = opt_rdlen_at(&buf).expect("the OPT is still found");
+        assert_eq!(u16_at(&buf, rdlen_at), Some(8 + 7), "NSID and the new option");
+
+        let mut plain = Vec::new();
+        Writer::new(&mut plain, 512, 7, 0x8400, Some((QNAME, 1, 1))).finish();
+        let unchanged = plain.clone();
+        assert!(!append_option(&mut plain, 10, &[1, 2, 3]), "no OPT, no option");
+        assert_eq!(plain, unchanged);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! From the bytes of one query to the bytes of its response, whatever the transport.
 //!
 //! Order of decisions: drop what must not be answered, refuse what we do
-//! not do (opcode, EDNS version, TSIG, meta types), CHAOS identity, the
-//! answer cache, then the zone walk and its encoding.
+//! not do (opcode, EDNS version), a malformed cookie, BADCOOKIE when cookies
+//! are required, refuse TSIG and meta types, CHAOS identity, the answer
+//! cache, then the zone walk and its encoding. The client's DNS cookie is
+//! added last, to whatever response was written (see [`cookies`]).
 
 pub(crate) mod chaos;
+pub(crate) mod cookies;
 pub(crate) mod encode;
 pub(crate) mod recursive;
 
@@ -24,6 +27,7 @@ use crate::{
     stats::Stats,
 };
 
+pub(crate) use cookies::{Asker, CookieSecrets, Judged};
 pub(crate) use recursive::Pending;
 
 /// RFC 8914 INFO-CODE for a query outside every zone we serve.
@@ -95,6 +99,20 @@ impl Responder<'_> {
         may_recurse: impl Fn() -> bool,
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
+        self.respond_to(packet, transport, None, may_recurse, out)
+    }
+
+    /// As [`Responder::respond_or_recurse`], for a query from `asker`: its
+    /// DNS cookie is judged, and echoed with our server cookie. Without an
+    /// asker (answers computed ahead for the XDP maps) no cookie is made.
+    pub(crate) fn respond_to(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        asker: Option<&Asker<'_>>,
+        may_recurse: impl Fn() -> bool,
+        out: &mut Vec<u8>,
+    ) -> Result<Reply, Drop> {
         let q = match query::parse(packet) {
             Ok(q) => q,
             Err(QueryError::TooShort) => {
@@ -118,22 +136,27 @@ impl Responder<'_> {
                 return Ok(Reply::Ready);
             }
         };
-        let limit = size_limit(&q, transport, self.identity.udp_payload);
-        match self.answer(&q, packet, transport, limit, may_recurse, out) {
+        let cookie = Judged::new(&q.cookie, asker, self.stats);
+        // Room for the cookie, added after the response is written (and cached).
+        let limit = size_limit(&q, transport, self.identity.udp_payload) - cookie.reserve();
+        match self.answer(&q, packet, transport, &cookie, limit, may_recurse, out) {
             Some(rcode) => {
+                cookie.append(out);
                 self.stats.count_rcode(rcode);
                 Ok(Reply::Ready)
             }
-            None => Ok(Reply::Recurse(Pending::new(&q, limit))),
+            None => Ok(Reply::Recurse(Pending::new(&q, limit).with_cookie(cookie))),
         }
     }
 
     /// Builds the response and returns its RCODE, or `None` when the query is to be resolved.
+    #[allow(clippy::too_many_arguments)]
     fn answer(
         &self,
         q: &Query<'_>,
         packet: &[u8],
         transport: Transport,
+        cookie: &Judged,
         limit: usize,
         may_recurse: impl Fn() -> bool,
         out: &mut Vec<u8>,
@@ -143,6 +166,15 @@ impl Responder<'_> {
         }
         if q.edns.is_some_and(|e| e.version != 0) {
             return Some(self.error(q, rcode::BADVERS, limit, out));
+        }
+        if *cookie == Judged::Malformed {
+            // RFC 7873 5.2.2, with the OPT record (as BIND and Knot answer).
+            return Some(self.error(q, rcode::FORMERR, limit, out));
+        }
+        // RFC 7873 5.2.3: over UDP, a client without a valid server cookie
+        // gets one to retry with; TCP already proved the client's address.
+        if transport == Transport::Udp && cookie.is_turned_away() {
+            return Some(self.error(q, rcode::BADCOOKIE, limit, out));
         }
         if q.has_tsig {
             return Some(self.error(q, rcode::NOTAUTH, limit, out));
@@ -235,6 +267,8 @@ pub(crate) struct Shared {
     pub catalog: arc_swap::ArcSwap<Catalog>,
     /// Identity and EDNS settings (fixed for the process).
     pub identity: Identity,
+    /// DNS cookie secrets and policy, swapped at a reload.
+    pub cookies: arc_swap::ArcSwap<CookieSecrets>,
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
@@ -255,6 +289,8 @@ impl Shared {
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
+        let secrets = self.cookies.load();
+        let asker = Asker::now(client, &secrets);
         let may_recurse = || self.recursion.as_ref().is_some_and(|r| r.allows(client));
         let reply = Responder {
             catalog: &catalog,
@@ -262,7 +298,7 @@ impl Shared {
             stats: &self.stats,
             fast_path: &*self.fast_path,
         }
-        .respond_or_recurse(packet, transport, may_recurse, out)?;
+        .respond_to(packet, transport, Some(&asker), may_recurse, out)?;
         let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
             return Ok(Reply::Ready);
         };

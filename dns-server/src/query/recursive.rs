@@ -6,7 +6,7 @@ use dns_wire::{
     wire::{FLAG_RA, FLAG_TC, rcode},
 };
 
-use super::{Identity, encode, response_flags};
+use super::{Identity, cookies::Judged, encode, response_flags};
 use crate::{
     message::{Section, Writer},
     name::Name,
@@ -32,6 +32,8 @@ pub(crate) struct Pending {
     pub limit: usize,
     /// Its place among the resolutions allowed in flight, held until it is answered.
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The client's DNS cookie, added to the response (`limit` keeps room for it).
+    pub cookie: Judged,
 }
 
 impl Pending {
@@ -46,7 +48,13 @@ impl Pending {
             edns: q.edns,
             limit,
             permit: None,
+            cookie: Judged::None,
         }
+    }
+
+    /// The same, answered with the client's cookie.
+    pub(crate) fn with_cookie(self, cookie: Judged) -> Self {
+        Pending { cookie, ..self }
     }
 
     fn start<'b>(&self, out: &'b mut Vec<u8>, code: u16, identity: &Identity) -> Writer<'b> {
@@ -83,6 +91,7 @@ impl Pending {
         }
         encode::finish_with_edns(&mut w, self.edns, resolution.rcode, identity, None);
         w.finish();
+        self.cookie.append(out);
     }
 
     /// Writes SERVFAIL.
@@ -90,5 +99,6 @@ impl Pending {
         let mut w = self.start(out, rcode::SERVFAIL, identity);
         encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, None);
         w.finish();
+        self.cookie.append(out);
     }
 }

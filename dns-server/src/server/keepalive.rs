@@ -6,12 +6,10 @@
 //! data in it is malformed (FORMERR, as Unbound answers). Over UDP the option
 //! means nothing and is ignored: the UDP path never calls this module.
 
+use crate::message::write::{append_option, opt_rdlen_at};
+
 /// The option code (RFC 7828 section 4).
 const OPTION: u16 = 11;
-/// The OPT record's type.
-const OPT: u16 = 41;
-/// Records looked at after the question; real queries have an OPT and maybe a TSIG.
-const MAX_RECORDS: u16 = 8;
 /// Options looked at in one OPT record.
 const MAX_OPTIONS: usize = 16;
 
@@ -28,47 +26,6 @@ pub(crate) enum Request {
 
 fn u16_at(m: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]))
-}
-
-/// Steps over a name, compressed or not.
-fn skip_name(m: &[u8], mut at: usize) -> Option<usize> {
-    for _ in 0..128 {
-        match *m.get(at)? {
-            0 => return Some(at + 1),
-            len @ 1..=63 => at += 1 + usize::from(len),
-            0xc0..=0xff => return Some(at + 2),
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Offset of the RDATA length of the message's OPT record, if any.
-fn opt_rdlen_at(m: &[u8]) -> Option<usize> {
-    let qdcount = u16_at(m, 4)?;
-    let records = u16_at(m, 6)?
-        .saturating_add(u16_at(m, 8)?)
-        .saturating_add(u16_at(m, 10)?);
-    if qdcount > 1 || records > MAX_RECORDS {
-        return None;
-    }
-    let mut at = 12;
-    if qdcount == 1 {
-        at = skip_name(m, at)? + 4;
-    }
-    for _ in 0..records {
-        let rtype_at = skip_name(m, at)?;
-        let rdlen_at = rtype_at + 8;
-        let end = rdlen_at + 2 + usize::from(u16_at(m, rdlen_at)?);
-        if end > m.len() {
-            return None;
-        }
-        if u16_at(m, rtype_at)? == OPT {
-            return Some(rdlen_at);
-        }
-        at = end;
-    }
-    None
 }
 
 /// Whether and how `query` asks for keepalive.
@@ -100,20 +57,8 @@ pub(crate) fn requested(query: &[u8]) -> Request {
 /// record of `response`, which must be its last record (ours always is,
 /// there being no TSIG). A response without OPT is left as it is.
 pub(crate) fn append(response: &mut Vec<u8>, timeout: std::time::Duration) {
-    let Some(rdlen_at) = opt_rdlen_at(response) else {
-        return;
-    };
-    let Some(len) = u16_at(response, rdlen_at) else {
-        return;
-    };
-    if rdlen_at + 2 + usize::from(len) != response.len() || response.len() + 6 > usize::from(u16::MAX) {
-        return;
-    }
     let units = u16::try_from(timeout.as_millis() / 100).unwrap_or(u16::MAX);
-    response.extend_from_slice(&OPTION.to_be_bytes());
-    response.extend_from_slice(&2u16.to_be_bytes());
-    response.extend_from_slice(&units.to_be_bytes());
-    response[rdlen_at..rdlen_at + 2].copy_from_slice(&(len + 6).to_be_bytes());
+    append_option(response, OPTION, &units.to_be_bytes());
 }
 
 #[cfg(test)]

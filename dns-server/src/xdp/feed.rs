@@ -264,6 +264,8 @@ pub(crate) fn value(
         edns,
         limit: usize::from(u16::MAX),
         permit: None,
+        // Shared by every client the map answers: never one client's cookie.
+        cookie: crate::query::Judged::None,
     };
     let mut out = Vec::new();
     pending.write(&mut out, resolution, identity);

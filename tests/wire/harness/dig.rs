@@ -86,6 +86,8 @@ pub struct Edns {
     pub nsid: Option<String>,
     /// Extended DNS error code, if present.
     pub ede: Option<u16>,
+    /// The COOKIE option (RFC 7873) in hex, client cookie first, if present.
+    pub cookie: Option<String>,
 }
 
 /// One resource record as dig prints it, owner lowercased, rdata whitespace-normalized.
@@ -173,6 +175,10 @@ impl Response {
             } else if let Some(rest) = line.strip_prefix("; NSID: ") {
                 if let Some(edns) = r.edns.as_mut() {
                     edns.nsid = Some(parse_hex_text(rest));
+                }
+            } else if let Some(rest) = line.strip_prefix("; COOKIE: ") {
+                if let Some(edns) = r.edns.as_mut() {
+                    edns.cookie = rest.split_whitespace().next().map(str::to_ascii_lowercase);
                 }
             } else if let Some(rest) = line.strip_prefix("; EDE: ") {
                 if let Some(edns) = r.edns.as_mut() {

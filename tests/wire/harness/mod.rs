@@ -253,12 +253,7 @@ impl ServerBuilder {
                     && answers("::1", port, &["id.server", "CH", "TXT"], |_| true)
             },
         );
-        Server {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
+        Server { child, port, log, dir }
     }
 }
 
@@ -268,7 +263,7 @@ pub struct Server {
     /// The port it serves UDP and TCP on, on 127.0.0.1 and ::1.
     pub port: u16,
     log: PathBuf,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Server {
@@ -308,6 +303,12 @@ impl Server {
     /// What it has written to stderr so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Replaces the text of the config file given to [`ServerBuilder::config`]
+    /// (read again at the next [`Server::sighup`]).
+    pub fn rewrite_config(&self, text: &str) {
+        self.dir.write("dns-server.toml", text);
     }
 
     /// Sends SIGHUP (reload zones).
