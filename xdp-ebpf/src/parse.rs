@@ -1,17 +1,23 @@
-//! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for us?
+//! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for
+//! us, and would the stack take it ([`validate`])?
 
 use aya_ebpf::programs::XdpContext;
+use dns_wire::csum;
 use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
-use crate::maps::{SERVICE_V4, SERVICE_V6};
+use crate::{
+    maps::{SERVICE_V4, SERVICE_V6},
+    validate,
+};
 
 const ETH_P_IPV4: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const IPPROTO_UDP: u8 = 17;
-const ETH_HLEN: usize = 14;
-const IPV6_HLEN: usize = 40;
+pub const ETH_HLEN: usize = 14;
+pub const IPV4_HLEN: usize = 20;
+pub const IPV6_HLEN: usize = 40;
 pub const UDP_HLEN: usize = 8;
 /// Largest frame offset looked at (a page holds every frame XDP sees unfragmented).
 const MAX_FRAME: usize = 4096;
@@ -25,12 +31,18 @@ pub struct Datagram {
     pub l4: usize,
     /// Offset of the DNS message.
     pub dns: usize,
-    /// Length of the DNS message (from the UDP length; padding excluded).
+    /// Length of the DNS message (from the UDP length, which [`validate`]
+    /// checked against the IP length and the frame; padding excluded).
     pub dns_len: usize,
     /// IPv6 rather than IPv4.
     pub v6: bool,
     /// The client's UDP port.
     pub src_port: u16,
+    /// Whether the UDP checksum must be verified (not zero over IPv4).
+    pub verify_udp: bool,
+    /// Folded sum of the UDP pseudo-header and header: with the message's
+    /// sum it must fold to 0xffff.
+    pub udp_sum: u32,
 }
 
 /// What the headers say about a frame.
@@ -39,6 +51,8 @@ pub enum Flow {
     NotOurs,
     /// DNS for us that must be dropped.
     Drop(Stat),
+    /// DNS for us that the stack must handle (the counter says why).
+    Pass(Stat),
     /// DNS for us.
     Dns(Datagram),
 }
@@ -67,6 +81,30 @@ pub fn u16_at(ctx: &XdpContext, offset: usize) -> Result<u16, ()> {
     Ok(u16::from_be_bytes(unsafe { *p }))
 }
 
+/// A little-endian view of packet bytes: `N` bytes at `offset`, read and
+/// written in wide, possibly misaligned loads and stores (see build.rs).
+pub struct Bytes<const N: usize>(*mut u8);
+
+impl<const N: usize> Bytes<N> {
+    #[inline(always)]
+    pub fn at(ctx: &XdpContext, offset: usize) -> Result<Self, ()> {
+        Ok(Bytes(ptr_at::<[u8; N]>(ctx, offset)?.cast()))
+    }
+
+    /// The `T` at byte `k`, as it lies in memory.
+    #[inline(always)]
+    pub fn get<T: Copy>(&self, k: usize) -> T {
+        // SAFETY: ptr_at checked the N bytes; callers stay inside them.
+        unsafe { self.0.add(k).cast::<T>().read_unaligned() }
+    }
+
+    #[inline(always)]
+    pub fn set<T: Copy>(&self, k: usize, v: T) {
+        // SAFETY: as in `get`.
+        unsafe { self.0.add(k).cast::<T>().write_unaligned(v) }
+    }
+}
+
 /// Classifies a frame.
 #[inline(always)]
 pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
@@ -78,13 +116,14 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             l3 += 4;
         }
     }
-    let (l4, v6, fragment) = match ethertype {
+    let (l4, v6, fragment, options) = match ethertype {
         ETH_P_IPV4 => {
             let ip = ptr_at::<[u8; 20]>(ctx, l3)?;
             // SAFETY: ptr_at checked the 20 bytes.
             let ip = unsafe { *ip };
             let ihl = ((ip[0] & 0x0f) as usize) * 4;
-            if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != IPPROTO_UDP {
+            // The stack drops another version or a short header itself.
+            if ip[0] >> 4 != 4 || ihl < IPV4_HLEN || ip[9] != IPPROTO_UDP {
                 return Ok(Flow::NotOurs);
             }
             let frag = u16::from_be_bytes([ip[6], ip[7]]);
@@ -98,7 +137,7 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                     return Ok(Flow::NotOurs);
                 }
             }
-            (l3 + ihl, false, frag & 0x2000 != 0)
+            (l3 + ihl, false, frag & 0x2000 != 0, ihl != IPV4_HLEN)
         }
         ETH_P_IPV6 => {
             let ip = ptr_at::<[u8; IPV6_HLEN]>(ctx, l3)?;
@@ -114,7 +153,7 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                     return Ok(Flow::NotOurs);
                 }
             }
-            (l3 + IPV6_HLEN, true, false)
+            (l3 + IPV6_HLEN, true, false, false)
         }
         _ => return Ok(Flow::NotOurs),
     };
@@ -128,18 +167,33 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
     if fragment {
         return Ok(Flow::Drop(Stat::DropFragment));
     }
-    let udp_len = u16::from_be_bytes([udp[4], udp[5]]) as usize;
-    let dns = l4 + UDP_HLEN;
-    if udp_len < UDP_HLEN || dns + (udp_len - UDP_HLEN) > ctx.data_end() - ctx.data() {
-        // Inconsistent lengths: the stack drops it and counts it.
-        return Ok(Flow::NotOurs);
+    if options {
+        // Never answered: the answer would carry the query's options back.
+        return Ok(Flow::Pass(Stat::PassIpOptions));
     }
+    let udp_len = u16::from_be_bytes([udp[4], udp[5]]);
+    let udp_check = u16::from_be_bytes([udp[6], udp[7]]);
+    let check = if v6 {
+        validate::ipv6(ctx, cfg, l3, udp_len, udp_check)?
+    } else {
+        validate::ipv4(ctx, cfg, l3, udp_len, udp_check)?
+    };
+    let (verify_udp, pseudo_sum) = match check {
+        validate::Check::Drop(why) => return Ok(Flow::Drop(why)),
+        validate::Check::Pass(why) => return Ok(Flow::Pass(why)),
+        validate::Check::Udp { verify, pseudo_sum } => (verify, pseudo_sum),
+    };
+    // The UDP header's own words: ports, length, checksum.
+    let header_sum = u16::from_be_bytes([udp[0], udp[1]]) as u32 + dst_port as u32 + udp_len as u32 + udp_check as u32;
+    let udp_len = udp_len as usize;
     Ok(Flow::Dns(Datagram {
         l3,
         l4,
-        dns,
+        dns: l4 + UDP_HLEN,
         dns_len: udp_len - UDP_HLEN,
         v6,
         src_port: u16::from_be_bytes([udp[0], udp[1]]),
+        verify_udp,
+        udp_sum: csum::fold(pseudo_sum + header_sum) as u32,
     }))
 }

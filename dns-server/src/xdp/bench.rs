@@ -24,7 +24,7 @@ use std::{
     sync::Arc,
 };
 
-use dns_wire::wire::class;
+use dns_wire::{csum, wire::class};
 
 use xdp_abi::{CONFIG_RECURSION, XdpConfig};
 
@@ -195,9 +195,17 @@ fn query(name: &str, qtype: u16, edns: Option<u16>) -> Vec<u8> {
 }
 
 /// Ethernet, IPv4 or IPv6, and `l4` (UDP around `payload`, or `payload`
-/// as is for another protocol) from port `src_port` to 53. The program
-/// checks no incoming checksum, so they are left zero.
+/// as is for another protocol) from port `src_port` to 53, every checksum
+/// right (the program drops what the stack would drop).
 fn frame(v6: bool, proto: u8, src_port: u16, payload: &[u8]) -> Vec<u8> {
+    let (src, dst): (&[u8], &[u8]) = if v6 {
+        (
+            &[0xfd, 0, 0xb0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            &[0xfd, 0, 0xb0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        )
+    } else {
+        (&[198, 18, 0, 2], &[198, 18, 0, 1])
+    };
     let mut l4 = Vec::new();
     if proto == 17 {
         l4.extend_from_slice(&src_port.to_be_bytes());
@@ -206,18 +214,27 @@ fn frame(v6: bool, proto: u8, src_port: u16, payload: &[u8]) -> Vec<u8> {
         l4.extend_from_slice(&[0, 0]);
     }
     l4.extend_from_slice(payload);
+    if proto == 17 {
+        let pseudo = csum::add_bytes(csum::add_bytes(0, src), dst) + 17 + l4.len() as u32;
+        let check = csum::udp_field(csum::add_bytes(pseudo, &l4));
+        l4[6..8].copy_from_slice(&check.to_be_bytes());
+    }
     let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
     if v6 {
         f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
         f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
         f.extend_from_slice(&[proto, 64]);
-        f.extend_from_slice(&[0xfd, 0, 0xb0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        f.extend_from_slice(&[0xfd, 0, 0xb0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     } else {
-        f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
-        f.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1]);
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+        let check = !csum::fold(csum::add_bytes(csum::add_bytes(0, &ip), src) + csum::add_bytes(0, dst));
+        ip[10..12].copy_from_slice(&check.to_be_bytes());
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&ip);
     }
+    f.extend_from_slice(src);
+    f.extend_from_slice(dst);
     f.extend_from_slice(&l4);
     f
 }
