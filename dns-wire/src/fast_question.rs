@@ -116,17 +116,20 @@ impl Message {
         u64::from_be(unsafe { self.words.as_ptr().cast::<u8>().add(i).cast::<u64>().read_unaligned() })
     }
 
-    /// The folded ones'-complement sum (RFC 1071) of the message's first
-    /// `len` bytes (at most [`MSG_BUF`]) as big-endian 16-bit words: the
-    /// message's part of its UDP checksum. Call it before [`name`], which
-    /// lower-cases the name in place.
+    /// The ones'-complement sum (RFC 1071) of the message's first `len`
+    /// bytes (at most [`MSG_BUF`]), the message's part of its UDP checksum,
+    /// unfolded and in native word order: [`crate::csum::fold64`] it, and
+    /// on a little-endian machine swap its bytes, for the usual big-endian
+    /// sum (a sum of byte-swapped words is the byte-swapped sum). The XDP
+    /// program adds the pseudo-header's native-order sum and folds once.
+    /// Call it before [`name`], which lower-cases the name in place.
     ///
-    /// Whole words are summed, two 32-bit halves each: the spare bytes
-    /// before the message and the 8 after `len` are zeroed first, so the
-    /// words add nothing beyond the message (the message starts at an even
-    /// offset, so its 16-bit words do not straddle the halves' boundaries).
+    /// Whole words are summed, as 32-bit halves: the spare bytes before the
+    /// message and the 8 after `len` are zeroed first, so the words add
+    /// nothing beyond the message (which starts at an even offset, so its
+    /// 16-bit words keep their places in the halves).
     #[inline(always)]
-    pub fn csum(&mut self, len: usize) -> u16 {
+    pub fn csum_native(&mut self, len: usize) -> u64 {
         let end = MSG_AT + if len < MSG_BUF { len } else { MSG_BUF };
         let bytes = self.words.as_mut_ptr().cast::<u8>();
         // SAFETY: MSG_AT <= 8 bytes at the start; end + 8 <= MSG_AT + MSG_BUF
@@ -136,16 +139,19 @@ impl Message {
             bytes.add(end).cast::<u64>().write_unaligned(0);
         }
         let words = end.div_ceil(8);
+        let words = if words < BUF_WORDS { words } else { BUF_WORDS };
+        // SAFETY: BUF_WORDS words are 2 * BUF_WORDS u32 halves, aligned.
+        let halves = unsafe { &*self.words.as_ptr().cast::<[u32; 2 * BUF_WORDS]>() };
         let mut sum = 0u64;
-        for (i, w) in self.words.iter().enumerate() {
-            if i >= words {
-                break;
-            }
-            sum += (w & 0xffff_ffff) + (w >> 32);
+        for i in 0..words {
+            sum += halves[2 * i] as u64 + halves[2 * i + 1] as u64;
         }
-        let folded = crate::csum::fold64(sum);
-        // Native words: a little-endian machine read every 16-bit word
-        // byte-swapped, and the sum of swapped words is the swapped sum.
+        sum
+    }
+
+    /// [`Message::csum_native`] folded, as big-endian 16-bit words.
+    pub fn csum(&mut self, len: usize) -> u16 {
+        let folded = crate::csum::fold64(self.csum_native(len));
         if cfg!(target_endian = "little") {
             folded.swap_bytes()
         } else {

@@ -45,10 +45,9 @@ pub fn xdp_dns(ctx: XdpContext) -> u32 {
 fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // A reference into the map: each field is read where it is used, once.
     let cfg = CONFIG.get(0).ok_or(())?;
-    let d = match parse::classify(ctx, cfg)? {
+    let mut d = match parse::classify(ctx, cfg)? {
         Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
         Flow::Drop(why) => return Ok(drop(ctx, why)),
-        Flow::Pass(why) => return Ok(pass(ctx, why)),
         Flow::Dns(d) => d,
     };
     if let Some(why) = filter::check(ctx, &d)? {
@@ -67,6 +66,13 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     }
     if u16::from_be_bytes([head[4], head[5]]) != 1 {
         return Ok(drop(ctx, Stat::DropQdcount));
+    }
+    // What the stack would refuse, before anything is answered (after the
+    // drops above, so that junk costs what it did).
+    match validate::datagram(ctx, cfg, &mut d)? {
+        validate::Verdict::Sound => {}
+        validate::Verdict::Drop(why) => return Ok(drop(ctx, why)),
+        validate::Verdict::Pass(why) => return Ok(pass(ctx, why)),
     }
     // This CPU's slot, ours until the program returns. Each use borrows its
     // own field (`respond::resize` uses `head`).
@@ -89,7 +95,8 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     }
     // The UDP checksum, now that the message is in the buffer (and before
     // its name is lower-cased there).
-    if d.verify_udp && csum::fold(d.udp_sum + msg.csum(d.dns_len) as u32) != 0xffff {
+    // Sums in memory order: 0xffff is its own byte swap.
+    if d.verify_udp && csum::fold64(d.udp_sum + msg.csum_native(d.dns_len)) != 0xffff {
         return Ok(drop(ctx, Stat::DropUdpChecksum));
     }
     // fast_question::parse in three steps, each result laundered.

@@ -1,14 +1,10 @@
-//! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for
-//! us, and would the stack take it ([`validate`])?
+//! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for us?
+//! (Whether the stack would take it is [`crate::validate`]'s question.)
 
 use aya_ebpf::programs::XdpContext;
-use dns_wire::csum;
 use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
-use crate::{
-    maps::{SERVICE_V4, SERVICE_V6},
-    validate,
-};
+use crate::maps::{SERVICE_V4, SERVICE_V6};
 
 const ETH_P_IPV4: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
@@ -31,18 +27,22 @@ pub struct Datagram {
     pub l4: usize,
     /// Offset of the DNS message.
     pub dns: usize,
-    /// Length of the DNS message (from the UDP length, which [`validate`]
-    /// checked against the IP length and the frame; padding excluded).
+    /// Length of the DNS message (from the UDP length, which [`crate::validate`]
+    /// checks against the IP length and the frame; padding excluded).
     pub dns_len: usize,
     /// IPv6 rather than IPv4.
     pub v6: bool,
     /// The client's UDP port.
     pub src_port: u16,
-    /// Whether the UDP checksum must be verified (not zero over IPv4).
+    /// IPv4 with options.
+    pub options: bool,
+    /// The UDP header as loaded (memory order), for its checksum.
+    pub udp: u64,
+    /// Whether the UDP checksum must be verified (not zero over IPv4); set by [`crate::validate`].
     pub verify_udp: bool,
-    /// Folded sum of the UDP pseudo-header and header: with the message's
-    /// sum it must fold to 0xffff.
-    pub udp_sum: u32,
+    /// Unfolded sum of the UDP pseudo-header and header in memory order,
+    /// set by [`crate::validate`]: with the message's it must fold to 0xffff.
+    pub udp_sum: u64,
 }
 
 /// What the headers say about a frame.
@@ -51,8 +51,6 @@ pub enum Flow {
     NotOurs,
     /// DNS for us that must be dropped.
     Drop(Stat),
-    /// DNS for us that the stack must handle (the counter says why).
-    Pass(Stat),
     /// DNS for us.
     Dns(Datagram),
 }
@@ -157,43 +155,38 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
         }
         _ => return Ok(Flow::NotOurs),
     };
-    let udp = ptr_at::<[u8; UDP_HLEN]>(ctx, l4)?;
-    // SAFETY: ptr_at checked the 8 bytes.
-    let udp = unsafe { *udp };
-    let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+    // One wide load: ports, length, checksum in memory order.
+    let udp = Bytes::<UDP_HLEN>::at(ctx, l4)?.get::<u64>(0);
+    let [src_port, dst_port, udp_len, _] = udp_fields(udp);
     if dst_port == 0 || (dst_port != cfg.dns_port && dst_port != cfg.dns_port_alt) {
         return Ok(Flow::NotOurs);
     }
     if fragment {
         return Ok(Flow::Drop(Stat::DropFragment));
     }
-    if options {
-        // Never answered: the answer would carry the query's options back.
-        return Ok(Flow::Pass(Stat::PassIpOptions));
-    }
-    let udp_len = u16::from_be_bytes([udp[4], udp[5]]);
-    let udp_check = u16::from_be_bytes([udp[6], udp[7]]);
-    let check = if v6 {
-        validate::ipv6(ctx, cfg, l3, udp_len, udp_check)?
-    } else {
-        validate::ipv4(ctx, cfg, l3, udp_len, udp_check)?
-    };
-    let (verify_udp, pseudo_sum) = match check {
-        validate::Check::Drop(why) => return Ok(Flow::Drop(why)),
-        validate::Check::Pass(why) => return Ok(Flow::Pass(why)),
-        validate::Check::Udp { verify, pseudo_sum } => (verify, pseudo_sum),
-    };
-    // The UDP header's own words: ports, length, checksum.
-    let header_sum = u16::from_be_bytes([udp[0], udp[1]]) as u32 + dst_port as u32 + udp_len as u32 + udp_check as u32;
     let udp_len = udp_len as usize;
+    if udp_len < UDP_HLEN {
+        // The stack drops it too; [`crate::validate`] checks the rest of the lengths.
+        return Ok(Flow::Drop(Stat::DropLength));
+    }
     Ok(Flow::Dns(Datagram {
         l3,
         l4,
         dns: l4 + UDP_HLEN,
         dns_len: udp_len - UDP_HLEN,
         v6,
-        src_port: u16::from_be_bytes([udp[0], udp[1]]),
-        verify_udp,
-        udp_sum: csum::fold(pseudo_sum + header_sum) as u32,
+        src_port,
+        options,
+        udp,
+        verify_udp: false,
+        udp_sum: 0,
     }))
+}
+
+/// Source port, destination port, length and checksum from a UDP header
+/// loaded as one little-endian word.
+#[inline(always)]
+pub fn udp_fields(udp: u64) -> [u16; 4] {
+    let be = |k: u32| u16::from_be((udp >> (16 * k)) as u16);
+    [be(0), be(1), be(2), be(3)]
 }

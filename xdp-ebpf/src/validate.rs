@@ -1,9 +1,14 @@
 //! What the kernel's IPv4, IPv6 and UDP input would refuse, checked before
-//! anything is answered: the IPv4 header checksum, lengths against the
-//! frame, martian sources, and the UDP pseudo-header's part of the UDP
-//! checksum (the message's part is summed once it is copied, in main.rs).
-//! The stack drops what fails (and so do we, counted); what it would
-//! accept but we cannot answer exactly as it would goes to it.
+//! anything is answered: IPv4 options, the IPv4 header checksum, lengths
+//! against the frame, martian sources, and the UDP pseudo-header's and
+//! header's part of the UDP checksum (the message's part is summed once
+//! the message is copied, in main.rs). The stack drops what fails (and so
+//! do we, counted); what it would take but not as it stands goes to it.
+//!
+//! Sums are taken over words as they lie in memory (little-endian): a
+//! ones'-complement sum of byte-swapped words is the byte-swapped sum, so
+//! one swap at the end gives the usual big-endian sum, and 0xffff (what a
+//! right checksum sums to) is its own swap. No byte swap per word.
 
 use aya_ebpf::programs::XdpContext;
 use dns_wire::csum;
@@ -11,58 +16,91 @@ use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
 use crate::{
     maps::{SERVICE_V4, SERVICE_V6},
-    parse::{Bytes, ETH_HLEN, IPV4_HLEN, IPV6_HLEN, UDP_HLEN},
+    parse::{Bytes, Datagram, ETH_HLEN, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
 };
 
 /// The shortest Ethernet frame (without its FCS): senders pad shorter ones.
 const ETH_ZLEN: usize = 60;
-/// IP protocol number of UDP, in the pseudo-header.
-const IPPROTO_UDP: u32 = 17;
+/// The pseudo-header's zero byte and protocol (UDP, 17) as a memory-order word.
+const PROTO_UDP_WORD: u32 = 17 << 8;
 
-/// What the IP header says about a UDP datagram to our port.
-pub enum Check {
+/// What becomes of a datagram to our port.
+pub enum Verdict {
+    /// The stack would take it as it stands: [`Datagram::udp_sum`] is set.
+    Sound,
     /// The stack would drop it.
     Drop(Stat),
-    /// The stack would take it, but not exactly as it stands: let it.
+    /// The stack would take it, but not as it stands (options, trailing bytes): let it.
     Pass(Stat),
-    /// Sound so far: the UDP checksum is to be verified (`verify`, not for a
-    /// zero one over IPv4) with `pseudo_sum`, the pseudo-header's sum.
-    Udp { verify: bool, pseudo_sum: u32 },
 }
 
-/// An IPv4 header without options at `l3` carrying a UDP header that says
-/// `udp_len` and `udp_check`.
+/// Checks `d` and sets its UDP checksum fields.
 #[inline(always)]
-pub fn ipv4(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: u16, udp_check: u16) -> Result<Check, ()> {
+pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &mut Datagram) -> Result<Verdict, ()> {
+    // Ports, length, checksum: memory-order 32-bit halves; the length again
+    // for the pseudo-header. (Not read again from the packet: the compiler
+    // would drop the repeated bounds check, and the verifier needs it.)
+    let udp_words = (d.udp & 0xffff_ffff) + (d.udp >> 32);
+    let udp_len_word = (d.udp >> 32) & 0xffff;
+    let [_, _, _, check] = udp_fields(d.udp);
+    let pseudo = if d.v6 {
+        match ipv6(ctx, cfg, d.l3, d.dns_len + UDP_HLEN)? {
+            Ok(addresses) => addresses,
+            Err(verdict) => return Ok(verdict),
+        }
+    } else {
+        if d.options {
+            // Never answered: an answer would carry the query's options back.
+            return Ok(Verdict::Pass(Stat::PassIpOptions));
+        }
+        match ipv4(ctx, cfg, d.l3, d.dns_len + UDP_HLEN)? {
+            Ok(addresses) => addresses,
+            Err(verdict) => return Ok(verdict),
+        }
+    };
+    if check == 0 {
+        // RFC 768: none. RFC 8200 8.1: not allowed over IPv6 (the stack
+        // drops it unless a socket opted in to RFC 6936; ours do not).
+        if d.v6 {
+            return Ok(Verdict::Drop(Stat::DropUdpChecksum));
+        }
+        d.verify_udp = false;
+        return Ok(Verdict::Sound);
+    }
+    d.verify_udp = true;
+    d.udp_sum = pseudo + PROTO_UDP_WORD as u64 + udp_len_word + udp_words;
+    Ok(Verdict::Sound)
+}
+
+/// An IPv4 header without options at `l3` for a UDP datagram of
+/// `udp_len`: its addresses' memory-order sum, or why not.
+#[inline(always)]
+fn ipv4(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: usize) -> Result<Result<u64, Verdict>, ()> {
     let ip = Bytes::<IPV4_HLEN>::at(ctx, l3)?;
-    // Ones'-complement sums do not care for byte order, and a right header sums to 0xffff.
-    let (a, b, c) = (ip.get::<u64>(0), ip.get::<u64>(8), ip.get::<u32>(16) as u64);
-    let sum = (a & 0xffff_ffff) + (a >> 32) + (b & 0xffff_ffff) + (b >> 32) + c;
-    if csum::fold64(sum) != 0xffff {
-        return Ok(Check::Drop(Stat::DropIpChecksum));
+    let (src, dst) = (ip.get::<u32>(12), ip.get::<u32>(16));
+    let addresses = src as u64 + dst as u64;
+    let header = ip.get::<u32>(0) as u64 + ip.get::<u32>(4) as u64 + ip.get::<u32>(8) as u64 + addresses;
+    if csum::fold64(header) != 0xffff {
+        return Ok(Err(Verdict::Drop(Stat::DropIpChecksum)));
     }
     let total_len = u16::from_be(ip.get::<u16>(2)) as usize;
     if let Some(bad) = lengths(ctx, l3, total_len, IPV4_HLEN, udp_len) {
-        return Ok(bad);
+        return Ok(Err(bad));
     }
-    let (src, dst) = (ip.get::<[u8; 4]>(12), ip.get::<[u8; 4]>(16));
     if martian_v4(cfg, src, dst) {
-        return Ok(Check::Drop(Stat::DropMartian));
+        return Ok(Err(Verdict::Drop(Stat::DropMartian)));
     }
-    Ok(Check::Udp {
-        verify: udp_check != 0,
-        pseudo_sum: csum::sum_be_words(ip.get::<u64>(12)) + IPPROTO_UDP + udp_len as u32,
-    })
+    Ok(Ok(addresses))
 }
 
-/// An IPv6 header at `l3` whose next header is the UDP header that says
-/// `udp_len` and `udp_check`.
+/// An IPv6 header at `l3` whose next header is a UDP datagram of
+/// `udp_len`: its addresses' memory-order sum, or why not.
 #[inline(always)]
-pub fn ipv6(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: u16, udp_check: u16) -> Result<Check, ()> {
+fn ipv6(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: usize) -> Result<Result<u64, Verdict>, ()> {
     let ip = Bytes::<IPV6_HLEN>::at(ctx, l3)?;
     let payload_len = u16::from_be(ip.get::<u16>(4)) as usize;
     if let Some(bad) = lengths(ctx, l3, IPV6_HLEN + payload_len, IPV6_HLEN, udp_len) {
-        return Ok(bad);
+        return Ok(Err(bad));
     }
     let (s0, s1, d0, d1) = (
         ip.get::<u64>(8),
@@ -71,18 +109,10 @@ pub fn ipv6(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: u16, udp_chec
         ip.get::<u64>(32),
     );
     if martian_v6(cfg, &ip, (s0, s1), (d0, d1)) {
-        return Ok(Check::Drop(Stat::DropMartian));
+        return Ok(Err(Verdict::Drop(Stat::DropMartian)));
     }
-    // RFC 8200 8.1: a zero UDP checksum is not allowed over IPv6 (the
-    // stack drops it unless a socket opted in to RFC 6936, which ours do not).
-    if udp_check == 0 {
-        return Ok(Check::Drop(Stat::DropUdpChecksum));
-    }
-    let addresses = csum::sum_be_words(s0) + csum::sum_be_words(s1) + csum::sum_be_words(d0) + csum::sum_be_words(d1);
-    Ok(Check::Udp {
-        verify: true,
-        pseudo_sum: csum::fold(addresses) as u32 + IPPROTO_UDP + udp_len as u32,
-    })
+    let halves = |w: u64| (w & 0xffff_ffff) + (w >> 32);
+    Ok(Ok(halves(s0) + halves(s1) + halves(d0) + halves(d1)))
 }
 
 /// The IP packet (`ip_len` bytes, `header_len` of them header) against the
@@ -93,33 +123,29 @@ pub fn ipv6(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: u16, udp_chec
 /// frame then is the 60-byte minimum, plus its VLAN tags) or trailing
 /// junk. Padding is fine, as the answer is built from the lengths, not the
 /// frame; junk goes to the stack. The same for UDP: longer than its IP
-/// payload (or shorter than its header) is dropped, shorter is trimmed.
+/// payload is dropped, shorter is trimmed.
 #[inline(always)]
-fn lengths(ctx: &XdpContext, l3: usize, ip_len: usize, header_len: usize, udp_len: u16) -> Option<Check> {
+fn lengths(ctx: &XdpContext, l3: usize, ip_len: usize, header_len: usize, udp_len: usize) -> Option<Verdict> {
     let frame_len = ctx.data_end() - ctx.data();
     // classify read the UDP header, so frame_len > l3 + header_len.
     let room = frame_len - l3;
-    if ip_len > room || ip_len < header_len + UDP_HLEN {
-        return Some(Check::Drop(Stat::DropLength));
+    if ip_len > room || ip_len < header_len + udp_len {
+        return Some(Verdict::Drop(Stat::DropLength));
     }
     if ip_len < room && frame_len > ETH_ZLEN + (l3 - ETH_HLEN) {
-        return Some(Check::Pass(Stat::Pass));
+        return Some(Verdict::Pass(Stat::Pass));
     }
-    let payload = ip_len - header_len;
-    let udp_len = udp_len as usize;
-    if udp_len > payload || udp_len < UDP_HLEN {
-        return Some(Check::Drop(Stat::DropLength));
-    }
-    if udp_len < payload {
-        return Some(Check::Pass(Stat::Pass));
+    if ip_len > header_len + udp_len {
+        return Some(Verdict::Pass(Stat::Pass));
     }
     None
 }
 
-/// A source no query comes from (the stack's `martian_source`, and ours).
+/// A source no query comes from (the stack's `martian_source`, and ours);
+/// the addresses as loaded (memory order).
 #[inline(always)]
-fn martian_v4(cfg: &XdpConfig, src: [u8; 4], dst: [u8; 4]) -> bool {
-    let s = u32::from_be_bytes(src);
+fn martian_v4(cfg: &XdpConfig, src: u32, dst: u32) -> bool {
+    let s = u32::from_be(src);
     let first = s >> 24;
     // To ourselves from ourselves, loopback 127/8, "this network" 0/8,
     // multicast 224/4, the limited broadcast.
@@ -127,11 +153,11 @@ fn martian_v4(cfg: &XdpConfig, src: [u8; 4], dst: [u8; 4]) -> bool {
         return true;
     }
     // Another of our service addresses (the map is filled only with the filter on).
-    cfg.flags & CONFIG_SERVICE_FILTER != 0 && SERVICE_V4.get_ptr(src).is_some()
+    cfg.flags & CONFIG_SERVICE_FILTER != 0 && SERVICE_V4.get_ptr(src.to_ne_bytes()).is_some()
 }
 
-/// A source no query comes from (the stack drops these in `ipv6_rcv`, and ours).
-/// `src` and `dst` are the addresses' two halves as loaded (memory order).
+/// A source no query comes from (the stack drops these in `ipv6_rcv`, and ours);
+/// `src` and `dst` are the addresses' halves as loaded (memory order).
 #[inline(always)]
 fn martian_v6(cfg: &XdpConfig, ip: &Bytes<IPV6_HLEN>, src: (u64, u64), dst: (u64, u64)) -> bool {
     let (hi, lo) = (u64::from_be(src.0), u64::from_be(src.1));
