@@ -45,10 +45,10 @@ pub fn xdp_dns(ctx: XdpContext) -> u32 {
 fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // A reference into the map: each field is read where it is used, once.
     let cfg = CONFIG.get(0).ok_or(())?;
-    let mut d = match parse::classify(ctx, cfg)? {
+    let (d, headers) = match parse::classify(ctx, cfg)? {
         Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
         Flow::Drop(why) => return Ok(drop(ctx, why)),
-        Flow::Dns(d) => d,
+        Flow::Dns(d, headers) => (d, headers),
     };
     if let Some(why) = filter::check(ctx, &d)? {
         return Ok(drop(ctx, why));
@@ -69,11 +69,11 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     }
     // What the stack would refuse, before anything is answered (after the
     // drops above, so that junk costs what it did).
-    match validate::datagram(ctx, cfg, &mut d)? {
-        validate::Verdict::Sound => {}
+    let udp_sum = match validate::datagram(ctx, cfg, &d, headers)? {
+        validate::Verdict::Sound(sum) => sum,
         validate::Verdict::Drop(why) => return Ok(drop(ctx, why)),
         validate::Verdict::Pass(why) => return Ok(pass(ctx, why)),
-    }
+    };
     // This CPU's slot, ours until the program returns. Each use borrows its
     // own field (`respond::resize` uses `head`).
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
@@ -96,7 +96,9 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // The UDP checksum, now that the message is in the buffer (and before
     // its name is lower-cased there).
     // Sums in memory order: 0xffff is its own byte swap.
-    if d.verify_udp && csum::fold64(d.udp_sum + msg.csum_native(d.dns_len)) != 0xffff {
+    if let Some(sum) = udp_sum
+        && csum::fold64(sum + msg.csum_native(d.dns_len)) != 0xffff
+    {
         return Ok(drop(ctx, Stat::DropUdpChecksum));
     }
     // fast_question::parse in three steps, each result laundered.

@@ -34,15 +34,16 @@ pub struct Datagram {
     pub v6: bool,
     /// The client's UDP port.
     pub src_port: u16,
-    /// IPv4 with options.
-    pub options: bool,
-    /// The UDP header as loaded (memory order), for its checksum.
+}
+
+/// What [`crate::validate`] needs beyond the [`Datagram`] (kept out of it:
+/// the datagram goes through map memory, and every byte of it costs).
+#[derive(Clone, Copy)]
+pub struct Headers {
+    /// The UDP header as loaded (memory order).
     pub udp: u64,
-    /// Whether the UDP checksum must be verified (not zero over IPv4); set by [`crate::validate`].
-    pub verify_udp: bool,
-    /// Unfolded sum of the UDP pseudo-header and header in memory order,
-    /// set by [`crate::validate`]: with the message's it must fold to 0xffff.
-    pub udp_sum: u64,
+    /// IPv4 with options.
+    pub ipv4_options: bool,
 }
 
 /// What the headers say about a frame.
@@ -52,7 +53,7 @@ pub enum Flow {
     /// DNS for us that must be dropped.
     Drop(Stat),
     /// DNS for us.
-    Dns(Datagram),
+    Dns(Datagram, Headers),
 }
 
 /// The one bounds-checked way to look at packet bytes: a pointer to a `T` at `offset`.
@@ -169,18 +170,21 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
         // The stack drops it too; [`crate::validate`] checks the rest of the lengths.
         return Ok(Flow::Drop(Stat::DropLength));
     }
-    Ok(Flow::Dns(Datagram {
+    let d = Datagram {
         l3,
         l4,
         dns: l4 + UDP_HLEN,
         dns_len: udp_len - UDP_HLEN,
         v6,
         src_port,
-        options,
-        udp,
-        verify_udp: false,
-        udp_sum: 0,
-    }))
+    };
+    Ok(Flow::Dns(
+        d,
+        Headers {
+            udp,
+            ipv4_options: options,
+        },
+    ))
 }
 
 /// Source port, destination port, length and checksum from a UDP header

@@ -16,7 +16,7 @@ use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
 use crate::{
     maps::{SERVICE_V4, SERVICE_V6},
-    parse::{Bytes, Datagram, ETH_HLEN, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
+    parse::{Bytes, Datagram, ETH_HLEN, Headers, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
 };
 
 /// The shortest Ethernet frame (without its FCS): senders pad shorter ones.
@@ -26,30 +26,32 @@ const PROTO_UDP_WORD: u32 = 17 << 8;
 
 /// What becomes of a datagram to our port.
 pub enum Verdict {
-    /// The stack would take it as it stands: [`Datagram::udp_sum`] is set.
-    Sound,
+    /// The stack would take it as it stands. The UDP checksum is to be
+    /// verified (unless zero over IPv4, `None`) with this unfolded,
+    /// memory-order sum of its pseudo-header and header.
+    Sound(Option<u64>),
     /// The stack would drop it.
     Drop(Stat),
     /// The stack would take it, but not as it stands (options, trailing bytes): let it.
     Pass(Stat),
 }
 
-/// Checks `d` and sets its UDP checksum fields.
+/// Checks `d`, whose headers classify read into `h`.
 #[inline(always)]
-pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &mut Datagram) -> Result<Verdict, ()> {
+pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> Result<Verdict, ()> {
     // Ports, length, checksum: memory-order 32-bit halves; the length again
     // for the pseudo-header. (Not read again from the packet: the compiler
     // would drop the repeated bounds check, and the verifier needs it.)
-    let udp_words = (d.udp & 0xffff_ffff) + (d.udp >> 32);
-    let udp_len_word = (d.udp >> 32) & 0xffff;
-    let [_, _, _, check] = udp_fields(d.udp);
+    let udp_words = (h.udp & 0xffff_ffff) + (h.udp >> 32);
+    let udp_len_word = (h.udp >> 32) & 0xffff;
+    let [_, _, _, check] = udp_fields(h.udp);
     let pseudo = if d.v6 {
         match ipv6(ctx, cfg, d.l3, d.dns_len + UDP_HLEN)? {
             Ok(addresses) => addresses,
             Err(verdict) => return Ok(verdict),
         }
     } else {
-        if d.options {
+        if h.ipv4_options {
             // Never answered: an answer would carry the query's options back.
             return Ok(Verdict::Pass(Stat::PassIpOptions));
         }
@@ -64,12 +66,11 @@ pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &mut Datagram) -> Result<V
         if d.v6 {
             return Ok(Verdict::Drop(Stat::DropUdpChecksum));
         }
-        d.verify_udp = false;
-        return Ok(Verdict::Sound);
+        return Ok(Verdict::Sound(None));
     }
-    d.verify_udp = true;
-    d.udp_sum = pseudo + PROTO_UDP_WORD as u64 + udp_len_word + udp_words;
-    Ok(Verdict::Sound)
+    Ok(Verdict::Sound(Some(
+        pseudo + PROTO_UDP_WORD as u64 + udp_len_word + udp_words,
+    )))
 }
 
 /// An IPv4 header without options at `l3` for a UDP datagram of
