@@ -9,7 +9,10 @@ use std::{
     sync::Arc,
 };
 
-use test_support::frame::{self as support, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN};
+use test_support::{
+    checksum,
+    frame::{self as support, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN},
+};
 use xdp_abi::{CONFIG_SERVICE_FILTER, Stat};
 
 use super::{
@@ -188,6 +191,41 @@ fn a_zero_udp_checksum_over_ipv4_is_none_and_the_answer_has_one() {
     // Both checksums of the answer are recomputed and compared there.
     let dns = check_response(&frame, &out);
     assert_eq!(dns, p.userspace(&frame.dns), "XDP's answer differs from userspace's");
+}
+
+#[test]
+fn a_udp_checksum_left_to_offload_is_taken_on_the_senders_word() {
+    let p = load_program();
+    for v6 in [false, true] {
+        let frame = Frame::udp(v6, www());
+        let f = builder(v6);
+        let octets = |a: IpAddr| match a {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        // What a sender with checksum offload writes (CHECKSUM_PARTIAL): the
+        // pseudo-header's folded sum, not complemented; a veth peer's frames look so.
+        let udp_len = (UDP_LEN + frame.dns.len()) as u64;
+        let pseudo = checksum::sum(&octets(f.src)) + checksum::sum(&octets(f.dst)) + 17 + udp_len;
+        let partial = checksum::fold(pseudo);
+        let bytes = with(v6, &frame.dns, |f| f.udp_checksum = Some(partial));
+        let (action, out) = test_run(p.fd, &bytes);
+        assert_eq!(
+            action, XDP_TX,
+            "IPv6: {v6}: a partial checksum is the sender's to vouch for"
+        );
+        let dns = check_response(&frame, &out);
+        assert_eq!(dns, p.userspace(&frame.dns));
+        // One off is wrong.
+        let bytes = with(v6, &frame.dns, |f| f.udp_checksum = Some(partial.wrapping_add(1)));
+        let drops = p.count(Stat::DropUdpChecksum);
+        assert_eq!(
+            test_run(p.fd, &bytes).0,
+            XDP_DROP,
+            "IPv6: {v6}: neither partial nor right"
+        );
+        assert_eq!(p.count(Stat::DropUdpChecksum), drops + 1);
+    }
 }
 
 #[test]
