@@ -94,8 +94,8 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         return Ok(pass(ctx, Stat::TxError));
     }
     // The UDP checksum, now that the message is in the buffer (and before
-    // its name is lower-cased there).
-    // Sums in memory order: 0xffff is its own byte swap.
+    // its name is lower-cased there). Sums in memory order: 0xffff, what a
+    // right one folds to, is its own byte swap.
     if let Some(sum) = udp_sum
         && csum::fold64(sum + msg.csum_native(d.dns_len)) != 0xffff
     {
