@@ -22,6 +22,26 @@ pub const fn fold(mut sum: u32) -> u16 {
     sum as u16
 }
 
+/// Folds a sum of 32-bit (or 16-bit) words, kept in 64 bits, into 16 bits.
+/// Since 2^16 = 1 modulo 0xffff, a sum of 32-bit halves folds to the sum
+/// of their 16-bit words.
+#[inline(always)]
+pub const fn fold64(sum: u64) -> u16 {
+    let s = (sum & 0xffff_ffff) + (sum >> 32);
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
+/// The sum of the four big-endian 16-bit words of 8 bytes loaded from
+/// memory as a native `u64` (one wide load instead of four).
+#[inline(always)]
+pub const fn sum_be_words(w: u64) -> u32 {
+    let w = u64::from_be(w);
+    ((w >> 48) + ((w >> 32) & 0xffff) + ((w >> 16) & 0xffff) + (w & 0xffff)) as u32
+}
+
 /// The sum of the same bytes placed at an odd offset: bytes swap places.
 #[inline(always)]
 pub const fn shift_odd(folded: u16) -> u16 {
@@ -79,6 +99,37 @@ mod tests {
         hdr[2..4].copy_from_slice(&0x0123u16.to_be_bytes());
         hdr[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(updated, full(&hdr));
+    }
+
+    #[test]
+    fn fold64_agrees_with_16_bit_sums() {
+        for words in [
+            [0u64; 4],
+            [u64::MAX; 4],
+            [0xffff_ffff, 0x1, 0xffff_ffff_0000_0000, 0x1234_5678_9abc_def0],
+            [0x0001_0000_ffff_ffff, 0xffff_0001, 0, 0x8000_8000_8000_8000],
+        ] {
+            let mut halves = 0u64;
+            let mut sixteens = 0u64;
+            for w in words {
+                halves += (w & 0xffff_ffff) + (w >> 32);
+                sixteens += (0..4).map(|k| (w >> (16 * k)) & 0xffff).sum::<u64>();
+            }
+            let mut expect = sixteens;
+            while expect > 0xffff {
+                expect = (expect & 0xffff) + (expect >> 16);
+            }
+            assert_eq!(fold64(halves), expect as u16, "{words:x?}");
+        }
+    }
+
+    #[test]
+    fn wide_loads_sum_as_their_words() {
+        let bytes = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0];
+        assert_eq!(
+            sum_be_words(u64::from_ne_bytes(bytes)),
+            0x1234 + 0x5678 + 0x9abc + 0xdef0
+        );
     }
 
     #[test]

@@ -54,6 +54,19 @@ pub struct Frame {
     pub ip_options: Vec<u8>,
     /// IPv4: More Fragments instead of Don't Fragment.
     pub more_fragments: bool,
+    /// Written as the IPv4 total length or the IPv6 payload length instead
+    /// of the true one (the IPv4 header checksum covers what is written).
+    pub ip_length: Option<u16>,
+    /// Written as the IPv4 header checksum instead of the right one.
+    pub ip_checksum: Option<u16>,
+    /// Written as the UDP length instead of the true one (the UDP checksum
+    /// is still computed over the segment as built, with its true length).
+    pub udp_length: Option<u16>,
+    /// Written as the UDP checksum instead of the right one (0: "none").
+    pub udp_checksum: Option<u16>,
+    /// Zero bytes appended after the IP packet until the frame is this long,
+    /// as Ethernet pads short frames (60 bytes without the FCS).
+    pub pad_to: usize,
 }
 
 impl Frame {
@@ -73,6 +86,11 @@ impl Frame {
             protocol: PROTO_UDP,
             ip_options: Vec::new(),
             more_fragments: false,
+            ip_length: None,
+            ip_checksum: None,
+            udp_length: None,
+            udp_checksum: None,
+            pad_to: 0,
         }
     }
 
@@ -83,10 +101,12 @@ impl Frame {
         let mut l4 = Vec::with_capacity(usize::from(udp_len));
         l4.extend_from_slice(&self.src_port.to_be_bytes());
         l4.extend_from_slice(&self.dst_port.to_be_bytes());
-        l4.extend_from_slice(&udp_len.to_be_bytes());
+        l4.extend_from_slice(&self.udp_length.unwrap_or(udp_len).to_be_bytes());
         l4.extend_from_slice(&[0, 0]);
         l4.extend_from_slice(payload);
-        let check = checksum::udp(self.src, self.dst, &l4);
+        let check = self
+            .udp_checksum
+            .unwrap_or_else(|| checksum::udp(self.src, self.dst, &l4));
         l4[6..8].copy_from_slice(&check.to_be_bytes());
         self.build_raw(&l4)
     }
@@ -113,6 +133,7 @@ impl Frame {
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let len = u16::try_from(l4.len()).expect("payload fits in one IPv6 packet");
+                let len = self.ip_length.unwrap_or(len);
                 frame.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
                 // Version 6, traffic class 0, the flow label from `ip_id`.
                 frame.extend_from_slice(&(0x6000_0000u32 | u32::from(self.ip_id)).to_be_bytes());
@@ -124,6 +145,9 @@ impl Frame {
             _ => panic!("source and destination of one family"),
         }
         frame.extend_from_slice(l4);
+        if frame.len() < self.pad_to {
+            frame.resize(self.pad_to, 0);
+        }
         frame
     }
 
@@ -132,7 +156,7 @@ impl Frame {
         let header_len = IPV4_LEN + self.ip_options.len();
         let total = u16::try_from(header_len + l4_len).expect("datagram fits in one IPv4 packet");
         let mut ip = vec![0x40 | (header_len / 4) as u8, 0];
-        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&self.ip_length.unwrap_or(total).to_be_bytes());
         ip.extend_from_slice(&self.ip_id.to_be_bytes());
         let flags = if self.more_fragments { FLAG_MF } else { FLAG_DF };
         ip.extend_from_slice(&flags.to_be_bytes());
@@ -140,7 +164,7 @@ impl Frame {
         ip.extend_from_slice(&src.octets());
         ip.extend_from_slice(&dst.octets());
         ip.extend_from_slice(&self.ip_options);
-        let check = checksum::internet(&ip);
+        let check = self.ip_checksum.unwrap_or_else(|| checksum::internet(&ip));
         ip[10..12].copy_from_slice(&check.to_be_bytes());
         ip
     }
@@ -258,6 +282,42 @@ mod tests {
         assert_eq!(frame[22 + 6], 0x20, "MF");
         assert_eq!(udp_at(&frame), 22 + 24);
         assert!(checksums_verify(&frame));
+    }
+
+    #[test]
+    fn lengths_checksums_and_padding_can_be_set() {
+        let right = v4().build(b"abc");
+        let set = Frame {
+            ip_length: Some(7),
+            udp_length: Some(9),
+            udp_checksum: Some(0),
+            pad_to: 60,
+            ..v4()
+        }
+        .build(b"abc");
+        assert_eq!(set.len(), 60, "padded to the minimum");
+        assert!(set[right.len()..].iter().all(|&b| b == 0), "padding is zeroes");
+        assert_eq!(&set[ETH_LEN + 2..ETH_LEN + 4], &[0, 7], "total length as set");
+        assert_eq!(
+            checksum::ones_sum(&set[ETH_LEN..ETH_LEN + IPV4_LEN]),
+            0xffff,
+            "the header checksum covers the length as set"
+        );
+        let udp = udp_at(&set);
+        assert_eq!(&set[udp + 4..udp + 8], &[0, 9, 0, 0], "UDP length and checksum as set");
+        let bad = Frame {
+            ip_checksum: Some(0x1234),
+            ..v4()
+        }
+        .build(b"abc");
+        assert_eq!(&bad[ETH_LEN + 10..ETH_LEN + 12], &[0x12, 0x34]);
+        assert!(!checksums_verify(&bad));
+        let v6 = Frame {
+            ip_length: Some(3),
+            ..v6()
+        }
+        .build(b"abc");
+        assert_eq!(&v6[ETH_LEN + 4..ETH_LEN + 6], &[0, 3], "IPv6 payload length as set");
     }
 
     #[test]

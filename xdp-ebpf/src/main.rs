@@ -1,7 +1,8 @@
 //! XDP entry point: answers cached DNS queries with `XDP_TX`, drops junk
 //! aimed at the DNS port, passes everything else to the kernel untouched.
 //!
-//! Roles, as in Katran: [`parse`] (headers), [`filter`] (drops by source),
+//! Roles, as in Katran: [`parse`] (headers), [`validate`] (what the
+//! kernel's IP and UDP input would refuse), [`filter`] (drops by source),
 //! [`maps`], [`recursive`] (who gets the resolver's entries), [`respond`] (the
 //! rewrite and its checksums), [`stats`]. The DNS question itself is parsed
 //! by `dns_wire::fast_question`, shared with the host.
@@ -17,10 +18,12 @@ mod recursive;
 mod respond;
 mod rrl;
 mod stats;
+mod validate;
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_load_bytes, macros::xdp, programs::XdpContext};
 use aya_log_ebpf::{debug, trace, warn};
 use dns_wire::{
+    csum,
     fast_question::{self, MSG_BUF, Question, Verdict},
     wire::{FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_LEN, OPCODE_MASK},
 };
@@ -42,10 +45,10 @@ pub fn xdp_dns(ctx: XdpContext) -> u32 {
 fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // A reference into the map: each field is read where it is used, once.
     let cfg = CONFIG.get(0).ok_or(())?;
-    let d = match parse::classify(ctx, cfg)? {
+    let (d, headers) = match parse::classify(ctx, cfg)? {
         Flow::NotOurs => return Ok(xdp_action::XDP_PASS),
         Flow::Drop(why) => return Ok(drop(ctx, why)),
-        Flow::Dns(d) => d,
+        Flow::Dns(d, headers) => (d, headers),
     };
     if let Some(why) = filter::check(ctx, &d)? {
         return Ok(drop(ctx, why));
@@ -64,6 +67,13 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if u16::from_be_bytes([head[4], head[5]]) != 1 {
         return Ok(drop(ctx, Stat::DropQdcount));
     }
+    // What the stack would refuse, before anything is answered (after the
+    // drops above, so that junk costs what it did).
+    let udp_sum = match validate::datagram(ctx, cfg, &d, headers)? {
+        validate::Verdict::Sound(sum) => sum,
+        validate::Verdict::Drop(why) => return Ok(drop(ctx, why)),
+        validate::Verdict::Pass(why) => return Ok(pass(ctx, why)),
+    };
     // This CPU's slot, ours until the program returns. Each use borrows its
     // own field (`respond::resize` uses `head`).
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
@@ -82,6 +92,14 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     let copied = unsafe { bpf_xdp_load_bytes(ctx.ctx, d.dns as u32, msg.start_mut() as *mut _, d.dns_len as u32) };
     if copied != 0 {
         return Ok(pass(ctx, Stat::TxError));
+    }
+    // The UDP checksum, now that the message is in the buffer (and before
+    // its name is lower-cased there). Sums in memory order: 0xffff, what a
+    // right one folds to, is its own byte swap.
+    if let Some(sum) = udp_sum
+        && csum::fold64(sum + msg.csum_native(d.dns_len)) != 0xffff
+    {
+        return Ok(drop(ctx, Stat::DropUdpChecksum));
     }
     // fast_question::parse in three steps, each result laundered.
     let header = match fast_question::header(msg, d.dns_len) {

@@ -1,4 +1,5 @@
 //! Ethernet (with up to two VLAN tags), IPv4/IPv6 and UDP: is this DNS for us?
+//! (Whether the stack would take it is [`crate::validate`]'s question.)
 
 use aya_ebpf::programs::XdpContext;
 use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
@@ -10,8 +11,9 @@ const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const IPPROTO_UDP: u8 = 17;
-const ETH_HLEN: usize = 14;
-const IPV6_HLEN: usize = 40;
+pub const ETH_HLEN: usize = 14;
+pub const IPV4_HLEN: usize = 20;
+pub const IPV6_HLEN: usize = 40;
 pub const UDP_HLEN: usize = 8;
 /// Largest frame offset looked at (a page holds every frame XDP sees unfragmented).
 const MAX_FRAME: usize = 4096;
@@ -25,12 +27,23 @@ pub struct Datagram {
     pub l4: usize,
     /// Offset of the DNS message.
     pub dns: usize,
-    /// Length of the DNS message (from the UDP length; padding excluded).
+    /// Length of the DNS message (from the UDP length, which [`crate::validate`]
+    /// checks against the IP length and the frame; padding excluded).
     pub dns_len: usize,
     /// IPv6 rather than IPv4.
     pub v6: bool,
     /// The client's UDP port.
     pub src_port: u16,
+}
+
+/// What [`crate::validate`] needs beyond the [`Datagram`] (kept out of it:
+/// the datagram goes through map memory, and every byte of it costs).
+#[derive(Clone, Copy)]
+pub struct Headers {
+    /// The UDP header as loaded (memory order).
+    pub udp: u64,
+    /// IPv4 with options.
+    pub ipv4_options: bool,
 }
 
 /// What the headers say about a frame.
@@ -40,7 +53,7 @@ pub enum Flow {
     /// DNS for us that must be dropped.
     Drop(Stat),
     /// DNS for us.
-    Dns(Datagram),
+    Dns(Datagram, Headers),
 }
 
 /// The one bounds-checked way to look at packet bytes: a pointer to a `T` at `offset`.
@@ -67,6 +80,30 @@ pub fn u16_at(ctx: &XdpContext, offset: usize) -> Result<u16, ()> {
     Ok(u16::from_be_bytes(unsafe { *p }))
 }
 
+/// A little-endian view of packet bytes: `N` bytes at `offset`, read and
+/// written in wide, possibly misaligned loads and stores (see build.rs).
+pub struct Bytes<const N: usize>(*mut u8);
+
+impl<const N: usize> Bytes<N> {
+    #[inline(always)]
+    pub fn at(ctx: &XdpContext, offset: usize) -> Result<Self, ()> {
+        Ok(Bytes(ptr_at::<[u8; N]>(ctx, offset)?.cast()))
+    }
+
+    /// The `T` at byte `k`, as it lies in memory.
+    #[inline(always)]
+    pub fn get<T: Copy>(&self, k: usize) -> T {
+        // SAFETY: ptr_at checked the N bytes; callers stay inside them.
+        unsafe { self.0.add(k).cast::<T>().read_unaligned() }
+    }
+
+    #[inline(always)]
+    pub fn set<T: Copy>(&self, k: usize, v: T) {
+        // SAFETY: as in `get`.
+        unsafe { self.0.add(k).cast::<T>().write_unaligned(v) }
+    }
+}
+
 /// Classifies a frame.
 #[inline(always)]
 pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
@@ -78,13 +115,14 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             l3 += 4;
         }
     }
-    let (l4, v6, fragment) = match ethertype {
+    let (l4, v6, fragment, options) = match ethertype {
         ETH_P_IPV4 => {
             let ip = ptr_at::<[u8; 20]>(ctx, l3)?;
             // SAFETY: ptr_at checked the 20 bytes.
             let ip = unsafe { *ip };
             let ihl = ((ip[0] & 0x0f) as usize) * 4;
-            if ip[0] >> 4 != 4 || ihl < 20 || ip[9] != IPPROTO_UDP {
+            // The stack drops another version or a short header itself.
+            if ip[0] >> 4 != 4 || ihl < IPV4_HLEN || ip[9] != IPPROTO_UDP {
                 return Ok(Flow::NotOurs);
             }
             let frag = u16::from_be_bytes([ip[6], ip[7]]);
@@ -98,7 +136,7 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                     return Ok(Flow::NotOurs);
                 }
             }
-            (l3 + ihl, false, frag & 0x2000 != 0)
+            (l3 + ihl, false, frag & 0x2000 != 0, ihl != IPV4_HLEN)
         }
         ETH_P_IPV6 => {
             let ip = ptr_at::<[u8; IPV6_HLEN]>(ctx, l3)?;
@@ -114,32 +152,45 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                     return Ok(Flow::NotOurs);
                 }
             }
-            (l3 + IPV6_HLEN, true, false)
+            (l3 + IPV6_HLEN, true, false, false)
         }
         _ => return Ok(Flow::NotOurs),
     };
-    let udp = ptr_at::<[u8; UDP_HLEN]>(ctx, l4)?;
-    // SAFETY: ptr_at checked the 8 bytes.
-    let udp = unsafe { *udp };
-    let dst_port = u16::from_be_bytes([udp[2], udp[3]]);
+    // One wide load: ports, length, checksum in memory order.
+    let udp = Bytes::<UDP_HLEN>::at(ctx, l4)?.get::<u64>(0);
+    let [src_port, dst_port, udp_len, _] = udp_fields(udp);
     if dst_port == 0 || (dst_port != cfg.dns_port && dst_port != cfg.dns_port_alt) {
         return Ok(Flow::NotOurs);
     }
     if fragment {
         return Ok(Flow::Drop(Stat::DropFragment));
     }
-    let udp_len = u16::from_be_bytes([udp[4], udp[5]]) as usize;
-    let dns = l4 + UDP_HLEN;
-    if udp_len < UDP_HLEN || dns + (udp_len - UDP_HLEN) > ctx.data_end() - ctx.data() {
-        // Inconsistent lengths: the stack drops it and counts it.
-        return Ok(Flow::NotOurs);
+    let udp_len = udp_len as usize;
+    if udp_len < UDP_HLEN {
+        // The stack drops it too; [`crate::validate`] checks the rest of the lengths.
+        return Ok(Flow::Drop(Stat::DropLength));
     }
-    Ok(Flow::Dns(Datagram {
+    let d = Datagram {
         l3,
         l4,
-        dns,
+        dns: l4 + UDP_HLEN,
         dns_len: udp_len - UDP_HLEN,
         v6,
-        src_port: u16::from_be_bytes([udp[0], udp[1]]),
-    }))
+        src_port,
+    };
+    Ok(Flow::Dns(
+        d,
+        Headers {
+            udp,
+            ipv4_options: options,
+        },
+    ))
+}
+
+/// Source port, destination port, length and checksum from a UDP header
+/// loaded as one little-endian word.
+#[inline(always)]
+pub fn udp_fields(udp: u64) -> [u16; 4] {
+    let be = |k: u32| u16::from_be((udp >> (16 * k)) as u16);
+    [be(0), be(1), be(2), be(3)]
 }

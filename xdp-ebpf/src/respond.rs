@@ -11,7 +11,7 @@ use xdp_abi::{CacheValue, MAX_BODY};
 
 use crate::{
     maps::{HEAD_BUF, SCRATCH},
-    parse::{Datagram, UDP_HLEN, ptr_at},
+    parse::{Bytes, Datagram, UDP_HLEN},
 };
 
 /// TTL / hop limit of our responses.
@@ -113,37 +113,6 @@ fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), ()> {
     Ok(())
 }
 
-/// A little-endian view of packet bytes: `N` bytes at `offset`, read and
-/// written in wide, possibly misaligned loads and stores (see build.rs).
-struct Bytes<const N: usize>(*mut u8);
-
-impl<const N: usize> Bytes<N> {
-    #[inline(always)]
-    fn at(ctx: &XdpContext, offset: usize) -> Result<Self, ()> {
-        Ok(Bytes(ptr_at::<[u8; N]>(ctx, offset)?.cast()))
-    }
-
-    /// The `T` at byte `k`, as it lies in memory.
-    #[inline(always)]
-    fn get<T: Copy>(&self, k: usize) -> T {
-        // SAFETY: ptr_at checked the N bytes; callers stay inside them.
-        unsafe { self.0.add(k).cast::<T>().read_unaligned() }
-    }
-
-    #[inline(always)]
-    fn set<T: Copy>(&self, k: usize, v: T) {
-        // SAFETY: as in `get`.
-        unsafe { self.0.add(k).cast::<T>().write_unaligned(v) }
-    }
-}
-
-/// The sum of the four big-endian 16-bit words of 8 bytes read as a little-endian u64.
-#[inline(always)]
-fn sum_be_words(w: u64) -> u32 {
-    let w = u64::from_be(w);
-    ((w >> 48) + ((w >> 32) & 0xffff) + ((w >> 16) & 0xffff) + (w & 0xffff)) as u32
-}
-
 #[inline(always)]
 fn swap_ethernet(ctx: &XdpContext) -> Result<(), ()> {
     let eth = Bytes::<12>::at(ctx, 0)?;
@@ -174,7 +143,7 @@ fn ipv4(ctx: &XdpContext, l3: usize, total_len: u16) -> Result<u32, ()> {
     let addrs = ip.get::<u64>(12);
     ip.set::<u64>(12, addrs.rotate_left(32));
     // Swapped addresses sum as before.
-    Ok(sum_be_words(addrs))
+    Ok(csum::sum_be_words(addrs))
 }
 
 /// Swaps addresses, sets payload length and hop limit; returns the address sum.
@@ -193,7 +162,7 @@ fn ipv6(ctx: &XdpContext, l3: usize, payload_len: u16) -> Result<u32, ()> {
     ip.set::<u64>(16, d1);
     ip.set::<u64>(24, s0);
     ip.set::<u64>(32, s1);
-    Ok(sum_be_words(s0) + sum_be_words(s1) + sum_be_words(d0) + sum_be_words(d1))
+    Ok(csum::sum_be_words(s0) + csum::sum_be_words(s1) + csum::sum_be_words(d0) + csum::sum_be_words(d1))
 }
 
 /// Writes flags and counts (the ID stays); returns the header's sum.

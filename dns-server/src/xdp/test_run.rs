@@ -23,6 +23,9 @@ use crate::{
     stats::Stats,
 };
 
+// What the kernel's IP and UDP input would refuse (issue 11): its own rows.
+mod hardening;
+
 /// Runs the program once on `frame`: (action, frame after the program).
 fn run(fast: &FastPath, frame: &[u8]) -> (u32, Vec<u8>) {
     let out = fast
@@ -157,6 +160,7 @@ fn check_response(input: &Frame, out: &[u8]) -> Vec<u8> {
 
 #[test]
 fn answers_from_the_map_equal_userspace_answers() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     let (_, resolution) = fixture::resolution().expect("the fixture's resolution");
     let answered = cases()
@@ -179,6 +183,7 @@ fn answers_from_the_map_equal_userspace_answers() {
 
 #[test]
 fn what_is_passed_or_dropped() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     for case in cases() {
         let (what, bytes) = (case.what, case.frame.bytes());
@@ -227,6 +232,7 @@ fn the_bench_times_every_kind_of_case() {
 
 #[test]
 fn truncated_and_corrupted_frames_are_never_answered_wrongly() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     for frame in [
         Frame::udp(false, query("www.example.com", 1, Some((1232, true)), &[])),
@@ -271,6 +277,7 @@ fn truncated_and_corrupted_frames_are_never_answered_wrongly() {
 
 #[test]
 fn deny_list_drops_and_lifts_at_run_time() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     let v4 = Frame::udp(false, query("www.example.com", 1, None, &[])).bytes();
     let v6 = Frame::udp(true, query("www.example.com", 1, None, &[])).bytes();
@@ -330,6 +337,7 @@ fn deny_list_drops_and_lifts_at_run_time() {
 
 #[test]
 fn rate_limit_drops_and_slips_per_prefix() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     {
         let mut maps = p.fast.maps.lock().unwrap();
@@ -377,6 +385,7 @@ fn rate_limit_drops_and_slips_per_prefix() {
 
 #[test]
 fn service_addresses_limit_what_is_ours() {
+    test_support::require_root!("loading the XDP program");
     let p = load_program();
     {
         let mut maps = p.fast.maps.lock().unwrap();
@@ -408,6 +417,7 @@ fn service_addresses_limit_what_is_ours() {
 
 #[test]
 fn resolver_entries_only_for_allowed_clients_with_rd_until_their_deadline() {
+    test_support::require_root!("loading the XDP program");
     use dns_wire::wire::class;
     use xdp_abi::CONFIG_RECURSION;
 
@@ -530,6 +540,7 @@ impl log::Log for Captured {
 
 #[test]
 fn the_programs_log_is_off_unless_asked_for_and_then_says_why() {
+    test_support::require_root!("loading the XDP program");
     use crate::{config::ProgramLogLevel, xdp::loader::ProgramLog};
 
     assert_root();

@@ -183,7 +183,9 @@ pub enum Stat {
     /// A query we could answer, but not in the map: passed to userspace.
     Miss,
     /// DNS for us that XDP does not answer (EDNS options, other opcodes,
-    /// large or odd messages, too big for the client): passed to userspace.
+    /// large or odd messages, too big for the client, bytes after the IP
+    /// packet or the UDP datagram other than Ethernet padding): passed to
+    /// the stack and userspace.
     Pass,
     /// Shorter than a DNS header: dropped.
     DropTooShort,
@@ -205,11 +207,25 @@ pub enum Stat {
     TxError,
     /// Answered from one of the resolver's entries with `XDP_TX`.
     RecursiveHit,
+    /// IPv4 with options, to our port: passed (the stack handles options;
+    /// XDP never copies them into an answer).
+    PassIpOptions,
+    /// IPv4 header checksum wrong: dropped, as the stack drops it.
+    DropIpChecksum,
+    /// IP or UDP length longer than what carries it (or a UDP length under
+    /// 8): dropped, as the stack drops it.
+    DropLength,
+    /// UDP checksum wrong, or zero over IPv6: dropped, as the stack drops it.
+    DropUdpChecksum,
+    /// From a source no query comes from: one of our service addresses (or
+    /// the destination itself), loopback, multicast, broadcast,
+    /// unspecified, IPv4-mapped IPv6: dropped.
+    DropMartian,
 }
 
 impl Stat {
     /// Number of counters.
-    pub const COUNT: u32 = 13;
+    pub const COUNT: u32 = 18;
     /// Every counter, in index order.
     pub const ALL: [Stat; Self::COUNT as usize] = [
         Stat::Hit,
@@ -225,6 +241,11 @@ impl Stat {
         Stat::Slip,
         Stat::TxError,
         Stat::RecursiveHit,
+        Stat::PassIpOptions,
+        Stat::DropIpChecksum,
+        Stat::DropLength,
+        Stat::DropUdpChecksum,
+        Stat::DropMartian,
     ];
 
     /// The counter's name in logs and `dns-server stats`.
@@ -243,6 +264,11 @@ impl Stat {
             Stat::Slip => "slip",
             Stat::TxError => "tx_error",
             Stat::RecursiveHit => "recursive_hit",
+            Stat::PassIpOptions => "pass_ip_options",
+            Stat::DropIpChecksum => "drop_ip_checksum",
+            Stat::DropLength => "drop_length",
+            Stat::DropUdpChecksum => "drop_udp_checksum",
+            Stat::DropMartian => "drop_martian",
         }
     }
 }
