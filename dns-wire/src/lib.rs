@@ -10,11 +10,15 @@
 //!   copy, word at a time, that accepts only what the program can answer
 //!   and leaves the rest to [`query`].
 //!
-//! Nothing here knows about XDP maps: those live in the `xdp-abi` crate.
+//! [`differential`] states what the two must agree on, for the host tests
+//! and the fuzz target. Nothing here knows about XDP maps: those live in the
+//! `xdp-abi` crate.
 #![no_std]
 #![warn(missing_docs)]
 
 pub mod csum;
+#[cfg(not(target_arch = "bpf"))]
+pub mod differential;
 pub mod fast_question;
 pub mod hash;
 pub mod query;
