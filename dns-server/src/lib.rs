@@ -15,6 +15,7 @@
 //!   `fast_path`: how answers flow back into it.
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - [`config`] and [`cli`]: the configuration file and the command line.
+//! - [`fuzz`]: the entry points of the fuzz targets in `fuzz/`.
 //!
 //! A query's round trip, and the way its answer flows back into XDP so the
 //! next one like it never leaves the kernel:
@@ -46,6 +47,7 @@ pub mod cli;
 pub mod config;
 #[cfg(test)]
 mod deploy_examples;
+pub mod fuzz;
 pub mod prefix;
 pub mod serve;
 pub mod service;

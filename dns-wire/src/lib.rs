@@ -12,6 +12,8 @@
 //!
 //! [`cookie`] holds DNS cookies (RFC 7873) and the RFC 9018 server
 //! cookie, which the program and userspace must compute byte for byte alike.
+//! [`differential`] states what the two parsers must agree on, for the host
+//! tests and the fuzz target.
 //!
 //! Nothing here knows about XDP maps: those live in the `xdp-abi` crate.
 #![no_std]
@@ -23,6 +25,8 @@ extern crate std;
 
 pub mod cookie;
 pub mod csum;
+#[cfg(not(target_arch = "bpf"))]
+pub mod differential;
 pub mod fast_question;
 pub mod hash;
 pub mod query;

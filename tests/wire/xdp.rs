@@ -88,7 +88,11 @@ impl Lab {
     /// which adds the server cookie (the program does not make cookies yet),
     /// so these tests, which count XDP hits, ask without.
     fn dig(&self, args: &[&str]) -> String {
-        run(self.client.exec("dig").args(["+time=1", "+tries=2", "+nocookie"]).args(args))
+        run(self
+            .client
+            .exec("dig")
+            .args(["+time=1", "+tries=2", "+nocookie"])
+            .args(args))
     }
 }
 

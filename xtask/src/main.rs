@@ -1,4 +1,4 @@
-//! `cargo xtask`: set-up, run, test, benchmark and lab commands.
+//! `cargo xtask`: set-up, run, test, benchmark, lab and fuzz commands.
 //!
 //! Each command lives in its own module. The benches and the lab are the
 //! `dns-lab` library's: their modules here parse arguments and call it;
@@ -6,6 +6,7 @@
 //! says what it does and skips what is already in place, so running a
 //! command twice is cheap.
 mod bench;
+mod fuzz;
 mod lab;
 mod run;
 mod setup;
@@ -37,6 +38,8 @@ enum Command {
     Bench(bench::Command),
     /// Anycast failover lab: two PoPs, a BGP router and a client in namespaces; timelines of faults.
     Lab(lab::Args),
+    /// Run the libFuzzer targets in fuzz/ for a while each (not part of `test`).
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Test => test::cmd(),
         Command::Bench(command) => bench::cmd(&command),
         Command::Lab(args) => lab::cmd(&args),
+        Command::Fuzz(args) => fuzz::cmd(&args),
     };
     // Printed by hand: the chain of causes is what helps, a backtrace of xtask does not.
     match result {

@@ -25,6 +25,7 @@ pub const ALL_PACKAGES: &[&str] = &[
     "dnsperf",        // closed-loop load generator
     "iproute2",       // ip netns, ss
     "tcpdump",        // looking at test traffic
+    "g++",            // libFuzzer (C++) for `cargo xtask fuzz`
 ];
 
 /// Daemons that Debian's post-install scripts may start; none may stay behind.

@@ -181,20 +181,25 @@ impl Source {
             return Err(too_large());
         }
         self.read += bytes.len() as u64;
-        // The error names the place, never the bytes: the file may not be text at all.
-        let text = String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "{} is not UTF-8 text (byte {} is not)",
-                shown.display(),
-                e.utf8_error().valid_up_to()
-            )
-        })?;
-        // Editors on some systems start files with a byte-order mark.
-        Ok(match text.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_string(),
-            None => text,
-        })
+        decode_text(bytes, shown)
     }
+}
+
+/// A zone file's bytes as text: UTF-8, without a byte-order mark. The error
+/// names the place (`shown`), never the bytes: the file may not be text at all.
+pub(crate) fn decode_text(bytes: Vec<u8>, shown: &Path) -> Result<String, String> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{} is not UTF-8 text (byte {} is not)",
+            shown.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    // Editors on some systems start files with a byte-order mark.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// Where `path` leads: its longest existing ancestor canonicalised, with the
