@@ -282,10 +282,8 @@ fn write_whole(path: &Path, content: &[u8]) -> io::Result<()> {
 
 /// A query without EDNS for `qname` (wire format) and `qtype`, class IN.
 fn plain_query(qname: &[u8], qtype: u16) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    q.extend_from_slice(qname);
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&wire::class::IN.to_be_bytes());
+    let mut q = Vec::new();
+    Writer::new(&mut q, usize::MAX, 0x1234, 0, Some((qname, qtype, wire::class::IN))).finish();
     q
 }
 

@@ -69,12 +69,12 @@ mod tests {
 
     /// A query for `a.` with an OPT holding `options`.
     fn query(options: &[u8]) -> Vec<u8> {
-        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-        m.extend_from_slice(&[1, b'a', 0, 0, 1, 0, 1]);
-        m.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0]);
-        m.extend_from_slice(&(options.len() as u16).to_be_bytes());
-        m.extend_from_slice(options);
-        m
+        test_support::Query::new("a.", 1)
+            .id(0x1234)
+            .rd()
+            .edns(4096)
+            .raw_options(options)
+            .to_wire()
     }
 
     #[test]

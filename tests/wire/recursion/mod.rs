@@ -309,8 +309,7 @@ fn identical_queries_in_flight_share_one_resolution() {
         .map(|i| {
             let server = server.clone();
             thread::spawn(move || {
-                let mut q = vec![(i >> 8) as u8, i as u8, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-                q.extend_from_slice(b"\x03www\x04slow\x04test\x00\x00\x01\x00\x01");
+                let q = test_support::Query::new("www.slow.test", 1).id(i).rd().to_wire();
                 let socket = UdpSocket::bind("127.0.0.1:0").expect("client socket");
                 socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
                 socket.send_to(&q, ("127.0.0.1", server.port)).expect("sent");
