@@ -7,14 +7,17 @@
 //! - [`checksum`]: the Internet checksum (RFC 1071), written out here and not
 //!   taken from the XDP program's code, so that a test can catch its errors.
 //! - [`netns`]: network namespaces and veth pairs that are removed on drop.
+//! - [`temp_dir`]: scratch directories removed on drop.
 #![warn(missing_docs)]
 
 pub mod checksum;
 pub mod frame;
 pub mod netns;
 pub mod query;
+pub mod temp_dir;
 
 pub use query::{Edns, Query, encode_name};
+pub use temp_dir::TempDir;
 
 /// Returns from the calling test with a line saying it was skipped, unless
 /// it runs as root. Only tests that need root use it (network namespaces,

@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use test_support::Query;
+use test_support::{Query, TempDir};
 
 use super::{ZoneSandbox, read_message, respond};
 
@@ -54,26 +54,6 @@ fn replay(target: &str, run: impl Fn(&[u8])) -> usize {
     files.len()
 }
 
-/// A scratch directory for a [`ZoneSandbox`], removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "dns-server-fuzz-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn respond_corpus_replays() {
     replay("respond", |bytes| {
@@ -90,7 +70,7 @@ fn message_corpus_replays() {
 
 #[test]
 fn zone_corpus_replays() {
-    let scratch = Scratch::new("replay");
+    let scratch = TempDir::new("replay");
     let sandbox = ZoneSandbox::new(&scratch.0).expect("the sandbox can be laid out");
     replay("zone", |bytes| {
         let _ = sandbox.read_zone(bytes);
@@ -124,7 +104,7 @@ fn read_message_reads_compressed_names_and_refuses_loops() {
 
 #[test]
 fn zones_read_in_the_sandbox_cannot_reach_outside_it() {
-    let scratch = Scratch::new("confined");
+    let scratch = TempDir::new("confined");
     let sandbox = ZoneSandbox::new(&scratch.0).expect("the sandbox can be laid out");
     let soa = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n";
     for include in ["inc.zone", "nested.zone", "sub/a.zone"] {

@@ -444,6 +444,8 @@ impl<'a> Lexer<'a> {
 
 #[cfg(test)]
 mod tests {
+    use test_support::TempDir;
+
     use super::*;
 
     fn origin() -> Name {
@@ -464,36 +466,6 @@ mod tests {
 
     fn name(text: &str) -> Name {
         Name::parse(text, None).expect("test name parses")
-    }
-
-    /// A unique scratch directory, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "dns-server-zone-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            std::fs::create_dir_all(&dir).expect("temp dir can be created");
-            Self(dir)
-        }
-
-        fn write(&self, file: &str, text: &str) -> PathBuf {
-            let path = self.0.join(file);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).expect("temp subdirectory can be created");
-            }
-            std::fs::write(&path, text).expect("temp file can be written");
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 
     #[test]

@@ -238,28 +238,9 @@ fn descriptor_path(file: &File) -> std::io::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use test_support::TempDir;
+
     use super::*;
-
-    /// A unique scratch directory, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!(
-                "dns-server-source-{tag}-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            std::fs::create_dir_all(&dir).expect("temp dir can be created");
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     const SECRET: &str = "s3cret-marker-never-printed";
 
