@@ -73,20 +73,25 @@ pub(crate) struct Asker<'a> {
     /// The secrets in force.
     pub secrets: &'a CookieSecrets,
     /// Seconds since the Unix epoch, truncated to 32 bits (RFC 9018
-    /// compares them with serial arithmetic).
-    pub now: u32,
+    /// compares them with serial arithmetic); `None`: the clock, read only
+    /// when a query carries a cookie, so other queries never pay for it.
+    pub now: Option<u32>,
 }
 
 impl<'a> Asker<'a> {
     /// `addr` asking now.
     pub(crate) fn now(addr: IpAddr, secrets: &'a CookieSecrets) -> Asker<'a> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Asker {
             addr,
             secrets,
-            now: now as u32,
+            now: None,
         }
     }
+}
+
+/// The clock as RFC 9018 timestamps count it.
+fn unix_now() -> u32 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32
 }
 
 /// What a query's COOKIE option makes of its response.
@@ -125,13 +130,14 @@ impl Judged {
         };
         let addr = client_addr(asker.addr);
         let secrets = asker.secrets;
-        let validity = cookie::validate(cookie, &addr, asker.now, &secrets.current, secrets.previous.as_ref());
+        let now = asker.now.unwrap_or_else(unix_now);
+        let validity = cookie::validate(cookie, &addr, now, &secrets.current, secrets.previous.as_ref());
         Stats::bump(match validity {
             Validity::Missing => &stats.cookies_absent,
             Validity::Invalid => &stats.cookies_invalid,
             Validity::Fresh | Validity::Renew => &stats.cookies_valid,
         });
-        let server = cookie::answer_cookie(cookie, validity, &addr, asker.now, &secrets.current);
+        let server = cookie::answer_cookie(cookie, validity, &addr, now, &secrets.current);
         Judged::Echo {
             data: cookie::response_data(&cookie.client, &server),
             validity,

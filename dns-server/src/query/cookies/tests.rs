@@ -91,7 +91,7 @@ impl Rig {
         let asker = Asker {
             addr: CLIENT,
             secrets,
-            now: NOW,
+            now: Some(NOW),
         };
         let responder = Responder {
             catalog: &self.catalog,
