@@ -1,11 +1,16 @@
 //! The running service: settings from config and flags, catalog loading and reloading.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use arc_swap::ArcSwap;
 
 use crate::{
-    catalog::Catalog,
+    answer_cache::{AnswerCache, CacheBudget},
+    catalog::{Catalog, ServedZone, ZoneStatus, ZoneVersion},
     cli::Overrides,
     config::{Config, ResolverSection, ZoneConfig},
     fast_path::FastPathSink,
@@ -14,7 +19,8 @@ use crate::{
     resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
-    zone::{load, tree::Zone},
+    zone::{load, source::ReadLimits},
+    zone_files, zone_state,
 };
 
 /// What `serve` runs with: the merged config and where it came from.
@@ -104,6 +110,9 @@ impl Overrides {
         if self.no_xdp {
             config.xdp.enabled = false;
         }
+        if self.strict {
+            config.server.strict = true;
+        }
         let resolver = &mut config.resolver;
         if !self.allow_recursion.is_empty() {
             resolver.allow.clone_from(&self.allow_recursion);
@@ -144,44 +153,111 @@ fn host_name() -> String {
         .unwrap_or_else(|| "dns-server".into())
 }
 
-/// Loads every configured zone (the built-in one when none is). A zone that
-/// fails keeps its version from `previous` when there is one; without one,
-/// the error is returned when `strict` (at start-up) and logged otherwise.
+/// Builds the catalog the configuration asks for. A zone whose files are
+/// the same bytes as when `previous` read them keeps its version as it was
+/// (data and cached answers); the others are read. A zone that fails keeps
+/// its version from `previous` when there is one; without one, the error is
+/// returned when `strict`, and otherwise the zone is kept in the catalog
+/// without data, so its names get SERVFAIL while every other zone is served.
 pub(crate) fn load_catalog(
     config: &Config,
     previous: Option<&Catalog>,
     stats: &Stats,
     strict: bool,
 ) -> anyhow::Result<Catalog> {
-    let mut zones: Vec<Arc<Zone>> = Vec::new();
+    let entries = config.server.answer_cache_entries;
+    let budget = match previous {
+        Some(p) if p.budget().capacity() == entries => p.budget().clone(),
+        _ => CacheBudget::new(entries),
+    };
+    let mut zones: Vec<ServedZone> = Vec::new();
     if config.zones.is_empty() {
-        zones.push(Arc::new(load::default_zone()?));
+        let built_in = previous
+            .and_then(|p| {
+                p.zone(
+                    &Name::parse(load::DEFAULT_ORIGIN, None)
+                        .expect("valid")
+                        .to_lowercase()
+                        .as_wire(),
+                )
+            })
+            .filter(|z| z.file.is_none())
+            .and_then(|z| z.version.clone());
+        let version = match built_in {
+            Some(version) => version,
+            None => ZoneVersion::new(Arc::new(load::default_zone()?), Vec::new(), &budget),
+        };
+        zones.push(ServedZone::loaded(version, None));
     }
     let limits = config.server.read_limits();
     for zone in &config.zones {
-        let origin = Name::parse(&zone.origin, None)?;
-        match load::from_file(&origin, &zone.file, &limits) {
-            Ok(loaded) => {
-                tracing::info!(zone = %loaded.origin, serial = loaded.serial, names = loaded.node_count(), "zone loaded");
-                zones.push(Arc::new(loaded));
-            }
-            Err(error) => {
-                Stats::bump(&stats.reload_failures);
-                let old = previous.and_then(|c| c.zone(origin.to_lowercase().as_wire()));
-                match old {
-                    Some(old) => {
-                        tracing::error!(zone = %origin, %error, serial = old.serial, "zone failed to load; keeping the version already served");
-                        zones.push(old.clone());
-                    }
-                    None if strict => anyhow::bail!("{error}"),
-                    None => {
-                        tracing::error!(zone = %origin, %error, "zone failed to load and has no previous version; not served")
-                    }
-                }
-            }
+        let origin = Name::parse(&zone.origin, None)?.to_lowercase();
+        let old = previous.and_then(|c| c.zone(origin.as_wire()));
+        let reading = Reading {
+            limits: &limits,
+            budget: &budget,
+            stats,
+            strict,
+        };
+        zones.push(reading.zone(origin, &zone.file, old)?);
+    }
+    if previous.is_some_and(|p| !Arc::ptr_eq(p.budget(), &budget)) {
+        // A new cache size: every zone starts a cache within it.
+        for version in zones.iter_mut().filter_map(|z| z.version.as_mut()) {
+            version.answers = Arc::new(AnswerCache::within(budget.clone()));
         }
     }
-    Ok(Catalog::new(zones, config.server.answer_cache_entries))
+    Ok(Catalog::of(zones, budget))
+}
+
+/// What reading one zone for [`load_catalog`] needs.
+struct Reading<'a> {
+    limits: &'a ReadLimits,
+    budget: &'a Arc<CacheBudget>,
+    stats: &'a Stats,
+    strict: bool,
+}
+
+impl Reading<'_> {
+    /// The zone at `origin` from `file`, `old` being what was served before.
+    fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
+        let same_file = old.filter(|o| o.file.as_deref() == Some(file));
+        if let Some(version) = same_file.and_then(|o| o.version.as_ref())
+            && zone_files::unchanged(&version.files)
+        {
+            Stats::bump(&self.stats.zones_unchanged);
+            tracing::debug!(zone = %origin, serial = version.zone.serial, "zone files unchanged; version kept");
+            return Ok(ServedZone::loaded(version.clone(), Some(file.to_path_buf())));
+        }
+        let error = match load::from_file_read(&origin, file, self.limits) {
+            Ok((zone, files)) => {
+                Stats::bump(&self.stats.zones_loaded);
+                tracing::info!(zone = %zone.origin, serial = zone.serial, names = zone.node_count(), "zone loaded");
+                let version = ZoneVersion::new(Arc::new(zone), files, self.budget);
+                return Ok(ServedZone::loaded(version, Some(file.to_path_buf())));
+            }
+            Err(error) => error,
+        };
+        Stats::bump(&self.stats.zone_load_failures);
+        let (version, status) = match old.and_then(|o| o.version.clone()) {
+            Some(version) => {
+                Stats::bump(&self.stats.reload_failures);
+                tracing::error!(zone = %origin, %error, serial = version.zone.serial, "zone failed to load; keeping the version already served");
+                (Some(version), ZoneStatus::KeptOld(error.to_string()))
+            }
+            None if self.strict => anyhow::bail!("{error}"),
+            None => {
+                tracing::error!(zone = %origin, %error, "zone failed to load and has no previous version; not served (SERVFAIL for its names)");
+                (None, ZoneStatus::Failed(error.to_string()))
+            }
+        };
+        Ok(ServedZone {
+            origin,
+            file: Some(file.to_path_buf()),
+            version,
+            status,
+        })
+    }
 }
 
 /// What serving starts from, before the XDP fast path (which is filled
@@ -195,11 +271,13 @@ pub(crate) struct Loaded {
     stats: Stats,
 }
 
-/// Loads every zone (strictly: a zone that fails stops the start) and sets
-/// up recursion.
+/// Loads every zone and sets up recursion. A zone that fails is not served
+/// (SERVFAIL for its names) and the others are; with `[server] strict` (or
+/// `--strict`) it stops the start instead.
 pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
-    let catalog = load_catalog(&settings.config, None, &stats, true)?;
+    let catalog = load_catalog(&settings.config, None, &stats, settings.config.server.strict)?;
+    report_zones(&settings.config, &catalog);
     Ok(Loaded {
         catalog: Arc::new(catalog),
         identity: settings.identity(),
@@ -275,8 +353,9 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
     }
     match loaded {
         Ok((settings, Ok(catalog))) => {
-            // The XDP refill behind the hook is bounded work, but not async work.
-            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog)).await;
+            // The XDP update behind the hook is bounded work, but not async work.
+            let config = settings.config.clone();
+            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog, &config)).await;
             if let Err(error) = applied {
                 tracing::error!(%error, "reload task failed");
             }
@@ -329,13 +408,49 @@ fn reread(current: Settings) -> Settings {
 }
 
 /// Makes `catalog` the one served (after the XDP maps, so XDP never serves
-/// a zone that is no longer loaded).
-fn swap_in(shared: &Shared, catalog: Catalog) {
+/// a zone version that is no longer loaded).
+fn swap_in(shared: &Shared, catalog: Catalog, config: &Config) {
     let catalog = Arc::new(catalog);
     shared.fast_path.serve_catalog(&catalog);
-    shared.catalog.store(catalog);
+    shared.catalog.store(catalog.clone());
     Stats::bump(&shared.stats.reloads);
+    report_zones(config, &catalog);
     tracing::info!("reload complete");
+}
+
+/// Logs how many zones are served and failed, and writes the state file
+/// `dns-server status` reads (a warning when it cannot be written).
+fn report_zones(config: &Config, catalog: &Catalog) {
+    let (mut served, mut failed) = (0, Vec::new());
+    for zone in catalog.zones() {
+        if zone.version.is_some() {
+            served += 1;
+        }
+        if zone.status != ZoneStatus::Loaded {
+            failed.push(zone.origin.to_string());
+        }
+    }
+    failed.sort();
+    if failed.is_empty() {
+        tracing::info!(served, "every zone loaded");
+    } else {
+        tracing::warn!(
+            served,
+            failed = failed.join(" "),
+            "some zones failed to load (see `dns-server status`)"
+        );
+    }
+    let Some(path) = config
+        .server
+        .state_file
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
+        return;
+    };
+    if let Err(error) = zone_state::write(path, catalog) {
+        tracing::warn!(path = %path.display(), %error, "zone state file not written; `dns-server status` cannot show this server's zones");
+    }
 }
 
 /// Why [`run_within`] has no result.
