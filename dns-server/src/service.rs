@@ -495,6 +495,111 @@ mod tests {
         assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
     }
 
+    fn zone_text(origin: &str, serial: u32, extra: &str) -> String {
+        format!("$ORIGIN {origin}\n$TTL 60\n@ SOA ns1 h {serial} 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n{extra}")
+    }
+
+    fn config_of(dir: &test_support::TempDir, zones: &[&str]) -> Config {
+        let mut text = String::new();
+        for origin in zones {
+            text.push_str(&format!("[[zone]]\norigin = \"{origin}\"\nfile = \"{origin}zone\"\n"));
+        }
+        Config::parse(&text, &dir.path().join("c.toml")).expect("valid config")
+    }
+
+    fn served<'c>(catalog: &'c Catalog, origin: &str) -> &'c ServedZone {
+        let name = Name::parse(origin, None).expect("name").to_lowercase();
+        catalog.zone(name.as_wire()).expect("configured")
+    }
+
+    #[test]
+    fn a_reload_reads_only_the_zones_whose_files_changed() {
+        let dir = test_support::TempDir::new("per-zone");
+        dir.write("a.test.zone", &zone_text("a.test.", 1, "$INCLUDE a.inc\n"));
+        let inc = dir.write("a.inc", "www A 192.0.2.10\n");
+        dir.write("b.test.zone", &zone_text("b.test.", 1, ""));
+        let config = config_of(&dir, &["a.test.", "b.test."]);
+        let stats = Stats::default();
+        let first = load_catalog(&config, None, &stats, true).expect("loads");
+        let (a1, b1) = (served(&first, "a.test."), served(&first, "b.test."));
+        let (va, vb) = (a1.version.clone().expect("a"), b1.version.clone().expect("b"));
+        assert_eq!(va.files.len(), 2, "the include is part of the zone's identity");
+
+        let second = load_catalog(&config, Some(&first), &stats, false).expect("loads");
+        for (origin, old) in [("a.test.", &va), ("b.test.", &vb)] {
+            let new = served(&second, origin).version.as_ref().expect("served");
+            assert!(
+                Arc::ptr_eq(&new.zone, &old.zone),
+                "{origin}: unchanged zone reused as is"
+            );
+            assert!(
+                Arc::ptr_eq(&new.answers, &old.answers),
+                "{origin}: its cached answers too"
+            );
+            assert_eq!(new.id, old.id, "{origin}: same version");
+        }
+        assert_eq!(stats.zones_unchanged.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+        // The include changes, keeping its size and mtime: a.test. is read again, b.test. not.
+        let mtime = std::fs::metadata(&inc).and_then(|m| m.modified()).expect("mtime");
+        std::fs::write(&inc, "www A 192.0.2.20\n").expect("rewrite");
+        std::fs::File::options()
+            .write(true)
+            .open(&inc)
+            .and_then(|f| f.set_modified(mtime))
+            .expect("mtime kept");
+        let third = load_catalog(&config, Some(&second), &stats, false).expect("loads");
+        let a3 = served(&third, "a.test.").version.as_ref().expect("a");
+        assert_ne!(a3.id, va.id, "a changed include makes a new version");
+        assert!(!Arc::ptr_eq(&a3.zone, &va.zone));
+        let b3 = served(&third, "b.test.").version.as_ref().expect("b");
+        assert!(Arc::ptr_eq(&b3.zone, &vb.zone), "the other zone is untouched");
+    }
+
+    #[test]
+    fn a_zone_that_fails_is_not_served_kept_old_or_stops_a_strict_start() {
+        let dir = test_support::TempDir::new("isolation");
+        dir.write("good.test.zone", &zone_text("good.test.", 1, ""));
+        let bad = dir.write("bad.test.zone", &zone_text("bad.test.", 1, "www A not-an-address\n"));
+        let config = config_of(&dir, &["good.test.", "bad.test."]);
+        let stats = Stats::default();
+        let error = load_catalog(&config, None, &stats, true)
+            .err()
+            .expect("strict: the start fails");
+        assert!(error.to_string().contains("bad.test.zone:6"), "file:line in {error}");
+
+        let start = load_catalog(&config, None, &stats, false).expect("not strict: served");
+        assert!(
+            served(&start, "good.test.").version.is_some(),
+            "the good zone is served"
+        );
+        let failed = served(&start, "bad.test.");
+        assert!(failed.version.is_none(), "the bad zone is not");
+        match &failed.status {
+            ZoneStatus::Failed(e) => assert!(e.contains("bad.test.zone:6"), "file:line in {e}"),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        assert_eq!(stats.zone_load_failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+        std::fs::write(&bad, zone_text("bad.test.", 2, "www A 192.0.2.2\n")).expect("fixed");
+        let fixed = load_catalog(&config, Some(&start), &stats, false).expect("loads");
+        let loaded = served(&fixed, "bad.test.");
+        assert_eq!(
+            (loaded.version.as_ref().map(|v| v.zone.serial), &loaded.status),
+            (Some(2), &ZoneStatus::Loaded)
+        );
+
+        std::fs::write(&bad, zone_text("bad.test.", 3, "www CNAME ns1\nwww A 192.0.2.2\n")).expect("broken");
+        let broken = load_catalog(&config, Some(&fixed), &stats, false).expect("a reload never fails");
+        let kept = served(&broken, "bad.test.");
+        assert_eq!(
+            kept.version.as_ref().map(|v| v.zone.serial),
+            Some(2),
+            "the old version serves"
+        );
+        assert!(matches!(kept.status, ZoneStatus::KeptOld(_)), "{:?}", kept.status);
+    }
+
     #[tokio::test]
     async fn a_stuck_load_does_not_hold_up_the_next() {
         let (unblock, blocked) = std::sync::mpsc::channel::<()>();
