@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn caches_share_one_budget_and_give_it_back() {
         let budget = CacheBudget::new(2);
-        let (a, b) = (AnswerCache::within(budget.clone()), AnswerCache::within(budget.clone()));
+        let (a, b) = (AnswerCache::within(budget.clone()), AnswerCache::within(budget));
         let q = |name: &str| test_support::Query::new(name, 1).to_wire();
         let key = |wire: &[u8]| Key::new(&dns_wire::query::parse(wire).expect("a query"));
         let (w1, w2, w3) = (q("a.example"), q("b.example"), q("c.example"));

@@ -172,15 +172,9 @@ pub(crate) fn load_catalog(
     };
     let mut zones: Vec<ServedZone> = Vec::new();
     if config.zones.is_empty() {
+        let origin = Name::parse(load::DEFAULT_ORIGIN, None)?.to_lowercase();
         let built_in = previous
-            .and_then(|p| {
-                p.zone(
-                    &Name::parse(load::DEFAULT_ORIGIN, None)
-                        .expect("valid")
-                        .to_lowercase()
-                        .as_wire(),
-                )
-            })
+            .and_then(|p| p.zone(origin.as_wire()))
             .filter(|z| z.file.is_none())
             .and_then(|z| z.version.clone());
         let version = match built_in {
