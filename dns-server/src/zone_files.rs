@@ -56,12 +56,26 @@ fn same_file(read: &FileRead) -> bool {
     hash_file(file, read.size).is_some_and(|hash| hash == read.hash)
 }
 
-/// The hash of at most `size` + 1 bytes of `file` (one more than expected
-/// shows a file that grew meanwhile), or `None` when it cannot be read.
+/// The hash of `file`, read in blocks (a large zone is never held twice in
+/// memory), or `None` when it cannot be read or is not `size` bytes long
+/// (a file that grew meanwhile shows as one byte more).
 fn hash_file(file: File, size: u64) -> Option<u64> {
-    let mut bytes = Vec::with_capacity(usize::try_from(size).ok()?);
-    file.take(size.saturating_add(1)).read_to_end(&mut bytes).ok()?;
-    (bytes.len() as u64 == size).then(|| content_hash(&bytes))
+    // SipHash is a stream: blocks hash as the whole would.
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut reader = file.take(size.saturating_add(1));
+    let mut block = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        hasher.write(&block[..n]);
+        total += n as u64;
+    }
+    (total == size).then(|| hasher.finish())
 }
 
 #[cfg(test)]
@@ -107,5 +121,20 @@ mod tests {
         std::fs::remove_file(&path).expect("remove");
         assert!(!unchanged(&files), "a file that is gone is a change");
         assert!(!unchanged(&[]), "nothing to compare: not unchanged");
+    }
+
+    #[test]
+    fn a_large_file_hashed_in_blocks_matches_its_reading() {
+        let dir = test_support::TempDir::new("zone-files-large");
+        let text: String = (0..20_000).map(|i| format!("n{i} IN A 192.0.2.1\n")).collect();
+        assert!(text.len() > 4 << 16, "several blocks");
+        let path = dir.write("z", &text);
+        let files = read(&path);
+        assert!(unchanged(&files), "blockwise hash equals the one taken while reading");
+        let mut edited = text.into_bytes();
+        let last = edited.len() - 2;
+        edited[last] = b'2';
+        std::fs::write(&path, &edited).expect("rewrite");
+        assert!(!unchanged(&files), "one byte in the last block");
     }
 }
