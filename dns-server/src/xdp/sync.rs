@@ -233,6 +233,18 @@ struct Owned {
 }
 
 impl Owners {
+    /// The part of the map `insert` may be written into: none when it comes
+    /// from a zone version no longer followed, or from a catalog older than
+    /// the last whole refill.
+    fn accepting(&mut self, insert: &Insert) -> Option<&mut Owned> {
+        if insert.generation < self.since_generation || insert.version == 0 {
+            return None;
+        }
+        self.zones
+            .get_mut(&insert.origin)
+            .filter(|o| o.version == insert.version)
+    }
+
     /// Whether `catalog` has the same zones (origins) as those followed, so
     /// that each zone's keys can be rewritten alone.
     fn same_zones(&self, catalog: &Catalog) -> bool {
@@ -389,14 +401,7 @@ fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, owners: &Mutex<Owners>) {
     let mut full_logged = false;
     for insert in rx {
         let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
-        if insert.generation < owners.since_generation {
-            continue;
-        }
-        let Some(owned) = owners
-            .zones
-            .get_mut(&insert.origin)
-            .filter(|o| o.version == insert.version && insert.version != 0)
-        else {
+        let Some(owned) = owners.accepting(&insert) else {
             continue;
         };
         let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
@@ -420,6 +425,68 @@ mod tests {
     use test_support::Query;
 
     use super::synth_query;
+
+    /// A late copy from a zone version the map no longer follows, or from a
+    /// catalog older than the last whole refill, is never written; copies
+    /// of the versions followed are, whichever catalog they came from.
+    #[test]
+    fn late_copies_of_replaced_versions_are_never_written() {
+        use super::{Insert, Owned, Owners};
+        use xdp_abi::CacheValue;
+        let insert = |generation: u64, origin: &[u8], version: u64| Insert {
+            generation,
+            origin: origin.into(),
+            version,
+            key: super::key(origin, 1, 1, 0),
+            value: Box::new(CacheValue::zeroed()),
+        };
+        let (a, b) = (&b"\x01a\x00"[..], &b"\x01b\x00"[..]);
+        let mut owners = Owners {
+            since_generation: 10,
+            zones: [
+                (
+                    a.into(),
+                    Owned {
+                        version: 5,
+                        keys: Default::default(),
+                    },
+                ),
+                (
+                    b.into(),
+                    Owned {
+                        version: 7,
+                        keys: Default::default(),
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert!(owners.accepting(&insert(10, a, 5)).is_some(), "the version followed");
+        assert!(
+            owners.accepting(&insert(12, a, 5)).is_some(),
+            "from a later catalog, same version"
+        );
+        assert!(
+            owners.accepting(&insert(9, a, 5)).is_none(),
+            "from before the last whole refill"
+        );
+        // b is updated to version 8 (a per-zone update): copies of 7 in flight are dropped.
+        owners.zones.get_mut(b).expect("b").version = 8;
+        assert!(
+            owners.accepting(&insert(11, b, 7)).is_none(),
+            "a late copy of the replaced version"
+        );
+        assert!(
+            owners.accepting(&insert(12, b, 8)).is_some(),
+            "the new version's copies"
+        );
+        assert!(
+            owners.accepting(&insert(12, b"\x01c\x00", 1)).is_none(),
+            "a zone not followed"
+        );
+        assert!(owners.accepting(&insert(12, a, 0)).is_none(), "no version: never");
+    }
 
     /// The server's writer and test-support's independent builder agree byte for byte.
     #[test]
