@@ -42,7 +42,7 @@ use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY};
 
 use super::{SharedMaps, XdpError, maps::Maps};
 use crate::{
-    catalog::Catalog,
+    catalog::{Catalog, ServedZone},
     fast_path::NoFastPath,
     message::write::{OPT_LEN, Writer},
     query::{Identity, Responder, Transport},
@@ -123,7 +123,11 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
     let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
     let mut entries = Vec::new();
     let mut out = Vec::new();
-    let zones = catalog.zones().filter(|z| only.is_none_or(|o| z.origin.as_wire() == o));
+    // One zone is looked up, not searched for: a reload may change many of 100,000.
+    let zones: Box<dyn Iterator<Item = &ServedZone>> = match only {
+        Some(origin) => Box::new(catalog.zone(origin).into_iter()),
+        None => Box::new(catalog.zones()),
+    };
     for served in zones {
         let Some(version) = &served.version else { continue };
         for (owner, node) in version.zone.nodes() {
@@ -295,7 +299,7 @@ impl Inserter {
     }
 
     /// Whether the live map holds `zone` at the version served.
-    pub(crate) fn follows(&self, zone: &crate::catalog::ServedZone) -> bool {
+    pub(crate) fn follows(&self, zone: &ServedZone) -> bool {
         let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         owners
             .zones
