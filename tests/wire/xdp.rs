@@ -733,6 +733,37 @@ fn reload_updates_the_xdp_answers_of_the_changed_zone_only() {
         still.is_some(),
         "the other zone's run-time copy survives a no-op reload"
     );
+
+    // A zone added: names may change zones, so the idle map is refilled whole and flipped.
+    let third = dir.join("third.test.zone");
+    std::fs::write(&third, OTHER_ZONE.replace("other.test.", "third.test.")).expect("zone written");
+    let config = server._dir.0.join("dns.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "\n[[zone]]\norigin = \"third.test.\"\nfile = \"{}\"\n",
+        third.display()
+    ));
+    std::fs::write(&config, text).expect("config rewritten");
+    reload(&server);
+    assert_eq!(
+        server.log().matches("XDP response map filled and live").count(),
+        fills + 1,
+        "a zone added refills the map whole; log:\n{}",
+        server.log()
+    );
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let added = query_once(&lab, XDP_PORT, &query(5, "www.third.test", 1, None));
+    let changed = query_once(&lab, XDP_PORT, &old);
+    server.signal(libc::SIGCONT);
+    assert!(
+        added.is_some_and(|a| a.ends_with(&[192, 0, 2, 55])),
+        "the added zone answered from XDP"
+    );
+    assert!(
+        changed.is_some_and(|a| a.ends_with(&[192, 0, 2, 88])),
+        "the changed zone's answer refilled"
+    );
 }
 
 /// A process in a namespace, killed on drop.
