@@ -270,7 +270,8 @@ pub struct ServerConfig {
     pub tcp_message_timeout: u64,
     /// Seconds for a TCP answer to be taken by the client (clients that do not read).
     pub tcp_write_timeout: u64,
-    /// Wire answers kept for repeated questions, per zone generation.
+    /// Wire answers kept for repeated questions, in all: every zone version's
+    /// cache draws on this one bound.
     pub answer_cache_entries: usize,
     /// Directories whose files `$INCLUDE` may read besides the zone file's own
     /// (relative paths are taken from the config file's directory). Applied at
