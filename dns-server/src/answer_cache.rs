@@ -4,7 +4,13 @@
 //! lower-cased name, type, class, whether the query had EDNS and its DO bit.
 //! The ID, the RD/CD flags and the question's case are patched per query.
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use dns_wire::{query::Query, wire::MAX_NAME_LEN};
 
@@ -37,6 +43,11 @@ impl Key {
         }
     }
 
+    /// The question's name, lower-cased.
+    pub(crate) fn name(&self) -> &[u8] {
+        &self.bytes[5..self.len]
+    }
+
     fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
@@ -45,20 +56,58 @@ impl Key {
 /// Key bytes to response bytes.
 type Map = HashMap<Box<[u8]>, Box<[u8]>>;
 
-/// Bounded map from question to response bytes (ID zero, RD/CD clear).
+/// The bound on answers cached, shared by every zone's cache: one zone per
+/// cache lets a reload keep the answers of the zones it did not change, and
+/// one budget keeps 100,000 zones from holding 100,000 caches' worth.
+#[derive(Debug)]
+pub(crate) struct CacheBudget {
+    capacity: usize,
+    used: AtomicUsize,
+}
+
+impl CacheBudget {
+    /// A budget of `capacity` answers.
+    pub(crate) fn new(capacity: usize) -> Arc<CacheBudget> {
+        Arc::new(CacheBudget {
+            capacity,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// The answers it allows.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Takes one answer's room, if there is any left.
+    fn take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used < self.capacity).then_some(used + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, answers: usize) {
+        self.used.fetch_sub(answers, Ordering::Relaxed);
+    }
+}
+
+/// Bounded map from question to response bytes (ID zero, RD/CD clear),
+/// for one zone version.
 pub(crate) struct AnswerCache {
     map: RwLock<Map>,
-    capacity: usize,
+    budget: Arc<CacheBudget>,
 }
 
 impl AnswerCache {
-    /// An empty cache holding at most `capacity` answers; when full, new
-    /// answers are simply not cached (a flood of random names cannot evict
-    /// the popular ones).
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty cache drawing on `budget`, shared with other caches; when
+    /// the budget is spent, new answers are simply not cached (a flood of
+    /// random names cannot evict the popular ones).
+    pub(crate) fn within(budget: Arc<CacheBudget>) -> Self {
         AnswerCache {
             map: RwLock::new(HashMap::new()),
-            capacity,
+            budget,
         }
     }
 
@@ -78,10 +127,12 @@ impl AnswerCache {
     /// Remembers a response (the caller clears ID and RD/CD first).
     pub(crate) fn insert(&self, key: &Key, response: &[u8]) -> bool {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity {
+        if !self.budget.take() {
             return false;
         }
-        map.insert(key.as_bytes().into(), response.into());
+        if map.insert(key.as_bytes().into(), response.into()).is_some() {
+            self.budget.give_back(1);
+        }
         true
     }
 
@@ -89,5 +140,33 @@ impl AnswerCache {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Drop for AnswerCache {
+    fn drop(&mut self) {
+        let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.budget.give_back(map.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caches_share_one_budget_and_give_it_back() {
+        let budget = CacheBudget::new(2);
+        let (a, b) = (AnswerCache::within(budget.clone()), AnswerCache::within(budget));
+        let q = |name: &str| test_support::Query::new(name, 1).to_wire();
+        let key = |wire: &[u8]| Key::new(&dns_wire::query::parse(wire).expect("a query"));
+        let (w1, w2, w3) = (q("a.example"), q("b.example"), q("c.example"));
+        assert!(a.insert(&key(&w1), b"1"));
+        assert!(a.insert(&key(&w1), b"1"), "replacing takes no more room");
+        assert!(b.insert(&key(&w2), b"2"));
+        assert!(!b.insert(&key(&w3), b"3"), "two answers in all");
+        drop(a);
+        assert!(b.insert(&key(&w3), b"3"), "a dropped cache gives its room back");
+        assert_eq!(b.len(), 2);
     }
 }

@@ -1,4 +1,4 @@
-//! Command-line interface: `serve`, `check-zone`, `check-config`.
+//! Command-line interface: `serve`, `check-zone`, `check-config`, `status` and the XDP commands.
 // The doc comments here are clap's `--help` text, where `[xdp]` is a TOML
 // table and `[::1]` an address, not links to anything.
 #![allow(rustdoc::broken_intra_doc_links)]
@@ -42,6 +42,13 @@ pub enum Command {
         /// Where the server pinned its maps ([xdp] pin_dir).
         #[arg(long, default_value = "/sys/fs/bpf/dns-server")]
         pin_dir: PathBuf,
+    },
+    /// Print each zone's state in a running server: the serial served, or why it failed to load
+    /// (file:line), from the state file it writes ([server] state_file).
+    Status {
+        /// The server's state file ([server] state_file).
+        #[arg(long, default_value = crate::config::DEFAULT_STATE_FILE)]
+        state_file: PathBuf,
     },
     /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server.
     Deny {
@@ -106,6 +113,9 @@ pub struct Overrides {
     /// Do not use XDP, whatever the configuration says.
     #[arg(long)]
     pub no_xdp: bool,
+    /// Refuse to start when a zone fails to load ([server] strict); by default it is not served and the others are.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
@@ -183,6 +193,7 @@ mod tests {
             "--xdp-iface",
             "eth1",
             "--no-xdp",
+            "--strict",
         ])
         .expect("valid");
         let Command::Serve(args) = cli.command else {
@@ -201,7 +212,7 @@ mod tests {
         assert_eq!(o.root_hints, Some(PathBuf::from("root.hints")));
         assert_eq!(o.upstream_port, Some(5353));
         assert_eq!(o.xdp_interfaces, ["eth0", "eth1"]);
-        assert!(o.no_xdp);
+        assert!(o.no_xdp && o.strict);
         let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
         assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
     }

@@ -22,6 +22,9 @@
 //!                              # the same on every PoP; default: random per start
 //! cookie_secret_previous = "ffeeddccbbaa99887766554433221100"  # accepted in a rollover, never issued
 //! require_cookies = false      # UDP queries without a valid server cookie get BADCOOKIE
+//! strict = false               # a zone that fails to load at start stops the server (--strict);
+//!                              # default: it is logged, not served (SERVFAIL), the others are
+//! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none
 //!
 //! [[zone]]
 //! origin = "example.com."
@@ -267,7 +270,8 @@ pub struct ServerConfig {
     pub tcp_message_timeout: u64,
     /// Seconds for a TCP answer to be taken by the client (clients that do not read).
     pub tcp_write_timeout: u64,
-    /// Wire answers kept for repeated questions, per zone generation.
+    /// Wire answers kept for repeated questions, in all: every zone version's
+    /// cache draws on this one bound.
     pub answer_cache_entries: usize,
     /// Directories whose files `$INCLUDE` may read besides the zone file's own
     /// (relative paths are taken from the config file's directory). Applied at
@@ -294,6 +298,18 @@ pub struct ServerConfig {
     /// answering them. TCP queries and queries without cookies are answered
     /// as usual. Applied at each reload.
     pub require_cookies: bool,
+    /// A zone that fails to load at start stops the server (for pipelines
+    /// that would rather not start than serve part of their zones). Without
+    /// it the zone is logged with `file:line`, reported in `state_file` and
+    /// not served (SERVFAIL for its names) while the others are. A reload
+    /// never stops the server: a zone that fails keeps its old version.
+    pub strict: bool,
+    /// Where each zone's state (loaded serial, or the load error and its
+    /// `file:line`) is written, atomically, at start and after each reload,
+    /// for `dns-server status`; relative paths are taken from the config
+    /// file's directory. Empty: not written. Unwritable: a warning, and
+    /// serving goes on. Applied at each reload.
+    pub state_file: Option<PathBuf>,
 }
 
 /// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
@@ -340,6 +356,8 @@ impl ServerConfig {
             cookie_secret: None,
             cookie_secret_previous: None,
             require_cookies: false,
+            strict: false,
+            state_file: None,
             ..s.clone()
         };
         reloadable(self) != reloadable(other)
@@ -376,9 +394,15 @@ impl Default for ServerConfig {
             cookie_secret: None,
             cookie_secret_previous: None,
             require_cookies: false,
+            strict: false,
+            state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
         }
     }
 }
+
+/// Where the zone state file goes by default: the run directory systemd's
+/// `RuntimeDirectory=dns-server` makes.
+pub const DEFAULT_STATE_FILE: &str = "/run/dns-server/zones.json";
 
 /// One `[[zone]]` entry.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -434,6 +458,12 @@ impl Config {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }
+        }
+        if let Some(state) = &mut config.server.state_file
+            && !state.as_os_str().is_empty()
+            && state.is_relative()
+        {
+            *state = base.join(&*state);
         }
         if let Some(hints) = &mut config.resolver.root_hints
             && hints.is_relative()

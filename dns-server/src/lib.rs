@@ -3,7 +3,9 @@
 //! Layout, following the RFC concepts:
 //! - `name`: domain names in wire format.
 //! - `zone`: master files to checked, indexed zones; `catalog`: the set
-//!   of zones served, swapped whole on reload.
+//!   of zones served, each at its own version, swapped whole on reload;
+//!   `zone_files`: whether a zone's files changed (a reload re-reads only
+//!   those); [`zone_state`]: each zone's state for `dns-server status`.
 //! - `authority`: the answering logic (referral, CNAME, wildcard, negative).
 //! - `query`: one query's bytes to its response's bytes; `message` writes them.
 //! - `answer_cache`: wire answers reused for repeated questions.
@@ -31,7 +33,9 @@
 //!               ▼                                         │
 //!           response                                      │
 //!  reload (SIGHUP): new catalog ──────────────────────────┘ FastPathSink::serve_catalog
-//!                   (refill the idle map, flip, then swap the catalog in)
+//!          (the changed zones' keys rewritten in the live map, or with other
+//!           zones added or removed, the idle map refilled and flipped;
+//!           then the catalog swapped in)
 //! ```
 //!
 //! The sink (`fast_path::FastPathSink`) is handed to `service::start` once,
@@ -53,6 +57,7 @@ pub mod serve;
 pub mod service;
 pub mod sidecar;
 pub mod xdp;
+pub mod zone_state;
 
 mod answer_cache;
 mod authority;
@@ -65,6 +70,7 @@ mod resolver;
 mod server;
 mod stats;
 mod zone;
+mod zone_files;
 
 /// A second XDP program, built beside the fast path from `xdp-ebpf/src/pass.rs`:
 /// it passes every frame. The lab attaches it to the far end of a veth pair,

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => check::config(&file).map(|line| println!("{line}")),
         Command::Sidecar(args) => sidecar(args),
         Command::Stats { pin_dir } => xdp_stats(&pin_dir),
+        Command::Status { state_file } => dns_server::zone_state::print(&state_file),
         Command::Deny {
             prefix,
             remove,

@@ -77,7 +77,12 @@ fn log_xdp_counters(fast_path: Option<Arc<Running>>, interval: u64) -> Option<to
 /// Prints what is served and how to query it.
 fn announce(shared: &Shared, addrs: &[SocketAddr]) {
     let catalog = shared.catalog.load();
-    let mut zones: Vec<String> = catalog.zones().map(|z| z.origin.to_string()).collect();
+    // Zones that failed to load are not served; the load logged them.
+    let mut zones: Vec<String> = catalog
+        .zones()
+        .filter(|z| z.version.is_some())
+        .map(|z| z.origin.to_string())
+        .collect();
     zones.sort();
     let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
     tracing::info!(zones = zones.join(" "), listen = listen.join(" "), identity = %shared.identity.identity, "serving");

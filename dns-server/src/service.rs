@@ -1,11 +1,16 @@
 //! The running service: settings from config and flags, catalog loading and reloading.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use arc_swap::ArcSwap;
 
 use crate::{
-    catalog::Catalog,
+    answer_cache::{AnswerCache, CacheBudget},
+    catalog::{Catalog, ServedZone, ZoneStatus, ZoneVersion},
     cli::Overrides,
     config::{Config, ResolverSection, ZoneConfig},
     fast_path::FastPathSink,
@@ -14,7 +19,8 @@ use crate::{
     resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
-    zone::{load, tree::Zone},
+    zone::{load, source::ReadLimits},
+    zone_files, zone_state,
 };
 
 /// What `serve` runs with: the merged config and where it came from.
@@ -104,6 +110,9 @@ impl Overrides {
         if self.no_xdp {
             config.xdp.enabled = false;
         }
+        if self.strict {
+            config.server.strict = true;
+        }
         let resolver = &mut config.resolver;
         if !self.allow_recursion.is_empty() {
             resolver.allow.clone_from(&self.allow_recursion);
@@ -144,44 +153,105 @@ fn host_name() -> String {
         .unwrap_or_else(|| "dns-server".into())
 }
 
-/// Loads every configured zone (the built-in one when none is). A zone that
-/// fails keeps its version from `previous` when there is one; without one,
-/// the error is returned when `strict` (at start-up) and logged otherwise.
+/// Builds the catalog the configuration asks for. A zone whose files are
+/// the same bytes as when `previous` read them keeps its version as it was
+/// (data and cached answers); the others are read. A zone that fails keeps
+/// its version from `previous` when there is one; without one, the error is
+/// returned when `strict`, and otherwise the zone is kept in the catalog
+/// without data, so its names get SERVFAIL while every other zone is served.
 pub(crate) fn load_catalog(
     config: &Config,
     previous: Option<&Catalog>,
     stats: &Stats,
     strict: bool,
 ) -> anyhow::Result<Catalog> {
-    let mut zones: Vec<Arc<Zone>> = Vec::new();
+    let entries = config.server.answer_cache_entries;
+    let budget = match previous {
+        Some(p) if p.budget().capacity() == entries => p.budget().clone(),
+        _ => CacheBudget::new(entries),
+    };
+    let mut zones: Vec<ServedZone> = Vec::new();
     if config.zones.is_empty() {
-        zones.push(Arc::new(load::default_zone()?));
+        let origin = Name::parse(load::DEFAULT_ORIGIN, None)?.to_lowercase();
+        let built_in = previous
+            .and_then(|p| p.zone(origin.as_wire()))
+            .filter(|z| z.file.is_none())
+            .and_then(|z| z.version.clone());
+        let version = match built_in {
+            Some(version) => version,
+            None => ZoneVersion::new(Arc::new(load::default_zone()?), Vec::new(), &budget),
+        };
+        zones.push(ServedZone::loaded(version, None));
     }
     let limits = config.server.read_limits();
     for zone in &config.zones {
-        let origin = Name::parse(&zone.origin, None)?;
-        match load::from_file(&origin, &zone.file, &limits) {
-            Ok(loaded) => {
-                tracing::info!(zone = %loaded.origin, serial = loaded.serial, names = loaded.node_count(), "zone loaded");
-                zones.push(Arc::new(loaded));
-            }
-            Err(error) => {
-                Stats::bump(&stats.reload_failures);
-                let old = previous.and_then(|c| c.zone(origin.to_lowercase().as_wire()));
-                match old {
-                    Some(old) => {
-                        tracing::error!(zone = %origin, %error, serial = old.serial, "zone failed to load; keeping the version already served");
-                        zones.push(old.clone());
-                    }
-                    None if strict => anyhow::bail!("{error}"),
-                    None => {
-                        tracing::error!(zone = %origin, %error, "zone failed to load and has no previous version; not served")
-                    }
-                }
-            }
+        let origin = Name::parse(&zone.origin, None)?.to_lowercase();
+        let old = previous.and_then(|c| c.zone(origin.as_wire()));
+        let reading = Reading {
+            limits: &limits,
+            budget: &budget,
+            stats,
+            strict,
+        };
+        zones.push(reading.zone(origin, &zone.file, old)?);
+    }
+    if previous.is_some_and(|p| !Arc::ptr_eq(p.budget(), &budget)) {
+        // A new cache size: every zone starts a cache within it.
+        for version in zones.iter_mut().filter_map(|z| z.version.as_mut()) {
+            version.answers = Arc::new(AnswerCache::within(budget.clone()));
         }
     }
-    Ok(Catalog::new(zones, config.server.answer_cache_entries))
+    Ok(Catalog::of(zones, budget))
+}
+
+/// What reading one zone for [`load_catalog`] needs.
+struct Reading<'a> {
+    limits: &'a ReadLimits,
+    budget: &'a Arc<CacheBudget>,
+    stats: &'a Stats,
+    strict: bool,
+}
+
+impl Reading<'_> {
+    /// The zone at `origin` from `file`, `old` being what was served before.
+    fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
+        let same_file = old.filter(|o| o.file.as_deref() == Some(file));
+        if let Some(version) = same_file.and_then(|o| o.version.as_ref())
+            && zone_files::unchanged(&version.files)
+        {
+            Stats::bump(&self.stats.zones_unchanged);
+            tracing::debug!(zone = %origin, serial = version.zone.serial, "zone files unchanged; version kept");
+            return Ok(ServedZone::loaded(version.clone(), Some(file.to_path_buf())));
+        }
+        let error = match load::from_file_read(&origin, file, self.limits) {
+            Ok((zone, files)) => {
+                Stats::bump(&self.stats.zones_loaded);
+                tracing::info!(zone = %zone.origin, serial = zone.serial, names = zone.node_count(), "zone loaded");
+                let version = ZoneVersion::new(Arc::new(zone), files, self.budget);
+                return Ok(ServedZone::loaded(version, Some(file.to_path_buf())));
+            }
+            Err(error) => error,
+        };
+        Stats::bump(&self.stats.zone_load_failures);
+        let (version, status) = match old.and_then(|o| o.version.clone()) {
+            Some(version) => {
+                Stats::bump(&self.stats.reload_failures);
+                tracing::error!(zone = %origin, %error, serial = version.zone.serial, "zone failed to load; keeping the version already served");
+                (Some(version), ZoneStatus::KeptOld(error.to_string()))
+            }
+            None if self.strict => anyhow::bail!("{error}"),
+            None => {
+                tracing::error!(zone = %origin, %error, "zone failed to load and has no previous version; not served (SERVFAIL for its names)");
+                (None, ZoneStatus::Failed(error.to_string()))
+            }
+        };
+        Ok(ServedZone {
+            origin,
+            file: Some(file.to_path_buf()),
+            version,
+            status,
+        })
+    }
 }
 
 /// What serving starts from, before the XDP fast path (which is filled
@@ -195,11 +265,13 @@ pub(crate) struct Loaded {
     stats: Stats,
 }
 
-/// Loads every zone (strictly: a zone that fails stops the start) and sets
-/// up recursion.
+/// Loads every zone and sets up recursion. A zone that fails is not served
+/// (SERVFAIL for its names) and the others are; with `[server] strict` (or
+/// `--strict`) it stops the start instead.
 pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
-    let catalog = load_catalog(&settings.config, None, &stats, true)?;
+    let catalog = load_catalog(&settings.config, None, &stats, settings.config.server.strict)?;
+    report_zones(&settings.config, &catalog);
     Ok(Loaded {
         catalog: Arc::new(catalog),
         identity: settings.identity(),
@@ -275,8 +347,9 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
     }
     match loaded {
         Ok((settings, Ok(catalog))) => {
-            // The XDP refill behind the hook is bounded work, but not async work.
-            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog)).await;
+            // The XDP update behind the hook is bounded work, but not async work.
+            let config = settings.config.clone();
+            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog, &config)).await;
             if let Err(error) = applied {
                 tracing::error!(%error, "reload task failed");
             }
@@ -329,13 +402,49 @@ fn reread(current: Settings) -> Settings {
 }
 
 /// Makes `catalog` the one served (after the XDP maps, so XDP never serves
-/// a zone that is no longer loaded).
-fn swap_in(shared: &Shared, catalog: Catalog) {
+/// a zone version that is no longer loaded).
+fn swap_in(shared: &Shared, catalog: Catalog, config: &Config) {
     let catalog = Arc::new(catalog);
     shared.fast_path.serve_catalog(&catalog);
-    shared.catalog.store(catalog);
+    shared.catalog.store(catalog.clone());
     Stats::bump(&shared.stats.reloads);
+    report_zones(config, &catalog);
     tracing::info!("reload complete");
+}
+
+/// Logs how many zones are served and failed, and writes the state file
+/// `dns-server status` reads (a warning when it cannot be written).
+fn report_zones(config: &Config, catalog: &Catalog) {
+    let (mut served, mut failed) = (0, Vec::new());
+    for zone in catalog.zones() {
+        if zone.version.is_some() {
+            served += 1;
+        }
+        if zone.status != ZoneStatus::Loaded {
+            failed.push(zone.origin.to_string());
+        }
+    }
+    failed.sort();
+    if failed.is_empty() {
+        tracing::info!(served, "every zone loaded");
+    } else {
+        tracing::warn!(
+            served,
+            failed = failed.join(" "),
+            "some zones failed to load (see `dns-server status`)"
+        );
+    }
+    let Some(path) = config
+        .server
+        .state_file
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
+        return;
+    };
+    if let Err(error) = zone_state::write(path, catalog) {
+        tracing::warn!(path = %path.display(), %error, "zone state file not written; `dns-server status` cannot show this server's zones");
+    }
 }
 
 /// Why [`run_within`] has no result.
@@ -378,6 +487,111 @@ mod tests {
         flags.apply(&mut config);
         assert_eq!(config.xdp.mode, AttachMode::Generic, "--xdp-mode wins");
         assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
+    }
+
+    fn zone_text(origin: &str, serial: u32, extra: &str) -> String {
+        format!("$ORIGIN {origin}\n$TTL 60\n@ SOA ns1 h {serial} 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n{extra}")
+    }
+
+    fn config_of(dir: &test_support::TempDir, zones: &[&str]) -> Config {
+        let mut text = String::new();
+        for origin in zones {
+            text.push_str(&format!("[[zone]]\norigin = \"{origin}\"\nfile = \"{origin}zone\"\n"));
+        }
+        Config::parse(&text, &dir.path().join("c.toml")).expect("valid config")
+    }
+
+    fn served<'c>(catalog: &'c Catalog, origin: &str) -> &'c ServedZone {
+        let name = Name::parse(origin, None).expect("name").to_lowercase();
+        catalog.zone(name.as_wire()).expect("configured")
+    }
+
+    #[test]
+    fn a_reload_reads_only_the_zones_whose_files_changed() {
+        let dir = test_support::TempDir::new("per-zone");
+        dir.write("a.test.zone", &zone_text("a.test.", 1, "$INCLUDE a.inc\n"));
+        let inc = dir.write("a.inc", "www A 192.0.2.10\n");
+        dir.write("b.test.zone", &zone_text("b.test.", 1, ""));
+        let config = config_of(&dir, &["a.test.", "b.test."]);
+        let stats = Stats::default();
+        let first = load_catalog(&config, None, &stats, true).expect("loads");
+        let (a1, b1) = (served(&first, "a.test."), served(&first, "b.test."));
+        let (va, vb) = (a1.version.clone().expect("a"), b1.version.clone().expect("b"));
+        assert_eq!(va.files.len(), 2, "the include is part of the zone's identity");
+
+        let second = load_catalog(&config, Some(&first), &stats, false).expect("loads");
+        for (origin, old) in [("a.test.", &va), ("b.test.", &vb)] {
+            let new = served(&second, origin).version.as_ref().expect("served");
+            assert!(
+                Arc::ptr_eq(&new.zone, &old.zone),
+                "{origin}: unchanged zone reused as is"
+            );
+            assert!(
+                Arc::ptr_eq(&new.answers, &old.answers),
+                "{origin}: its cached answers too"
+            );
+            assert_eq!(new.id, old.id, "{origin}: same version");
+        }
+        assert_eq!(stats.zones_unchanged.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+        // The include changes, keeping its size and mtime: a.test. is read again, b.test. not.
+        let mtime = std::fs::metadata(&inc).and_then(|m| m.modified()).expect("mtime");
+        std::fs::write(&inc, "www A 192.0.2.20\n").expect("rewrite");
+        std::fs::File::options()
+            .write(true)
+            .open(&inc)
+            .and_then(|f| f.set_modified(mtime))
+            .expect("mtime kept");
+        let third = load_catalog(&config, Some(&second), &stats, false).expect("loads");
+        let a3 = served(&third, "a.test.").version.as_ref().expect("a");
+        assert_ne!(a3.id, va.id, "a changed include makes a new version");
+        assert!(!Arc::ptr_eq(&a3.zone, &va.zone));
+        let b3 = served(&third, "b.test.").version.as_ref().expect("b");
+        assert!(Arc::ptr_eq(&b3.zone, &vb.zone), "the other zone is untouched");
+    }
+
+    #[test]
+    fn a_zone_that_fails_is_not_served_kept_old_or_stops_a_strict_start() {
+        let dir = test_support::TempDir::new("isolation");
+        dir.write("good.test.zone", &zone_text("good.test.", 1, ""));
+        let bad = dir.write("bad.test.zone", &zone_text("bad.test.", 1, "www A not-an-address\n"));
+        let config = config_of(&dir, &["good.test.", "bad.test."]);
+        let stats = Stats::default();
+        let error = load_catalog(&config, None, &stats, true)
+            .err()
+            .expect("strict: the start fails");
+        assert!(error.to_string().contains("bad.test.zone:6"), "file:line in {error}");
+
+        let start = load_catalog(&config, None, &stats, false).expect("not strict: served");
+        assert!(
+            served(&start, "good.test.").version.is_some(),
+            "the good zone is served"
+        );
+        let failed = served(&start, "bad.test.");
+        assert!(failed.version.is_none(), "the bad zone is not");
+        match &failed.status {
+            ZoneStatus::Failed(e) => assert!(e.contains("bad.test.zone:6"), "file:line in {e}"),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        assert_eq!(stats.zone_load_failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+        std::fs::write(&bad, zone_text("bad.test.", 2, "www A 192.0.2.2\n")).expect("fixed");
+        let fixed = load_catalog(&config, Some(&start), &stats, false).expect("loads");
+        let loaded = served(&fixed, "bad.test.");
+        assert_eq!(
+            (loaded.version.as_ref().map(|v| v.zone.serial), &loaded.status),
+            (Some(2), &ZoneStatus::Loaded)
+        );
+
+        std::fs::write(&bad, zone_text("bad.test.", 3, "www CNAME ns1\nwww A 192.0.2.2\n")).expect("broken");
+        let broken = load_catalog(&config, Some(&fixed), &stats, false).expect("a reload never fails");
+        let kept = served(&broken, "bad.test.");
+        assert_eq!(
+            kept.version.as_ref().map(|v| v.zone.serial),
+            Some(2),
+            "the old version serves"
+        );
+        assert!(matches!(kept.status, ZoneStatus::KeptOld(_)), "{:?}", kept.status);
     }
 
     #[tokio::test]

@@ -79,6 +79,14 @@ counters! {
     reloads,
     /// Zones that failed to load and kept their old version.
     reload_failures,
+    /// Zone loads (at start or reload) that succeeded: the zone file was read.
+    zones_loaded,
+    /// Zones a reload found unchanged (same files, same bytes) and kept as they were.
+    zones_unchanged,
+    /// Zone loads that failed, at start or reload, whether or not an old version kept serving.
+    zone_load_failures,
+    /// Queries answered SERVFAIL because their zone failed to load and has no version to serve.
+    zone_unloaded_servfail,
     /// Reloads abandoned at `reload_timeout`.
     reload_timeouts,
 }

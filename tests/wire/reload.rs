@@ -283,3 +283,207 @@ fn a_stuck_reload_is_abandoned_and_the_next_one_runs() {
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// What knotd 3.2 answers for a name in a zone it could not load (checked
+/// by hand against knotd on this machine): SERVFAIL, AA clear, no records,
+/// EDE 24 "Invalid Data" when the query had EDNS.
+fn is_knots_unloaded_zone_answer(r: &Response) -> bool {
+    r.rcode == "SERVFAIL"
+        && !r.flag("aa")
+        && r.answer.is_empty()
+        && r.authority.is_empty()
+        && r.edns.as_ref().is_some_and(|e| e.ede == Some(24))
+}
+
+/// `dns-server status` on `state_file`: its output, or a panic saying why not.
+fn status(state_file: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(["status", "--state-file"])
+        .arg(state_file)
+        .output()
+        .expect("expected to run dns-server status");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "expected dns-server status to succeed; stdout:\n{text}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// A zone that fails at start is logged with file:line, reported by
+/// `dns-server status` and answered SERVFAIL, while the zone beside it is
+/// served; once fixed, a SIGHUP serves it.
+#[test]
+fn a_zone_that_fails_at_start_is_not_served_and_the_others_are() {
+    let dir = TempDir::new("isolation-start");
+    let good = dir.write("good.zone", &zone("good.example.", 1, "www IN A 192.0.2.6\n"));
+    let bad = dir.write(
+        "bad.zone",
+        &zone("bad.example.", 1, "www IN A 192.0.2.7\nbroken IN A 192.0.2.300\n"),
+    );
+    let state_file = dir.path().join("run/zones.json");
+    let server = Server::builder()
+        .zone("good.example.", &good)
+        .zone("bad.example.", &bad)
+        .config(&format!("[server]\nstate_file = \"{}\"\n", state_file.display()))
+        .start();
+
+    let r = server.dig(&["www.good.example", "A"]);
+    assert!(
+        r.rcode == "NOERROR" && r.flag("aa") && r.answer.iter().any(|a| a.rdata == "192.0.2.6"),
+        "expected the good zone served beside the broken one:\n{r}"
+    );
+    for name in ["www.bad.example", "bad.example", "nothing.bad.example"] {
+        let r = server.dig(&[name, "A"]);
+        assert!(
+            is_knots_unloaded_zone_answer(&r),
+            "expected {name} answered as Knot answers a zone it could not load:\n{r}"
+        );
+    }
+    let r = server.dig(&["www.bad.example", "A", "+noedns"]);
+    assert!(
+        r.rcode == "SERVFAIL" && r.edns.is_none(),
+        "expected SERVFAIL without OPT to a query without EDNS:\n{r}"
+    );
+    let log = server.stderr();
+    assert!(
+        log.contains(&format!("{}:7", bad.display())),
+        "expected the failure logged with file:line; stderr:\n{log}"
+    );
+
+    let report = status(&state_file);
+    let line = |origin: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(origin))
+            .unwrap_or_else(|| panic!("expected a status line for {origin}:\n{report}"))
+            .to_string()
+    };
+    assert!(
+        line("bad.example.").contains("failed") && line("bad.example.").contains(&format!("{}:7", bad.display())),
+        "expected the failure and its file:line in the status:\n{report}"
+    );
+    assert!(
+        line("good.example.").contains("loaded") && line("good.example.").contains("serial 1"),
+        "expected the good zone loaded at serial 1 in the status:\n{report}"
+    );
+
+    dir.write("bad.zone", &zone("bad.example.", 2, "www IN A 192.0.2.7\n"));
+    server.sighup();
+    wait_for(&server, &["www.bad.example", "A"], "the fixed zone served", |r| {
+        r.rcode == "NOERROR" && r.answer.iter().any(|a| a.rdata == "192.0.2.7")
+    });
+    let start = Instant::now();
+    while !status(&state_file).contains("2 zones, 2 served, 0 failed") {
+        assert!(
+            start.elapsed() < RELOAD_TIMEOUT,
+            "expected the status to show both zones served:\n{}",
+            status(&state_file)
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A zone that fails on reload while another changes: the changed one is
+/// served at its new version, the failed one keeps its old version, and
+/// the status says so; a zone added by the reload that fails gets SERVFAIL.
+#[test]
+fn a_zone_that_fails_at_reload_keeps_its_version_and_a_new_one_is_not_served() {
+    let dir = TempDir::new("isolation-reload");
+    let a = dir.write("a.zone", &zone("a.example.", 1, "www IN A 192.0.2.1\n"));
+    let b = dir.write("b.zone", &zone("b.example.", 1, "www IN A 192.0.2.2\n"));
+    let state_file = dir.path().join("zones.json");
+    let config = |zones: &[(&str, &std::path::Path)]| {
+        let mut text = format!("[server]\nstate_file = \"{}\"\n", state_file.display());
+        for (origin, file) in zones {
+            text.push_str(&format!(
+                "\n[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\n",
+                file.display()
+            ));
+        }
+        text
+    };
+    let server = Server::builder()
+        .config(&config(&[("a.example.", &a), ("b.example.", &b)]))
+        .start();
+    assert_eq!(server.dig(&["www.a.example", "A"]).answer.len(), 1);
+
+    // a.example breaks, b.example changes, c.example is added broken.
+    dir.write("a.zone", &zone("a.example.", 2, "www IN A 192.0.2.999\n"));
+    dir.write("b.zone", &zone("b.example.", 2, "www IN A 192.0.2.22\n"));
+    let c = dir.write(
+        "c.zone",
+        &zone("c.example.", 1, "www IN CNAME ns1\nwww IN A 192.0.2.3\n"),
+    );
+    server.rewrite_config(&config(&[("a.example.", &a), ("b.example.", &b), ("c.example.", &c)]));
+    server.sighup();
+    wait_for(&server, &["www.b.example", "A"], "b.example's new version", |r| {
+        r.answer.iter().any(|a| a.rdata == "192.0.2.22")
+    });
+    let r = server.dig(&["a.example", "SOA"]);
+    assert_eq!(serial(&r), Some(1), "expected a.example's old version kept:\n{r}");
+    let r = server.dig(&["www.c.example", "A"]);
+    assert!(
+        is_knots_unloaded_zone_answer(&r),
+        "expected the new broken zone answered SERVFAIL, not refused:\n{r}"
+    );
+    let report = status(&state_file);
+    assert!(
+        report.lines().any(|l| l.starts_with("a.example.")
+            && l.contains("failed-keeping-old")
+            && l.contains("serial 1")
+            && l.contains(&format!("{}:6", a.display()))),
+        "expected a.example failed, keeping serial 1, with file:line:\n{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("c.example.") && l.contains("failed") && l.contains("serial -")),
+        "expected c.example failed and not served:\n{report}"
+    );
+}
+
+/// `--strict` (or `[server] strict = true`) keeps the old behaviour: a zone
+/// that fails at start stops the server, with the error's file:line.
+#[test]
+fn strict_refuses_to_start_with_a_zone_that_fails() {
+    let dir = TempDir::new("isolation-strict");
+    let good = dir.write("good.zone", &zone("good.example.", 1, ""));
+    let bad = dir.write("bad.zone", &zone("bad.example.", 1, "www IN A 192.0.2.300\n"));
+    let config = dir.write("strict.toml", "[server]\nstrict = true\n");
+    for flags in [&["--strict"][..], &["--config", config.to_str().expect("UTF-8")][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-xdp", "--zone"])
+            .arg(format!("good.example.={}", good.display()))
+            .arg("--zone")
+            .arg(format!("bad.example.={}", bad.display()))
+            .args(flags)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("expected to spawn dns-server");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("expected to wait") {
+                break status;
+            }
+            if start.elapsed() > RELOAD_TIMEOUT {
+                crate::harness::kill(&mut child);
+                panic!("expected dns-server {flags:?} to refuse to start with a broken zone");
+            }
+            thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("stderr read");
+        assert!(
+            !status.success(),
+            "expected a failure exit with {flags:?}; stderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{}:6", bad.display())),
+            "expected the error's file:line with {flags:?}; stderr:\n{stderr}"
+        );
+    }
+}

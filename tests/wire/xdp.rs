@@ -602,6 +602,170 @@ fn reload_swaps_the_xdp_answers_with_the_zone() {
     assert_eq!(nx[3] & 0x0f, 3, "old.example.com is NXDOMAIN now");
 }
 
+const OTHER_ZONE: &str = "$ORIGIN other.test.\n$TTL 300\n\
+@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+@ IN NS ns1\n\
+ns1 IN A 192.0.2.1\n\
+www IN A 192.0.2.55\n";
+
+/// Sends SIGHUP and waits until the log says the reload is complete.
+fn reload(server: &Server) {
+    let reloads = server.log().matches("reload complete").count();
+    server.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log().matches("reload complete").count() == reloads {
+        assert!(
+            Instant::now() < deadline,
+            "no reload within 10 s; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A reload that changes one zone rewrites that zone's keys in the live
+/// map and leaves the other zone's alone: with userspace stopped, the
+/// changed name's new answer comes from XDP, the changed zone's run-time
+/// copy (a negative answer) is gone, and the other zone's precomputed and
+/// run-time entries still answer (a whole refill would have dropped the
+/// run-time one).
+#[test]
+fn reload_updates_the_xdp_answers_of_the_changed_zone_only() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let dir = std::env::temp_dir().join(format!("xdp-zones-{}", lab.server_ns));
+    std::fs::create_dir_all(&dir).expect("zone dir");
+    let _cleanup = TempDir(dir.clone());
+    let zone = dir.join("example.com.zone");
+    std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
+    let other = dir.join("other.test.zone");
+    std::fs::write(&other, OTHER_ZONE).expect("zone written");
+    let extra = format!("\n[[zone]]\norigin = \"other.test.\"\nfile = \"{}\"\n", other.display());
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            zone: Some(zone.to_str().expect("UTF-8 path")),
+            extra: &extra,
+            ..Options::default()
+        },
+    );
+
+    let old = query(1, "old.example.com", 1, None);
+    let nx_changed = query(2, "nx.example.com", 1, None);
+    let www_other = query(3, "www.other.test", 1, None);
+    let nx_other = query(4, "nx.other.test", 1, None);
+    // The negative answers reach the live map as run-time copies.
+    for q in [&nx_changed, &nx_other] {
+        let nx = query_once(&lab, XDP_PORT, q).expect("userspace answers");
+        assert_eq!(nx[3] & 0x0f, 3, "NXDOMAIN");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let hits = server.counter(Stat::Hit);
+        let both = [&nx_changed, &nx_other]
+            .iter()
+            .all(|q| query_once(&lab, XDP_PORT, q).is_some());
+        if both && server.counter(Stat::Hit) >= hits + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the negative answers never came from XDP; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let fills = server.log().matches("XDP response map filled and live").count();
+
+    std::fs::write(
+        &zone,
+        ZONE_BEFORE
+            .replace(" 1 7200", " 2 7200")
+            .replace("old IN A 192.0.2.66", "old IN A 192.0.2.88"),
+    )
+    .expect("zone rewritten");
+    reload(&server);
+    let log = server.log();
+    assert!(
+        log.contains("XDP response map updated for the changed zones") && log.contains("changed=\"example.com.\""),
+        "expected a per-zone update of example.com only; log:\n{log}"
+    );
+    assert_eq!(
+        log.matches("XDP response map filled and live").count(),
+        fills,
+        "no whole refill; log:\n{log}"
+    );
+
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = query_once(&lab, XDP_PORT, &old);
+    let nx_changed_after = query_once(&lab, XDP_PORT, &nx_changed);
+    let www_other_after = query_once(&lab, XDP_PORT, &www_other);
+    let nx_other_after = query_once(&lab, XDP_PORT, &nx_other);
+    server.signal(libc::SIGCONT);
+    let answer = answer.expect("XDP answers the changed name");
+    assert!(
+        answer.ends_with(&[192, 0, 2, 88]),
+        "the new address from XDP: {answer:?}"
+    );
+    assert!(
+        nx_changed_after.is_none(),
+        "the changed zone's run-time copy must be gone from the map"
+    );
+    let www = www_other_after.expect("the other zone's precomputed answer stays in XDP");
+    assert!(www.ends_with(&[192, 0, 2, 55]), "{www:?}");
+    let nx = nx_other_after.expect("the other zone's run-time copy stays in XDP");
+    assert_eq!(nx[3] & 0x0f, 3, "still NXDOMAIN");
+
+    // Unchanged files: nothing to update, every key stays.
+    reload(&server);
+    assert!(
+        server.log().contains("zones=0 changed=\"\""),
+        "a reload with nothing changed updates no zone; log:\n{}",
+        server.log()
+    );
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let still = query_once(&lab, XDP_PORT, &nx_other);
+    server.signal(libc::SIGCONT);
+    assert!(
+        still.is_some(),
+        "the other zone's run-time copy survives a no-op reload"
+    );
+
+    // A zone added: names may change zones, so the idle map is refilled whole and flipped.
+    let third = dir.join("third.test.zone");
+    std::fs::write(&third, OTHER_ZONE.replace("other.test.", "third.test.")).expect("zone written");
+    let config = server._dir.0.join("dns.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "\n[[zone]]\norigin = \"third.test.\"\nfile = \"{}\"\n",
+        third.display()
+    ));
+    std::fs::write(&config, text).expect("config rewritten");
+    reload(&server);
+    assert_eq!(
+        server.log().matches("XDP response map filled and live").count(),
+        fills + 1,
+        "a zone added refills the map whole; log:\n{}",
+        server.log()
+    );
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let added = query_once(&lab, XDP_PORT, &query(5, "www.third.test", 1, None));
+    let changed = query_once(&lab, XDP_PORT, &old);
+    server.signal(libc::SIGCONT);
+    assert!(
+        added.is_some_and(|a| a.ends_with(&[192, 0, 2, 55])),
+        "the added zone answered from XDP"
+    );
+    assert!(
+        changed.is_some_and(|a| a.ends_with(&[192, 0, 2, 88])),
+        "the changed zone's answer refilled"
+    );
+}
+
 /// A process in a namespace, killed on drop.
 struct Guarded(Child);
 

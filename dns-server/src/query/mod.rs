@@ -32,6 +32,8 @@ pub(crate) use recursive::Pending;
 
 /// RFC 8914 INFO-CODE for a query outside every zone we serve.
 const EDE_NOT_AUTHORITATIVE: u16 = 20;
+/// RFC 8914 INFO-CODE for a name in a zone that could not be loaded (Knot sends it).
+const EDE_INVALID_DATA: u16 = 24;
 
 /// How the query arrived; it sets the size limit and ANY handling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,8 +198,28 @@ impl Responder<'_> {
         // ANY differs between UDP and TCP; NSID carries per-query options.
         let cacheable = q.qtype != rtype::ANY && q.edns.is_none_or(|e| !e.nsid);
         let key = cacheable.then(|| Key::new(q));
+        let lowered;
+        let lower = match &key {
+            Some(key) => key.name(),
+            None => {
+                lowered = q.qname.to_ascii_lowercase();
+                &lowered[..]
+            }
+        };
+        let Some(served) = self.catalog.find_for(lower, q.qtype) else {
+            // Our zones always win; recursion only for what none of them holds.
+            if q.flags & FLAG_RD != 0 && q.qclass == class::IN && may_recurse() {
+                return None;
+            }
+            return Some(self.refuse_not_authoritative(q, limit, out));
+        };
+        let Some(version) = &served.version else {
+            // A zone we could not load: ours, so never recursed, but nothing to answer from.
+            Stats::bump(&self.stats.zone_unloaded_servfail);
+            return Some(self.servfail_zone_unloaded(q, limit, out));
+        };
         if let Some(key) = &key
-            && self.catalog.answers.get_into(key, limit, out)
+            && version.answers.get_into(key, limit, out)
         {
             encode::patch_cached(out, q, packet);
             Stats::bump(&self.stats.cache_hits);
@@ -205,16 +227,8 @@ impl Responder<'_> {
         }
         Stats::bump(&self.stats.cache_misses);
 
-        let lower = q.qname.to_ascii_lowercase();
-        let Some(zone) = self.catalog.find_for(&lower, q.qtype) else {
-            // Our zones always win; recursion only for what none of them holds.
-            if q.flags & FLAG_RD != 0 && q.qclass == class::IN && may_recurse() {
-                return None;
-            }
-            return Some(self.refuse_not_authoritative(q, limit, out));
-        };
         let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
-        let answer = authority::lookup(zone, q.qname, q.qtype, dnssec_ok, transport == Transport::Udp);
+        let answer = authority::lookup(&version.zone, q.qname, q.qtype, dnssec_ok, transport == Transport::Udp);
         let truncated = encode::answer(out, q, &answer, limit, self.identity);
         if truncated {
             Stats::bump(&self.stats.truncated);
@@ -223,7 +237,7 @@ impl Responder<'_> {
         {
             let mut stored = out.clone();
             encode::clear_per_query_fields(&mut stored);
-            if self.catalog.answers.insert(key, &stored) {
+            if version.answers.insert(key, &stored) {
                 self.fast_path.copy_answer(self.catalog, q, &stored);
             }
         }
@@ -236,6 +250,15 @@ impl Responder<'_> {
         encode::finish_with_opt(&mut w, q, code, self.identity, None);
         w.finish();
         code
+    }
+
+    /// SERVFAIL for a name in a zone that failed to load, as Knot answers
+    /// it: AA clear, no records, EDE 24 "Invalid Data" (RFC 8914) with EDNS.
+    fn servfail_zone_unloaded(&self, q: &Query<'_>, limit: usize, out: &mut Vec<u8>) -> u16 {
+        let mut w = encode::start(out, q, rcode::SERVFAIL, false, limit);
+        encode::finish_with_opt(&mut w, q, rcode::SERVFAIL, self.identity, Some(EDE_INVALID_DATA));
+        w.finish();
+        rcode::SERVFAIL
     }
 
     /// REFUSED for a name in none of our zones, with EDE 20 "Not Authoritative" (RFC 8914).

@@ -50,6 +50,12 @@ fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec
     responder.respond(packet, transport, &mut out).ok().map(|()| out)
 }
 
+/// The answer cache of the catalog's only zone.
+fn answers(c: &Catalog) -> &crate::answer_cache::AnswerCache {
+    let zone = c.zones().next().expect("a zone");
+    &zone.version.as_ref().expect("loaded").answers
+}
+
 fn decode(bytes: &[u8]) -> Message {
     Message::from_bytes(bytes).unwrap_or_else(|e| panic!("our response must decode: {e}; {bytes:02x?}"))
 }
@@ -81,7 +87,7 @@ fn cached_answer_is_byte_identical_except_id_and_case() {
         Transport::Udp,
     )
     .expect("answered");
-    assert_eq!(c.answers.len(), 1, "the answer was cached");
+    assert_eq!(answers(&c).len(), 1, "the answer was cached");
     let mut second_q = query("WWW.example.com.", RecordType::A, DNSClass::IN, Some(1232));
     second_q[0] = 0x12;
     let second = respond(&c, &second_q, Transport::Udp).expect("answered");
@@ -265,7 +271,7 @@ fn big_answers_truncate_over_udp_and_not_over_tcp() {
     assert!(!m.metadata.truncation);
     assert_eq!(m.answers.len(), 40);
     assert!(
-        c.answers.get_into(
+        answers(&c).get_into(
             &crate::answer_cache::Key::new(&dns_wire::query::parse(&packet).expect("parses")),
             65535,
             &mut Vec::new()
@@ -369,4 +375,53 @@ fn each_newly_cached_answer_is_offered_to_the_fast_path_once() {
     assert_eq!(qname, b"\x03WWW\x07example\x03com\x00", "the query as asked");
     assert_eq!(&response[..2], [0, 0], "stored with ID 0");
     assert_eq!(decode(response).answers.len(), 1);
+}
+
+/// A zone that failed to load with nothing to fall back on: SERVFAIL for
+/// its names as Knot answers (AA clear, EDE 24 with EDNS), never REFUSED or
+/// recursed; the zones beside it answer as usual.
+#[test]
+fn a_zone_that_failed_to_load_gets_servfail_and_the_others_answer() {
+    use crate::catalog::{ServedZone, ZoneStatus};
+    let good = catalog();
+    let mut zones: Vec<ServedZone> = good
+        .zones()
+        .map(|z| ServedZone::loaded(z.version.clone().expect("loaded"), None))
+        .collect();
+    zones.push(ServedZone {
+        origin: crate::name::Name::parse("broken.test.", None).expect("name"),
+        file: None,
+        version: None,
+        status: ZoneStatus::Failed("broken.zone:3: bad".into()),
+    });
+    let c = Catalog::of(zones, good.budget().clone());
+    for (name, edns) in [("www.broken.test.", Some(1232)), ("broken.test.", None)] {
+        let bytes = respond(&c, &query(name, RecordType::A, DNSClass::IN, edns), Transport::Udp).expect("answered");
+        let m = decode(&bytes);
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "{name}");
+        assert!(!m.metadata.authoritative, "AA clear, as Knot: {name}");
+        assert!(m.answers.is_empty() && m.authorities.is_empty(), "{name}");
+        assert_eq!(
+            edns.is_some(),
+            m.edns.is_some(),
+            "OPT only when asked with EDNS: {name}"
+        );
+        // EDE option (15), length 2, INFO-CODE 24.
+        let ede = bytes.windows(6).any(|w| w == [0, 15, 0, 2, 0, 24]);
+        assert_eq!(
+            ede,
+            edns.is_some(),
+            "EDE 24 Invalid Data with EDNS: {name} {bytes:02x?}"
+        );
+    }
+    let m = decode(
+        &respond(
+            &c,
+            &query("www.example.com.", RecordType::A, DNSClass::IN, None),
+            Transport::Udp,
+        )
+        .expect("answered"),
+    );
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 1, "the other zone is served");
 }

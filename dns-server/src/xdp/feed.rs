@@ -18,9 +18,10 @@
 //! An entry leaves the map when the cache no longer has the answer, when it
 //! enters the last tenth of its TTL (so userspace sees the queries again and
 //! its prefetch of popular entries works as without XDP), or when its TTLs
-//! are too short to lower. A reload removes every entry (the flip to the
-//! new zones' map leaves them behind; the feed starts again empty): names a
-//! new zone covers must never be answered from the resolver's cache.
+//! are too short to lower. A reload that adds or removes zones removes
+//! every entry (the flip to the new zones' map leaves them behind; the feed
+//! starts again empty): names a new zone covers must never be answered from
+//! the resolver's cache. A reload that only changes zones' data keeps them.
 
 use std::{
     collections::HashMap,
@@ -144,6 +145,12 @@ impl Feed {
         state.entries.clear();
         state.catalog = catalog;
         self.open.store(true, Ordering::Relaxed);
+    }
+
+    /// Follows `catalog`, which has the same zones as the one followed (so
+    /// the same names are ours and every entry stays), from now on.
+    pub(crate) fn follow_zones(&self, catalog: Arc<Catalog>) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).catalog = catalog;
     }
 }
 

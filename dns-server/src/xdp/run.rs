@@ -158,14 +158,13 @@ struct MapWriter {
 
 impl MapWriter {
     /// Empties the resolver's entries, fills the idle map from `catalog`,
-    /// flips, and follows its answer cache.
+    /// flips, and follows its zone versions.
     fn fill(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
         if let Some(feed) = &self.feed {
             feed.follow(catalog.clone(), &self.maps);
         }
-        let entries = sync::precompute(catalog, &self.identity);
-        let filled = sync::install(&self.maps, &entries)?;
-        self.inserter.follow(catalog);
+        let entries = sync::precompute_zones(catalog, &self.identity, None);
+        let filled = self.inserter.refill(catalog, &entries)?;
         if filled.failed > 0 {
             tracing::warn!(
                 failed = filled.failed,
@@ -179,11 +178,56 @@ impl MapWriter {
         );
         Ok(())
     }
+
+    /// Rewrites the keys of `catalog`'s changed zones in the live map (the
+    /// zones are those followed already), leaving every other zone's keys.
+    fn update(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
+        let mut entries = Vec::new();
+        let mut changed = Vec::new();
+        for zone in catalog.zones() {
+            if self.inserter.follows(zone) {
+                continue;
+            }
+            changed.push(zone.origin.to_string());
+            entries.extend(sync::precompute_zones(
+                catalog,
+                &self.identity,
+                Some(zone.origin.as_wire()),
+            ));
+        }
+        let filled = self.inserter.update(catalog, &entries)?;
+        if let Some(feed) = &self.feed {
+            // Same zones, so the same names are ours: the resolver's entries stay.
+            feed.follow_zones(catalog.clone());
+        }
+        if filled.failed > 0 {
+            tracing::warn!(
+                failed = filled.failed,
+                "XDP response map full ([xdp] cache_entries); those answers come from userspace"
+            );
+        }
+        tracing::info!(
+            zones = changed.len(),
+            changed = changed.join(" "),
+            responses = filled.inserted,
+            removed = filled.removed,
+            "XDP response map updated for the changed zones"
+        );
+        Ok(())
+    }
 }
 
 impl FastPathSink for MapWriter {
     fn serve_catalog(&self, catalog: &Arc<Catalog>) {
-        if let Err(error) = self.fill(catalog) {
+        let result = if self.inserter.can_update(catalog) {
+            self.update(catalog).or_else(|error| {
+                tracing::warn!(%error, "XDP per-zone update failed; refilling the maps whole");
+                self.fill(catalog)
+            })
+        } else {
+            self.fill(catalog)
+        };
+        if let Err(error) = result {
             tracing::error!(%error, "XDP maps not refilled; XDP keeps the previous zones' answers until the next reload");
         }
     }

@@ -1,35 +1,48 @@
-//! Keeping the response maps in step with the catalog.
+//! Keeping the response maps in step with the catalog, zone by zone.
 //!
-//! Every generation of the catalog gets its own map: at start-up and on
-//! each reload the idle map (A or B) is emptied, filled with a response for
-//! every owner name × RRset type × EDNS variant of the new catalog, and
-//! made live by flipping `active` in the config map; only then is the
-//! catalog swapped in and the old map emptied. So XDP never answers from a
-//! zone that is no longer loaded. Answers userspace caches later (negative
-//! answers, types not present) reach the live map through a bounded
-//! channel, tagged with their generation so a late one is never written
-//! into the next generation's map.
+//! At start-up, and on a reload that adds or removes zones (a name may then
+//! belong to another zone), the idle map (A or B) is emptied, filled with
+//! a response for every owner name × RRset type × EDNS variant of the new
+//! catalog, and made live by flipping `active` in the config map; only
+//! then is the catalog swapped in and the old map emptied.
+//!
+//! On a reload that keeps the same zones, only the zones at a new version
+//! are touched, in the live map: their new responses written over, and
+//! every other key they had removed; the other zones' keys, their
+//! run-time copies included, stay. For this, userspace keeps which keys
+//! of the live map belong to which zone version ([`Owners`]). All of it
+//! happens before the catalog is swapped in, so XDP never answers from a
+//! zone version that is no longer served.
+//!
+//! Answers userspace caches later (negative answers, types not present)
+//! reach the live map through a bounded channel, tagged with their catalog
+//! and zone version: one from a zone version no longer followed, or from a
+//! catalog older than the last whole refill, is never written.
 //!
 //! When a map is full, inserts fail and are counted; those questions are
-//! simply answered by userspace.
+//! simply answered by userspace. Two names whose keys collide (the key
+//! holds a hash of the name) are told apart by the name kept in the value;
+//! the key is then recorded for the zone that wrote it last.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-    mpsc::{Receiver, SyncSender, TrySendError},
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        mpsc::{Receiver, SyncSender, TrySendError},
+    },
 };
 
 use dns_wire::{
     csum,
     query::Query,
-    wire::{FLAG_CD, FLAG_RD, FLAG_TC, HEADER_LEN, class},
+    wire::{FLAG_CD, FLAG_RD, FLAG_TC, HEADER_LEN, class, rcode},
 };
 
 use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY};
 
-use super::{SharedMaps, XdpError};
+use super::{SharedMaps, XdpError, maps::Maps};
 use crate::{
-    catalog::Catalog,
+    catalog::{Catalog, ServedZone},
     fast_path::NoFastPath,
     message::write::{OPT_LEN, Writer},
     query::{Identity, Responder, Transport},
@@ -77,9 +90,28 @@ pub(crate) fn synth_query(lower: &[u8], qtype: u16, edns: Option<bool>, payload:
     q
 }
 
+/// A precomputed response and the zone it belongs to: the zone that
+/// answered it (a parent's delegation seen from a child we also serve
+/// belongs to the child).
+pub(crate) struct Precomputed {
+    /// The zone's origin, lower-cased wire form.
+    pub origin: Box<[u8]>,
+    pub key: CacheKey,
+    pub value: Box<CacheValue>,
+}
+
 /// A response for every owner × type × EDNS variant of `catalog`, built by
 /// the same [`Responder`] that answers userspace queries.
 pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
+    precompute_zones(catalog, identity, None)
+        .into_iter()
+        .map(|p| (p.key, p.value))
+        .collect()
+}
+
+/// As [`precompute`], with the zone of each response; only the responses
+/// of the zone at `only` (lower-cased wire origin) when given.
+pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Option<&[u8]>) -> Vec<Precomputed> {
     let stats = Stats::default();
     // Answers cached meanwhile are in `entries` already: nothing to copy.
     let responder = Responder {
@@ -91,15 +123,36 @@ pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKe
     let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
     let mut entries = Vec::new();
     let mut out = Vec::new();
-    for zone in catalog.zones() {
-        for (owner, node) in zone.nodes() {
+    // One zone is looked up, not searched for: a reload may change many of 100,000.
+    let zones: Box<dyn Iterator<Item = &ServedZone>> = match only {
+        Some(origin) => Box::new(catalog.zone(origin).into_iter()),
+        None => Box::new(catalog.zones()),
+    };
+    for served in zones {
+        let Some(version) = &served.version else { continue };
+        for (owner, node) in version.zone.nodes() {
             for rrset in &node.rrsets {
+                // The zone answering this question, which may be another of ours.
+                let Some(answering) = catalog.find_for(owner, rrset.rtype) else {
+                    continue;
+                };
+                if only.is_some_and(|o| answering.origin.as_wire() != o) {
+                    continue;
+                }
                 for (edns, flags) in variants {
                     let query = synth_query(owner, rrset.rtype, edns, identity.udp_payload);
                     if responder.respond(&query, Transport::Udp, &mut out).is_ok()
-                        && let Some(v) = value(owner, &out)
+                        && matches!(
+                            out.get(3).map(|b| u16::from(b & 0x0f)),
+                            Some(rcode::NOERROR | rcode::NXDOMAIN)
+                        )
+                        && let Some(value) = value(owner, &out)
                     {
-                        entries.push((key(owner, rrset.rtype, class::IN, flags), v));
+                        entries.push(Precomputed {
+                            origin: answering.origin.as_wire().into(),
+                            key: key(owner, rrset.rtype, class::IN, flags),
+                            value,
+                        });
                     }
                 }
             }
@@ -115,6 +168,8 @@ pub(crate) struct Filled {
     pub inserted: usize,
     /// Entries that did not fit (map full).
     pub failed: usize,
+    /// Entries removed (their zone's new version has no such answer).
+    pub removed: usize,
     /// The map now live (0 = A, 1 = B).
     pub active: u32,
 }
@@ -122,14 +177,26 @@ pub(crate) struct Filled {
 /// Fills the idle map with `entries`, makes it live, and empties the other.
 pub(crate) fn install(maps: &SharedMaps, entries: &[(CacheKey, Box<CacheValue>)]) -> Result<Filled, XdpError> {
     let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
+    install_locked(&mut maps, entries.iter().map(|(k, v)| (k, v.as_ref())), |_| {})
+}
+
+/// [`install`] with the maps locked; `written` is told of each key written.
+fn install_locked<'a>(
+    maps: &mut Maps,
+    entries: impl Iterator<Item = (&'a CacheKey, &'a CacheValue)>,
+    mut written: impl FnMut(&CacheKey),
+) -> Result<Filled, XdpError> {
     let mut config = maps.config()?;
     let old = config.active as usize & 1;
     let idle = old ^ 1;
     clear(&mut maps.cache[idle])?;
     let mut filled = Filled::default();
     for (k, v) in entries {
-        match maps.cache[idle].insert(k, v.as_ref(), 0) {
-            Ok(()) => filled.inserted += 1,
+        match maps.cache[idle].insert(k, v, 0) {
+            Ok(()) => {
+                filled.inserted += 1;
+                written(k);
+            }
             Err(_) => filled.failed += 1,
         }
     }
@@ -148,50 +215,183 @@ fn clear(map: &mut aya::maps::HashMap<aya::maps::MapData, CacheKey, CacheValue>)
     Ok(())
 }
 
-/// A run-time answer for the live map, tagged with its catalog generation.
+/// Which zone version each zone answer in the live map came from: the
+/// userspace record that lets a reload rewrite one zone's keys and leave
+/// every other zone's alone, run-time copies included.
+#[derive(Default)]
+struct Owners {
+    /// Copies from catalogs older than this are never written: the maps
+    /// were refilled whole from it, and a name may belong to another zone
+    /// since (a zone added or removed).
+    since_generation: u64,
+    /// By lower-cased wire origin: every configured zone, with or without data.
+    zones: HashMap<Box<[u8]>, Owned>,
+}
+
+/// One zone's part of the live map.
+#[derive(Default)]
+struct Owned {
+    /// The version its keys were written from (0: none, it failed to load).
+    version: u64,
+    keys: HashSet<CacheKey>,
+}
+
+impl Owners {
+    /// The part of the map `insert` may be written into: none when it comes
+    /// from a zone version no longer followed, or from a catalog older than
+    /// the last whole refill.
+    fn accepting(&mut self, insert: &Insert) -> Option<&mut Owned> {
+        if insert.generation < self.since_generation || insert.version == 0 {
+            return None;
+        }
+        self.zones
+            .get_mut(&insert.origin)
+            .filter(|o| o.version == insert.version)
+    }
+
+    /// Whether `catalog` has the same zones (origins) as those followed, so
+    /// that each zone's keys can be rewritten alone.
+    fn same_zones(&self, catalog: &Catalog) -> bool {
+        self.since_generation != 0
+            && catalog.zones().count() == self.zones.len()
+            && catalog.zones().all(|z| self.zones.contains_key(z.origin.as_wire()))
+    }
+}
+
+/// A run-time answer for the live map, tagged with the catalog and the zone version it came from.
 pub(crate) struct Insert {
     generation: u64,
+    origin: Box<[u8]>,
+    version: u64,
     key: CacheKey,
     value: Box<CacheValue>,
 }
 
-/// Copies run-time answers into the live map, generation permitting.
+/// Keeps the live map in step with the catalog's zone versions: whole
+/// refills, per-zone updates, and run-time answers copied in (version permitting).
 pub(crate) struct Inserter {
     tx: SyncSender<Insert>,
-    generation: Arc<AtomicU64>,
+    maps: SharedMaps,
+    owners: Arc<Mutex<Owners>>,
 }
 
 impl Inserter {
     /// Starts the copying thread.
     pub(crate) fn start(maps: SharedMaps) -> Inserter {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        let generation = Arc::new(AtomicU64::new(0));
-        let current = generation.clone();
+        let owners = Arc::new(Mutex::new(Owners::default()));
+        let (thread_maps, thread_owners) = (maps.clone(), owners.clone());
         std::thread::Builder::new()
             .name("xdp-sync".into())
-            .spawn(move || copy_in(&maps, &rx, &current))
+            .spawn(move || copy_in(&thread_maps, &rx, &thread_owners))
             .expect("spawning the xdp-sync thread");
-        Inserter { tx, generation }
+        Inserter { tx, maps, owners }
     }
 
-    /// Follows `catalog`'s answer cache from now on (and no other
-    /// catalog's). Call with the maps already flipped to that catalog's responses.
-    pub(crate) fn follow(&self, catalog: &Catalog) {
-        self.generation.store(catalog.generation(), Ordering::SeqCst);
+    /// Whether [`Inserter::update`] can bring the live map to `catalog`
+    /// (the same zones as now, some at new versions); otherwise it takes a
+    /// whole [`Inserter::refill`].
+    pub(crate) fn can_update(&self, catalog: &Catalog) -> bool {
+        self.owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .same_zones(catalog)
     }
 
-    /// Queues `response`, just put in `catalog`'s answer cache, for the
-    /// live map, if `catalog` is the one followed; never blocks.
-    pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
-        let generation = catalog.generation();
-        if generation != self.generation.load(Ordering::SeqCst) {
-            return;
+    /// Whether the live map holds `zone` at the version served.
+    pub(crate) fn follows(&self, zone: &ServedZone) -> bool {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners
+            .zones
+            .get(zone.origin.as_wire())
+            .is_some_and(|o| o.version == zone.version_id())
+    }
+
+    /// Fills the idle map with `entries` (precomputed from `catalog`), makes
+    /// it live, empties the other, and follows `catalog`'s zone versions
+    /// from now on (and no older catalog's copies).
+    pub(crate) fn refill(&self, catalog: &Catalog, entries: &[Precomputed]) -> Result<Filled, XdpError> {
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let mut zones: HashMap<Box<[u8]>, Owned> = catalog
+            .zones()
+            .map(|z| {
+                let owned = Owned {
+                    version: z.version_id(),
+                    keys: HashSet::new(),
+                };
+                (z.origin.as_wire().into(), owned)
+            })
+            .collect();
+        let origin_of: HashMap<&CacheKey, &[u8]> = entries.iter().map(|p| (&p.key, &p.origin[..])).collect();
+        let filled = install_locked(&mut maps, entries.iter().map(|p| (&p.key, p.value.as_ref())), |key| {
+            if let Some(owned) = origin_of.get(key).and_then(|o| zones.get_mut(*o)) {
+                owned.keys.insert(*key);
+            }
+        })?;
+        *owners = Owners {
+            since_generation: catalog.generation(),
+            zones,
+        };
+        Ok(filled)
+    }
+
+    /// Rewrites, in the live map, the keys of every zone whose version in
+    /// `catalog` is not the one followed: its new `entries` (precomputed
+    /// for those zones only) written over, and every other key it had
+    /// (run-time copies included) removed. Other zones' keys are not
+    /// touched. From now on copies of the changed zones' old versions are
+    /// dropped. Call only when [`Inserter::can_update`] said so.
+    pub(crate) fn update(&self, catalog: &Catalog, entries: &[Precomputed]) -> Result<Filled, XdpError> {
+        let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let live = maps.live()?;
+        let mut filled = Filled::default();
+        let mut new_keys: HashMap<&[u8], HashSet<CacheKey>> = HashMap::new();
+        for p in entries {
+            match live.insert(p.key, p.value.as_ref(), 0) {
+                Ok(()) => {
+                    filled.inserted += 1;
+                    new_keys.entry(&p.origin[..]).or_default().insert(p.key);
+                }
+                Err(_) => filled.failed += 1,
+            }
         }
+        for zone in catalog.zones() {
+            let Some(owned) = owners.zones.get_mut(zone.origin.as_wire()) else {
+                continue;
+            };
+            if owned.version == zone.version_id() {
+                continue;
+            }
+            let keys = new_keys.remove(zone.origin.as_wire()).unwrap_or_default();
+            for stale in owned.keys.difference(&keys) {
+                if live.remove(stale).is_ok() {
+                    filled.removed += 1;
+                }
+            }
+            *owned = Owned {
+                version: zone.version_id(),
+                keys,
+            };
+        }
+        Ok(filled)
+    }
+
+    /// Queues `response`, just put in the answer cache of its zone in
+    /// `catalog`, for the live map; never blocks. It is written only if
+    /// that zone version is still the one the map follows by then.
+    pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
         let lower = q.qname.to_ascii_lowercase();
+        let Some(zone) = catalog.find_for(&lower, q.qtype) else {
+            return;
+        };
         let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
         let Some(value) = value(&lower, response) else { return };
         let insert = Insert {
-            generation,
+            generation: catalog.generation(),
+            origin: zone.origin.as_wire().into(),
+            version: zone.version_id(),
             key: key(&lower, q.qtype, q.qclass, flags),
             value,
         };
@@ -201,20 +401,25 @@ impl Inserter {
     }
 }
 
-fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, current: &AtomicU64) {
+fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, owners: &Mutex<Owners>) {
     let mut full_logged = false;
     for insert in rx {
-        let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
-        if insert.generation != current.load(Ordering::SeqCst) {
+        let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(owned) = owners.accepting(&insert) else {
             continue;
-        }
-        let Ok(config) = maps.config() else { continue };
-        let live = config.active as usize & 1;
-        if let Err(error) = maps.cache[live].insert(insert.key, insert.value.as_ref(), 0)
-            && !full_logged
-        {
-            tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
-            full_logged = true;
+        };
+        let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(live) = maps.live() else { continue };
+        match live.insert(insert.key, insert.value.as_ref(), 0) {
+            Ok(()) => {
+                owned.keys.insert(insert.key);
+            }
+            Err(error) => {
+                if !full_logged {
+                    tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
+                    full_logged = true;
+                }
+            }
         }
     }
 }
@@ -224,6 +429,68 @@ mod tests {
     use test_support::Query;
 
     use super::synth_query;
+
+    /// A late copy from a zone version the map no longer follows, or from a
+    /// catalog older than the last whole refill, is never written; copies
+    /// of the versions followed are, whichever catalog they came from.
+    #[test]
+    fn late_copies_of_replaced_versions_are_never_written() {
+        use super::{Insert, Owned, Owners};
+        use xdp_abi::CacheValue;
+        let insert = |generation: u64, origin: &[u8], version: u64| Insert {
+            generation,
+            origin: origin.into(),
+            version,
+            key: super::key(origin, 1, 1, 0),
+            value: Box::new(CacheValue::zeroed()),
+        };
+        let (a, b) = (&b"\x01a\x00"[..], &b"\x01b\x00"[..]);
+        let mut owners = Owners {
+            since_generation: 10,
+            zones: [
+                (
+                    a.into(),
+                    Owned {
+                        version: 5,
+                        keys: Default::default(),
+                    },
+                ),
+                (
+                    b.into(),
+                    Owned {
+                        version: 7,
+                        keys: Default::default(),
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert!(owners.accepting(&insert(10, a, 5)).is_some(), "the version followed");
+        assert!(
+            owners.accepting(&insert(12, a, 5)).is_some(),
+            "from a later catalog, same version"
+        );
+        assert!(
+            owners.accepting(&insert(9, a, 5)).is_none(),
+            "from before the last whole refill"
+        );
+        // b is updated to version 8 (a per-zone update): copies of 7 in flight are dropped.
+        owners.zones.get_mut(b).expect("b").version = 8;
+        assert!(
+            owners.accepting(&insert(11, b, 7)).is_none(),
+            "a late copy of the replaced version"
+        );
+        assert!(
+            owners.accepting(&insert(12, b, 8)).is_some(),
+            "the new version's copies"
+        );
+        assert!(
+            owners.accepting(&insert(12, b"\x01c\x00", 1)).is_none(),
+            "a zone not followed"
+        );
+        assert!(owners.accepting(&insert(12, a, 0)).is_none(), "no version: never");
+    }
 
     /// The server's writer and test-support's independent builder agree byte for byte.
     #[test]

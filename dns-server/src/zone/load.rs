@@ -4,7 +4,12 @@ use std::path::Path;
 
 use dns_wire::wire::class;
 
-use super::{ZoneError, parse, source::ReadLimits, tree::Zone, validate};
+use super::{
+    ZoneError, parse,
+    source::{FileRead, ReadLimits},
+    tree::Zone,
+    validate,
+};
 use crate::name::Name;
 
 /// The zone served when none is configured, built into the binary.
@@ -16,6 +21,17 @@ pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zo
 pub(crate) fn from_file(origin: &Name, file: &Path, limits: &ReadLimits) -> Result<Zone, ZoneError> {
     let records = parse::parse_file(file, origin, class::IN, limits)?;
     finish(origin, records)
+}
+
+/// As [`from_file`], with every file read (the zone file and its
+/// includes), which a reload compares with to skip an unchanged zone.
+pub(crate) fn from_file_read(
+    origin: &Name,
+    file: &Path,
+    limits: &ReadLimits,
+) -> Result<(Zone, Vec<FileRead>), ZoneError> {
+    let (records, files) = parse::parse_file_read(file, origin, class::IN, limits)?;
+    Ok((finish(origin, records)?, files))
 }
 
 /// Reads, checks and indexes zone text; `file` names it in errors.

@@ -10,7 +10,7 @@ use dns_wire::wire::{class, rtype};
 use super::{
     Location, Record, ZoneError,
     rdata_text::{self, Token},
-    source::{MAX_INCLUDE_DEPTH, ReadLimits, Source},
+    source::{FileRead, MAX_INCLUDE_DEPTH, ReadLimits, Source},
 };
 use crate::name::Name;
 
@@ -32,6 +32,16 @@ pub(crate) fn parse_file(
     default_class: u16,
     limits: &ReadLimits,
 ) -> Result<Vec<Record>, ZoneError> {
+    parse_file_read(path, origin, default_class, limits).map(|(records, _)| records)
+}
+
+/// As [`parse_file`], with every file read (the zone file and its includes).
+pub(crate) fn parse_file_read(
+    path: &Path,
+    origin: &Name,
+    default_class: u16,
+    limits: &ReadLimits,
+) -> Result<(Vec<Record>, Vec<FileRead>), ZoneError> {
     let mut source = Source::new(path, limits);
     let text = source.read_zone_file(path).map_err(|message| ZoneError {
         location: None,
@@ -43,7 +53,7 @@ pub(crate) fn parse_file(
         source,
     };
     reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
-    Ok(reader.records)
+    Ok((reader.records, reader.source.into_files()))
 }
 
 /// Reads zone text of class IN; `file` names it in locations and anchors

@@ -15,6 +15,7 @@ use std::{
     io::Read,
     os::unix::fs::OpenOptionsExt,
     path::{Component, Path, PathBuf},
+    time::SystemTime,
 };
 
 /// Largest single file, the zone file or one it includes: room for a large
@@ -48,6 +49,18 @@ impl Default for ReadLimits {
     }
 }
 
+/// A file a zone was read from, as it was when read: what a reload
+/// compares with to tell whether the zone changed (`crate::zone_files`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileRead {
+    /// The path it was opened by.
+    pub path: PathBuf,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+    /// [`crate::zone_files::content_hash`] of its bytes.
+    pub hash: u64,
+}
+
 /// One zone's reading: the directories it may include from and the bytes read so far.
 #[derive(Debug)]
 pub(crate) struct Source {
@@ -55,6 +68,8 @@ pub(crate) struct Source {
     /// Canonical directories under which `$INCLUDE` targets must lie.
     roots: Vec<PathBuf>,
     read: u64,
+    /// Every file read, the zone file first.
+    files: Vec<FileRead>,
 }
 
 impl Source {
@@ -78,7 +93,13 @@ impl Source {
             limits: limits.clone(),
             roots,
             read: 0,
+            files: Vec::new(),
         }
+    }
+
+    /// Every file read so far (the zone file, then its includes in order).
+    pub(crate) fn into_files(self) -> Vec<FileRead> {
+        self.files
     }
 
     /// Reads the zone file itself: the operator named it, so it is not
@@ -148,10 +169,10 @@ impl Source {
 
     /// Reads at most what the limits leave, as UTF-8 text without a byte-order mark.
     fn read_text(&mut self, file: File, shown: &Path) -> Result<String, String> {
-        let size = file
+        let metadata = file
             .metadata()
-            .map_err(|e| format!("cannot read {}: {e}", shown.display()))?
-            .len();
+            .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
+        let size = metadata.len();
         let left = self.limits.max_total_bytes.saturating_sub(self.read);
         let cap = self.limits.max_file_bytes.min(left);
         let too_large = || {
@@ -181,6 +202,12 @@ impl Source {
             return Err(too_large());
         }
         self.read += bytes.len() as u64;
+        self.files.push(FileRead {
+            path: shown.to_path_buf(),
+            size: bytes.len() as u64,
+            modified: metadata.modified().ok(),
+            hash: crate::zone_files::content_hash(&bytes),
+        });
         decode_text(bytes, shown)
     }
 }
