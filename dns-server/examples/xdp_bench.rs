@@ -75,7 +75,7 @@ fn main() -> ExitCode {
 /// rounds, and prints the medians over rounds; every build of the program in
 /// `against` (object files) is loaded too and timed in the same rounds.
 fn run(args: &Args) -> anyhow::Result<()> {
-    let all = cases::cases();
+    let all = cases::cases(&dns_server::xdp::fixture::COOKIE_SECRET);
     let mut loaded = Vec::new();
     for path in &args.against {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

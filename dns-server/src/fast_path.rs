@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use dns_wire::query::Query;
 
-use crate::{catalog::Catalog, query::Pending};
+use crate::{
+    catalog::Catalog,
+    query::{CookieSecrets, Pending},
+};
 
 /// What the XDP fast path is told; every call is on the query path or the
 /// reload path, so none may block.
@@ -28,6 +31,10 @@ pub(crate) trait FastPathSink: Send + Sync {
     /// `pending` was just answered from the resolver's cache, so it is
     /// asked often: the fast path may serve it to the clients allowed to recurse.
     fn offer_resolved(&self, pending: &Pending);
+
+    /// Makes the fast path judge and issue DNS cookies with `secrets` from
+    /// now on (at start-up, and when a reload rolls the secret over).
+    fn serve_cookies(&self, secrets: &CookieSecrets);
 }
 
 /// The sink without XDP: nothing flows back.
@@ -39,4 +46,6 @@ impl FastPathSink for NoFastPath {
     fn copy_answer(&self, _: &Catalog, _: &Query<'_>, _: &[u8]) {}
 
     fn offer_resolved(&self, _: &Pending) {}
+
+    fn serve_cookies(&self, _: &CookieSecrets) {}
 }

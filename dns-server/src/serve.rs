@@ -37,9 +37,13 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         let shutdown = handle_signals(settings.clone(), shared.clone())?;
         let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
         let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
+        let cookie_clock = fast_path.clone().map(follow_the_clock);
         server::run(listeners, shared.clone(), settings.tcp_limits(), shutdown).await?;
         if let Some(stats_log) = stats_log {
             stats_log.abort();
+        }
+        if let Some(cookie_clock) = cookie_clock {
+            cookie_clock.abort();
         }
         if let Some(fast_path) = &fast_path {
             tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
@@ -72,6 +76,19 @@ fn log_xdp_counters(fast_path: Option<Arc<Running>>, interval: u64) -> Option<to
             tracing::info!(counters = fast_path.counters(), "XDP counters");
         }
     }))
+}
+
+/// Keeps the XDP program's wall clock (for cookie timestamps) in step with
+/// the system's, once a minute: NTP slews the two apart by well under the
+/// seconds a cookie's dates are checked to.
+fn follow_the_clock(fast_path: Arc<Running>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            fast_path.refresh_cookie_clock();
+        }
+    })
 }
 
 /// Prints what is served and how to query it.

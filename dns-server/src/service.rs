@@ -261,7 +261,8 @@ pub(crate) struct Loaded {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) identity: Identity,
     pub(crate) recursion: Option<Recursion>,
-    cookies: CookieSecrets,
+    /// The DNS cookie secrets, which the XDP program is given too.
+    pub(crate) cookies: CookieSecrets,
     stats: Stats,
 }
 
@@ -380,6 +381,8 @@ fn apply_cookie_settings(shared: &Shared, settings: &Settings) {
     let current = shared.cookies.load();
     let new = current.reloaded(&settings.config.server);
     if new != **current {
+        // The program first: a cookie userspace hands out must validate in XDP.
+        shared.fast_path.serve_cookies(&new);
         shared.cookies.store(Arc::new(new));
         tracing::info!("DNS cookie settings reloaded");
     }

@@ -48,7 +48,11 @@ pub const REISSUE_AGE: u32 = 1800;
 pub type Secret = [u8; SECRET_LEN];
 
 /// The client's address, hashed into its server cookie.
+///
+/// A word-sized tag puts the address at an 8-byte offset: the XDP program
+/// builds one on its stack, where the verifier refuses misaligned access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
 pub enum ClientAddr {
     /// An IPv4 client.
     V4([u8; 4]),
@@ -125,6 +129,64 @@ impl Validity {
     }
 }
 
+/// A server cookie as the two little-endian words of its 16 bytes:
+/// `head` (Version, Reserved, Timestamp) and `mac` (the hash). The cookie
+/// logic works on words, not byte arrays, so that the XDP program keeps
+/// them in registers (byte arrays spill byte by byte onto its small stack).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerWords {
+    /// Bytes 0..8: Version, Reserved, Timestamp.
+    pub head: u64,
+    /// Bytes 8..16: SipHash-2-4 of the inputs.
+    pub mac: u64,
+}
+
+impl ServerWords {
+    /// The words of a server cookie's bytes.
+    pub fn from_bytes(bytes: &[u8; SERVER_LEN]) -> ServerWords {
+        let (mut head, mut mac) = ([0u8; 8], [0u8; 8]);
+        head.copy_from_slice(&bytes[..8]);
+        mac.copy_from_slice(&bytes[8..]);
+        ServerWords {
+            head: u64::from_le_bytes(head),
+            mac: u64::from_le_bytes(mac),
+        }
+    }
+
+    /// The cookie's bytes.
+    pub fn to_bytes(self) -> [u8; SERVER_LEN] {
+        let mut bytes = [0u8; SERVER_LEN];
+        bytes[..8].copy_from_slice(&self.head.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.mac.to_le_bytes());
+        bytes
+    }
+
+    /// The head of a version 1 cookie dated `timestamp`: Version, three
+    /// zero bytes, the timestamp in network order.
+    #[inline(always)]
+    fn dated(timestamp: u32) -> u64 {
+        u64::from(VERSION) | (u64::from(timestamp.swap_bytes()) << 32)
+    }
+
+    /// Byte 0.
+    #[inline(always)]
+    fn version(self) -> u8 {
+        self.head as u8
+    }
+
+    /// Bytes 4..8, in network order.
+    #[inline(always)]
+    fn timestamp(self) -> u32 {
+        ((self.head >> 32) as u32).swap_bytes()
+    }
+}
+
+/// A client cookie as the little-endian word of its 8 bytes.
+#[inline(always)]
+pub fn client_word(client: &[u8; CLIENT_LEN]) -> u64 {
+    u64::from_le_bytes(*client)
+}
+
 /// The RFC 9018 version 1 server cookie for `client` at `addr`, dated `timestamp`.
 pub fn server_cookie(
     secret: &Secret,
@@ -132,30 +194,47 @@ pub fn server_cookie(
     timestamp: u32,
     addr: &ClientAddr,
 ) -> [u8; SERVER_LEN] {
-    let mut cookie = [0u8; SERVER_LEN];
-    cookie[0] = VERSION;
-    cookie[4..8].copy_from_slice(&timestamp.to_be_bytes());
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&cookie[..8]);
-    let hash = hash(secret, client, &head, addr);
-    cookie[8..].copy_from_slice(&hash);
-    cookie
+    server_words(secret, client_word(client), timestamp, addr).to_bytes()
 }
 
-/// SipHash-2-4 of Client Cookie | Version | Reserved | Timestamp | Client IP.
-/// `head` is the cookie's first 8 bytes as they stand (RFC 9018 A.3
-/// validates a cookie whose Reserved bytes are not zero).
-fn hash(secret: &Secret, client: &[u8; CLIENT_LEN], head: &[u8; 8], addr: &ClientAddr) -> [u8; 8] {
-    let mut hasher = SipHasher24::new_with_key(secret);
-    hasher.write(client);
-    hasher.write(head);
-    match addr {
-        ClientAddr::V4(ip) => hasher.write(ip),
-        ClientAddr::V6(ip) => hasher.write(ip),
+/// [`server_cookie`] in words.
+#[inline(always)]
+fn server_words(secret: &Secret, client: u64, timestamp: u32, addr: &ClientAddr) -> ServerWords {
+    let head = ServerWords::dated(timestamp);
+    ServerWords {
+        head,
+        mac: hash(secret, client, head, addr),
     }
-    // RFC 9018 takes the hash as SipHash's reference implementation writes
-    // it: the 64-bit result in little-endian byte order.
-    hasher.finish().to_le_bytes()
+}
+
+/// SipHash-2-4 of Client Cookie | Version | Reserved | Timestamp | Client IP,
+/// as the little-endian word RFC 9018 writes it (the reference
+/// implementation's byte order). `head` is the cookie's first 8 bytes as
+/// they stand (RFC 9018 A.3 validates a cookie whose Reserved bytes are
+/// not zero).
+///
+/// The input goes in as whole little-endian words (SipHash reads its input
+/// eight bytes at a time, little-endian, so the bytes hash the same): no
+/// loop over a slice and no copy of variable length, which is what lets the
+/// XDP program run this very function. In the program it is a function of
+/// its own (a BPF-to-BPF call), so that its state does not crowd its
+/// callers' registers.
+#[cfg_attr(target_arch = "bpf", inline(never))]
+fn hash(secret: &Secret, client: u64, head: u64, addr: &ClientAddr) -> u64 {
+    let mut hasher = SipHasher24::new_with_key(secret);
+    hasher.write_u64(client);
+    hasher.write_u64(head);
+    match addr {
+        ClientAddr::V4(ip) => hasher.write_u32(u32::from_le_bytes(*ip)),
+        ClientAddr::V6(ip) => {
+            let (mut high, mut low) = ([0u8; 8], [0u8; 8]);
+            high.copy_from_slice(&ip[..8]);
+            low.copy_from_slice(&ip[8..]);
+            hasher.write_u64(u64::from_le_bytes(high));
+            hasher.write_u64(u64::from_le_bytes(low));
+        }
+    }
+    hasher.finish()
 }
 
 /// Whether a cookie dated `timestamp` is inside the window at `now`, and
@@ -181,17 +260,31 @@ pub fn validate(cookie: &Cookie, addr: &ClientAddr, now: u32, current: &Secret, 
     if server.is_empty() {
         return Validity::Missing;
     }
-    if server.len() != SERVER_LEN || server[0] != VERSION {
-        return Validity::Invalid;
-    }
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&server[..8]);
-    let timestamp = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
-    let Some(age) = age(timestamp, now) else {
+    let Ok(ours) = <&[u8; SERVER_LEN]>::try_from(server) else {
         return Validity::Invalid;
     };
-    let presented = &server[8..];
-    if same(&hash(current, &cookie.client, &head, addr), presented) {
+    let client = client_word(&cookie.client);
+    validate_words(client, ServerWords::from_bytes(ours), addr, now, current, previous)
+}
+
+/// [`validate`] for a server cookie of our length, in words.
+#[inline(always)]
+fn validate_words(
+    client: u64,
+    server: ServerWords,
+    addr: &ClientAddr,
+    now: u32,
+    current: &Secret,
+    previous: Option<&Secret>,
+) -> Validity {
+    if server.version() != VERSION {
+        return Validity::Invalid;
+    }
+    let Some(age) = age(server.timestamp(), now) else {
+        return Validity::Invalid;
+    };
+    // Whole words compare in time independent of where they differ.
+    if hash(current, client, server.head, addr) == server.mac {
         return if age > REISSUE_AGE {
             Validity::Renew
         } else {
@@ -199,22 +292,9 @@ pub fn validate(cookie: &Cookie, addr: &ClientAddr, now: u32, current: &Secret, 
         };
     }
     match previous {
-        Some(previous) if same(&hash(previous, &cookie.client, &head, addr), presented) => Validity::Renew,
+        Some(previous) if hash(previous, client, server.head, addr) == server.mac => Validity::Renew,
         _ => Validity::Invalid,
     }
-}
-
-/// Compares a computed hash with the presented one in time independent of
-/// where they differ, so the time taken tells an attacker nothing.
-fn same(ours: &[u8; 8], theirs: &[u8]) -> bool {
-    if theirs.len() != ours.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (a, b) in ours.iter().zip(theirs) {
-        diff |= a ^ b;
-    }
-    diff == 0
 }
 
 /// The COOKIE option's data for a response: the client cookie echoed and
@@ -235,12 +315,46 @@ pub fn answer_cookie(
     now: u32,
     current: &Secret,
 ) -> [u8; SERVER_LEN] {
+    let presented = <&[u8; SERVER_LEN]>::try_from(cookie.server()).map(ServerWords::from_bytes);
+    let client = client_word(&cookie.client);
+    answer_words(client, presented.unwrap_or_default(), validity, addr, now, current).to_bytes()
+}
+
+/// [`answer_cookie`] in words (`presented` is used only when `Fresh`).
+#[inline(always)]
+fn answer_words(
+    client: u64,
+    presented: ServerWords,
+    validity: Validity,
+    addr: &ClientAddr,
+    now: u32,
+    current: &Secret,
+) -> ServerWords {
     if validity == Validity::Fresh {
-        let mut same = [0u8; SERVER_LEN];
-        same.copy_from_slice(cookie.server());
-        return same;
+        return presented;
     }
-    server_cookie(current, &cookie.client, now, addr)
+    server_words(current, client, now, addr)
+}
+
+/// Everything the XDP program does with a well-formed COOKIE option of 8
+/// bytes (`server` is `None`) or 24, in words (see [`client_word`] and
+/// [`ServerWords`]): what the query's server cookie is worth and the server
+/// cookie to answer with. The same functions [`validate`] and
+/// [`answer_cookie`] run for userspace, so the bytes agree.
+#[inline(always)]
+pub fn judge(
+    client: u64,
+    server: Option<ServerWords>,
+    addr: &ClientAddr,
+    now: u32,
+    current: &Secret,
+    previous: Option<&Secret>,
+) -> (Validity, ServerWords) {
+    let (validity, presented) = match server {
+        None => (Validity::Missing, ServerWords::default()),
+        Some(server) => (validate_words(client, server, addr, now, current, previous), server),
+    };
+    (validity, answer_words(client, presented, validity, addr, now, current))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! (parsed by [`crate::query`]).
 
 use crate::{
-    hash,
+    cookie, hash,
     wire::{self, EDNS_DO, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, edns_option, rtype},
 };
 
@@ -197,6 +197,13 @@ pub struct Question {
     pub csum: u32,
     /// The client's UDP payload size: 512 without EDNS.
     pub udp_payload: u16,
+    /// Where the data of the query's COOKIE option starts in the message,
+    /// or 0 when it has none.
+    pub cookie_at: u16,
+    /// That option's length: 8 (a client cookie alone) or 24 (with a
+    /// server cookie of ours, [`crate::cookie::SERVER_LEN`] bytes); other
+    /// lengths are userspace's.
+    pub cookie_len: u16,
 }
 
 impl Question {
@@ -309,10 +316,12 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
         _pad: [0; 2],
     };
     let mut udp_payload = wire::CLASSIC_UDP_PAYLOAD;
+    let mut cookie = CookieAt::default();
     if h.arcount == 1 {
-        let (payload, dnssec_ok) = opt(msg, len, end).ok_or(Verdict::Pass)?;
-        udp_payload = payload;
-        key.flags = KEY_EDNS | if dnssec_ok { KEY_DO } else { 0 };
+        let edns = opt(msg, len, end).ok_or(Verdict::Pass)?;
+        udp_payload = edns.payload;
+        cookie = edns.cookie;
+        key.flags = KEY_EDNS | if edns.dnssec_ok { KEY_DO } else { 0 };
     } else if end != len {
         return Err(Verdict::Pass);
     }
@@ -322,6 +331,8 @@ pub fn rest(msg: &Message, len: usize, h: Header, n: WalkedName) -> Result<Quest
         end,
         csum: u32::from(crate::csum::fold(n.csum.wrapping_add(tail))),
         udp_payload,
+        cookie_at: cookie.at,
+        cookie_len: cookie.len,
     })
 }
 
@@ -398,12 +409,47 @@ pub fn same_name(stored: &[u64; NAME_WORDS], msg: &Message, len: usize) -> bool 
     true
 }
 
-/// Reads the OPT record at `at`, which must end the message: (payload, DO).
-/// `None` for what userspace must handle: other EDNS versions, NSID, a
-/// COOKIE (the answer must carry a server cookie made for this client,
-/// which the program does not make yet), odd layouts.
+/// The client cookie and, when there is one, the server cookie of the
+/// query's COOKIE option (as [`rest`] found it), as the words
+/// [`cookie::judge`] takes; `None` without one.
 #[inline(always)]
-fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
+pub fn cookie(msg: &Message, q: &Question) -> Option<(u64, Option<cookie::ServerWords>)> {
+    if q.cookie_at == 0 {
+        return None;
+    }
+    // Little-endian words of the bytes: the big-endian loads, swapped.
+    let at = usize::from(q.cookie_at);
+    let client = msg.be64_at(at).swap_bytes();
+    if usize::from(q.cookie_len) != cookie::CLIENT_LEN + cookie::SERVER_LEN {
+        return Some((client, None));
+    }
+    let server = cookie::ServerWords {
+        head: msg.be64_at(at + 8).swap_bytes(),
+        mac: msg.be64_at(at + 16).swap_bytes(),
+    };
+    Some((client, Some(server)))
+}
+
+/// Where a COOKIE option's data lies in the message (all zero: none).
+#[derive(Clone, Copy, Default)]
+struct CookieAt {
+    at: u16,
+    len: u16,
+}
+
+/// What the OPT record of a query XDP may answer says.
+struct Edns {
+    payload: u16,
+    dnssec_ok: bool,
+    cookie: CookieAt,
+}
+
+/// Reads the OPT record at `at`, which must end the message.
+/// `None` for what userspace must handle: other EDNS versions, NSID, a
+/// COOKIE option of a length other than 8 or 24 (malformed, or a server
+/// cookie that cannot be ours) or a second one, odd layouts.
+#[inline(always)]
+fn opt(msg: &Message, len: usize, at: usize) -> Option<Edns> {
     // Owner (root), TYPE, CLASS (payload), TTL (extended RCODE, version,
     // flags), RDLENGTH: 11 bytes, read as two overlapping 8-byte loads.
     if at + 11 > len {
@@ -418,29 +464,45 @@ fn opt(msg: &Message, len: usize, at: usize) -> Option<(u16, bool)> {
     if owner_type != u64::from(rtype::OPT) || version != 0 || at + 11 + rdlen != len {
         return None;
     }
-    let dnssec_ok = flags & EDNS_DO != 0;
+    let mut edns = Edns {
+        payload,
+        dnssec_ok: flags & EDNS_DO != 0,
+        cookie: CookieAt::default(),
+    };
     let mut o = at + 11;
     for _ in 0..MAX_OPTIONS {
         if o == len {
-            return Some((payload, dnssec_ok));
+            return Some(edns);
         }
         if o + 4 > len {
             return None;
         }
         let option = msg.be64_at(o) >> 32;
         let code = (option >> 16) as u16;
-        if code == edns_option::NSID || code == edns_option::COOKIE {
+        let option_len = (option & 0xffff) as usize;
+        if code == edns_option::NSID {
             return None;
         }
-        o += 4 + (option & 0xffff) as usize;
+        if code == edns_option::COOKIE {
+            let ours = option_len == cookie::CLIENT_LEN || option_len == cookie::CLIENT_LEN + cookie::SERVER_LEN;
+            if !ours || edns.cookie.at != 0 || o + 4 + option_len > len {
+                return None;
+            }
+            edns.cookie = CookieAt {
+                at: (o + 4) as u16,
+                len: option_len as u16,
+            };
+        }
+        o += 4 + option_len;
     }
-    if o == len { Some((payload, dnssec_ok)) } else { None }
+    if o == len { Some(edns) } else { None }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::csum;
+    use std::{vec, vec::Vec};
 
     const WWW: &[u8] = b"\x03WwW\x07ExAmple\x03com\x00";
     const OPT_DO: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
@@ -448,6 +510,20 @@ mod tests {
     const OPT_COOKIE: &[u8] = &[
         0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
     ];
+
+    /// An OPT record holding `options` (code, data).
+    fn opt_with(options: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut rdata = Vec::new();
+        for (code, data) in options {
+            rdata.extend_from_slice(&code.to_be_bytes());
+            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            rdata.extend_from_slice(data);
+        }
+        let mut opt = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0];
+        opt.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        opt.extend_from_slice(&rdata);
+        opt
+    }
 
     /// A query (ID 0xbeef) from test-support's builder, in the program's buffer.
     fn message(flags: u16, qdcount: u16, name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> (Message, usize) {
@@ -542,6 +618,38 @@ mod tests {
     }
 
     #[test]
+    fn cookies_are_located_for_the_program() {
+        let question_end = HEADER_LEN + WWW.len() + 4;
+        let (mut m, len) = message(0, 1, WWW, 1, &[], 0);
+        let q = parse(&mut m, len).expect("no EDNS");
+        assert_eq!((q.cookie_at, q.cookie_len), (0, 0), "no OPT, no cookie");
+        let (mut m, len) = message(0, 1, WWW, 1, OPT_COOKIE, 1);
+        let q = parse(&mut m, len).expect("a client cookie alone is answerable");
+        assert_eq!(usize::from(q.cookie_at), question_end + 11 + 4);
+        assert_eq!(q.cookie_len, 8);
+        assert_eq!(&m.message()[usize::from(q.cookie_at)..][..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            cookie(&m, &q),
+            Some((u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]), None))
+        );
+        // After another option, with a server cookie of ours.
+        let data: Vec<u8> = (0..24).collect();
+        let extra = opt_with(&[(12, &[0, 0]), (10, &data)]);
+        let (mut m, len) = message(0, 1, WWW, 1, &extra, 1);
+        let q = parse(&mut m, len).expect("padding then a full cookie");
+        assert_eq!(usize::from(q.cookie_at), question_end + 11 + 6 + 4);
+        assert_eq!(q.cookie_len, 24);
+        assert_eq!(&m.message()[usize::from(q.cookie_at)..][..24], &data[..]);
+        let (client, server) = cookie(&m, &q).expect("a cookie");
+        assert_eq!(client.to_le_bytes()[..], data[..8]);
+        assert_eq!(server.expect("a server cookie").to_bytes()[..], data[8..]);
+        assert_eq!(
+            q.key.flags, KEY_EDNS,
+            "the key is that of the same query without a cookie"
+        );
+    }
+
+    #[test]
     fn what_xdp_leaves_to_userspace_or_drops() {
         // (what, flags, QDCOUNT, name, after the question, ARCOUNT, verdict)
         type Case<'a> = (&'a str, u16, u16, &'a [u8], &'a [u8], u16, Verdict);
@@ -551,7 +659,6 @@ mod tests {
             ("two questions", 0, 2, WWW, &[], 0, Verdict::DropQdcount),
             ("NOTIFY", 4 << 11, 1, WWW, &[], 0, Verdict::Pass),
             ("NSID", 0, 1, WWW, OPT_NSID, 1, Verdict::Pass),
-            ("COOKIE", 0, 1, WWW, OPT_COOKIE, 1, Verdict::Pass),
             ("OPT missing", 0, 1, WWW, &[], 1, Verdict::Pass),
             ("trailing byte", 0, 1, WWW, &[0], 0, Verdict::Pass),
             ("compressed name", 0, 1, b"\xc0\x0c", &[], 0, Verdict::Pass),
@@ -560,6 +667,20 @@ mod tests {
         for (what, flags, qd, name, extra, ar, verdict) in cases {
             let (mut m, len) = message(*flags, *qd, name, 1, extra, *ar);
             assert_eq!(parse(&mut m, len), Err(*verdict), "{what}");
+        }
+        // COOKIE options the program cannot answer: malformed (userspace
+        // answers FORMERR), a server cookie of a length we never issue, two.
+        let cookie = |len: usize| vec![7u8; len];
+        let refused = [
+            ("COOKIE of 7 bytes", opt_with(&[(10, &cookie(7))])),
+            ("COOKIE of 16 bytes", opt_with(&[(10, &cookie(16))])),
+            ("COOKIE of 41 bytes", opt_with(&[(10, &cookie(41))])),
+            ("two COOKIEs", opt_with(&[(10, &cookie(8)), (10, &cookie(8))])),
+            ("NSID after a COOKIE", opt_with(&[(10, &cookie(8)), (3, &[])])),
+        ];
+        for (what, extra) in &refused {
+            let (mut m, len) = message(0, 1, WWW, 1, extra, 1);
+            assert_eq!(parse(&mut m, len), Err(Verdict::Pass), "{what}");
         }
         let (mut m, _) = message(0, 1, WWW, 1, &[], 0);
         assert_eq!(parse(&mut m, 11), Err(Verdict::DropTooShort));

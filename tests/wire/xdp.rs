@@ -84,9 +84,8 @@ impl Lab {
         self.client.run(f).expect("client-side thread")
     }
 
-    /// dig without a COOKIE option: a query with one is passed to userspace,
-    /// which adds the server cookie (the program does not make cookies yet),
-    /// so these tests, which count XDP hits, ask without.
+    /// dig without a COOKIE option, as these tests were written before the
+    /// program made cookies (the cookie test asks with one).
     fn dig(&self, args: &[&str]) -> String {
         run(self
             .client
@@ -205,6 +204,8 @@ struct Options<'a> {
     attached: bool,
     /// Appended to the configuration file.
     extra: &'a str,
+    /// Added to its `[server]` table.
+    server: &'a str,
 }
 
 impl Default for Options<'_> {
@@ -216,6 +217,7 @@ impl Default for Options<'_> {
             flags: &[],
             attached: true,
             extra: "",
+            server: "",
         }
     }
 }
@@ -241,8 +243,9 @@ impl Server {
             &config,
             format!(
                 "[server]\nlisten = [\"{SERVER_V4}:{XDP_PORT}\", \"[{SERVER_V6}]:{XDP_PORT}\", \"{SERVER_V4}:{USER_PORT}\", \"[{SERVER_V6}]:{USER_PORT}\"]\n\
-                 identity = \"pop-xdp\"\nthreads = 1\n\n\
+                 identity = \"pop-xdp\"\nthreads = 1\n{}\n\
                  [xdp]\ninterfaces = [\"{}\"]\nmode = \"{}\"\nports = [{XDP_PORT}]\npin_dir = \"{}\"\nstats_interval = 0\n",
+                options.server,
                 options.iface.unwrap_or(&lab.server_if),
                 options.mode,
                 pin_dir.display()
@@ -1026,4 +1029,132 @@ fn xdp_generic_mode_answers_on_veth() {
     let a = lab.dig(&["+short", &format!("@{SERVER_V4}"), "WWW.example.com", "A"]);
     assert_eq!(a.trim(), "192.0.2.10", "dig with a program on the client end");
     assert!(server.counter(Stat::Hit) > hits, "answered from XDP");
+}
+
+/// The server cookie dig printed (`; COOKIE: CLIENT+SERVER (good)`), hex.
+fn dig_server_cookie(out: &str) -> Option<String> {
+    let line = out.lines().find(|l| l.contains("; COOKIE: "))?;
+    let hex = line.split("; COOKIE: ").nth(1)?.split_whitespace().next()?;
+    Some(hex.get(16..)?.to_string())
+}
+
+/// The server cookie (16 bytes) ending a response, if it ends with our COOKIE option.
+fn response_server_cookie(response: &[u8]) -> Option<[u8; 16]> {
+    let option = response.get(response.len().checked_sub(28)?..)?;
+    (option[..4] == [0, 10, 0, 24]).then(|| option[12..].try_into().expect("16 bytes"))
+}
+
+#[test]
+fn xdp_issues_the_cookies_userspace_issues_and_honours_a_rollover() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let first = "00112233445566778899aabbccddeeff";
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            server: &format!("cookie_secret = \"{first}\"\n"),
+            ..Options::default()
+        },
+    );
+    let xdp = SERVER_V4.to_string();
+    // dig +cookie, to the XDP port and to userspace's: the same server
+    // cookie (made in the same second), the one from XDP counted there.
+    let mut same = false;
+    for _ in 0..3 {
+        let (absent, hits) = (server.counter(Stat::CookieAbsent), server.counter(Stat::Hit));
+        let from_xdp = run(lab.client.exec("dig").args([
+            "+time=1",
+            "+tries=2",
+            "+cookie=0102030405060708",
+            &format!("@{xdp}"),
+            "-p",
+            &XDP_PORT.to_string(),
+            "www.example.com",
+            "A",
+        ]));
+        let from_user = run(lab.client.exec("dig").args([
+            "+time=1",
+            "+tries=2",
+            "+cookie=0102030405060708",
+            &format!("@{xdp}"),
+            "-p",
+            &USER_PORT.to_string(),
+            "www.example.com",
+            "A",
+        ]));
+        assert!(from_xdp.contains("(good)"), "dig validates XDP's cookie:\n{from_xdp}");
+        assert_eq!(server.counter(Stat::CookieAbsent), absent + 1, "judged by XDP");
+        assert_eq!(server.counter(Stat::Hit), hits + 1, "answered by XDP");
+        let (a, b) = (dig_server_cookie(&from_xdp), dig_server_cookie(&from_user));
+        assert!(
+            a.is_some() && b.is_some(),
+            "both carry a server cookie:\n{from_xdp}\n{from_user}"
+        );
+        if a == b {
+            same = true;
+            break;
+        }
+    }
+    assert!(
+        same,
+        "XDP and userspace made different server cookies within one second, three times"
+    );
+
+    // Raw queries: XDP's answer equals userspace's byte for byte.
+    let with_cookie = |server_cookie: Option<[u8; 16]>| {
+        let mut data = b"clientck".to_vec();
+        data.extend_from_slice(server_cookie.as_ref().map_or(&[][..], |s| &s[..]));
+        Query::new("www.example.com", 1)
+            .id(0x4242)
+            .rd()
+            .edns(1232)
+            .option(10, &data)
+            .to_wire()
+    };
+    let mut issued = None;
+    for _ in 0..3 {
+        let q = with_cookie(None);
+        let fast = query_once(&lab, XDP_PORT, &q).expect("XDP answers");
+        let user = query_once(&lab, USER_PORT, &q).expect("userspace answers");
+        if fast == user {
+            issued = response_server_cookie(&fast);
+            break;
+        }
+    }
+    let issued = issued.expect("XDP's answers equal userspace's (within one second, in three tries)");
+
+    // Roll the secret over: the new one makes cookies, the old one still validates.
+    let config = server._dir.0.join("dns.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let second = "ffeeddccbbaa99887766554433221100";
+    let rolled = text.replace(
+        &format!("cookie_secret = \"{first}\"\n"),
+        &format!("cookie_secret = \"{second}\"\ncookie_secret_previous = \"{first}\"\n"),
+    );
+    assert_ne!(rolled, text, "the secret line is in the config");
+    std::fs::write(&config, rolled).expect("config rewritten");
+    let reloads = server.log().matches("DNS cookie settings reloaded").count();
+    server.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.log().matches("DNS cookie settings reloaded").count() == reloads {
+        assert!(Instant::now() < deadline, "no reload; log:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let valid = server.counter(Stat::CookieValid);
+    let renewed = response_server_cookie(&query_once(&lab, XDP_PORT, &with_cookie(Some(issued))).expect("XDP answers"))
+        .expect("a cookie");
+    assert_eq!(
+        server.counter(Stat::CookieValid),
+        valid + 1,
+        "the old secret's cookie is valid in XDP"
+    );
+    assert_ne!(renewed, issued, "and renewed under the new secret");
+    // Userspace accepts the renewed cookie as fresh: it echoes it.
+    let echoed = response_server_cookie(&query_once(&lab, USER_PORT, &with_cookie(Some(renewed))).expect("answers"))
+        .expect("a cookie");
+    assert_eq!(
+        echoed, renewed,
+        "userspace echoes the cookie XDP made with the new secret"
+    );
 }

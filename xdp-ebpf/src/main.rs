@@ -11,6 +11,7 @@
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+mod cookie;
 mod filter;
 mod maps;
 mod parse;
@@ -116,10 +117,20 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         Ok(q) => launder(unsafe { &mut (*scratch).question }, q),
         Err(v) => return Ok(verdict(ctx, v)),
     };
-    match rrl::check(ctx, &d, cfg)? {
-        rrl::Limit::Allow => {}
-        rrl::Limit::Drop => return Ok(drop(ctx, Stat::RateLimited)),
-        rrl::Limit::Slip => return slip(ctx, &d, &q),
+    // SAFETY: see `scratch`; `judge` reads the slots written above and
+    // writes only the cookie's.
+    let cookie = cookie::judge(ctx, unsafe { &mut *scratch });
+    if cookie == cookie::Judged::Pass {
+        return Ok(pass(ctx, Stat::Pass));
+    }
+    // A client that shows a server cookie of ours is no spoofed source:
+    // the rate limit is for those (RFC 7873 5.3).
+    if cookie != cookie::Judged::AnswerValid {
+        match rrl::check(ctx, &d, cfg)? {
+            rrl::Limit::Allow => {}
+            rrl::Limit::Drop => return Ok(drop(ctx, Stat::RateLimited)),
+            rrl::Limit::Slip => return slip(ctx, &d, &q),
+        }
     }
     let cache = if cfg.active == 0 { &CACHE_A } else { &CACHE_B };
     let Some(value) = cache.get_ptr(CacheKey(q.key)) else {
@@ -138,20 +149,36 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if !fast_question::same_name(value.name_words(), msg, q.key.name_len as usize) {
         return Ok(pass(ctx, Stat::Miss));
     }
-    if q.end + value.body_len as usize > q.size_limit(cfg.udp_limit) {
+    let option = match cookie {
+        cookie::Judged::None | cookie::Judged::Pass => None,
+        // SAFETY: see `scratch`.
+        _ if respond::ends_with_bare_opt(value) => Some(unsafe { &(*scratch).cookie }),
+        // No OPT record to carry the cookie at the end: userspace's.
+        _ => return Ok(pass(ctx, Stat::Pass)),
+    };
+    let extra = if option.is_some() { cookie::OPTION_LEN } else { 0 };
+    if q.end + value.body_len as usize + extra > q.size_limit(cfg.udp_limit) {
         return Ok(pass(ctx, Stat::Pass));
     }
-    answer(ctx, &d, &q, value, stat)
+    answer(ctx, &d, &q, value, option, stat)
 }
 
-/// Writes the cached response and sends it back out of the interface.
+/// Writes the cached response (with `cookie` added to its OPT record) and
+/// sends it back out of the interface.
 #[inline(always)]
-fn answer(ctx: &XdpContext, d: &Datagram, q: &Question, value: &CacheValue, stat: Stat) -> Result<u32, ()> {
+fn answer(
+    ctx: &XdpContext,
+    d: &Datagram,
+    q: &Question,
+    value: &CacheValue,
+    cookie: Option<&[u8; cookie::OPTION_LEN]>,
+    stat: Stat,
+) -> Result<u32, ()> {
     let hdr = Header {
         flags: value.header_flags | (q.flags & (FLAG_RD | FLAG_CD)),
         counts: [value.ancount, value.nscount, value.arcount],
     };
-    match respond::rewrite(ctx, d, q, &hdr, Some(value)) {
+    match respond::rewrite(ctx, d, q, &hdr, Some(value), cookie) {
         Ok(()) => {
             count(stat);
             trace!(ctx, "answered: {}", stat.name());
@@ -171,7 +198,7 @@ fn slip(ctx: &XdpContext, d: &Datagram, q: &Question) -> Result<u32, ()> {
         flags: FLAG_QR | FLAG_TC | (q.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)),
         counts: [0, 0, 0],
     };
-    match respond::rewrite(ctx, d, q, &hdr, None) {
+    match respond::rewrite(ctx, d, q, &hdr, None, None) {
         Ok(()) => {
             count(Stat::Slip);
             debug!(ctx, "rate limited: TC=1 slip sent");

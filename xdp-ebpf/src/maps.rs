@@ -7,7 +7,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
 };
 use dns_wire::fast_question::{Message, Question, WalkedName};
-use xdp_abi::{Bucket, CacheKey, CacheValue, Stat, XdpConfig};
+use xdp_abi::{Bucket, CacheKey, CacheValue, CookieConfig, Stat, XdpConfig};
 
 use crate::parse::Datagram;
 
@@ -58,6 +58,8 @@ pub struct Scratch {
     pub msg: Message,
     /// Headers and question saved while the frame grows at the front (see `respond::resize`).
     pub head: [u8; HEAD_BUF],
+    /// The COOKIE option of the answer (see `cookie::judge`).
+    pub cookie: [u8; crate::cookie::OPTION_LEN],
 }
 
 /// The [`Scratch`] of each CPU.
@@ -90,3 +92,8 @@ pub static SERVICE_V6: HashMap<[u8; 16], u8> = HashMap::with_max_entries(256, 0)
 /// spoofed flood of prefixes evicts old buckets instead of failing.
 #[map]
 pub static RRL: LruHashMap<[u8; 8], Bucket> = LruHashMap::with_max_entries(65536, 0);
+
+/// DNS cookie secrets and the clock offset; all zero (cookies off: cookie
+/// queries go to userspace) until userspace writes it.
+#[map]
+pub static COOKIES: Array<CookieConfig> = Array::with_max_entries(1, 0);

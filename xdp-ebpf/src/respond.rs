@@ -7,9 +7,10 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use dns_wire::{csum, fast_question::Question, wire::MAX_NAME_LEN};
-use xdp_abi::{CacheValue, MAX_BODY};
+use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY};
 
 use crate::{
+    cookie::OPTION_LEN,
     maps::{HEAD_BUF, SCRATCH},
     parse::{Bytes, Datagram, UDP_HLEN},
 };
@@ -25,7 +26,26 @@ pub struct Header {
     pub counts: [u16; 3],
 }
 
-/// Rewrites the frame into the response; `body` follows the question.
+/// Whether the body of `v` ends with an OPT record without options (as
+/// every answer to an EDNS query is cached), so a COOKIE option can follow.
+#[inline(always)]
+pub fn ends_with_bare_opt(v: &CacheValue) -> bool {
+    let end = v.body_at as usize + v.body_len as usize;
+    if (v.body_len as usize) < OPT_LEN || end > DATA_BUF {
+        return false;
+    }
+    let b = v.bytes();
+    // Owner (the root), TYPE 41, ..., RDLENGTH 0.
+    let at = end - OPT_LEN;
+    b[at] == 0 && b[at + 1] == 0 && b[at + 2] == 41 && b[end - 2] == 0 && b[end - 1] == 0
+}
+
+/// Bytes of an OPT record without options.
+const OPT_LEN: usize = 11;
+
+/// Rewrites the frame into the response; `body` follows the question, and
+/// `cookie` (a COOKIE option) follows the body, whose OPT record it joins
+/// (the caller checked with [`ends_with_bare_opt`]).
 #[inline(always)]
 pub fn rewrite(
     ctx: &XdpContext,
@@ -33,15 +53,17 @@ pub fn rewrite(
     q: &Question,
     hdr: &Header,
     body: Option<&CacheValue>,
+    cookie: Option<&[u8; OPTION_LEN]>,
 ) -> Result<(), ()> {
     let body_len = match body {
         Some(v) => v.body_len as usize,
         None => 0,
     };
-    if body_len > MAX_BODY {
+    if body_len > MAX_BODY || (cookie.is_some() && body_len < OPT_LEN) {
         return Err(());
     }
-    let dns_len = q.end + body_len;
+    let extra = if cookie.is_some() { OPTION_LEN } else { 0 };
+    let dns_len = q.end + body_len + extra;
     let old_total = ctx.data_end() - ctx.data();
     let new_total = d.dns + dns_len;
     let delta = new_total as i32 - old_total as i32;
@@ -62,6 +84,10 @@ pub fn rewrite(
             return Err(());
         }
     }
+    let mut cookie_sum = 0;
+    if let Some(option) = cookie {
+        cookie_sum = add_cookie(ctx, d.dns + q.end + body_len, option)?;
+    }
     swap_ethernet(ctx)?;
     let udp_len = (UDP_HLEN + dns_len) as u16;
     let mut sum = if d.v6 {
@@ -76,7 +102,33 @@ pub fn rewrite(
         let b = csum::fold(v.body_csum);
         sum += if q.end & 1 == 0 { b } else { csum::shift_odd(b) } as u32;
     }
+    // The OPT RDLENGTH and the option sit at the same parity as the body's end.
+    let cookie_sum = csum::fold(cookie_sum);
+    sum += if (q.end + body_len) & 1 == 0 {
+        cookie_sum
+    } else {
+        csum::shift_odd(cookie_sum)
+    } as u32;
     udp(ctx, d.l4, udp_len, sum)
+}
+
+/// Writes `option` at `at` (the end of the body) and makes the OPT record's
+/// RDLENGTH, the body's last two bytes, count it; returns the sum of what
+/// changed as if `at` were even (RDLENGTH was 0, so its new value adds as is).
+#[inline(always)]
+fn add_cookie(ctx: &XdpContext, at: usize, option: &[u8; OPTION_LEN]) -> Result<u32, ()> {
+    let rdlen = (OPTION_LEN as u16).to_be_bytes();
+    // SAFETY: both sources are stack arrays of the lengths given; the
+    // helper checks the destination ranges against the frame.
+    unsafe {
+        if bpf_xdp_store_bytes(ctx.ctx, (at - 2) as u32, rdlen.as_ptr() as *mut _, 2) != 0 {
+            return Err(());
+        }
+        if bpf_xdp_store_bytes(ctx.ctx, at as u32, option.as_ptr() as *mut _, OPTION_LEN as u32) != 0 {
+            return Err(());
+        }
+    }
+    Ok(csum::add_bytes(OPTION_LEN as u32, option))
 }
 
 /// Grows or shrinks the frame by `delta` at its end. When there is no room

@@ -336,6 +336,10 @@ impl crate::fast_path::FastPathSink for Recorded {
     fn offer_resolved(&self, _: &super::Pending) {
         panic!("no recursion here");
     }
+
+    fn serve_cookies(&self, _: &super::CookieSecrets) {
+        panic!("the query path never changes the cookie secrets");
+    }
 }
 
 #[test]

@@ -157,8 +157,31 @@ fn timed(what: &'static str, frame: Frame, expect: Expect) -> Case {
     }
 }
 
-/// Every case, answered ones first.
-pub(crate) fn cases() -> Vec<Case> {
+/// A COOKIE option (RDATA of the OPT record) carrying `client` and, when
+/// given, a server cookie.
+pub(crate) fn cookie_option(client: [u8; 8], server: Option<[u8; 16]>) -> Vec<u8> {
+    let len = 8 + server.map_or(0, |s| s.len());
+    let mut option = vec![0, 10, 0, len as u8];
+    option.extend_from_slice(&client);
+    option.extend_from_slice(server.as_ref().map_or(&[][..], |s| &s[..]));
+    option
+}
+
+/// A server cookie for a client at `addr` under `secret`, made just now.
+pub(crate) fn server_cookie_now(secret: &[u8; 16], client: [u8; 8], addr: IpAddr) -> [u8; 16] {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    let addr = match addr {
+        IpAddr::V4(a) => dns_wire::cookie::ClientAddr::V4(a.octets()),
+        IpAddr::V6(a) => dns_wire::cookie::ClientAddr::V6(a.octets()),
+    };
+    dns_wire::cookie::server_cookie(secret, &client, now, &addr)
+}
+
+/// Every case, answered ones first; the program makes DNS cookies with
+/// `cookie_secret` (the fixture's).
+pub(crate) fn cases(cookie_secret: &[u8; 16]) -> Vec<Case> {
     use Expect::*;
     let udp4 = |dns| Frame::udp(false, dns);
     let udp6 = |dns| Frame::udp(true, dns);
@@ -173,7 +196,11 @@ pub(crate) fn cases() -> Vec<Case> {
     no_question[5] = 0;
     let mut notify = www();
     notify[2] = 4 << 3;
-    let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    let client_cookie = [1, 2, 3, 4, 5, 6, 7, 8];
+    let cookie = cookie_option(client_cookie, None);
+    let ours = server_cookie_now(cookie_secret, client_cookie, IpAddr::from(CLIENT_V4));
+    let with_ours = cookie_option(client_cookie, Some(ours));
+    let strangers = cookie_option(client_cookie, Some([1, 0, 0, 0, 9, 9, 9, 9, 7, 7, 7, 7, 7, 7, 7, 7]));
     let nsid = [0, 3, 0, 0];
     vec![
         timed(
@@ -265,10 +292,30 @@ pub(crate) fn cases() -> Vec<Case> {
             udp6(query("www.example.com", 15, None, &[])),
             Pass(Stat::Miss),
         ),
-        // The answer carries a server cookie, which only userspace adds.
-        case(
-            "cookie sent",
+        // DNS cookies: the program adds its server cookie to the answer.
+        timed(
+            "IPv4, EDNS, client cookie",
             udp4(query("www.example.com", 1, Some((1232, false)), &cookie)),
+            Answer,
+        ),
+        timed(
+            "IPv4, EDNS, our server cookie",
+            udp4(query("www.example.com", 1, Some((1232, false)), &with_ours)),
+            Answer,
+        ),
+        case(
+            "IPv4, EDNS, a stranger's server cookie",
+            udp4(query("www.example.com", 1, Some((1232, false)), &strangers)),
+            Answer,
+        ),
+        case(
+            "IPv6, EDNS DO, client cookie",
+            udp6(query("www.example.com", 28, Some((1232, true)), &cookie)),
+            Answer,
+        ),
+        case(
+            "malformed cookie",
+            udp4(query("www.example.com", 1, Some((1232, false)), &cookie[..10])),
             Pass(Stat::Pass),
         ),
         case(

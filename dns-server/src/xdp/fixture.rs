@@ -14,7 +14,7 @@ use super::{FastPath, XdpError, feed, loader::TestRunOutput, sync};
 use crate::{
     catalog::Catalog,
     name::Name,
-    query::Identity,
+    query::{CookieSecrets, Identity},
     resolver::{Resolution, cache::CachedRecord},
     zone::load,
 };
@@ -35,10 +35,24 @@ pub const RESOLVED_NAME: &str = "www.resolved.test.";
 /// Clients allowed to recurse: the fixture frames' sources (198.18.0.0/15).
 const ALLOWED: (&str, u32) = ("198.18.0.0", 15);
 
+/// The DNS cookie secret the fixture's program judges and makes cookies with.
+pub const COOKIE_SECRET: [u8; 16] = *b"fixture cookies!";
+
+/// The cookie settings the fixture's program has: [`COOKIE_SECRET`], no
+/// rollover, cookies not required.
+pub(crate) fn cookie_secrets() -> CookieSecrets {
+    CookieSecrets {
+        current: COOKIE_SECRET,
+        previous: None,
+        require: false,
+    }
+}
+
 /// The program, configured for ports 53 and 5300 and our payload 1232,
 /// filled from the fixture zone, with recursion on for clients in
-/// 198.18.0.0/15 (the frames' sources) and one
-/// resolver entry for [`RESOLVED_NAME`].
+/// 198.18.0.0/15 (the frames' sources), one
+/// resolver entry for [`RESOLVED_NAME`], and DNS cookies made with
+/// [`COOKIE_SECRET`].
 pub struct Fixture {
     pub(crate) fast: FastPath,
     /// What the tests compare XDP's answers with.
@@ -93,15 +107,16 @@ impl Fixture {
             Some(bytes) => FastPath::load_object(bytes, 1024, None)?,
             None => FastPath::load(1024, None)?,
         };
-        fast.maps
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .set_config(XdpConfig {
+        {
+            let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+            maps.set_config(XdpConfig {
                 dns_port: 53,
                 dns_port_alt: 5300,
                 udp_limit: 1232,
                 ..Default::default()
             })?;
+            maps.set_cookies(&cookie_secrets())?;
+        }
         let catalog = catalog()?;
         let entries = sync::precompute(&catalog, &identity());
         let filled = sync::install(&fast.maps, &entries)?;

@@ -9,9 +9,10 @@ use aya::{
     Ebpf,
     maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
 };
-use xdp_abi::{CacheKey, CacheValue, XdpConfig, names};
+use xdp_abi::{COOKIE_ENABLED, COOKIE_PREVIOUS, COOKIE_REQUIRE, CacheKey, CacheValue, CookieConfig, XdpConfig, names};
 
 use super::XdpError;
+use crate::query::CookieSecrets;
 
 /// Maps pinned for other processes (`dns-server stats`, `dns-server deny`, `bpftool`).
 pub const PINNED: [&str; 4] = [names::STATS, names::DENY_V4, names::DENY_V6, names::DENY_SIZE];
@@ -38,6 +39,10 @@ pub struct Maps {
     pub service_v4: HashMap<MapData, [u8; 4], u8>,
     /// IPv6 service addresses.
     pub service_v6: HashMap<MapData, [u8; 16], u8>,
+    /// DNS cookie secrets and clock; `None` for an older build of the
+    /// program without them (a bench comparing builds), which passes every
+    /// query with a cookie to userspace.
+    pub cookies: Option<Array<MapData, CookieConfig>>,
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map, XdpError> {
@@ -83,6 +88,10 @@ impl Maps {
             deny_size: Array::try_from(take(ebpf, names::DENY_SIZE)?)?,
             service_v4: HashMap::try_from(take(ebpf, names::SERVICE_V4)?)?,
             service_v6: HashMap::try_from(take(ebpf, names::SERVICE_V6)?)?,
+            cookies: match ebpf.take_map(names::COOKIES) {
+                Some(map) => Some(Array::try_from(map)?),
+                None => None,
+            },
         })
     }
 
@@ -100,6 +109,45 @@ impl Maps {
     /// Replaces the settings.
     pub fn set_config(&mut self, config: XdpConfig) -> Result<(), XdpError> {
         Ok(self.config.set(0, config, 0)?)
+    }
+
+    /// Makes the program answer queries with a COOKIE option itself, with
+    /// the secrets and policy userspace uses (so the two agree on every
+    /// cookie), dated by the clock as of now.
+    pub(crate) fn set_cookies(&mut self, secrets: &CookieSecrets) -> Result<(), XdpError> {
+        let Some(cookies) = &mut self.cookies else {
+            return Ok(());
+        };
+        let mut flags = COOKIE_ENABLED;
+        if secrets.previous.is_some() {
+            flags |= COOKIE_PREVIOUS;
+        }
+        if secrets.require {
+            flags |= COOKIE_REQUIRE;
+        }
+        let config = CookieConfig {
+            flags,
+            _pad: 0,
+            realtime_offset_ns: realtime_offset_ns(),
+            current: secrets.current,
+            previous: secrets.previous.unwrap_or_default(),
+        };
+        Ok(cookies.set(0, config, 0)?)
+    }
+
+    /// Re-reads the offset between the program's clock and the wall clock
+    /// (NTP slews one against the other; a step moves it at once). A
+    /// no-op while cookies are off in the program.
+    pub fn refresh_cookie_clock(&mut self) -> Result<(), XdpError> {
+        let Some(cookies) = &mut self.cookies else {
+            return Ok(());
+        };
+        let mut config = cookies.get(&0, 0)?;
+        if config.flags & COOKIE_ENABLED == 0 {
+            return Ok(());
+        }
+        config.realtime_offset_ns = realtime_offset_ns();
+        Ok(cookies.set(0, config, 0)?)
     }
 
     /// Drops DNS traffic from `addr/prefix_len` from now on.
@@ -209,4 +257,19 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
         IpAddr::V6(a) => update_trie(data, a.octets(), prefix_len, remove)?,
     };
     Ok(sizes.set(u32::from(addr.is_ipv6()), size as u32, 0)?)
+}
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC_COARSE (the clock of the program's
+/// `bpf_ktime_get_coarse_ns`), in ns, wrapping.
+fn realtime_offset_ns() -> u64 {
+    let read = |clock| {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `t` is a valid timespec to write; both clocks exist on Linux.
+        unsafe { libc::clock_gettime(clock, &mut t) };
+        (t.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(t.tv_nsec as u64)
+    };
+    let monotonic = read(libc::CLOCK_MONOTONIC_COARSE);
+    read(libc::CLOCK_REALTIME).wrapping_sub(monotonic)
 }

@@ -18,7 +18,7 @@ use crate::{
     catalog::Catalog,
     config::Config,
     fast_path::FastPathSink,
-    query::{Identity, Pending},
+    query::{CookieSecrets, Identity, Pending},
     service::Loaded,
 };
 
@@ -35,6 +35,14 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// Re-reads the program's clock offset for cookie timestamps.
+    pub(crate) fn refresh_cookie_clock(&self) {
+        let mut maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(error) = maps.refresh_cookie_clock() {
+            tracing::warn!(%error, "XDP cookie clock not refreshed");
+        }
+    }
+
     /// The counters as one `name=value` line.
     pub(crate) fn counters(&self) -> String {
         let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,6 +92,7 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
             settings.flags |= CONFIG_RECURSION;
         }
         maps.set_config(settings)?;
+        maps.set_cookies(&loaded.cookies)?;
         for addr in &x.service_addresses {
             maps.add_service_address(*addr)?;
         }
@@ -240,6 +249,29 @@ impl FastPathSink for MapWriter {
         if let Some(feed) = &self.feed {
             feed.offer(pending);
         }
+    }
+
+    fn serve_cookies(&self, secrets: &CookieSecrets) {
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(error) = maps.set_cookies(secrets) {
+            // The program would issue cookies userspace no longer accepts:
+            // turn them off there rather than keep the old secret.
+            tracing::error!(%error, "XDP cookie secrets not updated; cookie queries go to userspace");
+            if let Some(cookies) = &mut maps.cookies {
+                let _ = cookies.set(0, off(), 0);
+            }
+        }
+    }
+}
+
+/// Cookie settings with cookies off.
+fn off() -> xdp_abi::CookieConfig {
+    xdp_abi::CookieConfig {
+        flags: 0,
+        _pad: 0,
+        realtime_offset_ns: 0,
+        current: [0; 16],
+        previous: [0; 16],
     }
 }
 

@@ -19,12 +19,14 @@ use super::{
     stats, sync,
 };
 use crate::{
-    query::{Responder, Transport},
+    query::{Asker, Responder, Transport},
     stats::Stats,
 };
 
 // What the kernel's IP and UDP input would refuse (issue 11): its own rows.
 mod hardening;
+// DNS cookies judged and made by the program.
+mod cookies;
 
 /// Runs the program once on `frame`: (action, frame after the program).
 fn run(fast: &FastPath, frame: &[u8]) -> (u32, Vec<u8>) {
@@ -91,6 +93,11 @@ impl Fixture {
 
     /// What userspace answers to `dns`.
     fn userspace(&self, dns: &[u8]) -> Vec<u8> {
+        self.userspace_as(dns, None)
+    }
+
+    /// What userspace answers to `dns` from `asker` (whose cookie it judges).
+    fn userspace_as(&self, dns: &[u8], asker: Option<&Asker<'_>>) -> Vec<u8> {
         let stats = Stats::default();
         let mut out = Vec::new();
         let id = fixture::identity();
@@ -100,9 +107,26 @@ impl Fixture {
             stats: &stats,
             fast_path: &crate::fast_path::NoFastPath,
         }
-        .respond(dns, Transport::Udp, &mut out)
+        .respond_to(dns, Transport::Udp, asker, || false, &mut out)
         .expect("userspace answers");
         out
+    }
+
+    /// What userspace answers to the query in `frame`, asked by the frame's
+    /// client with the fixture's cookie secrets at the time `answer` (XDP's
+    /// answer to it) dated its server cookie, if it carries one.
+    fn userspace_from(&self, frame: &Frame, answer: &[u8]) -> Vec<u8> {
+        let secrets = fixture::cookie_secrets();
+        let asker = Asker {
+            addr: if frame.v6 {
+                IpAddr::from(CLIENT_V6)
+            } else {
+                IpAddr::from(CLIENT_V4)
+            },
+            secrets: &secrets,
+            now: Some(cookie_date(answer).unwrap_or(0)),
+        };
+        self.userspace_as(&frame.dns, Some(&asker))
     }
 
     /// What the resolver's userspace path writes for `dns` from the fixture's resolution.
@@ -112,6 +136,13 @@ impl Fixture {
         crate::query::Pending::new(&q, 1232).write(&mut out, resolution, &fixture::identity());
         out
     }
+}
+
+/// The date of the server cookie that ends `answer`, if its last bytes
+/// are a COOKIE option of ours (code 10, 24 bytes of data).
+fn cookie_date(answer: &[u8]) -> Option<u32> {
+    let option = answer.get(answer.len().checked_sub(28)?..)?;
+    (option[..4] == [0, 10, 0, 24]).then(|| u32::from_be_bytes([option[16], option[17], option[18], option[19]]))
 }
 
 /// Checks a response frame against the query frame: every header field,
@@ -163,20 +194,25 @@ fn answers_from_the_map_equal_userspace_answers() {
     test_support::require_root!("loading the XDP program");
     let p = load_program();
     let (_, resolution) = fixture::resolution().expect("the fixture's resolution");
-    let answered = cases()
+    let answered = cases(&fixture::COOKIE_SECRET)
         .into_iter()
         .filter(|c| matches!(c.expect, Expect::Answer | Expect::ResolverAnswer));
     for case in answered {
         let what = case.what;
         let (stat, expected) = match case.expect {
             Expect::ResolverAnswer => (Stat::RecursiveHit, p.resolver_userspace(&case.frame.dns, &resolution)),
-            _ => (Stat::Hit, p.userspace(&case.frame.dns)),
+            _ => (Stat::Hit, Vec::new()),
         };
         let hits = p.count(stat);
         let (action, out) = run(&p.fast, &case.frame.bytes());
         assert_eq!(action, XDP_TX, "{what}: expected XDP_TX");
         assert_eq!(p.count(stat), hits + 1, "{what}: counted as {stat:?}");
         let dns = check_response(&case.frame, &out);
+        let expected = match case.expect {
+            Expect::ResolverAnswer => expected,
+            // From the frame's client, at the second XDP dated its cookie.
+            _ => p.userspace_from(&case.frame, &dns),
+        };
         assert_eq!(dns, expected, "{what}: XDP's answer differs from userspace's");
     }
 }
@@ -185,7 +221,7 @@ fn answers_from_the_map_equal_userspace_answers() {
 fn what_is_passed_or_dropped() {
     test_support::require_root!("loading the XDP program");
     let p = load_program();
-    for case in cases() {
+    for case in cases(&fixture::COOKIE_SECRET) {
         let (what, bytes) = (case.what, case.frame.bytes());
         let stat = match case.expect {
             Expect::Answer | Expect::ResolverAnswer => continue,
@@ -213,7 +249,7 @@ fn what_is_passed_or_dropped() {
 #[test]
 fn the_bench_times_every_kind_of_case() {
     // No program needed: this checks the table the xdp_bench example times.
-    let timed: Vec<_> = cases().into_iter().filter(|c| c.timed).collect();
+    let timed: Vec<_> = cases(&fixture::COOKIE_SECRET).into_iter().filter(|c| c.timed).collect();
     type Kind = (&'static str, fn(Expect) -> bool);
     let kinds: [Kind; 5] = [
         ("a zone answer", |e| matches!(e, Expect::Answer)),

@@ -46,11 +46,13 @@ pub mod names {
     pub const RRL: &str = "RRL";
     /// Per-CPU working memory of one packet (the program's alone).
     pub const SCRATCH: &str = "SCRATCH";
+    /// The single [`crate::CookieConfig`].
+    pub const COOKIES: &str = "COOKIES";
 
     /// Every map userspace opens by name.
-    pub const MAPS: [&str; 13] = [
+    pub const MAPS: [&str; 14] = [
         STATS, CONFIG, CACHE_A, CACHE_B, ALLOW_V4, ALLOW_V6, DENY_V4, DENY_V6, DENY_SIZE, SERVICE_V4, SERVICE_V6, RRL,
-        SCRATCH,
+        SCRATCH, COOKIES,
     ];
 }
 
@@ -221,11 +223,20 @@ pub enum Stat {
     /// the destination itself), loopback, multicast, broadcast,
     /// unspecified, IPv4-mapped IPv6: dropped.
     DropMartian,
+    /// A query with a valid server cookie of ours, judged by XDP (counted
+    /// beside its outcome; such a client is exempt from the rate limit).
+    CookieValid,
+    /// A query with a server cookie that is not (or no longer) ours,
+    /// judged by XDP; it gets a new one.
+    CookieInvalid,
+    /// A query with a client cookie alone, judged by XDP; it gets its first
+    /// server cookie.
+    CookieAbsent,
 }
 
 impl Stat {
     /// Number of counters.
-    pub const COUNT: u32 = 18;
+    pub const COUNT: u32 = 21;
     /// Every counter, in index order.
     pub const ALL: [Stat; Self::COUNT as usize] = [
         Stat::Hit,
@@ -246,6 +257,9 @@ impl Stat {
         Stat::DropLength,
         Stat::DropUdpChecksum,
         Stat::DropMartian,
+        Stat::CookieValid,
+        Stat::CookieInvalid,
+        Stat::CookieAbsent,
     ];
 
     /// The counter's name in logs and `dns-server stats`.
@@ -269,6 +283,9 @@ impl Stat {
             Stat::DropLength => "drop_length",
             Stat::DropUdpChecksum => "drop_udp_checksum",
             Stat::DropMartian => "drop_martian",
+            Stat::CookieValid => "cookie_valid",
+            Stat::CookieInvalid => "cookie_invalid",
+            Stat::CookieAbsent => "cookie_absent",
         }
     }
 }
@@ -307,6 +324,45 @@ pub struct XdpConfig {
     pub _pad2: u32,
 }
 
+/// [`CookieConfig::flags`]: the program answers queries with a COOKIE
+/// option itself (without it they go to userspace).
+pub const COOKIE_ENABLED: u32 = 1;
+/// [`CookieConfig::flags`]: [`CookieConfig::previous`] holds the secret of
+/// a rollover, still accepted.
+pub const COOKIE_PREVIOUS: u32 = 2;
+/// [`CookieConfig::flags`]: `require_cookies`: a query without a valid
+/// server cookie goes to userspace, which answers BADCOOKIE.
+pub const COOKIE_REQUIRE: u32 = 4;
+
+/// DNS cookie settings (RFC 7873, RFC 9018), the single entry of the
+/// `COOKIES` array: the secrets userspace uses too, and the clock.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// [`COOKIE_ENABLED`] | [`COOKIE_PREVIOUS`] | [`COOKIE_REQUIRE`].
+    pub flags: u32,
+    /// Zero.
+    pub _pad: u32,
+    /// CLOCK_REALTIME minus the program's clock (`bpf_ktime_get_coarse_ns`,
+    /// CLOCK_MONOTONIC), in ns: what turns the program's clock into the
+    /// Unix time cookies are dated with. Userspace refreshes it.
+    pub realtime_offset_ns: u64,
+    /// The secret that makes and checks server cookies.
+    pub current: [u8; 16],
+    /// The previous secret during a rollover: checks, never makes.
+    pub previous: [u8; 16],
+}
+
+impl core::fmt::Debug for CookieConfig {
+    // The secrets stay out of logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CookieConfig")
+            .field("flags", &self.flags)
+            .field("realtime_offset_ns", &self.realtime_offset_ns)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Token bucket of one source prefix (rate limiting).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -334,6 +390,8 @@ mod pod {
     unsafe impl aya::Pod for super::XdpConfig {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::Bucket {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::CookieConfig {}
 }
 
 #[cfg(test)]
@@ -347,6 +405,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
         assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 24 + MAX_BODY);
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
+        assert_eq!(core::mem::size_of::<CookieConfig>(), 48);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
         }

@@ -68,6 +68,8 @@ impl FastPathSink for Sink {
     }
 
     fn offer_resolved(&self, _: &Pending) {}
+
+    fn serve_cookies(&self, _: &CookieSecrets) {}
 }
 
 struct Rig {

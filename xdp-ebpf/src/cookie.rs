@@ -1,0 +1,108 @@
+//! DNS cookies in the program's answers (RFC 7873, RFC 9018): the client's
+//! server cookie judged and ours made by `dns_wire::cookie`, the very code
+//! userspace runs, from the secrets userspace writes into `COOKIES`.
+
+use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
+use dns_wire::{
+    cookie::{self, ClientAddr, Validity},
+    fast_question,
+    wire::edns_option,
+};
+use xdp_abi::{COOKIE_ENABLED, COOKIE_PREVIOUS, COOKIE_REQUIRE, Stat};
+
+use crate::{
+    maps::{COOKIES, Scratch},
+    parse::{Datagram, ptr_at},
+    stats::count,
+};
+
+/// Bytes of the COOKIE option an answer carries: code, length, the
+/// client's cookie and our server cookie.
+pub const OPTION_LEN: usize = cookie::RESPONSE_OPTION_LEN;
+
+/// What a query's COOKIE option makes of its answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Judged {
+    /// No COOKIE option.
+    None,
+    /// Userspace must answer (cookies off in the program, or
+    /// `require_cookies` turning this one away with BADCOOKIE).
+    Pass,
+    /// The answer carries the option in [`Scratch::cookie`]; the query's
+    /// server cookie was absent or not ours.
+    Answer,
+    /// As `Answer`, and the query's server cookie was ours.
+    AnswerValid,
+}
+
+/// Judges the COOKIE option of this CPU's question (in its [`Scratch`])
+/// from the frame's source, writing the answer's option to
+/// [`Scratch::cookie`].
+///
+/// A function of its own (a BPF-to-BPF call) rather than inlined: SipHash
+/// and the cookie's bytes get a stack frame of their own, which keeps the
+/// caller's within the 512 bytes BPF allows.
+#[inline(never)]
+pub fn judge(ctx: &XdpContext, scratch: &mut Scratch) -> Judged {
+    judged(ctx, scratch).unwrap_or(Judged::Pass)
+}
+
+#[inline(always)]
+fn judged(ctx: &XdpContext, scratch: &mut Scratch) -> Result<Judged, ()> {
+    let Some((client, server)) = fast_question::cookie(&scratch.msg, &scratch.question) else {
+        return Ok(Judged::None);
+    };
+    let Some(cfg) = COOKIES.get(0) else {
+        return Ok(Judged::Pass);
+    };
+    if cfg.flags & COOKIE_ENABLED == 0 {
+        return Ok(Judged::Pass);
+    }
+    let addr = source(ctx, &scratch.datagram)?;
+    // SAFETY: no preconditions.
+    let monotonic = unsafe { bpf_ktime_get_coarse_ns() };
+    let now = (monotonic.wrapping_add(cfg.realtime_offset_ns) / 1_000_000_000) as u32;
+    let previous = if cfg.flags & COOKIE_PREVIOUS != 0 {
+        Some(&cfg.previous)
+    } else {
+        None
+    };
+    let (validity, ours) = cookie::judge(client, server, &addr, now, &cfg.current, previous);
+    count(match validity {
+        Validity::Missing => Stat::CookieAbsent,
+        Validity::Invalid => Stat::CookieInvalid,
+        Validity::Fresh | Validity::Renew => Stat::CookieValid,
+    });
+    let valid = validity.is_valid();
+    if cfg.flags & COOKIE_REQUIRE != 0 && !valid {
+        return Ok(Judged::Pass);
+    }
+    // Code and length, then the client's cookie and ours, word by word.
+    let code_len = (u32::from(edns_option::COOKIE) << 16) | (cookie::CLIENT_LEN + cookie::SERVER_LEN) as u32;
+    let option = scratch.cookie.as_mut_ptr();
+    // SAFETY: the option's OPTION_LEN (4 + 8 + 16) bytes hold the four
+    // unaligned stores (the program allows misaligned access, see build.rs).
+    unsafe {
+        option.cast::<u32>().write_unaligned(code_len.to_be());
+        option.add(4).cast::<u64>().write_unaligned(client.to_le());
+        option.add(12).cast::<u64>().write_unaligned(ours.head.to_le());
+        option.add(20).cast::<u64>().write_unaligned(ours.mac.to_le());
+    }
+    Ok(if valid { Judged::AnswerValid } else { Judged::Answer })
+}
+
+/// The frame's source address, as RFC 9018 hashes it (an IPv4-mapped IPv6
+/// source never gets here: `validate` drops it as a martian).
+#[inline(always)]
+fn source(ctx: &XdpContext, d: &Datagram) -> Result<ClientAddr, ()> {
+    if d.v6 {
+        let src = ptr_at::<[u8; 16]>(ctx, d.l3 + 8)?;
+        // SAFETY: ptr_at checked the 16 bytes.
+        Ok(ClientAddr::V6(unsafe { *src }))
+    } else {
+        let src = ptr_at::<[u8; 4]>(ctx, d.l3 + 12)?;
+        // SAFETY: ptr_at checked the 4 bytes.
+        Ok(ClientAddr::V4(unsafe { *src }))
+    }
+}
