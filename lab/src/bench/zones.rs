@@ -638,10 +638,14 @@ fn targets(results: &BTreeMap<Server, Measured>, xdp: Option<&XdpChange>) -> Str
         " s",
     );
     line(
-        "(d) change answered from userspace <= 10 ms",
-        xdp.and_then(|x| secs(x.userspace))
-            .or_else(|| ours.and_then(|m| secs(m.change)))
-            .map(|s| s * 1e3),
+        "(d) change answered, ours without XDP <= 10 ms",
+        ours.and_then(|m| secs(m.change)).map(|s| s * 1e3),
+        CHANGE_MS,
+        " ms",
+    );
+    line(
+        "(d) change answered from userspace, ours-XDP <= 10 ms",
+        xdp.and_then(|x| secs(x.userspace)).map(|s| s * 1e3),
         CHANGE_MS,
         " ms",
     );
