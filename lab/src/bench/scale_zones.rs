@@ -4,7 +4,7 @@
 use std::{
     fmt::Write as _,
     fs,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     os::unix::fs::FileExt as _,
     path::{Path, PathBuf},
 };
@@ -55,6 +55,13 @@ pub fn host_v4(i: u32) -> Ipv4Addr {
     Ipv4Addr::new(10, octet(i / 10_000), octet(i / 100), octet(i))
 }
 
+/// The AAAA record of host `i` (or of small zone `i`'s `www` under `net`),
+/// written by `Ipv6Addr` so that it is valid for any `i`: a group holds
+/// 16 bits.
+pub fn v6(net: u16, i: u32) -> Ipv6Addr {
+    Ipv6Addr::from((0xfd00_u128 << 112) | (u128::from(net) << 96) | u128::from(i) + 1)
+}
+
 /// What host `i`'s A record is changed to.
 pub fn changed_v4(i: u32) -> Ipv4Addr {
     let [_, b, c, d] = host_v4(i).octets();
@@ -89,11 +96,11 @@ pub fn large_text(records: u64) -> (String, Vec<u64>) {
         let _ = write!(
             text,
             "h{i} IN A {}\n\
-             h{i} IN AAAA fd00:1::{:x}\n\
+             h{i} IN AAAA {}\n\
              h{i} IN TXT \"host {i} of the large zone\"\n\
              h{i} IN MX 10 mail\n",
             host_v4(i),
-            i + 1
+            v6(1, i)
         );
         written += 4;
         if i % 2 == 1 {
@@ -172,13 +179,14 @@ pub fn small_text(i: u32) -> String {
     let _ = write!(
         text,
         "www IN A {www}\n\
-         www IN AAAA fd00:2::{i:x}\n\
+         www IN AAAA {www6}\n\
          mail IN A 192.0.2.25\n\
          @ IN MX 10 mail\n\
          @ IN TXT \"zone {i}\"\n\
          ftp IN CNAME www\n\
          api IN A {www}\n",
-        www = small_www(i)
+        www = small_www(i),
+        www6 = v6(2, i),
     );
     text
 }
@@ -254,6 +262,23 @@ mod tests {
         }
         let distinct: std::collections::BTreeSet<_> = (0..1_000_000).map(host_v4).collect();
         assert_eq!(distinct.len(), 1_000_000, "every host has its own address");
+    }
+
+    #[test]
+    fn every_address_written_parses_back() {
+        // Past 65,535 hosts a hand-made `fd00:1::{i:x}` would have five hex
+        // digits in a group, which NSD rightly refuses.
+        let (text, _) = large_text(400_000);
+        for line in text.lines().filter(|l| l.contains(" IN A")) {
+            let value = line.rsplit(' ').next().unwrap();
+            let parsed = if line.contains(" AAAA ") {
+                value.parse::<Ipv6Addr>().is_ok()
+            } else {
+                value.parse::<Ipv4Addr>().is_ok()
+            };
+            assert!(parsed, "`{line}` holds an invalid address");
+        }
+        assert!(small_text(99_999).contains(&format!("www IN AAAA {}\n", v6(2, 99_999))));
     }
 
     #[test]
