@@ -20,7 +20,7 @@ mod rig;
 mod scenario;
 mod sys;
 mod timeline;
-mod xdp_pass;
+pub(crate) mod xdp_pass;
 
 use std::path::{Path, PathBuf};
 

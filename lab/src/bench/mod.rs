@@ -1,6 +1,6 @@
 //! The benchmarks (`cargo xtask bench`): throughput and latency measurements against other DNS servers.
 //!
-//! `auth`, `xdp` and `recursive` are the benches; `rounds` holds what they
+//! `auth`, `xdp`, `recursive` and `zones` are the benches; `rounds` holds what they
 //! share (load options, rounds in rotating order, quiet-CPU checks, the table
 //! of medians). `rig` builds the two network namespaces they run in; `zone`
 //! writes the zone and the query mix; `servers` starts and stops NSD, Knot and
@@ -10,17 +10,22 @@
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
 //! program's run time and `veth` the rig's own counters of where packets
-//! went; `process` holds what they share about child processes.
+//! went; `process` holds what they share about child processes. `zones`
+//! generates its files with `scale_zones`, waits for answers with `answers`
+//! and reads the servers' memory with `memory`.
+mod answers;
 pub mod auth;
 mod junk;
 mod kxdpgun;
 mod lab;
 mod latency;
+mod memory;
 mod mixed;
 mod process;
 pub mod recursive;
 mod rig;
 mod rounds;
+mod scale_zones;
 mod servers;
 mod tlds;
 mod veth;
@@ -28,6 +33,7 @@ mod work_dir;
 pub mod xdp;
 mod xdp_cost;
 mod zone;
+pub mod zones;
 
 use anyhow::{Result, bail};
 
@@ -41,6 +47,8 @@ pub enum Command {
     Xdp(xdp::Args),
     /// The resolver: cache hits per second and cold-resolution latency, ours against Unbound.
     Recursive(recursive::Args),
+    /// Zones at scale: a 1M-record zone, 100,000 small zones, a huge RRset, one changed record; ours against Knot DNS and NSD.
+    Zones(zones::Args),
 }
 
 impl Command {
@@ -51,6 +59,7 @@ impl Command {
             Command::Auth(_) => auth::PACKAGES.to_vec(),
             Command::Xdp(_) => xdp::PACKAGES.concat(),
             Command::Recursive(_) => recursive::PACKAGES.to_vec(),
+            Command::Zones(_) => zones::PACKAGES.to_vec(),
         }
     }
 }
@@ -61,6 +70,7 @@ pub fn run(command: &Command) -> Result<()> {
         Command::Auth(args) => auth::run(args),
         Command::Xdp(args) => xdp::run(args),
         Command::Recursive(args) => recursive::run(args),
+        Command::Zones(args) => zones::run(args),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The servers under test: their configurations, and starting and stopping them in the rig.
 use std::{
     collections::BTreeSet,
-    fmt, fs,
+    fmt::{self, Write as _},
+    fs,
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Child, Stdio},
@@ -57,16 +58,33 @@ impl Server {
         matches!(self, Self::Ours | Self::OursXdp)
     }
 
-    /// Writes the server's configuration under `dir`; returns its command line.
-    /// `iface` is the server's end of the rig's veth, for the XDP modes.
+    /// Writes the server's configuration under `dir` for the bench zone in
+    /// `zone_file`; returns its command line. `iface` is the server's end of
+    /// the rig's veth, for the XDP modes.
     pub fn prepare(self, dir: &Path, zone_file: &Path, ours: &Path, iface: &str) -> Result<Vec<String>> {
-        let dir = dir.join(self.to_string().to_lowercase());
+        let zone = Zone {
+            origin: zone::ORIGIN.into(),
+            file: zone_file.to_path_buf(),
+        };
+        self.configure(dir, std::slice::from_ref(&zone), ours, iface)
+    }
+
+    /// The directory under `dir` that holds the server's configuration,
+    /// state and control socket (`nsd.ctl`, `knot.sock`).
+    pub fn config_dir(self, dir: &Path) -> PathBuf {
+        dir.join(self.to_string().to_lowercase())
+    }
+
+    /// Writes the server's configuration under `dir` for `zones`; returns its command line.
+    pub fn configure(self, dir: &Path, zones: &[Zone], ours: &Path, iface: &str) -> Result<Vec<String>> {
+        let dir = self.config_dir(dir);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let (dir_s, zone_s) = (dir.display(), zone_file.display());
+        let dir_s = dir.display();
         let argv = match self {
             Self::Nsd => {
                 let conf = dir.join("nsd.conf");
-                let text = format!(
+                // The control socket is a Unix one: nsd-control needs no keys for it.
+                let mut text = format!(
                     "server:\n\
                      \x20 ip-address: {SERVER_V4}\n\
                      \x20 ip-address: {SERVER_V6}\n\
@@ -83,12 +101,17 @@ impl Server {
                      \x20 username: \"\"\n\
                      \x20 verbosity: 1\n\
                      remote-control:\n\
-                     \x20 control-enable: no\n\
-                     zone:\n\
-                     \x20 name: {origin}\n\
-                     \x20 zonefile: \"{zone_s}\"\n",
-                    origin = zone::ORIGIN,
+                     \x20 control-enable: yes\n\
+                     \x20 control-interface: \"{dir_s}/nsd.ctl\"\n"
                 );
+                for zone in zones {
+                    let _ = write!(
+                        text,
+                        "zone:\n\x20 name: {}\n\x20 zonefile: \"{}\"\n",
+                        zone.origin,
+                        zone.file.display()
+                    );
+                }
                 fs::write(&conf, text)?;
                 vec!["nsd".into(), "-d".into(), "-c".into(), conf.display().to_string()]
             }
@@ -100,7 +123,7 @@ impl Server {
                 } else {
                     String::new()
                 };
-                let text = format!(
+                let mut text = format!(
                     "server:\n\
                      \x20 rundir: \"{dir_s}\"\n\
                      \x20 user: root\n\
@@ -109,43 +132,76 @@ impl Server {
                      \x20 tcp-workers: 1\n\
                      \x20 background-workers: 1\n\
                      {xdp}\
+                     control:\n\
+                     \x20 listen: \"{dir_s}/knot.sock\"\n\
                      database:\n\
                      \x20 storage: \"{dir_s}\"\n\
                      log:\n\
                      \x20 - target: stderr\n\
                      \x20   any: notice\n\
-                     zone:\n\
-                     \x20 - domain: {origin}\n\
-                     \x20   file: \"{zone_s}\"\n\
+                     template:\n\
+                     \x20 - id: default\n\
                      \x20   storage: \"{dir_s}\"\n\
                      \x20   zonefile-sync: -1\n\
-                     \x20   journal-content: none\n",
-                    origin = zone::ORIGIN,
+                     \x20   journal-content: none\n\
+                     zone:\n"
                 );
+                for zone in zones {
+                    let _ = write!(
+                        text,
+                        "\x20 - domain: {}\n\x20   file: \"{}\"\n",
+                        zone.origin,
+                        zone.file.display()
+                    );
+                }
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Ours | Self::OursXdp => vec![
-                ours.display().to_string(),
-                "serve".into(),
-                "--listen".into(),
-                format!("{SERVER_V4}:53"),
-                "--listen".into(),
-                format!("[{SERVER_V6}]:53"),
-                "--zone".into(),
-                format!("{}={}", zone::ORIGIN, zone_file.display()),
-                "--threads".into(),
-                "1".into(),
-            ]
-            .into_iter()
-            .chain(match self {
-                Self::OursXdp => vec!["--xdp-iface".to_string(), iface.to_string()],
-                _ => vec!["--no-xdp".to_string()],
-            })
-            .collect(),
+            Self::Ours | Self::OursXdp => {
+                // The zones go in a file: 100,000 `--zone` flags would pass
+                // the kernel's limit on the length of a command line.
+                let conf = dir.join("dns-server.toml");
+                let mut text = String::new();
+                for zone in zones {
+                    let _ = writeln!(
+                        text,
+                        "[[zone]]\norigin = \"{}\"\nfile = \"{}\"",
+                        zone.origin,
+                        zone.file.display()
+                    );
+                }
+                fs::write(&conf, text)?;
+                let xdp = match self {
+                    Self::OursXdp => ["--xdp-iface", iface],
+                    _ => ["--no-xdp", ""],
+                };
+                [
+                    &ours.display().to_string(),
+                    "serve",
+                    "--config",
+                    &conf.display().to_string(),
+                    "--listen",
+                    &format!("{SERVER_V4}:53"),
+                    "--listen",
+                    &format!("[{SERVER_V6}]:53"),
+                    "--threads",
+                    "1",
+                ]
+                .into_iter()
+                .chain(xdp.into_iter().filter(|arg| !arg.is_empty()))
+                .map(String::from)
+                .collect()
+            }
         };
         Ok(argv)
     }
+}
+
+/// A zone a server is given: its origin (with the trailing dot) and master file.
+#[derive(Clone)]
+pub struct Zone {
+    pub origin: String,
+    pub file: PathBuf,
 }
 
 /// A query a starting server must answer, and the answer, before it counts as up.
@@ -179,12 +235,25 @@ pub struct Running<'rig> {
 impl<'rig> Running<'rig> {
     /// Starts `argv` pinned to the server CPU and waits until it answers `probe`.
     pub fn start(rig: &'rig Rig, argv: &[String], log: PathBuf, probe: &Probe) -> Result<Self> {
+        let mut running = Self::spawn(rig, argv, log, true)?;
+        running.wait_until_answering(rig, probe)?;
+        // Servers pin their own threads (Knot does): all of them go to the server CPU.
+        running.pin_all();
+        Ok(running)
+    }
+
+    /// Starts `argv` in the server's namespace and returns at once; `pinned`:
+    /// on the server CPU (benches that let a server use both CPUs, as a
+    /// loading server may, say false).
+    pub fn spawn(rig: &'rig Rig, argv: &[String], log: PathBuf, pinned: bool) -> Result<Self> {
         let end = &rig.server;
         let others = end.pids();
         let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let mut command = end.exec();
+        if pinned {
+            command.args(["taskset", "-c", &end.cpu.to_string()]);
+        }
         command
-            .args(["taskset", "-c", &end.cpu.to_string()])
             .args(argv)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -194,21 +263,30 @@ impl<'rig> Running<'rig> {
             .process_group(0);
         cmd::note("bench", format!("$ {}", cmd::show(&command)));
         let child = command.spawn().with_context(|| format!("starting {}", argv[0]))?;
-        let mut running = Self {
+        Ok(Self {
             child,
             end,
             log,
             others,
-        };
-        running.wait_until_answering(rig, probe)?;
-        // Servers pin their own threads (Knot does): all of them go to the server CPU.
-        for pid in running.pids() {
+        })
+    }
+
+    /// Pins every thread of the server's processes to the server CPU.
+    fn pin_all(&self) {
+        for pid in self.pids() {
             let _ = std::process::Command::new("taskset")
-                .args(["-a", "-p", "-c", &end.cpu.to_string(), &pid.to_string()])
+                .args(["-a", "-p", "-c", &self.end.cpu.to_string(), &pid.to_string()])
                 .stdout(Stdio::null())
                 .status();
         }
-        Ok(running)
+    }
+
+    /// Fails, with the end of the server's log, if it has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("exited ({status}):\n{}", self.log_tail());
+        }
+        Ok(())
     }
 
     /// The process started (`ip netns exec` and `taskset` exec the server, so it is the server's).
@@ -217,7 +295,7 @@ impl<'rig> Running<'rig> {
     }
 
     /// The server's processes: those in the namespace that were not there before it.
-    fn pids(&self) -> BTreeSet<u32> {
+    pub fn pids(&self) -> BTreeSet<u32> {
         &self.end.pids() - &self.others
     }
 
@@ -261,7 +339,8 @@ impl<'rig> Running<'rig> {
         times.fold(process::CpuTimes::default(), |sum, t| sum + t)
     }
 
-    fn log_tail(&self) -> String {
+    /// The last lines of the server's log, and where the log is.
+    pub fn log_tail(&self) -> String {
         let log = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(15)..].join("\n");

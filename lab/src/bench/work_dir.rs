@@ -1,5 +1,8 @@
 //! A per-run directory for configurations, zones, query files and logs.
-use std::{fs, path::PathBuf};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result};
 
@@ -11,9 +14,14 @@ pub struct WorkDir(pub PathBuf);
 const WORK_DIR_PREFIX: &str = "xtask-bench-";
 
 impl WorkDir {
+    /// A work directory in the system's temporary directory.
     pub fn create() -> Result<Self> {
-        let tmp = std::env::temp_dir();
-        for entry in fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        Self::create_in(&std::env::temp_dir())
+    }
+
+    /// A work directory under `tmp`.
+    pub fn create_in(tmp: &Path) -> Result<Self> {
+        for entry in fs::read_dir(tmp).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let pid = name.to_str().and_then(|n| n.strip_prefix(WORK_DIR_PREFIX));
             if pid
