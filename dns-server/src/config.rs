@@ -327,6 +327,7 @@ impl ServerConfig {
             include_dirs: self.include_dirs.clone(),
             max_file_bytes: self.zone_file_max_bytes,
             max_total_bytes: self.zone_max_bytes,
+            ..Default::default()
         }
     }
 
@@ -384,10 +385,16 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
-    /// The zone's apex, e.g. `example.com.`.
+    /// The zone's apex, e.g. `example.com.`; the trailing dot may be left out.
+    #[serde(deserialize_with = "absolute_origin")]
     pub origin: String,
     /// Its master file; relative paths are taken from the config file's directory.
     pub file: PathBuf,
+}
+
+/// Zone origins are absolute with or without their trailing dot, as in Knot's and NSD's configs.
+fn absolute_origin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|origin| crate::cli::absolute_origin(&origin))
 }
 
 /// A configuration that cannot be used, with where it went wrong.

@@ -30,7 +30,8 @@ pub(crate) fn default_zone() -> Result<Zone, ZoneError> {
     from_str(&origin, DEFAULT_ZONE, Path::new("<built-in example.com zone>"))
 }
 
-fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {
+/// Checks and indexes records already read (`check-zone` reads them itself to show the warnings).
+pub(crate) fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {
     validate::dedup(&mut records);
     validate::validate(origin, &records)?;
     Zone::build(origin, records)
