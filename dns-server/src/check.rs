@@ -37,19 +37,19 @@ pub fn zone(origin: &str, file: &Path, strict: bool) -> anyhow::Result<String> {
     ))
 }
 
-/// `; N warnings: ...` with a count per kind, or nothing.
+/// `; N warnings (what: count, ...)`, or nothing.
 fn summary(warnings: &Warnings) -> String {
     let kinds: Vec<String> = [
-        (warnings.out_of_zone, "out-of-zone records skipped"),
-        (warnings.split_strings, "strings longer than 255 bytes split"),
+        ("out-of-zone records skipped", warnings.out_of_zone),
+        ("strings over 255 bytes split", warnings.split_strings),
     ]
     .iter()
-    .filter(|(count, _)| *count > 0)
-    .map(|(count, what)| format!("{count} {what}"))
+    .filter(|(_, count)| *count > 0)
+    .map(|(what, count)| format!("{what}: {count}"))
     .collect();
     match warnings.total() {
         0 => String::new(),
-        total => format!("; {total} warnings: {}", kinds.join(", ")),
+        total => format!("; {total} warnings ({})", kinds.join(", ")),
     }
 }
 

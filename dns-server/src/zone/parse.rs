@@ -45,6 +45,8 @@ pub(crate) struct Warnings {
     pub out_of_zone: u64,
     /// Character-strings longer than 255 bytes, split into 255-byte strings (as Knot does).
     pub split_strings: u64,
+    /// Warnings past the kept ones, counted but not logged one by one.
+    pub unlogged: u64,
 }
 
 impl Warnings {
@@ -58,6 +60,8 @@ impl Warnings {
             let line = format!("{at}: {message}");
             tracing::warn!("{line}");
             self.messages.push(line);
+        } else {
+            self.unlogged += 1;
         }
     }
 }
@@ -173,13 +177,13 @@ impl Reader {
     /// The records, with one last warning when more were counted than logged.
     fn finish(self) -> Parsed {
         let warnings = self.warnings;
-        let unlogged = warnings.total().saturating_sub(warnings.messages.len() as u64);
-        if unlogged > 0 {
+        if warnings.unlogged > 0 {
             tracing::warn!(
                 zone = %self.apex,
                 out_of_zone = warnings.out_of_zone,
                 split_strings = warnings.split_strings,
-                "{unlogged} more warnings not logged one by one"
+                "{} more warnings not logged one by one",
+                warnings.unlogged
             );
         }
         Parsed {
@@ -349,8 +353,13 @@ impl Reader {
         if split > 0 {
             self.warnings.split_strings += split;
             let message = format!(
-                "{} character-string longer than 255 bytes split into 255-byte strings",
-                rdata_text::type_name(rtype)
+                "{} {} longer than 255 bytes split into 255-byte strings",
+                rdata_text::type_name(rtype),
+                if split == 1 {
+                    "character-string"
+                } else {
+                    "character-strings"
+                }
             );
             self.warnings.add(location, message);
         }
@@ -925,7 +934,7 @@ mod tests {
     #[test]
     fn long_strings_are_split_with_a_warning() {
         let long = "x".repeat(600);
-        let parsed = parse_with_warnings(&format!("$TTL 1\nt TXT \"{long}\" y\ns SPF {long}\n"));
+        let parsed = parse_with_warnings(&format!("$TTL 1\nt TXT \"{long}\" y\ns SPF {long} {long}\n"));
         let rdata = &parsed.records[0].rdata;
         assert_eq!(
             (rdata[0], rdata[256], rdata[512]),
@@ -933,8 +942,10 @@ mod tests {
             "255 + 255 + 90 bytes"
         );
         assert_eq!(&rdata[603..], b"\x01y");
-        assert_eq!(parsed.records[1].rdata.len(), 603);
-        assert_eq!(parsed.warnings.split_strings, 2);
+        assert_eq!(parsed.records[1].rdata.len(), 2 * 603);
+        assert_eq!(parsed.warnings.split_strings, 3, "strings split, counted one by one");
+        assert_eq!(parsed.warnings.messages.len(), 2, "one warning per record");
+        assert_eq!(parsed.warnings.unlogged, 0);
         assert!(
             parsed.warnings.messages[0].starts_with("db.example:2: TXT character-string longer than 255"),
             "{:?}",
@@ -952,5 +963,6 @@ mod tests {
         let parsed = parse_with_warnings(&text);
         assert_eq!(parsed.warnings.out_of_zone, MAX_KEPT_WARNINGS as u64 + 50);
         assert_eq!(parsed.warnings.messages.len(), MAX_KEPT_WARNINGS);
+        assert_eq!(parsed.warnings.unlogged, 50);
     }
 }
