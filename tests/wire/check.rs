@@ -77,6 +77,9 @@ fn check_zone_accepts_the_test_zones() {
     for (origin, file) in [
         ("diff.example.", "diff.example.zone"),
         ("deep.diff.example.", "deep.diff.example.zone"),
+        // Every new presentation format, and the origin without its trailing dot.
+        ("formats.example", "formats.example.zone"),
+        ("formats.example.", "formats.example.knot.zone"),
     ] {
         let path = zone_path(file);
         let (ok, output) = run(&["check-zone", origin, &path.display().to_string()]);
