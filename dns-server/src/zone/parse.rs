@@ -50,7 +50,7 @@ pub(crate) struct Warnings {
 }
 
 impl Warnings {
-    /// Every warning, kept or only counted.
+    /// Everything warned about: records skipped and strings split.
     pub(crate) fn total(&self) -> u64 {
         self.out_of_zone + self.split_strings
     }
