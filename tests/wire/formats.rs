@@ -29,6 +29,7 @@ const CASES: &[(&str, &str)] = &[
     ("host6.formats.example", "A"),
     ("mx1.formats.example", "MX"),
     ("mx2.formats.example", "MX"),
+    ("mx3.formats.example", "MX"),
     ("gen000.formats.example", "A"),
     ("gen005.formats.example", "CNAME"),
     ("gen010.formats.example", "A"),

@@ -848,7 +848,9 @@ mod tests {
              $GENERATE 1-3 host$ A 192.0.2.$\n\
              $GENERATE 10-20/5 r${-10,2,x} 120 IN CNAME t${0,3}\n\
              $GENERATE 1-2 m$ MX 10 mail$.example.net.\n\
-             $GENERATE 1-1 t$ TXT \"a\\$ $\"\n",
+             $GENERATE 1-1 t$ TXT \"a\\$ $\"\n\
+             $GENERATE 1-1 b$ MX \"2 mail$\"\n\
+             $GENERATE 1-1 u$ TXT a\\$ \"$ x\"\n",
         );
         let got: Vec<_> = records
             .iter()
@@ -864,13 +866,25 @@ mod tests {
             ("m1.example.com.", 60, 4),
             ("m2.example.com.", 60, 4),
             ("t1.example.com.", 60, 5),
+            ("b1.example.com.", 60, 6),
+            ("u1.example.com.", 60, 7),
         ];
         let want: Vec<_> = want.iter().map(|&(o, t, l)| (o.to_string(), t, l)).collect();
         assert_eq!(got, want, "owner, ttl and line of each generated record");
         assert_eq!(records[2].rdata.as_ref(), [192, 0, 2, 3]);
         assert_eq!(records[5].rdata.as_ref(), b"\x04t020\x07example\x03com\x00");
         assert_eq!(records[7].rdata.as_ref(), b"\x00\x0a\x05mail2\x07example\x03net\x00");
-        assert_eq!(records[8].rdata.as_ref(), b"\x04a$ 1", "\\$ is a literal $");
+        assert_eq!(
+            records[8].rdata.as_ref(),
+            b"\x02a$\x011",
+            "BIND reads one quoted rdata field as the fields in it; \\$ is a literal $"
+        );
+        assert_eq!(records[9].rdata.as_ref(), b"\x00\x02\x05mail1\x07example\x03com\x00");
+        assert_eq!(
+            records[10].rdata.as_ref(),
+            b"\x02a$\x031 x",
+            "several fields are taken as they are"
+        );
     }
 
     #[test]

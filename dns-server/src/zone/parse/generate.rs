@@ -1,6 +1,6 @@
 //! `$GENERATE` (BIND's syntax): one template written out for a range of numbers.
 
-use super::{Location, Reader, State, Token};
+use super::{Lexer, Location, Reader, State, Token, class_code};
 
 /// The most records one `$GENERATE` may make: a /16 of reverse names fits,
 /// and a typo such as `1-4000000000` is an error, not all the memory gone.
@@ -15,7 +15,9 @@ impl Reader {
     /// plus offset, zero-padded to width, in base `d`, `o`, `x`, `X`, `n` or
     /// `N` (nibbles, least significant first, dot-separated, for reverse
     /// IPv6 names); `\$` stays a literal `$`. Each record is then read as if
-    /// written on this line.
+    /// written on this line. As in BIND, an rdata written as one quoted field
+    /// (`MX "10 mail$"`) is read as the fields it holds; rdata written as
+    /// several fields is taken as it is.
     pub(super) fn generate(&mut self, args: &[Token<'_>], at: &Location, state: &mut State) -> Result<(), String> {
         let usage = "$GENERATE takes start-stop[/step] owner [ttl] [class] type rdata";
         let (range, template) = args.split_first().ok_or(usage)?;
@@ -23,22 +25,49 @@ impl Reader {
             return Err(usage.into());
         }
         let (start, stop, step) = range_of(&String::from_utf8_lossy(range.text))?;
+        let quoted_rdata = is_bind_rdata(template);
         for value in (start..=stop).step_by(step) {
             let texts = template
                 .iter()
                 .map(|t| substitute(t.text, value))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("$GENERATE: {e}"))?;
-            let tokens: Vec<Token<'_>> = texts
+            let mut tokens: Vec<Token<'_>> = texts
                 .iter()
                 .zip(template)
                 .map(|(text, t)| Token { text, quoted: t.quoted })
                 .collect();
+            if quoted_rdata && let Some(rdata) = texts.last() {
+                tokens.pop();
+                tokens.extend(fields_of(rdata).map_err(|e| format!("$GENERATE at {value}: {e}"))?);
+            }
             self.record(false, &tokens, at, state)
                 .map_err(|e| format!("$GENERATE at {value}: {e}"))?;
         }
         Ok(())
     }
+}
+
+/// Whether the template is BIND's `owner [ttl] [class] type "rdata"`: one
+/// quoted field after the type.
+fn is_bind_rdata(template: &[Token<'_>]) -> bool {
+    let after_owner = template.get(1..).unwrap_or_default();
+    let ttl_or_class = |t: &&Token<'_>| {
+        t.str()
+            .is_ok_and(|s| s.starts_with(|c: char| c.is_ascii_digit()) || class_code(s).is_some())
+    };
+    let skipped = after_owner.iter().take(2).take_while(ttl_or_class).count();
+    matches!(&after_owner[skipped..], [_type, rdata] if rdata.quoted)
+}
+
+/// The fields of a quoted rdata, split as a line of the file is.
+fn fields_of(text: &[u8]) -> Result<Vec<Token<'_>>, String> {
+    let mut lexer = Lexer { text, at: 0, line: 1 };
+    let entry = lexer.next_entry().map_err(|(_, e)| e)?;
+    if lexer.next_entry().map_err(|(_, e)| e)?.is_some() {
+        return Err("the quoted rdata holds more than one line".into());
+    }
+    Ok(entry.map(|e| e.tokens).unwrap_or_default())
 }
 
 /// `start-stop[/step]`, counted against [`MAX_GENERATED`].
