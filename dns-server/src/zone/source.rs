@@ -204,8 +204,9 @@ fn strip_byte_order_mark(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-/// A zone file's bytes as text: UTF-8, without a byte-order mark. The error
-/// names the place (`shown`), never the bytes: the file may not be text at all.
+/// A zone file's bytes as UTF-8 text without a byte-order mark, for callers
+/// that hold text (the fuzz target); the reader itself takes any bytes. The
+/// error names the place (`shown`), never the bytes: they may not be text at all.
 pub(crate) fn decode_text(bytes: Vec<u8>, shown: &Path) -> Result<String, String> {
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
