@@ -3,19 +3,54 @@
 
 use std::path::Path;
 
-use crate::{config::Config, name::Name, zone::load};
+use dns_wire::wire::class;
 
-/// Loads the zone `origin` from `file`; the line to print when it is valid.
-pub fn zone(origin: &str, file: &Path) -> anyhow::Result<String> {
-    let origin = Name::parse(origin, None)?;
-    let zone = load::from_file(&origin, file, &Default::default())?;
+use crate::{
+    cli::absolute_origin,
+    config::Config,
+    name::Name,
+    zone::{
+        load,
+        parse::{self, Warnings},
+        source::ReadLimits,
+    },
+};
+
+/// Loads the zone `origin` (a trailing dot optional) from `file`; the line
+/// to print when it is valid. Each warning is logged at its `file:line` as
+/// it is read; the line counts them. `strict` refuses what they warn about.
+pub fn zone(origin: &str, file: &Path, strict: bool) -> anyhow::Result<String> {
+    let origin = Name::parse(&absolute_origin(origin), None)?;
+    let limits = ReadLimits {
+        strict,
+        ..ReadLimits::default()
+    };
+    let parsed = parse::read_file(file, &origin, class::IN, &limits)?;
+    let zone = load::finish(&origin, parsed.records)?;
     Ok(format!(
-        "{}: zone {} OK, serial {}, {} names",
+        "{}: zone {} OK, serial {}, {} names{}",
         file.display(),
         zone.origin,
         zone.serial,
-        zone.node_count()
+        zone.node_count(),
+        summary(&parsed.warnings)
     ))
+}
+
+/// `; N warnings (what: count, ...)`, or nothing.
+fn summary(warnings: &Warnings) -> String {
+    let kinds: Vec<String> = [
+        ("out-of-zone records skipped", warnings.out_of_zone),
+        ("strings over 255 bytes split", warnings.split_strings),
+    ]
+    .iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(what, count)| format!("{what}: {count}"))
+    .collect();
+    match warnings.total() {
+        0 => String::new(),
+        total => format!("; {total} warnings ({})", kinds.join(", ")),
+    }
 }
 
 /// Loads the configuration `file` and every zone it names; the line to
@@ -23,9 +58,16 @@ pub fn zone(origin: &str, file: &Path) -> anyhow::Result<String> {
 pub fn config(file: &Path) -> anyhow::Result<String> {
     let config = Config::load(file)?;
     let limits = config.server.read_limits();
+    let mut warnings = 0;
     for zone in &config.zones {
-        let origin = Name::parse(&zone.origin, None)?;
-        load::from_file(&origin, &zone.file, &limits)?;
+        let origin = Name::parse(&absolute_origin(&zone.origin), None)?;
+        let parsed = parse::read_file(&zone.file, &origin, class::IN, &limits)?;
+        load::finish(&origin, parsed.records)?;
+        warnings += parsed.warnings.total();
     }
-    Ok(format!("{}: OK, {} zones", file.display(), config.zones.len()))
+    let warned = match warnings {
+        0 => String::new(),
+        n => format!(", {n} warnings (logged above)"),
+    };
+    Ok(format!("{}: OK, {} zones{warned}", file.display(), config.zones.len()))
 }

@@ -25,10 +25,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a zone file; prints `file:line: message` and exits 1 on an error.
     CheckZone {
-        /// The zone's origin, e.g. `example.com.`.
+        /// The zone's origin, e.g. `example.com.` (the trailing dot may be left out).
         origin: String,
         /// The master file.
         file: PathBuf,
+        /// Fail on what is otherwise skipped or repaired with a warning (out-of-zone records).
+        #[arg(long)]
+        strict: bool,
     },
     /// Check a configuration file and the zones it names.
     CheckConfig {
@@ -80,7 +83,7 @@ pub struct ServeArgs {
 /// file's zone of that origin; the recursion flags turn recursion on.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
-    /// A zone to serve, as ORIGIN=FILE (repeatable).
+    /// A zone to serve, as ORIGIN=FILE (repeatable); ORIGIN is absolute with or without its trailing dot.
     #[arg(long = "zone", value_parser = parse_zone)]
     pub zones: Vec<ZoneConfig>,
     /// Address to serve UDP and TCP on, e.g. 127.0.0.1:5300 or [::1]:5300 (repeatable).
@@ -123,9 +126,27 @@ fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
         .split_once('=')
         .ok_or_else(|| format!("expected ORIGIN=FILE, got {arg:?}"))?;
     Ok(ZoneConfig {
-        origin: origin.to_string(),
+        origin: absolute_origin(origin),
         file: PathBuf::from(file),
     })
+}
+
+/// A zone origin as Knot's and NSD's configurations read it: always absolute,
+/// so `example.com` is `example.com.` (a dot is added unless the last one is
+/// there unescaped).
+pub(crate) fn absolute_origin(origin: &str) -> String {
+    let before_dot = match origin.strip_suffix('.') {
+        Some(rest) => rest,
+        None if origin.is_empty() => return String::new(),
+        None => return format!("{origin}."),
+    };
+    // `a\.` ends in an escaped dot, `a\\.` in a backslash and a real dot.
+    let backslashes = before_dot.bytes().rev().take_while(|&b| b == b'\\').count();
+    if backslashes % 2 == 1 {
+        format!("{origin}.")
+    } else {
+        origin.to_string()
+    }
 }
 
 /// `sidecar` options.
@@ -215,5 +236,32 @@ mod tests {
         assert!(o.no_xdp && o.strict);
         let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
         assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
+    }
+
+    #[test]
+    fn an_origin_is_absolute_with_or_without_its_dot() {
+        for (written, meant) in [
+            ("example.com", "example.com."),
+            ("example.com.", "example.com."),
+            (".", "."),
+            ("a\\.", "a\\.."),
+            ("a\\\\.", "a\\\\."),
+            ("", ""),
+        ] {
+            assert_eq!(absolute_origin(written), meant, "{written:?}");
+        }
+        let o = serve_args(&["--zone", "example.org=z.zone", "--zone", "example.net.=n.zone"]).expect("valid");
+        assert_eq!(o.zones[0].origin, "example.org.", "--zone without the dot");
+        assert_eq!(o.zones[1].origin, "example.net.");
+
+        let text = "[[zone]]\norigin = \"example.com\"\nfile = \"z\"\n";
+        let config = crate::config::Config::parse(text, std::path::Path::new("c.toml")).expect("valid");
+        assert_eq!(
+            config.zones[0].origin, "example.com.",
+            "[[zone]] origin without the dot"
+        );
+        let twice = format!("{text}[[zone]]\norigin = \"Example.Com.\"\nfile = \"y\"\n");
+        let e = crate::config::Config::parse(&twice, std::path::Path::new("c.toml")).expect_err("the same zone");
+        assert!(e.message.contains("twice"), "{e}");
     }
 }

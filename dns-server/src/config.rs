@@ -343,6 +343,9 @@ impl ServerConfig {
             include_dirs: self.include_dirs.clone(),
             max_file_bytes: self.zone_file_max_bytes,
             max_total_bytes: self.zone_max_bytes,
+            // One setting for both: a strict server refuses a zone with
+            // out-of-zone records as it refuses to start without every zone.
+            strict: self.strict,
         }
     }
 
@@ -408,10 +411,16 @@ pub const DEFAULT_STATE_FILE: &str = "/run/dns-server/zones.json";
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
-    /// The zone's apex, e.g. `example.com.`.
+    /// The zone's apex, e.g. `example.com.`; the trailing dot may be left out.
+    #[serde(deserialize_with = "absolute_origin")]
     pub origin: String,
     /// Its master file; relative paths are taken from the config file's directory.
     pub file: PathBuf,
+}
+
+/// Zone origins are absolute with or without their trailing dot, as in Knot's and NSD's configs.
+fn absolute_origin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|origin| crate::cli::absolute_origin(&origin))
 }
 
 /// A configuration that cannot be used, with where it went wrong.

@@ -55,11 +55,6 @@ fn broken_zones() -> Vec<(&'static str, String, Vec<usize>)> {
             vec![6, 7],
         ),
         (
-            "record outside the zone",
-            format!("{HEAD}other.example. IN A 192.0.2.3\n"),
-            vec![6],
-        ),
-        (
             "bad IPv4 address",
             format!("{HEAD}www  IN A   192.0.2.999\nmail IN A 192.0.2.4\n"),
             vec![6],
@@ -82,6 +77,9 @@ fn check_zone_accepts_the_test_zones() {
     for (origin, file) in [
         ("diff.example.", "diff.example.zone"),
         ("deep.diff.example.", "deep.diff.example.zone"),
+        // Every new presentation format, and the origin without its trailing dot.
+        ("formats.example", "formats.example.zone"),
+        ("formats.example.", "formats.example.knot.zone"),
     ] {
         let path = zone_path(file);
         let (ok, output) = run(&["check-zone", origin, &path.display().to_string()]);
@@ -116,6 +114,45 @@ fn check_zone_rejects_broken_zones_with_file_and_line() {
         failures.is_empty(),
         "check-zone on broken zones:\n\n{}",
         failures.join("\n\n")
+    );
+}
+
+/// Out-of-zone records and TXT strings over 255 bytes are let through with a
+/// warning at their `file:line` and a count, as Knot does; `--strict` refuses
+/// the out-of-zone record.
+#[test]
+fn check_zone_warns_and_counts_what_it_lets_through() {
+    let dir = TempDir::new("check-zone-warnings");
+    let long = "x".repeat(300);
+    let path = dir.write(
+        "lenient.zone",
+        &format!("{HEAD}other.example. IN A 192.0.2.3\nt IN TXT \"{long}\"\nelse.example. IN A 192.0.2.4\n"),
+    );
+    let file = path.display().to_string();
+    let (ok, output) = run(&["check-zone", "broken.example", &file]);
+    assert!(
+        ok,
+        "expected check-zone to accept the zone with warnings; it said:\n{output}"
+    );
+    for line in [6, 7, 8] {
+        assert!(
+            lines_reported(&output, &path).contains(&line),
+            "expected a warning at `{file}:{line}:`; output:\n{output}"
+        );
+    }
+    assert!(
+        output.contains("out-of-zone record other.example. skipped")
+            && output.contains("3 warnings (out-of-zone records skipped: 2, strings over 255 bytes split: 1)"),
+        "expected each warning and the counts; output:\n{output}"
+    );
+    let (ok, output) = run(&["check-zone", "--strict", "broken.example.", &file]);
+    assert!(
+        !ok,
+        "expected --strict to refuse the out-of-zone record; output:\n{output}"
+    );
+    assert!(
+        lines_reported(&output, &path).contains(&6) && output.contains("out-of-zone record other.example."),
+        "expected the error at `{file}:6:`; output:\n{output}"
     );
 }
 
@@ -184,7 +221,7 @@ fn check_config_reports_file_and_line() {
 #[test]
 fn check_config_checks_the_zones_it_names() {
     let dir = TempDir::new("check-config-zone");
-    let zone = dir.write("broken.zone", &format!("{HEAD}other.example. IN A 192.0.2.3\n"));
+    let zone = dir.write("broken.zone", &format!("{HEAD}www  IN A   192.0.2.999\n"));
     let config = dir.write(
         "dns.toml",
         "[[zone]]\norigin = \"broken.example.\"\nfile = \"broken.zone\"\n",

@@ -6,6 +6,7 @@ mod check;
 mod cookies;
 mod differential;
 mod edns;
+mod formats;
 mod harness;
 mod malformed;
 mod packet;

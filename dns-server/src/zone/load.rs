@@ -17,21 +17,16 @@ pub(crate) const DEFAULT_ORIGIN: &str = "example.com.";
 /// Text of the default zone.
 pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zone");
 
-/// Reads, checks and indexes the zone at `origin` from `file`, reading within `limits`.
-pub(crate) fn from_file(origin: &Name, file: &Path, limits: &ReadLimits) -> Result<Zone, ZoneError> {
-    let records = parse::parse_file(file, origin, class::IN, limits)?;
-    finish(origin, records)
-}
-
-/// As [`from_file`], with every file read (the zone file and its
-/// includes), which a reload compares with to skip an unchanged zone.
+/// Reads, checks and indexes the zone at `origin` from `file`, reading
+/// within `limits`; with every file read (the zone file and its includes),
+/// which a reload compares with to skip an unchanged zone.
 pub(crate) fn from_file_read(
     origin: &Name,
     file: &Path,
     limits: &ReadLimits,
 ) -> Result<(Zone, Vec<FileRead>), ZoneError> {
-    let (records, files) = parse::parse_file_read(file, origin, class::IN, limits)?;
-    Ok((finish(origin, records)?, files))
+    let parsed = parse::read_file(file, origin, class::IN, limits)?;
+    Ok((finish(origin, parsed.records)?, parsed.files))
 }
 
 /// Reads, checks and indexes zone text; `file` names it in errors.
@@ -46,7 +41,8 @@ pub(crate) fn default_zone() -> Result<Zone, ZoneError> {
     from_str(&origin, DEFAULT_ZONE, Path::new("<built-in example.com zone>"))
 }
 
-fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {
+/// Checks and indexes records already read (`check-zone` reads them itself to show the warnings).
+pub(crate) fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {
     validate::dedup(&mut records);
     validate::validate(origin, &records)?;
     Zone::build(origin, records)

@@ -1,4 +1,12 @@
 //! RFC 1035 section 5 master-file reader: directives, inherited fields, `file:line` errors.
+//!
+//! Zone files are read as bytes: character-strings take any byte (NSD reads
+//! Latin-1 files), every other field must be text. What other servers let
+//! through with a warning (a record outside the zone, a TXT string longer than
+//! 255 bytes) is let through here too, logged at `file:line` and counted in
+//! [`Warnings`], unless the read is strict.
+
+mod generate;
 
 use std::{
     path::{Path, PathBuf},
@@ -24,55 +32,103 @@ const MAX_TTL: u32 = i32::MAX as u32;
 /// Hesiod, not in the shared wire constants because only zone files name it.
 const CLASS_HS: u16 = 4;
 
-/// Reads a zone file within `limits`; records default to `default_class` and
-/// any other class is an error.
+/// How many warnings are logged and kept one by one; past this they are
+/// only counted, so a file of a million out-of-zone records logs a summary.
+const MAX_KEPT_WARNINGS: usize = 100;
+
+/// What a lenient read let through, each logged (with `tracing`) at its `file:line`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Warnings {
+    /// The first [`MAX_KEPT_WARNINGS`] warnings, each `file:line: message`.
+    pub messages: Vec<String>,
+    /// Records whose owner is outside the zone, skipped (Knot does the same).
+    pub out_of_zone: u64,
+    /// Character-strings longer than 255 bytes, split into 255-byte strings (as Knot does).
+    pub split_strings: u64,
+    /// Warnings past the kept ones, counted but not logged one by one.
+    pub unlogged: u64,
+}
+
+impl Warnings {
+    /// Everything warned about: records skipped and strings split.
+    pub(crate) fn total(&self) -> u64 {
+        self.out_of_zone + self.split_strings
+    }
+
+    fn add(&mut self, at: &Location, message: String) {
+        if self.messages.len() < MAX_KEPT_WARNINGS {
+            let line = format!("{at}: {message}");
+            tracing::warn!("{line}");
+            self.messages.push(line);
+        } else {
+            self.unlogged += 1;
+        }
+    }
+}
+
+/// A zone file's records, and what was let through on the way.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    /// The records in file order.
+    pub records: Vec<Record>,
+    /// What was skipped or repaired, with a warning.
+    pub warnings: Warnings,
+    /// Every file read: the zone file, then its includes in order.
+    pub files: Vec<FileRead>,
+}
+
+/// The records of [`read_file`] alone, for tests.
+#[cfg(test)]
 pub(crate) fn parse_file(
     path: &Path,
     origin: &Name,
     default_class: u16,
     limits: &ReadLimits,
 ) -> Result<Vec<Record>, ZoneError> {
-    parse_file_read(path, origin, default_class, limits).map(|(records, _)| records)
+    read_file(path, origin, default_class, limits).map(|parsed| parsed.records)
 }
 
-/// As [`parse_file`], with every file read (the zone file and its includes).
-pub(crate) fn parse_file_read(
+/// Reads a zone file within `limits`; records default to `default_class` and
+/// any other class is an error. With the records, the warnings of what was
+/// let through and every file read (the zone file and its includes).
+pub(crate) fn read_file(
     path: &Path,
     origin: &Name,
     default_class: u16,
     limits: &ReadLimits,
-) -> Result<(Vec<Record>, Vec<FileRead>), ZoneError> {
+) -> Result<Parsed, ZoneError> {
     let mut source = Source::new(path, limits);
     let text = source.read_zone_file(path).map_err(|message| ZoneError {
         location: None,
         message,
     })?;
-    let mut reader = Reader {
-        class: default_class,
-        records: Vec::new(),
-        source,
-    };
+    let mut reader = Reader::new(origin, default_class, source);
     reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
-    Ok((reader.records, reader.source.into_files()))
+    Ok(reader.finish())
 }
 
 /// Reads zone text of class IN; `file` names it in locations and anchors
 /// relative `$INCLUDE`s, which stay under its directory and the default limits.
+/// The read is strict: text given in memory (the built-in zone, root hints)
+/// has no reason to hold another zone's records.
 pub(crate) fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
-    let mut reader = Reader {
-        class: class::IN,
-        records: Vec::new(),
-        source: Source::new(file, &ReadLimits::default()),
+    let limits = ReadLimits {
+        strict: true,
+        ..ReadLimits::default()
     };
-    reader.read(text, &Arc::from(file), State::new(origin), 0)?;
-    Ok(reader.records)
+    let mut reader = Reader::new(origin, class::IN, Source::new(file, &limits));
+    reader.read(text.as_bytes(), &Arc::from(file), State::new(origin), 0)?;
+    Ok(reader.finish().records)
 }
 
 /// The zone-wide part of reading: the class, the records so far, and where
 /// `$INCLUDE` may read from.
 struct Reader {
     class: u16,
+    /// The zone's apex, whatever `$ORIGIN` says: records outside it are skipped.
+    apex: Name,
     records: Vec<Record>,
+    warnings: Warnings,
     source: Source,
 }
 
@@ -112,7 +168,36 @@ impl State {
 }
 
 impl Reader {
-    fn read(&mut self, text: &str, file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
+    fn new(apex: &Name, class: u16, source: Source) -> Self {
+        Reader {
+            class,
+            apex: apex.clone(),
+            records: Vec::new(),
+            warnings: Warnings::default(),
+            source,
+        }
+    }
+
+    /// The records, with one last warning when more were counted than logged.
+    fn finish(self) -> Parsed {
+        let warnings = self.warnings;
+        if warnings.unlogged > 0 {
+            tracing::warn!(
+                zone = %self.apex,
+                out_of_zone = warnings.out_of_zone,
+                split_strings = warnings.split_strings,
+                "{} more warnings not logged one by one",
+                warnings.unlogged
+            );
+        }
+        Parsed {
+            records: self.records,
+            warnings,
+            files: self.source.into_files(),
+        }
+    }
+
+    fn read(&mut self, text: &[u8], file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
         let mut lexer = Lexer { text, at: 0, line: 1 };
         loop {
             let entry = lexer.next_entry().map_err(|(line, message)| {
@@ -135,14 +220,12 @@ impl Reader {
                 && entry
                     .tokens
                     .first()
-                    .is_some_and(|t| !t.quoted && t.text.starts_with('$'));
+                    .is_some_and(|t| !t.quoted && t.text.starts_with(b"$"));
             if is_directive {
                 self.directive(&entry.tokens, &at, &mut state, depth)?;
             } else {
-                let record = self
-                    .record(&entry, at.clone(), &mut state)
+                self.record(entry.leading_blank, &entry.tokens, &at, &mut state)
                     .map_err(|message| error_at(at, message))?;
-                self.records.push(record);
             }
         }
     }
@@ -156,7 +239,7 @@ impl Reader {
     ) -> Result<(), ZoneError> {
         let fail = |message: String| error_at(at.clone(), message);
         let (name, args) = tokens.split_first().ok_or_else(|| fail("empty line".into()))?;
-        let name = name.text.to_ascii_uppercase();
+        let name = String::from_utf8_lossy(name.text).to_ascii_uppercase();
         let arity = |range: std::ops::RangeInclusive<usize>| {
             if range.contains(&args.len()) {
                 Ok(())
@@ -167,12 +250,11 @@ impl Reader {
         match name.as_str() {
             "$ORIGIN" => {
                 arity(1..=1)?;
-                state.origin =
-                    Name::parse(args[0].text, Some(&state.origin)).map_err(|e| fail(format!("$ORIGIN: {e}")))?;
+                state.origin = rdata_text::name(&args[0], &state.origin).map_err(|e| fail(format!("$ORIGIN: {e}")))?;
             }
             "$TTL" => {
                 arity(1..=1)?;
-                state.default_ttl = Some(record_ttl(args[0].text).map_err(fail)?);
+                state.default_ttl = Some(args[0].str().and_then(record_ttl).map_err(fail)?);
             }
             "$INCLUDE" => {
                 arity(1..=2)?;
@@ -183,25 +265,32 @@ impl Reader {
                 }
                 let mut inner = state.clone();
                 if let Some(origin) = args.get(1) {
-                    inner.origin = Name::parse(origin.text, Some(&state.origin))
-                        .map_err(|e| fail(format!("$INCLUDE origin: {e}")))?;
+                    inner.origin =
+                        rdata_text::name(origin, &state.origin).map_err(|e| fail(format!("$INCLUDE origin: {e}")))?;
                 }
-                let path: Arc<Path> = include_path(&at.file, args[0].text).into();
+                let target = args[0].str().map_err(|e| fail(format!("$INCLUDE: {e}")))?;
+                let path: Arc<Path> = include_path(&at.file, target).into();
                 // Refusals name the $INCLUDE's own file and line, and nothing of the target.
                 let text = self.source.read_include(&path).map_err(fail)?;
                 self.read(&text, &path, inner, depth + 1)?;
             }
-            "$GENERATE" => return Err(fail("$GENERATE is not supported".into())),
+            "$GENERATE" => self.generate(args, at, state).map_err(fail)?,
             _ => return Err(fail(format!("unknown directive {name}"))),
         }
         Ok(())
     }
 
     /// `[owner] [ttl] [class] type rdata` with TTL and class in either order
-    /// (RFC 1035 5.1); the caller adds the location to an error.
-    fn record(&self, entry: &Entry<'_>, location: Location, state: &mut State) -> Result<Record, String> {
-        let mut tokens = entry.tokens.as_slice();
-        let owner = if entry.leading_blank {
+    /// (RFC 1035 5.1), kept unless it lies outside the zone; the caller adds
+    /// the location to an error.
+    fn record(
+        &mut self,
+        leading_blank: bool,
+        mut tokens: &[Token<'_>],
+        location: &Location,
+        state: &mut State,
+    ) -> Result<(), String> {
+        let owner = if leading_blank {
             state
                 .owner
                 .clone()
@@ -209,16 +298,17 @@ impl Reader {
         } else {
             let (first, rest) = tokens.split_first().ok_or("empty record")?;
             tokens = rest;
-            Name::parse(first.text, Some(&state.origin)).map_err(|e| format!("owner: {e}"))?
+            rdata_text::name(first, &state.origin).map_err(|e| format!("owner: {e}"))?
         };
         state.owner = Some(owner.clone());
 
         let (mut ttl, mut class) = (None, None);
         while let Some((token, rest)) = tokens.split_first() {
-            if ttl.is_none() && token.text.starts_with(|c: char| c.is_ascii_digit()) {
-                ttl = Some(record_ttl(token.text)?);
+            let Ok(text) = token.str() else { break };
+            if ttl.is_none() && text.starts_with(|c: char| c.is_ascii_digit()) {
+                ttl = Some(record_ttl(text)?);
             } else if class.is_none()
-                && let Some(code) = class_code(token.text)
+                && let Some(code) = class_code(text)
             {
                 class = Some(code);
             } else {
@@ -227,8 +317,11 @@ impl Reader {
             tokens = rest;
         }
         let (type_token, rdata_tokens) = tokens.split_first().ok_or("missing type")?;
-        let rtype =
-            rdata_text::type_code(type_token.text).ok_or_else(|| format!("unknown type {:?}", type_token.text))?;
+        let rtype = type_token
+            .str()
+            .ok()
+            .and_then(rdata_text::type_code)
+            .ok_or_else(|| format!("unknown type {}", type_token.show()))?;
         if rtype == rtype::OPT || (128..=255).contains(&rtype) {
             // RFC 6895 section 3.1: meta and query types describe messages, not data.
             return Err(format!(
@@ -243,7 +336,7 @@ impl Reader {
                 class_name(self.class)
             ));
         }
-        let rdata = rdata_text::rdata_from_text(rtype, rdata_tokens, &state.origin)
+        let (rdata, split) = rdata_text::rdata_splitting_strings(rtype, rdata_tokens, &state.origin)
             .map_err(|e| format!("{}: {e}", rdata_text::type_name(rtype)))?;
         if rdata.len() > usize::from(u16::MAX) {
             return Err("rdata longer than 65535 bytes".into());
@@ -255,14 +348,35 @@ impl Reader {
             }
             None => default_ttl(state, rtype, &rdata)?,
         };
-        Ok(Record {
+        if !self.source.strict() && !owner.is_within(&self.apex) {
+            // Knot skips these with a warning; validation refuses them when strict.
+            self.warnings.out_of_zone += 1;
+            let message = format!("out-of-zone record {owner} skipped (the zone is {})", self.apex);
+            self.warnings.add(location, message);
+            return Ok(());
+        }
+        if split > 0 {
+            self.warnings.split_strings += split;
+            let message = format!(
+                "{} {} longer than 255 bytes split into 255-byte strings",
+                rdata_text::type_name(rtype),
+                if split == 1 {
+                    "character-string"
+                } else {
+                    "character-strings"
+                }
+            );
+            self.warnings.add(location, message);
+        }
+        self.records.push(Record {
             owner,
             rtype,
             class: self.class,
             ttl,
             rdata: rdata.into(),
-            location,
-        })
+            location: location.clone(),
+        });
+        Ok(())
     }
 }
 
@@ -335,7 +449,7 @@ struct Entry<'a> {
 
 /// Splits master-file text into entries; errors carry the line they belong to.
 struct Lexer<'a> {
-    text: &'a str,
+    text: &'a [u8],
     at: usize,
     line: u32,
 }
@@ -351,7 +465,7 @@ impl<'a> Lexer<'a> {
         let mut open_line = 0;
         let mut line_start = true;
         loop {
-            let Some(&b) = self.text.as_bytes().get(self.at) else {
+            let Some(&b) = self.text.get(self.at) else {
                 if depth > 0 {
                     return Err((open_line, "'(' is never closed".into()));
                 }
@@ -372,7 +486,7 @@ impl<'a> Lexer<'a> {
                 }
                 b' ' | b'\t' | b'\r' => self.at += 1,
                 b';' => {
-                    let rest = &self.text.as_bytes()[self.at..];
+                    let rest = &self.text[self.at..];
                     self.at += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
                 }
                 b'(' => {
@@ -411,7 +525,7 @@ impl<'a> Lexer<'a> {
     /// A bare field, up to a blank, `;`, or parenthesis. A quote inside it, as
     /// in SVCB's `alpn="h2,h3"`, runs to the closing quote.
     fn word(&mut self) -> Result<Token<'a>, String> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.text;
         let start = self.at;
         let mut at = start;
         while let Some(&b) = bytes.get(at) {
@@ -431,7 +545,7 @@ impl<'a> Lexer<'a> {
 
     /// Where the quote closing a string that starts at `from` is.
     fn skip_quoted(&self, from: usize) -> Result<usize, String> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.text;
         let mut at = from;
         loop {
             match bytes.get(at) {
@@ -445,7 +559,7 @@ impl<'a> Lexer<'a> {
 
     /// Steps over a backslash and the byte it escapes; `\DDD`'s digits are plain bytes.
     fn skip_escape(&self, at: usize) -> Result<usize, String> {
-        match self.text.as_bytes().get(at + 1) {
+        match self.text.get(at + 1) {
             None | Some(b'\n') | Some(b'\r') => Err("backslash at the end of a line".into()),
             Some(_) => Ok(at + 2),
         }
@@ -465,6 +579,24 @@ mod tests {
     fn parse(text: &str) -> Vec<Record> {
         parse_str(text, Path::new("db.example"), &origin())
             .unwrap_or_else(|e| panic!("zone should parse, got: {e}\n{text}"))
+    }
+
+    /// Reads `text` as a file would be read, leniently.
+    fn parse_with_warnings(text: &str) -> Parsed {
+        let mut reader = Reader::new(
+            &origin(),
+            class::IN,
+            Source::new(Path::new("db.example"), &ReadLimits::default()),
+        );
+        reader
+            .read(
+                text.as_bytes(),
+                &Arc::from(Path::new("db.example")),
+                State::new(&origin()),
+                0,
+            )
+            .unwrap_or_else(|e| panic!("zone should parse, got: {e}\n{text}"));
+        reader.finish()
     }
 
     fn error(text: &str) -> String {
@@ -570,7 +702,16 @@ mod tests {
             ("$TTL 1\n\nx TXT a )\n", 3, "without '('"),
             ("$TTL 1\nx TXT a\\\n", 2, "backslash"),
             ("$FOO bar\n", 1, "unknown directive"),
-            ("$GENERATE 1-2 a A 1.2.3.$\n", 1, "not supported"),
+            ("$GENERATE 2-1 a A 1.2.3.$\n", 1, "bad $GENERATE range"),
+            ("$GENERATE 1-2 a A\n", 1, "$GENERATE takes"),
+            (
+                "$TTL 1\n$GENERATE 1-300 a$ A 1.2.3.$\n",
+                2,
+                "$GENERATE at 256: A: bad ipv4",
+            ),
+            ("$TTL 1\n$GENERATE 0-70000 a$ A 1.2.3.4\n", 2, "more than the 65536"),
+            ("$TTL 1\ncaf\u{e9} A 192.0.2.1\n", 2, "outside ASCII"),
+            ("$TTL 1\nx CNAME caf\u{e9}\n", 2, "outside ASCII"),
             ("$ORIGIN\n", 1, "$ORIGIN takes"),
             ("$ORIGIN a..b\n", 1, "$ORIGIN"),
             ("$INCLUDE\n", 1, "$INCLUDE takes"),
@@ -703,5 +844,144 @@ mod tests {
         for start in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
             let _ = parse_str(&text[start..], Path::new("suffix"), &origin());
         }
+    }
+
+    #[test]
+    fn generate_writes_out_a_range() {
+        let records = parse(
+            "$TTL 60\n\
+             $GENERATE 1-3 host$ A 192.0.2.$\n\
+             $GENERATE 10-20/5 r${-10,2,x} 120 IN CNAME t${0,3}\n\
+             $GENERATE 1-2 m$ MX 10 mail$.example.net.\n\
+             $GENERATE 1-1 t$ TXT \"a\\$ $\"\n\
+             $GENERATE 1-1 b$ MX \"2 mail$\"\n\
+             $GENERATE 1-1 u$ TXT a\\$ \"$ x\"\n",
+        );
+        let got: Vec<_> = records
+            .iter()
+            .map(|r| (r.owner.to_string(), r.ttl, r.location.line))
+            .collect();
+        let want = [
+            ("host1.example.com.", 60, 2),
+            ("host2.example.com.", 60, 2),
+            ("host3.example.com.", 60, 2),
+            ("r00.example.com.", 120, 3),
+            ("r05.example.com.", 120, 3),
+            ("r0a.example.com.", 120, 3),
+            ("m1.example.com.", 60, 4),
+            ("m2.example.com.", 60, 4),
+            ("t1.example.com.", 60, 5),
+            ("b1.example.com.", 60, 6),
+            ("u1.example.com.", 60, 7),
+        ];
+        let want: Vec<_> = want.iter().map(|&(o, t, l)| (o.to_string(), t, l)).collect();
+        assert_eq!(got, want, "owner, ttl and line of each generated record");
+        assert_eq!(records[2].rdata.as_ref(), [192, 0, 2, 3]);
+        assert_eq!(records[5].rdata.as_ref(), b"\x04t020\x07example\x03com\x00");
+        assert_eq!(records[7].rdata.as_ref(), b"\x00\x0a\x05mail2\x07example\x03net\x00");
+        assert_eq!(
+            records[8].rdata.as_ref(),
+            b"\x02a$\x011",
+            "BIND reads one quoted rdata field as the fields in it; \\$ is a literal $"
+        );
+        assert_eq!(records[9].rdata.as_ref(), b"\x00\x02\x05mail1\x07example\x03com\x00");
+        assert_eq!(
+            records[10].rdata.as_ref(),
+            b"\x02a$\x031 x",
+            "several fields are taken as they are"
+        );
+    }
+
+    #[test]
+    fn strings_take_any_byte_names_only_ascii() {
+        let dir = TempDir::new("latin1");
+        let path = dir.0.join("db.latin1");
+        std::fs::write(
+            &path,
+            b"$TTL 1\n@ TXT \"caf\xe9 \xff\" caf\xe9\nutf8 TXT \"caf\xc3\xa9\"\n",
+        )
+        .expect("write");
+        let records = parse_file(&path, &origin(), class::IN, &ReadLimits::default()).expect("Latin-1 TXT reads");
+        assert_eq!(
+            records[0].rdata.as_ref(),
+            b"\x06caf\xe9 \xff\x04caf\xe9",
+            "Latin-1 bytes as they are"
+        );
+        assert_eq!(records[1].rdata.as_ref(), b"\x05caf\xc3\xa9", "UTF-8 bytes as they are");
+        std::fs::write(&path, b"$TTL 1\ncaf\xe9 A 192.0.2.1\n").expect("write");
+        let e = parse_file(&path, &origin(), class::IN, &ReadLimits::default()).expect_err("Knot refuses it too");
+        assert!(e.to_string().ends_with(":2: owner: \"caf\u{fffd}\" holds a byte outside ASCII (write an internationalized name as its xn-- labels)"), "{e}");
+        std::fs::write(&path, b"$TTL 1\nx A 192.0.2.\xe9\n").expect("write");
+        let e = parse_file(&path, &origin(), class::IN, &ReadLimits::default()).expect_err("not an address");
+        assert!(e.to_string().contains("bad ipv4 address \"192.0.2.\u{fffd}\""), "{e}");
+    }
+
+    #[test]
+    fn out_of_zone_records_are_skipped_unless_strict() {
+        let dir = TempDir::new("out-of-zone");
+        let path = dir.write(
+            "db.ooz",
+            "$TTL 1\n@ SOA ns1 h 1 2 3 4 5\nwww.example.net. A 192.0.2.1\n@ NS ns1\n$ORIGIN other.\nx A 192.0.2.2\n",
+        );
+        let parsed = read_file(&path, &origin(), class::IN, &ReadLimits::default()).expect("reads");
+        assert_eq!(parsed.records.len(), 2, "SOA and NS kept");
+        assert_eq!(parsed.warnings.out_of_zone, 2);
+        assert_eq!(parsed.warnings.total(), 2);
+        let at = path.display();
+        assert_eq!(
+            parsed.warnings.messages,
+            [
+                format!("{at}:3: out-of-zone record www.example.net. skipped (the zone is example.com.)"),
+                format!("{at}:6: out-of-zone record x.other. skipped (the zone is example.com.)"),
+            ]
+        );
+        let strict = ReadLimits {
+            strict: true,
+            ..ReadLimits::default()
+        };
+        let parsed = read_file(&path, &origin(), class::IN, &strict).expect("reads");
+        assert_eq!(parsed.records.len(), 4, "strict keeps them for validation to refuse");
+        let e = crate::zone::validate::validate(&origin(), &parsed.records).expect_err("refused");
+        assert!(e.to_string().contains(":3: out-of-zone record"), "{e}");
+        assert_eq!(
+            parse("$TTL 1\nwww.example.net. A 192.0.2.1\n").len(),
+            1,
+            "text in memory is read strictly: the record is left for validation to refuse"
+        );
+    }
+
+    #[test]
+    fn long_strings_are_split_with_a_warning() {
+        let long = "x".repeat(600);
+        let parsed = parse_with_warnings(&format!("$TTL 1\nt TXT \"{long}\" y\ns SPF {long} {long}\n"));
+        let rdata = &parsed.records[0].rdata;
+        assert_eq!(
+            (rdata[0], rdata[256], rdata[512]),
+            (255, 255, 90),
+            "255 + 255 + 90 bytes"
+        );
+        assert_eq!(&rdata[603..], b"\x01y");
+        assert_eq!(parsed.records[1].rdata.len(), 2 * 603);
+        assert_eq!(parsed.warnings.split_strings, 3, "strings split, counted one by one");
+        assert_eq!(parsed.warnings.messages.len(), 2, "one warning per record");
+        assert_eq!(parsed.warnings.unlogged, 0);
+        assert!(
+            parsed.warnings.messages[0].starts_with("db.example:2: TXT character-string longer than 255"),
+            "{:?}",
+            parsed.warnings.messages
+        );
+        assert!(error(&format!("$TTL 1\nh HINFO {long} os\n")).contains("HINFO: cpu longer than 255"));
+    }
+
+    #[test]
+    fn warnings_past_the_kept_ones_are_counted() {
+        let mut text = String::from("$TTL 1\n");
+        for i in 0..MAX_KEPT_WARNINGS + 50 {
+            text.push_str(&format!("h{i}.example.net. A 192.0.2.1\n"));
+        }
+        let parsed = parse_with_warnings(&text);
+        assert_eq!(parsed.warnings.out_of_zone, MAX_KEPT_WARNINGS as u64 + 50);
+        assert_eq!(parsed.warnings.messages.len(), MAX_KEPT_WARNINGS);
+        assert_eq!(parsed.warnings.unlogged, 50);
     }
 }

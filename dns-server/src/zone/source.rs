@@ -37,6 +37,9 @@ pub struct ReadLimits {
     pub max_file_bytes: u64,
     /// Largest sum of a zone file and its includes.
     pub max_total_bytes: u64,
+    /// Refuse what other servers let through with a warning (`[server] strict`):
+    /// an out-of-zone record fails the zone instead of being skipped.
+    pub strict: bool,
 }
 
 impl Default for ReadLimits {
@@ -45,6 +48,7 @@ impl Default for ReadLimits {
             include_dirs: Vec::new(),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+            strict: false,
         }
     }
 }
@@ -104,14 +108,14 @@ impl Source {
 
     /// Reads the zone file itself: the operator named it, so it is not
     /// confined, but it must be a regular file within the size limits.
-    pub(crate) fn read_zone_file(&mut self, path: &Path) -> Result<String, String> {
+    pub(crate) fn read_zone_file(&mut self, path: &Path) -> Result<Vec<u8>, String> {
         let file = self.open_regular(path, path)?;
-        self.read_text(file, path)
+        self.read_bytes(file, path)
     }
 
     /// Reads an `$INCLUDE` target (already joined to the including file's
     /// directory), refusing anything outside the allowed directories.
-    pub(crate) fn read_include(&mut self, path: &Path) -> Result<String, String> {
+    pub(crate) fn read_include(&mut self, path: &Path) -> Result<Vec<u8>, String> {
         let refused = || {
             format!(
                 "$INCLUDE {} refused: not under the zone file's directory or a [server] include_dirs entry",
@@ -137,7 +141,12 @@ impl Source {
                 path.display()
             ));
         }
-        self.read_text(file, path)
+        self.read_bytes(file, path)
+    }
+
+    /// Whether out-of-zone data fails the zone rather than being skipped.
+    pub(crate) fn strict(&self) -> bool {
+        self.limits.strict
     }
 
     fn allowed(&self, canonical: &Path) -> bool {
@@ -167,8 +176,10 @@ impl Source {
         Ok(file)
     }
 
-    /// Reads at most what the limits leave, as UTF-8 text without a byte-order mark.
-    fn read_text(&mut self, file: File, shown: &Path) -> Result<String, String> {
+    /// Reads at most what the limits leave, without a byte-order mark, and
+    /// records the file read. Zone files are bytes, not necessarily UTF-8: a
+    /// Latin-1 byte in a TXT string is that byte in the RDATA, as NSD reads it.
+    fn read_bytes(&mut self, file: File, shown: &Path) -> Result<Vec<u8>, String> {
         let metadata = file
             .metadata()
             .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
@@ -208,12 +219,21 @@ impl Source {
             modified: metadata.modified().ok(),
             hash: crate::zone_files::content_hash(&bytes),
         });
-        decode_text(bytes, shown)
+        Ok(strip_byte_order_mark(bytes))
     }
 }
 
-/// A zone file's bytes as text: UTF-8, without a byte-order mark. The error
-/// names the place (`shown`), never the bytes: the file may not be text at all.
+/// Editors on some systems start files with a UTF-8 byte-order mark.
+fn strip_byte_order_mark(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
+    bytes
+}
+
+/// A zone file's bytes as UTF-8 text without a byte-order mark, for callers
+/// that hold text (the fuzz target); the reader itself takes any bytes. The
+/// error names the place (`shown`), never the bytes: they may not be text at all.
 pub(crate) fn decode_text(bytes: Vec<u8>, shown: &Path) -> Result<String, String> {
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
@@ -291,8 +311,14 @@ mod tests {
             ..ReadLimits::default()
         };
         let mut source = Source::new(&zones.join("db"), &limits);
-        assert_eq!(source.read_include(&zones.join("inside")).as_deref(), Ok("inside\n"));
-        assert_eq!(source.read_include(&extra.join("shared")).as_deref(), Ok("ok\n"));
+        assert_eq!(
+            source.read_include(&zones.join("inside")).as_deref(),
+            Ok(b"inside\n".as_slice())
+        );
+        assert_eq!(
+            source.read_include(&extra.join("shared")).as_deref(),
+            Ok(b"ok\n".as_slice())
+        );
         for refused in [
             outside.join("secret"),
             zones.join("../outside/secret"),
@@ -344,6 +370,7 @@ mod tests {
             include_dirs: Vec::new(),
             max_file_bytes: 100,
             max_total_bytes: 150,
+            strict: false,
         };
         let mut source = Source::new(&dir.0.join("a"), &limits);
         let e = source
@@ -356,13 +383,20 @@ mod tests {
     }
 
     #[test]
-    fn binary_content_is_not_quoted() {
-        let dir = TempDir::new("binary");
-        let mut bytes = SECRET.as_bytes().to_vec();
-        bytes.push(0xff);
-        std::fs::write(dir.0.join("bin"), bytes).expect("write");
-        let mut source = Source::new(&dir.0.join("bin"), &ReadLimits::default());
-        let e = source.read_zone_file(&dir.0.join("bin")).expect_err("not UTF-8");
-        assert!(e.contains("not UTF-8") && !e.contains(SECRET), "got {e:?}");
+    fn bytes_are_read_as_they_are_without_a_byte_order_mark() {
+        let dir = TempDir::new("bytes");
+        let latin1 = b"t TXT \"caf\xe9\"\n\xff\n";
+        std::fs::write(dir.0.join("latin1"), latin1).expect("write");
+        std::fs::write(dir.0.join("bom"), b"\xef\xbb\xbf$TTL 1\n").expect("write");
+        let mut source = Source::new(&dir.0.join("latin1"), &ReadLimits::default());
+        assert_eq!(
+            source.read_zone_file(&dir.0.join("latin1")).as_deref(),
+            Ok(latin1.as_slice()),
+            "bytes that are not UTF-8 are kept"
+        );
+        assert_eq!(
+            source.read_include(&dir.0.join("bom")).as_deref(),
+            Ok(b"$TTL 1\n".as_slice())
+        );
     }
 }

@@ -8,6 +8,9 @@ use std::{
 use data_encoding::{BASE32_DNSSEC, BASE64};
 
 use super::{Token, decode_hex, number, parse_ttl, type_code, unescape};
+
+/// The most bytes one `<character-string>` holds (RFC 1035 3.3).
+const MAX_STRING: usize = 255;
 use crate::name::Name;
 
 /// A cursor over a record's RDATA fields, writing wire format as it goes.
@@ -16,6 +19,8 @@ pub(super) struct Fields<'t, 'a> {
     pub(super) at: usize,
     pub(super) origin: &'t Name,
     pub(super) out: Vec<u8>,
+    /// Strings longer than 255 bytes split by [`Fields::strings_split`].
+    pub(super) split: u64,
 }
 
 impl<'t, 'a> Fields<'t, 'a> {
@@ -41,7 +46,7 @@ impl<'t, 'a> Fields<'t, 'a> {
 
     pub(super) fn finish(self) -> Result<Vec<u8>, String> {
         match self.tokens.get(self.at) {
-            Some(extra) => Err(format!("unexpected {:?} after the rdata", extra.text)),
+            Some(extra) => Err(format!("unexpected {} after the rdata", extra.show())),
             None => Ok(self.out),
         }
     }
@@ -49,9 +54,9 @@ impl<'t, 'a> Fields<'t, 'a> {
     /// An unsigned field of `bits` bits.
     pub(super) fn number<T: std::str::FromStr>(&mut self, what: &str, bits: u32) -> Result<T, String> {
         let token = self.next(what)?;
-        number(token.text).ok_or_else(|| {
+        token.str().ok().and_then(number).ok_or_else(|| {
             let max = (1u64 << bits) - 1;
-            format!("bad {what} {:?}: expected a number from 0 to {max}", token.text)
+            format!("bad {what} {}: expected a number from 0 to {max}", token.show())
         })
     }
 
@@ -75,7 +80,7 @@ impl<'t, 'a> Fields<'t, 'a> {
 
     pub(super) fn ttl(&mut self, what: &str) -> Result<(), String> {
         let token = self.next(what)?;
-        let seconds = parse_ttl(token.text).map_err(|e| format!("{what}: {e}"))?;
+        let seconds = token.str().and_then(parse_ttl).map_err(|e| format!("{what}: {e}"))?;
         self.out.extend_from_slice(&seconds.to_be_bytes());
         Ok(())
     }
@@ -83,9 +88,10 @@ impl<'t, 'a> Fields<'t, 'a> {
     pub(super) fn ipv4(&mut self) -> Result<(), String> {
         let token = self.next("ipv4 address")?;
         let addr: Ipv4Addr = token
-            .text
-            .parse()
-            .map_err(|_| format!("bad ipv4 address {:?}", token.text))?;
+            .str()
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| format!("bad ipv4 address {}", token.show()))?;
         self.out.extend_from_slice(&addr.octets());
         Ok(())
     }
@@ -93,16 +99,17 @@ impl<'t, 'a> Fields<'t, 'a> {
     pub(super) fn ipv6(&mut self) -> Result<(), String> {
         let token = self.next("ipv6 address")?;
         let addr: Ipv6Addr = token
-            .text
-            .parse()
-            .map_err(|_| format!("bad ipv6 address {:?}", token.text))?;
+            .str()
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| format!("bad ipv6 address {}", token.show()))?;
         self.out.extend_from_slice(&addr.octets());
         Ok(())
     }
 
     pub(super) fn name(&mut self, what: &str) -> Result<(), String> {
         let token = self.next(what)?;
-        let name = Name::parse(token.text, Some(self.origin)).map_err(|e| format!("{what}: {e}"))?;
+        let name = super::name(&token, self.origin).map_err(|e| format!("{what}: {e}"))?;
         self.out.extend_from_slice(name.as_wire());
         Ok(())
     }
@@ -115,6 +122,45 @@ impl<'t, 'a> Fields<'t, 'a> {
             .map_err(|_| format!("{what} longer than 255 bytes: split it into several strings"))?;
         self.out.push(len);
         self.out.extend_from_slice(&bytes);
+        Ok(())
+    }
+
+    /// One field of a list of `<character-string>`s (TXT, SPF): longer than
+    /// 255 bytes, it becomes several strings, as Knot reads it.
+    pub(super) fn strings_split(&mut self, what: &str) -> Result<(), String> {
+        let token = self.next(what)?;
+        let bytes = unescape(token.text)?;
+        if bytes.len() > MAX_STRING {
+            self.split += 1;
+        }
+        if bytes.is_empty() {
+            self.out.push(0);
+        }
+        for piece in bytes.chunks(MAX_STRING) {
+            self.out.push(piece.len() as u8);
+            self.out.extend_from_slice(piece);
+        }
+        Ok(())
+    }
+
+    /// RFC 7043 section 3.2 and 4.2: `bytes` pairs of hex digits joined by hyphens.
+    pub(super) fn eui(&mut self, what: &str, bytes: usize) -> Result<(), String> {
+        let token = self.next(what)?;
+        let bad = || {
+            let form = vec!["xx"; bytes].join("-");
+            format!("bad {what} {}: expected {form} in hex", token.show())
+        };
+        let pairs: Vec<&[u8]> = token.text.split(|&b| b == b'-').collect();
+        if pairs.len() != bytes || pairs.iter().any(|p| p.len() != 2) {
+            return Err(bad());
+        }
+        let hex: Vec<u8> = pairs.concat();
+        let data = decode_hex(&[Token {
+            text: &hex,
+            quoted: false,
+        }])
+        .map_err(|_| bad())?;
+        self.out.extend(data);
         Ok(())
     }
 
@@ -132,10 +178,8 @@ impl<'t, 'a> Fields<'t, 'a> {
     }
 
     pub(super) fn base64_rest(&mut self, what: &str) -> Result<(), String> {
-        let text: String = self.rest(what)?.iter().map(|t| t.text).collect();
-        let data = BASE64
-            .decode(text.as_bytes())
-            .map_err(|e| format!("{what}: bad base64: {e}"))?;
+        let text: Vec<u8> = self.rest(what)?.iter().flat_map(|t| t.text.iter().copied()).collect();
+        let data = BASE64.decode(&text).map_err(|e| format!("{what}: bad base64: {e}"))?;
         self.out.extend(data);
         Ok(())
     }
@@ -147,8 +191,8 @@ impl<'t, 'a> Fields<'t, 'a> {
         self.u16("iterations")?;
         let salt = self.next("salt")?;
         let salt = match salt.text {
-            "-" => Vec::new(),
-            hex => decode_hex(&[hex.into()]).map_err(|e| format!("salt: {e}"))?,
+            b"-" => Vec::new(),
+            _ => decode_hex(&[salt]).map_err(|e| format!("salt: {e}"))?,
         };
         let len = u8::try_from(salt.len()).map_err(|_| "salt longer than 255 bytes")?;
         self.out.push(len);
@@ -160,7 +204,7 @@ impl<'t, 'a> Fields<'t, 'a> {
     pub(super) fn next_hashed_owner(&mut self) -> Result<(), String> {
         let token = self.next("next hashed owner name")?;
         let hash = BASE32_DNSSEC
-            .decode(token.text.as_bytes())
+            .decode(token.text)
             .map_err(|e| format!("bad base32hex next hashed owner name: {e}"))?;
         let len = u8::try_from(hash.len()).map_err(|_| "next hashed owner longer than 255 bytes")?;
         self.out.push(len);
@@ -174,7 +218,8 @@ impl<'t, 'a> Fields<'t, 'a> {
         let mut types = BTreeSet::new();
         while !self.is_done() {
             let token = self.next("type")?;
-            types.insert(type_code(token.text).ok_or_else(|| format!("unknown type {:?}", token.text))?);
+            let code = token.str().ok().and_then(type_code);
+            types.insert(code.ok_or_else(|| format!("unknown type {}", token.show()))?);
         }
         let mut windows: BTreeMap<u8, [u8; 32]> = BTreeMap::new();
         for t in types {

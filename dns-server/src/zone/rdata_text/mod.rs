@@ -6,6 +6,7 @@ use dns_wire::wire::rtype;
 use crate::name::Name;
 
 mod fields;
+mod loc;
 mod svcb;
 
 use fields::Fields;
@@ -14,19 +15,53 @@ use fields::Fields;
 ///
 /// Escapes (`\.`, `\"`, `\DDD`) are still in `text`, because only the type's
 /// parser knows whether the field is a name or a character-string; the quotes
-/// around a quoted field are gone.
+/// around a quoted field are gone. The field is bytes as the file has them:
+/// character-strings take any byte, every other field must be text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Token<'a> {
     /// The field, escapes kept.
-    pub text: &'a str,
+    pub text: &'a [u8],
     /// Whether it was written between double quotes (`"\#"` is text, `\#` is RFC 3597).
     pub quoted: bool,
 }
 
 impl<'a> From<&'a str> for Token<'a> {
     fn from(text: &'a str) -> Self {
-        Self { text, quoted: false }
+        Self {
+            text: text.as_bytes(),
+            quoted: false,
+        }
     }
+}
+
+impl<'a> Token<'a> {
+    /// The field as text, for every field that is not a character-string.
+    pub(crate) fn str(&self) -> Result<&'a str, String> {
+        std::str::from_utf8(self.text).map_err(|_| {
+            format!(
+                "{} is not text: only character-strings may hold such bytes",
+                self.show()
+            )
+        })
+    }
+
+    /// The field quoted for a message, any byte that is not UTF-8 shown as U+FFFD.
+    pub(crate) fn show(&self) -> String {
+        format!("{:?}", String::from_utf8_lossy(self.text))
+    }
+}
+
+/// A domain name field (or owner), made absolute against `origin`. Bytes
+/// outside ASCII are refused, as Knot refuses them: their meaning depends on
+/// the file's encoding.
+pub(crate) fn name(token: &Token<'_>, origin: &Name) -> Result<Name, String> {
+    if !token.text.is_ascii() {
+        return Err(format!(
+            "{} holds a byte outside ASCII (write an internationalized name as its xn-- labels)",
+            token.show()
+        ));
+    }
+    Name::parse(token.str()?, Some(origin)).map_err(|e| e.to_string())
 }
 
 /// Type codes this parser knows beyond the ones the fast path needs (IANA registry).
@@ -34,6 +69,7 @@ mod code {
     pub(crate) const HINFO: u16 = 13;
     pub(crate) const RP: u16 = 17;
     pub(crate) const AFSDB: u16 = 18;
+    pub(crate) const LOC: u16 = 29;
     pub(crate) const KX: u16 = 36;
     pub(crate) const SSHFP: u16 = 44;
     pub(crate) const NSEC3PARAM: u16 = 51;
@@ -45,6 +81,8 @@ mod code {
     pub(crate) const CSYNC: u16 = 62;
     pub(crate) const ZONEMD: u16 = 63;
     pub(crate) const SPF: u16 = 99;
+    pub(crate) const EUI48: u16 = 108;
+    pub(crate) const EUI64: u16 = 109;
     pub(crate) const URI: u16 = 256;
     pub(crate) const CAA: u16 = 257;
 }
@@ -87,27 +125,45 @@ pub(crate) fn type_name(code: u16) -> String {
 ///
 /// Names are made absolute against `origin` and keep the case they were
 /// written in. Any type, known or not, may use the RFC 3597 form `\# len hex`.
+#[cfg(test)]
 pub(crate) fn rdata_from_text(rtype: u16, tokens: &[Token<'_>], origin: &Name) -> Result<Vec<u8>, String> {
+    rdata_splitting_strings(rtype, tokens, origin).map(|(rdata, _)| rdata)
+}
+
+/// Like [`rdata_from_text`], and a TXT or SPF string longer than 255 bytes
+/// becomes several 255-byte strings, as Knot makes them; also returns how
+/// many strings were split, for the caller to warn about.
+pub(crate) fn rdata_splitting_strings(
+    rtype: u16,
+    tokens: &[Token<'_>],
+    origin: &Name,
+) -> Result<(Vec<u8>, u64), String> {
     if let Some(first) = tokens.first()
         && !first.quoted
-        && first.text == "\\#"
+        && first.text == b"\\#"
     {
-        return generic(&tokens[1..]);
+        return generic(&tokens[1..]).map(|rdata| (rdata, 0));
     }
     let mut fields = Fields {
         tokens,
         at: 0,
         origin,
         out: Vec::new(),
+        split: 0,
     };
     known(rtype, &mut fields)?;
-    fields.finish()
+    let split = fields.split;
+    fields.finish().map(|rdata| (rdata, split))
 }
 
 /// RFC 3597 section 5: `\# <length> <hex>...`, the length checked against the data.
 fn generic(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
     let (len, hex) = tokens.split_first().ok_or("missing length after \\#")?;
-    let len: u16 = number(len.text).ok_or_else(|| format!("bad \\# length {:?}", len.text))?;
+    let len: u16 = len
+        .str()
+        .ok()
+        .and_then(number)
+        .ok_or_else(|| format!("bad \\# length {}", len.show()))?;
     let data = decode_hex(hex)?;
     if data.len() != usize::from(len) {
         return Err(format!("\\# length says {len} bytes but the data has {}", data.len()));
@@ -135,9 +191,9 @@ fn known(rtype: u16, f: &mut Fields<'_, '_>) -> Result<(), String> {
             f.name("exchange name")
         }
         rtype::TXT | code::SPF => {
-            f.string("text")?;
+            f.strings_split("text")?;
             while !f.is_done() {
-                f.string("text")?;
+                f.strings_split("text")?;
             }
             Ok(())
         }
@@ -210,6 +266,9 @@ fn known(rtype: u16, f: &mut Fields<'_, '_>) -> Result<(), String> {
             f.u16("flags")?;
             f.type_bitmap()
         }
+        code::LOC => loc::loc(f),
+        code::EUI48 => f.eui("EUI-48 address", 6),
+        code::EUI64 => f.eui("EUI-64 address", 8),
         code::ZONEMD => {
             f.u32("serial")?;
             f.u8("scheme")?;
@@ -227,27 +286,34 @@ fn known(rtype: u16, f: &mut Fields<'_, '_>) -> Result<(), String> {
 fn caa(f: &mut Fields<'_, '_>) -> Result<(), String> {
     f.u8("flags")?;
     let tag = f.next("tag")?;
-    let valid = (1..=15).contains(&tag.text.len()) && tag.text.bytes().all(|b| b.is_ascii_alphanumeric());
+    let valid = (1..=15).contains(&tag.text.len()) && tag.text.iter().all(|b| b.is_ascii_alphanumeric());
     if !valid {
-        return Err(format!("bad tag {:?}: expected 1 to 15 letters or digits", tag.text));
+        return Err(format!("bad tag {}: expected 1 to 15 letters or digits", tag.show()));
     }
     f.out.push(tag.text.len() as u8);
-    f.out.extend_from_slice(tag.text.as_bytes());
+    f.out.extend_from_slice(tag.text);
     f.raw_string("value")
 }
 
 /// RFC 4034 section 3.2.
 fn rrsig(f: &mut Fields<'_, '_>) -> Result<(), String> {
     let covered = f.next("type covered")?;
-    let covered = type_code(covered.text).ok_or_else(|| format!("unknown type covered {:?}", covered.text))?;
+    let covered = covered
+        .str()
+        .ok()
+        .and_then(type_code)
+        .ok_or_else(|| format!("unknown type covered {}", covered.show()))?;
     f.out.extend_from_slice(&covered.to_be_bytes());
     f.u8("algorithm")?;
     f.u8("labels")?;
     f.ttl("original ttl")?;
     for what in ["expiration", "inception"] {
         let token = f.next(what)?;
-        let time = signature_time(token.text)
-            .ok_or_else(|| format!("bad {what} {:?}: expected YYYYMMDDHHmmSS or seconds", token.text))?;
+        let time = token
+            .str()
+            .ok()
+            .and_then(signature_time)
+            .ok_or_else(|| format!("bad {what} {}: expected YYYYMMDDHHmmSS or seconds", token.show()))?;
         f.out.extend_from_slice(&time.to_be_bytes());
     }
     f.u16("key tag")?;
@@ -337,8 +403,9 @@ pub(crate) fn parse_ttl(text: &str) -> Result<u32, String> {
 }
 
 /// Decodes a character-string's escapes: `\X` is X, `\DDD` is the byte DDD.
-fn unescape(text: &str) -> Result<Vec<u8>, String> {
-    let bytes = text.as_bytes();
+/// Any other byte, text or not, stands for itself.
+fn unescape(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let shown = || String::from_utf8_lossy(bytes);
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
     while let Some(&b) = bytes.get(at) {
@@ -348,13 +415,13 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
             continue;
         }
         match bytes.get(at + 1) {
-            None => return Err(format!("dangling backslash in {text:?}")),
+            None => return Err(format!("dangling backslash in {:?}", shown())),
             Some(d) if d.is_ascii_digit() => {
                 let value = bytes
                     .get(at + 1..at + 4)
                     .and_then(|d| std::str::from_utf8(d).ok())
                     .and_then(number::<u8>)
-                    .ok_or_else(|| format!("bad \\DDD escape in {text:?}"))?;
+                    .ok_or_else(|| format!("bad \\DDD escape in {:?}", shown()))?;
                 out.push(value);
                 at += 4;
             }
@@ -368,10 +435,8 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
 }
 
 fn decode_hex(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
-    let text: String = tokens.iter().map(|t| t.text).collect();
-    HEXUPPER_PERMISSIVE
-        .decode(text.as_bytes())
-        .map_err(|e| format!("bad hex: {e}"))
+    let text: Vec<u8> = tokens.iter().flat_map(|t| t.text.iter().copied()).collect();
+    HEXUPPER_PERMISSIVE.decode(&text).map_err(|e| format!("bad hex: {e}"))
 }
 
 #[cfg(test)]
@@ -388,7 +453,7 @@ mod tests {
         text.split_whitespace()
             .map(|t| match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
                 Some(inner) => Token {
-                    text: inner,
+                    text: inner.as_bytes(),
                     quoted: true,
                 },
                 None => t.into(),
@@ -444,7 +509,7 @@ mod tests {
             "escaped quote, \\DDD and bare strings"
         );
         let quoted = [Token {
-            text: "hello world",
+            text: b"hello world",
             quoted: true,
         }];
         assert_eq!(
@@ -453,7 +518,17 @@ mod tests {
         );
         assert_eq!(wire(rtype::TXT, r#""""#), b"\x00", "empty string");
         let long = "x".repeat(256);
-        assert!(error(rtype::TXT, &long).contains("255"));
+        let split = rdata_splitting_strings(rtype::TXT, &tokens(&long), &origin());
+        let want = [&[255], &long.as_bytes()[..255], &[1, b'x']].concat();
+        assert_eq!(
+            split,
+            Ok((want, 1)),
+            "longer than 255 bytes: two strings, one split counted"
+        );
+        assert!(
+            error(code::HINFO, &format!("{long} os")).contains("255"),
+            "HINFO is not split"
+        );
         error(rtype::TXT, "");
         error(rtype::TXT, "\\25");
         error(rtype::TXT, "\\256");
@@ -629,5 +704,86 @@ mod tests {
     fn extra_fields_are_rejected() {
         assert!(error(rtype::NS, "a b").contains("unexpected"));
         assert!(error(rtype::CNAME, "").contains("missing"));
+    }
+
+    #[test]
+    fn loc_in_its_text_form() {
+        let loc = |text: &str| wire(code::LOC, text);
+        // RFC 1876's own examples; what Knot 3.2 stores for them.
+        let mut want = vec![0, 0x12, 0x16, 0x13];
+        for v in [2_334_683_648u32 + 1_343_000, 2_147_483_648 + 17_612_000, 9_999_800] {
+            want.extend_from_slice(&v.to_be_bytes());
+        }
+        assert_eq!(
+            loc("52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m")[..4],
+            [0, 0x00, 0x16, 0x13]
+        );
+        assert_eq!(
+            loc("52 22 23 N 4 53 32 E -2m")[4..],
+            want[4..],
+            "coordinates and altitude"
+        );
+        assert_eq!(
+            loc("52 22 23 N 4 53 32 E -2m")[..4],
+            want[..4],
+            "default size and precisions"
+        );
+        assert_eq!(
+            hex(&loc("52 N 4 E 0")),
+            "001216138b28720080dbba0000989680",
+            "degrees alone, Knot's wire form"
+        );
+        assert_eq!(
+            hex(&loc("42 21 43.528 S 71 05 06.712 W -24m 30m")),
+            "0033161376e8fb1870bf2c6800988d20",
+            "south and west below 2^31"
+        );
+        assert_eq!(
+            loc("90 S 180 E 42849672.95m 90000000m 0 0")[..4],
+            [0, 0x99, 0, 0],
+            "the limits"
+        );
+        for bad in [
+            "91 N 4 E 0",
+            "52 60 N 4 E 0",
+            "52 1 60 N 4 E 0",
+            "52 1 1.0001 N 4 E 0",
+            "90 1 N 4 E 0",
+            "52 N 181 E 0",
+            "52 E 4 N 0",
+            "52 1 2 3 N 4 E 0",
+            "52 N 4 E",
+            "52 N 4 E -100000.01m",
+            "52 N 4 E 42849672.96",
+            "52 N 4 E 0 90000000.01",
+            "52 N 4 E 0 -1",
+            "52 N 4 E 0 1 1 1 1",
+            "52 N 4 E 0 1.001",
+        ] {
+            error(code::LOC, bad);
+        }
+    }
+
+    #[test]
+    fn eui48_and_eui64() {
+        assert_eq!(wire(code::EUI48, "00-00-5e-00-53-2a"), [0, 0, 0x5e, 0, 0x53, 0x2a]);
+        assert_eq!(
+            wire(code::EUI64, "00-00-5E-EF-10-00-00-2A"),
+            [0, 0, 0x5e, 0xef, 0x10, 0, 0, 0x2a]
+        );
+        for bad in [
+            "00-00-5e-00-53",
+            "00-00-5e-00-53-2a-01",
+            "00:00:5e:00:53:2a",
+            "0-00-5e-00-53-2aa",
+            "zz-00-5e-00-53-2a",
+        ] {
+            error(code::EUI48, bad);
+        }
+        error(code::EUI64, "00-00-5e-00-53-2a");
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -15,10 +15,10 @@ pub(super) fn svcb(f: &mut Fields<'_, '_>) -> Result<(), String> {
     f.name("target name")?;
     let mut params = BTreeMap::new();
     while !f.is_done() {
-        let token = f.next("svcparam")?;
-        let (key_text, value) = match token.text.split_once('=') {
+        let token = f.next("svcparam")?.str()?;
+        let (key_text, value) = match token.split_once('=') {
             Some((key, value)) => (key, Some(value)),
-            None => (token.text, None),
+            None => (token, None),
         };
         let key = svc_key(key_text)?;
         let value = svc_value(key, value.map(unquote).transpose()?.as_deref())?;
@@ -74,7 +74,7 @@ fn unquote(value: &str) -> Result<Vec<u8>, String> {
             .ok_or_else(|| format!("unterminated quote in svcparam value {value:?}"))?,
         None => value,
     };
-    unescape(inner)
+    unescape(inner.as_bytes())
 }
 
 /// The wire form of one SvcParamValue (RFC 9460 sections 7 and 8).
