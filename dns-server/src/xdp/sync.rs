@@ -92,8 +92,9 @@ pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKe
     let mut entries = Vec::new();
     let mut out = Vec::new();
     for zone in catalog.zones() {
-        for (owner, node) in zone.nodes() {
-            for rrset in &node.rrsets {
+        for node in zone.nodes() {
+            let owner = &node.owner().to_ascii_lowercase()[..];
+            for rrset in node.rrsets() {
                 for (edns, flags) in variants {
                     let query = synth_query(owner, rrset.rtype, edns, identity.udp_payload);
                     if responder.respond(&query, Transport::Udp, &mut out).is_ok()

@@ -1,6 +1,9 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
+pub(crate) mod build;
+pub(crate) mod canonical;
 pub(crate) mod load;
+pub(crate) mod node;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;
 pub(crate) mod record;

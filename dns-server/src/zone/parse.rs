@@ -32,6 +32,20 @@ pub(crate) fn parse_file(
     default_class: u16,
     limits: &ReadLimits,
 ) -> Result<Vec<Record>, ZoneError> {
+    let mut records = Vec::new();
+    parse_file_each(path, origin, default_class, limits, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// [`parse_file`], handing each record to `each` as it is read rather than
+/// collecting them (a zone builder packs them as they come).
+pub(crate) fn parse_file_each(
+    path: &Path,
+    origin: &Name,
+    default_class: u16,
+    limits: &ReadLimits,
+    each: &mut dyn FnMut(Record),
+) -> Result<(), ZoneError> {
     let mut source = Source::new(path, limits);
     let text = source.read_zone_file(path).map_err(|message| ZoneError {
         location: None,
@@ -39,30 +53,49 @@ pub(crate) fn parse_file(
     })?;
     let mut reader = Reader {
         class: default_class,
-        records: Vec::new(),
+        records: Sink(each),
         source,
     };
-    reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
-    Ok(reader.records)
+    reader.read(&text, &Arc::from(path), State::new(origin), 0)
 }
 
 /// Reads zone text of class IN; `file` names it in locations and anchors
 /// relative `$INCLUDE`s, which stay under its directory and the default limits.
 pub(crate) fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
+    let mut records = Vec::new();
+    parse_str_each(text, file, origin, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// [`parse_str`], handing each record to `each` as it is read.
+pub(crate) fn parse_str_each(
+    text: &str,
+    file: &Path,
+    origin: &Name,
+    each: &mut dyn FnMut(Record),
+) -> Result<(), ZoneError> {
     let mut reader = Reader {
         class: class::IN,
-        records: Vec::new(),
+        records: Sink(each),
         source: Source::new(file, &ReadLimits::default()),
     };
-    reader.read(text, &Arc::from(file), State::new(origin), 0)?;
-    Ok(reader.records)
+    reader.read(text, &Arc::from(file), State::new(origin), 0)
+}
+
+/// Where records go as they are read.
+struct Sink<'a>(&'a mut dyn FnMut(Record));
+
+impl Sink<'_> {
+    fn push(&mut self, record: Record) {
+        (self.0)(record)
+    }
 }
 
 /// The zone-wide part of reading: the class, the records so far, and where
 /// `$INCLUDE` may read from.
-struct Reader {
+struct Reader<'a> {
     class: u16,
-    records: Vec<Record>,
+    records: Sink<'a>,
     source: Source,
 }
 
@@ -101,7 +134,7 @@ impl State {
     }
 }
 
-impl Reader {
+impl Reader<'_> {
     fn read(&mut self, text: &str, file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
         let mut lexer = Lexer { text, at: 0, line: 1 };
         loop {
