@@ -8,8 +8,6 @@
 //! byte-wise is then comparing the names canonically, which lets one ordered
 //! map serve both exact lookups and "the name at or before X" (NSEC, IXFR).
 
-use std::cmp::Ordering;
-
 use dns_wire::wire::{MAX_NAME_LEN, ascii_lower};
 
 /// The longest key: every byte of a 255-byte name escaped, plus terminators.
@@ -102,7 +100,8 @@ pub(crate) fn wire_of(key: &[u8]) -> Vec<u8> {
 }
 
 /// Compares two wire-format names in canonical order (RFC 4034 6.1).
-pub(crate) fn compare(a: &[u8], b: &[u8]) -> Ordering {
+#[cfg(test)]
+pub(crate) fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     match (Key::of(a), Key::of(b)) {
         (Some(a), Some(b)) => a.as_bytes().cmp(b.as_bytes()),
         _ => a.cmp(b),
@@ -118,6 +117,8 @@ pub(crate) fn key_is_within(below: &[u8], above: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering;
+
     use super::*;
 
     /// Wire form of dot-separated labels, with `\\NNN` for any byte (the

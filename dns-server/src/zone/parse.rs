@@ -26,6 +26,10 @@ const CLASS_HS: u16 = 4;
 
 /// Reads a zone file within `limits`; records default to `default_class` and
 /// any other class is an error.
+#[allow(
+    dead_code,
+    reason = "the loader streams with parse_file_each; tests and tools collect"
+)]
 pub(crate) fn parse_file(
     path: &Path,
     origin: &Name,
