@@ -34,6 +34,9 @@ const RECORD_FIXED: usize = 2 + 2 + 4 + 4 + 4 + 2;
 /// Consecutive records of one owner.
 #[derive(Clone, Copy)]
 struct Run {
+    /// The first 8 key bytes below the apex: most comparisons of the sort
+    /// end here, without reaching into the arena.
+    prefix: u64,
     /// Where the key (then the owner as written) starts in `names`.
     name: usize,
     /// Where its first record starts in `records`.
@@ -131,7 +134,12 @@ impl Builder {
             self.names.extend_from_slice(key);
             self.names.push(owner.len() as u8);
             self.names.extend_from_slice(owner);
+            let below_apex = key.get(self.origin_key.len()..).unwrap_or_default();
+            let mut prefix = [0u8; 8];
+            let n = below_apex.len().min(8);
+            prefix[..n].copy_from_slice(&below_apex[..n]);
             self.runs.push(Run {
+                prefix: u64::from_be_bytes(prefix),
                 name,
                 first: self.records.len(),
                 count: 0,
@@ -169,7 +177,13 @@ impl Builder {
         self.names.shrink_to_fit();
         self.records.shrink_to_fit();
         let mut runs = std::mem::take(&mut self.runs);
-        runs.sort_by(|a, b| self.key_at(a.name).cmp(self.key_at(b.name)));
+        // A shorter key pads its prefix with zeros, so equal prefixes may
+        // still differ further on but a smaller prefix is a smaller key.
+        runs.sort_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| self.key_at(a.name).cmp(self.key_at(b.name)))
+        });
         let mut checks = Checks::new(&self.origin_key);
         checks.failed = self.suspect;
         let mut names = OrdSet::new();
@@ -211,6 +225,19 @@ impl Builder {
     /// The node of one name from its runs (in file order): RRsets in the
     /// order their types first appear, duplicates dropped, lowest TTL each.
     fn node(&self, runs: &[Run], writer: &mut NodeWriter) -> Node {
+        let first = runs[0].name;
+        if let [
+            Run {
+                count: 1, first: at, ..
+            },
+        ] = runs
+        {
+            // Most names own one record: no grouping to do.
+            let (r, _) = read_record(&self.records, *at);
+            writer.begin_set(r.rtype, r.class, r.ttl);
+            writer.push_rdata(r.rdata);
+            return writer.finish(self.key_at(first), self.owner_at(first));
+        }
         let mut records: Vec<Packed<'_>> = Vec::new();
         for run in runs {
             let mut at = run.first;
@@ -245,7 +272,6 @@ impl Builder {
                 }
             }
         }
-        let first = runs[0].name;
         writer.finish(self.key_at(first), self.owner_at(first))
     }
 
