@@ -380,3 +380,46 @@ fn an_update_shares_the_old_version_and_leaves_it_whole() {
     let e = old.apply(&out).expect_err("out of zone");
     assert!(e.message.contains("out of the zone"), "{e}");
 }
+
+/// Timings for the case (d), in release mode:
+/// `cargo test --release -p dns-server --lib one_record_change_in_a_big_zone -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: a million records, run by hand in release mode"]
+fn one_record_change_in_a_big_zone() {
+    use std::time::Instant;
+    let mut text = String::from("$TTL 3600\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n");
+    for i in 0..250_000u32 {
+        text.push_str(&format!(
+            "h{i} A 10.{}.{}.{}\nh{i} AAAA 2001:db8::{i:x}\nt{i} TXT \"text {i}\"\nd{i} NS ns.d{i}\n",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255
+        ));
+    }
+    let started = Instant::now();
+    let zone = load::from_str(&origin(), &text, Path::new("big")).expect("loads");
+    let loaded = started.elapsed();
+    let update = Update {
+        remove: vec![change("h777", "A", "10.0.3.9")],
+        add: vec![change("h777", "A", "192.0.2.77"), change("new.name", "TXT", "\"new\"")],
+    };
+    let started = Instant::now();
+    let new = zone.apply(&update).expect("applies");
+    let applied = started.elapsed();
+    let started = Instant::now();
+    let changed = Zone::changed_names(&zone, &new);
+    let diffed = started.elapsed();
+    let started = Instant::now();
+    drop(zone);
+    let dropped = started.elapsed();
+    eprintln!(
+        "1M records ({} names): load {loaded:?}; one update {applied:?}; changed names {diffed:?} ({} names); old version dropped in {dropped:?}",
+        new.node_count(),
+        changed.len()
+    );
+    assert_eq!(
+        changed.len(),
+        3,
+        "h777, new.name and its empty parent name: {changed:?}"
+    );
+}
