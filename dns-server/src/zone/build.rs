@@ -14,11 +14,11 @@
 use std::{collections::HashSet, path::Path, sync::Arc};
 
 use dns_wire::wire::rtype;
-use imbl::OrdSet;
 
 use super::{
     Location, Record, ZoneError,
     canonical::{Key, key_is_within, wire_of},
+    names::Names,
     node::{Node, NodeWriter},
     tree::Zone,
     validate,
@@ -186,7 +186,7 @@ impl Builder {
         });
         let mut checks = Checks::new(&self.origin_key);
         checks.failed = self.suspect;
-        let mut names = OrdSet::new();
+        let mut names = Names::new(&self.origin_key);
         let mut writer = NodeWriter::default();
         let mut previous: Vec<u8> = Vec::new();
         let mut group_start = 0;
@@ -313,13 +313,7 @@ pub(crate) fn ancestors_below_apex<'k>(key: &'k [u8], apex: &[u8]) -> impl Itera
 /// Inserts the empty non-terminals between the previous name (in canonical
 /// order) and `key`: its ancestors from the apex down that the previous
 /// name did not already bring (RFC 4592 2.2.2).
-fn add_empty_non_terminals(
-    names: &mut OrdSet<Node>,
-    writer: &mut NodeWriter,
-    previous: &[u8],
-    key: &[u8],
-    apex: &[u8],
-) {
+fn add_empty_non_terminals(names: &mut Names, writer: &mut NodeWriter, previous: &[u8], key: &[u8], apex: &[u8]) {
     for ancestor in ancestors_below_apex(key, apex) {
         if !key_is_within(previous, ancestor) {
             let wire = wire_of(ancestor);
@@ -373,8 +367,8 @@ impl<'o> Checks<'o> {
         }
     }
 
-    fn finish(&mut self, names: &OrdSet<Node>) {
-        let apex = names.get(&super::node::ByKey(self.apex));
+    fn finish(&mut self, names: &Names) {
+        let apex = names.get(self.apex);
         if !apex.is_some_and(|a| a.has(rtype::SOA) && a.has(rtype::NS)) {
             self.fail("no SOA or NS at the apex");
         }

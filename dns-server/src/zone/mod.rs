@@ -3,6 +3,7 @@
 pub(crate) mod build;
 pub(crate) mod canonical;
 pub(crate) mod load;
+pub(crate) mod names;
 pub(crate) mod node;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;

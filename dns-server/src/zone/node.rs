@@ -14,8 +14,6 @@
 
 use std::{borrow::Cow, cmp::Ordering, fmt, sync::Arc};
 
-use equivalent::{Comparable, Equivalent};
-
 /// Bytes before the key: key length, owner length, RRset count.
 const HEADER: usize = 5;
 /// Bytes of one RRset head: type, class, TTL, end of its RDATAs.
@@ -159,22 +157,6 @@ impl PartialEq for Node {
 }
 
 impl Eq for Node {}
-
-/// A canonical key to look a node up by.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ByKey<'a>(pub &'a [u8]);
-
-impl Equivalent<Node> for ByKey<'_> {
-    fn equivalent(&self, node: &Node) -> bool {
-        self.0 == node.key()
-    }
-}
-
-impl Comparable<Node> for ByKey<'_> {
-    fn compare(&self, node: &Node) -> Ordering {
-        self.0.cmp(node.key())
-    }
-}
 
 impl<'a> RRset<'a> {
     /// An RRset of one record, made for an answer (a CNAME synthesised from a DNAME).

@@ -13,10 +13,9 @@
 //! more code to trust for the same result.
 
 use dns_wire::wire::rtype;
-use imbl::OrdSet;
 
 pub(crate) use super::node::{Node, RRset};
-use super::{ZoneError, canonical::Key, node::ByKey};
+use super::{ZoneError, canonical::Key, names::Names};
 use crate::name::Name;
 
 /// A zone ready to answer from; cloning it is cheap and shares everything.
@@ -29,23 +28,20 @@ pub(crate) struct Zone {
     /// The apex node, kept at hand: every negative answer needs its SOA.
     apex: Node,
     /// Every node, empty non-terminals included, in canonical order.
-    names: OrdSet<Node>,
+    names: Names,
 }
 
 impl Zone {
     /// A zone of `nodes`, which must hold the apex with its SOA and every
     /// empty non-terminal (see [`super::build`] and [`super::update`]).
-    pub(crate) fn from_nodes(origin: &Name, names: OrdSet<Node>) -> Result<Zone, ZoneError> {
+    pub(crate) fn from_nodes(origin: &Name, names: Names) -> Result<Zone, ZoneError> {
         let origin = origin.to_lowercase();
         let missing = |what: &str| ZoneError {
             location: None,
             message: format!("zone {origin} has no {what} at its apex"),
         };
         let key = Key::of(origin.as_wire()).ok_or_else(|| missing("name"))?;
-        let apex = names
-            .get(&ByKey(key.as_bytes()))
-            .cloned()
-            .ok_or_else(|| missing("SOA"))?;
+        let apex = names.get(key.as_bytes()).cloned().ok_or_else(|| missing("SOA"))?;
         let serial = apex
             .get(rtype::SOA)
             .and_then(|soa| soa.first().and_then(soa_fields))
@@ -62,13 +58,13 @@ impl Zone {
     /// The node owned by a wire name (any case).
     pub(crate) fn node(&self, wire: &[u8]) -> Option<&Node> {
         let key = Key::of(wire)?;
-        self.names.get(&ByKey(key.as_bytes()))
+        self.names.get(key.as_bytes())
     }
 
     /// The node of a canonical key.
     #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
     pub(crate) fn node_by_key(&self, key: &[u8]) -> Option<&Node> {
-        self.names.get(&ByKey(key))
+        self.names.get(key)
     }
 
     /// The node at `wire` or, if none, the last one before it in canonical
@@ -76,17 +72,14 @@ impl Zone {
     #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
     pub(crate) fn at_or_before(&self, wire: &[u8]) -> Option<&Node> {
         let key = Key::of(wire)?;
-        self.names.get_prev(&ByKey(key.as_bytes()))
+        self.names.at_or_before(key.as_bytes())
     }
 
     /// The first node after `wire` in canonical order.
     #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
     pub(crate) fn after(&self, wire: &[u8]) -> Option<&Node> {
         let key = Key::of(wire)?;
-        let key = ByKey(key.as_bytes());
-        self.names
-            .range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))
-            .next()
+        self.names.after(key.as_bytes()).next()
     }
 
     /// The apex node, which always holds the SOA.
@@ -111,7 +104,7 @@ impl Zone {
 
     /// The ordered set itself, for updates.
     #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
-    pub(crate) fn names(&self) -> &OrdSet<Node> {
+    pub(crate) fn names(&self) -> &Names {
         &self.names
     }
 }

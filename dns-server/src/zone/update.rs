@@ -9,13 +9,13 @@
 use std::collections::BTreeMap;
 
 use dns_wire::wire::rtype;
-use imbl::OrdSet;
 
 use super::{
     ZoneError,
     build::{ancestors_below_apex, has_data_below_dname, node_problem},
     canonical::{Key, key_is_within, wire_of},
-    node::{ByKey, Node, NodeWriter, OpenNode},
+    names::Names,
+    node::{Node, NodeWriter, OpenNode},
     tree::Zone,
 };
 use crate::name::Name;
@@ -99,7 +99,7 @@ impl Zone {
         let mut writer = NodeWriter::default();
         let mut emptied = Vec::new();
         for (key, node) in &touched {
-            names.remove(&ByKey(key));
+            names.remove(key);
             let node = node.pack(key, &mut writer);
             if node.is_empty() {
                 emptied.push(key.clone());
@@ -127,10 +127,7 @@ impl Zone {
     /// drop those of the changed name's subtree.
     pub(crate) fn changed_names(old: &Zone, new: &Zone) -> Vec<Name> {
         let mut keys: Vec<&[u8]> = Vec::new();
-        for item in old.names().diff(new.names()) {
-            let node = match item {
-                imbl::ordset::DiffItem::Add(n) | imbl::ordset::DiffItem::Remove(n) => n,
-            };
+        for node in old.names().diff(new.names()) {
             // A changed node shows as removed and added, side by side.
             if keys.last() != Some(&node.key()) {
                 keys.push(node.key());
@@ -165,9 +162,9 @@ fn open_node<'t>(
 
 /// Makes every ancestor of `key` up to the apex exist, as an empty
 /// non-terminal where there was none.
-fn add_ancestors(names: &mut OrdSet<Node>, writer: &mut NodeWriter, key: &[u8], apex: &[u8]) {
+fn add_ancestors(names: &mut Names, writer: &mut NodeWriter, key: &[u8], apex: &[u8]) {
     for ancestor in ancestors_below_apex(key, apex).collect::<Vec<_>>().into_iter().rev() {
-        if names.get(&ByKey(ancestor)).is_some() {
+        if names.get(ancestor).is_some() {
             break;
         }
         names.insert(writer.finish(ancestor, &wire_of(ancestor)));
@@ -175,30 +172,30 @@ fn add_ancestors(names: &mut OrdSet<Node>, writer: &mut NodeWriter, key: &[u8], 
 }
 
 /// Whether a name has a node below it.
-fn has_descendants(names: &OrdSet<Node>, key: &[u8]) -> bool {
+fn has_descendants(names: &Names, key: &[u8]) -> bool {
     names
-        .range((std::ops::Bound::Excluded(ByKey(key)), std::ops::Bound::Unbounded))
+        .after(key)
         .next()
         .is_some_and(|next| key_is_within(next.key(), key))
 }
 
 /// Removes the empty node at `key` unless a name below keeps it as an
 /// empty non-terminal, then its ancestors that nothing holds up any more.
-fn prune(names: &mut OrdSet<Node>, key: &[u8], apex: &[u8]) {
+fn prune(names: &mut Names, key: &[u8], apex: &[u8]) {
     let ancestors: Vec<&[u8]> = ancestors_below_apex(key, apex).collect();
     for at in std::iter::once(key).chain(ancestors.into_iter().rev()) {
-        let empty = names.get(&ByKey(at)).is_some_and(Node::is_empty);
+        let empty = names.get(at).is_some_and(Node::is_empty);
         if at.len() <= apex.len() || !empty || has_descendants(names, at) {
             return;
         }
-        names.remove(&ByKey(at));
+        names.remove(at);
     }
 }
 
 /// The checks of a full load, for one touched name.
-fn check(names: &OrdSet<Node>, key: &[u8], apex: &[u8]) -> Result<(), String> {
+fn check(names: &Names, key: &[u8], apex: &[u8]) -> Result<(), String> {
     let shown = || Name::from_wire(&wire_of(key)).map_or_else(String::new, |n| n.to_string());
-    let Some(node) = names.get(&ByKey(key)) else {
+    let Some(node) = names.get(key) else {
         return Ok(());
     };
     if let Some(problem) = node_problem(node, apex) {
@@ -208,14 +205,13 @@ fn check(names: &OrdSet<Node>, key: &[u8], apex: &[u8]) -> Result<(), String> {
         return Err("no SOA or no NS at the apex".into());
     }
     // RFC 6672 2.4: nothing below a DNAME, whether the DNAME or the data is new.
-    let below_dname =
-        ancestors_below_apex(key, apex).any(|a| names.get(&ByKey(a)).is_some_and(|n| n.has(rtype::DNAME)));
+    let below_dname = ancestors_below_apex(key, apex).any(|a| names.get(a).is_some_and(|n| n.has(rtype::DNAME)));
     if below_dname && has_data_below_dname(node) {
         return Err(format!("{} is below a DNAME (RFC 6672 2.4)", shown()));
     }
     if node.has(rtype::DNAME) {
         let data_below = names
-            .range((std::ops::Bound::Excluded(ByKey(key)), std::ops::Bound::Unbounded))
+            .after(key)
             .take_while(|n| key_is_within(n.key(), key))
             .any(has_data_below_dname);
         if data_below {

@@ -390,10 +390,12 @@ fn one_record_change_in_a_big_zone() {
     let mut text = String::from("$TTL 3600\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n");
     for i in 0..250_000u32 {
         text.push_str(&format!(
-            "h{i} A 10.{}.{}.{}\nh{i} AAAA 2001:db8::{i:x}\nt{i} TXT \"text {i}\"\nd{i} NS ns.d{i}\n",
+            "h{i} A 10.{}.{}.{}\nh{i} AAAA 2001:db8::{:x}:{:x}\nt{i} TXT \"text {i}\"\nd{i} NS ns.d{i}\n",
             i >> 16,
             (i >> 8) & 255,
-            i & 255
+            i & 255,
+            i >> 16,
+            i & 0xffff
         ));
     }
     let started = Instant::now();
