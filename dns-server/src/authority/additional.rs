@@ -8,7 +8,7 @@ use dns_wire::wire::rtype;
 use super::{Answer, Placed};
 use crate::{
     name,
-    zone::tree::{Node, Zone},
+    zone::tree::{Node, RRset, Zone},
 };
 
 /// Offset of the target name inside RDATA, for the types that have one.
@@ -29,7 +29,7 @@ pub(crate) fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
         let Some(offset) = target_offset(placed.rrset.rtype) else {
             continue;
         };
-        for rdata in &placed.rrset.rdatas {
+        for rdata in placed.rrset.rdatas() {
             if let Some(target) = rdata.get(offset..)
                 && !targets.iter().any(|t| t.eq_ignore_ascii_case(target))
             {
@@ -42,10 +42,11 @@ pub(crate) fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
         if !name::is_within(&lower, zone.origin.as_wire()) {
             continue;
         }
-        // A node with data always has its owner recorded.
-        let Some((node, owner)) = zone.node(&lower).and_then(|n| Some((n, n.owner.as_ref()?))) else {
+        // Empty non-terminals have no addresses (nor a spelling from the file).
+        let Some(node) = zone.node(&lower).filter(|n| !n.is_empty()) else {
             continue;
         };
+        let owner = node.owner();
         for t in [rtype::A, rtype::AAAA] {
             let Some(rrset) = node.get(t) else { continue };
             let already = answer
@@ -55,9 +56,9 @@ pub(crate) fn add<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
             if !already {
                 answer.additional.push(Placed {
                     // The zone's spelling of the target (the same name).
-                    owner: Cow::Borrowed(owner.as_wire()),
-                    rrset: Cow::Borrowed(rrset),
+                    owner: Cow::Borrowed(owner),
                     ttl: rrset.ttl,
+                    rrset,
                     node,
                     covering: None,
                 });
@@ -76,8 +77,8 @@ pub(crate) fn add_signatures(answer: &mut Answer<'_>) {
             if let Some(sigs) = sigs {
                 signed.push(Placed {
                     owner: placed.owner.clone(),
-                    rrset: Cow::Borrowed(sigs),
                     ttl: sigs.ttl.min(placed.ttl),
+                    rrset: sigs,
                     node: placed.node,
                     covering: Some(placed.rrset.rtype),
                 });
@@ -89,13 +90,12 @@ pub(crate) fn add_signatures(answer: &mut Answer<'_>) {
 
 /// The node's RRSIG RRset when it covers `covered` (a zone signed offline
 /// keeps one RRSIG RRset per node; the writer filters by type covered).
-fn signatures(node: &Node, covered: u16) -> Option<&crate::zone::tree::RRset> {
+fn signatures(node: &Node, covered: u16) -> Option<RRset<'_>> {
     if covered == rtype::RRSIG {
         return None;
     }
     let sigs = node.get(rtype::RRSIG)?;
-    sigs.rdatas
-        .iter()
+    sigs.rdatas()
         .any(|r| r.get(..2) == Some(&covered.to_be_bytes()[..]))
         .then_some(sigs)
 }

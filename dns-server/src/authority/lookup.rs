@@ -142,8 +142,8 @@ fn dname<'a>(node: &'a Node, dname_len: usize, owner: Cow<'a, [u8]>, qtype: u16,
     let Some(dname) = node.get(rtype::DNAME) else {
         return Step::Done;
     };
-    answer.answer.push(place(node, owner_of(node), dname));
-    let Some(target) = dname.rdatas.first() else {
+    answer.answer.push(place(node, owner_of(node), dname.clone()));
+    let Some(target) = dname.first() else {
         return Step::Done;
     };
     // The labels above the DNAME's owner, as the client wrote them, then the target.
@@ -153,15 +153,10 @@ fn dname<'a>(node: &'a Node, dname_len: usize, owner: Cow<'a, [u8]>, qtype: u16,
         answer.rcode = rcode::YXDOMAIN;
         return Step::Done;
     }
-    let cname = RRset {
-        rtype: rtype::CNAME,
-        class: dname.class,
-        ttl: dname.ttl,
-        rdatas: vec![synthesised.clone().into()],
-    };
+    let cname = RRset::single(rtype::CNAME, dname.class, dname.ttl, &synthesised);
     answer.answer.push(Placed {
         owner,
-        rrset: Cow::Owned(cname),
+        rrset: cname,
         ttl: dname.ttl,
         node,
         covering: None,
@@ -200,15 +195,16 @@ fn at_node<'a>(
     minimal_any: bool,
     answer: &mut Answer<'a>,
 ) -> Step<'a> {
-    if qtype == rtype::ANY && !node.rrsets.is_empty() {
+    if qtype == rtype::ANY && !node.is_empty() {
         any(node, owner, minimal_any, answer);
         return Step::Done;
     }
     if qtype != rtype::CNAME
         && let Some(cname) = node.get(rtype::CNAME)
     {
+        let target = cname.first_in_zone();
         answer.answer.push(place(node, owner, cname));
-        return match cname.rdatas.first() {
+        return match target {
             Some(target) => Step::Follow(Cow::Borrowed(target)),
             None => Step::Done,
         };
@@ -224,8 +220,7 @@ fn at_node<'a>(
 /// not DNSSEC metadata), every RRset over TCP.
 fn any<'a>(node: &'a Node, owner: Cow<'a, [u8]>, minimal: bool, answer: &mut Answer<'a>) {
     let candidates = node
-        .rrsets
-        .iter()
+        .rrsets()
         .filter(|r| !matches!(r.rtype, rtype::RRSIG | rtype::NSEC | rtype::NSEC3));
     for rrset in candidates {
         answer.answer.push(place(node, owner.clone(), rrset));
@@ -239,22 +234,23 @@ fn any<'a>(node: &'a Node, owner: Cow<'a, [u8]>, minimal: bool, answer: &mut Ans
 fn negative<'a>(zone: &'a Zone, answer: &mut Answer<'a>) {
     let apex = zone.apex();
     let soa = zone.soa();
-    let minimum = soa.rdatas.first().and_then(|r| soa_fields(r)).map_or(0, |f| f.minimum);
+    let minimum = soa.first().and_then(soa_fields).map_or(0, |f| f.minimum);
+    let ttl = soa.ttl.min(minimum);
     let mut placed = place(apex, owner_of(apex), soa);
-    placed.ttl = soa.ttl.min(minimum);
+    placed.ttl = ttl;
     answer.authority.push(placed);
 }
 
 /// The owner bytes to write for a node's records.
 fn owner_of(node: &Node) -> &[u8] {
-    node.owner.as_ref().map_or(&[0], |n| n.as_wire())
+    node.owner()
 }
 
-fn place<'a>(node: &'a Node, owner: impl Into<Cow<'a, [u8]>>, rrset: &'a RRset) -> Placed<'a> {
+fn place<'a>(node: &'a Node, owner: impl Into<Cow<'a, [u8]>>, rrset: RRset<'a>) -> Placed<'a> {
     Placed {
         owner: owner.into(),
-        rrset: Cow::Borrowed(rrset),
         ttl: rrset.ttl,
+        rrset,
         node,
         covering: None,
     }

@@ -20,8 +20,8 @@ pub(crate) struct Placed<'a> {
     /// so its case survives; the zone's bytes otherwise; owned when a DNAME
     /// substitution made it).
     pub owner: Cow<'a, [u8]>,
-    /// The RRset (owned only for a CNAME synthesised from a DNAME).
-    pub rrset: Cow<'a, RRset>,
+    /// The RRset (owning its data only for a CNAME synthesised from a DNAME).
+    pub rrset: RRset<'a>,
     /// TTL to write (the negative-caching TTL for an SOA in authority).
     pub ttl: u32,
     /// The node the RRset came from, where its RRSIGs live.
@@ -36,9 +36,7 @@ impl Placed<'_> {
     pub(crate) fn rdatas(&self) -> impl Iterator<Item = &[u8]> {
         let covering = self.covering.map(u16::to_be_bytes);
         self.rrset
-            .rdatas
-            .iter()
-            .map(|r| &**r)
+            .rdatas()
             .filter(move |r| covering.is_none_or(|c| r.get(..2) == Some(&c[..])))
     }
 }

@@ -130,8 +130,9 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
     };
     for served in zones {
         let Some(version) = &served.version else { continue };
-        for (owner, node) in version.zone.nodes() {
-            for rrset in &node.rrsets {
+        for node in version.zone.nodes() {
+            let owner = &node.owner().to_ascii_lowercase()[..];
+            for rrset in node.rrsets() {
                 // The zone answering this question, which may be another of ours.
                 let Some(answering) = catalog.find_for(owner, rrset.rtype) else {
                     continue;

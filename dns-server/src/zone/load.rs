@@ -5,10 +5,11 @@ use std::path::Path;
 use dns_wire::wire::class;
 
 use super::{
-    ZoneError, parse,
+    ZoneError,
+    build::Builder,
+    parse,
     source::{FileRead, ReadLimits},
     tree::Zone,
-    validate,
 };
 use crate::name::Name;
 
@@ -19,20 +20,23 @@ pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zo
 
 /// Reads, checks and indexes the zone at `origin` from `file`, reading
 /// within `limits`; with every file read (the zone file and its includes),
-/// which a reload compares with to skip an unchanged zone.
+/// which a reload compares with to skip an unchanged zone. Records are
+/// packed as they are read, never held as a list.
 pub(crate) fn from_file_read(
     origin: &Name,
     file: &Path,
     limits: &ReadLimits,
 ) -> Result<(Zone, Vec<FileRead>), ZoneError> {
-    let parsed = parse::read_file(file, origin, class::IN, limits)?;
-    Ok((finish(origin, parsed.records)?, parsed.files))
+    let mut builder = Builder::new(origin);
+    let summary = parse::read_file_each(file, origin, class::IN, limits, &mut |r| builder.push(r))?;
+    Ok((builder.finish()?, summary.files))
 }
 
 /// Reads, checks and indexes zone text; `file` names it in errors.
 pub(crate) fn from_str(origin: &Name, text: &str, file: &Path) -> Result<Zone, ZoneError> {
-    let records = parse::parse_str(text, file, origin)?;
-    finish(origin, records)
+    let mut builder = Builder::new(origin);
+    parse::parse_str_each(text, file, origin, &mut |r| builder.push(r))?;
+    builder.finish()
 }
 
 /// The built-in example zone.
@@ -42,8 +46,10 @@ pub(crate) fn default_zone() -> Result<Zone, ZoneError> {
 }
 
 /// Checks and indexes records already read (`check-zone` reads them itself to show the warnings).
-pub(crate) fn finish(origin: &Name, mut records: Vec<super::Record>) -> Result<Zone, ZoneError> {
-    validate::dedup(&mut records);
-    validate::validate(origin, &records)?;
-    Zone::build(origin, records)
+pub(crate) fn finish(origin: &Name, records: Vec<super::Record>) -> Result<Zone, ZoneError> {
+    let mut builder = Builder::new(origin);
+    for record in records {
+        builder.push(record);
+    }
+    builder.finish()
 }

@@ -1,11 +1,17 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
+pub(crate) mod build;
+pub(crate) mod canonical;
 pub(crate) mod load;
+pub(crate) mod names;
+pub(crate) mod node;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;
 pub(crate) mod record;
 pub(crate) mod source;
 pub(crate) mod tree;
+#[allow(dead_code, reason = "called by tests until reloads and IXFR use it")]
+pub(crate) mod update;
 pub(crate) mod validate;
 
 pub(crate) use record::{Location, Record};

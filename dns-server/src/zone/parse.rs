@@ -73,6 +73,14 @@ pub(crate) struct Parsed {
     pub records: Vec<Record>,
     /// What was skipped or repaired, with a warning.
     pub warnings: Warnings,
+}
+
+/// What a streaming read ([`read_file_each`]) leaves besides the records
+/// it handed over.
+#[derive(Debug)]
+pub(crate) struct Summary {
+    /// What was skipped or repaired, with a warning.
+    pub warnings: Warnings,
     /// Every file read: the zone file, then its includes in order.
     pub files: Vec<FileRead>,
 }
@@ -90,19 +98,36 @@ pub(crate) fn parse_file(
 
 /// Reads a zone file within `limits`; records default to `default_class` and
 /// any other class is an error. With the records, the warnings of what was
-/// let through and every file read (the zone file and its includes).
+/// let through.
 pub(crate) fn read_file(
     path: &Path,
     origin: &Name,
     default_class: u16,
     limits: &ReadLimits,
 ) -> Result<Parsed, ZoneError> {
+    let mut records = Vec::new();
+    let summary = read_file_each(path, origin, default_class, limits, &mut |r| records.push(r))?;
+    Ok(Parsed {
+        records,
+        warnings: summary.warnings,
+    })
+}
+
+/// [`read_file`], handing each record to `each` as it is read rather than
+/// collecting them (a zone builder packs them as they come).
+pub(crate) fn read_file_each(
+    path: &Path,
+    origin: &Name,
+    default_class: u16,
+    limits: &ReadLimits,
+    each: &mut dyn FnMut(Record),
+) -> Result<Summary, ZoneError> {
     let mut source = Source::new(path, limits);
     let text = source.read_zone_file(path).map_err(|message| ZoneError {
         location: None,
         message,
     })?;
-    let mut reader = Reader::new(origin, default_class, source);
+    let mut reader = Reader::new(origin, default_class, source, each);
     reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
     Ok(reader.finish())
 }
@@ -112,22 +137,44 @@ pub(crate) fn read_file(
 /// The read is strict: text given in memory (the built-in zone, root hints)
 /// has no reason to hold another zone's records.
 pub(crate) fn parse_str(text: &str, file: &Path, origin: &Name) -> Result<Vec<Record>, ZoneError> {
+    let mut records = Vec::new();
+    parse_str_each(text, file, origin, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// [`parse_str`], handing each record to `each` as it is read.
+pub(crate) fn parse_str_each(
+    text: &str,
+    file: &Path,
+    origin: &Name,
+    each: &mut dyn FnMut(Record),
+) -> Result<(), ZoneError> {
     let limits = ReadLimits {
         strict: true,
         ..ReadLimits::default()
     };
-    let mut reader = Reader::new(origin, class::IN, Source::new(file, &limits));
+    let mut reader = Reader::new(origin, class::IN, Source::new(file, &limits), each);
     reader.read(text.as_bytes(), &Arc::from(file), State::new(origin), 0)?;
-    Ok(reader.finish().records)
+    reader.finish();
+    Ok(())
+}
+
+/// Where records go as they are read.
+struct Sink<'a>(&'a mut dyn FnMut(Record));
+
+impl Sink<'_> {
+    fn push(&mut self, record: Record) {
+        (self.0)(record)
+    }
 }
 
 /// The zone-wide part of reading: the class, the records so far, and where
 /// `$INCLUDE` may read from.
-struct Reader {
+struct Reader<'a> {
     class: u16,
     /// The zone's apex, whatever `$ORIGIN` says: records outside it are skipped.
     apex: Name,
-    records: Vec<Record>,
+    records: Sink<'a>,
     warnings: Warnings,
     source: Source,
 }
@@ -167,19 +214,20 @@ impl State {
     }
 }
 
-impl Reader {
-    fn new(apex: &Name, class: u16, source: Source) -> Self {
+impl<'a> Reader<'a> {
+    fn new(apex: &Name, class: u16, source: Source, each: &'a mut dyn FnMut(Record)) -> Self {
         Reader {
             class,
             apex: apex.clone(),
-            records: Vec::new(),
+            records: Sink(each),
             warnings: Warnings::default(),
             source,
         }
     }
 
-    /// The records, with one last warning when more were counted than logged.
-    fn finish(self) -> Parsed {
+    /// What is left once the records are handed over, with one last
+    /// warning when more were counted than logged.
+    fn finish(self) -> Summary {
         let warnings = self.warnings;
         if warnings.unlogged > 0 {
             tracing::warn!(
@@ -190,8 +238,7 @@ impl Reader {
                 warnings.unlogged
             );
         }
-        Parsed {
-            records: self.records,
+        Summary {
             warnings,
             files: self.source.into_files(),
         }
@@ -583,10 +630,13 @@ mod tests {
 
     /// Reads `text` as a file would be read, leniently.
     fn parse_with_warnings(text: &str) -> Parsed {
+        let mut records = Vec::new();
+        let mut each = |r| records.push(r);
         let mut reader = Reader::new(
             &origin(),
             class::IN,
             Source::new(Path::new("db.example"), &ReadLimits::default()),
+            &mut each,
         );
         reader
             .read(
@@ -596,7 +646,11 @@ mod tests {
                 0,
             )
             .unwrap_or_else(|e| panic!("zone should parse, got: {e}\n{text}"));
-        reader.finish()
+        let summary = reader.finish();
+        Parsed {
+            records,
+            warnings: summary.warnings,
+        }
     }
 
     fn error(text: &str) -> String {

@@ -1,132 +1,111 @@
-//! A loaded zone indexed by owner name, with empty non-terminals made explicit.
-
-use std::collections::HashMap;
+//! A loaded zone: its nodes in one persistent ordered set, in canonical order.
+//!
+//! Why `imbl::OrdSet`: a persistent B-tree gives, in one structure, the
+//! exact lookup answering needs, the canonical order NSEC and zone transfers
+//! need (the key of [`super::canonical`] sorts with `memcmp`), and cheap
+//! versions: an update copies the path to the nodes it changes (about
+//! log n B-tree nodes of 16 entries each) and shares every other node with
+//! the version before, which queries in flight keep alive through their
+//! `Arc<Zone>` and which is freed when the last of them ends. Its `diff`
+//! skips subtrees two versions share, so the names an update changed are
+//! found without walking the zone. A hash map would need a second,
+//! ordered index beside it; a hand-written copy-on-write structure would be
+//! more code to trust for the same result.
 
 use dns_wire::wire::rtype;
 
-use super::{Record, ZoneError};
-use crate::name::{self, Name};
+pub(crate) use super::node::{Node, RRset};
+use super::{ZoneError, canonical::Key, names::Names};
+use crate::name::Name;
 
-/// The records of one owner and type; every record shares the RRset's TTL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RRset {
-    /// TYPE code.
-    pub rtype: u16,
-    /// CLASS code.
-    pub class: u16,
-    /// TTL (the lowest of the records, as RFC 2181 5.2 suggests).
-    pub ttl: u32,
-    /// RDATA of each record, uncompressed wire format.
-    pub rdatas: Vec<Box<[u8]>>,
-}
-
-/// Everything owned by one name. A node with no RRsets is an empty
-/// non-terminal: it exists because a name below it does (RFC 4592 2.2.2).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Node {
-    /// The owner as written in the zone file.
-    pub owner: Option<Name>,
-    /// The RRsets, in the order first seen.
-    pub rrsets: Vec<RRset>,
-}
-
-impl Node {
-    /// The RRset of type `t`, if any.
-    pub(crate) fn get(&self, t: u16) -> Option<&RRset> {
-        self.rrsets.iter().find(|r| r.rtype == t)
-    }
-
-    /// Whether this node is a zone cut (NS below the apex is checked by the caller).
-    pub(crate) fn has(&self, t: u16) -> bool {
-        self.get(t).is_some()
-    }
-}
-
-/// A zone ready to answer from.
-#[derive(Debug)]
+/// A zone ready to answer from; cloning it is cheap and shares everything.
+#[derive(Clone, Debug)]
 pub(crate) struct Zone {
     /// The apex, lower-cased.
     pub origin: Name,
     /// SOA serial, for logs and reload decisions.
     pub serial: u32,
-    nodes: HashMap<Box<[u8]>, Node>,
+    /// The apex node, kept at hand: every negative answer needs its SOA.
+    apex: Node,
+    /// Every node, empty non-terminals included, in canonical order.
+    names: Names,
 }
 
 impl Zone {
-    /// Indexes checked records (see [`super::validate`]) of the zone at `origin`.
-    pub(crate) fn build(origin: &Name, records: Vec<Record>) -> Result<Zone, ZoneError> {
+    /// A zone of `nodes`, which must hold the apex with its SOA and every
+    /// empty non-terminal (see [`super::build`] and [`super::update`]).
+    pub(crate) fn from_nodes(origin: &Name, names: Names) -> Result<Zone, ZoneError> {
         let origin = origin.to_lowercase();
-        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
-        for record in records {
-            let key: Box<[u8]> = record.owner.to_lowercase().as_wire().into();
-            let node = nodes.entry(key).or_default();
-            if node.owner.is_none() {
-                node.owner = Some(record.owner.clone());
-            }
-            match node.rrsets.iter_mut().find(|r| r.rtype == record.rtype) {
-                Some(set) => {
-                    set.ttl = set.ttl.min(record.ttl);
-                    if !set.rdatas.contains(&record.rdata) {
-                        set.rdatas.push(record.rdata);
-                    }
-                }
-                None => node.rrsets.push(RRset {
-                    rtype: record.rtype,
-                    class: record.class,
-                    ttl: record.ttl,
-                    rdatas: vec![record.rdata],
-                }),
-            }
-        }
-        // Make every ancestor up to the apex exist, so that empty non-terminals
-        // answer NODATA rather than NXDOMAIN and block wildcards (RFC 4592).
-        let owners: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
-        for owner in owners {
-            for ancestor in name::suffixes(&owner).skip(1) {
-                if ancestor.len() < origin.as_wire().len() {
-                    break;
-                }
-                nodes.entry(ancestor.into()).or_default();
-            }
-        }
-        let serial = nodes
-            .get(origin.as_wire())
-            .and_then(|apex| apex.get(rtype::SOA))
-            .and_then(|soa| soa.rdatas.first())
-            .and_then(|rdata| soa_fields(rdata))
+        let missing = |what: &str| ZoneError {
+            location: None,
+            message: format!("zone {origin} has no {what} at its apex"),
+        };
+        let key = Key::of(origin.as_wire()).ok_or_else(|| missing("name"))?;
+        let apex = names.get(key.as_bytes()).cloned().ok_or_else(|| missing("SOA"))?;
+        let serial = apex
+            .get(rtype::SOA)
+            .and_then(|soa| soa.first().and_then(soa_fields))
             .map(|f| f.serial)
-            .ok_or_else(|| ZoneError {
-                location: None,
-                message: format!("zone {origin} has no SOA at its apex"),
-            })?;
-        Ok(Zone { origin, serial, nodes })
+            .ok_or_else(|| missing("SOA"))?;
+        Ok(Zone {
+            origin,
+            serial,
+            apex,
+            names,
+        })
     }
 
-    /// The node owned by a lower-cased wire name.
-    pub(crate) fn node(&self, lower: &[u8]) -> Option<&Node> {
-        self.nodes.get(lower)
+    /// The node owned by a wire name (any case).
+    pub(crate) fn node(&self, wire: &[u8]) -> Option<&Node> {
+        let key = Key::of(wire)?;
+        self.names.get(key.as_bytes())
+    }
+
+    /// The node of a canonical key.
+    #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
+    pub(crate) fn node_by_key(&self, key: &[u8]) -> Option<&Node> {
+        self.names.get(key)
+    }
+
+    /// The node at `wire` or, if none, the last one before it in canonical
+    /// order (the NSEC owner that covers a name that does not exist).
+    #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
+    pub(crate) fn at_or_before(&self, wire: &[u8]) -> Option<&Node> {
+        let key = Key::of(wire)?;
+        self.names.at_or_before(key.as_bytes())
+    }
+
+    /// The first node after `wire` in canonical order.
+    #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
+    pub(crate) fn after(&self, wire: &[u8]) -> Option<&Node> {
+        let key = Key::of(wire)?;
+        self.names.after(key.as_bytes()).next()
     }
 
     /// The apex node, which always holds the SOA.
     pub(crate) fn apex(&self) -> &Node {
-        self.nodes
-            .get(self.origin.as_wire())
-            .expect("a built zone always has its apex node")
+        &self.apex
     }
 
     /// The SOA RRset at the apex.
-    pub(crate) fn soa(&self) -> &RRset {
-        self.apex().get(rtype::SOA).expect("a built zone always has its SOA")
+    pub(crate) fn soa(&self) -> RRset<'_> {
+        self.apex.get(rtype::SOA).expect("a built zone always has its SOA")
     }
 
     /// Number of owner names, empty non-terminals included.
     pub(crate) fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.names.len()
     }
 
-    /// Every node, for building precomputed answers.
-    pub(crate) fn nodes(&self) -> impl Iterator<Item = (&[u8], &Node)> {
-        self.nodes.iter().map(|(k, v)| (&**k, v))
+    /// Every node in canonical order (RFC 4034 6.1), empty non-terminals included.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.names.iter()
+    }
+
+    /// The ordered set itself, for updates.
+    #[allow(dead_code, reason = "for updates, NSEC and IXFR; called by tests until those land")]
+    pub(crate) fn names(&self) -> &Names {
+        &self.names
     }
 }
 

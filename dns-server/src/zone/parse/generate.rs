@@ -9,7 +9,7 @@ pub(super) const MAX_GENERATED: u64 = 65_536;
 /// The widest `${offset,width}` field; wider cannot fit in a name anyway.
 const MAX_WIDTH: usize = 255;
 
-impl Reader {
+impl Reader<'_> {
     /// `$GENERATE start-stop[/step] lhs [ttl] [class] type rhs...`: for each
     /// number, `$` becomes the number and `${offset,width,base}` the number
     /// plus offset, zero-padded to width, in base `d`, `o`, `x`, `X`, `n` or
