@@ -5,7 +5,10 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{
+    Parser, Subcommand,
+    builder::{OsStringValueParser, TypedValueParser},
+};
 
 use crate::config::ZoneConfig;
 
@@ -119,6 +122,10 @@ pub struct Overrides {
     /// Refuse to start when a zone fails to load ([server] strict); by default it is not served and the others are.
     #[arg(long)]
     pub strict: bool,
+    /// Where to write each zone's state for `dns-server status` ([server] state_file; "" = nowhere).
+    // Clap's own path parser refuses "", the value that means "off".
+    #[arg(long, value_name = "PATH", value_parser = OsStringValueParser::new().map(PathBuf::from))]
+    pub state_file: Option<PathBuf>,
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
@@ -215,6 +222,8 @@ mod tests {
             "eth1",
             "--no-xdp",
             "--strict",
+            "--state-file",
+            "zones.json",
         ])
         .expect("valid");
         let Command::Serve(args) = cli.command else {
@@ -234,6 +243,9 @@ mod tests {
         assert_eq!(o.upstream_port, Some(5353));
         assert_eq!(o.xdp_interfaces, ["eth0", "eth1"]);
         assert!(o.no_xdp && o.strict);
+        assert_eq!(o.state_file, Some(PathBuf::from("zones.json")));
+        let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
+        assert_eq!(off.state_file, Some(PathBuf::new()));
         let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
         assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
     }

@@ -24,7 +24,7 @@
 //! require_cookies = false      # UDP queries without a valid server cookie get BADCOOKIE
 //! strict = false               # a zone that fails to load at start stops the server (--strict);
 //!                              # default: it is logged, not served (SERVFAIL), the others are
-//! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none
+//! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
 //!
 //! [[zone]]
 //! origin = "example.com."

@@ -113,6 +113,11 @@ impl Overrides {
         if self.strict {
             config.server.strict = true;
         }
+        if let Some(path) = &self.state_file {
+            // Taken as given (from the working directory, like every path
+            // flag); empty turns the file off, as `state_file = ""` does.
+            config.server.state_file = Some(path.clone());
+        }
         let resolver = &mut config.resolver;
         if !self.allow_recursion.is_empty() {
             resolver.allow.clone_from(&self.allow_recursion);
@@ -437,17 +442,22 @@ fn report_zones(config: &Config, catalog: &Catalog) {
             "some zones failed to load (see `dns-server status`)"
         );
     }
-    let Some(path) = config
-        .server
-        .state_file
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty())
-    else {
+    let Some(path) = state_file(config) else {
         return;
     };
     if let Err(error) = zone_state::write(path, catalog) {
         tracing::warn!(path = %path.display(), %error, "zone state file not written; `dns-server status` cannot show this server's zones");
     }
+}
+
+/// Where the zone state file is written, if anywhere: unset or empty
+/// (`state_file = ""`, `--state-file ""`) means nowhere.
+fn state_file(config: &Config) -> Option<&Path> {
+    config
+        .server
+        .state_file
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 /// Why [`run_within`] has no result.
@@ -490,6 +500,43 @@ mod tests {
         flags.apply(&mut config);
         assert_eq!(config.xdp.mode, AttachMode::Generic, "--xdp-mode wins");
         assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
+    }
+
+    #[test]
+    fn state_file_flag_overrides_the_file_and_empty_turns_it_off() {
+        let text = "[server]\nstate_file = \"zones.json\"\n";
+        let mut config = Config::parse(text, std::path::Path::new("/etc/dns/c.toml")).expect("valid");
+        Overrides::default().apply(&mut config);
+        assert_eq!(
+            config.server.state_file.as_deref(),
+            Some(std::path::Path::new("/etc/dns/zones.json")),
+            "no flag: the file's, from its directory"
+        );
+        let flag = |path: &str| Overrides {
+            state_file: Some(PathBuf::from(path)),
+            ..Overrides::default()
+        };
+        flag("/tmp/t/zones.json").apply(&mut config);
+        assert_eq!(
+            config.server.state_file.as_deref(),
+            Some(std::path::Path::new("/tmp/t/zones.json")),
+            "--state-file wins"
+        );
+        let mut default = Config::default();
+        assert_eq!(
+            default.server.state_file.as_deref(),
+            Some(std::path::Path::new(crate::config::DEFAULT_STATE_FILE))
+        );
+        flag("").apply(&mut default);
+        assert_eq!(state_file(&default), None, "--state-file \"\" turns it off");
+        let mut off = Config::parse("[server]\nstate_file = \"\"\n", std::path::Path::new("c.toml")).expect("valid");
+        assert_eq!(state_file(&off), None, "state_file = \"\" is off");
+        flag("here.json").apply(&mut off);
+        assert_eq!(
+            state_file(&off),
+            Some(std::path::Path::new("here.json")),
+            "the flag turns it on again"
+        );
     }
 
     fn zone_text(origin: &str, serial: u32, extra: &str) -> String {

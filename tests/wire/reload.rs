@@ -213,6 +213,8 @@ fn a_stuck_reload_is_abandoned_and_the_next_one_runs() {
             command
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
                 .arg(&config)
+                .arg("--state-file")
+                .arg(dir.path().join("zones.json"))
                 .env("NO_COLOR", "1");
             command
         },
@@ -327,6 +329,7 @@ fn a_zone_that_fails_at_start_is_not_served_and_the_others_are() {
         .zone("good.example.", &good)
         .zone("bad.example.", &bad)
         .config(&format!("[server]\nstate_file = \"{}\"\n", state_file.display()))
+        .state_file_from_config()
         .start();
 
     let r = server.dig(&["www.good.example", "A"]);
@@ -406,6 +409,7 @@ fn a_zone_that_fails_at_reload_keeps_its_version_and_a_new_one_is_not_served() {
     };
     let server = Server::builder()
         .config(&config(&[("a.example.", &a), ("b.example.", &b)]))
+        .state_file_from_config()
         .start();
     assert_eq!(server.dig(&["www.a.example", "A"]).answer.len(), 1);
 
@@ -444,6 +448,45 @@ fn a_zone_that_fails_at_reload_keeps_its_version_and_a_new_one_is_not_served() {
     );
 }
 
+/// `--state-file` (which the harness gives every server, in its temp dir)
+/// wins over the config's `state_file`, at start and after a reload.
+#[test]
+fn the_state_file_flag_overrides_the_config_at_start_and_reload() {
+    let dir = TempDir::new("state-flag");
+    let file = dir.write("flag.zone", &zone("flag.example.", 7, ""));
+    let in_config = dir.path().join("from-config.json");
+    let config = format!("[server]\nstate_file = \"{}\"\n", in_config.display());
+    let server = Server::builder().zone("flag.example.", &file).config(&config).start();
+    let flag = server.state_file().expect("the harness passes --state-file");
+    let report = status(flag);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("flag.example.") && l.contains("serial 7")),
+        "expected flag.example. at serial 7 in {}:\n{report}",
+        flag.display()
+    );
+
+    dir.write("flag.zone", &zone("flag.example.", 8, ""));
+    server.rewrite_config(&config);
+    server.sighup();
+    wait_for(&server, &["flag.example", "SOA"], "serial 8", |r| serial(r) == Some(8));
+    let start = Instant::now();
+    while !status(flag).contains("serial 8") {
+        assert!(
+            start.elapsed() < RELOAD_TIMEOUT,
+            "expected the reload's state in {}:\n{}",
+            flag.display(),
+            status(flag)
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !in_config.exists(),
+        "expected nothing written to the config's state_file while --state-file is given"
+    );
+}
+
 /// `--strict` (or `[server] strict = true`) keeps the old behaviour: a zone
 /// that fails at start stops the server, with the error's file:line.
 #[test]
@@ -454,7 +497,9 @@ fn strict_refuses_to_start_with_a_zone_that_fails() {
     let config = dir.write("strict.toml", "[server]\nstrict = true\n");
     for flags in [&["--strict"][..], &["--config", config.to_str().expect("UTF-8")][..]] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-xdp", "--zone"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-xdp", "--state-file"])
+            .arg(dir.path().join("zones.json"))
+            .arg("--zone")
             .arg(format!("good.example.={}", good.display()))
             .arg("--zone")
             .arg(format!("bad.example.={}", bad.display()))

@@ -244,6 +244,7 @@ protocol bgp pop6 {{ local {ROUTER_V6} as {ROUTER_AS}; neighbor {POP_V6} as {POP
     fn start_dns(&mut self) {
         let pop = self.pop.clone();
         let (v4, v6) = (format!("{ANYCAST_V4}:53"), format!("[{ANYCAST_V6}]:53"));
+        let state = self.path("zones.json");
         let server = env!("CARGO_BIN_EXE_dns-server");
         self.spawn(
             "dns",
@@ -257,6 +258,8 @@ protocol bgp pop6 {{ local {ROUTER_V6} as {ROUTER_AS}; neighbor {POP_V6} as {POP
                 &v6,
                 "--identity",
                 "pop-under-test",
+                "--state-file",
+                path_str(&state),
             ],
         );
     }

@@ -292,6 +292,8 @@ fn idle_connections_hold_no_buffers() {
             let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"));
             command
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--threads", "2"])
+                .arg("--state-file")
+                .arg(dir.path().join("zones.json"))
                 .env("NO_COLOR", "1");
             command
         },

@@ -257,6 +257,7 @@ impl Server {
         .expect("config written");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dns-server"));
         cmd.args(["serve", "--config"]).arg(&config).args(options.flags);
+        cmd.arg("--state-file").arg(dir.join("zones.json"));
         // Plain log lines, to search for `key=value`.
         cmd.env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -814,6 +815,8 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
             .arg("serve")
             .args(["--listen", "127.0.0.1:5399", "--threads", "1", "--no-xdp", "--zone"])
             .arg(format!("resolved.test.={}", zone.display()))
+            .arg("--state-file")
+            .arg(dir.join("upstream-zones.json"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -167,11 +167,13 @@ impl Lab {
         let text = config::server(pop, Path::new(&zone), pin.as_deref());
         let (ns, short) = (pop.ns.clone(), short(pop));
         let conf = self.write(&format!("{name}-server.toml"), &text)?;
+        // In the run's directory: not the host's /run/dns-server/zones.json.
+        let state = self.pop_path(name, "zones.json");
         let bin = self.bin_str();
         self.procs.spawn(
             &format!("dns-{short}"),
             &ns,
-            &[&bin, "serve", "--config", &conf],
+            &[&bin, "serve", "--config", &conf, "--state-file", &state],
             timeline::nothing,
         )
     }

@@ -104,6 +104,9 @@ impl<'rig> Lab<'rig> {
                 "--threads".into(),
                 "1".into(),
                 "--no-xdp".into(),
+                // In the work dir: not the host's /run/dns-server/zones.json.
+                "--state-file".into(),
+                dir.join(format!("{addr}-zones.json")).display().to_string(),
             ]
             .into_iter()
             .chain(zones)

@@ -100,6 +100,9 @@ impl Resolver {
                 "198.18.0.0/15",
                 "--allow-recursion",
                 "fd00::/8",
+                // In the work dir: not the host's /run/dns-server/zones.json.
+                "--state-file",
+                &dir.join("zones.json").display().to_string(),
             ]
             .map(String::from)
             .into_iter()

@@ -186,6 +186,9 @@ impl Server {
                     &format!("[{SERVER_V6}]:53"),
                     "--threads",
                     "1",
+                    // In the work dir: not the host's /run/dns-server/zones.json.
+                    "--state-file",
+                    &dir.join("zones.json").display().to_string(),
                 ]
                 .into_iter()
                 .chain(xdp.into_iter().filter(|arg| !arg.is_empty()))

@@ -188,6 +188,9 @@ pub struct ServerBuilder {
     zones: Vec<(String, PathBuf)>,
     identity: String,
     config: Option<String>,
+    /// Pass `--state-file` inside the server's temp dir (the default), so
+    /// that no test writes the host's `/run/dns-server/zones.json`.
+    own_state_file: bool,
 }
 
 impl ServerBuilder {
@@ -215,11 +218,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Leaves `--state-file` out: the config given to [`ServerBuilder::config`]
+    /// sets `state_file` itself, on purpose, inside the test's own directory.
+    pub fn state_file_from_config(mut self) -> Self {
+        self.own_state_file = false;
+        self
+    }
+
     /// Spawns the server and waits until it answers over UDP and TCP on every address.
     pub fn start(self) -> Server {
         let dir = TempDir::new("server");
         let log = dir.path().join("stderr.log");
         let config = self.config.as_ref().map(|text| dir.write("dns-server.toml", text));
+        let state_file = self.own_state_file.then(|| dir.path().join("zones.json"));
         let args = |port: &str| {
             let mut args = vec![
                 "serve".to_string(),
@@ -234,6 +245,9 @@ impl ServerBuilder {
             args.extend(["--identity".into(), self.identity.clone()]);
             if let Some(path) = &config {
                 args.extend(["--config".into(), path.display().to_string()]);
+            }
+            if let Some(path) = &state_file {
+                args.extend(["--state-file".into(), path.display().to_string()]);
             }
             args
         };
@@ -253,7 +267,13 @@ impl ServerBuilder {
                     && answers("::1", port, &["id.server", "CH", "TXT"], |_| true)
             },
         );
-        Server { child, port, log, dir }
+        Server {
+            child,
+            port,
+            log,
+            state_file,
+            dir,
+        }
     }
 }
 
@@ -263,6 +283,7 @@ pub struct Server {
     /// The port it serves UDP and TCP on, on 127.0.0.1 and ::1.
     pub port: u16,
     log: PathBuf,
+    state_file: Option<PathBuf>,
     dir: TempDir,
 }
 
@@ -273,6 +294,7 @@ impl Server {
             zones: Vec::new(),
             identity: "test-pop".into(),
             config: None,
+            own_state_file: true,
         }
     }
 
@@ -298,6 +320,12 @@ impl Server {
     /// Queries it on ::1 with `dig`.
     pub fn dig6(&self, args: &[&str]) -> Response {
         dig_or_panic("dns-server", "::1", self.port, args, || self.stderr())
+    }
+
+    /// The `--state-file` it was given (in its temp dir), unless
+    /// [`ServerBuilder::state_file_from_config`] left the flag out.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.state_file.as_deref()
     }
 
     /// What it has written to stderr so far.

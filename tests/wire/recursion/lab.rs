@@ -143,6 +143,8 @@ impl Lab {
         let log = self.dir.path().join(format!("server-{server}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_dns-server"))
             .args(args)
+            .arg("--state-file")
+            .arg(self.dir.path().join(format!("server-{server}-zones.json")))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
