@@ -91,6 +91,18 @@ impl Fixture {
             .map_or(0, |(_, v)| v)
     }
 
+    /// Turns the rate limit on: `rate` queries a second per prefix, a burst
+    /// of `burst`, every `slip`-th limited query slipping (0: none).
+    fn limit_rate(&self, rate: u32, burst: u32, slip: u32) {
+        let mut maps = self.fast.maps.lock().unwrap();
+        let mut config = maps.config().expect("config");
+        config.flags |= xdp_abi::CONFIG_RATE_LIMIT;
+        config.rrl_rate = rate;
+        config.rrl_burst = burst;
+        config.rrl_slip = slip;
+        maps.set_config(config).expect("config written");
+    }
+
     /// What userspace answers to `dns`.
     fn userspace(&self, dns: &[u8]) -> Vec<u8> {
         self.userspace_as(dns, None)
@@ -375,16 +387,8 @@ fn deny_list_drops_and_lifts_at_run_time() {
 fn rate_limit_drops_and_slips_per_prefix() {
     test_support::require_root!("loading the XDP program");
     let p = load_program();
-    {
-        let mut maps = p.fast.maps.lock().unwrap();
-        let mut config = maps.config().expect("config");
-        config.flags |= xdp_abi::CONFIG_RATE_LIMIT;
-        // One query a second with a burst of two; every second limited query slips.
-        config.rrl_rate = 1;
-        config.rrl_burst = 2;
-        config.rrl_slip = 2;
-        maps.set_config(config).expect("config written");
-    }
+    // One query a second with a burst of two; every second limited query slips.
+    p.limit_rate(1, 2, 2);
     let frame = Frame::udp(false, query("WWW.example.com", 1, Some((1232, true)), &[]));
     // The test runs in far less than a second: no token comes back meanwhile.
     let expected = [XDP_TX, XDP_TX, XDP_DROP, XDP_TX, XDP_DROP, XDP_TX];

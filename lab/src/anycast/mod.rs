@@ -13,7 +13,7 @@
 //! runs the steps and `report` prints them.
 mod config;
 mod net;
-mod probe;
+pub(crate) mod probe;
 mod procs;
 mod report;
 mod rig;

@@ -165,8 +165,9 @@ fn identity(reply: &[u8], id: u16) -> Option<String> {
     Some(String::from_utf8_lossy(text).into_owned())
 }
 
-/// The offset just past the (possibly compressed) name at `at`.
-fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+/// The offset just past the (possibly compressed) name at `at` (the
+/// benches read answers with it too).
+pub(crate) fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let len = *msg.get(at)?;
         match len {

@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context as _, Result, anyhow, bail};
 use test_support::{netns, query::Query};
 
-use crate::signals::check_interrupt;
+use crate::{anycast::probe::skip_name, signals::check_interrupt};
 
 const TYPE_A: u16 = 1;
 const TYPE_SOA: u16 = 6;
@@ -220,18 +220,6 @@ fn answers(reply: &[u8], id: u16, qtype: u16) -> Option<Vec<Expect>> {
         at += 10 + len;
     }
     Some(found)
-}
-
-/// The offset just past the (possibly compressed) name at `at`.
-fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *msg.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xc0 == 0xc0 => return Some(at + 2),
-            l => at += 1 + usize::from(l),
-        }
-    }
 }
 
 #[cfg(test)]

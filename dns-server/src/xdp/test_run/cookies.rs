@@ -168,16 +168,8 @@ fn required_cookies_leave_the_turned_away_to_userspace() {
 fn a_valid_server_cookie_is_exempt_from_the_rate_limit() {
     test_support::require_root!("loading the XDP program");
     let p = load_program();
-    {
-        let mut maps = p.fast.maps.lock().unwrap();
-        let mut config = maps.config().expect("config");
-        config.flags |= xdp_abi::CONFIG_RATE_LIMIT;
-        // One query a second, a burst of one, no slip.
-        config.rrl_rate = 1;
-        config.rrl_burst = 1;
-        config.rrl_slip = 0;
-        maps.set_config(config).expect("config written");
-    }
+    // One query a second, a burst of one, no slip.
+    p.limit_rate(1, 1, 0);
     let ours = asking(&cookie_option(CLIENT, Some(made(&fixture::COOKIE_SECRET, unix_now()))));
     let forged = asking(&cookie_option(CLIENT, Some(made(b"guessed secret..", unix_now()))));
     let alone = asking(&cookie_option(CLIENT, None));
