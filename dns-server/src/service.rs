@@ -417,7 +417,21 @@ fn swap_in(shared: &Shared, catalog: Catalog, config: &Config) {
     shared.catalog.store(catalog.clone());
     Stats::bump(&shared.stats.reloads);
     report_zones(config, &catalog);
+    release_freed_memory();
     tracing::info!("reload complete");
+}
+
+/// Hands the memory the replaced zone versions held back to the system.
+/// glibc keeps freed memory in its arenas for reuse, and a reload frees a
+/// whole zone's worth at once: without this, a server's RSS after a few
+/// reloads of a large zone stays at the high-water mark of the reload
+/// (the old and the new version side by side, plus the build's buffers).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Logs how many zones are served and failed, and writes the state file
