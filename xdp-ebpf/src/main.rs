@@ -124,7 +124,8 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
         return Ok(pass(ctx, Stat::Pass));
     }
     // A client that shows a server cookie of ours is no spoofed source:
-    // the rate limit is for those (RFC 7873 5.3).
+    // the rate limit is for those (Unbound lets valid cookies past its
+    // ip-ratelimit too).
     if cookie != cookie::Judged::AnswerValid {
         match rrl::check(ctx, &d, cfg)? {
             rrl::Limit::Allow => {}
