@@ -511,18 +511,15 @@ mod tests {
         0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
     ];
 
-    /// An OPT record holding `options` (code, data).
-    fn opt_with(options: &[(u16, &[u8])]) -> Vec<u8> {
-        let mut rdata = Vec::new();
+    /// A query for www A (ID 0xbeef) whose OPT record (payload 1232) holds
+    /// `options` (code, data), through test-support's builder.
+    fn with_options(options: &[(u16, &[u8])]) -> (Message, usize) {
+        let mut q = test_support::Query::new(".", 1).qname_wire(WWW).id(0xbeef).edns(1232);
         for (code, data) in options {
-            rdata.extend_from_slice(&code.to_be_bytes());
-            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            rdata.extend_from_slice(data);
+            q = q.option(*code, data);
         }
-        let mut opt = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0];
-        opt.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        opt.extend_from_slice(&rdata);
-        opt
+        let wire = q.to_wire();
+        (Message::from_bytes(&wire), wire.len())
     }
 
     /// A query (ID 0xbeef) from test-support's builder, in the program's buffer.
@@ -634,8 +631,7 @@ mod tests {
         );
         // After another option, with a server cookie of ours.
         let data: Vec<u8> = (0..24).collect();
-        let extra = opt_with(&[(12, &[0, 0]), (10, &data)]);
-        let (mut m, len) = message(0, 1, WWW, 1, &extra, 1);
+        let (mut m, len) = with_options(&[(12, &[0, 0]), (10, &data)]);
         let q = parse(&mut m, len).expect("padding then a full cookie");
         assert_eq!(usize::from(q.cookie_at), question_end + 11 + 6 + 4);
         assert_eq!(q.cookie_len, 24);
@@ -672,14 +668,13 @@ mod tests {
         // answers FORMERR), a server cookie of a length we never issue, two.
         let cookie = |len: usize| vec![7u8; len];
         let refused = [
-            ("COOKIE of 7 bytes", opt_with(&[(10, &cookie(7))])),
-            ("COOKIE of 16 bytes", opt_with(&[(10, &cookie(16))])),
-            ("COOKIE of 41 bytes", opt_with(&[(10, &cookie(41))])),
-            ("two COOKIEs", opt_with(&[(10, &cookie(8)), (10, &cookie(8))])),
-            ("NSID after a COOKIE", opt_with(&[(10, &cookie(8)), (3, &[])])),
+            ("COOKIE of 7 bytes", with_options(&[(10, &cookie(7))])),
+            ("COOKIE of 16 bytes", with_options(&[(10, &cookie(16))])),
+            ("COOKIE of 41 bytes", with_options(&[(10, &cookie(41))])),
+            ("two COOKIEs", with_options(&[(10, &cookie(8)), (10, &cookie(8))])),
+            ("NSID after a COOKIE", with_options(&[(10, &cookie(8)), (3, &[])])),
         ];
-        for (what, extra) in &refused {
-            let (mut m, len) = message(0, 1, WWW, 1, extra, 1);
+        for (what, (mut m, len)) in refused {
             assert_eq!(parse(&mut m, len), Err(Verdict::Pass), "{what}");
         }
         let (mut m, _) = message(0, 1, WWW, 1, &[], 0);

@@ -1056,26 +1056,19 @@ fn xdp_issues_the_cookies_userspace_issues_and_honours_a_rollover() {
     let mut same = false;
     for _ in 0..3 {
         let (absent, hits) = (server.counter(Stat::CookieAbsent), server.counter(Stat::Hit));
-        let from_xdp = run(lab.client.exec("dig").args([
-            "+time=1",
-            "+tries=2",
-            "+cookie=0102030405060708",
-            &format!("@{xdp}"),
-            "-p",
-            &XDP_PORT.to_string(),
-            "www.example.com",
-            "A",
-        ]));
-        let from_user = run(lab.client.exec("dig").args([
-            "+time=1",
-            "+tries=2",
-            "+cookie=0102030405060708",
-            &format!("@{xdp}"),
-            "-p",
-            &USER_PORT.to_string(),
-            "www.example.com",
-            "A",
-        ]));
+        let dig_cookie = |port: u16| {
+            run(lab.client.exec("dig").args([
+                "+time=1",
+                "+tries=2",
+                "+cookie=0102030405060708",
+                &format!("@{xdp}"),
+                "-p",
+                &port.to_string(),
+                "www.example.com",
+                "A",
+            ]))
+        };
+        let (from_xdp, from_user) = (dig_cookie(XDP_PORT), dig_cookie(USER_PORT));
         assert!(from_xdp.contains("(good)"), "dig validates XDP's cookie:\n{from_xdp}");
         assert_eq!(server.counter(Stat::CookieAbsent), absent + 1, "judged by XDP");
         assert_eq!(server.counter(Stat::Hit), hits + 1, "answered by XDP");

@@ -258,20 +258,9 @@ impl FastPathSink for MapWriter {
             // turn them off there rather than keep the old secret.
             tracing::error!(%error, "XDP cookie secrets not updated; cookie queries go to userspace");
             if let Some(cookies) = &mut maps.cookies {
-                let _ = cookies.set(0, off(), 0);
+                let _ = cookies.set(0, xdp_abi::CookieConfig::default(), 0);
             }
         }
-    }
-}
-
-/// Cookie settings with cookies off.
-fn off() -> xdp_abi::CookieConfig {
-    xdp_abi::CookieConfig {
-        flags: 0,
-        _pad: 0,
-        realtime_offset_ns: 0,
-        current: [0; 16],
-        previous: [0; 16],
     }
 }
 

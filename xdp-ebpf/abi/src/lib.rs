@@ -335,9 +335,10 @@ pub const COOKIE_PREVIOUS: u32 = 2;
 pub const COOKIE_REQUIRE: u32 = 4;
 
 /// DNS cookie settings (RFC 7873, RFC 9018), the single entry of the
-/// `COOKIES` array: the secrets userspace uses too, and the clock.
+/// `COOKIES` array: the secrets userspace uses too, and the clock. The
+/// default, all zero, is cookies off.
 #[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct CookieConfig {
     /// [`COOKIE_ENABLED`] | [`COOKIE_PREVIOUS`] | [`COOKIE_REQUIRE`].
     pub flags: u32,
