@@ -232,7 +232,12 @@ impl Reading<'_> {
             Ok((zone, files)) => {
                 Stats::bump(&self.stats.zones_loaded);
                 tracing::info!(zone = %zone.origin, serial = zone.serial, names = zone.node_count(), "zone loaded");
-                let version = ZoneVersion::new(Arc::new(zone), files, self.budget);
+                // Diffing against the version served costs a walk of both
+                // trees, far less than rewriting every XDP answer of the zone.
+                let version = match same_file.and_then(|o| o.version.as_ref()) {
+                    Some(previous) => ZoneVersion::replacing(previous, Arc::new(zone), files, self.budget),
+                    None => ZoneVersion::new(Arc::new(zone), files, self.budget),
+                };
                 return Ok(ServedZone::loaded(version, Some(file.to_path_buf())));
             }
             Err(error) => error,

@@ -198,13 +198,13 @@ impl MapWriter {
                 continue;
             }
             changed.push(zone.origin.to_string());
-            entries.extend(sync::precompute_zones(
-                catalog,
-                &self.identity,
-                Some(zone.origin.as_wire()),
-            ));
+            let origin = zone.origin.as_wire();
+            match self.inserter.changed_names(zone) {
+                Some(names) => entries.extend(sync::precompute_names(catalog, &self.identity, origin, names)),
+                None => entries.extend(sync::precompute_zones(catalog, &self.identity, Some(origin))),
+            }
         }
-        let filled = self.inserter.update(catalog, &entries)?;
+        let filled = self.inserter.update(catalog, entries)?;
         if let Some(feed) = &self.feed {
             // Same zones, so the same names are ours: the resolver's entries stay.
             feed.follow_zones(catalog.clone());
