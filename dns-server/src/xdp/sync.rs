@@ -118,15 +118,21 @@ pub(crate) struct Precomputed {
 /// A response for every owner × type × EDNS variant of `catalog`, built by
 /// the same [`Responder`] that answers userspace queries.
 pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
-    precompute_zones(catalog, identity, None)
+    precompute_zones(catalog, identity, None, usize::MAX)
         .into_iter()
         .map(|p| (p.key, p.value))
         .collect()
 }
 
 /// As [`precompute`], with the zone of each response; only the responses
-/// of the zone at `only` (lower-cased wire origin) when given.
-pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Option<&[u8]>) -> Vec<Precomputed> {
+/// of the zone at `only` (lower-cased wire origin) when given; at most
+/// `limit` of them (in canonical order of names, zone by zone).
+pub(crate) fn precompute_zones(
+    catalog: &Catalog,
+    identity: &Identity,
+    only: Option<&[u8]>,
+    limit: usize,
+) -> Vec<Precomputed> {
     let mut precomputer = Precomputer::new(catalog, identity);
     // One zone is looked up, not searched for: a reload may change many of 100,000.
     let zones: Box<dyn Iterator<Item = &ServedZone>> = match only {
@@ -136,6 +142,9 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
     for served in zones {
         let Some(version) = &served.version else { continue };
         for node in version.zone.nodes() {
+            if precomputer.entries.len() >= limit {
+                return precomputer.entries;
+            }
             precomputer.node(node, only);
         }
     }

@@ -124,7 +124,7 @@ fn zone_updates_rewrite_only_the_xdp_answers_their_names_reach() {
     let mut version = ZoneVersion::new(Arc::new(zone), Vec::new(), &budget);
     let catalog = Catalog::of(vec![ServedZone::loaded(version.clone(), None)], budget.clone());
     inserter
-        .refill(&catalog, &sync::precompute_zones(&catalog, &identity, None))
+        .refill(&catalog, &sync::precompute_zones(&catalog, &identity, None, usize::MAX))
         .expect("filled");
     warm(&inserter, &catalog, &questions);
 
