@@ -19,6 +19,7 @@ use crate::{
 
 /// Serves with `settings` until SIGTERM or SIGINT; SIGHUP reloads.
 pub fn run(settings: Settings) -> anyhow::Result<()> {
+    service::tune_allocator();
     let threads = settings.threads();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

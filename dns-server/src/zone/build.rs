@@ -3,13 +3,21 @@
 //! Records are packed into two byte arenas as they arrive (a run of records
 //! of one owner stores the owner once), so a million records never exist as
 //! a million `Record`s. [`Builder::finish`] sorts the runs by canonical key
-//! (a stable sort: records of one owner keep file order; a file already in
-//! canonical order sorts in linear time), merges each name's RRsets, drops
-//! duplicate records with a hash per large RRset (linear, where a scan per
-//! record was quadratic), adds empty non-terminals, and checks the zone on
-//! the way. Only when a check fails are the records unpacked again and
-//! handed to [`super::validate`], so that the error names the same record,
-//! file and line it always has.
+//! (then file position, so records of one owner keep file order; a file
+//! already in canonical order sorts in linear time), merges each name's
+//! RRsets, drops duplicate records with a hash per large RRset (linear,
+//! where a scan per record was quadratic), adds empty non-terminals, and
+//! checks the zone on the way. Only when a check fails are the records
+//! unpacked again and handed to [`super::validate`], so that the error
+//! names the same record, file and line it always has.
+//!
+//! A reload builds the new version of a changed file as changes to the
+//! version it replaces ([`Builder::replacing`]): each node built is
+//! compared with the old one of its name and, when equal, is that node;
+//! the old tree, cloned, gets only the nodes that differ, appeared or went.
+//! The new version then shares all but the changed names' nodes and tree
+//! paths with the old, so a reload needs little memory beside the version
+//! served, and what changed is known without comparing the two whole.
 
 use std::{collections::HashSet, path::Path, sync::Arc};
 
@@ -60,6 +68,8 @@ pub(crate) struct Builder {
     class: Option<u16>,
     /// A check that failed as records arrived (out of zone, foreign class).
     suspect: bool,
+    /// The version being replaced, whose equal nodes the new one shares.
+    previous: Option<Names>,
 }
 
 /// One packed record, read back.
@@ -108,7 +118,15 @@ impl Builder {
             files: Vec::new(),
             class: None,
             suspect: false,
+            previous: None,
         }
+    }
+
+    /// Builds the new version of `previous` (a reload): every node equal to
+    /// one of `previous`'s is that node, shared, not a copy.
+    pub(crate) fn replacing(mut self, previous: &Zone) -> Builder {
+        self.previous = Some(previous.names().clone());
+        self
     }
 
     fn key_at(&self, at: usize) -> &[u8] {
@@ -179,32 +197,21 @@ impl Builder {
         let mut runs = std::mem::take(&mut self.runs);
         // A shorter key pads its prefix with zeros, so equal prefixes may
         // still differ further on but a smaller prefix is a smaller key.
-        runs.sort_by(|a, b| {
+        // Runs of one name stay in file order; an unstable sort needs no
+        // buffer beside them.
+        runs.sort_unstable_by(|a, b| {
             a.prefix
                 .cmp(&b.prefix)
                 .then_with(|| self.key_at(a.name).cmp(self.key_at(b.name)))
+                .then_with(|| a.first.cmp(&b.first))
         });
-        let mut checks = Checks::new(&self.origin_key);
-        checks.failed = self.suspect;
-        let mut names = Names::new(&self.origin_key);
-        let mut writer = NodeWriter::default();
-        let mut previous: Vec<u8> = Vec::new();
-        let mut group_start = 0;
-        while group_start < runs.len() && !checks.failed {
-            let key = self.key_at(runs[group_start].name);
-            let group_end = group_start
-                + runs[group_start..]
-                    .iter()
-                    .take_while(|r| self.key_at(r.name) == key)
-                    .count();
-            add_empty_non_terminals(&mut names, &mut writer, &previous, key, &self.origin_key);
-            let node = self.node(&runs[group_start..group_end], &mut writer);
-            checks.node(&node);
-            previous.clear();
-            previous.extend_from_slice(key);
-            names.insert(node);
-            group_start = group_end;
-        }
+        let previous = self.previous.take();
+        let mut writer = NodeWriter::sharing(previous.clone());
+        let patched = previous.and_then(|old| self.patch(&runs, &old, &mut writer));
+        let (names, mut checks) = match patched {
+            Some(done) => done,
+            None => self.fresh(&runs, &mut writer),
+        };
         checks.finish(&names);
         if checks.failed {
             // Back to file order for the checks that report the first failing record.
@@ -220,6 +227,90 @@ impl Builder {
             });
         }
         Zone::from_nodes(&self.origin, names)
+    }
+
+    /// Every node in canonical order, empty non-terminals included, each
+    /// checked and handed to `emit` (which returns false to stop early).
+    fn walk(&self, runs: &[Run], writer: &mut NodeWriter, checks: &mut Checks<'_>, emit: &mut dyn FnMut(Node) -> bool) {
+        let mut previous: Vec<u8> = Vec::new();
+        let mut group_start = 0;
+        while group_start < runs.len() && !checks.failed {
+            let key = self.key_at(runs[group_start].name);
+            let group_end = group_start
+                + runs[group_start..]
+                    .iter()
+                    .take_while(|r| self.key_at(r.name) == key)
+                    .count();
+            for ancestor in ancestors_below_apex(key, &self.origin_key) {
+                // Those the previous name did not already bring (RFC 4592 2.2.2).
+                if !key_is_within(&previous, ancestor) && !emit(writer.finish(ancestor, &wire_of(ancestor))) {
+                    return;
+                }
+            }
+            let node = self.node(&runs[group_start..group_end], writer);
+            checks.node(&node);
+            if !emit(node) {
+                return;
+            }
+            previous.clear();
+            previous.extend_from_slice(key);
+            group_start = group_end;
+        }
+    }
+
+    /// The nodes in a new tree.
+    fn fresh(&self, runs: &[Run], writer: &mut NodeWriter) -> (Names, Checks<'_>) {
+        let mut checks = Checks::new(&self.origin_key);
+        checks.failed = self.suspect;
+        let mut names = Names::new(&self.origin_key);
+        self.walk(runs, writer, &mut checks, &mut |node| {
+            names.insert(node);
+            true
+        });
+        (names, checks)
+    }
+
+    /// The new version as changes to `old`, the version a reload replaces:
+    /// its tree with the nodes that differ, appeared or went replaced,
+    /// sharing everything else (structure included), so the reload holds
+    /// little beside the old version. `None` when so much changed that a
+    /// new tree costs less.
+    fn patch(&self, runs: &[Run], old: &Names, writer: &mut NodeWriter) -> Option<(Names, Checks<'_>)> {
+        let limit = old.len() / 8 + 64;
+        let mut checks = Checks::new(&self.origin_key);
+        checks.failed = self.suspect;
+        let mut olds = old.iter().peekable();
+        // By key: the new node, or none for a name gone.
+        let mut changes: Vec<(Vec<u8>, Option<Node>)> = Vec::new();
+        let mut complete = true;
+        self.walk(runs, writer, &mut checks, &mut |node| {
+            while let Some(gone) = olds.next_if(|o| o.key() < node.key()) {
+                changes.push((gone.key().to_vec(), None));
+            }
+            match olds.next_if(|o| o.key() == node.key()) {
+                Some(same) if same.ptr_eq(&node) => {}
+                _ => changes.push((node.key().to_vec(), Some(node))),
+            }
+            complete = changes.len() <= limit;
+            complete
+        });
+        if !complete {
+            return None;
+        }
+        if !checks.failed {
+            changes.extend(olds.map(|gone| (gone.key().to_vec(), None)));
+            if changes.len() > limit {
+                return None;
+            }
+        }
+        let mut names = old.clone();
+        for (key, node) in changes {
+            names.remove(&key);
+            if let Some(node) = node {
+                names.insert(node);
+            }
+        }
+        Some((names, checks))
     }
 
     /// The node of one name from its runs (in file order): RRsets in the
@@ -308,18 +399,6 @@ pub(crate) fn ancestors_below_apex<'k>(key: &'k [u8], apex: &[u8]) -> impl Itera
         .enumerate()
         .filter(move |&(i, &b)| b == 0 && i + 1 >= apex_len && i + 1 < key.len())
         .map(move |(i, _)| &key[..i + 1])
-}
-
-/// Inserts the empty non-terminals between the previous name (in canonical
-/// order) and `key`: its ancestors from the apex down that the previous
-/// name did not already bring (RFC 4592 2.2.2).
-fn add_empty_non_terminals(names: &mut Names, writer: &mut NodeWriter, previous: &[u8], key: &[u8], apex: &[u8]) {
-    for ancestor in ancestors_below_apex(key, apex) {
-        if !key_is_within(previous, ancestor) {
-            let wire = wire_of(ancestor);
-            names.insert(writer.finish(ancestor, &wire));
-        }
-    }
 }
 
 /// The zone checks of [`validate::validate`], made on built nodes in
@@ -419,7 +498,7 @@ mod tests {
     use std::{path::Path, time::Instant};
 
     use super::*;
-    use crate::zone::load;
+    use crate::zone::{load, parse};
 
     #[test]
     fn one_rrset_of_100k_records_loads_in_linear_time() {
@@ -473,5 +552,97 @@ mod tests {
             .at_or_before(b"\x01z\x01c\x07example\x03com\x00")
             .expect("a name before");
         assert_eq!(before.owner(), b"\x01y\x01c\x07example\x03com\x00");
+    }
+
+    /// A reload's new version shares the unchanged names' nodes (empty
+    /// non-terminals included) with the version it replaces, answers as a
+    /// fresh load of the same file, and differs from it only in the names
+    /// that changed.
+    #[test]
+    fn a_new_version_shares_the_unchanged_nodes_of_the_old() {
+        let origin = Name::parse("example.com.", None).expect("origin");
+        let old_text = "$TTL 300\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n\
+                        www A 192.0.2.2\na.b.c A 192.0.2.3\nmail A 192.0.2.4\n";
+        let new_text = old_text
+            .replace("host 1 2", "host 2 2")
+            .replace("www A 192.0.2.2", "www A 192.0.2.22")
+            .replace("mail A 192.0.2.4\n", "MAIL A 192.0.2.4\nnew A 192.0.2.5\n");
+        let old = load::from_str(&origin, old_text, Path::new("old")).expect("loads");
+        let mut builder = Builder::new(&origin).replacing(&old);
+        parse::parse_str_each(&new_text, Path::new("new"), &origin, &mut |r| builder.push(r)).expect("parses");
+        let new = builder.finish().expect("builds");
+        let fresh = load::from_str(&origin, &new_text, Path::new("fresh")).expect("loads");
+        assert_eq!(
+            new.nodes().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+            fresh.nodes().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+            "the same nodes as a fresh load"
+        );
+        let shared = |name: &str| {
+            let wire = Name::parse(name, Some(&origin)).expect("name");
+            let (a, b) = (old.node(wire.as_wire()), new.node(wire.as_wire()));
+            a.zip(b).is_some_and(|(a, b)| a.ptr_eq(b))
+        };
+        assert!(
+            shared("ns1") && shared("a.b.c") && shared("b.c") && shared("c"),
+            "unchanged: shared"
+        );
+        assert!(
+            !shared("@") && !shared("www") && !shared("new"),
+            "changed or new: not shared"
+        );
+        assert!(!shared("mail"), "the owner's spelling changed: a new node");
+        let changed: Vec<String> = Zone::changed_names(&old, &new).iter().map(Name::to_string).collect();
+        assert_eq!(
+            changed,
+            [
+                "example.com.",
+                "mail.example.com.",
+                "new.example.com.",
+                "www.example.com."
+            ]
+        );
+    }
+
+    /// Reloads along the store's random walk of updates: each new file,
+    /// built as a new version of the one before, has the nodes of a fresh
+    /// load of it (or fails as it does), and shares every node that did not change.
+    #[test]
+    fn reloads_along_a_random_walk_build_what_a_fresh_load_builds() {
+        use crate::zone::update::walk::{Walk, origin};
+        let mut walk = Walk::new();
+        let mut old = load::from_str(&origin(), &walk.text(), Path::new("start")).expect("loads");
+        let (mut reloads, mut refused) = (0, 0);
+        for step in 0..200 {
+            let (_, next) = walk.propose();
+            let text = next.text();
+            let mut builder = Builder::new(&origin()).replacing(&old);
+            parse::parse_str_each(&text, Path::new("next"), &origin(), &mut |r| builder.push(r)).expect("parses");
+            let fresh = load::from_str(&origin(), &text, Path::new("fresh"));
+            match (builder.finish(), fresh) {
+                (Ok(new), Ok(fresh)) => {
+                    let nodes = |z: &Zone| z.nodes().map(|n| format!("{n:?}")).collect::<Vec<_>>();
+                    assert_eq!(nodes(&new), nodes(&fresh), "step {step}: nodes\n{text}");
+                    assert_eq!(new.serial, fresh.serial, "step {step}: serial");
+                    let changed = Zone::changed_names(&old, &new);
+                    for node in new.nodes() {
+                        let owner = Name::from_wire(node.owner()).expect("owner").to_lowercase();
+                        if !changed.contains(&owner) {
+                            let before = old.node(node.owner()).expect("an unchanged name was there");
+                            assert!(before.ptr_eq(node), "step {step}: {owner} unchanged but not shared");
+                        }
+                    }
+                    old = new;
+                    walk.accept(next);
+                    reloads += 1;
+                }
+                (Err(_), Err(_)) => refused += 1,
+                (got, want) => panic!(
+                    "step {step}: a reload and a fresh load disagree: {:?} vs {:?}\n{text}",
+                    got.map(|z| z.serial),
+                    want.map(|z| z.serial)
+                ),
+            }
+        }
+        assert!(reloads > 100 && refused > 5, "{reloads} reloads, {refused} refused");
     }
 }

@@ -21,13 +21,19 @@ pub(crate) const DEFAULT_ZONE: &str = include_str!("../../default/example.com.zo
 /// Reads, checks and indexes the zone at `origin` from `file`, reading
 /// within `limits`; with every file read (the zone file and its includes),
 /// which a reload compares with to skip an unchanged zone. Records are
-/// packed as they are read, never held as a list.
+/// packed as they are read, never held as a list. For a new version of
+/// `previous` (a reload of a changed file), the unchanged names' nodes are
+/// shared with it rather than copied.
 pub(crate) fn from_file_read(
     origin: &Name,
     file: &Path,
     limits: &ReadLimits,
+    previous: Option<&Zone>,
 ) -> Result<(Zone, Vec<FileRead>), ZoneError> {
     let mut builder = Builder::new(origin);
+    if let Some(previous) = previous {
+        builder = builder.replacing(previous);
+    }
     let summary = parse::read_file_each(file, origin, class::IN, limits, &mut |r| builder.push(r))?;
     Ok((builder.finish()?, summary.files))
 }

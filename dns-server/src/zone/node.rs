@@ -213,15 +213,29 @@ impl<'a> Iterator for Rdatas<'a> {
 }
 
 /// Packs nodes; one writer is reused for every node of a load, so building
-/// a node costs one allocation (its own buffer).
+/// a node costs one allocation (its own buffer), or none when it is
+/// shared with the version being replaced.
 #[derive(Default)]
 pub(crate) struct NodeWriter {
     heads: Vec<(u16, u16, u32, u32)>,
     rdata: Vec<u8>,
     buf: Vec<u8>,
+    /// The names of the version a reload replaces: a node packed to the
+    /// same bytes as its node there is that node, shared.
+    previous: Option<super::names::Names>,
 }
 
 impl NodeWriter {
+    /// A writer that shares every node equal to one of `previous`'s: a
+    /// reload of a changed file then holds, beside the version it replaces,
+    /// only the changed names' nodes and the new tree's own structure.
+    pub(crate) fn sharing(previous: Option<super::names::Names>) -> NodeWriter {
+        NodeWriter {
+            previous,
+            ..NodeWriter::default()
+        }
+    }
+
     /// Starts an RRset; the RDATAs pushed next belong to it.
     pub(crate) fn begin_set(&mut self, rtype: u16, class: u16, ttl: u32) {
         self.heads.push((rtype, class, ttl, self.rdata.len() as u32));
@@ -267,6 +281,11 @@ impl NodeWriter {
         buf.extend_from_slice(&self.rdata);
         self.heads.clear();
         self.rdata.clear();
+        if let Some(old) = self.previous.as_ref().and_then(|p| p.get(key))
+            && old.0[..] == buf[..]
+        {
+            return old.clone();
+        }
         Node(Arc::from(&buf[..]))
     }
 }

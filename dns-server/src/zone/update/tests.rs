@@ -221,3 +221,63 @@ fn one_record_change_in_a_big_zone() {
         "h777, new.name and its empty parent name: {changed:?}"
     );
 }
+
+/// Memory and time of reloading a changed file of a million records while
+/// the old version is served, and of diffing the two versions (what a
+/// reload does to update only the changed names' XDP answers), in release mode:
+/// `cargo test --release -p dns-server --lib reload_of_a_big_zone -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: a million records, run by hand in release mode"]
+fn reload_of_a_big_zone() {
+    use std::time::Instant;
+
+    use crate::zone::source::ReadLimits;
+
+    fn status(field: &str) -> u64 {
+        let text = std::fs::read_to_string("/proc/self/status").expect("status");
+        let line = text.lines().find(|l| l.starts_with(field)).expect("field");
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("kB")
+    }
+    let mut text = String::from("$TTL 3600\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n");
+    for i in 0..250_000u32 {
+        text.push_str(&format!(
+            "h{i} A 10.{}.{}.{}\nh{i} AAAA 2001:db8::{:x}:{:x}\nt{i} TXT \"text {i}\"\nd{i} NS ns.d{i}\n",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255,
+            i >> 16,
+            i & 0xffff
+        ));
+    }
+    let dir = test_support::TempDir::new("big-reload");
+    let file = dir.path().join("big.zone");
+    std::fs::write(&file, &text).expect("written");
+    let changed_text = text.replace("h777 A 10.0.3.9\n", "h777 A 192.0.2.77\n");
+    drop(text);
+    let limits = ReadLimits::default();
+    crate::service::tune_allocator();
+    let before = status("VmRSS:");
+    let (old, _) = load::from_file_read(&origin(), &file, &limits, None).expect("loads");
+    crate::service::release_freed_memory();
+    let steady = status("VmRSS:") - before;
+    std::fs::write(&file, &changed_text).expect("rewritten");
+    drop(changed_text);
+    std::fs::write("/proc/self/clear_refs", "5").expect("peak reset");
+    let base = status("VmRSS:");
+    let started = Instant::now();
+    let (new, _) = load::from_file_read(&origin(), &file, &limits, Some(&old)).expect("reloads");
+    let reloaded = started.elapsed();
+    let peak = status("VmHWM:") - base + steady;
+    let started = Instant::now();
+    let changed = Zone::changed_names(&old, &new);
+    let diffed = started.elapsed();
+    eprintln!(
+        "1M records: steady {} MiB; reload {reloaded:?}, peak {} MiB ({:.2}x steady); \
+         diff of two loads {diffed:?} ({} changed)",
+        steady / 1024,
+        peak / 1024,
+        peak as f64 / steady as f64,
+        changed.len()
+    );
+    assert_eq!(changed.len(), 1, "h777 only: {changed:?}");
+}
