@@ -209,6 +209,13 @@ fn at_node<'a>(
             None => Step::Done,
         };
     }
+    if qtype == rtype::RRSIG && node.has(rtype::RRSIG) {
+        // One RRSIG RRset per type covered: all of them.
+        for rrset in node.rrsets().filter(|r| r.rtype == rtype::RRSIG) {
+            answer.answer.push(place(node, owner.clone(), rrset));
+        }
+        return Step::Done;
+    }
     match node.get(qtype) {
         Some(rrset) => answer.answer.push(place(node, owner, rrset)),
         None => negative(zone, answer),

@@ -132,16 +132,20 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
         let Some(version) = &served.version else { continue };
         for node in version.zone.nodes() {
             let owner = &node.owner().to_ascii_lowercase()[..];
-            for rrset in node.rrsets() {
+            // RRSIGs are one RRset per type covered, but one question.
+            let mut types: Vec<u16> = node.rrsets().map(|r| r.rtype).collect();
+            types.sort_unstable();
+            types.dedup();
+            for rtype in types {
                 // The zone answering this question, which may be another of ours.
-                let Some(answering) = catalog.find_for(owner, rrset.rtype) else {
+                let Some(answering) = catalog.find_for(owner, rtype) else {
                     continue;
                 };
                 if only.is_some_and(|o| answering.origin.as_wire() != o) {
                     continue;
                 }
                 for (edns, flags) in variants {
-                    let query = synth_query(owner, rrset.rtype, edns, identity.udp_payload);
+                    let query = synth_query(owner, rtype, edns, identity.udp_payload);
                     if responder.respond(&query, Transport::Udp, &mut out).is_ok()
                         && matches!(
                             out.get(3).map(|b| u16::from(b & 0x0f)),
@@ -151,7 +155,7 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
                     {
                         entries.push(Precomputed {
                             origin: answering.origin.as_wire().into(),
-                            key: key(owner, rrset.rtype, class::IN, flags),
+                            key: key(owner, rtype, class::IN, flags),
                             value,
                         });
                     }

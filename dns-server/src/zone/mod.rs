@@ -5,6 +5,7 @@ pub(crate) mod canonical;
 pub(crate) mod load;
 pub(crate) mod names;
 pub(crate) mod node;
+pub(crate) mod nsec3;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;
 pub(crate) mod record;
