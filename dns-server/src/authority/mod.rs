@@ -5,6 +5,7 @@
 //! [`additional`] adds the addresses of names the answer points at.
 
 pub(crate) mod additional;
+pub(crate) mod denial;
 pub(crate) mod lookup;
 
 use std::borrow::Cow;

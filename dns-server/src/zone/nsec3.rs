@@ -16,8 +16,6 @@ use super::node::Node;
 const SHA1: u8 = 1;
 /// Length of a SHA-1 hash.
 pub(crate) const HASH_LEN: usize = 20;
-/// The Opt-Out flag of an NSEC3 RDATA (RFC 5155 3.1.2.1).
-pub(crate) const OPT_OUT: u8 = 1;
 /// RFC 9276 3.2: validators may treat more iterations as insecure; we still
 /// hash as published, but a bound keeps a hostile zone from costing a query
 /// 65,535 hash rounds per name.
@@ -71,11 +69,6 @@ pub(crate) fn hash(lower: &[u8], params: &Params) -> Hash {
         h = round(&h);
     }
     h
-}
-
-/// The flags octet of an NSEC3 RDATA.
-pub(crate) fn flags(rdata: &[u8]) -> u8 {
-    rdata.get(1).copied().unwrap_or(0)
 }
 
 /// The NSEC3 records of one zone version, by owner hash.
@@ -142,11 +135,6 @@ impl Chain {
         let below = self.entries.partition_point(|e| e.0 < *h);
         let i = below.checked_sub(1).unwrap_or(self.entries.len().checked_sub(1)?);
         Some(&self.entries[i].1)
-    }
-
-    /// Number of NSEC3 records in the chain.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 }
 
