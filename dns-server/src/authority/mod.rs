@@ -58,4 +58,6 @@ pub(crate) struct Answer<'a> {
 }
 
 #[cfg(test)]
+mod signed_tests;
+#[cfg(test)]
 mod tests;

@@ -16,10 +16,6 @@ use super::node::Node;
 const SHA1: u8 = 1;
 /// Length of a SHA-1 hash.
 pub(crate) const HASH_LEN: usize = 20;
-/// RFC 9276 3.2: validators may treat more iterations as insecure; we still
-/// hash as published, but a bound keeps a hostile zone from costing a query
-/// 65,535 hash rounds per name.
-const MAX_ITERATIONS: u16 = 500;
 
 /// A hashed owner name.
 pub(crate) type Hash = [u8; HASH_LEN];
@@ -89,11 +85,9 @@ impl Chain {
         apex_node: &Node,
         nodes: impl Iterator<Item = &'n Node>,
     ) -> Option<Arc<Chain>> {
+        // Salt and iterations as published (the loader warns when they are
+        // not RFC 9276's: validators may then treat the zone as insecure).
         let params = apex_node.get(rtype::NSEC3PARAM)?.rdatas().find_map(Params::of)?;
-        let params = Params {
-            iterations: params.iterations.min(MAX_ITERATIONS),
-            ..params
-        };
         let mut entries = Vec::new();
         for node in nodes {
             let Some(set) = node.get(rtype::NSEC3) else { continue };
