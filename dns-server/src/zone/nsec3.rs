@@ -108,7 +108,7 @@ impl Chain {
                 entries.push((h, node.clone()));
             }
         }
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by_key(|e| e.0);
         Some(Arc::new(Chain { params, entries }))
     }
 
