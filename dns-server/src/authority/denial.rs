@@ -21,6 +21,9 @@ pub(crate) enum Denial<'a> {
     Nsec,
     /// An NSEC3 chain over hashed owner names.
     Nsec3(&'a Chain),
+    /// Signed, but with no NSEC at the apex nor an NSEC3 chain this server
+    /// can hash: RRsets go out with their RRSIGs, negative answers unproven.
+    Unproven,
 }
 
 impl<'a> Denial<'a> {
@@ -34,7 +37,11 @@ impl<'a> Denial<'a> {
         if let Some(chain) = zone.nsec3() {
             return Some(Denial::Nsec3(chain));
         }
-        apex.has(rtype::NSEC).then_some(Denial::Nsec)
+        if apex.has(rtype::NSEC) {
+            return Some(Denial::Nsec);
+        }
+        tracing::debug!(zone = %zone.origin, "signed, without a denial chain this server can use");
+        Some(Denial::Unproven)
     }
 }
 
@@ -60,6 +67,7 @@ pub(crate) fn name_error<'a>(
                 push(answer, chain.covering(&chain.hash(&wildcard)), rtype::NSEC3);
             }
         }
+        Denial::Unproven => {}
     }
 }
 
@@ -78,6 +86,7 @@ pub(crate) fn no_data<'a>(zone: &'a Zone, denial: Denial<'a>, lower: &[u8], node
             // has the Opt-Out flag.
             None => provable_encloser_proof(chain, zone.origin.as_wire(), lower, answer),
         },
+        Denial::Unproven => {}
     }
 }
 
@@ -103,6 +112,7 @@ pub(crate) fn wildcard_answer<'a>(
                 push(answer, chain.covering(&chain.hash(next)), rtype::NSEC3);
             }
         }
+        Denial::Unproven => {}
     }
 }
 
@@ -127,6 +137,7 @@ pub(crate) fn wildcard_no_data<'a>(
                 push(answer, chain.matching(&chain.hash(&w)), rtype::NSEC3);
             }
         }
+        Denial::Unproven => {}
     }
 }
 

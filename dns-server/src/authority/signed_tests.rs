@@ -353,3 +353,26 @@ fn nsec3_owner_names_are_not_names_of_the_zone() {
     let q = name(&owner);
     assert_eq!(ask(&z, &q, rtype::A).rcode, rcode::NXDOMAIN, "RFC 5155 7.2.8");
 }
+
+#[test]
+fn a_signed_zone_without_a_usable_chain_still_signs_its_answers() {
+    // NSEC3 with an algorithm this server cannot hash: no proofs, but the RRSIGs go out.
+    let text = format!(
+        "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\n\
+         @ NSEC3PARAM 2 0 0 -\nns1 A 192.0.2.1\n@ {}\nns1 {}\n",
+        sig("SOA", 1, 3600),
+        sig("A", 2, 3600)
+    );
+    let z = load(&text);
+    let q = name("ns1.example.");
+    let a = ask(&z, &q, rtype::A);
+    assert_signed(&a.answer, "positive");
+    assert_eq!(a.answer.len(), 2);
+    let q = name("nothere.example.");
+    let a = ask(&z, &q, rtype::A);
+    assert_eq!(
+        (a.rcode, owners_of(&a.authority, rtype::SOA)),
+        (rcode::NXDOMAIN, vec!["example.".to_string()])
+    );
+    assert_signed(&a.authority, "the SOA");
+}
