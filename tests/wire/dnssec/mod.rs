@@ -1,13 +1,14 @@
-//! Signed zones over the wire: zones signed at test time by ldns-signzone (NSEC, NSEC3,
-//! NSEC3 Opt-Out), served by dns-server and by Knot DNS, asked the same DO=1 questions
-//! and compared section by section as sets; and Unbound validating our answers.
+//! Signed zones over the wire: zones signed at test time by ldns-signzone and by BIND's
+//! dnssec-signzone (NSEC, NSEC3, NSEC3 Opt-Out), served by dns-server and by Knot DNS,
+//! asked the same DO=1 questions and compared section by section as sets; and Unbound
+//! validating our answers.
 
 mod validation;
 
 use std::path::PathBuf;
 
 use crate::harness::{
-    Denial, Knot, REF_IDENTITY, REF_VERSION, Response, Server, Signed, TempDir, compare_set, indent, sign_zone,
+    Denial, Knot, REF_IDENTITY, REF_VERSION, Response, Server, Signed, Signer, TempDir, compare_set, indent, sign_zone,
 };
 
 /// The content of every signed test zone: names that exist, a wildcard with a name beside
@@ -47,11 +48,14 @@ big        TXT   "51234567890123456789012345678901234567890123456789012345678901
 broken     A     127.0.0.66
 "#;
 
-/// The signed zones: one per way of denying existence.
-const SIGNED: &[(&str, Denial)] = &[
-    ("nsec.test.", Denial::Nsec),
-    ("nsec3.test.", Denial::Nsec3),
-    ("optout.test.", Denial::Nsec3OptOut),
+/// The signed zones: one per signer and way of denying existence (Opt-Out zones
+/// are named `optout.*`, which the validation test relies on).
+const SIGNED: &[(&str, Signer, Denial)] = &[
+    ("nsec.test.", Signer::Ldns, Denial::Nsec),
+    ("nsec3.test.", Signer::Ldns, Denial::Nsec3),
+    ("optout.test.", Signer::Ldns, Denial::Nsec3OptOut),
+    ("nsec.bind.test.", Signer::Bind, Denial::Nsec),
+    ("optout.bind.test.", Signer::Bind, Denial::Nsec3OptOut),
 ];
 
 /// An unsigned zone with a DS at a delegation: its referrals carry no DS even with DO=1.
@@ -127,9 +131,9 @@ impl Zones {
     pub(crate) fn make(dir: &TempDir) -> Zones {
         let signed = SIGNED
             .iter()
-            .map(|&(origin, denial)| {
+            .map(|&(origin, signer, denial)| {
                 let text = ZONE.replace("{origin}", origin);
-                let mut signed = sign_zone(dir.path(), origin, &text, denial);
+                let mut signed = sign_zone(dir.path(), origin, &text, signer, denial);
                 // `broken` gets an address its signature does not cover: bogus to a validator.
                 let file = std::fs::read_to_string(&signed.file).expect("the signed zone");
                 let file = file.replace("127.0.0.66", "127.0.0.67");

@@ -8,7 +8,7 @@ mod signer;
 pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use reference::{Knot, Nsd};
-pub use signer::{Denial, Signed, sign_zone};
+pub use signer::{Denial, Signed, Signer, sign_zone};
 
 use dig::dig_or_panic;
 

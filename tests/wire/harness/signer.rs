@@ -1,4 +1,5 @@
-//! Signing test zones at test time with `ldns-signzone` (Debian's ldnsutils), in a temp dir.
+//! Signing test zones at test time with real signers, in a temp dir: `ldns-signzone`
+//! (Debian's ldnsutils) and BIND's `dnssec-signzone` (bind9-utils).
 
 use std::{
     path::{Path, PathBuf},
@@ -16,7 +17,16 @@ pub enum Denial {
     Nsec3OptOut,
 }
 
-/// A zone signed by ldns-signzone: the signed file and the KSK's DS (a trust anchor).
+/// Which signer signs a zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// `ldns-keygen` and `ldns-signzone`.
+    Ldns,
+    /// BIND's `dnssec-keygen` and `dnssec-signzone` (smart signing, keys from the directory).
+    Bind,
+}
+
+/// A signed zone: the signed file and the KSK's DS (a trust anchor).
 pub struct Signed {
     /// The signed zone file.
     pub file: PathBuf,
@@ -30,7 +40,7 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> String {
         .current_dir(dir)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("expected to run {program} (is ldnsutils installed?): {e}"));
+        .unwrap_or_else(|e| panic!("expected to run {program} (are ldnsutils and bind9-utils installed?): {e}"));
     assert!(
         output.status.success(),
         "expected `{program} {}` to succeed; it said:\n{}{}",
@@ -42,8 +52,46 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> String {
 }
 
 /// Writes `text` as the zone `origin` into `dir`, makes a KSK and a ZSK
-/// (ECDSA P-256) and signs it with `denial`.
-pub fn sign_zone(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signed {
+/// (ECDSA P-256) and signs it with `denial`, by `signer`.
+pub fn sign_zone(dir: &Path, origin: &str, text: &str, signer: Signer, denial: Denial) -> Signed {
+    match signer {
+        Signer::Ldns => sign_with_ldns(dir, origin, text, denial),
+        Signer::Bind => sign_with_bind(dir, origin, text, denial),
+    }
+}
+
+fn sign_with_bind(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signed {
+    // One directory per zone: smart signing (-S) takes every key it finds there.
+    let keys = dir.join(format!("bind-keys-{origin}"));
+    std::fs::create_dir_all(&keys).unwrap_or_else(|e| panic!("expected to create {}: {e}", keys.display()));
+    let plain = keys.join("zone");
+    std::fs::write(&plain, text).unwrap_or_else(|e| panic!("expected to write {}: {e}", plain.display()));
+    let ksk = run(
+        &keys,
+        "dnssec-keygen",
+        &["-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", ".", origin],
+    );
+    run(
+        &keys,
+        "dnssec-keygen",
+        &["-q", "-a", "ECDSAP256SHA256", "-K", ".", origin],
+    );
+    let signed = dir.join(format!("{origin}signed"));
+    let out = signed.display().to_string();
+    let mut args = vec!["-q", "-S", "-K", ".", "-o", origin, "-f", &out];
+    match denial {
+        Denial::Nsec => {}
+        // No salt, no extra iterations (RFC 9276).
+        Denial::Nsec3 => args.extend(["-3", "-", "-H", "0"]),
+        Denial::Nsec3OptOut => args.extend(["-3", "-", "-H", "0", "-A"]),
+    }
+    args.push("zone");
+    run(&keys, "dnssec-signzone", &args);
+    let ds = run(&keys, "dnssec-dsfromkey", &["-2", &format!("{ksk}.key")]);
+    Signed { file: signed, ds }
+}
+
+fn sign_with_ldns(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signed {
     let plain = dir.join(format!("{origin}zone"));
     std::fs::write(&plain, text).unwrap_or_else(|e| panic!("expected to write {}: {e}", plain.display()));
     let ksk = run(dir, "ldns-keygen", &["-a", "ECDSAP256SHA256", "-k", origin]);
