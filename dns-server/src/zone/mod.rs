@@ -1,5 +1,6 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
+pub(crate) mod audit;
 pub(crate) mod build;
 pub(crate) mod canonical;
 pub(crate) mod load;

@@ -112,6 +112,11 @@ impl Chain {
         Some(Arc::new(Chain { params, entries }))
     }
 
+    /// Owner hash and NSEC3 node of each link, in hash order.
+    pub(crate) fn links(&self) -> impl Iterator<Item = (&Hash, &Node)> {
+        self.entries.iter().map(|(h, n)| (h, n))
+    }
+
     /// The hash of a lower-cased wire name under this chain's parameters.
     pub(crate) fn hash(&self, lower: &[u8]) -> Hash {
         hash(lower, &self.params)

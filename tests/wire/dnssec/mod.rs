@@ -245,3 +245,62 @@ fn signed_zones_are_answered_like_knot() {
         report.join("\n\n")
     );
 }
+
+/// Runs `dns-server check-zone ARGS`; its success and output.
+fn check_zone(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .arg("check-zone")
+        .args(args)
+        .output()
+        .expect("expected to run dns-server check-zone");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn check_zone_audits_signed_zones() {
+    let dir = TempDir::new("dnssec-check");
+    let origin = "audit.test.";
+    let signed = sign_zone(
+        dir.path(),
+        origin,
+        &ZONE.replace("{origin}", origin),
+        Signer::Ldns,
+        Denial::Nsec3,
+    );
+    let file = signed.file.display().to_string();
+    let (ok, out) = check_zone(&[origin, &file]);
+    assert!(
+        ok && out.contains("signed (NSEC3), 0 signatures expiring within 7 days"),
+        "expected a freshly signed zone to pass; check-zone said:\n{out}"
+    );
+    // ldns-signzone's signatures last four weeks.
+    let (ok, out) = check_zone(&[origin, &file, "--expiry-warn-days", "60"]);
+    assert!(
+        ok && !out.contains(" 0 signatures expiring"),
+        "expected every signature to expire within 60 days; check-zone said:\n{out}"
+    );
+    // www's A without its RRSIG: an unsigned RRset fails the check.
+    let text = std::fs::read_to_string(&signed.file).expect("the signed zone");
+    let stripped: String = text
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            !(fields.first() == Some(&"www.audit.test.")
+                && fields.get(3) == Some(&"RRSIG")
+                && fields.get(4) == Some(&"A"))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(stripped, text, "the test removes a signature");
+    let path = dir.write("stripped.signed", &stripped);
+    let (ok, out) = check_zone(&[origin, &path.display().to_string()]);
+    assert!(
+        !ok && out.contains("RRsets unsigned (www.audit.test. type 1)"),
+        "expected check-zone to refuse an unsigned RRset; it said:\n{out}"
+    );
+}
