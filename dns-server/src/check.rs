@@ -1,7 +1,10 @@
 //! `check-zone` and `check-config`: load what `serve` would, serve nothing,
 //! and say what was found (or the first error, as `file:line: message`).
 
-use std::path::Path;
+use std::{
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use dns_wire::wire::class;
 
@@ -10,7 +13,7 @@ use crate::{
     config::Config,
     name::Name,
     zone::{
-        load,
+        audit, load,
         parse::{self, Warnings},
         source::ReadLimits,
     },
@@ -19,7 +22,10 @@ use crate::{
 /// Loads the zone `origin` (a trailing dot optional) from `file`; the line
 /// to print when it is valid. Each warning is logged at its `file:line` as
 /// it is read; the line counts them. `strict` refuses what they warn about.
-pub fn zone(origin: &str, file: &Path, strict: bool) -> anyhow::Result<String> {
+/// A signed zone is audited as `ldns-verify-zone` would (signatures are not
+/// verified): unsigned RRsets, expired signatures or a broken chain fail it,
+/// and signatures expiring within `expiry_warn_days` are counted.
+pub fn zone(origin: &str, file: &Path, strict: bool, expiry_warn_days: u32) -> anyhow::Result<String> {
     let origin = Name::parse(&absolute_origin(origin), None)?;
     let limits = ReadLimits {
         strict,
@@ -27,8 +33,22 @@ pub fn zone(origin: &str, file: &Path, strict: bool) -> anyhow::Result<String> {
     };
     let parsed = parse::read_file(file, &origin, class::IN, &limits)?;
     let zone = load::finish(&origin, parsed.records)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let signed = match audit::audit(&zone, now, u64::from(expiry_warn_days) * 86_400) {
+        None => String::new(),
+        Some(found) => {
+            if let Some(problems) = found.problems() {
+                anyhow::bail!("{}: zone {}: {problems}", file.display(), zone.origin);
+            }
+            format!(
+                ", signed ({}), {} signatures expiring within {expiry_warn_days} days",
+                found.denial,
+                found.expiring.len()
+            )
+        }
+    };
     Ok(format!(
-        "{}: zone {} OK, serial {}, {} names{}",
+        "{}: zone {} OK, serial {}, {} names{signed}{}",
         file.display(),
         zone.origin,
         zone.serial,

@@ -35,6 +35,10 @@ pub enum Command {
         /// Fail on what is otherwise skipped or repaired with a warning (out-of-zone records).
         #[arg(long)]
         strict: bool,
+        /// For a signed zone: count the signatures that expire within this many days
+        /// (expired ones, unsigned RRsets and a broken NSEC/NSEC3 chain always fail).
+        #[arg(long, default_value_t = 7)]
+        expiry_warn_days: u32,
     },
     /// Check a configuration file and the zones it names.
     CheckConfig {

@@ -18,9 +18,12 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::CheckZone { origin, file, strict } => {
-            check::zone(&origin, &file, strict).map(|line| println!("{line}"))
-        }
+        Command::CheckZone {
+            origin,
+            file,
+            strict,
+            expiry_warn_days,
+        } => check::zone(&origin, &file, strict, expiry_warn_days).map(|line| println!("{line}")),
         Command::CheckConfig { file } => check::config(&file).map(|line| println!("{line}")),
         Command::Sidecar(args) => sidecar(args),
         Command::Stats { pin_dir } => xdp_stats(&pin_dir),

@@ -98,6 +98,8 @@ pub mod rtype {
     pub const DNSKEY: u16 = 48;
     /// Hashed authenticated denial of existence.
     pub const NSEC3: u16 = 50;
+    /// NSEC3 parameters of a zone (RFC 5155 4).
+    pub const NSEC3PARAM: u16 = 51;
     /// Service binding.
     pub const SVCB: u16 = 64;
     /// Service binding for HTTPS.

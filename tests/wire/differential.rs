@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{Knot, Nsd, Record, Response, Server, diff_zones};
+use crate::harness::{Knot, Nsd, Record, Response, Server, compare_set, diff_zones, indent};
 
 /// What of a response must match the reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,19 +279,6 @@ fn differences(reference: &Dig<'_>, ours: &Dig<'_>) -> Vec<String> {
         .collect()
 }
 
-/// Lines of dig output shown per server in a failure message.
-const SHOWN_LINES: usize = 24;
-
-/// dig's output, indented, without blank lines, cut after [`SHOWN_LINES`].
-fn indent(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut shown: Vec<String> = lines.iter().take(SHOWN_LINES).map(|l| format!("    | {l}")).collect();
-    if lines.len() > SHOWN_LINES {
-        shown.push(format!("    | ... {} more lines", lines.len() - SHOWN_LINES));
-    }
-    shown.join("\n")
-}
-
 /// The address records of the zones' own name servers: fine in any additional section.
 fn apex_glue(reference: &Dig<'_>) -> BTreeSet<Record> {
     ["diff.example", "deep.diff.example"]
@@ -379,25 +366,6 @@ fn compare_edns(case: &Case, expected: &Response, got: &Response, problems: &mut
             if e.is_some() { "present" } else { "absent" },
             if g.is_some() { "present" } else { "absent" }
         )),
-    }
-}
-
-/// Records present on one side only, as sets (order within a section is free).
-fn compare_set(section: &str, expected: &[Record], got: &[Record], problems: &mut Vec<String>) {
-    let e: BTreeSet<&Record> = expected.iter().collect();
-    let g: BTreeSet<&Record> = got.iter().collect();
-    for r in e.difference(&g) {
-        problems.push(format!("{section}: missing from ours: {r}"));
-    }
-    for r in g.difference(&e) {
-        problems.push(format!("{section}: only in ours: {r}"));
-    }
-    if got.len() != g.len() {
-        problems.push(format!(
-            "{section}: ours repeats a record ({} records, {} distinct)",
-            got.len(),
-            g.len()
-        ));
     }
 }
 

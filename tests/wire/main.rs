@@ -5,6 +5,7 @@ mod chaos;
 mod check;
 mod cookies;
 mod differential;
+mod dnssec;
 mod edns;
 mod formats;
 mod harness;

@@ -17,7 +17,9 @@ pub const ALL_PACKAGES: &[&str] = &[
     "knot",           // knotd: a peer to compare against
     "knot-dnsutils",  // kdig and kxdpgun, the load generator
     "nsd",            // a peer to compare against
-    "unbound",        // a recursive peer
+    "unbound",        // a recursive peer, and the validator of our signed answers
+    "ldnsutils",      // ldns-signzone, ldns-keygen: signing test zones
+    "bind9-utils",    // dnssec-signzone, dnssec-keygen: the other signer of test zones
     "bird2",          // BGP speaker announcing the anycast prefix
     "gobgpd",         // the other BGP speaker the sidecar can drive
     "bpftool",        // inspecting loaded programs and maps

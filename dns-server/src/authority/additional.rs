@@ -8,7 +8,7 @@ use dns_wire::wire::rtype;
 use super::{Answer, Placed};
 use crate::{
     name,
-    zone::tree::{Node, RRset, Zone},
+    zone::tree::{RRset, Zone},
 };
 
 /// Offset of the target name inside RDATA, for the types that have one.
@@ -72,11 +72,13 @@ pub(crate) fn add_signatures(answer: &mut Answer<'_>) {
     for section in [&mut answer.answer, &mut answer.authority, &mut answer.additional] {
         let mut signed = Vec::with_capacity(section.len() * 2);
         for placed in section.drain(..) {
-            let sigs = signatures(placed.node, placed.rrset.rtype);
+            let sigs = signatures(&placed);
             signed.push(placed.clone());
             if let Some(sigs) = sigs {
                 signed.push(Placed {
                     owner: placed.owner.clone(),
+                    // Their own TTL (RFC 4034 3), capped like the set they
+                    // sign (an SOA in authority carries the negative TTL).
                     ttl: sigs.ttl.min(placed.ttl),
                     rrset: sigs,
                     node: placed.node,
@@ -88,14 +90,11 @@ pub(crate) fn add_signatures(answer: &mut Answer<'_>) {
     }
 }
 
-/// The node's RRSIG RRset when it covers `covered` (a zone signed offline
-/// keeps one RRSIG RRset per node; the writer filters by type covered).
-fn signatures(node: &Node, covered: u16) -> Option<RRset<'_>> {
-    if covered == rtype::RRSIG {
+/// The RRSIGs of a placed RRset: none for a CNAME synthesised from a DNAME
+/// (RFC 6672 5.3.1) or for RRSIGs themselves.
+fn signatures<'a>(placed: &Placed<'a>) -> Option<RRset<'a>> {
+    if placed.rrset.rtype == rtype::RRSIG || placed.rrset.first_in_zone().is_none() {
         return None;
     }
-    let sigs = node.get(rtype::RRSIG)?;
-    sigs.rdatas()
-        .any(|r| r.get(..2) == Some(&covered.to_be_bytes()[..]))
-        .then_some(sigs)
+    placed.node.signatures(placed.rrset.rtype)
 }

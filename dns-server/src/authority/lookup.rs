@@ -5,7 +5,10 @@ use std::borrow::Cow;
 
 use dns_wire::wire::{MAX_NAME_LEN, rcode, rtype};
 
-use super::{Answer, Placed, additional};
+use super::{
+    Answer, Placed, additional,
+    denial::{self, Denial},
+};
 use crate::{
     name::{self, suffixes},
     zone::tree::{Node, RRset, Zone, soa_fields},
@@ -17,9 +20,21 @@ const MAX_CNAME_CHAIN: usize = 12;
 
 /// Query options that shape the walk.
 #[derive(Clone, Copy)]
-struct Flags {
-    dnssec_ok: bool,
+struct Flags<'a> {
+    /// How the zone proves non-existence, when it is signed and DO is set:
+    /// `None` means no DNSSEC records in the answer.
+    denial: Option<Denial<'a>>,
     minimal_any: bool,
+}
+
+/// How the node answering a name was found.
+#[derive(Clone, Copy)]
+enum Matched<'a, 'l> {
+    /// The name itself exists.
+    Exact,
+    /// A wildcard stands in for the name; `encloser` is the closest
+    /// encloser (lower-cased wire) and `wildcard` its `*` child.
+    Wildcard { encloser: &'l [u8], wildcard: &'a Node },
 }
 
 /// What one step of the walk decided.
@@ -54,26 +69,23 @@ pub(crate) fn lookup<'a>(
     };
     let mut owner: Cow<'a, [u8]> = Cow::Borrowed(qname);
     let mut visited: Vec<Vec<u8>> = Vec::new();
+    let flags = Flags {
+        denial: if dnssec_ok { Denial::of(zone) } else { None },
+        minimal_any,
+    };
     for _ in 0..MAX_CNAME_CHAIN {
         let lower = owner.to_ascii_lowercase();
         if !name::is_within(&lower, zone.origin.as_wire()) || visited.contains(&lower) {
             break;
         }
-        match step(
-            zone,
-            owner.clone(),
-            &lower,
-            qtype,
-            Flags { dnssec_ok, minimal_any },
-            &mut answer,
-        ) {
+        match step(zone, owner.clone(), &lower, qtype, flags, &mut answer) {
             Step::Done => break,
             Step::Follow(target) => owner = target,
         }
         visited.push(lower);
     }
     additional::add(zone, &mut answer);
-    if dnssec_ok {
+    if flags.denial.is_some() {
         additional::add_signatures(&mut answer);
     }
     answer
@@ -85,35 +97,48 @@ fn step<'a>(
     owner: Cow<'a, [u8]>,
     lower: &[u8],
     qtype: u16,
-    flags: Flags,
+    flags: Flags<'a>,
     answer: &mut Answer<'a>,
 ) -> Step<'a> {
     match redirect(zone, lower, qtype) {
         Some(Redirect::Cut(cut)) => {
-            referral(cut, flags.dnssec_ok, answer);
+            referral(zone, cut, flags.denial, answer);
             return Step::Done;
         }
         Some(Redirect::Dname(node, len)) => return dname(node, len, owner, qtype, answer),
         None => {}
     }
-    if let Some(node) = zone.node(lower) {
-        return at_node(zone, node, owner, qtype, flags.minimal_any, answer);
+    if let Some(node) = existing(zone, lower) {
+        return at_node(zone, node, owner, lower, Matched::Exact, qtype, flags, answer);
     }
     // RFC 4592 3.3.1: the closest encloser is the longest existing ancestor
     // (empty non-terminals count); only `*.<closest encloser>` may match.
-    let closest_encloser = suffixes(lower)
+    let encloser = suffixes(lower)
         .skip(1)
-        .find(|ancestor| zone.node(ancestor).is_some())
+        .find(|ancestor| existing(zone, ancestor).is_some())
         .unwrap_or(zone.origin.as_wire());
-    let source = name::wildcard_of(closest_encloser).and_then(|w| zone.node(&w));
+    let source = name::wildcard_of(encloser).and_then(|w| zone.node(&w));
     match source {
-        Some(wildcard) => at_node(zone, wildcard, owner, qtype, flags.minimal_any, answer),
+        Some(wildcard) => {
+            let matched = Matched::Wildcard { encloser, wildcard };
+            at_node(zone, wildcard, owner, lower, matched, qtype, flags, answer)
+        }
         None => {
             answer.rcode = rcode::NXDOMAIN;
             negative(zone, answer);
+            if let Some(denial) = flags.denial {
+                denial::name_error(zone, denial, lower, encloser, answer);
+            }
             Step::Done
         }
     }
+}
+
+/// The node of a name of the zone's namespace: an NSEC3 record's hashed
+/// owner is not one (RFC 5155 7.2.8), so a node holding only that is not found.
+fn existing<'a>(zone: &'a Zone, lower: &[u8]) -> Option<&'a Node> {
+    zone.node(lower)
+        .filter(|n| n.is_empty() || n.rrsets().any(|r| !matches!(r.rtype, rtype::NSEC3 | rtype::RRSIG)))
 }
 
 /// The first zone cut (NS below the apex) or DNAME (at a strict ancestor,
@@ -167,36 +192,56 @@ fn dname<'a>(node: &'a Node, dname_len: usize, owner: Cow<'a, [u8]>, qtype: u16,
     Step::Follow(Cow::Owned(synthesised))
 }
 
-/// A referral: the cut's NS set (and DS, for DNSSEC clients) in authority;
-/// glue comes from additional processing.
-fn referral<'a>(cut: &'a Node, dnssec_ok: bool, answer: &mut Answer<'a>) {
+/// A referral: the cut's NS set in authority, and for a DNSSEC client of a
+/// signed zone the DS and its RRSIG, or the proof that there is no DS
+/// (RFC 4035 3.1.4). An unsigned zone sends no DS, as Knot and NSD do.
+/// Glue comes from additional processing.
+fn referral<'a>(zone: &'a Zone, cut: &'a Node, denial: Option<Denial<'a>>, answer: &mut Answer<'a>) {
     // Reached through a CNAME of ours, the answer stays authoritative.
     if answer.answer.is_empty() {
         answer.authoritative = false;
     }
-    let types: &[u16] = if dnssec_ok {
-        &[rtype::NS, rtype::DS]
-    } else {
-        &[rtype::NS]
-    };
-    for &t in types {
-        if let Some(rrset) = cut.get(t) {
-            answer.authority.push(place(cut, owner_of(cut), rrset));
-        }
+    if let Some(ns) = cut.get(rtype::NS) {
+        answer.authority.push(place(cut, owner_of(cut), ns));
+    }
+    let Some(denial) = denial else { return };
+    match cut.get(rtype::DS) {
+        Some(ds) => answer.authority.push(place(cut, owner_of(cut), ds)),
+        None => denial::no_ds(zone, denial, &cut.owner().to_ascii_lowercase(), cut, answer),
     }
 }
 
 /// The answer at an existing node (or the wildcard standing in for `owner`).
+#[allow(clippy::too_many_arguments, reason = "the walk's state, passed down once")]
 fn at_node<'a>(
     zone: &'a Zone,
     node: &'a Node,
     owner: Cow<'a, [u8]>,
+    lower: &[u8],
+    matched: Matched<'a, '_>,
     qtype: u16,
-    minimal_any: bool,
+    flags: Flags<'a>,
     answer: &mut Answer<'a>,
 ) -> Step<'a> {
+    let positive = qtype == rtype::ANY && !node.is_empty()
+        || qtype != rtype::CNAME && node.has(rtype::CNAME)
+        || qtype == rtype::RRSIG && node.has(rtype::RRSIG)
+        || node.has(qtype);
+    if let Some(denial) = flags.denial {
+        // The proof a wildcard answer needs: no exact match (RFC 4035 3.1.3.3).
+        match matched {
+            Matched::Wildcard { encloser, .. } if positive => {
+                denial::wildcard_answer(zone, denial, lower, encloser, answer);
+            }
+            Matched::Wildcard { encloser, wildcard } => {
+                denial::wildcard_no_data(zone, denial, lower, encloser, wildcard, answer);
+            }
+            Matched::Exact if !positive => denial::no_data(zone, denial, lower, node, answer),
+            Matched::Exact => {}
+        }
+    }
     if qtype == rtype::ANY && !node.is_empty() {
-        any(node, owner, minimal_any, answer);
+        any(node, owner, flags.minimal_any, answer);
         return Step::Done;
     }
     if qtype != rtype::CNAME
@@ -208,6 +253,13 @@ fn at_node<'a>(
             Some(target) => Step::Follow(Cow::Borrowed(target)),
             None => Step::Done,
         };
+    }
+    if qtype == rtype::RRSIG && node.has(rtype::RRSIG) {
+        // One RRSIG RRset per type covered: all of them.
+        for rrset in node.rrsets().filter(|r| r.rtype == rtype::RRSIG) {
+            answer.answer.push(place(node, owner.clone(), rrset));
+        }
+        return Step::Done;
     }
     match node.get(qtype) {
         Some(rrset) => answer.answer.push(place(node, owner, rrset)),

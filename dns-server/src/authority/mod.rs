@@ -5,6 +5,7 @@
 //! [`additional`] adds the addresses of names the answer points at.
 
 pub(crate) mod additional;
+pub(crate) mod denial;
 pub(crate) mod lookup;
 
 use std::borrow::Cow;
@@ -56,5 +57,7 @@ pub(crate) struct Answer<'a> {
     pub additional: Vec<Placed<'a>>,
 }
 
+#[cfg(test)]
+mod signed_tests;
 #[cfg(test)]
 mod tests;

@@ -203,16 +203,20 @@ impl<'c> Precomputer<'c> {
         };
         let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
         let owner = &node.owner().to_ascii_lowercase()[..];
-        for rrset in node.rrsets() {
+        // RRSIGs are one RRset per type covered, but one question.
+        let mut types: Vec<u16> = node.rrsets().map(|r| r.rtype).collect();
+        types.sort_unstable();
+        types.dedup();
+        for rtype in types {
             // The zone answering this question, which may be another of ours.
-            let Some(answering) = self.catalog.find_for(owner, rrset.rtype) else {
+            let Some(answering) = self.catalog.find_for(owner, rtype) else {
                 continue;
             };
             if only.is_some_and(|o| answering.origin.as_wire() != o) {
                 continue;
             }
             for (edns, flags) in variants {
-                let query = synth_query(owner, rrset.rtype, edns, self.identity.udp_payload);
+                let query = synth_query(owner, rtype, edns, self.identity.udp_payload);
                 let out = &mut self.out;
                 if responder.respond(&query, Transport::Udp, out).is_ok()
                     && matches!(
@@ -223,7 +227,7 @@ impl<'c> Precomputer<'c> {
                 {
                     self.entries.push(Precomputed {
                         origin: answering.origin.as_wire().into(),
-                        key: key(owner, rrset.rtype, class::IN, flags),
+                        key: key(owner, rtype, class::IN, flags),
                         value,
                         depends: depends(owner, out),
                     });
@@ -631,5 +635,48 @@ mod tests {
             synth_query(&lower, 16, Some(true), 4096),
             Query::new("www.example.com", 16).edns(4096).dnssec_ok().to_wire()
         );
+    }
+    /// DO=1 answers of a signed zone are precomputed by the same responder,
+    /// so the map holds each RRset with its RRSIG, and DO=0 answers without.
+    #[test]
+    fn signed_answers_are_precomputed_with_their_signatures() {
+        use std::{path::Path, sync::Arc};
+
+        use xdp_abi::{KEY_DO, KEY_EDNS};
+
+        use super::{key, precompute};
+        use crate::{catalog::Catalog, name::Name, query::Identity, zone::load};
+
+        let sig = |covered: &str, labels: u8| format!("RRSIG {covered} 13 {labels} 3600 1 0 1 example. AQID");
+        let text = format!(
+            "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\n\
+             @ NSEC ns1 NS SOA RRSIG NSEC\nns1 A 192.0.2.1\nns1 NSEC example. A RRSIG NSEC\n\
+             @ {}\n@ {}\n@ {}\nns1 {}\nns1 {}\n",
+            sig("SOA", 1),
+            sig("NS", 1),
+            sig("NSEC", 1),
+            sig("A", 2),
+            sig("NSEC", 2)
+        );
+        let origin = Name::parse("example.", None).expect("origin");
+        let zone = load::from_str(&origin, &text, Path::new("signed.zone")).expect("the zone loads");
+        let catalog = Catalog::new([Arc::new(zone)], 1000);
+        let identity = Identity {
+            identity: "pop-test".into(),
+            version: None,
+            udp_payload: 1232,
+        };
+        let entries = precompute(&catalog, &identity);
+        let ns1 = b"\x03ns1\x07example\x00";
+        let counts = |flags: u8| {
+            let wanted = key(ns1, 1, 1, flags);
+            entries
+                .iter()
+                .find(|(k, _)| *k == wanted)
+                .map(|(_, v)| (v.ancount, v.nscount))
+                .expect("ns1 A is precomputed")
+        };
+        assert_eq!(counts(KEY_EDNS | KEY_DO), (2, 0), "DO=1: the A and its RRSIG");
+        assert_eq!(counts(KEY_EDNS), (1, 0), "DO=0: the A alone");
     }
 }

@@ -27,7 +27,7 @@ use super::{
     Location, Record, ZoneError,
     canonical::{Key, key_is_within, wire_of},
     names::Names,
-    node::{Node, NodeWriter},
+    node::{Node, NodeWriter, set_kind},
     tree::Zone,
     validate,
 };
@@ -338,16 +338,18 @@ impl Builder {
                 at = next;
             }
         }
-        let mut types: Vec<u16> = Vec::new();
+        // RRSIGs make one RRset per type covered, each with its own TTL (RFC 4034 3).
+        let mut kinds: Vec<(u16, Option<u16>)> = Vec::new();
         for r in &records {
-            if !types.contains(&r.rtype) {
-                types.push(r.rtype);
+            let kind = set_kind(r.rtype, r.rdata);
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
         }
-        for t in types {
-            let set: Vec<&Packed<'_>> = records.iter().filter(|r| r.rtype == t).collect();
+        for kind in kinds {
+            let set: Vec<&Packed<'_>> = records.iter().filter(|r| set_kind(r.rtype, r.rdata) == kind).collect();
             let ttl = set.iter().map(|r| r.ttl).min().unwrap_or(0);
-            writer.begin_set(t, set[0].class, ttl);
+            writer.begin_set(kind.0, set[0].class, ttl);
             if set.len() <= SCAN_LIMIT {
                 for (i, r) in set.iter().enumerate() {
                     if !set[..i].iter().any(|e| e.rdata == r.rdata) {

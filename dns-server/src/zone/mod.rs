@@ -1,10 +1,12 @@
 //! Zones: reading master files, checking them, and indexing them for lookups.
 
+pub(crate) mod audit;
 pub(crate) mod build;
 pub(crate) mod canonical;
 pub(crate) mod load;
 pub(crate) mod names;
 pub(crate) mod node;
+pub(crate) mod nsec3;
 pub(crate) mod parse;
 pub(crate) mod rdata_text;
 pub(crate) mod record;

@@ -98,6 +98,18 @@ impl Names {
         self.set.get_prev(&by).map(|e| &e.node)
     }
 
+    /// The node of `key` and the nodes before it, nearest first.
+    pub(crate) fn at_or_before_all<'s>(&'s self, key: &[u8]) -> impl Iterator<Item = &'s Node> + use<'s> {
+        let by = ByKey {
+            prefix: prefix_of(key, self.apex.len()),
+            key,
+        };
+        self.set
+            .range((Bound::Unbounded, Bound::Included(by)))
+            .rev()
+            .map(|e| &e.node)
+    }
+
     /// The nodes after `key`, in canonical order.
     pub(crate) fn after<'s>(&'s self, key: &[u8]) -> impl Iterator<Item = &'s Node> + use<'s> {
         let by = ByKey {

@@ -14,6 +14,8 @@
 
 use std::{borrow::Cow, cmp::Ordering, fmt, sync::Arc};
 
+use dns_wire::wire::rtype;
+
 /// Bytes before the key: key length, owner length, RRset count.
 const HEADER: usize = 5;
 /// Bytes of one RRset head: type, class, TTL, end of its RDATAs.
@@ -35,6 +37,23 @@ pub(crate) struct RRset<'a> {
     pub ttl: u32,
     /// The RDATAs, each behind its 16-bit length, uncompressed wire format.
     data: Cow<'a, [u8]>,
+}
+
+/// The type an RRSIG RDATA covers (its first field).
+pub(crate) fn covered_type(rdata: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes(rdata.get(..2)?.try_into().ok()?))
+}
+
+/// What makes records one RRset: the type, and for RRSIGs the type covered.
+pub(crate) fn set_kind(rtype: u16, rdata: &[u8]) -> (u16, Option<u16>) {
+    (
+        rtype,
+        if rtype == rtype::RRSIG {
+            covered_type(rdata)
+        } else {
+            None
+        },
+    )
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -108,6 +127,16 @@ impl Node {
         (0..self.set_count())
             .find(|i| u16_at(&self.0, heads + i * HEAD) == t)
             .map(|i| self.rrset_at(i))
+    }
+
+    /// The signatures covering type `covered`: RRSIGs form one RRset per
+    /// type covered, each with its own TTL (RFC 4034 3, RFC 4035 2.2).
+    pub(crate) fn signatures(&self, covered: u16) -> Option<RRset<'_>> {
+        let heads = self.heads_at();
+        (0..self.set_count())
+            .filter(|i| u16_at(&self.0, heads + i * HEAD) == rtype::RRSIG)
+            .map(|i| self.rrset_at(i))
+            .find(|set| set.first().and_then(covered_type) == Some(covered))
     }
 
     /// Whether the node has an RRset of type `t`.

@@ -12,10 +12,12 @@
 //! ordered index beside it; a hand-written copy-on-write structure would be
 //! more code to trust for the same result.
 
+use std::sync::Arc;
+
 use dns_wire::wire::rtype;
 
 pub(crate) use super::node::{Node, RRset};
-use super::{ZoneError, canonical::Key, names::Names};
+use super::{ZoneError, canonical::Key, names::Names, nsec3::Chain};
 use crate::name::Name;
 
 /// A zone ready to answer from; cloning it is cheap and shares everything.
@@ -29,6 +31,8 @@ pub(crate) struct Zone {
     apex: Node,
     /// Every node, empty non-terminals included, in canonical order.
     names: Names,
+    /// The NSEC3 chain by hash, built with each version (RFC 5155 zones only).
+    nsec3: Option<Arc<Chain>>,
 }
 
 impl Zone {
@@ -47,11 +51,23 @@ impl Zone {
             .and_then(|soa| soa.first().and_then(soa_fields))
             .map(|f| f.serial)
             .ok_or_else(|| missing("SOA"))?;
+        let nsec3 = Chain::build(origin.as_wire(), &apex, names.iter());
+        if let Some(chain) = &nsec3
+            && !chain.params.follows_rfc_9276()
+        {
+            tracing::warn!(
+                zone = %origin,
+                iterations = chain.params.iterations,
+                salt_len = chain.params.salt.len(),
+                "NSEC3 with extra iterations or a salt: RFC 9276 asks for neither, and validators may treat the zone as insecure"
+            );
+        }
         Ok(Zone {
             origin,
             serial,
             apex,
             names,
+            nsec3,
         })
     }
 
@@ -73,6 +89,19 @@ impl Zone {
     pub(crate) fn at_or_before(&self, wire: &[u8]) -> Option<&Node> {
         let key = Key::of(wire)?;
         self.names.at_or_before(key.as_bytes())
+    }
+
+    /// The last node at or before `wire` in canonical order that holds
+    /// type `t` (the NSEC that covers a name skips empty non-terminals and
+    /// names below a zone cut, which have none).
+    pub(crate) fn at_or_before_with(&self, wire: &[u8], t: u16) -> Option<&Node> {
+        let key = Key::of(wire)?;
+        self.names.at_or_before_all(key.as_bytes()).find(|n| n.has(t))
+    }
+
+    /// The NSEC3 chain, when the zone has an NSEC3PARAM this server can hash.
+    pub(crate) fn nsec3(&self) -> Option<&Chain> {
+        self.nsec3.as_deref()
     }
 
     /// The first node after `wire` in canonical order.

@@ -15,7 +15,7 @@ use super::{
     build::{ancestors_below_apex, has_data_below_dname, node_problem},
     canonical::{Key, key_is_within, wire_of},
     names::Names,
-    node::{Node, NodeWriter, OpenNode},
+    node::{Node, NodeWriter, OpenNode, set_kind},
     tree::Zone,
 };
 use crate::name::Name;
@@ -65,7 +65,7 @@ impl Zone {
         let mut touched: BTreeMap<Vec<u8>, OpenNode> = BTreeMap::new();
         for change in &update.remove {
             let node = open_node(self, &mut touched, &change.owner, &apex_key).map_err(fail)?;
-            if let Some(set) = node.sets.iter_mut().find(|s| s.0 == change.rtype) {
+            if let Some(set) = node.sets.iter_mut().find(|s| same_set(s, change.rtype, &change.rdata)) {
                 set.3.retain(|r| r[..] != change.rdata[..]);
             }
             // An RRset that lost its last record is gone: one added back comes last.
@@ -83,7 +83,7 @@ impl Zone {
                 // A name that was empty or new takes the spelling given now.
                 node.owner = change.owner.as_wire().to_vec();
             }
-            match node.sets.iter_mut().find(|s| s.0 == change.rtype) {
+            match node.sets.iter_mut().find(|s| same_set(s, change.rtype, &change.rdata)) {
                 Some(set) => {
                     set.2 = change.ttl;
                     if !set.3.iter().any(|r| r[..] == change.rdata[..]) {
@@ -219,6 +219,11 @@ fn check(names: &Names, key: &[u8], apex: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether a record of `rtype` with `rdata` belongs to `set` (RRSIGs by type covered).
+fn same_set(set: &(u16, u16, u32, Vec<Vec<u8>>), rtype: u16, rdata: &[u8]) -> bool {
+    set.3.first().map(|first| set_kind(set.0, first)) == Some(set_kind(rtype, rdata))
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! Starts and stops the servers under test (dns-server, knotd, nsd) and runs `dig` against them.
 
+mod compare;
 mod dig;
 mod reference;
+mod signer;
 
+pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use reference::{Knot, Nsd};
+pub use signer::{Denial, Signed, Signer, sign_zone};
 
 use dig::dig_or_panic;
 
