@@ -126,6 +126,9 @@ pub struct Overrides {
     // Clap's own path parser refuses "", the value that means "off".
     #[arg(long, value_name = "PATH", value_parser = OsStringValueParser::new().map(PathBuf::from))]
     pub state_file: Option<PathBuf>,
+    /// Let clients in PREFIX transfer every zone out, AXFR and IXFR (repeatable; [server] allow_transfer).
+    #[arg(long = "allow-transfer", value_name = "PREFIX")]
+    pub allow_transfer: Vec<crate::prefix::Prefix>,
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
@@ -135,6 +138,8 @@ fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
     Ok(ZoneConfig {
         origin: absolute_origin(origin),
         file: PathBuf::from(file),
+        allow_transfer: None,
+        notify: None,
     })
 }
 

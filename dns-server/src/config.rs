@@ -25,10 +25,14 @@
 //! strict = false               # a zone that fails to load at start stops the server (--strict);
 //!                              # default: it is logged, not served (SERVFAIL), the others are
 //! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
+//! allow_transfer = []          # clients that may AXFR/IXFR every zone (--allow-transfer); default: none
+//! notify = []                  # secondaries sent NOTIFY for every zone's new versions ("addr:port")
 //!
 //! [[zone]]
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
+//! allow_transfer = ["192.0.2.0/24"]  # replaces [server] allow_transfer for this zone
+//! notify = ["192.0.2.2:53"]    # replaces [server] notify for this zone
 //!
 //! [resolver]                   # recursion for names outside the zones
 //! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
@@ -310,6 +314,13 @@ pub struct ServerConfig {
     /// file's directory. Empty: not written. Unwritable: a warning, and
     /// serving goes on. Applied at each reload.
     pub state_file: Option<PathBuf>,
+    /// Clients (address prefixes) that may transfer every zone out (AXFR,
+    /// IXFR) unless the zone sets its own list; empty: none, transfers are
+    /// REFUSED. Applied at each reload.
+    pub allow_transfer: Vec<crate::prefix::Prefix>,
+    /// Secondaries sent a NOTIFY (RFC 1996) for every new version of every
+    /// zone, unless the zone sets its own list. Applied at each reload.
+    pub notify: Vec<SocketAddr>,
 }
 
 /// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
@@ -361,6 +372,8 @@ impl ServerConfig {
             require_cookies: false,
             strict: false,
             state_file: None,
+            allow_transfer: Vec::new(),
+            notify: Vec::new(),
             ..s.clone()
         };
         reloadable(self) != reloadable(other)
@@ -399,6 +412,9 @@ impl Default for ServerConfig {
             require_cookies: false,
             strict: false,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
+            // Transfers out are for the secondaries an operator names.
+            allow_transfer: Vec::new(),
+            notify: Vec::new(),
         }
     }
 }
@@ -416,6 +432,12 @@ pub struct ZoneConfig {
     pub origin: String,
     /// Its master file; relative paths are taken from the config file's directory.
     pub file: PathBuf,
+    /// Clients that may transfer this zone out; default: `[server] allow_transfer`.
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<crate::prefix::Prefix>>,
+    /// Secondaries sent a NOTIFY for its new versions; default: `[server] notify`.
+    #[serde(default)]
+    pub notify: Option<Vec<SocketAddr>>,
 }
 
 /// Zone origins are absolute with or without their trailing dot, as in Knot's and NSD's configs.
