@@ -147,7 +147,7 @@ fn axfr_is_the_served_data_and_the_zone_file_as_knot_reads_it() {
     let ours = dig_axfr("127.0.0.1", server.port, "diff.example.");
     assert!(ours.records.len() > 40, "expected the whole zone:\n{}", ours.text);
 
-    let knot = Knot::with_transfers(&[("diff.example.".to_string(), file.clone())]);
+    let knot = Knot::with_transfers(&[("diff.example.".to_string(), file)]);
     let theirs = dig_axfr("127.0.0.1", knot.port, "diff.example.");
     assert!(!theirs.failed(), "expected Knot to transfer the zone:\n{}", theirs.text);
     let (ours_set, theirs_set) = (set(&ours), set(&theirs));
@@ -412,4 +412,34 @@ fn a_client_that_stops_reading_is_closed_at_the_write_deadline() {
     );
     let r = server.dig(&["slow.example", "SOA", "+tcp"]);
     assert_eq!(r.rcode, "NOERROR", "the server serves on:\n{r}");
+}
+
+#[test]
+fn an_ixfr_without_the_clients_soa_is_formerr_to_allowed_clients_as_knot_answers() {
+    use crate::packet::{self, Header, Query, rcode};
+    let dir = TempDir::new("xfr-formerr");
+    let file = dir.write("bare.zone", &zone("bare.example.", 1, ""));
+    let server = server_allowing_loopback("bare.example.", &file);
+    let bare = Query::new("bare.example.", 251).id(0x4242).to_wire();
+    let mut stream = packet::tcp_connect(server.port);
+    packet::tcp_send(&mut stream, &bare);
+    let response = packet::tcp_recv(&mut stream).expect("expected an answer over TCP");
+    let header = Header::parse(&response).expect("a header");
+    assert_eq!(
+        (header.rcode(), header.counts),
+        (rcode::FORMERR, [1, 0, 0, 0]),
+        "TCP: {header:?}"
+    );
+    let response = packet::udp_exchange(server.port, &bare).expect("expected an answer over UDP");
+    let header = Header::parse(&response).expect("a header");
+    assert_eq!(header.rcode(), rcode::FORMERR, "UDP: {header:?}");
+    // The same query with the SOA is a transfer; the connection serves on.
+    packet::tcp_send(&mut stream, &Query::ixfr("bare.example.", 1).id(7).to_wire());
+    let response = packet::tcp_recv(&mut stream).expect("expected the SOA");
+    let header = Header::parse(&response).expect("a header");
+    assert_eq!(
+        (header.rcode(), header.counts[1]),
+        (rcode::NOERROR, 1),
+        "current: {header:?}"
+    );
 }

@@ -162,7 +162,7 @@ impl Histories {
     /// The differences leading from `serial` to the version `current` of
     /// the zone at `origin`, or `None` when the history does not reach back
     /// to it.
-    pub(crate) fn from_serial(&self, origin: &[u8], serial: u32, current: u64) -> Option<Vec<Arc<Delta>>> {
+    pub(crate) fn since(&self, origin: &[u8], serial: u32, current: u64) -> Option<Vec<Arc<Delta>>> {
         let zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
         let history = zones.get(origin)?;
         if history.deltas.back()?.to_version != current {

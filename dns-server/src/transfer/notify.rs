@@ -34,7 +34,7 @@ pub(crate) fn announce(shared: &Arc<Shared>, zone: &Arc<Zone>, targets: &[Socket
             let id = rand::random::<u16>();
             let message = notify_message(&zone, id);
             match send(target, &message, id).await {
-                Ok(code) if code == 0 => {
+                Ok(0) => {
                     Stats::bump(&shared.stats.notify_answered);
                     tracing::info!(zone = %zone.origin, serial = zone.serial, %target, "NOTIFY answered");
                 }

@@ -16,6 +16,9 @@ pub(crate) enum Kind {
         /// The serial the client has.
         serial: u32,
     },
+    /// IXFR without the client's SOA (RFC 1995 3 requires it): FORMERR to
+    /// a client that may transfer the zone, as Knot answers.
+    IxfrWithoutSoa,
 }
 
 /// A transfer request.
@@ -50,8 +53,9 @@ pub(crate) fn parse(packet: &[u8]) -> Option<Request<'_>> {
     let query = query::parse(packet).ok()?;
     let kind = match query.qtype {
         rtype::AXFR => Kind::Axfr,
-        rtype::IXFR => Kind::Ixfr {
-            serial: ixfr_serial(packet, query.question_end)?,
+        rtype::IXFR => match ixfr_serial(packet, query.question_end) {
+            Some(serial) => Kind::Ixfr { serial },
+            None => Kind::IxfrWithoutSoa,
         },
         _ => return None,
     };
@@ -120,8 +124,8 @@ mod tests {
         assert!(asks_transfer(&ixfr));
         assert_eq!(parse(&ixfr).map(|r| r.kind), Some(Kind::Ixfr { serial: 0x0102_0304 }));
         let bare = Builder::new("example.test.", rtype::IXFR).to_wire();
-        assert!(asks_transfer(&bare), "asks, but");
-        assert!(parse(&bare).is_none(), "without its SOA it is not a request to serve");
+        assert!(asks_transfer(&bare));
+        assert_eq!(parse(&bare).map(|r| r.kind), Some(Kind::IxfrWithoutSoa));
         let response = Builder::new("example.test.", rtype::AXFR).flags(FLAG_QR).to_wire();
         assert!(!asks_transfer(&response));
     }

@@ -87,9 +87,14 @@ pub(crate) async fn over_tcp(
             Stats::bump(&stats.ixfr_out_current);
             Box::new(std::iter::once(records::soa(&zone)))
         }
+        Kind::IxfrWithoutSoa => {
+            let mut body = Vec::new();
+            formerr(q, shared, &mut body);
+            return send_one(stream, &body, write_timeout).await;
+        }
         Kind::Ixfr { serial } => {
             let origin = zone.origin.as_wire();
-            match shared.transfers.histories.from_serial(origin, serial, version.id) {
+            match shared.transfers.histories.since(origin, serial, version.id) {
                 Some(found) => {
                     Stats::bump(&stats.ixfr_out);
                     deltas = found;
@@ -143,6 +148,25 @@ async fn send<'r>(
     Served::Done
 }
 
+/// FORMERR with the question (and OPT) for a malformed request.
+fn formerr(q: &dns_wire::query::Query<'_>, shared: &Shared, out: &mut Vec<u8>) {
+    let mut w = encode::start(out, q, rcode::FORMERR, false, message::MESSAGE_MAX);
+    encode::finish_with_opt(&mut w, q, rcode::FORMERR, &shared.identity, None);
+    w.finish();
+    shared.stats.count_rcode(rcode::FORMERR);
+}
+
+/// Writes one framed message under the write deadline.
+async fn send_one(stream: &mut TcpStream, body: &[u8], write_timeout: Duration) -> Served {
+    let mut framed = (body.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(body);
+    match timeout(write_timeout, stream.write_all(&framed)).await {
+        Err(_) => Served::SlowReader,
+        Ok(Err(e)) => Served::Failed(e),
+        Ok(Ok(())) => Served::Done,
+    }
+}
+
 /// Answers an IXFR over UDP from a permitted client with the zone's SOA
 /// alone, as Knot does (RFC 1995 2: the client then asks over TCP); returns
 /// false to let the responder answer (AXFR: NOTIMP; refused: REFUSED).
@@ -158,6 +182,10 @@ pub(crate) fn over_udp(packet: &[u8], client: IpAddr, shared: &Shared, out: &mut
         return false;
     };
     let q = &request.query;
+    if request.kind == Kind::IxfrWithoutSoa {
+        formerr(q, shared, out);
+        return true;
+    }
     let soa = records::soa(&version.zone);
     let limit = usize::from(q.edns.map_or(512, |e| e.udp_payload.max(512)));
     let mut w = encode::start(

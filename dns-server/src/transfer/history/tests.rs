@@ -79,7 +79,7 @@ fn differences_chain_from_any_recorded_serial_to_the_current_version() {
     let histories = Histories::default();
     let announced = histories.record(&c1, &c2);
     assert_eq!(announced.len(), 1, "a new serial is announced");
-    let first = histories.from_serial(&origin(), 1, id(&c2)).expect("1 -> 2 recorded");
+    let first = histories.since(&origin(), 1, id(&c2)).expect("1 -> 2 recorded");
     assert_eq!(first.len(), 1);
     assert_eq!(
         (first[0].removed.len(), first[0].added.len()),
@@ -88,14 +88,14 @@ fn differences_chain_from_any_recorded_serial_to_the_current_version() {
     );
     histories.record(&c2, &c3);
 
-    let from_one = histories.from_serial(&origin(), 1, id(&c3)).expect("1 -> 3");
+    let from_one = histories.since(&origin(), 1, id(&c3)).expect("1 -> 3");
     assert_eq!(from_one.len(), 2);
     assert_eq!(content(&applied(&z1, &from_one)), content(&z3), "1 + deltas = 3");
-    let from_two = histories.from_serial(&origin(), 2, id(&c3)).expect("2 -> 3");
+    let from_two = histories.since(&origin(), 2, id(&c3)).expect("2 -> 3");
     assert_eq!(content(&applied(&z2, &from_two)), content(&z3), "2 + delta = 3");
-    assert!(histories.from_serial(&origin(), 7, id(&c3)).is_none(), "never served");
+    assert!(histories.since(&origin(), 7, id(&c3)).is_none(), "never served");
     assert!(
-        histories.from_serial(&origin(), 1, id(&c2)).is_none(),
+        histories.since(&origin(), 1, id(&c2)).is_none(),
         "a history that does not end at the version asked about is not used"
     );
 
@@ -113,13 +113,13 @@ fn a_serial_that_does_not_grow_clears_the_history() {
     let (c1, c2, c3) = (catalog(&z1), catalog(&z2), catalog(&same));
     let histories = Histories::default();
     histories.record(&c1, &c2);
-    assert!(histories.from_serial(&origin(), 5, id(&c2)).is_some());
+    assert!(histories.since(&origin(), 5, id(&c2)).is_some());
     assert!(
         histories.record(&c2, &c3).is_empty(),
         "the same serial is not announced"
     );
     assert!(
-        histories.from_serial(&origin(), 5, id(&c3)).is_none(),
+        histories.since(&origin(), 5, id(&c3)).is_none(),
         "and nothing is sent as a difference"
     );
 }
