@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve DNS (with no zone given: the built-in example.com zone on 127.0.0.1:5300 and [::1]:5300).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a zone file; prints `file:line: message` and exits 1 on an error.
     CheckZone {
         /// The zone's origin, e.g. `example.com.` (the trailing dot may be left out).

@@ -24,8 +24,8 @@ pub(crate) struct Head<'a> {
     pub id: u16,
     /// The query's flags (the response's are made from them).
     pub query_flags: u16,
-    /// The question, echoed in the first message only (RFC 5936 2.2.1 lets
-    /// later ones leave it out, and BIND and Knot do).
+    /// The question, echoed in every message as Knot does (RFC 5936 2.2.1
+    /// lets later messages leave it out, as BIND does).
     pub question: (&'a [u8], u16, u16),
     /// The query's EDNS, answered in every message.
     pub edns: Option<Edns>,
@@ -38,17 +38,17 @@ pub(crate) struct Head<'a> {
 pub(crate) struct RecordTooLarge;
 
 /// Writes the next message of a transfer into `out`: as many of `records`
-/// as fit, taken from the iterator; returns how many.
+/// as fit, taken from the iterator; returns how many. AA is set (RFC 5936
+/// 2.2.1 says it MUST be with NOERROR; Knot 3.2 leaves it clear).
 pub(crate) fn fill<'r>(
     out: &mut Vec<u8>,
     head: &Head<'_>,
-    first: bool,
     records: &mut Peekable<impl Iterator<Item = Rr<'r>>>,
     identity: &Identity,
 ) -> Result<usize, RecordTooLarge> {
     let flags = response_flags(head.query_flags) | FLAG_AA;
     let limit = MESSAGE_MAX - encode::edns_len(head.edns, identity) - head.reserve;
-    let mut w = Writer::new(out, limit, head.id, flags, first.then_some(head.question));
+    let mut w = Writer::new(out, limit, head.id, flags, Some(head.question));
     let mut written = 0;
     while let Some(rr) = records.peek() {
         if w.record(Section::Answer, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata)

@@ -130,7 +130,7 @@ async fn send<'r>(
     let (mut body, mut framed) = (Vec::new(), Vec::new());
     let mut first = true;
     while first || records.peek().is_some() {
-        if message::fill(&mut body, head, first, &mut records, &shared.identity).is_err() {
+        if message::fill(&mut body, head, &mut records, &shared.identity).is_err() {
             let error = io::Error::new(io::ErrorKind::InvalidData, "a record too large for a message");
             return Served::Failed(error);
         }
