@@ -157,6 +157,7 @@ fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
         origin: absolute_origin(origin),
         file: PathBuf::from(file),
         allow_transfer: None,
+        allow_transfer_keys: None,
         notify: None,
     })
 }

@@ -26,12 +26,15 @@
 //!                              # default: it is logged, not served (SERVFAIL), the others are
 //! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
 //! allow_transfer = []          # clients that may AXFR/IXFR every zone (--allow-transfer); default: none
+//! allow_transfer_keys = []     # [[tsig]] keys a transfer request may be signed with; with
+//!                              # allow_transfer, both are needed; alone, the key from anywhere
 //! notify = []                  # secondaries sent NOTIFY for every zone's new versions ("addr:port")
 //!
 //! [[zone]]
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
 //! allow_transfer = ["192.0.2.0/24"]  # replaces [server] allow_transfer for this zone
+//! allow_transfer_keys = ["xfr-key"]   # replaces [server] allow_transfer_keys for this zone
 //! notify = ["192.0.2.2:53"]    # replaces [server] notify for this zone
 //!
 //! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
@@ -326,6 +329,11 @@ pub struct ServerConfig {
     /// IXFR) unless the zone sets its own list; empty: none, transfers are
     /// REFUSED. Applied at each reload.
     pub allow_transfer: Vec<crate::prefix::Prefix>,
+    /// `[[tsig]]` keys (by name) a transfer request may be signed with,
+    /// unless the zone sets its own list. With `allow_transfer` both must
+    /// match; alone, a request signed with one of them is served from any
+    /// address. Applied at each reload.
+    pub allow_transfer_keys: Vec<String>,
     /// Secondaries sent a NOTIFY (RFC 1996) for every new version of every
     /// zone, unless the zone sets its own list. Applied at each reload.
     pub notify: Vec<SocketAddr>,
@@ -381,6 +389,7 @@ impl ServerConfig {
             strict: false,
             state_file: None,
             allow_transfer: Vec::new(),
+            allow_transfer_keys: Vec::new(),
             notify: Vec::new(),
             ..s.clone()
         };
@@ -422,6 +431,7 @@ impl Default for ServerConfig {
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
             // Transfers out are for the secondaries an operator names.
             allow_transfer: Vec::new(),
+            allow_transfer_keys: Vec::new(),
             notify: Vec::new(),
         }
     }
@@ -443,6 +453,10 @@ pub struct ZoneConfig {
     /// Clients that may transfer this zone out; default: `[server] allow_transfer`.
     #[serde(default)]
     pub allow_transfer: Option<Vec<crate::prefix::Prefix>>,
+    /// `[[tsig]]` keys a request to transfer it may be signed with; default:
+    /// `[server] allow_transfer_keys`.
+    #[serde(default)]
+    pub allow_transfer_keys: Option<Vec<String>>,
     /// Secondaries sent a NOTIFY for its new versions; default: `[server] notify`.
     #[serde(default)]
     pub notify: Option<Vec<SocketAddr>>,
@@ -596,11 +610,20 @@ impl Config {
                 return Err((format!("tsig key {:?} is configured twice", key.name), key.name.clone()));
             }
         }
+        let ring = self.key_ring();
+        let named = self.zones.iter().filter_map(|z| z.allow_transfer_keys.as_ref());
+        for name in std::iter::once(&self.server.allow_transfer_keys).chain(named).flatten() {
+            if ring.by_name(name).is_none() {
+                return Err((
+                    format!("allow_transfer_keys names {name:?}, which no [[tsig]] defines"),
+                    name.clone(),
+                ));
+            }
+        }
         Ok(())
     }
 
     /// The configured TSIG keys (checked by [`Config::check`]; a bad one is left out).
-    #[allow(dead_code)] // Until the secondary zones use it (the next commit).
     pub(crate) fn key_ring(&self) -> crate::tsig::KeyRing {
         crate::tsig::KeyRing::new(
             self.tsig_keys

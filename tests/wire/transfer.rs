@@ -55,7 +55,7 @@ fn axfr_and_ixfr_are_served_to_allowed_addresses_only() {
     let file = dir.write("acl.zone", &zone("acl.example.", 7, "www A 192.0.2.80\n"));
     let server = server_allowing_loopback("acl.example.", &file);
 
-    let axfr = dig_axfr("127.0.0.1", server.port, "acl.example.");
+    let axfr = dig_axfr("127.0.0.1", server.port, "acl.example.", &[]);
     assert_eq!(
         axfr.soa_serials(),
         [7, 7],
@@ -86,7 +86,7 @@ fn axfr_and_ixfr_are_served_to_allowed_addresses_only() {
         udp.text
     );
 
-    let refused = dig_axfr(OUTSIDER, server.port, "acl.example.");
+    let refused = dig_axfr(OUTSIDER, server.port, "acl.example.", &[]);
     assert!(
         refused.failed(),
         "expected AXFR from {OUTSIDER} to be refused:\n{}",
@@ -100,7 +100,7 @@ fn axfr_and_ixfr_are_served_to_allowed_addresses_only() {
             refused.text
         );
     }
-    let below = dig_axfr("127.0.0.1", server.port, "www.acl.example.");
+    let below = dig_axfr("127.0.0.1", server.port, "www.acl.example.", &[]);
     assert!(
         below.failed(),
         "a name that is not a zone's apex has nothing to transfer:\n{}",
@@ -115,7 +115,7 @@ fn transfers_are_refused_by_default_and_allowed_by_flag() {
     let dir = TempDir::new("xfr-flag");
     let file = dir.write("flag.zone", &zone("flag.example.", 1, ""));
     let closed = Server::builder().zone("flag.example.", &file).start();
-    let refused = dig_axfr("127.0.0.1", closed.port, "flag.example.");
+    let refused = dig_axfr("127.0.0.1", closed.port, "flag.example.", &[]);
     assert!(
         refused.failed(),
         "no allow_transfer: refused even to loopback:\n{}",
@@ -127,7 +127,7 @@ fn transfers_are_refused_by_default_and_allowed_by_flag() {
         .arg("--allow-transfer")
         .arg("127.0.0.2/32")
         .start();
-    let axfr = dig_axfr(OUTSIDER, open.port, "flag.example.");
+    let axfr = dig_axfr(OUTSIDER, open.port, "flag.example.", &[]);
     assert_eq!(
         axfr.soa_serials(),
         [1, 1],
@@ -135,7 +135,7 @@ fn transfers_are_refused_by_default_and_allowed_by_flag() {
         axfr.text
     );
     assert!(
-        dig_axfr("127.0.0.1", open.port, "flag.example.").failed(),
+        dig_axfr("127.0.0.1", open.port, "flag.example.", &[]).failed(),
         "and only it"
     );
 }
@@ -144,11 +144,11 @@ fn transfers_are_refused_by_default_and_allowed_by_flag() {
 fn axfr_is_the_served_data_and_the_zone_file_as_knot_reads_it() {
     let file = zone_path("diff.example.zone");
     let server = server_allowing_loopback("diff.example.", &file);
-    let ours = dig_axfr("127.0.0.1", server.port, "diff.example.");
+    let ours = dig_axfr("127.0.0.1", server.port, "diff.example.", &[]);
     assert!(ours.records.len() > 40, "expected the whole zone:\n{}", ours.text);
 
     let knot = Knot::with_transfers(&[("diff.example.".to_string(), file)]);
-    let theirs = dig_axfr("127.0.0.1", knot.port, "diff.example.");
+    let theirs = dig_axfr("127.0.0.1", knot.port, "diff.example.", &[]);
     assert!(!theirs.failed(), "expected Knot to transfer the zone:\n{}", theirs.text);
     let (ours_set, theirs_set) = (set(&ours), set(&theirs));
     let only_ours: Vec<_> = ours_set.difference(&theirs_set).collect();
@@ -225,7 +225,7 @@ fn a_signed_zone_transfers_intact_for_ldns_verify_zone() {
     assert!(status.success(), "ldns-signzone failed");
 
     let server = server_allowing_loopback(origin, &signed);
-    let axfr = dig_axfr("127.0.0.1", server.port, origin);
+    let axfr = dig_axfr("127.0.0.1", server.port, origin, &[]);
     assert!(
         axfr.records.iter().any(|r| r.rtype == "RRSIG"),
         "expected signatures:\n{}",
@@ -298,20 +298,52 @@ fn ixfr_after_a_reload_sends_the_changed_record_only() {
     assert_eq!(current.records.len(), 1, "current: the SOA alone:\n{}", current.text);
 }
 
+/// The TSIG key the tests share with dig, kdig and Knot (hmac-sha256).
+const KEY_NAME: &str = "xfr-key";
+const KEY_SECRET: &str = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA==";
+/// `KEY_NAME:KEY_SECRET`, as the harness gives it to Knot.
+const KEY: &str = "xfr-key:c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA==";
+
+/// The `[[tsig]]` table of that key.
+fn tsig_table() -> String {
+    format!("[[tsig]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{KEY_SECRET}\"\n")
+}
+
+/// dig's and kdig's `-y` argument for the key, or another secret under its name.
+fn dig_key(secret: &str) -> String {
+    format!("hmac-sha256:{KEY_NAME}:{secret}")
+}
+
 #[test]
 fn knot_as_our_secondary_transfers_the_zone_and_follows_our_notify() {
+    knot_follows_our_notify(None);
+}
+
+#[test]
+fn knot_as_our_secondary_with_tsig_only() {
+    knot_follows_our_notify(Some(KEY));
+}
+
+/// Knot, a secondary of ours (its requests signed with `key` when given,
+/// and then the zone open to that key alone), transfers the zone, gets our
+/// NOTIFY after a reload that changes it, and takes the change by IXFR.
+fn knot_follows_our_notify(key: Option<&'static str>) {
     let dir = TempDir::new("xfr-knot");
     let origin = "fleet.example.";
     let file = dir.write("fleet.zone", &zone(origin, 1, "www A 192.0.2.80\n"));
     let config = |notify: Option<u16>| {
         let targets = notify.map_or(String::new(), |port| format!("notify = [\"127.0.0.1:{port}\"]\n"));
-        format!(
-            "[server]\nallow_transfer = [\"127.0.0.1/32\"]\n[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\n{targets}",
-            file.display()
-        )
+        let acl = match key {
+            Some(_) => format!("{}[[zone]]\nallow_transfer_keys = [\"{KEY_NAME}\"]\n", tsig_table()),
+            None => "[server]\nallow_transfer = [\"127.0.0.1/32\"]\n[[zone]]\n".to_string(),
+        };
+        format!("{acl}origin = \"{origin}\"\nfile = \"{}\"\n{targets}", file.display())
     };
     let server = Server::builder().config(&config(None)).start();
-    let knot = Knot::secondary_of(origin, server.port);
+    let knot = match key {
+        Some(key) => Knot::secondary_with_key(origin, server.port, key),
+        None => Knot::secondary_of(origin, server.port),
+    };
     let r = knot.dig(&["www.fleet.example", "A"]);
     assert!(
         r.answer.iter().any(|a| a.rdata == "192.0.2.80"),
@@ -348,7 +380,7 @@ fn a_large_zone_streams_over_many_messages() {
     let file = dir.write("large.zone", &zone(origin, 1, body));
     let server = server_allowing_loopback(origin, &file);
     let started = Instant::now();
-    let axfr = dig_axfr("127.0.0.1", server.port, origin);
+    let axfr = dig_axfr("127.0.0.1", server.port, origin, &[]);
     let took = started.elapsed();
     assert_eq!(
         axfr.records.len(),
@@ -442,4 +474,62 @@ fn an_ixfr_without_the_clients_soa_is_formerr_to_allowed_clients_as_knot_answers
         (rcode::NOERROR, 1),
         "current: {header:?}"
     );
+}
+
+#[test]
+fn a_tsig_only_acl_serves_signed_requests_from_anywhere_and_signs_every_message() {
+    let dir = TempDir::new("xfr-tsig");
+    let origin = "tsig.example.";
+    let file = dir.write("tsig.zone", &zone(origin, 3, "$GENERATE 1-30000 h$ A 192.0.2.1\n"));
+    let config = format!(
+        "{}[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\nallow_transfer_keys = [\"{KEY_NAME}\"]\n",
+        tsig_table(),
+        file.display()
+    );
+    let server = Server::builder().config(&config).start();
+    let key = dig_key(KEY_SECRET);
+    let signed = dig_axfr(OUTSIDER, server.port, origin, &["-y", &key]);
+    let tail = &signed.text[signed.text.len().saturating_sub(400)..];
+    assert_eq!(signed.records.len(), 30_000 + 4, "the key, from any address:\n{tail}");
+    assert!(
+        !signed.text.contains("failure") && !signed.text.contains("failed"),
+        "dig checks the TSIG of every message:\n{tail}"
+    );
+    let messages = signed.messages.unwrap_or_default();
+    assert!(
+        messages > 5,
+        "expected a stream of several signed messages, got {messages}:\n{tail}"
+    );
+    assert_eq!(signed.signatures, messages, "every message signed (RFC 8945 5.3.1)");
+
+    let unsigned = dig_axfr("127.0.0.1", server.port, origin, &[]);
+    assert!(
+        unsigned.failed(),
+        "unsigned: refused, even from loopback:\n{}",
+        unsigned.text
+    );
+    let wrong = dig_axfr("127.0.0.1", server.port, origin, &["-y", &dig_key("d3Jvbmctc2VjcmV0")]);
+    assert!(wrong.failed(), "a wrong secret (BADSIG) gets nothing:\n{}", wrong.text);
+    let unknown = dig_axfr(
+        "127.0.0.1",
+        server.port,
+        origin,
+        &["-y", &format!("hmac-sha256:other-key:{KEY_SECRET}")],
+    );
+    assert!(
+        unknown.failed(),
+        "an unknown key (BADKEY) gets nothing:\n{}",
+        unknown.text
+    );
+    for extra in [&["+notcp"][..], &[][..]] {
+        let mut args = extra.to_vec();
+        args.extend(["-y", &key]);
+        let ixfr = kdig_ixfr(OUTSIDER, server.port, origin, 3, &args);
+        assert_eq!(
+            (ixfr.soa_serials(), ixfr.records.len()),
+            (vec![3], 1),
+            "a signed IXFR {extra:?} from the current serial: the SOA alone, signed:\n{}",
+            ixfr.text
+        );
+    }
 }

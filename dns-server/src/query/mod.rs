@@ -10,6 +10,7 @@ pub(crate) mod chaos;
 pub(crate) mod cookies;
 pub(crate) mod encode;
 pub(crate) mod recursive;
+pub(crate) mod signed;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -327,13 +328,21 @@ impl Shared {
         let secrets = self.cookies.load();
         let asker = Asker::now(client, &secrets);
         let may_recurse = || self.recursion.as_ref().is_some_and(|r| r.allows(client));
-        let reply = Responder {
+        let responder = Responder {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
             fast_path: &*self.fast_path,
+        };
+        let mut reply = responder.respond_to(packet, transport, Some(&asker), may_recurse, out)?;
+        if signed::refused_as_signed(out) {
+            let keys = self.transfers.policies.load().keys.clone();
+            if let signed::Signature::Good { unsigned, verified } = signed::check(packet, &keys, out) {
+                // Signed queries are answered from our zones only, never recursed.
+                reply = responder.respond_to(&unsigned, transport, Some(&asker), || false, out)?;
+                signed::sign(out, &verified);
+            }
         }
-        .respond_to(packet, transport, Some(&asker), may_recurse, out)?;
         let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
             return Ok(Reply::Ready);
         };

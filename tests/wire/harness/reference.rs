@@ -24,8 +24,10 @@ pub struct Knot {
 enum Role {
     /// Serves them from files; `transfers`: lets 127.0.0.0/8 transfer them.
     Primary { transfers: bool },
-    /// Transfers them from the server on 127.0.0.1 at this port, which may NOTIFY it.
-    Secondary { primary: u16 },
+    /// Transfers them from the server on 127.0.0.1 at this port, which may
+    /// NOTIFY it, signing its requests with the key `NAME:BASE64`
+    /// (hmac-sha256) when one is given.
+    Secondary { primary: u16, key: Option<&'static str> },
 }
 
 impl Knot {
@@ -43,7 +45,20 @@ impl Knot {
     /// `origin` (NOTIFY accepted from 127.0.0.1), waiting until it has
     /// transferred the zone and answers its SOA.
     pub fn secondary_of(origin: &str, primary: u16) -> Knot {
-        Knot::launch(&[(origin.to_string(), PathBuf::new())], Role::Secondary { primary })
+        Knot::launch(
+            &[(origin.to_string(), PathBuf::new())],
+            Role::Secondary { primary, key: None },
+        )
+    }
+
+    /// As [`Knot::secondary_of`], its SOA queries and transfers signed with
+    /// the hmac-sha256 key `NAME:BASE64` (NOTIFY still accepted unsigned).
+    pub fn secondary_with_key(origin: &str, primary: u16, key: &'static str) -> Knot {
+        let role = Role::Secondary {
+            primary,
+            key: Some(key),
+        };
+        Knot::launch(&[(origin.to_string(), PathBuf::new())], role)
     }
 
     fn launch(zones: &[(String, PathBuf)], role: Role) -> Knot {
@@ -70,10 +85,19 @@ impl Knot {
                     Role::Primary { transfers: true } => {
                         "acl:\n  - id: xfr\n    address: 127.0.0.0/8\n    action: transfer\n".to_string()
                     }
-                    Role::Secondary { primary } => format!(
-                        "remote:\n  - id: primary\n    address: 127.0.0.1@{primary}\n\
-                         acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
-                    ),
+                    Role::Secondary { primary, key } => {
+                        let (keys, use_key) = match key.and_then(|k| k.split_once(':')) {
+                            Some((name, secret)) => (
+                                format!("key:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\n"),
+                                format!("    key: {name}\n"),
+                            ),
+                            None => (String::new(), String::new()),
+                        };
+                        format!(
+                            "{keys}remote:\n  - id: primary\n    address: 127.0.0.1@{primary}\n{use_key}\
+                             acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
+                        )
+                    }
                 },
             );
             for (origin, file) in zones {

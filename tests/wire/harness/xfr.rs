@@ -8,8 +8,11 @@ use super::Record;
 /// What a transfer client printed.
 #[derive(Debug, Clone)]
 pub struct Transfer {
-    /// The records, in the order received (SOA first and last when complete).
+    /// The records, in the order received (SOA first and last when
+    /// complete), TSIG records left out.
     pub records: Vec<Record>,
+    /// TSIG records printed: one per signed message.
+    pub signatures: usize,
     /// Messages the records came in, as the client counted them.
     pub messages: Option<usize>,
     /// The client's output, for failure messages.
@@ -18,11 +21,12 @@ pub struct Transfer {
 
 impl Transfer {
     fn parse(text: String) -> Transfer {
-        let records = text
+        let (signatures, records): (Vec<Record>, Vec<Record>) = text
             .lines()
             .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
             .filter_map(Record::parse)
-            .collect();
+            .partition(|r| r.rtype == "TSIG");
+        let signatures = signatures.len();
         // dig: ";; XFR size: 5 records (messages 1, bytes 169)";
         // kdig: ";; Received 158 B (1 messages, 5 records)".
         let messages = text.lines().find_map(|l| {
@@ -35,6 +39,7 @@ impl Transfer {
         });
         Transfer {
             records,
+            signatures,
             messages,
             text,
         }
@@ -66,9 +71,11 @@ fn run(program: &str, args: &[String]) -> Transfer {
     Transfer::parse(text)
 }
 
-/// `dig AXFR` of `zone` from 127.0.0.1@`port`, sent from `source`.
-pub fn dig_axfr(source: &str, port: u16, zone: &str) -> Transfer {
-    let args = [
+/// `dig AXFR` of `zone` from 127.0.0.1@`port`, sent from `source`, with
+/// `extra` options (`-y ALG:NAME:SECRET` signs it; dig then checks every
+/// message's TSIG).
+pub fn dig_axfr(source: &str, port: u16, zone: &str, extra: &[&str]) -> Transfer {
+    let mut args: Vec<String> = [
         "@127.0.0.1",
         "-p",
         &port.to_string(),
@@ -79,8 +86,11 @@ pub fn dig_axfr(source: &str, port: u16, zone: &str) -> Transfer {
         "+time=10",
         zone,
         "AXFR",
-    ];
-    run("dig", &args.map(String::from))
+    ]
+    .map(String::from)
+    .into();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run("dig", &args)
 }
 
 /// `kdig IXFR=serial` of `zone` from 127.0.0.1@`port`, sent from `source`,
