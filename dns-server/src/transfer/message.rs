@@ -49,6 +49,7 @@ pub(crate) fn fill<'r>(
     let flags = response_flags(head.query_flags) | FLAG_AA;
     let limit = MESSAGE_MAX - encode::edns_len(head.edns, identity) - head.reserve;
     let mut w = Writer::new(out, limit, head.id, flags, Some(head.question));
+    w.index_names();
     let mut written = 0;
     while let Some(rr) = records.peek() {
         if w.record(Section::Answer, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata)
