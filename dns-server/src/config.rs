@@ -25,10 +25,22 @@
 //! strict = false               # a zone that fails to load at start stops the server (--strict);
 //!                              # default: it is logged, not served (SERVFAIL), the others are
 //! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
+//! allow_transfer = []          # clients that may AXFR/IXFR every zone (--allow-transfer); default: none
+//! allow_transfer_keys = []     # [[tsig]] keys a transfer request may be signed with; with
+//!                              # allow_transfer, both are needed; alone, the key from anywhere
+//! notify = []                  # secondaries sent NOTIFY for every zone's new versions ("addr:port")
 //!
 //! [[zone]]
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
+//! allow_transfer = ["192.0.2.0/24"]  # replaces [server] allow_transfer for this zone
+//! allow_transfer_keys = ["xfr-key"]   # replaces [server] allow_transfer_keys for this zone
+//! notify = ["192.0.2.2:53"]    # replaces [server] notify for this zone
+//!
+//! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
+//! name = "xfr-key"
+//! algorithm = "hmac-sha256"    # hmac-sha256, hmac-sha384, hmac-sha512; hmac-sha1 for old primaries
+//! secret = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA=="  # base64 (as keymgr/tsig-keygen print it)
 //!
 //! [resolver]                   # recursion for names outside the zones
 //! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
@@ -78,6 +90,9 @@ pub struct Config {
     /// Zones served authoritatively.
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys.
+    #[serde(rename = "tsig")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
     /// Recursion for names outside the zones.
     pub resolver: ResolverSection,
     /// The XDP fast path.
@@ -310,6 +325,18 @@ pub struct ServerConfig {
     /// file's directory. Empty: not written. Unwritable: a warning, and
     /// serving goes on. Applied at each reload.
     pub state_file: Option<PathBuf>,
+    /// Clients (address prefixes) that may transfer every zone out (AXFR,
+    /// IXFR) unless the zone sets its own list; empty: none, transfers are
+    /// REFUSED. Applied at each reload.
+    pub allow_transfer: Vec<crate::prefix::Prefix>,
+    /// `[[tsig]]` keys (by name) a transfer request may be signed with,
+    /// unless the zone sets its own list. With `allow_transfer` both must
+    /// match; alone, a request signed with one of them is served from any
+    /// address. Applied at each reload.
+    pub allow_transfer_keys: Vec<String>,
+    /// Secondaries sent a NOTIFY (RFC 1996) for every new version of every
+    /// zone, unless the zone sets its own list. Applied at each reload.
+    pub notify: Vec<SocketAddr>,
 }
 
 /// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
@@ -361,6 +388,9 @@ impl ServerConfig {
             require_cookies: false,
             strict: false,
             state_file: None,
+            allow_transfer: Vec::new(),
+            allow_transfer_keys: Vec::new(),
+            notify: Vec::new(),
             ..s.clone()
         };
         reloadable(self) != reloadable(other)
@@ -399,6 +429,10 @@ impl Default for ServerConfig {
             require_cookies: false,
             strict: false,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
+            // Transfers out are for the secondaries an operator names.
+            allow_transfer: Vec::new(),
+            allow_transfer_keys: Vec::new(),
+            notify: Vec::new(),
         }
     }
 }
@@ -416,6 +450,46 @@ pub struct ZoneConfig {
     pub origin: String,
     /// Its master file; relative paths are taken from the config file's directory.
     pub file: PathBuf,
+    /// Clients that may transfer this zone out; default: `[server] allow_transfer`.
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<crate::prefix::Prefix>>,
+    /// `[[tsig]]` keys a request to transfer it may be signed with; default:
+    /// `[server] allow_transfer_keys`.
+    #[serde(default)]
+    pub allow_transfer_keys: Option<Vec<String>>,
+    /// Secondaries sent a NOTIFY for its new versions; default: `[server] notify`.
+    #[serde(default)]
+    pub notify: Option<Vec<SocketAddr>>,
+}
+
+/// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    /// The key's name, a domain name that both ends must spell the same.
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384`, `hmac-sha512`, or `hmac-sha1`.
+    pub algorithm: String,
+    /// The shared secret, base64.
+    pub secret: TsigSecret,
+}
+
+/// A TSIG secret as configured (base64); never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TsigSecret(pub String);
+
+impl std::fmt::Debug for TsigSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TsigSecret(..)")
+    }
+}
+
+impl TsigKeyConfig {
+    /// The key it describes, or why it cannot be one.
+    pub(crate) fn key(&self) -> Result<crate::tsig::Key, crate::tsig::KeyError> {
+        crate::tsig::Key::from_text(&self.name, &self.algorithm, &self.secret.0)
+    }
 }
 
 /// Zone origins are absolute with or without their trailing dot, as in Knot's and NSD's configs.
@@ -527,7 +601,36 @@ impl Config {
                 return Err((format!("zone {origin} is configured twice"), zone.origin.clone()));
             }
         }
+        let mut keys = std::collections::HashSet::with_capacity(self.tsig_keys.len());
+        for key in &self.tsig_keys {
+            let made = key
+                .key()
+                .map_err(|e| (format!("tsig key {:?}: {e}", key.name), key.name.clone()))?;
+            if !keys.insert(made.name().clone()) {
+                return Err((format!("tsig key {:?} is configured twice", key.name), key.name.clone()));
+            }
+        }
+        let ring = self.key_ring();
+        let named = self.zones.iter().filter_map(|z| z.allow_transfer_keys.as_ref());
+        for name in std::iter::once(&self.server.allow_transfer_keys).chain(named).flatten() {
+            if ring.by_name(name).is_none() {
+                return Err((
+                    format!("allow_transfer_keys names {name:?}, which no [[tsig]] defines"),
+                    name.clone(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The configured TSIG keys (checked by [`Config::check`]; a bad one is left out).
+    pub(crate) fn key_ring(&self) -> crate::tsig::KeyRing {
+        crate::tsig::KeyRing::new(
+            self.tsig_keys
+                .iter()
+                .filter_map(|k| k.key().ok())
+                .map(std::sync::Arc::new),
+        )
     }
 }
 
@@ -599,6 +702,25 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("native"), "the error lists the modes: {e}");
         parse("[xdp]\nmode = \"Native\"\n").expect_err("modes are lower-case");
+    }
+
+    #[test]
+    fn tsig_keys_are_checked_and_never_printed() {
+        let text = "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let c = Config::parse(text, Path::new("c.toml")).expect("valid");
+        assert_eq!(c.tsig_keys[0].name, "xfr-key");
+        assert!(!format!("{c:?}").contains("c2VjcmV0"), "the secret stays out of Debug");
+        let ring = c.key_ring();
+        assert!(ring.by_name("xfr-key.").is_some());
+        let bad_alg = text.replace("hmac-sha256", "hmac-md5");
+        let e = Config::parse(&bad_alg, Path::new("c.toml")).expect_err("unknown algorithm");
+        assert!(e.message.contains("hmac-md5"), "{e}");
+        let bad_secret = text.replace("c2VjcmV0", "not base64!");
+        let e = Config::parse(&bad_secret, Path::new("c.toml")).expect_err("not base64");
+        assert!(e.message.contains("base64"), "{e}");
+        let twice = format!("{text}{}", text.replace("hmac-sha256", "hmac-sha512"));
+        let e = Config::parse(&twice, Path::new("c.toml")).expect_err("the same name twice");
+        assert!(e.message.contains("twice"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `authority`: the answering logic (referral, CNAME, wildcard, negative).
 //! - `query`: one query's bytes to its response's bytes; `message` writes them.
 //! - `answer_cache`: wire answers reused for repeated questions.
+//! - `transfer`: zone transfers out (AXFR, IXFR) and NOTIFY to secondaries.
 //! - `resolver`: recursion for names outside our zones, with its cache;
 //!   [`prefix`]: the address prefixes allowed to use it.
 //! - `server`: UDP and TCP transports; [`service`]: settings, loading and
@@ -69,6 +70,10 @@ mod query;
 mod resolver;
 mod server;
 mod stats;
+mod transfer;
+// Used in part until the transfers (in and out) use all of it.
+#[allow(dead_code)]
+mod tsig;
 mod zone;
 mod zone_files;
 

@@ -19,6 +19,7 @@ use crate::{
     resolver::{Limits, Recursion, ResolverConfig, cache::CacheConfig, hints},
     server::TcpLimits,
     stats::Stats,
+    transfer::{self, Outbound},
     zone::{load, source::ReadLimits},
     zone_files, zone_state,
 };
@@ -118,6 +119,9 @@ impl Overrides {
             // flag); empty turns the file off, as `state_file = ""` does.
             config.server.state_file = Some(path.clone());
         }
+        if !self.allow_transfer.is_empty() {
+            config.server.allow_transfer.clone_from(&self.allow_transfer);
+        }
         let resolver = &mut config.resolver;
         if !self.allow_recursion.is_empty() {
             resolver.allow.clone_from(&self.allow_recursion);
@@ -133,6 +137,13 @@ impl Overrides {
         }
         if let Some(port) = self.upstream_port {
             resolver.upstream_port = port;
+        }
+        if let Some(key) = &self.tsig {
+            let absolute = crate::cli::absolute_origin;
+            config
+                .tsig_keys
+                .retain(|k| !same_origin(&absolute(&k.name), &absolute(&key.name)));
+            config.tsig_keys.push(key.clone());
         }
         for zone in &self.zones {
             let same = |z: &ZoneConfig| same_origin(&z.origin, &zone.origin);
@@ -274,6 +285,8 @@ pub(crate) struct Loaded {
     pub(crate) recursion: Option<Recursion>,
     /// The DNS cookie secrets, which the XDP program is given too.
     pub(crate) cookies: CookieSecrets,
+    /// Transfer settings, for the transports.
+    transfers: Outbound,
     stats: Stats,
 }
 
@@ -289,6 +302,7 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
         identity: settings.identity(),
         recursion: recursion(&settings.config.resolver)?,
         cookies: CookieSecrets::at_start(&settings.config.server),
+        transfers: Outbound::new(&settings.config),
         stats,
     })
 }
@@ -304,6 +318,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Sha
         cookies: ArcSwap::from_pointee(loaded.cookies),
         stats: loaded.stats,
         recursion: loaded.recursion,
+        transfers: loaded.transfers,
         fast_path,
     })
 }
@@ -356,6 +371,7 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
     .await;
     if let Ok((settings, _)) = &loaded {
         apply_cookie_settings(&shared, settings);
+        shared.transfers.reconfigure(&settings.config);
     }
     match loaded {
         Ok((settings, Ok(catalog))) => {
@@ -417,12 +433,14 @@ fn reread(current: Settings) -> Settings {
 
 /// Makes `catalog` the one served (after the XDP maps, so XDP never serves
 /// a zone version that is no longer loaded).
-fn swap_in(shared: &Shared, catalog: Catalog, config: &Config) {
+fn swap_in(shared: &Arc<Shared>, catalog: Catalog, config: &Config) {
     let catalog = Arc::new(catalog);
     shared.fast_path.serve_catalog(&catalog);
     // The state file first: whoever sees the new answers finds it written.
     report_zones(config, &catalog);
-    shared.catalog.store(catalog.clone());
+    let previous = shared.catalog.swap(catalog.clone());
+    transfer::versions_swapped(shared, &previous, &catalog);
+    drop(previous);
     Stats::bump(&shared.stats.reloads);
     release_freed_memory();
     tracing::info!("reload complete");

@@ -75,6 +75,27 @@ counters! {
     recursions,
     /// Recursive queries answered SERVFAIL because too many were in flight.
     recursion_overloaded,
+    /// AXFR and IXFR requests refused: the client is not in the zone's
+    /// `allow_transfer`, or the name is not a zone we serve.
+    transfers_refused,
+    /// AXFR streams served.
+    axfr_out,
+    /// IXFR streams served with differences from the history.
+    ixfr_out,
+    /// IXFR answered with the whole zone: the client's serial is not in the history.
+    ixfr_out_full,
+    /// IXFR answered with the SOA alone over TCP: the client is current.
+    ixfr_out_current,
+    /// IXFR over UDP answered with the SOA alone.
+    ixfr_out_udp,
+    /// Transfers out cut short: a client that did not read, or a socket error.
+    transfers_aborted,
+    /// NOTIFY messages a secondary answered.
+    notify_answered,
+    /// NOTIFY messages answered with an error RCODE (the secondary refuses us).
+    notify_refused,
+    /// NOTIFY messages never answered after every retry.
+    notify_unanswered,
     /// Zone reloads that succeeded.
     reloads,
     /// Zones that failed to load and kept their old version.

@@ -6,6 +6,10 @@
 pub const CLASS_IN: u16 = 1;
 /// TYPE OPT.
 const TYPE_OPT: u16 = 41;
+/// TYPE SOA.
+const TYPE_SOA: u16 = 6;
+/// QTYPE IXFR.
+const TYPE_IXFR: u16 = 251;
 /// The RD flag in the flags word.
 pub const FLAG_RD: u16 = 0x0100;
 /// The CD flag in the flags word.
@@ -58,6 +62,21 @@ impl Query {
             counts: None,
             tail: Vec::new(),
         }
+    }
+
+    /// An IXFR query (RFC 1995 3) for the zone `qname` from the client's
+    /// `serial`: the SOA in the authority section (its owner a pointer to the
+    /// question, its names the root), no EDNS.
+    pub fn ixfr(qname: &str, serial: u32) -> Query {
+        let mut soa = vec![0xc0, 12];
+        soa.extend_from_slice(&TYPE_SOA.to_be_bytes());
+        soa.extend_from_slice(&CLASS_IN.to_be_bytes());
+        soa.extend_from_slice(&0u32.to_be_bytes());
+        soa.extend_from_slice(&22u16.to_be_bytes());
+        soa.extend_from_slice(&[0, 0]);
+        soa.extend_from_slice(&serial.to_be_bytes());
+        soa.extend_from_slice(&[0; 16]);
+        Query::new(qname, TYPE_IXFR).counts([1, 0, 1, 0]).tail(&soa)
     }
 
     /// Sets the message ID.

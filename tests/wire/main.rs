@@ -15,6 +15,7 @@ mod recursion;
 mod reload;
 mod sidecar;
 mod tcp_pressure;
+mod transfer;
 mod udp_tcp;
 mod xdp;
 mod zones;

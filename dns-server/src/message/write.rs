@@ -3,6 +3,8 @@
 //! The writer enforces a size limit record by record, so that the caller can
 //! decide what to do when a section does not fit (truncate, or drop extras).
 
+use std::collections::HashMap;
+
 use dns_wire::wire::{HEADER_LEN, rtype};
 
 /// Offsets above this cannot be the target of a compression pointer.
@@ -28,6 +30,10 @@ pub(crate) struct Writer<'b> {
     counts: [u16; 3],
     /// Offsets of names written so far, candidates for compression.
     names: Vec<u16>,
+    /// The same offsets by lower-cased suffix, for messages of thousands of
+    /// names (zone transfers), where a scan of `names` per name would cost
+    /// their square; `None` for ordinary answers, which hold a few.
+    index: Option<HashMap<Box<[u8]>, u16>>,
 }
 
 /// The record did not fit under the size limit; the buffer is unchanged.
@@ -73,7 +79,22 @@ impl<'b> Writer<'b> {
             limit,
             counts: [0; 3],
             names,
+            index: None,
         }
+    }
+
+    /// Finds compression targets through an index instead of a scan: for
+    /// messages of many records (a zone transfer's 64 KiB).
+    pub(crate) fn index_names(&mut self) {
+        let mut index = HashMap::with_capacity(1024);
+        // Only the question is written yet: each suffix, uncompressed.
+        for &offset in &self.names {
+            let at = usize::from(offset);
+            if let Some(len) = dns_wire::query::question_name_len(&self.buf[at..]) {
+                index.insert(self.buf[at..at + len].to_ascii_lowercase().into(), offset);
+            }
+        }
+        self.index = Some(index);
     }
 
     /// Current size in bytes.
@@ -186,6 +207,9 @@ impl<'b> Writer<'b> {
             }
             if self.buf.len() <= MAX_POINTER {
                 self.names.push(self.buf.len() as u16);
+                if let Some(index) = &mut self.index {
+                    index.insert(suffix.to_ascii_lowercase().into(), self.buf.len() as u16);
+                }
             }
             let end = (at + 1 + len as usize).min(wire.len());
             self.buf.extend_from_slice(&wire[at..end]);
@@ -196,6 +220,17 @@ impl<'b> Writer<'b> {
 
     /// Offset of an already-written name equal to `suffix` (ASCII case-insensitive).
     fn find_suffix(&self, suffix: &[u8]) -> Option<u16> {
+        if let Some(index) = &self.index {
+            let mut lower = [0u8; 255];
+            let lower = lower.get_mut(..suffix.len())?;
+            lower.copy_from_slice(suffix);
+            lower.make_ascii_lowercase();
+            // Checked against the buffer: an entry may be from a rolled-back record.
+            return index
+                .get(&*lower)
+                .copied()
+                .filter(|&offset| usize::from(offset) < self.buf.len() && self.name_equals(offset as usize, suffix));
+        }
         self.names
             .iter()
             .copied()
@@ -347,6 +382,40 @@ mod tests {
     use super::*;
 
     const QNAME: &[u8] = b"\x03WWW\x07example\x03com\x00";
+
+    #[test]
+    fn an_indexed_writer_writes_the_same_bytes_as_a_scanning_one() {
+        let owners: Vec<Vec<u8>> = (0..3000)
+            .map(|i| {
+                let label = format!("h{}", i % 700);
+                let mut wire = vec![label.len() as u8];
+                wire.extend_from_slice(label.as_bytes());
+                if i % 3 == 0 {
+                    wire.extend_from_slice(b"\x03Sub");
+                }
+                wire.extend_from_slice(b"\x07EXAMPLE\x03com\x00");
+                wire
+            })
+            .collect();
+        let write = |indexed: bool| {
+            let mut buf = Vec::new();
+            let mut w = Writer::new(&mut buf, 65535, 7, 0x8400, Some((QNAME, 252, 1)));
+            if indexed {
+                w.index_names();
+            }
+            for owner in &owners {
+                // A CNAME, so that RDATA names are compressed too.
+                if w.record(Section::Answer, owner, rtype::CNAME, 1, 60, owner).is_err() {
+                    break;
+                }
+            }
+            w.finish();
+            buf
+        };
+        let (scanned, indexed) = (write(false), write(true));
+        assert!(scanned.len() > 16_384, "past the reach of pointers: {}", scanned.len());
+        assert_eq!(indexed, scanned);
+    }
 
     #[test]
     fn answer_owner_points_at_the_question() {

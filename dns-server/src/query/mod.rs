@@ -10,6 +10,7 @@ pub(crate) mod chaos;
 pub(crate) mod cookies;
 pub(crate) mod encode;
 pub(crate) mod recursive;
+pub(crate) mod signed;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -184,8 +185,12 @@ impl Responder<'_> {
         match (q.qtype, transport) {
             // AXFR is TCP only (RFC 5936 4.2): NOTIMP over UDP, as Knot and NSD.
             (rtype::AXFR, Transport::Udp) => return Some(self.error(q, rcode::NOTIMP, limit, out)),
-            // Zone transfers are not offered (yet): refused, as without an ACL.
-            (rtype::AXFR | rtype::IXFR, _) => return Some(self.error(q, rcode::REFUSED, limit, out)),
+            // Transfers the transports did not serve (see `transfer::serve`):
+            // not allowed, or not a zone's apex.
+            (rtype::AXFR | rtype::IXFR, _) => {
+                Stats::bump(&self.stats.transfers_refused);
+                return Some(self.error(q, rcode::REFUSED, limit, out));
+            }
             _ => {}
         }
         match q.qclass {
@@ -295,6 +300,8 @@ pub(crate) struct Shared {
     pub stats: Stats,
     /// Recursion, when configured.
     pub recursion: Option<Recursion>,
+    /// Transfers out: who may, and each zone's history for IXFR.
+    pub transfers: crate::transfer::Outbound,
     /// Where answers flow back into the XDP fast path: each new catalog
     /// before it is swapped in, each answer newly cached, each question
     /// answered from the resolver's cache.
@@ -311,17 +318,31 @@ impl Shared {
         client: IpAddr,
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
+        if transport == Transport::Udp
+            && crate::transfer::request::asks_transfer(packet)
+            && crate::transfer::serve::over_udp(packet, client, self, out)
+        {
+            return Ok(Reply::Ready);
+        }
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
         let secrets = self.cookies.load();
         let asker = Asker::now(client, &secrets);
         let may_recurse = || self.recursion.as_ref().is_some_and(|r| r.allows(client));
-        let reply = Responder {
+        let responder = Responder {
             catalog: &catalog,
             identity: &self.identity,
             stats: &self.stats,
             fast_path: &*self.fast_path,
+        };
+        let mut reply = responder.respond_to(packet, transport, Some(&asker), may_recurse, out)?;
+        if signed::refused_as_signed(out) {
+            let keys = self.transfers.policies.load().keys.clone();
+            if let signed::Signature::Good { unsigned, verified } = signed::check(packet, &keys, out) {
+                // Signed queries are answered from our zones only, never recursed.
+                reply = responder.respond_to(&unsigned, transport, Some(&asker), || false, out)?;
+                signed::sign(out, &verified);
+            }
         }
-        .respond_to(packet, transport, Some(&asker), may_recurse, out)?;
         let (Reply::Recurse(mut pending), Some(recursion)) = (reply, &self.recursion) else {
             return Ok(Reply::Ready);
         };

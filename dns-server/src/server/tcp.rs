@@ -25,6 +25,7 @@ use super::{
 use crate::{
     query::{Reply, Shared, Transport, encode},
     stats::Stats,
+    transfer::{self, serve::Served},
 };
 
 /// Pending connections the kernel may queue.
@@ -140,6 +141,18 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, li
             Ok(Ok(query)) => query,
         };
         Stats::bump(&shared.stats.tcp_queries);
+        if transfer::request::asks_transfer(&query) {
+            let progress = || slot.touch();
+            match transfer::serve::over_tcp(&mut stream, &query, peer.ip(), shared, limits.write_timeout, progress)
+                .await
+            {
+                Served::Done => continue,
+                Served::SlowReader => return Close::SlowReader,
+                Served::Failed(e) => return Close::Error(e),
+                // Refused and the rest: answered below like any query.
+                Served::Declined => {}
+            }
+        }
         let Some(framed) = answer(&query, peer, shared, idle).await else {
             return Close::NotAQuery;
         };

@@ -214,6 +214,15 @@ impl<'a> RRset<'a> {
         }
     }
 
+    /// Each RDATA borrowed from the zone, so outliving this RRset value (a
+    /// zone transfer walks them); none for a synthesised RRset.
+    pub(crate) fn rdatas_in_zone(&self) -> Rdatas<'a> {
+        match self.data {
+            Cow::Borrowed(data) => Rdatas { rest: data },
+            Cow::Owned(_) => Rdatas { rest: &[] },
+        }
+    }
+
     /// The first RDATA (a CNAME's, DNAME's or SOA's only one).
     pub(crate) fn first(&self) -> Option<&[u8]> {
         self.rdatas().next()

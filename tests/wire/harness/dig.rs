@@ -116,7 +116,8 @@ impl fmt::Display for Record {
 }
 
 impl Record {
-    fn parse(line: &str) -> Option<Record> {
+    /// One record line of dig's or kdig's output.
+    pub(crate) fn parse(line: &str) -> Option<Record> {
         let mut fields = line.split_whitespace();
         let owner = fields.next()?.to_ascii_lowercase();
         let ttl = fields.next()?.parse().ok()?;

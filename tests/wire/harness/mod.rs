@@ -4,11 +4,13 @@ mod compare;
 mod dig;
 mod reference;
 mod signer;
+mod xfr;
 
 pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use reference::{Knot, Nsd};
 pub use signer::{Denial, Signed, Signer, sign_zone};
+pub use xfr::{Transfer, dig_axfr, kdig_ixfr};
 
 use dig::dig_or_panic;
 
@@ -195,9 +197,17 @@ pub struct ServerBuilder {
     /// Pass `--state-file` inside the server's temp dir (the default), so
     /// that no test writes the host's `/run/dns-server/zones.json`.
     own_state_file: bool,
+    /// More `serve` arguments, after the others.
+    args: Vec<String>,
 }
 
 impl ServerBuilder {
+    /// Passes `arg` to `serve` too (after the zones, identity and config).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+
     /// Serves `origin` from `file`.
     pub fn zone(mut self, origin: &str, file: &Path) -> Self {
         self.zones.push((origin.to_string(), file.to_path_buf()));
@@ -253,6 +263,7 @@ impl ServerBuilder {
             if let Some(path) = &state_file {
                 args.extend(["--state-file".into(), path.display().to_string()]);
             }
+            args.extend(self.args.iter().cloned());
             args
         };
         let what = format!("dns-server {}", args("PORT").join(" "));
@@ -299,6 +310,7 @@ impl Server {
             identity: "test-pop".into(),
             config: None,
             own_state_file: true,
+            args: Vec::new(),
         }
     }
 

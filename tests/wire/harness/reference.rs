@@ -19,9 +19,49 @@ pub struct Knot {
     _dir: TempDir,
 }
 
+/// What a [`Knot`] does with its zones.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Serves them from files; `transfers`: lets 127.0.0.0/8 transfer them.
+    Primary { transfers: bool },
+    /// Transfers them from the server on 127.0.0.1 at this port, which may
+    /// NOTIFY it, signing its requests with the key `NAME:BASE64`
+    /// (hmac-sha256) when one is given.
+    Secondary { primary: u16, key: Option<&'static str> },
+}
+
 impl Knot {
     /// Starts knotd serving `zones`, waiting until every zone answers its SOA.
     pub fn start(zones: &[(String, PathBuf)]) -> Knot {
+        Knot::launch(zones, Role::Primary { transfers: false })
+    }
+
+    /// As [`Knot::start`], letting 127.0.0.0/8 transfer every zone (AXFR, IXFR).
+    pub fn with_transfers(zones: &[(String, PathBuf)]) -> Knot {
+        Knot::launch(zones, Role::Primary { transfers: true })
+    }
+
+    /// Starts knotd as a secondary of the server on 127.0.0.1@`primary` for
+    /// `origin` (NOTIFY accepted from 127.0.0.1), waiting until it has
+    /// transferred the zone and answers its SOA.
+    pub fn secondary_of(origin: &str, primary: u16) -> Knot {
+        Knot::launch(
+            &[(origin.to_string(), PathBuf::new())],
+            Role::Secondary { primary, key: None },
+        )
+    }
+
+    /// As [`Knot::secondary_of`], its SOA queries and transfers signed with
+    /// the hmac-sha256 key `NAME:BASE64` (NOTIFY still accepted unsigned).
+    pub fn secondary_with_key(origin: &str, primary: u16, key: &'static str) -> Knot {
+        let role = Role::Secondary {
+            primary,
+            key: Some(key),
+        };
+        Knot::launch(&[(origin.to_string(), PathBuf::new())], role)
+    }
+
+    fn launch(zones: &[(String, PathBuf)], role: Role) -> Knot {
         let dir = TempDir::new("knot");
         let log = dir.path().join("knotd.log");
         let config = |port: u16| {
@@ -32,11 +72,47 @@ impl Knot {
                  database:\n    storage: \"{d}\"\n\
                  log:\n  - target: stderr\n    any: info\n\
                  template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
-                 zonefile-load: whole\n    journal-content: none\n    semantic-checks: on\n\
-                 zone:\n"
+                 zonefile-load: whole\n    journal-content: {journal}\n    semantic-checks: on\n\
+                 {acls}\
+                 zone:\n",
+                journal = if matches!(role, Role::Secondary { .. }) {
+                    "changes"
+                } else {
+                    "none"
+                },
+                acls = match role {
+                    Role::Primary { transfers: false } => String::new(),
+                    Role::Primary { transfers: true } => {
+                        "acl:\n  - id: xfr\n    address: 127.0.0.0/8\n    action: transfer\n".to_string()
+                    }
+                    Role::Secondary { primary, key } => {
+                        let (keys, use_key) = match key.and_then(|k| k.split_once(':')) {
+                            Some((name, secret)) => (
+                                format!("key:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\n"),
+                                format!("    key: {name}\n"),
+                            ),
+                            None => (String::new(), String::new()),
+                        };
+                        format!(
+                            "{keys}remote:\n  - id: primary\n    address: 127.0.0.1@{primary}\n{use_key}\
+                             acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
+                        )
+                    }
+                },
             );
             for (origin, file) in zones {
-                conf.push_str(&format!("  - domain: {origin}\n    file: \"{}\"\n", file.display()));
+                match role {
+                    Role::Primary { transfers } => {
+                        conf.push_str(&format!("  - domain: {origin}\n    file: \"{}\"\n", file.display()));
+                        if transfers {
+                            conf.push_str("    acl: xfr\n");
+                        }
+                    }
+                    // Its copy in its own directory; Knot 3.2 says `master`, later releases `primary`.
+                    Role::Secondary { .. } => conf.push_str(&format!(
+                        "  - domain: {origin}\n    file: \"{d}/{origin}zone\"\n    master: primary\n    acl: notify\n"
+                    )),
+                }
             }
             dir.write("knot.conf", &conf)
         };
@@ -67,6 +143,11 @@ impl Knot {
         dig_or_panic("knotd", "127.0.0.1", self.port, args, || {
             fs::read_to_string(&self.log).unwrap_or_default()
         })
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
