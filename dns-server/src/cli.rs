@@ -10,7 +10,7 @@ use clap::{
     builder::{OsStringValueParser, TypedValueParser},
 };
 
-use crate::config::ZoneConfig;
+use crate::config::{TsigKeyConfig, TsigSecret, ZoneConfig};
 
 /// Anycast DNS server with an XDP fast path.
 #[derive(Debug, Parser)]
@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve DNS (with no zone given: the built-in example.com zone on 127.0.0.1:5300 and [::1]:5300).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a zone file; prints `file:line: message` and exits 1 on an error.
     CheckZone {
         /// The zone's origin, e.g. `example.com.` (the trailing dot may be left out).
@@ -126,6 +126,24 @@ pub struct Overrides {
     // Clap's own path parser refuses "", the value that means "off".
     #[arg(long, value_name = "PATH", value_parser = OsStringValueParser::new().map(PathBuf::from))]
     pub state_file: Option<PathBuf>,
+    /// A TSIG key as NAME:ALGORITHM:BASE64, e.g. xfr-key:hmac-sha256:c2VjcmV0 (added to the file's
+    /// keys, replacing one of that name; used with every primary given on the command line).
+    #[arg(long, value_parser = parse_tsig)]
+    pub tsig: Option<TsigKeyConfig>,
+}
+
+fn parse_tsig(arg: &str) -> Result<TsigKeyConfig, String> {
+    let mut parts = arg.splitn(3, ':');
+    let (Some(name), Some(algorithm), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("expected NAME:ALGORITHM:BASE64, got {arg:?}"));
+    };
+    let key = TsigKeyConfig {
+        name: name.to_string(),
+        algorithm: algorithm.to_string(),
+        secret: TsigSecret(secret.to_string()),
+    };
+    key.key().map_err(|e| e.to_string())?;
+    Ok(key)
 }
 
 fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
@@ -246,6 +264,16 @@ mod tests {
         assert_eq!(o.state_file, Some(PathBuf::from("zones.json")));
         let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
         assert_eq!(off.state_file, Some(PathBuf::new()));
+        let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
+        assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
+        let key = serve_args(&["--tsig", "xfr-key:hmac-sha256:c2VjcmV0"])
+            .expect("valid")
+            .tsig;
+        let key = key.expect("a key");
+        assert_eq!((key.name.as_str(), key.algorithm.as_str()), ("xfr-key", "hmac-sha256"));
+        for bad in ["xfr-key:hmac-sha256", "xfr-key:hmac-md5:c2VjcmV0", "k:hmac-sha1:!!"] {
+            serve_args(&["--tsig", bad]).expect_err(bad);
+        }
         let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
         assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
     }

@@ -30,6 +30,11 @@
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
 //!
+//! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
+//! name = "xfr-key"
+//! algorithm = "hmac-sha256"    # hmac-sha256, hmac-sha384, hmac-sha512; hmac-sha1 for old primaries
+//! secret = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA=="  # base64 (as keymgr/tsig-keygen print it)
+//!
 //! [resolver]                   # recursion for names outside the zones
 //! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
 //! allow = ["127.0.0.0/8", "::1/128"]  # clients allowed to recurse; others get REFUSED
@@ -78,6 +83,9 @@ pub struct Config {
     /// Zones served authoritatively.
     #[serde(rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys.
+    #[serde(rename = "tsig")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
     /// Recursion for names outside the zones.
     pub resolver: ResolverSection,
     /// The XDP fast path.
@@ -418,6 +426,36 @@ pub struct ZoneConfig {
     pub file: PathBuf,
 }
 
+/// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    /// The key's name, a domain name that both ends must spell the same.
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384`, `hmac-sha512`, or `hmac-sha1`.
+    pub algorithm: String,
+    /// The shared secret, base64.
+    pub secret: TsigSecret,
+}
+
+/// A TSIG secret as configured (base64); never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TsigSecret(pub String);
+
+impl std::fmt::Debug for TsigSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TsigSecret(..)")
+    }
+}
+
+impl TsigKeyConfig {
+    /// The key it describes, or why it cannot be one.
+    pub(crate) fn key(&self) -> Result<crate::tsig::Key, crate::tsig::KeyError> {
+        crate::tsig::Key::from_text(&self.name, &self.algorithm, &self.secret.0)
+    }
+}
+
 /// Zone origins are absolute with or without their trailing dot, as in Knot's and NSD's configs.
 fn absolute_origin<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     String::deserialize(d).map(|origin| crate::cli::absolute_origin(&origin))
@@ -527,7 +565,27 @@ impl Config {
                 return Err((format!("zone {origin} is configured twice"), zone.origin.clone()));
             }
         }
+        let mut keys = std::collections::HashSet::with_capacity(self.tsig_keys.len());
+        for key in &self.tsig_keys {
+            let made = key
+                .key()
+                .map_err(|e| (format!("tsig key {:?}: {e}", key.name), key.name.clone()))?;
+            if !keys.insert(made.name().clone()) {
+                return Err((format!("tsig key {:?} is configured twice", key.name), key.name.clone()));
+            }
+        }
         Ok(())
+    }
+
+    /// The configured TSIG keys (checked by [`Config::check`]; a bad one is left out).
+    #[allow(dead_code)] // Until the secondary zones use it (the next commit).
+    pub(crate) fn key_ring(&self) -> crate::tsig::KeyRing {
+        crate::tsig::KeyRing::new(
+            self.tsig_keys
+                .iter()
+                .filter_map(|k| k.key().ok())
+                .map(std::sync::Arc::new),
+        )
     }
 }
 
@@ -599,6 +657,25 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("native"), "the error lists the modes: {e}");
         parse("[xdp]\nmode = \"Native\"\n").expect_err("modes are lower-case");
+    }
+
+    #[test]
+    fn tsig_keys_are_checked_and_never_printed() {
+        let text = "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+        let c = Config::parse(text, Path::new("c.toml")).expect("valid");
+        assert_eq!(c.tsig_keys[0].name, "xfr-key");
+        assert!(!format!("{c:?}").contains("c2VjcmV0"), "the secret stays out of Debug");
+        let ring = c.key_ring();
+        assert!(ring.by_name("xfr-key.").is_some());
+        let bad_alg = text.replace("hmac-sha256", "hmac-md5");
+        let e = Config::parse(&bad_alg, Path::new("c.toml")).expect_err("unknown algorithm");
+        assert!(e.message.contains("hmac-md5"), "{e}");
+        let bad_secret = text.replace("c2VjcmV0", "not base64!");
+        let e = Config::parse(&bad_secret, Path::new("c.toml")).expect_err("not base64");
+        assert!(e.message.contains("base64"), "{e}");
+        let twice = format!("{text}{}", text.replace("hmac-sha256", "hmac-sha512"));
+        let e = Config::parse(&twice, Path::new("c.toml")).expect_err("the same name twice");
+        assert!(e.message.contains("twice"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::CheckZone { origin, file, strict } => {
             check::zone(&origin, &file, strict).map(|line| println!("{line}"))
         }

@@ -134,6 +134,13 @@ impl Overrides {
         if let Some(port) = self.upstream_port {
             resolver.upstream_port = port;
         }
+        if let Some(key) = &self.tsig {
+            let absolute = crate::cli::absolute_origin;
+            config
+                .tsig_keys
+                .retain(|k| !same_origin(&absolute(&k.name), &absolute(&key.name)));
+            config.tsig_keys.push(key.clone());
+        }
         for zone in &self.zones {
             let same = |z: &ZoneConfig| same_origin(&z.origin, &zone.origin);
             config.zones.retain(|z| !same(z));
