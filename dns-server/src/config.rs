@@ -25,10 +25,17 @@
 //! strict = false               # a zone that fails to load at start stops the server (--strict);
 //!                              # default: it is logged, not served (SERVFAIL), the others are
 //! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
+//! data_dir = "/var/lib/dns-server"  # transferred zones and their journals (--data-dir)
 //!
 //! [[zone]]
 //! origin = "example.com."
 //! file = "example.com.zone"    # relative to this file's directory
+//!
+//! [[zone]]                     # a secondary zone, transferred from its primaries (--secondary)
+//! origin = "example.net."
+//! primaries = ["192.0.2.1:53", "[2001:db8::1]:53"]  # tried in order; NOTIFY accepted from these
+//! tsig = "xfr-key"             # a [[tsig]] key, for SOA queries, transfers and NOTIFY
+//! file = "example.net.zone"    # where the copy is kept; default: data_dir/ORIGIN.zone
 //!
 //! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
 //! name = "xfr-key"
@@ -318,6 +325,10 @@ pub struct ServerConfig {
     /// file's directory. Empty: not written. Unwritable: a warning, and
     /// serving goes on. Applied at each reload.
     pub state_file: Option<PathBuf>,
+    /// Where transferred (secondary) zones and their IXFR journals are kept
+    /// when their `file` is not given; relative paths are taken from the
+    /// config file's directory.
+    pub data_dir: PathBuf,
 }
 
 /// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
@@ -407,6 +418,7 @@ impl Default for ServerConfig {
             require_cookies: false,
             strict: false,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
         }
     }
 }
@@ -415,6 +427,9 @@ impl Default for ServerConfig {
 /// `RuntimeDirectory=dns-server` makes.
 pub const DEFAULT_STATE_FILE: &str = "/run/dns-server/zones.json";
 
+/// Where transferred zones live by default.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/dns-server";
+
 /// One `[[zone]]` entry.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -422,8 +437,44 @@ pub struct ZoneConfig {
     /// The zone's apex, e.g. `example.com.`; the trailing dot may be left out.
     #[serde(deserialize_with = "absolute_origin")]
     pub origin: String,
-    /// Its master file; relative paths are taken from the config file's directory.
+    /// Its master file; relative paths are taken from the config file's
+    /// directory. For a secondary zone, where the transferred copy is kept
+    /// (empty: `data_dir/ORIGIN.zone`).
+    #[serde(default)]
     pub file: PathBuf,
+    /// The primaries a secondary zone is transferred from, tried in order;
+    /// empty for a zone read from its file.
+    #[serde(default)]
+    pub primaries: Vec<SocketAddr>,
+    /// The `[[tsig]]` key used with the primaries.
+    #[serde(default)]
+    pub tsig: Option<String>,
+}
+
+impl ZoneConfig {
+    /// A zone read from `file`.
+    pub fn from_file(origin: &str, file: impl Into<PathBuf>) -> ZoneConfig {
+        ZoneConfig {
+            origin: crate::cli::absolute_origin(origin),
+            file: file.into(),
+            primaries: Vec::new(),
+            tsig: None,
+        }
+    }
+
+    /// Whether it is transferred from primaries.
+    pub fn is_secondary(&self) -> bool {
+        !self.primaries.is_empty()
+    }
+
+    /// The file a secondary zone without one is kept in, under `data_dir`.
+    pub(crate) fn default_file(&self, data_dir: &Path) -> PathBuf {
+        let name = match self.origin.trim_end_matches('.') {
+            "" => "root".to_string(),
+            origin => origin.to_lowercase().replace('/', "_"),
+        };
+        data_dir.join(format!("{name}.zone"))
+    }
 }
 
 /// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
@@ -497,9 +548,12 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for zone in &mut config.zones {
-            if zone.file.is_relative() {
+            if zone.file.is_relative() && !zone.file.as_os_str().is_empty() {
                 zone.file = base.join(&zone.file);
             }
+        }
+        if config.server.data_dir.is_relative() {
+            config.server.data_dir = base.join(&config.server.data_dir);
         }
         for dir in &mut config.server.include_dirs {
             if dir.is_relative() {
@@ -564,6 +618,15 @@ impl Config {
             if !seen.insert(origin.as_wire().to_vec()) {
                 return Err((format!("zone {origin} is configured twice"), zone.origin.clone()));
             }
+            if !zone.is_secondary() && zone.file.as_os_str().is_empty() {
+                return Err((
+                    format!("zone {origin} has neither a file nor primaries"),
+                    zone.origin.clone(),
+                ));
+            }
+            if zone.tsig.is_some() && !zone.is_secondary() {
+                return Err((format!("zone {origin}: tsig without primaries"), zone.origin.clone()));
+            }
         }
         let mut keys = std::collections::HashSet::with_capacity(self.tsig_keys.len());
         for key in &self.tsig_keys {
@@ -574,11 +637,24 @@ impl Config {
                 return Err((format!("tsig key {:?} is configured twice", key.name), key.name.clone()));
             }
         }
+        let ring = self.key_ring();
+        for zone in &self.zones {
+            if let Some(name) = &zone.tsig
+                && ring.by_name(name).is_none()
+            {
+                return Err((
+                    format!(
+                        "zone {}: tsig key {name:?} is not configured ([[tsig]] or --tsig)",
+                        zone.origin
+                    ),
+                    name.clone(),
+                ));
+            }
+        }
         Ok(())
     }
 
     /// The configured TSIG keys (checked by [`Config::check`]; a bad one is left out).
-    #[allow(dead_code)] // Until the secondary zones use it (the next commit).
     pub(crate) fn key_ring(&self) -> crate::tsig::KeyRing {
         crate::tsig::KeyRing::new(
             self.tsig_keys
@@ -657,6 +733,26 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("native"), "the error lists the modes: {e}");
         parse("[xdp]\nmode = \"Native\"\n").expect_err("modes are lower-case");
+    }
+
+    #[test]
+    fn secondary_zones() {
+        let text = "[server]\ndata_dir = \"xfr\"\n[[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n\
+                    [[zone]]\norigin = \"example.net\"\nprimaries = [\"192.0.2.1:53\", \"[2001:db8::1]:5353\"]\ntsig = \"k\"\n";
+        let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
+        let zone = &c.zones[0];
+        assert!(zone.is_secondary());
+        assert_eq!(zone.primaries.len(), 2);
+        assert_eq!(c.server.data_dir, Path::new("/etc/dns/xfr"));
+        assert_eq!(
+            zone.default_file(&c.server.data_dir),
+            Path::new("/etc/dns/xfr/example.net.zone")
+        );
+        let e = Config::parse(&text.replace("tsig = \"k\"", "tsig = \"nokey\""), Path::new("c.toml"))
+            .expect_err("unknown key");
+        assert!(e.message.contains("nokey"), "{e}");
+        let e = Config::parse("[[zone]]\norigin = \"a.\"\n", Path::new("c.toml")).expect_err("no file, no primaries");
+        assert!(e.message.contains("neither"), "{e}");
     }
 
     #[test]

@@ -67,9 +67,10 @@ mod message;
 mod name;
 mod query;
 mod resolver;
+mod secondary;
 mod server;
 mod stats;
-// Used in part until the transfers (in and out) use all of it.
+// Used in part until the transfers out use all of it.
 #[allow(dead_code)]
 mod tsig;
 mod zone;

@@ -299,6 +299,8 @@ pub(crate) struct Shared {
     /// before it is swapped in, each answer newly cached, each question
     /// answered from the resolver's cache.
     pub fast_path: Arc<dyn FastPathSink>,
+    /// The secondary zones (NOTIFY goes to them) and the lock every catalog swap takes.
+    pub secondaries: Arc<crate::secondary::Registry>,
 }
 
 impl Shared {
@@ -311,6 +313,9 @@ impl Shared {
         client: IpAddr,
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
+        if crate::secondary::notify::answer(self, packet, client, out) {
+            return Ok(Reply::Ready);
+        }
         let catalog: arc_swap::Guard<Arc<Catalog>> = self.catalog.load();
         let secrets = self.cookies.load();
         let asker = Asker::now(client, &secrets);
