@@ -15,7 +15,9 @@ use std::{
 
 use test_support::query::encode_name;
 
-use crate::harness::{KnotPrimary, Response, Server, TempDir, TsigKey, free_port, soa_serial, try_dig};
+use crate::harness::{
+    BindPrimary, HiddenPrimary, KnotPrimary, Response, Server, TempDir, TsigKey, free_port, soa_serial, try_dig,
+};
 
 const ORIGIN: &str = "xfr.test.";
 
@@ -73,13 +75,14 @@ fn refresh_report(server: &Server) -> dns_server::zone_state::RefreshReport {
     zone.secondary.clone().expect("a secondary zone's refresh report")
 }
 
-/// Transfers, then follows a change made with knotc: NOTIFY, then IXFR;
-/// then, the primary stopped, a restarted server serves its copy from disk.
-fn follows_knot(key: Option<TsigKey>) {
+/// Transfers, then follows a change made on the primary (knotc, nsupdate):
+/// NOTIFY, then IXFR; then, the primary stopped, a restarted server serves
+/// its copy from disk.
+fn follows<P: HiddenPrimary>(key: Option<TsigKey>, start_primary: impl FnOnce(&str, Option<&TsigKey>, u16) -> P) {
     let data = TempDir::new("secondary-data");
     let port = free_port();
-    let mut knot = KnotPrimary::start(ORIGIN, &zone_text(HOURLY), key.as_ref(), port);
-    let mut args = secondary_args(&knot.address(), data.path());
+    let mut primary = start_primary(&zone_text(HOURLY), key.as_ref(), port);
+    let mut args = secondary_args(&primary.address(), data.path());
     if let Some(key) = &key {
         args.extend(["--tsig".into(), key.flag()]);
     }
@@ -96,8 +99,8 @@ fn follows_knot(key: Option<TsigKey>) {
         Some("transferred (AXFR)")
     );
 
-    knot.set(&[("new", "60", "TXT", "\"hello\"")]);
-    let serial = knot.serial();
+    primary.set(&[("new", "60", "TXT", "\"hello\"")]);
+    let serial = primary.serial();
     let took = wait_for(&server, Duration::from_secs(10), "the change after NOTIFY", || {
         try_dig("127.0.0.1", server.port, &["new.xfr.test.", "TXT"]).is_some_and(|r| !r.answer.is_empty())
     });
@@ -107,7 +110,7 @@ fn follows_knot(key: Option<TsigKey>) {
         refresh_report(&server).last_result.as_deref() == Some("transferred (IXFR)")
     });
     let report = refresh_report(&server);
-    assert_eq!(report.primary.as_deref(), Some(knot.address().as_str()));
+    assert_eq!(report.primary.as_deref(), Some(primary.address().as_str()));
     assert!(report.next_refresh.is_some() && report.expires.is_some(), "{report:?}");
     let kept = data.path().join("xfr.test.zone");
     assert!(kept.exists(), "the AXFR copy kept in the data dir");
@@ -118,21 +121,39 @@ fn follows_knot(key: Option<TsigKey>) {
 
     // The primary gone, the server restarted: the latest version at once, from disk.
     drop(server);
-    knot.stop();
+    primary.stop();
     let server = start(None, &args);
     assert_eq!(soa_of(&server), Some(serial), "served from disk at once");
     let new = server.dig(&["new.xfr.test.", "TXT"]);
     assert_eq!(new.answer[0].rdata, "\"hello\"", "the journal replayed");
 }
 
+fn knot(zone: &str, key: Option<&TsigKey>, notify_port: u16) -> KnotPrimary {
+    KnotPrimary::start(ORIGIN, zone, key, notify_port)
+}
+
+fn bind(zone: &str, key: Option<&TsigKey>, notify_port: u16) -> BindPrimary {
+    BindPrimary::start(ORIGIN, zone, key, notify_port)
+}
+
 #[test]
 fn follows_knot_by_notify_and_ixfr() {
-    follows_knot(None);
+    follows(None, knot);
 }
 
 #[test]
 fn follows_knot_with_tsig() {
-    follows_knot(Some(TsigKey::test_key()));
+    follows(Some(TsigKey::test_key()), knot);
+}
+
+#[test]
+fn follows_bind_by_notify_and_ixfr() {
+    follows(None, bind);
+}
+
+#[test]
+fn follows_bind_with_tsig() {
+    follows(Some(TsigKey::test_key()), bind);
 }
 
 #[test]
@@ -255,6 +276,10 @@ enum Behaviour {
     Dribble,
     /// Records for ever.
     Endless,
+    /// IXFR refused (AXFR served).
+    IxfrRefused,
+    /// IXFR answered with a change that removes a record the zone lacks (AXFR served).
+    IxfrBadChange,
 }
 
 /// A primary written for the test: answers SOA over UDP and AXFR over TCP as told.
@@ -285,12 +310,21 @@ fn soa_record(serial: u32) -> Vec<u8> {
 
 /// A response to `query` (its ID and question echoed) with `records` in the answer.
 fn response(query: &[u8], records: &[Vec<u8>], ancount: Option<u16>) -> Vec<u8> {
-    let question_end = 12 + query[12..].iter().position(|&b| b == 0).unwrap_or(0) + 1 + 4;
+    response_with(query, 0, records, ancount)
+}
+
+fn question_end(query: &[u8]) -> usize {
+    (12 + query[12..].iter().position(|&b| b == 0).unwrap_or(0) + 1 + 4).min(query.len())
+}
+
+/// [`response`] with an RCODE.
+fn response_with(query: &[u8], rcode: u8, records: &[Vec<u8>], ancount: Option<u16>) -> Vec<u8> {
+    let question_end = question_end(query);
     let mut out = query[..2].to_vec();
-    out.extend_from_slice(&[0x84, 0x00, 0, 1]);
+    out.extend_from_slice(&[0x84, rcode, 0, 1]);
     out.extend_from_slice(&ancount.unwrap_or(records.len() as u16).to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
-    out.extend_from_slice(&query[12..question_end.min(query.len())]);
+    out.extend_from_slice(&query[12..question_end]);
     for r in records {
         out.extend_from_slice(r);
     }
@@ -358,6 +392,8 @@ fn serve_axfr(mut conn: TcpStream, (serial, behaviour): (u32, Behaviour), stop: 
     if conn.read_exact(&mut query).is_err() {
         return;
     }
+    let end = question_end(&query);
+    let ixfr = query.get(end - 4..end - 2) == Some(&251u16.to_be_bytes()[..]);
     let soa = soa_record(serial);
     let ns = record(ORIGIN, 2, &encode_name("ns.xfr.test."));
     let glue = record("ns.xfr.test.", 1, &[192, 0, 2, 1]);
@@ -367,7 +403,15 @@ fn serve_axfr(mut conn: TcpStream, (serial, behaviour): (u32, Behaviour), stop: 
         conn.write_all(&framed(&response(&query, records, count))).is_ok()
     };
     match behaviour {
-        Behaviour::Good => {
+        Behaviour::IxfrRefused if ixfr => {
+            conn.write_all(&framed(&response_with(&query, 5, &[], None))).ok();
+        }
+        Behaviour::IxfrBadChange if ixfr => {
+            let missing = record("nothere.xfr.test.", 1, &[192, 0, 2, 99]);
+            let old = soa_record(serial - 1);
+            send(&mut conn, &[soa.clone(), old, missing, soa.clone(), soa], None);
+        }
+        Behaviour::Good | Behaviour::IxfrRefused | Behaviour::IxfrBadChange => {
             send(&mut conn, &zone, None);
         }
         Behaviour::FirstNotSoa => {
@@ -454,4 +498,27 @@ fn malformed_transfers_are_refused_and_the_old_version_kept() {
     wait_for(&server, Duration::from_secs(10), "the good version 50", || {
         soa_of(&server) == Some(50)
     });
+
+    // IXFR refused, and IXFR changes that do not apply: AXFR instead.
+    for (serial, behaviour, logged) in [
+        (51, Behaviour::IxfrRefused, "IXFR refused; asking for AXFR"),
+        (
+            52,
+            Behaviour::IxfrBadChange,
+            "IXFR changes do not apply; asking for AXFR",
+        ),
+    ] {
+        fake.set(serial, behaviour);
+        notify(&server, "127.0.0.1", ORIGIN, &[]);
+        wait_for(
+            &server,
+            Duration::from_secs(10),
+            &format!("{behaviour:?}: version {serial}"),
+            || soa_of(&server) == Some(serial),
+        );
+        assert!(server.stderr().contains(logged), "{behaviour:?}: {logged:?} logged");
+        wait_for(&server, Duration::from_secs(5), "the AXFR in the status", || {
+            refresh_report(&server).last_result.as_deref() == Some("transferred (AXFR)")
+        });
+    }
 }

@@ -5,7 +5,7 @@ mod primary;
 mod reference;
 
 pub use dig::{Record, Response, try_dig};
-pub use primary::{KnotPrimary, TsigKey, soa_serial};
+pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
 pub use reference::{Knot, Nsd};
 
 use dig::dig_or_panic;
