@@ -64,15 +64,24 @@ fn start(port: Option<u16>, args: &[String]) -> Server {
     .start()
 }
 
-/// The status of our one secondary zone.
-fn refresh_report(server: &Server) -> dns_server::zone_state::RefreshReport {
+/// The refresh report of our one secondary zone, once the state file has one.
+fn refresh_report(server: &Server) -> Option<dns_server::zone_state::RefreshReport> {
     let status = server.status();
-    let zone = status
-        .zones
-        .iter()
-        .find(|z| z.origin == ORIGIN)
-        .expect("the zone in the status");
-    zone.secondary.clone().expect("a secondary zone's refresh report")
+    let zone = status.zones.iter().find(|z| z.origin == ORIGIN)?;
+    zone.secondary.clone()
+}
+
+/// Waits until the report satisfies `ok` (the state file's writes are gathered
+/// for a moment, so it follows the answers by a little), and returns it.
+fn wait_report(
+    server: &Server,
+    what: &str,
+    ok: impl Fn(&dns_server::zone_state::RefreshReport) -> bool,
+) -> dns_server::zone_state::RefreshReport {
+    wait_for(server, Duration::from_secs(10), what, || {
+        refresh_report(server).is_some_and(|r| ok(&r))
+    });
+    refresh_report(server).expect("a report")
 }
 
 /// Transfers, then follows a change made on the primary (knotc, nsupdate):
@@ -94,10 +103,9 @@ fn follows<P: HiddenPrimary>(key: Option<TsigKey>, start_primary: impl FnOnce(&s
     assert_eq!(www.rcode, "NOERROR");
     assert!(www.flag("aa"), "authoritative for a secondary zone: {}", www.text);
     assert_eq!(www.answer[0].rdata, "192.0.2.10");
-    assert_eq!(
-        refresh_report(&server).last_result.as_deref(),
-        Some("transferred (AXFR)")
-    );
+    wait_report(&server, "the AXFR in the status", |r| {
+        r.last_result.as_deref() == Some("transferred (AXFR)")
+    });
 
     primary.set(&[("new", "60", "TXT", "\"hello\"")]);
     let serial = primary.serial();
@@ -106,10 +114,9 @@ fn follows<P: HiddenPrimary>(key: Option<TsigKey>, start_primary: impl FnOnce(&s
     });
     eprintln!("change on the primary answered by the secondary after {took:?}");
     assert_eq!(soa_of(&server), Some(serial));
-    wait_for(&server, Duration::from_secs(5), "the IXFR in the status", || {
-        refresh_report(&server).last_result.as_deref() == Some("transferred (IXFR)")
+    let report = wait_report(&server, "the IXFR in the status", |r| {
+        r.last_result.as_deref() == Some("transferred (IXFR)")
     });
-    let report = refresh_report(&server);
     assert_eq!(report.primary.as_deref(), Some(primary.address().as_str()));
     assert!(report.next_refresh.is_some() && report.expires.is_some(), "{report:?}");
     let kept = data.path().join("xfr.test.zone");
@@ -168,13 +175,8 @@ fn a_wrong_tsig_secret_gets_nothing_and_says_why() {
     let mut args = secondary_args(&knot.address(), data.path());
     args.extend(["--tsig".into(), wrong.flag()]);
     let server = start(None, &args);
-    wait_for(
-        &server,
-        Duration::from_secs(10),
-        "a failed refresh in the status",
-        || refresh_report(&server).last_error.is_some(),
-    );
-    let error = refresh_report(&server).last_error.unwrap_or_default();
+    let report = wait_report(&server, "a failed refresh in the status", |r| r.last_error.is_some());
+    let error = report.last_error.unwrap_or_default();
     assert!(error.contains("BADSIG") || error.contains("NOTAUTH"), "{error}");
     let r = server.dig(&["www.xfr.test.", "A"]);
     assert_eq!(r.rcode, "SERVFAIL", "nothing transferred: {}", r.text);
@@ -201,10 +203,12 @@ fn a_zone_not_refreshed_within_expire_answers_servfail() {
         "an extended error: {}",
         r.text
     );
-    let status = server.status();
-    let zone = status.zones.iter().find(|z| z.origin == ORIGIN).expect("zone");
-    assert_eq!(zone.state, "expired");
-    assert!(refresh_report(&server).expired);
+    // The state file follows within a moment (its writes are gathered).
+    wait_for(&server, Duration::from_secs(2), "\"expired\" in the status", || {
+        let status = server.status();
+        let zone = status.zones.iter().find(|z| z.origin == ORIGIN).expect("zone");
+        zone.state == "expired" && zone.secondary.as_ref().is_some_and(|s| s.expired)
+    });
 }
 
 fn notify(server: &Server, source: &str, zone: &str, extra: &[&str]) -> Response {
@@ -483,9 +487,10 @@ fn malformed_transfers_are_refused_and_the_old_version_kept() {
             Duration::from_secs(20),
             &format!("{behaviour:?} refused: {reason}"),
             || {
-                let report = refresh_report(&server);
-                report.last_result.as_deref() == Some("failed")
-                    && report.last_error.as_deref().is_some_and(|e| e.contains(reason))
+                refresh_report(&server).is_some_and(|report| {
+                    report.last_result.as_deref() == Some("failed")
+                        && report.last_error.as_deref().is_some_and(|e| e.contains(reason))
+                })
             },
         );
         assert_eq!(soa_of(&server), Some(1), "{behaviour:?}: the old version keeps serving");
@@ -517,8 +522,8 @@ fn malformed_transfers_are_refused_and_the_old_version_kept() {
             || soa_of(&server) == Some(serial),
         );
         assert!(server.stderr().contains(logged), "{behaviour:?}: {logged:?} logged");
-        wait_for(&server, Duration::from_secs(5), "the AXFR in the status", || {
-            refresh_report(&server).last_result.as_deref() == Some("transferred (AXFR)")
+        wait_report(&server, "the AXFR in the status", |r| {
+            r.last_result.as_deref() == Some("transferred (AXFR)")
         });
     }
 }

@@ -25,7 +25,10 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -74,6 +77,8 @@ pub(crate) struct Registry {
     swap: Mutex<()>,
     /// The configuration in force (limits, state file), replaced at each reload.
     config: Mutex<Option<Arc<Config>>>,
+    /// A state-file write is scheduled.
+    state_pending: AtomicBool,
 }
 
 impl Registry {
@@ -170,25 +175,50 @@ impl Registry {
 }
 
 /// Swaps `zone` into the served catalog (the XDP maps first, as a reload
-/// does) and rewrites the state file.
-pub(crate) fn publish(shared: &Shared, zone: ServedZone) {
-    let _swapping = shared.secondaries.lock_swaps();
-    let live = shared.catalog.load_full();
-    let catalog = Arc::new(live.with_zone(zone));
-    shared.fast_path.serve_catalog(&catalog);
-    shared.catalog.store(catalog.clone());
-    write_state(shared, &catalog);
+/// does), on a blocking thread as a reload does (the XDP map update is
+/// bounded work, but not async work), and has the state file rewritten.
+pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone) {
+    let sh = shared.clone();
+    let swapped = tokio::task::spawn_blocking(move || {
+        let _swapping = sh.secondaries.lock_swaps();
+        let live = sh.catalog.load_full();
+        let catalog = Arc::new(live.with_zone(zone));
+        sh.fast_path.serve_catalog(&catalog);
+        sh.catalog.store(catalog);
+    })
+    .await;
+    if let Err(error) = swapped {
+        tracing::error!(%error, "swapping in a secondary zone's version failed");
+    }
+    write_state(shared);
 }
 
-/// Rewrites the state file (after a refresh, whatever it found).
-pub(crate) fn write_state(shared: &Shared, catalog: &Catalog) {
-    let config = shared.secondaries.config();
-    if let Some(path) = crate::service::state_file(&config) {
-        let reports = shared.secondaries.reports();
-        if let Err(error) = crate::zone_state::write(path, catalog, &reports) {
-            tracing::warn!(path = %path.display(), %error, "zone state file not written");
-        }
+/// How long state-file writes are gathered: a burst of refreshes (many
+/// zones, a NOTIFY storm) writes the file once, not once per zone.
+const STATE_WRITE_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Has the state file rewritten shortly (after a refresh, whatever it found).
+pub(crate) fn write_state(shared: &Arc<Shared>) {
+    if shared.secondaries.state_pending.swap(true, Ordering::AcqRel) {
+        return;
     }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(STATE_WRITE_DELAY).await;
+        shared.secondaries.state_pending.store(false, Ordering::Release);
+        let _ = tokio::task::spawn_blocking(move || {
+            let config = shared.secondaries.config();
+            let Some(path) = crate::service::state_file(&config) else {
+                return;
+            };
+            let catalog = shared.catalog.load_full();
+            let reports = shared.secondaries.reports();
+            if let Err(error) = crate::zone_state::write(path, &catalog, &reports) {
+                tracing::warn!(path = %path.display(), %error, "zone state file not written");
+            }
+        })
+        .await;
+    });
 }
 
 /// Seconds since the epoch.

@@ -72,7 +72,7 @@ pub(crate) async fn run(shared: Arc<Shared>, zone: Arc<Secondary>) {
     loop {
         let started = SystemTime::now();
         let outcome = refresh(&shared, &zone, &mut state).await;
-        let wait = schedule(&shared, &zone, &mut state, started, outcome);
+        let wait = schedule(&shared, &zone, &mut state, started, outcome).await;
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = zone.refresh_now.notified() => {
@@ -92,7 +92,7 @@ fn last_refresh(file: &Path) -> Option<SystemTime> {
 }
 
 /// Asks each primary in turn; the first that answers decides.
-async fn refresh(shared: &Shared, zone: &Secondary, state: &mut State) -> Result<(String, SocketAddr), String> {
+async fn refresh(shared: &Arc<Shared>, zone: &Secondary, state: &mut State) -> Result<(String, SocketAddr), String> {
     let config = shared.secondaries.config();
     let limits = Limits {
         message: MESSAGE_TIMEOUT,
@@ -216,7 +216,7 @@ async fn build(zone: &Secondary, primary: SocketAddr, records: Vec<XfrRecord>) -
 }
 
 /// Keeps what was found on disk and serves it; returns the result's name.
-async fn serve(shared: &Shared, zone: &Secondary, state: &mut State, found: Found) -> String {
+async fn serve(shared: &Arc<Shared>, zone: &Secondary, state: &mut State, found: Found) -> String {
     let (new, result) = match found {
         Found::UpToDate => {
             store::touch(&zone.file);
@@ -250,7 +250,7 @@ async fn serve(shared: &Shared, zone: &Secondary, state: &mut State, found: Foun
     state.expired = false;
     let mut served = ServedZone::loaded(version, Some(zone.file.clone()));
     served.status = ZoneStatus::Loaded;
-    publish(shared, served);
+    publish(shared, served).await;
     result.into()
 }
 
@@ -265,8 +265,8 @@ fn report_store_error(zone: &Secondary, kept: Result<std::io::Result<()>, tokio:
 
 /// Records the outcome, expires the zone when its time has come, and
 /// returns how long to wait before the next refresh.
-fn schedule(
-    shared: &Shared,
+async fn schedule(
+    shared: &Arc<Shared>,
     zone: &Secondary,
     state: &mut State,
     started: SystemTime,
@@ -293,7 +293,8 @@ fn schedule(
                 version: None,
                 status: ZoneStatus::Expired("not refreshed within the SOA expire time".into()),
             },
-        );
+        )
+        .await;
     }
     let mut wait = match (succeeded, timers) {
         (true, Some(t)) => t.refresh,
@@ -323,6 +324,6 @@ fn schedule(
             }
         }
     }
-    super::write_state(shared, &shared.catalog.load_full());
+    super::write_state(shared);
     wait
 }
