@@ -87,6 +87,11 @@ impl Registry {
         self.lock_zones().get(origin).cloned()
     }
 
+    /// Whether there are no secondary zones.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock_zones().is_empty()
+    }
+
     fn lock_zones(&self) -> MutexGuard<'_, HashMap<Name, Arc<Secondary>>> {
         self.zones.lock().unwrap_or_else(|e| e.into_inner())
     }

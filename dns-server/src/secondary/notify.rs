@@ -10,8 +10,9 @@ use crate::{
     tsig::{self, KeyRing},
 };
 
-/// Answers `packet` into `out` when it is a NOTIFY; returns false otherwise.
-/// Accepted (NOERROR, AA) only for a secondary zone, from one of its
+/// Answers `packet` into `out` when it is a NOTIFY and we have secondary
+/// zones; returns false otherwise (a server that is no one's secondary
+/// treats NOTIFY as any opcode it lacks: NOTIMP). Accepted (NOERROR, AA) only for a secondary zone, from one of its
 /// primaries' addresses, signed with its key when it has one; REFUSED from
 /// anyone else, NOTAUTH with the TSIG error for a bad signature.
 pub(crate) fn answer(shared: &Shared, packet: &[u8], client: IpAddr, out: &mut Vec<u8>) -> bool {
@@ -19,7 +20,8 @@ pub(crate) fn answer(shared: &Shared, packet: &[u8], client: IpAddr, out: &mut V
         return false;
     }
     let flags = u16::from_be_bytes([packet[2], packet[3]]);
-    if (flags & OPCODE_MASK) >> 11 != u16::from(opcode::NOTIFY) || flags & FLAG_QR != 0 {
+    if (flags & OPCODE_MASK) >> 11 != u16::from(opcode::NOTIFY) || flags & FLAG_QR != 0 || shared.secondaries.is_empty()
+    {
         return false;
     }
     let id = u16::from_be_bytes([packet[0], packet[1]]);
