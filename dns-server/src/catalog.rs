@@ -26,6 +26,7 @@ pub(crate) struct Catalog {
 }
 
 /// A configured zone: the version served, or why there is none.
+#[derive(Clone)]
 pub(crate) struct ServedZone {
     /// The apex, lower-cased.
     pub origin: Name,
@@ -71,6 +72,9 @@ pub(crate) enum ZoneStatus {
     Failed(String),
     /// Failed (the error), and the version loaded before keeps serving.
     KeptOld(String),
+    /// A secondary zone not refreshed within its SOA expire time: not
+    /// served (SERVFAIL) until a refresh succeeds.
+    Expired(String),
 }
 
 impl ZoneStatus {
@@ -80,6 +84,7 @@ impl ZoneStatus {
             ZoneStatus::Loaded => "loaded",
             ZoneStatus::Failed(_) => "failed",
             ZoneStatus::KeptOld(_) => "failed-keeping-old",
+            ZoneStatus::Expired(_) => "expired",
         }
     }
 
@@ -87,7 +92,7 @@ impl ZoneStatus {
     pub(crate) fn error(&self) -> Option<&str> {
         match self {
             ZoneStatus::Loaded => None,
-            ZoneStatus::Failed(e) | ZoneStatus::KeptOld(e) => Some(e),
+            ZoneStatus::Failed(e) | ZoneStatus::KeptOld(e) | ZoneStatus::Expired(e) => Some(e),
         }
     }
 }
@@ -167,6 +172,18 @@ impl Catalog {
             budget,
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1,
         }
+    }
+
+    /// A new generation with `zone` added or put in place of the zone of its origin.
+    pub(crate) fn with_zone(&self, zone: ServedZone) -> Catalog {
+        let mut zones: Vec<ServedZone> = self
+            .zones
+            .values()
+            .filter(|z| z.origin != zone.origin)
+            .cloned()
+            .collect();
+        zones.push(zone);
+        Catalog::of(zones, self.budget.clone())
     }
 
     /// The budget every zone's answer cache draws on.

@@ -73,13 +73,14 @@ fn summary(warnings: &Warnings) -> String {
     }
 }
 
-/// Loads the configuration `file` and every zone it names; the line to
+/// Loads the configuration `file` and every zone it names (not the
+/// secondary zones, which are transferred, not read); the line to
 /// print when all are valid.
 pub fn config(file: &Path) -> anyhow::Result<String> {
     let config = Config::load(file)?;
     let limits = config.server.read_limits();
     let mut warnings = 0;
-    for zone in &config.zones {
+    for zone in config.zones.iter().filter(|z| !z.is_secondary()) {
         let origin = Name::parse(&absolute_origin(&zone.origin), None)?;
         let parsed = parse::read_file(&zone.file, &origin, class::IN, &limits)?;
         load::finish(&origin, parsed.records)?;

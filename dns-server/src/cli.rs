@@ -137,6 +137,23 @@ pub struct Overrides {
     /// keys, replacing one of that name; used with every primary given on the command line).
     #[arg(long, value_parser = parse_tsig)]
     pub tsig: Option<TsigKeyConfig>,
+    /// A secondary zone as ORIGIN=ADDR:PORT, transferred from that primary (repeatable; the same
+    /// ORIGIN again adds a primary, tried in order); kept in --data-dir, signed with --tsig if given.
+    #[arg(long = "secondary", value_parser = parse_secondary)]
+    pub secondaries: Vec<(String, SocketAddr)>,
+    /// Where transferred zones and their journals are kept ([server] data_dir; default /var/lib/dns-server).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn parse_secondary(arg: &str) -> Result<(String, SocketAddr), String> {
+    let (origin, primary) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("expected ORIGIN=ADDR:PORT, got {arg:?}"))?;
+    let primary = primary
+        .parse()
+        .map_err(|_| format!("expected ORIGIN=ADDR:PORT, got {arg:?} ({primary:?} is not ADDR:PORT)"))?;
+    Ok((absolute_origin(origin), primary))
 }
 
 fn parse_tsig(arg: &str) -> Result<TsigKeyConfig, String> {
@@ -157,13 +174,7 @@ fn parse_zone(arg: &str) -> Result<ZoneConfig, String> {
     let (origin, file) = arg
         .split_once('=')
         .ok_or_else(|| format!("expected ORIGIN=FILE, got {arg:?}"))?;
-    Ok(ZoneConfig {
-        origin: absolute_origin(origin),
-        file: PathBuf::from(file),
-        allow_transfer: None,
-        allow_transfer_keys: None,
-        notify: None,
-    })
+    Ok(ZoneConfig::from_file(origin, file))
 }
 
 /// A zone origin as Knot's and NSD's configurations read it: always absolute,
@@ -274,6 +285,32 @@ mod tests {
         assert_eq!(o.state_file, Some(PathBuf::from("zones.json")));
         let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
         assert_eq!(off.state_file, Some(PathBuf::new()));
+        let o = serve_args(&[
+            "--secondary",
+            "example.net=127.0.0.1:5301",
+            "--secondary",
+            "example.net.=[::1]:53",
+            "--data-dir",
+            "xfr",
+        ])
+        .expect("valid");
+        assert_eq!(
+            o.secondaries[0],
+            ("example.net.".to_string(), "127.0.0.1:5301".parse().unwrap())
+        );
+        assert_eq!(o.secondaries[1].1, "[::1]:53".parse::<SocketAddr>().unwrap());
+        assert_eq!(o.data_dir, Some(PathBuf::from("xfr")));
+        for bad in ["example.net", "example.net=127.0.0.1", "example.net=host:53"] {
+            serve_args(&["--secondary", bad]).expect_err(bad);
+        }
+        let key = serve_args(&["--tsig", "xfr-key:hmac-sha256:c2VjcmV0"])
+            .expect("valid")
+            .tsig;
+        let key = key.expect("a key");
+        assert_eq!((key.name.as_str(), key.algorithm.as_str()), ("xfr-key", "hmac-sha256"));
+        for bad in ["xfr-key:hmac-sha256", "xfr-key:hmac-md5:c2VjcmV0", "k:hmac-sha1:!!"] {
+            serve_args(&["--tsig", bad]).expect_err(bad);
+        }
         let e = serve_args(&["--zone", "example.org."]).expect_err("no file");
         assert!(e.to_string().contains("expected ORIGIN=FILE"), "{e}");
         let key = serve_args(&["--tsig", "xfr-key:hmac-sha256:c2VjcmV0"])

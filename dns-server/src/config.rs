@@ -29,6 +29,7 @@
 //! allow_transfer_keys = []     # [[tsig]] keys a transfer request may be signed with; with
 //!                              # allow_transfer, both are needed; alone, the key from anywhere
 //! notify = []                  # secondaries sent NOTIFY for every zone's new versions ("addr:port")
+//! data_dir = "/var/lib/dns-server"  # transferred zones and their journals (--data-dir)
 //!
 //! [[zone]]
 //! origin = "example.com."
@@ -36,6 +37,17 @@
 //! allow_transfer = ["192.0.2.0/24"]  # replaces [server] allow_transfer for this zone
 //! allow_transfer_keys = ["xfr-key"]   # replaces [server] allow_transfer_keys for this zone
 //! notify = ["192.0.2.2:53"]    # replaces [server] notify for this zone
+//!
+//! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
+//! name = "xfr-key"
+//! algorithm = "hmac-sha256"    # hmac-sha256, hmac-sha384, hmac-sha512; hmac-sha1 for old primaries
+//! secret = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA=="  # base64 (as keymgr/tsig-keygen print it)
+//!
+//! [[zone]]                     # a secondary zone, transferred from its primaries (--secondary)
+//! origin = "example.net."
+//! primaries = ["192.0.2.1:53", "[2001:db8::1]:53"]  # tried in order; NOTIFY accepted from these
+//! tsig = "xfr-key"             # a [[tsig]] key, for SOA queries, transfers and NOTIFY
+//! file = "example.net.zone"    # where the copy is kept; default: data_dir/ORIGIN.zone
 //!
 //! [[tsig]]                     # a TSIG key (RFC 8945), named by zones and transfer rules
 //! name = "xfr-key"
@@ -337,6 +349,10 @@ pub struct ServerConfig {
     /// Secondaries sent a NOTIFY (RFC 1996) for every new version of every
     /// zone, unless the zone sets its own list. Applied at each reload.
     pub notify: Vec<SocketAddr>,
+    /// Where transferred (secondary) zones and their IXFR journals are kept
+    /// when their `file` is not given; relative paths are taken from the
+    /// config file's directory.
+    pub data_dir: PathBuf,
 }
 
 /// A 16-byte DNS cookie secret, read from 32 hex digits; never printed.
@@ -433,6 +449,7 @@ impl Default for ServerConfig {
             allow_transfer: Vec::new(),
             allow_transfer_keys: Vec::new(),
             notify: Vec::new(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
         }
     }
 }
@@ -441,6 +458,9 @@ impl Default for ServerConfig {
 /// `RuntimeDirectory=dns-server` makes.
 pub const DEFAULT_STATE_FILE: &str = "/run/dns-server/zones.json";
 
+/// Where transferred zones live by default.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/dns-server";
+
 /// One `[[zone]]` entry.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -448,7 +468,10 @@ pub struct ZoneConfig {
     /// The zone's apex, e.g. `example.com.`; the trailing dot may be left out.
     #[serde(deserialize_with = "absolute_origin")]
     pub origin: String,
-    /// Its master file; relative paths are taken from the config file's directory.
+    /// Its master file; relative paths are taken from the config file's
+    /// directory. For a secondary zone, where the transferred copy is kept
+    /// (empty: `data_dir/ORIGIN.zone`).
+    #[serde(default)]
     pub file: PathBuf,
     /// Clients that may transfer this zone out; default: `[server] allow_transfer`.
     #[serde(default)]
@@ -460,6 +483,42 @@ pub struct ZoneConfig {
     /// Secondaries sent a NOTIFY for its new versions; default: `[server] notify`.
     #[serde(default)]
     pub notify: Option<Vec<SocketAddr>>,
+    /// The primaries a secondary zone is transferred from, tried in order;
+    /// empty for a zone read from its file.
+    #[serde(default)]
+    pub primaries: Vec<SocketAddr>,
+    /// The `[[tsig]]` key used with the primaries.
+    #[serde(default)]
+    pub tsig: Option<String>,
+}
+
+impl ZoneConfig {
+    /// A zone read from `file`.
+    pub fn from_file(origin: &str, file: impl Into<PathBuf>) -> ZoneConfig {
+        ZoneConfig {
+            origin: crate::cli::absolute_origin(origin),
+            file: file.into(),
+            allow_transfer: None,
+            allow_transfer_keys: None,
+            notify: None,
+            primaries: Vec::new(),
+            tsig: None,
+        }
+    }
+
+    /// Whether it is transferred from primaries.
+    pub fn is_secondary(&self) -> bool {
+        !self.primaries.is_empty()
+    }
+
+    /// The file a secondary zone without one is kept in, under `data_dir`.
+    pub(crate) fn default_file(&self, data_dir: &Path) -> PathBuf {
+        let name = match self.origin.trim_end_matches('.') {
+            "" => "root".to_string(),
+            origin => origin.to_lowercase().replace('/', "_"),
+        };
+        data_dir.join(format!("{name}.zone"))
+    }
 }
 
 /// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
@@ -533,9 +592,12 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for zone in &mut config.zones {
-            if zone.file.is_relative() {
+            if zone.file.is_relative() && !zone.file.as_os_str().is_empty() {
                 zone.file = base.join(&zone.file);
             }
+        }
+        if config.server.data_dir.is_relative() {
+            config.server.data_dir = base.join(&config.server.data_dir);
         }
         for dir in &mut config.server.include_dirs {
             if dir.is_relative() {
@@ -599,6 +661,38 @@ impl Config {
                 .to_lowercase();
             if !seen.insert(origin.as_wire().to_vec()) {
                 return Err((format!("zone {origin} is configured twice"), zone.origin.clone()));
+            }
+            if !zone.is_secondary() && zone.file.as_os_str().is_empty() {
+                return Err((
+                    format!("zone {origin} has neither a file nor primaries"),
+                    zone.origin.clone(),
+                ));
+            }
+            if zone.tsig.is_some() && !zone.is_secondary() {
+                return Err((format!("zone {origin}: tsig without primaries"), zone.origin.clone()));
+            }
+        }
+        let mut keys = std::collections::HashSet::with_capacity(self.tsig_keys.len());
+        for key in &self.tsig_keys {
+            let made = key
+                .key()
+                .map_err(|e| (format!("tsig key {:?}: {e}", key.name), key.name.clone()))?;
+            if !keys.insert(made.name().clone()) {
+                return Err((format!("tsig key {:?} is configured twice", key.name), key.name.clone()));
+            }
+        }
+        let ring = self.key_ring();
+        for zone in &self.zones {
+            if let Some(name) = &zone.tsig
+                && ring.by_name(name).is_none()
+            {
+                return Err((
+                    format!(
+                        "zone {}: tsig key {name:?} is not configured ([[tsig]] or --tsig)",
+                        zone.origin
+                    ),
+                    name.clone(),
+                ));
             }
         }
         let mut keys = std::collections::HashSet::with_capacity(self.tsig_keys.len());
@@ -702,6 +796,26 @@ mod tests {
         assert_eq!(e.line, 3, "{e}");
         assert!(e.message.contains("native"), "the error lists the modes: {e}");
         parse("[xdp]\nmode = \"Native\"\n").expect_err("modes are lower-case");
+    }
+
+    #[test]
+    fn secondary_zones() {
+        let text = "[server]\ndata_dir = \"xfr\"\n[[tsig]]\nname = \"k\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n\
+                    [[zone]]\norigin = \"example.net\"\nprimaries = [\"192.0.2.1:53\", \"[2001:db8::1]:5353\"]\ntsig = \"k\"\n";
+        let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
+        let zone = &c.zones[0];
+        assert!(zone.is_secondary());
+        assert_eq!(zone.primaries.len(), 2);
+        assert_eq!(c.server.data_dir, Path::new("/etc/dns/xfr"));
+        assert_eq!(
+            zone.default_file(&c.server.data_dir),
+            Path::new("/etc/dns/xfr/example.net.zone")
+        );
+        let e = Config::parse(&text.replace("tsig = \"k\"", "tsig = \"nokey\""), Path::new("c.toml"))
+            .expect_err("unknown key");
+        assert!(e.message.contains("nokey"), "{e}");
+        let e = Config::parse("[[zone]]\norigin = \"a.\"\n", Path::new("c.toml")).expect_err("no file, no primaries");
+        assert!(e.message.contains("neither"), "{e}");
     }
 
     #[test]

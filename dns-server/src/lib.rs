@@ -68,6 +68,7 @@ mod message;
 mod name;
 mod query;
 mod resolver;
+mod secondary;
 mod server;
 mod stats;
 mod transfer;

@@ -33,6 +33,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             None => Arc::new(NoFastPath),
         };
         let shared = service::start(loaded, sink);
+        shared.secondaries.sync(&shared, &settings.config);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         announce(&shared, &listeners.local_addrs());
         let shutdown = handle_signals(settings.clone(), shared.clone())?;

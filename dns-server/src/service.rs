@@ -43,6 +43,13 @@ impl Settings {
             None => Config::default(),
         };
         overrides.apply(&mut config);
+        // Secondary zones without a file are kept in the data directory.
+        let data_dir = config.server.data_dir.clone();
+        for zone in config.zones.iter_mut().filter(|z| z.is_secondary()) {
+            if zone.file.as_os_str().is_empty() {
+                zone.file = zone.default_file(&data_dir);
+            }
+        }
         config.check().map_err(|(message, _)| anyhow::anyhow!(message))?;
         Ok(Settings {
             config_file,
@@ -150,6 +157,25 @@ impl Overrides {
             config.zones.retain(|z| !same(z));
             config.zones.push(zone.clone());
         }
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir.clone_from(dir);
+        }
+        // --secondary: one zone per origin, its primaries in the order given.
+        let mut secondaries: Vec<ZoneConfig> = Vec::new();
+        for (origin, primary) in &self.secondaries {
+            match secondaries.iter_mut().find(|z| same_origin(&z.origin, origin)) {
+                Some(zone) => zone.primaries.push(*primary),
+                None => secondaries.push(ZoneConfig {
+                    primaries: vec![*primary],
+                    tsig: self.tsig.as_ref().map(|k| k.name.clone()),
+                    ..ZoneConfig::from_file(origin, PathBuf::new())
+                }),
+            }
+        }
+        for zone in secondaries {
+            config.zones.retain(|z| !same_origin(&z.origin, &zone.origin));
+            config.zones.push(zone);
+        }
     }
 }
 
@@ -203,6 +229,10 @@ pub(crate) fn load_catalog(
     for zone in &config.zones {
         let origin = Name::parse(&zone.origin, None)?.to_lowercase();
         let old = previous.and_then(|c| c.zone(origin.as_wire()));
+        if zone.is_secondary() {
+            zones.push(secondary_zone(origin, zone, old, &limits, &budget));
+            continue;
+        }
         let reading = Reading {
             limits: &limits,
             budget: &budget,
@@ -218,6 +248,43 @@ pub(crate) fn load_catalog(
         }
     }
     Ok(Catalog::of(zones, budget))
+}
+
+/// A secondary zone as served: what the previous catalog served (its
+/// refresh task owns it from then on), or at start its copy on disk, or
+/// nothing yet (SERVFAIL until the first transfer).
+fn secondary_zone(
+    origin: Name,
+    zone: &ZoneConfig,
+    old: Option<&ServedZone>,
+    limits: &ReadLimits,
+    budget: &Arc<CacheBudget>,
+) -> ServedZone {
+    if let Some(old) = old.filter(|o| o.file.as_deref() == Some(zone.file.as_path())) {
+        return old.clone();
+    }
+    let not_served = |status| ServedZone {
+        origin: origin.clone(),
+        file: Some(zone.file.clone()),
+        version: None,
+        status,
+    };
+    match crate::secondary::store::load(&origin, &zone.file, limits) {
+        Ok(Some(stored)) => {
+            tracing::info!(zone = %origin, serial = stored.zone.serial, journal_changes = stored.replayed, file = %zone.file.display(), "secondary zone served from its copy on disk");
+            let version = ZoneVersion::new(Arc::new(stored.zone), Vec::new(), budget);
+            ServedZone::loaded(version, Some(zone.file.clone()))
+        }
+        Ok(None) => not_served(ZoneStatus::Failed(
+            "waiting for the first transfer from its primaries".into(),
+        )),
+        Err(error) => {
+            tracing::error!(zone = %origin, %error, "secondary zone's copy on disk is unusable; waiting for a transfer");
+            not_served(ZoneStatus::Failed(format!(
+                "copy on disk unusable ({error}); waiting for a transfer"
+            )))
+        }
+    }
 }
 
 /// What reading one zone for [`load_catalog`] needs.
@@ -296,7 +363,7 @@ pub(crate) struct Loaded {
 pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
     let catalog = load_catalog(&settings.config, None, &stats, settings.config.server.strict)?;
-    report_zones(&settings.config, &catalog);
+    report_zones(&settings.config, &catalog, &Default::default());
     Ok(Loaded {
         catalog: Arc::new(catalog),
         identity: settings.identity(),
@@ -320,6 +387,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Sha
         recursion: loaded.recursion,
         transfers: loaded.transfers,
         fast_path,
+        secondaries: Arc::default(),
     })
 }
 
@@ -377,10 +445,13 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
         Ok((settings, Ok(catalog))) => {
             // The XDP update behind the hook is bounded work, but not async work.
             let config = settings.config.clone();
-            let applied = tokio::task::spawn_blocking(move || swap_in(&shared, catalog, &config)).await;
+            let sh = shared.clone();
+            let applied = tokio::task::spawn_blocking(move || swap_in(&sh, catalog, &config)).await;
             if let Err(error) = applied {
                 tracing::error!(%error, "reload task failed");
             }
+            // Secondary zones added, removed or reconfigured.
+            shared.secondaries.sync(&shared, &settings.config);
             settings
         }
         Ok((settings, Err(error))) => {
@@ -434,12 +505,16 @@ fn reread(current: Settings) -> Settings {
 /// Makes `catalog` the one served (after the XDP maps, so XDP never serves
 /// a zone version that is no longer loaded).
 fn swap_in(shared: &Arc<Shared>, catalog: Catalog, config: &Config) {
-    let catalog = Arc::new(catalog);
+    // A transfer that landed while the reload read its files is kept.
+    let swapping = shared.secondaries.lock_swaps();
+    let catalog = Arc::new(shared.secondaries.carry_over(catalog, &shared.catalog.load()));
     shared.fast_path.serve_catalog(&catalog);
     // The state file first: whoever sees the new answers finds it written.
-    report_zones(config, &catalog);
+    report_zones(config, &catalog, &shared.secondaries.reports());
     let previous = shared.catalog.swap(catalog.clone());
+    // Under the lock: each zone's differences are recorded in version order.
     transfer::versions_swapped(shared, &previous, &catalog);
+    drop(swapping);
     drop(previous);
     Stats::bump(&shared.stats.reloads);
     release_freed_memory();
@@ -476,7 +551,11 @@ pub(crate) fn release_freed_memory() {
 
 /// Logs how many zones are served and failed, and writes the state file
 /// `dns-server status` reads (a warning when it cannot be written).
-fn report_zones(config: &Config, catalog: &Catalog) {
+fn report_zones(
+    config: &Config,
+    catalog: &Catalog,
+    secondaries: &std::collections::HashMap<Name, zone_state::RefreshReport>,
+) {
     let (mut served, mut failed) = (0, Vec::new());
     for zone in catalog.zones() {
         if zone.version.is_some() {
@@ -499,14 +578,14 @@ fn report_zones(config: &Config, catalog: &Catalog) {
     let Some(path) = state_file(config) else {
         return;
     };
-    if let Err(error) = zone_state::write(path, catalog) {
+    if let Err(error) = zone_state::write(path, catalog, secondaries) {
         tracing::warn!(path = %path.display(), %error, "zone state file not written; `dns-server status` cannot show this server's zones");
     }
 }
 
 /// Where the zone state file is written, if anywhere: unset or empty
 /// (`state_file = ""`, `--state-file ""`) means nowhere.
-fn state_file(config: &Config) -> Option<&Path> {
+pub(crate) fn state_file(config: &Config) -> Option<&Path> {
     config
         .server
         .state_file

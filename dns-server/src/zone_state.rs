@@ -13,7 +13,30 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
+use std::collections::HashMap;
+
+use crate::{catalog::Catalog, name::Name};
+
+/// What `dns-server status` shows of a secondary zone's refreshes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// The primaries, in the order tried.
+    pub primaries: Vec<String>,
+    /// The primary of the last successful refresh.
+    pub primary: Option<String>,
+    /// Seconds since the epoch of the last refresh.
+    pub last_refresh: Option<u64>,
+    /// How it went: `transferred (IXFR)`, `transferred (AXFR)`, `up to date`, `failed`.
+    pub last_result: Option<String>,
+    /// Seconds since the epoch of the next planned refresh.
+    pub next_refresh: Option<u64>,
+    /// Seconds since the epoch when the zone expires unless refreshed.
+    pub expires: Option<u64>,
+    /// Whether it has expired (not served).
+    pub expired: bool,
+    /// The last failure, with each primary's reason.
+    pub last_error: Option<String>,
+}
 
 /// The whole file.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,11 +62,14 @@ pub struct ZoneReport {
     pub serial: Option<u32>,
     /// The last load's error, with its `file:line` when it has one.
     pub error: Option<String>,
+    /// A secondary zone's refreshes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<RefreshReport>,
 }
 
 impl Snapshot {
     /// The state of `catalog`'s zones, now.
-    pub(crate) fn of(catalog: &Catalog) -> Snapshot {
+    pub(crate) fn of(catalog: &Catalog, secondaries: &HashMap<Name, RefreshReport>) -> Snapshot {
         let mut zones: Vec<ZoneReport> = catalog
             .zones()
             .map(|z| ZoneReport {
@@ -52,6 +78,7 @@ impl Snapshot {
                 state: z.status.name().to_string(),
                 serial: z.version.as_ref().map(|v| v.zone.serial),
                 error: z.status.error().map(str::to_string),
+                secondary: secondaries.get(&z.origin).cloned(),
             })
             .collect();
         zones.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -64,8 +91,8 @@ impl Snapshot {
 }
 
 /// Writes `catalog`'s state to `path` atomically, making its directory if needed.
-pub(crate) fn write(path: &Path, catalog: &Catalog) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(&Snapshot::of(catalog)).map_err(std::io::Error::other)?;
+pub(crate) fn write(path: &Path, catalog: &Catalog, secondaries: &HashMap<Name, RefreshReport>) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(&Snapshot::of(catalog, secondaries)).map_err(std::io::Error::other)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -97,6 +124,29 @@ pub fn read(path: &Path) -> anyhow::Result<Snapshot> {
     serde_json::from_slice(&text).with_context(|| format!("{} is not a zone state file", path.display()))
 }
 
+/// A secondary zone's refresh state in one line, times relative to `now`.
+fn secondary_line(s: &RefreshReport, now: u64) -> String {
+    let ago = |t: Option<u64>| t.map_or("never".to_string(), |t| format!("{}s ago", now.saturating_sub(t)));
+    let within = |t: Option<u64>| t.map_or("-".to_string(), |t| format!("in {}s", t.saturating_sub(now)));
+    let mut line = format!(
+        "primaries {}; last refresh {} ({}) from {}; next refresh {}; expires {}",
+        s.primaries.join(" "),
+        ago(s.last_refresh),
+        s.last_result.as_deref().unwrap_or("-"),
+        s.primary.as_deref().unwrap_or("-"),
+        within(s.next_refresh),
+        if s.expired {
+            "EXPIRED".to_string()
+        } else {
+            within(s.expires)
+        },
+    );
+    if let Some(error) = &s.last_error {
+        line.push_str(&format!("; last error: {error}"));
+    }
+    line
+}
+
 /// The lines `dns-server status` prints: one per zone, failures with their error.
 pub fn format(snapshot: &Snapshot) -> Vec<String> {
     let mut lines = Vec::new();
@@ -107,6 +157,9 @@ pub fn format(snapshot: &Snapshot) -> Vec<String> {
             line.push_str(&format!("  error: {error}"));
         }
         lines.push(line);
+        if let Some(s) = &zone.secondary {
+            lines.push(format!("    {}", secondary_line(s, snapshot.written)));
+        }
     }
     let failed = snapshot.zones.iter().filter(|z| z.error.is_some()).count();
     lines.push(format!(
@@ -154,13 +207,13 @@ mod tests {
         });
         let catalog = Catalog::of(zones, catalog.budget().clone());
         let path = dir.path().join("run/zones.json");
-        write(&path, &catalog).expect("written, directory made");
+        write(&path, &catalog, &HashMap::new()).expect("written, directory made");
         let snapshot = read(&path).expect("read back");
         assert_eq!(
             snapshot,
             Snapshot {
                 written: snapshot.written,
-                ..Snapshot::of(&catalog)
+                ..Snapshot::of(&catalog, &HashMap::new())
             }
         );
         let lines = format(&snapshot);
@@ -179,7 +232,7 @@ mod tests {
 
         let not_a_dir = dir.write("file", "");
         assert!(
-            write(&not_a_dir.join("zones.json"), &catalog).is_err(),
+            write(&not_a_dir.join("zones.json"), &catalog, &HashMap::new()).is_err(),
             "unwritable: an error, no panic"
         );
     }

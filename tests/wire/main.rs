@@ -13,6 +13,7 @@ mod malformed;
 mod packet;
 mod recursion;
 mod reload;
+mod secondary;
 mod sidecar;
 mod tcp_pressure;
 mod transfer;

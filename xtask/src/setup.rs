@@ -14,6 +14,7 @@ use crate::cmd::{self, note};
 /// Every Debian package the tests, the lab and the benchmarks use.
 pub const ALL_PACKAGES: &[&str] = &[
     "bind9-dnsutils", // dig: end-to-end checks over the wire
+    "bind9",          // named: a hidden primary for the secondary-zone tests
     "knot",           // knotd: a peer to compare against
     "knot-dnsutils",  // kdig and kxdpgun, the load generator
     "nsd",            // a peer to compare against

@@ -94,6 +94,12 @@ impl Message {
 
 /// Reads a message.
 pub(crate) fn parse(msg: &[u8]) -> Result<Message, ReadError> {
+    parse_limited(msg, MAX_RECORDS)
+}
+
+/// Reads a message of at most `max_records` records (a zone transfer's
+/// 64 KiB messages hold thousands).
+pub(crate) fn parse_limited(msg: &[u8], max_records: usize) -> Result<Message, ReadError> {
     if msg.len() < HEADER_LEN {
         return Err(ReadError::Truncated);
     }
@@ -104,7 +110,7 @@ pub(crate) fn parse(msg: &[u8]) -> Result<Message, ReadError> {
     };
     let counts = [word(4), word(6), word(8), word(10)];
     let total = counts[1] as usize + counts[2] as usize + counts[3] as usize;
-    if counts[0] > 1 || total > MAX_RECORDS {
+    if counts[0] > 1 || total > max_records {
         return Err(ReadError::TooMany);
     }
     let mut at = HEADER_LEN;

@@ -306,6 +306,8 @@ pub(crate) struct Shared {
     /// before it is swapped in, each answer newly cached, each question
     /// answered from the resolver's cache.
     pub fast_path: Arc<dyn FastPathSink>,
+    /// The secondary zones (NOTIFY goes to them) and the lock every catalog swap takes.
+    pub secondaries: Arc<crate::secondary::Registry>,
 }
 
 impl Shared {
@@ -318,6 +320,9 @@ impl Shared {
         client: IpAddr,
         out: &mut Vec<u8>,
     ) -> Result<Reply, Drop> {
+        if crate::secondary::notify::answer(self, packet, client, out) {
+            return Ok(Reply::Ready);
+        }
         if transport == Transport::Udp
             && crate::transfer::request::asks_transfer(packet)
             && crate::transfer::serve::over_udp(packet, client, self, out)

@@ -2,12 +2,14 @@
 
 mod compare;
 mod dig;
+mod primary;
 mod reference;
 mod signer;
 mod xfr;
 
 pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
+pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
 pub use reference::{Knot, Nsd};
 pub use signer::{Denial, Signed, Signer, sign_zone};
 pub use xfr::{Transfer, dig_axfr, kdig_ixfr};
@@ -137,9 +139,21 @@ pub(crate) fn spawn_on_free_port(
     command: impl Fn(u16) -> Command,
     ready: impl Fn(u16) -> bool,
 ) -> (Child, u16) {
+    spawn_on_port(what, log, free_port, command, ready)
+}
+
+/// [`spawn_on_free_port`] on the ports `next_port` gives (the same one
+/// each time for a server whose port a peer was told of beforehand).
+pub(crate) fn spawn_on_port(
+    what: &str,
+    log: &Path,
+    mut next_port: impl FnMut() -> u16,
+    command: impl Fn(u16) -> Command,
+    ready: impl Fn(u16) -> bool,
+) -> (Child, u16) {
     let read_log = || fs::read_to_string(log).unwrap_or_default();
     for attempt in 1..=PORT_ATTEMPTS {
-        let port = free_port();
+        let port = next_port();
         let stderr = fs::File::create(log).unwrap_or_else(|e| panic!("expected to create {}: {e}", log.display()));
         let mut child = command(port)
             .stdin(Stdio::null())
@@ -197,8 +211,10 @@ pub struct ServerBuilder {
     /// Pass `--state-file` inside the server's temp dir (the default), so
     /// that no test writes the host's `/run/dns-server/zones.json`.
     own_state_file: bool,
-    /// More `serve` arguments, after the others.
+    /// More `serve` arguments.
     args: Vec<String>,
+    /// The port to serve on, when a peer must know it first (a primary's NOTIFY target).
+    port: Option<u16>,
 }
 
 impl ServerBuilder {
@@ -229,6 +245,18 @@ impl ServerBuilder {
     /// Writes `text` to a config file and passes `--config`.
     pub fn config(mut self, text: &str) -> Self {
         self.config = Some(text.to_string());
+        self
+    }
+
+    /// Adds `serve` arguments (`--secondary`, `--tsig`, `--data-dir`, ...).
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Serves on `port` (from [`free_port`]) instead of a port of its own choosing.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
 
@@ -267,9 +295,11 @@ impl ServerBuilder {
             args
         };
         let what = format!("dns-server {}", args("PORT").join(" "));
-        let (child, port) = spawn_on_free_port(
+        let fixed = self.port;
+        let (child, port) = spawn_on_port(
             &what,
             &log,
+            || fixed.unwrap_or_else(free_port),
             |port| {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_dns-server"));
                 // Plain log lines in failure messages.
@@ -311,6 +341,7 @@ impl Server {
             config: None,
             own_state_file: true,
             args: Vec::new(),
+            port: None,
         }
     }
 
@@ -342,6 +373,12 @@ impl Server {
     /// [`ServerBuilder::state_file_from_config`] left the flag out.
     pub fn state_file(&self) -> Option<&Path> {
         self.state_file.as_deref()
+    }
+
+    /// Its zones' state as `dns-server status` reads it (from its own state file).
+    pub fn status(&self) -> dns_server::zone_state::Snapshot {
+        let path = self.state_file().expect("expected the server's own --state-file");
+        dns_server::zone_state::read(path).unwrap_or_else(|e| panic!("expected a state file: {e:#}"))
     }
 
     /// What it has written to stderr so far.

@@ -1,0 +1,264 @@
+//! Asking a primary: the SOA query, and the IXFR or AXFR over TCP, under time and size limits.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use dns_wire::wire::{FLAG_QR, FLAG_TC, HEADER_LEN, class, rcode, rtype};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, UdpSocket},
+    time::timeout,
+};
+
+use super::{
+    serial::{Timers, newer},
+    stream::{StreamParser, Transfer, XfrRecord},
+};
+use crate::{
+    message::{Section, Writer, read},
+    name::Name,
+    tsig::{self, Key, StreamVerifier},
+};
+
+/// How long a primary may take.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// For an SOA answer, a TCP connection, and each message of a transfer.
+    pub message: Duration,
+    /// For a whole transfer: a primary that dribbles is cut off here.
+    pub transfer: Duration,
+    /// Bytes of records one transfer may bring.
+    pub max_bytes: u64,
+}
+
+/// Why asking a primary failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum XfrError {
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("answered {}", rcode_name(*.0))]
+    Rcode(u16),
+    #[error("TSIG: {0}")]
+    Tsig(#[from] tsig::TsigError),
+    #[error("bad transfer: {0}")]
+    Stream(#[from] super::stream::StreamError),
+}
+
+fn rcode_name(code: u16) -> String {
+    match code {
+        rcode::FORMERR => "FORMERR".into(),
+        rcode::SERVFAIL => "SERVFAIL".into(),
+        rcode::NXDOMAIN => "NXDOMAIN".into(),
+        rcode::NOTIMP => "NOTIMP".into(),
+        rcode::REFUSED => "REFUSED".into(),
+        rcode::NOTAUTH => "NOTAUTH".into(),
+        other => format!("RCODE {other}"),
+    }
+}
+
+/// A request and what its answers are checked against.
+struct Request {
+    bytes: Vec<u8>,
+    id: u16,
+    qtype: u16,
+    /// The TSIG key and our request's MAC, when signed.
+    signed: Option<(Arc<Key>, Vec<u8>)>,
+}
+
+fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc<Key>>) -> Request {
+    let id: u16 = rand::random();
+    let mut bytes = Vec::with_capacity(512);
+    let mut w = Writer::new(
+        &mut bytes,
+        u16::MAX as usize,
+        id,
+        0,
+        Some((origin.as_wire(), qtype, class::IN)),
+    );
+    if let Some(soa) = ours {
+        // IXFR carries the SOA we have (RFC 1995 3).
+        let _ = w.record(
+            Section::Authority,
+            soa.owner.as_wire(),
+            rtype::SOA,
+            soa.class,
+            soa.ttl,
+            &soa.rdata,
+        );
+    }
+    w.finish();
+    let signed = key.map(|key| (key.clone(), tsig::sign_request(&mut bytes, key, tsig::now())));
+    Request {
+        bytes,
+        id,
+        qtype,
+        signed,
+    }
+}
+
+/// Checks a response's header and returns its records (TSIG and OPT left out).
+fn records_of(msg: &[u8], req: &Request, first: bool) -> Result<Vec<XfrRecord>, XfrError> {
+    let m = read::parse_limited(msg, u16::MAX as usize).map_err(|e| XfrError::Malformed(e.to_string()))?;
+    if m.header.id != req.id || !m.header.has(FLAG_QR) {
+        return Err(XfrError::Malformed("not an answer to our request".into()));
+    }
+    if m.rcode() != rcode::NOERROR {
+        return Err(XfrError::Rcode(m.rcode()));
+    }
+    if first && m.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
+        return Err(XfrError::Malformed("the question is not ours".into()));
+    }
+    Ok(m.records
+        .into_iter()
+        .filter(|r| r.section == Section::Answer)
+        .map(|r| XfrRecord {
+            owner: r.owner,
+            rtype: r.rtype,
+            class: r.class,
+            ttl: r.ttl,
+            rdata: r.rdata.into(),
+        })
+        .collect())
+}
+
+fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), XfrError> {
+    if let Some(v) = verifier {
+        v.verify(msg, tsig::now())?;
+    }
+    Ok(())
+}
+
+/// The primary's SOA serial for `origin`: over UDP, over TCP when truncated.
+pub(crate) async fn soa_serial(
+    primary: SocketAddr,
+    origin: &Name,
+    key: Option<&Arc<Key>>,
+    limits: &Limits,
+) -> Result<u32, XfrError> {
+    let req = request(origin, rtype::SOA, None, key);
+    let bind: SocketAddr = if primary.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+        .parse()
+        .expect("literal address");
+    let socket = UdpSocket::bind(bind).await?;
+    socket.connect(primary).await?;
+    socket.send(&req.bytes).await?;
+    let mut buf = vec![0u8; 65535];
+    let msg = loop {
+        let len = timeout(limits.message, socket.recv(&mut buf))
+            .await
+            .map_err(|_| XfrError::Timeout(limits.message))??;
+        // Stray datagrams (late answers to an earlier try) are skipped.
+        if len >= HEADER_LEN && u16::from_be_bytes([buf[0], buf[1]]) == req.id {
+            break buf[..len].to_vec();
+        }
+    };
+    let msg = if u16::from_be_bytes([msg[2], msg[3]]) & FLAG_TC != 0 {
+        let mut conn = connect(primary, limits).await?;
+        send(&mut conn, &req.bytes).await?;
+        read_message(&mut conn, limits).await?
+    } else {
+        msg
+    };
+    let mut verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
+    check_tsig(&mut verifier, &msg)?;
+    if let Some(v) = &verifier {
+        v.finish()?;
+    }
+    let records = records_of(&msg, &req, true)?;
+    let soa = records
+        .iter()
+        .find(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
+        .ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))?;
+    super::serial::Timers::of_soa(&soa.rdata)
+        .map(|t| t.serial)
+        .ok_or_else(|| XfrError::Malformed("bad SOA".into()))
+}
+
+async fn connect(primary: SocketAddr, limits: &Limits) -> Result<TcpStream, XfrError> {
+    timeout(limits.message, TcpStream::connect(primary))
+        .await
+        .map_err(|_| XfrError::Timeout(limits.message))?
+        .map_err(XfrError::Io)
+}
+
+async fn send(conn: &mut TcpStream, msg: &[u8]) -> Result<(), XfrError> {
+    let mut framed = Vec::with_capacity(msg.len() + 2);
+    framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+    framed.extend_from_slice(msg);
+    conn.write_all(&framed).await?;
+    Ok(())
+}
+
+/// One length-prefixed message, within the per-message time limit.
+async fn read_message(conn: &mut TcpStream, limits: &Limits) -> Result<Vec<u8>, XfrError> {
+    let read = async {
+        let mut len = [0u8; 2];
+        conn.read_exact(&mut len).await?;
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        conn.read_exact(&mut msg).await?;
+        Ok::<_, std::io::Error>(msg)
+    };
+    match timeout(limits.message, read).await {
+        Ok(Ok(msg)) => Ok(msg),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(XfrError::Malformed("the connection closed inside the transfer".into()))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(XfrError::Timeout(limits.message)),
+    }
+}
+
+/// Transfers `origin` from `primary`: IXFR from `ours` (our SOA) when
+/// given, else AXFR. The whole transfer is cut off at `limits.transfer`.
+pub(crate) async fn transfer(
+    primary: SocketAddr,
+    origin: &Name,
+    key: Option<&Arc<Key>>,
+    ours: Option<&XfrRecord>,
+    limits: &Limits,
+) -> Result<Transfer, XfrError> {
+    timeout(limits.transfer, transfer_within(primary, origin, key, ours, limits))
+        .await
+        .map_err(|_| XfrError::Timeout(limits.transfer))?
+}
+
+async fn transfer_within(
+    primary: SocketAddr,
+    origin: &Name,
+    key: Option<&Arc<Key>>,
+    ours: Option<&XfrRecord>,
+    limits: &Limits,
+) -> Result<Transfer, XfrError> {
+    let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
+    let req = request(origin, qtype, ours, key);
+    let mut conn = connect(primary, limits).await?;
+    send(&mut conn, &req.bytes).await?;
+    let mut verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
+    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes);
+    let mut first = true;
+    loop {
+        let msg = read_message(&mut conn, limits).await?;
+        check_tsig(&mut verifier, &msg)?;
+        let records = records_of(&msg, &req, first)?;
+        first = false;
+        for r in records {
+            parser.push(r)?;
+        }
+        // An IXFR is answered with one SOA alone when the primary has
+        // nothing newer than ours (RFC 1995 4).
+        let up_to_date = match (ours.and_then(|o| Timers::of_soa(&o.rdata)), parser.lone_soa_serial()) {
+            (Some(have), Some(theirs)) => !newer(theirs, have.serial),
+            _ => false,
+        };
+        if parser.is_done() || up_to_date {
+            break;
+        }
+    }
+    if let Some(v) = &verifier {
+        v.finish()?;
+    }
+    Ok(parser.finish()?)
+}

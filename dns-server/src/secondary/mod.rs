@@ -1,0 +1,234 @@
+//! Secondary zones: kept up to date from their primaries by SOA refresh, NOTIFY, IXFR and AXFR.
+//!
+//! Each secondary zone has a task ([`refresh`]) that asks its primaries, in
+//! order, for their SOA serial when its refresh timer fires or a NOTIFY
+//! ([`notify`]) comes; when theirs is newer (RFC 1982) it transfers the
+//! changes by IXFR over TCP ([`client`], [`stream`]), or the whole zone by
+//! AXFR when the primary sends one, refuses IXFR, or its changes do not
+//! apply. A new version is checked as a zone file is (the zone builder's
+//! checks, [`crate::zone::update`]'s for changes), kept on disk ([`store`]),
+//! then swapped into the served catalog like a reloaded zone. A zone not
+//! refreshed within its SOA expire time is no longer served (SERVFAIL with
+//! an extended error) until a refresh succeeds.
+//!
+//! [`Registry`] holds the zones' tasks and states, and serialises every
+//! catalog swap (a transfer's, a reload's) so that neither loses the other's.
+
+pub(crate) mod client;
+pub(crate) mod notify;
+pub(crate) mod refresh;
+pub(crate) mod serial;
+pub(crate) mod store;
+pub(crate) mod stream;
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::SystemTime,
+};
+
+use crate::{
+    catalog::{Catalog, ServedZone},
+    config::Config,
+    name::Name,
+    query::Shared,
+    tsig::Key,
+    zone_state::RefreshReport,
+};
+
+/// One secondary zone's fixed settings and its live state.
+pub(crate) struct Secondary {
+    /// The apex, lower-cased.
+    pub origin: Name,
+    pub primaries: Vec<SocketAddr>,
+    pub key: Option<Arc<Key>>,
+    /// Where the copy is kept.
+    pub file: PathBuf,
+    /// Woken by a NOTIFY.
+    pub refresh_now: tokio::sync::Notify,
+    pub report: Mutex<RefreshReport>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Secondary {
+    fn same_settings(&self, other: &Secondary) -> bool {
+        self.primaries == other.primaries
+            && self.file == other.file
+            && self.key.as_ref().map(|k| (k.name().clone(), k.algorithm()))
+                == other.key.as_ref().map(|k| (k.name().clone(), k.algorithm()))
+    }
+
+    /// The report, locked (never held across an await).
+    pub(crate) fn report(&self) -> MutexGuard<'_, RefreshReport> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The secondary zones of a server.
+#[derive(Default)]
+pub(crate) struct Registry {
+    zones: Mutex<HashMap<Name, Arc<Secondary>>>,
+    /// Held across every catalog swap.
+    swap: Mutex<()>,
+    /// The configuration in force (limits, state file), replaced at each reload.
+    config: Mutex<Option<Arc<Config>>>,
+    /// A state-file write is scheduled.
+    state_pending: AtomicBool,
+}
+
+impl Registry {
+    /// The zone whose apex is `origin` (lower-cased), if it is a secondary.
+    pub(crate) fn zone(&self, origin: &Name) -> Option<Arc<Secondary>> {
+        self.lock_zones().get(origin).cloned()
+    }
+
+    /// Whether there are no secondary zones.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock_zones().is_empty()
+    }
+
+    fn lock_zones(&self) -> MutexGuard<'_, HashMap<Name, Arc<Secondary>>> {
+        self.zones.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Taken around every catalog swap.
+    pub(crate) fn lock_swaps(&self) -> MutexGuard<'_, ()> {
+        self.swap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// The reports of every secondary zone, by origin.
+    pub(crate) fn reports(&self) -> HashMap<Name, RefreshReport> {
+        self.lock_zones()
+            .iter()
+            .map(|(origin, z)| (origin.clone(), z.report().clone()))
+            .collect()
+    }
+
+    /// `catalog` with each secondary zone as `live` serves it: a reload
+    /// built from an older catalog must not undo a transfer that landed
+    /// meanwhile. Called with [`Registry::lock_swaps`] held.
+    pub(crate) fn carry_over(&self, catalog: Catalog, live: &Catalog) -> Catalog {
+        let zones = self.lock_zones();
+        let mut catalog = catalog;
+        for origin in zones.keys() {
+            let (Some(new), Some(old)) = (catalog.zone(origin.as_wire()), live.zone(origin.as_wire())) else {
+                continue;
+            };
+            if new.version_id() != old.version_id() || new.status != old.status {
+                catalog = catalog.with_zone(old.clone());
+            }
+        }
+        catalog
+    }
+
+    /// Starts a task for each secondary zone of `config` that has none (or
+    /// whose primaries, key or file changed) and stops the tasks of zones
+    /// no longer configured. Called at start and after each reload.
+    pub(crate) fn sync(&self, shared: &Arc<Shared>, config: &Config) {
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(config.clone()));
+        let ring = config.key_ring();
+        let mut wanted = HashMap::new();
+        for zone in config.zones.iter().filter(|z| z.is_secondary()) {
+            let Ok(origin) = Name::parse(&zone.origin, None).map(|n| n.to_lowercase()) else {
+                continue;
+            };
+            let secondary = Secondary {
+                origin: origin.clone(),
+                primaries: zone.primaries.clone(),
+                key: zone.tsig.as_deref().and_then(|n| ring.by_name(n)).cloned(),
+                file: zone.file.clone(),
+                refresh_now: tokio::sync::Notify::new(),
+                report: Mutex::new(RefreshReport {
+                    primaries: zone.primaries.iter().map(ToString::to_string).collect(),
+                    ..RefreshReport::default()
+                }),
+                task: Mutex::new(None),
+            };
+            wanted.insert(origin, secondary);
+        }
+        let mut zones = self.lock_zones();
+        zones.retain(|origin, running| {
+            let keep = wanted.get(origin).is_some_and(|w| w.same_settings(running));
+            if !keep && let Some(task) = running.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                task.abort();
+            }
+            keep
+        });
+        for (origin, secondary) in wanted {
+            if zones.contains_key(&origin) {
+                continue;
+            }
+            let secondary = Arc::new(secondary);
+            let handle = tokio::spawn(refresh::run(shared.clone(), secondary.clone()));
+            *secondary.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.abort_handle());
+            zones.insert(origin, secondary);
+        }
+    }
+}
+
+/// Swaps `zone` into the served catalog (the XDP maps first, as a reload
+/// does), on a blocking thread as a reload does (the XDP map update is
+/// bounded work, but not async work), and has the state file rewritten.
+pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone) {
+    let sh = shared.clone();
+    let swapped = tokio::task::spawn_blocking(move || {
+        let _swapping = sh.secondaries.lock_swaps();
+        let live = sh.catalog.load_full();
+        let catalog = Arc::new(live.with_zone(zone));
+        sh.fast_path.serve_catalog(&catalog);
+        let previous = sh.catalog.swap(catalog.clone());
+        // Our own secondaries hear of it, and may ask for its differences.
+        crate::transfer::versions_swapped(&sh, &previous, &catalog);
+    })
+    .await;
+    if let Err(error) = swapped {
+        tracing::error!(%error, "swapping in a secondary zone's version failed");
+    }
+    write_state(shared);
+}
+
+/// How long state-file writes are gathered: a burst of refreshes (many
+/// zones, a NOTIFY storm) writes the file once, not once per zone.
+const STATE_WRITE_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Has the state file rewritten shortly (after a refresh, whatever it found).
+pub(crate) fn write_state(shared: &Arc<Shared>) {
+    if shared.secondaries.state_pending.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(STATE_WRITE_DELAY).await;
+        shared.secondaries.state_pending.store(false, Ordering::Release);
+        let _ = tokio::task::spawn_blocking(move || {
+            let config = shared.secondaries.config();
+            let Some(path) = crate::service::state_file(&config) else {
+                return;
+            };
+            let catalog = shared.catalog.load_full();
+            let reports = shared.secondaries.reports();
+            if let Err(error) = crate::zone_state::write(path, &catalog, &reports) {
+                tracing::warn!(path = %path.display(), %error, "zone state file not written");
+            }
+        })
+        .await;
+    });
+}
+
+/// Seconds since the epoch.
+pub(crate) fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,347 @@
+//! One secondary zone's refresh task: SOA checks on its timers and on NOTIFY, transfers, expiry.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use dns_wire::wire::rcode;
+
+use super::{
+    Secondary,
+    client::{self, Limits, XfrError},
+    epoch, publish,
+    serial::{Timers, newer},
+    store,
+    stream::{Delta, Transfer, XfrRecord},
+};
+use crate::{
+    catalog::{ServedZone, ZoneStatus, ZoneVersion},
+    query::Shared,
+    zone::{Location, Record, build::Builder, tree::Zone},
+};
+
+/// How long a primary may take to answer one message (an SOA query, each
+/// message of a transfer, a TCP connection).
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a whole transfer may take: a primary that sends a byte a
+/// second, or never stops, is cut off here (or at `zone_max_bytes`).
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+/// Retry interval before the first version arrives (there is no SOA to say).
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+
+/// What a refresh found.
+enum Found {
+    UpToDate,
+    Full(Zone),
+    Incremental(Zone, Vec<Delta>),
+}
+
+/// The task's own state.
+struct State {
+    /// The data we have, served or (when expired) kept for IXFR.
+    data: Option<Arc<Zone>>,
+    last_success: Option<SystemTime>,
+    expired: bool,
+}
+
+impl State {
+    fn timers(&self) -> Option<Timers> {
+        let zone = self.data.as_ref()?;
+        let soa = zone.soa();
+        let rdata = soa.rdatas().next()?;
+        Timers::of_soa(rdata)
+    }
+}
+
+/// Runs until aborted (the zone removed or reconfigured).
+pub(crate) async fn run(shared: Arc<Shared>, zone: Arc<Secondary>) {
+    let catalog = shared.catalog.load_full();
+    let data = catalog
+        .zone(zone.origin.as_wire())
+        .and_then(|z| z.version.as_ref())
+        .map(|v| v.zone.clone());
+    let last_success = data.as_ref().and_then(|_| last_refresh(&zone.file));
+    let mut state = State {
+        data,
+        last_success,
+        expired: false,
+    };
+    loop {
+        let started = SystemTime::now();
+        let outcome = refresh(&shared, &zone, &mut state).await;
+        let wait = schedule(&shared, &zone, &mut state, started, outcome).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = zone.refresh_now.notified() => {
+                tracing::debug!(zone = %zone.origin, "NOTIFY: checking the primaries now");
+            }
+        }
+    }
+}
+
+/// When the copy on disk was last refreshed (its or its journal's modification time).
+fn last_refresh(file: &Path) -> Option<SystemTime> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    [modified(file), modified(&store::journal_path(file))]
+        .into_iter()
+        .flatten()
+        .max()
+}
+
+/// Asks each primary in turn; the first that answers decides.
+async fn refresh(shared: &Arc<Shared>, zone: &Secondary, state: &mut State) -> Result<(String, SocketAddr), String> {
+    let config = shared.secondaries.config();
+    let limits = Limits {
+        message: MESSAGE_TIMEOUT,
+        transfer: TRANSFER_TIMEOUT,
+        max_bytes: config.server.zone_max_bytes,
+    };
+    let mut errors = Vec::new();
+    for &primary in &zone.primaries {
+        match attempt(zone, state, primary, &limits).await {
+            Ok(found) => return Ok((serve(shared, zone, state, found).await, primary)),
+            Err(error) => {
+                tracing::warn!(zone = %zone.origin, %primary, %error, "refresh from this primary failed");
+                errors.push(format!("{primary}: {error}"));
+            }
+        }
+    }
+    Err(errors.join("; "))
+}
+
+/// Our SOA as IXFR carries it.
+fn soa_record(zone: &Zone) -> Option<XfrRecord> {
+    let soa = zone.soa();
+    let rdata = soa.rdatas().next()?;
+    Some(XfrRecord {
+        owner: zone.origin.clone(),
+        rtype: soa.rtype,
+        class: soa.class,
+        ttl: soa.ttl,
+        rdata: rdata.into(),
+    })
+}
+
+/// One primary: its serial, then a transfer if it is newer.
+async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &Limits) -> Result<Found, String> {
+    let key = zone.key.as_ref();
+    let serial = client::soa_serial(primary, &zone.origin, key, limits)
+        .await
+        .map_err(|e| format!("SOA query: {e}"))?;
+    let have = state.data.as_ref().map(|z| z.serial);
+    if let Some(have) = have
+        && !newer(serial, have)
+    {
+        if serial != have {
+            tracing::warn!(zone = %zone.origin, %primary, serial, have, "primary's serial is older than ours");
+        }
+        return Ok(Found::UpToDate);
+    }
+    let ours = state.data.as_ref().and_then(|z| soa_record(z));
+    let transfer = match client::transfer(primary, &zone.origin, key, ours.as_ref(), limits).await {
+        Err(XfrError::Rcode(code @ (rcode::NOTIMP | rcode::REFUSED | rcode::FORMERR))) if ours.is_some() => {
+            tracing::info!(zone = %zone.origin, %primary, code, "IXFR refused; asking for AXFR");
+            axfr(zone, primary, limits).await?
+        }
+        other => other.map_err(|e| format!("transfer: {e}"))?,
+    };
+    match transfer {
+        Transfer::UpToDate(serial) => {
+            tracing::debug!(zone = %zone.origin, %primary, serial, "IXFR: nothing newer");
+            Ok(Found::UpToDate)
+        }
+        Transfer::Full(records) => build(zone, primary, records, state.data.clone()).await.map(Found::Full),
+        Transfer::Incremental(deltas) => {
+            let base = state.data.clone().ok_or("changes sent for a zone we do not have")?;
+            let applied = {
+                let deltas = deltas.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut current: Option<Zone> = None;
+                    for delta in &deltas {
+                        current = Some(store::apply_checked(current.as_ref().unwrap_or(&base), delta)?);
+                    }
+                    current.ok_or_else(|| "an IXFR without changes".to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            };
+            match applied {
+                Ok(new) => Ok(Found::Incremental(new, deltas)),
+                Err(error) => {
+                    tracing::warn!(zone = %zone.origin, %primary, %error, "IXFR changes do not apply; asking for AXFR");
+                    match axfr(zone, primary, limits).await? {
+                        Transfer::Full(records) => {
+                            build(zone, primary, records, state.data.clone()).await.map(Found::Full)
+                        }
+                        _ => Err("AXFR answered with something else than a whole zone".into()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn axfr(zone: &Secondary, primary: SocketAddr, limits: &Limits) -> Result<Transfer, String> {
+    client::transfer(primary, &zone.origin, zone.key.as_ref(), None, limits)
+        .await
+        .map_err(|e| format!("AXFR: {e}"))
+}
+
+/// Checks and indexes a whole zone, as a zone file is; as a new version of
+/// `previous` (sharing its unchanged names) when there is one.
+async fn build(
+    zone: &Secondary,
+    primary: SocketAddr,
+    records: Vec<XfrRecord>,
+    previous: Option<Arc<Zone>>,
+) -> Result<Zone, String> {
+    let origin = zone.origin.clone();
+    tokio::task::spawn_blocking(move || {
+        let file: Arc<Path> = Arc::from(Path::new(&format!("AXFR of {origin} from {primary}, record")));
+        let mut builder = Builder::new(&origin);
+        if let Some(previous) = &previous {
+            builder = builder.replacing(previous);
+        }
+        for (i, r) in records.into_iter().enumerate() {
+            builder.push(Record {
+                owner: r.owner,
+                rtype: r.rtype,
+                class: r.class,
+                ttl: r.ttl,
+                rdata: r.rdata,
+                location: Location {
+                    file: file.clone(),
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                },
+            });
+        }
+        builder
+            .finish()
+            .map_err(|e| format!("the transferred zone is not valid: {e}"))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Keeps what was found on disk and serves it; returns the result's name.
+async fn serve(shared: &Arc<Shared>, zone: &Secondary, state: &mut State, found: Found) -> String {
+    let (new, result) = match found {
+        Found::UpToDate => {
+            store::touch(&zone.file);
+            if !state.expired {
+                return "up to date".into();
+            }
+            (state.data.clone(), "up to date")
+        }
+        Found::Full(new) => {
+            let new = Arc::new(new);
+            let (file, z) = (zone.file.clone(), new.clone());
+            let kept = tokio::task::spawn_blocking(move || store::write_zone(&file, &z)).await;
+            report_store_error(zone, kept);
+            (Some(new), "transferred (AXFR)")
+        }
+        Found::Incremental(new, deltas) => {
+            let new = Arc::new(new);
+            let (file, z) = (zone.file.clone(), new.clone());
+            let kept = tokio::task::spawn_blocking(move || store::append_changes(&file, &deltas, &z)).await;
+            report_store_error(zone, kept);
+            (Some(new), "transferred (IXFR)")
+        }
+    };
+    let Some(new) = new else {
+        return result.into();
+    };
+    tracing::info!(zone = %zone.origin, serial = new.serial, result, "new version served");
+    let live = shared.catalog.load();
+    let budget = live.budget().clone();
+    // Derived from the version served (an IXFR, or an AXFR sharing its
+    // unchanged names): the XDP maps then rewrite only the changed names.
+    let version = match live.zone(zone.origin.as_wire()).and_then(|z| z.version.as_ref()) {
+        Some(served) => ZoneVersion::replacing(served, new.clone(), Vec::new(), &budget),
+        None => ZoneVersion::new(new.clone(), Vec::new(), &budget),
+    };
+    drop(live);
+    state.data = Some(new);
+    state.expired = false;
+    let mut served = ServedZone::loaded(version, Some(zone.file.clone()));
+    served.status = ZoneStatus::Loaded;
+    publish(shared, served).await;
+    result.into()
+}
+
+fn report_store_error(zone: &Secondary, kept: Result<std::io::Result<()>, tokio::task::JoinError>) {
+    let error = match kept {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(zone = %zone.origin, file = %zone.file.display(), %error, "transferred zone not kept on disk (served anyway)");
+}
+
+/// Records the outcome, expires the zone when its time has come, and
+/// returns how long to wait before the next refresh.
+async fn schedule(
+    shared: &Arc<Shared>,
+    zone: &Secondary,
+    state: &mut State,
+    started: SystemTime,
+    outcome: Result<(String, SocketAddr), String>,
+) -> Duration {
+    let now = SystemTime::now();
+    let timers = state.timers();
+    let succeeded = outcome.is_ok();
+    if succeeded {
+        state.last_success = Some(started);
+    }
+    let expires_at = match (state.last_success, timers) {
+        (Some(at), Some(t)) => Some(at + t.expire),
+        _ => None,
+    };
+    if !succeeded && !state.expired && expires_at.is_some_and(|at| at <= now) {
+        tracing::error!(zone = %zone.origin, "zone expired: not refreshed within its SOA expire time; SERVFAIL until a refresh succeeds");
+        state.expired = true;
+        publish(
+            shared,
+            ServedZone {
+                origin: zone.origin.clone(),
+                file: Some(zone.file.clone()),
+                version: None,
+                status: ZoneStatus::Expired("not refreshed within the SOA expire time".into()),
+            },
+        )
+        .await;
+    }
+    let mut wait = match (succeeded, timers) {
+        (true, Some(t)) => t.refresh,
+        (false, Some(t)) => t.retry,
+        (_, None) => FIRST_RETRY,
+    };
+    if let Some(at) = expires_at.filter(|_| !state.expired)
+        && let Ok(left) = at.duration_since(now)
+    {
+        // Wake at expiry at the latest, so the zone stops being served on time.
+        wait = wait.min(left.max(Duration::from_millis(100)));
+    }
+    {
+        let mut report = zone.report();
+        report.last_refresh = Some(epoch(started));
+        report.next_refresh = Some(epoch(now + wait));
+        report.expires = expires_at.map(epoch);
+        report.expired = state.expired;
+        match outcome {
+            Ok((result, primary)) => {
+                report.last_result = Some(result);
+                report.primary = Some(primary.to_string());
+            }
+            Err(error) => {
+                report.last_result = Some("failed".into());
+                report.last_error = Some(error);
+            }
+        }
+    }
+    super::write_state(shared);
+    wait
+}
