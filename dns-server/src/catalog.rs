@@ -49,6 +49,8 @@ pub(crate) struct ZoneVersion {
     pub id: u64,
     /// Every file read to build it (empty when not read from files).
     pub files: Arc<[FileRead]>,
+    /// When it was loaded (for `dns_server_zone_load_timestamp_seconds`).
+    pub loaded_at: std::time::SystemTime,
 }
 
 /// How a zone's last load went.
@@ -94,6 +96,7 @@ impl ZoneVersion {
             answers: Arc::new(AnswerCache::within(budget.clone())),
             id: VERSIONS.fetch_add(1, Ordering::Relaxed) + 1,
             files: files.into(),
+            loaded_at: std::time::SystemTime::now(),
         }
     }
 }

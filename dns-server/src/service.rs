@@ -113,6 +113,12 @@ impl Overrides {
         if self.strict {
             config.server.strict = true;
         }
+        if let Some(addr) = self.metrics {
+            config.metrics.listen = Some(addr);
+        }
+        if let Some(path) = &self.control {
+            config.control.socket = Some(path.clone());
+        }
         if let Some(path) = &self.state_file {
             // Taken as given (from the working directory, like every path
             // flag); empty turns the file off, as `state_file = ""` does.
@@ -197,6 +203,7 @@ pub(crate) fn load_catalog(
             budget: &budget,
             stats,
             strict,
+            force: false,
         };
         zones.push(reading.zone(origin, &zone.file, old)?);
     }
@@ -215,12 +222,14 @@ struct Reading<'a> {
     budget: &'a Arc<CacheBudget>,
     stats: &'a Stats,
     strict: bool,
+    /// Read the file even when it looks unchanged (`ctl reload ZONE`).
+    force: bool,
 }
 
 impl Reading<'_> {
     /// The zone at `origin` from `file`, `old` being what was served before.
     fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
-        let same_file = old.filter(|o| o.file.as_deref() == Some(file));
+        let same_file = old.filter(|o| !self.force && o.file.as_deref() == Some(file));
         if let Some(version) = same_file.and_then(|o| o.version.as_ref())
             && zone_files::unchanged(&version.files)
         {
@@ -291,7 +300,9 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
 /// every answer that may flow back into XDP ([`NoFastPath`] when XDP is off).
 ///
 /// [`NoFastPath`]: crate::fast_path::NoFastPath
-pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Shared> {
+///
+/// `counting` keeps the per-query counters the metrics endpoint reads.
+pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: bool) -> Arc<Shared> {
     Arc::new(Shared {
         catalog: ArcSwap::new(loaded.catalog),
         identity: loaded.identity,
@@ -299,6 +310,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Sha
         stats: loaded.stats,
         recursion: loaded.recursion,
         fast_path,
+        metrics: counting.then(Default::default),
     })
 }
 
@@ -378,6 +390,60 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
             settings
         }
     }
+}
+
+/// Re-reads one zone's files (changed or not) and swaps in a catalog with
+/// it, every other zone kept as it is and the configuration not re-read
+/// (`ctl reload ZONE`). A zone that fails keeps its old version, as in a reload.
+pub(crate) async fn reload_zone(settings: &Settings, shared: Arc<Shared>, origin: Name) -> anyhow::Result<()> {
+    let limit = Duration::from_secs(settings.config.server.reload_timeout.max(1));
+    let config = settings.config.clone();
+    let sh = shared.clone();
+    let loaded = run_within(limit, move || -> anyhow::Result<Catalog> {
+        let previous = sh.catalog.load_full();
+        let Some(file) = config
+            .zones
+            .iter()
+            .find(|z| same_origin(&z.origin, &origin.to_string()))
+            .map(|z| z.file.clone())
+        else {
+            anyhow::bail!("zone {origin} is not configured (or is the built-in zone, which has no file)");
+        };
+        let limits = config.server.read_limits();
+        let reading = Reading {
+            limits: &limits,
+            budget: previous.budget(),
+            stats: &sh.stats,
+            strict: false,
+            force: true,
+        };
+        let mut zones = Vec::new();
+        for zone in previous.zones() {
+            if zone.origin.as_wire() == origin.as_wire() {
+                zones.push(reading.zone(origin.clone(), &file, Some(zone))?);
+            } else {
+                zones.push(ServedZone {
+                    origin: zone.origin.clone(),
+                    file: zone.file.clone(),
+                    version: zone.version.clone(),
+                    status: zone.status.clone(),
+                });
+            }
+        }
+        Ok(Catalog::of(zones, previous.budget().clone()))
+    })
+    .await;
+    let catalog = match loaded {
+        Ok(catalog) => catalog?,
+        Err(RunError::TimedOut) => {
+            Stats::bump(&shared.stats.reload_timeouts);
+            anyhow::bail!("reading the zone took longer than reload_timeout; the old version keeps serving")
+        }
+        Err(RunError::Failed(error)) => anyhow::bail!("reload task failed: {error}"),
+    };
+    let config = settings.config.clone();
+    tokio::task::spawn_blocking(move || swap_in(&shared, catalog, &config)).await?;
+    Ok(())
 }
 
 /// Puts the re-read cookie secrets and policy in force (a secret rollover

@@ -299,6 +299,8 @@ pub(crate) struct Shared {
     /// before it is swapped in, each answer newly cached, each question
     /// answered from the resolver's cache.
     pub fast_path: Arc<dyn FastPathSink>,
+    /// The per-thread query counters, when metrics are served.
+    pub metrics: Option<crate::metrics::QueryCounters>,
 }
 
 impl Shared {
