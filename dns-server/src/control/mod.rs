@@ -3,7 +3,7 @@
 //!
 //! One JSON object per line each way over a Unix socket (mode 0600):
 //! a [`protocol::Request`] in, a [`protocol::Reply`] out, then the server
-//! closes. [`server`] answers; [`commands`] does the work; [`client`] is
+//! closes. `server` answers; `commands` does the work; [`client`] is
 //! `dns-server ctl`.
 
 pub mod client;

@@ -387,11 +387,6 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The directory the server keeps its files in.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
