@@ -115,7 +115,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// The STATUS= line while serving: how many zones are served and failed.
-fn serving_status(shared: &Shared) -> String {
+pub(crate) fn serving_status(shared: &Shared) -> String {
     let catalog = shared.catalog.load();
     let (mut served, mut failed) = (0, 0);
     for zone in catalog.zones() {

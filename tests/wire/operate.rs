@@ -437,3 +437,28 @@ fn readiness_reaches_the_notify_socket() {
     );
     assert!(seen.iter().any(|l| l.starts_with("MONOTONIC_USEC=")), "{seen:?}");
 }
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let path = crate::harness::metrics::alert_rules_path();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .expect("expected to run promtool (Debian's prometheus package)");
+    assert!(
+        out.status.success(),
+        "promtool check rules {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = crate::harness::metrics::metric_names(
+        "sum by (rcode) (rate(dns_server_responses_total{rcode=\"dns_server_x\",instance=~\"$instance\"}[5m])) / up",
+    );
+    assert_eq!(
+        names,
+        ["dns_server_responses_total", "up"],
+        "label values are not metric names"
+    );
+}

@@ -1153,8 +1153,9 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     let dir = std::env::temp_dir().join(format!("xdp-test-{}", lab.server_ns));
     let socket = dir.join("control.sock");
     let metrics: SocketAddr = SocketAddr::new(IpAddr::V4(SERVER_V4), 9153);
+    // The resolver on (forwarding nowhere it is asked), so that every family is exported.
     let extra = format!(
-        "\n[metrics]\nlisten = \"{metrics}\"\n[control]\nsocket = \"{}\"\n",
+        "\n[metrics]\nlisten = \"{metrics}\"\n[control]\nsocket = \"{}\"\n[resolver]\nenabled = true\nforward = [\"127.0.0.1:9\"]\n",
         socket.display()
     );
     let server = Server::start_with(
@@ -1170,6 +1171,7 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     }
     let hits = server.counter(Stat::Hit);
     assert!(hits >= 4, "XDP answered the repeats: {hits}");
+    assert!(query_once(&lab, USER_PORT, &www).is_some(), "userspace answers too");
 
     // The scrape, from inside the server's namespace, sums the per-CPU counters.
     let text = lab
@@ -1203,6 +1205,8 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     if let Err(complaint) = crate::harness::metrics::promtool_check_metrics(&text) {
         panic!("promtool rejects a scrape with XDP: {complaint}\n{text}");
     }
+    // The alert rules and the dashboard in deploy/ read only what is exported.
+    crate::harness::metrics::assert_deploy_queries_name_only(&text);
 
     // ctl, over the control socket (a file: it crosses namespaces).
     let ctl = |args: &[&str]| {

@@ -100,7 +100,9 @@ fn status(c: &Context) -> Reply {
 
 async fn reload(c: &Context) -> Reply {
     let mut settings = c.settings.lock().await;
+    crate::readiness::reloading();
     *settings = service::reload(settings.clone(), c.shared.clone()).await;
+    crate::readiness::reloaded(&crate::serve::serving_status(&c.shared));
     drop(settings);
     let mut reply = zone_status(c, None);
     reply.text = format!("reloaded\n{}", reply.text);

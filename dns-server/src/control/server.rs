@@ -106,5 +106,16 @@ async fn client(stream: UnixStream, context: &Context) -> io::Result<()> {
     tokio::time::timeout(IO_TIMEOUT, write.write_all(&text))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reply not taken"))??;
-    write.shutdown().await
+    write.shutdown().await?;
+    // Closing with unread bytes (an over-long request) would reset the
+    // connection and could discard the reply before the client reads it:
+    // read what is left, within bounds, first.
+    let mut rest = reader.into_inner().into_inner().take(DRAIN_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIME, tokio::io::copy(&mut rest, &mut tokio::io::sink())).await;
+    Ok(())
 }
+
+/// Most bytes read past an over-long request before closing.
+const DRAIN_BYTES: u64 = 1 << 20;
+/// Longest wait for them.
+const DRAIN_TIME: Duration = Duration::from_secs(1);

@@ -238,3 +238,97 @@ fn encode_query(expr: &str) -> String {
         })
         .collect()
 }
+
+/// The deploy/ file of the alert rules.
+pub fn alert_rules_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus/dns-server-alerts.yml")
+}
+
+/// Every PromQL expression in deploy/: the alert rules' `expr`s and the
+/// Grafana dashboard's queries, each with where it is.
+pub fn deploy_queries() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let rules = fs::read_to_string(alert_rules_path()).expect("the alert rules");
+    let mut lines = rules.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(expr) = line.trim_start().strip_prefix("expr:") else {
+            continue;
+        };
+        let indent = line.len() - line.trim_start().len();
+        let mut text = expr.trim().to_string();
+        if text == "|" || text == ">" {
+            text.clear();
+            while let Some(next) = lines
+                .peek()
+                .filter(|l| l.len() - l.trim_start().len() > indent || l.trim().is_empty())
+            {
+                text.push_str(next.trim());
+                text.push(' ');
+                lines.next();
+            }
+        }
+        found.push(("deploy/prometheus/dns-server-alerts.yml".to_string(), text));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/dns-server.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).expect("the dashboard")).expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let title = panel["title"].as_str().unwrap_or_default();
+            found.push((
+                format!("dashboard panel {title:?}"),
+                target["expr"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            found.push(("dashboard variable".to_string(), query.to_string()));
+        }
+    }
+    found
+}
+
+/// The metric names an expression reads: `dns_server_*` names and `up`.
+pub fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let word: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        rest = &rest[at + word.len()..];
+        // A label's value is in quotes; a label name is followed by `=`, `!`, `~`.
+        let quoted = expr[..expr.len() - rest.len() - word.len()].matches('"').count() % 2 == 1;
+        if !quoted && (word.starts_with("dns_server_") || word == "up") {
+            names.push(word);
+        }
+    }
+    names
+}
+
+/// Panics unless every query in deploy/ reads at least one metric and only
+/// metrics that `exposition` (a scrape with every family present) has.
+pub fn assert_deploy_queries_name_only(exposition: &str) {
+    let exported: std::collections::BTreeSet<&str> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let queries = deploy_queries();
+    assert!(
+        queries.len() > 10,
+        "expected the rules and the dashboard to hold queries, found {queries:?}"
+    );
+    for (source, expr) in queries {
+        let names = metric_names(&expr);
+        assert!(!names.is_empty(), "{source}: {expr:?} reads no dns_server_* metric");
+        for name in names {
+            assert!(
+                name == "up" || exported.contains(name.as_str()),
+                "{source}: {expr:?} reads {name}, which the server does not export; it exports {exported:?}"
+            );
+        }
+    }
+}
