@@ -72,7 +72,9 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 tcp: table.clone(),
                 started: started.1,
             };
-            metrics::http::start(addr, Arc::new(sources)).with_context(|| format!("serving metrics on {addr}"))?;
+            let sources = Arc::new(sources);
+            let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
+            metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
         }
         let control = control.map(|listener| {
             let context = control::commands::Context {

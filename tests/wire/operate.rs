@@ -440,19 +440,20 @@ fn readiness_reaches_the_notify_socket() {
 
 #[test]
 fn the_alert_rules_pass_promtool() {
-    let path = crate::harness::metrics::alert_rules_path();
-    let out = Command::new("promtool")
-        .args(["check", "rules"])
-        .arg(&path)
-        .output()
-        .expect("expected to run promtool (Debian's prometheus package)");
-    assert!(
-        out.status.success(),
-        "promtool check rules {}: {}{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for path in crate::harness::metrics::alert_rules_paths() {
+        let out = Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&path)
+            .output()
+            .expect("expected to run promtool (Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool check rules {}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let names = crate::harness::metrics::metric_names(
         "sum by (rcode) (rate(dns_server_responses_total{rcode=\"dns_server_x\",instance=~\"$instance\"}[5m])) / up",
     );
@@ -461,4 +462,106 @@ fn the_alert_rules_pass_promtool() {
         ["dns_server_responses_total", "up"],
         "label values are not metric names"
     );
+}
+
+#[test]
+fn the_sidecar_serves_its_own_metrics() {
+    let server = Server::builder().zones(&crate::harness::diff_zones()).start();
+    let dir = TempDir::new("sidecar-metrics");
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], crate::harness::free_port()));
+    let config = dir.write(
+        "sidecar.toml",
+        &format!(
+            "[sidecar]\nspeaker = \"dry-run\"\nprefixes = [\"192.0.2.53/32\"]\n\
+             state_file = \"{}\"\nmaintenance_file = \"{}\"\nstop_drain_seconds = 0\n\
+             [[sidecar.check]]\nname = \"dns\"\nkind = \"dns\"\nservers = [\"127.0.0.1:{}\"]\n\
+             qname = \"diff.example.\"\ninterval_ms = 100\nrise = 2\nfall = 2\n\
+             [metrics]\nlisten = \"{metrics}\"\n",
+            dir.path().join("state.json").display(),
+            dir.path().join("maintenance").display(),
+            server.port
+        ),
+    );
+    let log = std::fs::File::create(dir.path().join("sidecar.log")).expect("log");
+    let mut sidecar = Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(["sidecar", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .stderr(log)
+        .spawn()
+        .expect("the sidecar starts");
+    let log = || std::fs::read_to_string(dir.path().join("sidecar.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        let text = TcpStream::connect(metrics)
+            .ok()
+            .map(|_| scrape(metrics))
+            .unwrap_or_default();
+        let up = sample(
+            &text,
+            "dns_server_sidecar_state",
+            &[("prefix", "192.0.2.53/32"), ("state", "up")],
+        );
+        if up == Some(1.0) {
+            break text;
+        }
+        if Instant::now() > deadline {
+            let _ = sidecar.kill();
+            panic!(
+                "expected the sidecar's metrics to show the prefix up; scrape:\n{text}\nlog:\n{}",
+                log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        sample(&text, "dns_server_sidecar_check_up", &[("check", "dns")]),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            "dns_server_sidecar_probes_total",
+            &[("check", "dns"), ("result", "ok")]
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{text}"
+    );
+    let latency = sample(&text, "dns_server_sidecar_check_latency_seconds", &[("check", "dns")]);
+    assert!(latency.is_some_and(|s| s > 0.0 && s < 1.0), "{latency:?}");
+    assert_eq!(
+        sample(
+            &text,
+            "dns_server_sidecar_transitions_total",
+            &[("from", "down"), ("to", "up")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, "dns_server_sidecar_speaker_errors_total", &[]), Some(0.0));
+    if let Err(complaint) = promtool_check_metrics(&text) {
+        panic!("promtool rejects the sidecar's scrape: {complaint}\n{text}");
+    }
+    // The sidecar's alert rules read only what it exports.
+    let [_, rules] = crate::harness::metrics::alert_rules_paths();
+    crate::harness::metrics::assert_queries_name_only(&crate::harness::metrics::rule_queries(&rules), &text);
+    // The DNS server stops answering: the check falls and the prefix is withdrawn.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = scrape(metrics);
+        if sample(&text, "dns_server_sidecar_state", &[("state", "down")]) == Some(1.0) {
+            assert!(
+                sample(&text, "dns_server_sidecar_probes_total", &[("result", "failed")]).is_some_and(|n| n >= 2.0)
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected the prefix down; scrape:\n{text}\nlog:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = sidecar.kill();
+    let _ = sidecar.wait();
 }

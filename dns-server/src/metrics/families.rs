@@ -15,7 +15,7 @@ use crate::catalog::ZoneStatus;
 pub(crate) struct Collector(pub std::sync::Arc<Sources>);
 
 /// Labels of one series.
-type Labels = Vec<(&'static str, String)>;
+pub(crate) type Labels = Vec<(&'static str, String)>;
 
 /// Where each of the server's [`Stats`](crate::stats::Stats) counters goes:
 /// (counter, family, label name and value; no label when the name is empty).
@@ -123,6 +123,18 @@ impl prometheus_client::collector::Collector for Collector {
 }
 
 fn build_info(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
+    version_info(e)?;
+    let started = s.started.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    gauge(
+        e,
+        "dns_server_start_time_seconds",
+        "When the server started, in seconds since the Unix epoch.",
+        [(Labels::new(), started)],
+    )
+}
+
+/// `dns_server_build_info`: the version and commit running.
+pub(crate) fn version_info(e: &mut DescriptorEncoder) -> fmt::Result {
     let labels: Labels = vec![
         ("version", env!("CARGO_PKG_VERSION").to_string()),
         (
@@ -135,13 +147,6 @@ fn build_info(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "dns_server_build_info",
         "The version running; always 1.",
         [(labels, 1.0)],
-    )?;
-    let started = s.started.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    gauge(
-        e,
-        "dns_server_start_time_seconds",
-        "When the server started, in seconds since the Unix epoch.",
-        [(Labels::new(), started)],
     )
 }
 
@@ -378,7 +383,7 @@ fn labels3(a: (&'static str, &str), b: (&'static str, &str), c: (&'static str, &
 }
 
 /// One counter family; series without labels are written bare.
-fn counter(
+pub(crate) fn counter(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -398,7 +403,7 @@ fn counter(
 }
 
 /// One gauge family.
-fn gauge(
+pub(crate) fn gauge(
     e: &mut DescriptorEncoder,
     name: &str,
     help: &str,

@@ -23,7 +23,10 @@ use hyper::{Method, Request, Response, StatusCode, body::Incoming, header, serve
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
-use super::{Sources, exposition::Format, render};
+use super::exposition::Format;
+
+/// Builds the whole exposition in a format, at each scrape.
+pub(crate) type Render = Arc<dyn Fn(Format) -> String + Send + Sync>;
 
 /// Connections served at once; Prometheus keeps one per target.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
@@ -39,9 +42,9 @@ const MAX_HEADERS: usize = 32;
 /// Connections closed at once because [`MAX_CONNECTIONS`] were open.
 static REFUSED: AtomicU64 = AtomicU64::new(0);
 
-/// Binds `addr` (so that a taken port fails the start) and serves metrics
-/// from `sources` on a thread of its own until the process exits.
-pub(crate) fn start(addr: SocketAddr, sources: Arc<Sources>) -> std::io::Result<SocketAddr> {
+/// Binds `addr` (so that a taken port fails the start) and serves what
+/// `render` builds on a thread of its own until the process exits.
+pub(crate) fn start(addr: SocketAddr, render: Render) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
@@ -49,7 +52,7 @@ pub(crate) fn start(addr: SocketAddr, sources: Arc<Sources>) -> std::io::Result<
     std::thread::Builder::new().name("metrics-http".into()).spawn(move || {
         runtime.block_on(async move {
             match tokio::net::TcpListener::from_std(listener) {
-                Ok(listener) => serve(listener, sources).await,
+                Ok(listener) => serve(listener, render).await,
                 Err(error) => tracing::error!(%error, "metrics endpoint not started"),
             }
         })
@@ -59,7 +62,7 @@ pub(crate) fn start(addr: SocketAddr, sources: Arc<Sources>) -> std::io::Result<
 }
 
 /// Accepts connections until the runtime ends.
-async fn serve(listener: tokio::net::TcpListener, sources: Arc<Sources>) {
+async fn serve(listener: tokio::net::TcpListener, render: Render) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _) = match listener.accept().await {
@@ -76,11 +79,11 @@ async fn serve(listener: tokio::net::TcpListener, sources: Arc<Sources>) {
             drop(stream);
             continue;
         };
-        let sources = sources.clone();
+        let render = render.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let sources = sources.clone();
-                async move { Ok::<_, Infallible>(respond(&sources, &request)) }
+                let render = render.clone();
+                async move { Ok::<_, Infallible>(respond(&render, &request)) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -100,7 +103,7 @@ pub(crate) fn refused() -> u64 {
     REFUSED.load(Relaxed)
 }
 
-fn respond(sources: &Arc<Sources>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(render: &Render, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let plain = |status: StatusCode, text: &'static str| {
         let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
         *response.status_mut() = status;
@@ -118,7 +121,7 @@ fn respond(sources: &Arc<Sources>, request: &Request<Incoming>) -> Response<Full
     }
     let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::from_accept(accept);
-    let body = render(sources, format);
+    let body = render(format);
     let mut response = Response::new(Full::new(Bytes::from(body)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

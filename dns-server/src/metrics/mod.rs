@@ -7,7 +7,8 @@
 //!   per-CPU map, the catalog and the resolver;
 //! - [`exposition`]: the text format a scraper asked for (OpenMetrics, or
 //!   Prometheus text 0.0.4);
-//! - [`http`]: the endpoint (hyper), bounded against slow or many scrapers.
+//! - [`http`]: the endpoint (hyper), bounded against slow or many scrapers;
+//!   the sidecar serves its own families (`sidecar::metrics`) through it too.
 //!
 //! Counters only increase and nothing is reset on read.
 
@@ -40,10 +41,18 @@ impl std::fmt::Debug for Sources {
     }
 }
 
-/// The whole exposition in `format`.
+/// The whole exposition of the server's families in `format`.
 pub(crate) fn render(sources: &Arc<Sources>, format: exposition::Format) -> String {
+    encode(Box::new(families::Collector(sources.clone())), format)
+}
+
+/// The exposition `collector` makes, in `format`.
+pub(crate) fn encode(
+    collector: Box<dyn prometheus_client::collector::Collector>,
+    format: exposition::Format,
+) -> String {
     let mut registry = prometheus_client::registry::Registry::default();
-    registry.register_collector(Box::new(families::Collector(sources.clone())));
+    registry.register_collector(collector);
     let mut text = String::with_capacity(16 * 1024);
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);

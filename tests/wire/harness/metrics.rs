@@ -239,16 +239,41 @@ fn encode_query(expr: &str) -> String {
         .collect()
 }
 
-/// The deploy/ file of the alert rules.
-pub fn alert_rules_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus/dns-server-alerts.yml")
+/// The deploy/ files of the alert rules: the server's and the sidecar's.
+pub fn alert_rules_paths() -> [std::path::PathBuf; 2] {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus");
+    [dir.join("dns-server-alerts.yml"), dir.join("dns-sidecar-alerts.yml")]
 }
 
-/// Every PromQL expression in deploy/: the alert rules' `expr`s and the
-/// Grafana dashboard's queries, each with where it is.
+/// Every PromQL expression that reads the server's metrics in deploy/: its
+/// alert rules' `expr`s and the Grafana dashboard's queries, each with where it is.
 pub fn deploy_queries() -> Vec<(String, String)> {
+    let [server, _] = alert_rules_paths();
+    let mut found = rule_queries(&server);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/dns-server.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).expect("the dashboard")).expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let title = panel["title"].as_str().unwrap_or_default();
+            found.push((
+                format!("dashboard panel {title:?}"),
+                target["expr"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            found.push(("dashboard variable".to_string(), query.to_string()));
+        }
+    }
+    found
+}
+
+/// The `expr`s of an alert rules file, with its path.
+pub fn rule_queries(path: &std::path::Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let rules = fs::read_to_string(alert_rules_path()).expect("the alert rules");
+    let rules = fs::read_to_string(path).unwrap_or_else(|e| panic!("expected to read {}: {e}", path.display()));
     let mut lines = rules.lines().peekable();
     while let Some(line) = lines.next() {
         let Some(expr) = line.trim_start().strip_prefix("expr:") else {
@@ -267,24 +292,7 @@ pub fn deploy_queries() -> Vec<(String, String)> {
                 lines.next();
             }
         }
-        found.push(("deploy/prometheus/dns-server-alerts.yml".to_string(), text));
-    }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/dns-server.json");
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&path).expect("the dashboard")).expect("the dashboard is JSON");
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            let title = panel["title"].as_str().unwrap_or_default();
-            found.push((
-                format!("dashboard panel {title:?}"),
-                target["expr"].as_str().unwrap_or_default().to_string(),
-            ));
-        }
-    }
-    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
-        if let Some(query) = variable["query"]["query"].as_str() {
-            found.push(("dashboard variable".to_string(), query.to_string()));
-        }
+        found.push((path.display().to_string(), text));
     }
     found
 }
@@ -308,21 +316,29 @@ pub fn metric_names(expr: &str) -> Vec<String> {
     names
 }
 
-/// Panics unless every query in deploy/ reads at least one metric and only
-/// metrics that `exposition` (a scrape with every family present) has.
+/// Panics unless every query in deploy/ that reads the server reads at
+/// least one metric and only metrics that `exposition` (a scrape with every
+/// family present) has.
 pub fn assert_deploy_queries_name_only(exposition: &str) {
-    let exported: std::collections::BTreeSet<&str> = exposition
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
     let queries = deploy_queries();
     assert!(
         queries.len() > 10,
         "expected the rules and the dashboard to hold queries, found {queries:?}"
     );
+    assert_queries_name_only(&queries, exposition);
+}
+
+/// Panics unless each of `queries` reads at least one metric and only
+/// metrics that `exposition` has.
+pub fn assert_queries_name_only(queries: &[(String, String)], exposition: &str) {
+    assert!(!queries.is_empty(), "expected queries to check");
+    let exported: std::collections::BTreeSet<&str> = exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
     for (source, expr) in queries {
-        let names = metric_names(&expr);
+        let names = metric_names(expr);
         assert!(!names.is_empty(), "{source}: {expr:?} reads no dns_server_* metric");
         for name in names {
             assert!(
