@@ -51,6 +51,17 @@ pub(crate) struct ZoneVersion {
     pub files: Arc<[FileRead]>,
     /// When it was loaded (for `dns_server_zone_load_timestamp_seconds`).
     pub loaded_at: std::time::SystemTime,
+    /// How it differs from the version it replaced, when that is known:
+    /// what lets the XDP maps rewrite only the answers the change reaches.
+    pub change: Option<Arc<Change>>,
+}
+
+/// The names that changed from one version of a zone to the next.
+pub(crate) struct Change {
+    /// The [`ZoneVersion::id`] of the version before.
+    pub from: u64,
+    /// Lower-cased, in canonical order (see [`Zone::changed_names`]).
+    pub names: Vec<Name>,
 }
 
 /// How a zone's last load went.
@@ -97,6 +108,25 @@ impl ZoneVersion {
             id: VERSIONS.fetch_add(1, Ordering::Relaxed) + 1,
             files: files.into(),
             loaded_at: std::time::SystemTime::now(),
+            change: None,
+        }
+    }
+
+    /// A new version of `zone` replacing `previous`, which recorded which
+    /// names changed between the two; with an empty answer cache.
+    pub(crate) fn replacing(
+        previous: &ZoneVersion,
+        zone: Arc<Zone>,
+        files: Vec<FileRead>,
+        budget: &Arc<CacheBudget>,
+    ) -> ZoneVersion {
+        let names = Zone::changed_names(&previous.zone, &zone);
+        ZoneVersion {
+            change: Some(Arc::new(Change {
+                from: previous.id,
+                names,
+            })),
+            ..ZoneVersion::new(zone, files, budget)
         }
     }
 }

@@ -229,8 +229,9 @@ struct Reading<'a> {
 impl Reading<'_> {
     /// The zone at `origin` from `file`, `old` being what was served before.
     fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
-        let same_file = old.filter(|o| !self.force && o.file.as_deref() == Some(file));
+        let same_file = old.filter(|o| o.file.as_deref() == Some(file));
         if let Some(version) = same_file.and_then(|o| o.version.as_ref())
+            && !self.force
             && zone_files::unchanged(&version.files)
         {
             Stats::bump(&self.stats.zones_unchanged);
@@ -241,7 +242,12 @@ impl Reading<'_> {
             Ok((zone, files)) => {
                 Stats::bump(&self.stats.zones_loaded);
                 tracing::info!(zone = %zone.origin, serial = zone.serial, names = zone.node_count(), "zone loaded");
-                let version = ZoneVersion::new(Arc::new(zone), files, self.budget);
+                // Diffing against the version served costs a walk of both
+                // trees, far less than rewriting every XDP answer of the zone.
+                let version = match same_file.and_then(|o| o.version.as_ref()) {
+                    Some(previous) => ZoneVersion::replacing(previous, Arc::new(zone), files, self.budget),
+                    None => ZoneVersion::new(Arc::new(zone), files, self.budget),
+                };
                 return Ok(ServedZone::loaded(version, Some(file.to_path_buf())));
             }
             Err(error) => error,

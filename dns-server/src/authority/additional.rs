@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Offset of the target name inside RDATA, for the types that have one.
-fn target_offset(t: u16) -> Option<usize> {
+pub(crate) fn target_offset(t: u16) -> Option<usize> {
     match t {
         rtype::NS => Some(0),
         rtype::MX => Some(2),

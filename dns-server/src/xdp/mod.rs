@@ -18,6 +18,7 @@ mod feed;
 pub mod fixture;
 mod loader;
 pub mod maps;
+mod owned;
 pub(crate) mod run;
 pub mod stats;
 mod sync;

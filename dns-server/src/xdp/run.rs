@@ -148,6 +148,7 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
         inserter: sync::Inserter::start(fast.maps.clone()),
         feed,
         identity: loaded.identity.clone(),
+        precompute_limit: precompute_limit(x.cache_entries),
     };
     writer.fill(&loaded.catalog)?;
     Ok(Prepared {
@@ -200,6 +201,18 @@ struct MapWriter {
     /// Keeps the resolver's hot answers in the live map, when XDP serves them.
     feed: Option<Feed>,
     identity: Identity,
+    /// Most responses precomputed from the zones for a fill.
+    precompute_limit: usize,
+}
+
+/// Zones' precomputed responses fill at most half of a response map: the
+/// rest is for the answers copied in as they are asked (negative answers,
+/// and the names asked of zones with more answers than the map holds), so
+/// the names clients ask reach XDP however large the zones are, and a
+/// start with a zone of millions of records does not spend its time
+/// building responses the map has no room for.
+fn precompute_limit(cache_entries: u32) -> usize {
+    (cache_entries as usize / 2).max(1)
 }
 
 impl MapWriter {
@@ -209,7 +222,7 @@ impl MapWriter {
         if let Some(feed) = &self.feed {
             feed.follow(catalog.clone(), &self.maps);
         }
-        let entries = sync::precompute_zones(catalog, &self.identity, None);
+        let entries = sync::precompute_zones(catalog, &self.identity, None, self.precompute_limit);
         let filled = self.inserter.refill(catalog, &entries)?;
         if filled.failed > 0 {
             tracing::warn!(
@@ -235,13 +248,18 @@ impl MapWriter {
                 continue;
             }
             changed.push(zone.origin.to_string());
-            entries.extend(sync::precompute_zones(
-                catalog,
-                &self.identity,
-                Some(zone.origin.as_wire()),
-            ));
+            let origin = zone.origin.as_wire();
+            match self.inserter.changed_names(zone) {
+                Some(names) => entries.extend(sync::precompute_names(catalog, &self.identity, origin, names)),
+                None => entries.extend(sync::precompute_zones(
+                    catalog,
+                    &self.identity,
+                    Some(origin),
+                    self.precompute_limit,
+                )),
+            }
         }
-        let filled = self.inserter.update(catalog, &entries)?;
+        let filled = self.inserter.update(catalog, entries)?;
         if let Some(feed) = &self.feed {
             // Same zones, so the same names are ours: the resolver's entries stay.
             feed.follow_zones(catalog.clone());

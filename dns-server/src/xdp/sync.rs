@@ -7,12 +7,19 @@
 //! then is the catalog swapped in and the old map emptied.
 //!
 //! On a reload that keeps the same zones, only the zones at a new version
-//! are touched, in the live map: their new responses written over, and
-//! every other key they had removed; the other zones' keys, their
-//! run-time copies included, stay. For this, userspace keeps which keys
-//! of the live map belong to which zone version ([`Owners`]). All of it
-//! happens before the catalog is swapped in, so XDP never answers from a
-//! zone version that is no longer served.
+//! are touched, in the live map; the other zones' keys, their run-time
+//! copies included, stay. A new version that records which names changed
+//! from the one the map holds (a reload diffs the two; an update knows)
+//! has only the answers those names reach rewritten (see [`owned`]): the
+//! changed names' responses written over, the answers depending on them
+//! removed, every other key kept. Any other new version has its whole
+//! zone's responses written over and every other key it had removed. For
+//! this, userspace keeps which keys of the live map belong to which zone
+//! version and what each depends on ([`Owners`]). All of it happens before
+//! the catalog is swapped in, so XDP never answers from a zone version
+//! that is no longer served.
+//!
+//! [`owned`]: super::owned
 //!
 //! Answers userspace caches later (negative answers, types not present)
 //! reach the live map through a bounded channel, tagged with their catalog
@@ -40,13 +47,19 @@ use dns_wire::{
 
 use xdp_abi::{CacheKey, CacheValue, KEY_DO, KEY_EDNS, MAX_BODY};
 
-use super::{SharedMaps, XdpError, maps::Maps};
+use super::{
+    SharedMaps, XdpError,
+    maps::Maps,
+    owned::{Depends, NameKey, Owned, depends},
+};
 use crate::{
-    catalog::{Catalog, ServedZone},
+    catalog::{Catalog, Change, ServedZone},
     fast_path::NoFastPath,
     message::write::{OPT_LEN, Writer},
+    name::Name,
     query::{Identity, Responder, Transport},
     stats::Stats,
+    zone::{canonical::Key, node::Node},
 };
 
 /// Run-time answers waiting to be copied into the map; more are dropped
@@ -98,31 +111,29 @@ pub(crate) struct Precomputed {
     pub origin: Box<[u8]>,
     pub key: CacheKey,
     pub value: Box<CacheValue>,
+    /// What the answer depends on, for updating the zone by changed names.
+    pub depends: Depends,
 }
 
 /// A response for every owner × type × EDNS variant of `catalog`, built by
 /// the same [`Responder`] that answers userspace queries.
 pub(crate) fn precompute(catalog: &Catalog, identity: &Identity) -> Vec<(CacheKey, Box<CacheValue>)> {
-    precompute_zones(catalog, identity, None)
+    precompute_zones(catalog, identity, None, usize::MAX)
         .into_iter()
         .map(|p| (p.key, p.value))
         .collect()
 }
 
 /// As [`precompute`], with the zone of each response; only the responses
-/// of the zone at `only` (lower-cased wire origin) when given.
-pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Option<&[u8]>) -> Vec<Precomputed> {
-    let stats = Stats::default();
-    // Answers cached meanwhile are in `entries` already: nothing to copy.
-    let responder = Responder {
-        catalog,
-        identity,
-        stats: &stats,
-        fast_path: &NoFastPath,
-    };
-    let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
-    let mut entries = Vec::new();
-    let mut out = Vec::new();
+/// of the zone at `only` (lower-cased wire origin) when given; at most
+/// `limit` of them (in canonical order of names, zone by zone).
+pub(crate) fn precompute_zones(
+    catalog: &Catalog,
+    identity: &Identity,
+    only: Option<&[u8]>,
+    limit: usize,
+) -> Vec<Precomputed> {
+    let mut precomputer = Precomputer::new(catalog, identity);
     // One zone is looked up, not searched for: a reload may change many of 100,000.
     let zones: Box<dyn Iterator<Item = &ServedZone>> = match only {
         Some(origin) => Box::new(catalog.zone(origin).into_iter()),
@@ -131,35 +142,95 @@ pub(crate) fn precompute_zones(catalog: &Catalog, identity: &Identity, only: Opt
     for served in zones {
         let Some(version) = &served.version else { continue };
         for node in version.zone.nodes() {
-            let owner = &node.owner().to_ascii_lowercase()[..];
-            for rrset in node.rrsets() {
-                // The zone answering this question, which may be another of ours.
-                let Some(answering) = catalog.find_for(owner, rrset.rtype) else {
-                    continue;
-                };
-                if only.is_some_and(|o| answering.origin.as_wire() != o) {
-                    continue;
-                }
-                for (edns, flags) in variants {
-                    let query = synth_query(owner, rrset.rtype, edns, identity.udp_payload);
-                    if responder.respond(&query, Transport::Udp, &mut out).is_ok()
-                        && matches!(
-                            out.get(3).map(|b| u16::from(b & 0x0f)),
-                            Some(rcode::NOERROR | rcode::NXDOMAIN)
-                        )
-                        && let Some(value) = value(owner, &out)
-                    {
-                        entries.push(Precomputed {
-                            origin: answering.origin.as_wire().into(),
-                            key: key(owner, rrset.rtype, class::IN, flags),
-                            value,
-                        });
-                    }
+            if precomputer.entries.len() >= limit {
+                return precomputer.entries;
+            }
+            precomputer.node(node, only);
+        }
+    }
+    precomputer.entries
+}
+
+/// The responses for the names `changed` (lower-cased) of the zone at
+/// `origin` (lower-cased wire form) in `catalog`: what a new version whose
+/// changes are known rewrites, beside removing the answers that depended on them.
+pub(crate) fn precompute_names(
+    catalog: &Catalog,
+    identity: &Identity,
+    origin: &[u8],
+    changed: &[Name],
+) -> Vec<Precomputed> {
+    let mut precomputer = Precomputer::new(catalog, identity);
+    if let Some(version) = catalog.zone(origin).and_then(|z| z.version.as_ref()) {
+        for name in changed {
+            if let Some(node) = version.zone.node(name.as_wire()) {
+                precomputer.node(node, Some(origin));
+            }
+        }
+    }
+    precomputer.entries
+}
+
+/// Builds responses with the same [`Responder`] that answers userspace queries.
+struct Precomputer<'c> {
+    catalog: &'c Catalog,
+    identity: &'c Identity,
+    stats: Stats,
+    entries: Vec<Precomputed>,
+    out: Vec<u8>,
+}
+
+impl<'c> Precomputer<'c> {
+    fn new(catalog: &'c Catalog, identity: &'c Identity) -> Self {
+        Precomputer {
+            catalog,
+            identity,
+            stats: Stats::default(),
+            entries: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// A response for each RRset type × EDNS variant of `node`; only those
+    /// the zone at `only` answers when given.
+    fn node(&mut self, node: &Node, only: Option<&[u8]>) {
+        // Answers cached meanwhile are in `entries` already: nothing to copy.
+        let responder = Responder {
+            catalog: self.catalog,
+            identity: self.identity,
+            stats: &self.stats,
+            fast_path: &NoFastPath,
+        };
+        let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
+        let owner = &node.owner().to_ascii_lowercase()[..];
+        for rrset in node.rrsets() {
+            // The zone answering this question, which may be another of ours.
+            let Some(answering) = self.catalog.find_for(owner, rrset.rtype) else {
+                continue;
+            };
+            if only.is_some_and(|o| answering.origin.as_wire() != o) {
+                continue;
+            }
+            for (edns, flags) in variants {
+                let query = synth_query(owner, rrset.rtype, edns, self.identity.udp_payload);
+                let out = &mut self.out;
+                if responder.respond(&query, Transport::Udp, out).is_ok()
+                    && matches!(
+                        out.get(3).map(|b| u16::from(b & 0x0f)),
+                        Some(rcode::NOERROR | rcode::NXDOMAIN)
+                    )
+                    && let Some(value) = value(owner, out)
+                {
+                    self.entries.push(Precomputed {
+                        origin: answering.origin.as_wire().into(),
+                        key: key(owner, rrset.rtype, class::IN, flags),
+                        value,
+                        depends: depends(owner, out),
+                    });
                 }
             }
         }
     }
-    entries
 }
 
 /// How a fill went.
@@ -229,14 +300,6 @@ struct Owners {
     zones: HashMap<Box<[u8]>, Owned>,
 }
 
-/// One zone's part of the live map.
-#[derive(Default)]
-struct Owned {
-    /// The version its keys were written from (0: none, it failed to load).
-    version: u64,
-    keys: HashSet<CacheKey>,
-}
-
 impl Owners {
     /// The part of the map `insert` may be written into: none when it comes
     /// from a zone version no longer followed, or from a catalog older than
@@ -266,6 +329,25 @@ pub(crate) struct Insert {
     version: u64,
     key: CacheKey,
     value: Box<CacheValue>,
+    depends: Depends,
+}
+
+impl Insert {
+    /// The copy of `response` (to `q`, from its zone in `catalog`) for the live map.
+    fn of(catalog: &Catalog, q: &Query<'_>, response: &[u8]) -> Option<Insert> {
+        let lower = q.qname.to_ascii_lowercase();
+        let zone = catalog.find_for(&lower, q.qtype)?;
+        let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
+        let value = value(&lower, response)?;
+        Some(Insert {
+            depends: depends(&lower, response),
+            generation: catalog.generation(),
+            origin: zone.origin.as_wire().into(),
+            version: zone.version_id(),
+            key: key(&lower, q.qtype, q.qclass, flags),
+            value,
+        })
+    }
 }
 
 /// Keeps the live map in step with the catalog's zone versions: whole
@@ -302,7 +384,7 @@ impl Inserter {
     /// Keys the zones followed hold in the live map now.
     pub(crate) fn entries(&self) -> usize {
         let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
-        owners.zones.values().map(|o| o.keys.len()).sum()
+        owners.zones.values().map(|o| o.len()).sum()
     }
 
     /// Whether the live map holds `zone` at the version served.
@@ -314,6 +396,14 @@ impl Inserter {
             .is_some_and(|o| o.version == zone.version_id())
     }
 
+    /// The names changed in `zone`'s version since the one the live map
+    /// holds, when they are known: then only they need precomputing.
+    pub(crate) fn changed_names<'z>(&self, zone: &'z ServedZone) -> Option<&'z [Name]> {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let followed = owners.zones.get(zone.origin.as_wire())?.version;
+        known_change(zone, followed).map(|c| &c.names[..])
+    }
+
     /// Fills the idle map with `entries` (precomputed from `catalog`), makes
     /// it live, empties the other, and follows `catalog`'s zone versions
     /// from now on (and no older catalog's copies).
@@ -322,18 +412,14 @@ impl Inserter {
         let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let mut zones: HashMap<Box<[u8]>, Owned> = catalog
             .zones()
-            .map(|z| {
-                let owned = Owned {
-                    version: z.version_id(),
-                    keys: HashSet::new(),
-                };
-                (z.origin.as_wire().into(), owned)
-            })
+            .map(|z| (z.origin.as_wire().into(), Owned::at(z.version_id())))
             .collect();
-        let origin_of: HashMap<&CacheKey, &[u8]> = entries.iter().map(|p| (&p.key, &p.origin[..])).collect();
+        let by_key: HashMap<&CacheKey, &Precomputed> = entries.iter().map(|p| (&p.key, p)).collect();
         let filled = install_locked(&mut maps, entries.iter().map(|p| (&p.key, p.value.as_ref())), |key| {
-            if let Some(owned) = origin_of.get(key).and_then(|o| zones.get_mut(*o)) {
-                owned.keys.insert(*key);
+            if let Some(p) = by_key.get(key)
+                && let Some(owned) = zones.get_mut(&p.origin)
+            {
+                owned.insert(*key, p.depends.clone());
             }
         })?;
         *owners = Owners {
@@ -344,25 +430,25 @@ impl Inserter {
     }
 
     /// Rewrites, in the live map, the keys of every zone whose version in
-    /// `catalog` is not the one followed: its new `entries` (precomputed
-    /// for those zones only) written over, and every other key it had
-    /// (run-time copies included) removed. Other zones' keys are not
-    /// touched. From now on copies of the changed zones' old versions are
-    /// dropped. Call only when [`Inserter::can_update`] said so.
-    pub(crate) fn update(&self, catalog: &Catalog, entries: &[Precomputed]) -> Result<Filled, XdpError> {
+    /// `catalog` is not the one followed. A version whose changes from the
+    /// one followed are known ([`ZoneVersion::change`]) has only the keys
+    /// those changes can reach rewritten: `entries` for its changed names
+    /// written over, the other affected keys removed, and every other key
+    /// kept (now for the new version). Any other changed zone has its
+    /// `entries` (precomputed for the whole zone) written over and every
+    /// other key it had (run-time copies included) removed. Other zones'
+    /// keys are not touched. From now on copies of the changed zones' old
+    /// versions are dropped. Call only when [`Inserter::can_update`] said so.
+    ///
+    /// [`ZoneVersion::change`]: crate::catalog::ZoneVersion::change
+    pub(crate) fn update(&self, catalog: &Catalog, entries: Vec<Precomputed>) -> Result<Filled, XdpError> {
         let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
         let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let live = maps.live()?;
         let mut filled = Filled::default();
-        let mut new_keys: HashMap<&[u8], HashSet<CacheKey>> = HashMap::new();
+        let mut by_zone: HashMap<Box<[u8]>, Vec<Precomputed>> = HashMap::new();
         for p in entries {
-            match live.insert(p.key, p.value.as_ref(), 0) {
-                Ok(()) => {
-                    filled.inserted += 1;
-                    new_keys.entry(&p.origin[..]).or_default().insert(p.key);
-                }
-                Err(_) => filled.failed += 1,
-            }
+            by_zone.entry(p.origin.clone()).or_default().push(p);
         }
         for zone in catalog.zones() {
             let Some(owned) = owners.zones.get_mut(zone.origin.as_wire()) else {
@@ -371,16 +457,50 @@ impl Inserter {
             if owned.version == zone.version_id() {
                 continue;
             }
-            let keys = new_keys.remove(zone.origin.as_wire()).unwrap_or_default();
-            for stale in owned.keys.difference(&keys) {
-                if live.remove(stale).is_ok() {
-                    filled.removed += 1;
+            let entries = by_zone.remove(zone.origin.as_wire()).unwrap_or_default();
+            let mut next = match incremental_from(zone, owned.version) {
+                // Keep what the change cannot reach; drop the rest.
+                Some(changed) => {
+                    let apex = Key::of(zone.origin.as_wire())
+                        .map(|k| k.as_bytes().to_vec())
+                        .unwrap_or_default();
+                    let fresh: HashSet<CacheKey> = entries.iter().map(|p| p.key).collect();
+                    for stale in owned.affected(&changed, &apex) {
+                        owned.remove(&stale);
+                        if !fresh.contains(&stale) && live.remove(&stale).is_ok() {
+                            filled.removed += 1;
+                        }
+                    }
+                    std::mem::take(owned)
+                }
+                // Whole zone: every key not written again goes.
+                None => {
+                    let fresh: HashSet<CacheKey> = entries.iter().map(|p| p.key).collect();
+                    for stale in owned.keys().filter(|k| !fresh.contains(k)) {
+                        if live.remove(stale).is_ok() {
+                            filled.removed += 1;
+                        }
+                    }
+                    Owned::default()
+                }
+            };
+            for p in entries {
+                match live.insert(p.key, p.value.as_ref(), 0) {
+                    Ok(()) => {
+                        filled.inserted += 1;
+                        next.insert(p.key, p.depends);
+                    }
+                    Err(_) => {
+                        filled.failed += 1;
+                        // The old answer under this key must not stay.
+                        if live.remove(&p.key).is_ok() {
+                            filled.removed += 1;
+                        }
+                    }
                 }
             }
-            *owned = Owned {
-                version: zone.version_id(),
-                keys,
-            };
+            next.version = zone.version_id();
+            *owned = next;
         }
         Ok(filled)
     }
@@ -389,46 +509,62 @@ impl Inserter {
     /// `catalog`, for the live map; never blocks. It is written only if
     /// that zone version is still the one the map follows by then.
     pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
-        let lower = q.qname.to_ascii_lowercase();
-        let Some(zone) = catalog.find_for(&lower, q.qtype) else {
+        let Some(insert) = Insert::of(catalog, q, response) else {
             return;
-        };
-        let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
-        let Some(value) = value(&lower, response) else { return };
-        let insert = Insert {
-            generation: catalog.generation(),
-            origin: zone.origin.as_wire().into(),
-            version: zone.version_id(),
-            key: key(&lower, q.qtype, q.qclass, flags),
-            value,
         };
         if let Err(TrySendError::Full(_)) = self.tx.try_send(insert) {
             tracing::debug!("xdp-sync queue full; answer stays in userspace");
         }
     }
+
+    /// [`Inserter::offer`], written (or not) before it returns.
+    #[cfg(test)]
+    pub(crate) fn copy_now(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
+        if let Some(insert) = Insert::of(catalog, q, response) {
+            let _ = copy_one(&self.maps, &self.owners, insert);
+        }
+    }
+}
+
+/// The canonical keys of the names changed since `followed`, when `zone`'s
+/// version says what they are; `None` when the whole zone must be rewritten.
+fn incremental_from(zone: &ServedZone, followed: u64) -> Option<Vec<NameKey>> {
+    known_change(zone, followed)?
+        .names
+        .iter()
+        .map(|n| Key::of(n.as_wire()).map(|k| k.as_bytes().into()))
+        .collect()
+}
+
+/// `zone`'s change from the version `followed`, if its version records one.
+fn known_change(zone: &ServedZone, followed: u64) -> Option<&Change> {
+    let change = zone.version.as_ref()?.change.as_deref()?;
+    (followed != 0 && change.from == followed).then_some(change)
 }
 
 fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, owners: &Mutex<Owners>) {
     let mut full_logged = false;
     for insert in rx {
-        let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(owned) = owners.accepting(&insert) else {
-            continue;
-        };
-        let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
-        let Ok(live) = maps.live() else { continue };
-        match live.insert(insert.key, insert.value.as_ref(), 0) {
-            Ok(()) => {
-                owned.keys.insert(insert.key);
-            }
-            Err(error) => {
-                if !full_logged {
-                    tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
-                    full_logged = true;
-                }
-            }
+        if let Err(error) = copy_one(maps, owners, insert)
+            && !full_logged
+        {
+            tracing::warn!(%error, "XDP response map full; further answers stay in userspace");
+            full_logged = true;
         }
     }
+}
+
+/// Writes `insert` if its zone version is still the one followed.
+fn copy_one(maps: &SharedMaps, owners: &Mutex<Owners>, insert: Insert) -> Result<(), aya::maps::MapError> {
+    let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(owned) = owners.accepting(&insert) else {
+        return Ok(());
+    };
+    let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
+    let Ok(live) = maps.live() else { return Ok(()) };
+    live.insert(insert.key, insert.value.as_ref(), 0)?;
+    owned.insert(insert.key, insert.depends);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -450,28 +586,14 @@ mod tests {
             version,
             key: super::key(origin, 1, 1, 0),
             value: Box::new(CacheValue::zeroed()),
+            depends: super::Depends::Anything,
         };
         let (a, b) = (&b"\x01a\x00"[..], &b"\x01b\x00"[..]);
         let mut owners = Owners {
             since_generation: 10,
-            zones: [
-                (
-                    a.into(),
-                    Owned {
-                        version: 5,
-                        keys: Default::default(),
-                    },
-                ),
-                (
-                    b.into(),
-                    Owned {
-                        version: 7,
-                        keys: Default::default(),
-                    },
-                ),
-            ]
-            .into_iter()
-            .collect(),
+            zones: [(a.into(), Owned::at(5)), (b.into(), Owned::at(7))]
+                .into_iter()
+                .collect(),
         };
         assert!(owners.accepting(&insert(10, a, 5)).is_some(), "the version followed");
         assert!(

@@ -27,6 +27,8 @@ use crate::{
 mod hardening;
 // DNS cookies judged and made by the program.
 mod cookies;
+// Zone versions with known changes rewriting only the answers they reach.
+mod updates;
 
 /// Runs the program once on `frame`: (action, frame after the program).
 fn run(fast: &FastPath, frame: &[u8]) -> (u32, Vec<u8>) {

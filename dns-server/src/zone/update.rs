@@ -223,3 +223,5 @@ fn check(names: &Names, key: &[u8], apex: &[u8]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod walk;
