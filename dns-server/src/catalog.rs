@@ -50,6 +50,8 @@ pub(crate) struct ZoneVersion {
     pub id: u64,
     /// Every file read to build it (empty when not read from files).
     pub files: Arc<[FileRead]>,
+    /// When it was loaded (for `dns_server_zone_load_timestamp_seconds`).
+    pub loaded_at: std::time::SystemTime,
     /// How it differs from the version it replaced, when that is known:
     /// what lets the XDP maps rewrite only the answers the change reaches.
     pub change: Option<Arc<Change>>,
@@ -110,6 +112,7 @@ impl ZoneVersion {
             answers: Arc::new(AnswerCache::within(budget.clone())),
             id: VERSIONS.fetch_add(1, Ordering::Relaxed) + 1,
             files: files.into(),
+            loaded_at: std::time::SystemTime::now(),
             change: None,
         }
     }

@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// One value, parsed once at start: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve DNS (with no zone given: the built-in example.com zone on 127.0.0.1:5300 and [::1]:5300).
@@ -60,7 +62,10 @@ pub enum Command {
         #[arg(long, default_value = crate::config::DEFAULT_STATE_FILE)]
         state_file: PathBuf,
     },
-    /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server.
+    /// Ask or tell a running server through its control socket ([control] socket, --control).
+    Ctl(CtlArgs),
+    /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server
+    /// (through its pinned maps; `ctl deny` does the same through the control socket).
     Deny {
         /// ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32.
         prefix: String,
@@ -130,6 +135,12 @@ pub struct Overrides {
     // Clap's own path parser refuses "", the value that means "off".
     #[arg(long, value_name = "PATH", value_parser = OsStringValueParser::new().map(PathBuf::from))]
     pub state_file: Option<PathBuf>,
+    /// Serve Prometheus metrics on ADDR:PORT at /metrics ([metrics] listen; off unless set).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Listen for `dns-server ctl` on the Unix socket PATH, mode 0600 ([control] socket; off unless set).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
     /// Let clients in PREFIX transfer every zone out, AXFR and IXFR (repeatable; [server] allow_transfer).
     #[arg(long = "allow-transfer", value_name = "PREFIX")]
     pub allow_transfer: Vec<crate::prefix::Prefix>,
@@ -192,6 +203,73 @@ pub(crate) fn absolute_origin(origin: &str) -> String {
         format!("{origin}.")
     } else {
         origin.to_string()
+    }
+}
+
+/// `ctl` options.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// The server's control socket.
+    #[arg(long, default_value = DEFAULT_CONTROL_SOCKET)]
+    pub socket: PathBuf,
+    /// Print the reply's data as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// What to ask.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// Where `ctl` looks for the control socket by default (the packaged unit's `[control] socket`).
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/dns-server/control.sock";
+
+/// `ctl` commands.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Version, uptime, zones served and failed, XDP per interface and mode, map fill, resolver.
+    Status,
+    /// Re-read the configuration and changed zones (like SIGHUP), or re-read one zone's files.
+    Reload {
+        /// Only this zone (its files re-read whether or not they changed).
+        zone: Option<String>,
+    },
+    /// Each zone's state: serial, last load, error with file:line.
+    ZoneStatus {
+        /// Only this zone.
+        zone: Option<String>,
+    },
+    /// Empty the resolver's cache, or forget NAME and every name below it.
+    CacheFlush {
+        /// The name.
+        name: Option<String>,
+    },
+    /// Add, remove or list XDP deny-list prefixes.
+    Deny {
+        /// add, remove or list.
+        #[arg(value_enum)]
+        action: crate::control::protocol::DenyAction,
+        /// ADDRESS/LENGTH, e.g. 192.0.2.0/24 (for add and remove).
+        prefix: Option<String>,
+    },
+    /// Every counter, as `name value` lines.
+    Stats,
+}
+
+impl CtlCommand {
+    /// The request sent for this command.
+    pub fn request(&self) -> crate::control::protocol::Request {
+        use crate::control::protocol::Request;
+        match self {
+            CtlCommand::Status => Request::Status {},
+            CtlCommand::Reload { zone } => Request::Reload { zone: zone.clone() },
+            CtlCommand::ZoneStatus { zone } => Request::ZoneStatus { zone: zone.clone() },
+            CtlCommand::CacheFlush { name } => Request::CacheFlush { name: name.clone() },
+            CtlCommand::Deny { action, prefix } => Request::Deny {
+                action: *action,
+                prefix: prefix.clone(),
+            },
+            CtlCommand::Stats => Request::Stats {},
+        }
     }
 }
 
@@ -263,6 +341,10 @@ mod tests {
             "--strict",
             "--state-file",
             "zones.json",
+            "--metrics",
+            "127.0.0.1:9153",
+            "--control",
+            "/run/c.sock",
         ])
         .expect("valid");
         let Command::Serve(args) = cli.command else {
@@ -283,6 +365,8 @@ mod tests {
         assert_eq!(o.xdp_interfaces, ["eth0", "eth1"]);
         assert!(o.no_xdp && o.strict);
         assert_eq!(o.state_file, Some(PathBuf::from("zones.json")));
+        assert_eq!(o.metrics, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(o.control, Some(PathBuf::from("/run/c.sock")));
         let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
         assert_eq!(off.state_file, Some(PathBuf::new()));
         let o = serve_args(&[

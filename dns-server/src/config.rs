@@ -82,6 +82,12 @@
 //! slip = 2                     # every Nth limited query gets TC=1
 //! recursive_entries = 8192      # resolver answers XDP serves to [resolver] allow; 0 = none
 //! log_level = "off"            # the program's own log (aya-log): off, error, warn, info, debug, trace
+//!
+//! [metrics]                    # Prometheus metrics over HTTP (GET /metrics); off unless set
+//! listen = "127.0.0.1:9153"    # --metrics ADDR:PORT
+//!
+//! [control]                    # the control socket for `dns-server ctl`; off unless set
+//! socket = "/run/dns-server/control.sock"  # --control PATH; made mode 0600
 //! ```
 
 use std::{
@@ -109,6 +115,29 @@ pub struct Config {
     pub resolver: ResolverSection,
     /// The XDP fast path.
     pub xdp: XdpSection,
+    /// The Prometheus metrics endpoint.
+    pub metrics: MetricsSection,
+    /// The control socket.
+    pub control: ControlSection,
+}
+
+/// The `[metrics]` table: Prometheus metrics over HTTP.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Where to serve `GET /metrics` (`--metrics`); none: no endpoint, and
+    /// the per-query counters are not kept. Read at start only.
+    pub listen: Option<SocketAddr>,
+}
+
+/// The `[control]` table: the Unix socket `dns-server ctl` talks to.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlSection {
+    /// The socket's path (`--control`); none: no control socket. Made mode
+    /// 0600, so only its owner (root for the packaged unit) can use it.
+    /// Relative paths are taken from the config file's directory. Read at start only.
+    pub socket: Option<PathBuf>,
 }
 
 /// The `[resolver]` table.
@@ -615,6 +644,11 @@ impl Config {
         {
             *hints = base.join(&*hints);
         }
+        if let Some(socket) = &mut config.control.socket
+            && socket.is_relative()
+        {
+            *socket = base.join(&*socket);
+        }
         config.check().map_err(|m| {
             let line = find_line(text, &m.1).unwrap_or(1);
             error(line, m.0)
@@ -777,6 +811,18 @@ mod tests {
             let e = Config::parse(&text, Path::new("c.toml")).expect_err("not a secret");
             assert_eq!(e.line, 3, "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn metrics_and_control_are_off_unless_set() {
+        let c = Config::parse("", Path::new("/etc/dns/dns.toml")).expect("valid");
+        assert_eq!((c.metrics.listen, c.control.socket.as_deref()), (None, None));
+        let text = "[metrics]\nlisten = \"127.0.0.1:9153\"\n[control]\nsocket = \"ctl.sock\"\n";
+        let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(c.control.socket.as_deref(), Some(Path::new("/etc/dns/ctl.sock")));
+        let e = Config::parse("[metrics]\nlisten = \"localhost\"\n", Path::new("c.toml")).expect_err("not ADDR:PORT");
+        assert_eq!(e.line, 2, "{e}");
     }
 
     #[test]

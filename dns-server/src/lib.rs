@@ -17,6 +17,9 @@
 //! - [`xdp`]: the XDP fast path (loading, map filling, counters);
 //!   `fast_path`: how answers flow back into it.
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
+//! - `metrics`: Prometheus metrics, per-thread counters summed when scraped;
+//!   [`control`]: the control socket and `dns-server ctl`; `readiness`:
+//!   systemd's READY=1, STATUS= and watchdog.
 //! - [`config`] and [`cli`]: the configuration file and the command line.
 //! - [`fuzz`]: the entry points of the fuzz targets in `fuzz/`.
 //!
@@ -50,6 +53,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod control;
 #[cfg(test)]
 mod deploy_examples;
 pub mod fuzz;
@@ -65,8 +69,10 @@ mod authority;
 mod catalog;
 mod fast_path;
 mod message;
+mod metrics;
 mod name;
 mod query;
+mod readiness;
 mod resolver;
 mod secondary;
 mod server;

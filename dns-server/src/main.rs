@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Sidecar(args) => sidecar(args),
         Command::Stats { pin_dir } => xdp_stats(&pin_dir),
         Command::Status { state_file } => dns_server::zone_state::print(&state_file),
+        Command::Ctl(args) => dns_server::control::client::run(&args.socket, args.json, &args.command.request()),
         Command::Deny {
             prefix,
             remove,

@@ -4,15 +4,25 @@
 //! its maps filled from them; the shared state is built with the fast
 //! path's sink (or none); the sockets are bound; only then is the program
 //! attached, so XDP never answers before userspace can take what it passes.
+//! Then the metrics endpoint and the control socket start, and systemd is
+//! told READY=1.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Instant, SystemTime},
+};
 
+use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
+    control,
     fast_path::{FastPathSink, NoFastPath},
+    metrics::{self, Sources},
     query::Shared,
-    server::{self, Listeners},
+    readiness,
+    server::{self, Listeners, tcp_table::Table},
     service::{self, Settings},
     xdp::run::{self as xdp, Running},
 };
@@ -26,26 +36,67 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let served = runtime.block_on(async move {
+        let started = (Instant::now(), SystemTime::now());
+        readiness::status("loading zones");
         let loaded = service::load(&settings)?;
         let prepared = xdp::prepare(&settings.config, &loaded);
         let sink: Arc<dyn FastPathSink> = match &prepared {
             Some(prepared) => prepared.sink(),
             None => Arc::new(NoFastPath),
         };
-        let shared = service::start(loaded, sink);
+        let shared = service::start(loaded, sink, settings.config.metrics.listen.is_some());
         shared.secondaries.sync(&shared, &settings.config);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
+        let control = match &settings.config.control.socket {
+            Some(path) => Some(
+                control::server::bind(path)
+                    .with_context(|| format!("binding the control socket {}", path.display()))?,
+            ),
+            None => None,
+        };
         announce(&shared, &listeners.local_addrs());
-        let shutdown = handle_signals(settings.clone(), shared.clone())?;
+        let settings_in_force = Arc::new(tokio::sync::Mutex::new(settings.clone()));
+        let shutdown = handle_signals(settings_in_force.clone(), shared.clone())?;
         let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
         let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
         let cookie_clock = fast_path.clone().map(follow_the_clock);
-        server::run(listeners, shared.clone(), settings.tcp_limits(), shutdown).await?;
-        if let Some(stats_log) = stats_log {
-            stats_log.abort();
+        let table = Table::new(settings.tcp_limits());
+        let xdp_interfaces = if settings.config.xdp.enabled {
+            settings.config.xdp.interfaces.clone()
+        } else {
+            Vec::new()
+        };
+        if let Some(addr) = settings.config.metrics.listen {
+            let sources = Sources {
+                shared: shared.clone(),
+                xdp: fast_path.clone(),
+                xdp_interfaces: xdp_interfaces.clone(),
+                tcp: table.clone(),
+                started: started.1,
+            };
+            let sources = Arc::new(sources);
+            let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
+            metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
         }
-        if let Some(cookie_clock) = cookie_clock {
-            cookie_clock.abort();
+        let control = control.map(|listener| {
+            let context = control::commands::Context {
+                shared: shared.clone(),
+                settings: settings_in_force,
+                xdp: fast_path.clone(),
+                xdp_interfaces,
+                started: started.0,
+            };
+            tokio::spawn(control::server::serve(listener, Arc::new(context)))
+        });
+        let watchdog = readiness::watchdog();
+        readiness::ready(&serving_status(&shared));
+        server::run(listeners, shared.clone(), settings.tcp_limits(), table, shutdown).await?;
+        readiness::stopping();
+        for task in [stats_log, cookie_clock, control, watchdog].into_iter().flatten() {
+            task.abort();
+        }
+        if let Some(path) = &settings.config.control.socket {
+            let _ = std::fs::remove_file(path);
         }
         if let Some(fast_path) = &fast_path {
             tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
@@ -65,6 +116,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     // wait for it to exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     served
+}
+
+/// The STATUS= line while serving: how many zones are served and failed.
+pub(crate) fn serving_status(shared: &Shared) -> String {
+    let catalog = shared.catalog.load();
+    let (mut served, mut failed) = (0, 0);
+    for zone in catalog.zones() {
+        served += usize::from(zone.version.is_some());
+        failed += usize::from(zone.status != crate::catalog::ZoneStatus::Loaded);
+    }
+    format!("serving {served} zones, {failed} failed")
 }
 
 /// Logs the XDP counters every `interval` seconds (never when 0).
@@ -117,15 +179,22 @@ fn announce(shared: &Shared, addrs: &[SocketAddr]) {
     }
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT resolve the returned shutdown future.
-fn handle_signals(mut settings: Settings, shared: Arc<Shared>) -> anyhow::Result<impl Future<Output = ()>> {
+/// SIGHUP reloads (one at a time with `ctl reload`, through `settings`);
+/// SIGTERM and SIGINT resolve the returned shutdown future.
+fn handle_signals(
+    settings: Arc<tokio::sync::Mutex<Settings>>,
+    shared: Arc<Shared>,
+) -> anyhow::Result<impl Future<Output = ()>> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading configuration and zones");
-            settings = service::reload(settings, shared.clone()).await;
+            readiness::reloading();
+            let mut settings = settings.lock().await;
+            *settings = service::reload(settings.clone(), shared.clone()).await;
+            readiness::reloaded(&serving_status(&shared));
         }
     });
     Ok(async move {

@@ -121,6 +121,12 @@ impl Overrides {
         if self.strict {
             config.server.strict = true;
         }
+        if let Some(addr) = self.metrics {
+            config.metrics.listen = Some(addr);
+        }
+        if let Some(path) = &self.control {
+            config.control.socket = Some(path.clone());
+        }
         if let Some(path) = &self.state_file {
             // Taken as given (from the working directory, like every path
             // flag); empty turns the file off, as `state_file = ""` does.
@@ -238,6 +244,7 @@ pub(crate) fn load_catalog(
             budget: &budget,
             stats,
             strict,
+            force: false,
         };
         zones.push(reading.zone(origin, &zone.file, old)?);
     }
@@ -293,6 +300,8 @@ struct Reading<'a> {
     budget: &'a Arc<CacheBudget>,
     stats: &'a Stats,
     strict: bool,
+    /// Read the file even when it looks unchanged (`ctl reload ZONE`).
+    force: bool,
 }
 
 impl Reading<'_> {
@@ -300,6 +309,7 @@ impl Reading<'_> {
     fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
         let same_file = old.filter(|o| o.file.as_deref() == Some(file));
         if let Some(version) = same_file.and_then(|o| o.version.as_ref())
+            && !self.force
             && zone_files::unchanged(&version.files)
         {
             Stats::bump(&self.stats.zones_unchanged);
@@ -378,7 +388,9 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
 /// every answer that may flow back into XDP ([`NoFastPath`] when XDP is off).
 ///
 /// [`NoFastPath`]: crate::fast_path::NoFastPath
-pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Shared> {
+///
+/// `counting` keeps the per-query counters the metrics endpoint reads.
+pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: bool) -> Arc<Shared> {
     Arc::new(Shared {
         catalog: ArcSwap::new(loaded.catalog),
         identity: loaded.identity,
@@ -388,6 +400,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>) -> Arc<Sha
         transfers: loaded.transfers,
         fast_path,
         secondaries: Arc::default(),
+        metrics: counting.then(Default::default),
     })
 }
 
@@ -471,6 +484,50 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
             settings
         }
     }
+}
+
+/// Re-reads one zone's files (changed or not) and swaps in a catalog with
+/// it, every other zone kept as it is and the configuration not re-read
+/// (`ctl reload ZONE`). A zone that fails keeps its old version, as in a reload.
+pub(crate) async fn reload_zone(settings: &Settings, shared: Arc<Shared>, origin: Name) -> anyhow::Result<()> {
+    let limit = Duration::from_secs(settings.config.server.reload_timeout.max(1));
+    let config = settings.config.clone();
+    let sh = shared.clone();
+    let loaded = run_within(limit, move || -> anyhow::Result<Catalog> {
+        let previous = sh.catalog.load_full();
+        let Some(file) = config
+            .zones
+            .iter()
+            .find(|z| same_origin(&z.origin, &origin.to_string()))
+            .map(|z| z.file.clone())
+        else {
+            anyhow::bail!("zone {origin} is not configured (or is the built-in zone, which has no file)");
+        };
+        let limits = config.server.read_limits();
+        let reading = Reading {
+            limits: &limits,
+            budget: previous.budget(),
+            stats: &sh.stats,
+            strict: false,
+            force: true,
+        };
+        let Some(served) = previous.zone(origin.as_wire()) else {
+            anyhow::bail!("zone {origin} is not served yet (reload the configuration first)");
+        };
+        Ok(previous.with_zone(reading.zone(origin.clone(), &file, Some(served))?))
+    })
+    .await;
+    let catalog = match loaded {
+        Ok(catalog) => catalog?,
+        Err(RunError::TimedOut) => {
+            Stats::bump(&shared.stats.reload_timeouts);
+            anyhow::bail!("reading the zone took longer than reload_timeout; the old version keeps serving")
+        }
+        Err(RunError::Failed(error)) => anyhow::bail!("reload task failed: {error}"),
+    };
+    let config = settings.config.clone();
+    tokio::task::spawn_blocking(move || swap_in(&shared, catalog, &config)).await?;
+    Ok(())
 }
 
 /// Puts the re-read cookie secrets and policy in force (a secret rollover

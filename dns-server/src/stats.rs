@@ -46,6 +46,8 @@ counters! {
     cache_hits,
     /// Answers built by walking a zone.
     cache_misses,
+    /// TCP connections admitted into the table.
+    tcp_admitted,
     /// TCP connections closed at once: their source held `tcp_max_per_source` already.
     tcp_refused_per_source,
     /// TCP connections closed, the idlest, to admit a new one into a full table.

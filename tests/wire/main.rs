@@ -10,6 +10,7 @@ mod edns;
 mod formats;
 mod harness;
 mod malformed;
+mod operate;
 mod packet;
 mod recursion;
 mod reload;

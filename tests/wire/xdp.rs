@@ -1144,3 +1144,97 @@ fn xdp_issues_the_cookies_userspace_issues_and_honours_a_rollover() {
         "userspace echoes the cookie XDP made with the new secret"
     );
 }
+
+#[test]
+fn metrics_and_ctl_see_the_xdp_fast_path() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let dir = std::env::temp_dir().join(format!("xdp-test-{}", lab.server_ns));
+    let socket = dir.join("control.sock");
+    let metrics: SocketAddr = SocketAddr::new(IpAddr::V4(SERVER_V4), 9153);
+    // The resolver on (forwarding nowhere it is asked), so that every family is exported.
+    let extra = format!(
+        "\n[metrics]\nlisten = \"{metrics}\"\n[control]\nsocket = \"{}\"\n[resolver]\nenabled = true\nforward = [\"127.0.0.1:9\"]\n",
+        socket.display()
+    );
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            extra: &extra,
+            ..Options::default()
+        },
+    );
+    let www = query(11, "www.example.com", 1, None);
+    for _ in 0..5 {
+        assert!(query_once(&lab, XDP_PORT, &www).is_some(), "answered");
+    }
+    let hits = server.counter(Stat::Hit);
+    assert!(hits >= 4, "XDP answered the repeats: {hits}");
+    assert!(query_once(&lab, USER_PORT, &www).is_some(), "userspace answers too");
+
+    // The scrape, from inside the server's namespace, sums the per-CPU counters.
+    let text = lab
+        .server
+        .run(move || crate::harness::metrics::scrape(metrics))
+        .expect("scraped in the server namespace");
+    let sample = |name: &str, labels: &[(&str, &str)]| crate::harness::metrics::sample(&text, name, labels);
+    let scraped_hits = sample("dns_server_xdp_packets_total", &[("counter", "hit")]).unwrap_or(0.0);
+    assert!(
+        scraped_hits >= hits as f64,
+        "hits {scraped_hits} >= {hits}; scrape:\n{text}"
+    );
+    assert!(
+        sample("dns_server_queries_total", &[("transport", "xdp")]).is_some_and(|n| n >= hits as f64),
+        "XDP answers among the queries by transport:\n{text}"
+    );
+    assert!(sample("dns_server_xdp_packets_total", &[("counter", "drop_denied")]).is_some());
+    let attached = crate::harness::metrics::samples(&text, "dns_server_xdp_attached");
+    assert!(
+        attached.iter().any(|(l, v)| l["interface"] == lab.server_if
+            && ["native", "generic"].contains(&l["mode"].as_str())
+            && *v == 1.0),
+        "attached on {} with its mode: {attached:?}",
+        lab.server_if
+    );
+    assert!(sample("dns_server_xdp_map_entries", &[("map", "responses")]).is_some_and(|n| n > 0.0));
+    assert_eq!(
+        sample("dns_server_xdp_map_capacity", &[("map", "responses")]),
+        Some(65536.0)
+    );
+    if let Err(complaint) = crate::harness::metrics::promtool_check_metrics(&text) {
+        panic!("promtool rejects a scrape with XDP: {complaint}\n{text}");
+    }
+    // The alert rules and the dashboard in deploy/ read only what is exported.
+    crate::harness::metrics::assert_deploy_queries_name_only(&text);
+
+    // ctl, over the control socket (a file: it crosses namespaces).
+    let ctl = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&socket)
+            .args(args))
+    };
+    let status = ctl(&["status"]);
+    assert!(status.contains(&format!("xdp: {} ", lab.server_if)), "{status}");
+    assert!(status.contains("xdp map: "), "{status}");
+    let stats = ctl(&["stats"]);
+    assert!(
+        stats.lines().any(|l| l.starts_with("xdp.hit ") && !l.ends_with(" 0")),
+        "{stats}"
+    );
+
+    // ctl deny takes over `dns-server deny`.
+    ctl(&["deny", "add", "198.18.0.0/24"]);
+    assert!(ctl(&["deny", "list"]).lines().any(|l| l == "198.18.0.0/24"));
+    assert!(
+        query_once(&lab, XDP_PORT, &www).is_none(),
+        "a denied source gets nothing"
+    );
+    assert!(server.counter(Stat::DropDenied) >= 1, "denied drops are counted");
+    ctl(&["deny", "remove", "198.18.0.0/24"]);
+    assert!(!ctl(&["deny", "list"]).contains("198.18.0.0/24"));
+    assert!(query_once(&lab, XDP_PORT, &www).is_some(), "answers resume");
+    drop(server);
+}

@@ -29,6 +29,7 @@ pub const ALL_PACKAGES: &[&str] = &[
     "iproute2",       // ip netns, ss
     "tcpdump",        // looking at test traffic
     "g++",            // libFuzzer (C++) for `cargo xtask fuzz`
+    "prometheus",     // prometheus and promtool: scrape and lint our metrics endpoint
 ];
 
 /// Daemons that Debian's post-install scripts may start; none may stay behind.
@@ -40,6 +41,8 @@ const DAEMONS: &[(&str, &str)] = &[
     ("named", "named"),
     ("bird", "bird"),
     ("gobgpd", "gobgpd"),
+    // Its own server on :9090; the tests start one of their own on another port.
+    ("prometheus", "prometheus"),
 ];
 
 /// Makes `invoke-rc.d` refuse to start services while it exists (exit status 101).

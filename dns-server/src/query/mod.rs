@@ -308,6 +308,8 @@ pub(crate) struct Shared {
     pub fast_path: Arc<dyn FastPathSink>,
     /// The secondary zones (NOTIFY goes to them) and the lock every catalog swap takes.
     pub secondaries: Arc<crate::secondary::Registry>,
+    /// The per-thread query counters, when metrics are served.
+    pub metrics: Option<crate::metrics::QueryCounters>,
 }
 
 impl Shared {

@@ -261,15 +261,37 @@ impl Cache {
     }
 
     /// Approximate bytes held.
-    #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// Number of entries.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.len()
+    }
+
+    /// Forgets every entry (`ctl cache-flush`), or with `name`, the entries
+    /// of that name and every name below it; returns how many went.
+    pub(crate) fn flush(&self, name: Option<&Name>) -> usize {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(name) = name else {
+            let gone = inner.map.len();
+            *inner = Inner::default();
+            return gone;
+        };
+        let lower = name.to_lowercase();
+        let before = inner.map.len();
+        let mut freed = 0;
+        inner.map.retain(|(owner, _), entry| {
+            let keep = !crate::name::is_within(owner, lower.as_wire());
+            if !keep {
+                freed += entry.bytes;
+            }
+            keep
+        });
+        inner.bytes -= freed;
+        // The ring skips keys no longer in the map (see `evict_one`).
+        before - inner.map.len()
     }
 }
 

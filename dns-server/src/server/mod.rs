@@ -61,10 +61,12 @@ impl Listeners {
 }
 
 /// Serves until `shutdown` completes, then stops accepting and returns.
+/// TCP connections are held in `table` (made with [`tcp_table::Table::new`]).
 pub(crate) async fn run(
     listeners: Listeners,
     shared: Arc<Shared>,
     limits: TcpLimits,
+    table: Arc<tcp_table::Table>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut tasks = JoinSet::new();
@@ -72,7 +74,6 @@ pub(crate) async fn run(
         let socket = tokio::net::UdpSocket::from_std(socket)?;
         tasks.spawn(udp::serve(socket, shared.clone()));
     }
-    let table = tcp_table::Table::new(limits);
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tasks.spawn(tcp::serve(listener, shared.clone(), limits, table.clone()));

@@ -58,6 +58,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, limits: Tc
         };
         let slot = match table.admit(peer.ip()) {
             Ok((slot, evicted)) => {
+                Stats::bump(&shared.stats.tcp_admitted);
                 if evicted {
                     Stats::bump(&shared.stats.tcp_closed_evicted);
                 }
@@ -153,7 +154,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, li
                 Served::Declined => {}
             }
         }
-        let Some(framed) = answer(&query, peer, shared, idle).await else {
+        let arrived = std::time::Instant::now();
+        let framed = answer(&query, peer, shared, idle).await;
+        if let Some(metrics) = &shared.metrics {
+            let response = framed.as_ref().map_or(&[][..], |f| &f[2..]);
+            metrics.record(true, peer.ip(), &query, response, arrived.elapsed());
+        }
+        let Some(framed) = framed else {
             return Close::NotAQuery;
         };
         drop(query);

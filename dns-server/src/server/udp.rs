@@ -1,6 +1,6 @@
 //! UDP: batched receive and send (recvmmsg/sendmmsg) on SO_REUSEPORT sockets.
 
-use std::{io, net::SocketAddr, os::fd::AsRawFd, sync::Arc};
+use std::{io, net::SocketAddr, os::fd::AsRawFd, sync::Arc, time::Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -89,8 +89,8 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
             for _ in 0..unsent {
                 Stats::bump(&shared.stats.dropped_send_failed);
             }
-            for (query, peer) in pending.drain(..) {
-                tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer));
+            for (query, peer, arrived) in pending.drain(..) {
+                tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer, arrived));
             }
         }
         tokio::task::yield_now().await;
@@ -98,8 +98,16 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
 }
 
 /// Builds the response for each received datagram in place; queries to
-/// resolve are set aside with their peer.
-fn answer_batch(batch: &mut Batch, received: usize, shared: &Shared, pending: &mut Vec<(Pending, SocketAddr)>) {
+/// resolve are set aside with their peer and arrival time.
+fn answer_batch(
+    batch: &mut Batch,
+    received: usize,
+    shared: &Shared,
+    pending: &mut Vec<(Pending, SocketAddr, Instant)>,
+) {
+    // One clock read per batch for its arrival; each answer's latency is
+    // from there (it waited for the answers before it in the batch).
+    let arrived = Instant::now();
     for i in 0..received {
         Stats::bump(&shared.stats.udp_queries);
         let Some(peer) = batch.peer(i) else { continue };
@@ -108,17 +116,30 @@ fn answer_batch(batch: &mut Batch, received: usize, shared: &Shared, pending: &m
             Ok(Reply::Ready) => {}
             Ok(Reply::Recurse(query)) => {
                 out.clear();
-                pending.push((query, peer));
+                pending.push((query, peer, arrived));
+                continue;
             }
             Err(_) => out.clear(),
+        }
+        if let Some(metrics) = &shared.metrics {
+            metrics.record(false, peer.ip(), query, out, arrived.elapsed());
         }
     }
 }
 
 /// Resolves one query off the receive path and sends the answer.
-async fn resolve_and_send(socket: Arc<tokio::net::UdpSocket>, shared: Arc<Shared>, query: Pending, peer: SocketAddr) {
+async fn resolve_and_send(
+    socket: Arc<tokio::net::UdpSocket>,
+    shared: Arc<Shared>,
+    query: Pending,
+    peer: SocketAddr,
+    arrived: Instant,
+) {
     let mut out = Vec::with_capacity(512);
     shared.resolve(&query, &mut out).await;
+    if let Some(metrics) = &shared.metrics {
+        metrics.record_qtype(false, peer.ip(), query.qtype, &out, arrived.elapsed());
+    }
     if socket.send_to(&out, peer).await.is_err() {
         Stats::bump(&shared.stats.dropped_send_failed);
     }

@@ -10,6 +10,9 @@
 //! reconcile_seconds = 5            # re-check the speaker's state this often
 //! dry_run = false                  # log what would be announced; touch no speaker
 //!
+//! [metrics]                        # the sidecar's own Prometheus metrics; off unless set
+//! listen = "127.0.0.1:9154"
+//!
 //! [sidecar.announce]               # attributes while up (drain adds to them)
 //! communities = []                 # "ASN:VALUE"
 //! large_communities = []           # "GLOBAL:DATA1:DATA2"
@@ -85,11 +88,13 @@ pub enum ConfigError {
     },
 }
 
-/// The whole file: only a `[sidecar]` table.
+/// The whole file: a `[sidecar]` table, and `[metrics]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     sidecar: SidecarConfig,
+    #[serde(default)]
+    metrics: crate::config::MetricsSection,
 }
 
 /// The `[sidecar]` table.
@@ -128,6 +133,9 @@ pub struct SidecarConfig {
     /// Health checks; with none the PoP is always healthy, which is rarely wanted.
     #[serde(rename = "check", default)]
     pub checks: Vec<CheckConfig>,
+    /// Where the sidecar serves its metrics (the file's `[metrics] listen`); none: nowhere.
+    #[serde(skip)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 fn default_state_file() -> PathBuf {
@@ -463,7 +471,8 @@ impl SidecarConfig {
             path: PathBuf::new(),
             message: e.to_string(),
         })?;
-        let config = file.sidecar;
+        let mut config = file.sidecar;
+        config.metrics_listen = file.metrics.listen;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: PathBuf::new(),
             message,

@@ -13,6 +13,7 @@ pub mod config;
 mod gobgp;
 mod health;
 mod maintenance;
+mod metrics;
 mod probe;
 mod run;
 mod speaker;
@@ -31,4 +32,7 @@ pub enum SidecarError {
     /// The speaker could not be set up or refused a one-shot command.
     #[error(transparent)]
     Speaker(#[from] speaker::SpeakerError),
+    /// The metrics endpoint could not be started.
+    #[error("serving metrics on {0}")]
+    Metrics(String),
 }

@@ -11,7 +11,9 @@ use super::{
     SidecarError,
     config::{CheckKind, SidecarConfig},
     health::{Summary, Tracker},
-    maintenance, probe,
+    maintenance,
+    metrics::{Collector, SidecarMetrics},
+    probe,
     speaker::Speaker,
     state::{Announcement, Machine, State, Transition},
     state_file::{self, Snapshot},
@@ -30,6 +32,7 @@ struct Sidecar {
     announced: Option<Announcement>,
     speaker_error: Option<String>,
     since: u64,
+    metrics: std::sync::Arc<SidecarMetrics>,
 }
 
 /// Runs until `shutdown` resolves, then drains, waits `stop_drain_seconds` and withdraws.
@@ -40,13 +43,26 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
         .iter()
         .map(|c| Tracker::new(&c.name, c.scope, c.rise, c.fall))
         .collect();
+    let machine = Machine::new();
+    let metrics = SidecarMetrics::new(
+        config.prefixes.iter().map(ToString::to_string).collect(),
+        &config.checks.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        machine.state(),
+    );
+    if let Some(addr) = config.metrics_listen {
+        let collected = metrics.clone();
+        let render: crate::metrics::http::Render =
+            std::sync::Arc::new(move |format| crate::metrics::encode(Box::new(Collector(collected.clone())), format));
+        crate::metrics::http::start(addr, render).map_err(|e| SidecarError::Metrics(format!("{addr}: {e}")))?;
+    }
     let mut sidecar = Sidecar {
         speaker,
-        machine: Machine::new(),
+        machine,
         trackers,
         announced: None,
         speaker_error: None,
         since: state_file::now(),
+        metrics,
         config,
     };
     tracing::info!(
@@ -75,8 +91,9 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
                 ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
+                    let started = std::time::Instant::now();
                     let result = probe::run(&check.kind, &servers, check.timeout()).await;
-                    if results.send((index, result)).await.is_err() {
+                    if results.send((index, result, started.elapsed())).await.is_err() {
                         return;
                     }
                 }
@@ -92,12 +109,14 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some((index, result)) = incoming.recv() => {
+            Some((index, result, took)) = incoming.recv() => {
                 let tracker = &mut sidecar.trackers[index];
                 let error = result.as_ref().err().map(|e| e.0.clone());
                 if let Some(status) = tracker.record(result) {
                     tracing::info!(check = %tracker.name, ?status, error = ?error, "check changed");
                 }
+                let up = tracker.status == crate::sidecar::health::Status::Up;
+                sidecar.metrics.probe(&tracker.name, error.is_none(), took, up);
                 sidecar.step().await;
             }
             _ = maintenance_poll.tick() => sidecar.step().await,
@@ -147,6 +166,7 @@ impl Sidecar {
     /// Logs the transition, tells the speaker, writes the state file.
     async fn enter(&mut self, t: Transition) {
         tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, "state change");
+        self.metrics.transition(t.from, t.to);
         self.since = state_file::now();
         self.tell(t.to.announcement()).await;
         self.write_state();
@@ -160,6 +180,7 @@ impl Sidecar {
                 self.speaker_error = None;
             }
             Err(e) => {
+                self.metrics.speaker_error();
                 tracing::error!(error = %e, ?announcement, previous = ?self.announced, "speaker refused; keeping the previous state, will retry");
                 self.speaker_error = Some(e.to_string());
             }
@@ -178,6 +199,7 @@ impl Sidecar {
             Ok(true) => tracing::warn!(?want, "speaker had lost our announcement; restored"),
             Ok(false) => {}
             Err(e) => {
+                self.metrics.speaker_error();
                 tracing::error!(error = %e, "reconciling with the speaker failed");
                 self.speaker_error = Some(e.to_string());
                 self.write_state();

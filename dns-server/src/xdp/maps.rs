@@ -168,6 +168,15 @@ impl Maps {
         self.count_deny()
     }
 
+    /// Every deny-list prefix, IPv4 first.
+    pub fn denied(&self) -> Vec<(IpAddr, u32)> {
+        let v4 = self.deny_v4.keys().filter_map(Result::ok);
+        let v6 = self.deny_v6.keys().filter_map(Result::ok);
+        v4.map(|k| (IpAddr::from(k.data()), k.prefix_len()))
+            .chain(v6.map(|k| (IpAddr::from(k.data()), k.prefix_len())))
+            .collect()
+    }
+
     fn count_deny(&mut self) -> Result<(), XdpError> {
         let v4 = self.deny_v4.keys().filter(Result::is_ok).count();
         let v6 = self.deny_v6.keys().filter(Result::is_ok).count();

@@ -149,7 +149,6 @@ impl Owned {
     }
 
     /// How many keys are recorded.
-    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.keys.len()
     }

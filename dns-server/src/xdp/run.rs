@@ -32,6 +32,11 @@ pub(crate) struct Prepared {
 /// The fast path while the server runs; dropping it detaches the program.
 pub(crate) struct Running {
     fast: FastPath,
+    writer: Arc<MapWriter>,
+    /// Each interface attached to, with the mode it got (`native`, `generic`).
+    pub(crate) attached: Vec<(String, &'static str)>,
+    /// Responses each response map holds at most (`[xdp] cache_entries`).
+    pub(crate) capacity: u32,
 }
 
 impl Running {
@@ -41,6 +46,33 @@ impl Running {
         if let Err(error) = maps.refresh_cookie_clock() {
             tracing::warn!(%error, "XDP cookie clock not refreshed");
         }
+    }
+
+    /// Every counter of the program, summed over CPUs now.
+    pub(crate) fn read_counters(&self) -> Result<Vec<(xdp_abi::Stat, u64)>, XdpError> {
+        let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        stats::read(&maps.stats)
+    }
+
+    /// Zone answers in the live response map (the resolver's hot answers not included).
+    pub(crate) fn zone_entries(&self) -> usize {
+        self.writer.inserter.entries()
+    }
+
+    /// Adds `addr/prefix_len` to the deny list, or with `remove` lifts it.
+    pub(crate) fn deny(&self, addr: IpAddr, prefix_len: u32, remove: bool) -> Result<(), XdpError> {
+        let mut maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        if remove {
+            maps.allow(addr, prefix_len)
+        } else {
+            maps.deny(addr, prefix_len)
+        }
+    }
+
+    /// The deny list.
+    pub(crate) fn denied(&self) -> Vec<(IpAddr, u32)> {
+        let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        maps.denied()
     }
 
     /// The counters as one `name=value` line.
@@ -135,11 +167,11 @@ impl Prepared {
     /// reason in the log) when it is attached to none.
     pub(crate) fn attach(mut self, config: &Config) -> Option<Running> {
         let x = &config.xdp;
-        let mut attached = 0;
+        let mut attached = Vec::new();
         for iface in &x.interfaces {
             match self.fast.attach(iface, x.mode) {
                 Ok(mode) => {
-                    attached += 1;
+                    attached.push((iface.clone(), super::loader::mode_name(mode)));
                     tracing::info!(iface, mode = %super::loader::mode_name(mode), "XDP fast path attached");
                 }
                 Err(error) => {
@@ -148,11 +180,16 @@ impl Prepared {
                 }
             }
         }
-        if attached == 0 {
+        if attached.is_empty() {
             unavailable(XdpError::Program(aya::programs::ProgramError::NotAttached));
             return None;
         }
-        Some(Running { fast: self.fast })
+        Some(Running {
+            fast: self.fast,
+            writer: self.writer,
+            attached,
+            capacity: x.cache_entries,
+        })
     }
 }
 

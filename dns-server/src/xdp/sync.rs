@@ -385,6 +385,12 @@ impl Inserter {
             .same_zones(catalog)
     }
 
+    /// Keys the zones followed hold in the live map now.
+    pub(crate) fn entries(&self) -> usize {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        owners.zones.values().map(|o| o.len()).sum()
+    }
+
     /// Whether the live map holds `zone` at the version served.
     pub(crate) fn follows(&self, zone: &ServedZone) -> bool {
         let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());

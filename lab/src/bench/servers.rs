@@ -33,6 +33,9 @@ pub enum Server {
     KnotXdp,
     /// Ours with the XDP fast path attached to the server's veth.
     OursXdp,
+    /// Ours as `ours`, with the metrics endpoint on (`--metrics`): run beside
+    /// `ours` (`bench auth --servers ours,ours-metrics`) to see what counting costs.
+    OursMetrics,
 }
 
 impl fmt::Display for Server {
@@ -43,6 +46,7 @@ impl fmt::Display for Server {
             Self::Ours => "ours",
             Self::KnotXdp => "Knot-XDP",
             Self::OursXdp => "ours-XDP",
+            Self::OursMetrics => "ours-metrics",
         })
     }
 }
@@ -55,7 +59,7 @@ impl Server {
 
     /// Whether it is this project's server.
     pub fn is_ours(self) -> bool {
-        matches!(self, Self::Ours | Self::OursXdp)
+        matches!(self, Self::Ours | Self::OursXdp | Self::OursMetrics)
     }
 
     /// Writes the server's configuration under `dir` for the bench zone in
@@ -157,7 +161,7 @@ impl Server {
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Ours | Self::OursXdp => {
+            Self::Ours | Self::OursXdp | Self::OursMetrics => {
                 // The zones go in a file: 100,000 `--zone` flags would pass
                 // the kernel's limit on the length of a command line.
                 let conf = dir.join("dns-server.toml");
@@ -171,10 +175,13 @@ impl Server {
                     );
                 }
                 fs::write(&conf, text)?;
+                let metrics = format!("{SERVER_V4}:9153");
                 let xdp = match self {
                     Self::OursXdp => ["--xdp-iface", iface],
+                    Self::OursMetrics => ["--no-xdp", "--metrics"],
                     _ => ["--no-xdp", ""],
                 };
+                let scrape_addr = (self == Self::OursMetrics).then_some(metrics.as_str());
                 [
                     &ours.display().to_string(),
                     "serve",
@@ -192,6 +199,7 @@ impl Server {
                 ]
                 .into_iter()
                 .chain(xdp.into_iter().filter(|arg| !arg.is_empty()))
+                .chain(scrape_addr)
                 .map(String::from)
                 .collect()
             }

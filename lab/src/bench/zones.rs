@@ -467,7 +467,7 @@ fn answers_now(rig: &Rig, question: Question) -> Result<Duration> {
 /// until the new serial is answered.
 fn reload(server: Server, running: &Running<'_>, conf: &Path, origin: &str) -> Result<()> {
     match server {
-        Server::Ours | Server::OursXdp => {
+        Server::Ours | Server::OursXdp | Server::OursMetrics => {
             signals::signal(running.pid(), libc::SIGHUP);
             Ok(())
         }

@@ -2,6 +2,7 @@
 
 mod compare;
 mod dig;
+pub mod metrics;
 mod primary;
 mod reference;
 mod signer;
@@ -215,6 +216,12 @@ pub struct ServerBuilder {
     args: Vec<String>,
     /// The port to serve on, when a peer must know it first (a primary's NOTIFY target).
     port: Option<u16>,
+    /// Serve metrics (`--metrics 127.0.0.1:PORT`, a free port).
+    metrics: bool,
+    /// Open a control socket (`--control` in the server's temp dir).
+    control: bool,
+    /// Environment variables for the server.
+    env: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -267,12 +274,34 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves metrics on a free loopback port ([`Server::metrics_addr`]).
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
+    /// Opens a control socket in the server's temp dir ([`Server::ctl`]).
+    pub fn control(mut self) -> Self {
+        self.control = true;
+        self
+    }
+
+    /// Sets an environment variable for the server.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// Spawns the server and waits until it answers over UDP and TCP on every address.
     pub fn start(self) -> Server {
         let dir = TempDir::new("server");
         let log = dir.path().join("stderr.log");
         let config = self.config.as_ref().map(|text| dir.write("dns-server.toml", text));
         let state_file = self.own_state_file.then(|| dir.path().join("zones.json"));
+        let metrics_addr = self
+            .metrics
+            .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let control_socket = self.control.then(|| dir.path().join("control.sock"));
         let args = |port: &str| {
             let mut args = vec![
                 "serve".to_string(),
@@ -291,6 +320,12 @@ impl ServerBuilder {
             if let Some(path) = &state_file {
                 args.extend(["--state-file".into(), path.display().to_string()]);
             }
+            if let Some(addr) = metrics_addr {
+                args.extend(["--metrics".into(), addr.to_string()]);
+            }
+            if let Some(path) = &control_socket {
+                args.extend(["--control".into(), path.display().to_string()]);
+            }
             args.extend(self.args.iter().cloned());
             args
         };
@@ -304,6 +339,7 @@ impl ServerBuilder {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_dns-server"));
                 // Plain log lines in failure messages.
                 command.args(args(&port.to_string())).env("NO_COLOR", "1");
+                command.envs(self.env.iter().map(|(k, v)| (k, v)));
                 command
             },
             // Any response will do: whether it is the right one is for the tests to say.
@@ -317,6 +353,8 @@ impl ServerBuilder {
             port,
             log,
             state_file,
+            metrics_addr,
+            control_socket,
             dir,
         }
     }
@@ -329,6 +367,8 @@ pub struct Server {
     pub port: u16,
     log: PathBuf,
     state_file: Option<PathBuf>,
+    metrics_addr: Option<std::net::SocketAddr>,
+    control_socket: Option<PathBuf>,
     dir: TempDir,
 }
 
@@ -342,7 +382,51 @@ impl Server {
             own_state_file: true,
             args: Vec::new(),
             port: None,
+            metrics: false,
+            control: false,
+            env: Vec::new(),
         }
+    }
+
+    /// Where it serves metrics ([`ServerBuilder::metrics`]).
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.metrics_addr.expect("the server was started with .metrics()")
+    }
+
+    /// Its control socket ([`ServerBuilder::control`]).
+    pub fn control_socket(&self) -> &Path {
+        self.control_socket
+            .as_deref()
+            .expect("the server was started with .control()")
+    }
+
+    /// Runs `dns-server ctl --socket ITS_SOCKET ARGS`.
+    pub fn ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("ctl")
+            .arg("--socket")
+            .arg(self.control_socket())
+            .args(args)
+            .output()
+            .expect("expected to run dns-server ctl")
+    }
+
+    /// Runs `dns-server ctl ARGS` and returns its output, panicking (with the server's log) unless it succeeds.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let out = self.ctl(args);
+        assert!(
+            out.status.success(),
+            "expected `dns-server ctl {}` to succeed; stderr: {}; server log:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            self.stderr()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A server for `diff.example.` and `deep.diff.example.`.

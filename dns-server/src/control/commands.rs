@@ -1,0 +1,254 @@
+//! What each control command does to the running server.
+
+use std::{
+    sync::Arc,
+    time::{Instant, UNIX_EPOCH},
+};
+
+use serde_json::json;
+
+use super::protocol::{DenyAction, Reply, Request};
+use crate::{
+    catalog::ZoneStatus,
+    name::Name,
+    query::Shared,
+    service::{self, Settings},
+    xdp::run::Running,
+};
+
+/// What the commands act on.
+pub(crate) struct Context {
+    pub shared: Arc<Shared>,
+    /// The settings in force, shared with the SIGHUP handler (one reload at a time).
+    pub settings: Arc<tokio::sync::Mutex<Settings>>,
+    pub xdp: Option<Arc<Running>>,
+    /// Interfaces XDP was configured for.
+    pub xdp_interfaces: Vec<String>,
+    pub started: Instant,
+}
+
+/// Carries out `request`.
+pub(crate) async fn run(context: &Context, request: Request) -> Reply {
+    match request {
+        Request::Status {} => status(context),
+        Request::Reload { zone: None } => reload(context).await,
+        Request::Reload { zone: Some(zone) } => reload_zone(context, &zone).await,
+        Request::ZoneStatus { zone } => zone_status(context, zone.as_deref()),
+        Request::CacheFlush { name } => cache_flush(context, name.as_deref()),
+        Request::Deny { action, prefix } => deny(context, action, prefix.as_deref()),
+        Request::Stats {} => stats(context),
+    }
+}
+
+fn status(c: &Context) -> Reply {
+    let catalog = c.shared.catalog.load();
+    let (mut served, mut failed) = (0, 0);
+    for zone in catalog.zones() {
+        served += usize::from(zone.version.is_some());
+        failed += usize::from(zone.status != ZoneStatus::Loaded);
+    }
+    let uptime = c.started.elapsed().as_secs();
+    let xdp: Vec<serde_json::Value> = c
+        .xdp_interfaces
+        .iter()
+        .map(|iface| {
+            let mode = c
+                .xdp
+                .as_ref()
+                .and_then(|x| x.attached.iter().find(|(i, _)| i == iface))
+                .map_or("not attached", |(_, m)| m);
+            json!({"interface": iface, "mode": mode})
+        })
+        .collect();
+    let map = c
+        .xdp
+        .as_ref()
+        .map(|x| json!({"entries": x.zone_entries(), "capacity": x.capacity}));
+    let resolver = c.shared.recursion.is_some();
+    let mut text = format!(
+        "dns-server {} (pid {}), up {uptime} s\nzones: {served} served, {failed} failed\n",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    if xdp.is_empty() {
+        text.push_str("xdp: off\n");
+    }
+    for x in &xdp {
+        text.push_str(&format!(
+            "xdp: {} {}\n",
+            x["interface"].as_str().unwrap_or(""),
+            x["mode"].as_str().unwrap_or("")
+        ));
+    }
+    if let Some(map) = &map {
+        text.push_str(&format!("xdp map: {} of {} entries\n", map["entries"], map["capacity"]));
+    }
+    text.push_str(&format!("resolver: {}\n", if resolver { "on" } else { "off" }));
+    Reply::done(
+        text,
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+            "uptime_seconds": uptime,
+            "zones": {"served": served, "failed": failed},
+            "xdp": xdp,
+            "xdp_map": map,
+            "resolver": resolver,
+        }),
+    )
+}
+
+async fn reload(c: &Context) -> Reply {
+    let mut settings = c.settings.lock().await;
+    crate::readiness::reloading();
+    *settings = service::reload(settings.clone(), c.shared.clone()).await;
+    crate::readiness::reloaded(&crate::serve::serving_status(&c.shared));
+    drop(settings);
+    let mut reply = zone_status(c, None);
+    reply.text = format!("reloaded\n{}", reply.text);
+    reply
+}
+
+async fn reload_zone(c: &Context, zone: &str) -> Reply {
+    let origin = match Name::parse(&crate::cli::absolute_origin(zone), None) {
+        Ok(name) => name.to_lowercase(),
+        Err(e) => return Reply::error(format!("{zone:?} is not a zone name: {e}")),
+    };
+    let settings = c.settings.lock().await;
+    match service::reload_zone(&settings, c.shared.clone(), origin.clone()).await {
+        Ok(()) => {
+            drop(settings);
+            let mut reply = zone_status(c, Some(&origin.to_string()));
+            reply.text = format!("reloaded {origin}\n{}", reply.text);
+            reply
+        }
+        Err(e) => Reply::error(format!("{e:#}")),
+    }
+}
+
+fn zone_status(c: &Context, zone: Option<&str>) -> Reply {
+    let catalog = c.shared.catalog.load();
+    let wanted = match zone.map(|z| Name::parse(&crate::cli::absolute_origin(z), None)) {
+        Some(Ok(name)) => Some(name.to_lowercase()),
+        Some(Err(e)) => return Reply::error(format!("{:?} is not a zone name: {e}", zone.unwrap_or_default())),
+        None => None,
+    };
+    let mut zones: Vec<_> = catalog
+        .zones()
+        .filter(|z| wanted.as_ref().is_none_or(|w| w.as_wire() == z.origin.as_wire()))
+        .collect();
+    if zones.is_empty()
+        && let Some(wanted) = &wanted
+    {
+        return Reply::error(format!("zone {wanted} is not configured"));
+    }
+    zones.sort_by_key(|z| z.origin.to_string());
+    let mut text = String::new();
+    let mut data = Vec::new();
+    for zone in zones {
+        let serial = zone.version.as_ref().map(|v| v.zone.serial);
+        let loaded = zone
+            .version
+            .as_ref()
+            .and_then(|v| v.loaded_at.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let error = zone.status.error();
+        text.push_str(&format!(
+            "{:<30} {:<18} serial {}",
+            zone.origin.to_string(),
+            zone.status.name(),
+            serial.map_or("-".to_string(), |s| s.to_string())
+        ));
+        if let Some(error) = error {
+            text.push_str(&format!("  error: {error}"));
+        }
+        text.push('\n');
+        data.push(json!({
+            "zone": zone.origin.to_string(),
+            "state": zone.status.name(),
+            "serial": serial,
+            "loaded_at": loaded,
+            "file": zone.file,
+            "error": error,
+        }));
+    }
+    Reply::done(text, json!(data))
+}
+
+fn cache_flush(c: &Context, name: Option<&str>) -> Reply {
+    let Some(recursion) = &c.shared.recursion else {
+        return Reply::error("the resolver is off: there is no cache to flush");
+    };
+    let name = match name.map(|n| Name::parse(&crate::cli::absolute_origin(n), None)) {
+        Some(Ok(name)) => Some(name),
+        Some(Err(e)) => return Reply::error(format!("{:?} is not a domain name: {e}", name.unwrap_or_default())),
+        None => None,
+    };
+    let flushed = recursion.resolver.cache.flush(name.as_ref());
+    let what = name.map_or("the whole cache".to_string(), |n| format!("{n} and below"));
+    Reply::done(
+        format!("flushed {what}: {flushed} entries\n"),
+        json!({"flushed": flushed}),
+    )
+}
+
+fn deny(c: &Context, action: DenyAction, prefix: Option<&str>) -> Reply {
+    let Some(xdp) = &c.xdp else {
+        return Reply::error("XDP is not attached: there is no deny list");
+    };
+    if action == DenyAction::List {
+        let list: Vec<String> = xdp.denied().iter().map(|(a, l)| format!("{a}/{l}")).collect();
+        let text: String = list.iter().map(|p| format!("{p}\n")).collect();
+        return Reply::done(text, json!(list));
+    }
+    let Some(prefix) = prefix else {
+        return Reply::error("deny add and deny remove need a PREFIX, e.g. 192.0.2.0/24");
+    };
+    let Some((addr, len)) = crate::xdp::parse_prefix(prefix) else {
+        return Reply::error(format!("{prefix:?} is not ADDRESS/LENGTH, e.g. 192.0.2.0/24"));
+    };
+    let remove = action == DenyAction::Remove;
+    match xdp.deny(addr, len, remove) {
+        Ok(()) => {
+            let done = if remove { "no longer denied" } else { "denied" };
+            tracing::info!(prefix, done, "deny list changed over the control socket");
+            Reply::done(
+                format!("{prefix}: {done}\n"),
+                json!({"prefix": prefix, "denied": !remove}),
+            )
+        }
+        Err(e) => Reply::error(format!("{prefix}: {}", crate::xdp::error_chain(&e))),
+    }
+}
+
+fn stats(c: &Context) -> Reply {
+    let mut lines: Vec<(String, u64)> = c
+        .shared
+        .stats
+        .snapshot()
+        .into_iter()
+        .map(|(name, value)| (format!("server.{name}"), value))
+        .collect();
+    if let Some(metrics) = &c.shared.metrics {
+        let totals = metrics.totals();
+        for (t, f, q, n) in totals.queries {
+            lines.push((format!("query.{t}.{f}.{q}"), n));
+        }
+        for (t, f, r, n) in totals.responses {
+            lines.push((format!("response.{t}.{f}.{r}"), n));
+        }
+    }
+    if let Some(xdp) = &c.xdp {
+        match xdp.read_counters() {
+            Ok(counters) => lines.extend(counters.iter().map(|(s, v)| (format!("xdp.{}", s.name()), *v))),
+            Err(e) => return Reply::error(format!("XDP counters unreadable: {e}")),
+        }
+    }
+    if let Some(recursion) = &c.shared.recursion {
+        lines.push(("resolver.cache_entries".into(), recursion.resolver.cache.len() as u64));
+        lines.push(("resolver.cache_bytes".into(), recursion.resolver.cache.bytes() as u64));
+    }
+    let text: String = lines.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+    let data: serde_json::Map<String, serde_json::Value> = lines.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    Reply::done(text, serde_json::Value::Object(data))
+}

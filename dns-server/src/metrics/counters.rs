@@ -1,0 +1,359 @@
+//! Per-thread query counters and histograms, summed only when scraped.
+//!
+//! Every worker thread counts into its own cache-line-aligned shard, so
+//! counting a query never writes a line another core is writing: no shared
+//! atomic per packet. A scrape sums the shards; values only ever increase
+//! (nothing is reset on read, so several scrapers may read).
+
+use std::{
+    net::IpAddr,
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+    time::Duration,
+};
+
+use dns_wire::wire::rtype;
+
+/// Shards; threads beyond this share one (still correct, just contended).
+/// A power of two above the worker threads of a large PoP server.
+const SHARDS: usize = 64;
+
+/// Transports counted in userspace (XDP's answers come from its own map).
+pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+/// Address families.
+pub(crate) const FAMILIES: [&str; 2] = ["ipv4", "ipv6"];
+
+/// The query types with a label of their own: the common ones, so the
+/// number of series stays bounded whatever clients send.
+pub(crate) const QTYPES: [(u16, &str); 21] = [
+    (rtype::A, "A"),
+    (rtype::NS, "NS"),
+    (rtype::CNAME, "CNAME"),
+    (rtype::SOA, "SOA"),
+    (rtype::PTR, "PTR"),
+    (rtype::MX, "MX"),
+    (rtype::TXT, "TXT"),
+    (rtype::AAAA, "AAAA"),
+    (rtype::SRV, "SRV"),
+    (rtype::NAPTR, "NAPTR"),
+    (rtype::DS, "DS"),
+    (rtype::RRSIG, "RRSIG"),
+    (rtype::NSEC, "NSEC"),
+    (rtype::DNSKEY, "DNSKEY"),
+    (rtype::NSEC3, "NSEC3"),
+    (rtype::SVCB, "SVCB"),
+    (rtype::HTTPS, "HTTPS"),
+    (257, "CAA"),
+    (rtype::ANY, "ANY"),
+    (rtype::AXFR, "AXFR"),
+    (rtype::IXFR, "IXFR"),
+];
+/// Label of every other query type (and of a question that cannot be read).
+pub(crate) const QTYPE_OTHER: &str = "other";
+const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+
+/// Header RCODEs with a label of their own; the rest are `other`.
+/// Extended RCODEs (BADVERS, BADCOOKIE) count under their header bits here;
+/// `dns_server_rcode_responses_total` has them exactly.
+pub(crate) const RCODES: [&str; 8] = [
+    "noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "notauth", "other",
+];
+
+/// Upper bounds of the answer-latency buckets, in seconds: from a cached
+/// answer (microseconds) to a slow recursion (seconds).
+pub(crate) const LATENCY_BOUNDS: [f64; 16] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5, 1.0,
+];
+/// Upper bounds of the response-size buckets, in bytes: the classic 512, the
+/// 1232 of DNS flag day 2020, an Ethernet MTU, then TCP sizes.
+pub(crate) const SIZE_BOUNDS: [f64; 11] = [
+    64.0, 128.0, 256.0, 512.0, 768.0, 1024.0, 1232.0, 1500.0, 4096.0, 16384.0, 65535.0,
+];
+
+/// One histogram's buckets (not cumulative; the last is above every bound), sum and count.
+struct HistogramCells<const N: usize> {
+    buckets: [AtomicU64; N],
+    sum: AtomicU64,
+}
+
+impl<const N: usize> Default for HistogramCells<N> {
+    fn default() -> Self {
+        HistogramCells {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One thread's counters, alone on its cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard {
+    /// [transport][family][qtype slot]
+    queries: [[[AtomicU64; QTYPE_SLOTS]; 2]; 2],
+    /// [transport][family][rcode slot]
+    responses: [[[AtomicU64; RCODES.len()]; 2]; 2],
+    /// [transport], sum in nanoseconds.
+    latency: [HistogramCells<{ LATENCY_BOUNDS.len() + 1 }>; 2],
+    /// [transport], sum in bytes.
+    size: [HistogramCells<{ SIZE_BOUNDS.len() + 1 }>; 2],
+}
+
+/// Where the calling thread counts.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    INDEX.with(|i| *i)
+}
+
+/// Upper bounds of the latency buckets in nanoseconds, for the hot path.
+const LATENCY_BOUNDS_NS: [u64; 16] = {
+    let mut ns = [0u64; 16];
+    let mut i = 0;
+    while i < 16 {
+        ns[i] = (LATENCY_BOUNDS[i] * 1e9) as u64;
+        i += 1;
+    }
+    ns
+};
+
+/// The per-thread counters of every query answered in userspace.
+pub(crate) struct QueryCounters {
+    shards: Box<[Shard]>,
+}
+
+impl Default for QueryCounters {
+    fn default() -> Self {
+        QueryCounters {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+        }
+    }
+}
+
+/// A histogram summed over shards: counts per bucket (not cumulative, as
+/// prometheus-client's encoder takes them), then +Inf; the sum and count.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Histogram {
+    /// (upper bound, observations above the previous bound and at or below this one); the last is +Inf.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of the observations (seconds or bytes).
+    pub sum: f64,
+    /// Observations.
+    pub count: u64,
+}
+
+/// Everything summed over shards at one moment.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Totals {
+    /// (transport, family, qtype label, count), nonzero only.
+    pub queries: Vec<(&'static str, &'static str, &'static str, u64)>,
+    /// (transport, family, rcode label, count), nonzero only.
+    pub responses: Vec<(&'static str, &'static str, &'static str, u64)>,
+    /// (transport, latency in seconds), every transport.
+    pub latency: Vec<(&'static str, Histogram)>,
+    /// (transport, response size in bytes), every transport.
+    pub size: Vec<(&'static str, Histogram)>,
+}
+
+impl QueryCounters {
+    /// Counts one query from `client` answered with `response` (empty: no
+    /// response was sent), `elapsed` after it was received. `tcp` says the transport.
+    pub(crate) fn record(&self, tcp: bool, client: IpAddr, query: &[u8], response: &[u8], elapsed: Duration) {
+        self.record_slot(tcp, client, qtype_slot(query), response, elapsed);
+    }
+
+    /// As [`QueryCounters::record`], for a query whose QTYPE is known
+    /// (one answered after recursion, its bytes long gone).
+    pub(crate) fn record_qtype(&self, tcp: bool, client: IpAddr, qtype: u16, response: &[u8], elapsed: Duration) {
+        let slot = QTYPES.iter().position(|&(t, _)| t == qtype).unwrap_or(QTYPES.len());
+        self.record_slot(tcp, client, slot, response, elapsed);
+    }
+
+    fn record_slot(&self, tcp: bool, client: IpAddr, qtype_slot: usize, response: &[u8], elapsed: Duration) {
+        let shard = &self.shards[shard_index()];
+        let (t, f) = (usize::from(tcp), usize::from(client.is_ipv6() && !is_v4_mapped(client)));
+        shard.queries[t][f][qtype_slot].fetch_add(1, Relaxed);
+        if response.len() < 4 {
+            return;
+        }
+        let rcode = usize::from(response[3] & 0x0f);
+        let rcode_slot = match rcode {
+            0..=5 => rcode,
+            9 => 6,
+            _ => 7,
+        };
+        shard.responses[t][f][rcode_slot].fetch_add(1, Relaxed);
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BOUNDS_NS
+            .iter()
+            .position(|&b| ns <= b)
+            .unwrap_or(LATENCY_BOUNDS_NS.len());
+        shard.latency[t].buckets[bucket].fetch_add(1, Relaxed);
+        shard.latency[t].sum.fetch_add(ns, Relaxed);
+        let len = response.len();
+        let bucket = SIZE_BOUNDS
+            .iter()
+            .position(|&b| len as f64 <= b)
+            .unwrap_or(SIZE_BOUNDS.len());
+        shard.size[t].buckets[bucket].fetch_add(1, Relaxed);
+        shard.size[t].sum.fetch_add(len as u64, Relaxed);
+    }
+
+    /// Sums every shard.
+    pub(crate) fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for (t, transport) in TRANSPORTS.iter().enumerate() {
+            for (f, family) in FAMILIES.iter().enumerate() {
+                for slot in 0..QTYPE_SLOTS {
+                    let n = self.sum(|s| &s.queries[t][f][slot]);
+                    if n > 0 {
+                        let label = QTYPES.get(slot).map_or(QTYPE_OTHER, |(_, l)| l);
+                        totals.queries.push((transport, family, label, n));
+                    }
+                }
+                for (slot, label) in RCODES.iter().enumerate() {
+                    let n = self.sum(|s| &s.responses[t][f][slot]);
+                    if n > 0 {
+                        totals.responses.push((transport, family, label, n));
+                    }
+                }
+            }
+            let latency = self.histogram(&LATENCY_BOUNDS, |s| &s.latency[t].buckets, |s| &s.latency[t].sum);
+            totals.latency.push((
+                transport,
+                Histogram {
+                    sum: latency.sum / 1e9,
+                    ..latency
+                },
+            ));
+            let size = self.histogram(&SIZE_BOUNDS, |s| &s.size[t].buckets, |s| &s.size[t].sum);
+            totals.size.push((transport, size));
+        }
+        totals
+    }
+
+    fn sum(&self, cell: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| cell(s).load(Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+
+    fn histogram<const N: usize>(
+        &self,
+        bounds: &[f64],
+        buckets: impl Fn(&Shard) -> &[AtomicU64; N],
+        sum: impl Fn(&Shard) -> &AtomicU64,
+    ) -> Histogram {
+        let mut count = 0;
+        let mut out = Vec::with_capacity(N);
+        for i in 0..N {
+            let n = self.sum(|s| &buckets(s)[i]);
+            count += n;
+            out.push((bounds.get(i).copied().unwrap_or(f64::INFINITY), n));
+        }
+        Histogram {
+            buckets: out,
+            sum: self.sum(sum) as f64,
+            count,
+        }
+    }
+}
+
+fn is_v4_mapped(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
+}
+
+/// The label slot of a query's QTYPE, read after its QNAME; `other` when
+/// the question cannot be read.
+fn qtype_slot(query: &[u8]) -> usize {
+    let mut at = dns_wire::wire::HEADER_LEN;
+    loop {
+        let Some(&len) = query.get(at) else {
+            return QTYPES.len();
+        };
+        if len == 0 {
+            break;
+        }
+        if len & 0xc0 != 0 {
+            // A compression pointer in a question: not ours to follow here.
+            return QTYPES.len();
+        }
+        at += 1 + usize::from(len);
+    }
+    let Some(bytes) = query.get(at + 1..at + 3) else {
+        return QTYPES.len();
+    };
+    let qtype = u16::from_be_bytes([bytes[0], bytes[1]]);
+    QTYPES.iter().position(|&(t, _)| t == qtype).unwrap_or(QTYPES.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(qtype: u16) -> Vec<u8> {
+        test_support::Query::new("www.example.com.", qtype).to_wire()
+    }
+
+    #[test]
+    fn counts_by_transport_family_qtype_and_rcode() {
+        let counters = QueryCounters::default();
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut nxdomain = query(rtype::AAAA);
+        nxdomain[2] |= 0x80;
+        nxdomain[3] = 3;
+        counters.record(false, v4, &query(rtype::A), &query(rtype::A), Duration::from_micros(30));
+        counters.record(true, v6, &query(rtype::AAAA), &nxdomain, Duration::from_millis(2));
+        counters.record(false, v4, &query(999), &[], Duration::ZERO);
+        let t = counters.totals();
+        assert!(t.queries.contains(&("udp", "ipv4", "A", 1)), "{:?}", t.queries);
+        assert!(t.queries.contains(&("tcp", "ipv6", "AAAA", 1)), "{:?}", t.queries);
+        assert!(t.queries.contains(&("udp", "ipv4", "other", 1)), "{:?}", t.queries);
+        assert!(
+            t.responses.contains(&("tcp", "ipv6", "nxdomain", 1)),
+            "{:?}",
+            t.responses
+        );
+        assert!(
+            t.responses.contains(&("udp", "ipv4", "noerror", 1)),
+            "{:?}",
+            t.responses
+        );
+        let (_, udp) = &t.latency[0];
+        assert_eq!(udp.count, 1, "the dropped query has no answer latency");
+        assert_eq!(udp.buckets[1], (0.000_025, 0), "30µs is above 25µs");
+        assert_eq!(udp.buckets[2], (0.000_05, 1), "and below 50µs");
+        assert_eq!(udp.buckets.last(), Some(&(f64::INFINITY, 0)));
+        let (_, tcp) = &t.size[1];
+        assert_eq!(tcp.sum, nxdomain.len() as f64);
+    }
+
+    #[test]
+    fn threads_count_apart_and_sum_together() {
+        let counters = std::sync::Arc::new(QueryCounters::default());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let c = counters.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        c.record(false, ip, &query(rtype::A), &query(rtype::A), Duration::ZERO);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("counting thread");
+        }
+        assert_eq!(counters.totals().queries, [("udp", "ipv4", "A", 4000)]);
+        assert_eq!(
+            counters.totals().queries,
+            [("udp", "ipv4", "A", 4000)],
+            "a read resets nothing"
+        );
+    }
+}
