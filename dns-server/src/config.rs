@@ -24,6 +24,10 @@
 //! require_cookies = false      # UDP queries without a valid server cookie get BADCOOKIE
 //! strict = false               # a zone that fails to load at start stops the server (--strict);
 //!                              # default: it is logged, not served (SERVFAIL), the others are
+//! check_signatures = false     # audit signed zones at load as ldns-verify-zone does (no crypto):
+//!                              # an unsigned RRset, an expired signature or a broken NSEC/NSEC3
+//!                              # chain fails the load; signatures expiring soon are warned of
+//! signature_warn_days = 7      # "soon" for check_signatures
 //! state_file = "/run/dns-server/zones.json"  # each zone's state, for `dns-server status`; "" = none (--state-file)
 //! allow_transfer = []          # clients that may AXFR/IXFR every zone (--allow-transfer); default: none
 //! allow_transfer_keys = []     # [[tsig]] keys a transfer request may be signed with; with
@@ -360,6 +364,16 @@ pub struct ServerConfig {
     /// not served (SERVFAIL for its names) while the others are. A reload
     /// never stops the server: a zone that fails keeps its old version.
     pub strict: bool,
+    /// Signed zones are audited when loaded, as `ldns-verify-zone` (and
+    /// `dns-server check-zone`) audits them, without the cryptography: an
+    /// RRset without its RRSIG, an expired signature or a broken NSEC/NSEC3
+    /// chain fails the load like a syntax error (the old version keeps
+    /// serving, or the zone is not served), because validators would turn
+    /// its answers into SERVFAIL anyway. Applied at each reload.
+    pub check_signatures: bool,
+    /// With `check_signatures`, signatures expiring within this many days
+    /// are logged as a warning.
+    pub signature_warn_days: u32,
     /// Where each zone's state (loaded serial, or the load error and its
     /// `file:line`) is written, atomically, at start and after each reload,
     /// for `dns-server status`; relative paths are taken from the config
@@ -432,6 +446,8 @@ impl ServerConfig {
             cookie_secret_previous: None,
             require_cookies: false,
             strict: false,
+            check_signatures: false,
+            signature_warn_days: 0,
             state_file: None,
             allow_transfer: Vec::new(),
             allow_transfer_keys: Vec::new(),
@@ -473,6 +489,9 @@ impl Default for ServerConfig {
             cookie_secret_previous: None,
             require_cookies: false,
             strict: false,
+            // Off as in Knot and NSD, which serve what the signer produced.
+            check_signatures: false,
+            signature_warn_days: 7,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
             // Transfers out are for the secondaries an operator names.
             allow_transfer: Vec::new(),

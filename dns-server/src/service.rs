@@ -20,7 +20,7 @@ use crate::{
     server::TcpLimits,
     stats::Stats,
     transfer::{self, Outbound},
-    zone::{load, source::ReadLimits},
+    zone::{ZoneError, audit, load, source::ReadLimits, tree::Zone},
     zone_files, zone_state,
 };
 
@@ -245,6 +245,10 @@ pub(crate) fn load_catalog(
             stats,
             strict,
             force: false,
+            signatures: config
+                .server
+                .check_signatures
+                .then_some(config.server.signature_warn_days),
         };
         zones.push(reading.zone(origin, &zone.file, old)?);
     }
@@ -302,9 +306,36 @@ struct Reading<'a> {
     strict: bool,
     /// Read the file even when it looks unchanged (`ctl reload ZONE`).
     force: bool,
+    /// Audit signed zones (`check_signatures`), warning of signatures
+    /// expiring within this many days.
+    signatures: Option<u32>,
 }
 
 impl Reading<'_> {
+    /// `zone` if it passes the signed-zone audit (when asked for and the
+    /// zone is signed); the audit's findings as the load error otherwise.
+    fn audit(&self, file: &Path, zone: Zone) -> Result<Zone, ZoneError> {
+        let Some(warn_days) = self.signatures else {
+            return Ok(zone);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let Some(found) = audit::audit(&zone, now, u64::from(warn_days) * 86_400) else {
+            return Ok(zone);
+        };
+        if let Some(problems) = found.problems() {
+            return Err(ZoneError {
+                location: None,
+                message: format!("{}: zone {}: {problems}", file.display(), zone.origin),
+            });
+        }
+        if !found.expiring.is_empty() {
+            tracing::warn!(zone = %zone.origin, signatures = found.expiring.len(), days = warn_days, "signatures expire soon: the signer must refresh them");
+        }
+        Ok(zone)
+    }
+
     /// The zone at `origin` from `file`, `old` being what was served before.
     fn zone(&self, origin: Name, file: &Path, old: Option<&ServedZone>) -> anyhow::Result<ServedZone> {
         let same_file = old.filter(|o| o.file.as_deref() == Some(file));
@@ -317,12 +348,14 @@ impl Reading<'_> {
             return Ok(ServedZone::loaded(version.clone(), Some(file.to_path_buf())));
         }
         let previous = same_file.and_then(|o| o.version.as_ref()).map(|v| &*v.zone);
-        let error = match load::from_file_read(&origin, file, self.limits, previous) {
+        let loaded = load::from_file_read(&origin, file, self.limits, previous)
+            .and_then(|(zone, files)| self.audit(file, zone).map(|zone| (zone, files)));
+        let error = match loaded {
             Ok((zone, files)) => {
                 Stats::bump(&self.stats.zones_loaded);
                 tracing::info!(zone = %zone.origin, serial = zone.serial, names = zone.node_count(), "zone loaded");
-                // Diffing against the version served costs a walk of both
-                // trees, far less than rewriting every XDP answer of the zone.
+                // Built sharing the old version's unchanged nodes, so the
+                // changed names are found at about the cost of the changes.
                 let version = match same_file.and_then(|o| o.version.as_ref()) {
                     Some(previous) => ZoneVersion::replacing(previous, Arc::new(zone), files, self.budget),
                     None => ZoneVersion::new(Arc::new(zone), files, self.budget),
@@ -510,6 +543,10 @@ pub(crate) async fn reload_zone(settings: &Settings, shared: Arc<Shared>, origin
             stats: &sh.stats,
             strict: false,
             force: true,
+            signatures: config
+                .server
+                .check_signatures
+                .then_some(config.server.signature_warn_days),
         };
         let Some(served) = previous.zone(origin.as_wire()) else {
             anyhow::bail!("zone {origin} is not served yet (reload the configuration first)");
@@ -788,6 +825,48 @@ mod tests {
         assert!(!Arc::ptr_eq(&a3.zone, &va.zone));
         let b3 = served(&third, "b.test.").version.as_ref().expect("b");
         assert!(Arc::ptr_eq(&b3.zone, &vb.zone), "the other zone is untouched");
+    }
+
+    /// With `check_signatures`, a signed zone whose signatures expired fails
+    /// its load (and keeps the version served); without it, it is served.
+    #[test]
+    fn check_signatures_refuses_a_signed_zone_with_expired_signatures() {
+        let sig =
+            |covered: &str, labels: u8, times: &str| format!("RRSIG {covered} 13 {labels} 60 {times} 1 s.test. AQID");
+        let signed = |times: &str| {
+            zone_text(
+                "s.test.",
+                1,
+                &format!(
+                    "@ NSEC ns1 NS SOA RRSIG NSEC\nns1 NSEC s.test. A RRSIG NSEC\n@ {}\n@ {}\n@ {}\nns1 {}\nns1 {}\n",
+                    sig("SOA", 2, times),
+                    sig("NS", 2, times),
+                    sig("NSEC", 2, times),
+                    sig("A", 3, times),
+                    sig("NSEC", 3, times)
+                ),
+            )
+        };
+        let dir = test_support::TempDir::new("signatures");
+        dir.write("s.test.zone", &signed("21000101000000 20200101000000"));
+        let mut config = config_of(&dir, &["s.test."]);
+        let stats = Stats::default();
+        let off = load_catalog(&config, None, &stats, true).expect("loads");
+        config.server.check_signatures = true;
+        let on = load_catalog(&config, None, &stats, true).expect("valid signatures: loads");
+        assert!(served(&on, "s.test.").version.is_some());
+
+        dir.write("s.test.zone", &signed("20210101000000 20200101000000"));
+        let kept = load_catalog(&config, Some(&on), &stats, false).expect("a reload never fails");
+        let zone = served(&kept, "s.test.");
+        assert!(
+            matches!(&zone.status, ZoneStatus::KeptOld(e) if e.contains("signatures expired")),
+            "expired: the old version kept, {:?}",
+            zone.status
+        );
+        config.server.check_signatures = false;
+        let lax = load_catalog(&config, Some(&off), &stats, false).expect("loads");
+        assert_eq!(served(&lax, "s.test.").status, ZoneStatus::Loaded, "unchecked: served");
     }
 
     #[test]
