@@ -39,18 +39,28 @@ const SCAN_LIMIT: usize = 16;
 /// Fixed bytes of a packed record: type, class, TTL, file, line, RDATA length.
 const RECORD_FIXED: usize = 2 + 2 + 4 + 4 + 4 + 2;
 
-/// Consecutive records of one owner.
+/// Consecutive records of one owner: 24 bytes, one per run of a file,
+/// so its size counts in the memory a load of millions of names needs.
 #[derive(Clone, Copy)]
 struct Run {
     /// The first 8 key bytes below the apex: most comparisons of the sort
     /// end here, without reaching into the arena.
     prefix: u64,
-    /// Where the key (then the owner as written) starts in `names`.
-    name: usize,
     /// Where its first record starts in `records`.
     first: usize,
+    /// Where the key (then the owner as written) starts in `names` (which
+    /// holds at most 4 GiB: see [`Builder::push`]).
+    name: u32,
     /// How many records.
     count: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Run>() == 24);
+
+impl Run {
+    fn name(&self) -> usize {
+        self.name as usize
+    }
 }
 
 /// Collects the records of one zone and builds it.
@@ -70,6 +80,8 @@ pub(crate) struct Builder {
     suspect: bool,
     /// The version being replaced, whose equal nodes the new one shares.
     previous: Option<Names>,
+    /// The owner names outgrew what a run can point into.
+    too_many_names: bool,
 }
 
 /// One packed record, read back.
@@ -119,6 +131,7 @@ impl Builder {
             class: None,
             suspect: false,
             previous: None,
+            too_many_names: false,
         }
     }
 
@@ -142,12 +155,17 @@ impl Builder {
     /// Adds one record, as the parser reads it.
     pub(crate) fn push(&mut self, record: Record) {
         let owner = record.owner.as_wire();
-        let same_owner = self.runs.last().is_some_and(|run| self.owner_at(run.name) == owner);
+        let same_owner = self.runs.last().is_some_and(|run| self.owner_at(run.name()) == owner);
         if !same_owner {
             let key = Key::of(owner);
             let key = key.as_ref().map_or(&[][..], |k| k.as_bytes());
             self.suspect |= !key_is_within(key, &self.origin_key);
-            let name = self.names.len();
+            let Ok(name) = u32::try_from(self.names.len()) else {
+                // Four billion bytes of owner names: far past any zone file
+                // within zone_max_bytes' default; refused, not wrapped.
+                self.too_many_names = true;
+                return;
+            };
             self.names.extend_from_slice(&(key.len() as u16).to_be_bytes());
             self.names.extend_from_slice(key);
             self.names.push(owner.len() as u8);
@@ -188,6 +206,12 @@ impl Builder {
     /// Indexes and checks the records; the first error in file order, as
     /// [`validate::validate`] words it, if the zone cannot be served.
     pub(crate) fn finish(mut self) -> Result<Zone, ZoneError> {
+        if self.too_many_names {
+            return Err(ZoneError {
+                location: None,
+                message: format!("zone {}: more than 4 GiB of owner names", self.given),
+            });
+        }
         if self.runs.is_empty() {
             // An empty zone: the checks say so in their words.
             validate::validate(&self.given, &[])?;
@@ -202,7 +226,7 @@ impl Builder {
         runs.sort_unstable_by(|a, b| {
             a.prefix
                 .cmp(&b.prefix)
-                .then_with(|| self.key_at(a.name).cmp(self.key_at(b.name)))
+                .then_with(|| self.key_at(a.name()).cmp(self.key_at(b.name())))
                 .then_with(|| a.first.cmp(&b.first))
         });
         let previous = self.previous.take();
@@ -235,11 +259,11 @@ impl Builder {
         let mut previous: Vec<u8> = Vec::new();
         let mut group_start = 0;
         while group_start < runs.len() && !checks.failed {
-            let key = self.key_at(runs[group_start].name);
+            let key = self.key_at(runs[group_start].name());
             let group_end = group_start
                 + runs[group_start..]
                     .iter()
-                    .take_while(|r| self.key_at(r.name) == key)
+                    .take_while(|r| self.key_at(r.name()) == key)
                     .count();
             for ancestor in ancestors_below_apex(key, &self.origin_key) {
                 // Those the previous name did not already bring (RFC 4592 2.2.2).
@@ -316,7 +340,7 @@ impl Builder {
     /// The node of one name from its runs (in file order): RRsets in the
     /// order their types first appear, duplicates dropped, lowest TTL each.
     fn node(&self, runs: &[Run], writer: &mut NodeWriter) -> Node {
-        let first = runs[0].name;
+        let first = runs[0].name();
         if let [
             Run {
                 count: 1, first: at, ..
@@ -372,7 +396,7 @@ impl Builder {
     fn unpack(&self, runs: &[Run]) -> Vec<Record> {
         let mut out = Vec::new();
         for run in runs {
-            let owner = Name::from_wire(self.owner_at(run.name)).unwrap_or_else(Name::root);
+            let owner = Name::from_wire(self.owner_at(run.name())).unwrap_or_else(Name::root);
             let mut at = run.first;
             for _ in 0..run.count {
                 let (r, next) = read_record(&self.records, at);
