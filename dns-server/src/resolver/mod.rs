@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod classify;
+pub(crate) mod dnssec;
 pub(crate) mod hints;
 pub(crate) mod in_flight;
 pub(crate) mod iterate;
