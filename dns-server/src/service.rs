@@ -404,6 +404,8 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
     })
 }
 
+use crate::resolver::dnssec::anchor::Anchors;
+
 /// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
 fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
     if !section.enabled {
@@ -427,6 +429,14 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
         },
         qname_minimisation: section.qname_minimisation,
         case_randomisation: section.case_randomisation,
+        validation: section.validation,
+        anchors: match &section.trust_anchor_file {
+            Some(path) => Anchors::read(path).map_err(|message| crate::zone::ZoneError {
+                location: None,
+                message: format!("trust_anchor_file: {message}"),
+            })?,
+            None => Anchors::root(),
+        },
     };
     Ok(Some(Recursion::new(config, section.allow.clone())))
 }

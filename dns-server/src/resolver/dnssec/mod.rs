@@ -10,6 +10,8 @@ pub(crate) mod ede {
     pub(crate) const BOGUS: u16 = 6;
     /// Every signature that could have held has expired.
     pub(crate) const SIGNATURE_EXPIRED: u16 = 7;
+    /// Every signature that could have held is not valid yet.
+    pub(crate) const SIGNATURE_NOT_YET_VALID: u16 = 8;
     /// A DS exists, no DNSKEY matches it.
     pub(crate) const DNSKEY_MISSING: u16 = 9;
     /// A signed zone answered without signatures.
