@@ -67,7 +67,8 @@
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
 //! validation = true            # DNSSEC validation (RFC 4035), iterating only
-//! trust_anchor_file = "anchors" # DS/DNSKEY lines; default: the root KSKs built in
+//! trust_anchor_file = "anchors" # DS/DNSKEY lines; default: the IANA root KSKs built in
+//!                              # (none when root_hints names another root)
 //!
 //! [xdp]                        # the XDP fast path (needs root)
 //! enabled = true               # --no-xdp turns it off

@@ -435,7 +435,16 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
                 location: None,
                 message: format!("trust_anchor_file: {message}"),
             })?,
-            None => Anchors::root(),
+            // The IANA anchors belong with the IANA root: a root of one's own
+            // (a lab, an alternative root) needs its anchor named, and has
+            // none (so nothing validates as secure or bogus) until it is.
+            None if section.root_hints.is_none() => Anchors::root(),
+            None => {
+                tracing::warn!(
+                    "root_hints set without trust_anchor_file: no DNSSEC trust anchor, answers are insecure"
+                );
+                Anchors::default()
+            }
         },
     };
     Ok(Some(Recursion::new(config, section.allow.clone())))
