@@ -17,6 +17,7 @@ use super::{
     classify::{Outcome, classify},
     dnssec::Security,
     upstream::{self, Ask},
+    validate::capped_ttl,
 };
 use crate::name::Name;
 
@@ -283,6 +284,16 @@ impl Resolver {
                 Outcome::NxDomain(..) if minimised => minimise = false,
                 outcome => {
                     let security = self.judge(&cut, qtype, &outcome, budget, depth).await;
+                    let outcome = match outcome {
+                        Outcome::Answer(records, ttl, sigs) if security == Security::Secure => {
+                            let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
+                            Outcome::Answer(records, ttl, sigs)
+                        }
+                        Outcome::Cname(record, ttl, target, sigs) if security == Security::Secure => {
+                            Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
+                        }
+                        outcome => outcome,
+                    };
                     return self.settle(name, qtype, outcome, security);
                 }
             }

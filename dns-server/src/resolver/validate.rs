@@ -95,6 +95,9 @@ pub(crate) fn check_rrset(zone: &Name, rrset: &[CachedRecord], sigs: &[CachedRec
         for key in keys.iter().filter(|k| verify::key_tag(k) == parsed.key_tag) {
             tried = true;
             match verify::verify_rrset(rrset, &sig.rdata, key, now) {
+                // A wildcard expansion holds only with the NSEC/NSEC3 proof that
+                // no closer name exists (RFC 4035 5.3.4), not checked yet: no AD.
+                Ok(()) if usize::from(parsed.labels) < first.owner.label_count() => return Security::Unchecked,
                 Ok(()) => return Security::Secure,
                 Err(SigError::Expired) => error = ede::SIGNATURE_EXPIRED,
                 Err(SigError::NotYetValid) if error == ede::BOGUS => error = ede::SIGNATURE_NOT_YET_VALID,
@@ -106,6 +109,18 @@ pub(crate) fn check_rrset(zone: &Name, rrset: &[CachedRecord], sigs: &[CachedRec
         return Security::Bogus(ede::RRSIGS_MISSING);
     }
     Security::Bogus(error)
+}
+
+/// The longest a secure RRset may be cached (RFC 4035 5.3.3): its TTL, no
+/// more than the RRSIGs' original TTL nor past their expiration.
+pub(crate) fn capped_ttl(ttl: u32, rtype: u16, sigs: &[CachedRecord]) -> u32 {
+    let now = unix_now();
+    sigs.iter()
+        .filter_map(|s| Rrsig::parse(&s.rdata))
+        .filter(|s| s.type_covered == rtype)
+        .map(|s| s.original_ttl.min(s.expiration.wrapping_sub(now)))
+        .max()
+        .map_or(ttl, |cap| ttl.min(cap))
 }
 
 impl Resolver {
@@ -261,5 +276,68 @@ impl Resolver {
         depth: u32,
     ) -> Result<Resolution, ResolveError> {
         self.resolve_step(name.clone(), qtype, budget, depth).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RRSIG over A records with `original_ttl`, expiring `left` seconds from now.
+    fn rrsig(original_ttl: u32, left: u32) -> CachedRecord {
+        let now = unix_now();
+        let mut rdata = Vec::new();
+        rdata.extend_from_slice(&rtype::A.to_be_bytes());
+        rdata.extend_from_slice(&[13, 2]);
+        rdata.extend_from_slice(&original_ttl.to_be_bytes());
+        rdata.extend_from_slice(&now.wrapping_add(left).to_be_bytes());
+        rdata.extend_from_slice(&now.wrapping_sub(3600).to_be_bytes());
+        rdata.extend_from_slice(&[0, 1, 0]);
+        rdata.extend_from_slice(&[0; 64]);
+        CachedRecord {
+            owner: Name::parse("www.example.", None).expect("name"),
+            rtype: rtype::RRSIG,
+            class: 1,
+            rdata,
+        }
+    }
+
+    #[test]
+    fn a_secure_ttl_is_capped_by_the_original_ttl_and_the_expiration() {
+        assert_eq!(capped_ttl(3600, rtype::A, &[rrsig(300, 86_400)]), 300);
+        let near = capped_ttl(3600, rtype::A, &[rrsig(3600, 100)]);
+        assert!((95..=100).contains(&near), "{near}");
+        assert_eq!(capped_ttl(50, rtype::A, &[rrsig(300, 86_400)]), 50);
+        assert_eq!(
+            capped_ttl(3600, rtype::AAAA, &[rrsig(300, 86_400)]),
+            3600,
+            "another type's RRSIG"
+        );
+        assert_eq!(capped_ttl(3600, rtype::A, &[]), 3600);
+    }
+
+    #[test]
+    fn an_rrset_without_its_signatures_is_bogus_for_want_of_rrsigs() {
+        let zone = Name::parse("example.", None).expect("name");
+        let www = vec![CachedRecord {
+            owner: Name::parse("www.example.", None).expect("name"),
+            rtype: rtype::A,
+            class: 1,
+            rdata: vec![192, 0, 2, 1],
+        }];
+        assert_eq!(check_rrset(&zone, &www, &[], &[]), Security::Bogus(ede::RRSIGS_MISSING));
+        // A signature no key verifies: bogus, not missing.
+        let mut sig = rrsig(300, 86_400);
+        sig.rdata.splice(18..19, zone.as_wire().iter().copied());
+        assert_eq!(check_rrset(&zone, &www, &[sig], &[]), Security::Bogus(ede::BOGUS));
+    }
+
+    #[test]
+    fn a_chain_is_secure_only_when_every_part_is() {
+        use Security::*;
+        assert_eq!(Secure.and(Secure), Secure);
+        assert_eq!(Secure.and(Insecure), Insecure);
+        assert_eq!(Insecure.and(Bogus(7)), Bogus(7));
+        assert_eq!(Secure.and(Unchecked), Unchecked);
     }
 }

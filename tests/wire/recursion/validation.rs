@@ -33,7 +33,7 @@ fn signed_lab() -> SignedLab {
         "secure.test.",
         &leaf_zone(
             "secure.test.",
-            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\n",
+            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\nunsigned A 192.0.2.5\n*.wild A 192.0.2.6\n",
         ),
         Signer::Ldns,
         Denial::Nsec,
@@ -44,7 +44,15 @@ fn signed_lab() -> SignedLab {
         text.contains("\tA\t192.0.2.2"),
         "expected ldns's tab-separated output:\n{text}"
     );
-    std::fs::write(&secure.file, text.replace("\tA\t192.0.2.2", "\tA\t192.0.2.99")).expect("expected to write");
+    let text = text.replace("\tA\t192.0.2.2", "\tA\t192.0.2.99");
+    // And a record whose RRSIG is taken away.
+    let stripped: String = text
+        .lines()
+        .filter(|l| !(l.starts_with("unsigned.secure.test.") && l.contains("\tRRSIG\tA ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(stripped.len() < text.len(), "expected an RRSIG to strip:\n{text}");
+    std::fs::write(&secure.file, stripped).expect("expected to write");
     // Signatures valid only in 2020.
     let expired = sign_with_ldns_args(
         &dir,
@@ -174,6 +182,14 @@ fn validates_a_signed_lab_hierarchy_from_its_root_anchor() {
     );
     assert!(r.text.contains("EDE: 6"), "with EDE 6 (DNSSEC Bogus): {}", r.text);
 
+    let r = ask(&server, "unsigned.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a signed zone's RRset without RRSIG is bogus: {}",
+        r.text
+    );
+    assert!(r.text.contains("EDE: 10"), "with EDE 10 (RRSIGs Missing): {}", r.text);
+
     let r = ask(&server, "altered.secure.test.", &["+dnssec", "+cd"]);
     assert_eq!(
         (r.rcode.as_str(), addresses(&r)),
@@ -182,6 +198,14 @@ fn validates_a_signed_lab_hierarchy_from_its_root_anchor() {
         r.text
     );
     assert!(!r.flag("ad"), "never AD on bogus data: {}", r.text);
+
+    let r = ask(&server, "a.wild.secure.test.", &["+dnssec"]);
+    assert_eq!(addresses(&r), vec!["192.0.2.6"], "a wildcard answer: {}", r.text);
+    assert!(
+        !r.flag("ad"),
+        "no AD while the wildcard's denial proof is not checked: {}",
+        r.text
+    );
 
     let r = ask(&server, "www.expired.test.", &["+dnssec"]);
     assert_eq!(r.rcode, "SERVFAIL", "expired signatures are bogus: {}", r.text);
