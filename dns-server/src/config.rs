@@ -70,6 +70,9 @@
 //! serve_stale = 86400          # seconds an expired answer may be served when all servers fail
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
+//! validation = true            # DNSSEC validation (RFC 4035), iterating only
+//! trust_anchor_file = "anchors" # DS/DNSKEY lines; default: the IANA root KSKs built in
+//!                              # (none when root_hints names another root)
 //!
 //! [xdp]                        # the XDP fast path (needs root)
 //! enabled = true               # --no-xdp turns it off
@@ -172,6 +175,10 @@ pub struct ResolverSection {
     pub qname_minimisation: bool,
     /// Random case in upstream names.
     pub case_randomisation: bool,
+    /// DNSSEC validation of iterated answers.
+    pub validation: bool,
+    /// Trust anchors (DS or DNSKEY presentation lines); default: the root's built in.
+    pub trust_anchor_file: Option<PathBuf>,
 }
 
 impl Default for ResolverSection {
@@ -190,6 +197,8 @@ impl Default for ResolverSection {
             serve_stale: cache.stale_window.as_secs(),
             qname_minimisation: true,
             case_randomisation: false,
+            validation: true,
+            trust_anchor_file: None,
         }
     }
 }
@@ -662,6 +671,11 @@ impl Config {
             && hints.is_relative()
         {
             *hints = base.join(&*hints);
+        }
+        if let Some(anchors) = &mut config.resolver.trust_anchor_file
+            && anchors.is_relative()
+        {
+            *anchors = base.join(&*anchors);
         }
         if let Some(socket) = &mut config.control.socket
             && socket.is_relative()

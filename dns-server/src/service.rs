@@ -437,6 +437,8 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
     })
 }
 
+use crate::resolver::dnssec::anchor::Anchors;
+
 /// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
 fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
     if !section.enabled {
@@ -460,6 +462,23 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
         },
         qname_minimisation: section.qname_minimisation,
         case_randomisation: section.case_randomisation,
+        validation: section.validation,
+        anchors: match &section.trust_anchor_file {
+            Some(path) => Anchors::read(path).map_err(|message| crate::zone::ZoneError {
+                location: None,
+                message: format!("trust_anchor_file: {message}"),
+            })?,
+            // The IANA anchors belong with the IANA root: a root of one's own
+            // (a lab, an alternative root) needs its anchor named, and has
+            // none (so nothing validates as secure or bogus) until it is.
+            None if section.root_hints.is_none() => Anchors::root(),
+            None => {
+                tracing::warn!(
+                    "root_hints set without trust_anchor_file: no DNSSEC trust anchor, answers are insecure"
+                );
+                Anchors::default()
+            }
+        },
     };
     Ok(Some(Recursion::new(config, section.allow.clone())))
 }

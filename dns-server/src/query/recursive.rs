@@ -3,14 +3,14 @@
 
 use dns_wire::{
     query::{Edns, Query},
-    wire::{FLAG_RA, FLAG_TC, rcode},
+    wire::{FLAG_AD, FLAG_CD, FLAG_RA, FLAG_TC, rcode},
 };
 
 use super::{Identity, cookies::Judged, encode, response_flags};
 use crate::{
     message::{Section, Writer},
     name::Name,
-    resolver::Resolution,
+    resolver::{Resolution, dnssec::Security},
 };
 
 /// A query waiting for the resolver, owning what its response needs.
@@ -65,11 +65,31 @@ impl Pending {
     }
 
     /// Writes the response carrying `resolution`.
+    /// Bogus data is SERVFAIL with its extended error unless the client set
+    /// CD (RFC 4035 3.2.2); secure data gets AD when the client set DO or AD
+    /// (RFC 6840 5.7); DO clients get the answer's RRSIGs.
     pub(crate) fn write(&self, out: &mut Vec<u8>, resolution: &Resolution, identity: &Identity) {
+        let checking_disabled = self.flags & FLAG_CD != 0;
+        if let Security::Bogus(code) = resolution.security
+            && !checking_disabled
+        {
+            let mut w = self.start(out, rcode::SERVFAIL, identity);
+            encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, Some(code));
+            w.finish();
+            self.cookie.append(out);
+            return;
+        }
+        let dnssec_ok = self.edns.is_some_and(|e| e.dnssec_ok);
         let mut w = self.start(out, resolution.rcode, identity);
+        if resolution.security == Security::Secure && (dnssec_ok || self.flags & FLAG_AD != 0) {
+            w.set_flags(FLAG_AD, 0);
+        }
         let after_question = w.mark();
+        let no_sigs = Vec::new();
+        let sigs = if dnssec_ok { &resolution.sigs } else { &no_sigs };
         let sections = [
             (Section::Answer, &resolution.answer),
+            (Section::Answer, sigs),
             (Section::Authority, &resolution.authority),
         ];
         'sections: for (section, records) in sections {

@@ -19,12 +19,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::dnssec::Security;
 use crate::name::Name;
 
 /// Bytes counted per entry on top of its records, for the memory bound.
 const ENTRY_OVERHEAD: usize = 96;
 /// Type slot under which an NXDOMAIN is cached: it answers every type.
 const ANY_TYPE: u16 = 0;
+/// Longest a bogus RRset is kept (RFC 4035 4.7: briefly, to spare the servers).
+const BOGUS_TTL: u32 = 60;
 
 /// One cached record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,10 @@ pub(crate) struct Hit {
     pub prefetch: bool,
     /// Whether the entry is in the last tenth of its TTL (popular or not).
     pub late: bool,
+    /// The RRSIGs that came with an RRset (for DO clients and validation).
+    pub sigs: Arc<[CachedRecord]>,
+    /// What validation said when it was stored.
+    pub security: Security,
 }
 
 /// Cache settings.
@@ -97,6 +104,8 @@ struct Entry {
     hits: u32,
     /// Read by a client since the hand last passed (CLOCK's reference bit).
     referenced: bool,
+    sigs: Arc<[CachedRecord]>,
+    security: Security,
 }
 
 /// Lower-cased owner in wire form, and the type slot.
@@ -188,6 +197,8 @@ impl Cache {
                 stale,
                 prefetch,
                 late,
+                sigs: entry.sigs.clone(),
+                security: entry.security,
             });
         }
         None
@@ -195,14 +206,39 @@ impl Cache {
 
     /// Stores an RRset under its owner and type; the TTL is the lowest of the records' (clamped).
     pub(crate) fn put_records(&self, records: Vec<CachedRecord>, ttl: u32, now: Instant) {
+        self.put_signed(records, Vec::new(), Security::Unchecked, ttl, now);
+    }
+
+    /// Stores an RRset with its RRSIGs and validation status; a bogus one
+    /// only briefly, so that a repaired zone is tried again soon.
+    pub(crate) fn put_signed(
+        &self,
+        records: Vec<CachedRecord>,
+        sigs: Vec<CachedRecord>,
+        security: Security,
+        ttl: u32,
+        now: Instant,
+    ) {
         let Some(first) = records.first() else { return };
         let key = (Box::from(first.owner.to_lowercase().as_wire()), first.rtype);
-        let ttl = ttl.clamp(self.config.min_ttl, self.config.max_ttl);
+        let mut ttl = ttl.clamp(self.config.min_ttl, self.config.max_ttl);
+        if matches!(security, Security::Bogus(_)) {
+            ttl = ttl.min(BOGUS_TTL);
+        }
         let bytes = records
             .iter()
+            .chain(&sigs)
             .map(|r| r.owner.as_wire().len() + r.rdata.len() + 16)
             .sum::<usize>();
-        self.insert(key, Cached::Records(records.into()), ttl, bytes, now);
+        self.insert(
+            key,
+            Cached::Records(records.into()),
+            ttl,
+            bytes,
+            now,
+            sigs.into(),
+            security,
+        );
     }
 
     /// Stores a negative answer; its TTL is min(SOA TTL, SOA MINIMUM) as the caller computed.
@@ -227,10 +263,20 @@ impl Cache {
         } else {
             Cached::NoData(soa)
         };
-        self.insert(key, data, ttl, bytes, now);
+        self.insert(key, data, ttl, bytes, now, Arc::new([]), Security::Unchecked);
     }
 
-    fn insert(&self, key: Key, data: Cached, ttl: u32, bytes: usize, now: Instant) {
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &self,
+        key: Key,
+        data: Cached,
+        ttl: u32,
+        bytes: usize,
+        now: Instant,
+        sigs: Arc<[CachedRecord]>,
+        security: Security,
+    ) {
         let bytes = bytes + ENTRY_OVERHEAD + key.0.len();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // A new answer for a key keeps its place in the ring and its bit: being
@@ -255,6 +301,8 @@ impl Cache {
                 bytes,
                 hits: 0,
                 referenced,
+                sigs,
+                security,
             },
         );
         while inner.bytes > self.config.max_bytes && inner.evict_one() {}

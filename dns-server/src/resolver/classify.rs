@@ -11,10 +11,11 @@ use crate::{
 /// What a server's answer to our question says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// Records of the asked name and type (an RRset, maybe several).
-    Answer(Vec<CachedRecord>, u32),
-    /// The name is an alias: follow the target ourselves.
-    Cname(CachedRecord, u32, Name),
+    /// Records of the asked name and type (an RRset, maybe several), and
+    /// the RRSIGs over them.
+    Answer(Vec<CachedRecord>, u32, Vec<CachedRecord>),
+    /// The name is an alias: follow the target ourselves (with the CNAME's RRSIGs).
+    Cname(CachedRecord, u32, Name, Vec<CachedRecord>),
     /// A delegation to `child`, with NS names and in-bailiwick glue addresses.
     Referral {
         /// The child zone.
@@ -66,6 +67,17 @@ fn negative(m: &Message, cut: &Name) -> (Option<CachedRecord>, u32) {
     }
 }
 
+/// The RRSIGs among `answers` owned by `owner` over `covered` records.
+fn sigs(answers: &[&WireRecord], owner: &Name, covered: u16) -> Vec<CachedRecord> {
+    answers
+        .iter()
+        .filter(|r| {
+            r.rtype == rtype::RRSIG && same(&r.owner, owner) && r.rdata.get(..2) == Some(&covered.to_be_bytes()[..])
+        })
+        .map(|r| cached(r))
+        .collect()
+}
+
 /// Classifies `m`, the answer of a server authoritative for `cut`, to `qname`/`qtype`.
 pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Outcome {
     let code = m.rcode();
@@ -78,7 +90,7 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
         && matches!(code, rcode::NOERROR | rcode::NXDOMAIN)
     {
         return match Name::from_wire(&cname.rdata) {
-            Some(target) => Outcome::Cname(cached(cname), cname.ttl, target),
+            Some(target) => Outcome::Cname(cached(cname), cname.ttl, target, sigs(&answers, qname, rtype::CNAME)),
             None => Outcome::Unusable("bad cname target"),
         };
     }
@@ -96,7 +108,12 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
         .collect();
     if !matching.is_empty() {
         let ttl = matching.iter().map(|r| r.ttl).min().unwrap_or(0);
-        return Outcome::Answer(matching.into_iter().map(|r| cached(r)).collect(), ttl);
+        let covered = matching[0].rtype;
+        return Outcome::Answer(
+            matching.into_iter().map(|r| cached(r)).collect(),
+            ttl,
+            sigs(&answers, qname, covered),
+        );
     }
     if let Some(referral) = referral(m, cut, qname) {
         return referral;

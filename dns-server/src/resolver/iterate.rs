@@ -15,14 +15,18 @@ use super::{
     Budget, Resolution, ResolveError, Resolver,
     cache::{Cached, CachedRecord, Hit},
     classify::{Outcome, classify},
+    dnssec::Security,
     upstream::{self, Ask},
+    validate::capped_ttl,
 };
 use crate::name::Name;
 
 /// What the walk found for one name (before CNAME following).
 enum Found {
-    Records(Vec<(CachedRecord, u32)>),
-    Cname(CachedRecord, u32, Name),
+    /// An RRset, its RRSIGs and what validation said.
+    Records(Vec<(CachedRecord, u32)>, Vec<(CachedRecord, u32)>, Security),
+    /// A CNAME, its TTL, target, RRSIGs and what validation said.
+    Cname(CachedRecord, u32, Name, Vec<(CachedRecord, u32)>, Security),
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
@@ -33,12 +37,16 @@ enum Found {
 /// the chain goes on, `None` when the answer is complete.
 fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result<Option<Name>, ResolveError> {
     match found {
-        Found::Records(records) => {
+        Found::Records(records, sigs, security) => {
             result.answer.extend(records);
+            result.sigs.extend(sigs);
+            result.security = result.security.and(security);
             Ok(None)
         }
-        Found::Cname(record, ttl, target) => {
+        Found::Cname(record, ttl, target, sigs, security) => {
             result.answer.push((record, ttl));
+            result.sigs.extend(sigs);
+            result.security = result.security.and(security);
             let lower = target.to_lowercase();
             if seen.contains(&lower) {
                 return Err(ResolveError::Limit("cname loop"));
@@ -47,6 +55,8 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             Ok(Some(target))
         }
         Found::Negative { nxdomain, soa } => {
+            // Denial proofs are not checked yet: never AD on a negative answer.
+            result.security = result.security.and(Security::Unchecked);
             result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
             result.authority.extend(soa);
             Ok(None)
@@ -70,7 +80,7 @@ const STALE_TTL: u32 = 30;
 /// per try still well inside the 5 s a client waits.
 const FORWARD_ROUNDS: u32 = 3;
 
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(super) type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Resolver {
     /// Resolves `qname`/`qtype` for a client; failures become SERVFAIL.
@@ -128,6 +138,8 @@ impl Resolver {
         Box::pin(async move {
             let mut result = Resolution {
                 rcode: rcode::NOERROR,
+                // Each part found narrows it (see `Security::and`).
+                security: Security::Secure,
                 ..Resolution::default()
             };
             let Hops { mut refresh, prefetch } = hops;
@@ -155,6 +167,23 @@ impl Resolver {
             }
             Err(ResolveError::Limit("cname chain"))
         })
+    }
+
+    /// Resolves a name the chain of trust needs (a DS or DNSKEY RRset),
+    /// with the client's budget.
+    pub(super) async fn resolve_step(
+        &self,
+        qname: Name,
+        qtype: u16,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Result<Resolution, ResolveError> {
+        let mut prefetch = false;
+        let hops = Hops {
+            refresh: false,
+            prefetch: &mut prefetch,
+        };
+        self.resolve_in(qname, qtype, budget, depth, hops).await
     }
 
     /// The whole answer from the cache alone (CNAME chain included), or
@@ -188,6 +217,7 @@ impl Resolver {
     fn walk_cache(&self, qname: &Name, qtype: u16, mut lookup: impl FnMut(&Name) -> Option<Hit>) -> Option<Resolution> {
         let mut result = Resolution {
             rcode: rcode::NOERROR,
+            security: Security::Secure,
             ..Resolution::default()
         };
         let mut name = qname.clone();
@@ -215,7 +245,11 @@ impl Resolver {
         if !self.config.forwarders.is_empty() {
             return self.forward(name, qtype, budget).await;
         }
-        let (mut cut, mut servers) = self.closest_cut(name);
+        // A DS lives on the parent's side of the cut (RFC 4035 3.1.4.1).
+        let (mut cut, mut servers) = match name.parent() {
+            Some(above) if qtype == rtype::DS => self.closest_cut(&above),
+            _ => self.closest_cut(name),
+        };
         // Labels of the next minimised question (RFC 9156 2.3).
         let mut probe = cut.label_count() + 1;
         let mut minimise = self.config.qname_minimisation;
@@ -228,6 +262,14 @@ impl Resolver {
                 (name.clone(), qtype)
             };
             let (outcome, _server) = self.ask(&servers, &cut, &ask_name, ask_type, false, budget).await?;
+            let outcome = match outcome {
+                // A DS query answered by a referral to the child itself:
+                // the parent has no DS to give (a lame or odd parent).
+                Outcome::Referral { ref child, .. } if qtype == rtype::DS && !minimised && same(child, name) => {
+                    Outcome::NoData(None, 0)
+                }
+                outcome => outcome,
+            };
             match outcome {
                 Outcome::Referral { child, ns, ttl, glue } => {
                     self.cache_referral(&ns, ttl, &glue);
@@ -240,7 +282,20 @@ impl Resolver {
                 // RFC 8020 says nothing exists below, but some servers answer
                 // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
                 Outcome::NxDomain(..) if minimised => minimise = false,
-                outcome => return self.settle(name, qtype, outcome),
+                outcome => {
+                    let security = self.judge(&cut, qtype, &outcome, budget, depth).await;
+                    let outcome = match outcome {
+                        Outcome::Answer(records, ttl, sigs) if security == Security::Secure => {
+                            let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
+                            Outcome::Answer(records, ttl, sigs)
+                        }
+                        Outcome::Cname(record, ttl, target, sigs) if security == Security::Secure => {
+                            Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
+                        }
+                        outcome => outcome,
+                    };
+                    return self.settle(name, qtype, outcome, security);
+                }
             }
         }
     }
@@ -253,7 +308,7 @@ impl Resolver {
         let mut round = 1;
         loop {
             match self.ask(&servers, &Name::root(), name, qtype, true, budget).await {
-                Ok((outcome, _)) => return self.settle(name, qtype, outcome),
+                Ok((outcome, _)) => return self.settle(name, qtype, outcome, Security::Unchecked),
                 Err(error @ ResolveError::Limit(_)) => return Err(error),
                 Err(error) if round >= FORWARD_ROUNDS => return Err(error),
                 Err(_) => round += 1,
@@ -262,16 +317,18 @@ impl Resolver {
     }
 
     /// Caches a final outcome and turns it into a [`Found`].
-    fn settle(&self, name: &Name, qtype: u16, outcome: Outcome) -> Result<Found, ResolveError> {
+    fn settle(&self, name: &Name, qtype: u16, outcome: Outcome, security: Security) -> Result<Found, ResolveError> {
         let now = Instant::now();
+        let with_ttl = |records: Vec<CachedRecord>, ttl: u32| records.into_iter().map(|r| (r, ttl)).collect();
         match outcome {
-            Outcome::Answer(records, ttl) => {
-                self.cache.put_records(records.clone(), ttl, now);
-                Ok(Found::Records(records.into_iter().map(|r| (r, ttl)).collect()))
+            Outcome::Answer(records, ttl, sigs) => {
+                self.cache.put_signed(records.clone(), sigs.clone(), security, ttl, now);
+                Ok(Found::Records(with_ttl(records, ttl), with_ttl(sigs, ttl), security))
             }
-            Outcome::Cname(record, ttl, target) => {
-                self.cache.put_records(vec![record.clone()], ttl, now);
-                Ok(Found::Cname(record, ttl, target))
+            Outcome::Cname(record, ttl, target, sigs) => {
+                self.cache
+                    .put_signed(vec![record.clone()], sigs.clone(), security, ttl, now);
+                Ok(Found::Cname(record, ttl, target, with_ttl(sigs, ttl), security))
             }
             Outcome::NxDomain(soa, ttl) => Ok(self.negative(name, qtype, true, soa, ttl, now)),
             Outcome::NoData(soa, ttl) => Ok(self.negative(name, qtype, false, soa, ttl, now)),
@@ -299,7 +356,7 @@ impl Resolver {
 
     /// The deepest cached zone cut above `name` whose servers' addresses are
     /// known, or the root with the hints.
-    fn closest_cut(&self, name: &Name) -> (Name, Vec<SocketAddr>) {
+    pub(super) fn closest_cut(&self, name: &Name) -> (Name, Vec<SocketAddr>) {
         let now = Instant::now();
         let mut cut = Some(name.to_lowercase());
         while let Some(zone) = cut {
@@ -460,6 +517,7 @@ impl Resolver {
                     rtype: qtype,
                     edns,
                     recursion_desired,
+                    dnssec_ok: edns && self.config.validation,
                 };
                 let started = Instant::now();
                 // No try may outlast the client's budget.
@@ -499,14 +557,15 @@ fn hit_or_cname(qtype: u16, get: impl Fn(u16) -> Option<Hit>) -> Option<Hit> {
 fn found(hit: Hit, qtype: u16) -> Option<Found> {
     // RFC 8767 4: stale answers go out with a short TTL.
     let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
+    let sigs = hit.sigs.iter().map(|r| (r.clone(), ttl)).collect();
     Some(match hit.data {
         Cached::Records(records) => {
             let first = records.first()?;
             if first.rtype == rtype::CNAME && qtype != rtype::CNAME {
                 let target = Name::from_wire(&first.rdata)?;
-                Found::Cname(first.clone(), ttl, target)
+                Found::Cname(first.clone(), ttl, target, sigs, hit.security)
             } else {
-                Found::Records(records.iter().map(|r| (r.clone(), ttl)).collect())
+                Found::Records(records.iter().map(|r| (r.clone(), ttl)).collect(), sigs, hit.security)
             }
         }
         Cached::NxDomain(soa) => Found::Negative {
@@ -555,4 +614,8 @@ fn trim(name: &Name, labels: usize) -> Name {
         at += 1 + wire[at] as usize;
     }
     Name::from_wire(&wire[at..]).expect("a suffix of a name is a name")
+}
+
+fn same(a: &Name, b: &Name) -> bool {
+    a.as_wire().eq_ignore_ascii_case(b.as_wire())
 }

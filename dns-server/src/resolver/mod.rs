@@ -4,11 +4,13 @@
 
 pub(crate) mod cache;
 pub(crate) mod classify;
+pub(crate) mod dnssec;
 pub(crate) mod hints;
 pub(crate) mod in_flight;
 pub(crate) mod iterate;
 pub(crate) mod select;
 pub(crate) mod upstream;
+pub(crate) mod validate;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -70,6 +72,10 @@ pub(crate) struct ResolverConfig {
     pub qname_minimisation: bool,
     /// Randomise the case of names sent upstream (draft-vixie-dnsext-dns0x20).
     pub case_randomisation: bool,
+    /// DNSSEC validation (RFC 4035 5) from `anchors`; when iterating only.
+    pub validation: bool,
+    /// Trust anchors (the root's built in, or `[resolver] trust_anchor_file`).
+    pub anchors: dnssec::anchor::Anchors,
 }
 
 /// The result of a resolution, ready to be written as a response.
@@ -82,6 +88,10 @@ pub(crate) struct Resolution {
     pub authority: Vec<(CachedRecord, u32)>,
     /// A popular cached entry used here is about to expire: refresh it now.
     pub prefetch: bool,
+    /// The RRSIGs over the answer's RRsets (written for DO clients).
+    pub sigs: Vec<(CachedRecord, u32)>,
+    /// What validation says of the whole answer.
+    pub security: dnssec::Security,
 }
 
 /// Why a resolution failed (the client gets SERVFAIL).
@@ -166,6 +176,8 @@ pub(crate) struct Resolver {
     /// Resolutions under way, clients' and prefetches', by lower-cased name
     /// and type: the same question asked meanwhile waits for that one.
     in_flight: in_flight::InFlight,
+    /// Zones' validated keys (or why there are none), beside the cache.
+    keys: validate::KeyCache,
 }
 
 impl Resolver {
@@ -176,6 +188,7 @@ impl Resolver {
             config,
             servers: ServerStats::default(),
             in_flight: in_flight::InFlight::default(),
+            keys: validate::KeyCache::default(),
         }
     }
 }

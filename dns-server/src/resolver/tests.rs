@@ -101,6 +101,8 @@ fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc
         cache: CacheConfig::default(),
         qname_minimisation: false,
         case_randomisation: false,
+        validation: true,
+        anchors: crate::resolver::dnssec::anchor::Anchors::root(),
     }))
 }
 

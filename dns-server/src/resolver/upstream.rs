@@ -43,6 +43,8 @@ pub(crate) struct Ask<'a> {
     pub edns: bool,
     /// Set RD (forwarding mode).
     pub recursion_desired: bool,
+    /// Set DO, asking for RRSIGs (when validating).
+    pub dnssec_ok: bool,
 }
 
 /// Builds the query bytes.
@@ -57,7 +59,7 @@ pub(crate) fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
         Some((ask.name.as_wire(), ask.rtype, 1)),
     );
     if ask.edns {
-        w.opt(EDNS_PAYLOAD, 0, false, &[]);
+        w.opt(EDNS_PAYLOAD, 0, ask.dnssec_ok, &[]);
     }
     w.finish();
     buf

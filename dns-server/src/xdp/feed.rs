@@ -236,7 +236,8 @@ impl Builder {
         // The clock is read before the cache, so the deadline errs early.
         let expires_ns = monotonic_ns() + u64::from(WINDOW_S) * 1_000_000_000 - PROGRAM_CLOCK_LAG_NS;
         let (mut resolution, late) = self.resolver.peek_cached(&entry.name, entry.qtype)?;
-        if late {
+        // Bogus data is answered per client (SERVFAIL, or the data for CD=1): not from the map.
+        if late || matches!(resolution.security, crate::resolver::dnssec::Security::Bogus(_)) {
             return None;
         }
         lower_ttls(&mut resolution, WINDOW_S)?;

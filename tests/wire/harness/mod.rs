@@ -12,7 +12,7 @@ pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
 pub use reference::{Knot, Nsd};
-pub use signer::{Denial, Signed, Signer, sign_zone};
+pub use signer::{Denial, Signed, Signer, sign_with_ldns_args, sign_zone};
 pub use xfr::{Transfer, dig_axfr, kdig_ixfr};
 
 use dig::dig_or_panic;

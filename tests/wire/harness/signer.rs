@@ -92,6 +92,12 @@ fn sign_with_bind(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signe
 }
 
 fn sign_with_ldns(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signed {
+    sign_with_ldns_args(dir, origin, text, denial, &[])
+}
+
+/// As [`sign_zone`] by `ldns-signzone`, with `extra` arguments for it (such as
+/// `-i` and `-e` for the signatures' validity period).
+pub fn sign_with_ldns_args(dir: &Path, origin: &str, text: &str, denial: Denial, extra: &[&str]) -> Signed {
     let plain = dir.join(format!("{origin}zone"));
     std::fs::write(&plain, text).unwrap_or_else(|e| panic!("expected to write {}: {e}", plain.display()));
     let ksk = run(dir, "ldns-keygen", &["-a", "ECDSAP256SHA256", "-k", origin]);
@@ -100,6 +106,7 @@ fn sign_with_ldns(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signe
     let out = signed.display().to_string();
     let zone = plain.display().to_string();
     let mut args = vec!["-o", origin, "-f", &out];
+    args.extend(extra);
     match denial {
         Denial::Nsec => {}
         Denial::Nsec3 => args.extend(["-n", "-t", "0"]),

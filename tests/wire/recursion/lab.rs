@@ -69,15 +69,7 @@ impl Lab {
 
     /// Starts every server and waits until each answers.
     pub fn start() -> Lab {
-        let second = 50 + (std::process::id() % 150) as u8;
-        let third = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let mut lab = Lab {
-            base: [127, second, third],
-            children: Vec::new(),
-            relays: Vec::new(),
-            relayed: Vec::new(),
-            dir: TempDir::new("lab"),
-        };
+        let mut lab = Lab::empty();
         let base = lab.base;
         let ip = |h: u8| Ipv4Addr::new(base[0], base[1], base[2], h).to_string();
         let zones: Vec<(u8, &str, String)> = vec![
@@ -120,10 +112,45 @@ impl Lab {
                 simple_zone("unrelated.example.", &ip(host::LAME), ""),
             ),
         ];
-        for server in [host::ROOT, host::TLD, host::OTHER, host::LEAF, host::LAME] {
-            let mut args = vec!["serve".to_string(), "--listen".into(), format!("{}:53", ip(server))];
-            for (_, origin, text) in zones.iter().filter(|(h, ..)| *h == server) {
+        let files: Vec<(u8, &str, PathBuf)> = zones
+            .iter()
+            .map(|(server, origin, text)| {
                 let file = lab.dir.write(&format!("{}zone", origin.replace('.', "_")), text);
+                (*server, *origin, file)
+            })
+            .collect();
+        lab.serve(&files);
+        lab.relay(host::SLOW, Duration::from_millis(300), false);
+        lab.relay(host::EVIL, Duration::ZERO, true);
+        lab
+    }
+
+    /// A lab with nothing running yet: its addresses and directory.
+    pub fn empty() -> Lab {
+        let second = 50 + (std::process::id() % 150) as u8;
+        let third = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        Lab {
+            base: [127, second, third],
+            children: Vec::new(),
+            relays: Vec::new(),
+            relayed: Vec::new(),
+            dir: TempDir::new("lab"),
+        }
+    }
+
+    /// Starts one server per host named in `zones` (host, origin, zone file)
+    /// and waits until each answers.
+    pub fn serve(&mut self, zones: &[(u8, &str, PathBuf)]) {
+        let mut servers: Vec<u8> = zones.iter().map(|(h, ..)| *h).collect();
+        servers.sort_unstable();
+        servers.dedup();
+        for server in servers {
+            let mut args = vec![
+                "serve".to_string(),
+                "--listen".into(),
+                format!("{}:53", self.ip(server)),
+            ];
+            for (_, origin, file) in zones.iter().filter(|(h, ..)| *h == server) {
                 args.extend(["--zone".into(), format!("{origin}={}", file.display())]);
             }
             args.extend([
@@ -132,11 +159,8 @@ impl Lab {
                 "--threads".into(),
                 "1".into(),
             ]);
-            lab.spawn_server(&args, server);
+            self.spawn_server(&args, server);
         }
-        lab.relay(host::SLOW, Duration::from_millis(300), false);
-        lab.relay(host::EVIL, Duration::ZERO, true);
-        lab
     }
 
     fn spawn_server(&mut self, args: &[String], server: u8) {

@@ -4,6 +4,7 @@
 
 mod lab;
 mod unbound;
+mod validation;
 
 use std::{thread, time::Duration};
 
