@@ -54,6 +54,20 @@
 //! algorithm = "hmac-sha256"    # hmac-sha256, hmac-sha384, hmac-sha512; hmac-sha1 for old primaries
 //! secret = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA=="  # base64 (as keymgr/tsig-keygen print it)
 //!
+//! [[catalog]]                  # a catalog zone (RFC 9432): its members become secondary zones
+//! origin = "catalog.example."
+//! primaries = ["192.0.2.1:53"] # the catalog's primaries, also its members' (unless a group says)
+//! tsig = "xfr-key"             # used with the catalog's primaries and its members'
+//! file = "catalog.zone"        # where the catalog's copy is kept; default: data_dir/ORIGIN.zone
+//!                              # (it is read, not served); members are kept in data_dir/MEMBER.zone
+//!
+//! [catalog.groups.eu]          # members whose `group` property is "eu" (an unknown group: the defaults)
+//! primaries = ["192.0.2.7:53"] # default: the catalog's
+//! tsig = "eu-key"              # default: the catalog's
+//! allow_transfer = ["10.0.0.0/8"]  # transfers out of these members, as in [[zone]]
+//! allow_transfer_keys = []
+//! notify = []
+//!
 //! [resolver]                   # recursion for names outside the zones
 //! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
 //! allow = ["127.0.0.0/8", "::1/128"]  # clients allowed to recurse; others get REFUSED
@@ -111,6 +125,9 @@ pub struct Config {
     /// TSIG keys.
     #[serde(rename = "tsig")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// Catalog zones (RFC 9432) whose members are served as secondary zones.
+    #[serde(rename = "catalog")]
+    pub catalogs: Vec<CatalogConfig>,
     /// Recursion for names outside the zones.
     pub resolver: ResolverSection,
     /// The XDP fast path.
@@ -550,6 +567,73 @@ impl ZoneConfig {
     }
 }
 
+/// One `[[catalog]]`: a catalog zone transferred from its primaries, read
+/// (not served), each of its members served as a secondary zone.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// The catalog zone's apex.
+    pub origin: String,
+    /// Its primaries, tried in order; its members' too unless their group says otherwise.
+    pub primaries: Vec<SocketAddr>,
+    /// The `[[tsig]]` key used with them.
+    #[serde(default)]
+    pub tsig: Option<String>,
+    /// Where the catalog's copy is kept (empty: `data_dir/ORIGIN.zone`).
+    #[serde(default)]
+    pub file: PathBuf,
+    /// Templates selected by a member's `group` property, by group name.
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, GroupConfig>,
+}
+
+/// A `[catalog.groups.NAME]` template for the members of that group.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Primaries; empty: the catalog's.
+    #[serde(default)]
+    pub primaries: Vec<SocketAddr>,
+    /// TSIG key; none: the catalog's.
+    #[serde(default)]
+    pub tsig: Option<String>,
+    /// As `[[zone]] allow_transfer`.
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<crate::prefix::Prefix>>,
+    /// As `[[zone]] allow_transfer_keys`.
+    #[serde(default)]
+    pub allow_transfer_keys: Option<Vec<String>>,
+    /// As `[[zone]] notify`.
+    #[serde(default)]
+    pub notify: Option<Vec<SocketAddr>>,
+}
+
+impl CatalogConfig {
+    /// The secondary zone configuration of member `origin` (in group `group`
+    /// when one of `groups` is configured), kept under `data_dir`.
+    pub(crate) fn member(&self, origin: &str, groups: &[String], data_dir: &Path) -> ZoneConfig {
+        let template = groups
+            .iter()
+            .find_map(|g| self.groups.get(g))
+            .cloned()
+            .unwrap_or_default();
+        let mut zone = ZoneConfig {
+            primaries: if template.primaries.is_empty() {
+                self.primaries.clone()
+            } else {
+                template.primaries
+            },
+            tsig: template.tsig.or_else(|| self.tsig.clone()),
+            allow_transfer: template.allow_transfer,
+            allow_transfer_keys: template.allow_transfer_keys,
+            notify: template.notify,
+            ..ZoneConfig::from_file(origin, PathBuf::new())
+        };
+        zone.file = zone.default_file(data_dir);
+        zone
+    }
+}
+
 /// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -623,6 +707,11 @@ impl Config {
         for zone in &mut config.zones {
             if zone.file.is_relative() && !zone.file.as_os_str().is_empty() {
                 zone.file = base.join(&zone.file);
+            }
+        }
+        for catalog in &mut config.catalogs {
+            if catalog.file.is_relative() && !catalog.file.as_os_str().is_empty() {
+                catalog.file = base.join(&catalog.file);
             }
         }
         if config.server.data_dir.is_relative() {
@@ -746,6 +835,44 @@ impl Config {
                     format!("allow_transfer_keys names {name:?}, which no [[tsig]] defines"),
                     name.clone(),
                 ));
+            }
+        }
+        self.check_catalogs(&seen, &ring)?;
+        Ok(())
+    }
+
+    /// Each `[[catalog]]`: a valid origin of its own, primaries, known keys.
+    fn check_catalogs(
+        &self,
+        zones: &std::collections::HashSet<Vec<u8>>,
+        ring: &crate::tsig::KeyRing,
+    ) -> Result<(), (String, String)> {
+        let mut seen = std::collections::HashSet::with_capacity(self.catalogs.len());
+        for catalog in &self.catalogs {
+            let origin = Name::parse(&catalog.origin, None)
+                .map_err(|e| (format!("catalog origin: {e}"), catalog.origin.clone()))?
+                .to_lowercase();
+            if zones.contains(origin.as_wire()) || !seen.insert(origin.as_wire().to_vec()) {
+                return Err((
+                    format!("catalog {origin} is configured twice (as a zone or a catalog)"),
+                    catalog.origin.clone(),
+                ));
+            }
+            if catalog.primaries.is_empty() {
+                return Err((format!("catalog {origin} has no primaries"), catalog.origin.clone()));
+            }
+            let groups = catalog.groups.values();
+            let keys = std::iter::once(&catalog.tsig)
+                .chain(groups.clone().map(|g| &g.tsig))
+                .flatten()
+                .chain(groups.filter_map(|g| g.allow_transfer_keys.as_ref()).flatten());
+            for name in keys {
+                if ring.by_name(name).is_none() {
+                    return Err((
+                        format!("catalog {origin}: tsig key {name:?} is not configured ([[tsig]] or --tsig)"),
+                        name.clone(),
+                    ));
+                }
             }
         }
         Ok(())

@@ -50,6 +50,11 @@ impl Settings {
                 zone.file = zone.default_file(&data_dir);
             }
         }
+        for catalog in &mut config.catalogs {
+            if catalog.file.as_os_str().is_empty() {
+                catalog.file = ZoneConfig::from_file(&catalog.origin, PathBuf::new()).default_file(&data_dir);
+            }
+        }
         config.check().map_err(|(message, _)| anyhow::anyhow!(message))?;
         Ok(Settings {
             config_file,
@@ -219,7 +224,8 @@ pub(crate) fn load_catalog(
         _ => CacheBudget::new(entries),
     };
     let mut zones: Vec<ServedZone> = Vec::new();
-    if config.zones.is_empty() {
+    // A server following catalogs serves their members, not the built-in zone.
+    if config.zones.is_empty() && config.catalogs.is_empty() {
         let origin = Name::parse(load::DEFAULT_ORIGIN, None)?.to_lowercase();
         let built_in = previous
             .and_then(|p| p.zone(origin.as_wire()))

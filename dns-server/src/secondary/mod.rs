@@ -14,6 +14,7 @@
 //! [`Registry`] holds the zones' tasks and states, and serialises every
 //! catalog swap (a transfer's, a reload's) so that neither loses the other's.
 
+pub(crate) mod catalog_zone;
 pub(crate) mod client;
 pub(crate) mod notify;
 pub(crate) mod refresh;
