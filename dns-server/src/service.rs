@@ -266,7 +266,7 @@ pub(crate) fn load_catalog(
 /// A secondary zone as served: what the previous catalog served (its
 /// refresh task owns it from then on), or at start its copy on disk, or
 /// nothing yet (SERVFAIL until the first transfer).
-fn secondary_zone(
+pub(crate) fn secondary_zone(
     origin: Name,
     zone: &ZoneConfig,
     old: Option<&ServedZone>,
@@ -452,7 +452,9 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
     let loaded = run_within(limit, move || {
         let settings = reread(current);
         let previous = sh.catalog.load_full();
-        let catalog = load_catalog(&settings.config, Some(&previous), &sh.stats, false);
+        // The catalogs' members are kept: they are secondary zones the file does not list.
+        let effective = sh.secondaries.effective(&settings.config);
+        let catalog = load_catalog(&effective, Some(&previous), &sh.stats, false);
         (settings, catalog)
     })
     .await;
