@@ -131,7 +131,11 @@ pub(crate) async fn catalog_version(shared: &Arc<Shared>, catalog: &Name, zone: 
             .find(|z| origin_of(&z.origin).as_ref() == Some(member))
             .cloned()
     };
-    let gone_files: Vec<_> = gone.iter().filter_map(|m| file_of(&before, m)).map(|z| z.file).collect();
+    let gone_files: Vec<_> = gone
+        .iter()
+        .filter_map(|m| file_of(&before, m))
+        .map(|z| z.file)
+        .collect();
     let new_zones: Vec<_> = changes
         .added
         .iter()

@@ -101,7 +101,11 @@ fn last_refresh(file: &Path) -> Option<SystemTime> {
 }
 
 /// Asks each primary in turn; the first that answers decides.
-async fn refresh(shared: &Arc<Shared>, zone: &Arc<Secondary>, state: &mut State) -> Result<(String, SocketAddr), String> {
+async fn refresh(
+    shared: &Arc<Shared>,
+    zone: &Arc<Secondary>,
+    state: &mut State,
+) -> Result<(String, SocketAddr), String> {
     let config = shared.secondaries.config();
     let limits = Limits {
         message: MESSAGE_TIMEOUT,
