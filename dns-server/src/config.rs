@@ -903,6 +903,67 @@ fn find_line(text: &str, word: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
+    const KEYS: &str = "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n\
+                        [[tsig]]\nname = \"eu-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+
+    #[test]
+    fn catalogs_and_their_group_templates() {
+        let text = format!(
+            "[server]\ndata_dir = \"/var/lib/dns\"\n{KEYS}\
+             [[catalog]]\norigin = \"catalog.example.\"\nprimaries = [\"192.0.2.1:53\"]\ntsig = \"xfr-key\"\n\
+             [catalog.groups.eu]\nprimaries = [\"192.0.2.7:53\"]\ntsig = \"eu-key\"\nallow_transfer = [\"10.0.0.0/8\"]\n"
+        );
+        let c = Config::parse(&text, Path::new("/etc/dns/c.toml")).expect("valid");
+        c.check().expect("checks pass");
+        let catalog = &c.catalogs[0];
+        assert_eq!(catalog.origin, "catalog.example.");
+        // A member without a group (or an unknown one): the catalog's primaries and key.
+        let plain = catalog.member("one.test.", &["nowhere".into()], Path::new("/var/lib/dns"));
+        assert_eq!(plain.primaries, catalog.primaries);
+        assert_eq!(plain.tsig.as_deref(), Some("xfr-key"));
+        assert_eq!(plain.file, Path::new("/var/lib/dns/one.test.zone"));
+        assert!(plain.is_secondary() && plain.allow_transfer.is_none());
+        // In group "eu": the template's.
+        let eu = catalog.member("two.test.", &["eu".into()], Path::new("/var/lib/dns"));
+        assert_eq!(eu.primaries, ["192.0.2.7:53".parse().unwrap()]);
+        assert_eq!(eu.tsig.as_deref(), Some("eu-key"));
+        assert_eq!(eu.allow_transfer.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn bad_catalogs_are_refused() {
+        let check = |catalog: &str| {
+            let text = format!("{KEYS}[[zone]]\norigin = \"z.test.\"\nfile = \"z\"\n{catalog}");
+            Config::parse(&text, Path::new("c.toml")).and_then(|c| {
+                c.check().map_err(|(message, _)| ConfigError {
+                    file: String::new(),
+                    line: 0,
+                    message,
+                })
+            })
+        };
+        let ok = "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\n";
+        assert!(check(ok).is_ok());
+        for (bad, why) in [
+            ("[[catalog]]\norigin = \"cat.test.\"\nprimaries = []\n", "no primaries"),
+            (
+                "[[catalog]]\norigin = \"z.test.\"\nprimaries = [\"192.0.2.1:53\"]\n",
+                "configured twice",
+            ),
+            (
+                "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\ntsig = \"nope\"\n",
+                "not configured",
+            ),
+            (
+                "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\n[catalog.groups.g]\ntsig = \"nope\"\n",
+                "not configured",
+            ),
+        ] {
+            let e = check(bad).expect_err(bad);
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn defaults_are_safe_and_loopback_only() {
         let c = Config::parse("", Path::new("/etc/dns.toml")).expect("an empty file is valid");

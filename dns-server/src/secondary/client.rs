@@ -158,7 +158,7 @@ pub(crate) async fn soa_serial(
     // Truncated, or refused over UDP: Knot answers a catalog zone's SOA
     // over TCP only (catalogs are for transfers, not for queries).
     let flags = u16::from_be_bytes([msg[2], msg[3]]);
-    let msg = if flags & FLAG_TC != 0 || flags & 0x000f == u16::from(dns_wire::wire::rcode::REFUSED) {
+    let msg = if flags & FLAG_TC != 0 || flags & 0x000f == dns_wire::wire::rcode::REFUSED {
         let mut conn = connect(primary, limits).await?;
         send(&mut conn, &req.bytes).await?;
         read_message(&mut conn, limits).await?

@@ -131,7 +131,7 @@ fn new_members_go_to_the_first_catalog_listing_them() {
     assert_eq!(owners[&n("one.test.")].catalog, a);
     assert_eq!(owners[&n("two.test.")].catalog, b);
     // Once owned, a later catalog listing it first in order changes nothing.
-    let again = resolve(&[b.clone(), a.clone()], &views, &owners, &HashSet::new());
+    let again = resolve(&[b, a.clone()], &views, &owners, &HashSet::new());
     assert_eq!(again[&n("one.test.")].catalog, a);
 }
 
@@ -159,7 +159,7 @@ fn coo_moves_a_member_only_to_a_catalog_listing_it() {
     let stays = resolve(&order, &views, &before, &HashSet::new());
     assert_eq!(stays[&n("one.test.")].catalog, a);
     // b lists it, under the same ID: moved with its state kept.
-    let views = HashMap::from([(a.clone(), pointing.clone()), (b.clone(), view(&[("1", "one.test.")]))]);
+    let views = HashMap::from([(a.clone(), pointing), (b.clone(), view(&[("1", "one.test.")]))]);
     let moved = resolve(&order, &views, &stays, &HashSet::new());
     assert_eq!(moved[&n("one.test.")].catalog, b);
     let c = changes(&stays, &moved);
@@ -172,7 +172,7 @@ fn coo_moves_a_member_only_to_a_catalog_listing_it() {
     // Without coo, a second catalog listing a member never takes it.
     let views = HashMap::from([
         (a.clone(), view(&[("1", "two.test.")])),
-        (b.clone(), view(&[("9", "two.test.")])),
+        (b, view(&[("9", "two.test.")])),
     ]);
     let first = resolve(&order, &views, &BTreeMap::new(), &HashSet::new());
     let second = resolve(&order, &views, &first, &HashSet::new());
@@ -190,8 +190,8 @@ fn a_moved_member_with_a_new_id_is_reset() {
         &HashSet::new(),
     );
     let views = HashMap::from([
-        (a.clone(), with_coo(view(&[("1", "one.test.")]), "one.test.", "b.cat.")),
-        (b.clone(), view(&[("7", "one.test.")])),
+        (a, with_coo(view(&[("1", "one.test.")]), "one.test.", "b.cat.")),
+        (b, view(&[("7", "one.test.")])),
     ]);
     let after = resolve(&order, &views, &before, &HashSet::new());
     assert_eq!(changes(&before, &after).reset, [n("one.test.")]);
