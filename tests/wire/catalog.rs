@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::harness::{KnotCatalog, Server, TempDir, TsigKey, free_port, try_dig};
+use crate::harness::{KnotCatalog, KnotPrimary, Server, TempDir, TsigKey, free_port, try_dig};
 
 const CATALOG: &str = "catalog.test.";
 
@@ -107,4 +107,67 @@ fn members_of_a_knot_catalog_are_served_as_they_are_added_and_removed() {
         );
     }
     assert_eq!(soa_rcode(&server, "one.test.").as_deref(), Some("REFUSED"));
+}
+
+/// A catalog written by hand (so that it can break the rules): `m.test.` in group `g`.
+fn hand_catalog() -> String {
+    format!(
+        "$ORIGIN {CATALOG}\n$TTL 0\n@ SOA invalid. invalid. 1 3600 600 2147483646 0\n@ NS invalid.\n\
+         version TXT \"2\"\na1.zones PTR m.test.\ngroup.a1.zones TXT \"g\"\n"
+    )
+}
+
+#[test]
+fn a_group_selects_its_template_and_a_bad_version_keeps_the_members() {
+    let key = TsigKey::test_key();
+    let data = TempDir::new("catalog-data");
+    let port = free_port();
+    // The member is only on the group's primary, not on the catalog's.
+    let member = KnotPrimary::start(
+        "m.test.",
+        "$ORIGIN m.test.\n$TTL 300\n@ SOA ns admin 1 3600 600 86400 300\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.77\n",
+        Some(&key),
+        port,
+    );
+    let catalog = KnotPrimary::start(CATALOG, &hand_catalog(), Some(&key), port);
+    let text = format!(
+        "{}\n[catalog.groups.g]\nprimaries = [\"{}\"]\n",
+        config(&key, &data, &catalog.address()),
+        member.address()
+    );
+    let server = Server::builder().port(port).config(&text).start();
+    let www = |server: &Server| {
+        try_dig("127.0.0.1", server.port, &["www.m.test.", "A"])
+            .is_some_and(|r| r.rcode == "NOERROR" && r.answer.iter().any(|a| a.rdata == "192.0.2.77"))
+    };
+    wait_for(
+        &server,
+        Duration::from_secs(20),
+        "m.test. served from the group's primary",
+        || www(&server),
+    );
+
+    // A version outside the rules (schema "1", the member gone): logged, members kept.
+    catalog.knotc(&["zone-begin", CATALOG]);
+    catalog.knotc(&["zone-unset", CATALOG, "version", "TXT"]);
+    catalog.knotc(&["zone-set", CATALOG, "version", "0", "TXT", "\"1\""]);
+    catalog.knotc(&["zone-unset", CATALOG, "a1.zones", "PTR"]);
+    catalog.knotc(&["zone-commit", CATALOG]);
+    wait_for(
+        &server,
+        Duration::from_secs(10),
+        "the bad catalog version refused",
+        || server.stderr().contains("catalog version not used"),
+    );
+    assert!(server.stderr().contains("is not supported"), "the reason is logged");
+    assert!(www(&server), "the previous member set is kept");
+
+    // Version "2" again, without the member: now it goes.
+    catalog.knotc(&["zone-begin", CATALOG]);
+    catalog.knotc(&["zone-unset", CATALOG, "version", "TXT"]);
+    catalog.knotc(&["zone-set", CATALOG, "version", "0", "TXT", "\"2\""]);
+    catalog.knotc(&["zone-commit", CATALOG]);
+    wait_for(&server, Duration::from_secs(10), "m.test. no longer served", || {
+        soa_rcode(&server, "m.test.").as_deref() == Some("REFUSED")
+    });
 }
