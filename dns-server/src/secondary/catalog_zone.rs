@@ -12,7 +12,7 @@
 //! owns each member: the one that had it, unless that one's `coo` points to
 //! a catalog that lists it too (RFC 9432 5.6); a new member goes to the
 //! first catalog listing it in configuration order; a zone configured by
-//! hand is never taken over (RFC 9432 5.4).
+//! hand, or a configured catalog, is never taken over (RFC 9432 5.4).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -203,7 +203,8 @@ pub(crate) fn resolve(
             continue;
         };
         for (member, entry) in &view.members {
-            if configured.contains(member) || owners.contains_key(member) {
+            // A catalog is never another catalog's member (its origin is taken).
+            if configured.contains(member) || order.contains(member) || owners.contains_key(member) {
                 continue;
             }
             let owner = match previous.get(member) {

@@ -136,6 +136,14 @@ fn new_members_go_to_the_first_catalog_listing_them() {
 }
 
 #[test]
+fn catalogs_are_never_members() {
+    let (a, b) = (n("a.cat."), n("b.cat."));
+    let views = HashMap::from([(a.clone(), view(&[("1", "b.cat."), ("2", "one.test.")]))]);
+    let owners = resolve(&[a, b], &views, &BTreeMap::new(), &HashSet::new());
+    assert_eq!(owners.keys().collect::<Vec<_>>(), [&n("one.test.")]);
+}
+
+#[test]
 fn zones_configured_by_hand_are_never_members() {
     let a = n("a.cat.");
     let views = HashMap::from([(a.clone(), view(&[("1", "one.test.")]))]);
