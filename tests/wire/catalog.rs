@@ -88,11 +88,10 @@ fn members_of_a_knot_catalog_are_served_as_they_are_added_and_removed() {
     });
     assert!(serves(&server, "two.test."), "the member kept is still served");
     assert!(!one_file.exists(), "a removed member's data is deleted (RFC 9432 5.3)");
-    let status = server.status();
-    assert!(
-        !status.zones.iter().any(|z| z.origin == "one.test."),
-        "a removed member leaves the status"
-    );
+    // The state file is rewritten a moment after the change.
+    wait_for(&server, limit, "the removed member gone from the status", || {
+        !server.status().zones.iter().any(|z| z.origin == "one.test.")
+    });
 
     // Restarted with the primary gone: the members from the catalog's copy on disk, served from theirs.
     drop(knot);
@@ -118,7 +117,7 @@ fn hand_catalog() -> String {
 }
 
 #[test]
-fn a_group_selects_its_template_and_a_bad_version_keeps_the_members() {
+fn a_group_selects_its_template_a_new_id_resets_and_a_bad_version_keeps_the_members() {
     let key = TsigKey::test_key();
     let data = TempDir::new("catalog-data");
     let port = free_port();
@@ -147,11 +146,44 @@ fn a_group_selects_its_template_and_a_bad_version_keeps_the_members() {
         || www(&server),
     );
 
+    // A change on the member's primary arrives by IXFR (kept in the journal)...
+    member.set(&[("new", "60", "TXT", "\"x\"")]);
+    wait_for(&server, Duration::from_secs(10), "the member's change by IXFR", || {
+        try_dig("127.0.0.1", server.port, &["new.m.test.", "TXT"]).is_some_and(|r| !r.answer.is_empty())
+    });
+    let journal = data.path().join("m.test.zone.journal");
+    wait_for(&server, Duration::from_secs(5), "the member's journal", || {
+        journal.exists()
+    });
+    // ...and a new unique ID resets the member: its data deleted, a fresh AXFR (no journal).
+    catalog.knotc(&["zone-begin", CATALOG]);
+    catalog.knotc(&["zone-unset", CATALOG, "a1.zones", "PTR"]);
+    catalog.knotc(&["zone-unset", CATALOG, "group.a1.zones", "TXT"]);
+    catalog.knotc(&["zone-set", CATALOG, "b1.zones", "0", "PTR", "m.test."]);
+    catalog.knotc(&["zone-set", CATALOG, "group.b1.zones", "0", "TXT", "\"g\""]);
+    catalog.knotc(&["zone-commit", CATALOG]);
+    wait_for(&server, Duration::from_secs(10), "the member reset", || {
+        server
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("catalog members changed"))
+            .filter_map(|l| l.split(" reset=").nth(1))
+            .any(|r| r.trim_start_matches('"').starts_with("m.test."))
+    });
+    // Its journal deleted with it and not made again: the new copy came by AXFR.
+    wait_for(
+        &server,
+        Duration::from_secs(10),
+        "the member served afresh without its journal",
+        || !journal.exists() && www(&server),
+    );
+    assert!(data.path().join("m.test.zone").exists());
+
     // A version outside the rules (schema "1", the member gone): logged, members kept.
     catalog.knotc(&["zone-begin", CATALOG]);
     catalog.knotc(&["zone-unset", CATALOG, "version", "TXT"]);
     catalog.knotc(&["zone-set", CATALOG, "version", "0", "TXT", "\"1\""]);
-    catalog.knotc(&["zone-unset", CATALOG, "a1.zones", "PTR"]);
+    catalog.knotc(&["zone-unset", CATALOG, "b1.zones", "PTR"]);
     catalog.knotc(&["zone-commit", CATALOG]);
     wait_for(
         &server,
