@@ -189,6 +189,17 @@ impl Catalog {
         Catalog::of(zones, self.budget.clone())
     }
 
+    /// A new generation without the zones of `origins` (lower-cased).
+    pub(crate) fn without_zones(&self, origins: &[Name]) -> Catalog {
+        let zones = self
+            .zones
+            .values()
+            .filter(|z| !origins.contains(&z.origin))
+            .cloned()
+            .collect();
+        Catalog::of(zones, self.budget.clone())
+    }
+
     /// The budget every zone's answer cache draws on.
     pub(crate) fn budget(&self) -> &Arc<CacheBudget> {
         &self.budget

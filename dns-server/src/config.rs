@@ -58,6 +58,20 @@
 //! algorithm = "hmac-sha256"    # hmac-sha256, hmac-sha384, hmac-sha512; hmac-sha1 for old primaries
 //! secret = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA=="  # base64 (as keymgr/tsig-keygen print it)
 //!
+//! [[catalog]]                  # a catalog zone (RFC 9432): its members become secondary zones
+//! origin = "catalog.example."
+//! primaries = ["192.0.2.1:53"] # the catalog's primaries, also its members' (unless a group says)
+//! tsig = "xfr-key"             # used with the catalog's primaries and its members'
+//! file = "catalog.zone"        # where the catalog's copy is kept; default: data_dir/ORIGIN.zone
+//!                              # (it is read, not served); members are kept in data_dir/MEMBER.zone
+//!
+//! [catalog.groups.eu]          # members whose `group` property is "eu" (an unknown group: the defaults)
+//! primaries = ["192.0.2.7:53"] # default: the catalog's
+//! tsig = "eu-key"              # default: the catalog's
+//! allow_transfer = ["10.0.0.0/8"]  # transfers out of these members, as in [[zone]]
+//! allow_transfer_keys = []
+//! notify = []
+//!
 //! [resolver]                   # recursion for names outside the zones
 //! enabled = false              # also turned on by --allow-recursion, --forward, --root-hints
 //! allow = ["127.0.0.0/8", "::1/128"]  # clients allowed to recurse; others get REFUSED
@@ -118,6 +132,9 @@ pub struct Config {
     /// TSIG keys.
     #[serde(rename = "tsig")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// Catalog zones (RFC 9432) whose members are served as secondary zones.
+    #[serde(rename = "catalog")]
+    pub catalogs: Vec<CatalogConfig>,
     /// Recursion for names outside the zones.
     pub resolver: ResolverSection,
     /// The XDP fast path.
@@ -578,6 +595,73 @@ impl ZoneConfig {
     }
 }
 
+/// One `[[catalog]]`: a catalog zone transferred from its primaries, read
+/// (not served), each of its members served as a secondary zone.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// The catalog zone's apex.
+    pub origin: String,
+    /// Its primaries, tried in order; its members' too unless their group says otherwise.
+    pub primaries: Vec<SocketAddr>,
+    /// The `[[tsig]]` key used with them.
+    #[serde(default)]
+    pub tsig: Option<String>,
+    /// Where the catalog's copy is kept (empty: `data_dir/ORIGIN.zone`).
+    #[serde(default)]
+    pub file: PathBuf,
+    /// Templates selected by a member's `group` property, by group name.
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, GroupConfig>,
+}
+
+/// A `[catalog.groups.NAME]` template for the members of that group.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Primaries; empty: the catalog's.
+    #[serde(default)]
+    pub primaries: Vec<SocketAddr>,
+    /// TSIG key; none: the catalog's.
+    #[serde(default)]
+    pub tsig: Option<String>,
+    /// As `[[zone]] allow_transfer`.
+    #[serde(default)]
+    pub allow_transfer: Option<Vec<crate::prefix::Prefix>>,
+    /// As `[[zone]] allow_transfer_keys`.
+    #[serde(default)]
+    pub allow_transfer_keys: Option<Vec<String>>,
+    /// As `[[zone]] notify`.
+    #[serde(default)]
+    pub notify: Option<Vec<SocketAddr>>,
+}
+
+impl CatalogConfig {
+    /// The secondary zone configuration of member `origin` (in group `group`
+    /// when one of `groups` is configured), kept under `data_dir`.
+    pub(crate) fn member(&self, origin: &str, groups: &[String], data_dir: &Path) -> ZoneConfig {
+        let template = groups
+            .iter()
+            .find_map(|g| self.groups.get(g))
+            .cloned()
+            .unwrap_or_default();
+        let mut zone = ZoneConfig {
+            primaries: if template.primaries.is_empty() {
+                self.primaries.clone()
+            } else {
+                template.primaries
+            },
+            tsig: template.tsig.or_else(|| self.tsig.clone()),
+            allow_transfer: template.allow_transfer,
+            allow_transfer_keys: template.allow_transfer_keys,
+            notify: template.notify,
+            ..ZoneConfig::from_file(origin, PathBuf::new())
+        };
+        zone.file = zone.default_file(data_dir);
+        zone
+    }
+}
+
 /// One `[[tsig]]` key (or `--tsig NAME:ALGORITHM:BASE64`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -651,6 +735,11 @@ impl Config {
         for zone in &mut config.zones {
             if zone.file.is_relative() && !zone.file.as_os_str().is_empty() {
                 zone.file = base.join(&zone.file);
+            }
+        }
+        for catalog in &mut config.catalogs {
+            if catalog.file.is_relative() && !catalog.file.as_os_str().is_empty() {
+                catalog.file = base.join(&catalog.file);
             }
         }
         if config.server.data_dir.is_relative() {
@@ -781,6 +870,44 @@ impl Config {
                 ));
             }
         }
+        self.check_catalogs(&seen, &ring)?;
+        Ok(())
+    }
+
+    /// Each `[[catalog]]`: a valid origin of its own, primaries, known keys.
+    fn check_catalogs(
+        &self,
+        zones: &std::collections::HashSet<Vec<u8>>,
+        ring: &crate::tsig::KeyRing,
+    ) -> Result<(), (String, String)> {
+        let mut seen = std::collections::HashSet::with_capacity(self.catalogs.len());
+        for catalog in &self.catalogs {
+            let origin = Name::parse(&catalog.origin, None)
+                .map_err(|e| (format!("catalog origin: {e}"), catalog.origin.clone()))?
+                .to_lowercase();
+            if zones.contains(origin.as_wire()) || !seen.insert(origin.as_wire().to_vec()) {
+                return Err((
+                    format!("catalog {origin} is configured twice (as a zone or a catalog)"),
+                    catalog.origin.clone(),
+                ));
+            }
+            if catalog.primaries.is_empty() {
+                return Err((format!("catalog {origin} has no primaries"), catalog.origin.clone()));
+            }
+            let groups = catalog.groups.values();
+            let keys = std::iter::once(&catalog.tsig)
+                .chain(groups.clone().map(|g| &g.tsig))
+                .flatten()
+                .chain(groups.filter_map(|g| g.allow_transfer_keys.as_ref()).flatten());
+            for name in keys {
+                if ring.by_name(name).is_none() {
+                    return Err((
+                        format!("catalog {origin}: tsig key {name:?} is not configured ([[tsig]] or --tsig)"),
+                        name.clone(),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -808,6 +935,67 @@ fn find_line(text: &str, word: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const KEYS: &str = "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n\
+                        [[tsig]]\nname = \"eu-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n";
+
+    #[test]
+    fn catalogs_and_their_group_templates() {
+        let text = format!(
+            "[server]\ndata_dir = \"/var/lib/dns\"\n{KEYS}\
+             [[catalog]]\norigin = \"catalog.example.\"\nprimaries = [\"192.0.2.1:53\"]\ntsig = \"xfr-key\"\n\
+             [catalog.groups.eu]\nprimaries = [\"192.0.2.7:53\"]\ntsig = \"eu-key\"\nallow_transfer = [\"10.0.0.0/8\"]\n"
+        );
+        let c = Config::parse(&text, Path::new("/etc/dns/c.toml")).expect("valid");
+        c.check().expect("checks pass");
+        let catalog = &c.catalogs[0];
+        assert_eq!(catalog.origin, "catalog.example.");
+        // A member without a group (or an unknown one): the catalog's primaries and key.
+        let plain = catalog.member("one.test.", &["nowhere".into()], Path::new("/var/lib/dns"));
+        assert_eq!(plain.primaries, catalog.primaries);
+        assert_eq!(plain.tsig.as_deref(), Some("xfr-key"));
+        assert_eq!(plain.file, Path::new("/var/lib/dns/one.test.zone"));
+        assert!(plain.is_secondary() && plain.allow_transfer.is_none());
+        // In group "eu": the template's.
+        let eu = catalog.member("two.test.", &["eu".into()], Path::new("/var/lib/dns"));
+        assert_eq!(eu.primaries, ["192.0.2.7:53".parse().unwrap()]);
+        assert_eq!(eu.tsig.as_deref(), Some("eu-key"));
+        assert_eq!(eu.allow_transfer.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn bad_catalogs_are_refused() {
+        let check = |catalog: &str| {
+            let text = format!("{KEYS}[[zone]]\norigin = \"z.test.\"\nfile = \"z\"\n{catalog}");
+            Config::parse(&text, Path::new("c.toml")).and_then(|c| {
+                c.check().map_err(|(message, _)| ConfigError {
+                    file: String::new(),
+                    line: 0,
+                    message,
+                })
+            })
+        };
+        let ok = "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\n";
+        assert!(check(ok).is_ok());
+        for (bad, why) in [
+            ("[[catalog]]\norigin = \"cat.test.\"\nprimaries = []\n", "no primaries"),
+            (
+                "[[catalog]]\norigin = \"z.test.\"\nprimaries = [\"192.0.2.1:53\"]\n",
+                "configured twice",
+            ),
+            (
+                "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\ntsig = \"nope\"\n",
+                "not configured",
+            ),
+            (
+                "[[catalog]]\norigin = \"cat.test.\"\nprimaries = [\"192.0.2.1:53\"]\n[catalog.groups.g]\ntsig = \"nope\"\n",
+                "not configured",
+            ),
+        ] {
+            let e = check(bad).expect_err(bad);
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_are_safe_and_loopback_only() {

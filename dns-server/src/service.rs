@@ -50,6 +50,11 @@ impl Settings {
                 zone.file = zone.default_file(&data_dir);
             }
         }
+        for catalog in &mut config.catalogs {
+            if catalog.file.as_os_str().is_empty() {
+                catalog.file = ZoneConfig::from_file(&catalog.origin, PathBuf::new()).default_file(&data_dir);
+            }
+        }
         config.check().map_err(|(message, _)| anyhow::anyhow!(message))?;
         Ok(Settings {
             config_file,
@@ -219,7 +224,8 @@ pub(crate) fn load_catalog(
         _ => CacheBudget::new(entries),
     };
     let mut zones: Vec<ServedZone> = Vec::new();
-    if config.zones.is_empty() {
+    // A server following catalogs serves their members, not the built-in zone.
+    if config.zones.is_empty() && config.catalogs.is_empty() {
         let origin = Name::parse(load::DEFAULT_ORIGIN, None)?.to_lowercase();
         let built_in = previous
             .and_then(|p| p.zone(origin.as_wire()))
@@ -264,7 +270,7 @@ pub(crate) fn load_catalog(
 /// A secondary zone as served: what the previous catalog served (its
 /// refresh task owns it from then on), or at start its copy on disk, or
 /// nothing yet (SERVFAIL until the first transfer).
-fn secondary_zone(
+pub(crate) fn secondary_zone(
     origin: Name,
     zone: &ZoneConfig,
     old: Option<&ServedZone>,
@@ -498,7 +504,9 @@ pub(crate) async fn reload(settings: Settings, shared: Arc<Shared>) -> Settings 
     let loaded = run_within(limit, move || {
         let settings = reread(current);
         let previous = sh.catalog.load_full();
-        let catalog = load_catalog(&settings.config, Some(&previous), &sh.stats, false);
+        // The catalogs' members are kept: they are secondary zones the file does not list.
+        let effective = sh.secondaries.effective(&settings.config);
+        let catalog = load_catalog(&effective, Some(&previous), &sh.stats, false);
         (settings, catalog)
     })
     .await;

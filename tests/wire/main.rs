@@ -1,6 +1,7 @@
 //! Over-the-wire tests of the dns-server binary: real `dig`, raw sockets, and Knot DNS as a reference.
 
 mod anycast_lab;
+mod catalog;
 mod chaos;
 mod check;
 mod cookies;

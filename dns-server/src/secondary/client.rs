@@ -155,7 +155,10 @@ pub(crate) async fn soa_serial(
             break buf[..len].to_vec();
         }
     };
-    let msg = if u16::from_be_bytes([msg[2], msg[3]]) & FLAG_TC != 0 {
+    // Truncated, or refused over UDP: Knot answers a catalog zone's SOA
+    // over TCP only (catalogs are for transfers, not for queries).
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let msg = if flags & FLAG_TC != 0 || flags & 0x000f == dns_wire::wire::rcode::REFUSED {
         let mut conn = connect(primary, limits).await?;
         send(&mut conn, &req.bytes).await?;
         read_message(&mut conn, limits).await?

@@ -13,8 +13,14 @@
 //!
 //! [`Registry`] holds the zones' tasks and states, and serialises every
 //! catalog swap (a transfer's, a reload's) so that neither loses the other's.
+//!
+//! A catalog zone (RFC 9432, [`catalog_zone`], [`members`]) is refreshed by
+//! the same task but not served: each version is read for its members,
+//! which become secondary zones of their own.
 
+pub(crate) mod catalog_zone;
 pub(crate) mod client;
+pub(crate) mod members;
 pub(crate) mod notify;
 pub(crate) mod refresh;
 pub(crate) mod serial;
@@ -49,6 +55,8 @@ pub(crate) struct Secondary {
     pub key: Option<Arc<Key>>,
     /// Where the copy is kept.
     pub file: PathBuf,
+    /// A catalog zone: read for its members, not served.
+    pub catalog: bool,
     /// Woken by a NOTIFY.
     pub refresh_now: tokio::sync::Notify,
     pub report: Mutex<RefreshReport>,
@@ -58,6 +66,7 @@ pub(crate) struct Secondary {
 impl Secondary {
     fn same_settings(&self, other: &Secondary) -> bool {
         self.primaries == other.primaries
+            && self.catalog == other.catalog
             && self.file == other.file
             && self.key.as_ref().map(|k| (k.name().clone(), k.algorithm()))
                 == other.key.as_ref().map(|k| (k.name().clone(), k.algorithm()))
@@ -79,12 +88,34 @@ pub(crate) struct Registry {
     config: Mutex<Option<Arc<Config>>>,
     /// A state-file write is scheduled.
     state_pending: AtomicBool,
+    /// The catalogs' latest views and their members' owners.
+    members: Mutex<members::Members>,
 }
 
 impl Registry {
     /// The zone whose apex is `origin` (lower-cased), if it is a secondary.
     pub(crate) fn zone(&self, origin: &Name) -> Option<Arc<Secondary>> {
         self.lock_zones().get(origin).cloned()
+    }
+
+    /// Whether `zone` is the task registered for its origin (a task
+    /// stopped or replaced publishes nothing more).
+    pub(crate) fn is_current(&self, zone: &Secondary) -> bool {
+        self.lock_zones()
+            .get(&zone.origin)
+            .is_some_and(|z| std::ptr::eq(Arc::as_ptr(z), zone))
+    }
+
+    /// Stops the tasks of `origins` (a sync restarts those still wanted).
+    pub(crate) fn stop(&self, origins: &[Name]) {
+        let mut zones = self.lock_zones();
+        for origin in origins {
+            if let Some(running) = zones.remove(origin)
+                && let Some(task) = running.task.lock().unwrap_or_else(|e| e.into_inner()).take()
+            {
+                task.abort();
+            }
+        }
     }
 
     /// Whether there are no secondary zones.
@@ -141,7 +172,28 @@ impl Registry {
         *self.config.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(config.clone()));
         let ring = config.key_ring();
         let mut wanted = HashMap::new();
-        for zone in config.zones.iter().filter(|z| z.is_secondary()) {
+        // The catalogs' members are secondary zones too.
+        let effective = self.effective(config);
+        for catalog in &config.catalogs {
+            let Ok(origin) = Name::parse(&catalog.origin, None).map(|n| n.to_lowercase()) else {
+                continue;
+            };
+            let secondary = Secondary {
+                origin: origin.clone(),
+                primaries: catalog.primaries.clone(),
+                key: catalog.tsig.as_deref().and_then(|n| ring.by_name(n)).cloned(),
+                file: catalog.file.clone(),
+                catalog: true,
+                refresh_now: tokio::sync::Notify::new(),
+                report: Mutex::new(RefreshReport {
+                    primaries: catalog.primaries.iter().map(ToString::to_string).collect(),
+                    ..RefreshReport::default()
+                }),
+                task: Mutex::new(None),
+            };
+            wanted.insert(origin, secondary);
+        }
+        for zone in effective.zones.iter().filter(|z| z.is_secondary()) {
             let Ok(origin) = Name::parse(&zone.origin, None).map(|n| n.to_lowercase()) else {
                 continue;
             };
@@ -150,6 +202,7 @@ impl Registry {
                 primaries: zone.primaries.clone(),
                 key: zone.tsig.as_deref().and_then(|n| ring.by_name(n)).cloned(),
                 file: zone.file.clone(),
+                catalog: false,
                 refresh_now: tokio::sync::Notify::new(),
                 report: Mutex::new(RefreshReport {
                     primaries: zone.primaries.iter().map(ToString::to_string).collect(),
@@ -182,10 +235,14 @@ impl Registry {
 /// Swaps `zone` into the served catalog (the XDP maps first, as a reload
 /// does), on a blocking thread as a reload does (the XDP map update is
 /// bounded work, but not async work), and has the state file rewritten.
-pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone) {
+pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone, from: Arc<Secondary>) {
     let sh = shared.clone();
     let swapped = tokio::task::spawn_blocking(move || {
         let _swapping = sh.secondaries.lock_swaps();
+        if !sh.secondaries.is_current(&from) {
+            // Removed from its catalog (or reconfigured) meanwhile: not served.
+            return;
+        }
         let live = sh.catalog.load_full();
         let catalog = Arc::new(live.with_zone(zone));
         sh.fast_path.serve_catalog(&catalog);

@@ -58,11 +58,20 @@ impl State {
 
 /// Runs until aborted (the zone removed or reconfigured).
 pub(crate) async fn run(shared: Arc<Shared>, zone: Arc<Secondary>) {
-    let catalog = shared.catalog.load_full();
-    let data = catalog
-        .zone(zone.origin.as_wire())
-        .and_then(|z| z.version.as_ref())
-        .map(|v| v.zone.clone());
+    let data = if zone.catalog {
+        // Not served: its copy on disk gives the members at once at start.
+        let stored = super::members::load_stored(&shared, &zone).await;
+        if let Some(stored) = &stored {
+            super::members::catalog_version(&shared, &zone.origin, stored).await;
+        }
+        stored
+    } else {
+        let catalog = shared.catalog.load_full();
+        catalog
+            .zone(zone.origin.as_wire())
+            .and_then(|z| z.version.as_ref())
+            .map(|v| v.zone.clone())
+    };
     let last_success = data.as_ref().and_then(|_| last_refresh(&zone.file));
     let mut state = State {
         data,
@@ -92,7 +101,11 @@ fn last_refresh(file: &Path) -> Option<SystemTime> {
 }
 
 /// Asks each primary in turn; the first that answers decides.
-async fn refresh(shared: &Arc<Shared>, zone: &Secondary, state: &mut State) -> Result<(String, SocketAddr), String> {
+async fn refresh(
+    shared: &Arc<Shared>,
+    zone: &Arc<Secondary>,
+    state: &mut State,
+) -> Result<(String, SocketAddr), String> {
     let config = shared.secondaries.config();
     let limits = Limits {
         message: MESSAGE_TIMEOUT,
@@ -227,7 +240,7 @@ async fn build(
 }
 
 /// Keeps what was found on disk and serves it; returns the result's name.
-async fn serve(shared: &Arc<Shared>, zone: &Secondary, state: &mut State, found: Found) -> String {
+async fn serve(shared: &Arc<Shared>, zone: &Arc<Secondary>, state: &mut State, found: Found) -> String {
     let (new, result) = match found {
         Found::UpToDate => {
             store::touch(&zone.file);
@@ -254,6 +267,14 @@ async fn serve(shared: &Arc<Shared>, zone: &Secondary, state: &mut State, found:
     let Some(new) = new else {
         return result.into();
     };
+    if zone.catalog {
+        // Read for its members, never served.
+        tracing::info!(catalog = %zone.origin, serial = new.serial, result, "new catalog version");
+        state.data = Some(new.clone());
+        state.expired = false;
+        super::members::catalog_version(shared, &zone.origin, &new).await;
+        return result.into();
+    }
     tracing::info!(zone = %zone.origin, serial = new.serial, result, "new version served");
     let live = shared.catalog.load();
     let budget = live.budget().clone();
@@ -268,7 +289,7 @@ async fn serve(shared: &Arc<Shared>, zone: &Secondary, state: &mut State, found:
     state.expired = false;
     let mut served = ServedZone::loaded(version, Some(zone.file.clone()));
     served.status = ZoneStatus::Loaded;
-    publish(shared, served).await;
+    publish(shared, served, zone.clone()).await;
     result.into()
 }
 
@@ -285,7 +306,7 @@ fn report_store_error(zone: &Secondary, kept: Result<std::io::Result<()>, tokio:
 /// returns how long to wait before the next refresh.
 async fn schedule(
     shared: &Arc<Shared>,
-    zone: &Secondary,
+    zone: &Arc<Secondary>,
     state: &mut State,
     started: SystemTime,
     outcome: Result<(String, SocketAddr), String>,
@@ -300,7 +321,8 @@ async fn schedule(
         (Some(at), Some(t)) => Some(at + t.expire),
         _ => None,
     };
-    if !succeeded && !state.expired && expires_at.is_some_and(|at| at <= now) {
+    // An expired catalog keeps its members (each expires on its own timers).
+    if !succeeded && !state.expired && !zone.catalog && expires_at.is_some_and(|at| at <= now) {
         tracing::error!(zone = %zone.origin, "zone expired: not refreshed within its SOA expire time; SERVFAIL until a refresh succeeds");
         state.expired = true;
         publish(
@@ -311,6 +333,7 @@ async fn schedule(
                 version: None,
                 status: ZoneStatus::Expired("not refreshed within the SOA expire time".into()),
             },
+            zone.clone(),
         )
         .await;
     }

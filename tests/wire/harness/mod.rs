@@ -1,5 +1,6 @@
 //! Starts and stops the servers under test (dns-server, knotd, nsd) and runs `dig` against them.
 
+mod catalog_primary;
 mod compare;
 mod dig;
 pub mod metrics;
@@ -8,6 +9,7 @@ mod reference;
 mod signer;
 mod xfr;
 
+pub use catalog_primary::KnotCatalog;
 pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
