@@ -621,9 +621,16 @@ fn table(args: &Args, records: u64, results: &BTreeMap<Server, Measured>, load: 
         .and_then(one_ms);
     out.push_str("targets (issue 13):\n");
     let mut line = |what: &str, value: Option<f64>, limit: f64, unit: &str| {
+        let shown = |v: f64| {
+            if unit == "x" {
+                show_times(v)
+            } else {
+                format!("{v:.2}{unit}")
+            }
+        };
         let verdict = match value {
-            Some(v) if v <= limit => format!("met ({v:.2}{unit})"),
-            Some(v) => format!("NOT met ({v:.2}{unit})"),
+            Some(v) if v <= limit => format!("met ({})", shown(v)),
+            Some(v) => format!("NOT met ({})", shown(v)),
             None => "not measured".into(),
         };
         let _ = writeln!(out, "  {what:<56} {verdict}");
