@@ -12,7 +12,8 @@
 //! program's run time and `veth` the rig's own counters of where packets
 //! went; `process` holds what they share about child processes. `zones`
 //! generates its files with `scale_zones`, waits for answers with `answers`
-//! and reads the servers' memory with `memory`.
+//! and reads the servers' memory with `memory`; `transfer` pulls the
+//! same large zone from a Knot primary into each server as a secondary.
 mod answers;
 pub mod auth;
 mod junk;
@@ -28,6 +29,7 @@ mod rounds;
 mod scale_zones;
 mod servers;
 mod tlds;
+pub mod transfer;
 mod veth;
 mod work_dir;
 pub mod xdp;
@@ -49,6 +51,8 @@ pub enum Command {
     Recursive(recursive::Args),
     /// Zones at scale: a 1M-record zone, 100,000 small zones, a huge RRset, one changed record; ours against Knot DNS and NSD.
     Zones(zones::Args),
+    /// Zone transfers: a 1M-record AXFR and IXFRs of 1 and 10,000 changes from a Knot primary into ours, Knot and NSD.
+    Transfer(transfer::Args),
 }
 
 impl Command {
@@ -60,6 +64,7 @@ impl Command {
             Command::Xdp(_) => xdp::PACKAGES.concat(),
             Command::Recursive(_) => recursive::PACKAGES.to_vec(),
             Command::Zones(_) => zones::PACKAGES.to_vec(),
+            Command::Transfer(_) => transfer::PACKAGES.to_vec(),
         }
     }
 }
@@ -71,6 +76,7 @@ pub fn run(command: &Command) -> Result<()> {
         Command::Xdp(args) => xdp::run(args),
         Command::Recursive(args) => recursive::run(args),
         Command::Zones(args) => zones::run(args),
+        Command::Transfer(args) => transfer::run(args),
     }
 }
 

@@ -125,6 +125,7 @@ impl LargeZone {
             zone: Zone {
                 origin: LARGE_ORIGIN.into(),
                 file,
+                primary: None,
             },
             records: text.lines().filter(|l| !l.starts_with('$')).count() as u64,
             serial_at: serial_offset(LARGE_ORIGIN),
@@ -209,6 +210,7 @@ pub fn write_small(dir: &Path, count: u32) -> Result<Vec<Zone>> {
             Ok(Zone {
                 origin: small_origin(i),
                 file,
+                primary: None,
             })
         })
         .collect()
@@ -231,6 +233,7 @@ pub fn write_rrset(dir: &Path, count: u32) -> Result<Zone> {
     Ok(Zone {
         origin: RRSET_ORIGIN.into(),
         file,
+        primary: None,
     })
 }
 

@@ -3,6 +3,7 @@ use std::{
     collections::BTreeSet,
     fmt::{self, Write as _},
     fs,
+    net::SocketAddr,
     os::unix::process::CommandExt as _,
     path::{Path, PathBuf},
     process::{Child, Stdio},
@@ -69,6 +70,7 @@ impl Server {
         let zone = Zone {
             origin: zone::ORIGIN.into(),
             file: zone_file.to_path_buf(),
+            primary: None,
         };
         self.configure(dir, std::slice::from_ref(&zone), ours, iface)
     }
@@ -115,6 +117,15 @@ impl Server {
                         zone.origin,
                         zone.file.display()
                     );
+                    if let Some(primary) = zone.primary {
+                        let _ = write!(
+                            text,
+                            "\x20 request-xfr: {}@{} NOKEY\n\x20 allow-notify: {} NOKEY\n",
+                            primary.ip(),
+                            primary.port(),
+                            primary.ip()
+                        );
+                    }
                 }
                 fs::write(&conf, text)?;
                 vec!["nsd".into(), "-d".into(), "-c".into(), conf.display().to_string()]
@@ -127,6 +138,21 @@ impl Server {
                 } else {
                     String::new()
                 };
+                // Secondary zones: each primary a remote, its NOTIFYs let in
+                // by an ACL (referenced ids must be defined before the zones).
+                let mut secondary = String::new();
+                for (i, zone) in zones.iter().enumerate() {
+                    if let Some(primary) = zone.primary {
+                        let _ = write!(
+                            secondary,
+                            "remote:\n\x20 - id: primary{i}\n\x20   address: {}@{}\n\
+                             acl:\n\x20 - id: notify{i}\n\x20   address: {}\n\x20   action: notify\n",
+                            primary.ip(),
+                            primary.port(),
+                            primary.ip()
+                        );
+                    }
+                }
                 let mut text = format!(
                     "server:\n\
                      \x20 rundir: \"{dir_s}\"\n\
@@ -136,6 +162,7 @@ impl Server {
                      \x20 tcp-workers: 1\n\
                      \x20 background-workers: 1\n\
                      {xdp}\
+                     {secondary}\
                      control:\n\
                      \x20 listen: \"{dir_s}/knot.sock\"\n\
                      database:\n\
@@ -150,13 +177,16 @@ impl Server {
                      \x20   journal-content: none\n\
                      zone:\n"
                 );
-                for zone in zones {
+                for (i, zone) in zones.iter().enumerate() {
                     let _ = write!(
                         text,
                         "\x20 - domain: {}\n\x20   file: \"{}\"\n",
                         zone.origin,
                         zone.file.display()
                     );
+                    if zone.primary.is_some() {
+                        let _ = write!(text, "\x20   master: primary{i}\n\x20   acl: notify{i}\n");
+                    }
                 }
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
@@ -173,8 +203,16 @@ impl Server {
                         zone.origin,
                         zone.file.display()
                     );
+                    if let Some(primary) = zone.primary {
+                        let _ = writeln!(text, "primaries = [\"{primary}\"]");
+                    }
                 }
                 fs::write(&conf, text)?;
+                // Transferred zones' journals go in the work dir, not the host's /var/lib.
+                let data_dir = zones
+                    .iter()
+                    .any(|z| z.primary.is_some())
+                    .then(|| ["--data-dir".to_string(), dir.join("data").display().to_string()]);
                 let metrics = format!("{SERVER_V4}:9153");
                 let xdp = match self {
                     Self::OursXdp => ["--xdp-iface", iface],
@@ -201,6 +239,7 @@ impl Server {
                 .chain(xdp.into_iter().filter(|arg| !arg.is_empty()))
                 .chain(scrape_addr)
                 .map(String::from)
+                .chain(data_dir.into_iter().flatten())
                 .collect()
             }
         };
@@ -208,11 +247,14 @@ impl Server {
     }
 }
 
-/// A zone a server is given: its origin (with the trailing dot) and master file.
+/// A zone a server is given: its origin (with the trailing dot) and master
+/// file; with a primary, a secondary zone transferred from it (the file is
+/// then where the copy is kept, if the server keeps one).
 #[derive(Clone)]
 pub struct Zone {
     pub origin: String,
     pub file: PathBuf,
+    pub primary: Option<SocketAddr>,
 }
 
 /// A query a starting server must answer, and the answer, before it counts as up.

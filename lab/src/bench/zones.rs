@@ -158,7 +158,7 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// `result`'s value; its failure is noted in `failed` (an interruption ends the bench).
-fn record<T>(failed: &mut Vec<String>, what: &str, result: Result<T>) -> Result<Option<T>> {
+pub(super) fn record<T>(failed: &mut Vec<String>, what: &str, result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(err) => {
@@ -174,7 +174,7 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-fn server_address() -> SocketAddr {
+pub(super) fn server_address() -> SocketAddr {
     SocketAddr::new(SERVER_V4.parse().expect("an address"), 53)
 }
 
@@ -361,7 +361,7 @@ impl Bench<'_> {
         ];
         self.wait(&mut running, loaded, since, self.timeout(), None)?;
         let host_a = |i: u32, expect| Question::new(format!("h{i}.{origin}"), Expect::A(expect));
-        let chosen = self.host_xdp_answers()?;
+        let chosen = host_xdp_answers(&self.rig, &self.large)?;
         let host = chosen.unwrap_or_else(|| {
             out.note = Some(format!(
                 "none of the first {} hosts was answered by XDP (its maps hold part of the zone): \
@@ -393,66 +393,66 @@ impl Bench<'_> {
         }
         out.userspace = Some(userspace.join()?);
         if out.xdp_path.is_some() {
-            out.from_xdp = Some(self.answered_by_xdp(host_a(host, new))?);
+            out.from_xdp = Some(answered_by_xdp(&self.rig, host_a(host, new))?);
         }
         drop(running);
         rig.server.detach_xdp();
         large.reset()?;
         Ok(out)
     }
+}
 
-    /// The first candidate host of the large zone whose A record XDP
-    /// answers (ours's maps may hold only part of a large zone). Hosts are
-    /// asked in groups between two readings of the veth counters, and a
-    /// group XDP answered for is halved until one host is left: reading the
-    /// counters costs two `ethtool` runs, a query a fraction of a millisecond.
-    fn host_xdp_answers(&self) -> Result<Option<u32>> {
-        const GROUP: usize = 64;
-        let question = |i: u32| {
-            let name = format!("h{i}.{}", scale_zones::LARGE_ORIGIN);
-            Question::new(name, Expect::A(scale_zones::host_v4(i)))
-        };
-        let xdp_answers_one_of = |hosts: &[u32]| -> Result<bool> {
-            let before = veth::Snapshot::take(&self.rig).context("reading the veth counters (ethtool)")?;
-            for &i in hosts {
-                answers_now(&self.rig, question(i))?;
-            }
-            let after = veth::Snapshot::take(&self.rig).context("reading the veth counters (ethtool)")?;
-            Ok(veth::Path::between(&before, &after, 1.0).server_tx >= 1.0)
-        };
-        let hosts: Vec<u32> = (0..self.large.candidates()).collect();
-        for group in hosts.chunks(GROUP) {
-            // Asked once first: an answer userspace gives may then be copied into XDP's map.
-            for &i in group {
-                answers_now(&self.rig, question(i))?;
-            }
-            let mut group = group;
-            if !xdp_answers_one_of(group)? {
-                continue;
-            }
-            while group.len() > 1 {
-                let (first, second) = group.split_at(group.len() / 2);
-                group = if xdp_answers_one_of(first)? { first } else { second };
-            }
-            if xdp_answers_one_of(group)? {
-                return Ok(Some(group[0]));
-            }
+/// The first candidate host of the large zone whose A record XDP
+/// answers (ours's maps may hold only part of a large zone). Hosts are
+/// asked in groups between two readings of the veth counters, and a
+/// group XDP answered for is halved until one host is left: reading the
+/// counters costs two `ethtool` runs, a query a fraction of a millisecond.
+pub(super) fn host_xdp_answers(rig: &Rig, large: &LargeZone) -> Result<Option<u32>> {
+    const GROUP: usize = 64;
+    let question = |i: u32| {
+        let name = format!("h{i}.{}", scale_zones::LARGE_ORIGIN);
+        Question::new(name, Expect::A(scale_zones::host_v4(i)))
+    };
+    let xdp_answers_one_of = |hosts: &[u32]| -> Result<bool> {
+        let before = veth::Snapshot::take(rig).context("reading the veth counters (ethtool)")?;
+        for &i in hosts {
+            answers_now(rig, question(i))?;
         }
-        Ok(None)
-    }
-
-    /// Whether XDP answers `question` (as expected): the server end's veth
-    /// counted a frame sent back with XDP_TX while it was asked.
-    fn answered_by_xdp(&self, question: Question) -> Result<bool> {
-        let before = veth::Snapshot::take(&self.rig).context("reading the veth counters (ethtool)")?;
-        answers_now(&self.rig, question)?;
-        let after = veth::Snapshot::take(&self.rig).context("reading the veth counters (ethtool)")?;
+        let after = veth::Snapshot::take(rig).context("reading the veth counters (ethtool)")?;
         Ok(veth::Path::between(&before, &after, 1.0).server_tx >= 1.0)
+    };
+    let hosts: Vec<u32> = (0..large.candidates()).collect();
+    for group in hosts.chunks(GROUP) {
+        // Asked once first: an answer userspace gives may then be copied into XDP's map.
+        for &i in group {
+            answers_now(rig, question(i))?;
+        }
+        let mut group = group;
+        if !xdp_answers_one_of(group)? {
+            continue;
+        }
+        while group.len() > 1 {
+            let (first, second) = group.split_at(group.len() / 2);
+            group = if xdp_answers_one_of(first)? { first } else { second };
+        }
+        if xdp_answers_one_of(group)? {
+            return Ok(Some(group[0]));
+        }
     }
+    Ok(None)
+}
+
+/// Whether XDP answers `question` (as expected): the server end's veth
+/// counted a frame sent back with XDP_TX while it was asked.
+pub(super) fn answered_by_xdp(rig: &Rig, question: Question) -> Result<bool> {
+    let before = veth::Snapshot::take(rig).context("reading the veth counters (ethtool)")?;
+    answers_now(rig, question)?;
+    let after = veth::Snapshot::take(rig).context("reading the veth counters (ethtool)")?;
+    Ok(veth::Path::between(&before, &after, 1.0).server_tx >= 1.0)
 }
 
 /// Asks `question` until answered as expected, for up to a few seconds.
-fn answers_now(rig: &Rig, question: Question) -> Result<Duration> {
+pub(super) fn answers_now(rig: &Rig, question: Question) -> Result<Duration> {
     super::answers::wait_here(
         &rig.client.name,
         server_address(),
