@@ -121,19 +121,7 @@ impl KnotCatalog {
 
     /// Runs `knotc`; panics with its output when it fails.
     pub fn knotc(&self, args: &[&str]) -> String {
-        let out = Command::new("knotc")
-            .arg("-c")
-            .arg(&self.conf)
-            .args(args)
-            .output()
-            .expect("expected to run knotc");
-        assert!(
-            out.status.success(),
-            "expected knotc {args:?} to succeed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        super::primary::knotc(&self.conf, args)
     }
 }
 

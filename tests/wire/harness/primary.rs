@@ -112,18 +112,7 @@ impl KnotPrimary {
 
     /// Runs `knotc` with its control socket; panics with its output when it fails.
     pub fn knotc(&self, args: &[&str]) {
-        let out = Command::new("knotc")
-            .arg("-c")
-            .arg(&self.conf)
-            .args(args)
-            .output()
-            .expect("expected to run knotc");
-        assert!(
-            out.status.success(),
-            "expected knotc {args:?} to succeed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        knotc(&self.conf, args);
     }
 
     /// Changes the zone in one transaction (Knot bumps the serial, keeps the
@@ -340,4 +329,21 @@ impl HiddenPrimary for BindPrimary {
     fn stop(&mut self) {
         BindPrimary::stop(self)
     }
+}
+
+/// Runs `knotc -c CONF ARGS`; its output, or a panic with it when it fails.
+pub(super) fn knotc(conf: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("knotc")
+        .arg("-c")
+        .arg(conf)
+        .args(args)
+        .output()
+        .expect("expected to run knotc");
+    assert!(
+        out.status.success(),
+        "expected knotc {args:?} to succeed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
