@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use super::lab::{Lab, host};
+use super::{
+    addresses,
+    lab::{Lab, host},
+};
 use crate::harness::{Denial, Response, Server, Signer, sign_with_ldns_args, sign_zone};
 
 const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
@@ -130,14 +133,6 @@ fn ask(server: &Server, name: &str, flags: &[&str]) -> Response {
     let mut args = vec![name, "A", "+recurse", "+tries=1", "+time=8"];
     args.extend(flags);
     server.dig(&args)
-}
-
-fn addresses(r: &Response) -> Vec<String> {
-    r.answer
-        .iter()
-        .filter(|rr| rr.rtype == "A")
-        .map(|rr| rr.rdata.clone())
-        .collect()
 }
 
 #[test]
