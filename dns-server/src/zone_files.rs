@@ -19,12 +19,11 @@ use std::{fs::File, hash::Hasher, io::Read, os::unix::fs::OpenOptionsExt};
 
 use crate::zone::source::FileRead;
 
-/// The hash of a file's bytes recorded in [`FileRead::hash`].
-pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
+/// The hasher of a file's bytes recorded in [`FileRead::hash`], fed in
+/// blocks: SipHash is a stream, so blocks hash as the whole would.
+pub(crate) fn content_hasher() -> std::hash::DefaultHasher {
     // Fixed keys: the same bytes hash the same for the life of the process.
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
+    std::hash::DefaultHasher::new()
 }
 
 /// True when every file in `files` still has the size and the bytes it
@@ -60,8 +59,7 @@ fn same_file(read: &FileRead) -> bool {
 /// memory), or `None` when it cannot be read or is not `size` bytes long
 /// (a file that grew meanwhile shows as one byte more).
 fn hash_file(file: File, size: u64) -> Option<u64> {
-    // SipHash is a stream: blocks hash as the whole would.
-    let mut hasher = std::hash::DefaultHasher::new();
+    let mut hasher = content_hasher();
     let mut reader = file.take(size.saturating_add(1));
     let mut block = vec![0u8; 1 << 16];
     let mut total = 0u64;

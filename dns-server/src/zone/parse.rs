@@ -18,7 +18,7 @@ use dns_wire::wire::{class, rtype};
 use super::{
     Location, Record, ZoneError,
     rdata_text::{self, Token},
-    source::{FileRead, MAX_INCLUDE_DEPTH, ReadLimits, Source},
+    source::{FileRead, Input, MAX_INCLUDE_DEPTH, ReadLimits, Source},
 };
 use crate::name::Name;
 
@@ -31,6 +31,9 @@ const MAX_TTL: u32 = i32::MAX as u32;
 
 /// Hesiod, not in the shared wire constants because only zone files name it.
 const CLASS_HS: u16 = 4;
+
+/// How much of a zone file is read at a time.
+const READ_BLOCK: usize = 1 << 20;
 
 /// How many warnings are logged and kept one by one; past this they are
 /// only counted, so a file of a million out-of-zone records logs a summary.
@@ -123,12 +126,12 @@ pub(crate) fn read_file_each(
     each: &mut dyn FnMut(Record),
 ) -> Result<Summary, ZoneError> {
     let mut source = Source::new(path, limits);
-    let text = source.read_zone_file(path).map_err(|message| ZoneError {
+    let input = source.open_zone_file(path).map_err(|message| ZoneError {
         location: None,
         message,
     })?;
     let mut reader = Reader::new(origin, default_class, source, each);
-    reader.read(&text, &Arc::from(path), State::new(origin), 0)?;
+    reader.read_input(input, &Arc::from(path), State::new(origin), 0, None)?;
     Ok(reader.finish())
 }
 
@@ -154,7 +157,7 @@ pub(crate) fn parse_str_each(
         ..ReadLimits::default()
     };
     let mut reader = Reader::new(origin, class::IN, Source::new(file, &limits), each);
-    reader.read(text.as_bytes(), &Arc::from(file), State::new(origin), 0)?;
+    reader.read_text(text.as_bytes(), &Arc::from(file), State::new(origin))?;
     reader.finish();
     Ok(())
 }
@@ -177,6 +180,8 @@ struct Reader<'a> {
     records: Sink<'a>,
     warnings: Warnings,
     source: Source,
+    /// How much of a file is read at a time ([`READ_BLOCK`]; tests make it small).
+    block: usize,
 }
 
 /// An error at `location`, cut to [`MAX_MESSAGE_CHARS`].
@@ -222,6 +227,7 @@ impl<'a> Reader<'a> {
             records: Sink(each),
             warnings: Warnings::default(),
             source,
+            block: READ_BLOCK,
         }
     }
 
@@ -244,36 +250,76 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn read(&mut self, text: &[u8], file: &Arc<Path>, mut state: State, depth: usize) -> Result<(), ZoneError> {
-        let mut lexer = Lexer { text, at: 0, line: 1 };
+    /// Reads a file in blocks: each block is read up to its last complete
+    /// line, and an entry whose parentheses run past that is read again with
+    /// the next block, so a file is never held whole. Errors of reading name
+    /// `opened_at` (the `$INCLUDE` line), or nothing for the zone file itself.
+    fn read_input(
+        &mut self,
+        mut input: Input,
+        file: &Arc<Path>,
+        mut state: State,
+        depth: usize,
+        opened_at: Option<&Location>,
+    ) -> Result<(), ZoneError> {
+        let failed = |message: String| match opened_at {
+            Some(at) => error_at(at.clone(), message),
+            None => ZoneError {
+                location: None,
+                message,
+            },
+        };
+        let mut text = Vec::new();
+        let mut block = self.block;
+        let mut line = 1;
         loop {
-            let entry = lexer.next_entry().map_err(|(line, message)| {
-                error_at(
-                    Location {
-                        file: file.clone(),
-                        line,
-                    },
-                    message,
-                )
-            })?;
-            let Some(entry) = entry else {
-                return Ok(());
+            let end = self.source.fill(&mut input, &mut text, block).map_err(failed)?;
+            let lines = match text.iter().rposition(|&b| b == b'\n') {
+                _ if end => text.len(),
+                Some(last) => last + 1,
+                // One line longer than a block: read on.
+                None => continue,
             };
-            let at = Location {
-                file: file.clone(),
-                line: entry.line,
-            };
-            let is_directive = !entry.leading_blank
-                && entry
-                    .tokens
-                    .first()
-                    .is_some_and(|t| !t.quoted && t.text.starts_with(b"$"));
-            if is_directive {
-                self.directive(&entry.tokens, &at, &mut state, depth)?;
-            } else {
-                self.record(entry.leading_blank, &entry.tokens, &at, &mut state)
-                    .map_err(|message| error_at(at, message))?;
+            let mut lexer = Lexer::new(&text[..lines], line, end);
+            while let Some(entry) = lexer.next_entry().map_err(|e| lex_error(file, e))? {
+                self.entry(entry, file, &mut state, depth)?;
             }
+            if end {
+                return Ok(());
+            }
+            // An entry longer than a block is read again with more each time.
+            block = if lexer.at == 0 { block * 2 } else { self.block };
+            line = lexer.line;
+            let read = lexer.at;
+            text.drain(..read);
+        }
+    }
+
+    /// Reads text held whole (given in memory rather than read from a file).
+    fn read_text(&mut self, text: &[u8], file: &Arc<Path>, mut state: State) -> Result<(), ZoneError> {
+        let mut lexer = Lexer::new(text, 1, true);
+        while let Some(entry) = lexer.next_entry().map_err(|e| lex_error(file, e))? {
+            self.entry(entry, file, &mut state, 0)?;
+        }
+        Ok(())
+    }
+
+    /// One entry: a directive or a record.
+    fn entry(&mut self, entry: Entry<'_>, file: &Arc<Path>, state: &mut State, depth: usize) -> Result<(), ZoneError> {
+        let at = Location {
+            file: file.clone(),
+            line: entry.line,
+        };
+        let is_directive = !entry.leading_blank
+            && entry
+                .tokens
+                .first()
+                .is_some_and(|t| !t.quoted && t.text.starts_with(b"$"));
+        if is_directive {
+            self.directive(&entry.tokens, &at, state, depth)
+        } else {
+            self.record(entry.leading_blank, &entry.tokens, &at, state)
+                .map_err(|message| error_at(at, message))
         }
     }
 
@@ -318,8 +364,8 @@ impl<'a> Reader<'a> {
                 let target = args[0].str().map_err(|e| fail(format!("$INCLUDE: {e}")))?;
                 let path: Arc<Path> = include_path(&at.file, target).into();
                 // Refusals name the $INCLUDE's own file and line, and nothing of the target.
-                let text = self.source.read_include(&path).map_err(fail)?;
-                self.read(&text, &path, inner, depth + 1)?;
+                let input = self.source.open_include(&path).map_err(fail)?;
+                self.read_input(input, &path, inner, depth + 1, Some(at))?;
             }
             "$GENERATE" => self.generate(args, at, state).map_err(fail)?,
             _ => return Err(fail(format!("unknown directive {name}"))),
@@ -494,15 +540,42 @@ struct Entry<'a> {
     tokens: Vec<Token<'a>>,
 }
 
+/// An error of the lexer, at its line of `file`.
+fn lex_error(file: &Arc<Path>, (line, message): (u32, String)) -> ZoneError {
+    error_at(
+        Location {
+            file: file.clone(),
+            line,
+        },
+        message,
+    )
+}
+
 /// Splits master-file text into entries; errors carry the line they belong to.
 struct Lexer<'a> {
     text: &'a [u8],
     at: usize,
     line: u32,
+    /// Whether `text` runs to the end of its file; if not, it ends with a
+    /// complete line, and an entry still inside parentheses there is left
+    /// for a longer text.
+    complete: bool,
 }
 
 impl<'a> Lexer<'a> {
+    fn new(text: &'a [u8], line: u32, complete: bool) -> Self {
+        Lexer {
+            text,
+            at: 0,
+            line,
+            complete,
+        }
+    }
+
+    /// The next entry, or none at the end of the text (where `at` and
+    /// `line` are left at the start of an entry that continues past it).
     fn next_entry(&mut self) -> Result<Option<Entry<'a>>, (u32, String)> {
+        let start = (self.at, self.line);
         let mut entry = Entry {
             line: self.line,
             leading_blank: false,
@@ -513,6 +586,10 @@ impl<'a> Lexer<'a> {
         let mut line_start = true;
         loop {
             let Some(&b) = self.text.get(self.at) else {
+                if depth > 0 && !self.complete {
+                    (self.at, self.line) = start;
+                    return Ok(None);
+                }
                 if depth > 0 {
                     return Err((open_line, "'(' is never closed".into()));
                 }
@@ -639,11 +716,10 @@ mod tests {
             &mut each,
         );
         reader
-            .read(
+            .read_text(
                 text.as_bytes(),
                 &Arc::from(Path::new("db.example")),
                 State::new(&origin()),
-                0,
             )
             .unwrap_or_else(|e| panic!("zone should parse, got: {e}\n{text}"));
         let summary = reader.finish();
@@ -865,6 +941,72 @@ mod tests {
         let records = parse_file(&path, &origin(), class::IN, &ReadLimits::default())
             .unwrap_or_else(|e| panic!("tests-data example zone should parse: {e}"));
         assert!(records.len() > 20, "got {} records", records.len());
+    }
+
+    /// Every record and error of `path`, read `block` bytes at a time.
+    fn read_in_blocks(path: &Path, block: usize) -> Result<(Vec<Record>, Vec<FileRead>), String> {
+        let mut records = Vec::new();
+        let mut each = |r| records.push(r);
+        let mut source = Source::new(path, &ReadLimits::default());
+        let input = source.open_zone_file(path)?;
+        let mut reader = Reader::new(&origin(), class::IN, source, &mut each);
+        reader.block = block;
+        let read = reader.read_input(input, &Arc::from(path), State::new(&origin()), 0, None);
+        let files = reader.finish().files;
+        read.map_err(|e| e.to_string())?;
+        Ok((records, files))
+    }
+
+    #[test]
+    fn blocks_of_any_size_read_as_the_whole_file() {
+        let dir = TempDir::new("blocks");
+        std::fs::write(
+            dir.0.join("inc"),
+            "; included\nin 60 TXT \"a;b(c\" ( \"d\"\n  \"e\" )\n",
+        )
+        .expect("write");
+        let text = "\u{feff}$TTL 300\n\
+            @ SOA ns1 host ( 1 ; serial\n  2 3\n 4 5 )\r\n\
+            \tNS ns1\n\
+            ns1 A 192.0.2.1 ; a comment with ( and \"\n\
+            \n\
+            $INCLUDE inc sub\n\
+            txt TXT \"x\\\"y\" \\065\n\
+            $ORIGIN deeper.example.com.\n\
+            (\n  a\n ) A 192.0.2.2\n\
+            svc SVCB 1 . alpn=\"h2,h3\"\n";
+        let zone = dir.0.join("db");
+        std::fs::write(&zone, text).expect("write");
+        let (whole, files) = read_in_blocks(&zone, 1 << 20).expect("the zone reads");
+        assert_eq!(whole.len(), 7, "{whole:?}");
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].size, text.len() as u64);
+        for block in 1..=text.len() + 1 {
+            let (records, read) = read_in_blocks(&zone, block).expect("the zone reads in blocks");
+            assert_eq!(records, whole, "block of {block} bytes");
+            assert_eq!(read, files, "block of {block} bytes: the files read, sizes and hashes");
+        }
+
+        // Errors name the same line however the file is cut.
+        std::fs::write(
+            &zone,
+            "$TTL 1\n@ SOA ns host 1 2 3 4 5\na ( A\n 192.0.2.1 )\nb A 300.1.1.1\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.0.join("open"),
+            "$TTL 1\n@ SOA ns host 1 2 3 4 5\na ( A\n\n; 192.0.2.1\n",
+        )
+        .expect("write");
+        for block in [1, 2, 7, 100] {
+            let e = read_in_blocks(&zone, block).expect_err("a bad address");
+            assert!(e.contains("db:5"), "block of {block}: {e}");
+            let e = read_in_blocks(&dir.0.join("open"), block).expect_err("never closed");
+            assert!(
+                e.contains("open:3") && e.contains("never closed"),
+                "block of {block}: {e}"
+            );
+        }
     }
 
     #[test]

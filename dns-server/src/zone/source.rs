@@ -12,6 +12,7 @@
 
 use std::{
     fs::File,
+    hash::Hasher as _,
     io::Read,
     os::unix::fs::OpenOptionsExt,
     path::{Component, Path, PathBuf},
@@ -19,7 +20,7 @@ use std::{
 };
 
 /// Largest single file, the zone file or one it includes: room for a large
-/// TLD's zone in one file. Reading takes about this much memory at once.
+/// TLD's zone in one file. Files are read in blocks, so this bounds time, not memory.
 pub(crate) const DEFAULT_MAX_FILE_BYTES: u64 = 4 << 30;
 /// Largest sum of a zone file and everything it includes.
 pub(crate) const DEFAULT_MAX_TOTAL_BYTES: u64 = 8 << 30;
@@ -61,7 +62,7 @@ pub(crate) struct FileRead {
     pub path: PathBuf,
     pub size: u64,
     pub modified: Option<SystemTime>,
-    /// [`crate::zone_files::content_hash`] of its bytes.
+    /// The hash of its bytes ([`crate::zone_files::content_hasher`]).
     pub hash: u64,
 }
 
@@ -106,16 +107,16 @@ impl Source {
         self.files
     }
 
-    /// Reads the zone file itself: the operator named it, so it is not
+    /// Opens the zone file itself: the operator named it, so it is not
     /// confined, but it must be a regular file within the size limits.
-    pub(crate) fn read_zone_file(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+    pub(crate) fn open_zone_file(&mut self, path: &Path) -> Result<Input, String> {
         let file = self.open_regular(path, path)?;
-        self.read_bytes(file, path)
+        self.input(file, path)
     }
 
-    /// Reads an `$INCLUDE` target (already joined to the including file's
+    /// Opens an `$INCLUDE` target (already joined to the including file's
     /// directory), refusing anything outside the allowed directories.
-    pub(crate) fn read_include(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+    pub(crate) fn open_include(&mut self, path: &Path) -> Result<Input, String> {
         let refused = || {
             format!(
                 "$INCLUDE {} refused: not under the zone file's directory or a [server] include_dirs entry",
@@ -141,7 +142,28 @@ impl Source {
                 path.display()
             ));
         }
-        self.read_bytes(file, path)
+        self.input(file, path)
+    }
+
+    /// The whole zone file at once, for tests.
+    #[cfg(test)]
+    pub(crate) fn read_zone_file(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        let input = self.open_zone_file(path)?;
+        self.read_all(input)
+    }
+
+    /// The whole `$INCLUDE` target at once, for tests.
+    #[cfg(test)]
+    pub(crate) fn read_include(&mut self, path: &Path) -> Result<Vec<u8>, String> {
+        let input = self.open_include(path)?;
+        self.read_all(input)
+    }
+
+    #[cfg(test)]
+    fn read_all(&mut self, mut input: Input) -> Result<Vec<u8>, String> {
+        let mut bytes = Vec::new();
+        while !self.fill(&mut input, &mut bytes, 1 << 16)? {}
+        Ok(bytes)
     }
 
     /// Whether out-of-zone data fails the zone rather than being skipped.
@@ -176,60 +198,114 @@ impl Source {
         Ok(file)
     }
 
-    /// Reads at most what the limits leave, without a byte-order mark, and
-    /// records the file read. Zone files are bytes, not necessarily UTF-8: a
-    /// Latin-1 byte in a TXT string is that byte in the RDATA, as NSD reads it.
-    fn read_bytes(&mut self, file: File, shown: &Path) -> Result<Vec<u8>, String> {
+    /// A regular file opened for reading in blocks, refused at once when its
+    /// size is already past what the limits leave.
+    fn input(&mut self, file: File, shown: &Path) -> Result<Input, String> {
         let metadata = file
             .metadata()
             .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
-        let size = metadata.len();
-        let left = self.limits.max_total_bytes.saturating_sub(self.read);
-        let cap = self.limits.max_file_bytes.min(left);
-        let too_large = || {
-            if cap == self.limits.max_file_bytes {
-                format!(
-                    "{} is larger than {} bytes, the most a zone file may have (zone_file_max_bytes)",
-                    shown.display(),
-                    self.limits.max_file_bytes
-                )
-            } else {
-                format!(
-                    "{}: the zone and its includes are larger than {} bytes together (zone_max_bytes)",
-                    shown.display(),
-                    self.limits.max_total_bytes
-                )
-            }
+        let input = Input {
+            // A file that grows after the size was taken still stops past the cap.
+            reader: file.take(self.limits.max_file_bytes.saturating_add(1)),
+            shown: shown.to_path_buf(),
+            read: 0,
+            hasher: crate::zone_files::content_hasher(),
+            slot: self.files.len(),
         };
-        if size > cap {
-            return Err(too_large());
-        }
-        // A file that grows after the size was taken still stops at the cap.
-        let mut bytes = Vec::with_capacity(size as usize);
-        file.take(cap.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read {}: {e}", shown.display()))?;
-        if bytes.len() as u64 > cap {
-            return Err(too_large());
-        }
-        self.read += bytes.len() as u64;
+        self.check_size(&input, metadata.len())?;
+        // Its place among the files read is taken now, so the list keeps the
+        // order files were opened in (the zone file first); size and hash
+        // are written when the end is reached.
         self.files.push(FileRead {
             path: shown.to_path_buf(),
-            size: bytes.len() as u64,
+            size: 0,
             modified: metadata.modified().ok(),
-            hash: crate::zone_files::content_hash(&bytes),
+            hash: 0,
         });
-        Ok(strip_byte_order_mark(bytes))
+        Ok(input)
+    }
+
+    /// Appends up to `block` more bytes of `input` to `buf`, without the
+    /// file's byte-order mark; true once the file is read to its end, which
+    /// records it among the files read. Bytes count against the limits as
+    /// they are read, so an `$INCLUDE` read in the middle of its including
+    /// file counts with what was read of that file so far. Zone files are
+    /// bytes, not necessarily UTF-8: a Latin-1 byte in a TXT string is that
+    /// byte in the RDATA, as NSD reads it.
+    pub(crate) fn fill(&mut self, input: &mut Input, buf: &mut Vec<u8>, block: usize) -> Result<bool, String> {
+        let start = buf.len();
+        // The first block is long enough to hold the whole mark.
+        let block = if input.read == 0 {
+            block.max(BYTE_ORDER_MARK.len())
+        } else {
+            block
+        };
+        buf.reserve(block);
+        let mut end = false;
+        while buf.len() - start < block {
+            let room = (block - (buf.len() - start)) as u64;
+            match (&mut input.reader).take(room).read_to_end(buf) {
+                Ok(0) => {
+                    end = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("cannot read {}: {e}", input.shown.display())),
+            }
+        }
+        let new = &buf[start..];
+        input.hasher.write(new);
+        let first = input.read == 0;
+        input.read += new.len() as u64;
+        self.read += new.len() as u64;
+        self.check_size(input, 0)?;
+        if first && new.starts_with(BYTE_ORDER_MARK) {
+            buf.drain(start..start + BYTE_ORDER_MARK.len());
+        }
+        if end && let Some(file) = self.files.get_mut(input.slot) {
+            file.size = input.read;
+            file.hash = input.hasher.finish();
+        }
+        Ok(end)
+    }
+
+    /// Fails when `input`, with `more` bytes still to come, is past the
+    /// limit of one file or of the zone's files together.
+    fn check_size(&self, input: &Input, more: u64) -> Result<(), String> {
+        let shown = input.shown.display();
+        if input.read.saturating_add(more) > self.limits.max_file_bytes {
+            return Err(format!(
+                "{shown} is larger than {} bytes, the most a zone file may have (zone_file_max_bytes)",
+                self.limits.max_file_bytes
+            ));
+        }
+        if self.read.saturating_add(more) > self.limits.max_total_bytes {
+            return Err(format!(
+                "{shown}: the zone and its includes are larger than {} bytes together (zone_max_bytes)",
+                self.limits.max_total_bytes
+            ));
+        }
+        Ok(())
     }
 }
 
-/// Editors on some systems start files with a UTF-8 byte-order mark.
-fn strip_byte_order_mark(mut bytes: Vec<u8>) -> Vec<u8> {
-    if bytes.starts_with(b"\xef\xbb\xbf") {
-        bytes.drain(..3);
-    }
-    bytes
+/// A zone file or an include being read in blocks ([`Source::fill`]).
+#[derive(Debug)]
+pub(crate) struct Input {
+    reader: std::io::Take<File>,
+    /// The path it was opened by, as errors and [`FileRead`] show it.
+    shown: PathBuf,
+    /// Bytes read so far, the byte-order mark included.
+    read: u64,
+    /// Of every byte read so far ([`crate::zone_files::content_hasher`]).
+    hasher: std::hash::DefaultHasher,
+    /// Its index in [`Source::into_files`].
+    slot: usize,
 }
+
+/// Editors on some systems start files with a UTF-8 byte-order mark.
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
 
 /// A zone file's bytes as UTF-8 text without a byte-order mark, for callers
 /// that hold text (the fuzz target); the reader itself takes any bytes. The

@@ -62,7 +62,7 @@ fn is_bind_rdata(template: &[Token<'_>]) -> bool {
 
 /// The fields of a quoted rdata, split as a line of the file is.
 fn fields_of(text: &[u8]) -> Result<Vec<Token<'_>>, String> {
-    let mut lexer = Lexer { text, at: 0, line: 1 };
+    let mut lexer = Lexer::new(text, 1, true);
     let entry = lexer.next_entry().map_err(|(_, e)| e)?;
     if lexer.next_entry().map_err(|(_, e)| e)?.is_some() {
         return Err("the quoted rdata holds more than one line".into());
