@@ -578,7 +578,7 @@ fn table(args: &Args, records: u64, results: &BTreeMap<Server, Measured>, load: 
             Box::new(move |m| ms(m.one)),
         ),
         (
-            "(b) IXFR, 1 change: after the primary answered it".into(),
+            "(b) 1 change: after the primary answered it".into(),
             "ms",
             Box::new(move |m| ms(m.one_after_primary)),
         ),
