@@ -326,14 +326,18 @@ impl Owners {
     }
 }
 
-/// A run-time answer for the live map, tagged with the catalog and the zone version it came from.
+/// A run-time answer for the live map, tagged with the catalog and the
+/// zone version it came from. It holds the response as it was sent: the
+/// map's value and what the answer depends on are worked out on the
+/// xdp-sync thread, not on the query's.
 pub(crate) struct Insert {
     generation: u64,
     origin: Box<[u8]>,
     version: u64,
     key: CacheKey,
-    value: Box<CacheValue>,
-    depends: Depends,
+    /// The question's name, lower-cased wire form.
+    lower: Box<[u8]>,
+    response: Box<[u8]>,
 }
 
 impl Insert {
@@ -342,14 +346,13 @@ impl Insert {
         let lower = q.qname.to_ascii_lowercase();
         let zone = catalog.find_for(&lower, q.qtype)?;
         let flags = q.edns.map_or(0, |e| KEY_EDNS | if e.dnssec_ok { KEY_DO } else { 0 });
-        let value = value(&lower, response)?;
         Some(Insert {
-            depends: depends(&lower, response),
             generation: catalog.generation(),
             origin: zone.origin.as_wire().into(),
             version: zone.version_id(),
             key: key(&lower, q.qtype, q.qclass, flags),
-            value,
+            lower: lower.into(),
+            response: response.into(),
         })
     }
 }
@@ -560,14 +563,20 @@ fn copy_in(maps: &SharedMaps, rx: &Receiver<Insert>, owners: &Mutex<Owners>) {
 
 /// Writes `insert` if its zone version is still the one followed.
 fn copy_one(maps: &SharedMaps, owners: &Mutex<Owners>, insert: Insert) -> Result<(), aya::maps::MapError> {
+    // Worked out before the locks are taken. An answer the map cannot hold
+    // (truncated, too long) stays in userspace.
+    let Some(value) = value(&insert.lower, &insert.response) else {
+        return Ok(());
+    };
+    let depends = depends(&insert.lower, &insert.response);
     let mut owners = owners.lock().unwrap_or_else(|e| e.into_inner());
     let Some(owned) = owners.accepting(&insert) else {
         return Ok(());
     };
     let mut maps = maps.lock().unwrap_or_else(|e| e.into_inner());
     let Ok(live) = maps.live() else { return Ok(()) };
-    live.insert(insert.key, insert.value.as_ref(), 0)?;
-    owned.insert(insert.key, insert.depends);
+    live.insert(insert.key, value.as_ref(), 0)?;
+    owned.insert(insert.key, depends);
     Ok(())
 }
 
@@ -589,8 +598,8 @@ mod tests {
             origin: origin.into(),
             version,
             key: super::key(origin, 1, 1, 0),
-            value: Box::new(CacheValue::zeroed()),
-            depends: super::Depends::Anything,
+            lower: origin.into(),
+            response: Box::default(),
         };
         let (a, b) = (&b"\x01a\x00"[..], &b"\x01b\x00"[..]);
         let mut owners = Owners {
