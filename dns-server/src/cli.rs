@@ -392,7 +392,10 @@ mod tests {
             Some(crate::config::DnstapSink::Socket(PathBuf::from("/run/tap.sock")))
         );
         let file = serve_args(&["--dnstap", "q.dnstap"]).expect("a file");
-        assert_eq!(file.dnstap, Some(crate::config::DnstapSink::File(PathBuf::from("q.dnstap"))));
+        assert_eq!(
+            file.dnstap,
+            Some(crate::config::DnstapSink::File(PathBuf::from("q.dnstap")))
+        );
         assert!(serve_args(&["--dnstap", "unix:"]).is_err(), "no path");
         let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
         assert_eq!(off.state_file, Some(PathBuf::new()));

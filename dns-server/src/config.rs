@@ -849,7 +849,10 @@ impl Config {
         {
             *socket = base.join(&*socket);
         }
-        for path in [&mut config.dnstap.socket, &mut config.dnstap.file].into_iter().flatten() {
+        for path in [&mut config.dnstap.socket, &mut config.dnstap.file]
+            .into_iter()
+            .flatten()
+        {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
@@ -864,10 +867,7 @@ impl Config {
     /// Checks values serde cannot: returns the message and a word to find its line by.
     pub fn check(&self) -> Result<(), (String, String)> {
         if self.dnstap.socket.is_some() && self.dnstap.file.is_some() {
-            return Err((
-                "dnstap: set socket or file, not both".into(),
-                "[dnstap]".into(),
-            ));
+            return Err(("dnstap: set socket or file, not both".into(), "[dnstap]".into()));
         }
         if self.dnstap.sample == 0 {
             return Err((

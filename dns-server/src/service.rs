@@ -453,9 +453,17 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
 }
 
 /// Starts the dnstap log `[dnstap]` asks for, its identity the server's unless set.
-fn dnstap(section: &crate::config::DnstapSection, identity: &Identity) -> anyhow::Result<Option<Arc<crate::dnstap::Dnstap>>> {
+fn dnstap(
+    section: &crate::config::DnstapSection,
+    identity: &Identity,
+) -> anyhow::Result<Option<Arc<crate::dnstap::Dnstap>>> {
     let origin = crate::dnstap::Origin {
-        identity: section.identity.as_ref().unwrap_or(&identity.identity).clone().into_bytes(),
+        identity: section
+            .identity
+            .as_ref()
+            .unwrap_or(&identity.identity)
+            .clone()
+            .into_bytes(),
         version: identity.version.clone().map(String::into_bytes),
     };
     crate::dnstap::start(section, origin).map_err(|e| anyhow::anyhow!("starting the dnstap log: {e}"))

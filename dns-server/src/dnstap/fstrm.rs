@@ -205,7 +205,9 @@ mod tests {
         let (mut writer, mut reader) = std::os::unix::net::UnixStream::pair().unwrap();
         let peer = std::thread::spawn(move || {
             read_frame(&mut reader).unwrap();
-            reader.write_all(&control(Control::Accept, Some(b"json:other"))).unwrap();
+            reader
+                .write_all(&control(Control::Accept, Some(b"json:other")))
+                .unwrap();
         });
         assert!(open(&mut writer).is_err());
         peer.join().unwrap();

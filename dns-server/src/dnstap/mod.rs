@@ -113,7 +113,9 @@ pub(crate) struct Dnstap {
 
 impl fmt::Debug for Dnstap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dnstap").field("sample", &self.sample).finish_non_exhaustive()
+        f.debug_struct("Dnstap")
+            .field("sample", &self.sample)
+            .finish_non_exhaustive()
     }
 }
 

@@ -48,7 +48,10 @@ fn read_file(path: &std::path::Path) -> Vec<schema::Dnstap> {
     }
     assert_eq!(
         frames.first(),
-        Some(&Frame::Control(Control::Start as u32, vec![fstrm::CONTENT_TYPE.to_vec()]))
+        Some(&Frame::Control(
+            Control::Start as u32,
+            vec![fstrm::CONTENT_TYPE.to_vec()]
+        ))
     );
     assert_eq!(frames.last(), Some(&Frame::Control(Control::Stop as u32, vec![])));
     frames[1..frames.len() - 1]
@@ -65,7 +68,14 @@ fn a_file_log_reads_back_with_types_addresses_and_messages() {
     let dir = test_support::TempDir::new("dnstap-file");
     let path = dir.path().join("q.dnstap");
     let tap = Dnstap::start(&section(1), DnstapSink::File(path.clone()), origin(), 64).unwrap();
-    tap.exchange(Role::Auth, false, addr(CLIENT), Some(addr(LOCAL)), b"query-1", b"response-1");
+    tap.exchange(
+        Role::Auth,
+        false,
+        addr(CLIENT),
+        Some(addr(LOCAL)),
+        b"query-1",
+        b"response-1",
+    );
     let x = tap
         .query(Role::Client, true, Some(addr("[2001:db8::7]:5353")), None, b"query-2")
         .expect("responses are logged");
@@ -97,7 +107,11 @@ fn a_file_log_reads_back_with_types_addresses_and_messages() {
     assert_eq!(m[0].query_message.as_deref(), Some(&b"query-1"[..]));
     assert_eq!(m[1].response_message.as_deref(), Some(&b"response-1"[..]));
     assert!(m[1].response_time_sec.is_some() && m[0].response_time_sec.is_none());
-    assert_eq!((m[2].socket_family, m[2].socket_protocol), (Some(2), Some(2)), "IPv6, TCP");
+    assert_eq!(
+        (m[2].socket_family, m[2].socket_protocol),
+        (Some(2), Some(2)),
+        "IPv6, TCP"
+    );
     assert_eq!(m[2].query_address.as_ref().map(Vec::len), Some(16));
     assert_eq!(m[4].response_address.as_deref(), Some(&[198, 51, 100, 1][..]));
     assert_eq!(m[5].response_message.as_deref(), Some(&b"response-3"[..]));
@@ -140,7 +154,11 @@ fn one_query_in_n_is_logged_with_its_response() {
     for pair in messages.chunks(2) {
         let (q, r) = (pair[0].message.as_ref().unwrap(), pair[1].message.as_ref().unwrap());
         let asked = q.query_message.as_ref().unwrap()[0];
-        assert_eq!(r.response_message.as_deref(), Some(&[asked, asked][..]), "a response follows its query");
+        assert_eq!(
+            r.response_message.as_deref(),
+            Some(&[asked, asked][..]),
+            "a response follows its query"
+        );
     }
 }
 
@@ -152,7 +170,8 @@ fn a_socket_reader_gets_the_stream_after_the_handshake() {
     let reader = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         assert!(matches!(fstrm::read_frame(&mut s).unwrap(), Some(Frame::Control(4, _))));
-        s.write_all(&fstrm::control(Control::Accept, Some(fstrm::CONTENT_TYPE))).unwrap();
+        s.write_all(&fstrm::control(Control::Accept, Some(fstrm::CONTENT_TYPE)))
+            .unwrap();
         let mut data = Vec::new();
         loop {
             match fstrm::read_frame(&mut s).unwrap() {
@@ -176,7 +195,10 @@ fn a_socket_reader_gets_the_stream_after_the_handshake() {
     tap.close();
     let data = reader.join().unwrap();
     assert_eq!(data.len(), 2);
-    assert_eq!(data[1].message.as_ref().unwrap().response_message.as_deref(), Some(&b"r"[..]));
+    assert_eq!(
+        data[1].message.as_ref().unwrap().response_message.as_deref(),
+        Some(&b"r"[..])
+    );
 }
 
 #[test]

@@ -243,7 +243,11 @@ pub(super) fn encode(event: Event, origin: &Origin) -> Vec<u8> {
     let message = schema::Message {
         r#type: event.kind as i32,
         socket_family: Some(if v6 { SocketFamily::Inet6 } else { SocketFamily::Inet } as i32),
-        socket_protocol: Some(if x.tcp { SocketProtocol::Tcp } else { SocketProtocol::Udp } as i32),
+        socket_protocol: Some(if x.tcp {
+            SocketProtocol::Tcp
+        } else {
+            SocketProtocol::Udp
+        } as i32),
         query_address,
         response_address,
         query_port,

@@ -76,15 +76,13 @@ pub(crate) async fn exchange(
 ) -> Result<read::Message, UpstreamError> {
     let id: u16 = rand::random();
     let query = query_bytes(ask, id);
-    let log = logger(dnstap, false, server, &query);
-    let answer = timeout(wait, udp(server, &query, ask, id, &log))
+    let answer = timeout(wait, udp(server, &query, ask, id, dnstap))
         .await
         .map_err(|_| UpstreamError::Timeout)??;
     if answer.header.has(FLAG_TC) {
         let id: u16 = rand::random();
         let query = query_bytes(ask, id);
-        let log = logger(dnstap, true, server, &query);
-        return timeout(wait, tcp(server, &query, ask, id, &log))
+        return timeout(wait, tcp(server, &query, ask, id, dnstap))
             .await
             .map_err(|_| UpstreamError::Timeout)?;
     }
@@ -93,8 +91,14 @@ pub(crate) async fn exchange(
 
 /// Logs `query` (RESOLVER_QUERY) now; the returned function logs the answer
 /// accepted for it (RESOLVER_RESPONSE), when it is sampled.
-fn logger<'t>(dnstap: Option<&'t Dnstap>, tcp: bool, server: SocketAddr, query: &[u8]) -> impl Fn(&[u8]) + use<'t> {
-    let logged = dnstap.and_then(|tap| Some((tap, tap.query(Role::Resolver, tcp, None, Some(server), query)?)));
+fn logger<'t>(
+    dnstap: Option<&'t Dnstap>,
+    tcp: bool,
+    local: Option<SocketAddr>,
+    server: SocketAddr,
+    query: &[u8],
+) -> impl Fn(&[u8]) + use<'t> {
+    let logged = dnstap.and_then(|tap| Some((tap, tap.query(Role::Resolver, tcp, local, Some(server), query)?)));
     move |answer: &[u8]| {
         if let Some((tap, exchange)) = logged {
             tap.response(exchange, answer);
@@ -116,7 +120,7 @@ async fn udp(
     query: &[u8],
     ask: &Ask<'_>,
     id: u16,
-    log: &impl Fn(&[u8]),
+    dnstap: Option<&Dnstap>,
 ) -> Result<read::Message, UpstreamError> {
     let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
@@ -125,6 +129,7 @@ async fn udp(
     let socket = UdpSocket::bind(local).await?;
     // connect(): the kernel drops datagrams from any other address or port.
     socket.connect(server).await?;
+    let log = logger(dnstap, false, socket.local_addr().ok(), server, query);
     socket.send(query).await?;
     let mut buf = vec![0u8; 65535];
     loop {
@@ -144,9 +149,10 @@ async fn tcp(
     query: &[u8],
     ask: &Ask<'_>,
     id: u16,
-    log: &impl Fn(&[u8]),
+    dnstap: Option<&Dnstap>,
 ) -> Result<read::Message, UpstreamError> {
     let mut stream = TcpStream::connect(server).await?;
+    let log = logger(dnstap, true, stream.local_addr().ok(), server, query);
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&(query.len() as u16).to_be_bytes());
     framed.extend_from_slice(query);

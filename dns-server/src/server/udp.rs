@@ -93,7 +93,14 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                 Stats::bump(&shared.stats.dropped_send_failed);
             }
             for (query, peer, arrived, logged) in pending.drain(..) {
-                tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer, arrived, logged));
+                tokio::spawn(resolve_and_send(
+                    socket.clone(),
+                    shared.clone(),
+                    query,
+                    peer,
+                    arrived,
+                    logged,
+                ));
             }
         }
         tokio::task::yield_now().await;
