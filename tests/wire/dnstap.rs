@@ -23,7 +23,7 @@ use hickory_proto::{
 
 use crate::harness::{
     Server, TempDir, diff_zones,
-    metrics::{sample, scrape},
+    metrics::{promtool_check_metrics, sample, scrape},
 };
 
 /// One record as `dnstap-read -x` prints it.
@@ -387,4 +387,8 @@ fn a_reader_that_never_reads_does_not_slow_answers() {
     }
     // Still answering.
     assert_eq!(server.dig(&["www.diff.example", "A"]).rcode, "NOERROR");
+    let text = scrape(server.metrics_addr());
+    if let Err(complaint) = promtool_check_metrics(&text) {
+        panic!("promtool rejects the scrape with the dnstap families: {complaint}\n{text}");
+    }
 }

@@ -174,7 +174,7 @@ impl Dnstap {
             Role::Auth | Role::Client => (self.client_queries, self.client_responses),
             Role::Resolver => (self.resolver_queries, self.resolver_responses),
         };
-        if !(queries || responses) || !self.sampled() {
+        if !(queries || responses) || !self.sampled(role == Role::Resolver) {
             return None;
         }
         let exchange = Exchange {
@@ -224,14 +224,17 @@ impl Dnstap {
     }
 
     /// 1 in `sample`, counted per thread so that no cache line is shared.
-    fn sampled(&self) -> bool {
+    /// Client and resolver queries are counted apart: a thread that sends
+    /// one upstream query per client query must sample both kinds alike.
+    fn sampled(&self, resolver: bool) -> bool {
         if self.sample == 1 {
             return true;
         }
         thread_local! {
-            static SEEN: Cell<u64> = const { Cell::new(0) };
+            static SEEN: [Cell<u64>; 2] = const { [Cell::new(0), Cell::new(0)] };
         }
         SEEN.with(|seen| {
+            let seen = &seen[usize::from(resolver)];
             let n = seen.get();
             seen.set(n.wrapping_add(1));
             n % self.sample == 0
@@ -241,8 +244,12 @@ impl Dnstap {
     fn send(&self, event: Event) {
         match self.queue.try_send(Command::Log(event)) {
             Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(_)) => {
                 self.counters.shards[shard_index()].queue_full.fetch_add(1, Relaxed);
+            }
+            // The writer has ended (at shutdown): nothing is connected any more.
+            Err(TrySendError::Disconnected(_)) => {
+                self.counters.not_connected.fetch_add(1, Relaxed);
             }
         }
     }

@@ -163,6 +163,28 @@ fn one_query_in_n_is_logged_with_its_response() {
 }
 
 #[test]
+fn client_and_resolver_queries_are_sampled_apart() {
+    let dir = test_support::TempDir::new("dnstap-sample-apart");
+    let path = dir.path().join("q.dnstap");
+    let tap = Dnstap::start(&section(2), DnstapSink::File(path.clone()), origin(), 1024).unwrap();
+    // Each client query causes one upstream query, on the same thread.
+    for i in 0..10u8 {
+        tap.query(Role::Client, false, Some(addr(CLIENT)), None, &[i]);
+        tap.query(Role::Resolver, false, None, Some(addr(LOCAL)), &[i]);
+    }
+    tap.close();
+    let kinds: Vec<i32> = read_file(&path)
+        .iter()
+        .map(|d| d.message.as_ref().unwrap().r#type)
+        .collect();
+    let count = |t: MessageType| kinds.iter().filter(|&&k| k == t as i32).count();
+    assert_eq!(
+        (count(MessageType::ClientQuery), count(MessageType::ResolverQuery)),
+        (5, 5)
+    );
+}
+
+#[test]
 fn a_socket_reader_gets_the_stream_after_the_handshake() {
     let dir = test_support::TempDir::new("dnstap-socket");
     let path = dir.path().join("tap.sock");
