@@ -244,3 +244,52 @@ fn a_reader_that_never_reads_costs_counted_drops_not_time() {
     assert_eq!(t.queue_full + t.not_connected + t.write_failed, 20_000, "{t:?}");
     drop(listener);
 }
+
+#[test]
+fn a_reader_that_goes_away_is_connected_to_again() {
+    let dir = test_support::TempDir::new("dnstap-reconnect");
+    let path = dir.path().join("tap.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let handshake = |s: &mut std::os::unix::net::UnixStream| {
+        assert!(matches!(fstrm::read_frame(s).unwrap(), Some(Frame::Control(4, _))));
+        s.write_all(&fstrm::control(Control::Accept, Some(fstrm::CONTENT_TYPE)))
+            .unwrap();
+        assert!(matches!(fstrm::read_frame(s).unwrap(), Some(Frame::Control(2, _))));
+    };
+    let reader = std::thread::spawn(move || {
+        let (mut first, _) = listener.accept().unwrap();
+        handshake(&mut first);
+        // The first reader leaves at once.
+        drop(first);
+        let (mut second, _) = listener.accept().unwrap();
+        handshake(&mut second);
+        let mut data = Vec::new();
+        loop {
+            match fstrm::read_frame(&mut second).unwrap() {
+                Some(Frame::Data(d)) => data.push(schema::Dnstap::decode(&d[..]).unwrap()),
+                Some(Frame::Control(3, _)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        second.write_all(&fstrm::control(Control::Finish, None)).unwrap();
+        data
+    });
+    let tap = Dnstap::start(&section(1), DnstapSink::Socket(path), origin(), 64).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Writes to the departed reader fail; the writer connects again after its back-off.
+    while tap.counters.totals().connections < 2 {
+        assert!(Instant::now() < deadline, "{:?}", tap.counters.totals());
+        tap.exchange(Role::Auth, false, addr(CLIENT), None, b"lost?", b"lost?");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tap.exchange(Role::Auth, false, addr(CLIENT), None, b"after", b"after");
+    tap.close();
+    let data = reader.join().unwrap();
+    let last = data
+        .last()
+        .and_then(|d| d.message.as_ref())
+        .expect("messages after reconnecting");
+    assert_eq!(last.response_message.as_deref(), Some(&b"after"[..]));
+    let t = tap.counters.totals();
+    assert!(t.write_failed + t.not_connected > 0, "{t:?}");
+}
