@@ -129,7 +129,9 @@ async fn udp(
     let socket = UdpSocket::bind(local).await?;
     // connect(): the kernel drops datagrams from any other address or port.
     socket.connect(server).await?;
-    let log = logger(dnstap, false, socket.local_addr().ok(), server, query);
+    // Our address, for the log only (a system call, made only when logging).
+    let ours = dnstap.and_then(|_| socket.local_addr().ok());
+    let log = logger(dnstap, false, ours, server, query);
     socket.send(query).await?;
     let mut buf = vec![0u8; 65535];
     loop {
@@ -152,7 +154,8 @@ async fn tcp(
     dnstap: Option<&Dnstap>,
 ) -> Result<read::Message, UpstreamError> {
     let mut stream = TcpStream::connect(server).await?;
-    let log = logger(dnstap, true, stream.local_addr().ok(), server, query);
+    let ours = dnstap.and_then(|_| stream.local_addr().ok());
+    let log = logger(dnstap, true, ours, server, query);
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&(query.len() as u16).to_be_bytes());
     framed.extend_from_slice(query);
