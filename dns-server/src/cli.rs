@@ -141,6 +141,10 @@ pub struct Overrides {
     /// Listen for `dns-server ctl` on the Unix socket PATH, mode 0600 ([control] socket; off unless set).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+    /// Log queries with dnstap to the file PATH, or to unix:PATH, a Frame Streams reader's socket
+    /// ([dnstap] file or socket; off unless set).
+    #[arg(long, value_name = "PATH|unix:PATH", value_parser = parse_dnstap)]
+    pub dnstap: Option<crate::config::DnstapSink>,
     /// Let clients in PREFIX transfer every zone out, AXFR and IXFR (repeatable; [server] allow_transfer).
     #[arg(long = "allow-transfer", value_name = "PREFIX")]
     pub allow_transfer: Vec<crate::prefix::Prefix>,
@@ -155,6 +159,20 @@ pub struct Overrides {
     /// Where transferred zones and their journals are kept ([server] data_dir; default /var/lib/dns-server).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+fn parse_dnstap(arg: &str) -> Result<crate::config::DnstapSink, String> {
+    use crate::config::DnstapSink;
+    let sink = match arg.strip_prefix("unix:") {
+        Some(path) => DnstapSink::Socket(PathBuf::from(path)),
+        None => DnstapSink::File(PathBuf::from(arg)),
+    };
+    match &sink {
+        DnstapSink::Socket(p) | DnstapSink::File(p) if p.as_os_str().is_empty() => {
+            Err(format!("expected PATH or unix:PATH, got {arg:?}"))
+        }
+        _ => Ok(sink),
+    }
 }
 
 fn parse_secondary(arg: &str) -> Result<(String, SocketAddr), String> {
@@ -345,6 +363,8 @@ mod tests {
             "127.0.0.1:9153",
             "--control",
             "/run/c.sock",
+            "--dnstap",
+            "unix:/run/tap.sock",
         ])
         .expect("valid");
         let Command::Serve(args) = cli.command else {
@@ -367,6 +387,16 @@ mod tests {
         assert_eq!(o.state_file, Some(PathBuf::from("zones.json")));
         assert_eq!(o.metrics, Some("127.0.0.1:9153".parse().unwrap()));
         assert_eq!(o.control, Some(PathBuf::from("/run/c.sock")));
+        assert_eq!(
+            o.dnstap,
+            Some(crate::config::DnstapSink::Socket(PathBuf::from("/run/tap.sock")))
+        );
+        let file = serve_args(&["--dnstap", "q.dnstap"]).expect("a file");
+        assert_eq!(
+            file.dnstap,
+            Some(crate::config::DnstapSink::File(PathBuf::from("q.dnstap")))
+        );
+        assert!(serve_args(&["--dnstap", "unix:"]).is_err(), "no path");
         let off = serve_args(&["--state-file", ""]).expect("empty: no state file");
         assert_eq!(off.state_file, Some(PathBuf::new()));
         let o = serve_args(&[

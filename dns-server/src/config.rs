@@ -109,6 +109,16 @@
 //!
 //! [control]                    # the control socket for `dns-server ctl`; off unless set
 //! socket = "/run/dns-server/control.sock"  # --control PATH; made mode 0600
+//!
+//! [dnstap]                     # query logging (dnstap over Frame Streams); off unless set
+//! socket = "/run/dnstap.sock"  # a reader's Unix socket (fstrm_capture, a collector); --dnstap unix:PATH
+//! # file = "/var/log/dns-server.dnstap"  # or a file, replaced at each start (dnstap-read); --dnstap PATH
+//! identity = "pop1"            # default: [server] identity
+//! sample = 1                   # log 1 query in N
+//! client_queries = true        # queries from clients (authoritative and recursive)
+//! client_responses = true      # and our responses to them
+//! resolver_queries = true      # the resolver's queries upstream
+//! resolver_responses = true    # and the upstream responses
 //! ```
 
 use std::{
@@ -143,6 +153,74 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// The control socket.
     pub control: ControlSection,
+    /// Query logging with dnstap.
+    pub dnstap: DnstapSection,
+}
+
+/// The `[dnstap]` table: query logging as dnstap messages in Frame Streams.
+/// Read at start only.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnstapSection {
+    /// A reader's Unix socket (`--dnstap unix:PATH`), connected to with back-off.
+    pub socket: Option<PathBuf>,
+    /// Or a file (`--dnstap PATH`), created (replaced) at start.
+    pub file: Option<PathBuf>,
+    /// The identity in every message; default: `[server] identity`.
+    pub identity: Option<String>,
+    /// Log 1 query in `sample` (with its response); 1 logs every one.
+    pub sample: u32,
+    /// Log queries from clients (AUTH_QUERY, CLIENT_QUERY).
+    pub client_queries: bool,
+    /// Log responses to clients (AUTH_RESPONSE, CLIENT_RESPONSE).
+    pub client_responses: bool,
+    /// Log the resolver's queries upstream (RESOLVER_QUERY).
+    pub resolver_queries: bool,
+    /// Log the upstream responses (RESOLVER_RESPONSE).
+    pub resolver_responses: bool,
+}
+
+impl Default for DnstapSection {
+    fn default() -> Self {
+        DnstapSection {
+            socket: None,
+            file: None,
+            identity: None,
+            sample: 1,
+            client_queries: true,
+            client_responses: true,
+            resolver_queries: true,
+            resolver_responses: true,
+        }
+    }
+}
+
+/// Where dnstap messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnstapSink {
+    /// A Frame Streams reader's Unix socket.
+    Socket(PathBuf),
+    /// A Frame Streams file.
+    File(PathBuf),
+}
+
+impl DnstapSection {
+    /// Where to log, when anywhere.
+    pub fn sink(&self) -> Option<DnstapSink> {
+        match (&self.socket, &self.file) {
+            (Some(socket), _) => Some(DnstapSink::Socket(socket.clone())),
+            (None, Some(file)) => Some(DnstapSink::File(file.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Logs to `sink` instead (`--dnstap`).
+    pub fn set_sink(&mut self, sink: &DnstapSink) {
+        (self.socket, self.file) = match sink {
+            DnstapSink::Socket(path) => (Some(path.clone()), None),
+            DnstapSink::File(path) => (None, Some(path.clone())),
+        };
+    }
 }
 
 /// The `[metrics]` table: Prometheus metrics over HTTP.
@@ -771,6 +849,14 @@ impl Config {
         {
             *socket = base.join(&*socket);
         }
+        for path in [&mut config.dnstap.socket, &mut config.dnstap.file]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
         config.check().map_err(|m| {
             let line = find_line(text, &m.1).unwrap_or(1);
             error(line, m.0)
@@ -780,6 +866,15 @@ impl Config {
 
     /// Checks values serde cannot: returns the message and a word to find its line by.
     pub fn check(&self) -> Result<(), (String, String)> {
+        if self.dnstap.socket.is_some() && self.dnstap.file.is_some() {
+            return Err(("dnstap: set socket or file, not both".into(), "[dnstap]".into()));
+        }
+        if self.dnstap.sample == 0 {
+            return Err((
+                "dnstap sample must be at least 1 (1 logs every query)".into(),
+                "sample".into(),
+            ));
+        }
         let s = &self.server;
         if s.listen.is_empty() {
             return Err(("server.listen is empty: nothing to serve on".into(), "listen".into()));
@@ -1044,6 +1139,25 @@ mod tests {
         assert_eq!(c.control.socket.as_deref(), Some(Path::new("/etc/dns/ctl.sock")));
         let e = Config::parse("[metrics]\nlisten = \"localhost\"\n", Path::new("c.toml")).expect_err("not ADDR:PORT");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn dnstap_is_off_unless_set_and_takes_a_socket_or_a_file() {
+        let c = Config::parse("", Path::new("/etc/dns/dns.toml")).expect("valid");
+        assert_eq!(c.dnstap.sink(), None);
+        assert_eq!((c.dnstap.sample, c.dnstap.client_queries), (1, true));
+        let text = "[dnstap]\nsocket = \"tap.sock\"\nsample = 4\nresolver_queries = false\n";
+        let c = Config::parse(text, Path::new("/etc/dns/dns.toml")).expect("valid");
+        assert_eq!(
+            c.dnstap.sink(),
+            Some(DnstapSink::Socket(PathBuf::from("/etc/dns/tap.sock")))
+        );
+        assert_eq!((c.dnstap.sample, c.dnstap.resolver_queries), (4, false));
+        let both = "[dnstap]\nsocket = \"a\"\nfile = \"b\"\n";
+        let e = Config::parse(both, Path::new("c.toml")).expect_err("both");
+        assert!(e.message.contains("not both"), "{e}");
+        let e = Config::parse("[dnstap]\nfile = \"b\"\nsample = 0\n", Path::new("c.toml")).expect_err("0");
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - `metrics`: Prometheus metrics, per-thread counters summed when scraped;
 //!   [`control`]: the control socket and `dns-server ctl`; `readiness`:
-//!   systemd's READY=1, STATUS= and watchdog.
+//!   systemd's READY=1, STATUS= and watchdog; `dnstap`: query logging
+//!   (dnstap in Frame Streams, to a socket or a file), sampled, never
+//!   blocking an answer.
 //! - [`config`] and [`cli`]: the configuration file and the command line.
 //! - [`fuzz`]: the entry points of the fuzz targets in `fuzz/`.
 //!
@@ -67,6 +69,7 @@ pub mod zone_state;
 mod answer_cache;
 mod authority;
 mod catalog;
+mod dnstap;
 mod fast_path;
 mod message;
 mod metrics;

@@ -92,6 +92,10 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         readiness::ready(&serving_status(&shared));
         server::run(listeners, shared.clone(), settings.tcp_limits(), table, shutdown).await?;
         readiness::stopping();
+        if let Some(dnstap) = &shared.dnstap {
+            // STOP ends the stream, so that readers see it whole.
+            dnstap.close();
+        }
         for task in [stats_log, cookie_clock, control, watchdog].into_iter().flatten() {
             task.abort();
         }

@@ -132,6 +132,9 @@ impl Overrides {
         if let Some(path) = &self.control {
             config.control.socket = Some(path.clone());
         }
+        if let Some(sink) = &self.dnstap {
+            config.dnstap.set_sink(sink);
+        }
         if let Some(path) = &self.state_file {
             // Taken as given (from the working directory, like every path
             // flag); empty turns the file off, as `state_file = ""` does.
@@ -404,6 +407,8 @@ pub(crate) struct Loaded {
     /// Transfer settings, for the transports.
     transfers: Outbound,
     stats: Stats,
+    /// The dnstap query log, when configured.
+    pub(crate) dnstap: Option<Arc<crate::dnstap::Dnstap>>,
 }
 
 /// Loads every zone and sets up recursion. A zone that fails is not served
@@ -413,10 +418,13 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     let stats = Stats::default();
     let catalog = load_catalog(&settings.config, None, &stats, settings.config.server.strict)?;
     report_zones(&settings.config, &catalog, &Default::default());
+    let identity = settings.identity();
+    let dnstap = dnstap(&settings.config.dnstap, &identity)?;
     Ok(Loaded {
         catalog: Arc::new(catalog),
-        identity: settings.identity(),
-        recursion: recursion(&settings.config.resolver)?,
+        identity,
+        recursion: recursion(&settings.config.resolver, dnstap.clone())?,
+        dnstap,
         cookies: CookieSecrets::at_start(&settings.config.server),
         transfers: Outbound::new(&settings.config),
         stats,
@@ -440,13 +448,34 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
         fast_path,
         secondaries: Arc::default(),
         metrics: counting.then(Default::default),
+        dnstap: loaded.dnstap,
     })
+}
+
+/// Starts the dnstap log `[dnstap]` asks for, its identity the server's unless set.
+fn dnstap(
+    section: &crate::config::DnstapSection,
+    identity: &Identity,
+) -> anyhow::Result<Option<Arc<crate::dnstap::Dnstap>>> {
+    let origin = crate::dnstap::Origin {
+        identity: section
+            .identity
+            .as_ref()
+            .unwrap_or(&identity.identity)
+            .clone()
+            .into_bytes(),
+        version: identity.version.clone().map(String::into_bytes),
+    };
+    crate::dnstap::start(section, origin).map_err(|e| anyhow::anyhow!("starting the dnstap log: {e}"))
 }
 
 use crate::resolver::dnssec::anchor::Anchors;
 
 /// Recursion as the `[resolver]` table sets it up, or `None` when it is off.
-fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone::ZoneError> {
+fn recursion(
+    section: &ResolverSection,
+    dnstap: Option<Arc<crate::dnstap::Dnstap>>,
+) -> Result<Option<Recursion>, crate::zone::ZoneError> {
     if !section.enabled {
         return Ok(None);
     }
@@ -469,6 +498,7 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
         qname_minimisation: section.qname_minimisation,
         case_randomisation: section.case_randomisation,
         validation: section.validation,
+        dnstap,
         anchors: match &section.trust_anchor_file {
             Some(path) => Anchors::read(path).map_err(|message| crate::zone::ZoneError {
                 location: None,

@@ -7,6 +7,7 @@ mod check;
 mod cookies;
 mod differential;
 mod dnssec;
+mod dnstap;
 mod edns;
 mod formats;
 mod harness;

@@ -15,7 +15,7 @@ use dns_wire::wire::rtype;
 
 /// Shards; threads beyond this share one (still correct, just contended).
 /// A power of two above the worker threads of a large PoP server.
-const SHARDS: usize = 64;
+pub(crate) const SHARDS: usize = 64;
 
 /// Transports counted in userspace (XDP's answers come from its own map).
 pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
@@ -100,7 +100,7 @@ struct Shard {
 }
 
 /// Where the calling thread counts.
-fn shard_index() -> usize {
+pub(crate) fn shard_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;

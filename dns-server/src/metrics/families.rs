@@ -118,6 +118,9 @@ impl prometheus_client::collector::Collector for Collector {
         tcp(&mut encoder, s)?;
         zones(&mut encoder, s)?;
         resolver(&mut encoder, s)?;
+        if let Some(dnstap) = &s.shared.dnstap {
+            dnstap.encode_metrics(&mut encoder)?;
+        }
         xdp(&mut encoder, s)
     }
 }

@@ -70,6 +70,9 @@ pub(crate) enum Drop {
 pub(crate) enum Reply {
     /// The response is in the output buffer.
     Ready,
+    /// The response is in the output buffer, and it answers for recursion
+    /// (from the resolver's cache, or SERVFAIL when too many are in flight).
+    Resolved,
     /// The name is outside our zones and the client may recurse: resolve, then answer.
     Recurse(Pending),
 }
@@ -310,6 +313,8 @@ pub(crate) struct Shared {
     pub secondaries: Arc<crate::secondary::Registry>,
     /// The per-thread query counters, when metrics are served.
     pub metrics: Option<crate::metrics::QueryCounters>,
+    /// The dnstap query log, when configured.
+    pub dnstap: Option<Arc<crate::dnstap::Dnstap>>,
 }
 
 impl Shared {
@@ -358,7 +363,7 @@ impl Shared {
         if let Some(resolution) = recursion.resolver.resolve_cached(&pending.qname, pending.qtype) {
             self.fast_path.offer_resolved(&pending);
             self.answer_resolved(recursion, &pending, &resolution, out);
-            return Ok(Reply::Ready);
+            return Ok(Reply::Resolved);
         }
         // Bound the resolutions in flight before a task exists: past it, fail fast.
         match recursion.in_flight.clone().try_acquire_owned() {
@@ -370,7 +375,7 @@ impl Shared {
                 Stats::bump(&self.stats.recursion_overloaded);
                 self.stats.count_rcode(rcode::SERVFAIL);
                 pending.write_servfail(out, &self.identity);
-                Ok(Reply::Ready)
+                Ok(Reply::Resolved)
             }
         }
     }

@@ -522,7 +522,7 @@ impl Resolver {
                 let started = Instant::now();
                 // No try may outlast the client's budget.
                 let wait = self.config.limits.upstream_timeout.min(budget.remaining());
-                match upstream::exchange(server, &ask, wait).await {
+                match upstream::exchange(server, &ask, wait, self.config.dnstap.as_deref()).await {
                     Ok(message) => {
                         self.servers.answered(ip, started.elapsed());
                         if edns && matches!(message.rcode(), rcode::FORMERR | rcode::NOTIMP) {

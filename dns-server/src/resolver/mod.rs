@@ -76,6 +76,8 @@ pub(crate) struct ResolverConfig {
     pub validation: bool,
     /// Trust anchors (the root's built in, or `[resolver] trust_anchor_file`).
     pub anchors: dnssec::anchor::Anchors,
+    /// Where upstream queries and responses are logged, when they are.
+    pub dnstap: Option<std::sync::Arc<crate::dnstap::Dnstap>>,
 }
 
 /// The result of a resolution, ready to be written as a response.

@@ -12,6 +12,7 @@ use tokio::{
 };
 
 use crate::{
+    dnstap::{Dnstap, Role},
     message::{Writer, read},
     name::Name,
 };
@@ -66,24 +67,43 @@ pub(crate) fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
 }
 
 /// Asks `server`; retries over TCP when the UDP answer is truncated.
+/// Each query, and the answer accepted for it, goes to `dnstap` when given.
 pub(crate) async fn exchange(
     server: SocketAddr,
     ask: &Ask<'_>,
     wait: Duration,
+    dnstap: Option<&Dnstap>,
 ) -> Result<read::Message, UpstreamError> {
     let id: u16 = rand::random();
     let query = query_bytes(ask, id);
-    let answer = timeout(wait, udp(server, &query, ask, id))
+    let answer = timeout(wait, udp(server, &query, ask, id, dnstap))
         .await
         .map_err(|_| UpstreamError::Timeout)??;
     if answer.header.has(FLAG_TC) {
         let id: u16 = rand::random();
         let query = query_bytes(ask, id);
-        return timeout(wait, tcp(server, &query, ask, id))
+        return timeout(wait, tcp(server, &query, ask, id, dnstap))
             .await
             .map_err(|_| UpstreamError::Timeout)?;
     }
     Ok(answer)
+}
+
+/// Logs `query` (RESOLVER_QUERY) now; the returned function logs the answer
+/// accepted for it (RESOLVER_RESPONSE), when it is sampled.
+fn logger<'t>(
+    dnstap: Option<&'t Dnstap>,
+    tcp: bool,
+    local: Option<SocketAddr>,
+    server: SocketAddr,
+    query: &[u8],
+) -> impl Fn(&[u8]) + use<'t> {
+    let logged = dnstap.and_then(|tap| Some((tap, tap.query(Role::Resolver, tcp, local, Some(server), query)?)));
+    move |answer: &[u8]| {
+        if let Some((tap, exchange)) = logged {
+            tap.response(exchange, answer);
+        }
+    }
 }
 
 /// Whether `m` answers our query `id` for `ask` (same ID, QR, same question, same case).
@@ -95,7 +115,13 @@ fn matches(m: &read::Message, ask: &Ask<'_>, id: u16) -> bool {
             .is_some_and(|(n, t, c)| n.as_wire() == ask.name.as_wire() && *t == ask.rtype && *c == 1)
 }
 
-async fn udp(server: SocketAddr, query: &[u8], ask: &Ask<'_>, id: u16) -> Result<read::Message, UpstreamError> {
+async fn udp(
+    server: SocketAddr,
+    query: &[u8],
+    ask: &Ask<'_>,
+    id: u16,
+    dnstap: Option<&Dnstap>,
+) -> Result<read::Message, UpstreamError> {
     let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
         .expect("literal");
@@ -103,6 +129,9 @@ async fn udp(server: SocketAddr, query: &[u8], ask: &Ask<'_>, id: u16) -> Result
     let socket = UdpSocket::bind(local).await?;
     // connect(): the kernel drops datagrams from any other address or port.
     socket.connect(server).await?;
+    // Our address, for the log only (a system call, made only when logging).
+    let ours = dnstap.and_then(|_| socket.local_addr().ok());
+    let log = logger(dnstap, false, ours, server, query);
     socket.send(query).await?;
     let mut buf = vec![0u8; 65535];
     loop {
@@ -111,13 +140,22 @@ async fn udp(server: SocketAddr, query: &[u8], ask: &Ask<'_>, id: u16) -> Result
         if let Ok(m) = read::parse(&buf[..n])
             && matches(&m, ask, id)
         {
+            log(&buf[..n]);
             return Ok(m);
         }
     }
 }
 
-async fn tcp(server: SocketAddr, query: &[u8], ask: &Ask<'_>, id: u16) -> Result<read::Message, UpstreamError> {
+async fn tcp(
+    server: SocketAddr,
+    query: &[u8],
+    ask: &Ask<'_>,
+    id: u16,
+    dnstap: Option<&Dnstap>,
+) -> Result<read::Message, UpstreamError> {
     let mut stream = TcpStream::connect(server).await?;
+    let ours = dnstap.and_then(|_| stream.local_addr().ok());
+    let log = logger(dnstap, true, ours, server, query);
     let mut framed = Vec::with_capacity(query.len() + 2);
     framed.extend_from_slice(&(query.len() as u16).to_be_bytes());
     framed.extend_from_slice(query);
@@ -127,6 +165,7 @@ async fn tcp(server: SocketAddr, query: &[u8], ask: &Ask<'_>, id: u16) -> Result
     stream.read_exact(&mut buf).await?;
     let m = read::parse(&buf)?;
     if matches(&m, ask, id) {
+        log(&buf);
         Ok(m)
     } else {
         Err(UpstreamError::Malformed(read::ReadError::BadRdata))

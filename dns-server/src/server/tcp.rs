@@ -23,6 +23,7 @@ use super::{
     tcp_table::{Refused, Slot, Table},
 };
 use crate::{
+    dnstap::Role,
     query::{Reply, Shared, Transport, encode},
     stats::Stats,
     transfer::{self, serve::Served},
@@ -125,6 +126,8 @@ impl Close {
 /// Answers length-prefixed queries in order until the client closes or a deadline passes.
 async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, limits: TcpLimits, slot: &Slot) -> Close {
     let _ = stream.set_nodelay(true);
+    // The address dnstap logs as the responder's (asked only when logging).
+    let local = shared.dnstap.as_ref().and_then(|_| stream.local_addr().ok());
     loop {
         // Idle: waiting for the first byte of the next length prefix.
         let idle = slot.idle_timeout();
@@ -155,7 +158,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, li
             }
         }
         let arrived = std::time::Instant::now();
-        let framed = answer(&query, peer, shared, idle).await;
+        let framed = answer(&query, peer, local, shared, idle).await;
         if let Some(metrics) = &shared.metrics {
             let response = framed.as_ref().map_or(&[][..], |f| &f[2..]);
             metrics.record(true, peer.ip(), &query, response, arrived.elapsed());
@@ -182,7 +185,13 @@ async fn read_rest(stream: &mut TcpStream, first: u8) -> io::Result<Vec<u8>> {
 }
 
 /// The framed answer to `query`, or `None` when it gets none.
-async fn answer(query: &[u8], peer: SocketAddr, shared: &Shared, idle: Duration) -> Option<Vec<u8>> {
+async fn answer(
+    query: &[u8],
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    shared: &Shared,
+    idle: Duration,
+) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     let keepalive = keepalive::requested(query);
     if keepalive == keepalive::Request::Malformed {
@@ -196,13 +205,23 @@ async fn answer(query: &[u8], peer: SocketAddr, shared: &Shared, idle: Duration)
         );
         shared.stats.count_rcode(rcode::FORMERR);
     } else {
-        match shared.respond(query, Transport::Tcp, peer.ip(), &mut body) {
-            Ok(Reply::Ready) => {}
-            Ok(Reply::Recurse(pending)) => shared.resolve(&pending, &mut body).await,
+        let tap = shared.dnstap.as_deref();
+        let log_query = |role| tap.and_then(|t| t.query(role, true, Some(peer), local, query));
+        let logged = match shared.respond(query, Transport::Tcp, peer.ip(), &mut body) {
+            Ok(Reply::Ready) => log_query(Role::Auth),
+            Ok(Reply::Resolved) => log_query(Role::Client),
+            Ok(Reply::Recurse(pending)) => {
+                let logged = log_query(Role::Client);
+                shared.resolve(&pending, &mut body).await;
+                logged
+            }
             Err(_) => return None,
-        }
+        };
         if keepalive == keepalive::Request::Asked {
             keepalive::append(&mut body, idle);
+        }
+        if let (Some(tap), Some(exchange)) = (tap, logged) {
+            tap.response(exchange, &body);
         }
     }
     let mut framed = Vec::with_capacity(body.len() + 2);

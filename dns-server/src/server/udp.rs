@@ -7,6 +7,7 @@ use tokio::io::Interest;
 
 use super::mmsg::Batch;
 use crate::{
+    dnstap::{self, Exchange},
     query::{Pending, Reply, Shared, Transport},
     stats::Stats,
 };
@@ -68,6 +69,8 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
     let mut batch = Batch::new();
     let mut pending = Vec::new();
     let fd = socket.as_raw_fd();
+    // The address dnstap logs as the responder's.
+    let local = socket.local_addr().ok();
     loop {
         if let Err(e) = socket.readable().await {
             tracing::error!(error = %e, "udp socket failed");
@@ -84,26 +87,38 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                     break;
                 }
             };
-            answer_batch(&mut batch, received, &shared, &mut pending);
+            answer_batch(&mut batch, received, &shared, local, &mut pending);
             let unsent = batch.send(fd);
             for _ in 0..unsent {
                 Stats::bump(&shared.stats.dropped_send_failed);
             }
-            for (query, peer, arrived) in pending.drain(..) {
-                tokio::spawn(resolve_and_send(socket.clone(), shared.clone(), query, peer, arrived));
+            for (query, peer, arrived, logged) in pending.drain(..) {
+                tokio::spawn(resolve_and_send(
+                    socket.clone(),
+                    shared.clone(),
+                    query,
+                    peer,
+                    arrived,
+                    logged,
+                ));
             }
         }
         tokio::task::yield_now().await;
     }
 }
 
+/// A query set aside for the resolver: with its peer, its arrival time,
+/// and its dnstap exchange when its response is to be logged.
+type Set = (Pending, SocketAddr, Instant, Option<Exchange>);
+
 /// Builds the response for each received datagram in place; queries to
-/// resolve are set aside with their peer and arrival time.
+/// resolve are set aside.
 fn answer_batch(
     batch: &mut Batch,
     received: usize,
     shared: &Shared,
-    pending: &mut Vec<(Pending, SocketAddr, Instant)>,
+    local: Option<SocketAddr>,
+    pending: &mut Vec<Set>,
 ) {
     // One clock read per batch for its arrival; each answer's latency is
     // from there (it waited for the answers before it in the batch).
@@ -112,14 +127,23 @@ fn answer_batch(
         Stats::bump(&shared.stats.udp_queries);
         let Some(peer) = batch.peer(i) else { continue };
         let (query, out) = batch.slot(i);
-        match shared.respond(query, Transport::Udp, peer.ip(), out) {
-            Ok(Reply::Ready) => {}
-            Ok(Reply::Recurse(query)) => {
+        let role = match shared.respond(query, Transport::Udp, peer.ip(), out) {
+            Ok(Reply::Ready) => Some(dnstap::Role::Auth),
+            Ok(Reply::Resolved) => Some(dnstap::Role::Client),
+            Ok(Reply::Recurse(pending_query)) => {
                 out.clear();
-                pending.push((query, peer, arrived));
+                let logged = (shared.dnstap.as_ref())
+                    .and_then(|tap| tap.query(dnstap::Role::Client, false, Some(peer), local, query));
+                pending.push((pending_query, peer, arrived, logged));
                 continue;
             }
-            Err(_) => out.clear(),
+            Err(_) => {
+                out.clear();
+                None
+            }
+        };
+        if let (Some(tap), Some(role)) = (&shared.dnstap, role) {
+            tap.exchange(role, false, peer, local, query, out);
         }
         if let Some(metrics) = &shared.metrics {
             metrics.record(false, peer.ip(), query, out, arrived.elapsed());
@@ -134,9 +158,13 @@ async fn resolve_and_send(
     query: Pending,
     peer: SocketAddr,
     arrived: Instant,
+    logged: Option<Exchange>,
 ) {
     let mut out = Vec::with_capacity(512);
     shared.resolve(&query, &mut out).await;
+    if let (Some(tap), Some(exchange)) = (&shared.dnstap, logged) {
+        tap.response(exchange, &out);
+    }
     if let Some(metrics) = &shared.metrics {
         metrics.record_qtype(false, peer.ip(), query.qtype, &out, arrived.elapsed());
     }

@@ -487,6 +487,24 @@ impl Server {
         assert!(status.success(), "expected kill -HUP {} to succeed", self.child.id());
     }
 
+    /// Sends SIGTERM and waits (up to [`STARTUP_TIMEOUT`]) for a clean exit.
+    pub fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("expected to run kill -TERM");
+        assert!(status.success(), "expected kill -TERM {} to succeed", self.child.id());
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while self.is_running() {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit on SIGTERM:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
