@@ -247,6 +247,19 @@ fn stats(c: &Context) -> Reply {
     if let Some(recursion) = &c.shared.recursion {
         lines.push(("resolver.cache_entries".into(), recursion.resolver.cache.len() as u64));
         lines.push(("resolver.cache_bytes".into(), recursion.resolver.cache.bytes() as u64));
+        lines.push(("resolver.cache_evictions".into(), recursion.resolver.cache.evictions()));
+        let t = recursion.resolver.counters.totals();
+        lines.push(("resolver.cache_hits".into(), t.cache_hits));
+        lines.push(("resolver.cache_misses".into(), t.cache_misses));
+        lines.push(("resolver.prefetches".into(), t.prefetches));
+        lines.push(("resolver.stale_answers".into(), t.stale_answers));
+        lines.extend(t.upstream.iter().map(|(r, n)| (format!("resolver.upstream.{r}"), *n)));
+        lines.extend(
+            t.validation
+                .iter()
+                .map(|(r, n)| (format!("resolver.validation.{r}"), *n)),
+        );
+        lines.push(("resolver.resolutions".into(), t.latency.count));
     }
     let text: String = lines.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
     let data: serde_json::Map<String, serde_json::Value> = lines.into_iter().map(|(k, v)| (k, json!(v))).collect();
