@@ -17,6 +17,7 @@ mod recursion;
 mod reload;
 mod secondary;
 mod sidecar;
+mod sidecar_ctl;
 mod tcp_pressure;
 mod transfer;
 mod udp_tcp;

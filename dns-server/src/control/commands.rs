@@ -37,6 +37,15 @@ pub(crate) async fn run(context: &Context, request: Request) -> Reply {
         Request::CacheFlush { name } => cache_flush(context, name.as_deref()),
         Request::Deny { action, prefix } => deny(context, action, prefix.as_deref()),
         Request::Stats {} => stats(context),
+        Request::Drain {} | Request::Withdraw {} | Request::Resume {} => Reply::error(
+            "drain, withdraw and resume are the sidecar's: give `ctl --socket` the sidecar's [control] socket",
+        ),
+    }
+}
+
+impl super::server::Handler for Context {
+    fn handle(&self, request: Request) -> impl Future<Output = Reply> + Send {
+        run(self, request)
     }
 }
 
