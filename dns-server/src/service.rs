@@ -428,8 +428,12 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
 ///
 /// [`NoFastPath`]: crate::fast_path::NoFastPath
 ///
-/// `counting` keeps the per-query counters the metrics endpoint reads.
-pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: bool) -> Arc<Shared> {
+/// `metrics`: the per-query counters the metrics endpoint reads, when it is served.
+pub(crate) fn start(
+    loaded: Loaded,
+    fast_path: Arc<dyn FastPathSink>,
+    metrics: Option<crate::metrics::QueryCounters>,
+) -> Arc<Shared> {
     Arc::new(Shared {
         catalog: ArcSwap::new(loaded.catalog),
         identity: loaded.identity,
@@ -439,7 +443,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
         transfers: loaded.transfers,
         fast_path,
         secondaries: Arc::default(),
-        metrics: counting.then(Default::default),
+        metrics,
     })
 }
 

@@ -13,6 +13,7 @@ mod harness;
 mod malformed;
 mod operate;
 mod packet;
+mod per_zone;
 mod recursion;
 mod reload;
 mod secondary;

@@ -246,6 +246,14 @@ fn stats(c: &Context) -> Reply {
         for (t, f, r, n) in totals.responses {
             lines.push((format!("response.{t}.{f}.{r}"), n));
         }
+        for zone in metrics.zone_totals().unwrap_or_default() {
+            lines.push((format!("zone[{}].queries", zone.zone), zone.queries));
+            lines.extend(
+                zone.responses
+                    .iter()
+                    .map(|(r, n)| (format!("zone[{}].response.{r}", zone.zone), *n)),
+            );
+        }
     }
     if let Some(xdp) = &c.xdp {
         match xdp.read_counters() {

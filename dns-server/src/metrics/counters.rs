@@ -124,10 +124,12 @@ impl<S> Sharded<S> {
 
     /// One cell summed over every thread.
     pub(crate) fn sum(&self, cell: impl Fn(&S) -> &AtomicU64) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| cell(&s.0).load(Relaxed))
-            .fold(0, u64::wrapping_add)
+        self.sum_with(|s| cell(s).load(Relaxed))
+    }
+
+    /// What `read` says of each thread's cells, summed.
+    pub(crate) fn sum_with(&self, read: impl Fn(&S) -> u64) -> u64 {
+        self.shards.iter().map(|s| read(&s.0)).fold(0, u64::wrapping_add)
     }
 
     /// A histogram summed over every thread, with `bounds` (one fewer than
@@ -195,6 +197,8 @@ pub(crate) const fn scaled<const N: usize>(bounds: [f64; N], scale: f64) -> [u64
 #[derive(Default)]
 pub(crate) struct QueryCounters {
     shards: Sharded<Shard>,
+    /// By zone, with `[metrics] per_zone = true`.
+    zones: Option<super::zones::ZoneCounters>,
 }
 
 /// A histogram summed over shards: counts per bucket (not cumulative, as
@@ -223,6 +227,31 @@ pub(crate) struct Totals {
 }
 
 impl QueryCounters {
+    /// Counters for the metrics endpoint; `per_zone` counts by zone too.
+    pub(crate) fn new(per_zone: bool) -> Self {
+        QueryCounters {
+            zones: per_zone.then(Default::default),
+            ..QueryCounters::default()
+        }
+    }
+
+    /// Counts a query by the zone `catalog` answers it from, with `per_zone` on.
+    pub(crate) fn record_zone(
+        &self,
+        catalog: &arc_swap::ArcSwap<crate::catalog::Catalog>,
+        query: &[u8],
+        response: &[u8],
+    ) {
+        if let Some(zones) = &self.zones {
+            zones.record(&catalog.load(), query, response);
+        }
+    }
+
+    /// The per-zone sums, with `per_zone` on.
+    pub(crate) fn zone_totals(&self) -> Option<Vec<super::zones::ZoneTotals>> {
+        self.zones.as_ref().map(super::zones::ZoneCounters::totals)
+    }
+
     /// Counts one query from `client` answered with `response` (empty: no
     /// response was sent), `elapsed` after it was received. `tcp` says the transport.
     pub(crate) fn record(&self, tcp: bool, client: IpAddr, query: &[u8], response: &[u8], elapsed: Duration) {
@@ -240,14 +269,8 @@ impl QueryCounters {
         let shard = self.shards.local();
         let (t, f) = (usize::from(tcp), usize::from(client.is_ipv6() && !is_v4_mapped(client)));
         shard.queries[t][f][qtype_slot].fetch_add(1, Relaxed);
-        if response.len() < 4 {
+        let Some(rcode_slot) = rcode_slot(response) else {
             return;
-        }
-        let rcode = usize::from(response[3] & 0x0f);
-        let rcode_slot = match rcode {
-            0..=5 => rcode,
-            9 => 6,
-            _ => 7,
         };
         shard.responses[t][f][rcode_slot].fetch_add(1, Relaxed);
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -287,6 +310,16 @@ impl QueryCounters {
         }
         totals
     }
+}
+
+/// The [`RCODES`] slot of a response's header RCODE; `None` when no response was sent.
+pub(crate) fn rcode_slot(response: &[u8]) -> Option<usize> {
+    let rcode = usize::from(response.get(3)? & 0x0f);
+    Some(match rcode {
+        0..=5 => rcode,
+        9 => 6,
+        _ => 7,
+    })
 }
 
 fn is_v4_mapped(ip: IpAddr) -> bool {

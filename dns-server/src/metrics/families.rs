@@ -182,6 +182,9 @@ fn queries(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "Responses sent from userspace by transport, address family and header RCODE.",
         responses.collect::<Vec<_>>(),
     )?;
+    if let Some(zones) = s.shared.metrics.as_ref().and_then(|m| m.zone_totals()) {
+        per_zone(e, &zones)?;
+    }
     histograms(
         e,
         "dns_server_answer_duration_seconds",
@@ -193,6 +196,30 @@ fn queries(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "dns_server_response_size_bytes",
         "Size of the responses sent from userspace, by transport.",
         &totals.size,
+    )
+}
+
+/// `per_zone = true`: queries and responses by zone.
+fn per_zone(e: &mut DescriptorEncoder, zones: &[crate::metrics::zones::ZoneTotals]) -> fmt::Result {
+    let zone = |z: &crate::metrics::zones::ZoneTotals| ("zone", z.zone.clone());
+    counter(
+        e,
+        "dns_server_zone_queries",
+        "Queries answered in userspace, by the zone they fell in (zone \"other\": zones past the per-zone bound).",
+        zones.iter().map(|z| (vec![zone(z)], z.queries)).collect::<Vec<_>>(),
+    )?;
+    counter(
+        e,
+        "dns_server_zone_responses",
+        "Responses sent from userspace, by zone and header RCODE.",
+        zones
+            .iter()
+            .flat_map(|z| {
+                z.responses
+                    .iter()
+                    .map(move |&(rcode, n)| (vec![zone(z), ("rcode", rcode.to_string())], n))
+            })
+            .collect::<Vec<_>>(),
     )
 }
 
