@@ -11,7 +11,7 @@ use super::{
 };
 use crate::harness::{
     Server,
-    metrics::{promtool_check_metrics, sample, scrape},
+    metrics::{assert_queries_name_only, deploy_queries, promtool_check_metrics, sample, scrape},
 };
 
 fn resolver_with_metrics(lab: &Lab, extra: &str) -> Server {
@@ -72,6 +72,13 @@ fn resolver_metrics_count_cache_upstream_stale_and_latency() {
         "nothing validated with validation off"
     );
     promtool_check_metrics(&after).unwrap_or_else(|e| panic!("promtool: {e}\n{after}"));
+    // The dashboard's resolver panels read only what a resolver exports.
+    let resolver_queries: Vec<(String, String)> = deploy_queries()
+        .into_iter()
+        .filter(|(_, expr)| expr.contains("dns_server_resolver_"))
+        .collect();
+    assert!(resolver_queries.len() >= 8, "{resolver_queries:?}");
+    assert_queries_name_only(&resolver_queries, &after);
 
     // short.glue.test has TTL 2: let it expire with every server gone.
     assert_eq!(addresses(&ask(&server, "short.glue.test.", "A")), vec!["192.0.2.10"]);
