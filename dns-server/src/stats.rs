@@ -177,12 +177,20 @@ impl Stats {
             .enumerate()
             .map(|(i, name)| (name.to_string(), self.cells.sum(|c| &c.0[i])))
             .collect();
+        let mut rcodes: Vec<(String, u64)> = Vec::new();
         for code in 0..RCODE_SLOTS {
             let count = self.cells.sum(|c| &c.0[NAMES.len() + code]);
-            if count > 0 {
-                all.push((format!("rcode_{}", rcode_name(code as u16)), count));
+            if count == 0 {
+                continue;
+            }
+            // Codes without a name of their own add up under one `rcode_other`.
+            let name = format!("rcode_{}", rcode_name(code as u16));
+            match rcodes.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sum)) => *sum += count,
+                None => rcodes.push((name, count)),
             }
         }
+        all.extend(rcodes);
         all
     }
 }
@@ -226,6 +234,8 @@ mod tests {
                     }
                     Stats::bump(&stats.reload_timeouts);
                     stats.count_rcode(4000);
+                    stats.count_rcode(6);
+                    stats.count_rcode(8);
                 })
             })
             .collect();
@@ -236,9 +246,19 @@ mod tests {
         assert_eq!(stats.reload_timeouts.get(), 4, "the last counter has a cell of its own");
         assert_eq!(stats.tcp_queries.get(), 0);
         let snapshot = stats.snapshot();
-        for (name, value) in [("udp_queries", 2000), ("rcode_nxdomain", 2000), ("rcode_badcookie", 4)] {
+        for (name, value) in [
+            ("udp_queries", 2000),
+            ("rcode_nxdomain", 2000),
+            ("rcode_badcookie", 4),
+            ("rcode_other", 8),
+        ] {
             assert!(snapshot.contains(&(name.to_string(), value)), "{name}: {snapshot:?}");
         }
+        assert_eq!(
+            snapshot.iter().filter(|(n, _)| n == "rcode_other").count(),
+            1,
+            "one line (one series) per name"
+        );
         assert_eq!(stats.snapshot(), snapshot, "a read resets nothing");
     }
 }

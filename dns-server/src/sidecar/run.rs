@@ -2,7 +2,6 @@
 
 use std::{future::Future, time::Duration};
 
-use crate::control::protocol::{Reply, Request};
 use tokio::{
     sync::mpsc,
     time::{MissedTickBehavior, interval, sleep},
@@ -20,6 +19,7 @@ use super::{
     state::{Announcement, Machine, State, Transition},
     state_file::{self, Snapshot},
 };
+use crate::control::protocol::{Reply, Request};
 
 /// How often the maintenance file is read when no probe result arrives.
 const MAINTENANCE_POLL: Duration = Duration::from_millis(250);
