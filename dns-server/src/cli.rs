@@ -271,6 +271,12 @@ pub enum CtlCommand {
     },
     /// Every counter, as `name value` lines.
     Stats,
+    /// The sidecar: de-prefer this PoP (as `drain` in its maintenance file).
+    Drain,
+    /// The sidecar: withdraw this PoP's prefixes (as `withdraw` in its maintenance file).
+    Withdraw,
+    /// The sidecar: end maintenance (removes its maintenance file).
+    Resume,
 }
 
 impl CtlCommand {
@@ -287,6 +293,9 @@ impl CtlCommand {
                 prefix: prefix.clone(),
             },
             CtlCommand::Stats => Request::Stats {},
+            CtlCommand::Drain => Request::Drain {},
+            CtlCommand::Withdraw => Request::Withdraw {},
+            CtlCommand::Resume => Request::Resume {},
         }
     }
 }

@@ -106,6 +106,7 @@
 //!
 //! [metrics]                    # Prometheus metrics over HTTP (GET /metrics); off unless set
 //! listen = "127.0.0.1:9153"    # --metrics ADDR:PORT
+//! per_zone = false             # queries and responses by zone too (one series per zone)
 //!
 //! [control]                    # the control socket for `dns-server ctl`; off unless set
 //! socket = "/run/dns-server/control.sock"  # --control PATH; made mode 0600
@@ -230,6 +231,9 @@ pub struct MetricsSection {
     /// Where to serve `GET /metrics` (`--metrics`); none: no endpoint, and
     /// the per-query counters are not kept. Read at start only.
     pub listen: Option<SocketAddr>,
+    /// Also count queries and responses per zone (`dns_server_zone_queries_total`);
+    /// off by default, as the number of zones can be large. Read at start only.
+    pub per_zone: bool,
 }
 
 /// The `[control]` table: the Unix socket `dns-server ctl` talks to.

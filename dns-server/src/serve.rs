@@ -44,7 +44,9 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             Some(prepared) => prepared.sink(),
             None => Arc::new(NoFastPath),
         };
-        let shared = service::start(loaded, sink, settings.config.metrics.listen.is_some());
+        let counters = (settings.config.metrics.listen.is_some())
+            .then(|| metrics::QueryCounters::new(settings.config.metrics.per_zone));
+        let shared = service::start(loaded, sink, counters);
         shared.secondaries.sync(&shared, &settings.config);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         let control = match &settings.config.control.socket {

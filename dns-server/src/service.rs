@@ -436,8 +436,12 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
 ///
 /// [`NoFastPath`]: crate::fast_path::NoFastPath
 ///
-/// `counting` keeps the per-query counters the metrics endpoint reads.
-pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: bool) -> Arc<Shared> {
+/// `metrics`: the per-query counters the metrics endpoint reads, when it is served.
+pub(crate) fn start(
+    loaded: Loaded,
+    fast_path: Arc<dyn FastPathSink>,
+    metrics: Option<crate::metrics::QueryCounters>,
+) -> Arc<Shared> {
     Arc::new(Shared {
         catalog: ArcSwap::new(loaded.catalog),
         identity: loaded.identity,
@@ -447,7 +451,7 @@ pub(crate) fn start(loaded: Loaded, fast_path: Arc<dyn FastPathSink>, counting: 
         transfers: loaded.transfers,
         fast_path,
         secondaries: Arc::default(),
-        metrics: counting.then(Default::default),
+        metrics,
         dnstap: loaded.dnstap,
     })
 }
@@ -866,7 +870,7 @@ mod tests {
             );
             assert_eq!(new.id, old.id, "{origin}: same version");
         }
-        assert_eq!(stats.zones_unchanged.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(stats.zones_unchanged.get(), 2);
 
         // The include changes, keeping its size and mtime: a.test. is read again, b.test. not.
         let mtime = std::fs::metadata(&inc).and_then(|m| m.modified()).expect("mtime");
@@ -949,7 +953,7 @@ mod tests {
             ZoneStatus::Failed(e) => assert!(e.contains("bad.test.zone:6"), "file:line in {e}"),
             other => panic!("expected Failed, got {other:?}"),
         }
-        assert_eq!(stats.zone_load_failures.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(stats.zone_load_failures.get(), 2);
 
         std::fs::write(&bad, zone_text("bad.test.", 2, "www A 192.0.2.2\n")).expect("fixed");
         let fixed = load_catalog(&config, Some(&start), &stats, false).expect("loads");

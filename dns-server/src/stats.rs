@@ -1,32 +1,76 @@
 //! Counters of what the server did and dropped, by reason.
+//!
+//! Each counter is a handle to its cell in every thread's shard
+//! ([`Sharded`]): counting writes the calling thread's own cache line, never
+//! one shared by every core; reading sums the shards. The metrics endpoint,
+//! `ctl stats` and the shutdown summary all read [`Stats::snapshot`].
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+};
+
+use crate::metrics::counters::Sharded;
+
+/// RCODE slots: BADCOOKIE (23) is the highest we send (others above it
+/// would be folded into its slot).
+const RCODE_SLOTS: usize = 24;
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
-        /// Server-wide counters; relaxed atomics, read for logs and `stats`.
-        #[derive(Default, Debug)]
+        /// Names of the counters, in the order of their cells.
+        const NAMES: &[&str] = &[$(stringify!($name),)*];
+
+        /// Server-wide counters, counted per thread (see the module's docs).
         pub(crate) struct Stats {
-            $($(#[$doc])* pub(crate) $name: AtomicU64,)*
-            /// Responses by RCODE, BADCOOKIE (23) the highest we send
-            /// (others above it would be folded into its slot).
-            pub(crate) rcodes: [AtomicU64; 24],
+            $($(#[$doc])* pub(crate) $name: Counter,)*
+            /// Every thread's cells: the counters above, then responses by RCODE.
+            cells: Arc<Sharded<Cells>>,
         }
 
-        impl Stats {
-            /// Name and value of every counter, for printing.
-            pub(crate) fn snapshot(&self) -> Vec<(String, u64)> {
-                let mut all = vec![$((stringify!($name).to_string(), self.$name.load(Relaxed)),)*];
-                for (code, count) in self.rcodes.iter().enumerate() {
-                    let count = count.load(Relaxed);
-                    if count > 0 {
-                        all.push((format!("rcode_{}", rcode_name(code as u16)), count));
-                    }
+        impl Default for Stats {
+            fn default() -> Self {
+                let cells = Arc::new(Sharded::default());
+                let mut index = 0..;
+                Stats {
+                    $($name: Counter {
+                        cells: cells.clone(),
+                        index: index.next().unwrap_or_default(),
+                    },)*
+                    cells,
                 }
-                all
             }
         }
     };
+}
+
+/// Cells per thread: the named counters, then the RCODEs.
+const CELLS: usize = NAMES.len() + RCODE_SLOTS;
+
+/// One thread's cells.
+pub(crate) struct Cells([AtomicU64; CELLS]);
+
+impl Default for Cells {
+    fn default() -> Self {
+        Cells(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+/// One counter: where its cell is in each thread's shard.
+pub(crate) struct Counter {
+    cells: Arc<Sharded<Cells>>,
+    index: usize,
+}
+
+impl Counter {
+    /// The counter summed over every thread (tests read one by name).
+    #[cfg(test)]
+    pub(crate) fn get(&self) -> u64 {
+        self.cells.sum(|c| &c.0[self.index])
+    }
 }
 
 counters! {
@@ -117,12 +161,43 @@ counters! {
 impl Stats {
     /// Counts one response with `rcode`.
     pub(crate) fn count_rcode(&self, rcode: u16) {
-        self.rcodes[(rcode as usize).min(23)].fetch_add(1, Relaxed);
+        let slot = NAMES.len() + usize::from(rcode).min(RCODE_SLOTS - 1);
+        self.cells.local().0[slot].fetch_add(1, Relaxed);
     }
 
-    /// Adds one to a counter.
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Relaxed);
+    /// Adds one to a counter, in the calling thread's shard.
+    pub(crate) fn bump(counter: &Counter) {
+        counter.cells.local().0[counter.index].fetch_add(1, Relaxed);
+    }
+
+    /// Name and value of every counter (RCODEs only when nonzero), summed over threads.
+    pub(crate) fn snapshot(&self) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), self.cells.sum(|c| &c.0[i])))
+            .collect();
+        let mut rcodes: Vec<(String, u64)> = Vec::new();
+        for code in 0..RCODE_SLOTS {
+            let count = self.cells.sum(|c| &c.0[NAMES.len() + code]);
+            if count == 0 {
+                continue;
+            }
+            // Codes without a name of their own add up under one `rcode_other`.
+            let name = format!("rcode_{}", rcode_name(code as u16));
+            match rcodes.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sum)) => *sum += count,
+                None => rcodes.push((name, count)),
+            }
+        }
+        all.extend(rcodes);
+        all
+    }
+}
+
+impl fmt::Debug for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.snapshot()).finish()
     }
 }
 
@@ -139,5 +214,51 @@ pub(crate) fn rcode_name(code: u16) -> &'static str {
         16 => "badvers",
         23 => "badcookie",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_count_apart_and_every_reader_sees_the_sums() {
+        let stats = Arc::new(Stats::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let stats = stats.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        Stats::bump(&stats.udp_queries);
+                        stats.count_rcode(3);
+                    }
+                    Stats::bump(&stats.reload_timeouts);
+                    stats.count_rcode(4000);
+                    stats.count_rcode(6);
+                    stats.count_rcode(8);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("counting thread");
+        }
+        assert_eq!(stats.udp_queries.get(), 2000);
+        assert_eq!(stats.reload_timeouts.get(), 4, "the last counter has a cell of its own");
+        assert_eq!(stats.tcp_queries.get(), 0);
+        let snapshot = stats.snapshot();
+        for (name, value) in [
+            ("udp_queries", 2000),
+            ("rcode_nxdomain", 2000),
+            ("rcode_badcookie", 4),
+            ("rcode_other", 8),
+        ] {
+            assert!(snapshot.contains(&(name.to_string(), value)), "{name}: {snapshot:?}");
+        }
+        assert_eq!(
+            snapshot.iter().filter(|(n, _)| n == "rcode_other").count(),
+            1,
+            "one line (one series) per name"
+        );
+        assert_eq!(stats.snapshot(), snapshot, "a read resets nothing");
     }
 }

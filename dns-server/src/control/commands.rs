@@ -37,6 +37,15 @@ pub(crate) async fn run(context: &Context, request: Request) -> Reply {
         Request::CacheFlush { name } => cache_flush(context, name.as_deref()),
         Request::Deny { action, prefix } => deny(context, action, prefix.as_deref()),
         Request::Stats {} => stats(context),
+        Request::Drain {} | Request::Withdraw {} | Request::Resume {} => Reply::error(
+            "drain, withdraw and resume are the sidecar's: give `ctl --socket` the sidecar's [control] socket",
+        ),
+    }
+}
+
+impl super::server::Handler for Context {
+    fn handle(&self, request: Request) -> impl Future<Output = Reply> + Send {
+        run(self, request)
     }
 }
 
@@ -237,6 +246,14 @@ fn stats(c: &Context) -> Reply {
         for (t, f, r, n) in totals.responses {
             lines.push((format!("response.{t}.{f}.{r}"), n));
         }
+        for zone in metrics.zone_totals().unwrap_or_default() {
+            lines.push((format!("zone[{}].queries", zone.zone), zone.queries));
+            lines.extend(
+                zone.responses
+                    .iter()
+                    .map(|(r, n)| (format!("zone[{}].response.{r}", zone.zone), *n)),
+            );
+        }
     }
     if let Some(xdp) = &c.xdp {
         match xdp.read_counters() {
@@ -247,6 +264,19 @@ fn stats(c: &Context) -> Reply {
     if let Some(recursion) = &c.shared.recursion {
         lines.push(("resolver.cache_entries".into(), recursion.resolver.cache.len() as u64));
         lines.push(("resolver.cache_bytes".into(), recursion.resolver.cache.bytes() as u64));
+        lines.push(("resolver.cache_evictions".into(), recursion.resolver.cache.evictions()));
+        let t = recursion.resolver.counters.totals();
+        lines.push(("resolver.cache_hits".into(), t.cache_hits));
+        lines.push(("resolver.cache_misses".into(), t.cache_misses));
+        lines.push(("resolver.prefetches".into(), t.prefetches));
+        lines.push(("resolver.stale_answers".into(), t.stale_answers));
+        lines.extend(t.upstream.iter().map(|(r, n)| (format!("resolver.upstream.{r}"), *n)));
+        lines.extend(
+            t.validation
+                .iter()
+                .map(|(r, n)| (format!("resolver.validation.{r}"), *n)),
+        );
+        lines.push(("resolver.resolutions".into(), t.latency.count));
     }
     let text: String = lines.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
     let data: serde_json::Map<String, serde_json::Value> = lines.into_iter().map(|(k, v)| (k, json!(v))).collect();

@@ -37,6 +37,12 @@ pub enum Request {
     },
     /// Every counter, as `name value` lines.
     Stats {},
+    /// The sidecar: de-prefer this PoP (maintenance drain).
+    Drain {},
+    /// The sidecar: withdraw this PoP's prefixes (maintenance withdraw).
+    Withdraw {},
+    /// The sidecar: end maintenance; the checks decide again.
+    Resume {},
 }
 
 /// What `deny` does.
@@ -90,7 +96,7 @@ pub const MAX_REQUEST: usize = 4096;
 pub fn parse(line: &str) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| {
         format!(
-            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats"
+            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats (the server); status, drain, withdraw, resume (the sidecar)"
         )
     })
 }
@@ -116,6 +122,9 @@ mod tests {
                 prefix: Some("192.0.2.0/24".into()),
             },
             Request::Stats {},
+            Request::Drain {},
+            Request::Withdraw {},
+            Request::Resume {},
         ] {
             let line = serde_json::to_string(&request).expect("serialises");
             assert_eq!(parse(&line), Ok(request), "{line}");

@@ -15,10 +15,14 @@ use tokio::{
     sync::Semaphore,
 };
 
-use super::{
-    commands::{self, Context},
-    protocol::{self, MAX_REQUEST, Reply},
-};
+use super::protocol::{self, MAX_REQUEST, Reply, Request};
+
+/// What carries out the requests: the server's commands
+/// ([`commands::Context`](super::commands::Context)), or the sidecar's.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Carries out `request`.
+    fn handle(&self, request: Request) -> impl Future<Output = Reply> + Send;
+}
 
 /// Clients served at once; more wait in the kernel's backlog.
 const MAX_CLIENTS: usize = 8;
@@ -55,8 +59,8 @@ pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
     UnixListener::from_std(listener)
 }
 
-/// Answers clients on `listener` until the task is cancelled.
-pub(crate) async fn serve(listener: UnixListener, context: Arc<Context>) {
+/// Answers clients on `listener` with `handler` until the task is cancelled.
+pub(crate) async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>) {
     let permits = Arc::new(Semaphore::new(MAX_CLIENTS));
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -70,9 +74,9 @@ pub(crate) async fn serve(listener: UnixListener, context: Arc<Context>) {
                 continue;
             }
         };
-        let context = context.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
-            if let Err(error) = client(stream, &context).await {
+            if let Err(error) = client(stream, &*handler).await {
                 tracing::debug!(%error, "control client");
             }
             drop(permit);
@@ -81,7 +85,7 @@ pub(crate) async fn serve(listener: UnixListener, context: Arc<Context>) {
 }
 
 /// Reads one request, carries it out, writes the reply.
-async fn client(stream: UnixStream, context: &Context) -> io::Result<()> {
+async fn client(stream: UnixStream, handler: &impl Handler) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64 + 1));
@@ -96,7 +100,7 @@ async fn client(stream: UnixStream, context: &Context) -> io::Result<()> {
         Ok(Ok(_)) => match protocol::parse(&line) {
             Ok(request) => {
                 tracing::debug!(?request, "control request");
-                commands::run(context, request).await
+                handler.handle(request).await
             }
             Err(e) => Reply::error(e),
         },

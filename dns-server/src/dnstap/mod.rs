@@ -34,7 +34,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 
 use crate::{
     config::{DnstapSection, DnstapSink},
-    metrics::counters::{SHARDS, shard_index},
+    metrics::counters::Sharded,
 };
 use schema::MessageType;
 
@@ -245,7 +245,7 @@ impl Dnstap {
         match self.queue.try_send(Command::Log(event)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                self.counters.shards[shard_index()].queue_full.fetch_add(1, Relaxed);
+                self.counters.shards.local().queue_full.fetch_add(1, Relaxed);
             }
             // The writer has ended (at shutdown): nothing is connected any more.
             Err(TrySendError::Disconnected(_)) => {
@@ -319,7 +319,7 @@ struct Shard {
 
 /// The log's counters: the query path's per thread, the writer's (one thread) plain.
 struct Counters {
-    shards: Box<[Shard]>,
+    shards: Sharded<Shard>,
     written: AtomicU64,
     not_connected: AtomicU64,
     write_failed: AtomicU64,
@@ -330,7 +330,7 @@ struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: Sharded::default(),
             written: AtomicU64::new(0),
             not_connected: AtomicU64::new(0),
             write_failed: AtomicU64::new(0),
@@ -355,11 +355,7 @@ impl Counters {
     fn totals(&self) -> Totals {
         Totals {
             written: self.written.load(Relaxed),
-            queue_full: self
-                .shards
-                .iter()
-                .map(|s| s.queue_full.load(Relaxed))
-                .fold(0, u64::wrapping_add),
+            queue_full: self.shards.sum(|s| &s.queue_full),
             not_connected: self.not_connected.load(Relaxed),
             write_failed: self.write_failed.load(Relaxed),
             connections: self.connections.load(Relaxed),

@@ -71,7 +71,7 @@ pub(crate) const SIZE_BOUNDS: [f64; 11] = [
 ];
 
 /// One histogram's buckets (not cumulative; the last is above every bound), sum and count.
-struct HistogramCells<const N: usize> {
+pub(crate) struct HistogramCells<const N: usize> {
     buckets: [AtomicU64; N],
     sum: AtomicU64,
 }
@@ -85,8 +85,76 @@ impl<const N: usize> Default for HistogramCells<N> {
     }
 }
 
-/// One thread's counters, alone on its cache lines.
+impl<const N: usize> HistogramCells<N> {
+    /// Counts `value` in the first bucket whose bound (in `bounds`, one fewer than `N`) holds it.
+    pub(crate) fn observe(&self, bounds: &[u64], value: u64) {
+        let bucket = bounds.iter().position(|&b| value <= b).unwrap_or(bounds.len());
+        self.buckets[bucket.min(N - 1)].fetch_add(1, Relaxed);
+        self.sum.fetch_add(value, Relaxed);
+    }
+}
+
+/// Cells of kind `S`, one copy per thread, each alone on its cache lines;
+/// read by summing every copy. The one mechanism behind every counter the
+/// server keeps per packet: the query counters here, the server's
+/// [`Stats`](crate::stats::Stats), the resolver's counters.
+pub(crate) struct Sharded<S> {
+    shards: Box<[Aligned<S>]>,
+}
+
+/// One thread's cells, alone on their cache lines (128: two lines, as the
+/// adjacent-line prefetcher pulls pairs).
 #[repr(align(128))]
+#[derive(Default)]
+struct Aligned<S>(S);
+
+impl<S: Default> Default for Sharded<S> {
+    fn default() -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| Aligned::default()).collect(),
+        }
+    }
+}
+
+impl<S> Sharded<S> {
+    /// The calling thread's cells: count into these.
+    pub(crate) fn local(&self) -> &S {
+        &self.shards[shard_index()].0
+    }
+
+    /// One cell summed over every thread.
+    pub(crate) fn sum(&self, cell: impl Fn(&S) -> &AtomicU64) -> u64 {
+        self.sum_with(|s| cell(s).load(Relaxed))
+    }
+
+    /// What `read` says of each thread's cells, summed.
+    pub(crate) fn sum_with(&self, read: impl Fn(&S) -> u64) -> u64 {
+        self.shards.iter().map(|s| read(&s.0)).fold(0, u64::wrapping_add)
+    }
+
+    /// A histogram summed over every thread, with `bounds` (one fewer than
+    /// `N`, the last bucket being +Inf); the sum as the cells hold it.
+    pub(crate) fn histogram<const N: usize>(
+        &self,
+        bounds: &[f64],
+        cells: impl Fn(&S) -> &HistogramCells<N>,
+    ) -> Histogram {
+        let mut count = 0;
+        let mut out = Vec::with_capacity(N);
+        for i in 0..N {
+            let n = self.sum(|s| &cells(s).buckets[i]);
+            count += n;
+            out.push((bounds.get(i).copied().unwrap_or(f64::INFINITY), n));
+        }
+        Histogram {
+            buckets: out,
+            sum: self.sum(|s| &cells(s).sum) as f64,
+            count,
+        }
+    }
+}
+
+/// One thread's query counters.
 #[derive(Default)]
 struct Shard {
     /// [transport][family][qtype slot]
@@ -109,27 +177,28 @@ pub(crate) fn shard_index() -> usize {
 }
 
 /// Upper bounds of the latency buckets in nanoseconds, for the hot path.
-const LATENCY_BOUNDS_NS: [u64; 16] = {
-    let mut ns = [0u64; 16];
+const LATENCY_BOUNDS_NS: [u64; 16] = scaled(LATENCY_BOUNDS, 1e9);
+
+/// Upper bounds of the size buckets in bytes, for the hot path.
+const SIZE_BOUNDS_BYTES: [u64; 11] = scaled(SIZE_BOUNDS, 1.0);
+
+/// `bounds` times `scale` as integers (seconds to nanoseconds), for the hot path.
+pub(crate) const fn scaled<const N: usize>(bounds: [f64; N], scale: f64) -> [u64; N] {
+    let mut out = [0u64; N];
     let mut i = 0;
-    while i < 16 {
-        ns[i] = (LATENCY_BOUNDS[i] * 1e9) as u64;
+    while i < N {
+        out[i] = (bounds[i] * scale) as u64;
         i += 1;
     }
-    ns
-};
-
-/// The per-thread counters of every query answered in userspace.
-pub(crate) struct QueryCounters {
-    shards: Box<[Shard]>,
+    out
 }
 
-impl Default for QueryCounters {
-    fn default() -> Self {
-        QueryCounters {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-        }
-    }
+/// The per-thread counters of every query answered in userspace.
+#[derive(Default)]
+pub(crate) struct QueryCounters {
+    shards: Sharded<Shard>,
+    /// By zone, with `[metrics] per_zone = true`.
+    zones: Option<super::zones::ZoneCounters>,
 }
 
 /// A histogram summed over shards: counts per bucket (not cumulative, as
@@ -158,6 +227,31 @@ pub(crate) struct Totals {
 }
 
 impl QueryCounters {
+    /// Counters for the metrics endpoint; `per_zone` counts by zone too.
+    pub(crate) fn new(per_zone: bool) -> Self {
+        QueryCounters {
+            zones: per_zone.then(Default::default),
+            ..QueryCounters::default()
+        }
+    }
+
+    /// Counts a query by the zone `catalog` answers it from, with `per_zone` on.
+    pub(crate) fn record_zone(
+        &self,
+        catalog: &arc_swap::ArcSwap<crate::catalog::Catalog>,
+        query: &[u8],
+        response: &[u8],
+    ) {
+        if let Some(zones) = &self.zones {
+            zones.record(&catalog.load(), query, response);
+        }
+    }
+
+    /// The per-zone sums, with `per_zone` on.
+    pub(crate) fn zone_totals(&self) -> Option<Vec<super::zones::ZoneTotals>> {
+        self.zones.as_ref().map(super::zones::ZoneCounters::totals)
+    }
+
     /// Counts one query from `client` answered with `response` (empty: no
     /// response was sent), `elapsed` after it was received. `tcp` says the transport.
     pub(crate) fn record(&self, tcp: bool, client: IpAddr, query: &[u8], response: &[u8], elapsed: Duration) {
@@ -172,33 +266,16 @@ impl QueryCounters {
     }
 
     fn record_slot(&self, tcp: bool, client: IpAddr, qtype_slot: usize, response: &[u8], elapsed: Duration) {
-        let shard = &self.shards[shard_index()];
+        let shard = self.shards.local();
         let (t, f) = (usize::from(tcp), usize::from(client.is_ipv6() && !is_v4_mapped(client)));
         shard.queries[t][f][qtype_slot].fetch_add(1, Relaxed);
-        if response.len() < 4 {
+        let Some(rcode_slot) = rcode_slot(response) else {
             return;
-        }
-        let rcode = usize::from(response[3] & 0x0f);
-        let rcode_slot = match rcode {
-            0..=5 => rcode,
-            9 => 6,
-            _ => 7,
         };
         shard.responses[t][f][rcode_slot].fetch_add(1, Relaxed);
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let bucket = LATENCY_BOUNDS_NS
-            .iter()
-            .position(|&b| ns <= b)
-            .unwrap_or(LATENCY_BOUNDS_NS.len());
-        shard.latency[t].buckets[bucket].fetch_add(1, Relaxed);
-        shard.latency[t].sum.fetch_add(ns, Relaxed);
-        let len = response.len();
-        let bucket = SIZE_BOUNDS
-            .iter()
-            .position(|&b| len as f64 <= b)
-            .unwrap_or(SIZE_BOUNDS.len());
-        shard.size[t].buckets[bucket].fetch_add(1, Relaxed);
-        shard.size[t].sum.fetch_add(len as u64, Relaxed);
+        shard.latency[t].observe(&LATENCY_BOUNDS_NS, ns);
+        shard.size[t].observe(&SIZE_BOUNDS_BYTES, response.len() as u64);
     }
 
     /// Sums every shard.
@@ -207,20 +284,20 @@ impl QueryCounters {
         for (t, transport) in TRANSPORTS.iter().enumerate() {
             for (f, family) in FAMILIES.iter().enumerate() {
                 for slot in 0..QTYPE_SLOTS {
-                    let n = self.sum(|s| &s.queries[t][f][slot]);
+                    let n = self.shards.sum(|s| &s.queries[t][f][slot]);
                     if n > 0 {
                         let label = QTYPES.get(slot).map_or(QTYPE_OTHER, |(_, l)| l);
                         totals.queries.push((transport, family, label, n));
                     }
                 }
                 for (slot, label) in RCODES.iter().enumerate() {
-                    let n = self.sum(|s| &s.responses[t][f][slot]);
+                    let n = self.shards.sum(|s| &s.responses[t][f][slot]);
                     if n > 0 {
                         totals.responses.push((transport, family, label, n));
                     }
                 }
             }
-            let latency = self.histogram(&LATENCY_BOUNDS, |s| &s.latency[t].buckets, |s| &s.latency[t].sum);
+            let latency = self.shards.histogram(&LATENCY_BOUNDS, |s| &s.latency[t]);
             totals.latency.push((
                 transport,
                 Histogram {
@@ -228,38 +305,21 @@ impl QueryCounters {
                     ..latency
                 },
             ));
-            let size = self.histogram(&SIZE_BOUNDS, |s| &s.size[t].buckets, |s| &s.size[t].sum);
+            let size = self.shards.histogram(&SIZE_BOUNDS, |s| &s.size[t]);
             totals.size.push((transport, size));
         }
         totals
     }
+}
 
-    fn sum(&self, cell: impl Fn(&Shard) -> &AtomicU64) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| cell(s).load(Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-
-    fn histogram<const N: usize>(
-        &self,
-        bounds: &[f64],
-        buckets: impl Fn(&Shard) -> &[AtomicU64; N],
-        sum: impl Fn(&Shard) -> &AtomicU64,
-    ) -> Histogram {
-        let mut count = 0;
-        let mut out = Vec::with_capacity(N);
-        for i in 0..N {
-            let n = self.sum(|s| &buckets(s)[i]);
-            count += n;
-            out.push((bounds.get(i).copied().unwrap_or(f64::INFINITY), n));
-        }
-        Histogram {
-            buckets: out,
-            sum: self.sum(sum) as f64,
-            count,
-        }
-    }
+/// The [`RCODES`] slot of a response's header RCODE; `None` when no response was sent.
+pub(crate) fn rcode_slot(response: &[u8]) -> Option<usize> {
+    let rcode = usize::from(response.get(3)? & 0x0f);
+    Some(match rcode {
+        0..=5 => rcode,
+        9 => 6,
+        _ => 7,
+    })
 }
 
 fn is_v4_mapped(ip: IpAddr) -> bool {

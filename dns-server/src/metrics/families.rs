@@ -185,6 +185,9 @@ fn queries(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "Responses sent from userspace by transport, address family and header RCODE.",
         responses.collect::<Vec<_>>(),
     )?;
+    if let Some(zones) = s.shared.metrics.as_ref().and_then(|m| m.zone_totals()) {
+        per_zone(e, &zones)?;
+    }
     histograms(
         e,
         "dns_server_answer_duration_seconds",
@@ -196,6 +199,30 @@ fn queries(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "dns_server_response_size_bytes",
         "Size of the responses sent from userspace, by transport.",
         &totals.size,
+    )
+}
+
+/// `per_zone = true`: queries and responses by zone.
+fn per_zone(e: &mut DescriptorEncoder, zones: &[crate::metrics::zones::ZoneTotals]) -> fmt::Result {
+    let zone = |z: &crate::metrics::zones::ZoneTotals| ("zone", z.zone.clone());
+    counter(
+        e,
+        "dns_server_zone_queries",
+        "Queries answered in userspace, by the zone they fell in (zone \"other\": zones past the per-zone bound).",
+        zones.iter().map(|z| (vec![zone(z)], z.queries)).collect::<Vec<_>>(),
+    )?;
+    counter(
+        e,
+        "dns_server_zone_responses",
+        "Responses sent from userspace, by zone and header RCODE.",
+        zones
+            .iter()
+            .flat_map(|z| {
+                z.responses
+                    .iter()
+                    .map(move |&(rcode, n)| (vec![zone(z), ("rcode", rcode.to_string())], n))
+            })
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -322,6 +349,56 @@ fn resolver(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         "dns_server_resolver_in_flight",
         "Client resolutions under way.",
         [(Labels::new(), in_flight as f64)],
+    )?;
+    let t = recursion.resolver.counters.totals();
+    let result = |label: &str| vec![("result", label.to_string())];
+    counter(
+        e,
+        "dns_server_resolver_cache_lookups",
+        "Client questions answered whole from the resolver's cache (hit) or sent to the network (miss).",
+        [(result("hit"), t.cache_hits), (result("miss"), t.cache_misses)],
+    )?;
+    counter(
+        e,
+        "dns_server_resolver_cache_evictions",
+        "Entries evicted from the resolver's cache to stay within its memory bound.",
+        [(Labels::new(), cache.evictions())],
+    )?;
+    counter(
+        e,
+        "dns_server_resolver_prefetches",
+        "Popular entries refreshed before they expired.",
+        [(Labels::new(), t.prefetches)],
+    )?;
+    counter(
+        e,
+        "dns_server_resolver_stale_answers",
+        "Expired answers served because every server failed (RFC 8767).",
+        [(Labels::new(), t.stale_answers)],
+    )?;
+    counter(
+        e,
+        "dns_server_resolver_upstream_queries",
+        "Queries sent upstream, by result: the answer's RCODE, timeout, or error (a socket error or an unreadable answer).",
+        t.upstream
+            .iter()
+            .map(|&(label, n)| (result(label), n))
+            .collect::<Vec<_>>(),
+    )?;
+    counter(
+        e,
+        "dns_server_resolver_validations",
+        "Resolutions by what DNSSEC validation said of their answer (while validating).",
+        t.validation
+            .iter()
+            .map(|&(label, n)| (result(label), n))
+            .collect::<Vec<_>>(),
+    )?;
+    histogram(
+        e,
+        "dns_server_resolver_resolution_duration_seconds",
+        "Time the resolutions that went to the network took, prefetches included.",
+        &t.latency,
     )
 }
 
@@ -421,6 +498,12 @@ pub(crate) fn gauge(
         }
     }
     Ok(())
+}
+
+/// One histogram family of a single series.
+fn histogram(e: &mut DescriptorEncoder, name: &str, help: &str, h: &Histogram) -> fmt::Result {
+    e.encode_descriptor(name, help, None, MetricType::Histogram)?
+        .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)
 }
 
 /// One histogram family, a series per transport.

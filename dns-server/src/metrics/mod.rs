@@ -7,6 +7,7 @@
 //!   per-CPU map, the catalog and the resolver;
 //! - [`exposition`]: the text format a scraper asked for (OpenMetrics, or
 //!   Prometheus text 0.0.4);
+//! - [`zones`]: queries and responses by zone, with `per_zone = true`;
 //! - [`http`]: the endpoint (hyper), bounded against slow or many scrapers;
 //!   the sidecar serves its own families (`sidecar::metrics`) through it too.
 //!
@@ -16,6 +17,7 @@ pub(crate) mod counters;
 pub(crate) mod exposition;
 pub(crate) mod families;
 pub(crate) mod http;
+pub(crate) mod zones;
 
 use std::{sync::Arc, time::SystemTime};
 

@@ -118,6 +118,9 @@ struct Inner {
     ring: VecDeque<Key>,
     /// Sum of the entries' `bytes`.
     bytes: usize,
+    /// Entries evicted to keep within the memory bound (counted under the
+    /// lock eviction holds anyway).
+    evictions: u64,
 }
 
 impl Inner {
@@ -135,6 +138,7 @@ impl Inner {
             }
             if let Some(old) = self.map.remove(&key) {
                 self.bytes -= old.bytes;
+                self.evictions += 1;
             }
             return true;
         }
@@ -313,6 +317,11 @@ impl Cache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
+    /// Entries evicted so far to stay within the memory bound.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).evictions
+    }
+
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).map.len()
@@ -415,6 +424,11 @@ mod tests {
             cache.put_records(vec![rec(&format!("n{i}.example."), &[0; 16])], 300, t0);
         }
         assert!(cache.bytes() <= 4000, "bound kept: {}", cache.bytes());
+        assert_eq!(
+            cache.evictions(),
+            200 - cache.len() as u64,
+            "every entry gone was an eviction"
+        );
         let newest = Name::parse("n199.example.", None).expect("name");
         let oldest = Name::parse("n0.example.", None).expect("name");
         assert!(cache.get(&newest, 1, false, t0).is_some());

@@ -103,18 +103,20 @@ impl Resolver {
             tracing::trace!(name = %qname, qtype, "prefetch skipped: being resolved already");
             return;
         };
+        self.counters.prefetch();
         let resolution = ticket.resolution(|| self.resolve_with(qname, qtype, true)).await;
         tracing::debug!(name = %qname, qtype, rcode = resolution.rcode, "prefetched");
     }
 
     async fn resolve_with(&self, qname: &Name, qtype: u16, refresh: bool) -> Resolution {
+        let started = Instant::now();
         let mut budget = Budget::new(self.config.limits);
         let mut prefetch = false;
         let hops = Hops {
             refresh,
             prefetch: &mut prefetch,
         };
-        match self.resolve_in(qname.clone(), qtype, &mut budget, 0, hops).await {
+        let resolution = match self.resolve_in(qname.clone(), qtype, &mut budget, 0, hops).await {
             Ok(resolution) => Resolution { prefetch, ..resolution },
             Err(error) => {
                 tracing::debug!(name = %qname, qtype, %error, "resolution failed");
@@ -123,7 +125,12 @@ impl Resolver {
                     ..Resolution::default()
                 }
             }
+        };
+        self.counters.resolved(started.elapsed());
+        if self.config.validation && self.config.forwarders.is_empty() {
+            self.counters.validated(resolution.security);
         }
+        resolution
     }
 
     /// Resolves with a budget shared by nested lookups.
@@ -157,7 +164,11 @@ impl Resolver {
                     None => match self.find(&name, qtype, budget, depth).await {
                         Ok(found) => found,
                         // RFC 8767: every server failed; an expired answer beats none.
-                        Err(error) => self.cached(&name, qtype, true, &mut false).ok_or(error)?,
+                        Err(error) => {
+                            let stale = self.cached(&name, qtype, true, &mut false).ok_or(error)?;
+                            self.counters.stale_answer();
+                            stale
+                        }
                     },
                 };
                 match absorb(&mut result, found, &mut seen)? {
@@ -195,8 +206,9 @@ impl Resolver {
             let hit = hit_or_cname(qtype, |t| self.cache.get(name, t, false, now))?;
             prefetch |= hit.prefetch;
             Some(hit)
-        })?;
-        Some(Resolution { prefetch, ..result })
+        });
+        self.counters.cache_lookup(result.is_some());
+        Some(Resolution { prefetch, ..result? })
     }
 
     /// As [`Resolver::resolve_cached`], but without counting hits (the
@@ -522,7 +534,9 @@ impl Resolver {
                 let started = Instant::now();
                 // No try may outlast the client's budget.
                 let wait = self.config.limits.upstream_timeout.min(budget.remaining());
-                match upstream::exchange(server, &ask, wait, self.config.dnstap.as_deref()).await {
+                let answer = upstream::exchange(server, &ask, wait, self.config.dnstap.as_deref()).await;
+                self.counters.upstream(answer.as_ref().map(|m| m.rcode()));
+                match answer {
                     Ok(message) => {
                         self.servers.answered(ip, started.elapsed());
                         if edns && matches!(message.rcode(), rcode::FORMERR | rcode::NOTIMP) {

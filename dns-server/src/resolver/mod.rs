@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod classify;
+pub(crate) mod counters;
 pub(crate) mod dnssec;
 pub(crate) mod hints;
 pub(crate) mod in_flight;
@@ -180,6 +181,8 @@ pub(crate) struct Resolver {
     in_flight: in_flight::InFlight,
     /// Zones' validated keys (or why there are none), beside the cache.
     keys: validate::KeyCache,
+    /// What it did, per thread.
+    pub counters: counters::ResolverCounters,
 }
 
 impl Resolver {
@@ -191,6 +194,7 @@ impl Resolver {
             servers: ServerStats::default(),
             in_flight: in_flight::InFlight::default(),
             keys: validate::KeyCache::default(),
+            counters: counters::ResolverCounters::default(),
         }
     }
 }

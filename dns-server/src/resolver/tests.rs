@@ -133,6 +133,13 @@ async fn a_burst_of_prefetches_of_one_question_asks_upstream_once() {
         resolver.resolve_cached(&www(), 1).is_some(),
         "the prefetch filled the cache"
     );
+    let counted = resolver.counters.totals();
+    assert_eq!(
+        (counted.prefetches, counted.cache_hits, counted.latency.count),
+        (1, 1, 1),
+        "one prefetch started, one resolution, then a hit: {counted:?}"
+    );
+    assert!(counted.upstream.contains(&("noerror", 1)), "{counted:?}");
 }
 
 #[tokio::test]
@@ -186,6 +193,7 @@ async fn no_prefetch_starts_while_a_client_resolves_the_question() {
         1,
         "the prefetch left the question to the resolution under way"
     );
+    assert_eq!(resolver.counters.totals().prefetches, 0, "none started");
 }
 
 #[tokio::test]

@@ -162,6 +162,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, li
         if let Some(metrics) = &shared.metrics {
             let response = framed.as_ref().map_or(&[][..], |f| &f[2..]);
             metrics.record(true, peer.ip(), &query, response, arrived.elapsed());
+            metrics.record_zone(&shared.catalog, &query, response);
         }
         let Some(framed) = framed else {
             return Close::NotAQuery;

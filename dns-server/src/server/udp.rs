@@ -147,6 +147,7 @@ fn answer_batch(
         }
         if let Some(metrics) = &shared.metrics {
             metrics.record(false, peer.ip(), query, out, arrived.elapsed());
+            metrics.record_zone(&shared.catalog, query, out);
         }
     }
 }

@@ -13,6 +13,9 @@
 //! [metrics]                        # the sidecar's own Prometheus metrics; off unless set
 //! listen = "127.0.0.1:9154"
 //!
+//! [control]                        # `dns-server ctl --socket PATH status|drain|withdraw|resume`
+//! socket = "/run/dns-server/sidecar.sock"   # off unless set; made mode 0600
+//!
 //! [sidecar.announce]               # attributes while up (drain adds to them)
 //! communities = []                 # "ASN:VALUE"
 //! large_communities = []           # "GLOBAL:DATA1:DATA2"
@@ -88,13 +91,15 @@ pub enum ConfigError {
     },
 }
 
-/// The whole file: a `[sidecar]` table, and `[metrics]`.
+/// The whole file: a `[sidecar]` table, `[metrics]` and `[control]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     sidecar: SidecarConfig,
     #[serde(default)]
     metrics: crate::config::MetricsSection,
+    #[serde(default)]
+    control: crate::config::ControlSection,
 }
 
 /// The `[sidecar]` table.
@@ -136,6 +141,9 @@ pub struct SidecarConfig {
     /// Where the sidecar serves its metrics (the file's `[metrics] listen`); none: nowhere.
     #[serde(skip)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The control socket `dns-server ctl` talks to (the file's `[control] socket`); none: no socket.
+    #[serde(skip)]
+    pub control_socket: Option<PathBuf>,
 }
 
 fn default_state_file() -> PathBuf {
@@ -473,6 +481,7 @@ impl SidecarConfig {
         })?;
         let mut config = file.sidecar;
         config.metrics_listen = file.metrics.listen;
+        config.control_socket = file.control.socket;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: PathBuf::new(),
             message,

@@ -6,10 +6,12 @@
 //!   (shared check failures drain, never withdraw); `maintenance`: the operator's file.
 //! - `speaker`: BIRD (`bird`), GoBGP (`gobgp`) or dry run.
 //! - `run`: the loop, the clean stop (drain, wait, withdraw) and `--withdraw-all`;
-//!   `state_file`: the JSON file monitoring reads.
+//!   `state_file`: the JSON file monitoring reads; `control`: `dns-server ctl`
+//!   status, drain, withdraw and resume on the sidecar's own socket.
 
 pub(crate) mod bird;
 pub mod config;
+mod control;
 mod gobgp;
 mod health;
 mod maintenance;
@@ -35,4 +37,7 @@ pub enum SidecarError {
     /// The metrics endpoint could not be started.
     #[error("serving metrics on {0}")]
     Metrics(String),
+    /// The control socket could not be bound.
+    #[error("control socket {0}")]
+    Control(String),
 }

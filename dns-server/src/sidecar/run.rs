@@ -10,6 +10,7 @@ use tokio::{
 use super::{
     SidecarError,
     config::{CheckKind, SidecarConfig},
+    control::{self, Control},
     health::{Summary, Tracker},
     maintenance,
     metrics::{Collector, SidecarMetrics},
@@ -18,6 +19,7 @@ use super::{
     state::{Announcement, Machine, State, Transition},
     state_file::{self, Snapshot},
 };
+use crate::control::protocol::{Reply, Request};
 
 /// How often the maintenance file is read when no probe result arrives.
 const MAINTENANCE_POLL: Duration = Duration::from_millis(250);
@@ -55,6 +57,9 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
             std::sync::Arc::new(move |format| crate::metrics::encode(Box::new(Collector(collected.clone())), format));
         crate::metrics::http::start(addr, render).map_err(|e| SidecarError::Metrics(format!("{addr}: {e}")))?;
     }
+    let socket = config.control_socket.clone();
+    let mut control = Control::start(socket.as_deref())
+        .map_err(|e| SidecarError::Control(format!("{}: {e}", socket.clone().unwrap_or_default().display())))?;
     let mut sidecar = Sidecar {
         speaker,
         machine,
@@ -121,8 +126,12 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
             }
             _ = maintenance_poll.tick() => sidecar.step().await,
             _ = reconcile.tick() => sidecar.reconcile().await,
+            Some((request, reply)) = control.requests.recv() => {
+                let _ = reply.send(sidecar.command(request).await);
+            }
         }
     }
+    control.stop(socket.as_deref());
     for probe in probes {
         probe.abort();
     }
@@ -151,6 +160,35 @@ pub async fn withdraw_all(config: SidecarConfig) -> Result<(), SidecarError> {
 }
 
 impl Sidecar {
+    /// Answers a control request: the maintenance switch, then the status.
+    async fn command(&mut self, request: Request) -> Reply {
+        if let Some(wanted) = control::maintenance(&request) {
+            let file = &self.config.maintenance_file;
+            if let Err(e) = control::set_maintenance(file, wanted) {
+                return Reply::error(format!("{}: {e}", file.display()));
+            }
+            tracing::info!(?wanted, file = %file.display(), "maintenance set over the control socket");
+            self.step().await;
+        } else if request != (Request::Status {}) {
+            return control::not_ours(&request);
+        }
+        let snapshot = Snapshot::new(
+            self.machine.state(),
+            self.machine.reason(),
+            self.announced,
+            self.speaker_error.as_deref(),
+            self.since,
+            &self.trackers,
+        );
+        let (maintenance, _) = maintenance::read(&self.config.maintenance_file);
+        let prefixes = self.config.prefixes.iter().map(ToString::to_string).collect();
+        control::status(
+            serde_json::to_value(&snapshot).unwrap_or_default(),
+            prefixes,
+            maintenance,
+        )
+    }
+
     /// Reads maintenance, steps the machine and acts on a transition.
     async fn step(&mut self) {
         let (maintenance, warning) = maintenance::read(&self.config.maintenance_file);

@@ -3,6 +3,7 @@
 //! delegations, a poisoning attempt, the ACL, and Unbound as the reference.
 
 mod lab;
+mod metrics;
 mod unbound;
 mod validation;
 

@@ -13,16 +13,16 @@ use crate::harness::{Denial, Response, Server, Signer, sign_with_ldns_args, sign
 const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
 
 /// The signed lab and the trust anchor file for its root.
-struct SignedLab {
-    lab: Lab,
-    anchors: PathBuf,
+pub(super) struct SignedLab {
+    pub(super) lab: Lab,
+    pub(super) anchors: PathBuf,
     /// A root anchor matching none of the root's keys (`test.`'s DS, renamed).
     wrong_anchors: PathBuf,
 }
 
 /// Builds and starts the hierarchy: leaves first, so that each parent
 /// carries its children's DS when it is signed.
-fn signed_lab() -> SignedLab {
+pub(super) fn signed_lab() -> SignedLab {
     let mut lab = Lab::empty();
     let dir = lab.dir.path().to_path_buf();
     let leaf = lab.ip(host::LEAF);

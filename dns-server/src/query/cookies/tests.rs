@@ -107,8 +107,8 @@ impl Rig {
         out
     }
 
-    fn count(&self, counter: impl Fn(&Stats) -> &std::sync::atomic::AtomicU64) -> u64 {
-        counter(&self.stats).load(std::sync::atomic::Ordering::Relaxed)
+    fn count(&self, counter: impl Fn(&Stats) -> &crate::stats::Counter) -> u64 {
+        counter(&self.stats).get()
     }
 }
 
