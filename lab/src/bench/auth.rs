@@ -48,9 +48,9 @@ pub struct Args {
 /// The zone served and the queries asked.
 #[derive(Clone, Copy)]
 pub enum Mix {
-    /// The plain bench zone and its mix (see [`zone`]).
+    /// The plain bench zone and its mix (see the `zone` module).
     Plain,
-    /// The bench zone signed, asked with DO=1 (see [`signed`]).
+    /// The bench zone signed, asked with DO=1 (see the `signed` module).
     Signed(Denial),
 }
 
