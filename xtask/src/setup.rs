@@ -13,24 +13,25 @@ use crate::cmd::{self, note};
 
 /// Every Debian package the tests, the lab and the benchmarks use.
 pub const ALL_PACKAGES: &[&str] = &[
-    "bind9-dnsutils", // dig: end-to-end checks over the wire
-    "bind9",          // named: a hidden primary for the secondary-zone tests
-    "knot",           // knotd: a peer to compare against
-    "knot-dnsutils",  // kdig and kxdpgun, the load generator
-    "nsd",            // a peer to compare against
-    "unbound",        // a recursive peer, and the validator of our signed answers
-    "ldnsutils",      // ldns-signzone, ldns-keygen: signing test zones
-    "bind9-utils",    // dnssec-signzone, dnssec-keygen: the other signer of test zones
-    "bird2",          // BGP speaker announcing the anycast prefix
-    "gobgpd",         // the other BGP speaker the sidecar can drive
-    "bpftool",        // inspecting loaded programs and maps
-    "xdp-tools",      // xdp-loader, xdpdump
-    "dnsperf",        // closed-loop load generator
-    "iproute2",       // ip netns, ss
-    "tcpdump",        // looking at test traffic
-    "g++",            // libFuzzer (C++) for `cargo xtask fuzz`
-    "prometheus",     // prometheus and promtool: scrape and lint our metrics endpoint
-    "fstrm-bin",      // fstrm_capture: a Frame Streams reader for the dnstap tests
+    "bind9-dnsutils",   // dig: end-to-end checks over the wire
+    "bind9",            // named: a hidden primary for the secondary-zone tests
+    "knot",             // knotd: a peer to compare against
+    "knot-dnsutils",    // kdig and kxdpgun, the load generator
+    "knot-dnssecutils", // kzonesign, keymgr: Knot as a signer of test zones
+    "nsd",              // a peer to compare against
+    "unbound",          // a recursive peer, and the validator of our signed answers
+    "ldnsutils",        // ldns-signzone, ldns-keygen: signing test zones
+    "bind9-utils",      // dnssec-signzone, dnssec-keygen: the other signer of test zones
+    "bird2",            // BGP speaker announcing the anycast prefix
+    "gobgpd",           // the other BGP speaker the sidecar can drive
+    "bpftool",          // inspecting loaded programs and maps
+    "xdp-tools",        // xdp-loader, xdpdump
+    "dnsperf",          // closed-loop load generator
+    "iproute2",         // ip netns, ss
+    "tcpdump",          // looking at test traffic
+    "g++",              // libFuzzer (C++) for `cargo xtask fuzz`
+    "prometheus",       // prometheus and promtool: scrape and lint our metrics endpoint
+    "fstrm-bin",        // fstrm_capture: a Frame Streams reader for the dnstap tests
 ];
 
 /// Daemons that Debian's post-install scripts may start; none may stay behind.

@@ -79,7 +79,7 @@ pub(crate) struct Builder {
     /// A check that failed as records arrived (out of zone, foreign class).
     suspect: bool,
     /// The version being replaced, whose equal nodes the new one shares.
-    previous: Option<Names>,
+    previous: Option<Zone>,
     /// The owner names outgrew what a run can point into.
     too_many_names: bool,
 }
@@ -138,7 +138,7 @@ impl Builder {
     /// Builds the new version of `previous` (a reload): every node equal to
     /// one of `previous`'s is that node, shared, not a copy.
     pub(crate) fn replacing(mut self, previous: &Zone) -> Builder {
-        self.previous = Some(previous.names().clone());
+        self.previous = Some(previous.clone());
         self
     }
 
@@ -229,7 +229,8 @@ impl Builder {
                 .then_with(|| self.key_at(a.name()).cmp(self.key_at(b.name())))
                 .then_with(|| a.first.cmp(&b.first))
         });
-        let previous = self.previous.take();
+        let previous_zone = self.previous.take();
+        let previous = previous_zone.as_ref().map(|z| z.names().clone());
         let mut writer = NodeWriter::sharing(previous.clone());
         let patched = previous.and_then(|old| self.patch(&runs, &old, &mut writer));
         let (names, mut checks) = match patched {
@@ -250,7 +251,7 @@ impl Builder {
                 message: format!("zone {} failed a check: {}", self.given, checks.why),
             });
         }
-        Zone::from_nodes(&self.origin, names)
+        Zone::from_nodes_after(&self.origin, names, previous_zone.as_ref())
     }
 
     /// Every node in canonical order, empty non-terminals included, each

@@ -151,4 +151,13 @@ impl Names {
             imbl::ordset::DiffItem::Add(e) | imbl::ordset::DiffItem::Remove(e) => &e.node,
         })
     }
+
+    /// As [`Names::diff`] from `self` to `other`, each node marked: true
+    /// when `other` added it, false when it removed (or replaced) it.
+    pub(crate) fn changes<'a>(&'a self, other: &'a Names) -> impl Iterator<Item = (bool, &'a Node)> {
+        self.set.diff(&other.set).map(|item| match item {
+            imbl::ordset::DiffItem::Add(e) => (true, &e.node),
+            imbl::ordset::DiffItem::Remove(e) => (false, &e.node),
+        })
+    }
 }

@@ -1,14 +1,17 @@
 //! NSEC3 (RFC 5155): owner-name hashes and a zone version's chain indexed by hash.
 //!
-//! The chain is built once per zone version (when [`super::tree::Zone`] is
-//! made, at load and after each update), so a query finds the NSEC3 that
-//! matches or covers a hash with a binary search instead of a walk over the
-//! zone. SHA-1 comes from `ring`: no hand-written crypto.
+//! The chain is built at load and followed through each new version (an
+//! update or a reload applies only its changed names to the old version's
+//! maps), so a query finds the NSEC3 that matches or covers a hash with a
+//! B-tree search instead of a walk over the zone, and the names of the zone
+//! are hashed once, not per query. SHA-1 comes from `ring`: no hand-written
+//! crypto.
 
 use std::sync::Arc;
 
 use data_encoding::BASE32_DNSSEC;
 use dns_wire::wire::rtype;
+use imbl::{HashMap, OrdMap};
 
 use super::node::Node;
 
@@ -67,13 +70,28 @@ pub(crate) fn hash(lower: &[u8], params: &Params) -> Hash {
     h
 }
 
-/// The NSEC3 records of one zone version, by owner hash.
-#[derive(Debug)]
+/// The NSEC3 records of one zone version, by owner hash, and the hash of
+/// every other name of the zone.
+///
+/// Both are persistent maps: a new version's chain is the old one's with
+/// the changed names applied ([`Chain::follow`]), sharing the rest, so an
+/// update costs about its changes, not a walk and a hash of every name.
+#[derive(Clone, Debug)]
 pub(crate) struct Chain {
     /// The parameters of the apex's NSEC3PARAM.
     pub params: Params,
-    /// Owner hash and node, sorted by hash.
-    entries: Vec<(Hash, Node)>,
+    /// Owner hash and NSEC3 node of each link.
+    links: OrdMap<Hash, Node>,
+    /// The hash of each name of the zone that is not a link (lower-cased
+    /// wire), computed once per version that adds it: the matching and
+    /// closest-encloser proofs of a negative answer then hash only names
+    /// that do not exist (the next closer name, an absent wildcard).
+    hashes: HashMap<Box<[u8]>, Hash>,
+}
+
+/// The NSEC3PARAM parameters of the apex, when this server can hash them.
+fn params_of(apex_node: &Node) -> Option<Params> {
+    apex_node.get(rtype::NSEC3PARAM)?.rdatas().find_map(Params::of)
 }
 
 impl Chain {
@@ -87,53 +105,115 @@ impl Chain {
     ) -> Option<Arc<Chain>> {
         // Salt and iterations as published (the loader warns when they are
         // not RFC 9276's: validators may then treat the zone as insecure).
-        let params = apex_node.get(rtype::NSEC3PARAM)?.rdatas().find_map(Params::of)?;
-        let mut entries = Vec::new();
+        let params = params_of(apex_node)?;
+        let mut chain = Chain {
+            params,
+            links: OrdMap::new(),
+            hashes: HashMap::new(),
+        };
         for node in nodes {
-            let Some(set) = node.get(rtype::NSEC3) else { continue };
-            // Only the records of the chain NSEC3PARAM names (RFC 5155 7.3).
-            if !set.rdatas().any(|r| Params::of(r).as_ref() == Some(&params)) {
-                continue;
+            chain.add(apex, node);
+        }
+        Some(Arc::new(chain))
+    }
+
+    /// The chain of a new version of the zone whose chain was `previous`,
+    /// from the nodes the new version removed (or replaced) and those it
+    /// added: the old maps with those applied, sharing everything else.
+    /// `None` when the new apex has other parameters or none (build afresh).
+    pub(crate) fn follow<'n>(
+        previous: &Chain,
+        apex: &[u8],
+        apex_node: &Node,
+        removed: impl Iterator<Item = &'n Node>,
+        added: impl Iterator<Item = &'n Node>,
+    ) -> Option<Arc<Chain>> {
+        if params_of(apex_node)? != previous.params {
+            return None;
+        }
+        let mut chain = previous.clone();
+        // Removals first: a changed node is removed, then added back.
+        for node in removed {
+            chain.remove(apex, node);
+        }
+        for node in added {
+            chain.add(apex, node);
+        }
+        Some(Arc::new(chain))
+    }
+
+    /// The owner hash of `node` when it is a link of this chain: an NSEC3
+    /// with the chain's parameters (RFC 5155 7.3), one label below the apex.
+    fn link_hash(&self, apex: &[u8], node: &Node) -> Option<Hash> {
+        let set = node.get(rtype::NSEC3)?;
+        if !set.rdatas().any(|r| Params::of(r).as_ref() == Some(&self.params)) {
+            return None;
+        }
+        let owner = node.owner();
+        if crate::name::parent(owner).is_none_or(|p| !p.eq_ignore_ascii_case(apex)) {
+            return None;
+        }
+        let label = owner[1..1 + usize::from(owner[0])].to_ascii_lowercase();
+        let decoded = BASE32_DNSSEC.decode(&label).ok()?;
+        Hash::try_from(&decoded[..]).ok()
+    }
+
+    fn add(&mut self, apex: &[u8], node: &Node) {
+        match self.link_hash(apex, node) {
+            Some(h) => {
+                self.links.insert(h, node.clone());
             }
-            let owner = node.owner();
-            let label_len = usize::from(owner[0]);
-            if crate::name::parent(owner).is_none_or(|p| !p.eq_ignore_ascii_case(apex)) {
-                continue;
-            }
-            let label = owner[1..1 + label_len].to_ascii_lowercase();
-            let Ok(decoded) = BASE32_DNSSEC.decode(&label) else {
-                continue;
-            };
-            if let Ok(h) = Hash::try_from(&decoded[..]) {
-                entries.push((h, node.clone()));
+            None => {
+                let lower: Box<[u8]> = node.owner().to_ascii_lowercase().into();
+                let h = hash(&lower, &self.params);
+                self.hashes.insert(lower, h);
             }
         }
-        entries.sort_unstable_by_key(|e| e.0);
-        Some(Arc::new(Chain { params, entries }))
+    }
+
+    fn remove(&mut self, apex: &[u8], node: &Node) {
+        match self.link_hash(apex, node) {
+            Some(h) => {
+                self.links.remove(&h);
+            }
+            None => {
+                self.hashes.remove(&node.owner().to_ascii_lowercase()[..]);
+            }
+        }
+    }
+
+    /// Whether both index the same links (the same nodes) and name hashes.
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Chain) -> bool {
+        self.params == other.params && self.links == other.links && self.hashes == other.hashes
     }
 
     /// Owner hash and NSEC3 node of each link, in hash order.
     pub(crate) fn links(&self) -> impl Iterator<Item = (&Hash, &Node)> {
-        self.entries.iter().map(|(h, n)| (h, n))
+        self.links.iter()
     }
 
-    /// The hash of a lower-cased wire name under this chain's parameters.
+    /// The hash of a lower-cased wire name under this chain's parameters:
+    /// the one stored for a name of the zone, else computed.
     pub(crate) fn hash(&self, lower: &[u8]) -> Hash {
-        hash(lower, &self.params)
+        match self.hashes.get(lower) {
+            Some(h) => *h,
+            None => hash(lower, &self.params),
+        }
     }
 
     /// The NSEC3 whose owner hash is `h`.
     pub(crate) fn matching(&self, h: &Hash) -> Option<&Node> {
-        let i = self.entries.binary_search_by(|e| e.0.cmp(h)).ok()?;
-        Some(&self.entries[i].1)
+        self.links.get(h)
     }
 
     /// The NSEC3 that covers `h` (RFC 5155 3.1.7): the last owner hash below
     /// it, or the last of the chain, whose next hash wraps round to the first.
     pub(crate) fn covering(&self, h: &Hash) -> Option<&Node> {
-        let below = self.entries.partition_point(|e| e.0 < *h);
-        let i = below.checked_sub(1).unwrap_or(self.entries.len().checked_sub(1)?);
-        Some(&self.entries[i].1)
+        let below = self.links.range(..*h).next_back();
+        below
+            .or_else(|| self.links.get_max().map(|(k, v)| (k, v)))
+            .map(|(_, n)| n)
     }
 }
 
@@ -178,5 +258,135 @@ mod tests {
         assert!(!p.follows_rfc_9276());
         assert!(Params::of(&[2, 0, 0, 0, 0]).is_none(), "unknown algorithm");
         assert!(Params::of(&[1, 0, 0]).is_none(), "short");
+    }
+
+    /// xorshift64*: a fixed sequence, so a failure repeats.
+    fn below(state: &mut u64, n: usize) -> usize {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+
+    /// Random updates and reloads of an NSEC3 zone: each new version's
+    /// chain, followed from the version before, equals one built afresh
+    /// from all its names; so do the versions after a parameter change.
+    #[test]
+    fn a_followed_chain_equals_a_fresh_one() {
+        use crate::zone::{
+            build::Builder,
+            load,
+            tree::Zone,
+            update::{
+                Update,
+                walk::{ORIGIN, change, origin},
+            },
+        };
+        let plain = Params {
+            iterations: 0,
+            salt: Box::new([]),
+        };
+        let salted = Params {
+            iterations: 1,
+            salt: vec![0xaa, 0xbb].into(),
+        };
+        let names = ["@", "www", "a.b", "b", "x.y.z", "*.w", "sub.w", "deleg", "ns.deleg"];
+        let mut universe: Vec<(String, String, String)> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if *name != "@" {
+                universe.push((name.to_string(), "A".into(), format!("192.0.2.{i}")));
+            }
+            // Links of both parameter sets, hashed from the names (and the ENTs y.z, z, w).
+            for (params, text) in [(&plain, "1 0 0 -"), (&salted, "1 0 1 AABB")] {
+                let full = if *name == "@" {
+                    ORIGIN.to_string()
+                } else {
+                    format!("{name}.{ORIGIN}")
+                };
+                let wire = Name::parse(&full, None).expect("a name").as_wire().to_vec();
+                let owner = BASE32_DNSSEC.encode(&hash(&wire, params));
+                universe.push((owner, "NSEC3".into(), format!("{text} {} A RRSIG", "0".repeat(32))));
+            }
+        }
+        universe.push(("deleg".into(), "NS".into(), "ns.deleg".into()));
+        universe.push(("@".into(), "NSEC3PARAM".into(), "1 0 1 AABB".into()));
+        let param_plain = ("@".to_string(), "NSEC3PARAM".to_string(), "1 0 0 -".to_string());
+        let mut present: Vec<(String, String, String)> = vec![
+            ("@".into(), "SOA".into(), "ns1 hostmaster 1 7200 3600 1209600 60".into()),
+            ("@".into(), "NS".into(), "ns1".into()),
+            ("ns1".into(), "A".into(), "192.0.2.53".into()),
+            param_plain.clone(),
+        ];
+        let text_of = |records: &[(String, String, String)]| {
+            let mut text = format!("$ORIGIN {ORIGIN}\n");
+            for (o, t, r) in records {
+                text.push_str(&format!("{o} 300 {t} {r}\n"));
+            }
+            text
+        };
+        let fresh = |zone: &Zone| Chain::build(zone.origin.as_wire(), zone.apex(), zone.nodes());
+        let check = |zone: &Zone, step: usize, how: &str| match (zone.nsec3(), fresh(zone)) {
+            (Some(followed), Some(built)) => {
+                assert!(
+                    followed.same_as(&built),
+                    "step {step} ({how}): the followed chain differs from a fresh one"
+                );
+                assert_eq!(followed.links().count(), built.links().count());
+            }
+            (None, None) => {}
+            (a, b) => panic!(
+                "step {step} ({how}): chain {} but a fresh build {}",
+                a.is_some(),
+                b.is_some()
+            ),
+        };
+        let mut zone = load::from_str(&origin(), &text_of(&present), std::path::Path::new("start")).expect("loads");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut links_seen = 0;
+        for step in 0..400 {
+            let mut next = present.clone();
+            let mut update = Update::default();
+            for _ in 0..1 + below(&mut state, 3) {
+                if below(&mut state, 3) == 0 {
+                    let i = below(&mut state, next.len());
+                    if next[i].1 != "SOA" {
+                        let (o, t, r) = next.remove(i);
+                        update.remove.push(change(&o, &t, &r));
+                    }
+                } else {
+                    let mut record = universe[below(&mut state, universe.len())].clone();
+                    if below(&mut state, 8) == 0 {
+                        record = param_plain.clone();
+                    }
+                    if !next.contains(&record) {
+                        update.add.push(change(&record.0, &record.1, &record.2));
+                        next.push(record);
+                    }
+                }
+            }
+            // Every other step a reload of the file instead of an update.
+            let built = if step % 2 == 0 {
+                zone.apply(&update).map(|z| (z, "update"))
+            } else {
+                let mut builder = Builder::new(&origin()).replacing(&zone);
+                crate::zone::parse::parse_str_each(
+                    &text_of(&next),
+                    std::path::Path::new("reload"),
+                    &origin(),
+                    &mut |r| builder.push(r),
+                )
+                .expect("the model parses");
+                builder.finish().map(|z| (z, "reload"))
+            };
+            let Ok((new, how)) = built else { continue };
+            check(&new, step, how);
+            links_seen += new.nsec3().map_or(0, |c| c.links().count());
+            zone = new;
+            present = next;
+        }
+        assert!(
+            links_seen > 400,
+            "the walk should keep NSEC3 links in the zone ({links_seen} seen)"
+        );
     }
 }

@@ -115,7 +115,7 @@ impl Zone {
         for key in touched.keys() {
             check(&names, key, &apex_key).map_err(&fail)?;
         }
-        Zone::from_nodes(&self.origin, names).map_err(|e| fail(e.message))
+        Zone::from_nodes_after(&self.origin, names, Some(self)).map_err(|e| fail(e.message))
     }
 
     /// The lower-cased names whose nodes differ between `old` and `new`

@@ -1,43 +1,126 @@
-//! `cargo xtask bench auth`: authoritative answers per second, ours against NSD and Knot.
-use std::collections::BTreeMap;
+//! `cargo xtask bench auth`: authoritative answers per second, ours against NSD and Knot,
+//! on the plain bench zone or (`--signed`) on it signed, asked with DO=1.
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use anyhow::{Result, bail};
 
 use super::{
     rig::{Rig, SERVER_V4, SERVER_V6},
-    rounds::{self, Load, Results, Target, Turn},
+    rounds::{self, Load, Medians, Results, Target, Turn},
     servers::{Probe, Running, Server},
+    signed::{self, Denial},
     work_dir::WorkDir,
     zone,
 };
 use crate::cmd;
 
 /// The packages the rig runs: the peers, the generator, dig for the probe, ip.
-pub const PACKAGES: &[&str] = &["nsd", "knot", "knot-dnsutils", "bind9-dnsutils", "iproute2"];
+/// ldnsutils signs the zone of `--signed`.
+pub const PACKAGES: &[&str] = &[
+    "nsd",
+    "knot",
+    "knot-dnsutils",
+    "bind9-dnsutils",
+    "iproute2",
+    "ldnsutils",
+];
+
+/// The signed mix's targets (issue 14): ours in userspace against NSD and
+/// Knot, ours with XDP against Knot with XDP.
+const SIGNED_OVER_USERSPACE: f64 = 1.0;
+const SIGNED_OVER_KNOT_XDP: f64 = 2.0;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     load: Load,
-    /// Servers to measure, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Server::Nsd, Server::Knot, Server::Ours])]
-    servers: Vec<Server>,
+    /// Servers to measure, comma-separated [default: nsd,knot,ours; with
+    /// `--signed`, those and knot-xdp,ours-xdp].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    servers: Option<Vec<Server>>,
+    /// Serve the zone signed (by ldns-signzone, at bench time) with this
+    /// denial of existence, and ask with DO=1: 40% NXDOMAIN, 20% NODATA,
+    /// 20% positive, 10% wildcard answers, 10% referrals (half to signed children).
+    #[arg(long, value_enum)]
+    signed: Option<Denial>,
+}
+
+/// The zone served and the queries asked.
+#[derive(Clone, Copy)]
+pub enum Mix {
+    /// The plain bench zone and its mix (see the `zone` module).
+    Plain,
+    /// The bench zone signed, asked with DO=1 (see the `signed` module).
+    Signed(Denial),
 }
 
 pub fn run(args: &Args) -> Result<()> {
     super::prepare_machine()?;
-    let mut servers = args.servers.clone();
+    let mix = args.signed.map_or(Mix::Plain, Mix::Signed);
+    let mut servers = args.servers.clone().unwrap_or_else(|| match mix {
+        Mix::Plain => vec![Server::Nsd, Server::Knot, Server::Ours],
+        Mix::Signed(_) => vec![
+            Server::Nsd,
+            Server::Knot,
+            Server::Ours,
+            Server::KnotXdp,
+            Server::OursXdp,
+        ],
+    });
     servers.sort();
     servers.dedup();
-    let (results, address) = measure(&args.load, &servers, |_, _, _, _| Ok(()))?;
+    let (results, address) = measure(&args.load, &servers, mix, |_, _, _, _| Ok(()))?;
     let (mut table, medians) = rounds::table(&args.load, address, &servers, &results);
-    for peer in [Server::Nsd, Server::Knot] {
-        if let Some(ratio) = rounds::ratio(&medians, Server::Ours, peer) {
-            table.push_str(&format!("ours/{peer}: {ratio:.2}\n"));
+    if let Mix::Signed(denial) = mix {
+        table.insert_str(
+            0,
+            &format!("\nsigned zone ({denial:?}, ldns-signzone, ECDSA P-256), every query DO=1"),
+        );
+        table.push_str(&signed_targets(&medians));
+    } else {
+        for peer in [Server::Nsd, Server::Knot] {
+            if let Some(ratio) = rounds::ratio(&medians, Server::Ours, peer) {
+                table.push_str(&format!("ours/{peer}: {ratio:.2}\n"));
+            }
         }
     }
     print!("{table}");
     Ok(())
+}
+
+/// The signed mix's ratios against the issue's targets.
+fn signed_targets(medians: &BTreeMap<Server, Medians>) -> String {
+    let mut out = String::new();
+    for peer in [Server::Nsd, Server::Knot] {
+        if let Some(ratio) = rounds::ratio(medians, Server::Ours, peer) {
+            let verdict = if ratio >= SIGNED_OVER_USERSPACE {
+                "met"
+            } else {
+                "NOT met"
+            };
+            let _ = writeln!(
+                out,
+                "ours/{peer}: {ratio:.2} (target >= {SIGNED_OVER_USERSPACE}x: {verdict})"
+            );
+        }
+    }
+    if let (Some(ratio), Some(m)) = (
+        rounds::ratio(medians, Server::OursXdp, Server::KnotXdp),
+        medians.get(&Server::OursXdp).filter(|m| m.sent > 0.0),
+    ) {
+        let _ = writeln!(
+            out,
+            "ours-XDP/Knot-XDP: {ratio:.2} (target >= {SIGNED_OVER_KNOT_XDP}x, or >= {:.0}% of offered: {})",
+            rounds::OF_OFFERED * 100.0,
+            rounds::xdp_verdict(ratio, SIGNED_OVER_KNOT_XDP, m)
+        );
+    }
+    for server in [Server::OursXdp, Server::KnotXdp] {
+        if let Some(line) = medians.get(&server).and_then(|m| rounds::path_line(server, m)) {
+            out.push_str(&line);
+        }
+    }
+    out
 }
 
 /// Builds the rig, serves the bench zone from each of `servers` in turn and
@@ -47,6 +130,7 @@ pub fn run(args: &Args) -> Result<()> {
 pub fn measure(
     load: &Load,
     servers: &[Server],
+    mix: Mix,
     mut loaded: impl FnMut(Server, &Rig, &Running<'_>, &Target<'_>) -> Result<()>,
 ) -> Result<(Results<Server>, &'static str)> {
     if servers.is_empty() {
@@ -61,7 +145,10 @@ pub fn measure(
         }
     }
     let work = WorkDir::create()?;
-    let (zone_file, queries) = zone::write(&work.0)?;
+    let (zone_file, queries) = match mix {
+        Mix::Plain => zone::write(&work.0)?,
+        Mix::Signed(denial) => signed::write(&work.0, denial)?,
+    };
     let ours = cmd::target_dir().join("release/dns-server");
     let address = if load.ipv6 { SERVER_V6 } else { SERVER_V4 };
     let target = Target {

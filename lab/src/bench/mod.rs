@@ -10,7 +10,8 @@
 //! floods the server with what an XDP filter should drop, and `mixed` runs it
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
 //! program's run time and `veth` the rig's own counters of where packets
-//! went; `process` holds what they share about child processes. `zones`
+//! went; `process` holds what they share about child processes. `signed`
+//! signs the bench zone for `auth --signed` and writes its DO=1 mix. `zones`
 //! generates its files with `scale_zones`, waits for answers with `answers`
 //! and reads the servers' memory with `memory`; `transfer` pulls the
 //! same large zone from a Knot primary into each server as a secondary.
@@ -28,6 +29,7 @@ mod rig;
 mod rounds;
 mod scale_zones;
 mod servers;
+mod signed;
 mod tlds;
 pub mod transfer;
 mod veth;

@@ -48,28 +48,33 @@ pub fn run(args: &Args) -> Result<()> {
     let (results, address) = {
         // On for the whole run, so that both XDP servers pay its small overhead alike.
         let _stats = BpfStats::enable();
-        auth::measure(&args.load, &SERVERS, |server, rig, running, target| {
-            if !server.uses_xdp() {
-                return Ok(());
-            }
-            // Read before the junk phase, which would add its packets.
-            if let Some(cost) = xdp_cost::attached(&rig.server) {
-                costs.entry(server).or_default().push(cost);
-            }
-            if args.junk.no_junk || junk_failed.contains_key(&server) {
-                return Ok(());
-            }
-            note("bench", format!("{server}: junk phase"));
-            match phase.measure(rig, server, running, target) {
-                Ok(sample) => junk_samples.entry(server).or_default().push(sample),
-                Err(err) => {
-                    crate::signals::check_interrupt()?;
-                    note("bench", format!("{server}: junk phase failed: {err:#}"));
-                    junk_failed.insert(server, format!("{err:#}"));
+        auth::measure(
+            &args.load,
+            &SERVERS,
+            auth::Mix::Plain,
+            |server, rig, running, target| {
+                if !server.uses_xdp() {
+                    return Ok(());
                 }
-            }
-            Ok(())
-        })?
+                // Read before the junk phase, which would add its packets.
+                if let Some(cost) = xdp_cost::attached(&rig.server) {
+                    costs.entry(server).or_default().push(cost);
+                }
+                if args.junk.no_junk || junk_failed.contains_key(&server) {
+                    return Ok(());
+                }
+                note("bench", format!("{server}: junk phase"));
+                match phase.measure(rig, server, running, target) {
+                    Ok(sample) => junk_samples.entry(server).or_default().push(sample),
+                    Err(err) => {
+                        crate::signals::check_interrupt()?;
+                        note("bench", format!("{server}: junk phase failed: {err:#}"));
+                        junk_failed.insert(server, format!("{err:#}"));
+                    }
+                }
+                Ok(())
+            },
+        )?
     };
     let (mut out, medians) = rounds::table(&args.load, address, &SERVERS, &results);
     out.push_str(

@@ -1,14 +1,15 @@
-//! Signed zones over the wire: zones signed at test time by ldns-signzone and by BIND's
-//! dnssec-signzone (NSEC, NSEC3, NSEC3 Opt-Out), served by dns-server and by Knot DNS,
-//! asked the same DO=1 questions and compared section by section as sets; and Unbound
-//! validating our answers.
+//! Signed zones over the wire: zones signed at test time by ldns-signzone, by BIND's
+//! dnssec-signzone and by Knot's kzonesign (NSEC, NSEC3, NSEC3 Opt-Out), served by
+//! dns-server, Knot DNS and NSD, asked the same DO=1 questions and compared section by
+//! section as sets; and Unbound validating our answers.
 
 mod validation;
 
-use std::path::PathBuf;
+use std::{collections::BTreeSet, path::PathBuf};
 
 use crate::harness::{
-    Denial, Knot, REF_IDENTITY, REF_VERSION, Response, Server, Signed, Signer, TempDir, compare_set, indent, sign_zone,
+    Denial, Knot, Nsd, REF_IDENTITY, REF_VERSION, Record, Response, Server, Signed, Signer, TempDir, compare_set,
+    indent, sign_zone,
 };
 
 /// The content of every signed test zone: names that exist, a wildcard with a name beside
@@ -56,6 +57,9 @@ const SIGNED: &[(&str, Signer, Denial)] = &[
     ("optout.test.", Signer::Ldns, Denial::Nsec3OptOut),
     ("nsec.bind.test.", Signer::Bind, Denial::Nsec),
     ("optout.bind.test.", Signer::Bind, Denial::Nsec3OptOut),
+    ("nsec.knot.test.", Signer::Knot, Denial::Nsec),
+    ("nsec3.knot.test.", Signer::Knot, Denial::Nsec3),
+    ("optout.knot.test.", Signer::Knot, Denial::Nsec3OptOut),
 ];
 
 /// An unsigned zone with a DS at a delegation: its referrals carry no DS even with DO=1.
@@ -170,14 +174,19 @@ fn args(origin: &str, question: &[&str]) -> Vec<String> {
 
 /// What differs between Knot's response and ours: rcode, flags, and each section as a set.
 fn differences(expected: &Response, got: &Response) -> Vec<String> {
+    differences_of(["knot", "ours"], expected, got)
+}
+
+/// As [`differences`], between the servers named `a` (expected) and `b` (got).
+fn differences_of([a, b]: [&str; 2], expected: &Response, got: &Response) -> Vec<String> {
     let mut problems = Vec::new();
     if expected.rcode != got.rcode {
-        problems.push(format!("rcode: knot {}, ours {}", expected.rcode, got.rcode));
+        problems.push(format!("rcode: {a} {}, {b} {}", expected.rcode, got.rcode));
     }
     for flag in ["qr", "aa", "tc", "rd", "ad"] {
         if expected.flag(flag) != got.flag(flag) {
             problems.push(format!(
-                "flag {flag}: knot {}, ours {}",
+                "flag {flag}: {a} {}, {b} {}",
                 expected.flag(flag),
                 got.flag(flag)
             ));
@@ -190,20 +199,45 @@ fn differences(expected: &Response, got: &Response) -> Vec<String> {
     }
     let edns = |r: &Response| r.edns.as_ref().map(|e| (e.version, e.flags.clone(), e.udp));
     if edns(expected) != edns(got) {
-        problems.push(format!("OPT: knot {:?}, ours {:?}", edns(expected), edns(got)));
+        problems.push(format!("OPT: {a} {:?}, {b} {:?}", edns(expected), edns(got)));
     }
     if got.question.iter().any(|q| q.ends_with("ANY")) {
-        // RFC 8482: any non-empty subset; Knot's one RRset must be among ours.
-        for r in expected.answer.iter().filter(|r| !got.answer.contains(r)) {
-            problems.push(format!("answer (ANY): missing from ours: {r}"));
+        // RFC 8482: any non-empty subset; the smaller answer must be within the larger.
+        let (small, large) = if expected.answer.len() <= got.answer.len() {
+            (&expected.answer, &got.answer)
+        } else {
+            (&got.answer, &expected.answer)
+        };
+        for r in small.iter().filter(|r| !large.contains(r)) {
+            problems.push(format!("answer (ANY): {r} is in one of {a}'s and {b}'s answers only"));
         }
-        compare_set("authority", &expected.authority, &got.authority, &mut problems);
+        compare_set_of([a, b], "authority", &expected.authority, &got.authority, &mut problems);
         return problems;
     }
-    compare_set("answer", &expected.answer, &got.answer, &mut problems);
-    compare_set("authority", &expected.authority, &got.authority, &mut problems);
-    compare_set("additional", &expected.additional, &got.additional, &mut problems);
+    for (section, e, g) in [
+        ("answer", &expected.answer, &got.answer),
+        ("authority", &expected.authority, &got.authority),
+        ("additional", &expected.additional, &got.additional),
+    ] {
+        compare_set_of([a, b], section, e, g, &mut problems);
+    }
     problems
+}
+
+/// A section of `a`'s response and of `b`'s compared as sets, as [`compare_set`] does
+/// for Knot's and ours.
+fn compare_set_of([a, b]: [&str; 2], section: &str, expected: &[Record], got: &[Record], problems: &mut Vec<String>) {
+    if [a, b] == ["knot", "ours"] {
+        return compare_set(section, expected, got, problems);
+    }
+    let e: BTreeSet<&Record> = expected.iter().collect();
+    let g: BTreeSet<&Record> = got.iter().collect();
+    for r in e.difference(&g) {
+        problems.push(format!("{section}: {a}'s only: {r}"));
+    }
+    for r in g.difference(&e) {
+        problems.push(format!("{section}: {b}'s only: {r}"));
+    }
 }
 
 #[test]
@@ -243,6 +277,60 @@ fn signed_zones_are_answered_like_knot() {
         "expected dns-server to answer signed zones like Knot DNS; {} of {asked} answers differ:\n\n{}",
         report.len(),
         report.join("\n\n")
+    );
+}
+
+/// NSD serving the same signed files: each of our answers must equal Knot's or NSD's
+/// (a question where we differ from both is ours to fix); where Knot and NSD disagree
+/// with each other, the questions are listed, as neither answer is then the only right one.
+#[test]
+fn signed_zones_are_answered_like_knot_or_nsd() {
+    let dir = TempDir::new("dnssec-nsd");
+    let zones = Zones::make(&dir);
+    let files = zones.files();
+    let knot = Knot::start(&files);
+    let nsd = Nsd::start(&files);
+    let ours = Server::builder()
+        .zones(&files)
+        .identity(REF_IDENTITY)
+        .config(&format!("[server]\nversion = \"{REF_VERSION}\"\n"))
+        .start();
+    let (mut asked, mut unlike_nsd) = (0, 0);
+    let (mut references_disagree, mut ours_alone) = (Vec::new(), Vec::new());
+    for (origin, _) in &files {
+        for question in QUESTIONS {
+            let args = args(origin, question);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (k, n, o) = (knot.dig(&args), nsd.dig(&args), ours.dig(&args));
+            asked += 1;
+            let vs_knot = differences_of(["knot", "ours"], &k, &o);
+            let vs_nsd = differences_of(["nsd", "ours"], &n, &o);
+            let knot_nsd = differences_of(["knot", "nsd"], &k, &n);
+            unlike_nsd += usize::from(!vs_nsd.is_empty());
+            let shown = |problems: &[String]| format!("dig {}:\n  - {}", args.join(" "), problems.join("\n  - "));
+            if !knot_nsd.is_empty() {
+                references_disagree.push(shown(&knot_nsd));
+            }
+            if !vs_knot.is_empty() && !vs_nsd.is_empty() {
+                ours_alone.push(format!(
+                    "{}\n  - {}\n  ours said:\n{}",
+                    shown(&vs_knot),
+                    vs_nsd.join("\n  - "),
+                    indent(&o.to_string())
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "{unlike_nsd} of {asked} DO=1 answers differ from NSD's; Knot and NSD disagree on {}:\n\n{}",
+        references_disagree.len(),
+        references_disagree.join("\n\n")
+    );
+    assert!(
+        ours_alone.is_empty(),
+        "expected each answer to equal Knot's or NSD's; {} of {asked} differ from both:\n\n{}",
+        ours_alone.len(),
+        ours_alone.join("\n\n")
     );
 }
 

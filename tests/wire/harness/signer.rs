@@ -1,5 +1,6 @@
 //! Signing test zones at test time with real signers, in a temp dir: `ldns-signzone`
-//! (Debian's ldnsutils) and BIND's `dnssec-signzone` (bind9-utils).
+//! (Debian's ldnsutils), BIND's `dnssec-signzone` (bind9-utils) and Knot's
+//! `kzonesign` with a signing policy (knot-dnssecutils; keys made by Knot's key manager).
 
 use std::{
     path::{Path, PathBuf},
@@ -24,6 +25,8 @@ pub enum Signer {
     Ldns,
     /// BIND's `dnssec-keygen` and `dnssec-signzone` (smart signing, keys from the directory).
     Bind,
+    /// Knot's `kzonesign` under a policy, which makes the keys (KSK and ZSK) itself.
+    Knot,
 }
 
 /// A signed zone: the signed file and the KSK's DS (a trust anchor).
@@ -57,6 +60,45 @@ pub fn sign_zone(dir: &Path, origin: &str, text: &str, signer: Signer, denial: D
     match signer {
         Signer::Ldns => sign_with_ldns(dir, origin, text, denial),
         Signer::Bind => sign_with_bind(dir, origin, text, denial),
+        Signer::Knot => sign_with_knot(dir, origin, text, denial),
+    }
+}
+
+fn sign_with_knot(dir: &Path, origin: &str, text: &str, denial: Denial) -> Signed {
+    // One directory per zone: its KASP database, the plain file and the signed one.
+    let base = dir.join(format!("knot-keys-{origin}"));
+    let out = base.join("signed");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("expected to create {}: {e}", out.display()));
+    let plain = base.join(format!("{origin}zone"));
+    std::fs::write(&plain, text).unwrap_or_else(|e| panic!("expected to write {}: {e}", plain.display()));
+    // No salt, no extra iterations (RFC 9276).
+    let nsec3 = match denial {
+        Denial::Nsec => "off\n",
+        Denial::Nsec3 => "on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n",
+        Denial::Nsec3OptOut => "on\n    nsec3-iterations: 0\n    nsec3-salt-length: 0\n    nsec3-opt-out: on\n",
+    };
+    let conf = base.join("knot.conf");
+    let text = format!(
+        "database:\n  storage: \"{b}\"\n\
+         policy:\n  - id: test\n    algorithm: ecdsap256sha256\n    nsec3: {nsec3}\
+         zone:\n  - domain: {origin}\n    file: \"{plain}\"\n    dnssec-signing: on\n    dnssec-policy: test\n",
+        b = base.display(),
+        plain = plain.display(),
+    );
+    std::fs::write(&conf, text).unwrap_or_else(|e| panic!("expected to write {}: {e}", conf.display()));
+    let conf = conf.display().to_string();
+    let out_s = out.display().to_string();
+    run(&base, "kzonesign", &["-c", &conf, "-o", &out_s, origin]);
+    let ds = run(&base, "keymgr", &["-c", &conf, origin, "ds"]);
+    // SHA-256 only, as the other signers' DS.
+    let ds = ds
+        .lines()
+        .filter(|l| l.split_whitespace().nth(4) == Some("2"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Signed {
+        file: out.join(format!("{origin}zone")),
+        ds,
     }
 }
 
