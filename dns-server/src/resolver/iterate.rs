@@ -13,7 +13,7 @@ use dns_wire::wire::{rcode, rtype};
 
 use super::{
     Budget, Resolution, ResolveError, Resolver,
-    cache::{Cached, CachedRecord, Hit},
+    cache::{Cached, CachedRecord, Denial, Hit},
     classify::{Outcome, classify},
     dnssec::Security,
     upstream::{self, Ask},
@@ -30,7 +30,26 @@ enum Found {
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
+        /// NSEC/NSEC3 records and RRSIGs, and what validation said of them.
+        proof: Vec<(CachedRecord, u32)>,
+        security: Security,
     },
+}
+
+/// A record with its TTL.
+type Timed = (CachedRecord, u32);
+
+/// Splits the records kept beside an RRset into its RRSIGs and the denial
+/// records of a wildcard expansion (NSEC/NSEC3 and the RRSIGs over them).
+fn split_proof(sigs: Vec<Timed>, answered: u16) -> (Vec<Timed>, Vec<Timed>) {
+    let denial = |t: u16| matches!(t, rtype::NSEC | rtype::NSEC3) && t != answered;
+    sigs.into_iter().partition(|(r, _)| {
+        let t = match r.rtype {
+            rtype::RRSIG => r.rdata.get(..2).map_or(0, |t| u16::from_be_bytes([t[0], t[1]])),
+            t => t,
+        };
+        !denial(t)
+    })
 }
 
 /// Adds what was found for one name to `result`: the CNAME's target when
@@ -38,14 +57,18 @@ enum Found {
 fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result<Option<Name>, ResolveError> {
     match found {
         Found::Records(records, sigs, security) => {
+            let (sigs, proof) = split_proof(sigs, records.first().map_or(0, |(r, _)| r.rtype));
             result.answer.extend(records);
             result.sigs.extend(sigs);
+            result.proof.extend(proof);
             result.security = result.security.and(security);
             Ok(None)
         }
         Found::Cname(record, ttl, target, sigs, security) => {
             result.answer.push((record, ttl));
+            let (sigs, proof) = split_proof(sigs, rtype::CNAME);
             result.sigs.extend(sigs);
+            result.proof.extend(proof);
             result.security = result.security.and(security);
             let lower = target.to_lowercase();
             if seen.contains(&lower) {
@@ -54,11 +77,16 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             seen.push(lower);
             Ok(Some(target))
         }
-        Found::Negative { nxdomain, soa } => {
-            // Denial proofs are not checked yet: never AD on a negative answer.
-            result.security = result.security.and(Security::Unchecked);
+        Found::Negative {
+            nxdomain,
+            soa,
+            proof,
+            security,
+        } => {
+            result.security = result.security.and(security);
             result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
             result.authority.extend(soa);
+            result.proof.extend(proof);
             Ok(None)
         }
     }
@@ -266,7 +294,7 @@ impl Resolver {
                 // A DS query answered by a referral to the child itself:
                 // the parent has no DS to give (a lame or odd parent).
                 Outcome::Referral { ref child, .. } if qtype == rtype::DS && !minimised && same(child, name) => {
-                    Outcome::NoData(None, 0)
+                    Outcome::NoData(None, 0, Vec::new())
                 }
                 outcome => outcome,
             };
@@ -283,7 +311,7 @@ impl Resolver {
                 // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
                 Outcome::NxDomain(..) if minimised => minimise = false,
                 outcome => {
-                    let security = self.judge(&cut, qtype, &outcome, budget, depth).await;
+                    let security = self.judge(&cut, name, qtype, &outcome, budget, depth).await;
                     let outcome = match outcome {
                         Outcome::Answer(records, ttl, sigs) if security == Security::Secure => {
                             let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
@@ -330,14 +358,21 @@ impl Resolver {
                     .put_signed(vec![record.clone()], sigs.clone(), security, ttl, now);
                 Ok(Found::Cname(record, ttl, target, with_ttl(sigs, ttl), security))
             }
-            Outcome::NxDomain(soa, ttl) => Ok(self.negative(name, qtype, true, soa, ttl, now)),
-            Outcome::NoData(soa, ttl) => Ok(self.negative(name, qtype, false, soa, ttl, now)),
+            Outcome::NxDomain(soa, ttl, proof) => {
+                let denial = Denial { proof, security };
+                Ok(self.negative(name, qtype, true, soa, ttl, denial, now))
+            }
+            Outcome::NoData(soa, ttl, proof) => {
+                let denial = Denial { proof, security };
+                Ok(self.negative(name, qtype, false, soa, ttl, denial, now))
+            }
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
     }
 }
 
 impl Resolver {
+    #[allow(clippy::too_many_arguments)]
     fn negative(
         &self,
         name: &Name,
@@ -345,12 +380,16 @@ impl Resolver {
         nxdomain: bool,
         soa: Option<CachedRecord>,
         ttl: u32,
+        denial: Denial,
         now: Instant,
     ) -> Found {
-        self.cache.put_negative(name, qtype, nxdomain, soa.clone(), ttl, now);
+        self.cache
+            .put_denial(name, qtype, nxdomain, soa.clone(), ttl, denial.clone(), now);
         Found::Negative {
             nxdomain,
             soa: soa.map(|s| (s, ttl)),
+            proof: denial.proof.into_iter().map(|r| (r, ttl)).collect(),
+            security: denial.security,
         }
     }
 
@@ -571,10 +610,14 @@ fn found(hit: Hit, qtype: u16) -> Option<Found> {
         Cached::NxDomain(soa) => Found::Negative {
             nxdomain: true,
             soa: soa.map(|s| ((*s).clone(), ttl)),
+            proof: sigs,
+            security: hit.security,
         },
         Cached::NoData(soa) => Found::Negative {
             nxdomain: false,
             soa: soa.map(|s| ((*s).clone(), ttl)),
+            proof: sigs,
+            security: hit.security,
         },
     })
 }

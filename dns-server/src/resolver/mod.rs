@@ -90,6 +90,9 @@ pub(crate) struct Resolution {
     pub prefetch: bool,
     /// The RRSIGs over the answer's RRsets (written for DO clients).
     pub sigs: Vec<(CachedRecord, u32)>,
+    /// NSEC/NSEC3 records and RRSIGs proving a negative answer or a
+    /// wildcard expansion (written in the authority section for DO clients).
+    pub proof: Vec<(CachedRecord, u32)>,
     /// What validation says of the whole answer.
     pub security: dnssec::Security,
 }

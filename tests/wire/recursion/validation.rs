@@ -1,12 +1,16 @@
 //! DNSSEC validation through a signed lab hierarchy: a root, `test.` and
-//! leaf zones signed at test time by `ldns-signzone`, the root anchored by
-//! `[resolver] trust_anchor_file`; secure, altered, expired and unsigned names.
+//! leaf zones signed at test time by `ldns-signzone` (and BIND's signer for
+//! NSEC3 Opt-Out), the root anchored by `[resolver] trust_anchor_file`;
+//! secure, altered, expired and unsigned names, and denial proofs (NSEC,
+//! NSEC3, Opt-Out, too many iterations, stripped or broken) judged beside
+//! Unbound validating on the same lab.
 
 use std::path::PathBuf;
 
 use super::{
     addresses,
     lab::{Lab, host},
+    unbound::Unbound,
 };
 use crate::harness::{Denial, Response, Server, Signer, sign_with_ldns_args, sign_zone};
 
@@ -67,6 +71,53 @@ fn signed_lab() -> SignedLab {
     let insecure = lab
         .dir
         .write("insecure.zone", &leaf_zone("insecure.test.", "www A 192.0.2.4\n"));
+    let nsec3 = sign_zone(
+        &dir,
+        "nsec3.test.",
+        &leaf_zone("nsec3.test.", "www A 192.0.2.10\n*.wild A 192.0.2.11\n"),
+        Signer::Ldns,
+        Denial::Nsec3,
+    );
+    // RFC 9276 3.2: past 150 iterations validators may call the zone insecure.
+    let iterations = sign_with_ldns_args(
+        &dir,
+        "iter.test.",
+        &leaf_zone("iter.test.", "www A 192.0.2.14\n"),
+        Denial::Nsec,
+        &["-n", "-t", "200"],
+    );
+    // An NSEC3 chain with every link but the apex's taken away.
+    let broken = sign_zone(
+        &dir,
+        "broken.test.",
+        &leaf_zone(
+            "broken.test.",
+            "www A 192.0.2.15\nmail A 192.0.2.16\nftp A 192.0.2.17\n",
+        ),
+        Signer::Ldns,
+        Denial::Nsec3,
+    );
+    strip_nsec3_but_the_apex(&broken.file);
+    // Opt-Out (BIND's signer leaves the unsigned delegation out of the chain),
+    // on a server of its own so that the child's server is not asked for its DS.
+    let optout = sign_zone(
+        &dir,
+        "optout.test.",
+        &format!(
+            "$ORIGIN optout.test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {other}\nwww A 192.0.2.12\n\
+             unsigned NS ns.unsigned\nns.unsigned A {leaf}\n",
+            other = lab.ip(host::OTHER)
+        ),
+        Signer::Bind,
+        Denial::Nsec3OptOut,
+    );
+    let under_optout = lab.dir.write(
+        "unsigned.optout.zone",
+        &leaf_zone("unsigned.optout.test.", "www A 192.0.2.13\n"),
+    );
+    let forged = lab
+        .dir
+        .write("forged.zone", &leaf_zone("forged.test.", "www A 192.0.2.18\n"));
 
     let test = sign_zone(
         &dir,
@@ -75,13 +126,28 @@ fn signed_lab() -> SignedLab {
             "$ORIGIN test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {tld}\n\
              secure NS ns.secure\nns.secure A {leaf}\n{}\n\
              expired NS ns.expired\nns.expired A {leaf}\n{}\n\
-             insecure NS ns.insecure\nns.insecure A {leaf}\n",
+             insecure NS ns.insecure\nns.insecure A {leaf}\n\
+             forged NS ns.forged\nns.forged A {leaf}\n\
+             nsec3 NS ns.nsec3\nns.nsec3 A {leaf}\n{}\n\
+             iter NS ns.iter\nns.iter A {leaf}\n{}\n\
+             broken NS ns.broken\nns.broken A {leaf}\n{}\n\
+             optout NS ns.optout\nns.optout A {other}\n{}\n",
             secure.ds.trim(),
             expired.ds.trim(),
+            nsec3.ds.trim(),
+            iterations.ds.trim(),
+            broken.ds.trim(),
+            optout.ds.trim(),
+            other = lab.ip(host::OTHER),
         ),
         Signer::Ldns,
         Denial::Nsec,
     );
+    // `forged.test.` is an unsigned child, but the NSEC proving it has no DS
+    // is taken away: a "no DS" anyone could have forged.
+    strip_lines(&test.file, |l| {
+        l.starts_with("forged.test.\t") && (l.contains("\tNSEC\t") || l.contains("\tRRSIG\tNSEC "))
+    });
     let root_zone = sign_zone(
         &dir,
         ".",
@@ -106,12 +172,41 @@ fn signed_lab() -> SignedLab {
         (host::LEAF, "secure.test.", secure.file),
         (host::LEAF, "expired.test.", expired.file),
         (host::LEAF, "insecure.test.", insecure),
+        (host::LEAF, "nsec3.test.", nsec3.file),
+        (host::LEAF, "iter.test.", iterations.file),
+        (host::LEAF, "broken.test.", broken.file),
+        (host::LEAF, "forged.test.", forged),
+        (host::LEAF, "unsigned.optout.test.", under_optout),
+        (host::OTHER, "optout.test.", optout.file),
     ]);
     SignedLab {
         lab,
         anchors,
         wrong_anchors,
     }
+}
+
+/// Removes the lines `drop` picks from a zone file, which must have some.
+fn strip_lines(file: &std::path::Path, drop: impl Fn(&str) -> bool) {
+    let text = std::fs::read_to_string(file).expect("expected the signed zone");
+    let kept: String = text.lines().filter(|l| !drop(l)).map(|l| format!("{l}\n")).collect();
+    assert!(kept.len() < text.len(), "expected lines to strip:\n{text}");
+    std::fs::write(file, kept).expect("expected to write");
+}
+
+/// Removes every NSEC3 record (and RRSIG over one) but the apex's, whose
+/// bitmap has SOA.
+fn strip_nsec3_but_the_apex(file: &std::path::Path) {
+    let text = std::fs::read_to_string(file).expect("expected the signed zone");
+    let owner = |l: &str| l.split('\t').next().unwrap_or_default().to_string();
+    let apex = text
+        .lines()
+        .find(|l| l.contains("\tNSEC3\t") && l.contains("SOA"))
+        .map(owner)
+        .expect("expected the apex's NSEC3");
+    strip_lines(file, |l| {
+        (l.contains("\tNSEC3\t") || l.contains("\tRRSIG\tNSEC3 ")) && owner(l) != apex
+    });
 }
 
 fn resolver(signed: &SignedLab, extra: &str) -> Server {
@@ -196,9 +291,10 @@ fn validates_a_signed_lab_hierarchy_from_its_root_anchor() {
 
     let r = ask(&server, "a.wild.secure.test.", &["+dnssec"]);
     assert_eq!(addresses(&r), vec!["192.0.2.6"], "a wildcard answer: {}", r.text);
+    assert!(r.flag("ad"), "a wildcard proven by its NSEC has AD: {}", r.text);
     assert!(
-        !r.flag("ad"),
-        "no AD while the wildcard's denial proof is not checked: {}",
+        r.authority.iter().any(|rr| rr.rtype == "NSEC"),
+        "a DO client gets the wildcard's proof: {}",
         r.text
     );
 
@@ -234,4 +330,78 @@ fn an_anchor_no_root_key_matches_makes_everything_bogus_and_off_passes_it() {
     assert!(r.text.contains("EDE: 9"), "with EDE 9 (DNSKEY Missing): {}", r.text);
     let r = ask(&server, "www.insecure.test.", &["+dnssec", "+cd"]);
     assert_eq!(addresses(&r), vec!["192.0.2.4"], "CD=1 still answers: {}", r.text);
+}
+
+/// What a resolver said: rcode, AD, and the extended error code if any.
+fn verdict(r: &Response) -> (String, bool, Option<String>) {
+    let ede = r
+        .text
+        .split("EDE: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .map(str::to_string);
+    (r.rcode.clone(), r.flag("ad"), ede)
+}
+
+#[test]
+fn denial_proofs_are_judged_as_unbound_judges_them() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let ours = resolver(&signed, "");
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    // Name, type, and our rcode and AD (Unbound's must be the same).
+    let cases: &[(&str, &str, &str, bool)] = &[
+        ("nope.secure.test.", "A", "NXDOMAIN", true),
+        ("www.secure.test.", "AAAA", "NOERROR", true),
+        ("a.wild.secure.test.", "AAAA", "NOERROR", true),
+        ("a.wild.secure.test.", "A", "NOERROR", true),
+        ("nope.nsec3.test.", "A", "NXDOMAIN", true),
+        ("www.nsec3.test.", "AAAA", "NOERROR", true),
+        ("a.wild.nsec3.test.", "A", "NOERROR", true),
+        ("a.wild.nsec3.test.", "TXT", "NOERROR", true),
+        ("www.iter.test.", "A", "NOERROR", true),
+        ("nope.iter.test.", "A", "NXDOMAIN", false),
+        ("www.optout.test.", "A", "NOERROR", true),
+        ("www.unsigned.optout.test.", "A", "NOERROR", false),
+        ("www.forged.test.", "A", "SERVFAIL", false),
+        ("www.broken.test.", "A", "NOERROR", true),
+        ("nope.broken.test.", "A", "SERVFAIL", false),
+        ("www.insecure.test.", "A", "NOERROR", false),
+        ("nope.test.", "A", "NXDOMAIN", true),
+        ("secure.test.", "DS", "NOERROR", true),
+    ];
+    let mut report = String::new();
+    for &(name, qtype, rcode, ad) in cases {
+        let args = [name, qtype, "+recurse", "+dnssec", "+tries=1", "+time=8"];
+        let r = ours.dig(&args);
+        let u = unbound.dig(&args);
+        let (mine, theirs) = (verdict(&r), verdict(&u));
+        report.push_str(&format!("{name} {qtype}: ours {mine:?}, unbound {theirs:?}\n"));
+        assert_eq!(
+            (mine.0.as_str(), mine.1),
+            (rcode, ad),
+            "{name} {qtype}: ours\n{}\nunbound\n{}",
+            r.text,
+            u.text
+        );
+        assert_eq!(
+            (&mine.0, mine.1),
+            (&theirs.0, theirs.1),
+            "{name} {qtype}: ours and Unbound differ\nours\n{}\nunbound\n{}",
+            r.text,
+            u.text
+        );
+        if rcode == "SERVFAIL" {
+            assert!(mine.2.is_some(), "a bogus answer has an EDE: {}", r.text);
+        }
+        let negative = rcode == "NXDOMAIN" || r.answer.is_empty();
+        if ad && negative {
+            assert!(
+                r.authority.iter().any(|rr| rr.rtype == "NSEC" || rr.rtype == "NSEC3"),
+                "a secure denial comes with its proof for a DO client: {}",
+                r.text
+            );
+        }
+    }
+    eprintln!("{report}");
 }

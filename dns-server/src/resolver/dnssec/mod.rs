@@ -2,6 +2,7 @@
 //! anchors, and the security status each cached answer carries.
 
 pub(crate) mod anchor;
+pub(crate) mod denial;
 pub(crate) mod verify;
 
 /// Extended DNS error codes of RFC 8914 used by validation.
@@ -16,6 +17,8 @@ pub(crate) mod ede {
     pub(crate) const DNSKEY_MISSING: u16 = 9;
     /// A signed zone answered without signatures.
     pub(crate) const RRSIGS_MISSING: u16 = 10;
+    /// A negative or wildcard answer from a signed zone came without its denial proof.
+    pub(crate) const NSEC_MISSING: u16 = 12;
 }
 
 /// What validation says about an answer (RFC 4033 5).
