@@ -239,6 +239,10 @@ impl Resolver {
             Outcome::Answer(..) | Outcome::Cname(..) | Outcome::NxDomain(..) | Outcome::NoData(..) => {}
             _ => return Security::Unchecked,
         }
+        // A negative trust anchor: the operator said not to validate here.
+        if self.config.anchors.negative(name) {
+            return Security::Insecure;
+        }
         let keys = match self.zone_keys(cut.clone(), budget, depth).await {
             ZoneKeys::Insecure => return Security::Insecure,
             ZoneKeys::Bogus(code) => return Security::Bogus(code),

@@ -405,3 +405,31 @@ fn denial_proofs_are_judged_as_unbound_judges_them() {
     }
     eprintln!("{report}");
 }
+
+#[test]
+fn negative_trust_anchors_answer_their_domains_unvalidated() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver(
+        &signed,
+        "domain_insecure = [\"altered.secure.test.\", \"expired.test\", \"forged.test.\"]\n",
+    );
+    for (name, address) in [
+        ("altered.secure.test.", "192.0.2.99"),
+        ("www.expired.test.", "192.0.2.3"),
+        ("www.forged.test.", "192.0.2.18"),
+    ] {
+        let r = ask(&server, name, &["+dnssec"]);
+        assert_eq!(
+            (r.rcode.as_str(), addresses(&r)),
+            ("NOERROR", vec![address.to_string()]),
+            "bogus data below a negative trust anchor is answered: {}",
+            r.text
+        );
+        assert!(!r.flag("ad"), "never with AD: {}", r.text);
+    }
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert!(r.flag("ad"), "the rest is validated still: {}", r.text);
+    let r = ask(&server, "unsigned.secure.test.", &["+dnssec"]);
+    assert_eq!(r.rcode, "SERVFAIL", "a sibling is not switched off: {}", r.text);
+}
