@@ -22,6 +22,8 @@ struct SignedLab {
     anchors: PathBuf,
     /// A root anchor matching none of the root's keys (`test.`'s DS, renamed).
     wrong_anchors: PathBuf,
+    /// The root's anchor in RFC 7958 XML, with an expired digest beside it.
+    xml_anchors: PathBuf,
 }
 
 /// Builds and starts the hierarchy: leaves first, so that each parent
@@ -166,6 +168,7 @@ fn signed_lab() -> SignedLab {
         .strip_prefix("test.")
         .expect("expected the DS to start with its owner");
     let wrong_anchors = lab.dir.write("wrong-anchors", &format!(".{wrong}\n"));
+    let xml_anchors = lab.dir.write("anchors.xml", &rfc_7958(&root_zone.ds));
     lab.serve(&[
         (host::ROOT, ".", root_zone.file),
         (host::TLD, "test.", test.file),
@@ -183,7 +186,27 @@ fn signed_lab() -> SignedLab {
         lab,
         anchors,
         wrong_anchors,
+        xml_anchors,
     }
+}
+
+/// The root's DS line (`. IN DS tag algorithm type digest`) as an RFC 7958
+/// document, after a digest of another key that expired in 2019 (the shape
+/// of IANA's file while KSK-2010 was listed).
+fn rfc_7958(ds: &str) -> String {
+    let fields: Vec<&str> = ds.split_whitespace().collect();
+    let at = fields.iter().position(|f| *f == "DS").expect("expected a DS line");
+    let [tag, algorithm, digest_type, digest] = [1, 2, 3, 4].map(|i| fields[at + i]);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TrustAnchor id=\"lab\" source=\"test\">\n<Zone>.</Zone>\n\
+         <KeyDigest id=\"old\" validFrom=\"2010-07-15T00:00:00+00:00\" validUntil=\"2019-01-11T00:00:00+00:00\">\n\
+         <KeyTag>{tag}</KeyTag><Algorithm>{algorithm}</Algorithm><DigestType>{digest_type}</DigestType>\n\
+         <Digest>{}</Digest>\n</KeyDigest>\n\
+         <KeyDigest id=\"now\" validFrom=\"2020-01-01T00:00:00+00:00\">\n\
+         <KeyTag>{tag}</KeyTag><Algorithm>{algorithm}</Algorithm><DigestType>{digest_type}</DigestType>\n\
+         <Digest>{digest}</Digest>\n</KeyDigest>\n</TrustAnchor>\n",
+        "00".repeat(digest.len() / 2)
+    )
 }
 
 /// Removes the lines `drop` picks from a zone file, which must have some.
@@ -432,4 +455,16 @@ fn negative_trust_anchors_answer_their_domains_unvalidated() {
     assert!(r.flag("ad"), "the rest is validated still: {}", r.text);
     let r = ask(&server, "unsigned.secure.test.", &["+dnssec"]);
     assert_eq!(r.rcode, "SERVFAIL", "a sibling is not switched off: {}", r.text);
+}
+
+#[test]
+fn an_rfc_7958_xml_anchor_file_anchors_the_lab() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver_anchored(&signed, &signed.xml_anchors, "");
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert_eq!(addresses(&r), vec!["192.0.2.1"], "{}", r.text);
+    assert!(r.flag("ad"), "secure from the XML anchor valid now: {}", r.text);
+    let r = ask(&server, "altered.secure.test.", &["+dnssec"]);
+    assert_eq!(r.rcode, "SERVFAIL", "and bogus is bogus: {}", r.text);
 }

@@ -1,5 +1,6 @@
-//! Trust anchors: the root KSKs' DS records built in, or DS/DNSKEY
-//! presentation lines read from `[resolver] trust_anchor_file`; and negative
+//! Trust anchors: the root KSKs' DS records built in, or read from
+//! `[resolver] trust_anchor_file` (DS/DNSKEY presentation lines, or RFC 7958
+//! XML as IANA publishes the root's, see [`super::anchor_xml`]); and negative
 //! trust anchors (RFC 7646, `[resolver] domain_insecure`).
 
 use std::path::Path;
@@ -82,9 +83,20 @@ impl Anchors {
         })
     }
 
-    /// Reads a trust anchor file.
+    /// Reads a trust anchor file: RFC 7958 XML when it starts with `<`, else
+    /// presentation lines.
     pub(crate) fn read(path: &Path) -> Result<Anchors, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if text.trim_start().starts_with('<') {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let anchor = super::anchor_xml::parse(&text, now).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(Anchors {
+                anchors: vec![anchor],
+                insecure: Vec::new(),
+            });
+        }
         Anchors::parse(&text, path)
     }
 

@@ -2,6 +2,7 @@
 //! anchors, and the security status each cached answer carries.
 
 pub(crate) mod anchor;
+pub(crate) mod anchor_xml;
 pub(crate) mod denial;
 pub(crate) mod verify;
 
