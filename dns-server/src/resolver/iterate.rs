@@ -273,6 +273,14 @@ impl Resolver {
         if !self.config.forwarders.is_empty() {
             return self.forward(name, qtype, budget).await;
         }
+        // RFC 8198: a name or type that cached, validated NSEC ranges deny.
+        if let Some(s) = self.from_denials(name, qtype) {
+            let denial = Denial {
+                proof: s.proof,
+                security: Security::Secure,
+            };
+            return Ok(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, Instant::now()));
+        }
         // A DS lives on the parent's side of the cut (RFC 4035 3.1.4.1).
         let (mut cut, mut servers) = match name.parent() {
             Some(above) if qtype == rtype::DS => self.closest_cut(&above),
@@ -359,10 +367,12 @@ impl Resolver {
                 Ok(Found::Cname(record, ttl, target, with_ttl(sigs, ttl), security))
             }
             Outcome::NxDomain(soa, ttl, proof) => {
+                self.remember_denial(soa.as_ref(), &proof, ttl, security);
                 let denial = Denial { proof, security };
                 Ok(self.negative(name, qtype, true, soa, ttl, denial, now))
             }
             Outcome::NoData(soa, ttl, proof) => {
+                self.remember_denial(soa.as_ref(), &proof, ttl, security);
                 let denial = Denial { proof, security };
                 Ok(self.negative(name, qtype, false, soa, ttl, denial, now))
             }

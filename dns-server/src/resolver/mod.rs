@@ -181,6 +181,8 @@ pub(crate) struct Resolver {
     in_flight: in_flight::InFlight,
     /// Zones' validated keys (or why there are none), beside the cache.
     keys: validate::KeyCache,
+    /// Validated NSEC ranges, for answers synthesised from them (RFC 8198).
+    nsec: dnssec::aggressive::NsecCache,
 }
 
 impl Resolver {
@@ -192,6 +194,7 @@ impl Resolver {
             servers: ServerStats::default(),
             in_flight: in_flight::InFlight::default(),
             keys: validate::KeyCache::default(),
+            nsec: dnssec::aggressive::NsecCache::default(),
         }
     }
 }

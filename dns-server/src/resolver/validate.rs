@@ -18,6 +18,7 @@ use super::{
     classify::Outcome,
     dnssec::{
         Security,
+        aggressive::Synthesised,
         denial::{Proof, Verdict},
         ede,
         verify::{self, Dnskey, Rrsig, SigError},
@@ -379,6 +380,35 @@ impl Resolver {
                 }
             }
         }
+    }
+
+    /// Keeps the NSEC ranges of a secure negative answer (RFC 8198).
+    pub(super) fn remember_denial(
+        &self,
+        soa: Option<&CachedRecord>,
+        proof: &[CachedRecord],
+        ttl: u32,
+        security: Security,
+    ) {
+        if security == Security::Secure {
+            self.nsec.store(soa, proof, ttl, Instant::now());
+        }
+    }
+
+    /// A negative answer for `name`/`qtype` synthesised from validated NSEC
+    /// ranges (RFC 8198), while the zone's keys are still known secure.
+    pub(super) fn from_denials(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
+        if !self.config.validation || self.config.anchors.negative(name) {
+            return None;
+        }
+        let now = Instant::now();
+        let zone = self.nsec.zone_of(name)?;
+        if !matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))) {
+            return None;
+        }
+        let synthesised = self.nsec.synthesise(&zone, name, qtype, now)?;
+        tracing::debug!(%name, qtype, nxdomain = synthesised.nxdomain, "answered from cached NSEC ranges");
+        Some(synthesised)
     }
 
     /// Resolves `name`/`qtype` for the chain, with the client's budget.

@@ -468,3 +468,50 @@ fn an_rfc_7958_xml_anchor_file_anchors_the_lab() {
     let r = ask(&server, "altered.secure.test.", &["+dnssec"]);
     assert_eq!(r.rcode, "SERVFAIL", "and bogus is bogus: {}", r.text);
 }
+
+#[test]
+fn validated_nsec_ranges_answer_other_names_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let server = resolver(&signed, "");
+    let r = ask(&server, "nope1.secure.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NXDOMAIN", true), "{}", r.text);
+    let r = server.dig(&["www.secure.test.", "AAAA", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+
+    // Every lab server gone: only what the cache proves can be answered.
+    signed.lab.stop_all();
+    let r = ask(&server, "nope2.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "another name in the same NSEC range, from the cache (RFC 8198): {}",
+        r.text
+    );
+    assert!(
+        r.authority.iter().any(|rr| rr.rtype == "NSEC") && r.authority.iter().any(|rr| rr.rtype == "SOA"),
+        "with its proof and SOA: {}",
+        r.text
+    );
+    let r = server.dig(&["www.secure.test.", "TXT", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad"), r.answer.len()),
+        ("NOERROR", true, 0),
+        "another type the same NSEC denies: {}",
+        r.text
+    );
+    let r = ask(&server, "zzz.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "past the last name, by www's NSEC (the NODATA's): {}",
+        r.text
+    );
+    // Between ns. and unsigned.: a range never seen.
+    let r = ask(&server, "pp.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a name no cached range covers is asked for: {}",
+        r.text
+    );
+}

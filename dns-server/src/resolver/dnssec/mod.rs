@@ -1,6 +1,7 @@
 //! DNSSEC validation in the resolver (RFC 4033-4035): signature checks, trust
 //! anchors, and the security status each cached answer carries.
 
+pub(crate) mod aggressive;
 pub(crate) mod anchor;
 pub(crate) mod anchor_xml;
 pub(crate) mod denial;
