@@ -360,7 +360,18 @@ impl Resolver {
             // NSEC/NSEC3 denial was judged with the answer); a bare "no DS"
             // is bogus, or anyone could switch validation off for a zone.
             ZoneKeys::Secure(_) if rrset.is_empty() && found.rcode == rcode::NOERROR => match found.security {
-                Security::Secure | Security::Insecure => Err(ZoneKeys::Insecure),
+                Security::Insecure => Err(ZoneKeys::Insecure),
+                // The (signed) proof must show the delegation itself, not only no DS.
+                Security::Secure => {
+                    let records: Vec<CachedRecord> = found.proof.iter().map(|(r, _)| r.clone()).collect();
+                    match Proof::new(&parent, &records).insecure_delegation(zone) {
+                        Verdict::Secure | Verdict::Insecure => Err(ZoneKeys::Insecure),
+                        Verdict::Bogus(code) => {
+                            tracing::info!(%zone, code, "no DS, and no delegation either");
+                            Err(ZoneKeys::Bogus(code))
+                        }
+                    }
+                }
                 Security::Bogus(code) => {
                     tracing::info!(%zone, code, "no DS, and no proof of that");
                     Err(ZoneKeys::Bogus(code))

@@ -223,6 +223,38 @@ impl Proof {
         self.unproven()
     }
 
+    /// RFC 4035 5.2 / RFC 5155 8.9: `name` is a delegation without DS (an
+    /// insecure one). Stricter than a DS NODATA: the matching record must
+    /// show the delegation (NS), or a name that is no zone cut (or does not
+    /// exist) could be passed off as an unsigned child.
+    pub(crate) fn insecure_delegation(&self, name: &Name) -> Verdict {
+        if self.nsec3_insecure() {
+            return Verdict::Insecure;
+        }
+        let delegation = |bitmap: &[u8]| {
+            has_type(bitmap, rtype::NS)
+                && !has_type(bitmap, rtype::DS)
+                && !has_type(bitmap, rtype::SOA)
+                && !has_type(bitmap, rtype::CNAME)
+        };
+        if !self.nsec.is_empty() {
+            return match self.nsec.iter().find(|n| same(&n.owner, name)) {
+                Some(n) if delegation(&n.bitmap) => Verdict::Secure,
+                _ => Verdict::Bogus(ede::BOGUS),
+            };
+        }
+        if !self.nsec3.is_empty() {
+            if let Some(m) = self.nsec3_match(name) {
+                return match delegation(&m.bitmap) {
+                    true => Verdict::Secure,
+                    false => Verdict::Bogus(ede::BOGUS),
+                };
+            }
+            return self.nsec3_nodata(name, rtype::DS);
+        }
+        self.unproven()
+    }
+
     /// RFC 4035 5.3.4 / RFC 5155 8.8: an answer expanded from a wildcard
     /// whose RRSIG has `labels` labels holds only if the next closer name
     /// of `qname` does not exist.

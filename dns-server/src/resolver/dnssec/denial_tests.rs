@@ -342,3 +342,30 @@ fn nsec3_beyond_the_iteration_limit_or_hash_is_insecure() {
     let unknown = edited(&nsec3(), |rdata| rdata[0] = 2);
     assert_eq!(proof(&unknown).nxdomain(&name("nope.example.")), Verdict::Insecure);
 }
+
+#[test]
+fn an_insecure_delegation_needs_a_delegation() {
+    for (records, deleg) in [(nsec(), SECURE), (nsec3(), SECURE), (optout(), Verdict::Insecure)] {
+        assert_eq!(proof(&records).insecure_delegation(&name("deleg.example.")), deleg);
+        assert_eq!(
+            proof(&records).insecure_delegation(&name("secdeleg.example.")),
+            BOGUS,
+            "it has a DS"
+        );
+        assert_eq!(
+            proof(&records).insecure_delegation(&name("www.example.")),
+            BOGUS,
+            "no zone cut there: no DS, but no child either"
+        );
+        assert_eq!(proof(&records).insecure_delegation(&name("example.")), BOGUS, "an apex");
+    }
+    assert_eq!(
+        proof(&nsec()).insecure_delegation(&name("nope.example.")),
+        BOGUS,
+        "a name that does not exist"
+    );
+    assert_eq!(
+        proof(&[]).insecure_delegation(&name("deleg.example.")),
+        Verdict::Bogus(ede::NSEC_MISSING)
+    );
+}
