@@ -274,7 +274,7 @@ impl Resolver {
             return self.forward(name, qtype, budget).await;
         }
         // RFC 8198: a name or type that cached, validated NSEC ranges deny.
-        if let Some(s) = self.from_denials(name, qtype) {
+        if let Some(s) = self.synthesised_denial(name, qtype) {
             let denial = Denial {
                 proof: s.proof,
                 security: Security::Secure,

@@ -408,7 +408,7 @@ impl Resolver {
 
     /// A negative answer for `name`/`qtype` synthesised from validated NSEC
     /// ranges (RFC 8198), while the zone's keys are still known secure.
-    pub(super) fn from_denials(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
+    pub(super) fn synthesised_denial(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
         if !self.config.validation || self.config.anchors.negative(name) {
             return None;
         }
@@ -540,7 +540,7 @@ mod tests {
             .collect();
         assert_eq!(nxdomain(&altered, Some(&soa)), Security::Bogus(ede::BOGUS));
         // An SOA changed after signing.
-        let mut forged_soa = soa.clone();
+        let mut forged_soa = soa;
         *forged_soa.rdata.last_mut().expect("minimum") ^= 1;
         assert_eq!(nxdomain(&all, Some(&forged_soa)), Security::Bogus(ede::BOGUS));
         // No denial records at all.

@@ -1,5 +1,6 @@
-//! DNSSEC validation in the resolver (RFC 4033-4035): signature checks, trust
-//! anchors, and the security status each cached answer carries.
+//! DNSSEC validation in the resolver (RFC 4033-4035, 5155, 6840): signature
+//! checks, trust anchors, denial proofs, validated NSEC ranges (RFC 8198), and
+//! the security status each cached answer carries.
 
 pub(crate) mod aggressive;
 pub(crate) mod anchor;
@@ -26,8 +27,8 @@ pub(crate) mod ede {
 /// What validation says about an answer (RFC 4033 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Security {
-    /// Not checked: validation is off, or the answer is of a kind this slice
-    /// does not validate yet (negative answers). Never gets AD.
+    /// Not checked: validation is off, forwarding, or a DNSKEY RRset asked
+    /// by a client (checked only as part of a chain). Never gets AD.
     #[default]
     Unchecked,
     /// Proven by a chain of signatures from a trust anchor.
