@@ -17,7 +17,7 @@ use super::{
     classify::{Outcome, classify},
     dnssec::Security,
     upstream::{self, Ask},
-    validate::capped_ttl,
+    validate::{capped_ttl, denial_ttl},
 };
 use crate::name::Name;
 
@@ -327,6 +327,13 @@ impl Resolver {
                         }
                         Outcome::Cname(record, ttl, target, sigs) if security == Security::Secure => {
                             Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
+                        }
+                        // A secure denial lasts no longer than its signatures.
+                        Outcome::NxDomain(soa, ttl, proof) if security == Security::Secure => {
+                            Outcome::NxDomain(soa, denial_ttl(ttl, &proof), proof)
+                        }
+                        Outcome::NoData(soa, ttl, proof) if security == Security::Secure => {
+                            Outcome::NoData(soa, denial_ttl(ttl, &proof), proof)
                         }
                         outcome => outcome,
                     };

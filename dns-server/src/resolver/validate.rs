@@ -218,6 +218,16 @@ pub(crate) fn capped_ttl(ttl: u32, rtype: u16, sigs: &[CachedRecord]) -> u32 {
         .map_or(ttl, |cap| ttl.min(cap))
 }
 
+/// The longest a secure negative answer may be cached: its negative TTL, capped
+/// as [`capped_ttl`] caps each RRset of its proof (SOA, NSEC, NSEC3).
+pub(crate) fn denial_ttl(ttl: u32, proof: &[CachedRecord]) -> u32 {
+    [rtype::SOA, rtype::NSEC, rtype::NSEC3]
+        .into_iter()
+        .map(|t| capped_ttl(ttl, t, proof))
+        .min()
+        .unwrap_or(ttl)
+}
+
 impl Resolver {
     /// What validation says of a final `outcome` from `cut`'s servers to
     /// `name`/`qtype`.
@@ -469,6 +479,18 @@ mod tests {
             "another type's RRSIG"
         );
         assert_eq!(capped_ttl(3600, rtype::A, &[]), 3600);
+    }
+
+    #[test]
+    fn a_secure_denial_lasts_no_longer_than_its_signatures() {
+        let mut soa_sig = rrsig(3600, 86_400);
+        soa_sig.rdata[..2].copy_from_slice(&rtype::SOA.to_be_bytes());
+        let mut nsec_sig = rrsig(3600, 100);
+        nsec_sig.rdata[..2].copy_from_slice(&rtype::NSEC.to_be_bytes());
+        assert_eq!(denial_ttl(300, &[soa_sig.clone()]), 300);
+        let near = denial_ttl(300, &[soa_sig, nsec_sig]);
+        assert!((95..=100).contains(&near), "the NSEC's RRSIG expires first: {near}");
+        assert_eq!(denial_ttl(300, &[]), 300);
     }
 
     #[test]
