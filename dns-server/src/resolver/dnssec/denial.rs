@@ -4,7 +4,7 @@
 //! signatures checked already; this is the logic of names, hashes and
 //! type bitmaps only.
 
-use std::cmp::Ordering;
+use std::{cell::RefCell, cmp::Ordering};
 
 use dns_wire::wire::rtype;
 
@@ -18,6 +18,12 @@ use crate::{
 /// NSEC3 iterations above this make a proof insecure rather than secure
 /// (RFC 9276 3.2; Unbound and Knot Resolver use 150 as well).
 pub(crate) const MAX_NSEC3_ITERATIONS: u16 = 150;
+
+/// Distinct NSEC3 hashes one proof may compute. A closest-encloser proof
+/// hashes each ancestor of a long name, up to 151 SHA-1 rounds each, under
+/// each parameter set sent: a server could make one answer cost seconds
+/// (CVE-2023-50868). An honest proof needs a few; past this it fails.
+const MAX_NSEC3_HASHES: usize = 32;
 
 /// NSEC3 flag: Opt-Out (RFC 5155 3.1.2.1).
 const OPT_OUT: u8 = 1;
@@ -135,6 +141,8 @@ pub(crate) struct Proof {
     nsec3: Vec<Nsec3>,
     /// NSEC3 records whose hash algorithm we do not know (RFC 5155 8.1).
     unknown_hash: bool,
+    /// Hashes computed so far: name, parameters, hash.
+    hashes: RefCell<Vec<(Name, nsec3::Params, nsec3::Hash)>>,
 }
 
 impl Proof {
@@ -146,6 +154,7 @@ impl Proof {
             nsec: Vec::new(),
             nsec3: Vec::new(),
             unknown_hash: false,
+            hashes: RefCell::default(),
         };
         for r in records.iter().filter(|r| r.owner.is_within(zone)) {
             match r.rtype {
@@ -356,21 +365,36 @@ impl Proof {
 
     // NSEC3 (RFC 5155 8).
 
-    fn nsec3_hash(&self, name: &Name, params: &nsec3::Params) -> [u8; nsec3::HASH_LEN] {
-        nsec3::hash(name.to_lowercase().as_wire(), params)
+    /// `name`'s hash under `params`, computed once per proof; `None` past
+    /// [`MAX_NSEC3_HASHES`] (the proof then fails: see there).
+    fn nsec3_hash(&self, name: &Name, params: &nsec3::Params) -> Option<nsec3::Hash> {
+        let lower = name.to_lowercase();
+        let mut memo = self.hashes.borrow_mut();
+        if let Some((.., h)) = memo.iter().find(|(n, p, _)| *n == lower && p == params) {
+            return Some(*h);
+        }
+        if memo.len() >= MAX_NSEC3_HASHES {
+            return None;
+        }
+        let h = nsec3::hash(lower.as_wire(), params);
+        memo.push((lower, params.clone(), h));
+        Some(h)
     }
 
     /// The NSEC3 whose owner is `name`'s hash.
     fn nsec3_match(&self, name: &Name) -> Option<&Nsec3> {
-        self.nsec3
-            .iter()
-            .find(|n| self.nsec3_hash(name, &n.params)[..] == n.owner_hash[..])
+        self.nsec3.iter().find(|n| {
+            self.nsec3_hash(name, &n.params)
+                .is_some_and(|h| h[..] == n.owner_hash[..])
+        })
     }
 
     /// The NSEC3 whose span holds `name`'s hash (RFC 5155 8.3), wrapping at the end.
     fn nsec3_cover(&self, name: &Name) -> Option<&Nsec3> {
         self.nsec3.iter().find(|n| {
-            let h = self.nsec3_hash(name, &n.params);
+            let Some(h) = self.nsec3_hash(name, &n.params) else {
+                return false;
+            };
             let (owner, next) = (&n.owner_hash[..], &n.next_hash[..]);
             match owner.cmp(next) {
                 Ordering::Less => owner < &h[..] && &h[..] < next,

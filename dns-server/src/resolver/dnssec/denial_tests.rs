@@ -369,3 +369,13 @@ fn an_insecure_delegation_needs_a_delegation() {
         Verdict::Bogus(ede::NSEC_MISSING)
     );
 }
+
+#[test]
+fn a_proof_may_not_hash_without_end() {
+    // 40 labels above a name in the zone: its closest-encloser proof would
+    // hash each ancestor; past the limit it fails instead.
+    let long = format!("{}nope.example.", "a.".repeat(40));
+    assert_eq!(proof(&nsec3()).nxdomain(&name(&long)), BOGUS);
+    let short = format!("{}nope.example.", "a.".repeat(8));
+    assert_eq!(proof(&nsec3()).nxdomain(&name(&short)), SECURE, "an honest depth");
+}
