@@ -3,6 +3,9 @@
 //! Validated key sets are kept beside the cache for their TTL. Negative
 //! answers, wildcard expansions and "no DS" (an insecure delegation) hold
 //! only with their NSEC/NSEC3 proof (see [`denial`]), signed by the zone.
+//! A server authoritative for a zone and its child answers for the child
+//! without a referral: the RRSIG's signer names the zone then, and unsigned
+//! data is insecure only where the zone proves an unsigned delegation.
 
 use std::{
     collections::HashMap,
@@ -155,6 +158,20 @@ fn verify_proof(zone: &Name, soa: Option<&CachedRecord>, proof: &[CachedRecord],
     Ok(())
 }
 
+/// Names between a zone cut and an unsigned answer searched for the
+/// insecure delegation that explains it.
+const MAX_CUT_SEARCH: usize = 4;
+
+/// The signer of the RRSIGs in `sigs` when it is a zone strictly below `cut`
+/// holding `name`.
+fn signer_below(cut: &Name, name: &Name, sigs: &[CachedRecord]) -> Option<Name> {
+    sigs.iter()
+        .filter(|r| r.rtype == rtype::RRSIG)
+        .filter_map(|r| Rrsig::parse(&r.rdata))
+        .map(|r| r.signer.to_lowercase())
+        .find(|signer| !same(signer, cut) && signer.is_within(cut) && name.is_within(signer))
+}
+
 /// What a denial verdict makes of an answer.
 fn security_of(verdict: Verdict) -> Security {
     match verdict {
@@ -254,22 +271,85 @@ impl Resolver {
         if self.config.anchors.negative(name) {
             return Security::Insecure;
         }
-        let keys = match self.zone_keys(cut.clone(), budget, depth).await {
+        // A server authoritative for a zone and its child answers names of
+        // the child itself, without a referral: the signer says which zone
+        // (its chain is proven like any other, from the parent's DS).
+        let signatures = match outcome {
+            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) => sigs,
+            Outcome::NxDomain(_, _, proof) | Outcome::NoData(_, _, proof) => proof,
+            _ => return Security::Unchecked,
+        };
+        let zone = signer_below(cut, name, signatures).unwrap_or_else(|| cut.clone());
+        let keys = match self.zone_keys(zone.clone(), budget, depth).await {
             ZoneKeys::Insecure => return Security::Insecure,
             ZoneKeys::Bogus(code) => return Security::Bogus(code),
             ZoneKeys::Secure(keys) => keys,
         };
         let security = match outcome {
-            Outcome::Answer(records, _, sigs) => judge_answer(cut, name, records, sigs, &keys),
-            Outcome::Cname(record, _, _, sigs) => judge_answer(cut, name, std::slice::from_ref(record), sigs, &keys),
-            Outcome::NxDomain(soa, _, proof) => judge_denial(cut, soa.as_ref(), proof, &keys, |p| p.nxdomain(name)),
-            Outcome::NoData(soa, _, proof) => judge_denial(cut, soa.as_ref(), proof, &keys, |p| p.nodata(name, qtype)),
+            Outcome::Answer(records, _, sigs) => judge_answer(&zone, name, records, sigs, &keys),
+            Outcome::Cname(record, _, _, sigs) => judge_answer(&zone, name, std::slice::from_ref(record), sigs, &keys),
+            Outcome::NxDomain(soa, _, proof) => judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nxdomain(name)),
+            Outcome::NoData(soa, _, proof) => {
+                judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nodata(name, qtype))
+            }
             _ => Security::Unchecked,
         };
+        // Unsigned data below a signed zone's cut: from an unsigned child on
+        // the same server, if the zone proves such a delegation.
+        let unsigned = !signatures.iter().any(|r| r.rtype == rtype::RRSIG);
+        if matches!(security, Security::Bogus(_))
+            && unsigned
+            && zone == *cut
+            && let Some(insecure) = self.unsigned_child(cut, name, qtype, budget, depth).await
+        {
+            return insecure;
+        }
         if let Security::Bogus(code) = security {
-            tracing::info!(zone = %cut, %name, qtype, code, "bogus answer");
+            tracing::info!(%zone, %name, qtype, code, "bogus answer");
         }
         security
+    }
+
+    /// Looks for an insecure delegation between `cut` and `name` (top down,
+    /// by asking each name's DS): `Some(Insecure)` when `cut` proves one.
+    async fn unsigned_child(
+        &self,
+        cut: &Name,
+        name: &Name,
+        qtype: u16,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Option<Security> {
+        let mut between: Vec<Name> = Vec::new();
+        let mut up = Some(name.clone());
+        while let Some(n) = up.filter(|n| !same(n, cut) && n.is_within(cut)) {
+            up = n.parent();
+            between.push(n);
+        }
+        // A DS question is not asked again of its own name (it is the one being judged).
+        if qtype == rtype::DS {
+            between.retain(|n| !same(n, name));
+        }
+        for candidate in between.into_iter().rev().take(MAX_CUT_SEARCH) {
+            let found = self.lookup(&candidate, rtype::DS, budget, depth).await.ok()?;
+            let has_ds = found.answer.iter().any(|(r, _)| r.rtype == rtype::DS);
+            if found.rcode != rcode::NOERROR || has_ds {
+                return None;
+            }
+            match found.security {
+                Security::Insecure => return Some(Security::Insecure),
+                Security::Secure => {
+                    let records: Vec<CachedRecord> = found.proof.iter().map(|(r, _)| r.clone()).collect();
+                    match Proof::new(cut, &records).insecure_delegation(&candidate) {
+                        Verdict::Secure | Verdict::Insecure => return Some(Security::Insecure),
+                        // No cut here (a name of the zone): look one label down.
+                        Verdict::Bogus(_) => continue,
+                    }
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// The keys of `zone` (a zone cut), from the cache or proven now.
@@ -568,6 +648,38 @@ mod tests {
         // No denial records at all.
         let bare: Vec<CachedRecord> = all.iter().filter(|r| r.rtype == rtype::SOA).cloned().collect();
         assert_eq!(nxdomain(&bare, None), Security::Bogus(ede::NSEC_MISSING));
+    }
+
+    #[test]
+    fn a_signer_below_the_cut_names_the_zone_only_between_cut_and_name() {
+        let name = |t: &str| Name::parse(t, None).expect("name");
+        let signed_by = |signer: &str| {
+            let mut sig = rrsig(300, 86_400);
+            sig.rdata.truncate(18);
+            sig.rdata.extend_from_slice(name(signer).as_wire());
+            sig
+        };
+        let (cut, www) = (name("example."), name("www.child.example."));
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("child.example.")]),
+            Some(name("child.example."))
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("example.")]),
+            None,
+            "the cut itself"
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("other.example.")]),
+            None,
+            "not above the name"
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("org.")]),
+            None,
+            "not below the cut"
+        );
+        assert_eq!(signer_below(&cut, &www, &[]), None);
     }
 
     #[test]

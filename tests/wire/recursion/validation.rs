@@ -16,6 +16,9 @@ use crate::harness::{Denial, Response, Server, Signer, sign_with_ldns_args, sign
 
 const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
 
+/// A lab host serving `shared.test.` and its two children.
+const SHARED: u8 = 9;
+
 /// The signed lab and the trust anchor file for its root.
 struct SignedLab {
     lab: Lab,
@@ -120,6 +123,36 @@ fn signed_lab() -> SignedLab {
     let forged = lab
         .dir
         .write("forged.zone", &leaf_zone("forged.test.", "www A 192.0.2.18\n"));
+    // A parent and its children on one server, which answers each name from
+    // the deepest zone it has: the resolver sees no referral to the children.
+    let shared_ip = lab.ip(SHARED);
+    let shared_zone =
+        |origin: &str, body: &str| format!("$ORIGIN {origin}\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {shared_ip}\n{body}");
+    let signed_child = sign_zone(
+        &dir,
+        "signed.shared.test.",
+        &shared_zone("signed.shared.test.", "www A 192.0.2.20\n"),
+        Signer::Ldns,
+        Denial::Nsec,
+    );
+    let plain_child = lab.dir.write(
+        "plain.shared.zone",
+        &shared_zone("plain.shared.test.", "www A 192.0.2.21\n"),
+    );
+    let shared = sign_zone(
+        &dir,
+        "shared.test.",
+        &shared_zone(
+            "shared.test.",
+            &format!(
+                "www A 192.0.2.19\nsigned NS ns.signed\nns.signed A {shared_ip}\n{}\n\
+                 plain NS ns.plain\nns.plain A {shared_ip}\n",
+                signed_child.ds.trim()
+            ),
+        ),
+        Signer::Ldns,
+        Denial::Nsec,
+    );
 
     let test = sign_zone(
         &dir,
@@ -133,13 +166,15 @@ fn signed_lab() -> SignedLab {
              nsec3 NS ns.nsec3\nns.nsec3 A {leaf}\n{}\n\
              iter NS ns.iter\nns.iter A {leaf}\n{}\n\
              broken NS ns.broken\nns.broken A {leaf}\n{}\n\
-             optout NS ns.optout\nns.optout A {other}\n{}\n",
+             optout NS ns.optout\nns.optout A {other}\n{}\n\
+             shared NS ns.shared\nns.shared A {shared_ip}\n{}\n",
             secure.ds.trim(),
             expired.ds.trim(),
             nsec3.ds.trim(),
             iterations.ds.trim(),
             broken.ds.trim(),
             optout.ds.trim(),
+            shared.ds.trim(),
             other = lab.ip(host::OTHER),
         ),
         Signer::Ldns,
@@ -181,6 +216,9 @@ fn signed_lab() -> SignedLab {
         (host::LEAF, "forged.test.", forged),
         (host::LEAF, "unsigned.optout.test.", under_optout),
         (host::OTHER, "optout.test.", optout.file),
+        (SHARED, "shared.test.", shared.file),
+        (SHARED, "signed.shared.test.", signed_child.file),
+        (SHARED, "plain.shared.test.", plain_child),
     ]);
     SignedLab {
         lab,
@@ -392,6 +430,12 @@ fn denial_proofs_are_judged_as_unbound_judges_them() {
         ("www.insecure.test.", "A", "NOERROR", false),
         ("nope.test.", "A", "NXDOMAIN", true),
         ("secure.test.", "DS", "NOERROR", true),
+        ("www.shared.test.", "A", "NOERROR", true),
+        ("www.signed.shared.test.", "A", "NOERROR", true),
+        ("nope.signed.shared.test.", "A", "NXDOMAIN", true),
+        ("www.plain.shared.test.", "A", "NOERROR", false),
+        ("nope.plain.shared.test.", "A", "NXDOMAIN", false),
+        ("plain.shared.test.", "DS", "NOERROR", true),
     ];
     let mut report = String::new();
     for &(name, qtype, rcode, ad) in cases {
