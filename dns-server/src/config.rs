@@ -85,8 +85,10 @@
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
 //! validation = true            # DNSSEC validation (RFC 4035), iterating only
-//! trust_anchor_file = "anchors" # DS/DNSKEY lines; default: the IANA root KSKs built in
+//! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
+//!                              # default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
+//! domain_insecure = []         # negative trust anchors: names at and below are not validated
 //!
 //! [xdp]                        # the XDP fast path (needs root)
 //! enabled = true               # --no-xdp turns it off
@@ -276,8 +278,12 @@ pub struct ResolverSection {
     pub case_randomisation: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
-    /// Trust anchors (DS or DNSKEY presentation lines); default: the root's built in.
+    /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
+    /// the digests valid at start); default: the root's built in.
     pub trust_anchor_file: Option<PathBuf>,
+    /// Negative trust anchors (RFC 7646): domains whose names are answered
+    /// without validation (insecure, never AD), as Unbound's `domain-insecure`.
+    pub domain_insecure: Vec<String>,
 }
 
 impl Default for ResolverSection {
@@ -298,6 +304,7 @@ impl Default for ResolverSection {
             case_randomisation: false,
             validation: true,
             trust_anchor_file: None,
+            domain_insecure: Vec::new(),
         }
     }
 }

@@ -503,24 +503,40 @@ fn recursion(
         case_randomisation: section.case_randomisation,
         validation: section.validation,
         dnstap,
-        anchors: match &section.trust_anchor_file {
-            Some(path) => Anchors::read(path).map_err(|message| crate::zone::ZoneError {
-                location: None,
-                message: format!("trust_anchor_file: {message}"),
-            })?,
-            // The IANA anchors belong with the IANA root: a root of one's own
-            // (a lab, an alternative root) needs its anchor named, and has
-            // none (so nothing validates as secure or bogus) until it is.
-            None if section.root_hints.is_none() => Anchors::root(),
-            None => {
-                tracing::warn!(
-                    "root_hints set without trust_anchor_file: no DNSSEC trust anchor, answers are insecure"
-                );
-                Anchors::default()
-            }
-        },
+        anchors: anchors(section)?,
     };
     Ok(Some(Recursion::new(config, section.allow.clone())))
+}
+
+/// The trust anchors and negative trust anchors the `[resolver]` table names.
+fn anchors(section: &ResolverSection) -> Result<Anchors, crate::zone::ZoneError> {
+    let error = |message: String| crate::zone::ZoneError {
+        location: None,
+        message,
+    };
+    let mut insecure = Vec::new();
+    for domain in &section.domain_insecure {
+        let absolute = if domain.ends_with('.') {
+            domain.clone()
+        } else {
+            format!("{domain}.")
+        };
+        let name = crate::name::Name::parse(&absolute, None)
+            .map_err(|e| error(format!("domain_insecure: {domain:?}: {e}")))?;
+        insecure.push(name);
+    }
+    let anchors = match &section.trust_anchor_file {
+        Some(path) => Anchors::read(path).map_err(|message| error(format!("trust_anchor_file: {message}")))?,
+        // The IANA anchors belong with the IANA root: a root of one's own
+        // (a lab, an alternative root) needs its anchor named, and has
+        // none (so nothing validates as secure or bogus) until it is.
+        None if section.root_hints.is_none() => Anchors::root(),
+        None => {
+            tracing::warn!("root_hints set without trust_anchor_file: no DNSSEC trust anchor, answers are insecure");
+            Anchors::default()
+        }
+    };
+    Ok(anchors.with_insecure(insecure))
 }
 
 /// Re-reads configuration and zones and swaps the new catalog in; returns

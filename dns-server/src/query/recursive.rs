@@ -67,7 +67,7 @@ impl Pending {
     /// Writes the response carrying `resolution`.
     /// Bogus data is SERVFAIL with its extended error unless the client set
     /// CD (RFC 4035 3.2.2); secure data gets AD when the client set DO or AD
-    /// (RFC 6840 5.7); DO clients get the answer's RRSIGs.
+    /// (RFC 6840 5.7); DO clients get the answer's RRSIGs and the denial proofs.
     pub(crate) fn write(&self, out: &mut Vec<u8>, resolution: &Resolution, identity: &Identity) {
         let checking_disabled = self.flags & FLAG_CD != 0;
         if let Security::Bogus(code) = resolution.security
@@ -87,10 +87,12 @@ impl Pending {
         let after_question = w.mark();
         let no_sigs = Vec::new();
         let sigs = if dnssec_ok { &resolution.sigs } else { &no_sigs };
+        let proof = if dnssec_ok { &resolution.proof } else { &no_sigs };
         let sections = [
             (Section::Answer, &resolution.answer),
             (Section::Answer, sigs),
             (Section::Authority, &resolution.authority),
+            (Section::Authority, proof),
         ];
         'sections: for (section, records) in sections {
             for (record, ttl) in records {

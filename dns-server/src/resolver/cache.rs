@@ -51,6 +51,14 @@ pub(crate) enum Cached {
     NoData(Option<Arc<CachedRecord>>),
 }
 
+/// A negative answer's proof and what validation said of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Denial {
+    /// NSEC/NSEC3 records and the RRSIGs over them and over the SOA.
+    pub proof: Vec<CachedRecord>,
+    pub security: Security,
+}
+
 /// A cache hit with the TTL left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Hit {
@@ -63,7 +71,8 @@ pub(crate) struct Hit {
     pub prefetch: bool,
     /// Whether the entry is in the last tenth of its TTL (popular or not).
     pub late: bool,
-    /// The RRSIGs that came with an RRset (for DO clients and validation).
+    /// The RRSIGs that came with an RRset (for DO clients and validation),
+    /// and its denial records (a wildcard's), or a negative answer's proof.
     pub sigs: Arc<[CachedRecord]>,
     /// What validation said when it was stored.
     pub security: Security,
@@ -246,6 +255,7 @@ impl Cache {
     }
 
     /// Stores a negative answer; its TTL is min(SOA TTL, SOA MINIMUM) as the caller computed.
+    #[cfg(test)]
     pub(crate) fn put_negative(
         &self,
         name: &Name,
@@ -255,19 +265,48 @@ impl Cache {
         ttl: u32,
         now: Instant,
     ) {
+        let unproven = Denial {
+            proof: Vec::new(),
+            security: Security::Unchecked,
+        };
+        self.put_denial(name, rtype, nxdomain, soa, ttl, unproven, now);
+    }
+
+    /// Stores a negative answer with its denial records (NSEC/NSEC3 and
+    /// RRSIGs, kept where an RRset keeps its RRSIGs) and what validation
+    /// said of them; a bogus one only briefly.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn put_denial(
+        &self,
+        name: &Name,
+        rtype: u16,
+        nxdomain: bool,
+        soa: Option<CachedRecord>,
+        ttl: u32,
+        denial: Denial,
+        now: Instant,
+    ) {
         let slot = if nxdomain { ANY_TYPE } else { rtype };
         let key = (Box::from(name.to_lowercase().as_wire()), slot);
-        let ttl = ttl
+        let mut ttl = ttl
             .min(self.config.max_negative_ttl)
             .max(self.config.min_ttl.min(self.config.max_negative_ttl));
-        let bytes = soa.as_ref().map_or(0, |s| s.rdata.len() + s.owner.as_wire().len());
+        if matches!(denial.security, Security::Bogus(_)) {
+            ttl = ttl.min(BOGUS_TTL);
+        }
+        let bytes = soa.as_ref().map_or(0, |s| s.rdata.len() + s.owner.as_wire().len())
+            + denial
+                .proof
+                .iter()
+                .map(|r| r.owner.as_wire().len() + r.rdata.len() + 16)
+                .sum::<usize>();
         let soa = soa.map(Arc::new);
         let data = if nxdomain {
             Cached::NxDomain(soa)
         } else {
             Cached::NoData(soa)
         };
-        self.insert(key, data, ttl, bytes, now, Arc::new([]), Security::Unchecked);
+        self.insert(key, data, ttl, bytes, now, denial.proof.into(), denial.security);
     }
 
     #[allow(clippy::too_many_arguments)]

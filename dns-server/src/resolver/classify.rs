@@ -12,9 +12,11 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Records of the asked name and type (an RRset, maybe several), and
-    /// the RRSIGs over them.
+    /// the RRSIGs over them followed by the authority's NSEC/NSEC3 records
+    /// and their RRSIGs (a wildcard expansion's proof, see [`denial`]).
     Answer(Vec<CachedRecord>, u32, Vec<CachedRecord>),
-    /// The name is an alias: follow the target ourselves (with the CNAME's RRSIGs).
+    /// The name is an alias: follow the target ourselves (with the CNAME's
+    /// RRSIGs, and any denial records as for `Answer`).
     Cname(CachedRecord, u32, Name, Vec<CachedRecord>),
     /// A delegation to `child`, with NS names and in-bailiwick glue addresses.
     Referral {
@@ -27,10 +29,11 @@ pub(crate) enum Outcome {
         /// A and AAAA records of NS names, in the asked server's bailiwick.
         glue: Vec<(CachedRecord, u32)>,
     },
-    /// The name does not exist.
-    NxDomain(Option<CachedRecord>, u32),
-    /// The name exists without that type.
-    NoData(Option<CachedRecord>, u32),
+    /// The name does not exist: the SOA, the negative TTL, and the denial
+    /// (NSEC/NSEC3 records, their RRSIGs and the SOA's).
+    NxDomain(Option<CachedRecord>, u32, Vec<CachedRecord>),
+    /// The name exists without that type (SOA, TTL and denial as for `NxDomain`).
+    NoData(Option<CachedRecord>, u32, Vec<CachedRecord>),
     /// Lame, refused, failed or nonsense: ask another server.
     Unusable(&'static str),
 }
@@ -78,6 +81,24 @@ fn sigs(answers: &[&WireRecord], owner: &Name, covered: u16) -> Vec<CachedRecord
         .collect()
 }
 
+/// The authority section's NSEC and NSEC3 records inside `cut`, with the
+/// RRSIGs over them and, when `soa` is set, over the SOA: what proves a
+/// negative answer or a wildcard expansion (RFC 4035 3.1.3).
+fn denial(m: &Message, cut: &Name, soa: bool) -> Vec<CachedRecord> {
+    let proves = |t: u16| t == rtype::NSEC || t == rtype::NSEC3 || (soa && t == rtype::SOA);
+    m.section(Section::Authority)
+        .filter(|r| r.owner.is_within(cut))
+        .filter(|r| match r.rtype {
+            rtype::RRSIG => r
+                .rdata
+                .get(..2)
+                .is_some_and(|t| proves(u16::from_be_bytes([t[0], t[1]]))),
+            t => t != rtype::SOA && proves(t),
+        })
+        .map(cached)
+        .collect()
+}
+
 /// Classifies `m`, the answer of a server authoritative for `cut`, to `qname`/`qtype`.
 pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Outcome {
     let code = m.rcode();
@@ -90,7 +111,11 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
         && matches!(code, rcode::NOERROR | rcode::NXDOMAIN)
     {
         return match Name::from_wire(&cname.rdata) {
-            Some(target) => Outcome::Cname(cached(cname), cname.ttl, target, sigs(&answers, qname, rtype::CNAME)),
+            Some(target) => {
+                let mut sigs = sigs(&answers, qname, rtype::CNAME);
+                sigs.extend(denial(m, cut, false));
+                Outcome::Cname(cached(cname), cname.ttl, target, sigs)
+            }
             None => Outcome::Unusable("bad cname target"),
         };
     }
@@ -98,7 +123,7 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
         rcode::NOERROR => {}
         rcode::NXDOMAIN => {
             let (soa, ttl) = negative(m, cut);
-            return Outcome::NxDomain(soa, ttl);
+            return Outcome::NxDomain(soa, ttl, denial(m, cut, true));
         }
         _ => return Outcome::Unusable("error rcode"),
     }
@@ -109,18 +134,16 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
     if !matching.is_empty() {
         let ttl = matching.iter().map(|r| r.ttl).min().unwrap_or(0);
         let covered = matching[0].rtype;
-        return Outcome::Answer(
-            matching.into_iter().map(|r| cached(r)).collect(),
-            ttl,
-            sigs(&answers, qname, covered),
-        );
+        let mut sigs = sigs(&answers, qname, covered);
+        sigs.extend(denial(m, cut, false));
+        return Outcome::Answer(matching.into_iter().map(|r| cached(r)).collect(), ttl, sigs);
     }
     if let Some(referral) = referral(m, cut, qname) {
         return referral;
     }
     let (soa, ttl) = negative(m, cut);
     if soa.is_some() || m.header.has(FLAG_AA) {
-        return Outcome::NoData(soa, ttl);
+        return Outcome::NoData(soa, ttl, denial(m, cut, true));
     }
     Outcome::Unusable("lame: no answer, referral or authority")
 }

@@ -13,11 +13,11 @@ use dns_wire::wire::{rcode, rtype};
 
 use super::{
     Budget, Resolution, ResolveError, Resolver,
-    cache::{Cached, CachedRecord, Hit},
+    cache::{Cached, CachedRecord, Denial, Hit},
     classify::{Outcome, classify},
     dnssec::Security,
     upstream::{self, Ask},
-    validate::capped_ttl,
+    validate::{capped_ttl, denial_ttl},
 };
 use crate::name::Name;
 
@@ -30,7 +30,26 @@ enum Found {
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
+        /// NSEC/NSEC3 records and RRSIGs, and what validation said of them.
+        proof: Vec<(CachedRecord, u32)>,
+        security: Security,
     },
+}
+
+/// A record with its TTL.
+type Timed = (CachedRecord, u32);
+
+/// Splits the records kept beside an RRset into its RRSIGs and the denial
+/// records of a wildcard expansion (NSEC/NSEC3 and the RRSIGs over them).
+fn split_proof(sigs: Vec<Timed>, answered: u16) -> (Vec<Timed>, Vec<Timed>) {
+    let denial = |t: u16| matches!(t, rtype::NSEC | rtype::NSEC3) && t != answered;
+    sigs.into_iter().partition(|(r, _)| {
+        let t = match r.rtype {
+            rtype::RRSIG => r.rdata.get(..2).map_or(0, |t| u16::from_be_bytes([t[0], t[1]])),
+            t => t,
+        };
+        !denial(t)
+    })
 }
 
 /// Adds what was found for one name to `result`: the CNAME's target when
@@ -38,14 +57,18 @@ enum Found {
 fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result<Option<Name>, ResolveError> {
     match found {
         Found::Records(records, sigs, security) => {
+            let (sigs, proof) = split_proof(sigs, records.first().map_or(0, |(r, _)| r.rtype));
             result.answer.extend(records);
             result.sigs.extend(sigs);
+            result.proof.extend(proof);
             result.security = result.security.and(security);
             Ok(None)
         }
         Found::Cname(record, ttl, target, sigs, security) => {
             result.answer.push((record, ttl));
+            let (sigs, proof) = split_proof(sigs, rtype::CNAME);
             result.sigs.extend(sigs);
+            result.proof.extend(proof);
             result.security = result.security.and(security);
             let lower = target.to_lowercase();
             if seen.contains(&lower) {
@@ -54,11 +77,16 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             seen.push(lower);
             Ok(Some(target))
         }
-        Found::Negative { nxdomain, soa } => {
-            // Denial proofs are not checked yet: never AD on a negative answer.
-            result.security = result.security.and(Security::Unchecked);
+        Found::Negative {
+            nxdomain,
+            soa,
+            proof,
+            security,
+        } => {
+            result.security = result.security.and(security);
             result.rcode = if nxdomain { rcode::NXDOMAIN } else { rcode::NOERROR };
             result.authority.extend(soa);
+            result.proof.extend(proof);
             Ok(None)
         }
     }
@@ -257,6 +285,14 @@ impl Resolver {
         if !self.config.forwarders.is_empty() {
             return self.forward(name, qtype, budget).await;
         }
+        // RFC 8198: a name or type that cached, validated NSEC ranges deny.
+        if let Some(s) = self.synthesised_denial(name, qtype) {
+            let denial = Denial {
+                proof: s.proof,
+                security: Security::Secure,
+            };
+            return Ok(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, Instant::now()));
+        }
         // A DS lives on the parent's side of the cut (RFC 4035 3.1.4.1).
         let (mut cut, mut servers) = match name.parent() {
             Some(above) if qtype == rtype::DS => self.closest_cut(&above),
@@ -278,7 +314,7 @@ impl Resolver {
                 // A DS query answered by a referral to the child itself:
                 // the parent has no DS to give (a lame or odd parent).
                 Outcome::Referral { ref child, .. } if qtype == rtype::DS && !minimised && same(child, name) => {
-                    Outcome::NoData(None, 0)
+                    Outcome::NoData(None, 0, Vec::new())
                 }
                 outcome => outcome,
             };
@@ -295,7 +331,7 @@ impl Resolver {
                 // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
                 Outcome::NxDomain(..) if minimised => minimise = false,
                 outcome => {
-                    let security = self.judge(&cut, qtype, &outcome, budget, depth).await;
+                    let security = self.judge(&cut, name, qtype, &outcome, budget, depth).await;
                     let outcome = match outcome {
                         Outcome::Answer(records, ttl, sigs) if security == Security::Secure => {
                             let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
@@ -303,6 +339,13 @@ impl Resolver {
                         }
                         Outcome::Cname(record, ttl, target, sigs) if security == Security::Secure => {
                             Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
+                        }
+                        // A secure denial lasts no longer than its signatures.
+                        Outcome::NxDomain(soa, ttl, proof) if security == Security::Secure => {
+                            Outcome::NxDomain(soa, denial_ttl(ttl, &proof), proof)
+                        }
+                        Outcome::NoData(soa, ttl, proof) if security == Security::Secure => {
+                            Outcome::NoData(soa, denial_ttl(ttl, &proof), proof)
                         }
                         outcome => outcome,
                     };
@@ -342,14 +385,23 @@ impl Resolver {
                     .put_signed(vec![record.clone()], sigs.clone(), security, ttl, now);
                 Ok(Found::Cname(record, ttl, target, with_ttl(sigs, ttl), security))
             }
-            Outcome::NxDomain(soa, ttl) => Ok(self.negative(name, qtype, true, soa, ttl, now)),
-            Outcome::NoData(soa, ttl) => Ok(self.negative(name, qtype, false, soa, ttl, now)),
+            Outcome::NxDomain(soa, ttl, proof) => {
+                self.remember_denial(soa.as_ref(), &proof, ttl, security);
+                let denial = Denial { proof, security };
+                Ok(self.negative(name, qtype, true, soa, ttl, denial, now))
+            }
+            Outcome::NoData(soa, ttl, proof) => {
+                self.remember_denial(soa.as_ref(), &proof, ttl, security);
+                let denial = Denial { proof, security };
+                Ok(self.negative(name, qtype, false, soa, ttl, denial, now))
+            }
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
     }
 }
 
 impl Resolver {
+    #[allow(clippy::too_many_arguments)]
     fn negative(
         &self,
         name: &Name,
@@ -357,12 +409,16 @@ impl Resolver {
         nxdomain: bool,
         soa: Option<CachedRecord>,
         ttl: u32,
+        denial: Denial,
         now: Instant,
     ) -> Found {
-        self.cache.put_negative(name, qtype, nxdomain, soa.clone(), ttl, now);
+        self.cache
+            .put_denial(name, qtype, nxdomain, soa.clone(), ttl, denial.clone(), now);
         Found::Negative {
             nxdomain,
             soa: soa.map(|s| (s, ttl)),
+            proof: denial.proof.into_iter().map(|r| (r, ttl)).collect(),
+            security: denial.security,
         }
     }
 
@@ -585,10 +641,14 @@ fn found(hit: Hit, qtype: u16) -> Option<Found> {
         Cached::NxDomain(soa) => Found::Negative {
             nxdomain: true,
             soa: soa.map(|s| ((*s).clone(), ttl)),
+            proof: sigs,
+            security: hit.security,
         },
         Cached::NoData(soa) => Found::Negative {
             nxdomain: false,
             soa: soa.map(|s| ((*s).clone(), ttl)),
+            proof: sigs,
+            security: hit.security,
         },
     })
 }

@@ -93,6 +93,9 @@ pub(crate) struct Resolution {
     pub prefetch: bool,
     /// The RRSIGs over the answer's RRsets (written for DO clients).
     pub sigs: Vec<(CachedRecord, u32)>,
+    /// NSEC/NSEC3 records and RRSIGs proving a negative answer or a
+    /// wildcard expansion (written in the authority section for DO clients).
+    pub proof: Vec<(CachedRecord, u32)>,
     /// What validation says of the whole answer.
     pub security: dnssec::Security,
 }
@@ -183,6 +186,8 @@ pub(crate) struct Resolver {
     keys: validate::KeyCache,
     /// What it did, per thread.
     pub counters: counters::ResolverCounters,
+    /// Validated NSEC ranges, for answers synthesised from them (RFC 8198).
+    nsec: dnssec::aggressive::NsecCache,
 }
 
 impl Resolver {
@@ -195,6 +200,7 @@ impl Resolver {
             in_flight: in_flight::InFlight::default(),
             keys: validate::KeyCache::default(),
             counters: counters::ResolverCounters::default(),
+            nsec: dnssec::aggressive::NsecCache::default(),
         }
     }
 }

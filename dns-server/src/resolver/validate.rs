@@ -1,10 +1,11 @@
 //! The chain of trust (RFC 4035 5): a zone's DNSKEYs proven by the DS its
 //! parent signed (or by a trust anchor), and answers proven by those keys.
-//! Validated key sets are kept beside the cache for their TTL.
-//!
-//! Not yet here: NSEC/NSEC3 proofs. A delegation whose parent answers "no DS"
-//! is taken as insecure without checking the parent's denial proof, and
-//! negative answers are passed on unchecked (never with AD).
+//! Validated key sets are kept beside the cache for their TTL. Negative
+//! answers, wildcard expansions and "no DS" (an insecure delegation) hold
+//! only with their NSEC/NSEC3 proof (see [`denial`]), signed by the zone.
+//! A server authoritative for a zone and its child answers for the child
+//! without a referral: the RRSIG's signer names the zone then, and unsigned
+//! data is insecure only where the zone proves an unsigned delegation.
 
 use std::{
     collections::HashMap,
@@ -19,7 +20,10 @@ use super::{
     cache::CachedRecord,
     classify::Outcome,
     dnssec::{
-        Security, ede,
+        Security,
+        aggressive::Synthesised,
+        denial::{Proof, Verdict},
+        ede,
         verify::{self, Dnskey, Rrsig, SigError},
     },
     iterate::Boxed,
@@ -78,9 +82,26 @@ fn same(a: &Name, b: &Name) -> bool {
 }
 
 /// Checks `rrset` against the RRSIGs in `sigs` made by `zone` with `keys`.
+/// A wildcard expansion is not secure by its signature alone: see [`verify_set`].
 pub(crate) fn check_rrset(zone: &Name, rrset: &[CachedRecord], sigs: &[CachedRecord], keys: &[Vec<u8>]) -> Security {
+    match verify_set(zone, rrset, sigs, keys) {
+        Ok(labels) if labels < rrset[0].owner.label_count() => Security::Unchecked,
+        Ok(_) => Security::Secure,
+        Err(code) => Security::Bogus(code),
+    }
+}
+
+/// Checks `rrset` against the RRSIGs in `sigs` made by `zone` with `keys`:
+/// the label count of the RRSIG that holds (fewer than the owner's for a
+/// wildcard expansion, RFC 4035 5.3.4), or the RFC 8914 code of why none does.
+pub(crate) fn verify_set(
+    zone: &Name,
+    rrset: &[CachedRecord],
+    sigs: &[CachedRecord],
+    keys: &[Vec<u8>],
+) -> Result<usize, u16> {
     let Some(first) = rrset.first() else {
-        return Security::Bogus(ede::BOGUS);
+        return Err(ede::BOGUS);
     };
     let now = unix_now();
     let mut tried = false;
@@ -95,20 +116,111 @@ pub(crate) fn check_rrset(zone: &Name, rrset: &[CachedRecord], sigs: &[CachedRec
         for key in keys.iter().filter(|k| verify::key_tag(k) == parsed.key_tag) {
             tried = true;
             match verify::verify_rrset(rrset, &sig.rdata, key, now) {
-                // A wildcard expansion holds only with the NSEC/NSEC3 proof that
-                // no closer name exists (RFC 4035 5.3.4), not checked yet: no AD.
-                Ok(()) if usize::from(parsed.labels) < first.owner.label_count() => return Security::Unchecked,
-                Ok(()) => return Security::Secure,
+                Ok(()) => return Ok(usize::from(parsed.labels)),
                 Err(SigError::Expired) => error = ede::SIGNATURE_EXPIRED,
                 Err(SigError::NotYetValid) if error == ede::BOGUS => error = ede::SIGNATURE_NOT_YET_VALID,
                 Err(_) => {}
             }
         }
     }
-    if !tried && sigs.is_empty() {
-        return Security::Bogus(ede::RRSIGS_MISSING);
+    let signed = sigs
+        .iter()
+        .any(|s| s.rtype == rtype::RRSIG && s.rdata.get(..2) == Some(&first.rtype.to_be_bytes()[..]));
+    if !tried && !signed {
+        return Err(ede::RRSIGS_MISSING);
     }
-    Security::Bogus(error)
+    Err(error)
+}
+
+/// Checks the signatures of every RRset in a denial `proof` (NSEC, NSEC3
+/// and the SOA of a negative answer) with `zone`'s keys.
+fn verify_proof(zone: &Name, soa: Option<&CachedRecord>, proof: &[CachedRecord], keys: &[Vec<u8>]) -> Result<(), u16> {
+    let mut sets: Vec<Vec<CachedRecord>> = Vec::new();
+    for r in proof.iter().filter(|r| r.rtype != rtype::RRSIG).chain(soa) {
+        match sets
+            .iter_mut()
+            .find(|set| set[0].rtype == r.rtype && same(&set[0].owner, &r.owner))
+        {
+            Some(set) => set.push(r.clone()),
+            None => sets.push(vec![r.clone()]),
+        }
+    }
+    for set in &sets {
+        let labels = verify_set(zone, set, proof, keys)?;
+        // Denial records are never wildcard expansions (the owner of a
+        // wildcard's own NSEC is signed with one label fewer, the `*`).
+        let owner = &set[0].owner;
+        let own = owner.label_count() - usize::from(owner.as_wire().starts_with(b"\x01*"));
+        if labels < own {
+            return Err(ede::BOGUS);
+        }
+    }
+    Ok(())
+}
+
+/// Names between a zone cut and an unsigned answer searched for the
+/// insecure delegation that explains it.
+const MAX_CUT_SEARCH: usize = 4;
+
+/// The signer of the RRSIGs in `sigs` when it is a zone strictly below `cut`
+/// holding `name`.
+fn signer_below(cut: &Name, name: &Name, sigs: &[CachedRecord]) -> Option<Name> {
+    sigs.iter()
+        .filter(|r| r.rtype == rtype::RRSIG)
+        .filter_map(|r| Rrsig::parse(&r.rdata))
+        .map(|r| r.signer.to_lowercase())
+        .find(|signer| !same(signer, cut) && signer.is_within(cut) && name.is_within(signer))
+}
+
+/// What a denial verdict makes of an answer.
+fn security_of(verdict: Verdict) -> Security {
+    match verdict {
+        Verdict::Secure => Security::Secure,
+        Verdict::Insecure => Security::Insecure,
+        Verdict::Bogus(code) => Security::Bogus(code),
+    }
+}
+
+/// An RRset's signatures, and for a wildcard expansion the proof that the
+/// name asked does not exist itself (RFC 4035 5.3.4, RFC 5155 8.8).
+fn judge_answer(zone: &Name, name: &Name, rrset: &[CachedRecord], sigs: &[CachedRecord], keys: &[Vec<u8>]) -> Security {
+    let labels = match verify_set(zone, rrset, sigs, keys) {
+        Ok(labels) => labels,
+        Err(code) => return Security::Bogus(code),
+    };
+    if labels >= rrset[0].owner.label_count() {
+        return Security::Secure;
+    }
+    judge_denial(zone, None, sigs, keys, |p| p.wildcard_answer(name, labels))
+}
+
+/// A denial: its records' signatures, then what `proves` says of them.
+fn judge_denial(
+    zone: &Name,
+    soa: Option<&CachedRecord>,
+    proof: &[CachedRecord],
+    keys: &[Vec<u8>],
+    proves: impl Fn(&Proof) -> Verdict,
+) -> Security {
+    // Only denial records and their RRSIGs count (the answer's RRSIGs may be among them).
+    let denial: Vec<CachedRecord> = proof
+        .iter()
+        .filter(|r| match r.rtype {
+            rtype::NSEC | rtype::NSEC3 => true,
+            rtype::RRSIG => r.rdata.get(..2).is_some_and(|t| {
+                matches!(
+                    u16::from_be_bytes([t[0], t[1]]),
+                    rtype::NSEC | rtype::NSEC3 | rtype::SOA
+                )
+            }),
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    if let Err(code) = verify_proof(zone, soa, &denial, keys) {
+        return Security::Bogus(code);
+    }
+    security_of(proves(&Proof::new(zone, &denial)))
 }
 
 /// The longest a secure RRset may be cached (RFC 4035 5.3.3): its TTL, no
@@ -123,36 +235,121 @@ pub(crate) fn capped_ttl(ttl: u32, rtype: u16, sigs: &[CachedRecord]) -> u32 {
         .map_or(ttl, |cap| ttl.min(cap))
 }
 
+/// The longest a secure negative answer may be cached: its negative TTL, capped
+/// as [`capped_ttl`] caps each RRset of its proof (SOA, NSEC, NSEC3).
+pub(crate) fn denial_ttl(ttl: u32, proof: &[CachedRecord]) -> u32 {
+    [rtype::SOA, rtype::NSEC, rtype::NSEC3]
+        .into_iter()
+        .map(|t| capped_ttl(ttl, t, proof))
+        .min()
+        .unwrap_or(ttl)
+}
+
 impl Resolver {
-    /// What validation says of a final `outcome` from `cut`'s servers.
+    /// What validation says of a final `outcome` from `cut`'s servers to
+    /// `name`/`qtype`.
     pub(super) async fn judge(
         &self,
         cut: &Name,
+        name: &Name,
         qtype: u16,
         outcome: &Outcome,
         budget: &mut Budget,
         depth: u32,
     ) -> Security {
-        // DS and DNSKEY answers are checked where the chain is built.
-        if !self.config.validation || !self.config.forwarders.is_empty() || matches!(qtype, rtype::DS | rtype::DNSKEY) {
+        // A zone's DNSKEY RRset is checked where the chain is built (judging
+        // it here would ask for the keys being fetched). A DS answer is judged
+        // with the parent's keys; its denial proves an insecure delegation.
+        if !self.config.validation || !self.config.forwarders.is_empty() || qtype == rtype::DNSKEY {
             return Security::Unchecked;
         }
-        let (rrset, sigs) = match outcome {
-            Outcome::Answer(records, _, sigs) => (records.clone(), sigs),
-            Outcome::Cname(record, _, _, sigs) => (vec![record.clone()], sigs),
+        match outcome {
+            Outcome::Answer(..) | Outcome::Cname(..) | Outcome::NxDomain(..) | Outcome::NoData(..) => {}
+            _ => return Security::Unchecked,
+        }
+        // A negative trust anchor: the operator said not to validate here.
+        if self.config.anchors.negative(name) {
+            return Security::Insecure;
+        }
+        // A server authoritative for a zone and its child answers names of
+        // the child itself, without a referral: the signer says which zone
+        // (its chain is proven like any other, from the parent's DS).
+        let signatures = match outcome {
+            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) => sigs,
+            Outcome::NxDomain(_, _, proof) | Outcome::NoData(_, _, proof) => proof,
             _ => return Security::Unchecked,
         };
-        match self.zone_keys(cut.clone(), budget, depth).await {
-            ZoneKeys::Insecure => Security::Insecure,
-            ZoneKeys::Bogus(code) => Security::Bogus(code),
-            ZoneKeys::Secure(keys) => {
-                let security = check_rrset(cut, &rrset, sigs, &keys);
-                if let Security::Bogus(code) = security {
-                    tracing::info!(zone = %cut, owner = %rrset[0].owner, rtype = rrset[0].rtype, code, "bogus answer");
+        let zone = signer_below(cut, name, signatures).unwrap_or_else(|| cut.clone());
+        let keys = match self.zone_keys(zone.clone(), budget, depth).await {
+            ZoneKeys::Insecure => return Security::Insecure,
+            ZoneKeys::Bogus(code) => return Security::Bogus(code),
+            ZoneKeys::Secure(keys) => keys,
+        };
+        let security = match outcome {
+            Outcome::Answer(records, _, sigs) => judge_answer(&zone, name, records, sigs, &keys),
+            Outcome::Cname(record, _, _, sigs) => judge_answer(&zone, name, std::slice::from_ref(record), sigs, &keys),
+            Outcome::NxDomain(soa, _, proof) => judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nxdomain(name)),
+            Outcome::NoData(soa, _, proof) => {
+                judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nodata(name, qtype))
+            }
+            _ => Security::Unchecked,
+        };
+        // Unsigned data below a signed zone's cut: from an unsigned child on
+        // the same server, if the zone proves such a delegation.
+        let unsigned = !signatures.iter().any(|r| r.rtype == rtype::RRSIG);
+        if matches!(security, Security::Bogus(_))
+            && unsigned
+            && zone == *cut
+            && let Some(insecure) = self.unsigned_child(cut, name, qtype, budget, depth).await
+        {
+            return insecure;
+        }
+        if let Security::Bogus(code) = security {
+            tracing::info!(%zone, %name, qtype, code, "bogus answer");
+        }
+        security
+    }
+
+    /// Looks for an insecure delegation between `cut` and `name` (top down,
+    /// by asking each name's DS): `Some(Insecure)` when `cut` proves one.
+    async fn unsigned_child(
+        &self,
+        cut: &Name,
+        name: &Name,
+        qtype: u16,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Option<Security> {
+        let mut between: Vec<Name> = Vec::new();
+        let mut up = Some(name.clone());
+        while let Some(n) = up.filter(|n| !same(n, cut) && n.is_within(cut)) {
+            up = n.parent();
+            between.push(n);
+        }
+        // A DS question is not asked again of its own name (it is the one being judged).
+        if qtype == rtype::DS {
+            between.retain(|n| !same(n, name));
+        }
+        for candidate in between.into_iter().rev().take(MAX_CUT_SEARCH) {
+            let found = self.lookup(&candidate, rtype::DS, budget, depth).await.ok()?;
+            let has_ds = found.answer.iter().any(|(r, _)| r.rtype == rtype::DS);
+            if found.rcode != rcode::NOERROR || has_ds {
+                return None;
+            }
+            match found.security {
+                Security::Insecure => return Some(Security::Insecure),
+                Security::Secure => {
+                    let records: Vec<CachedRecord> = found.proof.iter().map(|(r, _)| r.clone()).collect();
+                    match Proof::new(cut, &records).insecure_delegation(&candidate) {
+                        Verdict::Secure | Verdict::Insecure => return Some(Security::Insecure),
+                        // No cut here (a name of the zone): look one label down.
+                        Verdict::Bogus(_) => continue,
+                    }
                 }
-                security
+                _ => return None,
             }
         }
+        None
     }
 
     /// The keys of `zone` (a zone cut), from the cache or proven now.
@@ -249,9 +446,28 @@ impl Resolver {
         match parent_keys {
             ZoneKeys::Bogus(code) => Err(ZoneKeys::Bogus(code)),
             ZoneKeys::Insecure => Err(ZoneKeys::Insecure),
-            // No DS: an insecure delegation. The parent's NSEC/NSEC3 proof of
-            // that is not checked yet.
-            ZoneKeys::Secure(_) if rrset.is_empty() && found.rcode == rcode::NOERROR => Err(ZoneKeys::Insecure),
+            // No DS: an insecure delegation, if the parent proved it (its
+            // NSEC/NSEC3 denial was judged with the answer); a bare "no DS"
+            // is bogus, or anyone could switch validation off for a zone.
+            ZoneKeys::Secure(_) if rrset.is_empty() && found.rcode == rcode::NOERROR => match found.security {
+                Security::Insecure => Err(ZoneKeys::Insecure),
+                // The (signed) proof must show the delegation itself, not only no DS.
+                Security::Secure => {
+                    let records: Vec<CachedRecord> = found.proof.iter().map(|(r, _)| r.clone()).collect();
+                    match Proof::new(&parent, &records).insecure_delegation(zone) {
+                        Verdict::Secure | Verdict::Insecure => Err(ZoneKeys::Insecure),
+                        Verdict::Bogus(code) => {
+                            tracing::info!(%zone, code, "no DS, and no delegation either");
+                            Err(ZoneKeys::Bogus(code))
+                        }
+                    }
+                }
+                Security::Bogus(code) => {
+                    tracing::info!(%zone, code, "no DS, and no proof of that");
+                    Err(ZoneKeys::Bogus(code))
+                }
+                Security::Unchecked => Err(ZoneKeys::Bogus(ede::NSEC_MISSING)),
+            },
             ZoneKeys::Secure(_) if rrset.is_empty() => Err(ZoneKeys::Bogus(ede::BOGUS)),
             ZoneKeys::Secure(keys) => {
                 let sigs: Vec<CachedRecord> = found.sigs.iter().map(|(r, _)| r.clone()).collect();
@@ -265,6 +481,35 @@ impl Resolver {
                 }
             }
         }
+    }
+
+    /// Keeps the NSEC ranges of a secure negative answer (RFC 8198).
+    pub(super) fn remember_denial(
+        &self,
+        soa: Option<&CachedRecord>,
+        proof: &[CachedRecord],
+        ttl: u32,
+        security: Security,
+    ) {
+        if security == Security::Secure {
+            self.nsec.store(soa, proof, ttl, Instant::now());
+        }
+    }
+
+    /// A negative answer for `name`/`qtype` synthesised from validated NSEC
+    /// ranges (RFC 8198), while the zone's keys are still known secure.
+    pub(super) fn synthesised_denial(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
+        if !self.config.validation || self.config.anchors.negative(name) {
+            return None;
+        }
+        let now = Instant::now();
+        let zone = self.nsec.zone_of(name)?;
+        if !matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))) {
+            return None;
+        }
+        let synthesised = self.nsec.synthesise(&zone, name, qtype, now)?;
+        tracing::debug!(%name, qtype, nxdomain = synthesised.nxdomain, "answered from cached NSEC ranges");
+        Some(synthesised)
     }
 
     /// Resolves `name`/`qtype` for the chain, with the client's budget.
@@ -317,6 +562,18 @@ mod tests {
     }
 
     #[test]
+    fn a_secure_denial_lasts_no_longer_than_its_signatures() {
+        let mut soa_sig = rrsig(3600, 86_400);
+        soa_sig.rdata[..2].copy_from_slice(&rtype::SOA.to_be_bytes());
+        let mut nsec_sig = rrsig(3600, 100);
+        nsec_sig.rdata[..2].copy_from_slice(&rtype::NSEC.to_be_bytes());
+        assert_eq!(denial_ttl(300, &[soa_sig.clone()]), 300);
+        let near = denial_ttl(300, &[soa_sig, nsec_sig]);
+        assert!((95..=100).contains(&near), "the NSEC's RRSIG expires first: {near}");
+        assert_eq!(denial_ttl(300, &[]), 300);
+    }
+
+    #[test]
     fn an_rrset_without_its_signatures_is_bogus_for_want_of_rrsigs() {
         let zone = Name::parse("example.", None).expect("name");
         let www = vec![CachedRecord {
@@ -330,6 +587,99 @@ mod tests {
         let mut sig = rrsig(300, 86_400);
         sig.rdata.splice(18..19, zone.as_wire().iter().copied());
         assert_eq!(check_rrset(&zone, &www, &[sig], &[]), Security::Bogus(ede::BOGUS));
+    }
+
+    /// The NSEC-signed denial fixture (see dnssec/denial_tests.rs): its
+    /// records (RRSIGs included), its SOA and its keys.
+    fn signed_denial() -> (Vec<CachedRecord>, CachedRecord, Vec<Vec<u8>>) {
+        let origin = Name::parse("example.", None).expect("name");
+        let text = include_str!("dnssec/testdata/denial-nsec.signed");
+        let all: Vec<CachedRecord> = crate::zone::parse::parse_str(text, std::path::Path::new("fixture"), &origin)
+            .expect("the fixture parses")
+            .iter()
+            .map(|r| CachedRecord {
+                owner: r.owner.clone(),
+                rtype: r.rtype,
+                class: r.class,
+                rdata: r.rdata.to_vec(),
+            })
+            .collect();
+        let soa = all.iter().find(|r| r.rtype == rtype::SOA).expect("SOA").clone();
+        let keys = all
+            .iter()
+            .filter(|r| r.rtype == rtype::DNSKEY)
+            .map(|r| r.rdata.clone())
+            .collect();
+        (all, soa, keys)
+    }
+
+    #[test]
+    fn a_signed_denial_is_secure_and_an_altered_or_unsigned_one_bogus() {
+        let (all, soa, keys) = signed_denial();
+        let zone = Name::parse("example.", None).expect("name");
+        let nope = Name::parse("nope.example.", None).expect("name");
+        let nxdomain = |records: &[CachedRecord], soa: Option<&CachedRecord>| {
+            judge_denial(&zone, soa, records, &keys, |p| p.nxdomain(&nope))
+        };
+        assert_eq!(nxdomain(&all, Some(&soa)), Security::Secure);
+        // Unsigned NSEC records prove nothing.
+        let unsigned: Vec<CachedRecord> = all
+            .iter()
+            .filter(|r| !(r.rtype == rtype::RRSIG && r.rdata[..2] == rtype::NSEC.to_be_bytes()))
+            .cloned()
+            .collect();
+        assert_eq!(nxdomain(&unsigned, Some(&soa)), Security::Bogus(ede::RRSIGS_MISSING));
+        // A bitmap changed after signing.
+        let altered: Vec<CachedRecord> = all
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                if r.rtype == rtype::NSEC {
+                    *r.rdata.last_mut().expect("bitmap") ^= 0x40;
+                }
+                r
+            })
+            .collect();
+        assert_eq!(nxdomain(&altered, Some(&soa)), Security::Bogus(ede::BOGUS));
+        // An SOA changed after signing.
+        let mut forged_soa = soa;
+        *forged_soa.rdata.last_mut().expect("minimum") ^= 1;
+        assert_eq!(nxdomain(&all, Some(&forged_soa)), Security::Bogus(ede::BOGUS));
+        // No denial records at all.
+        let bare: Vec<CachedRecord> = all.iter().filter(|r| r.rtype == rtype::SOA).cloned().collect();
+        assert_eq!(nxdomain(&bare, None), Security::Bogus(ede::NSEC_MISSING));
+    }
+
+    #[test]
+    fn a_signer_below_the_cut_names_the_zone_only_between_cut_and_name() {
+        let name = |t: &str| Name::parse(t, None).expect("name");
+        let signed_by = |signer: &str| {
+            let mut sig = rrsig(300, 86_400);
+            sig.rdata.truncate(18);
+            sig.rdata.extend_from_slice(name(signer).as_wire());
+            sig
+        };
+        let (cut, www) = (name("example."), name("www.child.example."));
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("child.example.")]),
+            Some(name("child.example."))
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("example.")]),
+            None,
+            "the cut itself"
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("other.example.")]),
+            None,
+            "not above the name"
+        );
+        assert_eq!(
+            signer_below(&cut, &www, &[signed_by("org.")]),
+            None,
+            "not below the cut"
+        );
+        assert_eq!(signer_below(&cut, &www, &[]), None);
     }
 
     #[test]

@@ -287,7 +287,9 @@ pub(crate) fn value(
 /// or there is none (an answer without records says nothing about its lifetime).
 fn lower_ttls(resolution: &mut Resolution, by: u32) -> Option<()> {
     let mut any = false;
-    for (_, ttl) in resolution.answer.iter_mut().chain(resolution.authority.iter_mut()) {
+    let records = (resolution.answer.iter_mut().chain(resolution.authority.iter_mut()))
+        .chain(resolution.sigs.iter_mut().chain(resolution.proof.iter_mut()));
+    for (_, ttl) in records {
         *ttl = ttl.checked_sub(by).filter(|t| *t > 0)?;
         any = true;
     }

@@ -18,6 +18,20 @@ pub struct Unbound {
 impl Unbound {
     /// Starts unbound iterating from the lab's root (no DNSSEC validation).
     pub fn start(lab: &Lab) -> Unbound {
+        Unbound::start_with(lab, "iterator", "")
+    }
+
+    /// Starts unbound validating from `anchors` (DS or DNSKEY lines), with
+    /// extended DNS errors on.
+    pub fn start_validating(lab: &Lab, anchors: &std::path::Path) -> Unbound {
+        let extra = format!(
+            "  trust-anchor-file: \"{}\"\n  ede: yes\n  val-log-level: 2\n",
+            anchors.display()
+        );
+        Unbound::start_with(lab, "validator iterator", &extra)
+    }
+
+    fn start_with(lab: &Lab, modules: &str, extra: &str) -> Unbound {
         let dir = TempDir::new("unbound");
         let hints = lab.hints();
         let log = dir.path().join("stderr.log");
@@ -30,7 +44,7 @@ impl Unbound {
                     "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-not-query-localhost: no\n  \
                      root-hints: \"{hints}\"\n  access-control: 127.0.0.0/8 allow\n  username: \"\"\n  chroot: \"\"\n  \
                      directory: \"{dir}\"\n  pidfile: \"{dir}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  \
-                     module-config: \"iterator\"\n  num-threads: 1\n  so-reuseport: no\n  qname-minimisation: yes\n  \
+                     module-config: \"{modules}\"\n{extra}  num-threads: 1\n  so-reuseport: no\n  qname-minimisation: yes\n  \
                      do-ip6: no\n  verbosity: 1\n  local-zone: \"test.\" nodefault\nremote-control:\n  control-enable: no\n",
                     hints = hints.display(),
                     dir = base.display(),

@@ -1,16 +1,23 @@
 //! DNSSEC validation through a signed lab hierarchy: a root, `test.` and
-//! leaf zones signed at test time by `ldns-signzone`, the root anchored by
-//! `[resolver] trust_anchor_file`; secure, altered, expired and unsigned names.
+//! leaf zones signed at test time by `ldns-signzone` (and BIND's signer for
+//! NSEC3 Opt-Out), the root anchored by `[resolver] trust_anchor_file`;
+//! secure, altered, expired and unsigned names, and denial proofs (NSEC,
+//! NSEC3, Opt-Out, too many iterations, stripped or broken) judged beside
+//! Unbound validating on the same lab.
 
 use std::path::PathBuf;
 
 use super::{
     addresses,
     lab::{Lab, host},
+    unbound::Unbound,
 };
 use crate::harness::{Denial, Response, Server, Signer, sign_with_ldns_args, sign_zone};
 
 const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
+
+/// A lab host serving `shared.test.` and its two children.
+const SHARED: u8 = 9;
 
 /// The signed lab and the trust anchor file for its root.
 pub(super) struct SignedLab {
@@ -18,6 +25,8 @@ pub(super) struct SignedLab {
     pub(super) anchors: PathBuf,
     /// A root anchor matching none of the root's keys (`test.`'s DS, renamed).
     wrong_anchors: PathBuf,
+    /// The root's anchor in RFC 7958 XML, with an expired digest beside it.
+    xml_anchors: PathBuf,
 }
 
 /// Builds and starts the hierarchy: leaves first, so that each parent
@@ -67,6 +76,83 @@ pub(super) fn signed_lab() -> SignedLab {
     let insecure = lab
         .dir
         .write("insecure.zone", &leaf_zone("insecure.test.", "www A 192.0.2.4\n"));
+    let nsec3 = sign_zone(
+        &dir,
+        "nsec3.test.",
+        &leaf_zone("nsec3.test.", "www A 192.0.2.10\n*.wild A 192.0.2.11\n"),
+        Signer::Ldns,
+        Denial::Nsec3,
+    );
+    // RFC 9276 3.2: past 150 iterations validators may call the zone insecure.
+    let iterations = sign_with_ldns_args(
+        &dir,
+        "iter.test.",
+        &leaf_zone("iter.test.", "www A 192.0.2.14\n"),
+        Denial::Nsec,
+        &["-n", "-t", "200"],
+    );
+    // An NSEC3 chain with every link but the apex's taken away.
+    let broken = sign_zone(
+        &dir,
+        "broken.test.",
+        &leaf_zone(
+            "broken.test.",
+            "www A 192.0.2.15\nmail A 192.0.2.16\nftp A 192.0.2.17\n",
+        ),
+        Signer::Ldns,
+        Denial::Nsec3,
+    );
+    strip_nsec3_but_the_apex(&broken.file);
+    // Opt-Out (BIND's signer leaves the unsigned delegation out of the chain),
+    // on a server of its own so that the child's server is not asked for its DS.
+    let optout = sign_zone(
+        &dir,
+        "optout.test.",
+        &format!(
+            "$ORIGIN optout.test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {other}\nwww A 192.0.2.12\n\
+             unsigned NS ns.unsigned\nns.unsigned A {leaf}\n",
+            other = lab.ip(host::OTHER)
+        ),
+        Signer::Bind,
+        Denial::Nsec3OptOut,
+    );
+    let under_optout = lab.dir.write(
+        "unsigned.optout.zone",
+        &leaf_zone("unsigned.optout.test.", "www A 192.0.2.13\n"),
+    );
+    let forged = lab
+        .dir
+        .write("forged.zone", &leaf_zone("forged.test.", "www A 192.0.2.18\n"));
+    // A parent and its children on one server, which answers each name from
+    // the deepest zone it has: the resolver sees no referral to the children.
+    let shared_ip = lab.ip(SHARED);
+    let shared_zone =
+        |origin: &str, body: &str| format!("$ORIGIN {origin}\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {shared_ip}\n{body}");
+    let signed_child = sign_zone(
+        &dir,
+        "signed.shared.test.",
+        &shared_zone("signed.shared.test.", "www A 192.0.2.20\n"),
+        Signer::Ldns,
+        Denial::Nsec,
+    );
+    let plain_child = lab.dir.write(
+        "plain.shared.zone",
+        &shared_zone("plain.shared.test.", "www A 192.0.2.21\n"),
+    );
+    let shared = sign_zone(
+        &dir,
+        "shared.test.",
+        &shared_zone(
+            "shared.test.",
+            &format!(
+                "www A 192.0.2.19\nsigned NS ns.signed\nns.signed A {shared_ip}\n{}\n\
+                 plain NS ns.plain\nns.plain A {shared_ip}\n",
+                signed_child.ds.trim()
+            ),
+        ),
+        Signer::Ldns,
+        Denial::Nsec,
+    );
 
     let test = sign_zone(
         &dir,
@@ -75,13 +161,30 @@ pub(super) fn signed_lab() -> SignedLab {
             "$ORIGIN test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {tld}\n\
              secure NS ns.secure\nns.secure A {leaf}\n{}\n\
              expired NS ns.expired\nns.expired A {leaf}\n{}\n\
-             insecure NS ns.insecure\nns.insecure A {leaf}\n",
+             insecure NS ns.insecure\nns.insecure A {leaf}\n\
+             forged NS ns.forged\nns.forged A {leaf}\n\
+             nsec3 NS ns.nsec3\nns.nsec3 A {leaf}\n{}\n\
+             iter NS ns.iter\nns.iter A {leaf}\n{}\n\
+             broken NS ns.broken\nns.broken A {leaf}\n{}\n\
+             optout NS ns.optout\nns.optout A {other}\n{}\n\
+             shared NS ns.shared\nns.shared A {shared_ip}\n{}\n",
             secure.ds.trim(),
             expired.ds.trim(),
+            nsec3.ds.trim(),
+            iterations.ds.trim(),
+            broken.ds.trim(),
+            optout.ds.trim(),
+            shared.ds.trim(),
+            other = lab.ip(host::OTHER),
         ),
         Signer::Ldns,
         Denial::Nsec,
     );
+    // `forged.test.` is an unsigned child, but the NSEC proving it has no DS
+    // is taken away: a "no DS" anyone could have forged.
+    strip_lines(&test.file, |l| {
+        l.starts_with("forged.test.\t") && (l.contains("\tNSEC\t") || l.contains("\tRRSIG\tNSEC "))
+    });
     let root_zone = sign_zone(
         &dir,
         ".",
@@ -100,18 +203,71 @@ pub(super) fn signed_lab() -> SignedLab {
         .strip_prefix("test.")
         .expect("expected the DS to start with its owner");
     let wrong_anchors = lab.dir.write("wrong-anchors", &format!(".{wrong}\n"));
+    let xml_anchors = lab.dir.write("anchors.xml", &rfc_7958(&root_zone.ds));
     lab.serve(&[
         (host::ROOT, ".", root_zone.file),
         (host::TLD, "test.", test.file),
         (host::LEAF, "secure.test.", secure.file),
         (host::LEAF, "expired.test.", expired.file),
         (host::LEAF, "insecure.test.", insecure),
+        (host::LEAF, "nsec3.test.", nsec3.file),
+        (host::LEAF, "iter.test.", iterations.file),
+        (host::LEAF, "broken.test.", broken.file),
+        (host::LEAF, "forged.test.", forged),
+        (host::LEAF, "unsigned.optout.test.", under_optout),
+        (host::OTHER, "optout.test.", optout.file),
+        (SHARED, "shared.test.", shared.file),
+        (SHARED, "signed.shared.test.", signed_child.file),
+        (SHARED, "plain.shared.test.", plain_child),
     ]);
     SignedLab {
         lab,
         anchors,
         wrong_anchors,
+        xml_anchors,
     }
+}
+
+/// The root's DS line (`. IN DS tag algorithm type digest`) as an RFC 7958
+/// document, after a digest of another key that expired in 2019 (the shape
+/// of IANA's file while KSK-2010 was listed).
+fn rfc_7958(ds: &str) -> String {
+    let fields: Vec<&str> = ds.split_whitespace().collect();
+    let at = fields.iter().position(|f| *f == "DS").expect("expected a DS line");
+    let [tag, algorithm, digest_type, digest] = [1, 2, 3, 4].map(|i| fields[at + i]);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TrustAnchor id=\"lab\" source=\"test\">\n<Zone>.</Zone>\n\
+         <KeyDigest id=\"old\" validFrom=\"2010-07-15T00:00:00+00:00\" validUntil=\"2019-01-11T00:00:00+00:00\">\n\
+         <KeyTag>{tag}</KeyTag><Algorithm>{algorithm}</Algorithm><DigestType>{digest_type}</DigestType>\n\
+         <Digest>{}</Digest>\n</KeyDigest>\n\
+         <KeyDigest id=\"now\" validFrom=\"2020-01-01T00:00:00+00:00\">\n\
+         <KeyTag>{tag}</KeyTag><Algorithm>{algorithm}</Algorithm><DigestType>{digest_type}</DigestType>\n\
+         <Digest>{digest}</Digest>\n</KeyDigest>\n</TrustAnchor>\n",
+        "00".repeat(digest.len() / 2)
+    )
+}
+
+/// Removes the lines `drop` picks from a zone file, which must have some.
+fn strip_lines(file: &std::path::Path, drop: impl Fn(&str) -> bool) {
+    let text = std::fs::read_to_string(file).expect("expected the signed zone");
+    let kept: String = text.lines().filter(|l| !drop(l)).map(|l| format!("{l}\n")).collect();
+    assert!(kept.len() < text.len(), "expected lines to strip:\n{text}");
+    std::fs::write(file, kept).expect("expected to write");
+}
+
+/// Removes every NSEC3 record (and RRSIG over one) but the apex's, whose
+/// bitmap has SOA.
+fn strip_nsec3_but_the_apex(file: &std::path::Path) {
+    let text = std::fs::read_to_string(file).expect("expected the signed zone");
+    let owner = |l: &str| l.split('\t').next().unwrap_or_default().to_string();
+    let apex = text
+        .lines()
+        .find(|l| l.contains("\tNSEC3\t") && l.contains("SOA"))
+        .map(owner)
+        .expect("expected the apex's NSEC3");
+    strip_lines(file, |l| {
+        (l.contains("\tNSEC3\t") || l.contains("\tRRSIG\tNSEC3 ")) && owner(l) != apex
+    });
 }
 
 fn resolver(signed: &SignedLab, extra: &str) -> Server {
@@ -196,9 +352,10 @@ fn validates_a_signed_lab_hierarchy_from_its_root_anchor() {
 
     let r = ask(&server, "a.wild.secure.test.", &["+dnssec"]);
     assert_eq!(addresses(&r), vec!["192.0.2.6"], "a wildcard answer: {}", r.text);
+    assert!(r.flag("ad"), "a wildcard proven by its NSEC has AD: {}", r.text);
     assert!(
-        !r.flag("ad"),
-        "no AD while the wildcard's denial proof is not checked: {}",
+        r.authority.iter().any(|rr| rr.rtype == "NSEC"),
+        "a DO client gets the wildcard's proof: {}",
         r.text
     );
 
@@ -234,4 +391,171 @@ fn an_anchor_no_root_key_matches_makes_everything_bogus_and_off_passes_it() {
     assert!(r.text.contains("EDE: 9"), "with EDE 9 (DNSKEY Missing): {}", r.text);
     let r = ask(&server, "www.insecure.test.", &["+dnssec", "+cd"]);
     assert_eq!(addresses(&r), vec!["192.0.2.4"], "CD=1 still answers: {}", r.text);
+}
+
+/// What a resolver said: rcode, AD, and the extended error code if any.
+fn verdict(r: &Response) -> (String, bool, Option<String>) {
+    let ede = r
+        .text
+        .split("EDE: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .map(str::to_string);
+    (r.rcode.clone(), r.flag("ad"), ede)
+}
+
+#[test]
+fn denial_proofs_are_judged_as_unbound_judges_them() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let ours = resolver(&signed, "");
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    // Name, type, and our rcode and AD (Unbound's must be the same).
+    let cases: &[(&str, &str, &str, bool)] = &[
+        ("nope.secure.test.", "A", "NXDOMAIN", true),
+        ("www.secure.test.", "AAAA", "NOERROR", true),
+        ("a.wild.secure.test.", "AAAA", "NOERROR", true),
+        ("a.wild.secure.test.", "A", "NOERROR", true),
+        ("nope.nsec3.test.", "A", "NXDOMAIN", true),
+        ("www.nsec3.test.", "AAAA", "NOERROR", true),
+        ("a.wild.nsec3.test.", "A", "NOERROR", true),
+        ("a.wild.nsec3.test.", "TXT", "NOERROR", true),
+        ("www.iter.test.", "A", "NOERROR", true),
+        ("nope.iter.test.", "A", "NXDOMAIN", false),
+        ("www.optout.test.", "A", "NOERROR", true),
+        ("www.unsigned.optout.test.", "A", "NOERROR", false),
+        ("www.forged.test.", "A", "SERVFAIL", false),
+        ("www.broken.test.", "A", "NOERROR", true),
+        ("nope.broken.test.", "A", "SERVFAIL", false),
+        ("www.insecure.test.", "A", "NOERROR", false),
+        ("nope.test.", "A", "NXDOMAIN", true),
+        ("secure.test.", "DS", "NOERROR", true),
+        ("www.shared.test.", "A", "NOERROR", true),
+        ("www.signed.shared.test.", "A", "NOERROR", true),
+        ("nope.signed.shared.test.", "A", "NXDOMAIN", true),
+        ("www.plain.shared.test.", "A", "NOERROR", false),
+        ("nope.plain.shared.test.", "A", "NXDOMAIN", false),
+        ("plain.shared.test.", "DS", "NOERROR", true),
+    ];
+    let mut report = String::new();
+    for &(name, qtype, rcode, ad) in cases {
+        let args = [name, qtype, "+recurse", "+dnssec", "+tries=1", "+time=8"];
+        let r = ours.dig(&args);
+        let u = unbound.dig(&args);
+        let (mine, theirs) = (verdict(&r), verdict(&u));
+        report.push_str(&format!("{name} {qtype}: ours {mine:?}, unbound {theirs:?}\n"));
+        assert_eq!(
+            (mine.0.as_str(), mine.1),
+            (rcode, ad),
+            "{name} {qtype}: ours\n{}\nunbound\n{}",
+            r.text,
+            u.text
+        );
+        assert_eq!(
+            (&mine.0, mine.1),
+            (&theirs.0, theirs.1),
+            "{name} {qtype}: ours and Unbound differ\nours\n{}\nunbound\n{}",
+            r.text,
+            u.text
+        );
+        if rcode == "SERVFAIL" {
+            assert!(mine.2.is_some(), "a bogus answer has an EDE: {}", r.text);
+        }
+        let negative = rcode == "NXDOMAIN" || r.answer.is_empty();
+        if ad && negative {
+            assert!(
+                r.authority.iter().any(|rr| rr.rtype == "NSEC" || rr.rtype == "NSEC3"),
+                "a secure denial comes with its proof for a DO client: {}",
+                r.text
+            );
+        }
+    }
+    eprintln!("{report}");
+}
+
+#[test]
+fn negative_trust_anchors_answer_their_domains_unvalidated() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver(
+        &signed,
+        "domain_insecure = [\"altered.secure.test.\", \"expired.test\", \"forged.test.\"]\n",
+    );
+    for (name, address) in [
+        ("altered.secure.test.", "192.0.2.99"),
+        ("www.expired.test.", "192.0.2.3"),
+        ("www.forged.test.", "192.0.2.18"),
+    ] {
+        let r = ask(&server, name, &["+dnssec"]);
+        assert_eq!(
+            (r.rcode.as_str(), addresses(&r)),
+            ("NOERROR", vec![address.to_string()]),
+            "bogus data below a negative trust anchor is answered: {}",
+            r.text
+        );
+        assert!(!r.flag("ad"), "never with AD: {}", r.text);
+    }
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert!(r.flag("ad"), "the rest is validated still: {}", r.text);
+    let r = ask(&server, "unsigned.secure.test.", &["+dnssec"]);
+    assert_eq!(r.rcode, "SERVFAIL", "a sibling is not switched off: {}", r.text);
+}
+
+#[test]
+fn an_rfc_7958_xml_anchor_file_anchors_the_lab() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver_anchored(&signed, &signed.xml_anchors, "");
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert_eq!(addresses(&r), vec!["192.0.2.1"], "{}", r.text);
+    assert!(r.flag("ad"), "secure from the XML anchor valid now: {}", r.text);
+    let r = ask(&server, "altered.secure.test.", &["+dnssec"]);
+    assert_eq!(r.rcode, "SERVFAIL", "and bogus is bogus: {}", r.text);
+}
+
+#[test]
+fn validated_nsec_ranges_answer_other_names_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let server = resolver(&signed, "");
+    let r = ask(&server, "nope1.secure.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NXDOMAIN", true), "{}", r.text);
+    let r = server.dig(&["www.secure.test.", "AAAA", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+
+    // Every lab server gone: only what the cache proves can be answered.
+    signed.lab.stop_all();
+    let r = ask(&server, "nope2.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "another name in the same NSEC range, from the cache (RFC 8198): {}",
+        r.text
+    );
+    assert!(
+        r.authority.iter().any(|rr| rr.rtype == "NSEC") && r.authority.iter().any(|rr| rr.rtype == "SOA"),
+        "with its proof and SOA: {}",
+        r.text
+    );
+    let r = server.dig(&["www.secure.test.", "TXT", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad"), r.answer.len()),
+        ("NOERROR", true, 0),
+        "another type the same NSEC denies: {}",
+        r.text
+    );
+    let r = ask(&server, "zzz.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "past the last name, by www's NSEC (the NODATA's): {}",
+        r.text
+    );
+    // Between ns. and unsigned.: a range never seen.
+    let r = ask(&server, "pp.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a name no cached range covers is asked for: {}",
+        r.text
+    );
 }

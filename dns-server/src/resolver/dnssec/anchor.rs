@@ -1,5 +1,7 @@
-//! Trust anchors: the root KSKs' DS records built in, or DS/DNSKEY
-//! presentation lines read from `[resolver] trust_anchor_file`.
+//! Trust anchors: the root KSKs' DS records built in, or read from
+//! `[resolver] trust_anchor_file` (DS/DNSKEY presentation lines, or RFC 7958
+//! XML as IANA publishes the root's, see [`super::anchor_xml`]); and negative
+//! trust anchors (RFC 7646, `[resolver] domain_insecure`).
 
 use std::path::Path;
 
@@ -27,7 +29,12 @@ pub(crate) struct Anchor {
 
 /// Every configured anchor.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Anchors(pub Vec<Anchor>);
+pub(crate) struct Anchors {
+    /// The trust anchors.
+    pub anchors: Vec<Anchor>,
+    /// Negative trust anchors: names at and below them are not validated.
+    pub insecure: Vec<Name>,
+}
 
 impl Anchors {
     /// The built-in root anchors.
@@ -70,24 +77,54 @@ impl Anchors {
         if anchors.is_empty() {
             return Err(format!("{}: no trust anchor in it", file.display()));
         }
-        Ok(Anchors(anchors))
+        Ok(Anchors {
+            anchors,
+            insecure: Vec::new(),
+        })
     }
 
-    /// Reads a trust anchor file.
+    /// Reads a trust anchor file: RFC 7958 XML when it starts with `<`, else
+    /// presentation lines.
     pub(crate) fn read(path: &Path) -> Result<Anchors, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if text.trim_start().starts_with('<') {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let anchor = super::anchor_xml::parse(&text, now).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(Anchors {
+                anchors: vec![anchor],
+                insecure: Vec::new(),
+            });
+        }
         Anchors::parse(&text, path)
+    }
+
+    /// The same anchors, with `names` as negative trust anchors (Unbound's
+    /// `domain-insecure`): what an operator switches off while a domain's
+    /// DNSSEC is broken.
+    pub(crate) fn with_insecure(self, names: Vec<Name>) -> Anchors {
+        Anchors {
+            insecure: names.iter().map(Name::to_lowercase).collect(),
+            ..self
+        }
     }
 
     /// The anchor for exactly `zone`.
     pub(crate) fn for_zone(&self, zone: &Name) -> Option<&Anchor> {
         let zone = zone.to_lowercase();
-        self.0.iter().find(|a| a.zone == zone)
+        self.anchors.iter().find(|a| a.zone == zone)
     }
 
-    /// Whether `name` is at or below some anchor (else it is insecure by definition).
+    /// Whether `name` is at or below some anchor (else it is insecure by
+    /// definition) and not at or below a negative trust anchor.
     pub(crate) fn covers(&self, name: &Name) -> bool {
-        self.0.iter().any(|a| name.is_within(&a.zone))
+        self.anchors.iter().any(|a| name.is_within(&a.zone)) && !self.negative(name)
+    }
+
+    /// Whether `name` is at or below a negative trust anchor.
+    pub(crate) fn negative(&self, name: &Name) -> bool {
+        self.insecure.iter().any(|n| name.is_within(n))
     }
 }
 
@@ -115,5 +152,16 @@ mod tests {
         assert_eq!((lab.ds.len(), lab.keys.len()), (1, 1));
         assert!(!anchors.covers(&Name::parse("example.", None).expect("name")));
         assert!(Anchors::parse("lab. IN A 192.0.2.1\n", Path::new("t")).is_err());
+    }
+
+    #[test]
+    fn negative_anchors_switch_off_a_domain_and_what_is_below() {
+        let name = |text: &str| Name::parse(text, None).expect("name");
+        let anchors = Anchors::root().with_insecure(vec![name("Broken.Example.")]);
+        assert!(anchors.covers(&name("example.")));
+        assert!(!anchors.covers(&name("broken.example.")));
+        assert!(!anchors.covers(&name("www.BROKEN.example.")));
+        assert!(anchors.covers(&name("notbroken.example.")));
+        assert!(anchors.negative(&name("a.b.broken.example.")));
     }
 }

@@ -1,7 +1,11 @@
-//! DNSSEC validation in the resolver (RFC 4033-4035): signature checks, trust
-//! anchors, and the security status each cached answer carries.
+//! DNSSEC validation in the resolver (RFC 4033-4035, 5155, 6840): signature
+//! checks, trust anchors, denial proofs, validated NSEC ranges (RFC 8198), and
+//! the security status each cached answer carries.
 
+pub(crate) mod aggressive;
 pub(crate) mod anchor;
+pub(crate) mod anchor_xml;
+pub(crate) mod denial;
 pub(crate) mod verify;
 
 /// Extended DNS error codes of RFC 8914 used by validation.
@@ -16,13 +20,15 @@ pub(crate) mod ede {
     pub(crate) const DNSKEY_MISSING: u16 = 9;
     /// A signed zone answered without signatures.
     pub(crate) const RRSIGS_MISSING: u16 = 10;
+    /// A negative or wildcard answer from a signed zone came without its denial proof.
+    pub(crate) const NSEC_MISSING: u16 = 12;
 }
 
 /// What validation says about an answer (RFC 4033 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Security {
-    /// Not checked: validation is off, or the answer is of a kind this slice
-    /// does not validate yet (negative answers). Never gets AD.
+    /// Not checked: validation is off, forwarding, or a DNSKEY RRset asked
+    /// by a client (checked only as part of a chain). Never gets AD.
     #[default]
     Unchecked,
     /// Proven by a chain of signatures from a trust anchor.
