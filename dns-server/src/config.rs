@@ -84,6 +84,7 @@
 //! serve_stale = 86400          # seconds an expired answer may be served when all servers fail
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
+//! do_not_query_localhost = true # never ask loopback addresses from glue or NS lookups
 //! validation = true            # DNSSEC validation (RFC 4035), iterating only
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines; default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
@@ -192,6 +193,9 @@ pub struct ResolverSection {
     pub qname_minimisation: bool,
     /// Random case in upstream names.
     pub case_randomisation: bool,
+    /// Never ask loopback addresses given by other servers (glue, NS names'
+    /// addresses), as Unbound; a lab on loopback turns it off.
+    pub do_not_query_localhost: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
     /// Trust anchors (DS or DNSKEY presentation lines); default: the root's built in.
@@ -214,6 +218,7 @@ impl Default for ResolverSection {
             serve_stale: cache.stale_window.as_secs(),
             qname_minimisation: true,
             case_randomisation: false,
+            do_not_query_localhost: true,
             validation: true,
             trust_anchor_file: None,
         }

@@ -468,6 +468,7 @@ fn recursion(section: &ResolverSection) -> Result<Option<Recursion>, crate::zone
         },
         qname_minimisation: section.qname_minimisation,
         case_randomisation: section.case_randomisation,
+        do_not_query_localhost: section.do_not_query_localhost,
         validation: section.validation,
         anchors: match &section.trust_anchor_file {
             Some(path) => Anchors::read(path).map_err(|message| crate::zone::ZoneError {
