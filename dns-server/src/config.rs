@@ -84,6 +84,7 @@
 //! serve_stale = 86400          # seconds an expired answer may be served when all servers fail
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
+//! do_not_query_localhost = true # never ask loopback addresses from glue or NS lookups
 //! validation = true            # DNSSEC validation (RFC 4035), iterating only
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
 //!                              # default: the IANA root KSKs built in
@@ -276,6 +277,9 @@ pub struct ResolverSection {
     pub qname_minimisation: bool,
     /// Random case in upstream names.
     pub case_randomisation: bool,
+    /// Never ask loopback addresses given by other servers (glue, NS names'
+    /// addresses), as Unbound; a lab on loopback turns it off.
+    pub do_not_query_localhost: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
     /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
@@ -302,6 +306,7 @@ impl Default for ResolverSection {
             serve_stale: cache.stale_window.as_secs(),
             qname_minimisation: true,
             case_randomisation: false,
+            do_not_query_localhost: true,
             validation: true,
             trust_anchor_file: None,
             domain_insecure: Vec::new(),

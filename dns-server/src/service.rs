@@ -501,6 +501,7 @@ fn recursion(
         },
         qname_minimisation: section.qname_minimisation,
         case_randomisation: section.case_randomisation,
+        do_not_query_localhost: section.do_not_query_localhost,
         validation: section.validation,
         dnstap,
         anchors: anchors(section)?,

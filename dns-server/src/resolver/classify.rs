@@ -18,6 +18,14 @@ pub(crate) enum Outcome {
     /// The name is an alias: follow the target ourselves (with the CNAME's
     /// RRSIGs, and any denial records as for `Answer`).
     Cname(CachedRecord, u32, Name, Vec<CachedRecord>),
+    /// The name is below a DNAME (RFC 6672): the DNAME, the CNAME synthesised
+    /// from it for the name, the lower TTL, and the target to follow.
+    Dname {
+        dname: CachedRecord,
+        cname: CachedRecord,
+        ttl: u32,
+        target: Name,
+    },
     /// A delegation to `child`, with NS names and in-bailiwick glue addresses.
     Referral {
         /// The child zone.
@@ -110,14 +118,25 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
     if let Some(cname) = cname
         && matches!(code, rcode::NOERROR | rcode::NXDOMAIN)
     {
-        return match Name::from_wire(&cname.rdata) {
-            Some(target) => {
-                let mut sigs = sigs(&answers, qname, rtype::CNAME);
-                sigs.extend(denial(m, cut, false));
-                Outcome::Cname(cached(cname), cname.ttl, target, sigs)
-            }
-            None => Outcome::Unusable("bad cname target"),
+        let Some(target) = Name::from_wire(&cname.rdata) else {
+            return Outcome::Unusable("bad cname target");
         };
+        // A CNAME synthesised from a DNAME above the name goes to the client
+        // with its DNAME (RFC 6672 3.4), which says why the alias exists.
+        if let Some(dname) = answers
+            .iter()
+            .find(|r| r.rtype == rtype::DNAME && qname.is_within(&r.owner) && !same(&r.owner, qname))
+        {
+            return Outcome::Dname {
+                dname: cached(dname),
+                cname: cached(cname),
+                ttl: dname.ttl.min(cname.ttl),
+                target,
+            };
+        }
+        let mut sigs = sigs(&answers, qname, rtype::CNAME);
+        sigs.extend(denial(m, cut, false));
+        return Outcome::Cname(cached(cname), cname.ttl, target, sigs);
     }
     match code {
         rcode::NOERROR => {}
@@ -144,6 +163,11 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
     let (soa, ttl) = negative(m, cut);
     if soa.is_some() || m.header.has(FLAG_AA) {
         return Outcome::NoData(soa, ttl, denial(m, cut, true));
+    }
+    // Records of the name, but of another type than asked (an A for an
+    // AAAA question): the server knows the name and has no such type.
+    if answers.iter().any(|r| same(&r.owner, qname) && r.rtype != rtype::RRSIG) {
+        return Outcome::NoData(None, 0, denial(m, cut, true));
     }
     Outcome::Unusable("lame: no answer, referral or authority")
 }

@@ -6,7 +6,7 @@ use std::{
     future::Future,
     net::{IpAddr, SocketAddr},
     pin::Pin,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use dns_wire::wire::{rcode, rtype};
@@ -27,6 +27,8 @@ enum Found {
     Records(Vec<(CachedRecord, u32)>, Vec<(CachedRecord, u32)>, Security),
     /// A CNAME, its TTL, target, RRSIGs and what validation said.
     Cname(CachedRecord, u32, Name, Vec<(CachedRecord, u32)>, Security),
+    /// A DNAME, the CNAME synthesised from it, their TTL and the target.
+    Dname(CachedRecord, CachedRecord, u32, Name),
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
@@ -77,6 +79,14 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             seen.push(lower);
             Ok(Some(target))
         }
+        Found::Dname(dname, cname, ttl, target) => {
+            result.answer.push((dname, ttl));
+            absorb(
+                result,
+                Found::Cname(cname, ttl, target, Vec::new(), Security::Unchecked),
+                seen,
+            )
+        }
         Found::Negative {
             nxdomain,
             soa,
@@ -100,12 +110,22 @@ struct Hops<'a> {
     prefetch: &'a mut bool,
 }
 
+/// How to ask upstream servers.
+#[derive(Clone, Copy)]
+struct How {
+    /// Set RD (forwarding mode).
+    recursion_desired: bool,
+    /// Wait for each server's answer (capped by the client's budget).
+    wait: Duration,
+}
+
 /// TTL of a stale answer (RFC 8767 4 recommends 30 seconds).
 const STALE_TTL: u32 = 30;
 
 /// Rounds over the forwarders before giving up: three tries each, as a stub
-/// resolver makes (glibc's `attempts:2` plus one), and with the default 800 ms
-/// per try still well inside the 5 s a client waits.
+/// resolver makes (glibc's `attempts:2` plus one); with the default 800 ms
+/// doubled each round (0.8, 1.6, 3.2 s) the last is cut short by the 5 s a
+/// client waits.
 const FORWARD_ROUNDS: u32 = 3;
 
 pub(super) type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -301,6 +321,8 @@ impl Resolver {
         // Labels of the next minimised question (RFC 9156 2.3).
         let mut probe = cut.label_count() + 1;
         let mut minimise = self.config.qname_minimisation;
+        // Whether the NS names without an address were looked up for this cut.
+        let mut looked_up = false;
         loop {
             budget.referral()?;
             let minimised = minimise && probe < name.label_count();
@@ -309,7 +331,27 @@ impl Resolver {
             } else {
                 (name.clone(), qtype)
             };
-            let (outcome, _server) = self.ask(&servers, &cut, &ask_name, ask_type, false, budget).await?;
+            let how = How {
+                recursion_desired: false,
+                wait: self.config.limits.upstream_timeout,
+            };
+            let (outcome, _server) = match self.ask(&servers, &cut, &ask_name, ask_type, how, budget).await {
+                Ok(answer) => answer,
+                // RFC 9156 4: a server failing the minimised question may
+                // still answer the full one.
+                Err(ResolveError::NoAnswer(_)) if minimised => {
+                    minimise = false;
+                    continue;
+                }
+                // Every server with an address failed or was lame: the NS
+                // names without glue may name working ones.
+                Err(ResolveError::NoAnswer(_)) if !looked_up => {
+                    looked_up = true;
+                    servers = self.unglued_addresses(&cut, budget, depth).await?;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             let outcome = match outcome {
                 // A DS query answered by a referral to the child itself:
                 // the parent has no DS to give (a lame or odd parent).
@@ -324,9 +366,12 @@ impl Resolver {
                     servers = self.addresses(&ns, &glue, &child, budget, depth).await?;
                     probe = child.label_count() + 1;
                     cut = child;
+                    looked_up = false;
                 }
                 // The minimised name exists in this zone: one label more.
-                Outcome::Answer(..) | Outcome::NoData(..) | Outcome::Cname(..) if minimised => probe += 1,
+                Outcome::Answer(..) | Outcome::NoData(..) | Outcome::Cname(..) | Outcome::Dname { .. } if minimised => {
+                    probe += 1
+                }
                 // RFC 8020 says nothing exists below, but some servers answer
                 // NXDOMAIN for empty non-terminals: ask the full name (RFC 9156 relaxed).
                 Outcome::NxDomain(..) if minimised => minimise = false,
@@ -362,7 +407,14 @@ impl Resolver {
         let servers = self.config.forwarders.clone();
         let mut round = 1;
         loop {
-            match self.ask(&servers, &Name::root(), name, qtype, true, budget).await {
+            // Each round waits twice as long as the one before (a forwarder
+            // slow under load gets time to answer); `ask` caps every wait at
+            // the client's remaining budget.
+            let how = How {
+                recursion_desired: true,
+                wait: self.config.limits.upstream_timeout * (1 << (round - 1)),
+            };
+            match self.ask(&servers, &Name::root(), name, qtype, how, budget).await {
                 Ok((outcome, _)) => return self.settle(name, qtype, outcome, Security::Unchecked),
                 Err(error @ ResolveError::Limit(_)) => return Err(error),
                 Err(error) if round >= FORWARD_ROUNDS => return Err(error),
@@ -395,6 +447,13 @@ impl Resolver {
                 let denial = Denial { proof, security };
                 Ok(self.negative(name, qtype, false, soa, ttl, denial, now))
             }
+            // Not cached: a hit would give the CNAME without its DNAME.
+            Outcome::Dname {
+                dname,
+                cname,
+                ttl,
+                target,
+            } => Ok(Found::Dname(dname, cname, ttl, target)),
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
     }
@@ -462,7 +521,9 @@ impl Resolver {
                     addrs.extend(
                         records
                             .iter()
-                            .filter_map(|r| address(r).map(|ip| SocketAddr::new(ip, self.config.port))),
+                            .filter_map(address)
+                            .filter(|ip| self.may_query(*ip))
+                            .map(|ip| SocketAddr::new(ip, self.config.port)),
                     );
                 }
             }
@@ -490,8 +551,8 @@ impl Resolver {
         }
     }
 
-    /// Addresses of a delegation's servers: glue first, then cache, then
-    /// resolving NS names (each one counted against the budget).
+    /// Addresses of a delegation's servers: glue and cache, else resolving
+    /// NS names (each one counted against the budget).
     async fn addresses(
         &self,
         ns: &[CachedRecord],
@@ -504,14 +565,51 @@ impl Resolver {
         let mut addrs: Vec<SocketAddr> = glue
             .iter()
             .filter_map(|(r, _)| address(r))
+            .filter(|ip| self.may_query(*ip))
             .map(|ip| SocketAddr::new(ip, port))
             .collect();
-        if addrs.is_empty() {
-            addrs = self.cached_addresses(ns, Instant::now());
+        // Servers of other NS names whose addresses are cached join the glued ones.
+        for addr in self.cached_addresses(ns, Instant::now()) {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
         }
         if !addrs.is_empty() {
             return Ok(addrs);
         }
+        self.look_up_addresses(ns, child, budget, depth).await
+    }
+
+    /// Addresses of `cut`'s NS names that had none cached (no glue), for
+    /// when every server with an address failed.
+    async fn unglued_addresses(
+        &self,
+        cut: &Name,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Result<Vec<SocketAddr>, ResolveError> {
+        let ns = match self.cache.get(cut, rtype::NS, false, Instant::now()) {
+            Some(Hit {
+                data: Cached::Records(ns),
+                ..
+            }) => ns.to_vec(),
+            _ => Vec::new(),
+        };
+        tracing::debug!(zone = %cut, "servers with addresses failed: looking up NS names without glue");
+        self.look_up_addresses(&ns, cut, budget, depth).await
+    }
+
+    /// Resolves the addresses of the NS names in `ns` that have none in the
+    /// cache, until one has some (each name counted against the budget).
+    async fn look_up_addresses(
+        &self,
+        ns: &[CachedRecord],
+        child: &Name,
+        budget: &mut Budget,
+        depth: u32,
+    ) -> Result<Vec<SocketAddr>, ResolveError> {
+        let port = self.config.port;
+        let mut addrs = Vec::new();
         if depth >= self.config.limits.max_depth {
             return Err(ResolveError::Limit("nesting depth"));
         }
@@ -521,6 +619,13 @@ impl Resolver {
             };
             // An NS name inside the child zone without glue cannot be reached.
             if target.is_within(child) {
+                continue;
+            }
+            // Already known (glue or cache): those servers were asked.
+            if !self
+                .cached_addresses(std::slice::from_ref(record), Instant::now())
+                .is_empty()
+            {
                 continue;
             }
             budget.ns_lookup()?;
@@ -537,6 +642,7 @@ impl Resolver {
                         .answer
                         .iter()
                         .filter_map(|(r, _)| address(r))
+                        .filter(|ip| self.may_query(*ip))
                         .map(|ip| SocketAddr::new(ip, port)),
                 );
             }
@@ -555,13 +661,16 @@ impl Resolver {
         cut: &Name,
         name: &Name,
         qtype: u16,
-        recursion_desired: bool,
+        how: How,
         budget: &mut Budget,
     ) -> Result<(Outcome, SocketAddr), ResolveError> {
         let mut ips: Vec<IpAddr> = servers.iter().map(SocketAddr::ip).collect();
         ips.sort_unstable();
         ips.dedup();
         self.servers.order(&mut ips);
+        // Servers lame for this zone and type go last (still asked when
+        // every other one fails).
+        ips.sort_by_key(|ip| self.servers.is_lame(*ip, cut, qtype));
         // RTTs are kept per address; servers on one address (forwarders on
         // several ports) keep their configured order.
         let mut ordered: Vec<SocketAddr> = Vec::with_capacity(servers.len());
@@ -584,12 +693,12 @@ impl Resolver {
                     name: &asked,
                     rtype: qtype,
                     edns,
-                    recursion_desired,
+                    recursion_desired: how.recursion_desired,
                     dnssec_ok: edns && self.config.validation,
                 };
                 let started = Instant::now();
                 // No try may outlast the client's budget.
-                let wait = self.config.limits.upstream_timeout.min(budget.remaining());
+                let wait = how.wait.min(budget.remaining());
                 let answer = upstream::exchange(server, &ask, wait, self.config.dnstap.as_deref()).await;
                 self.counters.upstream(answer.as_ref().map(|m| m.rcode()));
                 match answer {
@@ -601,6 +710,10 @@ impl Resolver {
                         match classify(&message, cut, name, qtype) {
                             Outcome::Unusable(why) => {
                                 tracing::debug!(%server, %name, qtype, why, "unusable answer");
+                                // A forwarder's failure is the name's, not the forwarder's.
+                                if !how.recursion_desired {
+                                    self.servers.lame(ip, cut, qtype);
+                                }
                                 break;
                             }
                             outcome => return Ok((outcome, server)),
@@ -692,4 +805,23 @@ fn trim(name: &Name, labels: usize) -> Name {
 
 fn same(a: &Name, b: &Name) -> bool {
     a.as_wire().eq_ignore_ascii_case(b.as_wire())
+}
+
+impl Resolver {
+    /// Whether an address learnt from the network (glue, an NS name's
+    /// records) may be asked: never an unspecified, broadcast or multicast
+    /// one, and a loopback one only when `do_not_query_localhost` is off
+    /// (as Unbound). Root hints and forwarders are the operator's and exempt.
+    fn may_query(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        let allowed = !(ip.is_unspecified()
+            || broadcast
+            || ip.is_multicast()
+            || (ip.is_loopback() && self.config.do_not_query_localhost));
+        if !allowed {
+            tracing::debug!(%ip, "server address not queried");
+        }
+        allowed
+    }
 }

@@ -73,6 +73,9 @@ pub(crate) struct ResolverConfig {
     pub qname_minimisation: bool,
     /// Randomise the case of names sent upstream (draft-vixie-dnsext-dns0x20).
     pub case_randomisation: bool,
+    /// Never ask loopback addresses learnt from the network (glue, NS
+    /// names' records); root hints and forwarders are exempt.
+    pub do_not_query_localhost: bool,
     /// DNSSEC validation (RFC 4035 5) from `anchors`; when iterating only.
     pub validation: bool,
     /// Trust anchors (the root's built in, or `[resolver] trust_anchor_file`).

@@ -1,6 +1,14 @@
-//! Server selection by smoothed RTT with a little exploration (as Unbound and BIND do).
+//! Server selection by smoothed RTT with a little exploration (as Unbound and
+//! BIND do), and lameness remembered per zone and type.
 
-use std::{collections::HashMap, net::IpAddr, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use crate::name::Name;
 
 /// RTT assumed for a server never asked: low, so that new servers get tried.
 const UNKNOWN_RTT_MS: u32 = 50;
@@ -8,11 +16,20 @@ const UNKNOWN_RTT_MS: u32 = 50;
 const TIMEOUT_RTT_MS: u32 = 5_000;
 /// One query in this many goes to a random server, to keep estimates fresh.
 const EXPLORE_ONE_IN: u32 = 20;
+/// How long a server stays lame for a zone and type (Unbound's
+/// `infra-lame-ttl` is 900 s; shorter, as a SERVFAIL may be passing).
+const LAME_FOR: Duration = Duration::from_secs(300);
+/// Lameness entries kept; past this the expired ones are dropped, then all.
+const MAX_LAME: usize = 4096;
 
-/// Smoothed RTTs per server address.
+/// Smoothed RTTs per server address, and servers found lame.
 #[derive(Default)]
 pub(crate) struct ServerStats {
     srtt_ms: Mutex<HashMap<IpAddr, u32>>,
+    /// Until when a server is lame for a zone (lower-case) and a type: a
+    /// server may refuse or fail AAAA questions and answer A ones, so one
+    /// type's failures say nothing of another's.
+    lame: Mutex<HashMap<(IpAddr, Name, u16), Instant>>,
 }
 
 impl ServerStats {
@@ -43,6 +60,29 @@ impl ServerStats {
     }
 }
 
+impl ServerStats {
+    /// Records that `ip` gave no usable answer for `zone`/`qtype`.
+    pub(crate) fn lame(&self, ip: IpAddr, zone: &Name, qtype: u16) {
+        let now = Instant::now();
+        let mut table = self.lame.lock().unwrap_or_else(|e| e.into_inner());
+        if table.len() >= MAX_LAME {
+            table.retain(|_, until| *until > now);
+            if table.len() >= MAX_LAME {
+                table.clear();
+            }
+        }
+        table.insert((ip, zone.to_lowercase(), qtype), now + LAME_FOR);
+    }
+
+    /// Whether `ip` was found lame for `zone`/`qtype` lately.
+    pub(crate) fn is_lame(&self, ip: IpAddr, zone: &Name, qtype: u16) -> bool {
+        let table = self.lame.lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .get(&(ip, zone.to_lowercase(), qtype))
+            .is_some_and(|until| *until > Instant::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +108,17 @@ mod tests {
             firsts[&b] > 150,
             "the fastest server is asked first most of the time: {firsts:?}"
         );
+    }
+
+    #[test]
+    fn lameness_is_per_zone_and_type() {
+        let stats = ServerStats::default();
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        let zone = Name::parse("Example.TEST.", None).expect("name");
+        let other = Name::parse("other.test.", None).expect("name");
+        stats.lame(ip, &zone, 28);
+        assert!(stats.is_lame(ip, &zone.to_lowercase(), 28));
+        assert!(!stats.is_lame(ip, &zone, 1), "lame for AAAA only");
+        assert!(!stats.is_lame(ip, &other, 28), "lame for that zone only");
     }
 }

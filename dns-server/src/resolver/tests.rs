@@ -101,6 +101,7 @@ fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc
         cache: CacheConfig::default(),
         qname_minimisation: false,
         case_randomisation: false,
+        do_not_query_localhost: true,
         validation: true,
         anchors: crate::resolver::dnssec::anchor::Anchors::root(),
         dnstap: None,

@@ -37,6 +37,13 @@ pub mod host {
     pub const SLOW: u8 = 7;
     /// Relays to LEAF and adds an out-of-bailiwick record.
     pub const EVIL: u8 = 8;
+    /// Relays to LEAF, failing (SERVFAIL) every question but the full
+    /// name `www.a.b.qmin.test.`, as servers that break QNAME minimisation.
+    pub const QMIN: u8 = 9;
+    /// Relays to LEAF, answering AAAA questions with the A records and no AA.
+    pub const WRONG: u8 = 10;
+    /// Relays to LEAF, refusing AAAA questions only (lame for one type).
+    pub const HALF: u8 = 11;
 }
 
 /// The poisoned address the evil server tries to plant for `www.glue.test.`.
@@ -107,6 +114,44 @@ impl Lab {
                 simple_zone("evil.test.", &ip(host::LEAF), "www A 192.0.2.6\n"),
             ),
             (
+                host::OTHER,
+                "mixed.test.",
+                simple_zone("mixed.test.", &ip(host::OTHER), "www A 192.0.2.11\n"),
+            ),
+            (
+                host::OTHER,
+                "mixeddead.test.",
+                simple_zone("mixeddead.test.", &ip(host::OTHER), "www A 192.0.2.12\n"),
+            ),
+            (
+                host::LEAF,
+                "qmin.test.",
+                simple_zone("qmin.test.", &ip(host::LEAF), "www.a.b A 192.0.2.13\n"),
+            ),
+            (
+                host::LEAF,
+                "wrongtype.test.",
+                simple_zone("wrongtype.test.", &ip(host::LEAF), "www A 192.0.2.14\n"),
+            ),
+            (
+                host::LEAF,
+                "halflame.test.",
+                simple_zone(
+                    "halflame.test.",
+                    &ip(host::LEAF),
+                    "* A 192.0.2.15\n* AAAA 2001:db8::15\n",
+                ),
+            ),
+            (
+                host::LEAF,
+                "dname.test.",
+                simple_zone(
+                    "dname.test.",
+                    &ip(host::LEAF),
+                    "old DNAME new.dname.test.\nwww.new A 192.0.2.16\n",
+                ),
+            ),
+            (
                 host::LAME,
                 "unrelated.example.",
                 simple_zone("unrelated.example.", &ip(host::LAME), ""),
@@ -120,8 +165,11 @@ impl Lab {
             })
             .collect();
         lab.serve(&files);
-        lab.relay(host::SLOW, Duration::from_millis(300), false);
-        lab.relay(host::EVIL, Duration::ZERO, true);
+        lab.relay(host::SLOW, Duration::from_millis(300), Twist::NONE);
+        lab.relay(host::EVIL, Duration::ZERO, Twist::POISON);
+        lab.relay(host::QMIN, Duration::ZERO, Twist::QMIN);
+        lab.relay(host::WRONG, Duration::ZERO, Twist::WRONG_TYPE);
+        lab.relay(host::HALF, Duration::ZERO, Twist::REFUSE_AAAA);
         lab
     }
 
@@ -190,8 +238,9 @@ impl Lab {
         }
     }
 
-    /// A UDP relay on `host` to the leaf server: delays, or adds a poisoned record.
-    fn relay(&mut self, host: u8, delay: Duration, poison: bool) {
+    /// A UDP relay on `host` to the leaf server: delays, and changes
+    /// queries and answers as `twist` says.
+    fn relay(&mut self, host: u8, delay: Duration, twist: Twist) {
         let listen = SocketAddr::from((self.ip(host), 53));
         let upstream = SocketAddr::from((self.ip(host::LEAF), 53));
         let socket = UdpSocket::bind(listen).unwrap_or_else(|e| panic!("expected to bind {listen} (root needed): {e}"));
@@ -209,7 +258,9 @@ impl Lab {
                     continue;
                 };
                 received.fetch_add(1, Ordering::Relaxed);
-                let query = buf[..n].to_vec();
+                let asked = buf[..n].to_vec();
+                let mut query = asked.clone();
+                (twist.query)(&mut query);
                 let Ok(up) = UdpSocket::bind("127.0.0.1:0") else {
                     continue;
                 };
@@ -222,9 +273,7 @@ impl Lab {
                     continue;
                 };
                 let mut answer = answer[..m].to_vec();
-                if poison {
-                    add_poison(&mut answer);
-                }
+                (twist.answer)(&asked, &mut answer);
                 thread::sleep(delay);
                 let _ = socket.send_to(&answer, client);
             }
@@ -260,6 +309,78 @@ impl Drop for Lab {
         for child in &mut self.children {
             kill(child);
         }
+    }
+}
+
+/// How a relay changes what passes through it.
+#[derive(Clone, Copy)]
+struct Twist {
+    /// Applied to a query before it goes to the leaf server.
+    query: fn(&mut [u8]),
+    /// Applied to the leaf's answer, given the query as received.
+    answer: fn(&[u8], &mut Vec<u8>),
+}
+
+impl Twist {
+    const NONE: Twist = Twist {
+        query: |_| {},
+        answer: |_, _| {},
+    };
+    const POISON: Twist = Twist {
+        query: |_| {},
+        answer: |_, answer| add_poison(answer),
+    };
+    const QMIN: Twist = Twist {
+        query: |_| {},
+        answer: |query, answer| {
+            let full = b"\x03www\x01a\x01b\x04qmin\x04test\x00";
+            let asked = question(query).map(|(name, _)| name.to_ascii_lowercase());
+            if asked.as_deref() != Some(&full[..]) {
+                set_rcode(answer, 2);
+            }
+        },
+    };
+    const WRONG_TYPE: Twist = Twist {
+        query: |query| {
+            if let Some((name, 28)) = question(query) {
+                let at = 12 + name.len();
+                query[at..at + 2].copy_from_slice(&1u16.to_be_bytes());
+            }
+        },
+        answer: |query, answer| {
+            if let Some((name, 28)) = question(query)
+                && answer.len() >= 14 + name.len()
+            {
+                let at = 12 + name.len();
+                answer[at..at + 2].copy_from_slice(&28u16.to_be_bytes());
+                // No AA: nothing but the wrong type says what the server knows.
+                answer[2] &= !0x04;
+            }
+        },
+    };
+    const REFUSE_AAAA: Twist = Twist {
+        query: |_| {},
+        answer: |query, answer| {
+            if let Some((_, 28)) = question(query) {
+                set_rcode(answer, 5);
+            }
+        },
+    };
+}
+
+/// The question's name (wire form) and type.
+fn question(msg: &[u8]) -> Option<(Vec<u8>, u16)> {
+    let mut at = 12;
+    while *msg.get(at)? != 0 {
+        at += 1 + usize::from(msg[at]);
+    }
+    let qtype = msg.get(at + 1..at + 3)?;
+    Some((msg[12..=at].to_vec(), u16::from_be_bytes([qtype[0], qtype[1]])))
+}
+
+fn set_rcode(msg: &mut [u8], rcode: u8) {
+    if let Some(flags) = msg.get_mut(3) {
+        *flags = (*flags & 0xf0) | rcode;
     }
 }
 
@@ -308,13 +429,23 @@ fn tld_zone(lab: &Lab) -> String {
          dead NS ns1.dead\ndead NS ns2.dead\nns1.dead A {dead}\nns2.dead A {leaf}\n\
          loop1 NS ns.loop2\nloop2 NS ns.loop1\n\
          slow NS ns.slow\nns.slow A {slow}\n\
-         evil NS ns.evil\nns.evil A {evil}\n",
+         evil NS ns.evil\nns.evil A {evil}\n\
+         mixed NS ns1.mixed\nmixed NS ns.other.\nns1.mixed A {lame}\n\
+         mixeddead NS ns1.mixeddead\nmixeddead NS ns.other.\nns1.mixeddead A {dead}\n\
+         qmin NS ns.qmin\nns.qmin A {qmin}\n\
+         wrongtype NS ns.wrongtype\nns.wrongtype A {wrong}\n\
+         halflame NS ns1.halflame\nhalflame NS ns2.halflame\n\
+         ns1.halflame A {half}\nns2.halflame A {slow}\n\
+         dname NS ns.dname\nns.dname A {leaf}\n",
         tld = ip(host::TLD),
         leaf = ip(host::LEAF),
         lame = ip(host::LAME),
         dead = ip(host::DEAD),
         slow = ip(host::SLOW),
         evil = ip(host::EVIL),
+        qmin = ip(host::QMIN),
+        wrong = ip(host::WRONG),
+        half = ip(host::HALF),
     )
 }
 

@@ -17,7 +17,7 @@ use crate::harness::{
 fn resolver_with_metrics(lab: &Lab, extra: &str) -> Server {
     Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nroot_hints = \"{}\"\n{extra}",
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nroot_hints = \"{}\"\ndo_not_query_localhost = false\n{extra}",
             lab.hints().display()
         ))
         .metrics()

@@ -2,6 +2,7 @@
 //! CNAMEs across zones, negative answers, lame, dead, slow and looping
 //! delegations, a poisoning attempt, the ACL, and Unbound as the reference.
 
+mod behaviours;
 mod lab;
 mod metrics;
 mod unbound;
@@ -13,11 +14,17 @@ use lab::{Lab, POISON};
 
 use crate::harness::{Response, Server};
 
+/// Our resolver iterating from the lab's root (the lab is on loopback, which
+/// a resolver never asks by default).
 fn resolver(lab: &Lab, allow: &str) -> Server {
+    resolver_with(lab, allow, "do_not_query_localhost = false\n")
+}
+
+fn resolver_with(lab: &Lab, allow: &str, extra: &str) -> Server {
     let hints = lab.hints();
     Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [{allow}]\nroot_hints = \"{}\"\n",
+            "[resolver]\nenabled = true\nallow = [{allow}]\nroot_hints = \"{}\"\n{extra}",
             hints.display()
         ))
         .start()
@@ -188,6 +195,8 @@ fn answers_match_unbound_on_the_same_lab() {
         ("www.dead.test.", "A"),
         ("www.slow.test.", "A"),
         ("www.evil.test.", "A"),
+        ("www.mixed.test.", "A"),
+        ("www.old.dname.test.", "A"),
     ];
     let mut mismatches = Vec::new();
     for (name, qtype) in cases {

@@ -278,7 +278,8 @@ fn resolver_anchored(signed: &SignedLab, anchors: &std::path::Path, extra: &str)
     let hints = signed.lab.hints();
     Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nroot_hints = \"{}\"\ntrust_anchor_file = \"{}\"\n{extra}",
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nroot_hints = \"{}\"\ntrust_anchor_file = \"{}\"\n\
+             do_not_query_localhost = false\n{extra}",
             hints.display(),
             anchors.display()
         ))
