@@ -1,6 +1,6 @@
 //! Asking a primary: the SOA query, and the IXFR or AXFR over TCP, under time and size limits.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use dns_wire::wire::{FLAG_QR, FLAG_TC, HEADER_LEN, class, rcode, rtype};
 use tokio::{
@@ -17,6 +17,7 @@ use crate::{
     message::{Section, Writer, read},
     name::Name,
     tsig::{self, Key, StreamVerifier},
+    zone::tree::Zone,
 };
 
 /// How long a primary may take.
@@ -45,6 +46,12 @@ pub(crate) enum XfrError {
     Tsig(#[from] tsig::TsigError),
     #[error("bad transfer: {0}")]
     Stream(#[from] super::stream::StreamError),
+}
+
+impl From<read::ReadError> for XfrError {
+    fn from(e: read::ReadError) -> XfrError {
+        XfrError::Malformed(e.to_string())
+    }
 }
 
 fn rcode_name(code: u16) -> String {
@@ -99,29 +106,33 @@ fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc
     }
 }
 
-/// Checks a response's header and returns its records (TSIG and OPT left out).
-fn records_of(msg: &[u8], req: &Request, first: bool) -> Result<Vec<XfrRecord>, XfrError> {
-    let m = read::parse_limited(msg, u16::MAX as usize).map_err(|e| XfrError::Malformed(e.to_string()))?;
-    if m.header.id != req.id || !m.header.has(FLAG_QR) {
+/// Checks a response's header; hands its answer records to `each`.
+fn each_answer(
+    msg: &[u8],
+    req: &Request,
+    first: bool,
+    mut each: impl FnMut(read::RecordRef<'_>) -> Result<(), XfrError>,
+) -> Result<(), XfrError> {
+    let head = read::head(msg, u16::MAX as usize)?;
+    if head.header.id != req.id || !head.header.has(FLAG_QR) {
         return Err(XfrError::Malformed("not an answer to our request".into()));
     }
-    if m.rcode() != rcode::NOERROR {
-        return Err(XfrError::Rcode(m.rcode()));
+    if head.header.rcode() != rcode::NOERROR {
+        return Err(XfrError::Rcode(head.header.rcode()));
     }
-    if first && m.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
+    if first && head.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
         return Err(XfrError::Malformed("the question is not ours".into()));
     }
-    Ok(m.records
-        .into_iter()
-        .filter(|r| r.section == Section::Answer)
-        .map(|r| XfrRecord {
-            owner: r.owner,
-            rtype: r.rtype,
-            class: r.class,
-            ttl: r.ttl,
-            rdata: r.rdata.into(),
-        })
-        .collect())
+    head.each_record(msg, |r| {
+        match r.section {
+            Section::Answer => each(r),
+            // The upper RCODE bits (RFC 6891 6.1.3): an error all the same.
+            _ if r.rtype == rtype::OPT && r.ttl >> 24 != 0 => {
+                Err(XfrError::Rcode(((r.ttl >> 24) as u16) << 4 | head.header.rcode()))
+            }
+            _ => Ok(()),
+        }
+    })
 }
 
 fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), XfrError> {
@@ -170,14 +181,15 @@ pub(crate) async fn soa_serial(
     if let Some(v) = &verifier {
         v.finish()?;
     }
-    let records = records_of(&msg, &req, true)?;
-    let soa = records
-        .iter()
-        .find(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
-        .ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))?;
-    super::serial::Timers::of_soa(&soa.rdata)
-        .map(|t| t.serial)
-        .ok_or_else(|| XfrError::Malformed("bad SOA".into()))
+    let mut serial = None;
+    each_answer(&msg, &req, true, |r| {
+        if serial.is_none() && r.rtype == rtype::SOA && r.owner.eq_ignore_ascii_case(origin.as_wire()) {
+            let soa = Timers::of_soa(r.rdata).ok_or_else(|| XfrError::Malformed("bad SOA".into()))?;
+            serial = Some(soa.serial);
+        }
+        Ok(())
+    })?;
+    serial.ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))
 }
 
 async fn connect(primary: SocketAddr, limits: &Limits) -> Result<TcpStream, XfrError> {
@@ -214,42 +226,49 @@ async fn read_message(conn: &mut TcpStream, limits: &Limits) -> Result<Vec<u8>, 
     }
 }
 
-/// Transfers `origin` from `primary`: IXFR from `ours` (our SOA) when
-/// given, else AXFR. The whole transfer is cut off at `limits.transfer`.
-pub(crate) async fn transfer(
-    primary: SocketAddr,
-    origin: &Name,
-    key: Option<&Arc<Key>>,
-    ours: Option<&XfrRecord>,
-    limits: &Limits,
-) -> Result<Transfer, XfrError> {
-    timeout(limits.transfer, transfer_within(primary, origin, key, ours, limits))
+/// What a transfer asks for, and of whom.
+pub(crate) struct Ask<'a> {
+    pub primary: SocketAddr,
+    pub origin: &'a Name,
+    pub key: Option<&'a Arc<Key>>,
+    /// Our SOA: IXFR from its serial; AXFR when `None`.
+    pub ours: Option<&'a XfrRecord>,
+    /// The version we have: a whole zone sent is built as its successor,
+    /// sharing the names that did not change.
+    pub previous: Option<Arc<Zone>>,
+}
+
+/// Transfers `ask.origin` from `ask.primary`: IXFR from `ask.ours` when
+/// given, else AXFR. A whole zone is built as its messages arrive. The
+/// whole transfer is cut off at `limits.transfer`.
+pub(crate) async fn transfer(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrError> {
+    timeout(limits.transfer, transfer_within(ask, limits))
         .await
         .map_err(|_| XfrError::Timeout(limits.transfer))?
 }
 
-async fn transfer_within(
-    primary: SocketAddr,
-    origin: &Name,
-    key: Option<&Arc<Key>>,
-    ours: Option<&XfrRecord>,
-    limits: &Limits,
-) -> Result<Transfer, XfrError> {
+async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrError> {
+    let Ask {
+        primary,
+        origin,
+        key,
+        ours,
+        previous,
+    } = ask;
     let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
     let req = request(origin, qtype, ours, key);
     let mut conn = connect(primary, limits).await?;
     send(&mut conn, &req.bytes).await?;
     let mut verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
-    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes);
+    let kind = if ours.is_some() { "IXFR" } else { "AXFR" };
+    let source: Arc<Path> = Arc::from(Path::new(&format!("{kind} of {origin} from {primary}, record")));
+    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes, previous, source);
     let mut first = true;
     loop {
         let msg = read_message(&mut conn, limits).await?;
         check_tsig(&mut verifier, &msg)?;
-        let records = records_of(&msg, &req, first)?;
+        each_answer(&msg, &req, first, |r| Ok(parser.push(r)?))?;
         first = false;
-        for r in records {
-            parser.push(r)?;
-        }
         // An IXFR is answered with one SOA alone when the primary has
         // nothing newer than ours (RFC 1995 4).
         let up_to_date = match (ours.and_then(|o| Timers::of_soa(&o.rdata)), parser.lone_soa_serial()) {

@@ -18,6 +18,8 @@
 //! the same task but not served: each version is read for its members,
 //! which become secondary zones of their own.
 
+#[cfg(test)]
+mod bench;
 pub(crate) mod catalog_zone;
 pub(crate) mod client;
 pub(crate) mod members;

@@ -15,12 +15,12 @@ use super::{
     epoch, publish,
     serial::{Timers, newer},
     store,
-    stream::{Delta, Transfer, XfrRecord},
+    stream::{Delta, Transfer, WholeZone, XfrRecord},
 };
 use crate::{
     catalog::{ServedZone, ZoneStatus, ZoneVersion},
     query::Shared,
-    zone::{Location, Record, build::Builder, tree::Zone},
+    zone::tree::Zone,
 };
 
 /// How long a primary may take to answer one message (an SOA query, each
@@ -154,10 +154,17 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
         return Ok(Found::UpToDate);
     }
     let ours = state.data.as_ref().and_then(|z| soa_record(z));
-    let transfer = match client::transfer(primary, &zone.origin, key, ours.as_ref(), limits).await {
+    let ask = client::Ask {
+        primary,
+        origin: &zone.origin,
+        key,
+        ours: ours.as_ref(),
+        previous: state.data.clone(),
+    };
+    let transfer = match client::transfer(ask, limits).await {
         Err(XfrError::Rcode(code @ (rcode::NOTIMP | rcode::REFUSED | rcode::FORMERR))) if ours.is_some() => {
             tracing::info!(zone = %zone.origin, %primary, code, "IXFR refused; asking for AXFR");
-            axfr(zone, primary, limits).await?
+            axfr(zone, state, primary, limits).await?
         }
         other => other.map_err(|e| format!("transfer: {e}"))?,
     };
@@ -166,7 +173,7 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
             tracing::debug!(zone = %zone.origin, %primary, serial, "IXFR: nothing newer");
             Ok(Found::UpToDate)
         }
-        Transfer::Full(records) => build(zone, primary, records, state.data.clone()).await.map(Found::Full),
+        Transfer::Full(whole) => build(whole).await.map(Found::Full),
         Transfer::Incremental(deltas) => {
             let base = state.data.clone().ok_or("changes sent for a zone we do not have")?;
             let applied = {
@@ -185,10 +192,8 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
                 Ok(new) => Ok(Found::Incremental(new, deltas)),
                 Err(error) => {
                     tracing::warn!(zone = %zone.origin, %primary, %error, "IXFR changes do not apply; asking for AXFR");
-                    match axfr(zone, primary, limits).await? {
-                        Transfer::Full(records) => {
-                            build(zone, primary, records, state.data.clone()).await.map(Found::Full)
-                        }
+                    match axfr(zone, state, primary, limits).await? {
+                        Transfer::Full(whole) => build(whole).await.map(Found::Full),
                         _ => Err("AXFR answered with something else than a whole zone".into()),
                     }
                 }
@@ -197,41 +202,22 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
     }
 }
 
-async fn axfr(zone: &Secondary, primary: SocketAddr, limits: &Limits) -> Result<Transfer, String> {
-    client::transfer(primary, &zone.origin, zone.key.as_ref(), None, limits)
-        .await
-        .map_err(|e| format!("AXFR: {e}"))
+async fn axfr(zone: &Secondary, state: &State, primary: SocketAddr, limits: &Limits) -> Result<Transfer, String> {
+    let ask = client::Ask {
+        primary,
+        origin: &zone.origin,
+        key: zone.key.as_ref(),
+        ours: None,
+        previous: state.data.clone(),
+    };
+    client::transfer(ask, limits).await.map_err(|e| format!("AXFR: {e}"))
 }
 
-/// Checks and indexes a whole zone, as a zone file is; as a new version of
-/// `previous` (sharing its unchanged names) when there is one.
-async fn build(
-    zone: &Secondary,
-    primary: SocketAddr,
-    records: Vec<XfrRecord>,
-    previous: Option<Arc<Zone>>,
-) -> Result<Zone, String> {
-    let origin = zone.origin.clone();
+/// Indexes and checks a whole zone, as a zone file is (its records went
+/// into the builder as they arrived, as a new version of the one we had).
+pub(super) async fn build(whole: WholeZone) -> Result<Zone, String> {
     tokio::task::spawn_blocking(move || {
-        let file: Arc<Path> = Arc::from(Path::new(&format!("AXFR of {origin} from {primary}, record")));
-        let mut builder = Builder::new(&origin);
-        if let Some(previous) = &previous {
-            builder = builder.replacing(previous);
-        }
-        for (i, r) in records.into_iter().enumerate() {
-            builder.push(Record {
-                owner: r.owner,
-                rtype: r.rtype,
-                class: r.class,
-                ttl: r.ttl,
-                rdata: r.rdata,
-                location: Location {
-                    file: file.clone(),
-                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                },
-            });
-        }
-        builder
+        whole
             .finish()
             .map_err(|e| format!("the transferred zone is not valid: {e}"))
     })
