@@ -533,3 +533,25 @@ fn a_tsig_only_acl_serves_signed_requests_from_anywhere_and_signs_every_message(
         );
     }
 }
+
+/// The EXPIRE option's value in `dig +expire` output, if any.
+pub(crate) fn expire_shown(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("; EXPIRE: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn the_expire_option_is_answered_in_transfers() {
+    // RFC 7314 3: as the zone's primary, the SOA's expire (86400 in `zone`).
+    let dir = TempDir::new("xfr-expire");
+    let file = dir.write("expire.zone", &zone("expire.example.", 3, "www A 192.0.2.80\n"));
+    let server = server_allowing_loopback("expire.example.", &file);
+    let asked = dig_axfr("127.0.0.1", server.port, "expire.example.", &["+expire", "+all"]);
+    assert_eq!(expire_shown(&asked.text), Some(86400), "{}", asked.text);
+    assert_eq!(asked.soa_serials(), [3, 3], "{}", asked.text);
+    // Not asked, not sent.
+    let plain = dig_axfr("127.0.0.1", server.port, "expire.example.", &["+all"]);
+    assert_eq!(expire_shown(&plain.text), None, "{}", plain.text);
+}

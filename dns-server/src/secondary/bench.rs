@@ -46,7 +46,7 @@ fn records(records: u32) -> impl Iterator<Item = (Vec<u8>, u16, Vec<u8>)> {
     let apex = wire(ORIGIN);
     let head = vec![
         (apex.clone(), rtype::SOA, soa_rdata(7)),
-        (apex.clone(), rtype::NS, wire("ns1.large.test.")),
+        (apex, rtype::NS, wire("ns1.large.test.")),
         (wire("ns1.large.test."), rtype::A, vec![192, 0, 2, 1]),
         (wire("mail.large.test."), rtype::A, vec![192, 0, 2, 25]),
     ];
@@ -210,7 +210,7 @@ async fn fetch(primary: SocketAddr, origin: &Name, limits: &Limits) -> Zone {
         previous: None,
     };
     let started = Instant::now();
-    let transfer = client::transfer(ask, limits).await.expect("transfer");
+    let (transfer, _) = client::transfer(ask, limits).await.expect("transfer");
     let super::stream::Transfer::Full(whole) = transfer else {
         panic!("not a whole zone")
     };

@@ -20,6 +20,14 @@ use crate::{
     zone::tree::Zone,
 };
 
+/// The EDNS EXPIRE option (RFC 7314): sent empty in our queries; a
+/// primary's answer carries, in seconds, how long the zone has before it
+/// expires (its SOA expire, or a secondary's time left).
+pub(crate) const EDNS_EXPIRE: u16 = 9;
+
+/// UDP payload size offered in our queries' OPT record.
+const UDP_PAYLOAD: u16 = 1232;
+
 /// How long a primary may take.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -96,6 +104,8 @@ fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc
             &soa.rdata,
         );
     }
+    // Asking for the primary's EXPIRE (RFC 7314 2), as Knot and BIND do.
+    w.opt(UDP_PAYLOAD, 0, false, &[(EDNS_EXPIRE, &[])]);
     w.finish();
     let signed = key.map(|key| (key.clone(), tsig::sign_request(&mut bytes, key, tsig::now())));
     Request {
@@ -107,12 +117,14 @@ fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc
 }
 
 /// Checks a response's header; hands its answer records to `each`.
+/// Returns the EXPIRE option's value when the message has one.
 fn each_answer(
     msg: &[u8],
     req: &Request,
     first: bool,
     mut each: impl FnMut(read::RecordRef<'_>) -> Result<(), XfrError>,
-) -> Result<(), XfrError> {
+) -> Result<Option<u32>, XfrError> {
+    let mut expire = None;
     let head = read::head(msg, u16::MAX as usize)?;
     if head.header.id != req.id || !head.header.has(FLAG_QR) {
         return Err(XfrError::Malformed("not an answer to our request".into()));
@@ -123,16 +135,42 @@ fn each_answer(
     if first && head.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
         return Err(XfrError::Malformed("the question is not ours".into()));
     }
-    head.each_record(msg, |r| {
-        match r.section {
-            Section::Answer => each(r),
-            // The upper RCODE bits (RFC 6891 6.1.3): an error all the same.
-            _ if r.rtype == rtype::OPT && r.ttl >> 24 != 0 => {
-                Err(XfrError::Rcode(((r.ttl >> 24) as u16) << 4 | head.header.rcode()))
-            }
-            _ => Ok(()),
+    head.each_record(msg, |r| match r.section {
+        Section::Answer => each(r),
+        // The upper RCODE bits (RFC 6891 6.1.3): an error all the same.
+        _ if r.rtype == rtype::OPT && r.ttl >> 24 != 0 => {
+            Err(XfrError::Rcode(((r.ttl >> 24) as u16) << 4 | head.header.rcode()))
         }
-    })
+        _ if r.rtype == rtype::OPT => {
+            expire = expire_option(r.rdata).or(expire);
+            Ok(())
+        }
+        _ => Ok(()),
+    })?;
+    Ok(expire)
+}
+
+/// The value of the EXPIRE option in OPT RDATA (RFC 7314 3: four bytes,
+/// seconds); `None` without one, or with one of another length.
+pub(crate) fn expire_option(mut options: &[u8]) -> Option<u32> {
+    while options.len() >= 4 {
+        let code = u16::from_be_bytes([options[0], options[1]]);
+        let len = usize::from(u16::from_be_bytes([options[2], options[3]]));
+        let data = options.get(4..4 + len)?;
+        if code == EDNS_EXPIRE {
+            return data.try_into().ok().map(u32::from_be_bytes);
+        }
+        options = &options[4 + len..];
+    }
+    None
+}
+
+/// What a primary's SOA answer said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PrimarySoa {
+    pub serial: u32,
+    /// Its EXPIRE option, in seconds, when it sent one.
+    pub expire: Option<u32>,
 }
 
 fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), XfrError> {
@@ -142,13 +180,14 @@ fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), X
     Ok(())
 }
 
-/// The primary's SOA serial for `origin`: over UDP, over TCP when truncated.
+/// The primary's SOA serial for `origin` (and its EXPIRE option): over
+/// UDP, over TCP when truncated.
 pub(crate) async fn soa_serial(
     primary: SocketAddr,
     origin: &Name,
     key: Option<&Arc<Key>>,
     limits: &Limits,
-) -> Result<u32, XfrError> {
+) -> Result<PrimarySoa, XfrError> {
     let req = request(origin, rtype::SOA, None, key);
     let bind: SocketAddr = if primary.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
@@ -182,14 +221,15 @@ pub(crate) async fn soa_serial(
         v.finish()?;
     }
     let mut serial = None;
-    each_answer(&msg, &req, true, |r| {
+    let expire = each_answer(&msg, &req, true, |r| {
         if serial.is_none() && r.rtype == rtype::SOA && r.owner.eq_ignore_ascii_case(origin.as_wire()) {
             let soa = Timers::of_soa(r.rdata).ok_or_else(|| XfrError::Malformed("bad SOA".into()))?;
             serial = Some(soa.serial);
         }
         Ok(())
     })?;
-    serial.ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))
+    let serial = serial.ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))?;
+    Ok(PrimarySoa { serial, expire })
 }
 
 async fn connect(primary: SocketAddr, limits: &Limits) -> Result<TcpStream, XfrError> {
@@ -240,14 +280,15 @@ pub(crate) struct Ask<'a> {
 
 /// Transfers `ask.origin` from `ask.primary`: IXFR from `ask.ours` when
 /// given, else AXFR. A whole zone is built as its messages arrive. The
-/// whole transfer is cut off at `limits.transfer`.
-pub(crate) async fn transfer(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrError> {
+/// whole transfer is cut off at `limits.transfer`. Returns what was sent
+/// and the primary's EXPIRE option, if it sent one.
+pub(crate) async fn transfer(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer, Option<u32>), XfrError> {
     timeout(limits.transfer, transfer_within(ask, limits))
         .await
         .map_err(|_| XfrError::Timeout(limits.transfer))?
 }
 
-async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrError> {
+async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer, Option<u32>), XfrError> {
     let Ask {
         primary,
         origin,
@@ -264,10 +305,11 @@ async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrE
     let source: Arc<Path> = Arc::from(Path::new(&format!("{kind} of {origin} from {primary}, record")));
     let mut parser = StreamParser::new(origin.clone(), limits.max_bytes, previous, source);
     let mut first = true;
+    let mut expire = None;
     loop {
         let msg = read_message(&mut conn, limits).await?;
         check_tsig(&mut verifier, &msg)?;
-        each_answer(&msg, &req, first, |r| Ok(parser.push(r)?))?;
+        expire = each_answer(&msg, &req, first, |r| Ok(parser.push(r)?))?.or(expire);
         first = false;
         // An IXFR is answered with one SOA alone when the primary has
         // nothing newer than ours (RFC 1995 4).
@@ -282,5 +324,31 @@ async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<Transfer, XfrE
     if let Some(v) = &verifier {
         v.finish()?;
     }
-    Ok(parser.finish()?)
+    Ok((parser.finish()?, expire))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_ask_for_expire() {
+        let origin = Name::parse("example.", None).expect("name");
+        for qtype in [rtype::SOA, rtype::AXFR] {
+            let req = request(&origin, qtype, None, None);
+            let m = read::parse(&req.bytes).expect("reads");
+            let opt = m.records.iter().find(|r| r.rtype == rtype::OPT).expect("an OPT record");
+            assert_eq!(opt.rdata, [0, 9, 0, 0], "EXPIRE, empty");
+        }
+    }
+
+    #[test]
+    fn reads_the_expire_option() {
+        assert_eq!(expire_option(&[0, 9, 0, 4, 0, 0, 0x0e, 0x10]), Some(3600));
+        // After another option; one of a bad length is ignored.
+        assert_eq!(expire_option(&[0, 3, 0, 1, 7, 0, 9, 0, 4, 0, 1, 0, 0]), Some(65536));
+        assert_eq!(expire_option(&[0, 9, 0, 0]), None);
+        assert_eq!(expire_option(&[0, 9, 0, 8, 0]), None, "truncated");
+        assert_eq!(expire_option(&[]), None);
+    }
 }

@@ -39,11 +39,23 @@ enum Found {
     Incremental(Zone, Vec<Delta>),
 }
 
+/// What a primary's EDNS EXPIRE option (RFC 7314) said, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expire {
+    /// In the answer to our SOA query, the zone being current: the expire
+    /// timer becomes the larger of it and the time we have left (RFC 7314 4).
+    Refreshed(Option<u32>),
+    /// In a transfer's answer: the expire timer becomes it.
+    Transferred(Option<u32>),
+}
+
 /// The task's own state.
 struct State {
     /// The data we have, served or (when expired) kept for IXFR.
     data: Option<Arc<Zone>>,
     last_success: Option<SystemTime>,
+    /// When the zone expires unless refreshed before.
+    expires_at: Option<SystemTime>,
     expired: bool,
 }
 
@@ -76,7 +88,13 @@ pub(crate) async fn run(shared: Arc<Shared>, zone: Arc<Secondary>) {
     let mut state = State {
         data,
         last_success,
+        expires_at: None,
         expired: false,
+    };
+    // From disk: as long as the SOA says from the last refresh.
+    state.expires_at = match (state.last_success, state.timers()) {
+        (Some(at), Some(t)) => Some(at + t.expire),
+        _ => None,
     };
     loop {
         let started = SystemTime::now();
@@ -105,7 +123,7 @@ async fn refresh(
     shared: &Arc<Shared>,
     zone: &Arc<Secondary>,
     state: &mut State,
-) -> Result<(String, SocketAddr), String> {
+) -> Result<(String, SocketAddr, Expire), String> {
     let config = shared.secondaries.config();
     let limits = Limits {
         message: MESSAGE_TIMEOUT,
@@ -115,7 +133,7 @@ async fn refresh(
     let mut errors = Vec::new();
     for &primary in &zone.primaries {
         match attempt(zone, state, primary, &limits).await {
-            Ok(found) => return Ok((serve(shared, zone, state, found).await, primary)),
+            Ok((found, expire)) => return Ok((serve(shared, zone, state, found).await, primary, expire)),
             Err(error) => {
                 tracing::warn!(zone = %zone.origin, %primary, %error, "refresh from this primary failed");
                 errors.push(format!("{primary}: {error}"));
@@ -139,11 +157,17 @@ fn soa_record(zone: &Zone) -> Option<XfrRecord> {
 }
 
 /// One primary: its serial, then a transfer if it is newer.
-async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &Limits) -> Result<Found, String> {
+async fn attempt(
+    zone: &Secondary,
+    state: &State,
+    primary: SocketAddr,
+    limits: &Limits,
+) -> Result<(Found, Expire), String> {
     let key = zone.key.as_ref();
-    let serial = client::soa_serial(primary, &zone.origin, key, limits)
+    let theirs = client::soa_serial(primary, &zone.origin, key, limits)
         .await
         .map_err(|e| format!("SOA query: {e}"))?;
+    let serial = theirs.serial;
     let have = state.data.as_ref().map(|z| z.serial);
     if let Some(have) = have
         && !newer(serial, have)
@@ -151,7 +175,7 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
         if serial != have {
             tracing::warn!(zone = %zone.origin, %primary, serial, have, "primary's serial is older than ours");
         }
-        return Ok(Found::UpToDate);
+        return Ok((Found::UpToDate, Expire::Refreshed(theirs.expire)));
     }
     let ours = state.data.as_ref().and_then(|z| soa_record(z));
     let ask = client::Ask {
@@ -161,7 +185,7 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
         ours: ours.as_ref(),
         previous: state.data.clone(),
     };
-    let transfer = match client::transfer(ask, limits).await {
+    let (transfer, expire) = match client::transfer(ask, limits).await {
         Err(XfrError::Rcode(code @ (rcode::NOTIMP | rcode::REFUSED | rcode::FORMERR))) if ours.is_some() => {
             tracing::info!(zone = %zone.origin, %primary, code, "IXFR refused; asking for AXFR");
             axfr(zone, state, primary, limits).await?
@@ -171,9 +195,11 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
     match transfer {
         Transfer::UpToDate(serial) => {
             tracing::debug!(zone = %zone.origin, %primary, serial, "IXFR: nothing newer");
-            Ok(Found::UpToDate)
+            Ok((Found::UpToDate, Expire::Refreshed(expire)))
         }
-        Transfer::Full(whole) => build(whole).await.map(Found::Full),
+        Transfer::Full(whole) => build(whole)
+            .await
+            .map(|z| (Found::Full(z), Expire::Transferred(expire))),
         Transfer::Incremental(deltas) => {
             let base = state.data.clone().ok_or("changes sent for a zone we do not have")?;
             let applied = {
@@ -189,11 +215,13 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
                 .map_err(|e| e.to_string())?
             };
             match applied {
-                Ok(new) => Ok(Found::Incremental(new, deltas)),
+                Ok(new) => Ok((Found::Incremental(new, deltas), Expire::Transferred(expire))),
                 Err(error) => {
                     tracing::warn!(zone = %zone.origin, %primary, %error, "IXFR changes do not apply; asking for AXFR");
                     match axfr(zone, state, primary, limits).await? {
-                        Transfer::Full(whole) => build(whole).await.map(Found::Full),
+                        (Transfer::Full(whole), expire) => build(whole)
+                            .await
+                            .map(|z| (Found::Full(z), Expire::Transferred(expire))),
                         _ => Err("AXFR answered with something else than a whole zone".into()),
                     }
                 }
@@ -202,7 +230,12 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
     }
 }
 
-async fn axfr(zone: &Secondary, state: &State, primary: SocketAddr, limits: &Limits) -> Result<Transfer, String> {
+async fn axfr(
+    zone: &Secondary,
+    state: &State,
+    primary: SocketAddr,
+    limits: &Limits,
+) -> Result<(Transfer, Option<u32>), String> {
     let ask = client::Ask {
         primary,
         origin: &zone.origin,
@@ -295,18 +328,22 @@ async fn schedule(
     zone: &Arc<Secondary>,
     state: &mut State,
     started: SystemTime,
-    outcome: Result<(String, SocketAddr), String>,
+    outcome: Result<(String, SocketAddr, Expire), String>,
 ) -> Duration {
     let now = SystemTime::now();
     let timers = state.timers();
     let succeeded = outcome.is_ok();
-    if succeeded {
+    if let Ok((_, _, expire)) = &outcome {
         state.last_success = Some(started);
+        if let Some(t) = timers {
+            let left = state
+                .expires_at
+                .and_then(|at| at.duration_since(started).ok())
+                .unwrap_or_default();
+            state.expires_at = Some(started + expire_timer(*expire, left, t.expire));
+        }
     }
-    let expires_at = match (state.last_success, timers) {
-        (Some(at), Some(t)) => Some(at + t.expire),
-        _ => None,
-    };
+    let expires_at = state.expires_at;
     // An expired catalog keeps its members (each expires on its own timers).
     if !succeeded && !state.expired && !zone.catalog && expires_at.is_some_and(|at| at <= now) {
         tracing::error!(zone = %zone.origin, "zone expired: not refreshed within its SOA expire time; SERVFAIL until a refresh succeeds");
@@ -341,7 +378,7 @@ async fn schedule(
         report.expires = expires_at.map(epoch);
         report.expired = state.expired;
         match outcome {
-            Ok((result, primary)) => {
+            Ok((result, primary, _)) => {
                 report.last_result = Some(result);
                 report.primary = Some(primary.to_string());
             }
@@ -353,4 +390,37 @@ async fn schedule(
     }
     super::write_state(shared);
     wait
+}
+
+/// How long a refreshed zone has before it expires (RFC 7314 4): what the
+/// primary's EXPIRE option said (after a transfer), or the larger of that
+/// and the time `left` (when the SOA query found the zone current), never
+/// more than the SOA's `expire`; the SOA's `expire` without the option.
+fn expire_timer(expire: Expire, left: Duration, soa_expire: Duration) -> Duration {
+    let secs = |v: u32| Duration::from_secs(u64::from(v));
+    let timer = match expire {
+        Expire::Refreshed(Some(v)) => secs(v).max(left),
+        Expire::Transferred(Some(v)) => secs(v),
+        Expire::Refreshed(None) | Expire::Transferred(None) => soa_expire,
+    };
+    timer.min(soa_expire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expire_timer_follows_the_primarys_option() {
+        let (s, soa) = (Duration::from_secs, Duration::from_secs(1000));
+        // Without the option: the SOA's expire, as RFC 1034 has it.
+        assert_eq!(expire_timer(Expire::Refreshed(None), s(10), soa), soa);
+        assert_eq!(expire_timer(Expire::Transferred(None), s(10), soa), soa);
+        // A transfer from a secondary with 300 s left: 300 s left here too.
+        assert_eq!(expire_timer(Expire::Transferred(Some(300)), s(900), soa), s(300));
+        // An SOA check never shortens what we have, and nothing goes past the SOA's.
+        assert_eq!(expire_timer(Expire::Refreshed(Some(300)), s(900), soa), s(900));
+        assert_eq!(expire_timer(Expire::Refreshed(Some(600)), s(100), soa), s(600));
+        assert_eq!(expire_timer(Expire::Transferred(Some(5000)), s(0), soa), soa);
+    }
 }

@@ -8,8 +8,10 @@
 //! - [`message`]: packing them into messages of up to 64 KiB.
 //! - [`serve`]: the stream over TCP, the SOA over UDP.
 //! - [`notify`]: telling secondaries.
+//! - [`expire`]: the EDNS EXPIRE option in transfer answers (RFC 7314).
 
 pub(crate) mod acl;
+pub(crate) mod expire;
 pub(crate) mod history;
 pub(crate) mod message;
 pub(crate) mod notify;
