@@ -253,6 +253,16 @@ pub enum CtlCommand {
     },
     /// Every counter, as `name value` lines.
     Stats,
+    /// Have a secondary zone (every one without ZONE) ask its primaries now, as a NOTIFY does.
+    ZoneRefresh {
+        /// Only this zone.
+        zone: Option<String>,
+    },
+    /// Have a secondary zone (every one without ZONE) transferred whole (AXFR) now.
+    ZoneRetransfer {
+        /// Only this zone.
+        zone: Option<String>,
+    },
 }
 
 impl CtlCommand {
@@ -269,6 +279,8 @@ impl CtlCommand {
                 prefix: prefix.clone(),
             },
             CtlCommand::Stats => Request::Stats {},
+            CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone: zone.clone() },
+            CtlCommand::ZoneRetransfer { zone } => Request::ZoneRetransfer { zone: zone.clone() },
         }
     }
 }

@@ -46,6 +46,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         };
         let shared = service::start(loaded, sink, settings.config.metrics.listen.is_some());
         shared.secondaries.sync(&shared, &settings.config);
+        crate::transfer::notify_at_start(&shared);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         let control = match &settings.config.control.socket {
             Some(path) => Some(

@@ -579,3 +579,48 @@ fn the_primarys_expire_option_sets_our_expire_timer_and_is_passed_on() {
         axfr.text
     );
 }
+
+#[test]
+fn ctl_refreshes_and_retransfers_and_metrics_count_the_transfers() {
+    let fake = FakePrimary::start();
+    let data = TempDir::new("secondary-ctl");
+    let primary = format!("127.0.0.1:{}", fake.port);
+    let args: Vec<String> = secondary_args(&primary, data.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::builder().args(&args).control().metrics().start();
+    wait_for(&server, Duration::from_secs(15), "the first AXFR", || {
+        soa_of(&server) == Some(1)
+    });
+    wait_report(&server, "the first transfer's report", |r| {
+        r.last_result.as_deref() == Some("transferred (AXFR)")
+    });
+    // The same serial: a refresh finds it current...
+    let out = server.ctl_ok(&["zone-refresh", ORIGIN]);
+    assert!(out.contains("refresh of xfr.test. started"), "{out}");
+    wait_report(&server, "a refresh finding the zone current", |r| {
+        r.last_result.as_deref() == Some("up to date")
+    });
+    // ...and a retransfer takes the whole zone again all the same.
+    let out = server.ctl_ok(&["zone-retransfer", ORIGIN]);
+    assert!(out.contains("transfer (AXFR) of xfr.test. started"), "{out}");
+    wait_report(&server, "the retransfer", |r| {
+        r.last_result.as_deref() == Some("transferred (AXFR)")
+    });
+    let failed = server.ctl(&["zone-refresh", "not-ours.test."]);
+    assert!(!failed.status.success(), "a zone that is not a secondary is an error");
+    let text = crate::harness::metrics::scrape(server.metrics_addr());
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert!(value("dns_server_transfers_in_total{result=\"axfr\"}") >= 2.0, "{text}");
+    assert!(
+        value("dns_server_transfers_in_total{result=\"up_to_date\"}") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(value("dns_server_secondary_serial{zone=\"xfr.test.\"}"), 1.0);
+    let left = value("dns_server_secondary_expiry_seconds{zone=\"xfr.test.\"}");
+    assert!((86_000.0..=86_400.0).contains(&left), "SOA expire 86400: {left}");
+}

@@ -37,6 +37,18 @@ pub enum Request {
     },
     /// Every counter, as `name value` lines.
     Stats {},
+    /// Have a secondary zone (or every one) ask its primaries now, as a NOTIFY does.
+    ZoneRefresh {
+        /// The zone's origin.
+        #[serde(default)]
+        zone: Option<String>,
+    },
+    /// Have a secondary zone (or every one) transferred whole (AXFR) now.
+    ZoneRetransfer {
+        /// The zone's origin.
+        #[serde(default)]
+        zone: Option<String>,
+    },
 }
 
 /// What `deny` does.
@@ -90,7 +102,7 @@ pub const MAX_REQUEST: usize = 4096;
 pub fn parse(line: &str) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| {
         format!(
-            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats"
+            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats, zone-refresh, zone-retransfer"
         )
     })
 }
@@ -116,6 +128,10 @@ mod tests {
                 prefix: Some("192.0.2.0/24".into()),
             },
             Request::Stats {},
+            Request::ZoneRefresh { zone: None },
+            Request::ZoneRetransfer {
+                zone: Some("example.com.".into()),
+            },
         ] {
             let line = serde_json::to_string(&request).expect("serialises");
             assert_eq!(parse(&line), Ok(request), "{line}");

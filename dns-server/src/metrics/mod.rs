@@ -16,6 +16,7 @@ pub(crate) mod counters;
 pub(crate) mod exposition;
 pub(crate) mod families;
 pub(crate) mod http;
+pub(crate) mod transfers;
 
 use std::{sync::Arc, time::SystemTime};
 

@@ -131,16 +131,44 @@ async fn refresh(
         max_bytes: config.server.zone_max_bytes,
     };
     let mut errors = Vec::new();
+    let turns = shared.secondaries.transfer_turns();
+    // `ctl zone-retransfer`: the whole zone, whatever the serials say.
+    let whole = zone.retransfer.swap(false, std::sync::atomic::Ordering::AcqRel);
+    let counts = shared.secondaries.counts();
     for &primary in &zone.primaries {
-        match attempt(zone, state, primary, &limits).await {
-            Ok((found, expire)) => return Ok((serve(shared, zone, state, found).await, primary, expire)),
+        let how = How {
+            limits: &limits,
+            turns: &turns,
+            whole,
+        };
+        match attempt(zone, state, primary, how).await {
+            Ok((found, expire)) => {
+                let count = match &found {
+                    Found::UpToDate => &counts.up_to_date,
+                    Found::Full(_) => &counts.axfr,
+                    Found::Incremental(..) => &counts.ixfr,
+                };
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok((serve(shared, zone, state, found).await, primary, expire));
+            }
             Err(error) => {
                 tracing::warn!(zone = %zone.origin, %primary, %error, "refresh from this primary failed");
                 errors.push(format!("{primary}: {error}"));
             }
         }
     }
+    counts.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Err(errors.join("; "))
+}
+
+/// How one refresh asks a primary.
+#[derive(Clone, Copy)]
+struct How<'a> {
+    limits: &'a Limits,
+    /// Transfers from primaries wait their turn here.
+    turns: &'a tokio::sync::Semaphore,
+    /// The whole zone by AXFR, whatever the serials say.
+    whole: bool,
 }
 
 /// Our SOA as IXFR carries it.
@@ -161,8 +189,9 @@ async fn attempt(
     zone: &Secondary,
     state: &State,
     primary: SocketAddr,
-    limits: &Limits,
+    how: How<'_>,
 ) -> Result<(Found, Expire), String> {
+    let How { limits, turns, whole } = how;
     let key = zone.key.as_ref();
     let theirs = client::soa_serial(primary, &zone.origin, key, limits)
         .await
@@ -171,13 +200,18 @@ async fn attempt(
     let have = state.data.as_ref().map(|z| z.serial);
     if let Some(have) = have
         && !newer(serial, have)
+        && !whole
     {
         if serial != have {
             tracing::warn!(zone = %zone.origin, %primary, serial, have, "primary's serial is older than ours");
         }
         return Ok((Found::UpToDate, Expire::Refreshed(theirs.expire)));
     }
-    let ours = state.data.as_ref().and_then(|z| soa_record(z));
+    // A transfer waits its turn (transfers_in_max at once); held until the
+    // version is built.
+    let _turn = turns.acquire().await.map_err(|e| e.to_string())?;
+    // IXFR from the serial we have, unless the whole zone is asked for.
+    let ours = state.data.as_ref().filter(|_| !whole).and_then(|z| soa_record(z));
     let ask = client::Ask {
         primary,
         origin: &zone.origin,

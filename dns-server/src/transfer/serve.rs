@@ -164,6 +164,18 @@ pub(crate) async fn over_tcp(
         }
         Verdict::Serve(version) => version,
     };
+    // Held until the last message is taken.
+    let Ok(_slot) = shared.transfers.slots.try_acquire() else {
+        shared
+            .transfers
+            .refused_busy
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Stats::bump(&shared.stats.transfers_refused);
+        tracing::warn!(zone = %version.zone.origin, %client, "transfer refused: transfers_out_max transfers are being served");
+        let mut body = Vec::new();
+        error_response(q, rcode::REFUSED, &judged, None, shared, &mut body);
+        return send_one(stream, &body, write_timeout).await;
+    };
     let zone = version.zone.clone();
     // RFC 7314: the zone's EXPIRE, in the first message, when asked.
     let expire = (q.edns.is_some() && expire::asked(packet)).then(|| expire::value(shared, &zone));
