@@ -277,6 +277,16 @@ pub enum CtlCommand {
     Withdraw,
     /// The sidecar: end maintenance (removes its maintenance file).
     Resume,
+    /// Have a secondary zone (every one without ZONE) ask its primaries now, as a NOTIFY does.
+    ZoneRefresh {
+        /// Only this zone.
+        zone: Option<String>,
+    },
+    /// Have a secondary zone (every one without ZONE) transferred whole (AXFR) now.
+    ZoneRetransfer {
+        /// Only this zone.
+        zone: Option<String>,
+    },
 }
 
 impl CtlCommand {
@@ -296,6 +306,8 @@ impl CtlCommand {
             CtlCommand::Drain => Request::Drain {},
             CtlCommand::Withdraw => Request::Withdraw {},
             CtlCommand::Resume => Request::Resume {},
+            CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone: zone.clone() },
+            CtlCommand::ZoneRetransfer { zone } => Request::ZoneRetransfer { zone: zone.clone() },
         }
     }
 }

@@ -33,6 +33,10 @@
 //! allow_transfer_keys = []     # [[tsig]] keys a transfer request may be signed with; with
 //!                              # allow_transfer, both are needed; alone, the key from anywhere
 //! notify = []                  # secondaries sent NOTIFY for every zone's new versions ("addr:port")
+//! notify_keys = {}             # NOTIFY to these targets signed with a [[tsig]] key:
+//!                              # { "192.0.2.2:53" = "xfr-key" }
+//! transfers_out_max = 32       # AXFR/IXFR served at once; more are REFUSED (counted)
+//! transfers_in_max = 16        # transfers from primaries at once; more wait their turn
 //! data_dir = "/var/lib/dns-server"  # transferred zones and their journals (--data-dir)
 //!
 //! [[zone]]
@@ -512,6 +516,16 @@ pub struct ServerConfig {
     /// Secondaries sent a NOTIFY (RFC 1996) for every new version of every
     /// zone, unless the zone sets its own list. Applied at each reload.
     pub notify: Vec<SocketAddr>,
+    /// NOTIFY targets that share a `[[tsig]]` key with us (by name): what
+    /// they are sent is signed with it, as a secondary that checks NOTIFY
+    /// signatures requires. Applied at each reload.
+    pub notify_keys: std::collections::BTreeMap<SocketAddr, String>,
+    /// Transfers (AXFR, IXFR over TCP) served at once; more are REFUSED
+    /// and counted, as BIND's `transfers-out`. Taken at start.
+    pub transfers_out_max: usize,
+    /// Transfers from primaries at once; the others wait their turn, as
+    /// BIND's `transfers-in`. Taken at start.
+    pub transfers_in_max: usize,
     /// Where transferred (secondary) zones and their IXFR journals are kept
     /// when their `file` is not given; relative paths are taken from the
     /// config file's directory.
@@ -572,6 +586,7 @@ impl ServerConfig {
             allow_transfer: Vec::new(),
             allow_transfer_keys: Vec::new(),
             notify: Vec::new(),
+            notify_keys: std::collections::BTreeMap::new(),
             ..s.clone()
         };
         reloadable(self) != reloadable(other)
@@ -617,6 +632,11 @@ impl Default for ServerConfig {
             allow_transfer: Vec::new(),
             allow_transfer_keys: Vec::new(),
             notify: Vec::new(),
+            notify_keys: std::collections::BTreeMap::new(),
+            // A million-record AXFR holds ~150 MiB while it is built: a cap
+            // keeps a NOTIFY storm over many zones from taking it all at once.
+            transfers_out_max: 32,
+            transfers_in_max: 16,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
         }
     }
@@ -977,6 +997,20 @@ impl Config {
             if ring.by_name(name).is_none() {
                 return Err((
                     format!("allow_transfer_keys names {name:?}, which no [[tsig]] defines"),
+                    name.clone(),
+                ));
+            }
+        }
+        if self.server.transfers_out_max == 0 || self.server.transfers_in_max == 0 {
+            return Err((
+                "transfers_out_max and transfers_in_max must be at least 1".into(),
+                "transfers_".into(),
+            ));
+        }
+        for (target, name) in &self.server.notify_keys {
+            if ring.by_name(name).is_none() {
+                return Err((
+                    format!("notify_keys: {target} names {name:?}, which no [[tsig]] defines"),
                     name.clone(),
                 ));
             }

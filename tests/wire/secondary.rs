@@ -284,6 +284,9 @@ enum Behaviour {
     IxfrRefused,
     /// IXFR answered with a change that removes a record the zone lacks (AXFR served).
     IxfrBadChange,
+    /// A good AXFR whose answer carries an EDNS EXPIRE option of this many
+    /// seconds (RFC 7314), as a secondary feeding us would send.
+    Expire(u32),
 }
 
 /// A primary written for the test: answers SOA over UDP and AXFR over TCP as told.
@@ -333,6 +336,15 @@ fn response_with(query: &[u8], rcode: u8, records: &[Vec<u8>], ancount: Option<u
         out.extend_from_slice(r);
     }
     out
+}
+
+/// `msg` with an OPT record holding an EXPIRE option of `seconds`.
+fn with_expire(mut msg: Vec<u8>, seconds: u32) -> Vec<u8> {
+    let arcount = u16::from_be_bytes([msg[10], msg[11]]) + 1;
+    msg[10..12].copy_from_slice(&arcount.to_be_bytes());
+    msg.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 8, 0, 9, 0, 4]);
+    msg.extend_from_slice(&seconds.to_be_bytes());
+    msg
 }
 
 fn framed(msg: &[u8]) -> Vec<u8> {
@@ -417,6 +429,10 @@ fn serve_axfr(mut conn: TcpStream, (serial, behaviour): (u32, Behaviour), stop: 
         }
         Behaviour::Good | Behaviour::IxfrRefused | Behaviour::IxfrBadChange => {
             send(&mut conn, &zone, None);
+        }
+        Behaviour::Expire(seconds) => {
+            conn.write_all(&framed(&with_expire(response(&query, &zone, None), seconds)))
+                .ok();
         }
         Behaviour::FirstNotSoa => {
             send(&mut conn, &[ns, glue, soa], None);
@@ -526,4 +542,85 @@ fn malformed_transfers_are_refused_and_the_old_version_kept() {
             r.last_result.as_deref() == Some("transferred (AXFR)")
         });
     }
+}
+
+#[test]
+fn the_primarys_expire_option_sets_our_expire_timer_and_is_passed_on() {
+    // RFC 7314 4: a transfer from a server whose copy has 500 s left leaves
+    // ours 500 s (not the SOA's 86400), and we say so to our own secondaries.
+    let fake = FakePrimary::start();
+    fake.set(1, Behaviour::Expire(500));
+    let data = TempDir::new("secondary-expire");
+    let primary = format!("127.0.0.1:{}", fake.port);
+    let args: Vec<String> = secondary_args(&primary, data.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::builder()
+        .args(&args)
+        .config("[server]\nallow_transfer = [\"127.0.0.1/32\"]\n")
+        .start();
+    wait_for(&server, Duration::from_secs(15), "the AXFR (serial 1)", || {
+        soa_of(&server) == Some(1)
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let report = wait_report(&server, "an expiry time", |r| r.expires.is_some());
+    let left = report.expires.expect("expires").saturating_sub(now);
+    assert!(
+        (400..=501).contains(&left),
+        "expected about 500 s left, got {left}: {report:?}"
+    );
+    let axfr = crate::harness::dig_axfr("127.0.0.1", server.port, ORIGIN, &["+expire", "+all"]);
+    let passed_on = crate::transfer::expire_shown(&axfr.text).expect("an EXPIRE option");
+    assert!(
+        (400..=500).contains(&passed_on),
+        "expected what is left, at most 500 s: {}",
+        axfr.text
+    );
+}
+
+#[test]
+fn ctl_refreshes_and_retransfers_and_metrics_count_the_transfers() {
+    let fake = FakePrimary::start();
+    let data = TempDir::new("secondary-ctl");
+    let primary = format!("127.0.0.1:{}", fake.port);
+    let args: Vec<String> = secondary_args(&primary, data.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::builder().args(&args).control().metrics().start();
+    wait_for(&server, Duration::from_secs(15), "the first AXFR", || {
+        soa_of(&server) == Some(1)
+    });
+    wait_report(&server, "the first transfer's report", |r| {
+        r.last_result.as_deref() == Some("transferred (AXFR)")
+    });
+    // The same serial: a refresh finds it current...
+    let out = server.ctl_ok(&["zone-refresh", ORIGIN]);
+    assert!(out.contains("refresh of xfr.test. started"), "{out}");
+    wait_report(&server, "a refresh finding the zone current", |r| {
+        r.last_result.as_deref() == Some("up to date")
+    });
+    // ...and a retransfer takes the whole zone again all the same.
+    let out = server.ctl_ok(&["zone-retransfer", ORIGIN]);
+    assert!(out.contains("transfer (AXFR) of xfr.test. started"), "{out}");
+    wait_report(&server, "the retransfer", |r| {
+        r.last_result.as_deref() == Some("transferred (AXFR)")
+    });
+    let failed = server.ctl(&["zone-refresh", "not-ours.test."]);
+    assert!(!failed.status.success(), "a zone that is not a secondary is an error");
+    let text = crate::harness::metrics::scrape(server.metrics_addr());
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    };
+    assert!(value("dns_server_transfers_in_total{result=\"axfr\"}") >= 2.0, "{text}");
+    assert!(
+        value("dns_server_transfers_in_total{result=\"up_to_date\"}") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(value("dns_server_secondary_serial{zone=\"xfr.test.\"}"), 1.0);
+    let left = value("dns_server_secondary_expiry_seconds{zone=\"xfr.test.\"}");
+    assert!((86_000.0..=86_400.0).contains(&left), "SOA expire 86400: {left}");
 }

@@ -325,17 +325,23 @@ fn knot_as_our_secondary_with_tsig_only() {
 }
 
 /// Knot, a secondary of ours (its requests signed with `key` when given,
-/// and then the zone open to that key alone), transfers the zone, gets our
-/// NOTIFY after a reload that changes it, and takes the change by IXFR.
+/// and then the zone open to that key alone, and our NOTIFY signed with it
+/// as Knot then requires), transfers the zone, gets our NOTIFY after a
+/// reload that changes it, and takes the change by IXFR.
 fn knot_follows_our_notify(key: Option<&'static str>) {
     let dir = TempDir::new("xfr-knot");
     let origin = "fleet.example.";
     let file = dir.write("fleet.zone", &zone(origin, 1, "www A 192.0.2.80\n"));
     let config = |notify: Option<u16>| {
         let targets = notify.map_or(String::new(), |port| format!("notify = [\"127.0.0.1:{port}\"]\n"));
-        let acl = match key {
-            Some(_) => format!("{}[[zone]]\nallow_transfer_keys = [\"{KEY_NAME}\"]\n", tsig_table()),
-            None => "[server]\nallow_transfer = [\"127.0.0.1/32\"]\n[[zone]]\n".to_string(),
+        let acl = match (key, notify) {
+            (Some(_), Some(port)) => format!(
+                "{}[server]\nnotify_keys = {{ \"127.0.0.1:{port}\" = \"{KEY_NAME}\" }}\n\
+                 [[zone]]\nallow_transfer_keys = [\"{KEY_NAME}\"]\n",
+                tsig_table()
+            ),
+            (Some(_), None) => format!("{}[[zone]]\nallow_transfer_keys = [\"{KEY_NAME}\"]\n", tsig_table()),
+            (None, _) => "[server]\nallow_transfer = [\"127.0.0.1/32\"]\n[[zone]]\n".to_string(),
         };
         format!("{acl}origin = \"{origin}\"\nfile = \"{}\"\n{targets}", file.display())
     };
@@ -532,4 +538,121 @@ fn a_tsig_only_acl_serves_signed_requests_from_anywhere_and_signs_every_message(
             ixfr.text
         );
     }
+}
+
+/// The EXPIRE option's value in `dig +expire` output, if any.
+pub(crate) fn expire_shown(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("; EXPIRE: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn the_expire_option_is_answered_in_transfers() {
+    // RFC 7314 3: as the zone's primary, the SOA's expire (86400 in `zone`).
+    let dir = TempDir::new("xfr-expire");
+    let file = dir.write("expire.zone", &zone("expire.example.", 3, "www A 192.0.2.80\n"));
+    let server = server_allowing_loopback("expire.example.", &file);
+    let asked = dig_axfr("127.0.0.1", server.port, "expire.example.", &["+expire", "+all"]);
+    assert_eq!(expire_shown(&asked.text), Some(86400), "{}", asked.text);
+    assert_eq!(asked.soa_serials(), [3, 3], "{}", asked.text);
+    // Not asked, not sent.
+    let plain = dig_axfr("127.0.0.1", server.port, "expire.example.", &["+all"]);
+    assert_eq!(expire_shown(&plain.text), None, "{}", plain.text);
+}
+
+/// A NOTIFY a fake secondary received: its zone (as sent) and whether it was signed.
+fn notify_received(socket: &std::net::UdpSocket) -> Option<(Vec<u8>, bool)> {
+    let mut buf = [0u8; 1024];
+    let (len, from) = socket.recv_from(&mut buf).ok()?;
+    let msg = &buf[..len];
+    let opcode = (msg.get(2)? >> 3) & 0x0f;
+    if opcode != 4 {
+        return None;
+    }
+    let qname_end = 12 + msg[12..].iter().position(|&b| b == 0)? + 1;
+    let arcount = u16::from_be_bytes([msg[10], msg[11]]);
+    // Answered, so that it is not sent again: QR set, the rest echoed.
+    let mut answer = msg[..qname_end + 4].to_vec();
+    answer[2] |= 0x80;
+    answer[6..12].copy_from_slice(&[0; 6]);
+    let _ = socket.send_to(&answer, from);
+    // A TSIG record is the last of the additional section, type 250.
+    let signed = arcount > 0 && msg.windows(2).any(|w| w == [0, 250]);
+    Some((msg[12..qname_end].to_vec(), signed))
+}
+
+#[test]
+fn our_zones_are_notified_at_start_signed_for_targets_with_a_key() {
+    let dir = TempDir::new("xfr-notify-start");
+    let file = dir.write("start.zone", &zone("start.example.", 1, ""));
+    let plain = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let keyed = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for s in [&plain, &keyed] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    }
+    let (plain_port, keyed_port) = (
+        plain.local_addr().expect("addr").port(),
+        keyed.local_addr().expect("addr").port(),
+    );
+    let config = format!(
+        "{}[server]\nnotify = [\"127.0.0.1:{plain_port}\", \"127.0.0.1:{keyed_port}\"]\n\
+         notify_keys = {{ \"127.0.0.1:{keyed_port}\" = \"{KEY_NAME}\" }}\n\
+         [[zone]]\norigin = \"start.example.\"\nfile = \"{}\"\n",
+        tsig_table(),
+        file.display()
+    );
+    // Nothing changed, yet each target hears of the zone: as Knot does at start.
+    let server = Server::builder().config(&config).start();
+    let wire = |s: &str| test_support::query::encode_name(s);
+    let got = notify_received(&plain);
+    assert_eq!(got, Some((wire("start.example."), false)), "{}", server.stderr());
+    let got = notify_received(&keyed);
+    assert_eq!(got, Some((wire("start.example."), true)), "{}", server.stderr());
+}
+
+#[test]
+fn transfers_past_transfers_out_max_are_refused_then_served_again() {
+    let dir = TempDir::new("xfr-busy");
+    let origin = "busy.example.";
+    // About 20 MB, as for the client that stops reading: it holds its slot.
+    let string = format!("\"{}\" ", "x".repeat(240));
+    let body = format!("$GENERATE 1-20000 t$ TXT {}\n", string.repeat(4));
+    let file = dir.write("busy.zone", &zone(origin, 1, &body));
+    let small = dir.write("small.zone", &zone("small.example.", 1, ""));
+    let server = Server::builder()
+        .zone(origin, &file)
+        .zone("small.example.", &small)
+        .config("[server]\nallow_transfer = [\"127.0.0.1/32\"]\ntcp_write_timeout = 3\ntransfers_out_max = 1\n")
+        .start();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().expect("addr");
+    socket.connect(&addr.into()).expect("connect");
+    let mut stuck: TcpStream = socket.into();
+    let query = test_support::Query::new(origin, 252).id(7).to_wire();
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    stuck.write_all(&framed).expect("send AXFR");
+    thread::sleep(Duration::from_millis(500));
+    // The one slot is taken: another transfer is REFUSED, and said so.
+    let refused = dig_axfr("127.0.0.1", server.port, "small.example.", &[]);
+    assert!(
+        refused.failed(),
+        "expected REFUSED past transfers_out_max:\n{}",
+        refused.text
+    );
+    assert!(
+        server.stderr().contains("transfers_out_max"),
+        "expected the refusal logged with its reason:\n{}",
+        server.stderr()
+    );
+    // The stuck client is cut off at the write deadline; the slot is free again.
+    drop(stuck);
+    wait_until(
+        "the slot to be free again",
+        || dig_axfr("127.0.0.1", server.port, "small.example.", &[]).soa_serials() == [1, 1],
+        || server.stderr(),
+    );
 }

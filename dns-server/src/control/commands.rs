@@ -37,6 +37,8 @@ pub(crate) async fn run(context: &Context, request: Request) -> Reply {
         Request::CacheFlush { name } => cache_flush(context, name.as_deref()),
         Request::Deny { action, prefix } => deny(context, action, prefix.as_deref()),
         Request::Stats {} => stats(context),
+        Request::ZoneRefresh { zone } => zone_refresh(context, zone.as_deref(), false),
+        Request::ZoneRetransfer { zone } => zone_refresh(context, zone.as_deref(), true),
         Request::Drain {} | Request::Withdraw {} | Request::Resume {} => Reply::error(
             "drain, withdraw and resume are the sidecar's: give `ctl --socket` the sidecar's [control] socket",
         ),
@@ -47,6 +49,30 @@ impl super::server::Handler for Context {
     fn handle(&self, request: Request) -> impl Future<Output = Reply> + Send {
         run(self, request)
     }
+}
+
+/// `zone-refresh` (`whole`: `zone-retransfer`): the secondary zones' tasks
+/// asked to check their primaries now; the result shows in `zone-status`.
+fn zone_refresh(c: &Context, zone: Option<&str>, whole: bool) -> Reply {
+    let origin = match zone.map(|z| Name::parse(&crate::cli::absolute_origin(z), None)) {
+        Some(Ok(name)) => Some(name.to_lowercase()),
+        Some(Err(e)) => return Reply::error(format!("{:?} is not a zone name: {e}", zone.unwrap_or_default())),
+        None => None,
+    };
+    let asked = c.shared.secondaries.refresh_now(origin.as_ref(), whole);
+    if asked.is_empty() {
+        return Reply::error(match origin {
+            Some(origin) => format!("{origin} is not a secondary zone"),
+            None => "there are no secondary zones".to_string(),
+        });
+    }
+    let what = if whole { "transfer (AXFR)" } else { "refresh" };
+    let names: Vec<String> = asked.iter().map(ToString::to_string).collect();
+    let text = names
+        .iter()
+        .map(|n| format!("{what} of {n} started\n"))
+        .collect::<String>();
+    Reply::done(text, json!({ "zones": names, "whole": whole }))
 }
 
 fn status(c: &Context) -> Reply {

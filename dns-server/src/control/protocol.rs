@@ -43,6 +43,18 @@ pub enum Request {
     Withdraw {},
     /// The sidecar: end maintenance; the checks decide again.
     Resume {},
+    /// Have a secondary zone (or every one) ask its primaries now, as a NOTIFY does.
+    ZoneRefresh {
+        /// The zone's origin.
+        #[serde(default)]
+        zone: Option<String>,
+    },
+    /// Have a secondary zone (or every one) transferred whole (AXFR) now.
+    ZoneRetransfer {
+        /// The zone's origin.
+        #[serde(default)]
+        zone: Option<String>,
+    },
 }
 
 /// What `deny` does.
@@ -96,7 +108,7 @@ pub const MAX_REQUEST: usize = 4096;
 pub fn parse(line: &str) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| {
         format!(
-            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats (the server); status, drain, withdraw, resume (the sidecar)"
+            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats, zone-refresh, zone-retransfer (the server); status, drain, withdraw, resume (the sidecar)"
         )
     })
 }
@@ -125,6 +137,10 @@ mod tests {
             Request::Drain {},
             Request::Withdraw {},
             Request::Resume {},
+            Request::ZoneRefresh { zone: None },
+            Request::ZoneRetransfer {
+                zone: Some("example.com.".into()),
+            },
         ] {
             let line = serde_json::to_string(&request).expect("serialises");
             assert_eq!(parse(&line), Ok(request), "{line}");

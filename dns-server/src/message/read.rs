@@ -100,6 +100,51 @@ pub(crate) fn parse(msg: &[u8]) -> Result<Message, ReadError> {
 /// Reads a message of at most `max_records` records (a zone transfer's
 /// 64 KiB messages hold thousands).
 pub(crate) fn parse_limited(msg: &[u8], max_records: usize) -> Result<Message, ReadError> {
+    let head = head(msg, max_records)?;
+    let mut records = Vec::with_capacity(head.record_count());
+    let mut at = head.records_at;
+    for (section, count) in head.sections() {
+        for _ in 0..count {
+            let (record, next) = read_record(msg, at, section)?;
+            records.push(record);
+            at = next;
+        }
+    }
+    Ok(Message {
+        header: head.header,
+        question: head.question,
+        records,
+    })
+}
+
+/// A message's header and question; its records are read one at a time
+/// with [`Head::each_record`].
+pub(crate) struct Head {
+    pub header: Header,
+    /// Name, type and class.
+    pub question: Option<(Name, u16, u16)>,
+    /// Answer, authority and additional counts.
+    counts: [u16; 3],
+    /// Where the first record starts.
+    records_at: usize,
+}
+
+/// One record as [`Head::each_record`] lends it: names expanded, nothing
+/// allocated for it (a zone transfer brings millions).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordRef<'a> {
+    pub section: Section,
+    /// Owner in wire format, case as sent.
+    pub owner: &'a [u8],
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// RDATA with its compressed names expanded.
+    pub rdata: &'a [u8],
+}
+
+/// Reads the header and question of a message of at most `max_records` records.
+pub(crate) fn head(msg: &[u8], max_records: usize) -> Result<Head, ReadError> {
     if msg.len() < HEADER_LEN {
         return Err(ReadError::Truncated);
     }
@@ -125,24 +170,65 @@ pub(crate) fn parse_limited(msg: &[u8], max_records: usize) -> Result<Message, R
         ));
         at = next + 4;
     }
-    let mut records = Vec::with_capacity(total);
-    let sections = [
-        (Section::Answer, counts[1]),
-        (Section::Authority, counts[2]),
-        (Section::Additional, counts[3]),
-    ];
-    for (section, count) in sections {
-        for _ in 0..count {
-            let (record, next) = read_record(msg, at, section)?;
-            records.push(record);
-            at = next;
-        }
-    }
-    Ok(Message {
+    Ok(Head {
         header,
         question,
-        records,
+        counts: [counts[1], counts[2], counts[3]],
+        records_at: at,
     })
+}
+
+impl Head {
+    fn record_count(&self) -> usize {
+        self.counts.iter().map(|&c| usize::from(c)).sum()
+    }
+
+    fn sections(&self) -> [(Section, u16); 3] {
+        [
+            (Section::Answer, self.counts[0]),
+            (Section::Authority, self.counts[1]),
+            (Section::Additional, self.counts[2]),
+        ]
+    }
+
+    /// Hands each record of `msg` (the message this head was read from)
+    /// to `each`, in order, stopping at the first error.
+    pub(crate) fn each_record<E: From<ReadError>>(
+        &self,
+        msg: &[u8],
+        mut each: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut owner = Vec::with_capacity(MAX_NAME_LEN);
+        let mut rdata = Vec::with_capacity(512);
+        let mut at = self.records_at;
+        for (section, count) in self.sections() {
+            for _ in 0..count {
+                owner.clear();
+                rdata.clear();
+                at = read_name_into(msg, at, &mut owner)?;
+                let fixed = msg.get(at..at + 10).ok_or(ReadError::Truncated)?;
+                let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+                let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+                let len = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+                let (start, end) = (at + 10, at + 10 + len);
+                if end > msg.len() {
+                    return Err(ReadError::Truncated.into());
+                }
+                expand_rdata_into(msg, start, end, rtype, &mut rdata)?;
+                at = end;
+                each(RecordRef {
+                    section,
+                    owner: &owner,
+                    rtype,
+                    class,
+                    ttl,
+                    rdata: &rdata,
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn read_record(msg: &[u8], at: usize, section: Section) -> Result<(WireRecord, usize), ReadError> {
@@ -157,7 +243,8 @@ fn read_record(msg: &[u8], at: usize, section: Section) -> Result<(WireRecord, u
     if end > msg.len() {
         return Err(ReadError::Truncated);
     }
-    let rdata = expand_rdata(msg, start, end, rtype)?;
+    let mut rdata = Vec::with_capacity(len + 16);
+    expand_rdata_into(msg, start, end, rtype, &mut rdata)?;
     let record = WireRecord {
         section,
         owner,
@@ -169,8 +256,8 @@ fn read_record(msg: &[u8], at: usize, section: Section) -> Result<(WireRecord, u
     Ok((record, end))
 }
 
-/// Copies RDATA, expanding the compressed names of the types that may have them.
-fn expand_rdata(msg: &[u8], start: usize, end: usize, t: u16) -> Result<Vec<u8>, ReadError> {
+/// Appends RDATA to `out`, expanding the compressed names of the types that may have them.
+fn expand_rdata_into(msg: &[u8], start: usize, end: usize, t: u16, out: &mut Vec<u8>) -> Result<(), ReadError> {
     // (bytes before the first name, names in a row, fixed bytes after).
     let layout: Option<(usize, usize)> = match t {
         rtype::NS | rtype::CNAME | rtype::PTR | rtype::DNAME => Some((0, 1)),
@@ -180,18 +267,16 @@ fn expand_rdata(msg: &[u8], start: usize, end: usize, t: u16) -> Result<Vec<u8>,
         _ => None,
     };
     let Some((prefix, names)) = layout else {
-        return Ok(msg[start..end].to_vec());
+        out.extend_from_slice(&msg[start..end]);
+        return Ok(());
     };
-    let mut out = Vec::with_capacity(end - start + 16);
     out.extend_from_slice(msg.get(start..start + prefix).ok_or(ReadError::BadRdata)?);
     let mut at = start + prefix;
     for _ in 0..names {
         if at >= end {
             return Err(ReadError::BadRdata);
         }
-        let (name, next) = read_name(msg, at)?;
-        out.extend_from_slice(name.as_wire());
-        at = next;
+        at = read_name_into(msg, at, out)?;
     }
     if at > end {
         return Err(ReadError::BadRdata);
@@ -200,25 +285,33 @@ fn expand_rdata(msg: &[u8], start: usize, end: usize, t: u16) -> Result<Vec<u8>,
     if t == rtype::SOA && msg[at..end].len() != 20 {
         return Err(ReadError::BadRdata);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads a possibly compressed name at `at`; returns it and the offset after it.
-pub(crate) fn read_name(msg: &[u8], mut at: usize) -> Result<(Name, usize), ReadError> {
+pub(crate) fn read_name(msg: &[u8], at: usize) -> Result<(Name, usize), ReadError> {
     let mut wire = Vec::with_capacity(64);
+    let next = read_name_into(msg, at, &mut wire)?;
+    Name::from_wire(&wire).map(|n| (n, next)).ok_or(ReadError::BadName)
+}
+
+/// Appends the possibly compressed name at `at` to `out`, uncompressed;
+/// returns the offset after it.
+fn read_name_into(msg: &[u8], mut at: usize, out: &mut Vec<u8>) -> Result<usize, ReadError> {
+    let started = out.len();
     let mut after = None;
     let mut pointers = 0;
     loop {
         let len = *msg.get(at).ok_or(ReadError::Truncated)?;
         match len {
             0 => {
-                wire.push(0);
+                out.push(0);
                 break;
             }
             1..=63 => {
                 let label = msg.get(at..at + 1 + len as usize).ok_or(ReadError::Truncated)?;
-                wire.extend_from_slice(label);
-                if wire.len() + 1 > MAX_NAME_LEN {
+                out.extend_from_slice(label);
+                if out.len() - started + 1 > MAX_NAME_LEN {
                     return Err(ReadError::BadName);
                 }
                 at += 1 + len as usize;
@@ -237,8 +330,7 @@ pub(crate) fn read_name(msg: &[u8], mut at: usize) -> Result<(Name, usize), Read
             _ => return Err(ReadError::BadName),
         }
     }
-    let next = after.unwrap_or(at + 1);
-    Name::from_wire(&wire).map(|n| (n, next)).ok_or(ReadError::BadName)
+    Ok(after.unwrap_or(at + 1))
 }
 
 #[cfg(test)]

@@ -117,6 +117,7 @@ impl prometheus_client::collector::Collector for Collector {
         server_stats(&mut encoder, s)?;
         tcp(&mut encoder, s)?;
         zones(&mut encoder, s)?;
+        super::transfers::transfers(&mut encoder, s)?;
         resolver(&mut encoder, s)?;
         if let Some(dnstap) = &s.shared.dnstap {
             dnstap.encode_metrics(&mut encoder)?;

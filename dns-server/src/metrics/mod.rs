@@ -17,6 +17,7 @@ pub(crate) mod counters;
 pub(crate) mod exposition;
 pub(crate) mod families;
 pub(crate) mod http;
+pub(crate) mod transfers;
 pub(crate) mod zones;
 
 use std::{sync::Arc, time::SystemTime};

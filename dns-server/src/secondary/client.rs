@@ -1,6 +1,6 @@
 //! Asking a primary: the SOA query, and the IXFR or AXFR over TCP, under time and size limits.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use dns_wire::wire::{FLAG_QR, FLAG_TC, HEADER_LEN, class, rcode, rtype};
 use tokio::{
@@ -17,7 +17,16 @@ use crate::{
     message::{Section, Writer, read},
     name::Name,
     tsig::{self, Key, StreamVerifier},
+    zone::tree::Zone,
 };
+
+/// The EDNS EXPIRE option (RFC 7314): sent empty in our queries; a
+/// primary's answer carries, in seconds, how long the zone has before it
+/// expires (its SOA expire, or a secondary's time left).
+pub(crate) const EDNS_EXPIRE: u16 = 9;
+
+/// UDP payload size offered in our queries' OPT record.
+const UDP_PAYLOAD: u16 = 1232;
 
 /// How long a primary may take.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +54,12 @@ pub(crate) enum XfrError {
     Tsig(#[from] tsig::TsigError),
     #[error("bad transfer: {0}")]
     Stream(#[from] super::stream::StreamError),
+}
+
+impl From<read::ReadError> for XfrError {
+    fn from(e: read::ReadError) -> XfrError {
+        XfrError::Malformed(e.to_string())
+    }
 }
 
 fn rcode_name(code: u16) -> String {
@@ -89,6 +104,8 @@ fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc
             &soa.rdata,
         );
     }
+    // Asking for the primary's EXPIRE (RFC 7314 2), as Knot and BIND do.
+    w.opt(UDP_PAYLOAD, 0, false, &[(EDNS_EXPIRE, &[])]);
     w.finish();
     let signed = key.map(|key| (key.clone(), tsig::sign_request(&mut bytes, key, tsig::now())));
     Request {
@@ -99,29 +116,61 @@ fn request(origin: &Name, qtype: u16, ours: Option<&XfrRecord>, key: Option<&Arc
     }
 }
 
-/// Checks a response's header and returns its records (TSIG and OPT left out).
-fn records_of(msg: &[u8], req: &Request, first: bool) -> Result<Vec<XfrRecord>, XfrError> {
-    let m = read::parse_limited(msg, u16::MAX as usize).map_err(|e| XfrError::Malformed(e.to_string()))?;
-    if m.header.id != req.id || !m.header.has(FLAG_QR) {
+/// Checks a response's header; hands its answer records to `each`.
+/// Returns the EXPIRE option's value when the message has one.
+fn each_answer(
+    msg: &[u8],
+    req: &Request,
+    first: bool,
+    mut each: impl FnMut(read::RecordRef<'_>) -> Result<(), XfrError>,
+) -> Result<Option<u32>, XfrError> {
+    let mut expire = None;
+    let head = read::head(msg, u16::MAX as usize)?;
+    if head.header.id != req.id || !head.header.has(FLAG_QR) {
         return Err(XfrError::Malformed("not an answer to our request".into()));
     }
-    if m.rcode() != rcode::NOERROR {
-        return Err(XfrError::Rcode(m.rcode()));
+    if head.header.rcode() != rcode::NOERROR {
+        return Err(XfrError::Rcode(head.header.rcode()));
     }
-    if first && m.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
+    if first && head.question.as_ref().is_none_or(|q| q.1 != req.qtype) {
         return Err(XfrError::Malformed("the question is not ours".into()));
     }
-    Ok(m.records
-        .into_iter()
-        .filter(|r| r.section == Section::Answer)
-        .map(|r| XfrRecord {
-            owner: r.owner,
-            rtype: r.rtype,
-            class: r.class,
-            ttl: r.ttl,
-            rdata: r.rdata.into(),
-        })
-        .collect())
+    head.each_record(msg, |r| match r.section {
+        Section::Answer => each(r),
+        // The upper RCODE bits (RFC 6891 6.1.3): an error all the same.
+        _ if r.rtype == rtype::OPT && r.ttl >> 24 != 0 => {
+            Err(XfrError::Rcode(((r.ttl >> 24) as u16) << 4 | head.header.rcode()))
+        }
+        _ if r.rtype == rtype::OPT => {
+            expire = expire_option(r.rdata).or(expire);
+            Ok(())
+        }
+        _ => Ok(()),
+    })?;
+    Ok(expire)
+}
+
+/// The value of the EXPIRE option in OPT RDATA (RFC 7314 3: four bytes,
+/// seconds); `None` without one, or with one of another length.
+pub(crate) fn expire_option(mut options: &[u8]) -> Option<u32> {
+    while options.len() >= 4 {
+        let code = u16::from_be_bytes([options[0], options[1]]);
+        let len = usize::from(u16::from_be_bytes([options[2], options[3]]));
+        let data = options.get(4..4 + len)?;
+        if code == EDNS_EXPIRE {
+            return data.try_into().ok().map(u32::from_be_bytes);
+        }
+        options = &options[4 + len..];
+    }
+    None
+}
+
+/// What a primary's SOA answer said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PrimarySoa {
+    pub serial: u32,
+    /// Its EXPIRE option, in seconds, when it sent one.
+    pub expire: Option<u32>,
 }
 
 fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), XfrError> {
@@ -131,13 +180,14 @@ fn check_tsig(verifier: &mut Option<StreamVerifier>, msg: &[u8]) -> Result<(), X
     Ok(())
 }
 
-/// The primary's SOA serial for `origin`: over UDP, over TCP when truncated.
+/// The primary's SOA serial for `origin` (and its EXPIRE option): over
+/// UDP, over TCP when truncated.
 pub(crate) async fn soa_serial(
     primary: SocketAddr,
     origin: &Name,
     key: Option<&Arc<Key>>,
     limits: &Limits,
-) -> Result<u32, XfrError> {
+) -> Result<PrimarySoa, XfrError> {
     let req = request(origin, rtype::SOA, None, key);
     let bind: SocketAddr = if primary.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
@@ -170,14 +220,16 @@ pub(crate) async fn soa_serial(
     if let Some(v) = &verifier {
         v.finish()?;
     }
-    let records = records_of(&msg, &req, true)?;
-    let soa = records
-        .iter()
-        .find(|r| r.rtype == rtype::SOA && r.owner.to_lowercase() == *origin)
-        .ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))?;
-    super::serial::Timers::of_soa(&soa.rdata)
-        .map(|t| t.serial)
-        .ok_or_else(|| XfrError::Malformed("bad SOA".into()))
+    let mut serial = None;
+    let expire = each_answer(&msg, &req, true, |r| {
+        if serial.is_none() && r.rtype == rtype::SOA && r.owner.eq_ignore_ascii_case(origin.as_wire()) {
+            let soa = Timers::of_soa(r.rdata).ok_or_else(|| XfrError::Malformed("bad SOA".into()))?;
+            serial = Some(soa.serial);
+        }
+        Ok(())
+    })?;
+    let serial = serial.ok_or_else(|| XfrError::Malformed("no SOA in the answer".into()))?;
+    Ok(PrimarySoa { serial, expire })
 }
 
 async fn connect(primary: SocketAddr, limits: &Limits) -> Result<TcpStream, XfrError> {
@@ -214,42 +266,51 @@ async fn read_message(conn: &mut TcpStream, limits: &Limits) -> Result<Vec<u8>, 
     }
 }
 
-/// Transfers `origin` from `primary`: IXFR from `ours` (our SOA) when
-/// given, else AXFR. The whole transfer is cut off at `limits.transfer`.
-pub(crate) async fn transfer(
-    primary: SocketAddr,
-    origin: &Name,
-    key: Option<&Arc<Key>>,
-    ours: Option<&XfrRecord>,
-    limits: &Limits,
-) -> Result<Transfer, XfrError> {
-    timeout(limits.transfer, transfer_within(primary, origin, key, ours, limits))
+/// What a transfer asks for, and of whom.
+pub(crate) struct Ask<'a> {
+    pub primary: SocketAddr,
+    pub origin: &'a Name,
+    pub key: Option<&'a Arc<Key>>,
+    /// Our SOA: IXFR from its serial; AXFR when `None`.
+    pub ours: Option<&'a XfrRecord>,
+    /// The version we have: a whole zone sent is built as its successor,
+    /// sharing the names that did not change.
+    pub previous: Option<Arc<Zone>>,
+}
+
+/// Transfers `ask.origin` from `ask.primary`: IXFR from `ask.ours` when
+/// given, else AXFR. A whole zone is built as its messages arrive. The
+/// whole transfer is cut off at `limits.transfer`. Returns what was sent
+/// and the primary's EXPIRE option, if it sent one.
+pub(crate) async fn transfer(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer, Option<u32>), XfrError> {
+    timeout(limits.transfer, transfer_within(ask, limits))
         .await
         .map_err(|_| XfrError::Timeout(limits.transfer))?
 }
 
-async fn transfer_within(
-    primary: SocketAddr,
-    origin: &Name,
-    key: Option<&Arc<Key>>,
-    ours: Option<&XfrRecord>,
-    limits: &Limits,
-) -> Result<Transfer, XfrError> {
+async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer, Option<u32>), XfrError> {
+    let Ask {
+        primary,
+        origin,
+        key,
+        ours,
+        previous,
+    } = ask;
     let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
     let req = request(origin, qtype, ours, key);
     let mut conn = connect(primary, limits).await?;
     send(&mut conn, &req.bytes).await?;
     let mut verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
-    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes);
+    let kind = if ours.is_some() { "IXFR" } else { "AXFR" };
+    let source: Arc<Path> = Arc::from(Path::new(&format!("{kind} of {origin} from {primary}, record")));
+    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes, previous, source);
     let mut first = true;
+    let mut expire = None;
     loop {
         let msg = read_message(&mut conn, limits).await?;
         check_tsig(&mut verifier, &msg)?;
-        let records = records_of(&msg, &req, first)?;
+        expire = each_answer(&msg, &req, first, |r| Ok(parser.push(r)?))?.or(expire);
         first = false;
-        for r in records {
-            parser.push(r)?;
-        }
         // An IXFR is answered with one SOA alone when the primary has
         // nothing newer than ours (RFC 1995 4).
         let up_to_date = match (ours.and_then(|o| Timers::of_soa(&o.rdata)), parser.lone_soa_serial()) {
@@ -263,5 +324,31 @@ async fn transfer_within(
     if let Some(v) = &verifier {
         v.finish()?;
     }
-    Ok(parser.finish()?)
+    Ok((parser.finish()?, expire))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_ask_for_expire() {
+        let origin = Name::parse("example.", None).expect("name");
+        for qtype in [rtype::SOA, rtype::AXFR] {
+            let req = request(&origin, qtype, None, None);
+            let m = read::parse(&req.bytes).expect("reads");
+            let opt = m.records.iter().find(|r| r.rtype == rtype::OPT).expect("an OPT record");
+            assert_eq!(opt.rdata, [0, 9, 0, 0], "EXPIRE, empty");
+        }
+    }
+
+    #[test]
+    fn reads_the_expire_option() {
+        assert_eq!(expire_option(&[0, 9, 0, 4, 0, 0, 0x0e, 0x10]), Some(3600));
+        // After another option; one of a bad length is ignored.
+        assert_eq!(expire_option(&[0, 3, 0, 1, 7, 0, 9, 0, 4, 0, 1, 0, 0]), Some(65536));
+        assert_eq!(expire_option(&[0, 9, 0, 0]), None);
+        assert_eq!(expire_option(&[0, 9, 0, 8, 0]), None, "truncated");
+        assert_eq!(expire_option(&[]), None);
+    }
 }

@@ -18,6 +18,8 @@
 //! the same task but not served: each version is read for its members,
 //! which become secondary zones of their own.
 
+#[cfg(test)]
+mod bench;
 pub(crate) mod catalog_zone;
 pub(crate) mod client;
 pub(crate) mod members;
@@ -33,7 +35,7 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::SystemTime,
 };
@@ -60,6 +62,8 @@ pub(crate) struct Secondary {
     /// Woken by a NOTIFY.
     pub refresh_now: tokio::sync::Notify,
     pub report: Mutex<RefreshReport>,
+    /// Asked (`ctl zone-retransfer`) to transfer the whole zone at the next refresh.
+    pub retransfer: AtomicBool,
     task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -90,6 +94,19 @@ pub(crate) struct Registry {
     state_pending: AtomicBool,
     /// The catalogs' latest views and their members' owners.
     members: Mutex<members::Members>,
+    /// One per transfer from a primary (`transfers_in_max`, taken at the first sync).
+    transfers_in: std::sync::OnceLock<Arc<tokio::sync::Semaphore>>,
+    /// Refreshes by result, for metrics.
+    counts: Counts,
+}
+
+/// Refreshes of secondary zones, by result.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub axfr: AtomicU64,
+    pub ixfr: AtomicU64,
+    pub up_to_date: AtomicU64,
+    pub failed: AtomicU64,
 }
 
 impl Registry {
@@ -130,6 +147,43 @@ impl Registry {
     /// Taken around every catalog swap.
     pub(crate) fn lock_swaps(&self) -> MutexGuard<'_, ()> {
         self.swap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refreshes by result.
+    pub(crate) fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Has the task of `origin` (every secondary zone's, for `None`) ask
+    /// its primaries now, as a NOTIFY does; with `whole`, for the whole
+    /// zone (AXFR) whatever the serials say. Returns the zones asked,
+    /// sorted; none when `origin` is not a secondary zone.
+    pub(crate) fn refresh_now(&self, origin: Option<&Name>, whole: bool) -> Vec<Name> {
+        let zones = self.lock_zones();
+        let mut asked: Vec<Name> = zones
+            .values()
+            .filter(|z| origin.is_none_or(|o| *o == z.origin))
+            .map(|z| {
+                if whole {
+                    z.retransfer.store(true, Ordering::Release);
+                }
+                // A permit kept if the task is busy: it checks again when done.
+                z.refresh_now.notify_one();
+                z.origin.clone()
+            })
+            .collect();
+        asked.sort_by(|a, b| a.as_wire().cmp(b.as_wire()));
+        asked
+    }
+
+    /// The turns transfers from primaries take (`transfers_in_max` at once).
+    pub(crate) fn transfer_turns(&self) -> Arc<tokio::sync::Semaphore> {
+        self.transfers_in
+            .get_or_init(|| {
+                let max = self.config().server.transfers_in_max.max(1);
+                Arc::new(tokio::sync::Semaphore::new(max))
+            })
+            .clone()
     }
 
     pub(crate) fn config(&self) -> Arc<Config> {
@@ -189,6 +243,7 @@ impl Registry {
                     primaries: catalog.primaries.iter().map(ToString::to_string).collect(),
                     ..RefreshReport::default()
                 }),
+                retransfer: AtomicBool::new(false),
                 task: Mutex::new(None),
             };
             wanted.insert(origin, secondary);
@@ -208,6 +263,7 @@ impl Registry {
                     primaries: zone.primaries.iter().map(ToString::to_string).collect(),
                     ..RefreshReport::default()
                 }),
+                retransfer: AtomicBool::new(false),
                 task: Mutex::new(None),
             };
             wanted.insert(origin, secondary);

@@ -15,12 +15,12 @@ use super::{
     epoch, publish,
     serial::{Timers, newer},
     store,
-    stream::{Delta, Transfer, XfrRecord},
+    stream::{Delta, Transfer, WholeZone, XfrRecord},
 };
 use crate::{
     catalog::{ServedZone, ZoneStatus, ZoneVersion},
     query::Shared,
-    zone::{Location, Record, build::Builder, tree::Zone},
+    zone::tree::Zone,
 };
 
 /// How long a primary may take to answer one message (an SOA query, each
@@ -39,11 +39,23 @@ enum Found {
     Incremental(Zone, Vec<Delta>),
 }
 
+/// What a primary's EDNS EXPIRE option (RFC 7314) said, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expire {
+    /// In the answer to our SOA query, the zone being current: the expire
+    /// timer becomes the larger of it and the time we have left (RFC 7314 4).
+    Refreshed(Option<u32>),
+    /// In a transfer's answer: the expire timer becomes it.
+    Transferred(Option<u32>),
+}
+
 /// The task's own state.
 struct State {
     /// The data we have, served or (when expired) kept for IXFR.
     data: Option<Arc<Zone>>,
     last_success: Option<SystemTime>,
+    /// When the zone expires unless refreshed before.
+    expires_at: Option<SystemTime>,
     expired: bool,
 }
 
@@ -76,7 +88,13 @@ pub(crate) async fn run(shared: Arc<Shared>, zone: Arc<Secondary>) {
     let mut state = State {
         data,
         last_success,
+        expires_at: None,
         expired: false,
+    };
+    // From disk: as long as the SOA says from the last refresh.
+    state.expires_at = match (state.last_success, state.timers()) {
+        (Some(at), Some(t)) => Some(at + t.expire),
+        _ => None,
     };
     loop {
         let started = SystemTime::now();
@@ -105,7 +123,7 @@ async fn refresh(
     shared: &Arc<Shared>,
     zone: &Arc<Secondary>,
     state: &mut State,
-) -> Result<(String, SocketAddr), String> {
+) -> Result<(String, SocketAddr, Expire), String> {
     let config = shared.secondaries.config();
     let limits = Limits {
         message: MESSAGE_TIMEOUT,
@@ -113,16 +131,44 @@ async fn refresh(
         max_bytes: config.server.zone_max_bytes,
     };
     let mut errors = Vec::new();
+    let turns = shared.secondaries.transfer_turns();
+    // `ctl zone-retransfer`: the whole zone, whatever the serials say.
+    let whole = zone.retransfer.swap(false, std::sync::atomic::Ordering::AcqRel);
+    let counts = shared.secondaries.counts();
     for &primary in &zone.primaries {
-        match attempt(zone, state, primary, &limits).await {
-            Ok(found) => return Ok((serve(shared, zone, state, found).await, primary)),
+        let how = How {
+            limits: &limits,
+            turns: &turns,
+            whole,
+        };
+        match attempt(zone, state, primary, how).await {
+            Ok((found, expire)) => {
+                let count = match &found {
+                    Found::UpToDate => &counts.up_to_date,
+                    Found::Full(_) => &counts.axfr,
+                    Found::Incremental(..) => &counts.ixfr,
+                };
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok((serve(shared, zone, state, found).await, primary, expire));
+            }
             Err(error) => {
                 tracing::warn!(zone = %zone.origin, %primary, %error, "refresh from this primary failed");
                 errors.push(format!("{primary}: {error}"));
             }
         }
     }
+    counts.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Err(errors.join("; "))
+}
+
+/// How one refresh asks a primary.
+#[derive(Clone, Copy)]
+struct How<'a> {
+    limits: &'a Limits,
+    /// Transfers from primaries wait their turn here.
+    turns: &'a tokio::sync::Semaphore,
+    /// The whole zone by AXFR, whatever the serials say.
+    whole: bool,
 }
 
 /// Our SOA as IXFR carries it.
@@ -139,34 +185,55 @@ fn soa_record(zone: &Zone) -> Option<XfrRecord> {
 }
 
 /// One primary: its serial, then a transfer if it is newer.
-async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &Limits) -> Result<Found, String> {
+async fn attempt(
+    zone: &Secondary,
+    state: &State,
+    primary: SocketAddr,
+    how: How<'_>,
+) -> Result<(Found, Expire), String> {
+    let How { limits, turns, whole } = how;
     let key = zone.key.as_ref();
-    let serial = client::soa_serial(primary, &zone.origin, key, limits)
+    let theirs = client::soa_serial(primary, &zone.origin, key, limits)
         .await
         .map_err(|e| format!("SOA query: {e}"))?;
+    let serial = theirs.serial;
     let have = state.data.as_ref().map(|z| z.serial);
     if let Some(have) = have
         && !newer(serial, have)
+        && !whole
     {
         if serial != have {
             tracing::warn!(zone = %zone.origin, %primary, serial, have, "primary's serial is older than ours");
         }
-        return Ok(Found::UpToDate);
+        return Ok((Found::UpToDate, Expire::Refreshed(theirs.expire)));
     }
-    let ours = state.data.as_ref().and_then(|z| soa_record(z));
-    let transfer = match client::transfer(primary, &zone.origin, key, ours.as_ref(), limits).await {
+    // A transfer waits its turn (transfers_in_max at once); held until the
+    // version is built.
+    let _turn = turns.acquire().await.map_err(|e| e.to_string())?;
+    // IXFR from the serial we have, unless the whole zone is asked for.
+    let ours = state.data.as_ref().filter(|_| !whole).and_then(|z| soa_record(z));
+    let ask = client::Ask {
+        primary,
+        origin: &zone.origin,
+        key,
+        ours: ours.as_ref(),
+        previous: state.data.clone(),
+    };
+    let (transfer, expire) = match client::transfer(ask, limits).await {
         Err(XfrError::Rcode(code @ (rcode::NOTIMP | rcode::REFUSED | rcode::FORMERR))) if ours.is_some() => {
             tracing::info!(zone = %zone.origin, %primary, code, "IXFR refused; asking for AXFR");
-            axfr(zone, primary, limits).await?
+            axfr(zone, state, primary, limits).await?
         }
         other => other.map_err(|e| format!("transfer: {e}"))?,
     };
     match transfer {
         Transfer::UpToDate(serial) => {
             tracing::debug!(zone = %zone.origin, %primary, serial, "IXFR: nothing newer");
-            Ok(Found::UpToDate)
+            Ok((Found::UpToDate, Expire::Refreshed(expire)))
         }
-        Transfer::Full(records) => build(zone, primary, records, state.data.clone()).await.map(Found::Full),
+        Transfer::Full(whole) => build(whole)
+            .await
+            .map(|z| (Found::Full(z), Expire::Transferred(expire))),
         Transfer::Incremental(deltas) => {
             let base = state.data.clone().ok_or("changes sent for a zone we do not have")?;
             let applied = {
@@ -182,13 +249,13 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
                 .map_err(|e| e.to_string())?
             };
             match applied {
-                Ok(new) => Ok(Found::Incremental(new, deltas)),
+                Ok(new) => Ok((Found::Incremental(new, deltas), Expire::Transferred(expire))),
                 Err(error) => {
                     tracing::warn!(zone = %zone.origin, %primary, %error, "IXFR changes do not apply; asking for AXFR");
-                    match axfr(zone, primary, limits).await? {
-                        Transfer::Full(records) => {
-                            build(zone, primary, records, state.data.clone()).await.map(Found::Full)
-                        }
+                    match axfr(zone, state, primary, limits).await? {
+                        (Transfer::Full(whole), expire) => build(whole)
+                            .await
+                            .map(|z| (Found::Full(z), Expire::Transferred(expire))),
                         _ => Err("AXFR answered with something else than a whole zone".into()),
                     }
                 }
@@ -197,41 +264,27 @@ async fn attempt(zone: &Secondary, state: &State, primary: SocketAddr, limits: &
     }
 }
 
-async fn axfr(zone: &Secondary, primary: SocketAddr, limits: &Limits) -> Result<Transfer, String> {
-    client::transfer(primary, &zone.origin, zone.key.as_ref(), None, limits)
-        .await
-        .map_err(|e| format!("AXFR: {e}"))
+async fn axfr(
+    zone: &Secondary,
+    state: &State,
+    primary: SocketAddr,
+    limits: &Limits,
+) -> Result<(Transfer, Option<u32>), String> {
+    let ask = client::Ask {
+        primary,
+        origin: &zone.origin,
+        key: zone.key.as_ref(),
+        ours: None,
+        previous: state.data.clone(),
+    };
+    client::transfer(ask, limits).await.map_err(|e| format!("AXFR: {e}"))
 }
 
-/// Checks and indexes a whole zone, as a zone file is; as a new version of
-/// `previous` (sharing its unchanged names) when there is one.
-async fn build(
-    zone: &Secondary,
-    primary: SocketAddr,
-    records: Vec<XfrRecord>,
-    previous: Option<Arc<Zone>>,
-) -> Result<Zone, String> {
-    let origin = zone.origin.clone();
+/// Indexes and checks a whole zone, as a zone file is (its records went
+/// into the builder as they arrived, as a new version of the one we had).
+pub(super) async fn build(whole: WholeZone) -> Result<Zone, String> {
     tokio::task::spawn_blocking(move || {
-        let file: Arc<Path> = Arc::from(Path::new(&format!("AXFR of {origin} from {primary}, record")));
-        let mut builder = Builder::new(&origin);
-        if let Some(previous) = &previous {
-            builder = builder.replacing(previous);
-        }
-        for (i, r) in records.into_iter().enumerate() {
-            builder.push(Record {
-                owner: r.owner,
-                rtype: r.rtype,
-                class: r.class,
-                ttl: r.ttl,
-                rdata: r.rdata,
-                location: Location {
-                    file: file.clone(),
-                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                },
-            });
-        }
-        builder
+        whole
             .finish()
             .map_err(|e| format!("the transferred zone is not valid: {e}"))
     })
@@ -309,18 +362,22 @@ async fn schedule(
     zone: &Arc<Secondary>,
     state: &mut State,
     started: SystemTime,
-    outcome: Result<(String, SocketAddr), String>,
+    outcome: Result<(String, SocketAddr, Expire), String>,
 ) -> Duration {
     let now = SystemTime::now();
     let timers = state.timers();
     let succeeded = outcome.is_ok();
-    if succeeded {
+    if let Ok((_, _, expire)) = &outcome {
         state.last_success = Some(started);
+        if let Some(t) = timers {
+            let left = state
+                .expires_at
+                .and_then(|at| at.duration_since(started).ok())
+                .unwrap_or_default();
+            state.expires_at = Some(started + expire_timer(*expire, left, t.expire));
+        }
     }
-    let expires_at = match (state.last_success, timers) {
-        (Some(at), Some(t)) => Some(at + t.expire),
-        _ => None,
-    };
+    let expires_at = state.expires_at;
     // An expired catalog keeps its members (each expires on its own timers).
     if !succeeded && !state.expired && !zone.catalog && expires_at.is_some_and(|at| at <= now) {
         tracing::error!(zone = %zone.origin, "zone expired: not refreshed within its SOA expire time; SERVFAIL until a refresh succeeds");
@@ -355,7 +412,7 @@ async fn schedule(
         report.expires = expires_at.map(epoch);
         report.expired = state.expired;
         match outcome {
-            Ok((result, primary)) => {
+            Ok((result, primary, _)) => {
                 report.last_result = Some(result);
                 report.primary = Some(primary.to_string());
             }
@@ -367,4 +424,37 @@ async fn schedule(
     }
     super::write_state(shared);
     wait
+}
+
+/// How long a refreshed zone has before it expires (RFC 7314 4): what the
+/// primary's EXPIRE option said (after a transfer), or the larger of that
+/// and the time `left` (when the SOA query found the zone current), never
+/// more than the SOA's `expire`; the SOA's `expire` without the option.
+fn expire_timer(expire: Expire, left: Duration, soa_expire: Duration) -> Duration {
+    let secs = |v: u32| Duration::from_secs(u64::from(v));
+    let timer = match expire {
+        Expire::Refreshed(Some(v)) => secs(v).max(left),
+        Expire::Transferred(Some(v)) => secs(v),
+        Expire::Refreshed(None) | Expire::Transferred(None) => soa_expire,
+    };
+    timer.min(soa_expire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expire_timer_follows_the_primarys_option() {
+        let (s, soa) = (Duration::from_secs, Duration::from_secs(1000));
+        // Without the option: the SOA's expire, as RFC 1034 has it.
+        assert_eq!(expire_timer(Expire::Refreshed(None), s(10), soa), soa);
+        assert_eq!(expire_timer(Expire::Transferred(None), s(10), soa), soa);
+        // A transfer from a secondary with 300 s left: 300 s left here too.
+        assert_eq!(expire_timer(Expire::Transferred(Some(300)), s(900), soa), s(300));
+        // An SOA check never shortens what we have, and nothing goes past the SOA's.
+        assert_eq!(expire_timer(Expire::Refreshed(Some(300)), s(900), soa), s(900));
+        assert_eq!(expire_timer(Expire::Refreshed(Some(600)), s(100), soa), s(600));
+        assert_eq!(expire_timer(Expire::Transferred(Some(5000)), s(0), soa), soa);
+    }
 }

@@ -6,13 +6,26 @@
 //! then per change the old SOA, removals, the new SOA, additions, and the
 //! final SOA again). Anything else is an error, and so is a stream that
 //! grows past its byte limit or goes on after its final SOA.
+//!
+//! A whole zone goes into the zone builder record by record as it arrives,
+//! in wire form: a million records are never held twice (once as the
+//! stream's, once as the builder's), and most of the indexing work is done
+//! while the primary is still sending.
+
+use std::{fmt, path::Path, sync::Arc};
 
 use dns_wire::wire::rtype;
 
 use super::serial::newer;
 use crate::{
+    message::{Section, read::RecordRef},
     name::Name,
-    zone::update::{Change, Update},
+    zone::{
+        ZoneError,
+        build::Builder,
+        tree::Zone,
+        update::{Change, Update},
+    },
 };
 
 /// One record from the stream, names expanded.
@@ -26,12 +39,27 @@ pub(crate) struct XfrRecord {
 }
 
 impl XfrRecord {
-    fn size(&self) -> usize {
-        self.owner.as_wire().len() + 10 + self.rdata.len()
+    /// An owned copy of a record read from a message (`None` for a malformed owner).
+    pub(crate) fn of(r: &RecordRef<'_>) -> Option<XfrRecord> {
+        Some(XfrRecord {
+            owner: Name::from_wire(r.owner)?,
+            rtype: r.rtype,
+            class: r.class,
+            ttl: r.ttl,
+            rdata: r.rdata.into(),
+        })
     }
 
-    fn serial(&self) -> Option<u32> {
-        super::serial::Timers::of_soa(&self.rdata).map(|t| t.serial)
+    /// The record as a message lends it.
+    pub(crate) fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            section: Section::Answer,
+            owner: self.owner.as_wire(),
+            rtype: self.rtype,
+            class: self.class,
+            ttl: self.ttl,
+            rdata: &self.rdata,
+        }
     }
 
     pub(crate) fn change(&self) -> Change {
@@ -54,13 +82,38 @@ pub(crate) struct Delta {
     pub update: Update,
 }
 
+fn serial_of(rdata: &[u8]) -> Option<u32> {
+    super::serial::Timers::of_soa(rdata).map(|t| t.serial)
+}
+
+/// A whole zone as it arrived, in the builder: [`WholeZone::finish`]
+/// indexes and checks it as a zone file is.
+pub(crate) struct WholeZone {
+    builder: Builder,
+    /// Records, the SOA once.
+    pub records: u32,
+}
+
+impl WholeZone {
+    /// The zone, if it passes the checks a zone file passes.
+    pub(crate) fn finish(self) -> Result<Zone, ZoneError> {
+        self.builder.finish()
+    }
+}
+
+impl fmt::Debug for WholeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WholeZone({} records)", self.records)
+    }
+}
+
 /// What a primary sent.
 #[derive(Debug)]
 pub(crate) enum Transfer {
     /// Only its SOA: nothing newer than what we have.
     UpToDate(u32),
-    /// The whole zone (AXFR, or IXFR answered with a whole zone), SOA first.
-    Full(Vec<XfrRecord>),
+    /// The whole zone (AXFR, or IXFR answered with a whole zone).
+    Full(WholeZone),
     /// Difference sequences, oldest first.
     Incremental(Vec<Delta>),
 }
@@ -82,6 +135,8 @@ pub(crate) enum StreamError {
     TooLarge(u64),
     #[error("malformed SOA")]
     BadSoa,
+    #[error("malformed owner name")]
+    BadName,
 }
 
 #[derive(Debug)]
@@ -105,20 +160,32 @@ pub(crate) struct StreamParser {
     origin: Name,
     state: State,
     serial: u32,
-    records: Vec<XfrRecord>,
+    /// The first SOA, until the second record tells what the stream is.
+    first: Option<XfrRecord>,
+    /// A whole zone's records so far.
+    whole: Option<WholeZone>,
+    /// The version a whole zone replaces (its unchanged names are shared).
+    previous: Option<Arc<Zone>>,
+    /// What the builder's messages name as the records' "file".
+    source: Arc<Path>,
     deltas: Vec<Delta>,
     bytes: u64,
     max_bytes: u64,
 }
 
 impl StreamParser {
-    /// A parser for the zone at `origin` (lower-cased), refusing more than `max_bytes` of records.
-    pub(crate) fn new(origin: Name, max_bytes: u64) -> StreamParser {
+    /// A parser for the zone at `origin` (lower-cased), refusing more than
+    /// `max_bytes` of records. A whole zone is built as a new version of
+    /// `previous` when given; `source` names the stream in its errors.
+    pub(crate) fn new(origin: Name, max_bytes: u64, previous: Option<Arc<Zone>>, source: Arc<Path>) -> StreamParser {
         StreamParser {
             origin,
             state: State::Start,
             serial: 0,
-            records: Vec::new(),
+            first: None,
+            whole: None,
+            previous,
+            source,
             deltas: Vec::new(),
             bytes: 0,
             max_bytes,
@@ -135,18 +202,20 @@ impl StreamParser {
         matches!(self.state, State::AfterFirst).then_some(self.serial)
     }
 
-    fn is_apex_soa(&self, r: &XfrRecord) -> bool {
-        r.rtype == rtype::SOA && r.owner.to_lowercase() == self.origin
+    fn is_apex_soa(&self, r: &RecordRef<'_>) -> bool {
+        // The origin is lower-cased; length bytes (at most 63) are never letters.
+        r.rtype == rtype::SOA && r.owner.eq_ignore_ascii_case(self.origin.as_wire())
     }
 
     /// Takes the next record.
-    pub(crate) fn push(&mut self, r: XfrRecord) -> Result<(), StreamError> {
-        self.bytes += r.size() as u64;
+    pub(crate) fn push(&mut self, r: RecordRef<'_>) -> Result<(), StreamError> {
+        self.bytes += (r.owner.len() + 10 + r.rdata.len()) as u64;
         if self.bytes > self.max_bytes {
             return Err(StreamError::TooLarge(self.max_bytes));
         }
-        if !r.owner.is_within(&self.origin) {
-            return Err(StreamError::OutOfZone(r.owner.to_string()));
+        if !crate::name::is_within(r.owner, self.origin.as_wire()) {
+            let shown = Name::from_wire(r.owner).map_or_else(|| format!("{:?}", r.owner), |n| n.to_string());
+            return Err(StreamError::OutOfZone(shown));
         }
         let soa = self.is_apex_soa(&r);
         match self.state {
@@ -154,43 +223,49 @@ impl StreamParser {
                 if !soa {
                     return Err(StreamError::FirstNotSoa);
                 }
-                self.serial = r.serial().ok_or(StreamError::BadSoa)?;
-                self.records.push(r);
+                self.serial = serial_of(r.rdata).ok_or(StreamError::BadSoa)?;
+                self.first = Some(owned(&r)?);
                 self.state = State::AfterFirst;
             }
             State::AfterFirst if soa => {
-                let from = r.serial().ok_or(StreamError::BadSoa)?;
+                let from = serial_of(r.rdata).ok_or(StreamError::BadSoa)?;
                 if from == self.serial {
                     // SOA, SOA: a zone of nothing but its SOA; validation refuses it.
+                    self.start_whole();
                     self.state = State::Done;
                     return Ok(());
                 }
-                self.start_delta(from, r)?;
+                self.start_delta(from, owned(&r)?);
             }
             State::AfterFirst => {
-                self.records.push(r);
+                self.start_whole();
+                self.build(&r);
                 self.state = State::Full;
             }
             State::Full if soa => {
-                if r.serial() != Some(self.serial) {
+                if serial_of(r.rdata) != Some(self.serial) {
                     return Err(StreamError::BadSequence("a second SOA inside a whole zone".into()));
                 }
                 self.state = State::Done;
             }
-            State::Full => self.records.push(r),
+            State::Full => self.build(&r),
             State::Removing if soa => {
-                let to = r.serial().ok_or(StreamError::BadSoa)?;
+                let to = serial_of(r.rdata).ok_or(StreamError::BadSoa)?;
+                let change = owned(&r)?.change();
                 let delta = self.deltas.last_mut().expect("a delta is open");
                 if !newer(to, delta.from) {
                     return Err(StreamError::BadSequence(format!("{} to {to}", delta.from)));
                 }
                 delta.to = to;
-                delta.update.add.push(r.change());
+                delta.update.add.push(change);
                 self.state = State::Adding;
             }
-            State::Removing => self.delta().update.remove.push(r.change()),
+            State::Removing => {
+                let change = owned(&r)?.change();
+                self.delta().update.remove.push(change);
+            }
             State::Adding if soa => {
-                let serial = r.serial().ok_or(StreamError::BadSoa)?;
+                let serial = serial_of(r.rdata).ok_or(StreamError::BadSoa)?;
                 let to = self.delta().to;
                 if serial == self.serial && to == self.serial {
                     self.state = State::Done;
@@ -200,25 +275,47 @@ impl StreamParser {
                             "a change from {serial} after one to {to}"
                         )));
                     }
-                    self.start_delta(serial, r)?;
+                    self.start_delta(serial, owned(&r)?);
                 }
             }
-            State::Adding => self.delta().update.add.push(r.change()),
+            State::Adding => {
+                let change = owned(&r)?.change();
+                self.delta().update.add.push(change);
+            }
             State::Done => return Err(StreamError::AfterEnd),
         }
         Ok(())
+    }
+
+    /// A whole zone it is: the builder gets the first SOA.
+    fn start_whole(&mut self) {
+        let mut builder = Builder::new(&self.origin);
+        if let Some(previous) = &self.previous {
+            builder = builder.replacing(previous);
+        }
+        self.whole = Some(WholeZone { builder, records: 0 });
+        if let Some(first) = self.first.take() {
+            self.build(&first.as_ref());
+        }
+    }
+
+    fn build(&mut self, r: &RecordRef<'_>) {
+        let Some(whole) = &mut self.whole else { return };
+        whole.records += 1;
+        whole
+            .builder
+            .push_wire(r.owner, r.rtype, r.class, r.ttl, r.rdata, &self.source, whole.records);
     }
 
     fn delta(&mut self) -> &mut Delta {
         self.deltas.last_mut().expect("a delta is open")
     }
 
-    fn start_delta(&mut self, from: u32, soa: XfrRecord) -> Result<(), StreamError> {
+    fn start_delta(&mut self, from: u32, soa: XfrRecord) {
         let mut update = Update::default();
         update.remove.push(soa.change());
         self.deltas.push(Delta { from, to: from, update });
         self.state = State::Removing;
-        Ok(())
     }
 
     /// The transfer, once the stream has ended.
@@ -226,11 +323,20 @@ impl StreamParser {
         match self.state {
             // A lone SOA: the primary has nothing newer for our IXFR.
             State::AfterFirst => Ok(Transfer::UpToDate(self.serial)),
-            State::Done if self.deltas.is_empty() => Ok(Transfer::Full(self.records)),
-            State::Done => Ok(Transfer::Incremental(self.deltas)),
+            State::Done => match self.whole {
+                Some(whole) => Ok(Transfer::Full(whole)),
+                None => Ok(Transfer::Incremental(self.deltas)),
+            },
             _ => Err(StreamError::Unfinished),
         }
     }
+}
+
+/// An owned copy, for the few records kept whole (SOAs, IXFR changes).
+fn owned(r: &RecordRef<'_>) -> Result<XfrRecord, StreamError> {
+    // Owners read from a message are well-formed names; a caller that
+    // hands over anything else gets an error, not a panic.
+    XfrRecord::of(r).ok_or(StreamError::BadName)
 }
 
 #[cfg(test)]

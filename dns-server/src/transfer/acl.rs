@@ -49,6 +49,8 @@ pub(crate) struct Policies {
     default: Policy,
     /// The `[[tsig]]` keys, which requests are checked against.
     pub keys: Arc<KeyRing>,
+    /// The key each NOTIFY target's messages are signed with.
+    pub notify_keys: HashMap<SocketAddr, Arc<Key>>,
 }
 
 /// Key names as a policy holds them (names the configuration check accepted).
@@ -89,10 +91,17 @@ impl Policies {
             };
             zones.insert(origin.to_lowercase().as_wire().into(), policy);
         }
+        let keys = Arc::new(config.key_ring());
+        let notify_keys = server
+            .notify_keys
+            .iter()
+            .filter_map(|(target, name)| keys.by_name(name).map(|k| (*target, k.clone())))
+            .collect();
         Policies {
             zones,
             default,
-            keys: Arc::new(config.key_ring()),
+            keys,
+            notify_keys,
         }
     }
 

@@ -8,8 +8,10 @@
 //! - [`message`]: packing them into messages of up to 64 KiB.
 //! - [`serve`]: the stream over TCP, the SOA over UDP.
 //! - [`notify`]: telling secondaries.
+//! - [`expire`]: the EDNS EXPIRE option in transfer answers (RFC 7314).
 
 pub(crate) mod acl;
+pub(crate) mod expire;
 pub(crate) mod history;
 pub(crate) mod message;
 pub(crate) mod notify;
@@ -29,6 +31,10 @@ pub(crate) struct Outbound {
     pub policies: ArcSwap<acl::Policies>,
     /// Each zone's differences between versions.
     pub histories: history::Histories,
+    /// One per transfer being served (`transfers_out_max`).
+    pub slots: tokio::sync::Semaphore,
+    /// Transfers refused because every slot was taken.
+    pub refused_busy: std::sync::atomic::AtomicU64,
 }
 
 impl Outbound {
@@ -37,12 +43,32 @@ impl Outbound {
         Outbound {
             policies: ArcSwap::from_pointee(acl::Policies::from_config(config)),
             histories: history::Histories::default(),
+            slots: tokio::sync::Semaphore::new(config.server.transfers_out_max.max(1)),
+            refused_busy: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Puts re-read settings in force.
     pub(crate) fn reconfigure(&self, config: &Config) {
         self.policies.store(Arc::new(acl::Policies::from_config(config)));
+    }
+}
+
+/// At start: a NOTIFY for every zone we are the primary of (not a
+/// secondary zone), to its targets, as Knot sends them, so that secondaries
+/// that missed changes while we were down catch up at once.
+pub(crate) fn notify_at_start(shared: &Arc<Shared>) {
+    let catalog = shared.catalog.load();
+    let policies = shared.transfers.policies.load();
+    for served in catalog.zones() {
+        let Some(version) = &served.version else { continue };
+        if shared.secondaries.zone(&served.origin).is_some() {
+            continue;
+        }
+        let targets = &policies.zone(served.origin.as_wire()).notify;
+        if !targets.is_empty() {
+            notify::announce(shared, &version.zone, targets);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! NOTIFY (RFC 1996) to a zone's secondaries when a new version is served,
-//! retried until each answers.
+//! NOTIFY (RFC 1996) to a zone's secondaries when a new version is served
+//! (and at start for the zones we are the primary of), retried until each
+//! answers; signed (RFC 8945) for the targets that share a key with us.
 
 use std::{
     net::{Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -15,6 +16,7 @@ use crate::{
     message::{Section, Writer},
     query::Shared,
     stats::Stats,
+    tsig::{self, Key},
     zone::tree::Zone,
 };
 
@@ -28,12 +30,18 @@ const FIRST_WAIT: Duration = Duration::from_secs(1);
 /// Sends a NOTIFY for `zone`'s current version to each of `targets`, each
 /// from its own task.
 pub(crate) fn announce(shared: &Arc<Shared>, zone: &Arc<Zone>, targets: &[SocketAddr]) {
+    let policies = shared.transfers.policies.load();
     for &target in targets {
         let (shared, zone) = (shared.clone(), zone.clone());
+        let key = policies.notify_keys.get(&target).cloned();
         tokio::spawn(async move {
             let id = rand::random::<u16>();
-            let message = notify_message(&zone, id);
-            match send(target, &message, id).await {
+            let mut message = notify_message(&zone, id);
+            let signed = key.map(|key| {
+                let mac = tsig::sign_request(&mut message, &key, tsig::now());
+                (key, mac)
+            });
+            match send(target, &message, id, signed.as_ref()).await {
                 Ok(0) => {
                     Stats::bump(&shared.stats.notify_answered);
                     tracing::info!(zone = %zone.origin, serial = zone.serial, %target, "NOTIFY answered");
@@ -71,7 +79,14 @@ fn notify_message(zone: &Zone, id: u16) -> Vec<u8> {
 }
 
 /// Sends `message` until `target` answers it; returns the answer's RCODE.
-async fn send(target: SocketAddr, message: &[u8], id: u16) -> std::io::Result<u16> {
+/// A signed NOTIFY (`signed`: the key and our MAC) wants a signed answer:
+/// one that fails the check counts as an error (RCODE NOTAUTH).
+async fn send(
+    target: SocketAddr,
+    message: &[u8],
+    id: u16,
+    signed: Option<&(Arc<Key>, Vec<u8>)>,
+) -> std::io::Result<u16> {
     let local: SocketAddr = match target {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -88,6 +103,12 @@ async fn send(target: SocketAddr, message: &[u8], id: u16) -> std::io::Result<u1
             // A refused port (ICMP) shows as an error: wait out the try.
             let Ok(len) = received else { continue };
             if let Some(code) = answer_code(&buf[..len], id) {
+                if let Some((key, mac)) = signed
+                    && let Err(error) = tsig::verify_response(&buf[..len], key, tsig::now(), mac)
+                {
+                    tracing::warn!(%target, %error, "NOTIFY answer's TSIG does not check");
+                    return Ok(code.max(dns_wire::wire::rcode::NOTAUTH));
+                }
                 return Ok(code);
             }
         }

@@ -12,6 +12,7 @@ use dns_wire::{
 use tokio::{io::AsyncWriteExt, net::TcpStream, time::timeout};
 
 use super::{
+    expire,
     history::serial_newer,
     message::{self, Head},
     records::{self, Rr},
@@ -163,13 +164,27 @@ pub(crate) async fn over_tcp(
         }
         Verdict::Serve(version) => version,
     };
+    // Held until the last message is taken.
+    let Ok(_slot) = shared.transfers.slots.try_acquire() else {
+        shared
+            .transfers
+            .refused_busy
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Stats::bump(&shared.stats.transfers_refused);
+        tracing::warn!(zone = %version.zone.origin, %client, "transfer refused: transfers_out_max transfers are being served");
+        let mut body = Vec::new();
+        error_response(q, rcode::REFUSED, &judged, None, shared, &mut body);
+        return send_one(stream, &body, write_timeout).await;
+    };
     let zone = version.zone.clone();
+    // RFC 7314: the zone's EXPIRE, in the first message, when asked.
+    let expire = (q.edns.is_some() && expire::asked(packet)).then(|| expire::value(shared, &zone));
     let head = Head {
         id: q.id,
         query_flags: q.flags,
         question: (q.qname, q.qtype, q.qclass),
         edns: q.edns,
-        reserve: tsig_room(judged.signed.as_ref()),
+        reserve: tsig_room(judged.signed.as_ref()) + if expire.is_some() { EXPIRE_LEN } else { 0 },
     };
     let stats = &shared.stats;
     let deltas;
@@ -203,7 +218,12 @@ pub(crate) async fn over_tcp(
     let key = judged.signed.as_ref().map(|v| v.key.name().to_string());
     tracing::debug!(zone = %zone.origin, serial = zone.serial, %client, kind = ?judged.request.kind, ?key, "transfer out");
     let mut signer = judged.signed.map(|v| StreamSigner::new(v.key, v.mac));
-    let served = send(stream, &head, records, shared, signer.as_mut(), write_timeout, progress).await;
+    let out = Out {
+        head: &head,
+        expire,
+        write_timeout,
+    };
+    let served = send(stream, &out, records, shared, signer.as_mut(), progress).await;
     if !matches!(served, Served::Done) {
         Stats::bump(&stats.transfers_aborted);
         tracing::info!(zone = %zone.origin, %client, ?served, "transfer out not completed");
@@ -211,17 +231,28 @@ pub(crate) async fn over_tcp(
     served
 }
 
+/// The bytes an EXPIRE option takes: code, length, four bytes.
+const EXPIRE_LEN: usize = 8;
+
+/// How the messages of one transfer are written.
+struct Out<'h> {
+    head: &'h Head<'h>,
+    /// The EXPIRE option's value, for the first message.
+    expire: Option<u32>,
+    write_timeout: Duration,
+}
+
 /// Writes the records as a stream of messages, one buffer's worth at a
 /// time, each signed when `signer` is given.
 async fn send<'r>(
     stream: &mut TcpStream,
-    head: &Head<'_>,
+    out: &Out<'_>,
     records: impl Iterator<Item = Rr<'r>>,
     shared: &Shared,
     mut signer: Option<&mut StreamSigner>,
-    write_timeout: Duration,
     progress: impl Fn(),
 ) -> Served {
+    let (head, write_timeout) = (out.head, out.write_timeout);
     let mut records = records.peekable();
     let mut body = Vec::new();
     let mut first = true;
@@ -229,6 +260,14 @@ async fn send<'r>(
         if message::fill(&mut body, head, &mut records, &shared.identity).is_err() {
             let error = io::Error::new(io::ErrorKind::InvalidData, "a record too large for a message");
             return Served::Failed(error);
+        }
+        if first && let Some(expire) = out.expire {
+            // Room was kept for it (Head::reserve).
+            crate::message::write::append_option(
+                &mut body,
+                crate::secondary::client::EDNS_EXPIRE,
+                &expire.to_be_bytes(),
+            );
         }
         if let Some(signer) = signer.as_deref_mut() {
             signer.sign(&mut body, tsig::now());

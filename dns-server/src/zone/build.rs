@@ -154,7 +154,31 @@ impl Builder {
 
     /// Adds one record, as the parser reads it.
     pub(crate) fn push(&mut self, record: Record) {
-        let owner = record.owner.as_wire();
+        self.push_wire(
+            record.owner.as_wire(),
+            record.rtype,
+            record.class,
+            record.ttl,
+            &record.rdata,
+            &record.location.file,
+            record.location.line,
+        );
+    }
+
+    /// Adds one record given in wire form (a zone transfer's, read from
+    /// its message without a [`Record`] made for it); `file` and `line`
+    /// say where it came from, for the checks' messages.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_wire(
+        &mut self,
+        owner: &[u8],
+        rtype: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+        file: &Arc<Path>,
+        line: u32,
+    ) {
         let same_owner = self.runs.last().is_some_and(|run| self.owner_at(run.name()) == owner);
         if !same_owner {
             let key = Key::of(owner);
@@ -181,23 +205,23 @@ impl Builder {
                 count: 0,
             });
         }
-        let class = *self.class.get_or_insert(record.class);
-        self.suspect |= class != record.class;
-        let file = match self.files.iter().rposition(|f| Arc::ptr_eq(f, &record.location.file)) {
+        let first_class = *self.class.get_or_insert(class);
+        self.suspect |= first_class != class;
+        let file = match self.files.iter().rposition(|f| Arc::ptr_eq(f, file)) {
             Some(i) => i,
             None => {
-                self.files.push(record.location.file.clone());
+                self.files.push(file.clone());
                 self.files.len() - 1
             }
         };
         let r = &mut self.records;
-        r.extend_from_slice(&record.rtype.to_be_bytes());
-        r.extend_from_slice(&record.class.to_be_bytes());
-        r.extend_from_slice(&record.ttl.to_be_bytes());
+        r.extend_from_slice(&rtype.to_be_bytes());
+        r.extend_from_slice(&class.to_be_bytes());
+        r.extend_from_slice(&ttl.to_be_bytes());
         r.extend_from_slice(&(file as u32).to_be_bytes());
-        r.extend_from_slice(&record.location.line.to_be_bytes());
-        r.extend_from_slice(&(record.rdata.len() as u16).to_be_bytes());
-        r.extend_from_slice(&record.rdata);
+        r.extend_from_slice(&line.to_be_bytes());
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(rdata);
         if let Some(run) = self.runs.last_mut() {
             run.count += 1;
         }

@@ -52,7 +52,7 @@ impl Knot {
     }
 
     /// As [`Knot::secondary_of`], its SOA queries and transfers signed with
-    /// the hmac-sha256 key `NAME:BASE64` (NOTIFY still accepted unsigned).
+    /// the hmac-sha256 key `NAME:BASE64`, and NOTIFY accepted only signed with it.
     pub fn secondary_with_key(origin: &str, primary: u16, key: &'static str) -> Knot {
         let role = Role::Secondary {
             primary,
@@ -95,7 +95,7 @@ impl Knot {
                         };
                         format!(
                             "{keys}remote:\n  - id: primary\n    address: 127.0.0.1@{primary}\n{use_key}\
-                             acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n"
+                             acl:\n  - id: notify\n    address: 127.0.0.1\n{use_key}    action: notify\n"
                         )
                     }
                 },

@@ -31,20 +31,112 @@ fn a(owner: &str, last: u8) -> XfrRecord {
     }
 }
 
+fn ns(target: &str) -> XfrRecord {
+    XfrRecord {
+        owner: name("example."),
+        rtype: rtype::NS,
+        class: 1,
+        ttl: 3600,
+        rdata: name(target).as_wire().into(),
+    }
+}
+
+fn parser(max_bytes: u64, previous: Option<Arc<Zone>>) -> StreamParser {
+    StreamParser::new(
+        name("example."),
+        max_bytes,
+        previous,
+        Arc::from(Path::new("AXFR, record")),
+    )
+}
+
 fn parse(records: Vec<XfrRecord>) -> Result<Transfer, StreamError> {
-    let mut p = StreamParser::new(name("example."), 1 << 20);
-    for r in records {
-        p.push(r)?;
+    parse_replacing(records, None)
+}
+
+fn parse_replacing(records: Vec<XfrRecord>, previous: Option<Arc<Zone>>) -> Result<Transfer, StreamError> {
+    let mut p = parser(1 << 20, previous);
+    for r in &records {
+        p.push(r.as_ref())?;
     }
     p.finish()
 }
 
+fn whole(records: Vec<XfrRecord>) -> Result<Zone, ZoneError> {
+    let t = parse(records).expect("a good stream");
+    let Transfer::Full(whole) = t else { panic!("{t:?}") };
+    whole.finish()
+}
+
 #[test]
 fn a_whole_zone() {
-    let t = parse(vec![soa(5), a("www.example.", 1), a("mail.example.", 2), soa(5)]).expect("good");
-    let Transfer::Full(records) = t else { panic!("{t:?}") };
-    assert_eq!(records.len(), 3, "the SOA once, and the records");
-    assert_eq!(records[0], soa(5));
+    let t = parse(vec![
+        soa(5),
+        ns("ns.example."),
+        a("www.example.", 1),
+        a("mail.example.", 2),
+        soa(5),
+    ])
+    .expect("good");
+    let Transfer::Full(whole) = t else { panic!("{t:?}") };
+    assert_eq!(whole.records, 4, "the SOA once, and the records");
+    let zone = whole.finish().expect("valid");
+    assert_eq!(zone.serial, 5);
+    let www = zone.node(name("www.example.").as_wire()).expect("www");
+    assert_eq!(
+        www.get(rtype::A).and_then(|s| s.first().map(<[u8]>::to_vec)),
+        Some(vec![192, 0, 2, 1])
+    );
+}
+
+#[test]
+fn a_whole_zone_is_checked_as_a_zone_file_is() {
+    // No NS at the apex: the builder's checks refuse it, naming the stream.
+    let error = whole(vec![soa(5), a("www.example.", 1), soa(5)]).expect_err("no NS");
+    assert!(error.to_string().contains("no NS records"), "{error}");
+    // A CNAME beside other data, record 3 of the stream.
+    let mut cname = a("www.example.", 1);
+    cname.rtype = rtype::CNAME;
+    cname.rdata = name("mail.example.").as_wire().into();
+    let error = whole(vec![soa(5), ns("ns.example."), a("www.example.", 1), cname, soa(5)]).expect_err("CNAME and A");
+    assert!(error.to_string().contains("AXFR, record"), "{error}");
+    // Nothing but the SOA, twice.
+    assert!(whole(vec![soa(5), soa(5)]).is_err());
+}
+
+#[test]
+fn a_whole_zone_shares_the_unchanged_names_of_the_version_it_replaces() {
+    let first = whole(vec![
+        soa(5),
+        ns("ns.example."),
+        a("www.example.", 1),
+        a("mail.example.", 2),
+        soa(5),
+    ])
+    .expect("valid");
+    let first = Arc::new(first);
+    let t = parse_replacing(
+        vec![
+            soa(6),
+            ns("ns.example."),
+            a("www.example.", 9),
+            a("mail.example.", 2),
+            soa(6),
+        ],
+        Some(first.clone()),
+    )
+    .expect("good");
+    let Transfer::Full(whole) = t else { panic!("{t:?}") };
+    let second = whole.finish().expect("valid");
+    let node = |z: &Zone, n: &str| z.node(name(n).as_wire()).cloned().expect("node");
+    assert!(
+        node(&second, "mail.example.").ptr_eq(&node(&first, "mail.example.")),
+        "unchanged: shared"
+    );
+    assert!(
+        !node(&second, "www.example.").ptr_eq(&node(&first, "www.example.")),
+        "changed: new"
+    );
 }
 
 #[test]
@@ -116,11 +208,11 @@ fn broken_streams() {
 
 #[test]
 fn a_stream_past_its_limit_stops() {
-    let mut p = StreamParser::new(name("example."), 1000);
-    p.push(soa(1)).expect("first");
+    let mut p = parser(1000, None);
+    p.push(soa(1).as_ref()).expect("first");
     let mut error = None;
     for i in 0..1000u32 {
-        if let Err(e) = p.push(a(&format!("h{i}.example."), 1)) {
+        if let Err(e) = p.push(a(&format!("h{i}.example."), 1).as_ref()) {
             error = Some((i, e));
             break;
         }
