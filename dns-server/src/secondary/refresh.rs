@@ -282,7 +282,7 @@ async fn axfr(
 
 /// Indexes and checks a whole zone, as a zone file is (its records went
 /// into the builder as they arrived, as a new version of the one we had).
-pub(super) async fn build(whole: WholeZone) -> Result<Zone, String> {
+pub(super) async fn build(whole: Box<WholeZone>) -> Result<Zone, String> {
     tokio::task::spawn_blocking(move || {
         whole
             .finish()

@@ -113,7 +113,7 @@ pub(crate) enum Transfer {
     /// Only its SOA: nothing newer than what we have.
     UpToDate(u32),
     /// The whole zone (AXFR, or IXFR answered with a whole zone).
-    Full(WholeZone),
+    Full(Box<WholeZone>),
     /// Difference sequences, oldest first.
     Incremental(Vec<Delta>),
 }
@@ -324,7 +324,7 @@ impl StreamParser {
             // A lone SOA: the primary has nothing newer for our IXFR.
             State::AfterFirst => Ok(Transfer::UpToDate(self.serial)),
             State::Done => match self.whole {
-                Some(whole) => Ok(Transfer::Full(whole)),
+                Some(whole) => Ok(Transfer::Full(Box::new(whole))),
                 None => Ok(Transfer::Incremental(self.deltas)),
             },
             _ => Err(StreamError::Unfinished),
