@@ -592,7 +592,6 @@ mod tests {
     #[test]
     fn late_copies_of_replaced_versions_are_never_written() {
         use super::{Insert, Owned, Owners};
-        use xdp_abi::CacheValue;
         let insert = |generation: u64, origin: &[u8], version: u64| Insert {
             generation,
             origin: origin.into(),
