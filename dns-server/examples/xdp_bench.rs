@@ -21,6 +21,16 @@
 //! statistics themselves add a fixed cost, which the "TCP to 53" case shows.
 //! `--against OBJECT` times another build in the same rounds, for A/B
 //! comparisons; it must share this build's map layouts.
+//!
+//! No hot figure for hits: `BPF_F_TEST_XDP_LIVE_FRAMES` does not give each
+//! repetition the original frame. Its pages are recycled as the program
+//! left them (the kernel's `bpf_prog_run.rst`: on recycling only the data
+//! pointers are reset, "if a program rewrites the packet contents, it has
+//! to be prepared to see either the original content or the modified
+//! version"), so after the first hit the program would see its own
+//! response (QR=1, from port 53) and time a drop or a pass. A busy
+//! server's figure for hits comes from live traffic (`cargo xtask bench
+//! xdp`, with `kernel.bpf_stats_enabled`).
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -6,7 +6,6 @@ use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
 use dns_wire::{
     cookie::{self, ClientAddr, Validity},
     fast_question,
-    wire::edns_option,
 };
 use xdp_abi::{COOKIE_ENABLED, COOKIE_PREVIOUS, COOKIE_REQUIRE, Stat};
 
@@ -20,6 +19,21 @@ use crate::{
 /// client's cookie and our server cookie.
 pub const OPTION_LEN: usize = cookie::RESPONSE_OPTION_LEN;
 
+/// The COOKIE option of an answer as `judge` leaves it for `respond`:
+/// the client's cookie and our server cookie as the little-endian words
+/// of their bytes. Words, not bytes: `respond` stores them straight into
+/// the frame and sums them for the checksum word by word.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Words {
+    /// The client cookie, echoed.
+    pub client: u64,
+    /// Our server cookie's first 8 bytes (Version, Reserved, Timestamp).
+    pub head: u64,
+    /// Our server cookie's hash.
+    pub mac: u64,
+}
+
 /// What a query's COOKIE option makes of its answer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -29,7 +43,7 @@ pub enum Judged {
     /// Userspace must answer (cookies off in the program, or
     /// `require_cookies` turning this one away with BADCOOKIE).
     Pass,
-    /// The answer carries the option in [`Scratch::cookie`]; the query's
+    /// The answer carries the option made of [`Scratch::cookie`]; the query's
     /// server cookie was absent or not ours.
     Answer,
     /// As `Answer`, and the query's server cookie was ours.
@@ -37,7 +51,7 @@ pub enum Judged {
 }
 
 /// Judges the COOKIE option of this CPU's question (in its [`Scratch`])
-/// from the frame's source, writing the answer's option to
+/// from the frame's source, writing the answer's option's words to
 /// [`Scratch::cookie`].
 ///
 /// A function of its own (a BPF-to-BPF call) rather than inlined: SipHash
@@ -78,17 +92,11 @@ fn judged(ctx: &XdpContext, scratch: &mut Scratch) -> Result<Judged, ()> {
     if cfg.flags & COOKIE_REQUIRE != 0 && !valid {
         return Ok(Judged::Pass);
     }
-    // Code and length, then the client's cookie and ours, word by word.
-    let code_len = (u32::from(edns_option::COOKIE) << 16) | (cookie::CLIENT_LEN + cookie::SERVER_LEN) as u32;
-    let option = scratch.cookie.as_mut_ptr();
-    // SAFETY: the option's OPTION_LEN (4 + 8 + 16) bytes hold the four
-    // unaligned stores (the program allows misaligned access, see build.rs).
-    unsafe {
-        option.cast::<u32>().write_unaligned(code_len.to_be());
-        option.add(4).cast::<u64>().write_unaligned(client.to_le());
-        option.add(12).cast::<u64>().write_unaligned(ours.head.to_le());
-        option.add(20).cast::<u64>().write_unaligned(ours.mac.to_le());
-    }
+    scratch.cookie = Words {
+        client,
+        head: ours.head,
+        mac: ours.mac,
+    };
     Ok(if valid { Judged::AnswerValid } else { Judged::Answer })
 }
 

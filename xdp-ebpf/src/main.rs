@@ -172,7 +172,7 @@ fn answer(
     d: &Datagram,
     q: &Question,
     value: &CacheValue,
-    cookie: Option<&[u8; cookie::OPTION_LEN]>,
+    cookie: Option<&cookie::Words>,
     stat: Stat,
 ) -> Result<u32, ()> {
     let hdr = Header {

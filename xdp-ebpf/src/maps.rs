@@ -59,7 +59,7 @@ pub struct Scratch {
     /// Headers and question saved while the frame grows at the front (see `respond::resize`).
     pub head: [u8; HEAD_BUF],
     /// The COOKIE option of the answer (see `cookie::judge`).
-    pub cookie: [u8; crate::cookie::OPTION_LEN],
+    pub cookie: crate::cookie::Words,
 }
 
 /// The [`Scratch`] of each CPU.

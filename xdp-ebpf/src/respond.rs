@@ -6,11 +6,15 @@ use aya_ebpf::{
     helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes},
     programs::XdpContext,
 };
-use dns_wire::{csum, fast_question::Question, wire::MAX_NAME_LEN};
+use dns_wire::{
+    csum,
+    fast_question::Question,
+    wire::{MAX_NAME_LEN, edns_option},
+};
 use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY};
 
 use crate::{
-    cookie::OPTION_LEN,
+    cookie::{OPTION_LEN, Words},
     maps::{HEAD_BUF, SCRATCH},
     parse::{Bytes, Datagram, UDP_HLEN},
 };
@@ -53,7 +57,7 @@ pub fn rewrite(
     q: &Question,
     hdr: &Header,
     body: Option<&CacheValue>,
-    cookie: Option<&[u8; OPTION_LEN]>,
+    cookie: Option<&Words>,
 ) -> Result<(), ()> {
     let body_len = match body {
         Some(v) => v.body_len as usize,
@@ -115,20 +119,27 @@ pub fn rewrite(
 /// Writes `option` at `at` (the end of the body) and makes the OPT record's
 /// RDLENGTH, the body's last two bytes, count it; returns the sum of what
 /// changed as if `at` were even (RDLENGTH was 0, so its new value adds as is).
+///
+/// Stored straight into the frame (one bounds check, five stores) and
+/// summed from the words themselves: no helper call, no byte loop.
 #[inline(always)]
-fn add_cookie(ctx: &XdpContext, at: usize, option: &[u8; OPTION_LEN]) -> Result<u32, ()> {
-    let rdlen = (OPTION_LEN as u16).to_be_bytes();
-    // SAFETY: both sources are stack arrays of the lengths given; the
-    // helper checks the destination ranges against the frame.
-    unsafe {
-        if bpf_xdp_store_bytes(ctx.ctx, (at - 2) as u32, rdlen.as_ptr() as *mut _, 2) != 0 {
-            return Err(());
-        }
-        if bpf_xdp_store_bytes(ctx.ctx, at as u32, option.as_ptr() as *mut _, OPTION_LEN as u32) != 0 {
-            return Err(());
-        }
-    }
-    Ok(csum::add_bytes(OPTION_LEN as u32, option))
+fn add_cookie(ctx: &XdpContext, at: usize, option: &Words) -> Result<u32, ()> {
+    let rdlen = OPTION_LEN as u16;
+    let code_len = (u32::from(edns_option::COOKIE) << 16) | (OPTION_LEN - 4) as u32;
+    // RDLENGTH, code and length, the client's cookie, ours.
+    let b = Bytes::<{ 2 + OPTION_LEN }>::at(ctx, at - 2)?;
+    b.set::<u16>(0, rdlen.to_be());
+    b.set::<u32>(2, code_len.to_be());
+    b.set::<u64>(6, option.client.to_le());
+    b.set::<u64>(14, option.head.to_le());
+    b.set::<u64>(22, option.mac.to_le());
+    // The words' bytes lie in memory as a little-endian load would read them.
+    Ok(u32::from(rdlen)
+        + (code_len >> 16)
+        + (code_len & 0xffff)
+        + csum::sum_be_words(option.client.to_le())
+        + csum::sum_be_words(option.head.to_le())
+        + csum::sum_be_words(option.mac.to_le()))
 }
 
 /// Grows or shrinks the frame by `delta` at its end. When there is no room
