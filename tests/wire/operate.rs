@@ -469,27 +469,8 @@ fn the_sidecar_serves_its_own_metrics() {
     let server = Server::builder().zones(&crate::harness::diff_zones()).start();
     let dir = TempDir::new("sidecar-metrics");
     let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], crate::harness::free_port()));
-    let config = dir.write(
-        "sidecar.toml",
-        &format!(
-            "[sidecar]\nspeaker = \"dry-run\"\nprefixes = [\"192.0.2.53/32\"]\n\
-             state_file = \"{}\"\nmaintenance_file = \"{}\"\nstop_drain_seconds = 0\n\
-             [[sidecar.check]]\nname = \"dns\"\nkind = \"dns\"\nservers = [\"127.0.0.1:{}\"]\n\
-             qname = \"diff.example.\"\ninterval_ms = 100\nrise = 2\nfall = 2\n\
-             [metrics]\nlisten = \"{metrics}\"\n",
-            dir.path().join("state.json").display(),
-            dir.path().join("maintenance").display(),
-            server.port
-        ),
-    );
-    let log = std::fs::File::create(dir.path().join("sidecar.log")).expect("log");
-    let mut sidecar = Command::new(env!("CARGO_BIN_EXE_dns-server"))
-        .args(["sidecar", "--config"])
-        .arg(&config)
-        .env("NO_COLOR", "1")
-        .stderr(log)
-        .spawn()
-        .expect("the sidecar starts");
+    let mut sidecar =
+        crate::harness::dry_run_sidecar(&dir, server.port, &format!("[metrics]\nlisten = \"{metrics}\"\n"));
     let log = || std::fs::read_to_string(dir.path().join("sidecar.log")).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(15);
     let text = loop {

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::harness::{Server, TempDir};
+use crate::harness::{Server, TempDir, dry_run_sidecar};
 
 /// A sidecar checking `server`, with a control socket; killed on drop.
 struct Sidecar {
@@ -25,28 +25,11 @@ impl Sidecar {
         let dir = TempDir::new("sidecar-ctl");
         let socket = dir.path().join("run").join("sidecar.sock");
         let maintenance = dir.path().join("maintenance");
-        let config = dir.write(
-            "sidecar.toml",
-            &format!(
-                "[sidecar]\nspeaker = \"dry-run\"\nprefixes = [\"192.0.2.53/32\"]\n\
-                 state_file = \"{}\"\nmaintenance_file = \"{}\"\nstop_drain_seconds = 0\n\
-                 [[sidecar.check]]\nname = \"dns\"\nkind = \"dns\"\nservers = [\"127.0.0.1:{}\"]\n\
-                 qname = \"diff.example.\"\ninterval_ms = 100\nrise = 2\nfall = 2\n\
-                 [control]\nsocket = \"{}\"\n",
-                dir.path().join("state.json").display(),
-                maintenance.display(),
-                server.port,
-                socket.display()
-            ),
+        let child = dry_run_sidecar(
+            &dir,
+            server.port,
+            &format!("[control]\nsocket = \"{}\"\n", socket.display()),
         );
-        let log = std::fs::File::create(dir.path().join("sidecar.log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .args(["sidecar", "--config"])
-            .arg(&config)
-            .env("NO_COLOR", "1")
-            .stderr(log)
-            .spawn()
-            .expect("the sidecar starts");
         Sidecar {
             child,
             dir,

@@ -276,18 +276,13 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("expected VmRSS for process {pid}"))
 }
 
-/// Idle connections hold their sockets only, not a 64 KiB buffer each, and
-/// the memory comes back once they close.
-#[test]
-fn idle_connections_hold_no_buffers() {
-    use crate::harness::{TempDir, answers, kill, spawn_on_free_port};
-
-    const CONNECTIONS: u64 = 500;
-    let dir = TempDir::new("tcp-rss");
-    let log = dir.path().join("stderr.log");
-    let (mut child, port) = spawn_on_free_port(
+/// Our server with the built-in zone on a free loopback port (two
+/// threads), its log and state file in `dir`, once it answers.
+fn serve_on_loopback(dir: &crate::harness::TempDir) -> (std::process::Child, u16) {
+    use crate::harness::{answers, spawn_on_free_port};
+    spawn_on_free_port(
         "dns-server",
-        &log,
+        &dir.path().join("stderr.log"),
         |port| {
             let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"));
             command
@@ -298,7 +293,18 @@ fn idle_connections_hold_no_buffers() {
             command
         },
         |port| answers("127.0.0.1", port, &["www.example.com", "A"], |r| r.rcode == "NOERROR"),
-    );
+    )
+}
+
+/// Idle connections hold their sockets only, not a 64 KiB buffer each, and
+/// the memory comes back once they close.
+#[test]
+fn idle_connections_hold_no_buffers() {
+    use crate::harness::{TempDir, kill};
+
+    const CONNECTIONS: u64 = 500;
+    let dir = TempDir::new("tcp-rss");
+    let (mut child, port) = serve_on_loopback(&dir);
     let pid = child.id();
     let before = rss_kib(pid);
     let held: Vec<TcpStream> = (0..CONNECTIONS)
@@ -332,25 +338,11 @@ fn idle_connections_hold_no_buffers() {
 #[test]
 #[ignore = "a measurement: 3,000 TCP connections on loopback (run with --ignored)"]
 fn three_thousand_connections_held_then_closed() {
-    use crate::harness::{TempDir, answers, kill, spawn_on_free_port};
+    use crate::harness::{TempDir, answers, kill};
 
     const CONNECTIONS: u32 = 3_000;
     let dir = TempDir::new("tcp-3000");
-    let log = dir.path().join("stderr.log");
-    let (mut child, port) = spawn_on_free_port(
-        "dns-server",
-        &log,
-        |port| {
-            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dns-server"));
-            command
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--threads", "2"])
-                .arg("--state-file")
-                .arg(dir.path().join("zones.json"))
-                .env("NO_COLOR", "1");
-            command
-        },
-        |port| answers("127.0.0.1", port, &["www.example.com", "A"], |r| r.rcode == "NOERROR"),
-    );
+    let (mut child, port) = serve_on_loopback(&dir);
     let pid = child.id();
     let before = rss_kib(pid);
     let mut peak = before;

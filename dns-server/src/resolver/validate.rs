@@ -592,18 +592,7 @@ mod tests {
     /// The NSEC-signed denial fixture (see dnssec/denial_tests.rs): its
     /// records (RRSIGs included), its SOA and its keys.
     fn signed_denial() -> (Vec<CachedRecord>, CachedRecord, Vec<Vec<u8>>) {
-        let origin = Name::parse("example.", None).expect("name");
-        let text = include_str!("dnssec/testdata/denial-nsec.signed");
-        let all: Vec<CachedRecord> = crate::zone::parse::parse_str(text, std::path::Path::new("fixture"), &origin)
-            .expect("the fixture parses")
-            .iter()
-            .map(|r| CachedRecord {
-                owner: r.owner.clone(),
-                rtype: r.rtype,
-                class: r.class,
-                rdata: r.rdata.to_vec(),
-            })
-            .collect();
+        let all = crate::resolver::dnssec::denial::fixture_records(include_str!("dnssec/testdata/denial-nsec.signed"));
         let soa = all.iter().find(|r| r.rtype == rtype::SOA).expect("SOA").clone();
         let keys = all
             .iter()

@@ -6,6 +6,7 @@ mod dig;
 pub mod metrics;
 mod primary;
 mod reference;
+mod sidecar;
 mod signer;
 mod xfr;
 
@@ -14,6 +15,7 @@ pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
 pub use reference::{Knot, Nsd};
+pub use sidecar::dry_run_sidecar;
 pub use signer::{Denial, Signed, Signer, sign_with_ldns_args, sign_zone};
 pub use xfr::{Transfer, dig_axfr, kdig_ixfr};
 

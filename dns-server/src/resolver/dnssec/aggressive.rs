@@ -17,7 +17,7 @@ use std::{
 use dns_wire::wire::rtype;
 
 use super::{
-    denial::{Proof, Verdict},
+    denial::{Proof, Verdict, common_ancestor, name_len},
     verify::Rrsig,
 };
 use crate::{
@@ -185,56 +185,14 @@ impl NsecCache {
     }
 }
 
-/// Length of the uncompressed wire name at the start of `rdata`.
-fn name_len(rdata: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let len = usize::from(*rdata.get(at)?);
-        at += 1 + len;
-        if len == 0 {
-            return Some(at);
-        }
-        if len > 63 || at > 255 {
-            return None;
-        }
-    }
-}
-
-/// The longest name both `a` and `b` are at or below.
-fn common_ancestor(a: &Name, b: &Name) -> Name {
-    let mut up = Some(a.clone());
-    while let Some(name) = up {
-        if b.is_within(&name) {
-            return name;
-        }
-        up = name.parent();
-    }
-    Name::root()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
 
     /// The NSEC-signed denial fixture's records (see denial_tests.rs).
     fn fixture() -> Vec<CachedRecord> {
-        let origin = Name::parse("example.", None).expect("name");
-        crate::zone::parse::parse_str(
-            include_str!("testdata/denial-nsec.signed"),
-            Path::new("fixture"),
-            &origin,
-        )
-        .expect("the fixture parses")
-        .iter()
-        .map(|r| CachedRecord {
-            owner: r.owner.clone(),
-            rtype: r.rtype,
-            class: r.class,
-            rdata: r.rdata.to_vec(),
-        })
-        .collect()
+        super::super::denial::fixture_records(include_str!("testdata/denial-nsec.signed"))
     }
 
     fn name(text: &str) -> Name {

@@ -57,8 +57,24 @@ struct Nsec3 {
     bitmap: Vec<u8>,
 }
 
+/// Every record of a test fixture (`testdata/denial-*.signed`, zone `example.`).
+#[cfg(test)]
+pub(crate) fn fixture_records(text: &str) -> Vec<CachedRecord> {
+    let origin = Name::parse("example.", None).expect("name");
+    crate::zone::parse::parse_str(text, std::path::Path::new("fixture"), &origin)
+        .expect("the fixture parses")
+        .iter()
+        .map(|r| CachedRecord {
+            owner: r.owner.clone(),
+            rtype: r.rtype,
+            class: r.class,
+            rdata: r.rdata.to_vec(),
+        })
+        .collect()
+}
+
 /// Length of the uncompressed wire name at the start of `rdata`.
-fn name_len(rdata: &[u8]) -> Option<usize> {
+pub(super) fn name_len(rdata: &[u8]) -> Option<usize> {
     let mut at = 0;
     loop {
         let len = usize::from(*rdata.get(at)?);
@@ -102,7 +118,7 @@ fn same(a: &Name, b: &Name) -> bool {
 }
 
 /// The longest name both `a` and `b` are at or below.
-fn common_ancestor(a: &Name, b: &Name) -> Name {
+pub(super) fn common_ancestor(a: &Name, b: &Name) -> Name {
     let mut up = Some(a.clone());
     while let Some(name) = up {
         if b.is_within(&name) {

@@ -7,24 +7,12 @@
 //! `ent` are empty non-terminals), `cname` (CNAME), `deleg` (NS, no DS) and
 //! `secdeleg` (NS and DS).
 
-use std::path::Path;
-
 use super::*;
-use crate::zone::parse::parse_str;
 
 fn records(text: &str) -> Vec<CachedRecord> {
-    let origin = Name::parse("example.", None).expect("name");
-    parse_str(text, Path::new("fixture"), &origin)
-        .expect("the fixture parses")
-        .iter()
-        .filter(|r| matches!(r.rtype, rtype::NSEC | rtype::NSEC3))
-        .map(|r| CachedRecord {
-            owner: r.owner.clone(),
-            rtype: r.rtype,
-            class: r.class,
-            rdata: r.rdata.to_vec(),
-        })
-        .collect()
+    let mut all = fixture_records(text);
+    all.retain(|r| matches!(r.rtype, rtype::NSEC | rtype::NSEC3));
+    all
 }
 
 fn nsec() -> Vec<CachedRecord> {
