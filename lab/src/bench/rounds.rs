@@ -306,6 +306,16 @@ pub fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// A target that caps a value: "met (value)", "NOT met (value)" or "not
+/// measured", the value as `shown` writes it.
+pub fn at_most(value: Option<f64>, limit: f64, shown: impl Fn(f64) -> String) -> String {
+    match value {
+        Some(v) if v <= limit => format!("met ({})", shown(v)),
+        Some(v) => format!("NOT met ({})", shown(v)),
+        None => "not measured".into(),
+    }
+}
+
 /// Share of the offered load to answer where the generator, not the server,
 /// is the ceiling.
 pub const OF_OFFERED: f64 = 0.99;

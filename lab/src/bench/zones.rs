@@ -76,7 +76,7 @@ const MEMORY_OVER_NSD: f64 = 1.0;
 const GROWTH: f64 = 1.05;
 const PEAK_OVER_STEADY: f64 = 2.0;
 const RRSET_SECONDS: f64 = 2.0;
-const CHANGE_MS: f64 = 10.0;
+pub(super) const CHANGE_MS: f64 = 10.0;
 
 /// One server's numbers; a part that failed has its reason instead.
 #[derive(Default)]
@@ -624,11 +624,7 @@ fn targets(results: &BTreeMap<Server, Measured>, xdp: Option<&XdpChange>) -> Str
     let many_memory = |m: &Measured| m.many_memory.map(|b| b as f64);
     let mut out = String::from("targets (issue 12):\n");
     let mut line = |what: &str, value: Option<f64>, limit: f64, unit: &str| {
-        let verdict = match value {
-            Some(v) if v <= limit => format!("met ({v:.2}{unit})"),
-            Some(v) => format!("NOT met ({v:.2}{unit})"),
-            None => "not measured".into(),
-        };
+        let verdict = rounds::at_most(value, limit, |v| format!("{v:.2}{unit}"));
         let _ = writeln!(out, "  {what:<52} {verdict}");
     };
     let over = |a: Option<f64>, b: Option<f64>| match (a, b) {

@@ -2,13 +2,13 @@
 //! dns-server: secure (AD) answers with the right rcode, and SERVFAIL only for the name whose
 //! record was changed after signing.
 
-use std::{
-    fs,
-    process::{Child, Command, Stdio},
-};
+use std::{fs, process::Child};
 
 use super::Zones;
-use crate::harness::{Response, Server, TempDir, kill, spawn_on_free_port, try_dig};
+use crate::{
+    harness::{Response, Server, TempDir, kill, try_dig},
+    recursion::unbound::spawn_unbound,
+};
 
 /// A validating Unbound on loopback, stub zones pointing at `auth_port`, killed on drop.
 struct Validator {
@@ -20,10 +20,8 @@ struct Validator {
 impl Validator {
     fn start(zones: &Zones, auth_port: u16) -> Validator {
         let dir = TempDir::new("unbound-validator");
-        let base = dir.path().to_path_buf();
         // Anything outside the stub zones would go to a "root" on loopback, never further.
         let hints = dir.write("root.hints", ".  3600 NS a.root.\na.root. 3600 A 127.0.0.1\n");
-        let log = base.join("stderr.log");
         let mut zone_conf = String::new();
         for (_, signed) in &zones.signed {
             for ds in signed.ds.lines().filter(|l| !l.trim().is_empty()) {
@@ -36,36 +34,11 @@ impl Validator {
                 "stub-zone:\n  name: \"{origin}\"\n  stub-addr: 127.0.0.1@{auth_port}\n"
             ));
         }
-        let (child, port) = spawn_on_free_port(
-            "unbound (validating)",
-            &log,
-            |port| {
-                let conf = format!(
-                    "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-not-query-localhost: no\n  \
-                     root-hints: \"{hints}\"\n  access-control: 127.0.0.0/8 allow\n  username: \"\"\n  chroot: \"\"\n  \
-                     directory: \"{dir}\"\n  pidfile: \"{dir}/unbound.pid\"\n  use-syslog: no\n  logfile: \"\"\n  \
-                     module-config: \"validator iterator\"\n  num-threads: 1\n  so-reuseport: no\n  \
-                     qname-minimisation: no\n  do-ip6: no\n  verbosity: 1\n  val-log-level: 2\n  \
-                     trust-anchor-signaling: no\n  root-key-sentinel: no\n  local-zone: \"test.\" nodefault\n\
-                     {zone_conf}{stubs}remote-control:\n  control-enable: no\n",
-                    hints = hints.display(),
-                    dir = base.display(),
-                );
-                let path = base.join(format!("unbound-{port}.conf"));
-                fs::write(&path, conf).expect("expected to write unbound.conf");
-                let mut command = Command::new("unbound");
-                command.args(["-d", "-c"]).arg(&path).stdin(Stdio::null());
-                command
-            },
-            |port| {
-                try_dig(
-                    "127.0.0.1",
-                    port,
-                    &["version.server", "CH", "TXT", "+tries=1", "+time=1"],
-                )
-                .is_some()
-            },
+        let options = format!(
+            "  module-config: \"validator iterator\"\n  qname-minimisation: no\n  val-log-level: 2\n  \
+             trust-anchor-signaling: no\n  root-key-sentinel: no\n{zone_conf}{stubs}"
         );
+        let (child, port) = spawn_unbound("unbound (validating)", &dir, &hints, &options);
         Validator { child, port, dir }
     }
 

@@ -5,7 +5,7 @@
 mod behaviours;
 mod lab;
 mod metrics;
-mod unbound;
+pub(crate) mod unbound;
 mod validation;
 
 use std::{thread, time::Duration};
