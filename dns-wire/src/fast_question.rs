@@ -179,7 +179,7 @@ pub enum Verdict {
     DropTooShort,
     /// A response aimed at us: drop.
     DropResponse,
-    /// A query whose QDCOUNT is not 1: drop.
+    /// A query with more than one question: drop.
     DropQdcount,
 }
 
@@ -274,8 +274,13 @@ pub fn header(msg: &Message, len: usize) -> Result<Header, Verdict> {
     }
     // QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
     let counts = msg.be64_at(4);
-    if counts >> 48 != 1 {
-        return Err(Verdict::DropQdcount);
+    match counts >> 48 {
+        1 => {}
+        // No question: a query for a server cookie (RFC 7873 5.4), or
+        // another opcode's message; userspace answers it (NOERROR with the
+        // cookie, NOTIMP, or FORMERR).
+        0 => return Err(Verdict::Pass),
+        _ => return Err(Verdict::DropQdcount),
     }
     let opcode_query = flags & wire::OPCODE_MASK == 0;
     let no_records = (counts >> 16) as u32 == 0;
@@ -651,7 +656,7 @@ mod tests {
         type Case<'a> = (&'a str, u16, u16, &'a [u8], &'a [u8], u16, Verdict);
         let cases: &[Case<'_>] = &[
             ("a response", 0x8000, 1, WWW, &[], 0, Verdict::DropResponse),
-            ("no question", 0, 0, WWW, &[], 0, Verdict::DropQdcount),
+            ("no question", 0, 0, WWW, &[], 0, Verdict::Pass),
             ("two questions", 0, 2, WWW, &[], 0, Verdict::DropQdcount),
             ("NOTIFY", 4 << 11, 1, WWW, &[], 0, Verdict::Pass),
             ("NSID", 0, 1, WWW, OPT_NSID, 1, Verdict::Pass),

@@ -74,12 +74,25 @@ pub enum QueryError {
         /// The query's flags, for the FORMERR response.
         flags: u16,
     },
-    /// QDCOUNT is not 1 (answer FORMERR, RFC 9619).
+    /// QDCOUNT is more than 1 (answer FORMERR, RFC 9619).
     QuestionCount {
         /// The query's ID.
         id: u16,
         /// The query's flags.
         flags: u16,
+    },
+    /// QDCOUNT is 0 and the rest reads well: with a COOKIE option, a query
+    /// for a server cookie (RFC 7873 5.4: NOERROR and the cookie); without
+    /// one, FORMERR.
+    NoQuestion {
+        /// The query's ID.
+        id: u16,
+        /// The query's flags.
+        flags: u16,
+        /// Its OPT record's parameters.
+        edns: Option<Edns>,
+        /// Its COOKIE option.
+        cookie: CookieOption,
     },
 }
 
@@ -100,19 +113,24 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, QueryError> {
     }
     let malformed = QueryError::Malformed { id, flags };
     let qdcount = u16::from_be_bytes([p[4], p[5]]);
-    if qdcount != 1 {
+    if qdcount > 1 {
         return Err(QueryError::QuestionCount { id, flags });
     }
     let ancount = u16::from_be_bytes([p[6], p[7]]);
     let nscount = u16::from_be_bytes([p[8], p[9]]);
     let arcount = u16::from_be_bytes([p[10], p[11]]);
 
-    let name_len = question_name_len(&p[HEADER_LEN..]).ok_or(malformed)?;
-    let qname = &p[HEADER_LEN..HEADER_LEN + name_len];
-    let at = HEADER_LEN + name_len;
-    let qtype = u16_at(p, at).ok_or(malformed)?;
-    let qclass = u16_at(p, at + 2).ok_or(malformed)?;
-    let question_end = at + 4;
+    // Without a question the records start at the header's end; the other
+    // fields stay empty and the query is returned as `NoQuestion`.
+    let (qname, qtype, qclass, question_end) = if qdcount == 0 {
+        (&p[HEADER_LEN..HEADER_LEN], 0, 0, HEADER_LEN)
+    } else {
+        let name_len = question_name_len(&p[HEADER_LEN..]).ok_or(malformed)?;
+        let at = HEADER_LEN + name_len;
+        let qtype = u16_at(p, at).ok_or(malformed)?;
+        let qclass = u16_at(p, at + 2).ok_or(malformed)?;
+        (&p[HEADER_LEN..at], qtype, qclass, at + 4)
+    };
 
     let extra = ancount.saturating_add(nscount).saturating_add(arcount);
     if extra > MAX_EXTRA_RECORDS {
@@ -137,6 +155,14 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, QueryError> {
     if at != p.len() {
         // Trailing garbage: Knot and NSD both refuse to guess.
         return Err(malformed);
+    }
+    if qdcount == 0 {
+        return Err(QueryError::NoQuestion {
+            id,
+            flags,
+            edns: query.edns,
+            cookie: query.cookie,
+        });
     }
     Ok(query)
 }
@@ -395,6 +421,44 @@ mod tests {
         assert!(matches!(
             parse(&buf[..len_of(WWW, &[])]),
             Err(QueryError::QuestionCount { .. })
+        ));
+    }
+
+    #[test]
+    fn no_question_is_read_for_its_cookie() {
+        // QDCOUNT 0, ARCOUNT 1: an OPT with a client cookie (RFC 7873 5.4).
+        let mut msg = [0u8; 35];
+        msg[..12].copy_from_slice(&[0xab, 0xcd, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 1]);
+        msg[12..27].copy_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8]);
+        msg[27..].copy_from_slice(b"clientck");
+        match parse(&msg) {
+            Err(QueryError::NoQuestion {
+                id: 0xabcd,
+                edns: Some(e),
+                cookie: CookieOption::Present(c),
+                ..
+            }) => {
+                assert_eq!(e.udp_payload, 1232);
+                assert_eq!(&c.client, b"clientck");
+            }
+            other => panic!("expected a cookie-only query, got {other:?}"),
+        }
+        // Header only: no OPT, no cookie.
+        let mut bare = [0u8; HEADER_LEN];
+        bare.copy_from_slice(&msg[..HEADER_LEN]);
+        bare[11] = 0;
+        assert!(matches!(
+            parse(&bare),
+            Err(QueryError::NoQuestion {
+                edns: None,
+                cookie: CookieOption::Absent,
+                ..
+            })
+        ));
+        // Records that do not read are malformed, as with a question.
+        assert!(matches!(
+            parse(&msg[..msg.len() - 1]),
+            Err(QueryError::Malformed { .. })
         ));
     }
 }

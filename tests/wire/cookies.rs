@@ -175,3 +175,20 @@ fn the_old_cookie_stays_valid_across_a_secret_rollover() {
     }
     assert_eq!(ask(&server, &renewed, &[]).rcode, "NOERROR");
 }
+
+#[test]
+fn a_query_without_a_question_gets_a_server_cookie() {
+    let server = start(&config(SECRET_A, None, false));
+    for transport in ["+notcp", "+tcp"] {
+        let r = server.dig(&["+header-only", &format!("+cookie={CLIENT}"), transport]);
+        assert_eq!(r.rcode, "NOERROR", "RFC 7873 5.4 {transport}:\n{r}");
+        assert_eq!(cookie(&r).len(), 48, "client and server cookie {transport}:\n{r}");
+        assert!(
+            r.text.contains("(good)"),
+            "dig finds its cookie echoed {transport}:\n{r}"
+        );
+    }
+    // Without a cookie it is a malformed query, as Knot and NSD answer it.
+    let r = server.dig(&["+header-only", "+nocookie"]);
+    assert_eq!(r.rcode, "FORMERR", "a bare header:\n{r}");
+}

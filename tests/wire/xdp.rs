@@ -1143,6 +1143,25 @@ fn xdp_issues_the_cookies_userspace_issues_and_honours_a_rollover() {
         echoed, renewed,
         "userspace echoes the cookie XDP made with the new secret"
     );
+
+    // A query for a server cookie alone, without a question (RFC 7873 5.4):
+    // XDP passes it (QDCOUNT 0 is not junk) and userspace answers NOERROR.
+    let (passed, dropped) = (server.counter(Stat::Pass), server.counter(Stat::DropQdcount));
+    let cookie_only = run(lab.client.exec("dig").args([
+        "+time=1",
+        "+tries=2",
+        "+header-only",
+        "+cookie=0102030405060708",
+        &format!("@{xdp}"),
+        "-p",
+        &XDP_PORT.to_string(),
+    ]));
+    assert!(
+        cookie_only.contains("status: NOERROR") && cookie_only.contains("(good)"),
+        "a cookie for a query without a question, through the XDP port:\n{cookie_only}"
+    );
+    assert_eq!(server.counter(Stat::DropQdcount), dropped, "not dropped as junk");
+    assert!(server.counter(Stat::Pass) > passed, "passed to userspace");
 }
 
 #[test]

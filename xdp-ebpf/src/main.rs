@@ -65,8 +65,12 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     if u16::from_be_bytes([head[2], head[3]]) & FLAG_QR != 0 {
         return Ok(drop(ctx, Stat::DropResponse));
     }
-    if u16::from_be_bytes([head[4], head[5]]) != 1 {
-        return Ok(drop(ctx, Stat::DropQdcount));
+    match u16::from_be_bytes([head[4], head[5]]) {
+        1 => {}
+        // No question: a query for a server cookie (RFC 7873 5.4) or another
+        // opcode's message, which userspace answers (NOERROR, NOTIMP, FORMERR).
+        0 => return Ok(pass(ctx, Stat::Pass)),
+        _ => return Ok(drop(ctx, Stat::DropQdcount)),
     }
     // What the stack would refuse, before anything is answered (after the
     // drops above, so that junk costs what it did).

@@ -16,6 +16,21 @@ pub(crate) fn header_only(out: &mut Vec<u8>, id: u16, query_flags: u16, code: u1
     Writer::new(out, usize::MAX, id, response_flags(query_flags) | code, None).finish();
 }
 
+/// A response without a question to a query without one: the header and,
+/// when the query had EDNS, our OPT record (the caller adds the cookie).
+pub(crate) fn no_question(
+    out: &mut Vec<u8>,
+    id: u16,
+    query_flags: u16,
+    edns: Option<Edns>,
+    code: u16,
+    identity: &Identity,
+) {
+    let mut w = Writer::new(out, usize::MAX, id, response_flags(query_flags) | (code & 0x0f), None);
+    finish_with_edns(&mut w, edns, code, identity, None);
+    w.finish();
+}
+
 /// Starts a response to `q` with the question echoed.
 pub(crate) fn start<'b>(out: &'b mut Vec<u8>, q: &Query<'_>, code: u16, aa: bool, limit: usize) -> Writer<'b> {
     let mut flags = response_flags(q.flags) | (code & 0x0f);

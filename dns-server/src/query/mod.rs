@@ -141,6 +141,16 @@ impl Responder<'_> {
                 self.stats.count_rcode(code);
                 return Ok(Reply::Ready);
             }
+            Err(QueryError::NoQuestion {
+                id,
+                flags,
+                edns,
+                cookie,
+            }) => {
+                let code = self.no_question(id, flags, edns, &cookie, asker, transport, out);
+                self.stats.count_rcode(code);
+                return Ok(Reply::Ready);
+            }
         };
         let cookie = Judged::new(&q.cookie, asker, self.stats);
         // Room for the cookie, added after the response is written (and cached).
@@ -153,6 +163,41 @@ impl Responder<'_> {
             }
             None => Ok(Reply::Recurse(Pending::new(&q, limit).with_cookie(cookie))),
         }
+    }
+
+    /// A query without a question. With EDNS and a client cookie it asks
+    /// for a server cookie (RFC 7873 5.4): NOERROR and the cookie option,
+    /// or BADCOOKIE over UDP when `require_cookies` turns it away. An opcode
+    /// we lack is NOTIMP (the opcode before the counts, as NSD and Knot); a
+    /// malformed cookie FORMERR with OPT; anything else FORMERR, header only.
+    #[allow(clippy::too_many_arguments)]
+    fn no_question(
+        &self,
+        id: u16,
+        flags: u16,
+        edns: Option<query::Edns>,
+        cookie: &dns_wire::cookie::CookieOption,
+        asker: Option<&Asker<'_>>,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> u16 {
+        if (flags & OPCODE_MASK) >> 11 != u16::from(opcode::QUERY) {
+            encode::header_only(out, id, flags, rcode::NOTIMP);
+            return rcode::NOTIMP;
+        }
+        let Some(edns) = edns else {
+            encode::header_only(out, id, flags, rcode::FORMERR);
+            return rcode::FORMERR;
+        };
+        let judged = Judged::new(cookie, asker, self.stats);
+        let code = match judged {
+            Judged::Echo { .. } if transport == Transport::Udp && judged.is_turned_away() => rcode::BADCOOKIE,
+            Judged::Echo { .. } => rcode::NOERROR,
+            Judged::None | Judged::Malformed => rcode::FORMERR,
+        };
+        encode::no_question(out, id, flags, Some(edns), code, self.identity);
+        judged.append(out);
+        code
     }
 
     /// Builds the response and returns its RCODE, or `None` when the query is to be resolved.

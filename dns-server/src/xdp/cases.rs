@@ -194,6 +194,8 @@ pub(crate) fn cases(cookie_secret: &[u8; 16]) -> Vec<Case> {
     response[2] |= 0x80;
     let mut no_question = www();
     no_question[5] = 0;
+    let mut two_questions = www();
+    two_questions[5] = 2;
     let mut notify = www();
     notify[2] = 4 << 3;
     let client_cookie = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -330,7 +332,9 @@ pub(crate) fn cases(cookie_secret: &[u8; 16]) -> Vec<Case> {
             Pass(Stat::Pass),
         ),
         timed("a response", udp4(response), Drop(Stat::DropResponse)),
-        case("QDCOUNT 0", udp6(no_question), Drop(Stat::DropQdcount)),
+        // A cookie query (RFC 7873 5.4) or another opcode's message: userspace's.
+        case("QDCOUNT 0", udp6(no_question), Pass(Stat::Pass)),
+        case("QDCOUNT 2", udp6(two_questions), Drop(Stat::DropQdcount)),
         case("11 bytes", udp4(www()[..11].to_vec()), Drop(Stat::DropTooShort)),
         case("empty", udp6(vec![]), Drop(Stat::DropTooShort)),
         timed(

@@ -193,7 +193,8 @@ pub enum Stat {
     DropTooShort,
     /// A response (QR=1) aimed at us: dropped.
     DropResponse,
-    /// QDCOUNT is not 1: dropped.
+    /// More than one question (QDCOUNT 0 is passed: a query for a server
+    /// cookie, or another opcode's): dropped.
     DropQdcount,
     /// An IPv4 first fragment to our port: dropped.
     DropFragment,

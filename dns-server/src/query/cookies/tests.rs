@@ -367,3 +367,49 @@ fn a_reload_keeps_a_random_secret_and_takes_a_configured_one() {
         )
     );
 }
+
+/// A query without a question: only an OPT record, with `cookie` when given
+/// (RFC 7873 5.4).
+fn cookie_query(cookie: Option<&[u8]>) -> Vec<u8> {
+    let mut q = test_support::Query::new("www.example.com.", 1).id(0x1234).edns(1232);
+    if let Some(cookie) = cookie {
+        q = q.option(edns_option::COOKIE, cookie);
+    }
+    test_support::Query { qname: None, ..q }.to_wire()
+}
+
+#[test]
+fn a_query_without_a_question_gets_a_server_cookie() {
+    let rig = Rig::new();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let response = rig.respond(&cookie_query(Some(&CLIENT_COOKIE)), transport, &secrets(false));
+        assert_eq!(rcode_of(&response), rcode::NOERROR, "RFC 7873 5.4 over {transport:?}");
+        assert_eq!(
+            &response[4..12],
+            &[0, 0, 0, 0, 0, 0, 0, 1],
+            "no question, no records, the OPT"
+        );
+        assert_eq!(cookie_of(&response), Some(our_cookie(&CLIENT_COOKIE, NOW, &SECRET)));
+    }
+    assert_eq!(rig.count(|s| &s.cookies_absent), 2);
+    // With the server cookie it got: still NOERROR, the cookie confirmed.
+    let ours = our_cookie(&CLIENT_COOKIE, NOW, &SECRET);
+    let response = rig.respond(&cookie_query(Some(&ours)), Transport::Udp, &secrets(true));
+    assert_eq!(rcode_of(&response), rcode::NOERROR);
+    assert_eq!(cookie_of(&response), Some(ours));
+    // Required and without a valid one: BADCOOKIE over UDP, with a cookie to retry with.
+    let response = rig.respond(&cookie_query(Some(&CLIENT_COOKIE)), Transport::Udp, &secrets(true));
+    assert_eq!(rcode_of(&response), rcode::BADCOOKIE);
+    assert_eq!(cookie_of(&response), Some(our_cookie(&CLIENT_COOKIE, NOW, &SECRET)));
+    // No cookie, or a malformed one: FORMERR (with OPT, since the query had one).
+    for (what, cookie) in [("no cookie", None), ("a malformed cookie", Some(&[7u8; 5][..]))] {
+        let response = rig.respond(&cookie_query(cookie), Transport::Udp, &secrets(false));
+        assert_eq!(rcode_of(&response), rcode::FORMERR, "{what}");
+        assert!(opt_rdlen_at(&response).is_some(), "{what}: FORMERR with OPT");
+        assert_eq!(cookie_of(&response), None, "{what}");
+    }
+    assert!(
+        rig.sink.0.lock().expect("lock").is_empty(),
+        "nothing offered to the fast path"
+    );
+}
