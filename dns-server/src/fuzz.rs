@@ -107,6 +107,7 @@ fn answer(catalog: &Catalog, query: &[u8], transport: Transport) -> Option<Vec<u
         identity: identity(),
         stats: &stats,
         fast_path: &NoFastPath,
+        secondaries: None,
     };
     let mut out = Vec::new();
     responder.respond(query, transport, &mut out).ok()?;

@@ -450,7 +450,8 @@ struct Edns {
 }
 
 /// Reads the OPT record at `at`, which must end the message.
-/// `None` for what userspace must handle: other EDNS versions, NSID, a
+/// `None` for what userspace must handle: other EDNS versions, NSID and
+/// EXPIRE (their values are per server and per moment, never cached), a
 /// COOKIE option of a length other than 8 or 24 (malformed, or a server
 /// cookie that cannot be ours) or a second one, odd layouts.
 #[inline(always)]
@@ -485,7 +486,7 @@ fn opt(msg: &Message, len: usize, at: usize) -> Option<Edns> {
         let option = msg.be64_at(o) >> 32;
         let code = (option >> 16) as u16;
         let option_len = (option & 0xffff) as usize;
-        if code == edns_option::NSID {
+        if code == edns_option::NSID || code == edns_option::EXPIRE {
             return None;
         }
         if code == edns_option::COOKIE {
@@ -678,6 +679,8 @@ mod tests {
             ("COOKIE of 41 bytes", with_options(&[(10, &cookie(41))])),
             ("two COOKIEs", with_options(&[(10, &cookie(8)), (10, &cookie(8))])),
             ("NSID after a COOKIE", with_options(&[(10, &cookie(8)), (3, &[])])),
+            ("EXPIRE (RFC 7314)", with_options(&[(9, &[])])),
+            ("EXPIRE after a COOKIE", with_options(&[(10, &cookie(8)), (9, &[])])),
         ];
         for (what, (mut m, len)) in refused {
             assert_eq!(parse(&mut m, len), Err(Verdict::Pass), "{what}");

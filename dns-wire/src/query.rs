@@ -26,6 +26,8 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// The client asked for our NSID (RFC 5001).
     pub nsid: bool,
+    /// The client asked for the zone's EXPIRE (RFC 7314).
+    pub expire: bool,
 }
 
 /// A well-formed query, borrowed from the packet it was parsed from.
@@ -231,6 +233,7 @@ fn read_record(p: &[u8], at: usize, in_additional: bool, q: &mut Query<'_>) -> O
                 version: (ttl_hi & 0xff) as u8,
                 dnssec_ok: ttl_lo & EDNS_DO != 0,
                 nsid: options.nsid,
+                expire: options.expire,
             });
             q.cookie = options.cookie;
         }
@@ -243,6 +246,7 @@ fn read_record(p: &[u8], at: usize, in_additional: bool, q: &mut Query<'_>) -> O
 /// The EDNS options the server acts on.
 struct Options {
     nsid: bool,
+    expire: bool,
     cookie: CookieOption,
 }
 
@@ -250,6 +254,7 @@ struct Options {
 fn read_options(mut options: &[u8]) -> Option<Options> {
     let mut found = Options {
         nsid: false,
+        expire: false,
         cookie: CookieOption::Absent,
     };
     for _ in 0..MAX_EDNS_OPTIONS {
@@ -261,6 +266,7 @@ fn read_options(mut options: &[u8]) -> Option<Options> {
         let data = options.get(4..4 + len)?;
         match code {
             edns_option::NSID => found.nsid = true,
+            edns_option::EXPIRE => found.expire = true,
             edns_option::COOKIE if found.cookie == CookieOption::Absent => {
                 found.cookie = match Cookie::parse(data) {
                     Some(cookie) => CookieOption::Present(cookie),
@@ -328,7 +334,16 @@ mod tests {
         let edns = q.edns.expect("OPT is seen");
         assert_eq!(edns.udp_payload, 1232);
         assert!(edns.dnssec_ok && edns.nsid);
+        assert!(!edns.expire, "expected no EXPIRE without the option");
         assert_eq!(edns.version, 0);
+    }
+
+    #[test]
+    fn the_expire_option_is_flagged() {
+        let opt: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 4, 0, 9, 0, 0];
+        let buf = query(WWW, 6, opt, 1);
+        let q = parse(&buf[..len_of(WWW, opt)]).expect("an EXPIRE query parses");
+        assert!(q.edns.expect("OPT").expire, "expected EXPIRE (RFC 7314) to be flagged");
     }
 
     #[test]

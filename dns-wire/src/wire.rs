@@ -128,6 +128,8 @@ pub mod class {
 pub mod edns_option {
     /// Name server identifier (RFC 5001).
     pub const NSID: u16 = 3;
+    /// The zone's remaining expire time (RFC 7314).
+    pub const EXPIRE: u16 = 9;
     /// DNS cookie (RFC 7873).
     pub const COOKIE: u16 = 10;
     /// Extended DNS error (RFC 8914).

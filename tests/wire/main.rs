@@ -20,6 +20,7 @@ mod reload;
 mod secondary;
 mod sidecar;
 mod sidecar_ctl;
+mod sidecar_freshness;
 mod tcp_pressure;
 mod transfer;
 mod udp_tcp;

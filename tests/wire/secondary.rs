@@ -191,6 +191,24 @@ fn a_zone_not_refreshed_within_expire_answers_servfail() {
     wait_for(&server, Duration::from_secs(15), "the first AXFR", || {
         soa_of(&server) == Some(1)
     });
+    // RFC 7314 3 in an ordinary SOA answer: Knot (the primary) sends the SOA's
+    // expire, we (a secondary) the time left, which is no more than that.
+    let knot_says = try_dig("127.0.0.1", knot.port, &[ORIGIN, "SOA", "+expire"]).expect("Knot answers");
+    assert_eq!(expire_option(&knot_says.text), Some(4), "{}", knot_says.text);
+    let ours = server.dig(&[ORIGIN, "SOA", "+expire"]);
+    let left = expire_option(&ours.text).unwrap_or_else(|| panic!("expected EXPIRE in our SOA answer: {}", ours.text));
+    assert!(
+        left <= 4,
+        "expected at most the SOA's 4 s left, got {left}: {}",
+        ours.text
+    );
+    let plain = server.dig(&[ORIGIN, "SOA"]);
+    assert_eq!(
+        expire_option(&plain.text),
+        None,
+        "EXPIRE only when asked: {}",
+        plain.text
+    );
     knot.stop();
     let took = wait_for(&server, Duration::from_secs(10), "SERVFAIL once expired", || {
         try_dig("127.0.0.1", server.port, &["www.xfr.test.", "A"]).is_some_and(|r| r.rcode == "SERVFAIL")
@@ -209,6 +227,24 @@ fn a_zone_not_refreshed_within_expire_answers_servfail() {
         let zone = status.zones.iter().find(|z| z.origin == ORIGIN).expect("zone");
         zone.state == "expired" && zone.secondary.as_ref().is_some_and(|s| s.expired)
     });
+}
+
+/// The EXPIRE option's seconds as `dig +expire` prints them (`; EXPIRE: 4 (4 seconds)`).
+pub(crate) fn expire_option(dig_text: &str) -> Option<u32> {
+    let line = dig_text.lines().find(|l| l.starts_with("; EXPIRE:"))?;
+    line["; EXPIRE:".len()..].split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn a_zone_we_are_primary_of_answers_expire_with_its_soa_expire() {
+    let server = Server::builder().start();
+    let r = server.dig(&["example.com.", "SOA", "+expire"]);
+    assert_eq!(
+        expire_option(&r.text),
+        Some(1_209_600),
+        "the built-in SOA's expire: {}",
+        r.text
+    );
 }
 
 fn notify(server: &Server, source: &str, zone: &str, extra: &[&str]) -> Response {

@@ -54,11 +54,15 @@ pub(crate) fn edns_len(edns: Option<Edns>, identity: &Identity) -> usize {
     }
 }
 
+/// Bytes an EXPIRE option takes (RFC 7314 2: code, length, four bytes of seconds).
+const EXPIRE_LEN: usize = 8;
+
 /// Appends the OPT record when the query had one: our payload size, the
 /// upper RCODE bits, DO echoed (RFC 3225), NSID when asked (RFC 5001), and
 /// an extended error (RFC 8914) when given.
+/// (EXPIRE, RFC 7314, only answers to SOA queries carry: see [`answer`].)
 pub(crate) fn finish_with_opt(w: &mut Writer<'_>, q: &Query<'_>, code: u16, identity: &Identity, ede: Option<u16>) {
-    finish_with_edns(w, q.edns, code, identity, ede);
+    finish_with_edns(w, q.edns, code, identity, ede, None);
 }
 
 /// As [`finish_with_opt`], from the query's EDNS parameters alone.
@@ -68,12 +72,14 @@ pub(crate) fn finish_with_edns(
     code: u16,
     identity: &Identity,
     ede: Option<u16>,
+    expire: Option<u32>,
 ) {
     let Some(edns) = edns else { return };
     w.set_limit(usize::MAX);
     let nsid = identity.identity.as_bytes();
     let ede = ede.map(u16::to_be_bytes);
-    let mut options: [(u16, &[u8]); 2] = [(0, &[]); 2];
+    let expire = expire.map(u32::to_be_bytes);
+    let mut options: [(u16, &[u8]); 3] = [(0, &[]); 3];
     let mut count = 0;
     if edns.nsid {
         options[count] = (edns_option::NSID, nsid);
@@ -81,6 +87,10 @@ pub(crate) fn finish_with_edns(
     }
     if let Some(ede) = &ede {
         options[count] = (edns_option::EDE, ede);
+        count += 1;
+    }
+    if let Some(expire) = &expire {
+        options[count] = (edns_option::EXPIRE, expire);
         count += 1;
     }
     w.opt(
@@ -91,9 +101,17 @@ pub(crate) fn finish_with_edns(
     );
 }
 
-/// Writes `answer`; returns whether the response had to be truncated.
-pub(crate) fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limit: usize, identity: &Identity) -> bool {
-    let reserve = opt_len(q, identity);
+/// Writes `answer`, with the EXPIRE option (RFC 7314) when given; returns
+/// whether the response had to be truncated.
+pub(crate) fn answer(
+    out: &mut Vec<u8>,
+    q: &Query<'_>,
+    answer: &Answer<'_>,
+    limit: usize,
+    identity: &Identity,
+    expire: Option<u32>,
+) -> bool {
+    let reserve = opt_len(q, identity) + if expire.is_some() { EXPIRE_LEN } else { 0 };
     let mut w = start(
         out,
         q,
@@ -130,7 +148,7 @@ pub(crate) fn answer(out: &mut Vec<u8>, q: &Query<'_>, answer: &Answer<'_>, limi
             }
         }
     }
-    finish_with_opt(&mut w, q, answer.rcode, identity, None);
+    finish_with_edns(&mut w, q.edns, answer.rcode, identity, None, expire);
     w.finish();
     truncated
 }

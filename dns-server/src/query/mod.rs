@@ -86,6 +86,9 @@ pub(crate) struct Responder<'c> {
     pub stats: &'c Stats,
     /// Told of each answer newly cached (the XDP fast path copies it).
     pub fast_path: &'c dyn FastPathSink,
+    /// The secondary zones, for the time each has left in an EDNS EXPIRE
+    /// answer (RFC 7314 3); without them every zone answers as its primary.
+    pub secondaries: Option<&'c crate::secondary::Registry>,
 }
 
 impl Responder<'_> {
@@ -248,8 +251,8 @@ impl Responder<'_> {
             _ => return Some(self.error(q, rcode::REFUSED, limit, out)),
         }
 
-        // ANY differs between UDP and TCP; NSID carries per-query options.
-        let cacheable = q.qtype != rtype::ANY && q.edns.is_none_or(|e| !e.nsid);
+        // ANY differs between UDP and TCP; NSID and EXPIRE carry per-query options.
+        let cacheable = q.qtype != rtype::ANY && q.edns.is_none_or(|e| !e.nsid && !e.expire);
         let key = cacheable.then(|| Key::new(q));
         let lowered;
         let lower = match &key {
@@ -282,7 +285,10 @@ impl Responder<'_> {
 
         let dnssec_ok = q.edns.is_some_and(|e| e.dnssec_ok);
         let answer = authority::lookup(&version.zone, q.qname, q.qtype, dnssec_ok, transport == Transport::Udp);
-        let truncated = encode::answer(out, q, &answer, limit, self.identity);
+        // RFC 7314 3: an SOA query asking EXPIRE gets the zone's (never cached: it counts down).
+        let expire = (q.qtype == rtype::SOA && answer.authoritative && q.edns.is_some_and(|e| e.expire))
+            .then(|| crate::transfer::expire::value(self.secondaries, &version.zone));
+        let truncated = encode::answer(out, q, &answer, limit, self.identity, expire);
         if truncated {
             Stats::bump(&self.stats.truncated);
         } else if let Some(key) = &key
@@ -390,6 +396,7 @@ impl Shared {
             identity: &self.identity,
             stats: &self.stats,
             fast_path: &*self.fast_path,
+            secondaries: Some(&*self.secondaries),
         };
         let mut reply = responder.respond_to(packet, transport, Some(&asker), may_recurse, out)?;
         if signed::refused_as_signed(out) {

@@ -74,7 +74,7 @@ impl Pending {
             && !checking_disabled
         {
             let mut w = self.start(out, rcode::SERVFAIL, identity);
-            encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, Some(code));
+            encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, Some(code), None);
             w.finish();
             self.cookie.append(out);
             return;
@@ -111,7 +111,7 @@ impl Pending {
                 }
             }
         }
-        encode::finish_with_edns(&mut w, self.edns, resolution.rcode, identity, None);
+        encode::finish_with_edns(&mut w, self.edns, resolution.rcode, identity, None, None);
         w.finish();
         self.cookie.append(out);
     }
@@ -119,7 +119,7 @@ impl Pending {
     /// Writes SERVFAIL.
     pub(crate) fn write_servfail(&self, out: &mut Vec<u8>, identity: &Identity) {
         let mut w = self.start(out, rcode::SERVFAIL, identity);
-        encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, None);
+        encode::finish_with_edns(&mut w, self.edns, rcode::SERVFAIL, identity, None, None);
         w.finish();
         self.cookie.append(out);
     }

@@ -8,7 +8,7 @@ use hickory_proto::{
 };
 
 use super::{Identity, Responder, Transport};
-use crate::{catalog::Catalog, stats::Stats, zone::load};
+use crate::{catalog::Catalog, secondary::serial::Timers, stats::Stats, zone::load};
 
 fn identity() -> Identity {
     Identity {
@@ -45,6 +45,7 @@ fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec
         identity: &ident,
         stats: &stats,
         fast_path: &crate::fast_path::NoFastPath,
+        secondaries: None,
     };
     let mut out = Vec::new();
     responder.respond(packet, transport, &mut out).ok().map(|()| out)
@@ -300,6 +301,67 @@ fn nsid_is_sent_when_asked() {
     );
 }
 
+/// The EXPIRE option's value in a response (RFC 7314), read as our secondary reads a primary's.
+fn expire_in(bytes: &[u8]) -> Option<u32> {
+    use crate::message::{Section, read};
+    decode(bytes);
+    let head = read::head(bytes, usize::from(u16::MAX)).expect("a response");
+    let mut expire = None;
+    head.each_record(bytes, |r| {
+        if r.section == Section::Additional && r.rtype == dns_wire::wire::rtype::OPT {
+            expire = crate::secondary::client::expire_option(r.rdata);
+        }
+        Ok::<(), read::ReadError>(())
+    })
+    .expect("records read");
+    expire
+}
+
+#[test]
+fn an_soa_query_asking_expire_gets_the_zones_expire() {
+    let c = catalog();
+    let mut packet = query("example.com.", RecordType::SOA, DNSClass::IN, Some(1232));
+    // Append an empty EXPIRE option (RFC 7314 2) to the OPT record, the packet's last record.
+    let rdlen_at = packet.len() - 2;
+    packet[rdlen_at..].copy_from_slice(&4u16.to_be_bytes());
+    packet.extend_from_slice(&[0, 9, 0, 0]);
+    let soa = Timers::of_soa(
+        c.zones()
+            .next()
+            .unwrap()
+            .version
+            .as_ref()
+            .unwrap()
+            .zone
+            .soa()
+            .rdatas()
+            .next()
+            .unwrap(),
+    )
+    .expect("the built-in SOA");
+    for round in ["first", "second, after the plain query was cached"] {
+        let bytes = respond(&c, &packet, Transport::Udp).expect("answered");
+        assert_eq!(
+            expire_in(&bytes),
+            Some(soa.expire.as_secs() as u32),
+            "{round}: expected the SOA's expire, as a primary sends it"
+        );
+        let plain = query("example.com.", RecordType::SOA, DNSClass::IN, Some(1232));
+        let bytes = respond(&c, &plain, Transport::Udp).expect("answered");
+        assert_eq!(expire_in(&bytes), None, "expected no EXPIRE when not asked");
+    }
+    let mut a = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));
+    let rdlen_at = a.len() - 2;
+    a[rdlen_at..].copy_from_slice(&4u16.to_be_bytes());
+    a.extend_from_slice(&[0, 9, 0, 0]);
+    let bytes = respond(&c, &a, Transport::Udp).expect("answered");
+    assert_eq!(
+        expire_in(&bytes),
+        None,
+        "expected EXPIRE only in answers to SOA queries"
+    );
+}
+
 #[test]
 fn any_over_udp_is_one_rrset_even_at_a_wildcard() {
     let c = catalog();
@@ -354,6 +416,7 @@ fn each_newly_cached_answer_is_offered_to_the_fast_path_once() {
         identity: &ident,
         stats: &stats,
         fast_path: &sink,
+        secondaries: None,
     };
     let mut out = Vec::new();
     let packet = query("WWW.example.com.", RecordType::A, DNSClass::IN, None);

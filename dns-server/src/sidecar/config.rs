@@ -50,6 +50,16 @@
 //! timeout_ms = 50
 //! rise = 3
 //! fall = 3
+//!
+//! [[sidecar.check]]                # a secondary zone's freshness against its primary
+//! name = "example-fresh"
+//! kind = "zone-freshness"          # also reports "example-fresh:primary" (shared)
+//! zone = "example.com."
+//! primaries = ["192.0.2.1:53"]     # tried in order
+//! tsig = { name = "xfr-key", algorithm = "hmac-sha256", secret = "BASE64" }   # optional
+//! servers = []                     # our server: default port 53 on every prefix's address
+//! max_lag_serial = 0               # behind by at most this many serials is fresh
+//! max_lag_seconds = 60             # behind for at most this long is fresh
 //! ```
 
 use std::{
@@ -341,6 +351,47 @@ pub enum CheckKind {
         /// The interface.
         interface: String,
     },
+    /// A zone's serial here against its primary's (see `sidecar::freshness`):
+    /// stale or expired here is local; no primary answering is shared, and
+    /// reported by a second check named `NAME:primary`.
+    ZoneFreshness {
+        /// The zone's origin.
+        zone: String,
+        /// Our server's addresses; empty means port 53 on each prefix's address.
+        #[serde(default)]
+        servers: Vec<SocketAddr>,
+        /// The zone's primaries, asked in order.
+        primaries: Vec<SocketAddr>,
+        /// The key the primaries want, if any.
+        tsig: Option<TsigSpec>,
+        /// Serials our copy may be behind and still count as fresh.
+        #[serde(default)]
+        max_lag_serial: u32,
+        /// Seconds our copy may be behind and still count as fresh (time for NOTIFY and a transfer).
+        #[serde(default = "default_max_lag_seconds")]
+        max_lag_seconds: u64,
+    },
+}
+
+/// A TSIG key written into a check (as in the server's `[[tsig]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TsigSpec {
+    /// The key's name.
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384`, `hmac-sha512` or `hmac-sha1`.
+    pub algorithm: String,
+    /// The secret, base64.
+    pub secret: String,
+}
+
+fn default_max_lag_seconds() -> u64 {
+    60
+}
+
+/// The name of the shared check a zone-freshness check `name` adds.
+pub(crate) fn primary_check_name(name: &str) -> String {
+    format!("{name}:primary")
 }
 
 fn default_qtype() -> String {
@@ -514,6 +565,18 @@ impl SidecarConfig {
                     check.name
                 ));
             }
+            if let CheckKind::ZoneFreshness { .. } = &check.kind {
+                if check.scope == Scope::Shared {
+                    return Err(format!(
+                        "check {:?}: a zone-freshness check is local; its primaries' side is \
+                         reported as the shared check {:?}",
+                        check.name,
+                        primary_check_name(&check.name)
+                    ));
+                }
+                super::freshness::Freshness::new(&check.kind, Vec::new())
+                    .map_err(|e| format!("check {:?}: {e}", check.name))?;
+            }
             if let CheckKind::Process {
                 pid_file: None,
                 process: None,
@@ -598,6 +661,46 @@ unknown_key = "x"
         assert!(
             message.contains("line"),
             "expected the error to name a line, got {message}"
+        );
+    }
+
+    #[test]
+    fn a_zone_freshness_check_parses_local_with_a_primary() {
+        let text = r#"
+[sidecar]
+speaker = "dry-run"
+prefixes = ["203.0.113.53/32"]
+[[sidecar.check]]
+name = "fresh"
+kind = "zone-freshness"
+zone = "example.com."
+primaries = ["192.0.2.1:53"]
+tsig = { name = "xfr-key", algorithm = "hmac-sha256", secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ=" }
+max_lag_serial = 1
+"#;
+        let config = SidecarConfig::parse(text).unwrap_or_else(|e| panic!("expected the check to parse: {e}"));
+        let CheckKind::ZoneFreshness { max_lag_seconds, .. } = &config.checks[0].kind else {
+            panic!("expected a zone-freshness check, got {:?}", config.checks[0].kind);
+        };
+        assert_eq!(*max_lag_seconds, 60, "expected a minute of grace by default");
+        assert_eq!(
+            config.checks[0].scope,
+            Scope::Local,
+            "expected the check itself to be local"
+        );
+        assert_eq!(primary_check_name("fresh"), "fresh:primary");
+        let shared = text.replace(
+            "kind = \"zone-freshness\"",
+            "kind = \"zone-freshness\"\nscope = \"shared\"",
+        );
+        assert!(
+            SidecarConfig::parse(&shared).is_err(),
+            "expected scope = shared to be refused: the shared side is its own check"
+        );
+        let no_primary = text.replace("primaries = [\"192.0.2.1:53\"]", "primaries = []");
+        assert!(
+            SidecarConfig::parse(&no_primary).is_err(),
+            "expected a primary to be required"
         );
     }
 

@@ -146,6 +146,9 @@ pub(super) fn status(snapshot: serde_json::Value, prefixes: Vec<String>, mainten
         let name = check["name"].as_str().unwrap_or("?");
         let status = check["status"].as_str().unwrap_or("?");
         text.push_str(&format!("check {name}: {status}"));
+        if let Some(detail) = check["detail"].as_str() {
+            text.push_str(&format!(" [{detail}]"));
+        }
         if let Some(error) = check["last_error"].as_str() {
             text.push_str(&format!(" ({error})"));
         }

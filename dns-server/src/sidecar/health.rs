@@ -26,6 +26,9 @@ pub(crate) struct Tracker {
     pub status: Status,
     /// The latest probe's error, if it failed.
     pub last_error: Option<String>,
+    /// What the latest probe saw, when the check says (a zone's serials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     #[serde(skip)]
     rise: u32,
     #[serde(skip)]
@@ -44,6 +47,7 @@ impl Tracker {
             scope,
             status: Status::Down,
             last_error: Some("starting: not yet risen".to_string()),
+            detail: None,
             rise: rise.max(1),
             fall: fall.max(1),
             successes: 0,

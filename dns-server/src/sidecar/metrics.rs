@@ -31,6 +31,8 @@ struct Inner {
     /// By (from, to).
     transitions: BTreeMap<(String, String), u64>,
     speaker_errors: u64,
+    /// By (zone-freshness check, "ours" or "primary"): the serial last seen.
+    zone_serials: BTreeMap<(String, &'static str), u32>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -77,6 +79,16 @@ impl SidecarMetrics {
         let mut inner = self.lock();
         *inner.transitions.entry((from.to_string(), to.to_string())).or_default() += 1;
         inner.state = to.to_string();
+    }
+
+    /// A zone-freshness probe's serials; one that did not answer keeps its last value.
+    pub(crate) fn zone_serials(&self, check: &str, ours: Option<u32>, primary: Option<u32>) {
+        let mut inner = self.lock();
+        for (source, serial) in [("ours", ours), ("primary", primary)] {
+            if let Some(serial) = serial {
+                inner.zone_serials.insert((check.to_string(), source), serial);
+            }
+        }
     }
 
     /// The speaker refused a change or could not be reconciled.
@@ -140,6 +152,19 @@ impl prometheus_client::collector::Collector for Collector {
             "dns_server_sidecar_probes",
             "Probes run, by check and result.",
             probes,
+        )?;
+        gauge(
+            &mut e,
+            "dns_server_sidecar_zone_serial",
+            "Each zone-freshness check's serials as last seen: ours (what this PoP serves) and the primary's.",
+            inner
+                .zone_serials
+                .iter()
+                .map(|((check, source), serial)| {
+                    let labels: Labels = vec![("check", check.clone()), ("source", source.to_string())];
+                    (labels, f64::from(*serial))
+                })
+                .collect::<Vec<_>>(),
         )?;
         counter(
             &mut e,

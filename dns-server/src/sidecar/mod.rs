@@ -1,7 +1,8 @@
 //! The anycast health sidecar: checks this PoP, and announces, drains or withdraws its prefixes through BGP.
 //!
 //! - [`config`]: the `[sidecar]` file; `probe`: one DNS, process or XDP probe;
-//!   `health`: rise/fall hysteresis per check.
+//!   `freshness`: a zone's serial against its primary's (local and shared
+//!   verdicts); `health`: rise/fall hysteresis per check.
 //! - `state`: the up/drain/down/maintenance machine and its rule
 //!   (shared check failures drain, never withdraw); `maintenance`: the operator's file.
 //! - `speaker`: BIRD (`bird`), GoBGP (`gobgp`) or dry run.
@@ -12,6 +13,7 @@
 pub(crate) mod bird;
 pub mod config;
 mod control;
+mod freshness;
 mod gobgp;
 mod health;
 mod maintenance;

@@ -1,4 +1,4 @@
-//! One probe of each kind of check: a DNS query, a process lookup, an XDP attachment.
+//! One probe of each kind of check: a DNS query, a process lookup, an XDP attachment, a zone's freshness.
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -8,7 +8,7 @@ use hickory_proto::{
 };
 use tokio::{net::UdpSocket, process::Command, time::timeout};
 
-use super::config::CheckKind;
+use super::{config::CheckKind, freshness::Freshness};
 
 /// Why a probe failed; the text goes to logs and the state file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,73 @@ pub(crate) struct ProbeError(pub String);
 
 fn fail<T>(message: impl Into<String>) -> Result<T, ProbeError> {
     Err(ProbeError(message.into()))
+}
+
+/// What one probe of a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Probed {
+    /// The check's own result.
+    pub result: Result<(), ProbeError>,
+    /// A zone-freshness check's shared side (its `NAME:primary` check).
+    pub shared: Option<Result<(), ProbeError>>,
+    /// What was seen, for the status (a zone-freshness check's serials).
+    pub detail: Option<String>,
+    /// A zone-freshness check's serials: ours and the primary's, when each answered.
+    pub serials: Option<(Option<u32>, Option<u32>)>,
+}
+
+/// A check's prober: most kinds keep nothing between probes; a
+/// zone-freshness check remembers since when it has been behind.
+#[derive(Debug)]
+pub(crate) enum Prober {
+    /// A DNS, process or XDP check.
+    Once {
+        /// What is checked.
+        kind: CheckKind,
+        /// The addresses a DNS check queries.
+        servers: Vec<SocketAddr>,
+    },
+    /// A zone-freshness check.
+    Fresh(Freshness),
+}
+
+impl Prober {
+    /// The prober for `kind`; `servers` are our server's addresses (already defaulted).
+    pub(crate) fn new(kind: &CheckKind, servers: Vec<SocketAddr>) -> Result<Prober, String> {
+        Ok(match kind {
+            CheckKind::ZoneFreshness { .. } => Prober::Fresh(Freshness::new(kind, servers)?),
+            _ => Prober::Once {
+                kind: kind.clone(),
+                servers,
+            },
+        })
+    }
+
+    /// Runs one probe, giving up after `limit`.
+    pub(crate) async fn probe(&mut self, limit: Duration) -> Probed {
+        match self {
+            Prober::Once { kind, servers } => Probed {
+                result: run(kind, servers, limit).await,
+                shared: None,
+                detail: None,
+                serials: None,
+            },
+            Prober::Fresh(freshness) => {
+                let verdict = freshness.probe(limit).await;
+                let serial = |s: Option<u32>| s.map_or("-".to_string(), |s| s.to_string());
+                Probed {
+                    result: verdict.local,
+                    shared: Some(verdict.shared),
+                    detail: Some(format!(
+                        "serial {}, primary {}",
+                        serial(verdict.ours),
+                        serial(verdict.primary)
+                    )),
+                    serials: Some((verdict.ours, verdict.primary)),
+                }
+            }
+        }
+    }
 }
 
 /// Runs one probe of `kind`, giving up after `limit`. `servers` are the
@@ -40,6 +107,12 @@ pub(crate) async fn run(kind: &CheckKind, servers: &[SocketAddr], limit: Duratio
             }
             CheckKind::Process { pid_file, process } => process_alive(pid_file.as_deref(), process.as_deref()),
             CheckKind::Xdp { interface } => xdp_attached(interface).await,
+            // One probe alone cannot tell how long the zone has been behind:
+            // its time lag starts now (a [`Prober`] keeps it across probes).
+            CheckKind::ZoneFreshness { .. } => match Freshness::new(kind, servers.to_vec()) {
+                Ok(mut freshness) => freshness.probe(limit).await.local,
+                Err(e) => fail(e),
+            },
         }
     };
     match timeout(limit, probe).await {

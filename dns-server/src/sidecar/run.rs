@@ -9,7 +9,7 @@ use tokio::{
 
 use super::{
     SidecarError,
-    config::{CheckKind, SidecarConfig},
+    config::{self, CheckKind, Scope, SidecarConfig},
     control::{self, Control},
     health::{Summary, Tracker},
     maintenance,
@@ -40,15 +40,34 @@ struct Sidecar {
 /// Runs until `shutdown` resolves, then drains, waits `stop_drain_seconds` and withdraws.
 pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> Result<(), SidecarError> {
     let speaker = Speaker::from_config(&config)?;
-    let trackers = config
-        .checks
-        .iter()
-        .map(|c| Tracker::new(&c.name, c.scope, c.rise, c.fall))
-        .collect();
+    // Each check's tracker, and a zone-freshness check's shared one right after it.
+    let mut trackers = Vec::new();
+    let mut tracker_of = Vec::new();
+    for check in &config.checks {
+        trackers.push(Tracker::new(&check.name, check.scope, check.rise, check.fall));
+        let shared = matches!(check.kind, CheckKind::ZoneFreshness { .. }).then(|| {
+            let name = config::primary_check_name(&check.name);
+            trackers.push(Tracker::new(&name, Scope::Shared, check.rise, check.fall));
+            trackers.len() - 1
+        });
+        tracker_of.push((trackers.len() - 1 - usize::from(shared.is_some()), shared));
+    }
+    let mut probers = Vec::new();
+    for check in &config.checks {
+        let servers = match &check.kind {
+            CheckKind::Dns { servers, .. } | CheckKind::ZoneFreshness { servers, .. } => config.dns_servers(servers),
+            _ => Vec::new(),
+        };
+        let prober = probe::Prober::new(&check.kind, servers).map_err(|message| config::ConfigError::Invalid {
+            path: std::path::PathBuf::new(),
+            message: format!("check {:?}: {message}", check.name),
+        })?;
+        probers.push(prober);
+    }
     let machine = Machine::new();
     let metrics = SidecarMetrics::new(
         config.prefixes.iter().map(ToString::to_string).collect(),
-        &config.checks.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        &trackers.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
         machine.state(),
     );
     if let Some(addr) = config.metrics_listen {
@@ -84,12 +103,9 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
         .config
         .checks
         .iter()
+        .zip(probers)
         .enumerate()
-        .map(|(index, check)| {
-            let servers = match &check.kind {
-                CheckKind::Dns { servers, .. } => sidecar.config.dns_servers(servers),
-                _ => Vec::new(),
-            };
+        .map(|(index, (check, mut prober))| {
             let (check, results) = (check.clone(), results.clone());
             tokio::spawn(async move {
                 let mut ticks = interval(check.interval());
@@ -97,8 +113,8 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
                 loop {
                     ticks.tick().await;
                     let started = std::time::Instant::now();
-                    let result = probe::run(&check.kind, &servers, check.timeout()).await;
-                    if results.send((index, result, started.elapsed())).await.is_err() {
+                    let probed = prober.probe(check.timeout()).await;
+                    if results.send((index, probed, started.elapsed())).await.is_err() {
                         return;
                     }
                 }
@@ -114,14 +130,15 @@ pub async fn run(config: SidecarConfig, shutdown: impl Future<Output = ()>) -> R
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some((index, result, took)) = incoming.recv() => {
-                let tracker = &mut sidecar.trackers[index];
-                let error = result.as_ref().err().map(|e| e.0.clone());
-                if let Some(status) = tracker.record(result) {
-                    tracing::info!(check = %tracker.name, ?status, error = ?error, "check changed");
+            Some((index, probed, took)) = incoming.recv() => {
+                let (own, shared) = tracker_of[index];
+                if let Some((ours, primary)) = probed.serials {
+                    sidecar.metrics.zone_serials(&sidecar.trackers[own].name, ours, primary);
                 }
-                let up = tracker.status == crate::sidecar::health::Status::Up;
-                sidecar.metrics.probe(&tracker.name, error.is_none(), took, up);
+                sidecar.record(own, probed.result, probed.detail.clone(), took);
+                if let (Some(tracker), Some(result)) = (shared, probed.shared) {
+                    sidecar.record(tracker, result, probed.detail, took);
+                }
                 sidecar.step().await;
             }
             _ = maintenance_poll.tick() => sidecar.step().await,
@@ -160,6 +177,18 @@ pub async fn withdraw_all(config: SidecarConfig) -> Result<(), SidecarError> {
 }
 
 impl Sidecar {
+    /// Counts one probe's result in tracker `index` and its metrics.
+    fn record(&mut self, index: usize, result: Result<(), probe::ProbeError>, detail: Option<String>, took: Duration) {
+        let tracker = &mut self.trackers[index];
+        let error = result.as_ref().err().map(|e| e.0.clone());
+        tracker.detail = detail;
+        if let Some(status) = tracker.record(result) {
+            tracing::info!(check = %tracker.name, ?status, error = ?error, "check changed");
+        }
+        let up = tracker.status == crate::sidecar::health::Status::Up;
+        self.metrics.probe(&tracker.name, error.is_none(), took, up);
+    }
+
     /// Answers a control request: the maintenance switch, then the status.
     async fn command(&mut self, request: Request) -> Reply {
         if let Some(wanted) = control::maintenance(&request) {

@@ -1,11 +1,10 @@
-//! EDNS EXPIRE (RFC 7314) in answers to transfer requests: the SOA's expire for a zone we are the primary of, the time it has left for a secondary zone.
+//! EDNS EXPIRE (RFC 7314) in answers to transfer requests and SOA queries: the SOA's expire for a zone we are the primary of, the time it has left for a secondary zone.
 
 use dns_wire::wire::rtype;
 
 use crate::{
     message::{Section, read},
-    query::Shared,
-    secondary::{client::EDNS_EXPIRE, serial::Timers},
+    secondary::{Registry, client::EDNS_EXPIRE, serial::Timers},
     zone::tree::Zone,
 };
 
@@ -42,14 +41,14 @@ fn has_option(mut options: &[u8], wanted: u16) -> bool {
 /// The EXPIRE value for `zone` (RFC 7314 3): seconds left before it
 /// expires when it is one of our secondary zones, its SOA's expire field
 /// when we are its primary.
-pub(crate) fn value(shared: &Shared, zone: &Zone) -> u32 {
+pub(crate) fn value(secondaries: Option<&Registry>, zone: &Zone) -> u32 {
     let soa_expire = zone
         .soa()
         .rdatas()
         .next()
         .and_then(Timers::of_soa)
         .map_or(0, |t| u32::try_from(t.expire.as_secs()).unwrap_or(u32::MAX));
-    let Some(secondary) = shared.secondaries.zone(&zone.origin.to_lowercase()) else {
+    let Some(secondary) = secondaries.and_then(|s| s.zone(&zone.origin.to_lowercase())) else {
         return soa_expire;
     };
     let expires = secondary.report().expires;

@@ -63,7 +63,7 @@ pub(crate) fn fill<'r>(
     if written == 0 && records.peek().is_some() {
         return Err(RecordTooLarge);
     }
-    encode::finish_with_edns(&mut w, head.edns, rcode::NOERROR, identity, None);
+    encode::finish_with_edns(&mut w, head.edns, rcode::NOERROR, identity, None, None);
     w.finish();
     Ok(written)
 }

@@ -178,7 +178,7 @@ pub(crate) async fn over_tcp(
     };
     let zone = version.zone.clone();
     // RFC 7314: the zone's EXPIRE, in the first message, when asked.
-    let expire = (q.edns.is_some() && expire::asked(packet)).then(|| expire::value(shared, &zone));
+    let expire = (q.edns.is_some() && expire::asked(packet)).then(|| expire::value(Some(&shared.secondaries), &zone));
     let head = Head {
         id: q.id,
         query_flags: q.flags,

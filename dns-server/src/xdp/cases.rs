@@ -204,6 +204,7 @@ pub(crate) fn cases(cookie_secret: &[u8; 16]) -> Vec<Case> {
     let with_ours = cookie_option(client_cookie, Some(ours));
     let strangers = cookie_option(client_cookie, Some([1, 0, 0, 0, 9, 9, 9, 9, 7, 7, 7, 7, 7, 7, 7, 7]));
     let nsid = [0, 3, 0, 0];
+    let expire = [0, 9, 0, 0];
     vec![
         timed(
             "IPv4, apex A, no EDNS",
@@ -323,6 +324,17 @@ pub(crate) fn cases(cookie_secret: &[u8; 16]) -> Vec<Case> {
         case(
             "NSID asked",
             udp4(query("www.example.com", 1, Some((1232, false)), &nsid)),
+            Pass(Stat::Pass),
+        ),
+        case(
+            "apex SOA, EDNS",
+            udp4(query("example.com", 6, Some((1232, false)), &[])),
+            Answer,
+        ),
+        // RFC 7314: the map's SOA answer has no EXPIRE, and the value counts down.
+        case(
+            "apex SOA, EXPIRE asked",
+            udp4(query("example.com", 6, Some((1232, false)), &expire)),
             Pass(Stat::Pass),
         ),
         case("NOTIFY", udp4(notify), Pass(Stat::Pass)),

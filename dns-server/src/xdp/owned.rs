@@ -215,6 +215,7 @@ mod tests {
             identity: &identity,
             stats: &stats,
             fast_path: &crate::fast_path::NoFastPath,
+            secondaries: None,
         };
         let mut out = Vec::new();
         responder

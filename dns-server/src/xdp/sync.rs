@@ -200,6 +200,7 @@ impl<'c> Precomputer<'c> {
             identity: self.identity,
             stats: &self.stats,
             fast_path: &NoFastPath,
+            secondaries: None,
         };
         let variants = [(None, 0), (Some(false), KEY_EDNS), (Some(true), KEY_EDNS | KEY_DO)];
         let owner = &node.owner().to_ascii_lowercase()[..];

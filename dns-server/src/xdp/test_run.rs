@@ -120,6 +120,7 @@ impl Fixture {
             identity: &id,
             stats: &stats,
             fast_path: &crate::fast_path::NoFastPath,
+            secondaries: None,
         }
         .respond_to(dns, Transport::Udp, asker, || false, &mut out)
         .expect("userspace answers");

@@ -1,7 +1,7 @@
 //! The daemons' configuration files, written per run: router BIRD, PoP BIRD, gobgpd, server, sidecar.
 use std::path::{Path, PathBuf};
 
-use super::net::{ANYCAST_V4, ANYCAST_V6, Net, Pop, ROUTER_AS, ROUTER_CLIENT_V4, Speaker};
+use super::net::{ANYCAST_V4, ANYCAST_V6, Net, PRIMARY_V4, Pop, ROUTER_AS, ROUTER_CLIENT_V4, Speaker};
 
 /// BFD as bgp.md measured it: a frozen PoP loses its routes in about 150 ms.
 const BFD: &str = "protocol bfd { interface \"*\" { min rx interval 50 ms; min tx interval 50 ms; multiplier 3; }; }";
@@ -89,8 +89,51 @@ pub fn zone(pop: &Pop) -> String {
     )
 }
 
-/// The server: the lab zone on the anycast and unicast addresses, XDP on the router-facing veth.
-pub fn server(pop: &Pop, zone_file: &Path, xdp_pin_dir: Option<&Path>) -> String {
+/// The zone every PoP pulls from the hidden primary (a secondary zone), and
+/// the name the fleet scenario changes there.
+pub const FLEET_ZONE: &str = "fleet.lab.example.";
+pub const FLEET_NAME: &str = "www.fleet.lab.example.";
+
+/// The fleet zone as the primary starts with it: `www` TXT "v1". Refresh
+/// hourly, so only NOTIFY explains a quick change at the PoPs.
+pub fn fleet_zone() -> String {
+    format!(
+        "$ORIGIN {FLEET_ZONE}\n$TTL 60\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\n\
+         ns IN A {ANYCAST_V4}\nwww IN TXT \"v1\"\n"
+    )
+}
+
+/// Knot as the hidden primary: the fleet zone, transfers to the PoPs'
+/// addresses, NOTIFY to both on every change, its journal for IXFR.
+pub fn knot_primary(net: &Net, dir: &Path, zone_file: &Path) -> String {
+    let d = dir.display();
+    // One remote per PoP: the addresses of one remote are alternatives, tried until one answers.
+    let remotes: String = net
+        .pops
+        .iter()
+        .map(|pop| format!("  - id: {}\n    address: {}@53\n", pop.name, pop.v4))
+        .collect();
+    let names: Vec<&str> = net.pops.iter().map(|pop| pop.name).collect();
+    let addresses: Vec<&str> = net.pops.iter().map(|pop| pop.v4).collect();
+    format!(
+        "server:\n    rundir: \"{d}\"\n    listen: {PRIMARY_V4}@53\n\
+         remote:\n{remotes}\
+         acl:\n  - id: xfr\n    address: [{}]\n    action: transfer\n\
+         database:\n    storage: \"{d}\"\n\
+         log:\n  - target: stderr\n    any: info\n\
+         zone:\n  - domain: {FLEET_ZONE}\n    file: \"{}\"\n    storage: \"{d}\"\n    notify: [{}]\n    \
+         acl: xfr\n    zonefile-sync: -1\n    journal-content: changes\n",
+        addresses.join(", "),
+        zone_file.display(),
+        names.join(", ")
+    )
+}
+
+/// The server: the lab zone on the anycast and unicast addresses, the fleet
+/// zone from the hidden primary (kept in `data_dir`), its control socket in
+/// the lab's directory (its XDP counters are read there: the maps it pins are
+/// in its own namespace's bpffs), XDP on the router-facing veth.
+pub fn server(pop: &Pop, zone_file: &Path, data_dir: &Path, control: &Path, xdp_pin_dir: Option<&Path>) -> String {
     let xdp = match xdp_pin_dir {
         Some(pin_dir) => format!(
             "interfaces = [\"{}\"]\npin_dir = \"{}\"\nstats_interval = 0\n",
@@ -101,12 +144,17 @@ pub fn server(pop: &Pop, zone_file: &Path, xdp_pin_dir: Option<&Path>) -> String
     };
     format!(
         "[server]\nlisten = [\"{ANYCAST_V4}:53\", \"[{ANYCAST_V6}]:53\", \"{}:53\", \"[{}]:53\"]\n\
-         identity = \"{}\"\n# One worker: the machine is small and shared.\nthreads = 1\n\n\
-         [[zone]]\norigin = \"{ZONE}\"\nfile = \"{}\"\n\n[xdp]\n{xdp}",
+         identity = \"{}\"\n# One worker: the machine is small and shared.\nthreads = 1\n\
+         data_dir = \"{}\"\n\n\
+         [[zone]]\norigin = \"{ZONE}\"\nfile = \"{}\"\n\n\
+         [[zone]]\norigin = \"{FLEET_ZONE}\"\nprimaries = [\"{PRIMARY_V4}:53\"]\n\n\
+         [control]\nsocket = \"{}\"\n\n[xdp]\n{xdp}",
         pop.v4,
         pop.v6,
         pop.name,
+        data_dir.display(),
         zone_file.display(),
+        control.display(),
     )
 }
 

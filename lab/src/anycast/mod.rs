@@ -7,11 +7,17 @@
 //! behind the router probes the anycast addresses every 100 ms. Faults are
 //! injected one by one and the timeline of each is printed.
 //!
+//! A hidden primary (Knot, in its own namespace) serves `fleet.lab.example.`,
+//! which both PoPs pull as a secondary zone; the `fleet` scenario changes it
+//! with `knotc` and prints when each PoP, and the client through the anycast
+//! address, first answers the change (and that XDP answers it).
+//!
 //! `net` builds the namespaces, `config` writes the daemons' files, `procs`
 //! runs the daemons, `xdp_pass` loads the router's pass program, `probe` is
 //! the client, `timeline` stamps events, `rig` ties them together, `scenario`
-//! runs the steps and `report` prints them.
+//! runs the steps, `fleet` the primary's change, and `report` prints them.
 mod config;
+mod fleet;
 mod net;
 pub(crate) mod probe;
 mod procs;

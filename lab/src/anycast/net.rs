@@ -3,10 +3,11 @@
 //! ```text
 //!   pop-a (BIRD)  198.18.1.1 ──┐
 //!                              ├── router (BIRD, kernel table) 198.18.3.2 ── client 198.18.3.1
-//!   pop-b (GoBGP) 198.18.2.1 ──┘
+//!   pop-b (GoBGP) 198.18.2.1 ──┘          198.18.4.2 ── primary (Knot, hidden) 198.18.4.1
 //! ```
 //! Each PoP holds the anycast addresses on its loopback; the router learns them
-//! over BGP and installs one PoP's route (no `merge paths`).
+//! over BGP and installs one PoP's route (no `merge paths`). Both PoPs pull the
+//! fleet zone from the hidden primary, through the router.
 use anyhow::Result;
 use test_support::netns::{self, Netns};
 
@@ -23,6 +24,11 @@ const CLIENT_V4: &str = "198.18.3.1";
 const CLIENT_V6: &str = "fd00:3::1";
 pub const ROUTER_CLIENT_V4: &str = "198.18.3.2";
 const ROUTER_CLIENT_V6: &str = "fd00:3::2";
+/// The hidden primary's end of its link, and the router's.
+pub const PRIMARY_V4: &str = "198.18.4.1";
+const PRIMARY_V6: &str = "fd00:4::1";
+const ROUTER_PRIMARY_V4: &str = "198.18.4.2";
+const ROUTER_PRIMARY_V6: &str = "fd00:4::2";
 
 /// Prefix of every namespace and interface name; the process id and a counter
 /// follow, so parallel runs never collide and leftovers of a killed run can be
@@ -58,6 +64,8 @@ pub struct Net {
     tag: String,
     pub router: String,
     pub client: String,
+    /// The hidden primary's namespace (Knot).
+    pub primary: String,
     pub pops: [Pop; 2],
     /// Namespaces created so far, so that a half-built lab is removed too.
     made: Vec<Netns>,
@@ -85,6 +93,7 @@ impl Net {
         let mut net = Net {
             router: format!("{tag}-r"),
             client: format!("{tag}-c"),
+            primary: format!("{tag}-h"),
             pops: [
                 pop('a', "pop-a", 1, 65001, Speaker::Bird),
                 pop('b', "pop-b", 2, 65002, Speaker::Gobgp),
@@ -92,7 +101,7 @@ impl Net {
             made: Vec::new(),
             tag,
         };
-        let names = [&net.router, &net.pops[0].ns, &net.pops[1].ns, &net.client].map(String::clone);
+        let names = [&net.router, &net.pops[0].ns, &net.pops[1].ns, &net.client, &net.primary].map(String::clone);
         note("lab", format!("creating namespaces {}", names.join(" ")));
         for ns in names {
             net.made.push(Netns::create(&ns)?);
@@ -120,17 +129,18 @@ impl Net {
             ip(&["-n", &pop.ns, "route", "add", "default", "via", pop.router_v4])?;
             ip(&["-n", &pop.ns, "-6", "route", "add", "default", "via", pop.router_v6])?;
         }
-        ip(&["-n", &self.client, "route", "add", "default", "via", ROUTER_CLIENT_V4])?;
-        ip(&[
-            "-n",
-            &self.client,
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            ROUTER_CLIENT_V6,
-        ])?;
+        let (primary_veth, router_primary_veth) = (format!("{}h", self.tag), format!("{}rh", self.tag));
+        link(
+            (router, &router_primary_veth, ROUTER_PRIMARY_V4, ROUTER_PRIMARY_V6),
+            (self.guard(&self.primary), &primary_veth, PRIMARY_V4, PRIMARY_V6),
+        )?;
+        for (ns, v4, v6) in [
+            (&self.client, ROUTER_CLIENT_V4, ROUTER_CLIENT_V6),
+            (&self.primary, ROUTER_PRIMARY_V4, ROUTER_PRIMARY_V6),
+        ] {
+            ip(&["-n", ns, "route", "add", "default", "via", v4])?;
+            ip(&["-n", ns, "-6", "route", "add", "default", "via", v6])?;
+        }
         for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
             crate::cmd::stdout(sys::in_netns(&self.router, "sysctl").args(["-qw", key]))?;
         }

@@ -145,6 +145,28 @@ fn ask(socket: &UdpSocket, id: u16) -> Option<String> {
     }
 }
 
+/// Asks `target` for `name` TXT from an unconnected `socket`, waiting up to
+/// [`TIMEOUT`]; the answer's first TXT string (the fleet scenario's reader).
+pub(crate) fn ask_txt(socket: &UdpSocket, target: SocketAddr, name: &str, id: u16) -> Option<String> {
+    let deadline = Instant::now() + TIMEOUT;
+    socket
+        .send_to(&Query::new(name, TYPE_TXT).id(id).to_wire(), target)
+        .ok()?;
+    let mut buf = [0u8; 512];
+    loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())?;
+        socket.set_read_timeout(Some(left)).ok()?;
+        let (n, from) = socket.recv_from(&mut buf).ok()?;
+        if from == target
+            && let Some(text) = identity(&buf[..n], id)
+        {
+            return Some(text);
+        }
+    }
+}
+
 /// `PROBE_NAME IN TXT`, no recursion wanted, no EDNS: what XDP answers from its map.
 fn query(id: u16) -> Vec<u8> {
     Query::new(PROBE_NAME, TYPE_TXT).id(id).to_wire()

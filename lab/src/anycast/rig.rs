@@ -116,6 +116,7 @@ impl Lab {
             &["ip", "monitor", "route"],
             timeline::anycast_route,
         )?;
+        self.start_primary()?;
         for index in 0..self.net.pops.len() {
             let pop = &self.net.pops[index];
             let (name, text) = (pop.name, config::sidecar(pop, &self.files.dir, self.xdp));
@@ -160,11 +161,34 @@ impl Lab {
         }
     }
 
+    /// Knot as the hidden primary of the fleet zone, in its own namespace.
+    fn start_primary(&mut self) -> Result<()> {
+        let dir = self.files.dir.join("primary");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let zone = self.write("primary/fleet.zone", &config::fleet_zone())?;
+        let conf = self.write(
+            "primary/knot.conf",
+            &config::knot_primary(&self.net, &dir, Path::new(&zone)),
+        )?;
+        let ns = self.net.primary.clone();
+        self.procs
+            .spawn("knot-primary", &ns, &["knotd", "-c", &conf], timeline::nothing)
+    }
+
+    /// Runs `knotc ARGS` against the hidden primary (its control socket is a file).
+    pub fn knotc(&self, args: &[&str]) -> Result<String> {
+        let conf = self.path("primary/knot.conf");
+        cmd::stdout(std::process::Command::new("knotc").args(["-c", &conf]).args(args))
+    }
+
     pub fn start_dns(&mut self, name: &str) -> Result<()> {
         let pop = self.net.pop(name);
         let pin = self.xdp.then(|| self.files.pin(short(pop)));
         let zone = self.write(&format!("{name}.zone"), &config::zone(pop))?;
-        let text = config::server(pop, Path::new(&zone), pin.as_deref());
+        let data_dir = config::pop_file(&self.files.dir, pop, "data");
+        fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let control = config::pop_file(&self.files.dir, pop, "control.sock");
+        let text = config::server(pop, Path::new(&zone), &data_dir, &control, pin.as_deref());
         let (ns, short) = (pop.ns.clone(), short(pop));
         let conf = self.write(&format!("{name}-server.toml"), &text)?;
         // In the run's directory: not the host's /run/dns-server/zones.json.
@@ -240,7 +264,7 @@ impl Lab {
     /// What the router and the sidecars say, for an error message.
     pub fn diagnosis(&self) -> String {
         let mut out = format!("router kernel routes:\n{}", self.net.router_routes());
-        for name in ["sidecar-a", "sidecar-b", "router-bird"] {
+        for name in ["sidecar-a", "sidecar-b", "router-bird", "knot-primary"] {
             out.push_str(&format!(
                 "\n--- last lines of {name}.log ---\n{}",
                 self.procs.tail(name)
@@ -263,6 +287,18 @@ impl Lab {
         let path = self.path(name);
         fs::write(&path, text).with_context(|| format!("writing {path}"))?;
         Ok(path)
+    }
+
+    /// One of a PoP's server's counters, as `dns-server ctl stats` prints it (e.g. `xdp.hit`).
+    pub fn server_stat(&self, name: &str, key: &str) -> Result<u64> {
+        let socket = self.pop_path(name, "control.sock");
+        let out = cmd::stdout(std::process::Command::new(&self.bin).args(["ctl", "--socket", &socket, "stats"]))?;
+        out.lines()
+            .find_map(|line| {
+                let (k, v) = line.split_once(' ')?;
+                (k == key).then(|| v.trim().parse().ok())?
+            })
+            .ok_or_else(|| anyhow!("no {key} in {name}'s `ctl stats`:\n{out}"))
     }
 
     fn bin_str(&self) -> String {

@@ -50,6 +50,8 @@ pub struct Row {
 /// Runs every scenario, adding a row per step to `rows` (kept by the caller when a step aborts the run).
 pub fn run(lab: &mut Lab, rows: &mut Vec<Row>) -> Result<()> {
     who_answers(lab)?;
+    // (1b) A change on the hidden primary reaches both PoPs and the client.
+    super::fleet::run(lab)?;
 
     // (2) The serving PoP's DNS server dies; it comes back after `rise` good checks.
     lab.wait_steady("pop-a", LIMIT)?;
@@ -157,6 +159,7 @@ pub fn run(lab: &mut Lab, rows: &mut Vec<Row>) -> Result<()> {
         "dns-b",
         "sidecar-a",
         "sidecar-b",
+        "knot-primary",
     ] {
         lab.procs.check_alive(name)?;
     }

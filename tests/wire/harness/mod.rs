@@ -15,7 +15,7 @@ pub use compare::{compare_set, indent};
 pub use dig::{Record, Response, try_dig};
 pub use primary::{BindPrimary, HiddenPrimary, KnotPrimary, TsigKey, soa_serial};
 pub use reference::{Knot, Nsd};
-pub use sidecar::dry_run_sidecar;
+pub use sidecar::{dry_run_sidecar, dry_run_sidecar_checking};
 pub use signer::{Denial, Signed, Signer, sign_with_ldns_args, sign_zone};
 pub use xfr::{Transfer, dig_axfr, kdig_ixfr};
 

@@ -9,13 +9,24 @@ use super::TempDir;
 /// `maintenance` file in `dir` and its log in `dir`'s `sidecar.log`;
 /// `extra` ends its config (a `[control]` or `[metrics]` section).
 pub fn dry_run_sidecar(dir: &TempDir, server_port: u16, extra: &str) -> Child {
+    dry_run_sidecar_checking(
+        dir,
+        &format!(
+            "[[sidecar.check]]\nname = \"dns\"\nkind = \"dns\"\nservers = [\"127.0.0.1:{server_port}\"]\n\
+             qname = \"diff.example.\"\ninterval_ms = 100\nrise = 2\nfall = 2\n{extra}"
+        ),
+    )
+}
+
+/// As [`dry_run_sidecar`], with `checks` (`[[sidecar.check]]` tables, then
+/// any other section) in place of the DNS check; the state file is
+/// `dir`'s `state.json`.
+pub fn dry_run_sidecar_checking(dir: &TempDir, checks: &str) -> Child {
     let config = dir.write(
         "sidecar.toml",
         &format!(
             "[sidecar]\nspeaker = \"dry-run\"\nprefixes = [\"192.0.2.53/32\"]\n\
-             state_file = \"{}\"\nmaintenance_file = \"{}\"\nstop_drain_seconds = 0\n\
-             [[sidecar.check]]\nname = \"dns\"\nkind = \"dns\"\nservers = [\"127.0.0.1:{server_port}\"]\n\
-             qname = \"diff.example.\"\ninterval_ms = 100\nrise = 2\nfall = 2\n{extra}",
+             state_file = \"{}\"\nmaintenance_file = \"{}\"\nstop_drain_seconds = 0\n{checks}",
             dir.path().join("state.json").display(),
             dir.path().join("maintenance").display(),
         ),

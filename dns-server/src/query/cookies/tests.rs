@@ -100,6 +100,7 @@ impl Rig {
             identity: &self.identity,
             stats: &self.stats,
             fast_path: &self.sink,
+            secondaries: None,
         };
         let mut out = Vec::new();
         let reply = responder.respond_to(packet, transport, Some(&asker), || false, &mut out);
@@ -330,6 +331,7 @@ fn without_an_asker_no_cookie_is_made() {
         identity: &rig.identity,
         stats: &rig.stats,
         fast_path: &rig.sink,
+        secondaries: None,
     };
     let mut out = Vec::new();
     responder

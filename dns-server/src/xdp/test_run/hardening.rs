@@ -370,6 +370,7 @@ fn ethernet_padding_is_not_part_of_the_answer() {
             identity: &identity(),
             stats: &stats,
             fast_path: &crate::fast_path::NoFastPath,
+            secondaries: None,
         }
         .respond(&frame.dns, Transport::Udp, &mut expected)
         .expect("userspace answers");

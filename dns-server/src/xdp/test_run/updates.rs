@@ -76,6 +76,7 @@ fn expected(catalog: &Catalog, q: &Question) -> (Vec<u8>, Vec<u8>) {
         identity: &identity,
         stats: &stats,
         fast_path: &crate::fast_path::NoFastPath,
+        secondaries: None,
     };
     let query = sync::synth_query(&q.lower, q.qtype, q.edns, identity.udp_payload);
     let mut out = Vec::new();

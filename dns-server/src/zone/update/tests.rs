@@ -28,6 +28,7 @@ fn answers(zone: &Zone) -> Vec<Vec<u8>> {
         identity: &identity,
         stats: &stats,
         fast_path: &crate::fast_path::NoFastPath,
+        secondaries: None,
     };
     let mut all = Vec::new();
     for qname in QNAMES {
