@@ -27,7 +27,7 @@ pub(crate) fn no_question(
     identity: &Identity,
 ) {
     let mut w = Writer::new(out, usize::MAX, id, response_flags(query_flags) | (code & 0x0f), None);
-    finish_with_edns(&mut w, edns, code, identity, None);
+    finish_with_edns(&mut w, edns, code, identity, None, None);
     w.finish();
 }
 
