@@ -258,6 +258,26 @@ fn abort_bad_input_checks_and_a_reload_meanwhile_are_refused_clearly() {
         ctl_error(&server, &["zone-abort", ORIGIN]).contains("no transaction"),
         "ended"
     );
+
+    // A zone file that cannot be replaced (a directory stands in its place):
+    // the write failure is counted, the committed data serves on.
+    std::fs::remove_file(&file).expect("file removed");
+    std::fs::create_dir(&file).expect("a directory in its place");
+    std::fs::write(file.join("keep"), "").expect("not empty");
+    server.ctl_ok(&["zone-begin", ORIGIN]);
+    server.ctl_ok(&["zone-set", ORIGIN, "www", "A", "192.0.2.99"]);
+    assert!(server.ctl_ok(&["zone-commit", ORIGIN]).contains("serial 21"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while counter(&server, "zone_file_write_failures") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no write failure counted; log:\n{}",
+            server.stderr()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(www().contains("192.0.2.99"), "the committed data is served");
+    assert_eq!(serial(&server), "21");
 }
 
 #[test]
