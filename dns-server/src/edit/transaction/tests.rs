@@ -70,7 +70,7 @@ fn errors_and_checks_come_where_knot_gives_them() {
     // A CNAME beside other data passes set, and is refused at commit.
     t.set(&name("alias.example."), rtype::A, None, Box::new([192, 0, 2, 5]))
         .expect("set");
-    let error = zone.apply(&t.update()).err().expect("CNAME and other data");
+    let error = zone.apply(&t.update()).expect_err("CNAME and other data");
     assert!(error.message.contains("alias.example."), "{}", error.message);
     // Replacing it (unset the owner, then set) is fine.
     t.unset(&name("alias.example."), None, None).expect("whole owner");
