@@ -287,6 +287,46 @@ pub enum CtlCommand {
         /// Only this zone.
         zone: Option<String>,
     },
+    /// Open a transaction on a primary zone (one per zone; see zone-set, zone-commit).
+    ZoneBegin {
+        /// The zone.
+        zone: String,
+    },
+    /// Add a record in the zone's open transaction: OWNER [TTL] TYPE RDATA...
+    ZoneSet {
+        /// The zone.
+        zone: String,
+        /// The owner, relative to the zone (`@` for the apex) or absolute.
+        owner: String,
+        /// [TTL] TYPE RDATA..., as in a zone file.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        data: Vec<String>,
+    },
+    /// Remove records in the zone's open transaction: all of OWNER's, an RRset, or one record.
+    ZoneUnset {
+        /// The zone.
+        zone: String,
+        /// The owner, relative to the zone (`@` for the apex) or absolute.
+        owner: String,
+        /// [TYPE [RDATA...]].
+        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        data: Vec<String>,
+    },
+    /// Show the records the zone's open transaction removes (-) and adds (+).
+    ZoneDiff {
+        /// The zone.
+        zone: String,
+    },
+    /// Serve the open transaction's changes (serial incremented unless it set an SOA) and rewrite the zone file.
+    ZoneCommit {
+        /// The zone.
+        zone: String,
+    },
+    /// Forget the zone's open transaction.
+    ZoneAbort {
+        /// The zone.
+        zone: String,
+    },
 }
 
 impl CtlCommand {
@@ -308,6 +348,20 @@ impl CtlCommand {
             CtlCommand::Resume => Request::Resume {},
             CtlCommand::ZoneRefresh { zone } => Request::ZoneRefresh { zone: zone.clone() },
             CtlCommand::ZoneRetransfer { zone } => Request::ZoneRetransfer { zone: zone.clone() },
+            CtlCommand::ZoneBegin { zone } => Request::ZoneBegin { zone: zone.clone() },
+            CtlCommand::ZoneSet { zone, owner, data } => Request::ZoneSet {
+                zone: zone.clone(),
+                owner: owner.clone(),
+                data: data.clone(),
+            },
+            CtlCommand::ZoneUnset { zone, owner, data } => Request::ZoneUnset {
+                zone: zone.clone(),
+                owner: owner.clone(),
+                data: data.clone(),
+            },
+            CtlCommand::ZoneDiff { zone } => Request::ZoneDiff { zone: zone.clone() },
+            CtlCommand::ZoneCommit { zone } => Request::ZoneCommit { zone: zone.clone() },
+            CtlCommand::ZoneAbort { zone } => Request::ZoneAbort { zone: zone.clone() },
         }
     }
 }

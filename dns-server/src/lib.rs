@@ -18,7 +18,8 @@
 //!   `fast_path`: how answers flow back into it.
 //! - [`sidecar`]: the anycast health sidecar (checks, BGP announce/drain/withdraw).
 //! - `metrics`: Prometheus metrics, per-thread counters summed when scraped;
-//!   [`control`]: the control socket and `dns-server ctl`; `readiness`:
+//!   [`control`]: the control socket and `dns-server ctl`; `edit`: zone
+//!   transactions (`ctl zone-begin` ... `zone-commit`); `readiness`:
 //!   systemd's READY=1, STATUS= and watchdog; `dnstap`: query logging
 //!   (dnstap in Frame Streams, to a socket or a file), sampled, never
 //!   blocking an answer.
@@ -70,6 +71,7 @@ mod answer_cache;
 mod authority;
 mod catalog;
 mod dnstap;
+mod edit;
 mod fast_path;
 mod message;
 mod metrics;

@@ -88,6 +88,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 xdp: fast_path.clone(),
                 xdp_interfaces,
                 started: started.0,
+                transactions: Default::default(),
             };
             tokio::spawn(control::server::serve(listener, Arc::new(context)))
         });

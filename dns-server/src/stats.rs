@@ -155,6 +155,10 @@ counters! {
     zone_unloaded_servfail,
     /// Reloads abandoned at `reload_timeout`.
     reload_timeouts,
+    /// Zone transactions committed (`ctl zone-commit`).
+    zone_commits,
+    /// Zone files not rewritten after a commit (the committed version is served).
+    zone_file_write_failures,
 }
 
 impl Stats {

@@ -25,4 +25,5 @@ mod tcp_pressure;
 mod transfer;
 mod udp_tcp;
 mod xdp;
+mod zone_edit;
 mod zones;

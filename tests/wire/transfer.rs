@@ -563,7 +563,7 @@ fn the_expire_option_is_answered_in_transfers() {
 }
 
 /// A NOTIFY a fake secondary received: its zone (as sent) and whether it was signed.
-fn notify_received(socket: &std::net::UdpSocket) -> Option<(Vec<u8>, bool)> {
+pub(crate) fn notify_received(socket: &std::net::UdpSocket) -> Option<(Vec<u8>, bool)> {
     let mut buf = [0u8; 1024];
     let (len, from) = socket.recv_from(&mut buf).ok()?;
     let msg = &buf[..len];

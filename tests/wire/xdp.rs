@@ -1257,3 +1257,56 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     assert!(query_once(&lab, XDP_PORT, &www).is_some(), "answers resume");
     drop(server);
 }
+
+/// A record changed by `ctl zone-begin/zone-set/zone-unset/zone-commit` is
+/// answered from XDP once the commit returns (userspace stopped: only XDP
+/// can answer), the old address nowhere.
+#[test]
+fn a_committed_zone_transaction_is_answered_from_xdp() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let dir = std::env::temp_dir().join(format!("xdp-edit-{}", lab.server_ns));
+    std::fs::create_dir_all(&dir).expect("zone dir");
+    let _cleanup = TempDir(dir.clone());
+    let zone = dir.join("example.com.zone");
+    std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
+    let socket = dir.join("control.sock");
+    let extra = format!("\n[control]\nsocket = \"{}\"\n", socket.display());
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            zone: Some(zone.to_str().expect("UTF-8 path")),
+            extra: &extra,
+            ..Options::default()
+        },
+    );
+    let old = query(1, "old.example.com", 1, None);
+    let answer = query_once(&lab, XDP_PORT, &old).expect("answered");
+    assert!(answer.ends_with(&[192, 0, 2, 66]), "{answer:?}");
+
+    let ctl = |args: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&socket)
+            .args(args))
+    };
+    ctl(&["zone-begin", "example.com."]);
+    ctl(&["zone-set", "example.com.", "old", "A", "192.0.2.88"]);
+    ctl(&["zone-unset", "example.com.", "old", "A", "192.0.2.66"]);
+    let committed = ctl(&["zone-commit", "example.com."]);
+    assert!(committed.contains("serial 2"), "{committed}");
+
+    server.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(200));
+    let from_xdp = query_once(&lab, XDP_PORT, &old);
+    server.signal(libc::SIGCONT);
+    let from_xdp = from_xdp.expect("XDP answers the changed name with userspace stopped");
+    assert!(
+        from_xdp.ends_with(&[192, 0, 2, 88]),
+        "the new address from XDP: {from_xdp:?}"
+    );
+    let from_userspace = query_once(&lab, USER_PORT, &old).expect("userspace answers");
+    assert!(from_userspace.ends_with(&[192, 0, 2, 88]), "{from_userspace:?}");
+}

@@ -25,6 +25,8 @@ pub(crate) struct Context {
     /// Interfaces XDP was configured for.
     pub xdp_interfaces: Vec<String>,
     pub started: Instant,
+    /// The open zone transactions (`zone-begin` ... `zone-commit`).
+    pub transactions: crate::edit::Transactions,
 }
 
 /// Carries out `request`.
@@ -39,6 +41,12 @@ pub(crate) async fn run(context: &Context, request: Request) -> Reply {
         Request::Stats {} => stats(context),
         Request::ZoneRefresh { zone } => zone_refresh(context, zone.as_deref(), false),
         Request::ZoneRetransfer { zone } => zone_refresh(context, zone.as_deref(), true),
+        Request::ZoneBegin { zone } => zone_begin(context, &zone),
+        Request::ZoneSet { zone, owner, data } => zone_set(context, &zone, &owner, &data),
+        Request::ZoneUnset { zone, owner, data } => zone_unset(context, &zone, &owner, &data),
+        Request::ZoneDiff { zone } => zone_diff(context, &zone),
+        Request::ZoneCommit { zone } => zone_commit(context, &zone).await,
+        Request::ZoneAbort { zone } => zone_abort(context, &zone),
         Request::Drain {} | Request::Withdraw {} | Request::Resume {} => Reply::error(
             "drain, withdraw and resume are the sidecar's: give `ctl --socket` the sidecar's [control] socket",
         ),
@@ -73,6 +81,108 @@ fn zone_refresh(c: &Context, zone: Option<&str>, whole: bool) -> Reply {
         .map(|n| format!("{what} of {n} started\n"))
         .collect::<String>();
     Reply::done(text, json!({ "zones": names, "whole": whole }))
+}
+
+/// The origin of a zone argument, lower-cased.
+fn origin_of(zone: &str) -> Result<Name, Reply> {
+    Name::parse(&crate::cli::absolute_origin(zone), None)
+        .map(|n| n.to_lowercase())
+        .map_err(|e| Reply::error(format!("{zone:?} is not a zone name: {e}")))
+}
+
+fn zone_begin(c: &Context, zone: &str) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    match c.transactions.begin(&c.shared, &origin) {
+        Ok(serial) => Reply::done(
+            format!("transaction on {origin} open (from serial {serial})\n"),
+            json!({"zone": origin.to_string(), "serial": serial}),
+        ),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn zone_set(c: &Context, zone: &str, owner: &str, data: &[String]) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    let done = c.transactions.with(&origin, |t| {
+        let record = crate::edit::args::to_set(&t.base.origin, owner, data)?;
+        t.set(&record.owner, record.rtype, record.ttl, record.rdata)
+    });
+    match done {
+        Ok(()) => Reply::done("", json!({"zone": origin.to_string()})),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn zone_unset(c: &Context, zone: &str, owner: &str, data: &[String]) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    let done = c.transactions.with(&origin, |t| {
+        let what = crate::edit::args::to_unset(&t.base.origin, owner, data)?;
+        t.unset(&what.owner, what.rtype, what.rdata.as_deref())
+    });
+    match done {
+        Ok(()) => Reply::done("", json!({"zone": origin.to_string()})),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn zone_diff(c: &Context, zone: &str) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    match c.transactions.with(&origin, |t| {
+        let (removed, added) = t.diff();
+        let lines = |changes: &[crate::zone::update::Change]| -> Vec<String> {
+            changes.iter().map(crate::edit::transaction::record_line).collect()
+        };
+        Ok((
+            t.diff_text(),
+            json!({"removed": lines(&removed), "added": lines(&added)}),
+        ))
+    }) {
+        Ok((text, data)) => Reply::done(text, data),
+        Err(e) => Reply::error(e),
+    }
+}
+
+async fn zone_commit(c: &Context, zone: &str) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    match c.transactions.commit(&c.shared, &c.settings, &origin).await {
+        Ok(done) => Reply::done(
+            format!(
+                "committed {origin}: serial {}, {} records removed, {} added\n",
+                done.serial, done.removed, done.added
+            ),
+            json!({"zone": origin.to_string(), "serial": done.serial, "removed": done.removed, "added": done.added}),
+        ),
+        Err(e) => Reply::error(e),
+    }
+}
+
+fn zone_abort(c: &Context, zone: &str) -> Reply {
+    let origin = match origin_of(zone) {
+        Ok(origin) => origin,
+        Err(reply) => return reply,
+    };
+    match c.transactions.abort(&origin) {
+        Ok(()) => Reply::done(
+            format!("transaction on {origin} aborted\n"),
+            json!({"zone": origin.to_string()}),
+        ),
+        Err(e) => Reply::error(e),
+    }
 }
 
 fn status(c: &Context) -> Reply {

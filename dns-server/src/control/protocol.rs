@@ -55,6 +55,45 @@ pub enum Request {
         #[serde(default)]
         zone: Option<String>,
     },
+    /// Open a transaction on a primary zone.
+    ZoneBegin {
+        /// The zone's origin.
+        zone: String,
+    },
+    /// In the open transaction: add a record.
+    ZoneSet {
+        /// The zone's origin.
+        zone: String,
+        /// Relative to the zone, or absolute.
+        owner: String,
+        /// `[TTL] TYPE RDATA...`.
+        data: Vec<String>,
+    },
+    /// In the open transaction: remove an owner's records, an RRset, or one record.
+    ZoneUnset {
+        /// The zone's origin.
+        zone: String,
+        /// Relative to the zone, or absolute.
+        owner: String,
+        /// `[TYPE [RDATA...]]`.
+        #[serde(default)]
+        data: Vec<String>,
+    },
+    /// The open transaction's changes.
+    ZoneDiff {
+        /// The zone's origin.
+        zone: String,
+    },
+    /// Serve the open transaction's changes as a new version.
+    ZoneCommit {
+        /// The zone's origin.
+        zone: String,
+    },
+    /// Forget the open transaction.
+    ZoneAbort {
+        /// The zone's origin.
+        zone: String,
+    },
 }
 
 /// What `deny` does.
@@ -108,7 +147,7 @@ pub const MAX_REQUEST: usize = 4096;
 pub fn parse(line: &str) -> Result<Request, String> {
     serde_json::from_str(line.trim()).map_err(|e| {
         format!(
-            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats, zone-refresh, zone-retransfer (the server); status, drain, withdraw, resume (the sidecar)"
+            "not a control request ({e}); send one JSON object per line, e.g. {{\"command\":\"status\"}}; commands: status, reload, zone-status, cache-flush, deny, stats, zone-refresh, zone-retransfer, zone-begin, zone-set, zone-unset, zone-diff, zone-commit, zone-abort (the server); status, drain, withdraw, resume (the sidecar)"
         )
     })
 }
@@ -141,6 +180,22 @@ mod tests {
             Request::ZoneRetransfer {
                 zone: Some("example.com.".into()),
             },
+            Request::ZoneBegin {
+                zone: "example.com.".into(),
+            },
+            Request::ZoneSet {
+                zone: "example.com.".into(),
+                owner: "www".into(),
+                data: vec!["300".into(), "A".into(), "192.0.2.1".into()],
+            },
+            Request::ZoneUnset {
+                zone: "example.com.".into(),
+                owner: "www".into(),
+                data: vec![],
+            },
+            Request::ZoneDiff { zone: "x.".into() },
+            Request::ZoneCommit { zone: "x.".into() },
+            Request::ZoneAbort { zone: "x.".into() },
         ] {
             let line = serde_json::to_string(&request).expect("serialises");
             assert_eq!(parse(&line), Ok(request), "{line}");

@@ -86,6 +86,13 @@ const STATS_FAMILIES: &[(&str, &str, &str, &str)] = &[
     ("zone_load_failures", "dns_server_zone_loads", "result", "failed"),
     ("reload_failures", "dns_server_zone_failures_kept_old", "", ""),
     ("zone_unloaded_servfail", "dns_server_zone_unloaded_servfail", "", ""),
+    ("zone_commits", "dns_server_zone_commits", "", ""),
+    (
+        "zone_file_write_failures",
+        "dns_server_zone_file_write_failures",
+        "",
+        "",
+    ),
 ];
 
 /// Help text of the families above.
@@ -105,6 +112,8 @@ fn stats_help(family: &str) -> &'static str {
         "dns_server_zone_loads" => "Zone loads at start or reload, by result.",
         "dns_server_zone_failures_kept_old" => "Zone loads that failed while an older version kept serving.",
         "dns_server_zone_unloaded_servfail" => "Queries answered SERVFAIL: their zone has no version loaded.",
+        "dns_server_zone_commits" => "Zone transactions committed (ctl zone-commit).",
+        "dns_server_zone_file_write_failures" => "Zone files not rewritten after a commit.",
         _ => "A server counter.",
     }
 }

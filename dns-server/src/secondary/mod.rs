@@ -294,23 +294,37 @@ impl Registry {
 pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone, from: Arc<Secondary>) {
     let sh = shared.clone();
     let swapped = tokio::task::spawn_blocking(move || {
-        let _swapping = sh.secondaries.lock_swaps();
-        if !sh.secondaries.is_current(&from) {
+        swap_zone(&sh, |_| {
             // Removed from its catalog (or reconfigured) meanwhile: not served.
-            return;
-        }
-        let live = sh.catalog.load_full();
-        let catalog = Arc::new(live.with_zone(zone));
-        sh.fast_path.serve_catalog(&catalog);
-        let previous = sh.catalog.swap(catalog.clone());
-        // Our own secondaries hear of it, and may ask for its differences.
-        crate::transfer::versions_swapped(&sh, &previous, &catalog);
+            sh.secondaries.is_current(&from).then_some(zone).ok_or(())
+        })
     })
     .await;
     if let Err(error) = swapped {
         tracing::error!(%error, "swapping in a secondary zone's version failed");
     }
     write_state(shared);
+}
+
+/// Swaps in one zone's new version, as a transfer and a `ctl zone-commit`
+/// do: under the swap lock, `make` is given the live catalog and returns
+/// the zone to put in (or an error, and nothing is swapped); the XDP maps
+/// take its changed names first, then the catalog is swapped, then the
+/// difference is recorded for IXFR and the zone's secondaries are
+/// notified. Blocking (the XDP map update); call it on a blocking thread
+/// of the runtime (the notifications are its tasks).
+pub(crate) fn swap_zone<E>(
+    shared: &Arc<Shared>,
+    make: impl FnOnce(&Catalog) -> Result<ServedZone, E>,
+) -> Result<(), E> {
+    let _swapping = shared.secondaries.lock_swaps();
+    let live = shared.catalog.load_full();
+    let catalog = Arc::new(live.with_zone(make(&live)?));
+    shared.fast_path.serve_catalog(&catalog);
+    let previous = shared.catalog.swap(catalog.clone());
+    // Our own secondaries hear of it, and may ask for its differences.
+    crate::transfer::versions_swapped(shared, &previous, &catalog);
+    Ok(())
 }
 
 /// How long state-file writes are gathered: a burst of refreshes (many

@@ -71,7 +71,7 @@ pub(crate) fn zone_text(zone: &Zone) -> String {
 }
 
 /// Writes `bytes` to `path` atomically: beside it, synced, renamed over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -234,6 +234,9 @@ impl Server {
                     // In the work dir: not the host's /run/dns-server/zones.json.
                     "--state-file",
                     &dir.join("zones.json").display().to_string(),
+                    // For `ctl zone-begin` ... `zone-commit` (bench zones (d)).
+                    "--control",
+                    &dir.join(CONTROL_SOCKET).display().to_string(),
                 ]
                 .into_iter()
                 .chain(xdp.into_iter().filter(|arg| !arg.is_empty()))
@@ -246,6 +249,9 @@ impl Server {
         Ok(argv)
     }
 }
+
+/// Ours's control socket, in its [`Server::config_dir`].
+pub const CONTROL_SOCKET: &str = "control.sock";
 
 /// A zone a server is given: its origin (with the trailing dot) and master
 /// file; with a primary, a secondary zone transferred from it (the file is

@@ -90,6 +90,8 @@ struct Measured {
     many_memory: Option<u64>,
     rrset_load: Option<Duration>,
     change: Option<Duration>,
+    /// (d) through a zone transaction (`ctl`, `knotc`), from the commit sent.
+    transaction: Option<Duration>,
     failed: Vec<String>,
 }
 
@@ -114,6 +116,10 @@ struct XdpChange {
     /// The host whose A record was changed.
     host: u32,
     note: Option<String>,
+    /// The same through `ctl zone-commit` (the record changed back), from the commit sent.
+    transaction_userspace: Option<Duration>,
+    transaction_xdp_path: Option<Duration>,
+    transaction_from_xdp: Option<bool>,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -295,7 +301,23 @@ impl Bench<'_> {
         let changed = if server.is_ours() { changed.with_nsid() } else { changed };
         let change = self.wait(&mut running, vec![changed], since, self.timeout(), None);
         m.change = record(&mut m.failed, "(d)", change)?;
-        drop(running);
+        if matches!(server, Server::Ours | Server::Knot) {
+            note(
+                "bench",
+                format!("{server}: (d) the record changed back by a zone transaction"),
+            );
+            // Ours rewrites the file after a commit: the patches at byte offsets need it as written.
+            let kept = KeptFile::keep(&large.zone.file)?;
+            let back = Question::new(format!("h{host}.{origin}"), Expect::A(scale_zones::host_v4(host)));
+            let back = if server.is_ours() { back.with_nsid() } else { back };
+            let since = transaction(server, &conf, &self.ours, host)?;
+            let took = self.wait(&mut running, vec![back], since, self.timeout(), None);
+            m.transaction = record(&mut m.failed, "(d) by a transaction", took)?;
+            drop(running);
+            kept.restore()?;
+        } else {
+            drop(running);
+        }
         large.reset()
     }
 
@@ -350,7 +372,7 @@ impl Bench<'_> {
         let _pass = crate::anycast::xdp_pass::attach(&rig.client.name, &[&rig.client.name])?;
         let origin = scale_zones::LARGE_ORIGIN;
         let server = Server::OursXdp;
-        let (mut running, _, since) = self.spawn(server, "large-xdp", std::slice::from_ref(&large.zone))?;
+        let (mut running, conf, since) = self.spawn(server, "large-xdp", std::slice::from_ref(&large.zone))?;
         let loaded = vec![
             Question::new(
                 format!("{}.{origin}", scale_zones::LATE_NAME),
@@ -395,7 +417,31 @@ impl Bench<'_> {
         if out.xdp_path.is_some() {
             out.from_xdp = Some(answered_by_xdp(&self.rig, host_a(host, new))?);
         }
+        note(
+            "bench",
+            format!("ours-XDP: h{host}'s A record changed back by ctl zone-commit"),
+        );
+        let kept = KeptFile::keep(&large.zone.file)?;
+        let old = scale_zones::host_v4(host);
+        let since = transaction(server, &conf, &self.ours, host)?;
+        let userspace = Waiting::start(
+            &rig.client.name,
+            server_address(),
+            vec![host_a(host, old).with_nsid()],
+            since,
+            timeout,
+        )?;
+        let xdp_path = self.wait(&mut running, vec![host_a(host, old)], since, timeout, None);
+        out.transaction_xdp_path = record(&mut failed, "(d) by ctl, on the XDP path", xdp_path)?;
+        out.transaction_userspace = Some(userspace.join()?);
+        if out.transaction_xdp_path.is_some() {
+            out.transaction_from_xdp = Some(answered_by_xdp(&self.rig, host_a(host, old))?);
+        }
+        if let Some(failure) = failed.pop() {
+            out.note = Some(failure);
+        }
         drop(running);
+        kept.restore()?;
         rig.server.detach_xdp();
         large.reset()?;
         Ok(out)
@@ -460,6 +506,65 @@ pub(super) fn answers_now(rig: &Rig, question: Question) -> Result<Duration> {
         Instant::now(),
         Duration::from_secs(5),
     )
+}
+
+/// Changes host `host`'s A record of the large zone back from
+/// [`scale_zones::changed_v4`] to [`scale_zones::host_v4`] in one zone
+/// transaction (`dns-server ctl`, `knotc`): begin, set, unset, then
+/// commit; returns when the commit was sent (the time runs from there).
+fn transaction(server: Server, conf: &Path, ours: &Path, host: u32) -> Result<Instant> {
+    let origin = scale_zones::LARGE_ORIGIN;
+    let owner = format!("h{host}");
+    let (old, new) = (
+        scale_zones::changed_v4(host).to_string(),
+        scale_zones::host_v4(host).to_string(),
+    );
+    let tool = |args: &[&str]| -> Result<()> {
+        let mut command = match server {
+            Server::Knot => {
+                let mut c = std::process::Command::new("knotc");
+                c.arg("-s").arg(conf.join("knot.sock"));
+                c
+            }
+            _ => {
+                let mut c = std::process::Command::new(ours);
+                c.arg("ctl")
+                    .arg("--socket")
+                    .arg(conf.join(super::servers::CONTROL_SOCKET));
+                c
+            }
+        };
+        cmd::stdout(command.args(args)).map(drop)
+    };
+    tool(&["zone-begin", origin])?;
+    tool(&["zone-set", origin, &owner, "A", &new])?;
+    tool(&["zone-unset", origin, &owner, "A", &old])?;
+    let since = Instant::now();
+    tool(&["zone-commit", origin])?;
+    Ok(since)
+}
+
+/// A copy of a zone file, put back when a server that rewrote it is gone.
+struct KeptFile {
+    file: PathBuf,
+    copy: PathBuf,
+}
+
+impl KeptFile {
+    fn keep(file: &Path) -> Result<KeptFile> {
+        let mut copy = file.as_os_str().to_owned();
+        copy.push(".kept");
+        let copy = PathBuf::from(copy);
+        std::fs::copy(file, &copy).with_context(|| format!("copying {}", file.display()))?;
+        Ok(KeptFile {
+            file: file.to_path_buf(),
+            copy,
+        })
+    }
+
+    fn restore(self) -> Result<()> {
+        std::fs::rename(&self.copy, &self.file).with_context(|| format!("putting back {}", self.file.display()))
+    }
 }
 
 /// Asks `server` to reload `origin`: SIGHUP for ours, `knotc zone-reload`,
@@ -546,6 +651,11 @@ fn table(args: &Args, records: u64, results: &BTreeMap<Server, Measured>, xdp: O
             "ms",
             Box::new(move |m| secs(&m.change).map(|s| s * 1e3)),
         ),
+        (
+            "(d) ... by a transaction (ctl, knotc)".into(),
+            "ms",
+            Box::new(move |m| secs(&m.transaction).map(|s| s * 1e3)),
+        ),
     ];
     let peers = [Server::Ours, Server::Knot, Server::Nsd];
     let mut out = String::new();
@@ -598,6 +708,25 @@ fn table(args: &Args, records: u64, results: &BTreeMap<Server, Measured>, xdp: O
             "(d) ours-XDP: answered on the XDP path",
             "ms",
             ms(x.xdp_path)
+        );
+        let _ = writeln!(
+            out,
+            "{:<40} {:>4} {:>9}",
+            "(d) ours-XDP, by ctl: from userspace",
+            "ms",
+            ms(x.transaction_userspace)
+        );
+        let by = match x.transaction_from_xdp {
+            Some(true) => "(XDP answered it)",
+            Some(false) => "(userspace answered it, not XDP)",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:>4} {:>9} {by}",
+            "(d) ours-XDP, by ctl: on the XDP path",
+            "ms",
+            ms(x.transaction_xdp_path)
         );
         if let Some(note) = &x.note {
             let _ = writeln!(out, "    {note}");
@@ -696,6 +825,20 @@ fn targets(results: &BTreeMap<Server, Measured>, xdp: Option<&XdpChange>) -> Str
         "(d) change answered from XDP <= 10 ms",
         xdp.filter(|x| x.from_xdp == Some(true))
             .and_then(|x| secs(x.xdp_path))
+            .map(|s| s * 1e3),
+        CHANGE_MS,
+        " ms",
+    );
+    line(
+        "(d) by ctl zone-commit, ours without XDP <= 10 ms",
+        ours.and_then(|m| secs(m.transaction)).map(|s| s * 1e3),
+        CHANGE_MS,
+        " ms",
+    );
+    line(
+        "(d) by ctl zone-commit, from XDP <= 10 ms",
+        xdp.filter(|x| x.transaction_from_xdp == Some(true))
+            .and_then(|x| secs(x.transaction_xdp_path))
             .map(|s| s * 1e3),
         CHANGE_MS,
         " ms",

@@ -1,4 +1,4 @@
-//! Presentation-format RDATA (RFC 1035 5.1 and each type's RFC) to uncompressed wire format.
+//! Presentation-format RDATA (RFC 1035 5.1 and each type's RFC) to uncompressed wire format, and back ([`write`]).
 
 use data_encoding::HEXUPPER_PERMISSIVE;
 use dns_wire::wire::rtype;
@@ -8,6 +8,7 @@ use crate::name::Name;
 mod fields;
 mod loc;
 mod svcb;
+pub(crate) mod write;
 
 use fields::Fields;
 
