@@ -3,12 +3,16 @@
 //! The key holds everything that changes the bytes of an answer: the
 //! lower-cased name, type, class, whether the query had EDNS and its DO bit.
 //! The ID, the RD/CD flags and the question's case are patched per query.
+//!
+//! Each answer remembers whether the fast path took its copy: one it could
+//! not take then (its queue full under a burst of new questions) is offered
+//! again on a later hit, so no answer stays out of the XDP map for good.
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -53,8 +57,23 @@ impl Key {
     }
 }
 
-/// Key bytes to response bytes.
-type Map = HashMap<Box<[u8]>, Box<[u8]>>;
+/// A cached response and whether the fast path still has to take its copy.
+struct Cached {
+    response: Box<[u8]>,
+    /// Set when the fast path could not take the copy when it was cached.
+    to_offer: AtomicBool,
+}
+
+/// Key bytes to cached responses.
+type Map = HashMap<Box<[u8]>, Cached>;
+
+/// A hit: the response was copied out.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Hit {
+    /// The fast path has not taken this answer yet: offer it again, and say
+    /// so with [`AnswerCache::offered`] once it is taken.
+    pub to_offer: bool,
+}
 
 /// The bound on answers cached, shared by every zone's cache: one zone per
 /// cache lets a reload keep the answers of the zones it did not change, and
@@ -112,28 +131,53 @@ impl AnswerCache {
     }
 
     /// Copies the cached response for `key` into `out`, if there is one of at most `limit` bytes.
-    pub(crate) fn get_into(&self, key: &Key, limit: usize, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn get_into(&self, key: &Key, limit: usize, out: &mut Vec<u8>) -> Option<Hit> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         match map.get(key.as_bytes()) {
-            Some(resp) if resp.len() <= limit => {
+            Some(cached) if cached.response.len() <= limit => {
                 out.clear();
-                out.extend_from_slice(resp);
-                true
+                out.extend_from_slice(&cached.response);
+                Some(Hit {
+                    to_offer: cached.to_offer.load(Ordering::Relaxed),
+                })
             }
-            _ => false,
+            _ => None,
         }
     }
 
-    /// Remembers a response (the caller clears ID and RD/CD first).
+    /// Remembers a response (the caller clears ID and RD/CD first), as
+    /// taken by the fast path; see [`AnswerCache::offer_again`].
     pub(crate) fn insert(&self, key: &Key, response: &[u8]) -> bool {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         if !self.budget.take() {
             return false;
         }
-        if map.insert(key.as_bytes().into(), response.into()).is_some() {
+        let cached = Cached {
+            response: response.into(),
+            to_offer: AtomicBool::new(false),
+        };
+        if map.insert(key.as_bytes().into(), cached).is_some() {
             self.budget.give_back(1);
         }
         true
+    }
+
+    /// The fast path could not take the answer under `key` now: hits say
+    /// to offer it again ([`Hit::to_offer`]).
+    pub(crate) fn offer_again(&self, key: &Key) {
+        self.set_to_offer(key, true);
+    }
+
+    /// The fast path took the answer under `key`.
+    pub(crate) fn offered(&self, key: &Key) {
+        self.set_to_offer(key, false);
+    }
+
+    fn set_to_offer(&self, key: &Key, to_offer: bool) {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(cached) = map.get(key.as_bytes()) {
+            cached.to_offer.store(to_offer, Ordering::Relaxed);
+        }
     }
 
     /// Number of cached answers.
@@ -168,5 +212,37 @@ mod tests {
         drop(a);
         assert!(b.insert(&key(&w3), b"3"), "a dropped cache gives its room back");
         assert_eq!(b.len(), 2);
+    }
+
+    /// An answer the fast path could not take is offered again on each hit
+    /// until it is taken; a new answer under the key starts as taken.
+    #[test]
+    fn an_answer_not_taken_by_the_fast_path_is_offered_again() {
+        let cache = AnswerCache::within(CacheBudget::new(4));
+        let wire = test_support::Query::new("a.example", 1).to_wire();
+        let key = Key::new(&dns_wire::query::parse(&wire).expect("a query"));
+        let mut out = Vec::new();
+        assert_eq!(cache.get_into(&key, 512, &mut out), None, "nothing cached yet");
+        assert!(cache.insert(&key, b"answer"));
+        assert_eq!(cache.get_into(&key, 512, &mut out), Some(Hit { to_offer: false }));
+        assert_eq!(out, b"answer");
+        cache.offer_again(&key);
+        for _ in 0..2 {
+            assert_eq!(
+                cache.get_into(&key, 512, &mut out),
+                Some(Hit { to_offer: true }),
+                "offered again on every hit until taken"
+            );
+        }
+        cache.offered(&key);
+        assert_eq!(cache.get_into(&key, 512, &mut out), Some(Hit { to_offer: false }));
+        cache.offer_again(&key);
+        assert!(cache.insert(&key, b"newer"));
+        assert_eq!(
+            cache.get_into(&key, 512, &mut out),
+            Some(Hit { to_offer: false }),
+            "a new answer is offered when it is cached"
+        );
+        assert_eq!(cache.get_into(&key, 3, &mut out), None, "too large for the client");
     }
 }

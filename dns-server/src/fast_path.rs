@@ -26,7 +26,9 @@ pub(crate) trait FastPathSink: Send + Sync {
 
     /// `response` (ID 0, RD and CD clear) to `query` was just put in
     /// `catalog`'s answer cache: the fast path may copy it into its map.
-    fn copy_answer(&self, catalog: &Catalog, query: &Query<'_>, response: &[u8]);
+    /// `false` when it could not take it now (its queue full): the answer
+    /// cache then offers it again on a later hit.
+    fn copy_answer(&self, catalog: &Catalog, query: &Query<'_>, response: &[u8]) -> bool;
 
     /// `pending` was just answered from the resolver's cache, so it is
     /// asked often: the fast path may serve it to the clients allowed to recurse.
@@ -43,7 +45,9 @@ pub(crate) struct NoFastPath;
 impl FastPathSink for NoFastPath {
     fn serve_catalog(&self, _: &Arc<Catalog>) {}
 
-    fn copy_answer(&self, _: &Catalog, _: &Query<'_>, _: &[u8]) {}
+    fn copy_answer(&self, _: &Catalog, _: &Query<'_>, _: &[u8]) -> bool {
+        true
+    }
 
     fn offer_resolved(&self, _: &Pending) {}
 

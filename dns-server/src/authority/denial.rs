@@ -63,8 +63,8 @@ pub(crate) fn name_error<'a>(
         }
         Denial::Nsec3(chain) => {
             closest_encloser_proof(chain, lower, encloser, answer);
-            if let Some(wildcard) = name::wildcard_of(encloser) {
-                push(answer, chain.covering(&chain.hash(&wildcard)), rtype::NSEC3);
+            if let Some(wildcard) = chain.wildcard_hash(encloser) {
+                push(answer, chain.covering(&wildcard), rtype::NSEC3);
             }
         }
         Denial::Unproven => {}
@@ -133,8 +133,8 @@ pub(crate) fn wildcard_no_data<'a>(
         }
         Denial::Nsec3(chain) => {
             closest_encloser_proof(chain, lower, encloser, answer);
-            if let Some(w) = name::wildcard_of(encloser) {
-                push(answer, chain.matching(&chain.hash(&w)), rtype::NSEC3);
+            if let Some(wildcard) = chain.wildcard_hash(encloser) {
+                push(answer, chain.matching(&wildcard), rtype::NSEC3);
             }
         }
         Denial::Unproven => {}

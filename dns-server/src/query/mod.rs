@@ -275,8 +275,12 @@ impl Responder<'_> {
             return Some(self.servfail_zone_unloaded(q, limit, out));
         };
         if let Some(key) = &key
-            && version.answers.get_into(key, limit, out)
+            && let Some(hit) = version.answers.get_into(key, limit, out)
         {
+            // `out` holds the answer as cached (ID 0, RD and CD clear) until patched.
+            if hit.to_offer && self.fast_path.copy_answer(self.catalog, q, out) {
+                version.answers.offered(key);
+            }
             encode::patch_cached(out, q, packet);
             Stats::bump(&self.stats.cache_hits);
             return Some(u16::from(out[3] & 0x0f));
@@ -296,8 +300,8 @@ impl Responder<'_> {
         {
             let mut stored = out.clone();
             encode::clear_per_query_fields(&mut stored);
-            if version.answers.insert(key, &stored) {
-                self.fast_path.copy_answer(self.catalog, q, &stored);
+            if version.answers.insert(key, &stored) && !self.fast_path.copy_answer(self.catalog, q, &stored) {
+                version.answers.offer_again(key);
             }
         }
         Some(answer.rcode)

@@ -1,6 +1,8 @@
 //! The query pipeline end to end on bytes; responses are decoded with
 //! hickory-proto, an independent parser, to check the wire format.
 
+use std::sync::atomic::Ordering;
+
 use hickory_proto::{
     op::{Message, MessageType, OpCode, Query as HQuery, ResponseCode},
     rr::{DNSClass, Name as HName, RecordType},
@@ -272,11 +274,13 @@ fn big_answers_truncate_over_udp_and_not_over_tcp() {
     assert!(!m.metadata.truncation);
     assert_eq!(m.answers.len(), 40);
     assert!(
-        answers(&c).get_into(
-            &crate::answer_cache::Key::new(&dns_wire::query::parse(&packet).expect("parses")),
-            65535,
-            &mut Vec::new()
-        ),
+        answers(&c)
+            .get_into(
+                &crate::answer_cache::Key::new(&dns_wire::query::parse(&packet).expect("parses")),
+                65535,
+                &mut Vec::new()
+            )
+            .is_some(),
         "the TCP answer is cached; UDP checks its size before using it"
     );
     let again = decode(&respond(&c, &packet, Transport::Udp).expect("answered"));
@@ -380,6 +384,8 @@ fn any_over_udp_is_one_rrset_even_at_a_wildcard() {
 #[derive(Default)]
 struct Recorded {
     copied: std::sync::Mutex<Vec<Copied>>,
+    /// Offers refused (as a full queue refuses them) before one is taken.
+    refuse: std::sync::atomic::AtomicUsize,
 }
 
 /// One answer offered: its catalog's generation, the name as asked, the response.
@@ -390,9 +396,13 @@ impl crate::fast_path::FastPathSink for Recorded {
         panic!("the query path never switches catalogs");
     }
 
-    fn copy_answer(&self, catalog: &Catalog, query: &dns_wire::query::Query<'_>, response: &[u8]) {
+    fn copy_answer(&self, catalog: &Catalog, query: &dns_wire::query::Query<'_>, response: &[u8]) -> bool {
         let mut copied = self.copied.lock().expect("lock");
         copied.push(Copied(catalog.generation(), query.qname.to_vec(), response.to_vec()));
+        let refused = self
+            .refuse
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        refused.is_err()
     }
 
     fn offer_resolved(&self, _: &super::Pending) {
@@ -442,6 +452,46 @@ fn each_newly_cached_answer_is_offered_to_the_fast_path_once() {
     assert_eq!(qname, b"\x03WWW\x07example\x03com\x00", "the query as asked");
     assert_eq!(&response[..2], [0, 0], "stored with ID 0");
     assert_eq!(decode(response).answers.len(), 1);
+}
+
+/// An answer the fast path could not take when it was cached (its queue
+/// full) is offered again on the next hits, until taken, then no more.
+#[test]
+fn an_answer_the_fast_path_could_not_take_is_offered_again_on_a_hit() {
+    let c = catalog();
+    let sink = Recorded {
+        refuse: 2.into(),
+        ..Recorded::default()
+    };
+    let ident = identity();
+    let stats = Stats::default();
+    let responder = Responder {
+        catalog: &c,
+        identity: &ident,
+        stats: &stats,
+        fast_path: &sink,
+    };
+    let mut out = Vec::new();
+    let packet = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        responder.respond(&packet, Transport::Udp, &mut out).expect("answered");
+        answers.push(out.clone());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "every answer the same");
+    let copied = sink.copied.into_inner().expect("lock");
+    assert_eq!(
+        copied.len(),
+        3,
+        "offered when cached, refused; on the first hit, refused; on the second, taken"
+    );
+    assert!(
+        copied
+            .iter()
+            .all(|Copied(_, _, r)| r[..2] == [0, 0] && r[4..] == answers[0][4..]),
+        "each offer is the answer as cached: ID 0, the counts and records as sent"
+    );
+    assert_eq!(stats.cache_hits.get(), 4);
 }
 
 /// A zone that failed to load with nothing to fall back on: SERVFAIL for

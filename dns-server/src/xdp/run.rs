@@ -296,8 +296,8 @@ impl FastPathSink for MapWriter {
         }
     }
 
-    fn copy_answer(&self, catalog: &Catalog, query: &Query<'_>, response: &[u8]) {
-        self.inserter.offer(catalog, query, response);
+    fn copy_answer(&self, catalog: &Catalog, query: &Query<'_>, response: &[u8]) -> bool {
+        self.inserter.offer(catalog, query, response)
     }
 
     fn offer_resolved(&self, pending: &Pending) {

@@ -515,13 +515,19 @@ impl Inserter {
 
     /// Queues `response`, just put in the answer cache of its zone in
     /// `catalog`, for the live map; never blocks. It is written only if
-    /// that zone version is still the one the map follows by then.
-    pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) {
+    /// that zone version is still the one the map follows by then. `false`
+    /// when the queue is full: offer it again later (the answer cache does,
+    /// on a later hit).
+    pub(crate) fn offer(&self, catalog: &Catalog, q: &Query<'_>, response: &[u8]) -> bool {
         let Some(insert) = Insert::of(catalog, q, response) else {
-            return;
+            return true;
         };
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(insert) {
-            tracing::debug!("xdp-sync queue full; answer stays in userspace");
+        match self.tx.try_send(insert) {
+            Err(TrySendError::Full(_)) => {
+                tracing::debug!("xdp-sync queue full; the answer is offered again on its next hit");
+                false
+            }
+            _ => true,
         }
     }
 

@@ -70,8 +70,18 @@ pub(crate) fn hash(lower: &[u8], params: &Params) -> Hash {
     h
 }
 
-/// The NSEC3 records of one zone version, by owner hash, and the hash of
-/// every other name of the zone.
+/// The hashes stored for a name of the zone: its own, and that of the
+/// wildcard below it (`*.name`), which a negative answer whose closest
+/// encloser is this name denies (RFC 5155 7.2.1 and 7.2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NameHashes {
+    own: Hash,
+    /// `None` when `*.name` would be longer than a name may be.
+    wildcard: Option<Hash>,
+}
+
+/// The NSEC3 records of one zone version, by owner hash, and the hashes of
+/// every other name of the zone and of the wildcard below it.
 ///
 /// Both are persistent maps: a new version's chain is the old one's with
 /// the changed names applied ([`Chain::follow`]), sharing the rest, so an
@@ -82,11 +92,12 @@ pub(crate) struct Chain {
     pub params: Params,
     /// Owner hash and NSEC3 node of each link.
     links: OrdMap<Hash, Node>,
-    /// The hash of each name of the zone that is not a link (lower-cased
-    /// wire), computed once per version that adds it: the matching and
-    /// closest-encloser proofs of a negative answer then hash only names
-    /// that do not exist (the next closer name, an absent wildcard).
-    hashes: HashMap<Box<[u8]>, Hash>,
+    /// The hashes of each name of the zone that is not a link (lower-cased
+    /// wire) and of the wildcard below it, computed once per version that
+    /// adds the name: the matching, closest-encloser and wildcard proofs of
+    /// a negative answer then hash only the next closer name, the one name
+    /// per query that cannot be known in advance.
+    hashes: HashMap<Box<[u8]>, NameHashes>,
 }
 
 /// The NSEC3PARAM parameters of the apex, when this server can hash them.
@@ -165,8 +176,11 @@ impl Chain {
             }
             None => {
                 let lower: Box<[u8]> = node.owner().to_ascii_lowercase().into();
-                let h = hash(&lower, &self.params);
-                self.hashes.insert(lower, h);
+                let hashes = NameHashes {
+                    own: hash(&lower, &self.params),
+                    wildcard: crate::name::wildcard_of(&lower).map(|w| hash(&w, &self.params)),
+                };
+                self.hashes.insert(lower, hashes);
             }
         }
     }
@@ -197,8 +211,18 @@ impl Chain {
     /// the one stored for a name of the zone, else computed.
     pub(crate) fn hash(&self, lower: &[u8]) -> Hash {
         match self.hashes.get(lower) {
-            Some(h) => *h,
+            Some(h) => h.own,
             None => hash(lower, &self.params),
+        }
+    }
+
+    /// The hash of the wildcard below the lower-cased wire name `encloser`
+    /// (`*.encloser`): the one stored for a name of the zone, else
+    /// computed; `None` when the wildcard would be longer than a name may be.
+    pub(crate) fn wildcard_hash(&self, encloser: &[u8]) -> Option<Hash> {
+        match self.hashes.get(encloser) {
+            Some(h) => h.wildcard,
+            None => crate::name::wildcard_of(encloser).map(|w| hash(&w, &self.params)),
         }
     }
 
@@ -247,6 +271,53 @@ mod tests {
             let h = hash(&wire, &params);
             assert_eq!(BASE32_DNSSEC.encode(&h), expected, "hash of {name}");
         }
+    }
+
+    /// The wildcard hashes stored for the names of the zone are those of
+    /// `*.name`, as computed for a name the zone does not hold.
+    #[test]
+    fn wildcard_hashes_are_stored_per_name() {
+        let text = "$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 7200 3600 1209600 60\n@ NS ns1\n\
+                    @ NSEC3PARAM 1 0 12 AABBCCDD\nns1 A 192.0.2.1\nx.y.w A 192.0.2.2\n";
+        let origin = Name::parse("example.", None).expect("origin");
+        let zone = crate::zone::load::from_str(&origin, text, std::path::Path::new("w.zone")).expect("loads");
+        let chain = zone.nsec3().expect("an NSEC3 chain");
+        let stored = zone.nodes().count();
+        assert_eq!(chain.hashes.len(), stored, "every name (ENTs y.w and w included)");
+        for node in zone.nodes() {
+            let lower = node.owner().to_ascii_lowercase();
+            let wildcard = crate::name::wildcard_of(&lower).expect("short names");
+            assert_eq!(chain.wildcard_hash(&lower), Some(hash(&wildcard, &chain.params)));
+            assert_eq!(chain.hash(&lower), hash(&lower, &chain.params));
+        }
+        // RFC 5155 Appendix A: *.w.example., with w an empty non-terminal here.
+        let w = Name::parse("w.example.", None).expect("a name").as_wire().to_vec();
+        let expected = BASE32_DNSSEC
+            .decode(b"r53bq7cc2uvmubfu5ocmm6pers9tk9en")
+            .expect("base32");
+        assert_eq!(chain.wildcard_hash(&w).map(|h| h.to_vec()), Some(expected));
+        let absent = Name::parse("nx.example.", None).expect("a name").as_wire().to_vec();
+        let star = crate::name::wildcard_of(&absent).expect("short");
+        assert_eq!(
+            chain.wildcard_hash(&absent),
+            Some(hash(&star, &chain.params)),
+            "computed"
+        );
+        assert_eq!(chain.hashes.len(), stored, "a name not in the zone is not stored");
+        let long = [
+            &[63u8][..],
+            &[b'a'; 63],
+            &[63],
+            &[b'b'; 63],
+            &[63],
+            &[b'c'; 63],
+            &[50],
+            &[b'd'; 50],
+            &w,
+        ]
+        .concat();
+        assert_eq!(long.len(), 254, "a name two bytes too long for a wildcard below it");
+        assert_eq!(chain.wildcard_hash(&long), None, "no wildcard past 255 bytes");
     }
 
     #[test]

@@ -63,8 +63,9 @@ struct Sink(Mutex<Vec<Vec<u8>>>);
 impl FastPathSink for Sink {
     fn serve_catalog(&self, _: &Arc<Catalog>) {}
 
-    fn copy_answer(&self, _: &Catalog, _: &dns_wire::query::Query<'_>, response: &[u8]) {
+    fn copy_answer(&self, _: &Catalog, _: &dns_wire::query::Query<'_>, response: &[u8]) -> bool {
         self.0.lock().expect("lock").push(response.to_vec());
+        true
     }
 
     fn offer_resolved(&self, _: &Pending) {}
