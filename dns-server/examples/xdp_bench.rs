@@ -187,7 +187,7 @@ fn paired(a: &[[f64; 3]], b: &[[f64; 3]]) -> String {
     let (lo, hi) = d.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
         (lo.min(x), hi.max(x))
     });
-    format!("{:+.1} (range {lo:+.1}..{hi:+.1})", median(d.clone()))
+    format!("{:+.1} (range {lo:+.1}..{hi:+.1})", median(d))
 }
 
 /// One round of one case: `[program ns, test_run ns, hot ns]`.
