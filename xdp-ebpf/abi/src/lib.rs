@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
         assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 24 + MAX_BODY);
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
-        assert_eq!(core::mem::size_of::<CookieConfig>(), 48);
+        assert_eq!(core::mem::size_of::<CookieConfig>(), 40);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
         }
