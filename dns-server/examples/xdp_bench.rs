@@ -113,8 +113,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
             info.size_jitted(),
             s.fixture.responses()
         );
-        // Every case's action, as the tests expect it, before anything is timed.
-        for case in &all {
+        // Every case's action, as the tests expect it, before anything is
+        // timed; only the timed ones for another build, which may be one
+        // cut short for measuring (say, without the checks of `validate.rs`).
+        let other_build = s.what != "this build";
+        for case in all.iter().filter(|c| c.timed || !other_build) {
             let frame = case.frame.bytes();
             let got = s.fixture.run(&frame, 1)?;
             let expected = case.expect.action();
@@ -150,8 +153,41 @@ fn run(args: &Args) -> anyhow::Result<()> {
             let [prog, harness, hot] = [0, 1, 2].map(|k| median(samples.iter().map(|x| x[k]).collect()));
             println!("{:<38} {prog:>8.1} {harness:>12.1} {hot:>8.1}", case.what);
         }
+        // What a cookie adds to a hit (issue 11: at most 60 ns), round by
+        // round: the VM's drift moves both cases of a round alike.
+        let plain = timed.iter().position(|c| c.what == COOKIELESS_HIT);
+        for (i, case) in timed.iter().enumerate().filter(|(_, c)| c.what.contains("cookie")) {
+            if let Some(plain) = plain {
+                println!(
+                    "  {} over {COOKIELESS_HIT}: {}",
+                    case.what,
+                    paired(&s.samples[i], &s.samples[plain])
+                );
+            }
+        }
+    }
+    // Each other build against this one, round by round (the same rounds).
+    if let Some((this, others)) = subjects.split_last() {
+        for other in others {
+            println!("\nthis build minus {}, prog ns, per round", other.what);
+            for (i, case) in timed.iter().enumerate() {
+                println!("{:<38} {}", case.what, paired(&this.samples[i], &other.samples[i]));
+            }
+        }
     }
     Ok(())
+}
+
+/// The hit a cookie's cost is measured against (the same query without the option).
+const COOKIELESS_HIT: &str = "IPv4, www A, EDNS";
+
+/// `a - b` in program ns, round by round: the median and the range.
+fn paired(a: &[[f64; 3]], b: &[[f64; 3]]) -> String {
+    let d: Vec<f64> = a.iter().zip(b).map(|(a, b)| a[0] - b[0]).collect();
+    let (lo, hi) = d.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+        (lo.min(x), hi.max(x))
+    });
+    format!("{:+.1} (range {lo:+.1}..{hi:+.1})", median(d))
 }
 
 /// One round of one case: `[program ns, test_run ns, hot ns]`.

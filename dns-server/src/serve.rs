@@ -150,15 +150,21 @@ fn log_xdp_counters(fast_path: Option<Arc<Running>>, interval: u64) -> Option<to
     }))
 }
 
-/// Keeps the XDP program's wall clock (for cookie timestamps) in step with
-/// the system's, once a minute: NTP slews the two apart by well under the
-/// seconds a cookie's dates are checked to.
+/// Writes the wall clock's second into the XDP program's cookie settings as
+/// each second begins (a millisecond after it), so that the program dates
+/// its cookies as userspace does within that second without reading a
+/// clock per packet. The write takes the maps' lock, which a reload's fill
+/// may hold for a while: it runs off the runtime's workers.
 fn follow_the_clock(fast_path: Arc<Running>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
-            tick.tick().await;
-            fast_path.refresh_cookie_clock();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let to_next = std::time::Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos()));
+            tokio::time::sleep(to_next + std::time::Duration::from_millis(1)).await;
+            let fast_path = fast_path.clone();
+            let _ = tokio::task::spawn_blocking(move || fast_path.refresh_cookie_clock()).await;
         }
     })
 }

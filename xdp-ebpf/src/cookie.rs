@@ -2,7 +2,7 @@
 //! server cookie judged and ours made by `dns_wire::cookie`, the very code
 //! userspace runs, from the secrets userspace writes into `COOKIES`.
 
-use aya_ebpf::{helpers::bpf_ktime_get_coarse_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use dns_wire::{
     cookie::{self, ClientAddr, Validity},
     fast_question,
@@ -74,9 +74,8 @@ fn judged(ctx: &XdpContext, scratch: &mut Scratch) -> Result<Judged, ()> {
         return Ok(Judged::Pass);
     }
     let addr = source(ctx, &scratch.datagram)?;
-    // SAFETY: no preconditions.
-    let monotonic = unsafe { bpf_ktime_get_coarse_ns() };
-    let now = (monotonic.wrapping_add(cfg.realtime_offset_ns) / 1_000_000_000) as u32;
+    // Userspace's second, not the program's clock: see `CookieConfig::now`.
+    let now = cfg.now;
     let previous = if cfg.flags & COOKIE_PREVIOUS != 0 {
         Some(&cfg.previous)
     } else {

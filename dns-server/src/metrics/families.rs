@@ -201,7 +201,7 @@ fn queries(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
     histograms(
         e,
         "dns_server_answer_duration_seconds",
-        "Time from a query's arrival in userspace to its answer being ready, by transport.",
+        "Time from a query's arrival in userspace to its answer being ready, by transport (over UDP, the answers of a batch read at once are ready, and timed, together).",
         &totals.latency,
     )?;
     histograms(

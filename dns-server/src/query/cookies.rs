@@ -89,8 +89,9 @@ impl<'a> Asker<'a> {
     }
 }
 
-/// The clock as RFC 9018 timestamps count it.
-fn unix_now() -> u32 {
+/// The clock as RFC 9018 timestamps count it (the XDP program's too:
+/// userspace writes it into the program's `COOKIES` map every second).
+pub(crate) fn unix_now() -> u32 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32
 }
 

@@ -470,6 +470,7 @@ fn an_answer_the_fast_path_could_not_take_is_offered_again_on_a_hit() {
         identity: &ident,
         stats: &stats,
         fast_path: &sink,
+        secondaries: None,
     };
     let mut out = Vec::new();
     let packet = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));

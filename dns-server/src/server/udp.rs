@@ -120,9 +120,11 @@ fn answer_batch(
     local: Option<SocketAddr>,
     pending: &mut Vec<Set>,
 ) {
-    // One clock read per batch for its arrival; each answer's latency is
-    // from there (it waited for the answers before it in the batch).
+    // One clock read per batch for its arrival, and with metrics on one at
+    // its end: every answer of the batch leaves with the batch, so that is
+    // each one's latency (it waited for the answers after it, too).
     let arrived = Instant::now();
+    let mut answered = 0;
     for i in 0..received {
         Stats::bump(&shared.stats.udp_queries);
         let Some(peer) = batch.peer(i) else { continue };
@@ -146,9 +148,12 @@ fn answer_batch(
             tap.exchange(role, false, peer, local, query, out);
         }
         if let Some(metrics) = &shared.metrics {
-            metrics.record(false, peer.ip(), query, out, arrived.elapsed());
+            answered += u64::from(metrics.record_in_batch(peer.ip(), query, out));
             metrics.record_zone(&shared.catalog, query, out);
         }
+    }
+    if let Some(metrics) = &shared.metrics {
+        metrics.record_batch_latency(answered, arrived.elapsed());
     }
 }
 

@@ -127,17 +127,16 @@ impl Maps {
         }
         let config = CookieConfig {
             flags,
-            _pad: 0,
-            realtime_offset_ns: realtime_offset_ns(),
+            now: crate::query::cookies::unix_now(),
             current: secrets.current,
             previous: secrets.previous.unwrap_or_default(),
         };
         Ok(cookies.set(0, config, 0)?)
     }
 
-    /// Re-reads the offset between the program's clock and the wall clock
-    /// (NTP slews one against the other; a step moves it at once). A
-    /// no-op while cookies are off in the program.
+    /// Writes the wall clock's second, what the program dates cookies
+    /// with (`CookieConfig::now`); called as each second begins. A no-op
+    /// while cookies are off in the program.
     pub fn refresh_cookie_clock(&mut self) -> Result<(), XdpError> {
         let Some(cookies) = &mut self.cookies else {
             return Ok(());
@@ -146,7 +145,7 @@ impl Maps {
         if config.flags & COOKIE_ENABLED == 0 {
             return Ok(());
         }
-        config.realtime_offset_ns = realtime_offset_ns();
+        config.now = crate::query::cookies::unix_now();
         Ok(cookies.set(0, config, 0)?)
     }
 
@@ -266,19 +265,4 @@ pub fn update_pinned_deny(dir: &Path, addr: IpAddr, prefix_len: u32, remove: boo
         IpAddr::V6(a) => update_trie(data, a.octets(), prefix_len, remove)?,
     };
     Ok(sizes.set(u32::from(addr.is_ipv6()), size as u32, 0)?)
-}
-
-/// CLOCK_REALTIME minus CLOCK_MONOTONIC_COARSE (the clock of the program's
-/// `bpf_ktime_get_coarse_ns`), in ns, wrapping.
-fn realtime_offset_ns() -> u64 {
-    let read = |clock| {
-        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `t` is a valid timespec to write; both clocks exist on Linux.
-        unsafe { libc::clock_gettime(clock, &mut t) };
-        (t.tv_sec as u64)
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add(t.tv_nsec as u64)
-    };
-    let monotonic = read(libc::CLOCK_MONOTONIC_COARSE);
-    read(libc::CLOCK_REALTIME).wrapping_sub(monotonic)
 }

@@ -40,7 +40,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// Re-reads the program's clock offset for cookie timestamps.
+    /// Writes the wall clock's second for the program's cookie timestamps.
     pub(crate) fn refresh_cookie_clock(&self) {
         let mut maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(error) = maps.refresh_cookie_clock() {

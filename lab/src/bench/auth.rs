@@ -29,6 +29,8 @@ pub const PACKAGES: &[&str] = &[
 /// Knot, ours with XDP against Knot with XDP.
 const SIGNED_OVER_USERSPACE: f64 = 1.0;
 const SIGNED_OVER_KNOT_XDP: f64 = 2.0;
+/// Issue 15: metrics on keep at least this share of the rate with them off.
+const METRICS_AT_LEAST: f64 = 0.98;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -84,8 +86,30 @@ pub fn run(args: &Args) -> Result<()> {
             }
         }
     }
+    table.push_str(&metrics_cost(&servers, &results));
     print!("{table}");
     Ok(())
+}
+
+/// What counting costs (issue 15: with metrics on, within 2% of the rate
+/// with them off): for each of ours measured with and without metrics,
+/// the median of the rounds' on/off ratios and their spread.
+fn metrics_cost(servers: &[Server], results: &rounds::Results<Server>) -> String {
+    let mut out = String::new();
+    for (on, off) in servers.iter().filter_map(|s| s.metrics_pair()) {
+        if !servers.contains(&off) {
+            continue;
+        }
+        if let Some((ratio, lo, hi, n)) = rounds::paired_ratio(results, on, off) {
+            let verdict = if ratio >= METRICS_AT_LEAST { "met" } else { "NOT met" };
+            let _ = writeln!(
+                out,
+                "{on}/{off}: {ratio:.3}, median of {n} rounds' ratios (range {lo:.3}..{hi:.3}; \
+                 target >= {METRICS_AT_LEAST}: {verdict})"
+            );
+        }
+    }
+    out
 }
 
 /// The signed mix's ratios against the issue's targets.
@@ -140,7 +164,12 @@ pub fn measure(
     if servers.iter().any(|s| s.is_ours())
         && let Err(reason) = super::build_ours()
     {
-        for server in [Server::Ours, Server::OursXdp] {
+        for server in [
+            Server::Ours,
+            Server::OursXdp,
+            Server::OursMetrics,
+            Server::OursXdpMetrics,
+        ] {
             skipped.insert(server, reason.clone());
         }
     }

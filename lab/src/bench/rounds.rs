@@ -288,6 +288,25 @@ pub fn table<S: Copy + Ord + Display>(
     (out, medians)
 }
 
+/// `a`'s rate over `b`'s, round by round (the two measured in the same
+/// round, one after the other, in an order that rotates): the median of
+/// those ratios, their lowest and highest, and how many rounds. Robust to
+/// the VM's drift, which moves both of a round alike; `None` without a
+/// round that measured both.
+pub fn paired_ratio<S: Ord>(results: &Results<S>, a: S, b: S) -> Option<(f64, f64, f64, usize)> {
+    let (a, b) = (results.samples.get(&a)?, results.samples.get(&b)?);
+    let ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, b)| b.answered_per_s > 0)
+        .map(|(a, b)| a.answered_per_s as f64 / b.answered_per_s as f64)
+        .collect();
+    let (lo, hi) = ratios.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+        (lo.min(r), hi.max(r))
+    });
+    (!ratios.is_empty()).then(|| (median(ratios.iter().copied()), lo, hi, ratios.len()))
+}
+
 /// `a/b: r` for the table, or nothing when either median is missing.
 pub fn ratio<S: Ord + Display>(medians: &BTreeMap<S, Medians>, a: S, b: S) -> Option<f64> {
     let (a, b) = (medians.get(&a)?, medians.get(&b)?);

@@ -37,6 +37,9 @@ pub enum Server {
     /// Ours as `ours`, with the metrics endpoint on (`--metrics`): run beside
     /// `ours` (`bench auth --servers ours,ours-metrics`) to see what counting costs.
     OursMetrics,
+    /// Ours as `ours-xdp`, with the metrics endpoint on: run beside `ours-xdp`
+    /// (`bench auth --servers ours-xdp,ours-xdp-metrics`).
+    OursXdpMetrics,
 }
 
 impl fmt::Display for Server {
@@ -48,6 +51,7 @@ impl fmt::Display for Server {
             Self::KnotXdp => "Knot-XDP",
             Self::OursXdp => "ours-XDP",
             Self::OursMetrics => "ours-metrics",
+            Self::OursXdpMetrics => "ours-XDP-metrics",
         })
     }
 }
@@ -55,12 +59,24 @@ impl fmt::Display for Server {
 impl Server {
     /// Whether the server answers from XDP (the rig then detaches its program after each run).
     pub fn uses_xdp(self) -> bool {
-        matches!(self, Self::KnotXdp | Self::OursXdp)
+        matches!(self, Self::KnotXdp | Self::OursXdp | Self::OursXdpMetrics)
     }
 
     /// Whether it is this project's server.
     pub fn is_ours(self) -> bool {
-        matches!(self, Self::Ours | Self::OursXdp | Self::OursMetrics)
+        matches!(
+            self,
+            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics
+        )
+    }
+
+    /// Ours with the metrics endpoint on, and the same server with it off.
+    pub fn metrics_pair(self) -> Option<(Server, Server)> {
+        match self {
+            Self::OursMetrics => Some((self, Self::Ours)),
+            Self::OursXdpMetrics => Some((self, Self::OursXdp)),
+            _ => None,
+        }
     }
 
     /// Writes the server's configuration under `dir` for the bench zone in
@@ -191,7 +207,7 @@ impl Server {
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Ours | Self::OursXdp | Self::OursMetrics => {
+            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics => {
                 // The zones go in a file: 100,000 `--zone` flags would pass
                 // the kernel's limit on the length of a command line.
                 let conf = dir.join("dns-server.toml");
@@ -215,11 +231,12 @@ impl Server {
                     .then(|| ["--data-dir".to_string(), dir.join("data").display().to_string()]);
                 let metrics = format!("{SERVER_V4}:9153");
                 let xdp = match self {
-                    Self::OursXdp => ["--xdp-iface", iface],
-                    Self::OursMetrics => ["--no-xdp", "--metrics"],
-                    _ => ["--no-xdp", ""],
+                    Self::OursXdp => ["--xdp-iface", iface, ""],
+                    Self::OursXdpMetrics => ["--xdp-iface", iface, "--metrics"],
+                    Self::OursMetrics => ["--no-xdp", "--metrics", ""],
+                    _ => ["--no-xdp", "", ""],
                 };
-                let scrape_addr = (self == Self::OursMetrics).then_some(metrics.as_str());
+                let scrape_addr = self.metrics_pair().map(|_| metrics.as_str());
                 [
                     &ours.display().to_string(),
                     "serve",

@@ -336,19 +336,18 @@ pub const COOKIE_PREVIOUS: u32 = 2;
 pub const COOKIE_REQUIRE: u32 = 4;
 
 /// DNS cookie settings (RFC 7873, RFC 9018), the single entry of the
-/// `COOKIES` array: the secrets userspace uses too, and the clock. The
+/// `COOKIES` array: the secrets userspace uses too, and the time. The
 /// default, all zero, is cookies off.
 #[repr(C)]
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct CookieConfig {
     /// [`COOKIE_ENABLED`] | [`COOKIE_PREVIOUS`] | [`COOKIE_REQUIRE`].
     pub flags: u32,
-    /// Zero.
-    pub _pad: u32,
-    /// CLOCK_REALTIME minus the program's clock (`bpf_ktime_get_coarse_ns`,
-    /// CLOCK_MONOTONIC), in ns: what turns the program's clock into the
-    /// Unix time cookies are dated with. Userspace refreshes it.
-    pub realtime_offset_ns: u64,
+    /// The Unix time in seconds, what cookies are dated with: written by
+    /// userspace at every turn of the wall clock's second (a map read
+    /// costs a hit less than the program's clock read and the division
+    /// that would turn nanoseconds into seconds).
+    pub now: u32,
     /// The secret that makes and checks server cookies.
     pub current: [u8; 16],
     /// The previous secret during a rollover: checks, never makes.
@@ -360,7 +359,7 @@ impl core::fmt::Debug for CookieConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CookieConfig")
             .field("flags", &self.flags)
-            .field("realtime_offset_ns", &self.realtime_offset_ns)
+            .field("now", &self.now)
             .finish_non_exhaustive()
     }
 }
@@ -407,7 +406,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
         assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 24 + MAX_BODY);
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
-        assert_eq!(core::mem::size_of::<CookieConfig>(), 48);
+        assert_eq!(core::mem::size_of::<CookieConfig>(), 40);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
         }
