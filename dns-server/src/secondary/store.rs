@@ -21,6 +21,7 @@ use std::{
 use super::{serial::newer, stream::Delta};
 use crate::{
     name::{Name, write_presentation},
+    transfer::records::Rr,
     zone::{
         Record, load,
         parse::{class_name, parse_str},
@@ -71,7 +72,7 @@ pub(crate) fn zone_text(zone: &Zone) -> String {
 }
 
 /// Writes `bytes` to `path` atomically: beside it, synced, renamed over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -103,15 +104,41 @@ pub(crate) fn write_zone(file: &Path, zone: &Zone) -> io::Result<()> {
 }
 
 fn delta_text(delta: &Delta) -> String {
-    let mut out = format!(";; change {} {}\n", delta.from, delta.to);
-    for (sign, changes) in [('-', &delta.update.remove), ('+', &delta.update.add)] {
-        for c in changes {
-            out.push(sign);
-            record_line(&mut out, c.owner.as_wire(), c.rtype, c.class, c.ttl, &c.rdata);
+    let mut out = String::new();
+    fn rr(c: &Change) -> Rr<'_> {
+        Rr {
+            owner: c.owner.as_wire(),
+            rtype: c.rtype,
+            class: c.class,
+            ttl: c.ttl,
+            rdata: &c.rdata,
         }
     }
-    out.push_str(";; end\n");
+    let (removed, added) = (delta.update.remove.iter().map(rr), delta.update.add.iter().map(rr));
+    change_block(&mut out, delta.from, delta.to, removed, added);
     out
+}
+
+/// Appends one journal block: `;; change FROM TO`, a `-` line per record
+/// removed, a `+` line per record added, `;; end`. The IXFR-out history
+/// ([`crate::transfer::history`]) keeps its differences in the same form.
+pub(crate) fn change_block<'a>(
+    out: &mut String,
+    from: u32,
+    to: u32,
+    removed: impl Iterator<Item = Rr<'a>>,
+    added: impl Iterator<Item = Rr<'a>>,
+) {
+    let _ = writeln!(out, ";; change {from} {to}");
+    for rr in removed {
+        out.push('-');
+        record_line(out, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata);
+    }
+    for rr in added {
+        out.push('+');
+        record_line(out, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata);
+    }
+    out.push_str(";; end\n");
 }
 
 /// Records the changes of an IXFR now served as `zone`; compacts (rewrites
@@ -179,7 +206,7 @@ pub(crate) fn load(origin: &Name, file: &Path, limits: &ReadLimits) -> Result<Op
 }
 
 /// The journal's changes, in order; a torn or unreadable change ends it.
-fn read_journal(origin: &Name, path: &Path, text: &str) -> Vec<Result<Delta, String>> {
+pub(crate) fn read_journal(origin: &Name, path: &Path, text: &str) -> Vec<Result<Delta, String>> {
     let mut deltas = Vec::new();
     let mut lines = text.lines();
     while let Some(head) = lines.next() {
