@@ -48,8 +48,9 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             .then(|| metrics::QueryCounters::new(settings.config.metrics.per_zone));
         let shared = service::start(loaded, sink, counters);
         shared.secondaries.sync(&shared, &settings.config);
-        crate::transfer::notify_at_start(&shared);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
+        // After the bind: a secondary that asks at once finds us listening.
+        crate::transfer::notify_at_start(&shared);
         let control = match &settings.config.control.socket {
             Some(path) => Some(
                 control::server::bind(path)
