@@ -21,7 +21,9 @@ use crate::{
 pub(crate) trait FastPathSink: Send + Sync {
     /// Makes the fast path answer from `catalog` from now on. Called with
     /// each newly loaded catalog before it is swapped in, so XDP never
-    /// answers from zones that are no longer served.
+    /// answers from zones that are no longer served (a secondary zone's new
+    /// version is swapped in first: XDP then answers the version before
+    /// for the moment its changed names take to rewrite).
     fn serve_catalog(&self, catalog: &Arc<Catalog>);
 
     /// `response` (ID 0, RD and CD clear) to `query` was just put in

@@ -300,9 +300,21 @@ pub(crate) async fn publish(shared: &Arc<Shared>, zone: ServedZone, from: Arc<Se
             return;
         }
         let live = sh.catalog.load_full();
+        // A version to serve is swapped in before the XDP maps follow it:
+        // userspace answers from it at once, and XDP answers the version
+        // before for the moment its changed names take to rewrite (the
+        // copies userspace offers meanwhile are of a version the maps do
+        // not follow yet, so they are not written). A zone that stops being
+        // served (expired) leaves the maps first: XDP never answers it after.
+        let serving = zone.version.is_some();
         let catalog = Arc::new(live.with_zone(zone));
-        sh.fast_path.serve_catalog(&catalog);
+        if !serving {
+            sh.fast_path.serve_catalog(&catalog);
+        }
         let previous = sh.catalog.swap(catalog.clone());
+        if serving {
+            sh.fast_path.serve_catalog(&catalog);
+        }
         // Our own secondaries hear of it, and may ask for its differences.
         crate::transfer::versions_swapped(&sh, &previous, &catalog);
     })

@@ -53,26 +53,47 @@ fn record_line(out: &mut String, owner: &[u8], rtype: u16, class: u16, ttl: u32,
     );
     if !rdata.is_empty() {
         out.push(' ');
-        out.push_str(&data_encoding::HEXLOWER.encode(rdata));
+        data_encoding::HEXLOWER.encode_append(rdata, out);
     }
     out.push('\n');
 }
 
-/// The zone in master-file syntax.
-pub(crate) fn zone_text(zone: &Zone) -> String {
-    let mut out = format!("; {} serial {}, transferred by dns-server\n", zone.origin, zone.serial);
+/// Writes the zone in master-file syntax to `out`, a node at a time (a
+/// million records are never held as one text).
+fn write_zone_text(out: &mut impl Write, zone: &Zone) -> io::Result<()> {
+    let mut text = format!("; {} serial {}, transferred by dns-server\n", zone.origin, zone.serial);
     for node in zone.nodes() {
         for set in node.rrsets() {
             for rdata in set.rdatas() {
-                record_line(&mut out, node.owner(), set.rtype, set.class, set.ttl, rdata);
+                record_line(&mut text, node.owner(), set.rtype, set.class, set.ttl, rdata);
             }
         }
+        if text.len() >= WRITE_CHUNK {
+            out.write_all(text.as_bytes())?;
+            text.clear();
+        }
     }
-    out
+    out.write_all(text.as_bytes())
+}
+
+/// Text gathered before it is written out.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// The zone in master-file syntax.
+#[cfg(test)]
+pub(crate) fn zone_text(zone: &Zone) -> String {
+    let mut out = Vec::new();
+    write_zone_text(&mut out, zone).expect("writing to memory");
+    String::from_utf8(out).expect("text")
 }
 
 /// Writes `bytes` to `path` atomically: beside it, synced, renamed over it.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, |f| f.write_all(bytes))
+}
+
+/// Writes what `fill` writes to `path` atomically: beside it, synced, renamed over it.
+fn write_atomically_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -82,7 +103,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let written = File::create(&temporary).and_then(|mut f| {
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()
     });
     let renamed = written.and_then(|()| fs::rename(&temporary, path));
@@ -96,7 +117,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Writes a whole version and drops the journal it replaces.
 pub(crate) fn write_zone(file: &Path, zone: &Zone) -> io::Result<()> {
-    write_atomically(file, zone_text(zone).as_bytes())?;
+    write_atomically_with(file, |f| write_zone_text(f, zone))?;
     match fs::remove_file(journal_path(file)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
