@@ -1,8 +1,9 @@
 //! `dns-server serve`: the start-up order, the signals, and the shutdown.
 //!
-//! Start-up: zones and recursion are loaded; the XDP program is loaded and
-//! its maps filled from them; the shared state is built with the fast
-//! path's sink (or none); the sockets are bound; only then is the program
+//! Start-up: zones and recursion are loaded; the shared state is built with
+//! a sink that holds nothing yet, and secondary zones' transfers start; the
+//! XDP program is loaded, its maps filled from what is served by then, and
+//! its sink takes over; the sockets are bound; only then is the program
 //! attached, so XDP never answers before userspace can take what it passes.
 //! Then the metrics endpoint and the control socket start, and systemd is
 //! told READY=1.
@@ -18,7 +19,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     control,
-    fast_path::{FastPathSink, NoFastPath},
+    fast_path::Deferred,
     metrics::{self, Sources},
     query::Shared,
     readiness,
@@ -39,15 +40,18 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         let started = (Instant::now(), SystemTime::now());
         readiness::status("loading zones");
         let loaded = service::load(&settings)?;
-        let prepared = xdp::prepare(&settings.config, &loaded);
-        let sink: Arc<dyn FastPathSink> = match &prepared {
-            Some(prepared) => prepared.sink(),
-            None => Arc::new(NoFastPath),
-        };
         let counters = (settings.config.metrics.listen.is_some())
             .then(|| metrics::QueryCounters::new(settings.config.metrics.per_zone));
-        let shared = service::start(loaded, sink, counters);
+        // Loading the XDP program takes a second or more: secondary zones'
+        // transfers start first, and the program's sink takes over after.
+        let deferred = Arc::new(Deferred::default());
+        let shared = service::start(loaded, deferred.clone(), counters);
         shared.secondaries.sync(&shared, &settings.config);
+        let filled = shared.catalog.load_full();
+        let prepared = xdp::prepare(&settings.config, &shared);
+        if let Some(prepared) = &prepared {
+            deferred.set(prepared.sink(), &shared, &filled);
+        }
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         // After the bind: a secondary that asks at once finds us listening.
         crate::transfer::notify_at_start(&shared);

@@ -474,7 +474,12 @@ impl Inserter {
                     let fresh: HashSet<CacheKey> = entries.iter().map(|p| p.key).collect();
                     for stale in owned.affected(&changed, &apex) {
                         owned.remove(&stale);
-                        if !fresh.contains(&stale) && live.remove(&stale).is_ok() {
+                        // Out of the map at once, even when rewritten below:
+                        // a big change takes a while to write, and userspace
+                        // meanwhile answers (a secondary zone's new version
+                        // is served there already) rather than XDP the old
+                        // answer, such as a name's NXDOMAIN before it was added.
+                        if live.remove(&stale).is_ok() && !fresh.contains(&stale) {
                             filled.removed += 1;
                         }
                     }
