@@ -59,6 +59,8 @@ impl Deferred {
         if !Arc::ptr_eq(&now, filled) {
             sink.serve_catalog(&now);
         }
+        // A reload meanwhile may have rolled the cookie secret over.
+        sink.serve_cookies(&shared.cookies.load());
         let _ = self.sink.set(sink);
     }
 }

@@ -43,15 +43,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         let counters = (settings.config.metrics.listen.is_some())
             .then(|| metrics::QueryCounters::new(settings.config.metrics.per_zone));
         // Loading the XDP program takes a second or more: secondary zones'
-        // transfers start first, and the program's sink takes over after.
+        // transfers start, and userspace serves, while it loads; the
+        // program's sink takes over after.
         let deferred = Arc::new(Deferred::default());
         let shared = service::start(loaded, deferred.clone(), counters);
         shared.secondaries.sync(&shared, &settings.config);
-        let filled = shared.catalog.load_full();
-        let prepared = xdp::prepare(&settings.config, &shared);
-        if let Some(prepared) = &prepared {
-            deferred.set(prepared.sink(), &shared, &filled);
-        }
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
         // After the bind: a secondary that asks at once finds us listening.
         crate::transfer::notify_at_start(&shared);
@@ -65,46 +61,72 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         announce(&shared, &listeners.local_addrs());
         let settings_in_force = Arc::new(tokio::sync::Mutex::new(settings.clone()));
         let shutdown = handle_signals(settings_in_force.clone(), shared.clone())?;
-        let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
-        let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
-        let cookie_clock = fast_path.clone().map(follow_the_clock);
         let table = Table::new(settings.tcp_limits());
-        let xdp_interfaces = if settings.config.xdp.enabled {
-            settings.config.xdp.interfaces.clone()
-        } else {
-            Vec::new()
+        let serving = async {
+            server::run(
+                listeners,
+                shared.clone(),
+                settings.tcp_limits(),
+                table.clone(),
+                shutdown,
+            )
+            .await
+            .map_err(anyhow::Error::from)
         };
-        if let Some(addr) = settings.config.metrics.listen {
-            let sources = Sources {
-                shared: shared.clone(),
-                xdp: fast_path.clone(),
-                xdp_interfaces: xdp_interfaces.clone(),
-                tcp: table.clone(),
-                started: started.1,
+        let up = async {
+            let filled = shared.catalog.load_full();
+            let prepared = {
+                let (config, shared) = (settings.config.clone(), shared.clone());
+                tokio::task::spawn_blocking(move || xdp::prepare(&config, &shared))
+                    .await
+                    .context("loading the XDP program")?
             };
-            let sources = Arc::new(sources);
-            let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
-            metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
-        }
-        let control = control.map(|listener| {
-            let context = control::commands::Context {
-                shared: shared.clone(),
-                settings: settings_in_force,
-                xdp: fast_path.clone(),
-                xdp_interfaces,
-                started: started.0,
+            if let Some(prepared) = &prepared {
+                deferred.set(prepared.sink(), &shared, &filled);
+            }
+            // The sockets are bound: XDP never answers before userspace can
+            // take what it passes.
+            let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
+            let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
+            let cookie_clock = fast_path.clone().map(follow_the_clock);
+            let xdp_interfaces = if settings.config.xdp.enabled {
+                settings.config.xdp.interfaces.clone()
+            } else {
+                Vec::new()
             };
-            tokio::spawn(control::server::serve(listener, Arc::new(context)))
-        });
-        let watchdog = readiness::watchdog();
-        readiness::ready(&serving_status(&shared));
-        server::run(listeners, shared.clone(), settings.tcp_limits(), table, shutdown).await?;
+            if let Some(addr) = settings.config.metrics.listen {
+                let sources = Sources {
+                    shared: shared.clone(),
+                    xdp: fast_path.clone(),
+                    xdp_interfaces: xdp_interfaces.clone(),
+                    tcp: table.clone(),
+                    started: started.1,
+                };
+                let sources = Arc::new(sources);
+                let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
+                metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
+            }
+            let control = control.map(|listener| {
+                let context = control::commands::Context {
+                    shared: shared.clone(),
+                    settings: settings_in_force,
+                    xdp: fast_path.clone(),
+                    xdp_interfaces,
+                    started: started.0,
+                };
+                tokio::spawn(control::server::serve(listener, Arc::new(context)))
+            });
+            let watchdog = readiness::watchdog();
+            readiness::ready(&serving_status(&shared));
+            anyhow::Ok((fast_path, [stats_log, cookie_clock, control, watchdog]))
+        };
+        let ((), (fast_path, tasks)) = tokio::try_join!(serving, up)?;
         readiness::stopping();
         if let Some(dnstap) = &shared.dnstap {
             // STOP ends the stream, so that readers see it whole.
             dnstap.close();
         }
-        for task in [stats_log, cookie_clock, control, watchdog].into_iter().flatten() {
+        for task in tasks.into_iter().flatten() {
             task.abort();
         }
         if let Some(path) = &settings.config.control.socket {

@@ -240,6 +240,7 @@ impl MapWriter {
     /// Rewrites the keys of `catalog`'s changed zones in the live map (the
     /// zones are those followed already), leaving every other zone's keys.
     fn update(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
+        self.inserter.retire(catalog)?;
         let mut entries = Vec::new();
         let mut changed = Vec::new();
         for zone in catalog.zones() {
