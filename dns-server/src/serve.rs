@@ -1,8 +1,9 @@
 //! `dns-server serve`: the start-up order, the signals, and the shutdown.
 //!
-//! Start-up: zones and recursion are loaded; the XDP program is loaded and
-//! its maps filled from them; the shared state is built with the fast
-//! path's sink (or none); the sockets are bound; only then is the program
+//! Start-up: zones and recursion are loaded; the shared state is built with
+//! a sink that holds nothing yet, and secondary zones' transfers start; the
+//! XDP program is loaded, its maps filled from what is served by then, and
+//! its sink takes over; the sockets are bound; only then is the program
 //! attached, so XDP never answers before userspace can take what it passes.
 //! Then the metrics endpoint and the control socket start, and systemd is
 //! told READY=1.
@@ -18,7 +19,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     control,
-    fast_path::{FastPathSink, NoFastPath},
+    fast_path::Deferred,
     metrics::{self, Sources},
     query::Shared,
     readiness,
@@ -39,17 +40,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         let started = (Instant::now(), SystemTime::now());
         readiness::status("loading zones");
         let loaded = service::load(&settings)?;
-        let prepared = xdp::prepare(&settings.config, &loaded);
-        let sink: Arc<dyn FastPathSink> = match &prepared {
-            Some(prepared) => prepared.sink(),
-            None => Arc::new(NoFastPath),
-        };
         let counters = (settings.config.metrics.listen.is_some())
             .then(|| metrics::QueryCounters::new(settings.config.metrics.per_zone));
-        let shared = service::start(loaded, sink, counters);
+        // Loading the XDP program takes a second or more: secondary zones'
+        // transfers start, and userspace serves, while it loads; the
+        // program's sink takes over after.
+        let deferred = Arc::new(Deferred::default());
+        let shared = service::start(loaded, deferred.clone(), counters);
         shared.secondaries.sync(&shared, &settings.config);
-        crate::transfer::notify_at_start(&shared);
         let listeners = Listeners::bind(&settings.config.server.listen, threads)?;
+        // After the bind: a secondary that asks at once finds us listening.
+        crate::transfer::notify_at_start(&shared);
         let control = match &settings.config.control.socket {
             Some(path) => Some(
                 control::server::bind(path)
@@ -60,47 +61,73 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         announce(&shared, &listeners.local_addrs());
         let settings_in_force = Arc::new(tokio::sync::Mutex::new(settings.clone()));
         let shutdown = handle_signals(settings_in_force.clone(), shared.clone())?;
-        let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
-        let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
-        let cookie_clock = fast_path.clone().map(follow_the_clock);
         let table = Table::new(settings.tcp_limits());
-        let xdp_interfaces = if settings.config.xdp.enabled {
-            settings.config.xdp.interfaces.clone()
-        } else {
-            Vec::new()
+        let serving = async {
+            server::run(
+                listeners,
+                shared.clone(),
+                settings.tcp_limits(),
+                table.clone(),
+                shutdown,
+            )
+            .await
+            .map_err(anyhow::Error::from)
         };
-        if let Some(addr) = settings.config.metrics.listen {
-            let sources = Sources {
-                shared: shared.clone(),
-                xdp: fast_path.clone(),
-                xdp_interfaces: xdp_interfaces.clone(),
-                tcp: table.clone(),
-                started: started.1,
+        let up = async {
+            let filled = shared.catalog.load_full();
+            let prepared = {
+                let (config, shared) = (settings.config.clone(), shared.clone());
+                tokio::task::spawn_blocking(move || xdp::prepare(&config, &shared))
+                    .await
+                    .context("loading the XDP program")?
             };
-            let sources = Arc::new(sources);
-            let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
-            metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
-        }
-        let control = control.map(|listener| {
-            let context = control::commands::Context {
-                shared: shared.clone(),
-                settings: settings_in_force,
-                xdp: fast_path.clone(),
-                xdp_interfaces,
-                started: started.0,
-                transactions: Default::default(),
+            if let Some(prepared) = &prepared {
+                deferred.set(prepared.sink(), &shared, &filled);
+            }
+            // The sockets are bound: XDP never answers before userspace can
+            // take what it passes.
+            let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
+            let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
+            let cookie_clock = fast_path.clone().map(follow_the_clock);
+            let xdp_interfaces = if settings.config.xdp.enabled {
+                settings.config.xdp.interfaces.clone()
+            } else {
+                Vec::new()
             };
-            tokio::spawn(control::server::serve(listener, Arc::new(context)))
-        });
-        let watchdog = readiness::watchdog();
-        readiness::ready(&serving_status(&shared));
-        server::run(listeners, shared.clone(), settings.tcp_limits(), table, shutdown).await?;
+            if let Some(addr) = settings.config.metrics.listen {
+                let sources = Sources {
+                    shared: shared.clone(),
+                    xdp: fast_path.clone(),
+                    xdp_interfaces: xdp_interfaces.clone(),
+                    tcp: table.clone(),
+                    started: started.1,
+                };
+                let sources = Arc::new(sources);
+                let render: metrics::http::Render = Arc::new(move |format| metrics::render(&sources, format));
+                metrics::http::start(addr, render).with_context(|| format!("serving metrics on {addr}"))?;
+            }
+            let control = control.map(|listener| {
+                let context = control::commands::Context {
+                    shared: shared.clone(),
+                    settings: settings_in_force,
+                    xdp: fast_path.clone(),
+                    xdp_interfaces,
+                    started: started.0,
+                    transactions: Default::default(),
+                };
+                tokio::spawn(control::server::serve(listener, Arc::new(context)))
+            });
+            let watchdog = readiness::watchdog();
+            readiness::ready(&serving_status(&shared));
+            anyhow::Ok((fast_path, [stats_log, cookie_clock, control, watchdog]))
+        };
+        let ((), (fast_path, tasks)) = tokio::try_join!(serving, up)?;
         readiness::stopping();
         if let Some(dnstap) = &shared.dnstap {
             // STOP ends the stream, so that readers see it whole.
             dnstap.close();
         }
-        for task in [stats_log, cookie_clock, control, watchdog].into_iter().flatten() {
+        for task in tasks.into_iter().flatten() {
             task.abort();
         }
         if let Some(path) = &settings.config.control.socket {

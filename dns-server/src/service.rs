@@ -420,13 +420,16 @@ pub(crate) fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     report_zones(&settings.config, &catalog, &Default::default());
     let identity = settings.identity();
     let dnstap = dnstap(&settings.config.dnstap, &identity)?;
+    let transfers = Outbound::new(&settings.config);
+    // Our secondaries may still ask for differences from before the restart.
+    transfers.restore(&catalog);
     Ok(Loaded {
         catalog: Arc::new(catalog),
         identity,
         recursion: recursion(&settings.config.resolver, dnstap.clone())?,
         dnstap,
         cookies: CookieSecrets::at_start(&settings.config.server),
-        transfers: Outbound::new(&settings.config),
+        transfers,
         stats,
     })
 }

@@ -378,6 +378,94 @@ fn knot_follows_our_notify(key: Option<&'static str>) {
     assert!(server.stderr().contains("NOTIFY answered"), "{}", server.stderr());
 }
 
+/// Our IXFR history outlives a restart: Knot, a secondary of ours left at
+/// serial 1 while we moved to 2 and restarted, catches up by IXFR after
+/// the NOTIFY we send at start (not by AXFR), and kdig sees the difference.
+#[test]
+fn a_restart_keeps_the_differences_our_secondaries_ask_for() {
+    let dir = TempDir::new("xfr-restart");
+    let origin = "kept.example.";
+    let file = dir.write("kept.zone", &zone(origin, 1, "www A 192.0.2.80\n"));
+    let data = dir.path().join("data");
+    let config = |notify: Option<u16>| {
+        let targets = notify.map_or(String::new(), |port| format!("notify = [\"127.0.0.1:{port}\"]\n"));
+        format!(
+            "[server]\nallow_transfer = [\"127.0.0.1/32\"]\ndata_dir = \"{}\"\n[[zone]]\norigin = \"{origin}\"\nfile = \"{}\"\n{targets}",
+            data.display(),
+            file.display()
+        )
+    };
+    let mut server = Server::builder().config(&config(None)).start();
+    let port = server.port;
+    let knot = Knot::secondary_of(origin, port);
+    let r = knot.dig(&["www.kept.example", "A"]);
+    assert!(
+        r.answer.iter().any(|a| a.rdata == "192.0.2.80"),
+        "Knot has serial 1:\n{r}"
+    );
+
+    // Serial 2, which Knot is not told of; then we restart.
+    dir.write("kept.zone", &zone(origin, 2, "www A 192.0.2.80\nnew A 192.0.2.99\n"));
+    server.sighup();
+    wait_until(
+        "serial 2 after SIGHUP",
+        || {
+            server
+                .dig(&["kept.example", "SOA"])
+                .answer
+                .iter()
+                .any(|a| a.rdata.contains(" 2 "))
+        },
+        || server.stderr(),
+    );
+    server.terminate();
+    drop(server);
+    // Knot's first transfer was an AXFR: only what it logs from here counts.
+    let logged = knot.log().len();
+    let server = Server::builder().config(&config(Some(knot.port))).port(port).start();
+    assert!(
+        server.stderr().contains("IXFR history taken back from disk"),
+        "{}",
+        server.stderr()
+    );
+    let ixfr = kdig_ixfr("127.0.0.1", server.port, origin, 1, &[]);
+    let lines: Vec<String> = ixfr
+        .records
+        .iter()
+        .map(|r| format!("{} {}", r.owner, r.rtype))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "kept.example. SOA",
+            "kept.example. SOA",
+            "kept.example. SOA",
+            "new.kept.example. A",
+            "kept.example. SOA"
+        ],
+        "expected the difference 1 -> 2 after the restart:\n{}",
+        ixfr.text
+    );
+    wait_until(
+        "Knot to answer the new record after our NOTIFY at start",
+        || {
+            knot.dig(&["new.kept.example", "A"])
+                .answer
+                .iter()
+                .any(|a| a.rdata == "192.0.2.99")
+        },
+        || format!("Knot's log:\n{}\nour log:\n{}", knot.log(), server.stderr()),
+    );
+    let log = knot.log().split_off(logged);
+    assert!(
+        log.contains("IXFR, incoming")
+            && !log.contains("fallback to AXFR")
+            && !log.contains("AXFR, incoming")
+            && !log.contains("AXFR-style"),
+        "expected Knot to take the change as an IXFR; its log:\n{log}"
+    );
+}
+
 #[test]
 fn a_large_zone_streams_over_many_messages() {
     let dir = TempDir::new("xfr-large");

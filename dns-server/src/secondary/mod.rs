@@ -319,9 +319,22 @@ pub(crate) fn swap_zone<E>(
 ) -> Result<(), E> {
     let _swapping = shared.secondaries.lock_swaps();
     let live = shared.catalog.load_full();
-    let catalog = Arc::new(live.with_zone(make(&live)?));
-    shared.fast_path.serve_catalog(&catalog);
+    let zone = make(&live)?;
+    // A version to serve is swapped in before the XDP maps follow it:
+    // userspace answers from it at once, and XDP answers the version
+    // before for the moment its changed names take to rewrite (the
+    // copies userspace offers meanwhile are of a version the maps do
+    // not follow yet, so they are not written). A zone that stops being
+    // served (expired) leaves the maps first: XDP never answers it after.
+    let serving = zone.version.is_some();
+    let catalog = Arc::new(live.with_zone(zone));
+    if !serving {
+        shared.fast_path.serve_catalog(&catalog);
+    }
     let previous = shared.catalog.swap(catalog.clone());
+    if serving {
+        shared.fast_path.serve_catalog(&catalog);
+    }
     // Our own secondaries hear of it, and may ask for its differences.
     crate::transfer::versions_swapped(shared, &previous, &catalog);
     Ok(())

@@ -292,41 +292,55 @@ pub(super) async fn build(whole: Box<WholeZone>) -> Result<Zone, String> {
     .map_err(|e| e.to_string())?
 }
 
-/// Keeps what was found on disk and serves it; returns the result's name.
+/// What of a new version goes to disk.
+enum Keep {
+    Nothing,
+    /// The whole zone file (after an AXFR).
+    Zone,
+    /// The journal's new changes (after an IXFR).
+    Changes(Vec<Delta>),
+}
+
+/// Serves what was found and keeps it on disk; returns the result's name.
 async fn serve(shared: &Arc<Shared>, zone: &Arc<Secondary>, state: &mut State, found: Found) -> String {
-    let (new, result) = match found {
+    let (new, result, keep) = match found {
         Found::UpToDate => {
             store::touch(&zone.file);
             if !state.expired {
                 return "up to date".into();
             }
-            (state.data.clone(), "up to date")
+            (state.data.clone(), "up to date", Keep::Nothing)
         }
-        Found::Full(new) => {
-            let new = Arc::new(new);
-            let (file, z) = (zone.file.clone(), new.clone());
-            let kept = tokio::task::spawn_blocking(move || store::write_zone(&file, &z)).await;
-            report_store_error(zone, kept);
-            (Some(new), "transferred (AXFR)")
-        }
-        Found::Incremental(new, deltas) => {
-            let new = Arc::new(new);
-            let (file, z) = (zone.file.clone(), new.clone());
-            let kept = tokio::task::spawn_blocking(move || store::append_changes(&file, &deltas, &z)).await;
-            report_store_error(zone, kept);
-            (Some(new), "transferred (IXFR)")
-        }
+        Found::Full(new) => (Some(Arc::new(new)), "transferred (AXFR)", Keep::Zone),
+        Found::Incremental(new, deltas) => (Some(Arc::new(new)), "transferred (IXFR)", Keep::Changes(deltas)),
     };
     let Some(new) = new else {
         return result.into();
     };
+    swap_in(shared, zone, state, new.clone(), result).await;
+    // Written once the version is served: the disk is off the path from
+    // the primary's commit to the first new answer. This task writes in
+    // order (the next refresh waits for it); a crash in between leaves the
+    // version before on disk, which is then served and brought up to date.
+    let file = zone.file.clone();
+    let kept = match keep {
+        Keep::Nothing => return result.into(),
+        Keep::Zone => tokio::task::spawn_blocking(move || store::write_zone(&file, &new)).await,
+        Keep::Changes(deltas) => tokio::task::spawn_blocking(move || store::append_changes(&file, &deltas, &new)).await,
+    };
+    report_store_error(zone, kept);
+    result.into()
+}
+
+/// Makes `new` the version served (or, for a catalog, read for its members).
+async fn swap_in(shared: &Arc<Shared>, zone: &Arc<Secondary>, state: &mut State, new: Arc<Zone>, result: &str) {
     if zone.catalog {
         // Read for its members, never served.
         tracing::info!(catalog = %zone.origin, serial = new.serial, result, "new catalog version");
         state.data = Some(new.clone());
         state.expired = false;
         super::members::catalog_version(shared, &zone.origin, &new).await;
-        return result.into();
+        return;
     }
     tracing::info!(zone = %zone.origin, serial = new.serial, result, "new version served");
     let live = shared.catalog.load();
@@ -343,7 +357,6 @@ async fn serve(shared: &Arc<Shared>, zone: &Arc<Secondary>, state: &mut State, f
     let mut served = ServedZone::loaded(version, Some(zone.file.clone()));
     served.status = ZoneStatus::Loaded;
     publish(shared, served, zone.clone()).await;
-    result.into()
 }
 
 fn report_store_error(zone: &Secondary, kept: Result<std::io::Result<()>, tokio::task::JoinError>) {

@@ -21,6 +21,7 @@ use std::{
 use super::{serial::newer, stream::Delta};
 use crate::{
     name::{Name, write_presentation},
+    transfer::records::Rr,
     zone::{
         Record, load,
         parse::{class_name, parse_str},
@@ -52,26 +53,47 @@ fn record_line(out: &mut String, owner: &[u8], rtype: u16, class: u16, ttl: u32,
     );
     if !rdata.is_empty() {
         out.push(' ');
-        out.push_str(&data_encoding::HEXLOWER.encode(rdata));
+        data_encoding::HEXLOWER.encode_append(rdata, out);
     }
     out.push('\n');
 }
 
-/// The zone in master-file syntax.
-pub(crate) fn zone_text(zone: &Zone) -> String {
-    let mut out = format!("; {} serial {}, transferred by dns-server\n", zone.origin, zone.serial);
+/// Writes the zone in master-file syntax to `out`, a node at a time (a
+/// million records are never held as one text).
+fn write_zone_text(out: &mut impl Write, zone: &Zone) -> io::Result<()> {
+    let mut text = format!("; {} serial {}, transferred by dns-server\n", zone.origin, zone.serial);
     for node in zone.nodes() {
         for set in node.rrsets() {
             for rdata in set.rdatas() {
-                record_line(&mut out, node.owner(), set.rtype, set.class, set.ttl, rdata);
+                record_line(&mut text, node.owner(), set.rtype, set.class, set.ttl, rdata);
             }
         }
+        if text.len() >= WRITE_CHUNK {
+            out.write_all(text.as_bytes())?;
+            text.clear();
+        }
     }
-    out
+    out.write_all(text.as_bytes())
+}
+
+/// Text gathered before it is written out.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// The zone in master-file syntax.
+#[cfg(test)]
+pub(crate) fn zone_text(zone: &Zone) -> String {
+    let mut out = Vec::new();
+    write_zone_text(&mut out, zone).expect("writing to memory");
+    String::from_utf8(out).expect("text")
 }
 
 /// Writes `bytes` to `path` atomically: beside it, synced, renamed over it.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, |f| f.write_all(bytes))
+}
+
+/// Writes what `fill` writes to `path` atomically: beside it, synced, renamed over it.
+fn write_atomically_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -81,7 +103,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let written = File::create(&temporary).and_then(|mut f| {
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()
     });
     let renamed = written.and_then(|()| fs::rename(&temporary, path));
@@ -95,7 +117,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Writes a whole version and drops the journal it replaces.
 pub(crate) fn write_zone(file: &Path, zone: &Zone) -> io::Result<()> {
-    write_atomically(file, zone_text(zone).as_bytes())?;
+    write_atomically_with(file, |f| write_zone_text(f, zone))?;
     match fs::remove_file(journal_path(file)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -103,15 +125,41 @@ pub(crate) fn write_zone(file: &Path, zone: &Zone) -> io::Result<()> {
 }
 
 fn delta_text(delta: &Delta) -> String {
-    let mut out = format!(";; change {} {}\n", delta.from, delta.to);
-    for (sign, changes) in [('-', &delta.update.remove), ('+', &delta.update.add)] {
-        for c in changes {
-            out.push(sign);
-            record_line(&mut out, c.owner.as_wire(), c.rtype, c.class, c.ttl, &c.rdata);
+    let mut out = String::new();
+    fn rr(c: &Change) -> Rr<'_> {
+        Rr {
+            owner: c.owner.as_wire(),
+            rtype: c.rtype,
+            class: c.class,
+            ttl: c.ttl,
+            rdata: &c.rdata,
         }
     }
-    out.push_str(";; end\n");
+    let (removed, added) = (delta.update.remove.iter().map(rr), delta.update.add.iter().map(rr));
+    change_block(&mut out, delta.from, delta.to, removed, added);
     out
+}
+
+/// Appends one journal block: `;; change FROM TO`, a `-` line per record
+/// removed, a `+` line per record added, `;; end`. The IXFR-out history
+/// ([`crate::transfer::history`]) keeps its differences in the same form.
+pub(crate) fn change_block<'a>(
+    out: &mut String,
+    from: u32,
+    to: u32,
+    removed: impl Iterator<Item = Rr<'a>>,
+    added: impl Iterator<Item = Rr<'a>>,
+) {
+    let _ = writeln!(out, ";; change {from} {to}");
+    for rr in removed {
+        out.push('-');
+        record_line(out, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata);
+    }
+    for rr in added {
+        out.push('+');
+        record_line(out, rr.owner, rr.rtype, rr.class, rr.ttl, rr.rdata);
+    }
+    out.push_str(";; end\n");
 }
 
 /// Records the changes of an IXFR now served as `zone`; compacts (rewrites
@@ -179,7 +227,7 @@ pub(crate) fn load(origin: &Name, file: &Path, limits: &ReadLimits) -> Result<Op
 }
 
 /// The journal's changes, in order; a torn or unreadable change ends it.
-fn read_journal(origin: &Name, path: &Path, text: &str) -> Vec<Result<Delta, String>> {
+pub(crate) fn read_journal(origin: &Name, path: &Path, text: &str) -> Vec<Result<Delta, String>> {
     let mut deltas = Vec::new();
     let mut lines = text.lines();
     while let Some(head) = lines.next() {

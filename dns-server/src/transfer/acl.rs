@@ -26,6 +26,12 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// Whether the zone is transferred out at all: someone may transfer
+    /// it, or is told of its versions.
+    pub(crate) fn transfers_out(&self) -> bool {
+        !(self.allow.is_empty() && self.keys.is_empty() && self.notify.is_empty())
+    }
+
     /// Whether `client`, whose request was signed with `key` (if any), may
     /// transfer the zone: from an allowed prefix when prefixes are set, with
     /// a listed key when keys are set (both when both are), and never when

@@ -4,10 +4,13 @@
 //! A difference is computed when a new version is swapped in: the names
 //! [`Zone::changed_names`] reports (cheap after an update, one walk of the
 //! zone after a full re-read), each compared record by record. A client
-//! whose serial is not in the history gets the whole zone instead.
+//! whose serial is not in the history gets the whole zone instead. The
+//! histories of zones transferred out are also kept on disk ([`disk`]), so
+//! that they outlive a restart.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
+    path::PathBuf,
     sync::{Arc, Mutex},
 };
 
@@ -42,6 +45,12 @@ pub(crate) struct Delta {
 }
 
 impl Delta {
+    /// Bytes it holds, for the history's bound.
+    fn footprint(&self) -> usize {
+        let records = self.removed.iter().chain(&self.added).map(OwnedRr::footprint);
+        self.from_soa.footprint() + self.to_soa.footprint() + records.sum::<usize>()
+    }
+
     /// The difference from `old` to `new`, or `None` when it would hold
     /// more than `budget` bytes.
     pub(crate) fn between(old: &Zone, new: &Zone, to_version: u64, budget: usize) -> Option<Delta> {
@@ -94,15 +103,31 @@ pub(crate) fn serial_newer(a: u32, b: u32) -> bool {
 }
 
 /// One zone's differences, oldest first, each ending where the next begins.
-#[derive(Default)]
 struct History {
     deltas: VecDeque<Arc<Delta>>,
     bytes: usize,
+    /// Its file, when the zone's history is kept on disk.
+    disk: disk::OnDisk,
+}
+
+impl Default for History {
+    fn default() -> History {
+        History {
+            deltas: VecDeque::new(),
+            bytes: 0,
+            // Whatever file there is was not written from this history.
+            disk: disk::OnDisk {
+                stale: true,
+                ..disk::OnDisk::default()
+            },
+        }
+    }
 }
 
 impl History {
     fn push(&mut self, delta: Delta) {
         self.bytes += delta.bytes;
+        self.disk.unsaved += 1;
         self.deltas.push_back(Arc::new(delta));
         while self.bytes > HISTORY_BYTES || self.deltas.len() > HISTORY_VERSIONS {
             let Some(old) = self.deltas.pop_front() else { break };
@@ -115,9 +140,66 @@ impl History {
 #[derive(Default)]
 pub(crate) struct Histories {
     zones: Mutex<HashMap<Box<[u8]>, History>>,
+    /// Where [`Histories::save`] keeps them (`None`: in memory only).
+    dir: Option<PathBuf>,
 }
 
 impl Histories {
+    /// Histories that [`Histories::save`] keeps in `dir` and
+    /// [`Histories::restore`] reads back from it.
+    pub(crate) fn kept_in(dir: PathBuf) -> Histories {
+        Histories {
+            zones: Mutex::default(),
+            dir: Some(dir),
+        }
+    }
+
+    /// At start: takes back from disk the history of each zone of
+    /// `catalog` that `keep` selects (those transferred out), when it ends
+    /// at the version served.
+    pub(crate) fn restore(&self, catalog: &Catalog, keep: impl Fn(&[u8]) -> bool) {
+        let Some(dir) = &self.dir else { return };
+        let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
+        for served in catalog.zones() {
+            let Some(version) = &served.version else { continue };
+            let origin = served.origin.as_wire();
+            if !keep(origin) {
+                continue;
+            }
+            if let Some(history) = disk::restore(dir, &version.zone, version.id) {
+                let serial = history.deltas.front().map_or(0, |d| d.from_serial);
+                tracing::info!(zone = %served.origin, differences = history.deltas.len(), from_serial = serial, "IXFR history taken back from disk");
+                zones.insert(origin.into(), history);
+            }
+        }
+    }
+
+    /// Writes to disk what the histories that `keep` selects recorded
+    /// since the last save. Called after [`Histories::record`], under the
+    /// same lock (saves are made in version order).
+    pub(crate) fn save(&self, keep: impl Fn(&[u8]) -> bool) {
+        let Some(dir) = &self.dir else { return };
+        let saves: Vec<(Box<[u8]>, disk::Save)> = {
+            let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
+            zones
+                .iter_mut()
+                .filter(|(origin, _)| keep(origin))
+                .filter_map(|(origin, history)| Some((origin.clone(), history.save(dir, origin)?)))
+                .collect()
+        };
+        // Written outside the lock: IXFR requests read the histories meanwhile.
+        for (origin, save) in saves {
+            let file = save.path().to_path_buf();
+            if let Err(error) = save.write() {
+                tracing::warn!(file = %file.display(), %error, "IXFR history not kept on disk; a restart will send whole zones");
+                let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(history) = zones.get_mut(&origin) {
+                    history.disk.stale = true;
+                }
+            }
+        }
+    }
+
     /// Records what changed from the zones of `old` to those of `new` (just
     /// swapped in); returns the origins whose serial changed, to announce.
     pub(crate) fn record(&self, old: &Catalog, new: &Catalog) -> Vec<Arc<Zone>> {
@@ -172,6 +254,8 @@ impl Histories {
         Some(history.deltas.iter().skip(first).cloned().collect())
     }
 }
+
+mod disk;
 
 #[cfg(test)]
 mod tests;

@@ -42,10 +42,18 @@ impl Outbound {
     pub(crate) fn new(config: &Config) -> Outbound {
         Outbound {
             policies: ArcSwap::from_pointee(acl::Policies::from_config(config)),
-            histories: history::Histories::default(),
+            histories: history::Histories::kept_in(config.server.data_dir.clone()),
             slots: tokio::sync::Semaphore::new(config.server.transfers_out_max.max(1)),
             refused_busy: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// At start: each zone's history of differences, from disk, for the
+    /// zones transferred out.
+    pub(crate) fn restore(&self, catalog: &Catalog) {
+        let policies = self.policies.load();
+        self.histories
+            .restore(catalog, |origin| policies.zone(origin).transfers_out());
     }
 
     /// Puts re-read settings in force.
@@ -76,8 +84,10 @@ pub(crate) fn notify_at_start(shared: &Arc<Shared>) {
 /// notifies the secondaries of every zone whose serial changed. Runs on a
 /// thread of the runtime (the notifications are its tasks).
 pub(crate) fn versions_swapped(shared: &Arc<Shared>, old: &Catalog, new: &Catalog) {
-    let changed = shared.transfers.histories.record(old, new);
+    let histories = &shared.transfers.histories;
+    let changed = histories.record(old, new);
     let policies = shared.transfers.policies.load();
+    histories.save(|origin| policies.zone(origin).transfers_out());
     for zone in changed {
         let targets = &policies.zone(zone.origin.as_wire()).notify;
         if !targets.is_empty() {

@@ -18,8 +18,7 @@ use crate::{
     catalog::Catalog,
     config::Config,
     fast_path::FastPathSink,
-    query::{CookieSecrets, Identity, Pending},
-    service::Loaded,
+    query::{CookieSecrets, Identity, Pending, Shared},
 };
 
 /// The program loaded and its maps filled, not attached yet; its
@@ -85,9 +84,9 @@ impl Running {
     }
 }
 
-/// Loads the program and fills its maps from `loaded` as configured, or
-/// says in the log why the fast path is off.
-pub(crate) fn prepare(config: &Config, loaded: &Loaded) -> Option<Prepared> {
+/// Loads the program and fills its maps from what `shared` serves as
+/// configured, or says in the log why the fast path is off.
+pub(crate) fn prepare(config: &Config, shared: &Shared) -> Option<Prepared> {
     let x = &config.xdp;
     if !x.enabled {
         tracing::info!("XDP fast path disabled (--no-xdp or [xdp] enabled = false); all queries go to userspace");
@@ -97,7 +96,7 @@ pub(crate) fn prepare(config: &Config, loaded: &Loaded) -> Option<Prepared> {
         tracing::info!("XDP fast path off: no interface given (--xdp-iface or [xdp] interfaces)");
         return None;
     }
-    try_prepare(config, loaded).map_err(unavailable).ok()
+    try_prepare(config, shared).map_err(unavailable).ok()
 }
 
 fn unavailable(error: XdpError) {
@@ -105,7 +104,7 @@ fn unavailable(error: XdpError) {
     tracing::error!(%error, "XDP fast path unavailable; running without XDP (all queries go to userspace)");
 }
 
-fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
+fn try_prepare(config: &Config, shared: &Shared) -> Result<Prepared, XdpError> {
     let x = &config.xdp;
     let log = ProgramLog {
         level: x.log_level,
@@ -113,7 +112,7 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
     };
     let fast = FastPath::load_with_log(x.cache_entries, Some(x.pin_dir.clone()), log)?;
     // The resolver's hot answers, for the clients allowed to recurse.
-    let recursion = loaded.recursion.as_ref().filter(|_| x.recursive_entries > 0);
+    let recursion = shared.recursion.as_ref().filter(|_| x.recursive_entries > 0);
     {
         let mut maps = fast.maps.lock().unwrap_or_else(|e| e.into_inner());
         let mut settings = settings(config);
@@ -124,7 +123,7 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
             settings.flags |= CONFIG_RECURSION;
         }
         maps.set_config(settings)?;
-        maps.set_cookies(&loaded.cookies)?;
+        maps.set_cookies(&shared.cookies.load())?;
         for addr in &x.service_addresses {
             maps.add_service_address(*addr)?;
         }
@@ -138,8 +137,8 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
         Feed::start(
             fast.maps.clone(),
             recursion.resolver.clone(),
-            loaded.identity.clone(),
-            loaded.catalog.clone(),
+            shared.identity.clone(),
+            shared.catalog.load_full(),
             x.recursive_entries as usize,
         )
     });
@@ -147,10 +146,10 @@ fn try_prepare(config: &Config, loaded: &Loaded) -> Result<Prepared, XdpError> {
         maps: fast.maps.clone(),
         inserter: sync::Inserter::start(fast.maps.clone()),
         feed,
-        identity: loaded.identity.clone(),
+        identity: shared.identity.clone(),
         precompute_limit: precompute_limit(x.cache_entries),
     };
-    writer.fill(&loaded.catalog)?;
+    writer.fill(&shared.catalog.load_full())?;
     Ok(Prepared {
         fast,
         writer: Arc::new(writer),
@@ -241,6 +240,7 @@ impl MapWriter {
     /// Rewrites the keys of `catalog`'s changed zones in the live map (the
     /// zones are those followed already), leaving every other zone's keys.
     fn update(&self, catalog: &Arc<Catalog>) -> Result<(), XdpError> {
+        self.inserter.retire(catalog)?;
         let mut entries = Vec::new();
         let mut changed = Vec::new();
         for zone in catalog.zones() {

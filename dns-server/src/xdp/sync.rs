@@ -437,6 +437,35 @@ impl Inserter {
         Ok(filled)
     }
 
+    /// Takes out of the live map the answers the changes of `catalog`'s
+    /// zones can reach, before their new answers are worked out (which
+    /// takes a while for a big change): until [`Inserter::update`] writes
+    /// them, userspace answers those questions rather than XDP the old
+    /// answer (such as a name's NXDOMAIN from before it was added).
+    pub(crate) fn retire(&self, catalog: &Catalog) -> Result<(), XdpError> {
+        let owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let live = maps.live()?;
+        for zone in catalog.zones() {
+            let Some(owned) = owners.zones.get(zone.origin.as_wire()) else {
+                continue;
+            };
+            if owned.version == zone.version_id() {
+                continue;
+            }
+            let Some(changed) = incremental_from(zone, owned.version) else {
+                continue;
+            };
+            let apex = Key::of(zone.origin.as_wire())
+                .map(|k| k.as_bytes().to_vec())
+                .unwrap_or_default();
+            for stale in owned.affected(&changed, &apex) {
+                let _ = live.remove(&stale);
+            }
+        }
+        Ok(())
+    }
+
     /// Rewrites, in the live map, the keys of every zone whose version in
     /// `catalog` is not the one followed. A version whose changes from the
     /// one followed are known ([`ZoneVersion::change`]) has only the keys
@@ -475,7 +504,10 @@ impl Inserter {
                     let fresh: HashSet<CacheKey> = entries.iter().map(|p| p.key).collect();
                     for stale in owned.affected(&changed, &apex) {
                         owned.remove(&stale);
-                        if !fresh.contains(&stale) && live.remove(&stale).is_ok() {
+                        // Taken out by `retire` already, unless copied back
+                        // since (from a version userspace still served).
+                        let _ = live.remove(&stale);
+                        if !fresh.contains(&stale) {
                             filled.removed += 1;
                         }
                     }

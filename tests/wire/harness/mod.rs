@@ -304,6 +304,12 @@ impl ServerBuilder {
         let log = dir.path().join("stderr.log");
         let config = self.config.as_ref().map(|text| dir.write("dns-server.toml", text));
         let state_file = self.own_state_file.then(|| dir.path().join("zones.json"));
+        // Transferred zones and IXFR histories in the server's temp dir, so
+        // that no test writes the host's /var/lib/dns-server (nor reads
+        // another test's), unless the test chose a directory itself.
+        let chose_data_dir =
+            self.args.iter().any(|a| a == "--data-dir") || self.config.as_ref().is_some_and(|c| c.contains("data_dir"));
+        let data_dir = (!chose_data_dir).then(|| dir.path().join("data"));
         let metrics_addr = self
             .metrics
             .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], free_port())));
@@ -331,6 +337,9 @@ impl ServerBuilder {
             }
             if let Some(path) = &control_socket {
                 args.extend(["--control".into(), path.display().to_string()]);
+            }
+            if let Some(path) = &data_dir {
+                args.extend(["--data-dir".into(), path.display().to_string()]);
             }
             args.extend(self.args.iter().cloned());
             args

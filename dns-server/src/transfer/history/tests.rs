@@ -130,3 +130,149 @@ fn serial_arithmetic_wraps() {
     assert!(!serial_newer(u32::MAX, 1));
     assert!(!serial_newer(4, 4));
 }
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dns-history-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn versions(count: u32) -> Vec<Arc<Zone>> {
+    (1..=count)
+        .map(|serial| {
+            zone(
+                serial,
+                &format!(
+                    "ns1 A 192.0.2.53\nwww A 192.0.2.{}\nv{serial} TXT \"at {serial}\"\n",
+                    serial % 250
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_restart_takes_the_history_back_from_disk() {
+    let dir = temp_dir("restart");
+    let zones = versions(3);
+    let catalogs: Vec<Catalog> = zones.iter().map(catalog).collect();
+    let before = Histories::kept_in(dir.clone());
+    for pair in catalogs.windows(2) {
+        before.record(&pair[0], &pair[1]);
+        before.save(|_| true);
+    }
+    // Restarted: the same zone loaded again, as a version of a new id.
+    let restarted = catalog(&zones[2]);
+    let after = Histories::kept_in(dir.clone());
+    after.restore(&restarted, |_| true);
+    let deltas = after
+        .since(&origin(), 1, id(&restarted))
+        .expect("1 -> 3 after the restart");
+    assert_eq!(deltas.len(), 2);
+    assert_eq!(
+        content(&applied(&zones[0], &deltas)),
+        content(&zones[2]),
+        "1 + deltas = 3"
+    );
+    assert!(after.since(&origin(), 2, id(&restarted)).is_some());
+
+    // It goes on from there, appending.
+    let next = catalog(&zone(4, "ns1 A 192.0.2.53\n"));
+    after.record(&restarted, &next);
+    after.save(|_| true);
+    let again = Histories::kept_in(dir.clone());
+    let reloaded = catalog(&zone(4, "ns1 A 192.0.2.53\n"));
+    again.restore(&reloaded, |_| true);
+    let deltas = again.since(&origin(), 1, id(&reloaded)).expect("1 -> 4");
+    assert_eq!(
+        content(&applied(&zones[0], &deltas)),
+        content(&zone(4, "ns1 A 192.0.2.53\n"))
+    );
+
+    // Not selected, or loaded at another version: nothing is taken back.
+    let none = Histories::kept_in(dir.clone());
+    none.restore(&reloaded, |_| false);
+    assert!(none.since(&origin(), 1, id(&reloaded)).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_history_on_disk_that_ends_elsewhere_or_is_torn_is_not_used() {
+    let dir = temp_dir("elsewhere");
+    let zones = versions(3);
+    let catalogs: Vec<Catalog> = zones.iter().map(catalog).collect();
+    let before = Histories::kept_in(dir.clone());
+    before.record(&catalogs[0], &catalogs[1]);
+    before.record(&catalogs[1], &catalogs[2]);
+    before.save(|_| true);
+
+    // Serial 3 again, but another SOA (a file edited while we were down).
+    let other_soa = {
+        let text =
+            format!("$ORIGIN {ORIGIN}\n$TTL 60\n@ SOA ns1 other 3 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\n");
+        let origin = Name::parse(ORIGIN, None).expect("origin");
+        Arc::new(load::from_str(&origin, &text, Path::new("h.zone")).expect("zone"))
+    };
+    let after = Histories::kept_in(dir.clone());
+    let moved = catalog(&other_soa);
+    after.restore(&moved, |_| true);
+    assert!(after.since(&origin(), 1, id(&moved)).is_none(), "the last SOA differs");
+
+    // A torn last block: the chain ends at 2, not at the 3 served.
+    let file = disk::path(&dir, &origin()).expect("a path");
+    let text = std::fs::read_to_string(&file).expect("written");
+    std::fs::write(&file, &text[..text.len() - 10]).expect("torn");
+    let torn = Histories::kept_in(dir.clone());
+    let served = catalog(&zones[2]);
+    torn.restore(&served, |_| true);
+    assert!(
+        torn.since(&origin(), 1, id(&served)).is_none(),
+        "a torn history ends elsewhere"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_file_stays_bounded_and_a_cleared_history_removes_it() {
+    let dir = temp_dir("bounded");
+    let zones = versions(3 * HISTORY_VERSIONS as u32);
+    let catalogs: Vec<Catalog> = zones.iter().map(catalog).collect();
+    let histories = Histories::kept_in(dir.clone());
+    let file = disk::path(&dir, &origin()).expect("a path");
+    let blocks = || {
+        std::fs::read_to_string(&file)
+            .map(|t| t.matches(";; change ").count())
+            .unwrap_or(0)
+    };
+    let mut most = 0;
+    for pair in catalogs.windows(2) {
+        histories.record(&pair[0], &pair[1]);
+        histories.save(|_| true);
+        most = most.max(blocks());
+    }
+    assert!(
+        most <= 2 * HISTORY_VERSIONS,
+        "at most twice the history on disk, saw {most}"
+    );
+    let last = catalogs.last().expect("versions");
+    let restarted = Histories::kept_in(dir.clone());
+    let again = catalog(zones.last().expect("versions"));
+    restarted.restore(&again, |_| true);
+    let first_kept = zones.len() as u32 - HISTORY_VERSIONS as u32;
+    assert!(
+        restarted.since(&origin(), first_kept, id(&again)).is_some(),
+        "the last {HISTORY_VERSIONS} kept"
+    );
+    assert!(
+        restarted.since(&origin(), first_kept - 1, id(&again)).is_none(),
+        "and no more"
+    );
+
+    // A serial that goes back clears the history, and its file.
+    let back = catalog(&zone(1, "ns1 A 192.0.2.53\n"));
+    histories.record(last, &back);
+    histories.save(|_| true);
+    assert!(!file.exists(), "a cleared history leaves no file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
