@@ -306,3 +306,19 @@ fn a_secondary_zone_refuses_transactions() {
     let error = ctl_error(&secondary, &["zone-begin", ORIGIN]);
     assert!(error.contains("is a secondary zone"), "{error}");
 }
+
+#[test]
+fn a_signed_zone_refuses_transactions() {
+    let dir = TempDir::new("zone-edit-signed");
+    // The signature is never verified here: what matters is that the zone is signed.
+    let signed = format!(
+        "{}@ RRSIG SOA 13 2 60 20300101000000 20200101000000 12345 {ORIGIN} {}\n",
+        zone(10),
+        "A".repeat(88)
+    );
+    let file = dir.write("edit.zone", &signed);
+    let server = primary(&file, "");
+    let error = ctl_error(&server, &["zone-begin", ORIGIN]);
+    assert!(error.contains("is signed"), "{error}");
+    assert_eq!(serial(&server), "10", "unchanged");
+}

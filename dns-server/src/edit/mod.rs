@@ -194,6 +194,18 @@ fn editable(shared: &Shared, served: &ServedZone) -> Result<(), String> {
     if served.file.is_none() {
         return Err(format!("{origin} is not read from a zone file: it cannot be changed"));
     }
+    // A commit changes the SOA's serial at least, and nothing here signs:
+    // the changed RRsets' signatures would no longer verify, and validating
+    // resolvers would turn the zone's answers into SERVFAIL.
+    if served
+        .version
+        .as_ref()
+        .is_some_and(|v| v.zone.apex().has(dns_wire::wire::rtype::RRSIG))
+    {
+        return Err(format!(
+            "{origin} is signed: a transaction cannot sign its changes; change it where it is signed and reload"
+        ));
+    }
     if served.version.as_ref().is_some_and(|v| v.files.len() > 1) {
         return Err(format!(
             "{origin} is read with $INCLUDE: a commit would rewrite it as one file; edit its files and reload instead"
