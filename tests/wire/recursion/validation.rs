@@ -27,6 +27,8 @@ pub(super) struct SignedLab {
     wrong_anchors: PathBuf,
     /// The root's anchor in RFC 7958 XML, with an expired digest beside it.
     xml_anchors: PathBuf,
+    /// `nsec3.test.` as signed (NSEC3, no Opt-Out).
+    nsec3_zone: PathBuf,
 }
 
 /// Builds and starts the hierarchy: leaves first, so that each parent
@@ -210,7 +212,7 @@ pub(super) fn signed_lab() -> SignedLab {
         (host::LEAF, "secure.test.", secure.file),
         (host::LEAF, "expired.test.", expired.file),
         (host::LEAF, "insecure.test.", insecure),
-        (host::LEAF, "nsec3.test.", nsec3.file),
+        (host::LEAF, "nsec3.test.", nsec3.file.clone()),
         (host::LEAF, "iter.test.", iterations.file),
         (host::LEAF, "broken.test.", broken.file),
         (host::LEAF, "forged.test.", forged),
@@ -225,6 +227,7 @@ pub(super) fn signed_lab() -> SignedLab {
         anchors,
         wrong_anchors,
         xml_anchors,
+        nsec3_zone: nsec3.file,
     }
 }
 
@@ -559,4 +562,111 @@ fn validated_nsec_ranges_answer_other_names_without_asking() {
         "a name no cached range covers is asked for: {}",
         r.text
     );
+}
+
+/// The sorted owner hashes (base32hex, lower case, which sorts as the
+/// hashes do) of the NSEC3 records in a signed zone's text.
+fn nsec3_owners(zone: &str) -> Vec<String> {
+    let mut owners: Vec<String> = zone
+        .lines()
+        .filter(|l| l.contains("\tNSEC3\t"))
+        .filter_map(|l| l.split('.').next())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    owners.sort();
+    owners.dedup();
+    owners
+}
+
+/// `name`'s NSEC3 hash under the zone's NSEC3PARAM, by `ldns-nsec3-hash`.
+fn nsec3_hash(zone: &str, name: &str) -> String {
+    let param = zone
+        .lines()
+        .find(|l| l.contains("\tNSEC3PARAM\t"))
+        .unwrap_or_else(|| panic!("expected an NSEC3PARAM:\n{zone}"));
+    let fields: Vec<&str> = param.split_whitespace().collect();
+    let at = fields.iter().position(|f| *f == "NSEC3PARAM").expect("the type");
+    let (iterations, salt) = (fields[at + 3], fields[at + 4]);
+    let mut args = vec!["-t", iterations];
+    if salt != "-" {
+        args.extend(["-s", salt]);
+    }
+    args.push(name);
+    let out = std::process::Command::new("ldns-nsec3-hash")
+        .args(&args)
+        .output()
+        .expect("expected to run ldns-nsec3-hash");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// The owner of the span that matches or covers `hash` (the last wraps round).
+fn span_of(owners: &[String], hash: &str) -> String {
+    owners
+        .iter()
+        .rfind(|o| o.as_str() <= hash)
+        .or(owners.last())
+        .cloned()
+        .expect("expected NSEC3 records")
+}
+
+#[test]
+fn validated_nsec3_spans_answer_other_names_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let zone = std::fs::read_to_string(&signed.nsec3_zone).expect("expected the signed zone");
+    let owners = nsec3_owners(&zone);
+    let span = |name: &str| span_of(&owners, &nsec3_hash(&zone, name));
+    let server = resolver(&signed, "");
+    let r = ask(&server, "nope1.nsec3.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NXDOMAIN", true), "{}", r.text);
+    let r = server.dig(&["www.nsec3.test.", "AAAA", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    // What those answers carried: the spans of nope1 and of the wildcard
+    // at the apex, and the apex's and www's own.
+    let seen = [
+        span("nope1.nsec3.test."),
+        span("*.nsec3.test."),
+        span("nsec3.test."),
+        span("www.nsec3.test."),
+    ];
+    let candidates: Vec<String> = (2..300).map(|k| format!("nope{k}.nsec3.test.")).collect();
+    let mate = candidates
+        .iter()
+        .find(|n| span(n) == seen[0])
+        .expect("expected a name hashed into nope1's span");
+    let unseen = candidates.iter().find(|n| !seen.contains(&span(n)));
+
+    // Every lab server gone: only what the cache proves can be answered.
+    signed.lab.stop_all();
+    let r = ask(&server, mate, &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "another name in the same NSEC3 span, from the cache (RFC 8198): {}",
+        r.text
+    );
+    assert!(
+        r.authority.iter().filter(|rr| rr.rtype == "NSEC3").count() >= 2
+            && r.authority.iter().any(|rr| rr.rtype == "SOA"),
+        "with its closest-encloser proof and SOA: {}",
+        r.text
+    );
+    let r = server.dig(&["www.nsec3.test.", "TXT", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad"), r.answer.len()),
+        ("NOERROR", true, 0),
+        "another type www's NSEC3 denies: {}",
+        r.text
+    );
+    if let Some(unseen) = unseen {
+        let r = ask(&server, unseen, &["+dnssec"]);
+        assert_eq!(
+            r.rcode, "SERVFAIL",
+            "a name no cached span covers is asked for: {}",
+            r.text
+        );
+    }
 }
