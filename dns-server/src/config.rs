@@ -89,7 +89,9 @@
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
 //! do_not_query_localhost = true # never ask loopback addresses from glue or NS lookups
-//! validation = true            # DNSSEC validation (RFC 4035), iterating only
+//! validation = true            # DNSSEC validation (RFC 4035)
+//! forward_validation = false   # with `forward`: validate the forwarders' answers too
+//!                              # (asked with DO=1 CD=1; DS and DNSKEY fetched through them)
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
 //!                              # default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
@@ -286,6 +288,9 @@ pub struct ResolverSection {
     pub do_not_query_localhost: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
+    /// With `forward`, validate the forwarders' answers too (off: they are
+    /// trusted, as the PoP's own validating resolvers usually are).
+    pub forward_validation: bool,
     /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
     /// the digests valid at start); default: the root's built in.
     pub trust_anchor_file: Option<PathBuf>,
@@ -312,6 +317,7 @@ impl Default for ResolverSection {
             case_randomisation: false,
             do_not_query_localhost: true,
             validation: true,
+            forward_validation: false,
             trust_anchor_file: None,
             domain_insecure: Vec::new(),
         }

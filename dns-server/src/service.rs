@@ -503,6 +503,7 @@ fn recursion(
         case_randomisation: section.case_randomisation,
         do_not_query_localhost: section.do_not_query_localhost,
         validation: section.validation,
+        validate_forwarded: section.forward_validation,
         dnstap,
         anchors: anchors(section)?,
     };

@@ -670,3 +670,55 @@ fn validated_nsec3_spans_answer_other_names_without_asking() {
         );
     }
 }
+
+#[test]
+fn forwarded_answers_are_validated_from_the_anchor() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    // A validating forwarder: asked with CD=1, it passes on what it would
+    // call bogus, and ours must judge it.
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    let forward = format!(
+        "forward = [\"127.0.0.1:{}\"]\nforward_validation = true\n",
+        unbound.port()
+    );
+    let server = resolver(&signed, &forward);
+    // Name, type, and our rcode, AD and EDE.
+    let cases: &[(&str, &str, &str, bool, Option<&str>)] = &[
+        ("www.secure.test.", "A", "NOERROR", true, None),
+        ("alias.secure.test.", "A", "NOERROR", true, None),
+        ("a.wild.secure.test.", "A", "NOERROR", true, None),
+        ("nope.secure.test.", "A", "NXDOMAIN", true, None),
+        ("www.secure.test.", "AAAA", "NOERROR", true, None),
+        ("nope.nsec3.test.", "A", "NXDOMAIN", true, None),
+        ("www.insecure.test.", "A", "NOERROR", false, None),
+        ("www.unsigned.optout.test.", "A", "NOERROR", false, None),
+        ("altered.secure.test.", "A", "SERVFAIL", false, Some("6")),
+        ("unsigned.secure.test.", "A", "SERVFAIL", false, Some("10")),
+        ("www.expired.test.", "A", "SERVFAIL", false, Some("7")),
+    ];
+    for &(name, qtype, rcode, ad, ede) in cases {
+        let r = server.dig(&[name, qtype, "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+        let (mine_rcode, mine_ad, mine_ede) = verdict(&r);
+        assert_eq!(
+            (mine_rcode.as_str(), mine_ad, mine_ede.as_deref()),
+            (rcode, ad, ede),
+            "{name} {qtype} through the forwarder:\n{}\nstderr:\n{}",
+            r.text,
+            server.stderr()
+        );
+    }
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert!(
+        r.answer.iter().any(|rr| rr.rtype == "RRSIG"),
+        "a DO client gets the RRSIG: {}",
+        r.text
+    );
+    let r = ask(&server, "altered.secure.test.", &["+dnssec", "+cd"]);
+    assert_eq!(
+        (r.rcode.as_str(), addresses(&r), r.flag("ad")),
+        ("NOERROR", vec!["192.0.2.99".to_string()], false),
+        "CD=1 gets the data unvalidated: {}",
+        r.text
+    );
+}
