@@ -27,8 +27,16 @@ enum Found {
     Records(Vec<(CachedRecord, u32)>, Vec<(CachedRecord, u32)>, Security),
     /// A CNAME, its TTL, target, RRSIGs and what validation said.
     Cname(CachedRecord, u32, Name, Vec<(CachedRecord, u32)>, Security),
-    /// A DNAME, the CNAME synthesised from it, their TTL and the target.
-    Dname(CachedRecord, CachedRecord, u32, Name),
+    /// A DNAME, the CNAME synthesised from it, their TTL, the target, the
+    /// DNAME's RRSIGs and what validation said.
+    Dname(
+        CachedRecord,
+        CachedRecord,
+        u32,
+        Name,
+        Vec<(CachedRecord, u32)>,
+        Security,
+    ),
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
@@ -79,13 +87,10 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             seen.push(lower);
             Ok(Some(target))
         }
-        Found::Dname(dname, cname, ttl, target) => {
+        Found::Dname(dname, cname, ttl, target, sigs, security) => {
             result.answer.push((dname, ttl));
-            absorb(
-                result,
-                Found::Cname(cname, ttl, target, Vec::new(), Security::Unchecked),
-                seen,
-            )
+            result.sigs.extend(sigs);
+            absorb(result, Found::Cname(cname, ttl, target, Vec::new(), security), seen)
         }
         Found::Negative {
             nxdomain,
@@ -440,7 +445,8 @@ impl Resolver {
                 cname,
                 ttl,
                 target,
-            } => Ok(Found::Dname(dname, cname, ttl, target)),
+                sigs,
+            } => Ok(Found::Dname(dname, cname, ttl, target, with_ttl(sigs, ttl), security)),
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
     }

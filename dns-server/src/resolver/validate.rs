@@ -207,6 +207,30 @@ fn judge_answer(zone: &Name, name: &Name, rrset: &[CachedRecord], sigs: &[Cached
     judge_denial(zone, None, sigs, keys, |p| p.wildcard_answer(name, labels))
 }
 
+/// RFC 6672 5.3.1: a DNAME is secure by its own RRSIG, and the unsigned
+/// CNAME beside it only if it is the one the DNAME makes for `name`.
+fn judge_dname(
+    zone: &Name,
+    name: &Name,
+    dname: &CachedRecord,
+    cname: &CachedRecord,
+    sigs: &[CachedRecord],
+    keys: &[Vec<u8>],
+) -> Security {
+    let security = judge_answer(zone, &dname.owner, std::slice::from_ref(dname), sigs, keys);
+    let (qname, owner) = (name.as_wire(), dname.owner.as_wire());
+    let Some(prefix) = qname.len().checked_sub(owner.len()).map(|at| &qname[..at]) else {
+        return Security::Bogus(ede::BOGUS);
+    };
+    let mut synthesised = prefix.to_vec();
+    synthesised.extend_from_slice(&dname.rdata);
+    let made_here = same(&cname.owner, name) && cname.rdata.eq_ignore_ascii_case(&synthesised);
+    match made_here {
+        true => security,
+        false => Security::Bogus(ede::BOGUS),
+    }
+}
+
 /// A denial: its records' signatures, then what `proves` says of them.
 fn judge_denial(
     zone: &Name,
@@ -278,7 +302,11 @@ impl Resolver {
             return Security::Unchecked;
         }
         match outcome {
-            Outcome::Answer(..) | Outcome::Cname(..) | Outcome::NxDomain(..) | Outcome::NoData(..) => {}
+            Outcome::Answer(..)
+            | Outcome::Cname(..)
+            | Outcome::Dname { .. }
+            | Outcome::NxDomain(..)
+            | Outcome::NoData(..) => {}
             _ => return Security::Unchecked,
         }
         // A negative trust anchor: the operator said not to validate here.
@@ -289,7 +317,7 @@ impl Resolver {
         // the child itself, without a referral: the signer says which zone
         // (its chain is proven like any other, from the parent's DS).
         let signatures = match outcome {
-            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) => sigs,
+            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) | Outcome::Dname { sigs, .. } => sigs,
             Outcome::NxDomain(_, _, proof) | Outcome::NoData(_, _, proof) => proof,
             _ => return Security::Unchecked,
         };
@@ -311,6 +339,7 @@ impl Resolver {
         let security = match outcome {
             Outcome::Answer(records, _, sigs) => judge_answer(&zone, name, records, sigs, &keys),
             Outcome::Cname(record, _, _, sigs) => judge_answer(&zone, name, std::slice::from_ref(record), sigs, &keys),
+            Outcome::Dname { dname, cname, sigs, .. } => judge_dname(&zone, name, dname, cname, sigs, &keys),
             Outcome::NxDomain(soa, _, proof) => judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nxdomain(name)),
             Outcome::NoData(soa, _, proof) => {
                 judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nodata(name, qtype))

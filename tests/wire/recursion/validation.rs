@@ -47,7 +47,8 @@ pub(super) fn signed_lab() -> SignedLab {
         "secure.test.",
         &leaf_zone(
             "secure.test.",
-            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\nunsigned A 192.0.2.5\n*.wild A 192.0.2.6\n",
+            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\nunsigned A 192.0.2.5\n*.wild A 192.0.2.6\n\
+             dn DNAME nsec3.test.\nbaddn DNAME nsec3.test.\n",
         ),
         Signer::Ldns,
         Denial::Nsec,
@@ -59,6 +60,20 @@ pub(super) fn signed_lab() -> SignedLab {
         "expected ldns's tab-separated output:\n{text}"
     );
     let text = text.replace("\tA\t192.0.2.2", "\tA\t192.0.2.99");
+    // A DNAME redirected after signing.
+    let text: String = text
+        .lines()
+        .map(
+            |l| match l.starts_with("baddn.secure.test.\t") && l.contains("\tDNAME\t") {
+                true => format!("{}\n", l.replace("nsec3.test.", "insecure.test.")),
+                false => format!("{l}\n"),
+            },
+        )
+        .collect();
+    assert!(
+        text.contains("\tDNAME\tinsecure.test."),
+        "expected to redirect the DNAME:\n{text}"
+    );
     // And a record whose RRSIG is taken away.
     let stripped: String = text
         .lines()
@@ -721,4 +736,39 @@ fn forwarded_answers_are_validated_from_the_anchor() {
         "CD=1 gets the data unvalidated: {}",
         r.text
     );
+}
+
+#[test]
+fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver(&signed, "");
+    let r = ask(&server, "www.dn.secure.test.", &["+dnssec"]);
+    let types: Vec<&str> = r
+        .answer
+        .iter()
+        .map(|rr| rr.rtype.as_str())
+        .filter(|t| *t != "RRSIG")
+        .collect();
+    assert_eq!(
+        (r.rcode.as_str(), types, addresses(&r)),
+        ("NOERROR", vec!["DNAME", "CNAME", "A"], vec!["192.0.2.10".to_string()]),
+        "{}",
+        r.text
+    );
+    assert!(r.flag("ad"), "a signed DNAME and a secure target: AD: {}", r.text);
+    assert!(
+        r.answer
+            .iter()
+            .any(|rr| rr.rtype == "RRSIG" && rr.owner == "dn.secure.test." && rr.rdata.starts_with("DNAME ")),
+        "a DO client gets the DNAME's RRSIG: {}",
+        r.text
+    );
+    let r = ask(&server, "www.baddn.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a DNAME altered after signing is bogus: {}",
+        r.text
+    );
+    assert!(r.text.contains("EDE: 6"), "with EDE 6 (DNSSEC Bogus): {}", r.text);
 }
