@@ -95,6 +95,10 @@
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
 //!                              # default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
+//! auto_trust_anchor_file = "/var/lib/dns-server/root.key"  # RFC 5011: track the root's
+//!                              # KSKs (new ones trusted after 30 days, revoked ones
+//!                              # dropped); the state file is made from the anchor
+//!                              # when missing and rewritten atomically
 //! domain_insecure = []         # negative trust anchors: names at and below are not validated
 //!
 //! [xdp]                        # the XDP fast path (needs root)
@@ -294,6 +298,11 @@ pub struct ResolverSection {
     /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
     /// the digests valid at start); default: the root's built in.
     pub trust_anchor_file: Option<PathBuf>,
+    /// RFC 5011 tracking of the root's anchor: the state file (made from
+    /// the anchor when missing, written atomically on every change).
+    pub auto_trust_anchor_file: Option<PathBuf>,
+    /// RFC 5011's add hold-down, seconds: 30 days. Shorter only for tests.
+    pub auto_trust_hold_down: u64,
     /// Negative trust anchors (RFC 7646): domains whose names are answered
     /// without validation (insecure, never AD), as Unbound's `domain-insecure`.
     pub domain_insecure: Vec<String>,
@@ -319,6 +328,8 @@ impl Default for ResolverSection {
             validation: true,
             forward_validation: false,
             trust_anchor_file: None,
+            auto_trust_anchor_file: None,
+            auto_trust_hold_down: crate::resolver::dnssec::autotrust::ADD_HOLD_DOWN_SECS,
             domain_insecure: Vec::new(),
         }
     }
@@ -885,6 +896,11 @@ impl Config {
             && anchors.is_relative()
         {
             *anchors = base.join(&*anchors);
+        }
+        if let Some(state) = &mut config.resolver.auto_trust_anchor_file
+            && state.is_relative()
+        {
+            *state = base.join(&*state);
         }
         if let Some(socket) = &mut config.control.socket
             && socket.is_relative()

@@ -477,9 +477,15 @@ impl Resolver {
         if !anchors.covers(zone) {
             return (ZoneKeys::Insecure, MAX_KEY_TTL);
         }
-        let (ds, trusted, ds_ttl) = match anchors.for_zone(zone) {
-            Some(anchor) => (anchor.ds.clone(), anchor.keys.clone(), MAX_KEY_TTL),
-            None => match self.proven_ds(zone, budget, depth).await {
+        let auto = self.config.auto_trust.as_deref().filter(|a| a.zone() == zone);
+        let (ds, trusted, ds_ttl) = match (anchors.for_zone(zone), auto) {
+            // RFC 5011: what the tracking trusts now, not what was configured.
+            (Some(_), Some(auto)) => {
+                let (ds, keys) = auto.trusted();
+                (ds, keys, MAX_KEY_TTL)
+            }
+            (Some(anchor), None) => (anchor.ds.clone(), anchor.keys.clone(), MAX_KEY_TTL),
+            (None, _) => match self.proven_ds(zone, budget, depth).await {
                 Ok((ds, ttl)) => (ds, Vec::new(), ttl),
                 Err(keys) => return (keys, BOGUS_KEY_TTL.max(300)),
             },
@@ -515,6 +521,14 @@ impl Resolver {
         }
         match check_rrset(zone, &rrset, &sigs, &entry) {
             Security::Secure => {
+                if let Some(auto) = auto {
+                    let published: Vec<Vec<u8>> = rrset.iter().map(|r| r.rdata.clone()).collect();
+                    let now = unix_now();
+                    auto.update(&published, now.into(), |key| {
+                        sigs.iter()
+                            .any(|s| verify::verify_revocation(&rrset, &s.rdata, key, now).is_ok())
+                    });
+                }
                 let keys = rrset
                     .into_iter()
                     .map(|r| r.rdata)
