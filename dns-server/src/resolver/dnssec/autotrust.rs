@@ -332,7 +332,7 @@ mod tests {
         // Signed by the revoked key itself: revoked, and it stays so.
         auto.update(&[revoked(&old), new.clone()], 1001, |k| k == revoked(&old));
         assert_eq!(auto.trusted().1, vec![new.clone()]);
-        auto.update(&[old.clone(), new.clone()], 1002, |_| false);
+        auto.update(&[old, new.clone()], 1002, |_| false);
         assert_eq!(auto.trusted().1, vec![new], "a revoked key never comes back");
         let text = std::fs::read_to_string(dir.join("root.key")).expect("state file");
         assert!(text.contains("\nrevoked "), "{text}");
