@@ -89,10 +89,16 @@
 //! qname_minimisation = true    # RFC 9156
 //! case_randomisation = false   # 0x20 bits in upstream queries
 //! do_not_query_localhost = true # never ask loopback addresses from glue or NS lookups
-//! validation = true            # DNSSEC validation (RFC 4035), iterating only
+//! validation = true            # DNSSEC validation (RFC 4035)
+//! forward_validation = false   # with `forward`: validate the forwarders' answers too
+//!                              # (asked with DO=1 CD=1; DS and DNSKEY fetched through them)
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
 //!                              # default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
+//! auto_trust_anchor_file = "/var/lib/dns-server/root.key"  # RFC 5011: track the root's
+//!                              # KSKs (new ones trusted after 30 days, revoked ones
+//!                              # dropped); the state file is made from the anchor
+//!                              # when missing and rewritten atomically
 //! domain_insecure = []         # negative trust anchors: names at and below are not validated
 //!
 //! [xdp]                        # the XDP fast path (needs root)
@@ -286,9 +292,17 @@ pub struct ResolverSection {
     pub do_not_query_localhost: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
+    /// With `forward`, validate the forwarders' answers too (off: they are
+    /// trusted, as the PoP's own validating resolvers usually are).
+    pub forward_validation: bool,
     /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
     /// the digests valid at start); default: the root's built in.
     pub trust_anchor_file: Option<PathBuf>,
+    /// RFC 5011 tracking of the root's anchor: the state file (made from
+    /// the anchor when missing, written atomically on every change).
+    pub auto_trust_anchor_file: Option<PathBuf>,
+    /// RFC 5011's add hold-down, seconds: 30 days. Shorter only for tests.
+    pub auto_trust_hold_down: u64,
     /// Negative trust anchors (RFC 7646): domains whose names are answered
     /// without validation (insecure, never AD), as Unbound's `domain-insecure`.
     pub domain_insecure: Vec<String>,
@@ -312,7 +326,10 @@ impl Default for ResolverSection {
             case_randomisation: false,
             do_not_query_localhost: true,
             validation: true,
+            forward_validation: false,
             trust_anchor_file: None,
+            auto_trust_anchor_file: None,
+            auto_trust_hold_down: crate::resolver::dnssec::autotrust::ADD_HOLD_DOWN_SECS,
             domain_insecure: Vec::new(),
         }
     }
@@ -879,6 +896,11 @@ impl Config {
             && anchors.is_relative()
         {
             *anchors = base.join(&*anchors);
+        }
+        if let Some(state) = &mut config.resolver.auto_trust_anchor_file
+            && state.is_relative()
+        {
+            *state = base.join(&*state);
         }
         if let Some(socket) = &mut config.control.socket
             && socket.is_relative()

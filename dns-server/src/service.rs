@@ -490,6 +490,7 @@ fn recursion(
         Some(path) => hints::from_file(path)?,
         None => hints::built_in(),
     };
+    let anchors = anchors(section)?;
     let config = ResolverConfig {
         root_hints,
         forwarders: section.forward.clone(),
@@ -506,10 +507,32 @@ fn recursion(
         case_randomisation: section.case_randomisation,
         do_not_query_localhost: section.do_not_query_localhost,
         validation: section.validation,
+        validate_forwarded: section.forward_validation,
         dnstap,
-        anchors: anchors(section)?,
+        auto_trust: auto_trust(section, &anchors)?,
+        anchors,
     };
     Ok(Some(Recursion::new(config, section.allow.clone())))
+}
+
+/// RFC 5011 tracking of the root's anchor, when `auto_trust_anchor_file` is set.
+fn auto_trust(
+    section: &ResolverSection,
+    anchors: &Anchors,
+) -> Result<Option<Arc<crate::resolver::dnssec::autotrust::AutoTrust>>, crate::zone::ZoneError> {
+    let Some(path) = &section.auto_trust_anchor_file else {
+        return Ok(None);
+    };
+    let error = |message: String| crate::zone::ZoneError {
+        location: None,
+        message: format!("auto_trust_anchor_file: {message}"),
+    };
+    let root = anchors
+        .for_zone(&crate::name::Name::root())
+        .ok_or_else(|| error("no root trust anchor to track (set trust_anchor_file)".into()))?;
+    let auto =
+        crate::resolver::dnssec::autotrust::AutoTrust::open(path, root, section.auto_trust_hold_down).map_err(error)?;
+    Ok(Some(Arc::new(auto)))
 }
 
 /// The trust anchors and negative trust anchors the `[resolver]` table names.

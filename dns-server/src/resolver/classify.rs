@@ -19,12 +19,14 @@ pub(crate) enum Outcome {
     /// RRSIGs, and any denial records as for `Answer`).
     Cname(CachedRecord, u32, Name, Vec<CachedRecord>),
     /// The name is below a DNAME (RFC 6672): the DNAME, the CNAME synthesised
-    /// from it for the name, the lower TTL, and the target to follow.
+    /// from it for the name, the lower TTL, the target to follow, and the
+    /// DNAME's RRSIGs (the CNAME, made by the server, has none).
     Dname {
         dname: CachedRecord,
         cname: CachedRecord,
         ttl: u32,
         target: Name,
+        sigs: Vec<CachedRecord>,
     },
     /// A delegation to `child`, with NS names and in-bailiwick glue addresses.
     Referral {
@@ -132,6 +134,7 @@ pub(crate) fn classify(m: &Message, cut: &Name, qname: &Name, qtype: u16) -> Out
                 cname: cached(cname),
                 ttl: dname.ttl.min(cname.ttl),
                 target,
+                sigs: sigs(&answers, &dname.owner, rtype::DNAME),
             };
         }
         let mut sigs = sigs(&answers, qname, rtype::CNAME);

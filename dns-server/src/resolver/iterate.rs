@@ -27,8 +27,16 @@ enum Found {
     Records(Vec<(CachedRecord, u32)>, Vec<(CachedRecord, u32)>, Security),
     /// A CNAME, its TTL, target, RRSIGs and what validation said.
     Cname(CachedRecord, u32, Name, Vec<(CachedRecord, u32)>, Security),
-    /// A DNAME, the CNAME synthesised from it, their TTL and the target.
-    Dname(CachedRecord, CachedRecord, u32, Name),
+    /// A DNAME, the CNAME synthesised from it, their TTL, the target, the
+    /// DNAME's RRSIGs and what validation said.
+    Dname(
+        CachedRecord,
+        CachedRecord,
+        u32,
+        Name,
+        Vec<(CachedRecord, u32)>,
+        Security,
+    ),
     Negative {
         nxdomain: bool,
         soa: Option<(CachedRecord, u32)>,
@@ -79,13 +87,10 @@ fn absorb(result: &mut Resolution, found: Found, seen: &mut Vec<Name>) -> Result
             seen.push(lower);
             Ok(Some(target))
         }
-        Found::Dname(dname, cname, ttl, target) => {
+        Found::Dname(dname, cname, ttl, target, sigs, security) => {
             result.answer.push((dname, ttl));
-            absorb(
-                result,
-                Found::Cname(cname, ttl, target, Vec::new(), Security::Unchecked),
-                seen,
-            )
+            result.sigs.extend(sigs);
+            absorb(result, Found::Cname(cname, ttl, target, Vec::new(), security), seen)
         }
         Found::Negative {
             nxdomain,
@@ -303,7 +308,7 @@ impl Resolver {
     /// Asks the network (forwarders, or iteration from the closest cut).
     async fn find(&self, name: &Name, qtype: u16, budget: &mut Budget, depth: u32) -> Result<Found, ResolveError> {
         if !self.config.forwarders.is_empty() {
-            return self.forward(name, qtype, budget).await;
+            return self.forward(name, qtype, budget, depth).await;
         }
         // RFC 8198: a name or type that cached, validated NSEC ranges deny.
         if let Some(s) = self.synthesised_denial(name, qtype) {
@@ -377,24 +382,7 @@ impl Resolver {
                 Outcome::NxDomain(..) if minimised => minimise = false,
                 outcome => {
                     let security = self.judge(&cut, name, qtype, &outcome, budget, depth).await;
-                    let outcome = match outcome {
-                        Outcome::Answer(records, ttl, sigs) if security == Security::Secure => {
-                            let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
-                            Outcome::Answer(records, ttl, sigs)
-                        }
-                        Outcome::Cname(record, ttl, target, sigs) if security == Security::Secure => {
-                            Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
-                        }
-                        // A secure denial lasts no longer than its signatures.
-                        Outcome::NxDomain(soa, ttl, proof) if security == Security::Secure => {
-                            Outcome::NxDomain(soa, denial_ttl(ttl, &proof), proof)
-                        }
-                        Outcome::NoData(soa, ttl, proof) if security == Security::Secure => {
-                            Outcome::NoData(soa, denial_ttl(ttl, &proof), proof)
-                        }
-                        outcome => outcome,
-                    };
-                    return self.settle(name, qtype, outcome, security);
+                    return self.settle(name, qtype, secure_ttls(outcome, security), security);
                 }
             }
         }
@@ -403,7 +391,7 @@ impl Resolver {
     /// Asks the forwarders in turn, and again in further rounds while the
     /// client's time budget lasts: a forwarder may drop a query (loss, its own
     /// rate limit), and one try each would turn that into SERVFAIL.
-    async fn forward(&self, name: &Name, qtype: u16, budget: &mut Budget) -> Result<Found, ResolveError> {
+    async fn forward(&self, name: &Name, qtype: u16, budget: &mut Budget, depth: u32) -> Result<Found, ResolveError> {
         let servers = self.config.forwarders.clone();
         let mut round = 1;
         loop {
@@ -415,7 +403,11 @@ impl Resolver {
                 wait: self.config.limits.upstream_timeout * (1 << (round - 1)),
             };
             match self.ask(&servers, &Name::root(), name, qtype, how, budget).await {
-                Ok((outcome, _)) => return self.settle(name, qtype, outcome, Security::Unchecked),
+                Ok((outcome, _)) => {
+                    // Judged only with `validate_forwarded` (else Unchecked).
+                    let security = self.judge(&Name::root(), name, qtype, &outcome, budget, depth).await;
+                    return self.settle(name, qtype, secure_ttls(outcome, security), security);
+                }
                 Err(error @ ResolveError::Limit(_)) => return Err(error),
                 Err(error) if round >= FORWARD_ROUNDS => return Err(error),
                 Err(_) => round += 1,
@@ -453,9 +445,30 @@ impl Resolver {
                 cname,
                 ttl,
                 target,
-            } => Ok(Found::Dname(dname, cname, ttl, target)),
+                sigs,
+            } => Ok(Found::Dname(dname, cname, ttl, target, with_ttl(sigs, ttl), security)),
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
+    }
+}
+
+/// A secure answer is cached no longer than its signatures allow (RFC 4035
+/// 5.3.3), a secure denial no longer than its proof's.
+fn secure_ttls(outcome: Outcome, security: Security) -> Outcome {
+    if security != Security::Secure {
+        return outcome;
+    }
+    match outcome {
+        Outcome::Answer(records, ttl, sigs) => {
+            let ttl = capped_ttl(ttl, records[0].rtype, &sigs);
+            Outcome::Answer(records, ttl, sigs)
+        }
+        Outcome::Cname(record, ttl, target, sigs) => {
+            Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
+        }
+        Outcome::NxDomain(soa, ttl, proof) => Outcome::NxDomain(soa, denial_ttl(ttl, &proof), proof),
+        Outcome::NoData(soa, ttl, proof) => Outcome::NoData(soa, denial_ttl(ttl, &proof), proof),
+        outcome => outcome,
     }
 }
 
@@ -695,6 +708,7 @@ impl Resolver {
                     edns,
                     recursion_desired: how.recursion_desired,
                     dnssec_ok: edns && self.config.validation,
+                    checking_disabled: how.recursion_desired && self.validates_forwarded(),
                 };
                 let started = Instant::now();
                 // No try may outlast the client's budget.

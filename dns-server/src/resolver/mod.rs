@@ -76,10 +76,16 @@ pub(crate) struct ResolverConfig {
     /// Never ask loopback addresses learnt from the network (glue, NS
     /// names' records); root hints and forwarders are exempt.
     pub do_not_query_localhost: bool,
-    /// DNSSEC validation (RFC 4035 5) from `anchors`; when iterating only.
+    /// DNSSEC validation (RFC 4035 5) from `anchors`; when forwarding,
+    /// only with `validate_forwarded`.
     pub validation: bool,
+    /// Validate forwarders' answers too (asked with CD=1, the chain of
+    /// trust fetched through them).
+    pub validate_forwarded: bool,
     /// Trust anchors (the root's built in, or `[resolver] trust_anchor_file`).
     pub anchors: dnssec::anchor::Anchors,
+    /// RFC 5011 tracking of the root's anchor, when configured.
+    pub auto_trust: Option<std::sync::Arc<dnssec::autotrust::AutoTrust>>,
     /// Where upstream queries and responses are logged, when they are.
     pub dnstap: Option<std::sync::Arc<crate::dnstap::Dnstap>>,
 }

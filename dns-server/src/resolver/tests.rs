@@ -103,7 +103,9 @@ fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc
         case_randomisation: false,
         do_not_query_localhost: true,
         validation: true,
+        validate_forwarded: false,
         anchors: crate::resolver::dnssec::anchor::Anchors::root(),
+        auto_trust: None,
         dnstap: None,
     }))
 }

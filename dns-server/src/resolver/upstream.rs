@@ -4,7 +4,7 @@
 
 use std::{io, net::SocketAddr, time::Duration};
 
-use dns_wire::wire::{FLAG_QR, FLAG_RD, FLAG_TC};
+use dns_wire::wire::{FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpStream, UdpSocket},
@@ -46,12 +46,16 @@ pub(crate) struct Ask<'a> {
     pub recursion_desired: bool,
     /// Set DO, asking for RRSIGs (when validating).
     pub dnssec_ok: bool,
+    /// Set CD: a validating forwarder passes on what it would call bogus,
+    /// which we judge ourselves (RFC 4035 3.2.2).
+    pub checking_disabled: bool,
 }
 
 /// Builds the query bytes.
 pub(crate) fn query_bytes(ask: &Ask<'_>, id: u16) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64);
-    let flags = if ask.recursion_desired { FLAG_RD } else { 0 };
+    let rd = if ask.recursion_desired { FLAG_RD } else { 0 };
+    let flags = rd | if ask.checking_disabled { FLAG_CD } else { 0 };
     let mut w = Writer::new(
         &mut buf,
         usize::MAX,

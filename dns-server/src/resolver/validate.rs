@@ -172,6 +172,19 @@ fn signer_below(cut: &Name, name: &Name, sigs: &[CachedRecord]) -> Option<Name> 
         .find(|signer| !same(signer, cut) && signer.is_within(cut) && name.is_within(signer))
 }
 
+/// In forwarding mode no referral shows the zone cuts: the zone whose
+/// RRSIGs (among `sigs`) cover `name` says which zone it is in: an ancestor
+/// of `name` (strictly, for a DS, which its parent signs). The deepest
+/// such signer, if several.
+fn signer_above(name: &Name, qtype: u16, sigs: &[CachedRecord]) -> Option<Name> {
+    sigs.iter()
+        .filter(|r| r.rtype == rtype::RRSIG)
+        .filter_map(|r| Rrsig::parse(&r.rdata))
+        .map(|r| r.signer.to_lowercase())
+        .filter(|signer| name.is_within(signer) && !(qtype == rtype::DS && same(signer, name)))
+        .max_by_key(Name::label_count)
+}
+
 /// What a denial verdict makes of an answer.
 fn security_of(verdict: Verdict) -> Security {
     match verdict {
@@ -192,6 +205,30 @@ fn judge_answer(zone: &Name, name: &Name, rrset: &[CachedRecord], sigs: &[Cached
         return Security::Secure;
     }
     judge_denial(zone, None, sigs, keys, |p| p.wildcard_answer(name, labels))
+}
+
+/// RFC 6672 5.3.1: a DNAME is secure by its own RRSIG, and the unsigned
+/// CNAME beside it only if it is the one the DNAME makes for `name`.
+fn judge_dname(
+    zone: &Name,
+    name: &Name,
+    dname: &CachedRecord,
+    cname: &CachedRecord,
+    sigs: &[CachedRecord],
+    keys: &[Vec<u8>],
+) -> Security {
+    let security = judge_answer(zone, &dname.owner, std::slice::from_ref(dname), sigs, keys);
+    let (qname, owner) = (name.as_wire(), dname.owner.as_wire());
+    let Some(prefix) = qname.len().checked_sub(owner.len()).map(|at| &qname[..at]) else {
+        return Security::Bogus(ede::BOGUS);
+    };
+    let mut synthesised = prefix.to_vec();
+    synthesised.extend_from_slice(&dname.rdata);
+    let made_here = same(&cname.owner, name) && cname.rdata.eq_ignore_ascii_case(&synthesised);
+    match made_here {
+        true => security,
+        false => Security::Bogus(ede::BOGUS),
+    }
 }
 
 /// A denial: its records' signatures, then what `proves` says of them.
@@ -260,11 +297,16 @@ impl Resolver {
         // A zone's DNSKEY RRset is checked where the chain is built (judging
         // it here would ask for the keys being fetched). A DS answer is judged
         // with the parent's keys; its denial proves an insecure delegation.
-        if !self.config.validation || !self.config.forwarders.is_empty() || qtype == rtype::DNSKEY {
+        let forwarding = !self.config.forwarders.is_empty();
+        if !self.config.validation || (forwarding && !self.config.validate_forwarded) || qtype == rtype::DNSKEY {
             return Security::Unchecked;
         }
         match outcome {
-            Outcome::Answer(..) | Outcome::Cname(..) | Outcome::NxDomain(..) | Outcome::NoData(..) => {}
+            Outcome::Answer(..)
+            | Outcome::Cname(..)
+            | Outcome::Dname { .. }
+            | Outcome::NxDomain(..)
+            | Outcome::NoData(..) => {}
             _ => return Security::Unchecked,
         }
         // A negative trust anchor: the operator said not to validate here.
@@ -275,11 +317,20 @@ impl Resolver {
         // the child itself, without a referral: the signer says which zone
         // (its chain is proven like any other, from the parent's DS).
         let signatures = match outcome {
-            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) => sigs,
+            Outcome::Answer(_, _, sigs) | Outcome::Cname(.., sigs) | Outcome::Dname { sigs, .. } => sigs,
             Outcome::NxDomain(_, _, proof) | Outcome::NoData(_, _, proof) => proof,
             _ => return Security::Unchecked,
         };
-        let zone = signer_below(cut, name, signatures).unwrap_or_else(|| cut.clone());
+        let zone = match forwarding {
+            false => signer_below(cut, name, signatures).unwrap_or_else(|| cut.clone()),
+            true => match signer_above(name, qtype, signatures) {
+                Some(zone) => zone,
+                None => match self.forwarded_zone(name, qtype, budget, depth).await {
+                    Ok(zone) => zone,
+                    Err(security) => return security,
+                },
+            },
+        };
         let keys = match self.zone_keys(zone.clone(), budget, depth).await {
             ZoneKeys::Insecure => return Security::Insecure,
             ZoneKeys::Bogus(code) => return Security::Bogus(code),
@@ -288,6 +339,7 @@ impl Resolver {
         let security = match outcome {
             Outcome::Answer(records, _, sigs) => judge_answer(&zone, name, records, sigs, &keys),
             Outcome::Cname(record, _, _, sigs) => judge_answer(&zone, name, std::slice::from_ref(record), sigs, &keys),
+            Outcome::Dname { dname, cname, sigs, .. } => judge_dname(&zone, name, dname, cname, sigs, &keys),
             Outcome::NxDomain(soa, _, proof) => judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nxdomain(name)),
             Outcome::NoData(soa, _, proof) => {
                 judge_denial(&zone, soa.as_ref(), proof, &keys, |p| p.nodata(name, qtype))
@@ -299,6 +351,7 @@ impl Resolver {
         let unsigned = !signatures.iter().any(|r| r.rtype == rtype::RRSIG);
         if matches!(security, Security::Bogus(_))
             && unsigned
+            && !forwarding
             && zone == *cut
             && let Some(insecure) = self.unsigned_child(cut, name, qtype, budget, depth).await
         {
@@ -308,6 +361,56 @@ impl Resolver {
             tracing::info!(%zone, %name, qtype, code, "bogus answer");
         }
         security
+    }
+
+    /// Whether forwarders' answers are validated (and asked with CD=1).
+    pub(super) fn validates_forwarded(&self) -> bool {
+        self.config.validation && self.config.validate_forwarded && !self.config.forwarders.is_empty()
+    }
+
+    /// The zone an unsigned forwarded answer for `name` is in, found as no
+    /// referral shows it: the DS of each name from the top down (above
+    /// `name` for a DS question). `Err(Insecure)` at a delegation proven
+    /// to have no DS; else the deepest zone with a proven DS, which should
+    /// have signed the answer.
+    async fn forwarded_zone(&self, name: &Name, qtype: u16, budget: &mut Budget, depth: u32) -> Result<Name, Security> {
+        let mut names: Vec<Name> = Vec::new();
+        let mut up = match qtype {
+            rtype::DS => name.parent(),
+            _ => Some(name.clone()),
+        };
+        while let Some(n) = up.filter(|n| n.label_count() > 0) {
+            up = n.parent();
+            names.push(n);
+        }
+        let mut zone = Name::root();
+        for candidate in names.into_iter().rev() {
+            let found = self
+                .lookup(&candidate, rtype::DS, budget, depth)
+                .await
+                .map_err(|_| Security::Bogus(ede::BOGUS))?;
+            let has_ds = found
+                .answer
+                .iter()
+                .any(|(r, _)| r.rtype == rtype::DS && same(&r.owner, &candidate));
+            match found.security {
+                Security::Secure if has_ds => zone = candidate.to_lowercase(),
+                // Nothing exists below: the answer should be signed by the zone found so far.
+                Security::Secure if found.rcode == rcode::NXDOMAIN => break,
+                Security::Secure => {
+                    let records: Vec<CachedRecord> = found.proof.iter().map(|(r, _)| r.clone()).collect();
+                    match Proof::new(&zone, &records).insecure_delegation(&candidate) {
+                        Verdict::Secure | Verdict::Insecure => return Err(Security::Insecure),
+                        // No cut here (a name of the zone): look one label down.
+                        Verdict::Bogus(_) => continue,
+                    }
+                }
+                Security::Insecure => return Err(Security::Insecure),
+                Security::Bogus(code) => return Err(Security::Bogus(code)),
+                Security::Unchecked => return Err(Security::Bogus(ede::BOGUS)),
+            }
+        }
+        Ok(zone)
     }
 
     /// Looks for an insecure delegation between `cut` and `name` (top down,
@@ -374,9 +477,15 @@ impl Resolver {
         if !anchors.covers(zone) {
             return (ZoneKeys::Insecure, MAX_KEY_TTL);
         }
-        let (ds, trusted, ds_ttl) = match anchors.for_zone(zone) {
-            Some(anchor) => (anchor.ds.clone(), anchor.keys.clone(), MAX_KEY_TTL),
-            None => match self.proven_ds(zone, budget, depth).await {
+        let auto = self.config.auto_trust.as_deref().filter(|a| a.zone() == zone);
+        let (ds, trusted, ds_ttl) = match (anchors.for_zone(zone), auto) {
+            // RFC 5011: what the tracking trusts now, not what was configured.
+            (Some(_), Some(auto)) => {
+                let (ds, keys) = auto.trusted();
+                (ds, keys, MAX_KEY_TTL)
+            }
+            (Some(anchor), None) => (anchor.ds.clone(), anchor.keys.clone(), MAX_KEY_TTL),
+            (None, _) => match self.proven_ds(zone, budget, depth).await {
                 Ok((ds, ttl)) => (ds, Vec::new(), ttl),
                 Err(keys) => return (keys, BOGUS_KEY_TTL.max(300)),
             },
@@ -412,6 +521,14 @@ impl Resolver {
         }
         match check_rrset(zone, &rrset, &sigs, &entry) {
             Security::Secure => {
+                if let Some(auto) = auto {
+                    let published: Vec<Vec<u8>> = rrset.iter().map(|r| r.rdata.clone()).collect();
+                    let now = unix_now();
+                    auto.update(&published, now.into(), |key| {
+                        sigs.iter()
+                            .any(|s| verify::verify_revocation(&rrset, &s.rdata, key, now).is_ok())
+                    });
+                }
                 let keys = rrset
                     .into_iter()
                     .map(|r| r.rdata)
@@ -431,10 +548,23 @@ impl Resolver {
             .lookup(zone, rtype::DS, budget, depth)
             .await
             .map_err(|_| ZoneKeys::Bogus(ede::BOGUS))?;
-        // The zone that answered: the closest cut above, as the walk left it in the cache.
+        // The zone that answered: the closest cut above, as the walk left it
+        // in the cache; when forwarding, the signer (or the zone found above).
         let parent = match zone.parent() {
-            Some(above) => self.closest_cut(&above).0,
             None => return Err(ZoneKeys::Bogus(ede::BOGUS)),
+            Some(above) if self.config.forwarders.is_empty() => self.closest_cut(&above).0,
+            Some(_) => {
+                let sigs: Vec<CachedRecord> = found.sigs.iter().chain(&found.proof).map(|(r, _)| r.clone()).collect();
+                match signer_above(zone, rtype::DS, &sigs) {
+                    Some(parent) => parent,
+                    None => match self.forwarded_zone(zone, rtype::DS, budget, depth).await {
+                        Ok(parent) => parent,
+                        Err(Security::Insecure) => return Err(ZoneKeys::Insecure),
+                        Err(Security::Bogus(code)) => return Err(ZoneKeys::Bogus(code)),
+                        Err(_) => return Err(ZoneKeys::Bogus(ede::BOGUS)),
+                    },
+                }
+            }
         };
         let parent_keys = self.zone_keys(parent.clone(), budget, depth).await;
         let rrset: Vec<CachedRecord> = found

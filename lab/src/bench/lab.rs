@@ -1,7 +1,10 @@
 //! The hierarchy the resolvers iterate through: a root, `test.` and
 //! `bench.test.`, and many TLDs each with a leaf zone below ([`tlds`]), each
 //! level served by our authoritative server on an address of its own (on the
-//! server namespace's loopback device).
+//! server namespace's loopback device). Signed, for the validated bench: the
+//! root, `test.` and `bench.test.` each with keys of their own and the DS in
+//! the parent, the root's DS the trust anchor; the many TLDs stay unsigned
+//! (the root's denial proves each delegation insecure).
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -12,6 +15,7 @@ use anyhow::{Context as _, Result};
 use super::{
     rig::{CLIENT_V4, Rig, SERVER_V4},
     servers::{Probe, Running},
+    signed::{self, Denial},
     tlds, zone,
 };
 
@@ -27,12 +31,15 @@ pub struct Lab<'rig> {
     servers: Vec<Running<'rig>>,
     /// Root hints naming the lab's root.
     pub hints: PathBuf,
+    /// The root's DS, when the lab is signed: the trust anchor to validate from.
+    pub anchors: Option<PathBuf>,
 }
 
 impl<'rig> Lab<'rig> {
-    /// Writes the zones under `dir` and starts one `ours` per level, each on
-    /// its address; the root delegates `tld_count` TLDs besides `test.`.
-    pub fn start(rig: &'rig Rig, dir: &Path, ours: &Path, tld_count: u32) -> Result<Self> {
+    /// Writes the zones under `dir` (signed with `signed` if given) and
+    /// starts one `ours` per level, each on its address; the root delegates
+    /// `tld_count` TLDs besides `test.`.
+    pub fn start(rig: &'rig Rig, dir: &Path, ours: &Path, tld_count: u32, signed: Option<Denial>) -> Result<Self> {
         let dir = dir.join("lab");
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for addr in [ROOT, TLD, LEAF, tlds::TLD_SERVER, tlds::LEAF_SERVER] {
@@ -47,37 +54,45 @@ impl<'rig> Lab<'rig> {
             "root.hints",
             &format!(". 3600000 NS ns.root.\nns.root. 3600000 A {ROOT}\n"),
         )?;
-        let root = write(
-            &dir,
-            "root.zone",
-            &format!(
-                "$TTL 86400\n\
-                 . IN SOA ns.root. hostmaster.root. 1 3600 900 604800 300\n\
-                 . IN NS ns.root.\n\
-                 ns.root. IN A {ROOT}\n\
-                 test. IN NS ns.test.\n\
-                 ns.test. IN A {TLD}\n\
-                 {}",
-                tlds::root_delegations(tld_count)
+        let leaf_text = zone::zone_served_by(LEAF, None);
+        let tld_text = format!(
+            "$ORIGIN test.\n$TTL 86400\n\
+             @ IN SOA ns hostmaster 1 3600 900 604800 300\n\
+             @ IN NS ns\n\
+             ns IN A {TLD}\n\
+             bench IN NS ns1.bench\n\
+             ns1.bench IN A {LEAF}\n"
+        );
+        let root_text = format!(
+            "$TTL 86400\n\
+             . IN SOA ns.root. hostmaster.root. 1 3600 900 604800 300\n\
+             . IN NS ns.root.\n\
+             ns.root. IN A {ROOT}\n\
+             test. IN NS ns.test.\n\
+             ns.test. IN A {TLD}\n\
+             {}",
+            tlds::root_delegations(tld_count)
+        );
+        let (root, tld, leaf, anchors) = match signed {
+            None => (
+                write(&dir, "root.zone", &root_text)?,
+                write(&dir, "test.zone", &tld_text)?,
+                write(&dir, "bench.test.zone", &leaf_text)?,
+                None,
             ),
-        )?;
-        let tld = write(
-            &dir,
-            "test.zone",
-            &format!(
-                "$ORIGIN test.\n$TTL 86400\n\
-                 @ IN SOA ns hostmaster 1 3600 900 604800 300\n\
-                 @ IN NS ns\n\
-                 ns IN A {TLD}\n\
-                 bench IN NS ns1.bench\n\
-                 ns1.bench IN A {LEAF}\n"
-            ),
-        )?;
-        let leaf = write(&dir, "bench.test.zone", &zone::zone_served_by(LEAF, None))?;
+            // Leaves first: each parent is signed with its child's DS in it.
+            Some(denial) => {
+                let (leaf, ds) = signed::sign(&dir, zone::ORIGIN, &leaf_text, denial)?;
+                let (tld, ds) = signed::sign(&dir, "test.", &format!("{tld_text}{ds}"), denial)?;
+                let (root, ds) = signed::sign(&dir, ".", &format!("{root_text}{ds}"), denial)?;
+                (root, tld, leaf, Some(write(&dir, "root.anchors", &ds)?))
+            }
+        };
 
         let mut lab = Lab {
             servers: Vec::new(),
             hints,
+            anchors,
         };
         let (tlds_conf, leaves_conf) = tlds::write(&dir, tld_count)?;
         let zone_arg = |origin: &str, file: &Path| ["--zone".into(), format!("{origin}={}", file.display())];

@@ -2,7 +2,9 @@
 //! iterating through a lab hierarchy in the rig: answers per second from a
 //! warm cache (ours also with its hot answers served from XDP), and the
 //! latency of cold resolutions, one hop below cached delegations and through
-//! the whole hierarchy from the root.
+//! the whole hierarchy from the root. With `--validate` the lab is signed and
+//! both resolvers validate from its root anchor: validated cache hits (asked
+//! with DO=1) and validated cold resolutions.
 use std::{collections::BTreeMap, fmt, fmt::Write as _, fs, net::SocketAddr, path::Path};
 
 use anyhow::{Context as _, Result, bail};
@@ -14,14 +16,23 @@ use super::{
     rig::{Rig, SERVER_V4, SERVER_V6},
     rounds::{self, Load, Target, Turn},
     servers::{Probe, Running},
+    signed::Denial,
     tlds,
     work_dir::WorkDir,
     zone,
 };
 use crate::cmd::{self, note};
 
-/// The packages the bench runs: Unbound, the generator, dig for the probe, ip.
-pub const PACKAGES: &[&str] = &["unbound", "knot-dnsutils", "bind9-dnsutils", "iproute2", "ethtool"];
+/// The packages the bench runs: Unbound, the generator, dig for the probe,
+/// ip, and ldnsutils to sign the lab for `--validate`.
+pub const PACKAGES: &[&str] = &[
+    "unbound",
+    "knot-dnsutils",
+    "bind9-dnsutils",
+    "iproute2",
+    "ethtool",
+    "ldnsutils",
+];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,13 +51,19 @@ pub struct Args {
     /// Their rate per second.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     walk_qps: u32,
+    /// Sign the lab's root, `test.` and `bench.test.` (NSEC unless given)
+    /// and have both resolvers validate from the lab's root anchor; the
+    /// cache-hit queries ask with DO=1. The walk's TLDs stay unsigned,
+    /// proven insecure by the root's denial.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "nsec")]
+    validate: Option<Denial>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Resolver {
     /// This project's `dns-server serve` with recursion on, one thread, no XDP.
     Ours,
-    /// Unbound 1.17, one thread, iterator only (no validation).
+    /// Unbound 1.17, one thread, iterator only (validator too with `--validate`).
     Unbound,
     /// Ours with the XDP fast path on the rig's server end: cache hits
     /// answered by the program from the resolver's entries.
@@ -79,11 +96,32 @@ const WARM_ENOUGH: f64 = 0.99;
 
 impl Resolver {
     /// Writes the resolver's configuration under `dir`; returns its command
-    /// line. `iface` is the server's end of the rig's veth.
-    fn prepare(self, dir: &Path, ours: &Path, hints: &Path, iface: &str) -> Result<Vec<String>> {
+    /// line. `iface` is the server's end of the rig's veth; with `anchors`
+    /// (the lab's root DS) the resolver validates.
+    fn prepare(self, dir: &Path, ours: &Path, lab: &Lab, iface: &str) -> Result<Vec<String>> {
         let dir = dir.join(self.to_string().to_lowercase());
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let hints = hints.display();
+        let hints = lab.hints.display();
+        // Ours validates by default, but from no anchor under another root than IANA's.
+        let ours_config = match &lab.anchors {
+            Some(anchors) => {
+                let conf = dir.join("resolver.toml");
+                let text = format!("[resolver]\ntrust_anchor_file = \"{}\"\n", anchors.display());
+                fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
+                vec!["--config".to_string(), conf.display().to_string()]
+            }
+            None => Vec::new(),
+        };
+        let (modules, unbound_anchor) = match &lab.anchors {
+            Some(anchors) => (
+                "validator iterator",
+                format!(
+                    "\x20 trust-anchor-file: \"{}\"\n\x20 aggressive-nsec: yes\n",
+                    anchors.display()
+                ),
+            ),
+            None => ("iterator", String::new()),
+        };
         Ok(match self {
             Self::Ours | Self::OursXdp => [
                 &ours.display().to_string(),
@@ -110,6 +148,7 @@ impl Resolver {
                 Self::OursXdp => vec!["--xdp-iface".to_string(), iface.to_string()],
                 _ => vec!["--no-xdp".to_string()],
             })
+            .chain(ours_config)
             .collect(),
             Self::Unbound => {
                 let conf = dir.join("unbound.conf");
@@ -121,7 +160,8 @@ impl Resolver {
                      \x20 port: 53\n\
                      \x20 num-threads: 1\n\
                      \x20 so-reuseport: no\n\
-                     \x20 module-config: \"iterator\"\n\
+                     \x20 module-config: \"{modules}\"\n\
+                     {unbound_anchor}\
                      \x20 root-hints: \"{hints}\"\n\
                      \x20 do-not-query-localhost: no\n\
                      \x20 local-zone: \"test.\" nodefault\n\
@@ -165,6 +205,12 @@ pub fn run(args: &Args) -> Result<()> {
     let ours = cmd::target_dir().join("release/dns-server");
     let address = if args.load.ipv6 { SERVER_V6 } else { SERVER_V4 };
     let (_, queries) = zone::write(&work.0)?;
+    if args.validate.is_some() {
+        // DO=1 (kxdpgun's `D`): a validating client's questions, answered with AD and RRSIGs.
+        let text = fs::read_to_string(&queries).with_context(|| format!("reading {}", queries.display()))?;
+        let with_do: String = text.lines().map(|l| format!("{l} D\n")).collect();
+        fs::write(&queries, with_do).with_context(|| format!("writing {}", queries.display()))?;
+    }
     let target = Target {
         queries: &queries,
         address,
@@ -172,10 +218,10 @@ pub fn run(args: &Args) -> Result<()> {
     };
 
     let rig = Rig::create()?;
-    let lab = Lab::start(&rig, &work.0, &ours, tld_count)?;
+    let lab = Lab::start(&rig, &work.0, &ours, tld_count, args.validate)?;
     let argvs = RESOLVERS
         .iter()
-        .map(|&r| Ok((r, r.prepare(&work.0, &ours, &lab.hints, &rig.server.name)?)))
+        .map(|&r| Ok((r, r.prepare(&work.0, &ours, &lab, &rig.server.name)?)))
         .collect::<Result<BTreeMap<_, _>>>()?;
     let mut cold: BTreeMap<Resolver, Vec<Latencies>> = BTreeMap::new();
     let mut walk: BTreeMap<Resolver, Vec<Latencies>> = BTreeMap::new();
@@ -192,6 +238,13 @@ pub fn run(args: &Args) -> Result<()> {
             }
             Err(err) => return Err(err.context(format!("starting {resolver}"))),
         };
+        if args.validate.is_some() && !validates(&rig)? {
+            let reason = "answered the probe without AD: not validating".to_string();
+            if resolver == Resolver::Unbound {
+                bail!("Unbound {reason}");
+            }
+            return Ok(Turn::Skipped(reason));
+        }
 
         let names: Vec<String> = (0..args.cold_queries)
             .map(|i| format!("q{i}-{}{round}.{}", resolver.to_string().to_lowercase(), zone::COLD))
@@ -225,7 +278,14 @@ pub fn run(args: &Args) -> Result<()> {
     drop(rig);
 
     let (mut out, medians) = rounds::table(&args.load, address, &RESOLVERS, &results);
-    out.insert_str(0, "\ncache hits (the query set asked twice before each run):");
+    let validated = match args.validate {
+        Some(denial) => format!("validated ({denial:?}-signed lab, both resolvers from its root anchor; DO=1) "),
+        None => String::new(),
+    };
+    out.insert_str(
+        0,
+        &format!("\n{validated}cache hits (the query set asked twice before each run):"),
+    );
     if let Some(ratio) = rounds::ratio(&medians, Resolver::Ours, Resolver::Unbound) {
         let verdict = if ratio >= 1.0 { "met" } else { "NOT met" };
         let _ = writeln!(out, "ours/Unbound: {ratio:.2} (target >= 1.00: {verdict})");
@@ -241,7 +301,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     out.push_str(&cold_table(
         &format!(
-            "cold resolutions: {} unique names per resolver and round at {}/s (`*.{}`, a wildcard \
+            "{validated}cold resolutions: {} unique names per resolver and round at {}/s (`*.{}`, a wildcard \
              in the leaf zone; root and `test.` delegations already cached)",
             args.cold_queries,
             args.cold_qps,
@@ -252,15 +312,38 @@ pub fn run(args: &Args) -> Result<()> {
     out.push_str(&cold_table(
         &format!(
             "cold resolutions through the whole hierarchy: {} names per resolver and round at {}/s \
-             (`{}`, each under a TLD of its own: root, TLD and leaf asked for every name)",
+             (`{}`, each under a TLD of its own: root, TLD and leaf asked for every name{})",
             args.walk_queries,
             args.walk_qps,
-            tlds::NAMES
+            tlds::NAMES,
+            match args.validate {
+                Some(_) => "; the TLDs unsigned, each proven insecure by the signed root's denial",
+                None => "",
+            }
         ),
         &walk,
     ));
     print!("{out}");
     Ok(())
+}
+
+/// Whether the resolver on the rig's server validates: AD on the probe
+/// name asked with DO=1 (a secure answer in the signed lab).
+fn validates(rig: &Rig) -> Result<bool> {
+    let out = cmd::stdout(rig.client.exec().args([
+        "dig",
+        "+dnssec",
+        "+time=2",
+        "+tries=2",
+        &format!("@{SERVER_V4}"),
+        zone::PROBE_NAME,
+        "A",
+    ]))?;
+    Ok(out
+        .lines()
+        .find_map(|l| l.split(";; flags:").nth(1))
+        .and_then(|f| f.split(';').next())
+        .is_some_and(|flags| flags.split_whitespace().any(|f| f == "ad")))
 }
 
 /// Asks the resolver for `names` at `qps` once the machine is quiet; logs and returns the latencies.

@@ -83,30 +83,45 @@ pub fn queries_text() -> String {
 /// Signs the zone with `denial` in `dir` (keys: ECDSA P-256) and writes the
 /// query file; returns the signed zone's path and the query file's.
 pub fn write(dir: &Path, denial: Denial) -> Result<(PathBuf, PathBuf)> {
-    let plain = dir.join("bench.test.unsigned");
-    fs::write(&plain, zone_text()).with_context(|| format!("writing {}", plain.display()))?;
+    let (signed, _) = sign(dir, ORIGIN, &zone_text(), denial)?;
+    let queries = dir.join("queries.txt");
+    fs::write(&queries, queries_text()).with_context(|| format!("writing {}", queries.display()))?;
+    Ok((signed, queries))
+}
+
+/// Signs `text`, the zone `origin`, with `denial` in `dir` by `ldns-signzone`
+/// (fresh ECDSA P-256 keys, a KSK and a ZSK); returns the signed file's path
+/// and the DS record of the KSK (for the parent, or as a trust anchor).
+pub fn sign(dir: &Path, origin: &str, text: &str, denial: Denial) -> Result<(PathBuf, String)> {
+    let stem = match origin.trim_end_matches('.') {
+        "" => "root",
+        stem => stem,
+    };
+    let file = |suffix: &str| dir.join(format!("{stem}{suffix}"));
+    let plain = file(".unsigned");
+    fs::write(&plain, text).with_context(|| format!("writing {}", plain.display()))?;
     let keygen = |ksk: bool| -> Result<String> {
         let mut command = Command::new("ldns-keygen");
         command.current_dir(dir).args(["-a", "ECDSAP256SHA256"]);
         if ksk {
             command.arg("-k");
         }
-        command.arg(ORIGIN);
+        command.arg(origin);
         Ok(cmd::stdout(&mut command)?.trim().to_owned())
     };
     let (ksk, zsk) = (keygen(true)?, keygen(false)?);
-    let signed = dir.join("bench.test.signed");
+    let signed = file(".signed");
     let mut sign = Command::new("ldns-signzone");
     sign.current_dir(dir)
-        .args(["-o", ORIGIN, "-f"])
+        .args(["-o", origin, "-f"])
         .arg(&signed)
         .args(denial.args())
         .arg(&plain)
         .args([&ksk, &zsk]);
-    cmd::run(&mut sign).context("signing the bench zone (is ldnsutils installed?)")?;
-    let queries = dir.join("queries.txt");
-    fs::write(&queries, queries_text()).with_context(|| format!("writing {}", queries.display()))?;
-    Ok((signed, queries))
+    cmd::run(&mut sign).with_context(|| format!("signing {origin} (is ldnsutils installed?)"))?;
+    let ds_file = dir.join(format!("{ksk}.ds"));
+    let ds = fs::read_to_string(&ds_file).with_context(|| format!("reading {}", ds_file.display()))?;
+    Ok((signed, ds))
 }
 
 #[cfg(test)]

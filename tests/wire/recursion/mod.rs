@@ -2,6 +2,7 @@
 //! CNAMEs across zones, negative answers, lame, dead, slow and looping
 //! delegations, a poisoning attempt, the ACL, and Unbound as the reference.
 
+mod autotrust;
 mod behaviours;
 mod lab;
 mod metrics;

@@ -39,6 +39,11 @@ impl Unbound {
         Unbound { child, port, _dir: dir }
     }
 
+    /// The loopback port it answers on (for a forwarder's address).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Queries it with dig.
     pub fn dig(&self, args: &[&str]) -> Response {
         try_dig("127.0.0.1", self.port, args).unwrap_or_else(|| panic!("expected unbound to answer {args:?}"))

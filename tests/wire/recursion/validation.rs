@@ -27,6 +27,8 @@ pub(super) struct SignedLab {
     wrong_anchors: PathBuf,
     /// The root's anchor in RFC 7958 XML, with an expired digest beside it.
     xml_anchors: PathBuf,
+    /// `nsec3.test.` as signed (NSEC3, no Opt-Out).
+    nsec3_zone: PathBuf,
 }
 
 /// Builds and starts the hierarchy: leaves first, so that each parent
@@ -45,7 +47,8 @@ pub(super) fn signed_lab() -> SignedLab {
         "secure.test.",
         &leaf_zone(
             "secure.test.",
-            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\nunsigned A 192.0.2.5\n*.wild A 192.0.2.6\n",
+            "www A 192.0.2.1\naltered A 192.0.2.2\nalias CNAME www\nunsigned A 192.0.2.5\n*.wild A 192.0.2.6\n\
+             dn DNAME nsec3.test.\nbaddn DNAME nsec3.test.\n",
         ),
         Signer::Ldns,
         Denial::Nsec,
@@ -57,6 +60,20 @@ pub(super) fn signed_lab() -> SignedLab {
         "expected ldns's tab-separated output:\n{text}"
     );
     let text = text.replace("\tA\t192.0.2.2", "\tA\t192.0.2.99");
+    // A DNAME redirected after signing.
+    let text: String = text
+        .lines()
+        .map(
+            |l| match l.starts_with("baddn.secure.test.\t") && l.contains("\tDNAME\t") {
+                true => format!("{}\n", l.replace("nsec3.test.", "insecure.test.")),
+                false => format!("{l}\n"),
+            },
+        )
+        .collect();
+    assert!(
+        text.contains("\tDNAME\tinsecure.test."),
+        "expected to redirect the DNAME:\n{text}"
+    );
     // And a record whose RRSIG is taken away.
     let stripped: String = text
         .lines()
@@ -210,7 +227,7 @@ pub(super) fn signed_lab() -> SignedLab {
         (host::LEAF, "secure.test.", secure.file),
         (host::LEAF, "expired.test.", expired.file),
         (host::LEAF, "insecure.test.", insecure),
-        (host::LEAF, "nsec3.test.", nsec3.file),
+        (host::LEAF, "nsec3.test.", nsec3.file.clone()),
         (host::LEAF, "iter.test.", iterations.file),
         (host::LEAF, "broken.test.", broken.file),
         (host::LEAF, "forged.test.", forged),
@@ -225,6 +242,7 @@ pub(super) fn signed_lab() -> SignedLab {
         anchors,
         wrong_anchors,
         xml_anchors,
+        nsec3_zone: nsec3.file,
     }
 }
 
@@ -559,4 +577,198 @@ fn validated_nsec_ranges_answer_other_names_without_asking() {
         "a name no cached range covers is asked for: {}",
         r.text
     );
+}
+
+/// The sorted owner hashes (base32hex, lower case, which sorts as the
+/// hashes do) of the NSEC3 records in a signed zone's text.
+fn nsec3_owners(zone: &str) -> Vec<String> {
+    let mut owners: Vec<String> = zone
+        .lines()
+        .filter(|l| l.contains("\tNSEC3\t"))
+        .filter_map(|l| l.split('.').next())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    owners.sort();
+    owners.dedup();
+    owners
+}
+
+/// `name`'s NSEC3 hash under the zone's NSEC3PARAM, by `ldns-nsec3-hash`.
+fn nsec3_hash(zone: &str, name: &str) -> String {
+    let param = zone
+        .lines()
+        .find(|l| l.contains("\tNSEC3PARAM\t"))
+        .unwrap_or_else(|| panic!("expected an NSEC3PARAM:\n{zone}"));
+    let fields: Vec<&str> = param.split_whitespace().collect();
+    let at = fields.iter().position(|f| *f == "NSEC3PARAM").expect("the type");
+    let (iterations, salt) = (fields[at + 3], fields[at + 4]);
+    let mut args = vec!["-t", iterations];
+    if salt != "-" {
+        args.extend(["-s", salt]);
+    }
+    args.push(name);
+    let out = std::process::Command::new("ldns-nsec3-hash")
+        .args(&args)
+        .output()
+        .expect("expected to run ldns-nsec3-hash");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// The owner of the span that matches or covers `hash` (the last wraps round).
+fn span_of(owners: &[String], hash: &str) -> String {
+    owners
+        .iter()
+        .rfind(|o| o.as_str() <= hash)
+        .or(owners.last())
+        .cloned()
+        .expect("expected NSEC3 records")
+}
+
+#[test]
+fn validated_nsec3_spans_answer_other_names_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let zone = std::fs::read_to_string(&signed.nsec3_zone).expect("expected the signed zone");
+    let owners = nsec3_owners(&zone);
+    let span = |name: &str| span_of(&owners, &nsec3_hash(&zone, name));
+    let server = resolver(&signed, "");
+    let r = ask(&server, "nope1.nsec3.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NXDOMAIN", true), "{}", r.text);
+    let r = server.dig(&["www.nsec3.test.", "AAAA", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    // What those answers carried: the spans of nope1 and of the wildcard
+    // at the apex, and the apex's and www's own.
+    let seen = [
+        span("nope1.nsec3.test."),
+        span("*.nsec3.test."),
+        span("nsec3.test."),
+        span("www.nsec3.test."),
+    ];
+    let candidates: Vec<String> = (2..300).map(|k| format!("nope{k}.nsec3.test.")).collect();
+    let mate = candidates
+        .iter()
+        .find(|n| span(n) == seen[0])
+        .expect("expected a name hashed into nope1's span");
+    let unseen = candidates.iter().find(|n| !seen.contains(&span(n)));
+
+    // Every lab server gone: only what the cache proves can be answered.
+    signed.lab.stop_all();
+    let r = ask(&server, mate, &["+dnssec"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad")),
+        ("NXDOMAIN", true),
+        "another name in the same NSEC3 span, from the cache (RFC 8198): {}",
+        r.text
+    );
+    assert!(
+        r.authority.iter().filter(|rr| rr.rtype == "NSEC3").count() >= 2
+            && r.authority.iter().any(|rr| rr.rtype == "SOA"),
+        "with its closest-encloser proof and SOA: {}",
+        r.text
+    );
+    let r = server.dig(&["www.nsec3.test.", "TXT", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!(
+        (r.rcode.as_str(), r.flag("ad"), r.answer.len()),
+        ("NOERROR", true, 0),
+        "another type www's NSEC3 denies: {}",
+        r.text
+    );
+    if let Some(unseen) = unseen {
+        let r = ask(&server, unseen, &["+dnssec"]);
+        assert_eq!(
+            r.rcode, "SERVFAIL",
+            "a name no cached span covers is asked for: {}",
+            r.text
+        );
+    }
+}
+
+#[test]
+fn forwarded_answers_are_validated_from_the_anchor() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    // A validating forwarder: asked with CD=1, it passes on what it would
+    // call bogus, and ours must judge it.
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    let forward = format!(
+        "forward = [\"127.0.0.1:{}\"]\nforward_validation = true\n",
+        unbound.port()
+    );
+    let server = resolver(&signed, &forward);
+    // Name, type, and our rcode, AD and EDE.
+    let cases: &[(&str, &str, &str, bool, Option<&str>)] = &[
+        ("www.secure.test.", "A", "NOERROR", true, None),
+        ("alias.secure.test.", "A", "NOERROR", true, None),
+        ("a.wild.secure.test.", "A", "NOERROR", true, None),
+        ("nope.secure.test.", "A", "NXDOMAIN", true, None),
+        ("www.secure.test.", "AAAA", "NOERROR", true, None),
+        ("nope.nsec3.test.", "A", "NXDOMAIN", true, None),
+        ("www.insecure.test.", "A", "NOERROR", false, None),
+        ("www.unsigned.optout.test.", "A", "NOERROR", false, None),
+        ("altered.secure.test.", "A", "SERVFAIL", false, Some("6")),
+        ("unsigned.secure.test.", "A", "SERVFAIL", false, Some("10")),
+        ("www.expired.test.", "A", "SERVFAIL", false, Some("7")),
+    ];
+    for &(name, qtype, rcode, ad, ede) in cases {
+        let r = server.dig(&[name, qtype, "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+        let (mine_rcode, mine_ad, mine_ede) = verdict(&r);
+        assert_eq!(
+            (mine_rcode.as_str(), mine_ad, mine_ede.as_deref()),
+            (rcode, ad, ede),
+            "{name} {qtype} through the forwarder:\n{}\nstderr:\n{}",
+            r.text,
+            server.stderr()
+        );
+    }
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert!(
+        r.answer.iter().any(|rr| rr.rtype == "RRSIG"),
+        "a DO client gets the RRSIG: {}",
+        r.text
+    );
+    let r = ask(&server, "altered.secure.test.", &["+dnssec", "+cd"]);
+    assert_eq!(
+        (r.rcode.as_str(), addresses(&r), r.flag("ad")),
+        ("NOERROR", vec!["192.0.2.99".to_string()], false),
+        "CD=1 gets the data unvalidated: {}",
+        r.text
+    );
+}
+
+#[test]
+fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver(&signed, "");
+    let r = ask(&server, "www.dn.secure.test.", &["+dnssec"]);
+    let types: Vec<&str> = r
+        .answer
+        .iter()
+        .map(|rr| rr.rtype.as_str())
+        .filter(|t| *t != "RRSIG")
+        .collect();
+    assert_eq!(
+        (r.rcode.as_str(), types, addresses(&r)),
+        ("NOERROR", vec!["DNAME", "CNAME", "A"], vec!["192.0.2.10".to_string()]),
+        "{}",
+        r.text
+    );
+    assert!(r.flag("ad"), "a signed DNAME and a secure target: AD: {}", r.text);
+    assert!(
+        r.answer
+            .iter()
+            .any(|rr| rr.rtype == "RRSIG" && rr.owner == "dn.secure.test." && rr.rdata.starts_with("DNAME ")),
+        "a DO client gets the DNAME's RRSIG: {}",
+        r.text
+    );
+    let r = ask(&server, "www.baddn.secure.test.", &["+dnssec"]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a DNAME altered after signing is bogus: {}",
+        r.text
+    );
+    assert!(r.text.contains("EDE: 6"), "with EDE 6 (DNSSEC Bogus): {}", r.text);
 }

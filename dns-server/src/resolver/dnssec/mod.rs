@@ -5,6 +5,7 @@
 pub(crate) mod aggressive;
 pub(crate) mod anchor;
 pub(crate) mod anchor_xml;
+pub(crate) mod autotrust;
 pub(crate) mod denial;
 pub(crate) mod verify;
 

@@ -173,9 +173,32 @@ pub(crate) fn verify_rrset(
     key_rdata: &[u8],
     now: u32,
 ) -> Result<(), SigError> {
+    verify_with(rrset, rrsig_rdata, key_rdata, now, |key| key.usable())
+}
+
+/// As [`verify_rrset`], for a key with the REVOKE bit set signing its own
+/// DNSKEY RRset (RFC 5011 2.1: how a revocation is proven).
+pub(crate) fn verify_revocation(
+    rrset: &[CachedRecord],
+    rrsig_rdata: &[u8],
+    key_rdata: &[u8],
+    now: u32,
+) -> Result<(), SigError> {
+    verify_with(rrset, rrsig_rdata, key_rdata, now, |key| {
+        key.flags & ZONE_KEY != 0 && key.flags & REVOKED != 0 && key.protocol == 3
+    })
+}
+
+fn verify_with(
+    rrset: &[CachedRecord],
+    rrsig_rdata: &[u8],
+    key_rdata: &[u8],
+    now: u32,
+    acceptable: impl Fn(&Dnskey<'_>) -> bool,
+) -> Result<(), SigError> {
     let sig = Rrsig::parse(rrsig_rdata).ok_or(SigError::Malformed)?;
     let key = Dnskey::parse(key_rdata).ok_or(SigError::Malformed)?;
-    if key.algorithm != sig.algorithm || !key.usable() || key.key_tag() != sig.key_tag {
+    if key.algorithm != sig.algorithm || !acceptable(&key) || key.key_tag() != sig.key_tag {
         return Err(SigError::Invalid);
     }
     if !supported_algorithm(sig.algorithm) {
