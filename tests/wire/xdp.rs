@@ -14,7 +14,7 @@ use std::{
 
 use dns_server::config::AttachMode;
 use test_support::{
-    Query, checksum,
+    Query, TempDir, checksum,
     netns::{self, Netns},
 };
 use xdp_abi::Stat;
@@ -179,14 +179,6 @@ struct Server {
     child: Child,
     pin_dir: PathBuf,
     _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// How a test server is started.
@@ -557,9 +549,8 @@ fn reload_swaps_the_xdp_answers_with_the_zone() {
     test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
-    let dir = std::env::temp_dir().join(format!("xdp-zone-{}", lab.server_ns));
-    std::fs::create_dir_all(&dir).expect("zone dir");
-    let _cleanup = TempDir(dir.clone());
+    let scratch = TempDir::new("xdp-zone");
+    let dir = scratch.0.clone();
     let zone = dir.join("example.com.zone");
     std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
     let server = Server::start(&lab, Some(zone.to_str().expect("UTF-8 path")));
@@ -628,9 +619,8 @@ fn reload_updates_the_xdp_answers_of_the_changed_zone_only() {
     test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
-    let dir = std::env::temp_dir().join(format!("xdp-zones-{}", lab.server_ns));
-    std::fs::create_dir_all(&dir).expect("zone dir");
-    let _cleanup = TempDir(dir.clone());
+    let scratch = TempDir::new("xdp-zones");
+    let dir = scratch.0.clone();
     let zone = dir.join("example.com.zone");
     std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
     let other = dir.join("other.test.zone");
@@ -793,9 +783,8 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
     test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
-    let dir = std::env::temp_dir().join(format!("xdp-resolver-{}", lab.server_ns));
-    std::fs::create_dir_all(&dir).expect("zone dir");
-    let _cleanup = TempDir(dir.clone());
+    let scratch = TempDir::new("xdp-resolver");
+    let dir = scratch.0.clone();
     let zone = dir.join("resolved.test.zone");
     std::fs::write(&zone, RESOLVED_ZONE).expect("zone written");
     // The upstream: an authoritative server on the server namespace's loopback.
@@ -1266,9 +1255,8 @@ fn a_committed_zone_transaction_is_answered_from_xdp() {
     test_support::require_root!("loading XDP programs in network namespaces");
     let lab = Lab::new();
     let _client_xdp = ClientXdp::attach(&lab);
-    let dir = std::env::temp_dir().join(format!("xdp-edit-{}", lab.server_ns));
-    std::fs::create_dir_all(&dir).expect("zone dir");
-    let _cleanup = TempDir(dir.clone());
+    let scratch = TempDir::new("xdp-edit");
+    let dir = scratch.0.clone();
     let zone = dir.join("example.com.zone");
     std::fs::write(&zone, ZONE_BEFORE).expect("zone written");
     let socket = dir.join("control.sock");

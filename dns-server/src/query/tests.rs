@@ -39,16 +39,26 @@ fn query(name: &str, qtype: RecordType, class: DNSClass, edns: Option<u16>) -> V
     q.to_wire()
 }
 
+/// A responder over `catalog` without secondary zones.
+fn responder<'c>(
+    catalog: &'c Catalog,
+    identity: &'c Identity,
+    stats: &'c Stats,
+    fast_path: &'c dyn crate::fast_path::FastPathSink,
+) -> Responder<'c> {
+    Responder {
+        catalog,
+        identity,
+        stats,
+        fast_path,
+        secondaries: None,
+    }
+}
+
 fn respond(catalog: &Catalog, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
     let stats = Stats::default();
     let ident = identity();
-    let responder = Responder {
-        catalog,
-        identity: &ident,
-        stats: &stats,
-        fast_path: &crate::fast_path::NoFastPath,
-        secondaries: None,
-    };
+    let responder = responder(catalog, &ident, &stats, &crate::fast_path::NoFastPath);
     let mut out = Vec::new();
     responder.respond(packet, transport, &mut out).ok().map(|()| out)
 }
@@ -421,13 +431,7 @@ fn each_newly_cached_answer_is_offered_to_the_fast_path_once() {
     let sink = Recorded::default();
     let ident = identity();
     let stats = Stats::default();
-    let responder = Responder {
-        catalog: &c,
-        identity: &ident,
-        stats: &stats,
-        fast_path: &sink,
-        secondaries: None,
-    };
+    let responder = responder(&c, &ident, &stats, &sink);
     let mut out = Vec::new();
     let packet = query("WWW.example.com.", RecordType::A, DNSClass::IN, None);
     for _ in 0..3 {
@@ -465,13 +469,7 @@ fn an_answer_the_fast_path_could_not_take_is_offered_again_on_a_hit() {
     };
     let ident = identity();
     let stats = Stats::default();
-    let responder = Responder {
-        catalog: &c,
-        identity: &ident,
-        stats: &stats,
-        fast_path: &sink,
-        secondaries: None,
-    };
+    let responder = responder(&c, &ident, &stats, &sink);
     let mut out = Vec::new();
     let packet = query("www.example.com.", RecordType::A, DNSClass::IN, Some(1232));
     let mut answers = Vec::new();
