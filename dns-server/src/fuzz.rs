@@ -9,7 +9,10 @@
 //!   on fixed zones;
 //! - [`read_message`]: the reader of other servers' responses;
 //! - [`ZoneSandbox::read_zone`]: the zone file reader, its `$INCLUDE`s
-//!   confined to a scratch directory.
+//!   confined to a scratch directory;
+//! - [`transfer`]: a primary's AXFR or IXFR answer as a secondary reads,
+//!   builds and applies it, its TSIG checks, and the reader of transfer
+//!   requests.
 //!
 //! The question parser the XDP program runs is fuzzed against the full one
 //! through `dns_wire::differential`, in the `dns-wire` crate.
@@ -31,7 +34,15 @@ use crate::{
     message::{Writer, read},
     name::Name,
     query::{Identity, Responder, Transport},
+    secondary::{
+        catalog_zone,
+        client::{Ask, Receiving},
+        store,
+        stream::{Transfer, XfrRecord},
+    },
     stats::Stats,
+    transfer::{records, request},
+    tsig::{self, Algorithm, Key, KeyRing},
     zone::{load, source, tree::Zone},
 };
 
@@ -241,17 +252,39 @@ impl ZoneSandbox {
 
     /// Reads `bytes` as the zone file `fuzz.zone` of origin `fuzz.example.`
     /// in the sandbox's zone directory, checks and indexes it, as a load
-    /// does; when it loads, answers its apex SOA over UDP and ANY over TCP.
+    /// does; when it loads, answers its apex SOA over UDP and ANY over TCP,
+    /// and reads it as a catalog zone. The same text is also read as a
+    /// secondary's journal of `fuzz.example.`, whose changes are applied to
+    /// [`JOURNAL_BASE`].
     /// Returns the error's text when it does not load.
     ///
     /// Panics when an error quotes the file outside the zone directory, or
     /// an answer from the zone does not read back.
     pub fn read_zone(&self, bytes: &[u8]) -> Result<(), String> {
         let file = self.zones.join("fuzz.zone");
-        let loaded = source::decode_text(bytes.to_vec(), &file).and_then(|text| {
-            let origin = Name::parse("fuzz.example.", None).map_err(|e| e.to_string())?;
-            load::from_str(&origin, &text, &file).map_err(|e| e.to_string())
-        });
+        let origin = Name::parse("fuzz.example.", None).map_err(|e| e.to_string())?;
+        let text = source::decode_text(bytes.to_vec(), &file);
+        let loaded = text
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|text| load::from_str(&origin, text, &file).map_err(|e| e.to_string()));
+        // The same text as a secondary's journal of changes.
+        let journal: Vec<_> = match &text {
+            Ok(text) => store::read_journal(&origin, &file, text),
+            Err(_) => Vec::new(),
+        };
+        for e in journal.iter().filter_map(|d| d.as_ref().err()) {
+            assert!(
+                !e.contains(OUTSIDE_MARKER),
+                "a journal error quotes a file outside the zone's directory: {e}"
+            );
+        }
+        let changes: Vec<_> = journal.into_iter().map_while(Result::ok).collect();
+        if !changes.is_empty()
+            && let Ok(changed) = store::apply_all(journal_base(), &changes)
+        {
+            answers_apex(changed);
+        }
         let zone = match loaded {
             Ok(zone) => zone,
             Err(e) => {
@@ -262,14 +295,176 @@ impl ZoneSandbox {
                 return Err(e);
             }
         };
-        let apex = zone.origin.as_wire().to_vec();
-        let catalog = Catalog::new([Arc::new(zone)], CACHE_ENTRIES);
-        for (qtype, transport) in [(rtype::SOA, Transport::Udp), (rtype::ANY, Transport::Tcp)] {
-            let query = plain_query(&apex, qtype);
-            answer(&catalog, &query, transport)
-                .unwrap_or_else(|| panic!("no answer to {qtype} at the apex of a loaded zone"));
-        }
+        // A loaded zone read as a catalog zone (RFC 9432), as a secondary reads one.
+        let _ = catalog_zone::read_zone(&origin, &zone);
+        answers_apex(zone);
         Ok(())
+    }
+}
+
+/// The version of `fuzz.example.` a fuzzed journal's changes apply to.
+pub const JOURNAL_BASE: &str =
+    "$TTL 300\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.80\n";
+
+fn journal_base() -> &'static Zone {
+    static BASE: OnceLock<Zone> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let origin = Name::parse("fuzz.example.", None).unwrap_or_else(|e| panic!("fuzz.example.: {e}"));
+        load::from_str(&origin, JOURNAL_BASE, Path::new("<journal base>"))
+            .unwrap_or_else(|e| panic!("the journal's base zone: {e}"))
+    })
+}
+
+/// Panics unless `zone` answers its apex SOA over UDP and ANY over TCP.
+fn answers_apex(zone: Zone) {
+    let apex = zone.origin.as_wire().to_vec();
+    let catalog = Catalog::new([Arc::new(zone)], CACHE_ENTRIES);
+    for (qtype, transport) in [(rtype::SOA, Transport::Udp), (rtype::ANY, Transport::Tcp)] {
+        let query = plain_query(&apex, qtype);
+        answer(&catalog, &query, transport).unwrap_or_else(|| panic!("no answer to {qtype} at the apex of a zone"));
+    }
+}
+
+/// Bytes of records a fuzzed transfer may bring, as a secondary's limit.
+const TRANSFER_MAX_BYTES: u64 = 1 << 20;
+
+/// Reads `data` as a primary's answer to a transfer request for
+/// `diff.example.` (the zone of the differential test), as a secondary
+/// does: its first byte chooses AXFR or IXFR from that zone's serial (bit
+/// 0) and whether the request was TSIG-signed (bit 1); the rest is the
+/// answer's messages as TCP frames them, each after a two-byte length.
+/// Each message's ID is set to the request's (a fuzzer cannot guess it).
+/// A whole zone that arrives is built and checked; differences are
+/// applied to the zone. Then each message is also read as a TSIG-signed
+/// request, as a TSIG-signed answer, and as a transfer request.
+///
+/// Panics when a zone built or changed from the answer does not answer
+/// its apex, or when a message that reads, signed by us, does not verify.
+pub fn transfer(data: &[u8]) -> TransferOutcome {
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return TransferOutcome::Refused;
+    };
+    let mut messages = Vec::new();
+    while let [a, b, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+        messages.push(&tail[..len]);
+        rest = &tail[len..];
+    }
+    let base = Arc::clone(&fixed_zones()[1]);
+    let ours = (mode & 1 != 0).then(|| soa_record(&base));
+    let key = (mode & 2 != 0).then(|| Arc::clone(&transfer_key().0));
+    let ask = Ask {
+        primary: ([127, 0, 0, 1], 53).into(),
+        origin: &base.origin,
+        key: key.as_ref(),
+        ours: ours.as_ref(),
+        previous: Some(Arc::clone(&base)),
+    };
+    let mut receiving = Receiving::new(ask, TRANSFER_MAX_BYTES, Arc::from(Path::new("<fuzz transfer>")));
+    let id = [receiving.request()[0], receiving.request()[1]];
+    let now = tsig::now();
+    let mut complete = false;
+    for msg in &messages {
+        let mut msg = msg.to_vec();
+        if let Some(head) = msg.get_mut(..2) {
+            head.copy_from_slice(&id);
+        }
+        match receiving.message(&msg, now) {
+            Ok(false) => {}
+            Ok(true) => {
+                complete = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let outcome = match receiving.finish() {
+        Ok((transfer, _expire)) if complete => match transfer {
+            Transfer::UpToDate(_) => TransferOutcome::UpToDate,
+            Transfer::Full(whole) => match whole.finish() {
+                Ok(zone) => {
+                    answers_apex(zone);
+                    TransferOutcome::Built
+                }
+                Err(_) => TransferOutcome::Refused,
+            },
+            Transfer::Incremental(deltas) => match store::apply_all(&base, &deltas) {
+                Ok(zone) => {
+                    answers_apex(zone);
+                    TransferOutcome::Applied
+                }
+                Err(_) => TransferOutcome::Refused,
+            },
+        },
+        _ => TransferOutcome::Refused,
+    };
+    for msg in &messages {
+        signed_readers(msg, now);
+    }
+    outcome
+}
+
+/// What [`transfer`] made of an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// Refused: malformed, incomplete, not a valid zone, or changes that do
+    /// not apply.
+    Refused,
+    /// One SOA, no newer than ours.
+    UpToDate,
+    /// A whole zone, built and answering.
+    Built,
+    /// Differences, applied and answering.
+    Applied,
+}
+
+/// The TSIG key of [`transfer`], and a ring holding it.
+fn transfer_key() -> &'static (Arc<Key>, KeyRing) {
+    static KEY: OnceLock<(Arc<Key>, KeyRing)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let key = Key::new("fuzz-key.", Algorithm::HmacSha256, b"fuzz secret, not a secret")
+            .map(Arc::new)
+            .unwrap_or_else(|e| panic!("the fuzz key: {e}"));
+        let ring = KeyRing::new([Arc::clone(&key)]);
+        (key, ring)
+    })
+}
+
+/// `zone`'s SOA, as the IXFR request carries it.
+fn soa_record(zone: &Zone) -> XfrRecord {
+    let soa = records::soa(zone);
+    XfrRecord {
+        owner: zone.origin.clone(),
+        rtype: soa.rtype,
+        class: soa.class,
+        ttl: soa.ttl,
+        rdata: soa.rdata.into(),
+    }
+}
+
+/// `msg` through the readers of signed messages and of transfer requests;
+/// a message that reads and carries no TSIG record must verify once we
+/// have signed it.
+fn signed_readers(msg: &[u8], now: u64) {
+    let (key, ring) = transfer_key();
+    let _ = tsig::verify_request(msg, ring, now);
+    let _ = tsig::verify_response(msg, key, now, &[0xab; 32]);
+    let _ = request::parse(msg);
+    let Ok(parsed) = read::parse(msg) else {
+        return;
+    };
+    if parsed.records.iter().any(|r| r.rtype == rtype::TSIG) {
+        return;
+    }
+    let mut signed = msg.to_vec();
+    let request_mac = tsig::sign_request(&mut signed, key, now);
+    if let Err(e) = tsig::verify_request(&signed, ring, now) {
+        panic!("a request we signed does not verify: {e:?}: {signed:02x?}");
+    }
+    let mut answer = msg.to_vec();
+    tsig::sign_response(&mut answer, key, now, &request_mac);
+    if let Err(e) = tsig::verify_response(&answer, key, now, &request_mac) {
+        panic!("an answer we signed does not verify: {e}: {answer:02x?}");
     }
 }
 

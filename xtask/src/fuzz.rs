@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::{cmd, setup};
 
 /// The fuzz targets, in the order they run (`fuzz/fuzz_targets/NAME.rs`).
-const TARGETS: &[&str] = &["respond", "fast_question", "zone", "message"];
+const TARGETS: &[&str] = &["respond", "fast_question", "zone", "message", "transfer"];
 
 /// The cargo-fuzz release known to work with these toolchains.
 const CARGO_FUZZ: &str = "cargo-fuzz@0.13.2";

@@ -12,7 +12,10 @@ use std::{
 
 use test_support::{Query, TempDir};
 
-use super::{ZoneSandbox, read_message, respond};
+use dns_wire::wire::{FLAG_AA, FLAG_QR, class, rtype};
+
+use super::{TransferOutcome, ZoneSandbox, read_message, respond, transfer};
+use crate::message::{Section, Writer};
 
 /// `fuzz/` at the top of the workspace.
 fn fuzz_dir() -> PathBuf {
@@ -65,6 +68,13 @@ fn respond_corpus_replays() {
 fn message_corpus_replays() {
     replay("message", |bytes| {
         let _ = read_message(bytes);
+    });
+}
+
+#[test]
+fn transfer_corpus_replays() {
+    replay("transfer", |bytes| {
+        let _ = transfer(bytes);
     });
 }
 
@@ -147,6 +157,187 @@ fn write_seed_corpora() {
     for (name, text) in seed_zones() {
         write("zone", name, text.as_bytes());
     }
+    for (name, bytes, _) in seed_transfers() {
+        write("transfer", name, &bytes);
+    }
+}
+
+/// The transfer seeds reach every outcome: a built zone, applied
+/// differences, up to date, and refusals of each kind.
+#[test]
+fn transfer_seeds_reach_each_outcome() {
+    for (name, bytes, expected) in seed_transfers() {
+        assert_eq!(transfer(&bytes), expected, "seed {name}");
+    }
+}
+
+/// `diff.example.` (the base zone of the transfer target) and its serial.
+const TRANSFER_ORIGIN: &[u8] = b"\x04diff\x07example\x00";
+const TRANSFER_SERIAL: u32 = 2024010101;
+
+/// The base zone's SOA RDATA with `serial`.
+fn soa_rdata(serial: u32) -> Vec<u8> {
+    let mut rdata = Vec::new();
+    rdata.extend_from_slice(b"\x03ns1\x04diff\x07example\x00");
+    rdata.extend_from_slice(b"\x0ahostmaster\x04diff\x07example\x00");
+    for v in [serial, 7200, 900, 1_209_600, 300] {
+        rdata.extend_from_slice(&v.to_be_bytes());
+    }
+    rdata
+}
+
+/// One answer message to a transfer request: `records` as (owner, type, RDATA).
+fn xfr_message(qtype: u16, records: &[(&[u8], u16, Vec<u8>)]) -> Vec<u8> {
+    let mut msg = Vec::new();
+    let mut w = Writer::new(
+        &mut msg,
+        usize::from(u16::MAX),
+        0,
+        FLAG_QR | FLAG_AA,
+        Some((TRANSFER_ORIGIN, qtype, class::IN)),
+    );
+    for (owner, rt, rdata) in records {
+        w.record(Section::Answer, owner, *rt, class::IN, 3600, rdata)
+            .expect("a seed record fits");
+    }
+    w.finish();
+    msg
+}
+
+/// A fuzz input: the mode byte, then the messages framed as over TCP.
+fn xfr_input(mode: u8, messages: &[Vec<u8>]) -> Vec<u8> {
+    let mut input = vec![mode];
+    for m in messages {
+        input.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        input.extend_from_slice(m);
+    }
+    input
+}
+
+fn seed_transfers() -> Vec<(&'static str, Vec<u8>, TransferOutcome)> {
+    use TransferOutcome::*;
+    let (axfr, ixfr) = (0u8, 1u8);
+    let new = TRANSFER_SERIAL + 1;
+    let soa = |serial| (TRANSFER_ORIGIN, rtype::SOA, soa_rdata(serial));
+    let ns = (TRANSFER_ORIGIN, rtype::NS, b"\x03ns1\x04diff\x07example\x00".to_vec());
+    let ns1: &[u8] = b"\x03ns1\x04diff\x07example\x00";
+    let glue = (ns1, rtype::A, vec![192, 0, 2, 53]);
+    let www: &[u8] = b"\x03www\x04diff\x07example\x00";
+    let apex_a = (TRANSFER_ORIGIN, rtype::A, vec![192, 0, 2, 1]);
+    let new_a = (TRANSFER_ORIGIN, rtype::A, vec![192, 0, 2, 2]);
+    let outside = (&b"\x03www\x07example\x03org\x00"[..], rtype::A, vec![192, 0, 2, 3]);
+    let whole = [
+        soa(new),
+        ns.clone(),
+        glue.clone(),
+        (www, rtype::A, vec![192, 0, 2, 80]),
+        soa(new),
+    ];
+    let wrong_qtype = xfr_message(rtype::A, &whole);
+    let mut out = vec![
+        (
+            "axfr-one-message",
+            xfr_input(axfr, &[xfr_message(rtype::AXFR, &whole)]),
+            Built,
+        ),
+        (
+            "axfr-three-messages",
+            xfr_input(
+                axfr,
+                &[
+                    xfr_message(rtype::AXFR, &whole[..2]),
+                    xfr_message(rtype::AXFR, &whole[2..4]),
+                    xfr_message(rtype::AXFR, &whole[4..]),
+                ],
+            ),
+            Built,
+        ),
+        (
+            "ixfr-answered-whole",
+            xfr_input(ixfr, &[xfr_message(rtype::IXFR, &whole)]),
+            Built,
+        ),
+        (
+            "ixfr-one-change",
+            xfr_input(
+                ixfr,
+                &[xfr_message(
+                    rtype::IXFR,
+                    &[
+                        soa(new),
+                        soa(TRANSFER_SERIAL),
+                        apex_a.clone(),
+                        soa(new),
+                        new_a.clone(),
+                        soa(new),
+                    ],
+                )],
+            ),
+            Applied,
+        ),
+        (
+            "ixfr-two-changes",
+            xfr_input(
+                ixfr,
+                &[
+                    xfr_message(
+                        rtype::IXFR,
+                        &[
+                            soa(new + 1),
+                            soa(TRANSFER_SERIAL),
+                            apex_a.clone(),
+                            soa(new),
+                            new_a.clone(),
+                        ],
+                    ),
+                    xfr_message(rtype::IXFR, &[soa(new), new_a.clone(), soa(new + 1), soa(new + 1)]),
+                ],
+            ),
+            Applied,
+        ),
+        (
+            "ixfr-up-to-date",
+            xfr_input(ixfr, &[xfr_message(rtype::IXFR, &[soa(TRANSFER_SERIAL)])]),
+            UpToDate,
+        ),
+        (
+            "ixfr-removes-what-is-not-there",
+            xfr_input(
+                ixfr,
+                &[xfr_message(
+                    rtype::IXFR,
+                    &[soa(new), soa(TRANSFER_SERIAL), new_a.clone(), soa(new), soa(new)],
+                )],
+            ),
+            Refused,
+        ),
+        (
+            "axfr-unfinished",
+            xfr_input(axfr, &[xfr_message(rtype::AXFR, &whole[..4])]),
+            Refused,
+        ),
+        (
+            "axfr-outside-the-zone",
+            xfr_input(axfr, &[xfr_message(rtype::AXFR, &[soa(new), ns, outside, soa(new)])]),
+            Refused,
+        ),
+        (
+            "axfr-without-ns",
+            xfr_input(axfr, &[xfr_message(rtype::AXFR, &[soa(new), glue, soa(new)])]),
+            Refused,
+        ),
+        (
+            "axfr-signed-request-unsigned-answer",
+            xfr_input(2, &[xfr_message(rtype::AXFR, &whole)]),
+            Refused,
+        ),
+        ("no-messages", vec![axfr], Refused),
+    ];
+    out.push(("axfr-question-not-ours", xfr_input(axfr, &[wrong_qtype]), Refused));
+    let mut cut = xfr_message(rtype::AXFR, &whole);
+    cut.truncate(cut.len() - 7);
+    out.push(("axfr-cut-short", xfr_input(axfr, &[cut]), Refused));
+    out
 }
 
 fn seed_queries() -> Vec<(&'static str, Vec<u8>)> {
@@ -266,5 +457,36 @@ fn seed_zones() -> Vec<(&'static str, String)> {
         ("bom", format!("\u{feff}{soa}")),
         ("ttl-too-large", "$TTL 2147483648\n".to_string()),
         ("class-ch", with_soa("x CH TXT \"c\"\n")),
+        ("journal-one-change", JOURNAL_SEED.to_string()),
+        (
+            "catalog-zone",
+            "$TTL 0\n@ SOA invalid. invalid. 1 3600 600 2147483646 0\n@ NS invalid.\n\
+             version TXT \"2\"\nuniq1.zones PTR example.com.\ngroup.uniq1.zones TXT \"g\"\n\
+             coo.uniq1.zones PTR other.catalog.\nuniq2.zones PTR example.net.\n"
+                .to_string(),
+        ),
     ]
+}
+
+/// A secondary's journal of `fuzz.example.` with one change to
+/// [`super::JOURNAL_BASE`], as `secondary::store` writes it.
+const JOURNAL_SEED: &str = ";; change 1 2\n\
+    -fuzz.example. 300 IN SOA ns1.fuzz.example. hostmaster.fuzz.example. 1 7200 900 1209600 300\n\
+    -www.fuzz.example. 300 IN A 192.0.2.80\n\
+    +fuzz.example. 300 IN SOA ns1.fuzz.example. hostmaster.fuzz.example. 2 7200 900 1209600 300\n\
+    +www.fuzz.example. 300 IN A 192.0.2.81\n\
+    ;; end\n";
+
+/// The zone target's journal seed reads as a journal and applies to the
+/// base version, so the fuzzer starts from changes that get applied.
+#[test]
+fn the_journal_seed_applies() {
+    let origin = crate::name::Name::parse("fuzz.example.", None).expect("origin");
+    let deltas: Vec<_> = crate::secondary::store::read_journal(&origin, Path::new("seed"), JOURNAL_SEED)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("the seed reads as a journal");
+    assert_eq!(deltas.len(), 1);
+    let changed = crate::secondary::store::apply_all(super::journal_base(), &deltas).expect("it applies");
+    assert_eq!(changed.serial, 2);
 }

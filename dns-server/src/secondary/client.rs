@@ -289,42 +289,82 @@ pub(crate) async fn transfer(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer,
 }
 
 async fn transfer_within(ask: Ask<'_>, limits: &Limits) -> Result<(Transfer, Option<u32>), XfrError> {
-    let Ask {
-        primary,
-        origin,
-        key,
-        ours,
-        previous,
-    } = ask;
-    let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
-    let req = request(origin, qtype, ours, key);
+    let primary = ask.primary;
+    let kind = if ask.ours.is_some() { "IXFR" } else { "AXFR" };
+    let source: Arc<Path> = Arc::from(Path::new(&format!("{kind} of {} from {primary}, record", ask.origin)));
+    let mut receiving = Receiving::new(ask, limits.max_bytes, source);
     let mut conn = connect(primary, limits).await?;
-    send(&mut conn, &req.bytes).await?;
-    let mut verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
-    let kind = if ours.is_some() { "IXFR" } else { "AXFR" };
-    let source: Arc<Path> = Arc::from(Path::new(&format!("{kind} of {origin} from {primary}, record")));
-    let mut parser = StreamParser::new(origin.clone(), limits.max_bytes, previous, source);
-    let mut first = true;
-    let mut expire = None;
+    send(&mut conn, &receiving.req.bytes).await?;
     loop {
         let msg = read_message(&mut conn, limits).await?;
-        check_tsig(&mut verifier, &msg)?;
-        expire = each_answer(&msg, &req, first, |r| Ok(parser.push(r)?))?.or(expire);
-        first = false;
-        // An IXFR is answered with one SOA alone when the primary has
-        // nothing newer than ours (RFC 1995 4).
-        let up_to_date = match (ours.and_then(|o| Timers::of_soa(&o.rdata)), parser.lone_soa_serial()) {
-            (Some(have), Some(theirs)) => !newer(theirs, have.serial),
-            _ => false,
-        };
-        if parser.is_done() || up_to_date {
+        if receiving.message(&msg, tsig::now())? {
             break;
         }
     }
-    if let Some(v) = &verifier {
-        v.finish()?;
+    receiving.finish()
+}
+
+/// A transfer's answers, read as they arrive and with no network: what
+/// [`transfer`] does with each message it receives, and what the fuzz
+/// target feeds directly.
+pub(crate) struct Receiving {
+    req: Request,
+    /// The serial of the SOA our IXFR carries.
+    ours: Option<u32>,
+    verifier: Option<StreamVerifier>,
+    parser: StreamParser,
+    first: bool,
+    expire: Option<u32>,
+}
+
+impl Receiving {
+    /// Ready for the answers to a new request for `ask` (its `primary` is
+    /// not used); `source` names the stream in the zone builder's errors.
+    pub(crate) fn new(ask: Ask<'_>, max_bytes: u64, source: Arc<Path>) -> Receiving {
+        let qtype = if ask.ours.is_some() { rtype::IXFR } else { rtype::AXFR };
+        let req = request(ask.origin, qtype, ask.ours, ask.key);
+        let verifier = req.signed.clone().map(|(k, mac)| StreamVerifier::new(k, mac));
+        Receiving {
+            ours: ask.ours.and_then(|o| Timers::of_soa(&o.rdata)).map(|t| t.serial),
+            verifier,
+            parser: StreamParser::new(ask.origin.clone(), max_bytes, ask.previous, source),
+            first: true,
+            expire: None,
+            req,
+        }
     }
-    Ok((parser.finish()?, expire))
+
+    /// The request to send: its ID is the one the answers must carry.
+    pub(crate) fn request(&self) -> &[u8] {
+        &self.req.bytes
+    }
+
+    /// Takes the next message of the answer, signed by the time `now`
+    /// when the request was; returns whether the transfer is complete.
+    pub(crate) fn message(&mut self, msg: &[u8], now: u64) -> Result<bool, XfrError> {
+        if let Some(v) = &mut self.verifier {
+            v.verify(msg, now)?;
+        }
+        let parser = &mut self.parser;
+        self.expire = each_answer(msg, &self.req, self.first, |r| Ok(parser.push(r)?))?.or(self.expire);
+        self.first = false;
+        // An IXFR is answered with one SOA alone when the primary has
+        // nothing newer than ours (RFC 1995 4).
+        let up_to_date = match (self.ours, self.parser.lone_soa_serial()) {
+            (Some(have), Some(theirs)) => !newer(theirs, have),
+            _ => false,
+        };
+        Ok(self.parser.is_done() || up_to_date)
+    }
+
+    /// What was sent, and the primary's EXPIRE option if it sent one,
+    /// once the answer has ended.
+    pub(crate) fn finish(self) -> Result<(Transfer, Option<u32>), XfrError> {
+        if let Some(v) = &self.verifier {
+            v.finish()?;
+        }
+        Ok((self.parser.finish()?, self.expire))
+    }
 }
 
 #[cfg(test)]

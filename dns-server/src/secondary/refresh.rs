@@ -238,15 +238,9 @@ async fn attempt(
             let base = state.data.clone().ok_or("changes sent for a zone we do not have")?;
             let applied = {
                 let deltas = deltas.clone();
-                tokio::task::spawn_blocking(move || {
-                    let mut current: Option<Zone> = None;
-                    for delta in &deltas {
-                        current = Some(store::apply_checked(current.as_ref().unwrap_or(&base), delta)?);
-                    }
-                    current.ok_or_else(|| "an IXFR without changes".to_string())
-                })
-                .await
-                .map_err(|e| e.to_string())?
+                tokio::task::spawn_blocking(move || store::apply_all(&base, &deltas))
+                    .await
+                    .map_err(|e| e.to_string())?
             };
             match applied {
                 Ok(new) => Ok((Found::Incremental(new, deltas), Expire::Transferred(expire))),

@@ -280,6 +280,16 @@ fn change_of(r: Record) -> Change {
     }
 }
 
+/// Applies an IXFR's changes to `base` in order, each checked as
+/// [`apply_checked`] does; the version after the last.
+pub(crate) fn apply_all(base: &Zone, deltas: &[Delta]) -> Result<Zone, String> {
+    let mut current: Option<Zone> = None;
+    for delta in deltas {
+        current = Some(apply_checked(current.as_ref().unwrap_or(base), delta)?);
+    }
+    current.ok_or_else(|| "an IXFR without changes".to_string())
+}
+
 /// Applies one change after checking that every record it removes is there
 /// (a primary whose deltas do not match our copy gets asked for AXFR).
 pub(crate) fn apply_checked(zone: &Zone, delta: &Delta) -> Result<Zone, String> {
