@@ -166,18 +166,10 @@ fn check_response(query: &[u8], response: &[u8], transport: Transport) {
 pub fn read_message(bytes: &[u8]) -> Option<usize> {
     let message = read::parse(bytes).ok()?;
     let _ = message.rcode();
-    let mut buf = Vec::new();
-    let question = message.question.as_ref().map(|(n, t, c)| (n.as_wire(), *t, *c));
-    let mut w = Writer::new(&mut buf, usize::MAX, message.header.id, message.header.flags, question);
-    for r in &message.records {
-        // Names expanded may not fit in an RDATA again: nothing to compare.
-        if w.record(r.section, r.owner.as_wire(), r.rtype, r.class, r.ttl, &r.rdata)
-            .is_err()
-        {
-            return Some(message.records.len());
-        }
-    }
-    w.finish();
+    // Names expanded may not fit in an RDATA again: nothing to compare.
+    let Some(buf) = write_again(&message) else {
+        return Some(message.records.len());
+    };
     let again = read::parse(&buf).unwrap_or_else(|e| panic!("a message we wrote does not read back: {e}: {buf:02x?}"));
     assert_eq!(
         (again.header, &again.question),
@@ -199,6 +191,20 @@ pub fn read_message(bytes: &[u8]) -> Option<usize> {
         "the records changed when written and read again"
     );
     Some(message.records.len())
+}
+
+/// `message` written by our message writer, as the resolver writes
+/// cached records; `None` when a record no longer fits (names expanded).
+fn write_again(message: &read::Message) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let question = message.question.as_ref().map(|(n, t, c)| (n.as_wire(), *t, *c));
+    let mut w = Writer::new(&mut buf, usize::MAX, message.header.id, message.header.flags, question);
+    for r in &message.records {
+        w.record(r.section, r.owner.as_wire(), r.rtype, r.class, r.ttl, &r.rdata)
+            .ok()?;
+    }
+    w.finish();
+    Some(buf)
 }
 
 /// A marker in a file outside the sandbox's zone directory: no zone error
@@ -339,7 +345,8 @@ const TRANSFER_MAX_BYTES: u64 = 1 << 20;
 /// request, as a TSIG-signed answer, and as a transfer request.
 ///
 /// Panics when a zone built or changed from the answer does not answer
-/// its apex, or when a message that reads, signed by us, does not verify.
+/// its apex, or when a message that reads, written again and signed by us,
+/// does not verify.
 pub fn transfer(data: &[u8]) -> TransferOutcome {
     let Some((&mode, mut rest)) = data.split_first() else {
         return TransferOutcome::Refused;
@@ -443,8 +450,8 @@ fn soa_record(zone: &Zone) -> XfrRecord {
 }
 
 /// `msg` through the readers of signed messages and of transfer requests;
-/// a message that reads and carries no TSIG record must verify once we
-/// have signed it.
+/// a message that reads and carries no TSIG record must verify once our
+/// writer has written it again and we have signed it.
 fn signed_readers(msg: &[u8], now: u64) {
     let (key, ring) = transfer_key();
     let _ = tsig::verify_request(msg, ring, now);
@@ -453,15 +460,19 @@ fn signed_readers(msg: &[u8], now: u64) {
     let Ok(parsed) = read::parse(msg) else {
         return;
     };
+    // The reader lets bytes trail the last record; a message we sign has none.
+    let Some(msg) = write_again(&parsed) else {
+        return;
+    };
     if parsed.records.iter().any(|r| r.rtype == rtype::TSIG) {
         return;
     }
-    let mut signed = msg.to_vec();
+    let mut signed = msg.clone();
     let request_mac = tsig::sign_request(&mut signed, key, now);
     if let Err(e) = tsig::verify_request(&signed, ring, now) {
         panic!("a request we signed does not verify: {e:?}: {signed:02x?}");
     }
-    let mut answer = msg.to_vec();
+    let mut answer = msg;
     tsig::sign_response(&mut answer, key, now, &request_mac);
     if let Err(e) = tsig::verify_response(&answer, key, now, &request_mac) {
         panic!("an answer we signed does not verify: {e}: {answer:02x?}");
