@@ -544,6 +544,51 @@ const ZONE_BEFORE: &str = "$ORIGIN example.com.\n$TTL 300\n\
 ns1 IN A 192.0.2.1\n\
 old IN A 192.0.2.66\n";
 
+/// An answer the frame cannot grow to (issue 14): a TXT answer some 400
+/// bytes longer than its query, where veth leaves a frame ~216 bytes at the
+/// front and none at the end. The program counts it as `no_room` (not as
+/// `tx_error`, which is for what should never happen) and passes it, and
+/// userspace answers.
+#[test]
+fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-zone");
+    let zone = scratch.0.join("example.com.zone");
+    let (a, b) = ("a".repeat(200), "b".repeat(200));
+    std::fs::write(&zone, format!("{ZONE_BEFORE}big IN TXT \"{a}\" \"{b}\"\n")).expect("zone written");
+    let server = Server::start(&lab, Some(zone.to_str().expect("UTF-8 path")));
+    let q = query(7, "big.example.com", 16, Some((1232, false)));
+    // Once, so that the answer is in the map if it was not already.
+    query_once(&lab, XDP_PORT, &q).expect("the big TXT is answered");
+    std::thread::sleep(Duration::from_millis(300));
+    let user = query_once(&lab, USER_PORT, &q).expect("userspace answers");
+    assert!(
+        user.len() > q.len() + 300,
+        "the answer ({} bytes) is far longer than the query ({})",
+        user.len(),
+        q.len()
+    );
+    let counters = [Stat::NoRoom, Stat::TxError, Stat::Hit].map(|s| server.counter(s));
+    let answer = query_once(&lab, XDP_PORT, &q).expect("userspace answers what XDP has no room for");
+    assert_eq!(answer, user, "the answer is userspace's");
+    let after = [Stat::NoRoom, Stat::TxError, Stat::Hit].map(|s| server.counter(s));
+    assert_eq!(
+        after,
+        [counters[0] + 1, counters[1], counters[2]],
+        "no_room, tx_error, hit before {counters:?}: the hit had no room, counted as such alone"
+    );
+    let stats = run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(["stats", "--pin-dir"])
+        .arg(&server.pin_dir));
+    let shown = stats.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some("no_room")).then(|| words.next().and_then(|v| v.parse::<u64>().ok()))
+    });
+    assert_eq!(shown, Some(Some(after[0])), "`dns-server stats` shows it:\n{stats}");
+}
+
 #[test]
 fn reload_swaps_the_xdp_answers_with_the_zone() {
     test_support::require_root!("loading XDP programs in network namespaces");
