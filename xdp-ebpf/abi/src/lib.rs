@@ -48,11 +48,27 @@ pub mod names {
     pub const SCRATCH: &str = "SCRATCH";
     /// The single [`crate::CookieConfig`].
     pub const COOKIES: &str = "COOKIES";
+    /// Per-CPU server-cookie hashes the program computed, by their inputs
+    /// (the program's alone).
+    pub const COOKIE_MEMO: &str = "COOKIE_MEMO";
 
     /// Every map userspace opens by name.
-    pub const MAPS: [&str; 14] = [
-        STATS, CONFIG, CACHE_A, CACHE_B, ALLOW_V4, ALLOW_V6, DENY_V4, DENY_V6, DENY_SIZE, SERVICE_V4, SERVICE_V6, RRL,
-        SCRATCH, COOKIES,
+    pub const MAPS: [&str; 15] = [
+        STATS,
+        CONFIG,
+        CACHE_A,
+        CACHE_B,
+        ALLOW_V4,
+        ALLOW_V6,
+        DENY_V4,
+        DENY_V6,
+        DENY_SIZE,
+        SERVICE_V4,
+        SERVICE_V6,
+        RRL,
+        SCRATCH,
+        COOKIES,
+        COOKIE_MEMO,
     ];
 }
 
