@@ -546,9 +546,10 @@ old IN A 192.0.2.66\n";
 
 /// An answer the frame cannot grow to (issue 14): a TXT answer some 400
 /// bytes longer than its query, where veth leaves a frame ~216 bytes at the
-/// front and none at the end. The program counts it as `no_room` (not as
-/// `tx_error`, which is for what should never happen) and passes it, and
-/// userspace answers.
+/// front and, as a rule, nothing at the end (a frame that arrives in a
+/// buffer with room at its end is answered by XDP: the suite saw one). The
+/// program counts such a hit as `no_room` (not as `tx_error`, which is for
+/// what should never happen) and passes it, and userspace answers.
 #[test]
 fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
     test_support::require_root!("loading XDP programs in network namespaces");
@@ -570,14 +571,29 @@ fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
         user.len(),
         q.len()
     );
-    let counters = [Stat::NoRoom, Stat::TxError, Stat::Hit].map(|s| server.counter(s));
-    let answer = query_once(&lab, XDP_PORT, &q).expect("userspace answers what XDP has no room for");
-    assert_eq!(answer, user, "the answer is userspace's");
-    let after = [Stat::NoRoom, Stat::TxError, Stat::Hit].map(|s| server.counter(s));
+    let counters = || [Stat::NoRoom, Stat::TxError, Stat::Hit].map(|s| server.counter(s));
+    let before = counters();
+    let asked = 5;
+    for i in 0..asked {
+        let answer = query_once(&lab, XDP_PORT, &q).expect("userspace answers what XDP has no room for");
+        assert_eq!(
+            answer, user,
+            "query {i}: the answer is userspace's (or XDP's, the same bytes)"
+        );
+    }
+    let after = counters();
     assert_eq!(
-        after,
-        [counters[0] + 1, counters[1], counters[2]],
-        "no_room, tx_error, hit before {counters:?}: the hit had no room, counted as such alone"
+        after[1], before[1],
+        "nothing counted as tx_error: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        (after[0] - before[0]) + (after[2] - before[2]),
+        asked,
+        "every query a hit, or a hit without room counted as no_room: {before:?} -> {after:?}"
+    );
+    assert!(
+        after[0] > 0,
+        "the frames from the client's socket had no room for the answer at least once: {after:?}"
     );
     let stats = run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
         .args(["stats", "--pin-dir"])
@@ -586,7 +602,11 @@ fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
         let mut words = line.split_whitespace();
         (words.next() == Some("no_room")).then(|| words.next().and_then(|v| v.parse::<u64>().ok()))
     });
-    assert_eq!(shown, Some(Some(after[0])), "`dns-server stats` shows it:\n{stats}");
+    assert_eq!(
+        shown,
+        Some(Some(server.counter(Stat::NoRoom))),
+        "`dns-server stats` shows it:\n{stats}"
+    );
 }
 
 #[test]
