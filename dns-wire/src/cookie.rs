@@ -220,7 +220,7 @@ fn server_words(secret: &Secret, client: u64, timestamp: u32, addr: &ClientAddr)
 /// its own (a BPF-to-BPF call), so that its state does not crowd its
 /// callers' registers.
 #[cfg_attr(target_arch = "bpf", inline(never))]
-fn hash(secret: &Secret, client: u64, head: u64, addr: &ClientAddr) -> u64 {
+pub fn hash(secret: &Secret, client: u64, head: u64, addr: &ClientAddr) -> u64 {
     let mut hasher = SipHasher24::new_with_key(secret);
     hasher.write_u64(client);
     hasher.write_u64(head);
@@ -264,7 +264,15 @@ pub fn validate(cookie: &Cookie, addr: &ClientAddr, now: u32, current: &Secret, 
         return Validity::Invalid;
     };
     let client = client_word(&cookie.client);
-    validate_words(client, ServerWords::from_bytes(ours), addr, now, current, previous)
+    validate_words(
+        client,
+        ServerWords::from_bytes(ours),
+        addr,
+        now,
+        current,
+        previous,
+        &mut hash,
+    )
 }
 
 /// [`validate`] for a server cookie of our length, in words.
@@ -276,6 +284,7 @@ fn validate_words(
     now: u32,
     current: &Secret,
     previous: Option<&Secret>,
+    hash: &mut impl FnMut(&Secret, u64, u64, &ClientAddr) -> u64,
 ) -> Validity {
     if server.version() != VERSION {
         return Validity::Invalid;
@@ -317,7 +326,16 @@ pub fn answer_cookie(
 ) -> [u8; SERVER_LEN] {
     let presented = <&[u8; SERVER_LEN]>::try_from(cookie.server()).map(ServerWords::from_bytes);
     let client = client_word(&cookie.client);
-    answer_words(client, presented.unwrap_or_default(), validity, addr, now, current).to_bytes()
+    answer_words(
+        client,
+        presented.unwrap_or_default(),
+        validity,
+        addr,
+        now,
+        current,
+        &mut hash,
+    )
+    .to_bytes()
 }
 
 /// [`answer_cookie`] in words (`presented` is used only when `Fresh`).
@@ -329,11 +347,16 @@ fn answer_words(
     addr: &ClientAddr,
     now: u32,
     current: &Secret,
+    hash: &mut impl FnMut(&Secret, u64, u64, &ClientAddr) -> u64,
 ) -> ServerWords {
     if validity == Validity::Fresh {
         return presented;
     }
-    server_words(current, client, now, addr)
+    let head = ServerWords::dated(now);
+    ServerWords {
+        head,
+        mac: hash(current, client, head, addr),
+    }
 }
 
 /// Everything the XDP program does with a well-formed COOKIE option of 8
@@ -350,11 +373,34 @@ pub fn judge(
     current: &Secret,
     previous: Option<&Secret>,
 ) -> (Validity, ServerWords) {
+    judge_with(client, server, addr, now, current, previous, hash)
+}
+
+/// [`judge`] with `mac` in place of [`hash`]: the XDP program passes one
+/// that remembers the hashes it computed (the inputs compared in full), so
+/// a client that keeps presenting its cookie costs a lookup, not SipHash.
+/// `mac` must return what [`hash`] returns for the same inputs.
+#[inline(always)]
+pub fn judge_with(
+    client: u64,
+    server: Option<ServerWords>,
+    addr: &ClientAddr,
+    now: u32,
+    current: &Secret,
+    previous: Option<&Secret>,
+    mut mac: impl FnMut(&Secret, u64, u64, &ClientAddr) -> u64,
+) -> (Validity, ServerWords) {
     let (validity, presented) = match server {
         None => (Validity::Missing, ServerWords::default()),
-        Some(server) => (validate_words(client, server, addr, now, current, previous), server),
+        Some(server) => (
+            validate_words(client, server, addr, now, current, previous, &mut mac),
+            server,
+        ),
     };
-    (validity, answer_words(client, presented, validity, addr, now, current))
+    (
+        validity,
+        answer_words(client, presented, validity, addr, now, current, &mut mac),
+    )
 }
 
 #[cfg(test)]

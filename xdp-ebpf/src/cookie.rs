@@ -4,13 +4,13 @@
 
 use aya_ebpf::programs::XdpContext;
 use dns_wire::{
-    cookie::{self, ClientAddr, Validity},
+    cookie::{self, ClientAddr, Secret, Validity},
     fast_question,
 };
 use xdp_abi::{COOKIE_ENABLED, COOKIE_PREVIOUS, COOKIE_REQUIRE, Stat};
 
 use crate::{
-    maps::{COOKIES, Scratch},
+    maps::{COOKIE_MEMO, COOKIES, MEMO_SLOTS, Scratch},
     parse::{Datagram, ptr_at},
     stats::count,
 };
@@ -81,7 +81,7 @@ fn judged(ctx: &XdpContext, scratch: &mut Scratch) -> Result<Judged, ()> {
     } else {
         None
     };
-    let (validity, ours) = cookie::judge(client, server, &addr, now, &cfg.current, previous);
+    let (validity, ours) = cookie::judge_with(client, server, &addr, now, &cfg.current, previous, mac);
     count(match validity {
         Validity::Missing => Stat::CookieAbsent,
         Validity::Invalid => Stat::CookieInvalid,
@@ -112,4 +112,60 @@ fn source(ctx: &XdpContext, d: &Datagram) -> Result<ClientAddr, ()> {
         // SAFETY: ptr_at checked the 4 bytes.
         Ok(ClientAddr::V4(unsafe { *src }))
     }
+}
+
+/// A server-cookie hash and everything it was computed from (a slot of
+/// `COOKIE_MEMO`). All zero, as the map starts, is no entry (`filled`).
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Memo {
+    /// The secret, as two little-endian words.
+    secret: [u64; 2],
+    /// The client cookie.
+    client: u64,
+    /// The server cookie's first 8 bytes.
+    head: u64,
+    /// The client's address: IPv4 in the low half of the first word.
+    addr: [u64; 2],
+    /// 1 for an entry (2 when its address is IPv6).
+    filled: u64,
+    /// `cookie::hash` of the above.
+    mac: u64,
+}
+
+/// `cookie::hash`, remembered per CPU: the same inputs (every one of them
+/// compared, the secret included, so a rollover or another client never
+/// gets another's hash) give the remembered hash; others are hashed and
+/// take the slot.
+#[inline(always)]
+fn mac(secret: &Secret, client: u64, head: u64, addr: &ClientAddr) -> u64 {
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let key = [word(&secret[..8]), word(&secret[8..])];
+    let (ip, filled) = match addr {
+        ClientAddr::V4(ip) => ([u64::from(u32::from_le_bytes(*ip)), 0], 1),
+        ClientAddr::V6(ip) => ([word(&ip[..8]), word(&ip[8..])], 2),
+    };
+    let slot = (client as u32 ^ (client >> 32) as u32) & (MEMO_SLOTS - 1);
+    let Some(memo) = COOKIE_MEMO.get_ptr_mut(slot) else {
+        return cookie::hash(secret, client, head, addr);
+    };
+    // SAFETY: a per-CPU slot, ours until the program returns.
+    let memo = unsafe { &mut *memo };
+    if memo.filled == filled && memo.client == client && memo.head == head && memo.addr == ip && memo.secret == key {
+        return memo.mac;
+    }
+    let mac = cookie::hash(secret, client, head, addr);
+    *memo = Memo {
+        secret: key,
+        client,
+        head,
+        addr: ip,
+        filled,
+        mac,
+    };
+    mac
 }

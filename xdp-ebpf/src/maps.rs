@@ -97,3 +97,14 @@ pub static RRL: LruHashMap<[u8; 8], Bucket> = LruHashMap::with_max_entries(65536
 /// queries go to userspace) until userspace writes it.
 #[map]
 pub static COOKIES: Array<CookieConfig> = Array::with_max_entries(1, 0);
+
+/// Slots of [`COOKIE_MEMO`] per CPU (a power of two: the slot is masked).
+pub const MEMO_SLOTS: u32 = 256;
+
+/// Server-cookie hashes this CPU computed, each by its inputs in full (see
+/// `cookie::mac`): a client that keeps presenting its cookie (a resolver
+/// does, for the half hour before it is renewed) costs a lookup, not a
+/// SipHash. A slot is picked by the client cookie, which RFC 7873 makes
+/// random per client; a collision only replaces the slot.
+#[map]
+pub static COOKIE_MEMO: PerCpuArray<crate::cookie::Memo> = PerCpuArray::with_max_entries(MEMO_SLOTS, 0);

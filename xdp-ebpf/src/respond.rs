@@ -11,7 +11,7 @@ use dns_wire::{
     fast_question::Question,
     wire::{MAX_NAME_LEN, edns_option},
 };
-use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY};
+use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY, Stat};
 
 use crate::{
     cookie::{OPTION_LEN, Words},
@@ -49,7 +49,9 @@ const OPT_LEN: usize = 11;
 
 /// Rewrites the frame into the response; `body` follows the question, and
 /// `cookie` (a COOKIE option) follows the body, whose OPT record it joins
-/// (the caller checked with [`ends_with_bare_opt`]).
+/// (the caller checked with [`ends_with_bare_opt`]). On failure, the
+/// counter that says why: [`Stat::NoRoom`] when the frame cannot grow to
+/// the response (it is then as it was), else [`Stat::TxError`].
 #[inline(always)]
 pub fn rewrite(
     ctx: &XdpContext,
@@ -58,13 +60,13 @@ pub fn rewrite(
     hdr: &Header,
     body: Option<&CacheValue>,
     cookie: Option<&Words>,
-) -> Result<(), ()> {
+) -> Result<(), Stat> {
     let body_len = match body {
         Some(v) => v.body_len as usize,
         None => 0,
     };
     if body_len > MAX_BODY || (cookie.is_some() && body_len < OPT_LEN) {
-        return Err(());
+        return Err(Stat::TxError);
     }
     let extra = if cookie.is_some() { OPTION_LEN } else { 0 };
     let dns_len = q.end + body_len + extra;
@@ -72,6 +74,23 @@ pub fn rewrite(
     let new_total = d.dns + dns_len;
     let delta = new_total as i32 - old_total as i32;
     resize(ctx, delta, d.dns + q.end)?;
+    write(ctx, d, q, hdr, body, cookie, body_len, dns_len, new_total).map_err(|()| Stat::TxError)
+}
+
+/// [`rewrite`] once the frame has its new size.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn write(
+    ctx: &XdpContext,
+    d: &Datagram,
+    q: &Question,
+    hdr: &Header,
+    body: Option<&CacheValue>,
+    cookie: Option<&Words>,
+    body_len: usize,
+    dns_len: usize,
+    new_total: usize,
+) -> Result<(), ()> {
     if let Some(v) = body
         && body_len > 0
     {
@@ -145,9 +164,10 @@ fn add_cookie(ctx: &XdpContext, at: usize, option: &Words) -> Result<u32, ()> {
 /// Grows or shrinks the frame by `delta` at its end. When there is no room
 /// at the end (veth hands over small socket buffers as they are), the frame
 /// grows at the front instead and its first `keep` bytes (headers and
-/// question) move to the new start.
+/// question) move to the new start. [`Stat::NoRoom`] when neither end has
+/// the room (the frame is then as it was).
 #[inline(always)]
-fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), ()> {
+fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), Stat> {
     if delta == 0 {
         return Ok(());
     }
@@ -156,21 +176,21 @@ fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), ()> {
         return Ok(());
     }
     if delta < 0 || keep == 0 || keep > HEAD_BUF {
-        return Err(());
+        return Err(if delta < 0 { Stat::TxError } else { Stat::NoRoom });
     }
     // SAFETY: only the address is taken; the per-CPU slot is ours.
-    let buf = unsafe { &raw mut (*SCRATCH.get_ptr_mut(0).ok_or(())?).head };
+    let buf = unsafe { &raw mut (*SCRATCH.get_ptr_mut(0).ok_or(Stat::TxError)?).head };
     // SAFETY: `buf` is this CPU's HEAD_BUF-byte slot and 0 < keep <= HEAD_BUF;
     // the helpers check the frame side.
     unsafe {
         if bpf_xdp_load_bytes(ctx.ctx, 0, buf as *mut _, keep as u32) != 0 {
-            return Err(());
+            return Err(Stat::TxError);
         }
         if bpf_xdp_adjust_head(ctx.ctx, -delta) != 0 {
-            return Err(());
+            return Err(Stat::NoRoom);
         }
         if bpf_xdp_store_bytes(ctx.ctx, 0, buf as *mut _, keep as u32) != 0 {
-            return Err(());
+            return Err(Stat::TxError);
         }
     }
     Ok(())

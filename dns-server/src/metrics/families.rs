@@ -447,7 +447,7 @@ fn xdp(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
     counter(
         e,
         "dns_server_xdp_packets",
-        "The XDP program's counters, summed over CPUs: hits, misses, passes and drops by reason, rate limiting, TX errors, cookies.",
+        "The XDP program's counters, summed over CPUs: hits, misses, passes and drops by reason, rate limiting, answers without room to grow (no_room), TX errors, cookies.",
         counters
             .iter()
             .map(|(stat, n)| (vec![("counter", stat.name().to_string())], *n))

@@ -48,11 +48,27 @@ pub mod names {
     pub const SCRATCH: &str = "SCRATCH";
     /// The single [`crate::CookieConfig`].
     pub const COOKIES: &str = "COOKIES";
+    /// Per-CPU server-cookie hashes the program computed, by their inputs
+    /// (the program's alone).
+    pub const COOKIE_MEMO: &str = "COOKIE_MEMO";
 
     /// Every map userspace opens by name.
-    pub const MAPS: [&str; 14] = [
-        STATS, CONFIG, CACHE_A, CACHE_B, ALLOW_V4, ALLOW_V6, DENY_V4, DENY_V6, DENY_SIZE, SERVICE_V4, SERVICE_V6, RRL,
-        SCRATCH, COOKIES,
+    pub const MAPS: [&str; 15] = [
+        STATS,
+        CONFIG,
+        CACHE_A,
+        CACHE_B,
+        ALLOW_V4,
+        ALLOW_V6,
+        DENY_V4,
+        DENY_V6,
+        DENY_SIZE,
+        SERVICE_V4,
+        SERVICE_V6,
+        RRL,
+        SCRATCH,
+        COOKIES,
+        COOKIE_MEMO,
     ];
 }
 
@@ -206,7 +222,9 @@ pub enum Stat {
     RateLimited,
     /// Over the per-prefix rate, answered with TC=1 ("slip").
     Slip,
-    /// The packet could not be resized or rewritten: passed.
+    /// The packet could not be rewritten (or moved when it grew at the
+    /// front), which should not happen: passed. A frame without room to
+    /// grow is [`Stat::NoRoom`].
     TxError,
     /// Answered from one of the resolver's entries with `XDP_TX`.
     RecursiveHit,
@@ -233,11 +251,16 @@ pub enum Stat {
     /// A query with a client cookie alone, judged by XDP; it gets its first
     /// server cookie.
     CookieAbsent,
+    /// A hit whose answer the frame has no room to grow to (both
+    /// `bpf_xdp_adjust_tail` and `bpf_xdp_adjust_head` refused: on veth an
+    /// answer more than ~216 bytes longer than its query): passed, and
+    /// userspace answers it.
+    NoRoom,
 }
 
 impl Stat {
     /// Number of counters.
-    pub const COUNT: u32 = 21;
+    pub const COUNT: u32 = 22;
     /// Every counter, in index order.
     pub const ALL: [Stat; Self::COUNT as usize] = [
         Stat::Hit,
@@ -261,6 +284,7 @@ impl Stat {
         Stat::CookieValid,
         Stat::CookieInvalid,
         Stat::CookieAbsent,
+        Stat::NoRoom,
     ];
 
     /// The counter's name in logs and `dns-server stats`.
@@ -287,6 +311,7 @@ impl Stat {
             Stat::CookieValid => "cookie_valid",
             Stat::CookieInvalid => "cookie_invalid",
             Stat::CookieAbsent => "cookie_absent",
+            Stat::NoRoom => "no_room",
         }
     }
 }

@@ -142,6 +142,51 @@ fn a_rolled_over_secret_still_validates_and_is_renewed() {
     );
 }
 
+/// The program remembers the hashes it computed (`COOKIE_MEMO`): a cookie
+/// presented again is judged from memory, but only with every input the
+/// same; after a rollover the remembered hash of the old secret is not
+/// the new secret's.
+#[test]
+fn a_remembered_cookie_hash_answers_only_its_own_inputs() {
+    test_support::require_root!("loading the XDP program");
+    let p = load_program();
+    let (a, b) = (*b"secret number A.", *b"secret number B.");
+    let only = |current| CookieSecrets {
+        current,
+        previous: None,
+        require: false,
+    };
+    set_secrets(&p, &only(a));
+    let ours = made(&a, unix_now());
+    let frame = asking(&cookie_option(CLIENT, Some(ours)));
+    let valid = p.count(Stat::CookieValid);
+    for i in 0..3 {
+        let echoed = answered_cookie(&p, &frame, &format!("a fresh cookie, query {i}"));
+        assert_eq!(echoed, ours, "query {i}: echoed");
+    }
+    assert_eq!(p.count(Stat::CookieValid), valid + 3, "valid each time");
+    // The secret rolls over with no previous one: the same cookie is now a stranger's.
+    set_secrets(&p, &only(b));
+    let invalid = p.count(Stat::CookieInvalid);
+    let replaced = answered_cookie(&p, &frame, "the old secret's cookie, A forgotten");
+    assert_eq!(
+        p.count(Stat::CookieInvalid),
+        invalid + 1,
+        "not judged by A's remembered hash"
+    );
+    let presented = cookie::Cookie::parse(&cookie::response_data(&CLIENT, &replaced)).expect("well formed");
+    assert_eq!(
+        cookie::validate(&presented, &addr(), unix_now(), &b, None),
+        Validity::Fresh,
+        "replaced by B's cookie, as userspace makes it"
+    );
+    // And B's cookie, presented twice, is valid from memory as computed.
+    let again = asking(&cookie_option(CLIENT, Some(replaced)));
+    for i in 0..2 {
+        assert_eq!(answered_cookie(&p, &again, "B's cookie"), replaced, "query {i}: echoed");
+    }
+}
+
 #[test]
 fn required_cookies_leave_the_turned_away_to_userspace() {
     test_support::require_root!("loading the XDP program");
