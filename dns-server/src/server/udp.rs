@@ -88,9 +88,29 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                 }
             };
             answer_batch(&mut batch, received, &shared, local, &mut pending);
-            let unsent = batch.send(fd);
-            for _ in 0..unsent {
-                Stats::bump(&shared.stats.dropped_send_failed);
+            // A full send buffer holds the batch back until the interface
+            // has taken some of it: nothing more is read meanwhile, so the
+            // backlog waits in the receive queue (or is dropped there, for
+            // nothing) rather than as answers computed and then thrown away.
+            loop {
+                match socket.try_io(Interest::WRITABLE, || batch.send(fd)) {
+                    Ok(failed) => {
+                        for _ in 0..failed {
+                            Stats::bump(&shared.stats.dropped_send_failed);
+                        }
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if let Err(e) = socket.writable().await {
+                            tracing::error!(error = %e, "udp socket failed");
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "udp send failed");
+                        break;
+                    }
+                }
             }
             for (query, peer, arrived, logged) in pending.drain(..) {
                 tokio::spawn(resolve_and_send(
