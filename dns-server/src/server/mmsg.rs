@@ -103,6 +103,15 @@ impl Batch {
         Ok(n)
     }
 
+    /// Drops the responses not sent yet; returns how many there were.
+    pub(crate) fn discard(&mut self) -> usize {
+        let left = self.tx.iter().filter(|tx| !tx.is_empty()).count();
+        for tx in &mut self.tx {
+            tx.clear();
+        }
+        left
+    }
+
     /// Sends the non-empty responses of the last batch to their peers,
     /// emptying each one sent. Returns how many were dropped for an error of
     /// their own (a peer the kernel refuses to send to). `WouldBlock` when the
@@ -223,6 +232,15 @@ mod tests {
         assert_eq!(batch.send(server.as_raw_fd()).expect("no backlog on loopback"), 1);
         let mut buf = [0u8; 64];
         assert_eq!(clients[1].recv(&mut buf).expect("second answer"), 6);
+    }
+
+    #[test]
+    fn discarding_counts_what_was_left() {
+        let (_server, _clients, mut batch) = received(3);
+        batch.slot(0).1.push(1);
+        batch.slot(2).1.push(1);
+        assert_eq!(batch.discard(), 2);
+        assert!(batch.tx.iter().all(Vec::is_empty));
     }
 
     #[test]
