@@ -1,6 +1,12 @@
 //! UDP: batched receive and send (recvmmsg/sendmmsg) on SO_REUSEPORT sockets.
 
-use std::{io, net::SocketAddr, os::fd::AsRawFd, sync::Arc, time::Instant};
+use std::{
+    io,
+    net::SocketAddr,
+    os::fd::AsRawFd,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -17,6 +23,11 @@ const BATCHES_BEFORE_YIELD: usize = 8;
 
 /// Kernel receive buffer per socket: room for bursts while a worker is busy.
 const RECV_BUFFER: usize = 4 << 20;
+
+/// How long a batch waits for a full send buffer to drain before the rest
+/// of it is dropped: an interface that stopped taking packets must not
+/// stop this socket's answers to peers reached through other interfaces.
+const SEND_WAIT: Duration = Duration::from_millis(100);
 
 /// A non-blocking UDP socket that shares its port with its siblings.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
@@ -88,9 +99,38 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, shared: Arc<Shared>) {
                 }
             };
             answer_batch(&mut batch, received, &shared, local, &mut pending);
-            let unsent = batch.send(fd);
-            for _ in 0..unsent {
-                Stats::bump(&shared.stats.dropped_send_failed);
+            // A full send buffer holds the batch back until the interface
+            // has taken some of it: nothing more is read meanwhile, so the
+            // backlog waits in the receive queue (or is dropped there, for
+            // nothing) rather than as answers computed and then thrown away.
+            loop {
+                match socket.try_io(Interest::WRITABLE, || batch.send(fd)) {
+                    Ok(failed) => {
+                        for _ in 0..failed {
+                            Stats::bump(&shared.stats.dropped_send_failed);
+                        }
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        match tokio::time::timeout(SEND_WAIT, socket.writable()).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::error!(error = %e, "udp socket failed");
+                                return;
+                            }
+                            Err(_) => {
+                                for _ in 0..batch.discard() {
+                                    Stats::bump(&shared.stats.dropped_send_failed);
+                                }
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "udp send failed");
+                        break;
+                    }
+                }
             }
             for (query, peer, arrived, logged) in pending.drain(..) {
                 tokio::spawn(resolve_and_send(

@@ -5,6 +5,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use anyhow::{Result, bail};
 
 use super::{
+    per_answer,
     rig::{Rig, SERVER_V4, SERVER_V6},
     rounds::{self, Load, Medians, Results, Target, Turn},
     servers::{Probe, Running, Server},
@@ -45,6 +46,11 @@ pub struct Args {
     /// 20% positive, 10% wildcard answers, 10% referrals (half to signed children).
     #[arg(long, value_enum)]
     signed: Option<Denial>,
+    /// After each measurement, run the generator again for this many seconds
+    /// with `perf stat` on the server, and add a table of what each server
+    /// spends per answer: bytes, system calls by kind, context switches, CPU.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+    per_answer: Option<u32>,
 }
 
 /// The zone served and the queries asked.
@@ -71,7 +77,13 @@ pub fn run(args: &Args) -> Result<()> {
     });
     servers.sort();
     servers.dedup();
-    let (results, address) = measure(&args.load, &servers, mix, |_, _, _, _| Ok(()))?;
+    let mut profiles = per_answer::Profiles::default();
+    let (results, address) = measure(&args.load, &servers, mix, |server, rig, running, target| {
+        match args.per_answer {
+            Some(seconds) => profiles.measure(server, rig, running, target, seconds, args.load.qps),
+            None => Ok(()),
+        }
+    })?;
     let (mut table, medians) = rounds::table(&args.load, address, &servers, &results);
     if let Mix::Signed(denial) = mix {
         table.insert_str(
@@ -87,6 +99,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     table.push_str(&metrics_cost(&servers, &results));
+    table.push_str(&profiles.table());
     print!("{table}");
     Ok(())
 }

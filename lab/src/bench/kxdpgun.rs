@@ -25,6 +25,8 @@ pub struct Measured {
     pub answered_per_s: u64,
     /// Where the packets went, from the veth pair's counters (without ethtool, none).
     pub path: Option<veth::Path>,
+    /// kxdpgun's average DNS reply size, in bytes.
+    pub reply_bytes: Option<f64>,
 }
 
 /// Sends queries from `queries` to `target` for `seconds` at `qps`.
@@ -97,10 +99,15 @@ fn parse(output: &str) -> Option<Measured> {
         let (_, rest) = line.split_once('(')?;
         rest.split_whitespace().next()?.parse().ok()
     };
+    let reply_bytes = output.lines().find_map(|line| {
+        let size = line.trim().strip_prefix("average DNS reply size:")?;
+        size.split_whitespace().next()?.parse().ok()
+    });
     Some(Measured {
         sent_per_s: rate("total queries:")?,
         answered_per_s: rate("total replies:")?,
         path: None,
+        reply_bytes,
     })
 }
 
@@ -118,6 +125,7 @@ mod tests {
         let measured = parse(output).expect("totals found");
         assert_eq!(measured.sent_per_s, 999_983);
         assert_eq!(measured.answered_per_s, 261_601);
+        assert_eq!(measured.reply_bytes, Some(82.0));
     }
 
     #[test]

@@ -291,6 +291,7 @@ mod tests {
             sent_per_s,
             answered_per_s,
             path: None,
+            reply_bytes: None,
         };
         let counters = [
             ("hit", 900),

@@ -11,8 +11,9 @@
 //! beside real queries (the XDP bench's junk phase); `xdp_cost` reads the XDP
 //! program's run time and `veth` the rig's own counters of where packets
 //! went; `process` holds what they share about child processes. `signed`
-//! signs the bench zone for `auth --signed` and writes its DO=1 mix. `zones`
-//! generates its files with `scale_zones`, waits for answers with `answers`
+//! signs the bench zone for `auth --signed` and writes its DO=1 mix;
+//! `per_answer` counts bytes, system calls and CPU per answer (`auth
+//! --per-answer`). `zones` generates its files with `scale_zones`, waits for answers with `answers`
 //! and reads the servers' memory with `memory`; `transfer` pulls the
 //! same large zone from a Knot primary into each server as a secondary.
 mod answers;
@@ -23,6 +24,7 @@ mod lab;
 mod latency;
 mod memory;
 mod mixed;
+mod per_answer;
 mod process;
 pub mod recursive;
 mod rig;
