@@ -262,6 +262,7 @@ pub fn table<S: Copy + Ord + Display>(
                 server_redirect: m(|p| p.server_redirect),
                 client_seen: m(|p| p.client_seen),
                 to_generator: m(|p| p.to_generator),
+                query_drops: m(|p| p.query_drops),
             }
         });
         medians.insert(*server, Medians { answered, sent, path });
@@ -390,12 +391,14 @@ pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
         )
     };
     Some(format!(
-        "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%); \
+        "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%; \
+         {:.0} dropped by veth, the server end's ring full); \
          {answered_there}; the generator end took in {:.0} and handed {:.0} to its socket; \
          the generator counted {:.0} ({:.1}%)\n",
         m.sent,
         p.server_seen,
         share(p.server_seen),
+        p.query_drops,
         p.client_seen,
         p.to_generator,
         m.answered,
