@@ -46,8 +46,7 @@ pub(crate) fn query_interval(fetched: &Fetched, now: u64) -> u64 {
     let expires_in = fetched.expiration.saturating_sub(now);
     (u64::from(fetched.original_ttl) / 2)
         .min(expires_in / 2)
-        .min(MAX_INTERVAL)
-        .max(MIN_INTERVAL)
+        .clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// RFC 5011 2.3 retryTime: MAX(1 hour, MIN(1 day, .1 OrigTTL, .1
@@ -60,8 +59,7 @@ pub(crate) fn retry_time(last: Option<&Fetched>, now: u64) -> u64 {
     let expires_in = fetched.expiration.saturating_sub(now);
     (u64::from(fetched.original_ttl) / 10)
         .min(expires_in / 10)
-        .min(MAX_RETRY)
-        .max(MIN_INTERVAL)
+        .clamp(MIN_INTERVAL, MAX_RETRY)
 }
 
 /// When each tracked zone is fetched next, in Unix seconds.
@@ -159,10 +157,13 @@ impl Resolver {
 }
 
 /// Runs the active refresh of every tracked trust point for as long as the
-/// resolver serves; `None` without RFC 5011 tracking.
+/// resolver serves; `None` without RFC 5011 tracking (or without validation).
 pub(crate) fn start(resolver: Arc<Resolver>) -> Option<tokio::task::JoinHandle<()>> {
-    let zones: Vec<Name> = resolver.config.auto_trust.iter().map(|a| a.zone().clone()).collect();
-    if zones.is_empty() {
+    let config = &resolver.config;
+    // Keys nothing is validated with need no tracking.
+    let validating = config.validation && (config.forwarders.is_empty() || config.validate_forwarded);
+    let zones: Vec<Name> = config.auto_trust.iter().map(|a| a.zone().clone()).collect();
+    if zones.is_empty() || !validating {
         return None;
     }
     Some(tokio::spawn(async move {
