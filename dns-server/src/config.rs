@@ -90,15 +90,18 @@
 //! case_randomisation = false   # 0x20 bits in upstream queries
 //! do_not_query_localhost = true # never ask loopback addresses from glue or NS lookups
 //! validation = true            # DNSSEC validation (RFC 4035)
-//! forward_validation = false   # with `forward`: validate the forwarders' answers too
-//!                              # (asked with DO=1 CD=1; DS and DNSKEY fetched through them)
+//! forward_validation = true    # with `forward`: validate the forwarders' answers too, as
+//!                              # Unbound does (asked with DO=1 CD=1; DS and DNSKEY fetched
+//!                              # through them); false trusts the forwarders' answers
 //! trust_anchor_file = "anchors" # DS/DNSKEY lines or RFC 7958 XML (IANA's root-anchors.xml);
 //!                              # default: the IANA root KSKs built in
 //!                              # (none when root_hints names another root)
-//! auto_trust_anchor_file = "/var/lib/dns-server/root.key"  # RFC 5011: track the root's
-//!                              # KSKs (new ones trusted after 30 days, revoked ones
-//!                              # dropped); the state file is made from the anchor
-//!                              # when missing and rewritten atomically
+//! auto_trust_anchor_file = "/var/lib/dns-server/root.key"  # RFC 5011: track every
+//!                              # anchored zone's KSKs (new ones trusted after 30 days,
+//!                              # revoked ones dropped; fetched again on the RFC 5011 2.3
+//!                              # timer, 1 h to 15 days); the root's state in this file,
+//!                              # another zone's in root.key.ZONE; each made from the
+//!                              # anchor when missing and rewritten atomically
 //! domain_insecure = []         # negative trust anchors: names at and below are not validated
 //!
 //! [xdp]                        # the XDP fast path (needs root)
@@ -292,14 +295,16 @@ pub struct ResolverSection {
     pub do_not_query_localhost: bool,
     /// DNSSEC validation of iterated answers.
     pub validation: bool,
-    /// With `forward`, validate the forwarders' answers too (off: they are
-    /// trusted, as the PoP's own validating resolvers usually are).
+    /// With `forward`, validate the forwarders' answers too, as iterated
+    /// ones are (on by default, as Unbound; off: they are trusted, as the
+    /// PoP's own validating resolvers may be).
     pub forward_validation: bool,
     /// Trust anchors (DS or DNSKEY presentation lines, or RFC 7958 XML with
     /// the digests valid at start); default: the root's built in.
     pub trust_anchor_file: Option<PathBuf>,
-    /// RFC 5011 tracking of the root's anchor: the state file (made from
-    /// the anchor when missing, written atomically on every change).
+    /// RFC 5011 tracking of every anchored zone: the root's state file
+    /// (made from the anchor when missing, written atomically on every
+    /// change); other zones' beside it, the zone's name appended.
     pub auto_trust_anchor_file: Option<PathBuf>,
     /// RFC 5011's add hold-down, seconds: 30 days. Shorter only for tests.
     pub auto_trust_hold_down: u64,
@@ -326,7 +331,7 @@ impl Default for ResolverSection {
             case_randomisation: false,
             do_not_query_localhost: true,
             validation: true,
-            forward_validation: false,
+            forward_validation: true,
             trust_anchor_file: None,
             auto_trust_anchor_file: None,
             auto_trust_hold_down: crate::resolver::dnssec::autotrust::ADD_HOLD_DOWN_SECS,

@@ -118,8 +118,13 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
                 tokio::spawn(control::server::serve(listener, Arc::new(context)))
             });
             let watchdog = readiness::watchdog();
+            // RFC 5011 2.3: the trust points' keys fetched on a timer of their own.
+            let trust_refresh = shared
+                .recursion
+                .as_ref()
+                .and_then(|r| crate::resolver::dnssec::refresh::start(r.resolver.clone()));
             readiness::ready(&serving_status(&shared));
-            anyhow::Ok((fast_path, [stats_log, cookie_clock, control, watchdog]))
+            anyhow::Ok((fast_path, [stats_log, cookie_clock, control, watchdog, trust_refresh]))
         };
         let ((), (fast_path, tasks)) = tokio::try_join!(serving, up)?;
         readiness::stopping();

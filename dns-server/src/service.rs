@@ -491,6 +491,7 @@ fn recursion(
         None => hints::built_in(),
     };
     let anchors = anchors(section)?;
+    log_forward_validation(section, &anchors);
     let config = ResolverConfig {
         root_hints,
         forwarders: section.forward.clone(),
@@ -515,24 +516,65 @@ fn recursion(
     Ok(Some(Recursion::new(config, section.allow.clone())))
 }
 
-/// RFC 5011 tracking of the root's anchor, when `auto_trust_anchor_file` is set.
+/// Says at start whether forwarded answers are validated: on by default,
+/// but only from a trust anchor, and an operator should not have to guess.
+fn log_forward_validation(section: &ResolverSection, anchors: &Anchors) {
+    if section.forward.is_empty() {
+        return;
+    }
+    let forwarders = section.forward.len();
+    if !section.validation {
+        tracing::info!(forwarders, "forwarded answers are not validated (validation = false)");
+    } else if !section.forward_validation {
+        tracing::info!(
+            forwarders,
+            "forwarded answers are not validated (forward_validation = false)"
+        );
+    } else if anchors.anchors.is_empty() {
+        tracing::warn!(
+            forwarders,
+            "forwarded answers are not validated: no trust anchor (set trust_anchor_file)"
+        );
+    } else {
+        let zones: Vec<String> = anchors.anchors.iter().map(|a| a.zone.to_string()).collect();
+        tracing::info!(
+            forwarders,
+            anchors = %zones.join(" "),
+            "forwarded answers are validated (asked with DO=1 CD=1; forward_validation = false turns it off)"
+        );
+    }
+}
+
+/// RFC 5011 tracking of every anchored zone, when `auto_trust_anchor_file`
+/// is set: the root's state in that file, other zones' beside it.
 fn auto_trust(
     section: &ResolverSection,
     anchors: &Anchors,
-) -> Result<Option<Arc<crate::resolver::dnssec::autotrust::AutoTrust>>, crate::zone::ZoneError> {
+) -> Result<Vec<Arc<crate::resolver::dnssec::autotrust::AutoTrust>>, crate::zone::ZoneError> {
+    use crate::resolver::dnssec::autotrust::{AutoTrust, state_path};
     let Some(path) = &section.auto_trust_anchor_file else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let error = |message: String| crate::zone::ZoneError {
         location: None,
         message: format!("auto_trust_anchor_file: {message}"),
     };
-    let root = anchors
-        .for_zone(&crate::name::Name::root())
-        .ok_or_else(|| error("no root trust anchor to track (set trust_anchor_file)".into()))?;
-    let auto =
-        crate::resolver::dnssec::autotrust::AutoTrust::open(path, root, section.auto_trust_hold_down).map_err(error)?;
-    Ok(Some(Arc::new(auto)))
+    if anchors.anchors.is_empty() {
+        return Err(error("no trust anchor to track (set trust_anchor_file)".into()));
+    }
+    let owner = anchors
+        .anchors
+        .iter()
+        .position(|a| a.zone == crate::name::Name::root())
+        .unwrap_or(0);
+    let mut tracked = Vec::new();
+    for (at, anchor) in anchors.anchors.iter().enumerate() {
+        let file = state_path(path, &anchor.zone, at == owner);
+        let auto = AutoTrust::open(&file, anchor, section.auto_trust_hold_down).map_err(error)?;
+        tracing::info!(zone = %anchor.zone, state = %file.display(), "RFC 5011: tracking the trust anchor");
+        tracked.push(Arc::new(auto));
+    }
+    Ok(tracked)
 }
 
 /// The trust anchors and negative trust anchors the `[resolver]` table names.

@@ -209,6 +209,8 @@ fn fstrm_capture_receives_client_and_resolver_messages() {
     let upstream = Server::diff();
     let mut resolver = Server::builder()
         .identity("tap-pop")
+        // The upstream is an unsigned authoritative server: its answers are taken as they are.
+        .config("[resolver]\nforward_validation = false\n")
         .args(&[
             "--forward",
             &format!("127.0.0.1:{}", upstream.port),

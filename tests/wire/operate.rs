@@ -269,6 +269,7 @@ fn every_ctl_command_against_a_running_server() {
         .control()
         // Recursion on, so that there is a cache to flush; nothing is ever resolved.
         .args(&["--forward", "127.0.0.1:9"])
+        .config("[resolver]\nforward_validation = false\n")
         .start();
 
     let status = server.ctl_ok(&["status"]);

@@ -867,8 +867,9 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
             .expect("upstream starts"),
     );
     // Only the client's IPv4 address may recurse.
-    let resolver =
-        format!("\n[resolver]\nenabled = true\nallow = [\"{CLIENT_V4}/32\"]\nforward = [\"127.0.0.1:5399\"]\n");
+    let resolver = format!(
+        "\n[resolver]\nenabled = true\nallow = [\"{CLIENT_V4}/32\"]\nforward = [\"127.0.0.1:5399\"]\nforward_validation = false\n"
+    );
     let server = Server::start_with(
         &lab,
         &Options {
@@ -1228,7 +1229,7 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     let metrics: SocketAddr = SocketAddr::new(IpAddr::V4(SERVER_V4), 9153);
     // The resolver on (forwarding nowhere it is asked), so that every family is exported.
     let extra = format!(
-        "\n[metrics]\nlisten = \"{metrics}\"\n[control]\nsocket = \"{}\"\n[resolver]\nenabled = true\nforward = [\"127.0.0.1:9\"]\n",
+        "\n[metrics]\nlisten = \"{metrics}\"\n[control]\nsocket = \"{}\"\n[resolver]\nenabled = true\nforward = [\"127.0.0.1:9\"]\nforward_validation = false\n",
         socket.display()
     );
     let server = Server::start_with(

@@ -84,8 +84,8 @@ pub(crate) struct ResolverConfig {
     pub validate_forwarded: bool,
     /// Trust anchors (the root's built in, or `[resolver] trust_anchor_file`).
     pub anchors: dnssec::anchor::Anchors,
-    /// RFC 5011 tracking of the root's anchor, when configured.
-    pub auto_trust: Option<std::sync::Arc<dnssec::autotrust::AutoTrust>>,
+    /// RFC 5011 tracking of each anchored zone, when configured.
+    pub auto_trust: Vec<std::sync::Arc<dnssec::autotrust::AutoTrust>>,
     /// Where upstream queries and responses are logged, when they are.
     pub dnstap: Option<std::sync::Arc<crate::dnstap::Dnstap>>,
 }

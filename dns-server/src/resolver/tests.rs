@@ -105,7 +105,7 @@ fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc
         validation: true,
         validate_forwarded: false,
         anchors: crate::resolver::dnssec::anchor::Anchors::root(),
-        auto_trust: None,
+        auto_trust: Vec::new(),
         dnstap: None,
     }))
 }

@@ -56,7 +56,7 @@ impl KeyCache {
         map.get(zone).filter(|(_, until)| *until > now).map(|(k, _)| k.clone())
     }
 
-    fn put(&self, zone: Name, keys: ZoneKeys, ttl: u32, now: Instant) {
+    pub(super) fn put(&self, zone: Name, keys: ZoneKeys, ttl: u32, now: Instant) {
         let ttl = match keys {
             ZoneKeys::Bogus(_) => ttl.min(BOGUS_KEY_TTL),
             _ => ttl.min(MAX_KEY_TTL),
@@ -472,12 +472,17 @@ impl Resolver {
 
     /// Builds the chain to `zone`: its DS (from the anchor, or signed by the
     /// parent), then its DNSKEY RRset signed by a key the DS names.
-    async fn prove_keys(&self, zone: &Name, budget: &mut Budget, depth: u32) -> (ZoneKeys, u32) {
+    pub(super) async fn prove_keys(&self, zone: &Name, budget: &mut Budget, depth: u32) -> (ZoneKeys, u32) {
         let anchors = &self.config.anchors;
         if !anchors.covers(zone) {
             return (ZoneKeys::Insecure, MAX_KEY_TTL);
         }
-        let auto = self.config.auto_trust.as_deref().filter(|a| a.zone() == zone);
+        let auto = self
+            .config
+            .auto_trust
+            .iter()
+            .map(|a| a.as_ref())
+            .find(|a| a.zone() == zone);
         let (ds, trusted, ds_ttl) = match (anchors.for_zone(zone), auto) {
             // RFC 5011: what the tracking trusts now, not what was configured.
             (Some(_), Some(auto)) => {

@@ -29,8 +29,29 @@ pub struct Measured {
     pub reply_bytes: Option<f64>,
 }
 
-/// Sends queries from `queries` to `target` for `seconds` at `qps`.
-pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32, out: &Path) -> Result<Measured> {
+/// How long and how fast the generator sends.
+#[derive(Clone, Copy)]
+pub struct Rate {
+    pub seconds: u32,
+    pub qps: u32,
+    /// Queries per batch (`-b`); `None`: kxdpgun's default (10 over UDP).
+    pub batch: Option<u32>,
+}
+
+impl Rate {
+    /// `qps` for `seconds`, in kxdpgun's default batches.
+    pub fn new(seconds: u32, qps: u32) -> Rate {
+        Rate {
+            seconds,
+            qps,
+            batch: None,
+        }
+    }
+}
+
+/// Sends queries from `queries` to `target` at `rate`.
+pub fn generate(rig: &Rig, queries: &Path, target: &str, rate: Rate, out: &Path) -> Result<Measured> {
+    let Rate { seconds, qps, batch } = rate;
     let client = &rig.client;
     client.detach_xdp();
     let log = fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
@@ -40,6 +61,7 @@ pub fn generate(rig: &Rig, queries: &Path, target: &str, seconds: u32, qps: u32,
         .args(["taskset", "-c", &cpu, "kxdpgun"])
         .args(["-t", &seconds.to_string(), "-Q", &qps.to_string()])
         .args(["-F", &cpu, "-I", &client.name, "-R", &rig.server.mac])
+        .args(batch.map(|b| ["-b".to_string(), b.to_string()]).into_iter().flatten())
         .arg("-i")
         .arg(queries)
         .arg(target)

@@ -80,7 +80,13 @@ impl Phase {
     pub fn measure(&self, rig: &Rig, server: Server, running: &Running<'_>, target: &Target<'_>) -> Result<Sample> {
         let out = target.work.join("kxdpgun-mixed.txt");
         let mut busy = !rounds::wait_for_quiet()?;
-        let plain = kxdpgun::generate(rig, target.queries, target.address, self.seconds, self.qps, &out)?;
+        let plain = kxdpgun::generate(
+            rig,
+            target.queries,
+            target.address,
+            kxdpgun::Rate::new(self.seconds, self.qps),
+            &out,
+        )?;
         busy |= !rounds::wait_for_quiet()?;
         let counters = |running: &Running<'_>| (server == Server::OursXdp).then(|| self.our_counters(running));
         let before = counters(running).transpose()?;
@@ -100,7 +106,13 @@ impl Phase {
             POOL,
         ));
         let mut flood = Flood::start(plan, frames).context("starting the junk flood")?;
-        let mixed = kxdpgun::generate(rig, target.queries, target.address, self.seconds, self.qps, &out);
+        let mixed = kxdpgun::generate(
+            rig,
+            target.queries,
+            target.address,
+            kxdpgun::Rate::new(self.seconds, self.qps),
+            &out,
+        );
         let junk = flood.finish()?;
         let mixed = mixed?;
         let after = counters(running).transpose()?;

@@ -57,9 +57,12 @@ pub struct Args {
     /// proven insecure by the root's denial.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "nsec")]
     validate: Option<Denial>,
+    /// Resolvers to measure, comma-separated [default: ours-xdp,ours,unbound].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    resolvers: Option<Vec<Resolver>>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 enum Resolver {
     /// This project's `dns-server serve` with recursion on, one thread, no XDP.
     Ours,
@@ -186,12 +189,18 @@ impl Resolver {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    let mut resolvers: Vec<Resolver> = args.resolvers.clone().unwrap_or_else(|| RESOLVERS.to_vec());
+    resolvers.sort();
+    resolvers.dedup();
+    if resolvers.is_empty() {
+        bail!("--resolvers names none");
+    }
     // A TLD for every name asked through the whole walk, in every turn.
-    let tld_count = args.walk_queries * RESOLVERS.len() as u32 * args.load.rounds;
+    let tld_count = args.walk_queries * resolvers.len() as u32 * args.load.rounds;
     if tld_count > tlds::MAX_TLDS {
         bail!(
             "--walk-queries x {} resolvers x --rounds needs {tld_count} lab TLDs; at most {} are served",
-            RESOLVERS.len(),
+            resolvers.len(),
             tlds::MAX_TLDS
         );
     }
@@ -219,7 +228,7 @@ pub fn run(args: &Args) -> Result<()> {
 
     let rig = Rig::create()?;
     let lab = Lab::start(&rig, &work.0, &ours, tld_count, args.validate)?;
-    let argvs = RESOLVERS
+    let argvs = resolvers
         .iter()
         .map(|&r| Ok((r, r.prepare(&work.0, &ours, &lab, &rig.server.name)?)))
         .collect::<Result<BTreeMap<_, _>>>()?;
@@ -227,7 +236,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut walk: BTreeMap<Resolver, Vec<Latencies>> = BTreeMap::new();
     let mut next_tld = 0;
     let mut warm: BTreeMap<Resolver, Vec<f64>> = BTreeMap::new();
-    let results = rounds::run(&args.load, &RESOLVERS, skipped, |resolver, round| {
+    let results = rounds::run(&args.load, &resolvers, skipped, |resolver, round| {
         let log = work.0.join(format!("{resolver}-{round}.log"));
         // The probe resolves through the lab, so the delegations are cached from here on.
         let probe = Probe::bench_zone();
@@ -260,7 +269,7 @@ pub fn run(args: &Args) -> Result<()> {
         let mut share = 0.0;
         for seconds in WARM_SECONDS {
             let out = work.0.join("warm-up.txt");
-            let warmed = kxdpgun::generate(&rig, &queries, address, seconds, WARM_QPS, &out)?;
+            let warmed = kxdpgun::generate(&rig, &queries, address, kxdpgun::Rate::new(seconds, WARM_QPS), &out)?;
             share = warmed.answered_per_s as f64 / warmed.sent_per_s.max(1) as f64;
         }
         if share < WARM_ENOUGH {
@@ -277,7 +286,7 @@ pub fn run(args: &Args) -> Result<()> {
     drop(lab);
     drop(rig);
 
-    let (mut out, medians) = rounds::table(&args.load, address, &RESOLVERS, &results);
+    let (mut out, medians) = rounds::table(&args.load, address, &resolvers, &results);
     let validated = match args.validate {
         Some(denial) => format!("validated ({denial:?}-signed lab, both resolvers from its root anchor; DO=1) "),
         None => String::new(),
@@ -366,11 +375,12 @@ fn time_cold(rig: &Rig, resolver: Resolver, what: &str, names: &[String], qps: u
 
 /// Hits served from XDP against Unbound: the ratio, the share of the offered load, the target.
 fn xdp_verdict(medians: &BTreeMap<Resolver, rounds::Medians>) -> String {
-    let (Some(ratio), Some(m)) = (
-        rounds::ratio(medians, Resolver::OursXdp, Resolver::Unbound),
-        medians.get(&Resolver::OursXdp).filter(|m| m.sent > 0.0),
-    ) else {
+    let Some(m) = medians.get(&Resolver::OursXdp).filter(|m| m.sent > 0.0) else {
         return String::new();
+    };
+    let Some(ratio) = rounds::ratio(medians, Resolver::OursXdp, Resolver::Unbound) else {
+        // Measured alone (`--resolvers`): where its packets went, still.
+        return rounds::path_line(Resolver::OursXdp, m).unwrap_or_default();
     };
     format!(
         "ours-XDP/Unbound: {ratio:.2}; ours-XDP answered {:.1}% of the {:.0} queries/s offered\n{}\

@@ -30,6 +30,11 @@ pub struct Load {
     /// Query the server's IPv6 address instead of its IPv4 one.
     #[arg(long)]
     pub ipv6: bool,
+    /// Queries kxdpgun sends per batch (and answers it reads per batch);
+    /// default: kxdpgun's own (10 over UDP). Larger batches cost its core
+    /// fewer system calls per query, so it offers and takes in more.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub batch: Option<u32>,
 }
 
 /// The machine counts as quiet below this share of busy CPU time, with the
@@ -151,7 +156,12 @@ fn measure_once(rig: &Rig, running: &Running<'_>, load: &Load, target: &Target<'
     let machine_before = process::machine_user_seconds();
     let children_before = process::children_user_seconds();
     let out = target.work.join("kxdpgun.txt");
-    let measured = kxdpgun::generate(rig, target.queries, target.address, load.seconds, load.qps, &out)?;
+    let rate = kxdpgun::Rate {
+        seconds: load.seconds,
+        qps: load.qps,
+        batch: load.batch,
+    };
+    let measured = kxdpgun::generate(rig, target.queries, target.address, rate, &out)?;
     let server = running.cpu_times() - server_before;
     // The machine's user time, less the server's and the generator's (a
     // waited-for child by now): what everything else used meanwhile.
@@ -262,6 +272,7 @@ pub fn table<S: Copy + Ord + Display>(
                 server_redirect: m(|p| p.server_redirect),
                 client_seen: m(|p| p.client_seen),
                 to_generator: m(|p| p.to_generator),
+                query_drops: m(|p| p.query_drops),
             }
         });
         medians.insert(*server, Medians { answered, sent, path });
@@ -390,12 +401,14 @@ pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
         )
     };
     Some(format!(
-        "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%); \
+        "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%; \
+         {:.0} dropped by veth, the server end's ring full); \
          {answered_there}; the generator end took in {:.0} and handed {:.0} to its socket; \
          the generator counted {:.0} ({:.1}%)\n",
         m.sent,
         p.server_seen,
         share(p.server_seen),
+        p.query_drops,
         p.client_seen,
         p.to_generator,
         m.answered,

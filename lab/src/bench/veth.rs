@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use super::rig::{End, Rig};
 use crate::cmd;
 
+/// The key [`Counters::read`] keeps the device's transmit drops under.
+const TX_DROPPED: &str = "dev_tx_dropped";
+
 /// One end's counters, summed over its queues: `rx_queue_N_xdp_packets` ->
 /// `xdp_packets`.
 #[derive(Default)]
@@ -16,7 +19,17 @@ struct Counters(BTreeMap<String, u64>);
 impl Counters {
     fn read(end: &End) -> Option<Counters> {
         let out = cmd::stdout(end.exec().args(["ethtool", "-S", &end.name])).ok()?;
-        Some(Counters::parse(&out))
+        let mut counters = Counters::parse(&out);
+        // The device's own drops: on the generator's end, queries its
+        // transmit found no room for in the server end's ring (veth_xmit).
+        let path = format!("/sys/class/net/{}/statistics/tx_dropped", end.name);
+        if let Some(n) = cmd::stdout(end.exec().args(["cat", &path]))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            counters.0.insert(TX_DROPPED.to_string(), n);
+        }
+        Some(counters)
     }
 
     fn parse(ethtool: &str) -> Counters {
@@ -80,6 +93,10 @@ pub struct Path {
     pub client_seen: f64,
     /// Frames it handed to the generator's AF_XDP socket.
     pub to_generator: f64,
+    /// Queries the generator's end sent that the server end's ring had no
+    /// room for (dropped by veth on the way in: the server end's receive
+    /// thread is behind).
+    pub query_drops: f64,
 }
 
 impl Path {
@@ -95,6 +112,7 @@ impl Path {
             server_redirect: rate(&before.server, &after.server, "xdp_redirect"),
             client_seen: rate(&before.client, &after.client, "xdp_packets"),
             to_generator: rate(&before.client, &after.client, "xdp_redirect"),
+            query_drops: rate(&before.client, &after.client, TX_DROPPED),
         }
     }
 }
@@ -129,6 +147,7 @@ mod tests {
                 server_redirect: 0.0,
                 client_seen: 990.0,
                 to_generator: 985.0,
+                query_drops: 0.0,
             }
         );
     }

@@ -217,7 +217,7 @@ fn forwarding(ports: &[u16]) -> Server {
     let forward: Vec<String> = ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
     Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [{ALLOW}]\nforward = [{}]\n",
+            "[resolver]\nenabled = true\nallow = [{ALLOW}]\nforward = [{}]\nforward_validation = false\n",
             forward.join(", ")
         ))
         .start()

@@ -106,7 +106,7 @@ fn resolver_metrics_count_refusals_and_dead_servers() {
     // and to an address where nothing listens.
     let server = Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"{}:53\", \"{}:53\"]\n",
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"{}:53\", \"{}:53\"]\nforward_validation = false\n",
             lab.ip(host::LAME),
             lab.ip(host::DEAD)
         ))

@@ -235,7 +235,7 @@ fn forwarding_mode_asks_the_configured_resolver() {
     let upstream = resolver(&lab, "\"127.0.0.0/8\"");
     let forwarder = Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{}\"]\n",
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{}\"]\nforward_validation = false\n",
             upstream.port
         ))
         .start();
@@ -292,7 +292,7 @@ fn forwarding_mode_asks_again_when_a_query_is_lost() {
     });
     let server = Server::builder()
         .config(&format!(
-            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{port}\"]\n"
+            "[resolver]\nenabled = true\nallow = [\"127.0.0.0/8\"]\nforward = [\"127.0.0.1:{port}\"]\nforward_validation = false\n"
         ))
         .start();
     let r = server.dig(&["www.lossy.test.", "A", "+recurse", "+tries=1", "+time=8", "+noedns"]);

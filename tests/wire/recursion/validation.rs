@@ -738,6 +738,73 @@ fn forwarded_answers_are_validated_from_the_anchor() {
     );
 }
 
+/// Forwarded answers are validated by default (as Unbound does), and
+/// `forward_validation = false` passes them on as the forwarder gave them.
+#[test]
+fn forwarded_answers_are_validated_by_default_and_not_when_turned_off() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    let forward = format!("forward = [\"127.0.0.1:{}\"]\n", unbound.port());
+    let by_default = resolver(&signed, &forward);
+    let r = by_default.dig(&[
+        "altered.secure.test.",
+        "A",
+        "+recurse",
+        "+dnssec",
+        "+tries=1",
+        "+time=8",
+    ]);
+    let (rcode, ad, ede) = verdict(&r);
+    assert_eq!(
+        (rcode.as_str(), ad, ede.as_deref()),
+        ("SERVFAIL", false, Some("6")),
+        "a bogus forwarded answer, with no forward_validation line: {}\nstderr:\n{}",
+        r.text,
+        by_default.stderr()
+    );
+    let r = by_default.dig(&["www.secure.test.", "A", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    assert!(
+        by_default.stderr().contains("forwarded answers are validated"),
+        "the start says so: {}",
+        by_default.stderr()
+    );
+
+    // Off: trusted as they come, here from a forwarder that does not
+    // validate either (a validating one would hide the bogus data).
+    let plain = Unbound::start(&signed.lab);
+    let off = resolver(
+        &signed,
+        &format!(
+            "forward = [\"127.0.0.1:{}\"]\nforward_validation = false\n",
+            plain.port()
+        ),
+    );
+    let r = off.dig(&[
+        "altered.secure.test.",
+        "A",
+        "+recurse",
+        "+dnssec",
+        "+tries=1",
+        "+time=8",
+    ]);
+    assert_eq!(
+        (r.rcode.as_str(), addresses(&r), r.flag("ad")),
+        ("NOERROR", vec!["192.0.2.99".to_string()], false),
+        "forward_validation = false: the forwarder's data as it is, never AD: {}",
+        r.text
+    );
+    let r = off.dig(&["www.secure.test.", "A", "+recurse", "+dnssec", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", false), "{}", r.text);
+    assert!(
+        off.stderr()
+            .contains("forwarded answers are not validated (forward_validation = false)"),
+        "the start says so: {}",
+        off.stderr()
+    );
+}
+
 #[test]
 fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
     test_support::require_root!("binding port 53 on loopback addresses");

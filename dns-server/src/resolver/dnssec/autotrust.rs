@@ -5,7 +5,9 @@
 //! self-signed) is never trusted again, and one that disappears stays
 //! trusted (Missing) until it is revoked. The state is kept in a file,
 //! written atomically (a temporary file renamed over it), so a restart
-//! resumes from it rather than from the configured anchor.
+//! resumes from it rather than from the configured anchor. Every anchored
+//! zone is tracked, each in a file of its own ([`state_path`]), and each
+//! is fetched again on the timer of RFC 5011 2.3 ([`super::refresh`]).
 
 use std::{
     fmt::Write as _,
@@ -73,6 +75,20 @@ fn unrevoked(rdata: &[u8]) -> Vec<u8> {
         out[1] &= !(REVOKE as u8);
     }
     out
+}
+
+/// Where `zone`'s state is kept, given the configured state file: that
+/// file for the zone that `owns` it (the root, or the first anchored zone
+/// when the root has no anchor), else beside it with the zone's name
+/// appended (`root.key.example.com`): one zone per file, so the root's
+/// file keeps its format.
+pub(crate) fn state_path(configured: &Path, zone: &Name, owns: bool) -> PathBuf {
+    if owns {
+        return configured.to_path_buf();
+    }
+    let file = configured.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
+    let zone = zone.to_string();
+    configured.with_file_name(format!("{file}.{}", zone.trim_end_matches('.')))
 }
 
 impl AutoTrust {
@@ -336,6 +352,35 @@ mod tests {
         assert_eq!(auto.trusted().1, vec![new], "a revoked key never comes back");
         let text = std::fs::read_to_string(dir.join("root.key")).expect("state file");
         assert!(text.contains("\nrevoked "), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn each_anchored_zone_has_a_state_file_of_its_own() {
+        let dir = temp_dir("zones");
+        let configured = dir.join("root.key");
+        let example = Name::parse("Example.COM.", None).expect("name");
+        assert_eq!(state_path(&configured, &Name::root(), true), configured);
+        let beside = state_path(&configured, &example.to_lowercase(), false);
+        assert_eq!(beside, dir.join("root.key.example.com"));
+        assert_eq!(
+            state_path(&configured, &example, true),
+            configured,
+            "no root anchor: the first zone's state in the configured file"
+        );
+        // A zone below the root tracked as the root is: its own keys, its own file.
+        let anchor = Anchor {
+            zone: example.to_lowercase(),
+            ds: Vec::new(),
+            keys: vec![ksk(1)],
+        };
+        let auto = AutoTrust::open(&beside, &anchor, 10).expect("opens");
+        auto.update(&[ksk(1), ksk(2)], 100, |_| false);
+        auto.update(&[ksk(1), ksk(2)], 110, |_| false);
+        assert_eq!(auto.trusted().1, vec![ksk(1), ksk(2)]);
+        let text = std::fs::read_to_string(&beside).expect("state file");
+        assert!(text.contains("state of example.com."), "{text}");
+        assert!(!configured.exists(), "the root's file is not touched");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

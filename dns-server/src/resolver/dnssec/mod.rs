@@ -7,6 +7,7 @@ pub(crate) mod anchor;
 pub(crate) mod anchor_xml;
 pub(crate) mod autotrust;
 pub(crate) mod denial;
+pub(crate) mod refresh;
 pub(crate) mod verify;
 
 /// Extended DNS error codes of RFC 8914 used by validation.
