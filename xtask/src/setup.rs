@@ -32,6 +32,7 @@ pub const ALL_PACKAGES: &[&str] = &[
     "g++",              // libFuzzer (C++) for `cargo xtask fuzz`
     "prometheus",       // prometheus and promtool: scrape and lint our metrics endpoint
     "fstrm-bin",        // fstrm_capture: a Frame Streams reader for the dnstap tests
+    "linux-perf",       // perf stat: `bench auth --per-answer`
 ];
 
 /// Daemons that Debian's post-install scripts may start; none may stay behind.
