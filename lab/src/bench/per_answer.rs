@@ -108,7 +108,13 @@ impl Profiles {
         let log = target.work.join(format!("{server}-per-answer-kxdpgun.txt"));
         let dropped_before = tx_dropped(rig);
         let before = (cpu_ticks(rig.server.cpu), udp_counters(rig));
-        let measured = kxdpgun::generate(rig, target.queries, target.address, kxdpgun::Rate::new(seconds, qps), &log);
+        let measured = kxdpgun::generate(
+            rig,
+            target.queries,
+            target.address,
+            kxdpgun::Rate::new(seconds, qps),
+            &log,
+        );
         let after = (cpu_ticks(rig.server.cpu), udp_counters(rig));
         let dropped = tx_dropped(rig)
             .zip(dropped_before)
