@@ -352,20 +352,25 @@ impl Resolver {
     }
 
     /// A negative answer from validated NSEC ranges, or an answer expanded
-    /// from a validated wildcard (RFC 8198), when iterating.
+    /// from a validated wildcard (RFC 8198), when iterating. Either is
+    /// cached under the name, so that a name asked again is a plain hit
+    /// (and the XDP feed, which copies cache entries, can serve it).
     fn synthesised(&self, name: &Name, qtype: u16) -> Option<Found> {
         if !self.config.forwarders.is_empty() {
             return None;
         }
+        let now = Instant::now();
         if let Some(s) = self.synthesised_denial(name, qtype) {
-            return Some(Found::Negative {
-                nxdomain: s.nxdomain,
-                soa: Some((s.soa, s.ttl)),
-                proof: s.proof.into_iter().map(|r| (r, s.ttl)).collect(),
+            let denial = Denial {
+                proof: s.proof,
                 security: Security::Secure,
-            });
+            };
+            return Some(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, now));
         }
-        self.synthesised_wildcard(name, qtype).and_then(|x| expanded(x, qtype))
+        let x = self.synthesised_wildcard(name, qtype)?;
+        self.cache
+            .put_signed(x.records.clone(), x.sigs.clone(), Security::Secure, x.ttl, now);
+        expanded(x, qtype)
     }
 
     /// Asks the network (forwarders, or iteration from the closest cut).
@@ -373,16 +378,9 @@ impl Resolver {
         if !self.config.forwarders.is_empty() {
             return self.forward(name, qtype, budget, depth).await;
         }
-        // RFC 8198: a name or type that cached, validated NSEC ranges deny.
-        if let Some(s) = self.synthesised_denial(name, qtype) {
-            let denial = Denial {
-                proof: s.proof,
-                security: Security::Secure,
-            };
-            return Ok(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, Instant::now()));
-        }
-        // RFC 8198 5.4: a name under a validated wildcard those ranges prove absent.
-        if let Some(found) = self.synthesised_wildcard(name, qtype).and_then(|x| expanded(x, qtype)) {
+        // RFC 8198: a name or type that cached, validated NSEC ranges deny,
+        // or a name under a validated wildcard they prove absent (5.4).
+        if let Some(found) = self.synthesised(name, qtype) {
             return Ok(found);
         }
         // A DS lives on the parent's side of the cut (RFC 4035 3.1.4.1).
