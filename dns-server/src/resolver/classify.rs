@@ -38,6 +38,9 @@ pub(crate) enum Outcome {
         ttl: u32,
         /// A and AAAA records of NS names, in the asked server's bailiwick.
         glue: Vec<(CachedRecord, u32)>,
+        /// The child's DS RRset, or the NSEC/NSEC3 records proving it has
+        /// none, with their RRSIGs (RFC 4035 3.1.4), and their lowest TTL.
+        ds: (Vec<CachedRecord>, u32),
     },
     /// The name does not exist: the SOA, the negative TTL, and the denial
     /// (NSEC/NSEC3 records, their RRSIGs and the SOA's).
@@ -186,6 +189,19 @@ fn referral(m: &Message, cut: &Name, qname: &Name) -> Option<Outcome> {
     let ns: Vec<&WireRecord> = ns.into_iter().filter(|r| same(&r.owner, child)).collect();
     let ttl = ns.iter().map(|r| r.ttl).min().unwrap_or(0);
     let names: Vec<Name> = ns.iter().filter_map(|r| Name::from_wire(&r.rdata)).collect();
+    let is_ds = |r: &WireRecord| {
+        same(&r.owner, child)
+            && (r.rtype == rtype::DS
+                || (r.rtype == rtype::RRSIG && r.rdata.get(..2) == Some(&rtype::DS.to_be_bytes()[..])))
+    };
+    let mut ds: Vec<CachedRecord> = m.section(Section::Authority).filter(|r| is_ds(r)).map(cached).collect();
+    ds.extend(denial(m, cut, false));
+    let ds_ttl = m
+        .section(Section::Authority)
+        .filter(|r| r.owner.is_within(cut) && matches!(r.rtype, rtype::DS | rtype::NSEC | rtype::NSEC3))
+        .map(|r| r.ttl)
+        .min()
+        .unwrap_or(0);
     let glue = m
         .section(Section::Additional)
         .filter(|r| matches!(r.rtype, rtype::A | rtype::AAAA))
@@ -197,5 +213,6 @@ fn referral(m: &Message, cut: &Name, qname: &Name) -> Option<Outcome> {
         ns: ns.into_iter().map(cached).collect(),
         ttl,
         glue,
+        ds: (ds, ds_ttl),
     })
 }

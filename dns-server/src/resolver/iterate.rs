@@ -15,7 +15,7 @@ use super::{
     Budget, Resolution, ResolveError, Resolver,
     cache::{Cached, CachedRecord, Denial, Hit},
     classify::{Outcome, classify},
-    dnssec::Security,
+    dnssec::{Security, aggressive::Expansion},
     upstream::{self, Ask},
     validate::{capped_ttl, denial_ttl},
 };
@@ -252,14 +252,17 @@ impl Resolver {
 
     /// The whole answer from the cache alone (CNAME chain included), or
     /// `None` when any link is missing: a hit is answered without a task.
+    /// Names the cache misses that validated NSEC ranges deny, or that a
+    /// validated wildcard answers (RFC 8198), are answered here too.
     pub(crate) fn resolve_cached(&self, qname: &Name, qtype: u16) -> Option<Resolution> {
         let now = Instant::now();
         let mut prefetch = false;
-        let result = self.walk_cache(qname, qtype, |name| {
-            let hit = hit_or_cname(qtype, |t| self.cache.get(name, t, false, now))?;
+        let lookup = |name: &Name, t: u16| {
+            let hit = self.cache.get(name, t, false, now)?;
             prefetch |= hit.prefetch;
             Some(hit)
-        });
+        };
+        let result = self.walk_cache(qname, qtype, lookup, true);
         self.counters.cache_lookup(result.is_some());
         Some(Resolution { prefetch, ..result? })
     }
@@ -270,16 +273,24 @@ impl Resolver {
     pub(crate) fn peek_cached(&self, qname: &Name, qtype: u16) -> Option<(Resolution, bool)> {
         let now = Instant::now();
         let mut late = false;
-        let result = self.walk_cache(qname, qtype, |name| {
-            let hit = hit_or_cname(qtype, |t| self.cache.peek(name, t, now))?;
+        let lookup = |name: &Name, t: u16| {
+            let hit = self.cache.peek(name, t, now)?;
             late |= hit.late;
             Some(hit)
-        })?;
+        };
+        let result = self.walk_cache(qname, qtype, lookup, false)?;
         Some((result, late))
     }
 
-    /// Follows `qname`'s CNAME chain through the cache with `lookup`.
-    fn walk_cache(&self, qname: &Name, qtype: u16, mut lookup: impl FnMut(&Name) -> Option<Hit>) -> Option<Resolution> {
+    /// Follows `qname`'s CNAME chain through the cache with `lookup`, and
+    /// with `synthesise` through what validated NSEC ranges and wildcards prove.
+    fn walk_cache(
+        &self,
+        qname: &Name,
+        qtype: u16,
+        mut lookup: impl FnMut(&Name, u16) -> Option<Hit>,
+        synthesise: bool,
+    ) -> Option<Resolution> {
         let mut result = Resolution {
             rcode: rcode::NOERROR,
             security: Security::Secure,
@@ -288,7 +299,11 @@ impl Resolver {
         let mut name = qname.clone();
         let mut seen = Vec::new();
         for _ in 0..=self.config.limits.max_cname {
-            let found = found(lookup(&name)?, qtype)?;
+            let found = match self.lookup_found(&name, qtype, &mut lookup) {
+                Some(found) => found,
+                None if synthesise => self.synthesised(&name, qtype)?,
+                None => return None,
+            };
             match absorb(&mut result, found, &mut seen).ok()? {
                 Some(target) => name = target,
                 None => return Some(result),
@@ -300,9 +315,62 @@ impl Resolver {
     /// What the cache knows of `name`/`qtype`: the RRset, a CNAME, or a negative answer.
     fn cached(&self, name: &Name, qtype: u16, stale: bool, prefetch: &mut bool) -> Option<Found> {
         let now = Instant::now();
-        let hit = hit_or_cname(qtype, |t| self.cache.get(name, t, stale, now))?;
-        *prefetch |= hit.prefetch;
-        found(hit, qtype)
+        self.lookup_found(name, qtype, &mut |n: &Name, t: u16| {
+            let hit = self.cache.get(n, t, stale, now)?;
+            *prefetch |= hit.prefetch;
+            Some(hit)
+        })
+    }
+
+    /// What `lookup` finds for `name`/`qtype`: the RRset, a CNAME, a
+    /// negative answer, or a DNAME kept at an ancestor with the CNAME it
+    /// makes for `name` (RFC 6672).
+    fn lookup_found(
+        &self,
+        name: &Name,
+        qtype: u16,
+        lookup: &mut impl FnMut(&Name, u16) -> Option<Hit>,
+    ) -> Option<Found> {
+        if let Some(hit) = hit_or_cname(qtype, |t| lookup(name, t)) {
+            return found(hit, qtype);
+        }
+        // Only once a DNAME was ever kept: a miss costs a lookup per label then.
+        if !self.dnames.load(std::sync::atomic::Ordering::Relaxed) || qtype == rtype::DNAME {
+            return None;
+        }
+        let mut up = name.parent().filter(|n| n.label_count() > 0);
+        while let Some(owner) = up {
+            if let Some(hit) = lookup(&owner, rtype::DNAME)
+                && let Cached::Records(records) = &hit.data
+                && let Some(dname) = records.first()
+            {
+                return dname_found(name, dname, &hit);
+            }
+            up = owner.parent().filter(|n| n.label_count() > 0);
+        }
+        None
+    }
+
+    /// A negative answer from validated NSEC ranges, or an answer expanded
+    /// from a validated wildcard (RFC 8198), when iterating. Either is
+    /// cached under the name, so that a name asked again is a plain hit
+    /// (and the XDP feed, which copies cache entries, can serve it).
+    fn synthesised(&self, name: &Name, qtype: u16) -> Option<Found> {
+        if !self.config.forwarders.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        if let Some(s) = self.synthesised_denial(name, qtype) {
+            let denial = Denial {
+                proof: s.proof,
+                security: Security::Secure,
+            };
+            return Some(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, now));
+        }
+        let x = self.synthesised_wildcard(name, qtype)?;
+        self.cache
+            .put_signed(x.records.clone(), x.sigs.clone(), Security::Secure, x.ttl, now);
+        expanded(x, qtype)
     }
 
     /// Asks the network (forwarders, or iteration from the closest cut).
@@ -310,13 +378,10 @@ impl Resolver {
         if !self.config.forwarders.is_empty() {
             return self.forward(name, qtype, budget, depth).await;
         }
-        // RFC 8198: a name or type that cached, validated NSEC ranges deny.
-        if let Some(s) = self.synthesised_denial(name, qtype) {
-            let denial = Denial {
-                proof: s.proof,
-                security: Security::Secure,
-            };
-            return Ok(self.negative(name, qtype, s.nxdomain, Some(s.soa), s.ttl, denial, Instant::now()));
+        // RFC 8198: a name or type that cached, validated NSEC ranges deny,
+        // or a name under a validated wildcard they prove absent (5.4).
+        if let Some(found) = self.synthesised(name, qtype) {
+            return Ok(found);
         }
         // A DS lives on the parent's side of the cut (RFC 4035 3.1.4.1).
         let (mut cut, mut servers) = match name.parent() {
@@ -366,8 +431,15 @@ impl Resolver {
                 outcome => outcome,
             };
             match outcome {
-                Outcome::Referral { child, ns, ttl, glue } => {
+                Outcome::Referral {
+                    child,
+                    ns,
+                    ttl,
+                    glue,
+                    ds: (ds, ds_ttl),
+                } => {
                     self.cache_referral(&ns, ttl, &glue);
+                    self.remember_delegation(&cut, &child, &ds, ds_ttl);
                     servers = self.addresses(&ns, &glue, &child, budget, depth).await?;
                     probe = child.label_count() + 1;
                     cut = child;
@@ -422,11 +494,13 @@ impl Resolver {
         match outcome {
             Outcome::Answer(records, ttl, sigs) => {
                 self.cache.put_signed(records.clone(), sigs.clone(), security, ttl, now);
+                self.remember_wildcard(name, &records, &sigs, ttl, security);
                 Ok(Found::Records(with_ttl(records, ttl), with_ttl(sigs, ttl), security))
             }
             Outcome::Cname(record, ttl, target, sigs) => {
                 self.cache
                     .put_signed(vec![record.clone()], sigs.clone(), security, ttl, now);
+                self.remember_wildcard(name, std::slice::from_ref(&record), &sigs, ttl, security);
                 Ok(Found::Cname(record, ttl, target, with_ttl(sigs, ttl), security))
             }
             Outcome::NxDomain(soa, ttl, proof) => {
@@ -439,14 +513,20 @@ impl Resolver {
                 let denial = Denial { proof, security };
                 Ok(self.negative(name, qtype, false, soa, ttl, denial, now))
             }
-            // Not cached: a hit would give the CNAME without its DNAME.
+            // The DNAME is kept under its own name; later names below it get
+            // their CNAME made from it (see `lookup_found`), never cached alone.
             Outcome::Dname {
                 dname,
                 cname,
                 ttl,
                 target,
                 sigs,
-            } => Ok(Found::Dname(dname, cname, ttl, target, with_ttl(sigs, ttl), security)),
+            } => {
+                self.cache
+                    .put_signed(vec![dname.clone()], sigs.clone(), security, ttl, now);
+                self.dnames.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Found::Dname(dname, cname, ttl, target, with_ttl(sigs, ttl), security))
+            }
             Outcome::Referral { .. } | Outcome::Unusable(_) => Err(ResolveError::NoAnswer(format!("{name}/{qtype}"))),
         }
     }
@@ -466,6 +546,19 @@ fn secure_ttls(outcome: Outcome, security: Security) -> Outcome {
         Outcome::Cname(record, ttl, target, sigs) => {
             Outcome::Cname(record, capped_ttl(ttl, rtype::CNAME, &sigs), target, sigs)
         }
+        Outcome::Dname {
+            dname,
+            cname,
+            ttl,
+            target,
+            sigs,
+        } => Outcome::Dname {
+            ttl: capped_ttl(ttl, rtype::DNAME, &sigs),
+            dname,
+            cname,
+            target,
+            sigs,
+        },
         Outcome::NxDomain(soa, ttl, proof) => Outcome::NxDomain(soa, denial_ttl(ttl, &proof), proof),
         Outcome::NoData(soa, ttl, proof) => Outcome::NoData(soa, denial_ttl(ttl, &proof), proof),
         outcome => outcome,
@@ -746,7 +839,7 @@ impl Resolver {
 }
 
 /// The cache's entry for `qtype`, else (for other types) a CNAME standing for the name.
-fn hit_or_cname(qtype: u16, get: impl Fn(u16) -> Option<Hit>) -> Option<Hit> {
+fn hit_or_cname(qtype: u16, mut get: impl FnMut(u16) -> Option<Hit>) -> Option<Hit> {
     get(qtype).or_else(|| (qtype != rtype::CNAME).then(|| get(rtype::CNAME)).flatten())
 }
 
@@ -778,6 +871,37 @@ fn found(hit: Hit, qtype: u16) -> Option<Found> {
             security: hit.security,
         },
     })
+}
+
+/// A DNAME found in the cache at an ancestor of `name`, with the CNAME it
+/// makes for `name` (RFC 6672 3.2); `None` when that would be too long.
+fn dname_found(name: &Name, dname: &CachedRecord, hit: &Hit) -> Option<Found> {
+    let prefix = name.as_wire().len().checked_sub(dname.owner.as_wire().len())?;
+    let mut wire = name.as_wire()[..prefix].to_vec();
+    wire.extend_from_slice(&dname.rdata);
+    let target = Name::from_wire(&wire)?;
+    let ttl = if hit.stale { STALE_TTL } else { hit.ttl };
+    let cname = CachedRecord {
+        owner: name.clone(),
+        rtype: rtype::CNAME,
+        class: dname.class,
+        rdata: wire,
+    };
+    let sigs = hit.sigs.iter().map(|r| (r.clone(), ttl)).collect();
+    Some(Found::Dname(dname.clone(), cname, ttl, target, sigs, hit.security))
+}
+
+/// An answer expanded from a wildcard as a step of the walk: the RRset,
+/// or the CNAME to follow; secure, as the wildcard and its proof were.
+fn expanded(x: Expansion, qtype: u16) -> Option<Found> {
+    let sigs = x.sigs.into_iter().map(|r| (r, x.ttl)).collect();
+    let first = x.records.first()?.clone();
+    if first.rtype == rtype::CNAME && qtype != rtype::CNAME {
+        let target = Name::from_wire(&first.rdata)?;
+        return Some(Found::Cname(first, x.ttl, target, sigs, Security::Secure));
+    }
+    let records = x.records.into_iter().map(|r| (r, x.ttl)).collect();
+    Some(Found::Records(records, sigs, Security::Secure))
 }
 
 /// The address in an A or AAAA record.

@@ -197,6 +197,9 @@ pub(crate) struct Resolver {
     pub counters: counters::ResolverCounters,
     /// Validated NSEC ranges, for answers synthesised from them (RFC 8198).
     nsec: dnssec::aggressive::NsecCache,
+    /// Whether a DNAME was ever cached: until then a cache miss does not
+    /// look for one at the name's ancestors.
+    dnames: std::sync::atomic::AtomicBool,
 }
 
 impl Resolver {
@@ -210,6 +213,7 @@ impl Resolver {
             keys: validate::KeyCache::default(),
             counters: counters::ResolverCounters::default(),
             nsec: dnssec::aggressive::NsecCache::default(),
+            dnames: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -21,7 +21,7 @@ use super::{
     classify::Outcome,
     dnssec::{
         Security,
-        aggressive::Synthesised,
+        aggressive::{Expansion, Synthesised},
         denial::{Proof, Verdict},
         ede,
         verify::{self, Dnskey, Rrsig, SigError},
@@ -183,6 +183,11 @@ fn signer_above(name: &Name, qtype: u16, sigs: &[CachedRecord]) -> Option<Name> 
         .map(|r| r.signer.to_lowercase())
         .filter(|signer| name.is_within(signer) && !(qtype == rtype::DS && same(signer, name)))
         .max_by_key(Name::label_count)
+}
+
+/// The type an RRSIG covers.
+fn covered(rrsig: &CachedRecord) -> Option<u16> {
+    rrsig.rdata.get(..2).map(|t| u16::from_be_bytes([t[0], t[1]]))
 }
 
 /// What a denial verdict makes of an answer.
@@ -549,6 +554,27 @@ impl Resolver {
     /// `zone`'s DS RRset, proven by the parent's keys; `Err` with what the
     /// zone is when there is no proven DS (insecure, or bogus).
     async fn proven_ds(&self, zone: &Name, budget: &mut Budget, depth: u32) -> Result<(Vec<Vec<u8>>, u32), ZoneKeys> {
+        // Top down: below an insecure parent (a TLD a referral proved
+        // unsigned) nothing is signed, so no DS is asked (a query saved per
+        // zone), unless an anchor of its own lies in between.
+        if self.config.forwarders.is_empty()
+            && let Some(above) = zone.parent()
+        {
+            let parent = self.closest_cut(&above).0;
+            let mut between = Some(above);
+            let mut island = false;
+            while let Some(n) = between.filter(|n| n.label_count() > parent.label_count()) {
+                island |= self.config.anchors.for_zone(&n).is_some();
+                between = n.parent();
+            }
+            if !island {
+                match self.zone_keys(parent, budget, depth).await {
+                    ZoneKeys::Insecure => return Err(ZoneKeys::Insecure),
+                    ZoneKeys::Bogus(code) => return Err(ZoneKeys::Bogus(code)),
+                    ZoneKeys::Secure(_) => {}
+                }
+            }
+        }
         let found = self
             .lookup(zone, rtype::DS, budget, depth)
             .await
@@ -606,7 +632,18 @@ impl Resolver {
             ZoneKeys::Secure(_) if rrset.is_empty() => Err(ZoneKeys::Bogus(ede::BOGUS)),
             ZoneKeys::Secure(keys) => {
                 let sigs: Vec<CachedRecord> = found.sigs.iter().map(|(r, _)| r.clone()).collect();
-                match check_rrset(&parent, &rrset, &sigs, &keys) {
+                // Judged already with the parent's keys (by the walk, or from
+                // the referral): one signature check per RRset is enough.
+                let judged = found.security == Security::Secure
+                    && !sigs.is_empty()
+                    && sigs
+                        .iter()
+                        .all(|s| Rrsig::parse(&s.rdata).is_some_and(|s| same(&s.signer, &parent)));
+                let security = match judged {
+                    true => Security::Secure,
+                    false => check_rrset(&parent, &rrset, &sigs, &keys),
+                };
+                match security {
                     Security::Secure => {
                         let ttl = found.answer.iter().map(|(_, t)| *t).min().unwrap_or(0);
                         Ok((rrset.into_iter().map(|r| r.rdata).collect(), ttl))
@@ -645,6 +682,85 @@ impl Resolver {
         let synthesised = self.nsec.synthesise(&zone, name, qtype, now)?;
         tracing::debug!(%name, qtype, nxdomain = synthesised.nxdomain, "answered from cached NSEC ranges");
         Some(synthesised)
+    }
+
+    /// Judges the DS RRset or the no-DS proof a referral from `cut` to
+    /// `child` carried, when `cut`'s keys are known (RFC 4035 5.2), as
+    /// Unbound does: a proven DS is cached, so that the chain needs no DS
+    /// query, and a proven insecure delegation makes `child` insecure at
+    /// once, so that nothing below it waits for DS queries. What does not
+    /// hold is left for the chain to fetch and judge as before.
+    pub(super) fn remember_delegation(&self, cut: &Name, child: &Name, records: &[CachedRecord], ttl: u32) {
+        let forwarding = !self.config.forwarders.is_empty();
+        if !self.config.validation || forwarding || records.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let child = child.to_lowercase();
+        // An anchor of its own, or one switched off: the chain decides.
+        if self.config.anchors.for_zone(&child).is_some() || self.config.anchors.negative(&child) {
+            return;
+        }
+        let Some(ZoneKeys::Secure(keys)) = self.keys.get(&cut.to_lowercase(), now) else {
+            return;
+        };
+        let ds: Vec<CachedRecord> = records
+            .iter()
+            .filter(|r| r.rtype == rtype::DS && same(&r.owner, &child))
+            .cloned()
+            .collect();
+        if !ds.is_empty() {
+            if check_rrset(cut, &ds, records, &keys) == Security::Secure {
+                let ttl = capped_ttl(ttl, rtype::DS, records);
+                let sigs = records
+                    .iter()
+                    .filter(|r| r.rtype == rtype::RRSIG && same(&r.owner, &child) && covered(r) == Some(rtype::DS))
+                    .cloned()
+                    .collect();
+                self.cache.put_signed(ds, sigs, Security::Secure, ttl, now);
+            }
+            return;
+        }
+        let verdict = judge_denial(cut, None, records, &keys, |p| p.insecure_delegation(&child));
+        if matches!(verdict, Security::Secure | Security::Insecure) {
+            tracing::debug!(zone = %child, "insecure delegation, proven by the referral");
+            self.keys.put(child, ZoneKeys::Insecure, denial_ttl(ttl, records), now);
+        }
+    }
+
+    /// Keeps a secure wildcard expansion (an answer whose RRSIGs have fewer
+    /// labels than `name`) and its proof, for other names under the
+    /// wildcard (RFC 8198 5.4); other answers are left alone.
+    pub(super) fn remember_wildcard(
+        &self,
+        name: &Name,
+        records: &[CachedRecord],
+        sigs: &[CachedRecord],
+        ttl: u32,
+        security: Security,
+    ) {
+        if security == Security::Secure {
+            // No longer than the proof's signatures allow either.
+            let ttl = denial_ttl(ttl, sigs);
+            self.nsec.store_wildcard(name, records, sigs, ttl, Instant::now());
+        }
+    }
+
+    /// An answer for `name`/`qtype` expanded from a validated wildcard and
+    /// the NSEC ranges proving `name` absent (RFC 8198 5.4), while the
+    /// zone's keys are still known secure.
+    pub(super) fn synthesised_wildcard(&self, name: &Name, qtype: u16) -> Option<Expansion> {
+        if !self.config.validation || self.config.anchors.negative(name) {
+            return None;
+        }
+        let now = Instant::now();
+        let zone = self.nsec.zone_of(name)?;
+        if !matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))) {
+            return None;
+        }
+        let expansion = self.nsec.expand(&zone, name, qtype, now)?;
+        tracing::debug!(%name, qtype, "answered from a cached wildcard");
+        Some(expansion)
     }
 
     /// Resolves `name`/`qtype` for the chain, with the client's budget.

@@ -151,3 +151,36 @@ fn resolver_metrics_count_validation_outcomes() {
         );
     }
 }
+
+#[test]
+fn an_insecure_delegation_proven_by_its_referral_costs_no_ds_query() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = validation::signed_lab();
+    let server = resolver_with_metrics(
+        &signed.lab,
+        &format!("trust_anchor_file = \"{}\"\n", signed.anchors.display()),
+    );
+    let upstream = "dns_server_resolver_upstream_queries_total";
+    // The root's and test.'s keys validated, and test.'s servers known.
+    assert_eq!(ask(&server, "www.secure.test.", "A").rcode, "NOERROR");
+    let before = scrape(server.metrics_addr());
+    let r = ask(&server, "www.insecure.test.", "A");
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", false), "{}", r.text);
+    let after = scrape(server.metrics_addr());
+    // test.'s referral to insecure.test. carries the NSEC proving no DS:
+    // judged there, it spares the DS query (Unbound asks none either).
+    let sent: f64 = ["noerror", "nxdomain"]
+        .iter()
+        .map(|result| grew(&before, &after, upstream, &[("result", result)]))
+        .sum();
+    assert_eq!(
+        sent, 2.0,
+        "the referral (insecure.test. minimised) and the answer, no DS query:\n{after}"
+    );
+    let validations = "dns_server_resolver_validations_total";
+    assert_eq!(
+        grew(&before, &after, validations, &[("result", "insecure")]),
+        1.0,
+        "{after}"
+    );
+}

@@ -839,3 +839,114 @@ fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
     );
     assert!(r.text.contains("EDE: 6"), "with EDE 6 (DNSSEC Bogus): {}", r.text);
 }
+
+#[test]
+fn names_under_a_validated_wildcard_are_answered_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let zone = std::fs::read_to_string(&signed.nsec3_zone).expect("expected the signed zone");
+    let owners = nsec3_owners(&zone);
+    let span = |name: &str| span_of(&owners, &nsec3_hash(&zone, name));
+    let server = resolver(&signed, "");
+    for name in ["a.wild.secure.test.", "a.wild.nsec3.test."] {
+        let r = ask(&server, name, &["+dnssec"]);
+        assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    }
+    // Under NSEC3 the proof is the span covering the next closer name's
+    // hash: another name is answered from the cache only in that span.
+    let mate = (0..300)
+        .map(|k| format!("n{k}.wild.nsec3.test."))
+        .find(|n| span(n) == span("a.wild.nsec3.test."))
+        .expect("expected a name hashed into a.wild's span");
+
+    // Every lab server gone: only what the cache proves can be answered.
+    signed.lab.stop_all();
+    for (name, address, denial) in [
+        ("b.wild.secure.test.", "192.0.2.6", "NSEC"),
+        ("x.y.wild.secure.test.", "192.0.2.6", "NSEC"),
+        (mate.as_str(), "192.0.2.11", "NSEC3"),
+    ] {
+        let r = ask(&server, name, &["+dnssec"]);
+        assert_eq!(
+            (r.rcode.as_str(), r.flag("ad"), addresses(&r)),
+            ("NOERROR", true, vec![address.to_string()]),
+            "another name under the wildcard, from the cache (RFC 8198 5.4): {}",
+            r.text
+        );
+        assert!(
+            r.answer
+                .iter()
+                .any(|rr| rr.rtype == "RRSIG" && rr.owner == name && rr.rdata.starts_with("A ")),
+            "a DO client gets the RRSIG, owned by the name asked: {}",
+            r.text
+        );
+        assert!(
+            r.authority.iter().any(|rr| rr.rtype == denial),
+            "and the {denial} proving the name itself absent: {}",
+            r.text
+        );
+    }
+    let r = ask(&server, "c.wild.secure.test.", &[]);
+    assert_eq!(addresses(&r), vec!["192.0.2.6"], "{}", r.text);
+    assert!(
+        !r.answer.iter().any(|rr| rr.rtype == "RRSIG"),
+        "no RRSIG without DO: {}",
+        r.text
+    );
+    let r = server.dig(&[
+        "b.wild.secure.test.",
+        "AAAA",
+        "+recurse",
+        "+dnssec",
+        "+tries=1",
+        "+time=8",
+    ]);
+    assert_eq!(
+        r.rcode, "SERVFAIL",
+        "a type the wildcard was never seen with is asked for: {}",
+        r.text
+    );
+}
+
+#[test]
+fn a_validated_dname_answers_names_below_it_without_asking() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let mut signed = signed_lab();
+    let server = resolver(&signed, "");
+    // The DNAME (dn.secure.test. to nsec3.test.) seen once, and a target
+    // name asked directly.
+    let r = ask(&server, "www.dn.secure.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    let r = ask(&server, "a.wild.nsec3.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+
+    signed.lab.stop_all();
+    let r = ask(&server, "a.wild.dn.secure.test.", &["+dnssec"]);
+    let types: Vec<&str> = r
+        .answer
+        .iter()
+        .map(|rr| rr.rtype.as_str())
+        .filter(|t| *t != "RRSIG")
+        .collect();
+    assert_eq!(
+        (r.rcode.as_str(), types, addresses(&r)),
+        ("NOERROR", vec!["DNAME", "CNAME", "A"], vec!["192.0.2.11".to_string()]),
+        "a new name below the cached DNAME, its CNAME made here (RFC 6672): {}",
+        r.text
+    );
+    assert!(r.flag("ad"), "a validated DNAME and a secure target: AD: {}", r.text);
+    assert!(
+        r.answer
+            .iter()
+            .any(|rr| rr.rtype == "CNAME" && rr.owner == "a.wild.dn.secure.test." && rr.rdata == "a.wild.nsec3.test."),
+        "the CNAME made for the name asked: {}",
+        r.text
+    );
+    assert!(
+        r.answer
+            .iter()
+            .any(|rr| rr.rtype == "RRSIG" && rr.owner == "dn.secure.test." && rr.rdata.starts_with("DNAME ")),
+        "a DO client gets the DNAME's RRSIG: {}",
+        r.text
+    );
+}

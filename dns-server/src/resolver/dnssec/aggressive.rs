@@ -6,8 +6,9 @@
 //! signed zone into cache hits. The proof is judged by the same code as one
 //! from the wire ([`super::denial`]); an NSEC3 span with Opt-Out proves no
 //! name absent (RFC 8198 5.3: an unsigned delegation may hide in it).
-//!
-//! Not here: positive answers synthesised from a cached wildcard.
+//! Validated wildcard RRsets are kept too, and a new name under one that
+//! the ranges prove absent is answered from it (RFC 8198 5.4), as Unbound
+//! does: a flood of random names under a wildcard costs no upstream query.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -46,6 +47,14 @@ struct Range {
     until: Instant,
 }
 
+/// A validated wildcard RRset (owned by the `*` name) and its RRSIGs,
+/// until when it may be used.
+struct Wildcard {
+    records: Vec<CachedRecord>,
+    sigs: Vec<CachedRecord>,
+    until: Instant,
+}
+
 /// One zone's validated NSEC ranges and its signed SOA.
 #[derive(Default)]
 struct ZoneRanges {
@@ -55,6 +64,8 @@ struct ZoneRanges {
     ranges: BTreeMap<Vec<u8>, Range>,
     /// The zone's NSEC3 spans, if it uses NSEC3.
     nsec3: Option<Nsec3Ranges>,
+    /// Validated wildcard RRsets, by lower-cased owner (`*.…`) and type.
+    wildcards: HashMap<(Name, u16), Wildcard>,
 }
 
 /// One zone's validated NSEC3 spans, all under one parameter set (a zone
@@ -72,6 +83,7 @@ impl ZoneRanges {
                 .nsec3
                 .as_ref()
                 .is_some_and(|n| n.ranges.values().any(|r| r.until > now))
+            || self.wildcards.values().any(|w| w.until > now)
     }
 }
 
@@ -82,6 +94,36 @@ pub(crate) struct Synthesised {
     /// The NSEC records used, their RRSIGs and the SOA's.
     pub proof: Vec<CachedRecord>,
     pub ttl: u32,
+}
+
+/// A positive answer expanded from a cached wildcard (RFC 8198 5.4).
+pub(crate) struct Expansion {
+    /// The wildcard's RRset, owned by the name asked.
+    pub records: Vec<CachedRecord>,
+    /// Its RRSIGs (owned by the name asked, as a server sends them), then
+    /// the NSEC/NSEC3 records proving that name absent and their RRSIGs.
+    pub sigs: Vec<CachedRecord>,
+    pub ttl: u32,
+}
+
+/// `record` owned by `owner`.
+fn owned_by(record: &CachedRecord, owner: &Name) -> CachedRecord {
+    CachedRecord {
+        owner: owner.clone(),
+        ..record.clone()
+    }
+}
+
+/// The ancestor of `name` (or itself) with `labels` labels.
+fn ancestor(name: &Name, labels: usize) -> Option<Name> {
+    let mut up = Some(name.clone());
+    while let Some(n) = up {
+        if n.label_count() <= labels {
+            return (n.label_count() == labels).then_some(n);
+        }
+        up = n.parent();
+    }
+    None
 }
 
 /// The hash an NSEC3 record's owner names, and its zone (the owner minus that label).
@@ -233,6 +275,146 @@ impl NsecCache {
         }
         None
     }
+
+    /// Keeps a validated wildcard expansion: `rrset` answered `name` from
+    /// the wildcard its RRSIGs (among `sigs`) name by their label count,
+    /// and the NSEC/NSEC3 records among `sigs` prove `name` absent; both
+    /// kept for `ttl` seconds. Anything else (no RRSIG, RRSIGs that
+    /// disagree, no expansion) is left out.
+    pub(crate) fn store_wildcard(
+        &self,
+        name: &Name,
+        rrset: &[CachedRecord],
+        sigs: &[CachedRecord],
+        ttl: u32,
+        now: Instant,
+    ) {
+        let Some(first) = rrset.first() else { return };
+        let own: Vec<&CachedRecord> = sigs
+            .iter()
+            .filter(|s| s.rtype == rtype::RRSIG && covered(s) == Some(first.rtype))
+            .collect();
+        let parsed: Vec<Rrsig> = own.iter().filter_map(|s| Rrsig::parse(&s.rdata)).collect();
+        let Some(sig) = parsed.first() else { return };
+        let (labels, zone) = (usize::from(sig.labels), sig.signer.to_lowercase());
+        let agree = parsed.len() == own.len()
+            && parsed
+                .iter()
+                .all(|s| usize::from(s.labels) == labels && s.signer.to_lowercase() == zone);
+        if !agree || labels >= name.label_count() || !name.is_within(&zone) {
+            return;
+        }
+        let Some(wildcard) = ancestor(name, labels)
+            .filter(|source| source.is_within(&zone))
+            .and_then(|source| wildcard_of(source.as_wire()))
+            .and_then(|w| Name::from_wire(&w))
+        else {
+            return;
+        };
+        // The ranges proving the name absent, kept as a negative answer's are.
+        self.store(None, sigs, ttl, now);
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // No range kept (unsigned, or another zone's): nothing could prove an expansion.
+        let Some(ranges) = map.get_mut(&zone) else { return };
+        if ranges.wildcards.len() >= MAX_RANGES {
+            ranges.wildcards.retain(|_, w| w.until > now);
+            if ranges.wildcards.len() >= MAX_RANGES {
+                return;
+            }
+        }
+        let wild = Wildcard {
+            records: rrset.iter().map(|r| owned_by(r, &wildcard)).collect(),
+            sigs: own.into_iter().map(|s| owned_by(s, &wildcard)).collect(),
+            until: now + Duration::from_secs(ttl.into()),
+        };
+        ranges.wildcards.insert((wildcard.to_lowercase(), first.rtype), wild);
+    }
+
+    /// An answer for `name`/`qtype` expanded from a wildcard of `zone`
+    /// kept by [`NsecCache::store_wildcard`] (its RRset of `qtype`, else its
+    /// CNAME), when the cached ranges prove `name` absent below the
+    /// wildcard's parent, its closest encloser (RFC 8198 5.4, RFC 4035 5.3.4).
+    pub(crate) fn expand(&self, zone: &Name, name: &Name, qtype: u16, now: Instant) -> Option<Expansion> {
+        // A DS is the parent's, never a wildcard's; ANY is asked of servers.
+        if matches!(qtype, rtype::DS | rtype::ANY) {
+            return None;
+        }
+        let zone = zone.to_lowercase();
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let ranges = map.get(&zone)?;
+        if ranges.wildcards.is_empty() {
+            return None;
+        }
+        // The deepest ancestor with such a wildcard kept; the proof decides
+        // whether it is the closest encloser (a deeper name existing fails it).
+        let mut up = name.to_lowercase().parent();
+        while let Some(encloser) = up.filter(|e| e.is_within(&zone)) {
+            let wildcard = wildcard_of(encloser.as_wire()).and_then(|w| Name::from_wire(&w))?;
+            let kept = |t: u16| ranges.wildcards.get(&(wildcard.clone(), t)).filter(|w| w.until > now);
+            let wild = kept(qtype).or_else(|| (qtype != rtype::CNAME).then(|| kept(rtype::CNAME)).flatten());
+            if let Some(wild) = wild {
+                return expansion(ranges, &zone, name, &encloser, wild, now);
+            }
+            up = encloser.parent();
+        }
+        None
+    }
+}
+
+/// The expansion of `wild` (at `*.encloser`) for `name`, with the cached
+/// range proving the next closer name absent: judged by the same code as
+/// an expansion from the wire.
+fn expansion(
+    ranges: &ZoneRanges,
+    zone: &Name,
+    name: &Name,
+    encloser: &Name,
+    wild: &Wildcard,
+    now: Instant,
+) -> Option<Expansion> {
+    let closer = ancestor(name, encloser.label_count() + 1)?;
+    let range = match ranges.nsec3.as_ref() {
+        Some(set) if ranges.ranges.is_empty() => {
+            let (range, exact) = nsec3_span(set, &nsec3::hash(closer.as_wire(), &set.params), now)?;
+            // An Opt-Out span may hide an unsigned delegation at the next closer name.
+            if exact || nsec3_opt_out(range) {
+                return None;
+            }
+            range
+        }
+        _ => {
+            let (_, range) = ranges.ranges.range(..=key(&closer)?).next_back()?;
+            (range.until > now).then_some(range)?
+        }
+    };
+    let verdict = Proof::new(zone, &range.records).wildcard_answer(name, encloser.label_count());
+    if verdict != Verdict::Secure {
+        return None;
+    }
+    let ttl = wild.until.min(range.until).saturating_duration_since(now).as_secs() as u32;
+    let mut sigs: Vec<CachedRecord> = wild.sigs.iter().map(|s| owned_by(s, name)).collect();
+    sigs.extend(range.records.iter().cloned());
+    Some(Expansion {
+        records: wild.records.iter().map(|r| owned_by(r, name)).collect(),
+        sigs,
+        ttl,
+    })
+}
+
+/// The NSEC3 span whose owner is `hash` or the greatest below it (else the
+/// last, which wraps round to the first), if still valid; whether the owner is the hash.
+fn nsec3_span<'a>(set: &'a Nsec3Ranges, hash: &nsec3::Hash, now: Instant) -> Option<(&'a Range, bool)> {
+    let (owner, range) = set
+        .ranges
+        .range(..=*hash)
+        .next_back()
+        .or_else(|| set.ranges.iter().next_back())?;
+    (range.until > now).then_some((range, owner == hash))
+}
+
+/// Whether an NSEC3 span has the Opt-Out flag.
+fn nsec3_opt_out(range: &Range) -> bool {
+    range.records[0].rdata.get(1).is_some_and(|f| f & OPT_OUT != 0)
 }
 
 /// The NSEC ranges that may prove `name` absent: the one at or before it,
@@ -266,17 +448,7 @@ fn nsec_spans<'a>(ranges: &'a ZoneRanges, name: &Name, now: Instant) -> Option<V
 /// wildcard's, until an existing name (the closest encloser) matches. None
 /// when a span the proof needs is gone, or covers with Opt-Out.
 fn nsec3_spans<'a>(set: &'a Nsec3Ranges, zone: &Name, name: &Name, now: Instant) -> Option<Vec<&'a Range>> {
-    // The span whose owner is the hash or the greatest below it (else the
-    // last, which wraps round to the first); whether the owner is the hash.
-    let span = |hash: &nsec3::Hash| -> Option<(&Range, bool)> {
-        let (owner, range) = set
-            .ranges
-            .range(..=*hash)
-            .next_back()
-            .or_else(|| set.ranges.iter().next_back())?;
-        (range.until > now).then_some((range, owner == hash))
-    };
-    let opt_out = |range: &Range| range.records[0].rdata.get(1).is_some_and(|f| f & OPT_OUT != 0);
+    let span = |hash: &nsec3::Hash| nsec3_span(set, hash, now);
     let mut used: Vec<&Range> = Vec::new();
     let mut hashes = 0;
     let mut up = Some(name.to_lowercase());
@@ -287,7 +459,7 @@ fn nsec3_spans<'a>(set: &'a Nsec3Ranges, zone: &Name, name: &Name, now: Instant)
         }
         let (range, exact) = span(&nsec3::hash(n.as_wire(), &set.params))?;
         // Opt-Out spans prove nothing absent (an unsigned delegation may be in one).
-        if !exact && opt_out(range) {
+        if !exact && nsec3_opt_out(range) {
             return None;
         }
         if !used.iter().any(|u| std::ptr::eq(*u, range)) {
@@ -308,223 +480,5 @@ fn nsec3_spans<'a>(set: &'a Nsec3Ranges, zone: &Name, name: &Name, now: Instant)
 }
 
 #[cfg(test)]
-mod tests {
-
-    use super::*;
-
-    /// The NSEC-signed denial fixture's records (see denial_tests.rs).
-    fn fixture() -> Vec<CachedRecord> {
-        super::super::denial::fixture_records(include_str!("testdata/denial-nsec.signed"))
-    }
-
-    fn name(text: &str) -> Name {
-        Name::parse(text, None).expect("name")
-    }
-
-    /// The records a server sends with the NXDOMAIN for nope.example.: the
-    /// NSEC covering it (a.b.ent. to ns.), the apex's (covering *.example.),
-    /// their RRSIGs and the SOA's.
-    fn nope_answer(all: &[CachedRecord]) -> (CachedRecord, Vec<CachedRecord>) {
-        let soa = all.iter().find(|r| r.rtype == rtype::SOA).expect("SOA").clone();
-        let owners = [name("a.b.ent.example."), name("example.")];
-        let proof = all
-            .iter()
-            .filter(|r| {
-                (r.rtype == rtype::NSEC && owners.contains(&r.owner.to_lowercase()))
-                    || (r.rtype == rtype::RRSIG
-                        && (covered(r) == Some(rtype::NSEC) && owners.contains(&r.owner.to_lowercase())
-                            || covered(r) == Some(rtype::SOA)))
-            })
-            .cloned()
-            .collect();
-        (soa, proof)
-    }
-
-    #[test]
-    fn names_in_a_cached_range_are_denied_without_asking() {
-        let all = fixture();
-        let (soa, proof) = nope_answer(&all);
-        let cache = NsecCache::default();
-        let now = Instant::now();
-        cache.store(Some(&soa), &proof, 300, now);
-        let zone = name("example.");
-        assert_eq!(cache.zone_of(&name("x.y.example.")), Some(zone.clone()));
-        assert_eq!(cache.zone_of(&name("other.")), None);
-
-        // Another name in the same range, and below it.
-        for other in ["nope2.example.", "new.example.", "a.nope.example."] {
-            let s = cache.synthesise(&zone, &name(other), rtype::A, now).expect(other);
-            assert!(s.nxdomain, "{other}");
-            assert_eq!(s.ttl, 300);
-            assert!(s.proof.iter().any(|r| r.rtype == rtype::NSEC));
-            assert!(s.proof.iter().any(|r| covered(r) == Some(rtype::SOA)));
-        }
-        // The apex's NSEC says it has no AAAA.
-        let s = cache
-            .synthesise(&zone, &zone, rtype::AAAA, now)
-            .expect("NODATA at the apex");
-        assert!(!s.nxdomain);
-        // Names outside the cached ranges, types the bitmap has, and DS: asked.
-        assert!(cache.synthesise(&zone, &name("www.example."), rtype::A, now).is_none());
-        assert!(cache.synthesise(&zone, &zone, rtype::SOA, now).is_none());
-        assert!(
-            cache
-                .synthesise(&zone, &name("nope.example."), rtype::DS, now)
-                .is_none()
-        );
-        // Nor after the TTL.
-        let later = now + Duration::from_secs(301);
-        assert!(
-            cache
-                .synthesise(&zone, &name("nope2.example."), rtype::A, later)
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn unsigned_ranges_are_not_kept() {
-        let all = fixture();
-        let (soa, proof) = nope_answer(&all);
-        let unsigned: Vec<CachedRecord> = proof.into_iter().filter(|r| r.rtype != rtype::RRSIG).collect();
-        let cache = NsecCache::default();
-        cache.store(Some(&soa), &unsigned, 300, Instant::now());
-        assert_eq!(cache.zone_of(&name("nope.example.")), None);
-    }
-
-    /// Every NSEC3 record of an NSEC3 fixture, with the RRSIGs over them and
-    /// over the SOA, and the SOA: all a resolver would have kept after
-    /// enough negative answers.
-    fn nsec3_answers(text: &str) -> (CachedRecord, Vec<CachedRecord>) {
-        let all = super::super::denial::fixture_records(text);
-        let soa = all.iter().find(|r| r.rtype == rtype::SOA).expect("SOA").clone();
-        let proof = all
-            .iter()
-            .filter(|r| {
-                r.rtype == rtype::NSEC3
-                    || (r.rtype == rtype::RRSIG && matches!(covered(r), Some(rtype::NSEC3 | rtype::SOA)))
-            })
-            .cloned()
-            .collect();
-        (soa, proof)
-    }
-
-    #[test]
-    fn names_an_nsec3_chain_proves_absent_are_denied_without_asking() {
-        let (soa, proof) = nsec3_answers(include_str!("testdata/denial-nsec3.signed"));
-        let cache = NsecCache::default();
-        let now = Instant::now();
-        cache.store(Some(&soa), &proof, 300, now);
-        let zone = name("example.");
-        assert_eq!(cache.zone_of(&name("nope.example.")), Some(zone.clone()));
-        for nx in ["nope.example.", "NoPe2.example.", "x.nope.example.", "a.b.c.example."] {
-            let s = cache.synthesise(&zone, &name(nx), rtype::A, now).expect(nx);
-            assert!(s.nxdomain, "{nx}");
-            assert!(s.proof.iter().any(|r| r.rtype == rtype::NSEC3), "{nx}: with its NSEC3");
-            assert!(
-                s.proof.iter().any(|r| covered(r) == Some(rtype::NSEC3)),
-                "{nx}: and RRSIGs"
-            );
-        }
-        // NODATA: a matching NSEC3, an empty non-terminal's, a wildcard's.
-        for (nodata, qtype) in [
-            ("www.example.", rtype::AAAA),
-            ("b.ent.example.", rtype::A),
-            ("x.wild.example.", rtype::AAAA),
-        ] {
-            let s = cache.synthesise(&zone, &name(nodata), qtype, now).expect(nodata);
-            assert!(!s.nxdomain, "{nodata}");
-        }
-        // What exists is asked for: a type the bitmap has, a wildcard's answer, DS.
-        assert!(cache.synthesise(&zone, &name("www.example."), rtype::A, now).is_none());
-        assert!(
-            cache
-                .synthesise(&zone, &name("x.wild.example."), rtype::A, now)
-                .is_none()
-        );
-        assert!(
-            cache
-                .synthesise(&zone, &name("nope.example."), rtype::DS, now)
-                .is_none()
-        );
-        // Nor below a delegation, nor after the TTL.
-        assert!(
-            cache
-                .synthesise(&zone, &name("x.deleg.example."), rtype::A, now)
-                .is_none()
-        );
-        let later = now + Duration::from_secs(301);
-        assert!(
-            cache
-                .synthesise(&zone, &name("nope.example."), rtype::A, later)
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn an_nsec3_chain_with_a_span_missing_proves_nothing_there() {
-        let (soa, proof) = nsec3_answers(include_str!("testdata/denial-nsec3.signed"));
-        let zone = name("example.");
-        let params =
-            nsec3::Params::of(&proof.iter().find(|r| r.rtype == rtype::NSEC3).expect("NSEC3").rdata).expect("params");
-        // Take away the span covering the wildcard at the apex.
-        let wildcard = nsec3::hash(name("*.example.").as_wire(), &params);
-        let full = NsecCache::default();
-        full.store(Some(&soa), &proof, 300, Instant::now());
-        let (owner, _) = {
-            let map = full.0.lock().expect("lock");
-            let set = map[&zone].nsec3.as_ref().expect("NSEC3 kept");
-            let (owner, range) = set
-                .ranges
-                .range(..=wildcard)
-                .next_back()
-                .or_else(|| set.ranges.iter().next_back())
-                .expect("a span");
-            (*owner, range.records[0].owner.clone())
-        };
-        let label = data_encoding::BASE32_DNSSEC.encode(&owner);
-        let without: Vec<CachedRecord> = proof
-            .into_iter()
-            .filter(|r| !r.owner.to_lowercase().as_wire()[1..].starts_with(label.as_bytes()))
-            .collect();
-        let cache = NsecCache::default();
-        let now = Instant::now();
-        cache.store(Some(&soa), &without, 300, now);
-        assert!(
-            cache.synthesise(&zone, &name("nope.example."), rtype::A, now).is_none(),
-            "the wildcard is not proven absent"
-        );
-    }
-
-    #[test]
-    fn opt_out_spans_deny_no_name() {
-        let (soa, proof) = nsec3_answers(include_str!("testdata/denial-optout.signed"));
-        let cache = NsecCache::default();
-        let now = Instant::now();
-        cache.store(Some(&soa), &proof, 300, now);
-        let zone = name("example.");
-        assert!(
-            cache.synthesise(&zone, &name("nope.example."), rtype::A, now).is_none(),
-            "an Opt-Out span may hide an unsigned delegation"
-        );
-        let s = cache
-            .synthesise(&zone, &name("www.example."), rtype::AAAA, now)
-            .expect("a matching NSEC3 still proves NODATA");
-        assert!(!s.nxdomain);
-    }
-
-    #[test]
-    fn nsec3_past_the_iteration_limit_is_not_kept() {
-        let (soa, mut proof) = nsec3_answers(include_str!("testdata/denial-nsec3.signed"));
-        for r in proof.iter_mut().filter(|r| r.rtype == rtype::NSEC3) {
-            r.rdata[2..4].copy_from_slice(&200u16.to_be_bytes());
-        }
-        let cache = NsecCache::default();
-        let now = Instant::now();
-        cache.store(Some(&soa), &proof, 300, now);
-        assert!(
-            cache
-                .synthesise(&name("example."), &name("nope.example."), rtype::A, now)
-                .is_none()
-        );
-    }
-}
+#[path = "aggressive_tests.rs"]
+mod tests;
