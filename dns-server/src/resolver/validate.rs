@@ -668,17 +668,22 @@ impl Resolver {
         }
     }
 
-    /// A negative answer for `name`/`qtype` synthesised from validated NSEC
-    /// ranges (RFC 8198), while the zone's keys are still known secure.
-    pub(super) fn synthesised_denial(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
+    /// The zone whose cached NSEC ranges may answer for `name`, and now:
+    /// with validation on, `name` not under a negative trust anchor, and
+    /// the zone's keys still known secure.
+    fn secure_nsec_zone(&self, name: &Name) -> Option<(Name, Instant)> {
         if !self.config.validation || self.config.anchors.negative(name) {
             return None;
         }
         let now = Instant::now();
         let zone = self.nsec.zone_of(name)?;
-        if !matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))) {
-            return None;
-        }
+        matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))).then_some((zone, now))
+    }
+
+    /// A negative answer for `name`/`qtype` synthesised from validated NSEC
+    /// ranges (RFC 8198), while the zone's keys are still known secure.
+    pub(super) fn synthesised_denial(&self, name: &Name, qtype: u16) -> Option<Synthesised> {
+        let (zone, now) = self.secure_nsec_zone(name)?;
         let synthesised = self.nsec.synthesise(&zone, name, qtype, now)?;
         tracing::debug!(%name, qtype, nxdomain = synthesised.nxdomain, "answered from cached NSEC ranges");
         Some(synthesised)
@@ -750,14 +755,7 @@ impl Resolver {
     /// the NSEC ranges proving `name` absent (RFC 8198 5.4), while the
     /// zone's keys are still known secure.
     pub(super) fn synthesised_wildcard(&self, name: &Name, qtype: u16) -> Option<Expansion> {
-        if !self.config.validation || self.config.anchors.negative(name) {
-            return None;
-        }
-        let now = Instant::now();
-        let zone = self.nsec.zone_of(name)?;
-        if !matches!(self.keys.get(&zone, now), Some(ZoneKeys::Secure(_))) {
-            return None;
-        }
+        let (zone, now) = self.secure_nsec_zone(name)?;
         let expansion = self.nsec.expand(&zone, name, qtype, now)?;
         tracing::debug!(%name, qtype, "answered from a cached wildcard");
         Some(expansion)

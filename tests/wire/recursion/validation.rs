@@ -811,12 +811,7 @@ fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
     let signed = signed_lab();
     let server = resolver(&signed, "");
     let r = ask(&server, "www.dn.secure.test.", &["+dnssec"]);
-    let types: Vec<&str> = r
-        .answer
-        .iter()
-        .map(|rr| rr.rtype.as_str())
-        .filter(|t| *t != "RRSIG")
-        .collect();
+    let types = types_but_rrsig(&r);
     assert_eq!(
         (r.rcode.as_str(), types, addresses(&r)),
         ("NOERROR", vec!["DNAME", "CNAME", "A"], vec!["192.0.2.10".to_string()]),
@@ -922,12 +917,7 @@ fn a_validated_dname_answers_names_below_it_without_asking() {
 
     signed.lab.stop_all();
     let r = ask(&server, "a.wild.dn.secure.test.", &["+dnssec"]);
-    let types: Vec<&str> = r
-        .answer
-        .iter()
-        .map(|rr| rr.rtype.as_str())
-        .filter(|t| *t != "RRSIG")
-        .collect();
+    let types = types_but_rrsig(&r);
     assert_eq!(
         (r.rcode.as_str(), types, addresses(&r)),
         ("NOERROR", vec!["DNAME", "CNAME", "A"], vec!["192.0.2.11".to_string()]),
@@ -949,4 +939,13 @@ fn a_validated_dname_answers_names_below_it_without_asking() {
         "a DO client gets the DNAME's RRSIG: {}",
         r.text
     );
+}
+
+/// The answer section's types in order, its RRSIGs left out.
+fn types_but_rrsig(r: &Response) -> Vec<&str> {
+    r.answer
+        .iter()
+        .map(|rr| rr.rtype.as_str())
+        .filter(|t| *t != "RRSIG")
+        .collect()
 }
