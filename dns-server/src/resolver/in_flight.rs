@@ -1,10 +1,11 @@
-//! Resolutions under way, by question: whoever asks a question that is
-//! already being resolved, a client or a prefetch, waits for that resolution
-//! instead of asking upstream again.
+//! Work under way, by key: whoever asks for what is already being worked
+//! out (a question being resolved, a zone's keys being proven) waits for
+//! that work instead of asking upstream again.
 
 use std::{
     collections::HashMap,
     future::Future,
+    hash::Hash,
     sync::{Arc, Mutex},
 };
 
@@ -16,26 +17,34 @@ use crate::name::Name;
 /// A question: the lower-cased name and the type.
 pub(crate) type Question = (Name, u16);
 
-/// One resolution under way; whoever holds it may finish it.
-type Shared = Arc<OnceCell<Resolution>>;
+/// One piece of work under way; whoever holds it may finish it.
+type Shared<V> = Arc<OnceCell<V>>;
 
-/// The resolutions under way (as Unbound's mesh): a burst of identical misses
+/// The work under way (as Unbound's mesh): a burst of identical misses
 /// costs one resolution, and a spoofer racing it gets one chance, not many.
-#[derive(Default)]
-pub(crate) struct InFlight {
-    map: Mutex<HashMap<Question, Shared>>,
+/// By default, resolutions by question.
+pub(crate) struct InFlight<K = Question, V = Resolution> {
+    map: Mutex<HashMap<K, Shared<V>>>,
 }
 
-/// A share in one resolution under way; dropping it gives the share up.
-pub(crate) struct Ticket<'a> {
-    in_flight: &'a InFlight,
-    question: Question,
-    shared: Shared,
+impl<K, V> Default for InFlight<K, V> {
+    fn default() -> Self {
+        InFlight {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
-impl InFlight {
-    /// Joins the resolution of `question` under way, or registers a new one.
-    pub(crate) fn join(&self, question: Question) -> Ticket<'_> {
+/// A share in one piece of work under way; dropping it gives the share up.
+pub(crate) struct Ticket<'a, K: Eq + Hash + Clone = Question, V = Resolution> {
+    in_flight: &'a InFlight<K, V>,
+    question: K,
+    shared: Shared<V>,
+}
+
+impl<K: Eq + Hash + Clone, V> InFlight<K, V> {
+    /// Joins the work on `question` under way, or registers a new one.
+    pub(crate) fn join(&self, question: K) -> Ticket<'_, K, V> {
         let shared = self.lock().entry(question.clone()).or_default().clone();
         Ticket {
             in_flight: self,
@@ -44,8 +53,8 @@ impl InFlight {
         }
     }
 
-    /// Registers a new resolution of `question`; `None` when one is under way.
-    pub(crate) fn start(&self, question: Question) -> Option<Ticket<'_>> {
+    /// Registers new work on `question`; `None` when some is under way.
+    pub(crate) fn start(&self, question: K) -> Option<Ticket<'_, K, V>> {
         let mut map = self.lock();
         if map.contains_key(&question) {
             return None;
@@ -71,24 +80,24 @@ impl InFlight {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Question, Shared>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Shared<V>>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl Ticket<'_> {
-    /// The resolution: the one under way when this ticket joined it, else
-    /// `resolve`'s (also when whoever was resolving went away before the end).
-    pub(crate) async fn resolution<F>(&self, resolve: impl FnOnce() -> F) -> Resolution
+impl<K: Eq + Hash + Clone, V: Clone> Ticket<'_, K, V> {
+    /// The result: that of the work under way when this ticket joined it,
+    /// else `resolve`'s (also when whoever was working went away before the end).
+    pub(crate) async fn resolution<F>(&self, resolve: impl FnOnce() -> F) -> V
     where
-        F: Future<Output = Resolution>,
+        F: Future<Output = V>,
     {
         self.shared.get_or_init(resolve).await.clone()
     }
 }
 
-impl Drop for Ticket<'_> {
-    /// The question leaves the map once its resolution is done, or when the
+impl<K: Eq + Hash + Clone, V> Drop for Ticket<'_, K, V> {
+    /// The question leaves the map once its work is done, or when the
     /// last holder gives up before the end; otherwise a holder still waiting
     /// takes over, and later askers join it.
     fn drop(&mut self) {
@@ -121,7 +130,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_joiner_gets_the_first_resolution_and_the_question_leaves_at_the_end() {
-        let in_flight = InFlight::default();
+        let in_flight: InFlight = InFlight::default();
         let first = in_flight.join(question("a.test."));
         let second = in_flight.join(question("a.test."));
         assert!(in_flight.start(question("a.test.")).is_none(), "already under way");
@@ -141,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_holder_giving_up_early_leaves_the_question_to_those_still_waiting() {
-        let in_flight = InFlight::default();
+        let in_flight: InFlight = InFlight::default();
         let first = in_flight.join(question("a.test."));
         let second = in_flight.join(question("a.test."));
         drop(first);

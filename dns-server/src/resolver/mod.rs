@@ -128,6 +128,10 @@ pub(crate) struct Budget {
     referrals: u32,
     ns_lookups: u32,
     upstream: u32,
+    /// Labels of the shortest zone whose keys this query is proving for
+    /// others waiting on it (`usize::MAX` when none): it waits for another
+    /// query's proof only of a shorter zone, so that no two wait on each other.
+    proving: usize,
 }
 
 impl Budget {
@@ -139,6 +143,7 @@ impl Budget {
             referrals: 0,
             ns_lookups: 0,
             upstream: 0,
+            proving: usize::MAX,
         }
     }
 
@@ -193,6 +198,9 @@ pub(crate) struct Resolver {
     in_flight: in_flight::InFlight,
     /// Zones' validated keys (or why there are none), beside the cache.
     keys: validate::KeyCache,
+    /// Zones whose keys are being proven: concurrent queries needing the
+    /// same zone's keys wait for the one proof (one DS and DNSKEY fetch).
+    proving: in_flight::InFlight<Name, validate::ZoneKeys>,
     /// What it did, per thread.
     pub counters: counters::ResolverCounters,
     /// Validated NSEC ranges, for answers synthesised from them (RFC 8198).
@@ -211,6 +219,7 @@ impl Resolver {
             servers: ServerStats::default(),
             in_flight: in_flight::InFlight::default(),
             keys: validate::KeyCache::default(),
+            proving: in_flight::InFlight::default(),
             counters: counters::ResolverCounters::default(),
             nsec: dnssec::aggressive::NsecCache::default(),
             dnames: std::sync::atomic::AtomicBool::new(false),

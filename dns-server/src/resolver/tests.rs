@@ -241,3 +241,56 @@ async fn forwarders_are_tried_in_turn_and_rounds_end() {
         started.elapsed()
     );
 }
+
+/// Proves the root's keys through `forwarders` from `tasks` tasks at once;
+/// each gets what the proof found.
+async fn prove_root_keys(resolver: &Arc<Resolver>, tasks: usize) -> Vec<super::validate::ZoneKeys> {
+    let provers: Vec<_> = (0..tasks)
+        .map(|_| {
+            let resolver = resolver.clone();
+            tokio::spawn(async move {
+                let mut budget = super::Budget::new(resolver.config.limits);
+                resolver.zone_keys(Name::root(), &mut budget, 0).await
+            })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for prover in provers {
+        found.push(prover.await.expect("prover task"));
+    }
+    found
+}
+
+fn validating_forwarded(forwarder: &Forwarder) -> Arc<Resolver> {
+    let mut resolver =
+        Arc::into_inner(resolver_with(vec![forwarder.addr], Duration::from_millis(100))).expect("the only reference");
+    resolver.config.validate_forwarded = true;
+    Arc::new(resolver)
+}
+
+#[tokio::test]
+async fn queries_needing_one_zones_keys_at_once_share_one_proof_even_a_failed_one() {
+    // A forwarder that never answers: the DNSKEY fetch fails after its rounds.
+    let alone = Forwarder::start_dropping(Duration::ZERO, u32::MAX).await;
+    let found = prove_root_keys(&validating_forwarded(&alone), 1).await;
+    assert!(matches!(found[..], [super::validate::ZoneKeys::Bogus(_)]), "{found:?}");
+    let one_proof = alone.asked();
+    assert!(one_proof >= 1, "the root's DNSKEY was asked for");
+
+    let silent = Forwarder::start_dropping(Duration::ZERO, u32::MAX).await;
+    let resolver = validating_forwarded(&silent);
+    let found = prove_root_keys(&resolver, 8).await;
+    assert!(
+        found.iter().all(|k| matches!(k, super::validate::ZoneKeys::Bogus(_))),
+        "{found:?}"
+    );
+    assert_eq!(
+        silent.asked(),
+        one_proof,
+        "eight provers at once cost what one costs alone"
+    );
+    assert!(
+        resolver.proving.is_empty(),
+        "a failed proof leaves the table: it is tried again once its brief bogus entry expires"
+    );
+}

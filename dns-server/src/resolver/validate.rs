@@ -460,19 +460,47 @@ impl Resolver {
         None
     }
 
-    /// The keys of `zone` (a zone cut), from the cache or proven now.
+    /// The keys of `zone` (a zone cut), from the cache or proven now. Queries
+    /// needing the same zone's keys at once wait for one proof (one DS and
+    /// one DNSKEY fetch for all), as Unbound's validator waits for one key
+    /// entry; the zone leaves the table when the proof ends, however it
+    /// ends, and a failed proof is cached as bogus only briefly.
     pub(super) fn zone_keys<'a>(&'a self, zone: Name, budget: &'a mut Budget, depth: u32) -> Boxed<'a, ZoneKeys> {
         Box::pin(async move {
             let zone = zone.to_lowercase();
-            let now = Instant::now();
-            if let Some(keys) = self.keys.get(&zone, now) {
+            if let Some(keys) = self.keys.get(&zone, Instant::now()) {
                 return keys;
             }
-            let (keys, ttl) = self.prove_keys(&zone, budget, depth).await;
-            tracing::debug!(%zone, ?keys, "zone keys");
-            self.keys.put(zone, keys.clone(), ttl, now);
-            keys
+            // A query waits only for the proof of a zone shorter than any it
+            // proves for others itself: a chain waits upwards, never in a circle.
+            let labels = zone.label_count();
+            if labels >= budget.proving {
+                return self.prove_and_keep(&zone, budget, depth).await;
+            }
+            let ticket = self.proving.join(zone.clone());
+            let zone = &zone;
+            ticket
+                .resolution(move || async move {
+                    let outer = std::mem::replace(&mut budget.proving, labels);
+                    let keys = self.prove_and_keep(zone, budget, depth).await;
+                    budget.proving = outer;
+                    keys
+                })
+                .await
         })
+    }
+
+    /// Proves `zone`'s keys and keeps them (unless a proof that ended as
+    /// this one began left them in the cache already).
+    async fn prove_and_keep(&self, zone: &Name, budget: &mut Budget, depth: u32) -> ZoneKeys {
+        let now = Instant::now();
+        if let Some(keys) = self.keys.get(zone, now) {
+            return keys;
+        }
+        let (keys, ttl) = self.prove_keys(zone, budget, depth).await;
+        tracing::debug!(%zone, ?keys, "zone keys");
+        self.keys.put(zone.clone(), keys.clone(), ttl, now);
+        keys
     }
 
     /// Builds the chain to `zone`: its DS (from the anchor, or signed by the

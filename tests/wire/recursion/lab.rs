@@ -14,7 +14,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::harness::{TempDir, kill, try_dig};
+use crate::harness::{
+    TempDir, kill,
+    metrics::{samples, scrape},
+    try_dig,
+};
 
 /// Third octet of the next lab's addresses (the second comes from the pid).
 static NEXT_LAB: AtomicU8 = AtomicU8::new(1);
@@ -45,6 +49,9 @@ pub mod host {
     /// Relays to LEAF, refusing AAAA questions only (lame for one type).
     pub const HALF: u8 = 11;
 }
+
+/// The port of each lab server's metrics, on its own address.
+const METRICS_PORT: u16 = 9153;
 
 /// The poisoned address the evil server tries to plant for `www.glue.test.`.
 pub const POISON: &str = "198.51.100.66";
@@ -206,6 +213,8 @@ impl Lab {
                 format!("lab-{server}"),
                 "--threads".into(),
                 "1".into(),
+                "--metrics".into(),
+                self.metrics_addr(server).to_string(),
             ]);
             self.spawn_server(&args, server);
         }
@@ -282,6 +291,22 @@ impl Lab {
 }
 
 impl Lab {
+    /// Where the server on `host` serves its metrics (the lab's own address).
+    fn metrics_addr(&self, host: u8) -> SocketAddr {
+        SocketAddr::from((self.ip(host), METRICS_PORT))
+    }
+
+    /// Queries of type `qtype` (its metrics label, e.g. "DNSKEY") the server
+    /// on `host` has received so far.
+    pub fn queries(&self, host: u8, qtype: &str) -> f64 {
+        let text = scrape(self.metrics_addr(host));
+        samples(&text, "dns_server_queries_total")
+            .into_iter()
+            .filter(|(labels, _)| labels.get("qtype").map(String::as_str) == Some(qtype))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Queries the relay on `host` has received so far.
     pub fn relayed(&self, host: u8) -> u32 {
         self.relayed

@@ -579,6 +579,57 @@ fn validated_nsec_ranges_answer_other_names_without_asking() {
     );
 }
 
+#[test]
+fn concurrent_cold_queries_fetch_each_zones_keys_once() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    use std::{net::UdpSocket, time::Duration};
+
+    let signed = signed_lab();
+    let server = resolver(&signed, "");
+    let lab = &signed.lab;
+    // Distinct names (so that no two share a resolution) in two signed
+    // leaves on one server, all asked at once of a cold resolver: each
+    // needs the root's, test.'s and its leaf's keys.
+    let names: Vec<String> = (0..12)
+        .flat_map(|i| [format!("x{i}.wild.secure.test."), format!("n{i}.nsec3.test.")])
+        .collect();
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("client socket");
+    socket.set_read_timeout(Some(Duration::from_secs(8))).expect("timeout");
+    for (id, name) in names.iter().enumerate() {
+        // RD and AD: the answer says whether it validated.
+        let q = test_support::Query::new(name, 1).id(id as u16).flags(0x0120).to_wire();
+        socket.send_to(&q, ("127.0.0.1", server.port)).expect("sent");
+    }
+    let mut answered = vec![None; names.len()];
+    for _ in 0..names.len() {
+        let mut buf = [0u8; 1232];
+        let (n, _) = socket.recv_from(&mut buf).expect("every answer within 8 s");
+        let id = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+        let (rcode, ad) = (buf[3] & 0x0f, buf[3] & 0x20 != 0);
+        assert!(n > 12 && id < names.len(), "an answer to one of ours: {:?}", &buf[..n]);
+        answered[id] = Some((rcode, ad));
+    }
+    for (name, answer) in names.iter().zip(&answered) {
+        let want = if name.contains("wild") { 0 } else { 3 };
+        assert_eq!(*answer, Some((want, true)), "{name}: validated (rcode, AD)");
+    }
+    for (host, zones, what) in [
+        (host::ROOT, 1.0, "the root's"),
+        (host::TLD, 1.0, "test.'s"),
+        (host::LEAF, 2.0, "secure.test.'s and nsec3.test.'s"),
+    ] {
+        assert_eq!(
+            lab.queries(host, "DNSKEY"),
+            zones,
+            "one DNSKEY query per zone for {} queries at once: {what}",
+            names.len()
+        );
+    }
+    // Each DS comes from the parent once at most (or from its referral).
+    assert!(lab.queries(host::ROOT, "DS") <= 1.0, "test.'s DS");
+    assert!(lab.queries(host::TLD, "DS") <= 2.0, "the leaves' DS");
+}
+
 /// The sorted owner hashes (base32hex, lower case, which sorts as the
 /// hashes do) of the NSEC3 records in a signed zone's text.
 fn nsec3_owners(zone: &str) -> Vec<String> {
