@@ -439,8 +439,11 @@ impl Resolver {
                     ds: (ds, ds_ttl),
                 } => {
                     self.cache_referral(&ns, ttl, &glue);
-                    self.remember_delegation(&cut, &child, &ds, ds_ttl);
+                    let signed = self.remember_delegation(&cut, &child, &ds, ds_ttl);
                     servers = self.addresses(&ns, &glue, &child, budget, depth).await?;
+                    if signed {
+                        self.prove_beside(&child, budget, depth);
+                    }
                     probe = child.label_count() + 1;
                     cut = child;
                     looked_up = false;

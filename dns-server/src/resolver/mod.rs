@@ -208,12 +208,15 @@ pub(crate) struct Resolver {
     /// Whether a DNAME was ever cached: until then a cache miss does not
     /// look for one at the name's ancestors.
     dnames: std::sync::atomic::AtomicBool,
+    /// The resolver itself, for the tasks it starts (a signed child's keys
+    /// proven beside the query that follows its referral).
+    this: std::sync::Weak<Resolver>,
 }
 
 impl Resolver {
     /// A resolver with an empty cache.
-    pub(crate) fn new(config: ResolverConfig) -> Self {
-        Resolver {
+    pub(crate) fn new(config: ResolverConfig) -> std::sync::Arc<Self> {
+        std::sync::Arc::new_cyclic(|this| Resolver {
             cache: Cache::new(config.cache),
             config,
             servers: ServerStats::default(),
@@ -223,7 +226,8 @@ impl Resolver {
             counters: counters::ResolverCounters::default(),
             nsec: dnssec::aggressive::NsecCache::default(),
             dnames: std::sync::atomic::AtomicBool::new(false),
-        }
+            this: this.clone(),
+        })
     }
 }
 
@@ -244,7 +248,7 @@ impl Recursion {
     /// Recursion with a new resolver of `config`, for the clients in `allow`.
     pub(crate) fn new(config: ResolverConfig, allow: Vec<crate::prefix::Prefix>) -> Recursion {
         Recursion {
-            resolver: std::sync::Arc::new(Resolver::new(config)),
+            resolver: Resolver::new(config),
             allow,
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }

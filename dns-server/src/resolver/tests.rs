@@ -90,7 +90,11 @@ fn resolver(forwarder: &Forwarder) -> Arc<Resolver> {
 }
 
 fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc<Resolver> {
-    Arc::new(Resolver::new(ResolverConfig {
+    Resolver::new(config_with(forwarders, upstream_timeout))
+}
+
+fn config_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> ResolverConfig {
+    ResolverConfig {
         root_hints: Vec::new(),
         forwarders,
         port: 53,
@@ -107,7 +111,7 @@ fn resolver_with(forwarders: Vec<SocketAddr>, upstream_timeout: Duration) -> Arc
         anchors: crate::resolver::dnssec::anchor::Anchors::root(),
         auto_trust: Vec::new(),
         dnstap: None,
-    }))
+    }
 }
 
 fn www() -> Name {

@@ -248,14 +248,25 @@ impl Lab {
     }
 
     /// A UDP relay on `host` to the leaf server: delays, and changes
-    /// queries and answers as `twist` says.
+    /// queries and answers as `twist` says; one query at a time.
     fn relay(&mut self, host: u8, delay: Duration, twist: Twist) {
+        self.relay_with(host, delay, twist, false);
+    }
+
+    /// A UDP relay on `host` to the leaf server that answers each query
+    /// after `delay`, however many are waiting (a distant server).
+    pub fn relay_distant(&mut self, host: u8, delay: Duration) {
+        self.relay_with(host, delay, Twist::NONE, true);
+    }
+
+    fn relay_with(&mut self, host: u8, delay: Duration, twist: Twist, concurrent: bool) {
         let listen = SocketAddr::from((self.ip(host), 53));
         let upstream = SocketAddr::from((self.ip(host::LEAF), 53));
         let socket = UdpSocket::bind(listen).unwrap_or_else(|e| panic!("expected to bind {listen} (root needed): {e}"));
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
+        let socket = Arc::new(socket);
         let stop = Arc::new(AtomicBool::new(false));
         self.relays.push(stop.clone());
         let received = Arc::new(AtomicU32::new(0));
@@ -268,23 +279,30 @@ impl Lab {
                 };
                 received.fetch_add(1, Ordering::Relaxed);
                 let asked = buf[..n].to_vec();
-                let mut query = asked.clone();
-                (twist.query)(&mut query);
-                let Ok(up) = UdpSocket::bind("127.0.0.1:0") else {
-                    continue;
+                let socket = socket.clone();
+                let pass = move || {
+                    let mut query = asked.clone();
+                    (twist.query)(&mut query);
+                    let Ok(up) = UdpSocket::bind("127.0.0.1:0") else {
+                        return;
+                    };
+                    let _ = up.set_read_timeout(Some(Duration::from_secs(2)));
+                    if up.send_to(&query, upstream).is_err() {
+                        return;
+                    }
+                    let mut answer = [0u8; 4096];
+                    let Ok((m, _)) = up.recv_from(&mut answer) else {
+                        return;
+                    };
+                    let mut answer = answer[..m].to_vec();
+                    (twist.answer)(&asked, &mut answer);
+                    thread::sleep(delay);
+                    let _ = socket.send_to(&answer, client);
                 };
-                let _ = up.set_read_timeout(Some(Duration::from_secs(2)));
-                if up.send_to(&query, upstream).is_err() {
-                    continue;
+                match concurrent {
+                    true => drop(thread::spawn(pass)),
+                    false => pass(),
                 }
-                let mut answer = [0u8; 4096];
-                let Ok((m, _)) = up.recv_from(&mut answer) else {
-                    continue;
-                };
-                let mut answer = answer[..m].to_vec();
-                (twist.answer)(&asked, &mut answer);
-                thread::sleep(delay);
-                let _ = socket.send_to(&answer, client);
             }
         });
     }

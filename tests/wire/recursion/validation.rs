@@ -19,6 +19,11 @@ const SOA: &str = "3600 IN SOA ns hostmaster 1 3600 600 86400 300";
 /// A lab host serving `shared.test.` and its two children.
 const SHARED: u8 = 9;
 
+/// A lab host relaying to the leaf server for `distant.test.`, each
+/// answer after [`DISTANT_DELAY`].
+const DISTANT: u8 = 12;
+const DISTANT_DELAY: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// The signed lab and the trust anchor file for its root.
 pub(super) struct SignedLab {
     pub(super) lab: Lab,
@@ -171,6 +176,16 @@ pub(super) fn signed_lab() -> SignedLab {
         Denial::Nsec,
     );
 
+    // A signed zone whose server is far away: each round trip costs DISTANT_DELAY.
+    let distant_ip = lab.ip(DISTANT);
+    let distant = sign_zone(
+        &dir,
+        "distant.test.",
+        &format!("$ORIGIN distant.test.\n$TTL 3600\n@ {SOA}\n@ NS ns\nns A {distant_ip}\nwww A 192.0.2.22\n"),
+        Signer::Ldns,
+        Denial::Nsec,
+    );
+
     let test = sign_zone(
         &dir,
         "test.",
@@ -184,7 +199,8 @@ pub(super) fn signed_lab() -> SignedLab {
              iter NS ns.iter\nns.iter A {leaf}\n{}\n\
              broken NS ns.broken\nns.broken A {leaf}\n{}\n\
              optout NS ns.optout\nns.optout A {other}\n{}\n\
-             shared NS ns.shared\nns.shared A {shared_ip}\n{}\n",
+             shared NS ns.shared\nns.shared A {shared_ip}\n{}\n\
+             distant NS ns.distant\nns.distant A {distant_ip}\n{}\n",
             secure.ds.trim(),
             expired.ds.trim(),
             nsec3.ds.trim(),
@@ -192,6 +208,7 @@ pub(super) fn signed_lab() -> SignedLab {
             broken.ds.trim(),
             optout.ds.trim(),
             shared.ds.trim(),
+            distant.ds.trim(),
             other = lab.ip(host::OTHER),
         ),
         Signer::Ldns,
@@ -236,7 +253,9 @@ pub(super) fn signed_lab() -> SignedLab {
         (SHARED, "shared.test.", shared.file),
         (SHARED, "signed.shared.test.", signed_child.file),
         (SHARED, "plain.shared.test.", plain_child),
+        (host::LEAF, "distant.test.", distant.file),
     ]);
+    lab.relay_distant(DISTANT, DISTANT_DELAY);
     SignedLab {
         lab,
         anchors,
@@ -628,6 +647,32 @@ fn concurrent_cold_queries_fetch_each_zones_keys_once() {
     // Each DS comes from the parent once at most (or from its referral).
     assert!(lab.queries(host::ROOT, "DS") <= 1.0, "test.'s DS");
     assert!(lab.queries(host::TLD, "DS") <= 2.0, "the leaves' DS");
+}
+
+#[test]
+fn a_signed_childs_keys_are_fetched_beside_the_query_after_its_referral() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let server = resolver(&signed, "");
+    // The root's and test.'s keys proven, and test.'s servers known.
+    let r = ask(&server, "www.secure.test.", &["+dnssec"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    let started = std::time::Instant::now();
+    let r = ask(&server, "www.distant.test.", &["+dnssec"]);
+    let took = started.elapsed();
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
+    assert_eq!(addresses(&r), vec!["192.0.2.22"]);
+    assert_eq!(
+        signed.lab.relayed(DISTANT),
+        2,
+        "distant.test.'s server was asked for www and for its DNSKEY set"
+    );
+    // test.'s referral carries distant.test.'s DS, proven at once: the
+    // DNSKEY query goes out beside the query for www, not after its answer.
+    assert!(
+        took < DISTANT_DELAY * 3 / 2,
+        "one distant round trip in sequence ({DISTANT_DELAY:?}), not two: {took:?}"
+    );
 }
 
 /// The sorted owner hashes (base32hex, lower case, which sorts as the
