@@ -170,7 +170,10 @@ impl Resolver {
             prefetch: &mut prefetch,
         };
         let resolution = match self.resolve_in(qname.clone(), qtype, &mut budget, 0, hops).await {
-            Ok(resolution) => Resolution { prefetch, ..resolution },
+            Ok(mut resolution) => {
+                self.judge_key_answer(qname, qtype, &mut resolution, &mut budget).await;
+                Resolution { prefetch, ..resolution }
+            }
             Err(error) => {
                 tracing::debug!(name = %qname, qtype, %error, "resolution failed");
                 Resolution {

@@ -303,10 +303,13 @@ impl Resolver {
         depth: u32,
     ) -> Security {
         // A zone's DNSKEY RRset is checked where the chain is built (judging
-        // it here would ask for the keys being fetched). A DS answer is judged
-        // with the parent's keys; its denial proves an insecure delegation.
+        // it here would ask for the keys being fetched), and so is a denial
+        // of one at the zone's own apex; a denial below it is judged as any
+        // other. A DS answer is judged with the parent's keys; its denial
+        // proves an insecure delegation.
         let forwarding = !self.config.forwarders.is_empty();
-        if !self.config.validation || (forwarding && !self.config.validate_forwarded) || qtype == rtype::DNSKEY {
+        let key_set = qtype == rtype::DNSKEY && !matches!(outcome, Outcome::NxDomain(..) | Outcome::NoData(..));
+        if !self.config.validation || (forwarding && !self.config.validate_forwarded) || key_set {
             return Security::Unchecked;
         }
         match outcome {
@@ -339,6 +342,9 @@ impl Resolver {
                 },
             },
         };
+        if qtype == rtype::DNSKEY && same(&zone, name) {
+            return Security::Unchecked;
+        }
         let keys = match self.zone_keys(zone.clone(), budget, depth).await {
             ZoneKeys::Insecure => return Security::Insecure,
             ZoneKeys::Bogus(code) => return Security::Bogus(code),
@@ -369,6 +375,56 @@ impl Resolver {
             tracing::info!(%zone, %name, qtype, code, "bogus answer");
         }
         security
+    }
+
+    /// RFC 4035 3.2.3: the answer to a DNSKEY question at a zone's apex is
+    /// secure when a key the chain proved signs it (and bogus when the chain
+    /// breaks), as Unbound answers it. The chain checks a key set where it
+    /// builds it, not in [`Resolver::judge`] (that would ask for the keys
+    /// being fetched), so a client's DNSKEY answer is judged here, once
+    /// resolved; one the cache kept from a proof is secure already.
+    pub(super) async fn judge_key_answer(
+        &self,
+        name: &Name,
+        qtype: u16,
+        resolution: &mut Resolution,
+        budget: &mut Budget,
+    ) {
+        let forwarding = !self.config.forwarders.is_empty();
+        if qtype != rtype::DNSKEY
+            || resolution.security != Security::Unchecked
+            || resolution.rcode != rcode::NOERROR
+            || !self.config.validation
+            || (forwarding && !self.config.validate_forwarded)
+        {
+            return;
+        }
+        let rrset: Vec<CachedRecord> = resolution
+            .answer
+            .iter()
+            .filter(|(r, _)| r.rtype == rtype::DNSKEY && same(&r.owner, name))
+            .map(|(r, _)| r.clone())
+            .collect();
+        // A CNAME chain, or no keys: judged as any answer was.
+        if rrset.is_empty() || rrset.len() != resolution.answer.len() {
+            return;
+        }
+        if self.config.anchors.negative(name) {
+            resolution.security = Security::Insecure;
+            return;
+        }
+        let sigs: Vec<CachedRecord> = resolution.sigs.iter().map(|(r, _)| r.clone()).collect();
+        resolution.security = match self.zone_keys(name.clone(), budget, 0).await {
+            ZoneKeys::Secure(keys) => check_rrset(name, &rrset, &sigs, &keys),
+            ZoneKeys::Insecure => return resolution.security = Security::Insecure,
+            ZoneKeys::Bogus(code) => Security::Bogus(code),
+        };
+        // Kept as judged: this resolution cached the set unchecked, maybe
+        // over what a proof beside it had kept.
+        let ttl = resolution.answer.iter().map(|(_, t)| *t).min().unwrap_or(0);
+        let ttl = capped_ttl(ttl, rtype::DNSKEY, &sigs);
+        self.cache
+            .put_signed(rrset, sigs, resolution.security, ttl, Instant::now());
     }
 
     /// Whether forwarders' answers are validated (and asked with CD=1).
@@ -556,11 +612,24 @@ impl Resolver {
             .map(|r| r.rdata.clone())
             .filter(|k| trusted.contains(k) || usable.iter().any(|d| verify::ds_matches(zone, d, k)))
             .collect();
-        if entry.is_empty() {
-            tracing::info!(%zone, "no DNSKEY matches the DS");
-            return (ZoneKeys::Bogus(ede::DNSKEY_MISSING), BOGUS_KEY_TTL);
-        }
-        match check_rrset(zone, &rrset, &sigs, &entry) {
+        let security = match entry.is_empty() {
+            true => {
+                tracing::info!(%zone, "no DNSKEY matches the DS");
+                Security::Bogus(ede::DNSKEY_MISSING)
+            }
+            false => check_rrset(zone, &rrset, &sigs, &entry),
+        };
+        // Kept as judged, so that a client's DNSKEY question answered from
+        // the cache gets AD, or SERVFAIL, as a cold one does (RFC 4035 3.2.3).
+        let covering = sigs
+            .iter()
+            .filter(|s| covered(s) == Some(rtype::DNSKEY))
+            .cloned()
+            .collect();
+        let kept_ttl = capped_ttl(ttl, rtype::DNSKEY, &sigs);
+        self.cache
+            .put_signed(rrset.clone(), covering, security, kept_ttl, Instant::now());
+        match security {
             Security::Secure => {
                 if let Some(auto) = auto {
                     let published: Vec<Vec<u8>> = rrset.iter().map(|r| r.rdata.clone()).collect();

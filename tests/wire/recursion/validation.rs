@@ -95,9 +95,13 @@ pub(super) fn signed_lab() -> SignedLab {
         Denial::Nsec,
         &["-i", "20200101000000", "-e", "20200201000000"],
     );
-    let insecure = lab
-        .dir
-        .write("insecure.zone", &leaf_zone("insecure.test.", "www A 192.0.2.4\n"));
+    let insecure = lab.dir.write(
+        "insecure.zone",
+        &leaf_zone(
+            "insecure.test.",
+            "www A 192.0.2.4\nold DNAME new.insecure.test.\nwww.new A 192.0.2.23\ndn DNAME secure.test.\n",
+        ),
+    );
     let nsec3 = sign_zone(
         &dir,
         "nsec3.test.",
@@ -509,6 +513,60 @@ fn denial_proofs_are_judged_as_unbound_judges_them() {
         }
     }
     eprintln!("{report}");
+}
+
+#[test]
+fn dnskey_answers_get_ad_as_unbound_gives_it() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let ours = resolver(&signed, "");
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    // Zone, and our rcode and AD (Unbound's must be the same). Each is asked
+    // twice: resolved cold, then from the cache.
+    let cases: &[(&str, &str, bool)] = &[
+        ("secure.test.", "NOERROR", true),
+        (".", "NOERROR", true),
+        ("nsec3.test.", "NOERROR", true),
+        ("test.", "NOERROR", true),
+        ("expired.test.", "SERVFAIL", false),
+        ("insecure.test.", "NOERROR", false),
+        // Denials of a key set below a zone's apex, judged as any denial.
+        ("www.secure.test.", "NOERROR", true),
+        ("nope.secure.test.", "NXDOMAIN", true),
+        ("nope.nsec3.test.", "NXDOMAIN", true),
+        ("www.insecure.test.", "NOERROR", false),
+        ("www.plain.shared.test.", "NOERROR", false),
+        ("plain.shared.test.", "NOERROR", false),
+    ];
+    for &(zone, rcode, ad) in cases {
+        for round in ["cold", "cached"] {
+            let args = [zone, "DNSKEY", "+recurse", "+dnssec", "+tries=1", "+time=8"];
+            let (r, u) = (ours.dig(&args), unbound.dig(&args));
+            let (mine, theirs) = (verdict(&r), verdict(&u));
+            let context = format!("{zone} DNSKEY, {round}: ours\n{}\nunbound\n{}", r.text, u.text);
+            assert_eq!((mine.0.as_str(), mine.1), (rcode, ad), "{context}");
+            assert_eq!(
+                (&mine.0, mine.1),
+                (&theirs.0, theirs.1),
+                "ours and Unbound differ: {context}"
+            );
+            assert_eq!(types_but_rrsig(&r), types_but_rrsig(&u), "{context}");
+            if ad && r.answer.is_empty() {
+                assert!(
+                    r.authority.iter().any(|rr| rr.rtype == "NSEC" || rr.rtype == "NSEC3"),
+                    "the denial's proof for a DO client: {context}"
+                );
+            } else if ad {
+                assert!(
+                    r.answer.iter().any(|rr| rr.rtype == "RRSIG"),
+                    "the key set's RRSIGs for a DO client: {context}"
+                );
+            }
+        }
+    }
+    // AD without DO (RFC 6840 5.7): the flag alone asks for it.
+    let r = ours.dig(&["secure.test.", "DNSKEY", "+recurse", "+adflag", "+tries=1", "+time=8"]);
+    assert_eq!((r.rcode.as_str(), r.flag("ad")), ("NOERROR", true), "{}", r.text);
 }
 
 #[test]
@@ -929,6 +987,46 @@ fn a_signed_dname_is_validated_with_the_cname_made_from_it() {
         r.text
     );
     assert!(r.text.contains("EDE: 6"), "with EDE 6 (DNSSEC Bogus): {}", r.text);
+}
+
+#[test]
+fn a_dname_in_an_insecure_zone_is_followed_without_ad_as_unbound_follows_it() {
+    test_support::require_root!("binding port 53 on loopback addresses");
+    let signed = signed_lab();
+    let ours = resolver(&signed, "");
+    let unbound = Unbound::start_validating(&signed.lab, &signed.anchors);
+    // insecure.test. is unsigned, and test. proves it has no DS. Its DNAMEs
+    // point within it, and into the signed secure.test.: the whole answer is
+    // no more secure than its insecure part.
+    let cases = [
+        ("www.old.insecure.test.", "www.new.insecure.test.", "192.0.2.23"),
+        ("www.dn.insecure.test.", "www.secure.test.", "192.0.2.1"),
+    ];
+    for round in ["cold", "cached"] {
+        for (name, target, address) in cases {
+            let args = [name, "A", "+recurse", "+dnssec", "+tries=1", "+time=8"];
+            let (r, u) = (ours.dig(&args), unbound.dig(&args));
+            let context = format!("{name}, {round}: ours\n{}\nunbound\n{}", r.text, u.text);
+            let (mine, theirs) = (verdict(&r), verdict(&u));
+            assert_eq!((mine.0.as_str(), mine.1), ("NOERROR", false), "{context}");
+            assert_eq!(
+                (&mine.0, mine.1),
+                (&theirs.0, theirs.1),
+                "ours and Unbound differ: {context}"
+            );
+            assert_eq!(types_but_rrsig(&r), vec!["DNAME", "CNAME", "A"], "{context}");
+            assert_eq!(types_but_rrsig(&r), types_but_rrsig(&u), "{context}");
+            let cname = |r: &Response| {
+                r.answer
+                    .iter()
+                    .find(|rr| rr.rtype == "CNAME")
+                    .map(|rr| (rr.owner.clone(), rr.rdata.clone()))
+            };
+            assert_eq!(cname(&r), Some((name.to_string(), target.to_string())), "{context}");
+            assert_eq!(cname(&r), cname(&u), "the same CNAME synthesised: {context}");
+            assert_eq!(addresses(&r), vec![address], "{context}");
+        }
+    }
 }
 
 #[test]
