@@ -49,9 +49,10 @@ pub(crate) struct KeyCache(Mutex<HashMap<Name, (ZoneKeys, Instant)>>);
 const MAX_KEY_TTL: u32 = 3600;
 /// How long a broken chain is remembered (RFC 4035 4.7: briefly).
 const BOGUS_KEY_TTL: u32 = 60;
-/// Upstream queries a proof started beside a referral may cost: the DNSKEY
-/// query and retries to the child's other servers.
-const BESIDE_UPSTREAM: u32 = 4;
+/// Upstream queries a proof started beside a referral may cost (no more than
+/// the client has left): the DNSKEY query, retries to the child's other
+/// servers, and a DS query if the referral's DS left the cache meanwhile.
+const BESIDE_UPSTREAM: u32 = 8;
 
 impl KeyCache {
     fn get(&self, zone: &Name, now: Instant) -> Option<ZoneKeys> {
@@ -852,7 +853,7 @@ impl Resolver {
             return;
         };
         let limits = Limits {
-            max_upstream: BESIDE_UPSTREAM,
+            max_upstream: BESIDE_UPSTREAM.min(budget.limits.max_upstream.saturating_sub(budget.upstream)),
             max_time: budget.remaining(),
             ..budget.limits
         };
