@@ -417,7 +417,7 @@ impl Resolver {
         let sigs: Vec<CachedRecord> = resolution.sigs.iter().map(|(r, _)| r.clone()).collect();
         resolution.security = match self.zone_keys(name.clone(), budget, 0).await {
             ZoneKeys::Secure(keys) => check_rrset(name, &rrset, &sigs, &keys),
-            ZoneKeys::Insecure => return resolution.security = Security::Insecure,
+            ZoneKeys::Insecure => Security::Insecure,
             ZoneKeys::Bogus(code) => Security::Bogus(code),
         };
         // Kept as judged: this resolution cached the set unchecked, maybe
