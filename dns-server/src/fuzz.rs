@@ -14,6 +14,10 @@
 //!   builds and applies it, its TSIG checks, and the reader of transfer
 //!   requests.
 //!
+//! - [`trust_anchors`], [`autotrust_state`]: the resolver's trust anchor
+//!   file (DS and DNSKEY lines, or RFC 7958 XML) and its RFC 5011 state
+//!   file, each written again and read back.
+//!
 //! The question parser the XDP program runs is fuzzed against the full one
 //! through `dns_wire::differential`, in the `dns-wire` crate.
 
@@ -500,6 +504,9 @@ fn plain_query(qname: &[u8], qtype: u16) -> Vec<u8> {
     Writer::new(&mut q, usize::MAX, 0x1234, 0, Some((qname, qtype, wire::class::IN))).finish();
     q
 }
+
+mod anchors;
+pub use anchors::{autotrust_state, trust_anchors};
 
 #[cfg(test)]
 mod tests;
