@@ -16,7 +16,9 @@
 //!
 //! - [`trust_anchors`], [`autotrust_state`]: the resolver's trust anchor
 //!   file (DS and DNSKEY lines, or RFC 7958 XML) and its RFC 5011 state
-//!   file, each written again and read back.
+//!   file, each written again and read back;
+//! - [`ixfr_history`]: the IXFR-out history file a start takes back,
+//!   written again and taken back.
 //!
 //! The question parser the XDP program runs is fuzzed against the full one
 //! through `dns_wire::differential`, in the `dns-wire` crate.
@@ -506,7 +508,9 @@ fn plain_query(qname: &[u8], qtype: u16) -> Vec<u8> {
 }
 
 mod anchors;
+mod history;
 pub use anchors::{autotrust_state, trust_anchors};
+pub use history::ixfr_history;
 
 #[cfg(test)]
 mod tests;

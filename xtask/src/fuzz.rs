@@ -25,6 +25,7 @@ const TARGETS: &[&str] = &[
     "transfer",
     "trust_anchor",
     "autotrust",
+    "ixfr_history",
 ];
 
 /// The cargo-fuzz release known to work with these toolchains.
@@ -36,7 +37,7 @@ pub struct Args {
     #[arg(long, default_value_t = 60)]
     seconds: u64,
     /// Run only this target (repeatable): respond, fast_question, zone, message,
-    /// transfer, trust_anchor, autotrust.
+    /// transfer, trust_anchor, autotrust, ixfr_history.
     #[arg(long = "target", value_name = "NAME")]
     targets: Vec<String>,
     /// Fuzzing processes per target (libFuzzer's fork mode).

@@ -14,7 +14,9 @@ use test_support::{Query, TempDir};
 
 use dns_wire::wire::{FLAG_AA, FLAG_QR, class, rtype};
 
-use super::{TransferOutcome, ZoneSandbox, autotrust_state, read_message, respond, transfer, trust_anchors};
+use super::{
+    TransferOutcome, ZoneSandbox, autotrust_state, ixfr_history, read_message, respond, transfer, trust_anchors,
+};
 use crate::message::{Section, Writer};
 
 /// `fuzz/` at the top of the workspace.
@@ -83,6 +85,36 @@ fn autotrust_corpus_replays() {
     replay("autotrust", |bytes| {
         let _ = autotrust_state(bytes);
     });
+}
+
+#[test]
+fn ixfr_history_corpus_replays() {
+    replay("ixfr_history", |bytes| {
+        let _ = ixfr_history(bytes);
+    });
+}
+
+/// The history seeds (written by hand) are taken back or refused as named.
+#[test]
+fn ixfr_history_seeds_reach_each_outcome() {
+    for (name, deltas) in [
+        ("one-change", Some(1)),
+        ("two-changes", Some(2)),
+        ("torn-last-block", Some(1)),
+        ("soa-only", Some(1)),
+        ("added-aaaa", Some(1)),
+        ("comment-and-blank", None),
+        ("ends-at-another-serial", None),
+        ("not-one-chain", None),
+        ("removals-without-soa", None),
+        ("upper-case-names", None),
+        ("empty", None),
+        ("garbage", None),
+    ] {
+        let path = fuzz_dir().join("corpus/ixfr_history").join(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(ixfr_history(&bytes), deltas, "ixfr_history/{name}");
+    }
 }
 
 /// The anchor seeds (written by hand in `fuzz/corpus/`) reach what they
