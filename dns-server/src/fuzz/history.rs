@@ -1,9 +1,6 @@
 //! The IXFR-out history file on arbitrary bytes, as a start takes it back.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::OnceLock,
-};
+use std::{path::Path, sync::OnceLock};
 
 use crate::{name::Name, transfer::history, zone::load, zone::tree::Zone};
 
@@ -21,27 +18,11 @@ fn zone() -> &'static Zone {
     })
 }
 
-/// The history directory: one per thread (of each process), since the
-/// file is written on every run and fuzzing jobs, like tests, run side by side.
-fn with_dir<T>(f: impl FnOnce(&Path) -> T) -> T {
-    thread_local! {
-        static DIR: PathBuf = {
-            let dir = std::env::temp_dir().join(format!(
-                "dns-server-fuzz-history-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ).replace(['(', ')'], ""));
-            std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-            dir
-        };
-    }
-    DIR.with(|dir| f(dir))
-}
-
-/// Bytes as the IXFR history file of [`HISTORY_ZONE`], taken back as a
-/// start takes it: the differences restored, or `None`. Panics when they
-/// are not one chain ending at the zone's SOA, or when the file written
-/// again from them is taken back otherwise.
-pub fn ixfr_history(bytes: &[u8]) -> Option<usize> {
-    with_dir(|dir| history::reread_on_disk(dir, zone(), bytes))
+/// Bytes as the IXFR history file of [`HISTORY_ZONE`] in `dir` (the
+/// caller's, written on every call: one per process or thread), taken back
+/// as a start takes it: the differences restored, or `None`. Panics when
+/// they are not one chain ending at the zone's SOA, or when the file
+/// written again from them is taken back otherwise.
+pub fn ixfr_history(dir: &Path, bytes: &[u8]) -> Option<usize> {
+    history::reread_on_disk(dir, zone(), bytes)
 }

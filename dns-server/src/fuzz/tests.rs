@@ -89,14 +89,16 @@ fn autotrust_corpus_replays() {
 
 #[test]
 fn ixfr_history_corpus_replays() {
+    let dir = TempDir::new("fuzz-history-replay");
     replay("ixfr_history", |bytes| {
-        let _ = ixfr_history(bytes);
+        let _ = ixfr_history(dir.path(), bytes);
     });
 }
 
 /// The history seeds (written by hand) are taken back or refused as named.
 #[test]
 fn ixfr_history_seeds_reach_each_outcome() {
+    let dir = TempDir::new("fuzz-history-seeds");
     for (name, deltas) in [
         ("one-change", Some(1)),
         ("two-changes", Some(2)),
@@ -113,7 +115,7 @@ fn ixfr_history_seeds_reach_each_outcome() {
     ] {
         let path = fuzz_dir().join("corpus/ixfr_history").join(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(ixfr_history(&bytes), deltas, "ixfr_history/{name}");
+        assert_eq!(ixfr_history(dir.path(), &bytes), deltas, "ixfr_history/{name}");
     }
 }
 
