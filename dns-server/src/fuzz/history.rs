@@ -18,7 +18,7 @@ fn zone() -> &'static Zone {
     })
 }
 
-/// Bytes as the IXFR history file of [`HISTORY_ZONE`] in `dir` (the
+/// Bytes as the IXFR history file of `fuzz.example.` (serial 3) in `dir` (the
 /// caller's, written on every call: one per process or thread), taken back
 /// as a start takes it: the differences restored, or `None`. Panics when
 /// they are not one chain ending at the zone's SOA, or when the file
