@@ -14,6 +14,12 @@
 //!   builds and applies it, its TSIG checks, and the reader of transfer
 //!   requests.
 //!
+//! - [`trust_anchors`], [`autotrust_state`]: the resolver's trust anchor
+//!   file (DS and DNSKEY lines, or RFC 7958 XML) and its RFC 5011 state
+//!   file, each written again and read back;
+//! - [`ixfr_history`]: the IXFR-out history file a start takes back,
+//!   written again and taken back.
+//!
 //! The question parser the XDP program runs is fuzzed against the full one
 //! through `dns_wire::differential`, in the `dns-wire` crate.
 
@@ -500,6 +506,11 @@ fn plain_query(qname: &[u8], qtype: u16) -> Vec<u8> {
     Writer::new(&mut q, usize::MAX, 0x1234, 0, Some((qname, qtype, wire::class::IN))).finish();
     q
 }
+
+mod anchors;
+mod history;
+pub use anchors::{autotrust_state, trust_anchors};
+pub use history::ixfr_history;
 
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,20 @@ pub const fn fold64(sum: u64) -> u16 {
     s as u16
 }
 
+/// Whether a sum of fewer than 2^16 32-bit words (or of 16-bit ones)
+/// folds to 0xffff, what a right checksum sums to: [`fold64`] with one
+/// step fewer, for the checks of every query. The sum is below 2^48, so
+/// three 16-bit folds leave at most 0x10001, where 0xffff is the only
+/// value that is 0 modulo 0xffff but for 0 (which only a zero sum gives,
+/// and 0 is no right checksum).
+#[inline(always)]
+pub const fn sums_to_ffff(sum: u64) -> bool {
+    let s = (sum & 0xffff) + (sum >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s == 0xffff
+}
+
 /// The sum of the four big-endian 16-bit words of 8 bytes loaded from
 /// memory as a native `u64` (one wide load instead of four).
 #[inline(always)]
@@ -120,6 +134,26 @@ mod tests {
                 expect = (expect & 0xffff) + (expect >> 16);
             }
             assert_eq!(fold64(halves), expect as u16, "{words:x?}");
+        }
+    }
+
+    #[test]
+    fn sums_to_ffff_is_fold64_to_ffff() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let edges = [0, 0xffff, 0x1fffe, 0xfffe_0001, 0xffff_ffff, 0xffff_0000_ffff];
+        for sum in edges.into_iter().chain((0..1_000_000).map(|_| next() >> 16)) {
+            assert_eq!(sums_to_ffff(sum), fold64(sum) == 0xffff, "{sum:#x}");
+        }
+        // Sums of words that fold to 0xffff, at the size limit too.
+        for words in [2usize, 5, 130, 0xffff] {
+            let sum = words as u64 * 0xffff_ffff;
+            assert!(sums_to_ffff(sum) && fold64(sum) == 0xffff, "{words} words of ones");
         }
     }
 

@@ -1,8 +1,8 @@
 //! What the kernel's IPv4, IPv6 and UDP input would refuse, checked before
 //! anything is answered: IPv4 options, the IPv4 header checksum, lengths
 //! against the frame, martian sources, and the UDP pseudo-header's and
-//! header's part of the UDP checksum (the message's part is summed once
-//! the message is copied, in main.rs). The stack drops what fails (and so
+//! header's part of the UDP checksum (the message's part comes from its
+//! parse, in main.rs: [`UdpSum::verifies`]). The stack drops what fails (and so
 //! do we, counted); what it would take but not as it stands goes to it.
 //!
 //! Sums are taken over words as they lie in memory (little-endian): a
@@ -26,14 +26,40 @@ const PROTO_UDP_WORD: u32 = 17 << 8;
 
 /// What becomes of a datagram to our port.
 pub enum Verdict {
-    /// The stack would take it as it stands. The UDP checksum is to be
-    /// verified (unless zero over IPv4, `None`) with this unfolded,
-    /// memory-order sum of its pseudo-header and header.
-    Sound(Option<u64>),
+    /// The stack would take it as it stands, if its UDP checksum verifies
+    /// (`None`: zero over IPv4, none to verify).
+    Sound(Option<UdpSum>),
     /// The stack would drop it.
     Drop(Stat),
     /// The stack would take it, but not as it stands (options, trailing bytes): let it.
     Pass(Stat),
+}
+
+/// The UDP checksum's pseudo-header and header, waiting for the message's part.
+#[derive(Clone, Copy)]
+pub struct UdpSum {
+    /// Unfolded memory-order sum of the pseudo-header and the UDP header.
+    sum: u64,
+    /// The pseudo-header's part of it.
+    pseudo: u64,
+    /// The checksum field as loaded (memory order).
+    check: u16,
+}
+
+impl UdpSum {
+    /// Whether the datagram whose message sums to `message` (unfolded,
+    /// memory order) has a checksum the stack takes.
+    #[inline(always)]
+    pub fn verifies(&self, message: u64) -> bool {
+        // The pseudo-header's sum alone: what a sender with checksum
+        // offload leaves for its device to complete (CHECKSUM_PARTIAL).
+        // Frames from a local peer (veth: containers, our lab) arrive so,
+        // and the stack takes them on the sender's word; XDP cannot tell
+        // where a frame came from, so it does the same. (Anyone can write
+        // this value; such a frame gets no more from us than one with a
+        // right checksum.) Tried second: a right checksum is the rule.
+        csum::sums_to_ffff(self.sum + message) || self.check == csum::fold64(self.pseudo)
+    }
 }
 
 /// Checks `d`, whose headers classify read into `h`.
@@ -44,7 +70,8 @@ pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> 
     // would drop the repeated bounds check, and the verifier needs it.)
     let udp_words = (h.udp & 0xffff_ffff) + (h.udp >> 32);
     let udp_len_word = (h.udp >> 32) & 0xffff;
-    let [_, _, _, check] = udp_fields(h.udp);
+    // The checksum field in memory order, as the sums are.
+    let check = udp_fields(h.udp)[3].to_be();
     let pseudo = if d.v6 {
         match ipv6(ctx, cfg, d.l3, d.dns_len + UDP_HLEN)? {
             Ok(addresses) => addresses,
@@ -69,16 +96,11 @@ pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> 
         return Ok(Verdict::Sound(None));
     }
     let pseudo = pseudo + PROTO_UDP_WORD as u64 + udp_len_word;
-    if check.to_be() == csum::fold64(pseudo) {
-        // The pseudo-header's sum alone: what a sender with checksum offload
-        // leaves for its device to complete (CHECKSUM_PARTIAL). Frames from
-        // a local peer (veth: containers, our lab) arrive so, and the stack
-        // takes them on the sender's word; XDP cannot tell where a frame
-        // came from, so it does the same. (Anyone can write this value; such
-        // a frame gets no more from us than one with a right checksum.)
-        return Ok(Verdict::Sound(None));
-    }
-    Ok(Verdict::Sound(Some(pseudo + udp_words)))
+    Ok(Verdict::Sound(Some(UdpSum {
+        sum: pseudo + udp_words,
+        pseudo,
+        check,
+    })))
 }
 
 /// An IPv4 header without options at `l3` for a UDP datagram of
@@ -89,7 +111,7 @@ fn ipv4(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: usize) -> Result<
     let (src, dst) = (ip.get::<u32>(12), ip.get::<u32>(16));
     let addresses = src as u64 + dst as u64;
     let header = ip.get::<u32>(0) as u64 + ip.get::<u32>(4) as u64 + ip.get::<u32>(8) as u64 + addresses;
-    if csum::fold64(header) != 0xffff {
+    if !csum::sums_to_ffff(header) {
         return Ok(Err(Verdict::Drop(Stat::DropIpChecksum)));
     }
     let total_len = u16::from_be(ip.get::<u16>(2)) as usize;

@@ -17,7 +17,16 @@ use anyhow::{Context as _, Result, bail};
 use crate::{cmd, setup};
 
 /// The fuzz targets, in the order they run (`fuzz/fuzz_targets/NAME.rs`).
-const TARGETS: &[&str] = &["respond", "fast_question", "zone", "message", "transfer"];
+const TARGETS: &[&str] = &[
+    "respond",
+    "fast_question",
+    "zone",
+    "message",
+    "transfer",
+    "trust_anchor",
+    "autotrust",
+    "ixfr_history",
+];
 
 /// The cargo-fuzz release known to work with these toolchains.
 const CARGO_FUZZ: &str = "cargo-fuzz@0.13.2";
@@ -27,7 +36,8 @@ pub struct Args {
     /// Seconds each target runs.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
-    /// Run only this target (repeatable): respond, fast_question, zone, message.
+    /// Run only this target (repeatable): respond, fast_question, zone, message,
+    /// transfer, trust_anchor, autotrust, ixfr_history.
     #[arg(long = "target", value_name = "NAME")]
     targets: Vec<String>,
     /// Fuzzing processes per target (libFuzzer's fork mode).

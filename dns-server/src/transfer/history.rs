@@ -97,6 +97,12 @@ impl Delta {
     }
 }
 
+/// `text` as the IXFR history file of `zone` kept in `dir`, taken back and
+/// written again (the fuzz target `ixfr_history`; see `disk::reread`).
+pub(crate) fn reread_on_disk(dir: &std::path::Path, zone: &Zone, text: &[u8]) -> Option<usize> {
+    disk::reread(dir, zone, text)
+}
+
 /// `a` is newer than `b` in serial number arithmetic (RFC 1982).
 pub(crate) fn serial_newer(a: u32, b: u32) -> bool {
     a != b && (a.wrapping_sub(b) as i32) > 0

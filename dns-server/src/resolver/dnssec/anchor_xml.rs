@@ -155,11 +155,20 @@ fn unix_time(text: &str) -> Option<i64> {
         None | Some(("Z", "")) => 0,
         Some((sign, rest)) => {
             let (h, m) = rest.split_once(':')?;
-            let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            // XML Schema's offsets are -14:00..+14:00; larger numbers
+            // would overflow the arithmetic below.
+            if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+                return None;
+            }
+            let minutes = h * 60 + m;
             if sign == "-" { -minutes * 60 } else { minutes * 60 }
         }
     };
-    let valid = (1..=12).contains(&month)
+    // Four-digit years, as the schema's dateTime writes them (a larger one
+    // would overflow the seconds; found by the trust_anchor fuzz target).
+    let valid = (0..=9999).contains(&year)
+        && (1..=12).contains(&month)
         && (1..=31).contains(&day)
         && (0..24).contains(&hour)
         && (0..60).contains(&minute)
@@ -218,6 +227,13 @@ mod tests {
         assert_eq!(unix_time("2017-02-01T23:00:00-01:00"), Some(1_485_993_600));
         assert_eq!(unix_time("2024-02-29T12:30:15.5+00:00"), Some(1_709_209_815));
         assert_eq!(unix_time("2017-13-02T00:00:00Z"), None);
+        // Numbers that would overflow the arithmetic are refused, not wrapped.
+        assert_eq!(unix_time("202666666666666660-01-5T00:00:00Z"), None);
+        assert_eq!(unix_time("-9223372036854775808-01-01T00:00:00Z"), None);
+        assert_eq!(unix_time("2017-02-02T00:00:00+99999999999999999:00"), None);
+        assert_eq!(unix_time("2017-02-02T00:00:00-15:00"), None);
+        assert_eq!(unix_time("2017-02-02T00:00:00+14:00"), Some(1_485_993_600 - 14 * 3600));
+        assert_eq!(unix_time("9999-12-31T23:59:60Z"), Some(253_402_300_800));
         assert_eq!(unix_time("yesterday"), None);
     }
 

@@ -209,28 +209,44 @@ impl AutoTrust {
     /// Writes the state to a temporary file beside the state file, then
     /// renames it over: a crash leaves the old state or the new, never half.
     fn save(&self, tracked: &Tracked) -> Result<(), String> {
-        let mut text = format!(
-            "; RFC 5011 trust anchor state of {}, written by dns-server: STATE KEY (flags protocol algorithm key)\n",
-            self.zone
-        );
-        for ds in &tracked.ds {
-            let _ = writeln!(text, "ds {}", HEXUPPER.encode(ds));
-        }
-        for key in &tracked.keys {
-            let state = match key.state {
-                State::AddPend(since) => format!("addpend:{since}"),
-                State::Valid => "valid".into(),
-                State::Missing => "missing".into(),
-                State::Revoked => "revoked".into(),
-            };
-            let _ = writeln!(text, "{state} {}", BASE64.encode(&key.rdata));
-        }
+        let text = render(&self.zone, tracked);
         let file = self.path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
         let temporary = self.path.with_file_name(format!(".{file}.new"));
         std::fs::write(&temporary, text)
             .and_then(|()| std::fs::rename(&temporary, &self.path))
             .map_err(|e| format!("{}: {e}", self.path.display()))
     }
+}
+
+/// The text of `zone`'s state file, as [`parse`] reads it.
+fn render(zone: &Name, tracked: &Tracked) -> String {
+    let mut text = format!(
+        "; RFC 5011 trust anchor state of {zone}, written by dns-server: STATE KEY (flags protocol algorithm key)\n"
+    );
+    for ds in &tracked.ds {
+        let _ = writeln!(text, "ds {}", HEXUPPER.encode(ds));
+    }
+    for key in &tracked.keys {
+        let state = match key.state {
+            State::AddPend(since) => format!("addpend:{since}"),
+            State::Valid => "valid".into(),
+            State::Missing => "missing".into(),
+            State::Revoked => "revoked".into(),
+        };
+        let _ = writeln!(text, "{state} {}", BASE64.encode(&key.rdata));
+    }
+    text
+}
+
+/// A state file's text read, written again and read back (the fuzz target
+/// `autotrust`): `None` when it does not read; panics when what was written
+/// reads back otherwise.
+pub(crate) fn reread(text: &str) -> Option<usize> {
+    let tracked = parse(text).ok()?;
+    let written = render(&Name::root(), &tracked);
+    let again = parse(&written).unwrap_or_else(|e| panic!("the state we wrote does not read: {e}\n{written}"));
+    assert_eq!(again, tracked, "the state we wrote reads back otherwise:\n{written}");
+    Some(tracked.ds.len() + tracked.keys.len())
 }
 
 /// Reads a state file [`AutoTrust::save`] wrote.

@@ -204,3 +204,43 @@ pub(super) fn restore(dir: &Path, zone: &Zone, version: u64) -> Option<History> 
     };
     Some(history)
 }
+
+/// `text` as the history file of `zone` in `dir`, taken back as a start
+/// does (the fuzz target `ixfr_history`): the differences restored, or
+/// `None`. Panics when what is restored is not one chain ending at the
+/// zone's SOA, or when the file rewritten from it restores otherwise.
+pub(super) fn reread(dir: &Path, zone: &Zone, text: &[u8]) -> Option<usize> {
+    let file = path(dir, zone.origin.as_wire())?;
+    fs::write(&file, text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let history = restore(dir, zone, 1)?;
+    let last = history.deltas.back().expect("a restored history is not empty");
+    assert_eq!(
+        last.to_soa,
+        OwnedRr::of(soa(zone)),
+        "a restored history ends elsewhere than the zone's SOA"
+    );
+    for (before, after) in history.deltas.iter().zip(history.deltas.iter().skip(1)) {
+        assert_eq!(
+            soa_serial(&before.to_soa),
+            Some(after.from_serial),
+            "a restored history is not one chain"
+        );
+    }
+    Save::Rewrite(file.clone(), history.deltas.iter().cloned().collect())
+        .write()
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let again = restore(dir, zone, 1).expect("the history we wrote restores");
+    let shape = |d: &Arc<Delta>| {
+        (
+            d.from_soa.clone(),
+            d.to_soa.clone(),
+            d.removed.clone(),
+            d.added.clone(),
+            d.from_serial,
+        )
+    };
+    let first: Vec<_> = history.deltas.iter().map(shape).collect();
+    let second: Vec<_> = again.deltas.iter().map(shape).collect();
+    assert_eq!(first, second, "the history we wrote restores otherwise");
+    Some(history.deltas.len())
+}
