@@ -123,6 +123,9 @@ impl Overrides {
         if self.no_xdp {
             config.xdp.enabled = false;
         }
+        if self.xdp_af_xdp {
+            config.xdp.af_xdp = true;
+        }
         if self.strict {
             config.server.strict = true;
         }
