@@ -230,11 +230,13 @@ impl Server {
                     .any(|z| z.primary.is_some())
                     .then(|| ["--data-dir".to_string(), dir.join("data").display().to_string()]);
                 let metrics = format!("{SERVER_V4}:9153");
+                // With XDP, answers the frame has no room to grow to go out
+                // through AF_XDP, as Knot's XDP mode answers (issue 14).
                 let xdp = match self {
-                    Self::OursXdp => ["--xdp-iface", iface, ""],
-                    Self::OursXdpMetrics => ["--xdp-iface", iface, "--metrics"],
-                    Self::OursMetrics => ["--no-xdp", "--metrics", ""],
-                    _ => ["--no-xdp", "", ""],
+                    Self::OursXdp => ["--xdp-iface", iface, "--xdp-af-xdp", ""],
+                    Self::OursXdpMetrics => ["--xdp-iface", iface, "--xdp-af-xdp", "--metrics"],
+                    Self::OursMetrics => ["--no-xdp", "--metrics", "", ""],
+                    _ => ["--no-xdp", "", "", ""],
                 };
                 let scrape_addr = self.metrics_pair().map(|_| metrics.as_str());
                 [
