@@ -128,6 +128,9 @@ pub struct Overrides {
     /// Do not use XDP, whatever the configuration says.
     #[arg(long)]
     pub no_xdp: bool,
+    /// Answer what XDP cannot grow the frame for through AF_XDP sockets ([xdp] af_xdp = true).
+    #[arg(long)]
+    pub xdp_af_xdp: bool,
     /// Refuse to start when a zone fails to load ([server] strict); by default it is not served and the others are.
     #[arg(long)]
     pub strict: bool,

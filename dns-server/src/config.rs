@@ -119,6 +119,8 @@
 //! slip = 2                     # every Nth limited query gets TC=1
 //! recursive_entries = 8192      # resolver answers XDP serves to [resolver] allow; 0 = none
 //! log_level = "off"            # the program's own log (aya-log): off, error, warn, info, debug, trace
+//! af_xdp = false               # --xdp-af-xdp: answers too long to grow the frame in place go
+//!                              # out through an AF_XDP socket per RX queue, not up the stack
 //!
 //! [metrics]                    # Prometheus metrics over HTTP (GET /metrics); off unless set
 //! listen = "127.0.0.1:9153"    # --metrics ADDR:PORT
@@ -377,6 +379,12 @@ pub struct XdpSection {
     /// level are removed before the program is verified, so "off" costs
     /// nothing. "debug" logs every drop, "trace" every packet.
     pub log_level: ProgramLogLevel,
+    /// Hits whose answer the frame has no room to grow to (`no_room`; on
+    /// veth most signed answers) are redirected to an AF_XDP socket per RX
+    /// queue and answered by a thread per socket, rather than going up the
+    /// kernel's stack to the UDP server (`--xdp-af-xdp`). Off by default:
+    /// each socket takes a thread and 4 MiB.
+    pub af_xdp: bool,
 }
 
 /// `[xdp] log_level`.
@@ -422,6 +430,7 @@ impl Default for XdpSection {
             slip: 2,
             recursive_entries: 8192,
             log_level: ProgramLogLevel::Off,
+            af_xdp: false,
         }
     }
 }

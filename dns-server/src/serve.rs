@@ -86,7 +86,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
             }
             // The sockets are bound: XDP never answers before userspace can
             // take what it passes.
-            let fast_path = prepared.and_then(|p| p.attach(&settings.config)).map(Arc::new);
+            let fast_path = prepared.and_then(|p| p.attach(&settings.config, &shared)).map(Arc::new);
             let stats_log = log_xdp_counters(fast_path.clone(), settings.config.xdp.stats_interval);
             let cookie_clock = fast_path.clone().map(follow_the_clock);
             let xdp_interfaces = if settings.config.xdp.enabled {
@@ -140,6 +140,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         }
         if let Some(fast_path) = &fast_path {
             tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
+            fast_path.close_af_xdp();
         }
         drop(fast_path);
         let counters: Vec<String> = shared

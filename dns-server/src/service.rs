@@ -123,6 +123,9 @@ impl Overrides {
         if self.no_xdp {
             config.xdp.enabled = false;
         }
+        if self.xdp_af_xdp {
+            config.xdp.af_xdp = true;
+        }
         if self.strict {
             config.server.strict = true;
         }
@@ -873,6 +876,15 @@ mod tests {
         flags.apply(&mut config);
         assert_eq!(config.xdp.mode, AttachMode::Generic, "--xdp-mode wins");
         assert_eq!(config.xdp.interfaces, ["veth1"], "--xdp-iface replaces the list");
+        assert!(!config.xdp.af_xdp, "AF_XDP is off unless asked for");
+        let flags = Overrides {
+            xdp_af_xdp: true,
+            ..Overrides::default()
+        };
+        flags.apply(&mut config);
+        assert!(config.xdp.af_xdp, "--xdp-af-xdp turns it on");
+        let on = Config::parse("[xdp]\naf_xdp = true\n", std::path::Path::new("c.toml")).expect("valid");
+        assert!(on.xdp.af_xdp, "[xdp] af_xdp = true");
     }
 
     #[test]

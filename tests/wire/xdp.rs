@@ -609,6 +609,125 @@ fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
     );
 }
 
+/// A signed zone for the AF_XDP test: its NXDOMAIN answers carry three
+/// NSEC3 records and their RRSIGs, far more than veth leaves a frame room
+/// for; `big`'s TXT with its RRSIG is more than 512 bytes.
+fn signed_zone_text() -> String {
+    let (a, b) = ("a".repeat(250), "b".repeat(250));
+    format!("{ZONE_BEFORE}www IN A 192.0.2.80\nbig IN TXT \"{a}\" \"{b}\"\n")
+}
+
+/// With `[xdp] af_xdp` (issue 14), a hit whose answer the frame cannot
+/// grow to goes to the AF_XDP socket of its RX queue and not up the
+/// stack: a signed zone's NXDOMAIN with DO=1, asked again once it is in
+/// the map, comes back byte-equal to the UDP server's answer, over IPv4
+/// and IPv6, counted as `af_xdp` and never as `no_room`; an answer too
+/// big for the client's buffer still gets TC=1; stopping the server
+/// closes the sockets.
+#[test]
+fn hits_without_room_are_answered_through_af_xdp() {
+    test_support::require_root!("loading XDP programs and AF_XDP sockets in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-af-xdp");
+    let signed = crate::harness::sign_zone(
+        &scratch.0,
+        "example.com.",
+        &signed_zone_text(),
+        crate::harness::Signer::Ldns,
+        crate::harness::Denial::Nsec3,
+    );
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            zone: Some(signed.file.to_str().expect("UTF-8 path")),
+            flags: &["--xdp-af-xdp"],
+            ..Options::default()
+        },
+    );
+    // The sockets open right after the program attaches.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !server.log().contains("AF_XDP sockets answer") {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        server.log().contains("AF_XDP sockets answer the hits without room"),
+        "the server opened its AF_XDP sockets; its log:\n{}",
+        server.log()
+    );
+    let counters = || [Stat::AfXdp, Stat::NoRoom, Stat::Hit, Stat::TxError].map(|s| server.counter(s));
+    for (i, server_ip) in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)].into_iter().enumerate() {
+        let (xdp, user) = (
+            SocketAddr::new(server_ip, XDP_PORT),
+            SocketAddr::new(server_ip, USER_PORT),
+        );
+        let name = format!("nowhere{i}.example.com");
+        let q = query(0x4a00 + i as u16, &name, 1, Some((1232, true)));
+        // Once, so that the answer is in the map.
+        query_to(&lab, xdp, &q).expect("the NXDOMAIN is answered");
+        std::thread::sleep(Duration::from_millis(300));
+        let expected = query_to(&lab, user, &q).expect("the UDP server answers");
+        assert_eq!(expected[3] & 0x0f, 3, "NXDOMAIN from the UDP server");
+        assert!(
+            expected.len() > q.len() + 300,
+            "the proofs make the answer ({} bytes) far longer than the query ({})",
+            expected.len(),
+            q.len()
+        );
+        let before = counters();
+        let asked = 4;
+        for k in 0..asked {
+            let answer = query_to(&lab, xdp, &q).unwrap_or_else(|| panic!("query {k} to {xdp} is answered"));
+            assert_eq!(answer, expected, "query {k} to {xdp}: the UDP server's bytes");
+        }
+        let after = counters();
+        let grew = |n: usize| after[n] - before[n];
+        assert_eq!(
+            grew(1),
+            0,
+            "{xdp}: no hit passed to the stack as no_room: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            grew(3),
+            0,
+            "{xdp}: nothing counted as tx_error: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            grew(0) + grew(2),
+            asked,
+            "{xdp}: every query answered in place (hit) or through AF_XDP: {before:?} -> {after:?}"
+        );
+        assert!(grew(0) > 0, "{xdp}: some went through AF_XDP: {before:?} -> {after:?}");
+        // A buffer too small for the answer and its RRSIG: TC=1, as the UDP server answers.
+        let small = query(0x5a00 + i as u16, "big.example.com", 16, Some((512, true)));
+        let truncated = query_to(&lab, xdp, &small).expect("the small-buffer query is answered");
+        assert!(truncated.len() <= 512, "{xdp}: within the client's 512 bytes");
+        assert_ne!(truncated[2] & 0x02, 0, "{xdp}: TC=1 when the answer does not fit");
+        assert_eq!(
+            Some(truncated),
+            query_to(&lab, user, &small),
+            "{xdp}: the same truncated answer as the UDP server's"
+        );
+    }
+    let log = run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .args(["stats", "--pin-dir"])
+        .arg(&server.pin_dir));
+    assert!(
+        log.lines().any(|l| l.split_whitespace().next() == Some("af_xdp")),
+        "`dns-server stats` shows af_xdp:\n{log}"
+    );
+    server.signal(libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !server.log().contains("AF_XDP sockets closed") {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.log();
+    assert!(
+        log.contains("AF_XDP sockets closed") && log.contains("af_xdp_answered="),
+        "the sockets closed at shutdown, with the threads' counters logged:\n{log}"
+    );
+}
+
 #[test]
 fn reload_swaps_the_xdp_answers_with_the_zone() {
     test_support::require_root!("loading XDP programs in network namespaces");

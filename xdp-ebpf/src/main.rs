@@ -4,13 +4,15 @@
 //! Roles, as in Katran: [`parse`] (headers), [`validate`] (what the
 //! kernel's IP and UDP input would refuse), [`filter`] (drops by source),
 //! [`maps`], [`recursive`] (who gets the resolver's entries), [`respond`] (the
-//! rewrite and its checksums), [`stats`]. The DNS question itself is parsed
+//! rewrite and its checksums), [`af_xdp`] (hits without room, to userspace
+//! through AF_XDP), [`stats`]. The DNS question itself is parsed
 //! by `dns_wire::fast_question`, shared with the host.
 // Built for bpfel-unknown-none by dns-server's build.rs; on the host (clippy,
 // `cargo test --workspace`) it compiles to a stub so the workspace checks.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+mod af_xdp;
 mod cookie;
 mod filter;
 mod maps;
@@ -198,9 +200,11 @@ fn answer(
             trace!(ctx, "answered: {}", stat.name());
             Ok(xdp_action::XDP_TX)
         }
-        // A failed resize (no room) leaves the frame as it was, for userspace to answer;
-        // a failed write after it cannot happen (every offset was checked before), but if
-        // it did the stack would drop the mess.
+        // A failed resize (no room) leaves the frame as it was, for userspace to answer:
+        // a zone's answer through its AF_XDP socket when there is one. A failed write
+        // after it cannot happen (every offset was checked before), but if it did the
+        // stack would drop the mess.
+        Err(Stat::NoRoom) if stat == Stat::Hit => Ok(af_xdp::redirect(ctx).unwrap_or_else(|| pass(ctx, Stat::NoRoom))),
         Err(why) => Ok(pass(ctx, why)),
     }
 }

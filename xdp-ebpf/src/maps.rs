@@ -4,10 +4,10 @@
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, XskMap},
 };
 use dns_wire::fast_question::{Message, Question, WalkedName};
-use xdp_abi::{Bucket, CacheKey, CacheValue, CookieConfig, Stat, XdpConfig};
+use xdp_abi::{Bucket, CacheKey, CacheValue, CookieConfig, Stat, XSK_INTERFACES, XSK_QUEUES, XdpConfig};
 
 use crate::parse::Datagram;
 
@@ -108,3 +108,13 @@ pub const MEMO_SLOTS: u32 = 256;
 /// random per client; a collision only replaces the slot.
 #[map]
 pub static COOKIE_MEMO: PerCpuArray<crate::cookie::Memo> = PerCpuArray::with_max_entries(MEMO_SLOTS, 0);
+
+/// AF_XDP sockets of userspace (`[xdp] af_xdp`), [`XSK_QUEUES`] slots per
+/// interface: a hit without room to grow is redirected to its RX queue's.
+#[map]
+pub static XSKS: XskMap = XskMap::with_max_entries(XSK_QUEUES * XSK_INTERFACES, 0);
+
+/// Each interface's first slot in [`XSKS`], by ifindex: the program is
+/// attached to several interfaces, whose RX queues share numbers.
+#[map]
+pub static XSK_IFACES: HashMap<u32, u32> = HashMap::with_max_entries(XSK_INTERFACES, 0);

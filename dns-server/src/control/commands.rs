@@ -396,6 +396,7 @@ fn stats(c: &Context) -> Reply {
             Ok(counters) => lines.extend(counters.iter().map(|(s, v)| (format!("xdp.{}", s.name()), *v))),
             Err(e) => return Reply::error(format!("XDP counters unreadable: {e}")),
         }
+        lines.extend(xdp.af_xdp_counters().into_iter().map(|(n, v)| (format!("xdp.{n}"), v)));
     }
     if let Some(recursion) = &c.shared.recursion {
         lines.push(("resolver.cache_entries".into(), recursion.resolver.cache.len() as u64));

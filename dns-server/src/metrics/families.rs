@@ -453,6 +453,18 @@ fn xdp(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
             .map(|(stat, n)| (vec![("counter", stat.name().to_string())], *n))
             .collect::<Vec<_>>(),
     )?;
+    let af_xdp = x.af_xdp_counters();
+    if !af_xdp.is_empty() {
+        counter(
+            e,
+            "dns_server_xdp_af_xdp_packets",
+            "What the AF_XDP threads did with the hits XDP had no room for ([xdp] af_xdp): answered, or dropped by reason.",
+            af_xdp
+                .into_iter()
+                .map(|(name, n)| (vec![("counter", name.trim_start_matches("af_xdp_").to_string())], n))
+                .collect::<Vec<_>>(),
+        )?;
+    }
     let map = || vec![("map", "responses".to_string())];
     gauge(
         e,

@@ -7,7 +7,7 @@ use std::{
 
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, Map, MapData, PerCpuArray, XskMap, lpm_trie::Key},
 };
 use xdp_abi::{COOKIE_ENABLED, COOKIE_PREVIOUS, COOKIE_REQUIRE, CacheKey, CacheValue, CookieConfig, XdpConfig, names};
 
@@ -43,6 +43,10 @@ pub struct Maps {
     /// program without them (a bench comparing builds), which passes every
     /// query with a cookie to userspace.
     pub cookies: Option<Array<MapData, CookieConfig>>,
+    /// AF_XDP sockets by slot; `None` for an older build without them.
+    pub xsks: Option<XskMap<MapData>>,
+    /// Each interface's first slot in `xsks`, by ifindex.
+    pub xsk_ifaces: Option<HashMap<MapData, u32, u32>>,
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map, XdpError> {
@@ -90,6 +94,14 @@ impl Maps {
             service_v6: HashMap::try_from(take(ebpf, names::SERVICE_V6)?)?,
             cookies: match ebpf.take_map(names::COOKIES) {
                 Some(map) => Some(Array::try_from(map)?),
+                None => None,
+            },
+            xsks: match ebpf.take_map(names::XSKS) {
+                Some(map) => Some(XskMap::try_from(map)?),
+                None => None,
+            },
+            xsk_ifaces: match ebpf.take_map(names::XSK_IFACES) {
+                Some(map) => Some(HashMap::try_from(map)?),
                 None => None,
             },
         })

@@ -8,10 +8,12 @@
 //! - `feed`: the resolver's hot answers copied in, TTLs kept honest.
 //! - [`stats`]: the per-CPU counters summed.
 //! - `run`: starting all this for `serve`, and refilling on reload.
+//! - `af_xdp`: sockets that answer the hits without room to grow (`[xdp] af_xdp`).
 //! - [`fixture`]: the program loaded with a fixed zone, for the
 //!   packet-in/packet-out tests and the `xdp_bench` example, which share
 //!   their cases (`cases.rs`).
 
+mod af_xdp;
 #[cfg(test)]
 mod cases;
 mod feed;

@@ -10,6 +10,7 @@ use xdp_abi::{CONFIG_RATE_LIMIT, CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpCon
 
 use super::{
     FastPath, SharedMaps, XdpError,
+    af_xdp::AfXdp,
     feed::Feed,
     loader::{ProgramLog, ToGlobalLogger},
     stats, sync,
@@ -28,8 +29,13 @@ pub(crate) struct Prepared {
     writer: Arc<MapWriter>,
 }
 
-/// The fast path while the server runs; dropping it detaches the program.
+/// The fast path while the server runs; dropping it closes the AF_XDP
+/// sockets, then detaches the program.
 pub(crate) struct Running {
+    /// First, so that it drops first: its sockets leave the map before the
+    /// program goes. Behind a lock so that shutdown closes it while tasks
+    /// being aborted may still hold the `Running`.
+    af_xdp: std::sync::Mutex<Option<AfXdp>>,
     fast: FastPath,
     writer: Arc<MapWriter>,
     /// Each interface attached to, with the mode it got (`native`, `generic`).
@@ -53,6 +59,12 @@ impl Running {
         stats::read(&maps.stats)
     }
 
+    /// Closes the AF_XDP sockets (their frames go to the stack again), at shutdown.
+    pub(crate) fn close_af_xdp(&self) {
+        let af_xdp = self.af_xdp.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(af_xdp);
+    }
+
     /// Zone answers in the live response map (the resolver's hot answers not included).
     pub(crate) fn zone_entries(&self) -> usize {
         self.writer.inserter.entries()
@@ -74,13 +86,34 @@ impl Running {
         maps.denied()
     }
 
-    /// The counters as one `name=value` line.
+    /// The counters as one `name=value` line, the AF_XDP threads' after the program's.
     pub(crate) fn counters(&self) -> String {
         let maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
-        match stats::read(&maps.stats) {
+        let mut line = match stats::read(&maps.stats) {
             Ok(c) => stats::format(&c),
             Err(e) => format!("unreadable: {e}"),
+        };
+        for (name, value) in self.af_xdp_counters() {
+            line.push_str(&format!(" {name}={value}"));
         }
+        line
+    }
+
+    /// What the AF_XDP threads did (nothing when they are off), by name.
+    pub(crate) fn af_xdp_counters(&self) -> Vec<(&'static str, u64)> {
+        let af_xdp = self.af_xdp.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(af_xdp) = af_xdp.as_ref() else {
+            return Vec::new();
+        };
+        let c = af_xdp.counters();
+        let get = |v: &std::sync::atomic::AtomicU64| v.load(std::sync::atomic::Ordering::Relaxed);
+        vec![
+            ("af_xdp_answered", get(&c.answered)),
+            ("af_xdp_dropped_tx_full", get(&c.tx_full)),
+            ("af_xdp_dropped_unparsable", get(&c.unparsable)),
+            ("af_xdp_dropped_unanswered", get(&c.unanswered)),
+            ("af_xdp_dropped_too_big", get(&c.too_big)),
+        ]
     }
 }
 
@@ -162,9 +195,10 @@ impl Prepared {
         self.writer.clone()
     }
 
-    /// Attaches the program to every configured interface; `None` (and the
-    /// reason in the log) when it is attached to none.
-    pub(crate) fn attach(mut self, config: &Config) -> Option<Running> {
+    /// Attaches the program to every configured interface, and with
+    /// `[xdp] af_xdp` opens the AF_XDP sockets that answer from `shared`;
+    /// `None` (and the reason in the log) when it is attached to none.
+    pub(crate) fn attach(mut self, config: &Config, shared: &Arc<Shared>) -> Option<Running> {
         let x = &config.xdp;
         let mut attached = Vec::new();
         for iface in &x.interfaces {
@@ -183,7 +217,14 @@ impl Prepared {
             unavailable(XdpError::Program(aya::programs::ProgramError::NotAttached));
             return None;
         }
+        let af_xdp = if x.af_xdp {
+            let names: Vec<&str> = attached.iter().map(|(iface, _)| iface.as_str()).collect();
+            AfXdp::start(&self.fast.maps, &names, shared)
+        } else {
+            None
+        };
         Some(Running {
+            af_xdp: std::sync::Mutex::new(af_xdp),
             fast: self.fast,
             writer: self.writer,
             attached,

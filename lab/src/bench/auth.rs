@@ -182,6 +182,7 @@ pub fn measure(
             Server::OursXdp,
             Server::OursMetrics,
             Server::OursXdpMetrics,
+            Server::OursXdpStack,
         ] {
             skipped.insert(server, reason.clone());
         }

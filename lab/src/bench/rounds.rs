@@ -386,20 +386,25 @@ pub fn xdp_verdict(ratio: f64, needed: f64, m: &Medians) -> String {
 pub fn path_line(server: impl Display, m: &Medians) -> Option<String> {
     let p = m.path?;
     let share = |x: f64| x / m.sent.max(1.0) * 100.0;
-    let answered_there = if p.server_redirect > p.server_tx + p.tx_errors {
-        format!(
+    // Knot redirects everything to AF_XDP; ours answers with XDP_TX and,
+    // with `[xdp] af_xdp`, redirects what the frame has no room for.
+    let tx = p.server_tx + p.tx_errors;
+    let mut ways = Vec::new();
+    if tx > 0.0 || p.server_redirect == 0.0 {
+        ways.push(format!(
+            "answered there with XDP_TX {tx:.0} ({:.1}%), of which the generator end's full ring refused {:.0}",
+            share(tx),
+            p.tx_errors
+        ));
+    }
+    if p.server_redirect > 0.0 {
+        ways.push(format!(
             "redirected to its AF_XDP socket {:.0} ({:.1}%)",
             p.server_redirect,
             share(p.server_redirect)
-        )
-    } else {
-        format!(
-            "answered there with XDP_TX {:.0} ({:.1}%), of which the generator end's full ring refused {:.0}",
-            p.server_tx + p.tx_errors,
-            share(p.server_tx + p.tx_errors),
-            p.tx_errors
-        )
-    };
+        ));
+    }
+    let answered_there = ways.join("; ");
     Some(format!(
         "{server}, where the packets went (per s, medians): offered {:.0}, reached the server end {:.0} ({:.1}%; \
          {:.0} dropped by veth, the server end's ring full); \

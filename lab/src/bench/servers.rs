@@ -40,6 +40,10 @@ pub enum Server {
     /// Ours as `ours-xdp`, with the metrics endpoint on: run beside `ours-xdp`
     /// (`bench auth --servers ours-xdp,ours-xdp-metrics`).
     OursXdpMetrics,
+    /// Ours as `ours-xdp` without AF_XDP: hits whose answer the frame has no
+    /// room for go up the kernel's stack to the UDP server, as before issue
+    /// 14's AF_XDP path (`bench auth --signed nsec3 --servers ours-xdp,ours-xdp-stack`).
+    OursXdpStack,
 }
 
 impl fmt::Display for Server {
@@ -52,6 +56,7 @@ impl fmt::Display for Server {
             Self::OursXdp => "ours-XDP",
             Self::OursMetrics => "ours-metrics",
             Self::OursXdpMetrics => "ours-XDP-metrics",
+            Self::OursXdpStack => "ours-XDP-stack",
         })
     }
 }
@@ -59,14 +64,17 @@ impl fmt::Display for Server {
 impl Server {
     /// Whether the server answers from XDP (the rig then detaches its program after each run).
     pub fn uses_xdp(self) -> bool {
-        matches!(self, Self::KnotXdp | Self::OursXdp | Self::OursXdpMetrics)
+        matches!(
+            self,
+            Self::KnotXdp | Self::OursXdp | Self::OursXdpMetrics | Self::OursXdpStack
+        )
     }
 
     /// Whether it is this project's server.
     pub fn is_ours(self) -> bool {
         matches!(
             self,
-            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics
+            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics | Self::OursXdpStack
         )
     }
 
@@ -207,7 +215,7 @@ impl Server {
                 fs::write(&conf, text)?;
                 vec!["knotd".into(), "-c".into(), conf.display().to_string()]
             }
-            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics => {
+            Self::Ours | Self::OursXdp | Self::OursMetrics | Self::OursXdpMetrics | Self::OursXdpStack => {
                 // The zones go in a file: 100,000 `--zone` flags would pass
                 // the kernel's limit on the length of a command line.
                 let conf = dir.join("dns-server.toml");
@@ -230,11 +238,14 @@ impl Server {
                     .any(|z| z.primary.is_some())
                     .then(|| ["--data-dir".to_string(), dir.join("data").display().to_string()]);
                 let metrics = format!("{SERVER_V4}:9153");
+                // With XDP, answers the frame has no room to grow to go out
+                // through AF_XDP, as Knot's XDP mode answers (issue 14).
                 let xdp = match self {
-                    Self::OursXdp => ["--xdp-iface", iface, ""],
-                    Self::OursXdpMetrics => ["--xdp-iface", iface, "--metrics"],
-                    Self::OursMetrics => ["--no-xdp", "--metrics", ""],
-                    _ => ["--no-xdp", "", ""],
+                    Self::OursXdp => ["--xdp-iface", iface, "--xdp-af-xdp", ""],
+                    Self::OursXdpMetrics => ["--xdp-iface", iface, "--xdp-af-xdp", "--metrics"],
+                    Self::OursXdpStack => ["--xdp-iface", iface, "", ""],
+                    Self::OursMetrics => ["--no-xdp", "--metrics", "", ""],
+                    _ => ["--no-xdp", "", "", ""],
                 };
                 let scrape_addr = self.metrics_pair().map(|_| metrics.as_str());
                 [

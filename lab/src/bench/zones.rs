@@ -572,7 +572,7 @@ impl KeptFile {
 /// until the new serial is answered.
 fn reload(server: Server, running: &Running<'_>, conf: &Path, origin: &str) -> Result<()> {
     match server {
-        Server::Ours | Server::OursXdp | Server::OursMetrics | Server::OursXdpMetrics => {
+        Server::Ours | Server::OursXdp | Server::OursMetrics | Server::OursXdpMetrics | Server::OursXdpStack => {
             signals::signal(running.pid(), libc::SIGHUP);
             Ok(())
         }

@@ -51,9 +51,14 @@ pub mod names {
     /// Per-CPU server-cookie hashes the program computed, by their inputs
     /// (the program's alone).
     pub const COOKIE_MEMO: &str = "COOKIE_MEMO";
+    /// AF_XDP sockets by slot ([`crate::XSK_QUEUES`] per interface, then
+    /// the RX queue): where a hit without room goes.
+    pub const XSKS: &str = "XSKS";
+    /// Each interface's first slot in [`XSKS`], by ifindex.
+    pub const XSK_IFACES: &str = "XSK_IFACES";
 
     /// Every map userspace opens by name.
-    pub const MAPS: [&str; 15] = [
+    pub const MAPS: [&str; 17] = [
         STATS,
         CONFIG,
         CACHE_A,
@@ -69,8 +74,16 @@ pub mod names {
         SCRATCH,
         COOKIES,
         COOKIE_MEMO,
+        XSKS,
+        XSK_IFACES,
     ];
 }
+
+/// Slots of `XSKS` per interface: RX queues above this have no AF_XDP
+/// socket (their hits without room go to the stack, as without AF_XDP).
+pub const XSK_QUEUES: u32 = 64;
+/// Interfaces with AF_XDP sockets at most.
+pub const XSK_INTERFACES: u32 = 16;
 
 /// Bytes of a cached response after the question. Answers above this stay
 /// in userspace; 1024 holds every answer of a typical zone without DNSSEC
@@ -256,11 +269,15 @@ pub enum Stat {
     /// answer more than ~216 bytes longer than its query): passed, and
     /// userspace answers it.
     NoRoom,
+    /// A hit without room (see [`Stat::NoRoom`]) redirected to the AF_XDP
+    /// socket of its RX queue (`[xdp] af_xdp`), which answers it from the
+    /// same responder as the UDP server, bypassing the kernel's stack.
+    AfXdp,
 }
 
 impl Stat {
     /// Number of counters.
-    pub const COUNT: u32 = 22;
+    pub const COUNT: u32 = 23;
     /// Every counter, in index order.
     pub const ALL: [Stat; Self::COUNT as usize] = [
         Stat::Hit,
@@ -285,6 +302,7 @@ impl Stat {
         Stat::CookieInvalid,
         Stat::CookieAbsent,
         Stat::NoRoom,
+        Stat::AfXdp,
     ];
 
     /// The counter's name in logs and `dns-server stats`.
@@ -312,6 +330,7 @@ impl Stat {
             Stat::CookieInvalid => "cookie_invalid",
             Stat::CookieAbsent => "cookie_absent",
             Stat::NoRoom => "no_room",
+            Stat::AfXdp => "af_xdp",
         }
     }
 }
