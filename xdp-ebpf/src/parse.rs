@@ -6,15 +6,8 @@ use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
 use crate::maps::{SERVICE_V4, SERVICE_V6};
 
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88a8;
-const IPPROTO_UDP: u8 = 17;
-pub const ETH_HLEN: usize = 14;
-pub const IPV4_HLEN: usize = 20;
-pub const IPV6_HLEN: usize = 40;
-pub const UDP_HLEN: usize = 8;
+pub use xdp_abi::frame::{ETH_HLEN, IPV4_HLEN, IPV6_HLEN, UDP_HLEN};
+use xdp_abi::frame::{ETH_P_8021AD, ETH_P_8021Q, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_UDP};
 /// Largest frame offset looked at (a page holds every frame XDP sees unfragmented).
 const MAX_FRAME: usize = 4096;
 

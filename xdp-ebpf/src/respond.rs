@@ -11,16 +11,13 @@ use dns_wire::{
     fast_question::Question,
     wire::{MAX_NAME_LEN, edns_option},
 };
-use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY, Stat};
+use xdp_abi::{CacheValue, DATA_BUF, MAX_BODY, Stat, frame::RESPONSE_TTL};
 
 use crate::{
     cookie::{OPTION_LEN, Words},
     maps::{HEAD_BUF, SCRATCH},
     parse::{Bytes, Datagram, UDP_HLEN},
 };
-
-/// TTL / hop limit of our responses.
-const RESPONSE_TTL: u8 = 64;
 
 /// The response header's flags and counts (QDCOUNT is always 1).
 pub struct Header {

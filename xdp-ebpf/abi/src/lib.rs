@@ -79,6 +79,31 @@ pub mod names {
     ];
 }
 
+/// The frames the program answers and rewrites, and the AF_XDP threads
+/// after it: Ethernet, IP and UDP numbers both read the same way.
+pub mod frame {
+    /// Ethernet header without VLAN tags.
+    pub const ETH_HLEN: usize = 14;
+    /// EtherType of IPv4.
+    pub const ETH_P_IPV4: u16 = 0x0800;
+    /// EtherType of IPv6.
+    pub const ETH_P_IPV6: u16 = 0x86dd;
+    /// EtherType of an 802.1Q VLAN tag.
+    pub const ETH_P_8021Q: u16 = 0x8100;
+    /// EtherType of an 802.1ad (QinQ) service tag.
+    pub const ETH_P_8021AD: u16 = 0x88a8;
+    /// IPv4 header without options.
+    pub const IPV4_HLEN: usize = 20;
+    /// IPv6 header (no extension headers are followed).
+    pub const IPV6_HLEN: usize = 40;
+    /// UDP header.
+    pub const UDP_HLEN: usize = 8;
+    /// IP protocol number of UDP.
+    pub const IPPROTO_UDP: u8 = 17;
+    /// TTL / hop limit of every answer.
+    pub const RESPONSE_TTL: u8 = 64;
+}
+
 /// Slots of `XSKS` per interface: RX queues above this have no AF_XDP
 /// socket (their hits without room go to the stack, as without AF_XDP).
 pub const XSK_QUEUES: u32 = 64;

@@ -9,18 +9,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use dns_wire::csum;
-
-const ETH_HLEN: usize = 14;
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88a8;
-const IPV4_HLEN: usize = 20;
-const IPV6_HLEN: usize = 40;
-const UDP_HLEN: usize = 8;
-const IPPROTO_UDP: u8 = 17;
-/// TTL / hop limit of our responses, as the XDP program sets it.
-const RESPONSE_TTL: u8 = 64;
+use xdp_abi::frame::{
+    ETH_HLEN, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_UDP, IPV4_HLEN, IPV6_HLEN, RESPONSE_TTL,
+    UDP_HLEN,
+};
 
 /// Where a UDP datagram's parts sit in a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
