@@ -154,30 +154,25 @@ pub(super) fn reply(buf: &mut [u8], d: &Datagram, answer: &[u8], mtu: usize) -> 
 mod tests {
     use super::*;
 
-    /// Ethernet, IPv4 (or IPv6) and UDP around `dns`, sums left to `reply`'s check.
-    fn frame(v6: bool, vlan: bool, dns: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-        if vlan {
-            f.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
-        }
-        let udp_len = (UDP_HLEN + dns.len()) as u16;
-        if v6 {
-            f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
-            f.extend_from_slice(&udp_len.to_be_bytes());
-            f.extend_from_slice(&[IPPROTO_UDP, 55]);
-            f.extend_from_slice(&"fd00:b0::2".parse::<Ipv6Addr>().unwrap().octets());
-            f.extend_from_slice(&"fd00:b0::1".parse::<Ipv6Addr>().unwrap().octets());
+    use test_support::frame::Frame;
+
+    /// The query's frame, from port 40000 of the client (MAC 02:00:00:00:00:02)
+    /// to port 53, with one VLAN tag or none.
+    fn query_frame(v6: bool, vlan: bool) -> Frame {
+        let (client, server): (IpAddr, IpAddr) = if v6 {
+            ("fd00:b0::2".parse().unwrap(), "fd00:b0::1".parse().unwrap())
         } else {
-            f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
-            f.extend_from_slice(&(udp_len + 20).to_be_bytes());
-            f.extend_from_slice(&[0, 0, 0x40, 0, 55, IPPROTO_UDP, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1]);
+            ("198.18.0.2".parse().unwrap(), "198.18.0.1".parse().unwrap())
+        };
+        let mut f = Frame::udp((client, 40000), (server, 53));
+        if vlan {
+            f.vlans = vec![7];
         }
-        f.extend_from_slice(&40000u16.to_be_bytes());
-        f.extend_from_slice(&53u16.to_be_bytes());
-        f.extend_from_slice(&udp_len.to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(dns);
         f
+    }
+
+    fn frame(v6: bool, vlan: bool, dns: &[u8]) -> Vec<u8> {
+        query_frame(v6, vlan).build(dns)
     }
 
     /// The ones'-complement sum of `bytes` folds to 0xffff: a right checksum.
@@ -238,15 +233,15 @@ mod tests {
 
     #[test]
     fn what_the_program_never_redirects_is_not_parsed() {
-        let mut options = frame(false, false, b"dns");
-        options[14] = 0x46;
-        assert_eq!(parse(&options), None, "IPv4 with options");
-        let mut fragment = frame(false, false, b"dns");
-        fragment[20] = 0x20;
-        assert_eq!(parse(&fragment), None, "a first fragment");
-        let mut tcp = frame(true, false, b"dns");
-        tcp[20] = 6;
-        assert_eq!(parse(&tcp), None, "not UDP");
+        let mut options = query_frame(false, false);
+        options.ip_options = vec![1, 1, 1, 0];
+        assert_eq!(parse(&options.build(b"dns")), None, "IPv4 with options");
+        let mut fragment = query_frame(false, false);
+        fragment.more_fragments = true;
+        assert_eq!(parse(&fragment.build(b"dns")), None, "a first fragment");
+        let mut tcp = query_frame(true, false);
+        tcp.protocol = 6;
+        assert_eq!(parse(&tcp.build(b"dns")), None, "not UDP");
         assert_eq!(parse(&[0u8; 13]), None, "short");
         for cut in 0..frame(true, true, b"").len() {
             assert_eq!(parse(&frame(true, true, b"")[..cut]), None, "cut at {cut}");
