@@ -1,8 +1,8 @@
 //! What the kernel's IPv4, IPv6 and UDP input would refuse, checked before
 //! anything is answered: IPv4 options, the IPv4 header checksum, lengths
 //! against the frame, martian sources, and the UDP pseudo-header's and
-//! header's part of the UDP checksum (the message's part comes from its
-//! parse, in main.rs: [`UdpSum::verifies`]). The stack drops what fails (and so
+//! header's part of the UDP checksum (the message's part is summed once
+//! the message is copied, in main.rs: [`UdpSum::verifies`]). The stack drops what fails (and so
 //! do we, counted); what it would take but not as it stands goes to it.
 //!
 //! Sums are taken over words as they lie in memory (little-endian): a
