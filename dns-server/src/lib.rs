@@ -91,8 +91,8 @@ mod zone_files;
 
 /// A second XDP program, built beside the fast path from `xdp-ebpf/src/pass.rs`:
 /// it passes every frame. The lab attaches it to the far end of a veth pair,
-/// where frames sent with `XDP_TX` arrive only when an XDP program is attached.
+/// where frames sent with `XDP_TX` arrive only when an XDP program is attached;
+/// it gets the object from `dns-server xdp-pass-object FILE`, so that it does
+/// not build the program itself (xtask, which sets up the toolchain that
+/// builds it, uses the lab).
 pub static XDP_PASS_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/xdp-pass"));
-
-/// The program's name in [`XDP_PASS_OBJECT`].
-pub const XDP_PASS_PROGRAM: &str = "xdp_pass";

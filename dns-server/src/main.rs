@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Stats { pin_dir } => xdp_stats(&pin_dir),
         Command::Status { state_file } => dns_server::zone_state::print(&state_file),
         Command::Ctl(args) => dns_server::control::client::run(&args.socket, args.json, &args.command.request()),
+        Command::XdpPassObject { file } => std::fs::write(&file, dns_server::XDP_PASS_OBJECT)
+            .map_err(|err| anyhow::anyhow!("writing {}: {err}", file.display())),
         Command::Deny {
             prefix,
             remove,

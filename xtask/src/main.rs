@@ -71,4 +71,25 @@ mod tests {
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
     }
+
+    /// xtask sets up the toolchain that builds the XDP program (nightly's
+    /// rust-src, bpf-linker), so it must build without it: nothing it
+    /// depends on may be dns-server, whose build script builds the program.
+    #[test]
+    fn xtask_builds_before_the_xdp_toolchain_is_set_up() {
+        let tree = super::cmd::stdout(super::cmd::cargo().args([
+            "tree",
+            "--package",
+            "xtask",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--offline",
+        ]))
+        .expect("cargo tree");
+        assert!(tree.lines().any(|line| line.starts_with("dns-lab ")), "{tree}");
+        let server: Vec<&str> = tree.lines().filter(|line| line.starts_with("dns-server ")).collect();
+        assert!(server.is_empty(), "xtask depends on dns-server: {server:?}");
+    }
 }

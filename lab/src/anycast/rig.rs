@@ -104,7 +104,7 @@ impl Lab {
         let router = self.net.router.clone();
         if self.xdp {
             let ifaces: Vec<&str> = self.net.pops.iter().map(|pop| pop.router_veth.as_str()).collect();
-            self.pass = Some(xdp_pass::attach(&router, &ifaces)?);
+            self.pass = Some(xdp_pass::attach(&self.bin, &router, &ifaces)?);
         }
         let conf = self.write("router-bird.conf", &config::router_bird(&self.net))?;
         let ctl = self.path("router-bird.ctl");

@@ -351,7 +351,11 @@ fn measure(
     let xdp = server == Server::OursXdp;
     // XDP_TX frames reach a veth end only if it has an XDP program.
     let _pass = if xdp {
-        Some(crate::anycast::xdp_pass::attach(&rig.client.name, &[&rig.client.name])?)
+        Some(crate::anycast::xdp_pass::attach(
+            ours,
+            &rig.client.name,
+            &[&rig.client.name],
+        )?)
     } else {
         None
     };

@@ -369,7 +369,7 @@ impl Bench<'_> {
         let rig = &self.rig;
         rig.server.detach_xdp();
         // XDP_TX frames reach a veth end only if it has an XDP program.
-        let _pass = crate::anycast::xdp_pass::attach(&rig.client.name, &[&rig.client.name])?;
+        let _pass = crate::anycast::xdp_pass::attach(&self.ours, &rig.client.name, &[&rig.client.name])?;
         let origin = scale_zones::LARGE_ORIGIN;
         let server = Server::OursXdp;
         let (mut running, conf, since) = self.spawn(server, "large-xdp", std::slice::from_ref(&large.zone))?;
