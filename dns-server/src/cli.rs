@@ -64,8 +64,6 @@ pub enum Command {
     },
     /// Ask or tell a running server through its control socket ([control] socket, --control).
     Ctl(CtlArgs),
-    /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server
-    /// (through its pinned maps; `ctl deny` does the same through the control socket).
     /// Write the embedded pass-everything XDP program (an ELF object) to FILE,
     /// for a lab's veth peer: frames sent with `XDP_TX` reach a veth end only
     /// when it has an XDP program of its own. For the lab and the benches, so
@@ -75,6 +73,8 @@ pub enum Command {
         /// Where to write the object.
         file: PathBuf,
     },
+    /// Drop DNS from a source prefix in XDP from now on (or lift it with --remove), in a running server
+    /// (through its pinned maps; `ctl deny` does the same through the control socket).
     Deny {
         /// ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32.
         prefix: String,
