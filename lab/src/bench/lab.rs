@@ -3,8 +3,9 @@
 //! level served by our authoritative server on an address of its own (on the
 //! server namespace's loopback device). Signed, for the validated bench: the
 //! root, `test.` and `bench.test.` each with keys of their own and the DS in
-//! the parent, the root's DS the trust anchor; the many TLDs stay unsigned
-//! (the root's denial proves each delegation insecure).
+//! the parent, the root's DS the trust anchor; the many TLDs signed too (one
+//! shared key, each TLD's DS in the root) and their leaves unsigned (each
+//! TLD's denial proves its leaf's delegation insecure).
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -63,6 +64,7 @@ impl<'rig> Lab<'rig> {
              bench IN NS ns1.bench\n\
              ns1.bench IN A {LEAF}\n"
         );
+        let walk_zones = tlds::write(&dir, tld_count, signed)?;
         let root_text = format!(
             "$TTL 86400\n\
              . IN SOA ns.root. hostmaster.root. 1 3600 900 604800 300\n\
@@ -70,8 +72,9 @@ impl<'rig> Lab<'rig> {
              ns.root. IN A {ROOT}\n\
              test. IN NS ns.test.\n\
              ns.test. IN A {TLD}\n\
-             {}",
-            tlds::root_delegations(tld_count)
+             {}{}",
+            tlds::root_delegations(tld_count),
+            walk_zones.ds
         );
         let (root, tld, leaf, anchors) = match signed {
             None => (
@@ -94,7 +97,6 @@ impl<'rig> Lab<'rig> {
             hints,
             anchors,
         };
-        let (tlds_conf, leaves_conf) = tlds::write(&dir, tld_count)?;
         let zone_arg = |origin: &str, file: &Path| ["--zone".into(), format!("{origin}={}", file.display())];
         let config_arg = |file: &Path| ["--config".into(), file.display().to_string()];
         let (tld_probe, leaf_probe) = (tlds::tld_probe(), tlds::leaf_probe());
@@ -107,8 +109,8 @@ impl<'rig> Lab<'rig> {
                 zone_arg(zone::ORIGIN, &leaf),
                 (zone::PROBE_NAME.into(), zone::PROBE_ANSWER.into()),
             ),
-            ("TLDs'", tlds::TLD_SERVER, config_arg(&tlds_conf), tld_probe),
-            ("leaves'", tlds::LEAF_SERVER, config_arg(&leaves_conf), leaf_probe),
+            ("TLDs'", tlds::TLD_SERVER, config_arg(&walk_zones.tlds), tld_probe),
+            ("leaves'", tlds::LEAF_SERVER, config_arg(&walk_zones.leaves), leaf_probe),
         ];
         for (what, addr, zones, (name, answer)) in servers {
             let argv = [

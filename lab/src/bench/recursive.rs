@@ -53,8 +53,9 @@ pub struct Args {
     walk_qps: u32,
     /// Sign the lab's root, `test.` and `bench.test.` (NSEC unless given)
     /// and have both resolvers validate from the lab's root anchor; the
-    /// cache-hit queries ask with DO=1. The walk's TLDs stay unsigned,
-    /// proven insecure by the root's denial.
+    /// cache-hit queries ask with DO=1. The walk's TLDs are signed too
+    /// (each resolution proves a TLD's keys from the root's DS); their
+    /// leaves are unsigned, proven insecure by the TLD's denial.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "nsec")]
     validate: Option<Denial>,
     /// Resolvers to measure, comma-separated [default: ours-xdp,ours,unbound].
@@ -326,7 +327,9 @@ pub fn run(args: &Args) -> Result<()> {
             args.walk_qps,
             tlds::NAMES,
             match args.validate {
-                Some(_) => "; the TLDs unsigned, each proven insecure by the signed root's denial",
+                Some(_) =>
+                    "; each TLD signed, its keys proven from the root's DS, its leaf unsigned, proven \
+                            insecure by the TLD's denial",
                 None => "",
             }
         ),

@@ -93,35 +93,107 @@ pub fn write(dir: &Path, denial: Denial) -> Result<(PathBuf, PathBuf)> {
 /// (fresh ECDSA P-256 keys, a KSK and a ZSK); returns the signed file's path
 /// and the DS record of the KSK (for the parent, or as a trust anchor).
 pub fn sign(dir: &Path, origin: &str, text: &str, denial: Denial) -> Result<(PathBuf, String)> {
-    let stem = match origin.trim_end_matches('.') {
+    let (ksk, zsk) = (keygen(dir, origin, true)?, keygen(dir, origin, false)?);
+    let signed = sign_with(dir, origin, text, denial, &[&ksk, &zsk])?;
+    let ds_file = dir.join(format!("{ksk}.ds"));
+    let ds = fs::read_to_string(&ds_file).with_context(|| format!("reading {}", ds_file.display()))?;
+    Ok((signed, ds))
+}
+
+/// A fresh ECDSA P-256 key for `origin` in `dir` by `ldns-keygen` (with
+/// the SEP flag if `ksk`); returns its files' stem (`K<origin>+013+<tag>`).
+fn keygen(dir: &Path, origin: &str, ksk: bool) -> Result<String> {
+    let mut command = Command::new("ldns-keygen");
+    command.current_dir(dir).args(["-a", "ECDSAP256SHA256"]);
+    if ksk {
+        command.arg("-k");
+    }
+    command.arg(origin);
+    Ok(cmd::stdout(&mut command)?.trim().to_owned())
+}
+
+/// The file stem of zone `origin` in `dir`: `root` for the root.
+fn stem(origin: &str) -> &str {
+    match origin.trim_end_matches('.') {
         "" => "root",
         stem => stem,
-    };
-    let file = |suffix: &str| dir.join(format!("{stem}{suffix}"));
-    let plain = file(".unsigned");
+    }
+}
+
+/// Signs `text`, the zone `origin`, with `denial` and the keys whose files'
+/// stems are `keys` (in `dir`); returns the signed file's path.
+fn sign_with(dir: &Path, origin: &str, text: &str, denial: Denial, keys: &[&str]) -> Result<PathBuf> {
+    let stem = stem(origin);
+    let plain = dir.join(format!("{stem}.unsigned"));
     fs::write(&plain, text).with_context(|| format!("writing {}", plain.display()))?;
-    let keygen = |ksk: bool| -> Result<String> {
-        let mut command = Command::new("ldns-keygen");
-        command.current_dir(dir).args(["-a", "ECDSAP256SHA256"]);
-        if ksk {
-            command.arg("-k");
-        }
-        command.arg(origin);
-        Ok(cmd::stdout(&mut command)?.trim().to_owned())
-    };
-    let (ksk, zsk) = (keygen(true)?, keygen(false)?);
-    let signed = file(".signed");
+    let signed = dir.join(format!("{stem}.signed"));
     let mut sign = Command::new("ldns-signzone");
     sign.current_dir(dir)
         .args(["-o", origin, "-f"])
         .arg(&signed)
         .args(denial.args())
         .arg(&plain)
-        .args([&ksk, &zsk]);
-    cmd::run(&mut sign).with_context(|| format!("signing {origin} (is ldnsutils installed?)"))?;
-    let ds_file = dir.join(format!("{ksk}.ds"));
-    let ds = fs::read_to_string(&ds_file).with_context(|| format!("reading {}", ds_file.display()))?;
-    Ok((signed, ds))
+        .args(keys);
+    // Not echoed: the lab signs thousands of zones.
+    cmd::stdout(&mut sign).with_context(|| format!("signing {origin} (is ldnsutils installed?)"))?;
+    Ok(signed)
+}
+
+/// One key (a KSK, signing everything: a CSK) for many zones, so that
+/// thousands of lab zones are signed without a key generated for each:
+/// `ldns-signzone` wants key files named for the zone, so each zone gets a
+/// copy whose owner is its own, and its DS follows from that copy.
+pub struct SharedKey {
+    dir: PathBuf,
+    /// The stem of the key's files, as generated.
+    stem: String,
+    /// The generated key's owner name.
+    owner: String,
+    denial: Denial,
+}
+
+impl SharedKey {
+    /// Generates the key in `dir`.
+    pub fn new(dir: &Path, denial: Denial) -> Result<SharedKey> {
+        let owner = "shared-key.".to_string();
+        Ok(SharedKey {
+            stem: keygen(dir, &owner, true)?,
+            dir: dir.to_owned(),
+            owner,
+            denial,
+        })
+    }
+
+    /// Signs `text`, the zone `origin`, with the key (written under
+    /// `origin`'s name in the key's directory); returns the signed file's
+    /// path and the zone's DS record for its parent.
+    pub fn sign(&self, origin: &str, text: &str) -> Result<(PathBuf, String)> {
+        let read = |suffix: &str| {
+            let path = self.dir.join(format!("{}{suffix}", self.stem));
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let stem = self
+            .stem
+            .replacen(&format!("K{}", self.owner), &format!("K{origin}"), 1);
+        let key = read(".key")?;
+        let record = key
+            .strip_prefix(&self.owner)
+            .with_context(|| format!("{}.key does not start with {}", self.stem, self.owner))?;
+        let write = |suffix: &str, text: String| {
+            let path = self.dir.join(format!("{stem}{suffix}"));
+            fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        };
+        write(".key", format!("{origin}{record}"))?;
+        write(".private", read(".private")?)?;
+        let signed = sign_with(&self.dir, origin, text, self.denial, &[&stem])?;
+        let mut key2ds = Command::new("ldns-key2ds");
+        key2ds
+            .current_dir(&self.dir)
+            .args(["-n", "-2"])
+            .arg(format!("{stem}.key"));
+        let ds = cmd::stdout(&mut key2ds).with_context(|| format!("the DS of {origin}"))?;
+        Ok((signed, ds))
+    }
 }
 
 #[cfg(test)]

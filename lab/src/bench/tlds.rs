@@ -8,9 +8,13 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, anyhow};
 
-use super::zone;
+use super::{
+    signed::{Denial, SharedKey},
+    zone,
+};
+use crate::cmd::note;
 
 /// The server of every `tldK.` and the server of every `leaf.tldK.`: two
 /// processes, since one serving both would answer for the leaf itself
@@ -49,12 +53,27 @@ pub fn root_delegations(count: u32) -> String {
     text
 }
 
+/// What [`write`] wrote.
+pub struct Written {
+    /// The configuration of the TLDs' server.
+    pub tlds: PathBuf,
+    /// The configuration of the leaves' server.
+    pub leaves: PathBuf,
+    /// With the TLDs signed: their DS records, for the root zone.
+    pub ds: String,
+}
+
 /// Configuration files for the two servers, with a zone file per zone
-/// under `dir`: the TLDs' and the leaves', in that order.
-pub fn write(dir: &Path, count: u32) -> Result<(PathBuf, PathBuf)> {
+/// under `dir`: the TLDs' and the leaves'. With `signed`, every TLD is
+/// signed (one shared key; its DS for the root in [`Written::ds`]) and
+/// every leaf stays unsigned, as most names under a signed TLD are: a walk
+/// then proves a TLD's keys from the root's DS and the leaf's delegation
+/// insecure from the TLD's denial.
+pub fn write(dir: &Path, count: u32, signed: Option<Denial>) -> Result<Written> {
     let dir = dir.join("tlds");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let (mut tlds, mut leaves) = (String::new(), String::new());
+    let mut tld_texts = Vec::new();
     for k in 0..count {
         let tld = format!("tld{k}.");
         let leaf = format!("leaf.{tld}");
@@ -74,16 +93,66 @@ pub fn write(dir: &Path, count: u32) -> Result<(PathBuf, PathBuf)> {
              www IN A {}\n",
             zone::COLD_ANSWER
         );
-        for (origin, text, config) in [(&tld, tld_text, &mut tlds), (&leaf, leaf_text, &mut leaves)] {
-            let file = format!("{origin}zone");
-            fs::write(dir.join(&file), text).with_context(|| format!("writing {file}"))?;
-            let _ = writeln!(config, "[[zone]]\norigin = \"{origin}\"\nfile = \"{file}\"");
-        }
+        tld_texts.push((tld, tld_text));
+        let file = format!("{leaf}zone");
+        fs::write(dir.join(&file), leaf_text).with_context(|| format!("writing {file}"))?;
+        let _ = writeln!(leaves, "[[zone]]\norigin = \"{leaf}\"\nfile = \"{file}\"");
     }
-    let (tlds_conf, leaves_conf) = (dir.join("tlds.toml"), dir.join("leaves.toml"));
-    fs::write(&tlds_conf, tlds).with_context(|| format!("writing {}", tlds_conf.display()))?;
-    fs::write(&leaves_conf, leaves).with_context(|| format!("writing {}", leaves_conf.display()))?;
-    Ok((tlds_conf, leaves_conf))
+    let (files, ds) = match signed {
+        None => {
+            let mut files = Vec::new();
+            for (tld, text) in &tld_texts {
+                let file = dir.join(format!("{tld}zone"));
+                fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+                files.push(file);
+            }
+            (files, String::new())
+        }
+        Some(denial) => sign_all(&dir, &tld_texts, denial)?,
+    };
+    for ((tld, _), file) in tld_texts.iter().zip(files) {
+        // Beside the configuration, as the leaves' are.
+        let file = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let _ = writeln!(tlds, "[[zone]]\norigin = \"{tld}\"\nfile = \"{file}\"");
+    }
+    let written = Written {
+        tlds: dir.join("tlds.toml"),
+        leaves: dir.join("leaves.toml"),
+        ds,
+    };
+    fs::write(&written.tlds, tlds).with_context(|| format!("writing {}", written.tlds.display()))?;
+    fs::write(&written.leaves, leaves).with_context(|| format!("writing {}", written.leaves.display()))?;
+    Ok(written)
+}
+
+/// Signs the zones `(origin, text)` in `dir` with one shared key, several
+/// at a time (thousands of `ldns-signzone` runs, each waiting more than
+/// computing: 8 at once signed 200 three times faster than one); returns
+/// the signed files, in order, and the zones' DS records.
+fn sign_all(dir: &Path, zones: &[(String, String)], denial: Denial) -> Result<(Vec<PathBuf>, String)> {
+    note("bench", format!("signing {} lab TLDs", zones.len()));
+    let key = SharedKey::new(dir, denial)?;
+    let threads = 4 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = zones.len().div_ceil(threads).max(1);
+    let signed: Vec<Vec<(PathBuf, String)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = zones
+            .chunks(chunk)
+            .map(|part| {
+                let key = &key;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(origin, text)| key.sign(origin, text))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().map_err(|_| anyhow!("a signing thread panicked"))?)
+            .collect::<Result<_>>()
+    })?;
+    let (files, ds): (Vec<PathBuf>, Vec<String>) = signed.into_iter().flatten().unzip();
+    Ok((files, ds.concat()))
 }
 
 #[cfg(test)]
@@ -93,9 +162,9 @@ mod tests {
     #[test]
     fn every_tld_is_delegated_with_glue_and_delegates_its_leaf() {
         let dir = std::env::temp_dir().join(format!("xtask-tlds-test-{}", std::process::id()));
-        let (tlds, leaves) = write(&dir, 3).expect("written");
-        let tlds = fs::read_to_string(tlds).expect("tlds.toml");
-        let leaves = fs::read_to_string(leaves).expect("leaves.toml");
+        let written = write(&dir, 3, None).expect("written");
+        let tlds = fs::read_to_string(written.tlds).expect("tlds.toml");
+        let leaves = fs::read_to_string(written.leaves).expect("leaves.toml");
         let tld2 = fs::read_to_string(dir.join("tlds/tld2.zone")).expect("tld2.zone");
         let leaf2 = fs::read_to_string(dir.join("tlds/leaf.tld2.zone")).expect("leaf.tld2.zone");
         let _ = fs::remove_dir_all(&dir);
@@ -112,5 +181,43 @@ mod tests {
             "{root}"
         );
         assert_eq!(name(2), NAMES.replace('K', "2"));
+    }
+
+    #[test]
+    fn signed_tlds_carry_the_shared_key_under_their_own_name_and_a_ds_each() {
+        let dir = std::env::temp_dir().join(format!("xtask-tlds-signed-test-{}", std::process::id()));
+        let written = write(&dir, 3, Some(Denial::Nsec)).expect("written and signed");
+        let tlds = fs::read_to_string(&written.tlds).expect("tlds.toml");
+        let tld2 = fs::read_to_string(dir.join("tlds/tld2.signed")).expect("tld2.signed");
+        let leaves = fs::read_to_string(&written.leaves).expect("leaves.toml");
+        let _ = fs::remove_dir_all(&dir);
+        assert!(tlds.contains("file = \"tld2.signed\""), "{tlds}");
+        assert!(
+            leaves.contains("file = \"leaf.tld2.zone\""),
+            "the leaves stay unsigned: {leaves}"
+        );
+        let dnskey = tld2.lines().find(|l| l.contains("\tDNSKEY\t")).expect("a DNSKEY");
+        assert!(dnskey.starts_with("tld2.\t"), "{dnskey}");
+        assert!(
+            tld2.lines()
+                .any(|l| l.starts_with("leaf.tld2.\t") && l.contains("\tNSEC\t")),
+            "{tld2}"
+        );
+        let ds: Vec<&str> = written.ds.lines().collect();
+        assert_eq!(ds.len(), 3, "{}", written.ds);
+        // Owner, then (after an optional TTL and the class) DS, key tag,
+        // algorithm, digest type, digest.
+        let rdata = |line: &str| -> Vec<String> {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields.iter().position(|f| *f == "DS").expect("a DS record");
+            fields[at + 1..].iter().map(|f| f.to_string()).collect()
+        };
+        for (k, line) in ds.iter().enumerate() {
+            assert!(line.starts_with(&format!("tld{k}.\t")), "{line}");
+            assert_eq!(rdata(line)[1..3], ["13", "2"], "{line}");
+        }
+        // One key, so one key tag; the digests differ with the owner.
+        assert_eq!(rdata(ds[0])[0], rdata(ds[2])[0]);
+        assert_ne!(rdata(ds[0])[3], rdata(ds[2])[3]);
     }
 }
