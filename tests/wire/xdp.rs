@@ -726,6 +726,17 @@ fn hits_without_room_are_answered_through_af_xdp() {
         log.contains("AF_XDP sockets closed") && log.contains("af_xdp_answered="),
         "the sockets closed at shutdown, with the threads' counters logged:\n{log}"
     );
+    // The kernel's own counts for the sockets: read, and nothing dropped at this rate.
+    assert!(
+        !log.contains("cannot read an AF_XDP socket's kernel counts"),
+        "the sockets' kernel counts were read:\n{log}"
+    );
+    for kernel in ["rx", "rx_ring_full", "fill_ring_empty", "invalid_descs"] {
+        assert!(
+            log.contains(&format!("af_xdp_dropped_{kernel}=0")),
+            "the kernel's {kernel} count is logged, and zero:\n{log}"
+        );
+    }
 }
 
 #[test]

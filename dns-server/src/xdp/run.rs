@@ -113,6 +113,10 @@ impl Running {
             ("af_xdp_dropped_unparsable", get(&c.unparsable)),
             ("af_xdp_dropped_unanswered", get(&c.unanswered)),
             ("af_xdp_dropped_too_big", get(&c.too_big)),
+            ("af_xdp_dropped_rx", get(&c.rx_dropped)),
+            ("af_xdp_dropped_rx_ring_full", get(&c.rx_ring_full)),
+            ("af_xdp_dropped_fill_ring_empty", get(&c.fill_ring_empty)),
+            ("af_xdp_dropped_invalid_descs", get(&c.invalid_descs)),
         ]
     }
 }

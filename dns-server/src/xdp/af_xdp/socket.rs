@@ -15,6 +15,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use xdpilone::{DeviceQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, Umem, UmemConfig, xdp::XdpDesc};
@@ -163,6 +164,78 @@ pub(crate) struct Counters {
     pub unanswered: AtomicU64,
     /// Replies larger than the interface's MTU, or than a umem frame: dropped.
     pub too_big: AtomicU64,
+    /// The kernel's counts for the sockets (`XDP_STATISTICS`), read by each
+    /// thread once a second: frames the kernel dropped before
+    /// they reached an RX ring (`rx_dropped`: e.g. larger than a frame),
+    /// because the RX ring was full (`rx_ring_full`: the thread falls
+    /// behind), or found the fill ring empty (`fill_ring_empty`: no free
+    /// frame to receive into), and descriptors it refused as invalid.
+    pub rx_dropped: AtomicU64,
+    /// See [`Counters::rx_dropped`].
+    pub rx_ring_full: AtomicU64,
+    /// See [`Counters::rx_dropped`].
+    pub fill_ring_empty: AtomicU64,
+    /// See [`Counters::rx_dropped`] (fill and TX descriptors together).
+    pub invalid_descs: AtomicU64,
+}
+
+/// How often a busy thread reads its socket's kernel counts.
+const KERNEL_COUNTS_EVERY: Duration = Duration::from_secs(1);
+
+/// The kernel's counts for one socket, as last read.
+#[derive(Default)]
+struct KernelCounts {
+    rx_dropped: u64,
+    rx_ring_full: u64,
+    fill_ring_empty: u64,
+    invalid_descs: u64,
+    read_at: Option<Instant>,
+    /// A read failed (said once in the log).
+    failed: bool,
+}
+
+impl KernelCounts {
+    /// Reads the socket's counts (if a second has passed since the last
+    /// read) and adds what grew since then to `c`.
+    fn update(&mut self, xsk: &Xsk, c: &Counters) {
+        let now = Instant::now();
+        if self
+            .read_at
+            .is_some_and(|at| now.duration_since(at) < KERNEL_COUNTS_EVERY)
+        {
+            return;
+        }
+        self.read_at = Some(now);
+        let stats = match xsk.device.statistics_v2() {
+            Ok(stats) => stats,
+            Err(err) => {
+                if !self.failed {
+                    tracing::warn!(error = %errno(err), "cannot read an AF_XDP socket's kernel counts");
+                    self.failed = true;
+                }
+                return;
+            }
+        };
+        for (last, read, total) in [
+            (&mut self.rx_dropped, stats.rx_dropped, &c.rx_dropped),
+            (&mut self.rx_ring_full, stats.rx_ring_full, &c.rx_ring_full),
+            (
+                &mut self.fill_ring_empty,
+                stats.rx_fill_ring_empty_descs,
+                &c.fill_ring_empty,
+            ),
+            (
+                &mut self.invalid_descs,
+                stats.rx_invalid_descs + stats.tx_invalid_descs,
+                &c.invalid_descs,
+            ),
+        ] {
+            if read > *last {
+                total.fetch_add(read - *last, Ordering::Relaxed);
+            }
+            *last = read;
+        }
+    }
 }
 
 /// One thread's counts since it last added them to [`Counters`].
@@ -197,6 +270,7 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
     let mut replies: Vec<XdpDesc> = Vec::with_capacity(BATCH as usize);
     let mut free: Vec<u64> = Vec::with_capacity(FRAMES as usize);
     let mut counts = Counts::default();
+    let mut kernel = KernelCounts::default();
     while !stop.load(Ordering::Relaxed) {
         // Frames the kernel has sent: their queries' frames again.
         {
@@ -255,6 +329,7 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
             free.drain(..put);
         }
         counts.add_to(&counters);
+        kernel.update(&xsk, &counters);
         if got == 0 {
             // Nothing to do: sleep until a frame arrives (or a completion,
             // shortly, while replies are in flight).
