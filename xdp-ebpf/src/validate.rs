@@ -216,11 +216,11 @@ fn lengths(ctx: &XdpContext, l3: usize, ip_len: usize, header_len: usize, udp_le
 /// the addresses as loaded (memory order).
 #[inline(always)]
 fn martian_v4(cfg: &XdpConfig, src: u32, dst: u32) -> bool {
-    let s = u32::from_be(src);
-    let first = s >> 24;
+    // The first octet is the first byte in memory: no byte swap.
+    let [first, ..] = src.to_ne_bytes();
     // To ourselves from ourselves, loopback 127/8, "this network" 0/8,
     // multicast 224/4, the limited broadcast.
-    if src == dst || first == 127 || first == 0 || s >> 28 == 0xe || s == u32::MAX {
+    if src == dst || first == 127 || first == 0 || first >> 4 == 0xe || src == u32::MAX {
         return true;
     }
     // Another of our service addresses (the map is filled only with the filter on).
