@@ -91,8 +91,9 @@ pub fn refuse(ctx: &XdpContext, cfg: &XdpConfig) -> u32 {
     match checked {
         Ok(Verdict::Drop(why)) => crate::drop(ctx, why),
         Ok(Verdict::Pass(why)) => crate::pass(ctx, why),
-        // What `sound` took (it cannot differ: the same bytes), or headers
-        // out of reach: the stack's, as for any error in the program.
+        // What `sound` took (the same bytes: only a config written by
+        // userspace between the two reads could differ), or headers out
+        // of reach: the stack's, as for any error in the program.
         Ok(Verdict::Sound(_)) | Err(()) => xdp_action::XDP_PASS,
     }
 }
