@@ -34,19 +34,32 @@ pub const fn fold64(sum: u64) -> u16 {
     s as u16
 }
 
-/// Whether a sum of fewer than 2^16 32-bit words (or of 16-bit ones)
-/// folds to 0xffff, what a right checksum sums to: [`fold64`] with one
-/// step fewer, for the checks of every query. The sum is below 2^48, so
-/// three 16-bit folds leave at most 0x10001, where 0xffff is the only
-/// value that is 0 modulo 0xffff but for 0 (which only a zero sum gives,
-/// and 0 is no right checksum).
+/// Whether a ones'-complement sum kept in 64 bits folds to 0xffff, what a
+/// right checksum sums to: [`fold64`]`(sum) == 0xffff`, for the checks of
+/// every query. Folding keeps the value modulo 0xffff and only 0 folds to
+/// 0, so this is 0xffff dividing a sum that is not 0, tested with one
+/// multiplication instead of four dependent folds: for an odd divisor,
+/// a number is a multiple exactly when its product with the divisor's
+/// inverse modulo 2^64 is at most (2^64 - 1) / divisor (Granlund and
+/// Montgomery, "Division by invariant integers using multiplication",
+/// 1994, section 9).
 #[inline(always)]
 pub const fn sums_to_ffff(sum: u64) -> bool {
-    let s = (sum & 0xffff) + (sum >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    s == 0xffff
+    sum != 0 && sum.wrapping_mul(INVERSE_OF_FFFF) <= u64::MAX / 0xffff
 }
+
+/// The inverse of 0xffff modulo 2^64 (Newton's iteration: each step
+/// doubles the correct low bits, 3 of them to start with for an odd number).
+const INVERSE_OF_FFFF: u64 = {
+    let mut inverse: u64 = 0xffff;
+    let mut step = 0;
+    while step < 5 {
+        inverse = inverse.wrapping_mul(2u64.wrapping_sub(0xffff_u64.wrapping_mul(inverse)));
+        step += 1;
+    }
+    assert!(inverse.wrapping_mul(0xffff) == 1);
+    inverse
+};
 
 /// The sum of the four big-endian 16-bit words of 8 bytes loaded from
 /// memory as a native `u64` (one wide load instead of four).
@@ -147,8 +160,16 @@ mod tests {
             state
         };
         let edges = [0, 0xffff, 0x1fffe, 0xfffe_0001, 0xffff_ffff, 0xffff_0000_ffff];
-        for sum in edges.into_iter().chain((0..1_000_000).map(|_| next() >> 16)) {
-            assert_eq!(sums_to_ffff(sum), fold64(sum) == 0xffff, "{sum:#x}");
+        // Random sums of every size, multiples of 0xffff and their neighbours.
+        let agrees = |sum: u64| assert_eq!(sums_to_ffff(sum), fold64(sum) == 0xffff, "{sum:#x}");
+        edges.into_iter().for_each(agrees);
+        [u64::MAX, u64::MAX - 0xffff, u64::MAX / 0xffff * 0xffff]
+            .into_iter()
+            .for_each(agrees);
+        for k in 0..1_000_000 {
+            agrees(next() >> (k % 64));
+            let m = (next() >> 16) * 0xffff;
+            [m, m.wrapping_add(1), m.wrapping_sub(1)].into_iter().for_each(agrees);
         }
         // Sums of words that fold to 0xffff, at the size limit too.
         for words in [2usize, 5, 130, 0xffff] {

@@ -77,10 +77,8 @@ fn try_xdp_dns(ctx: &XdpContext) -> Result<u32, ()> {
     // What the stack would refuse, before anything is answered (after the
     // drops above, so that junk costs what it did).
     #[cfg(not(feature = "no-frame-checks"))]
-    let udp_sum = match validate::datagram(ctx, cfg, &d, headers)? {
-        validate::Verdict::Sound(sum) => sum,
-        validate::Verdict::Drop(why) => return Ok(drop(ctx, why)),
-        validate::Verdict::Pass(why) => return Ok(pass(ctx, why)),
+    let Some(udp_sum) = validate::sound(ctx, cfg, &d, headers) else {
+        return Ok(validate::refuse(ctx, cfg));
     };
     // A build for measuring what the checks cost (`xdp_bench
     // --without-checks`), never shipped: nothing checked, no UDP checksum.

@@ -10,13 +10,13 @@
 //! one swap at the end gives the usual big-endian sum, and 0xffff (what a
 //! right checksum sums to) is its own swap. No byte swap per word.
 
-use aya_ebpf::programs::XdpContext;
+use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use dns_wire::csum;
 use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
 use crate::{
     maps::{SERVICE_V4, SERVICE_V6},
-    parse::{Bytes, Datagram, ETH_HLEN, Headers, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
+    parse::{self, Bytes, Datagram, ETH_HLEN, Flow, Headers, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
 };
 
 /// The shortest Ethernet frame (without its FCS): senders pad shorter ones.
@@ -25,7 +25,7 @@ const ETH_ZLEN: usize = 60;
 const PROTO_UDP_WORD: u32 = 17 << 8;
 
 /// What becomes of a datagram to our port.
-pub enum Verdict {
+enum Verdict {
     /// The stack would take it as it stands, if its UDP checksum verifies
     /// (`None`: zero over IPv4, none to verify).
     Sound(Option<UdpSum>),
@@ -62,9 +62,45 @@ impl UdpSum {
     }
 }
 
+/// Whether the stack would take `d` (whose headers classify read into
+/// `h`) as it stands: its UDP checksum's sum if so (`Some(None)`: none to
+/// verify), `None` if not ([`refuse`] then says why).
+///
+/// The hit's path: every check that fails leads to the one `None`, so no
+/// check stores its reason ahead of its branch, and the sums stay in
+/// registers instead of going through a verdict merged from every exit.
+#[inline(always)]
+pub fn sound(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> Option<Option<UdpSum>> {
+    match datagram(ctx, cfg, d, h) {
+        Ok(Verdict::Sound(sum)) => Some(sum),
+        _ => None,
+    }
+}
+
+/// The action for a frame [`sound`] turned down, counted by reason: the
+/// headers parsed and checked again, off the hit's path, in a function of
+/// its own. Only the frame and the config are passed: a datagram passed
+/// by reference would take stack the caller's frame cannot spare (BPF
+/// allows 512 bytes for a chain of calls, and `cookie::judge`'s is one).
+#[inline(never)]
+pub fn refuse(ctx: &XdpContext, cfg: &XdpConfig) -> u32 {
+    let checked = match parse::classify(ctx, cfg) {
+        Ok(Flow::Dns(d, h)) => datagram(ctx, cfg, &d, h),
+        _ => Err(()),
+    };
+    match checked {
+        Ok(Verdict::Drop(why)) => crate::drop(ctx, why),
+        Ok(Verdict::Pass(why)) => crate::pass(ctx, why),
+        // What `sound` took (the same bytes: only a config written by
+        // userspace between the two reads could differ), or headers out
+        // of reach: the stack's, as for any error in the program.
+        Ok(Verdict::Sound(_)) | Err(()) => xdp_action::XDP_PASS,
+    }
+}
+
 /// Checks `d`, whose headers classify read into `h`.
 #[inline(always)]
-pub fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> Result<Verdict, ()> {
+fn datagram(ctx: &XdpContext, cfg: &XdpConfig, d: &Datagram, h: Headers) -> Result<Verdict, ()> {
     // Ports, length, checksum: memory-order 32-bit halves; the length again
     // for the pseudo-header. (Not read again from the packet: the compiler
     // would drop the repeated bounds check, and the verifier needs it.)
@@ -160,6 +196,11 @@ fn lengths(ctx: &XdpContext, l3: usize, ip_len: usize, header_len: usize, udp_le
     let frame_len = ctx.data_end() - ctx.data();
     // classify read the UDP header, so frame_len > l3 + header_len.
     let room = frame_len - l3;
+    // The usual frame, first: the packet fills it and the datagram the
+    // packet (two compares on a hit instead of the five below).
+    if ip_len == room && ip_len == header_len + udp_len {
+        return None;
+    }
     if ip_len > room || ip_len < header_len + udp_len {
         return Some(Verdict::Drop(Stat::DropLength));
     }
@@ -176,11 +217,11 @@ fn lengths(ctx: &XdpContext, l3: usize, ip_len: usize, header_len: usize, udp_le
 /// the addresses as loaded (memory order).
 #[inline(always)]
 fn martian_v4(cfg: &XdpConfig, src: u32, dst: u32) -> bool {
-    let s = u32::from_be(src);
-    let first = s >> 24;
+    // The first octet is the first byte in memory: no byte swap.
+    let [first, ..] = src.to_ne_bytes();
     // To ourselves from ourselves, loopback 127/8, "this network" 0/8,
     // multicast 224/4, the limited broadcast.
-    if src == dst || first == 127 || first == 0 || s >> 28 == 0xe || s == u32::MAX {
+    if src == dst || first == 127 || first == 0 || first >> 4 == 0xe || src == u32::MAX {
         return true;
     }
     // Another of our service addresses (the map is filled only with the filter on).
