@@ -274,6 +274,32 @@ impl Server {
         std::fs::read_to_string(self._dir.0.join("log")).unwrap_or_default()
     }
 
+    /// Asks `q` until the resolver answers it with NOERROR (at most 10 s).
+    fn wait_for_resolution(&self, lab: &Lab, q: &[u8]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while query_once(lab, XDP_PORT, q).is_none_or(|r| r[3] & 0x0f != 0) {
+            assert!(
+                Instant::now() < deadline,
+                "no resolution within 10 s; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the AF_XDP sockets are open (right after the program attaches).
+    fn wait_for_af_xdp(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !self.log().contains("AF_XDP sockets answer") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            self.log().contains("AF_XDP sockets answer the hits without room"),
+            "the server opened its AF_XDP sockets; its log:\n{}",
+            self.log()
+        );
+    }
+
     /// Waits until the log says `logged` and a query is answered.
     fn wait_until_ready(&self, lab: &Lab, logged: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -329,6 +355,15 @@ fn query(id: u16, name: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> 
         }
     }
     q.to_wire()
+}
+
+/// `dns-server ctl --socket SOCKET ARGS` (the socket is a file: it crosses namespaces); its output.
+fn ctl(socket: &std::path::Path, args: &[&str]) -> String {
+    run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args))
 }
 
 /// Sends `q` from the client namespace to the server over IPv4; the response, if any within a second.
@@ -645,16 +680,7 @@ fn hits_without_room_are_answered_through_af_xdp() {
             ..Options::default()
         },
     );
-    // The sockets open right after the program attaches.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && !server.log().contains("AF_XDP sockets answer") {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        server.log().contains("AF_XDP sockets answer the hits without room"),
-        "the server opened its AF_XDP sockets; its log:\n{}",
-        server.log()
-    );
+    server.wait_for_af_xdp();
     let counters = || [Stat::AfXdp, Stat::NoRoom, Stat::Hit, Stat::TxError].map(|s| server.counter(s));
     for (i, server_ip) in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)].into_iter().enumerate() {
         let (xdp, user) = (
@@ -1006,15 +1032,7 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
         },
     );
     let www = |id: u16| query(id, "www.resolved.test", 1, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while query_once(&lab, XDP_PORT, &www(1)).is_none_or(|r| r[3] & 0x0f != 0) {
-        assert!(
-            Instant::now() < deadline,
-            "no resolution within 10 s; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    server.wait_for_resolution(&lab, &www(1));
 
     // Answered from the cache in userspace once more, the answer is offered
     // to the feed; from then on XDP answers it.
@@ -1125,22 +1143,8 @@ fn resolver_hits_without_room_are_answered_through_af_xdp() {
             ..Options::default()
         },
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && !server.log().contains("AF_XDP sockets answer") {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        server.log().contains("AF_XDP sockets answer the hits without room"),
-        "the server opened its AF_XDP sockets; its log:\n{}",
-        server.log()
-    );
-    let ctl = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args))
-    };
+    server.wait_for_af_xdp();
+    let ctl = |args: &[&str]| ctl(&socket, args);
     let resolved_by_af_xdp = || {
         let stats = ctl(&["stats"]);
         stats
@@ -1150,15 +1154,7 @@ fn resolver_hits_without_room_are_answered_through_af_xdp() {
             .unwrap_or_else(|| panic!("ctl stats shows xdp.af_xdp_resolved:\n{stats}"))
     };
     let big = |id: u16| query(id, "big.resolved.test", 16, Some((1232, false)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while query_once(&lab, XDP_PORT, &big(1)).is_none_or(|r| r[3] & 0x0f != 0) {
-        assert!(
-            Instant::now() < deadline,
-            "no resolution within 10 s; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    server.wait_for_resolution(&lab, &big(1));
     // Answered from the cache once more, it is offered to the feed.
     let warm = |id: u16| {
         query_once(&lab, XDP_PORT, &big(id)).expect("a cached answer");
@@ -1542,13 +1538,7 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     crate::harness::metrics::assert_deploy_queries_name_only(&text);
 
     // ctl, over the control socket (a file: it crosses namespaces).
-    let ctl = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args))
-    };
+    let ctl = |args: &[&str]| ctl(&socket, args);
     let status = ctl(&["status"]);
     assert!(status.contains(&format!("xdp: {} ", lab.server_if)), "{status}");
     assert!(status.contains("xdp map: "), "{status}");
@@ -1598,13 +1588,7 @@ fn a_committed_zone_transaction_is_answered_from_xdp() {
     let answer = query_once(&lab, XDP_PORT, &old).expect("answered");
     assert!(answer.ends_with(&[192, 0, 2, 66]), "{answer:?}");
 
-    let ctl = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args))
-    };
+    let ctl = |args: &[&str]| ctl(&socket, args);
     ctl(&["zone-begin", "example.com."]);
     ctl(&["zone-set", "example.com.", "old", "A", "192.0.2.88"]);
     ctl(&["zone-unset", "example.com.", "old", "A", "192.0.2.66"]);

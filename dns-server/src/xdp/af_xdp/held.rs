@@ -81,13 +81,7 @@ impl Held {
         self.count += 1;
         runtime.spawn(async move {
             let mut answer = Vec::with_capacity(512);
-            shared.resolve(&pending, &mut answer).await;
-            if let (Some(tap), Some(exchange)) = (&shared.dnstap, logged) {
-                tap.response(exchange, &answer);
-            }
-            if let Some(metrics) = &shared.metrics {
-                metrics.record_qtype(false, peer.ip(), pending.qtype, &answer, arrived.elapsed());
-            }
+            shared.resolve_for(&pending, peer, arrived, logged, &mut answer).await;
             // The thread may have stopped meanwhile: its frames went with its socket.
             let _ = tx.send(Resolved { addr, len, answer });
         });
