@@ -370,8 +370,14 @@ fn reply_resolved(xsk: &mut Xsk, resolved: &Resolved, mtu: usize, counts: &mut C
         options: 0,
     };
     // The frame is as it was received (it was parsed then).
-    let buf = xsk.buffer(&desc)?;
-    let d = frame::parse(&buf[..desc.len as usize])?;
+    let Some(buf) = xsk.buffer(&desc) else {
+        counts.unparsable += 1;
+        return None;
+    };
+    let Some(d) = frame::parse(&buf[..desc.len as usize]) else {
+        counts.unparsable += 1;
+        return None;
+    };
     if resolved.answer.is_empty() {
         counts.unanswered += 1;
         return None;
