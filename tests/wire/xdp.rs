@@ -274,6 +274,32 @@ impl Server {
         std::fs::read_to_string(self._dir.0.join("log")).unwrap_or_default()
     }
 
+    /// Asks `q` until the resolver answers it with NOERROR (at most 10 s).
+    fn wait_for_resolution(&self, lab: &Lab, q: &[u8]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while query_once(lab, XDP_PORT, q).is_none_or(|r| r[3] & 0x0f != 0) {
+            assert!(
+                Instant::now() < deadline,
+                "no resolution within 10 s; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the AF_XDP sockets are open (right after the program attaches).
+    fn wait_for_af_xdp(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !self.log().contains("AF_XDP sockets answer") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            self.log().contains("AF_XDP sockets answer the hits without room"),
+            "the server opened its AF_XDP sockets; its log:\n{}",
+            self.log()
+        );
+    }
+
     /// Waits until the log says `logged` and a query is answered.
     fn wait_until_ready(&self, lab: &Lab, logged: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -329,6 +355,15 @@ fn query(id: u16, name: &str, qtype: u16, edns: Option<(u16, bool)>) -> Vec<u8> 
         }
     }
     q.to_wire()
+}
+
+/// `dns-server ctl --socket SOCKET ARGS` (the socket is a file: it crosses namespaces); its output.
+fn ctl(socket: &std::path::Path, args: &[&str]) -> String {
+    run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
+        .arg("ctl")
+        .arg("--socket")
+        .arg(socket)
+        .args(args))
 }
 
 /// Sends `q` from the client namespace to the server over IPv4; the response, if any within a second.
@@ -645,16 +680,7 @@ fn hits_without_room_are_answered_through_af_xdp() {
             ..Options::default()
         },
     );
-    // The sockets open right after the program attaches.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && !server.log().contains("AF_XDP sockets answer") {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        server.log().contains("AF_XDP sockets answer the hits without room"),
-        "the server opened its AF_XDP sockets; its log:\n{}",
-        server.log()
-    );
+    server.wait_for_af_xdp();
     let counters = || [Stat::AfXdp, Stat::NoRoom, Stat::Hit, Stat::TxError].map(|s| server.counter(s));
     for (i, server_ip) in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)].into_iter().enumerate() {
         let (xdp, user) = (
@@ -973,17 +999,12 @@ fn first_ttl(response: &[u8]) -> u32 {
     u32::from_be_bytes([response[at], response[at + 1], response[at + 2], response[at + 3]])
 }
 
-#[test]
-fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
-    test_support::require_root!("loading XDP programs in network namespaces");
-    let lab = Lab::new();
-    let _client_xdp = ClientXdp::attach(&lab);
-    let scratch = TempDir::new("xdp-resolver");
-    let dir = scratch.0.clone();
+/// The upstream of the resolver tests: an authoritative server for
+/// `resolved.test.` (`zone_text`) on the server namespace's loopback, port 5399.
+fn start_upstream(lab: &Lab, dir: &std::path::Path, zone_text: &str) -> Guarded {
     let zone = dir.join("resolved.test.zone");
-    std::fs::write(&zone, RESOLVED_ZONE).expect("zone written");
-    // The upstream: an authoritative server on the server namespace's loopback.
-    let _upstream = Guarded(
+    std::fs::write(&zone, zone_text).expect("zone written");
+    Guarded(
         lab.server
             .exec(env!("CARGO_BIN_EXE_dns-server"))
             .arg("serve")
@@ -995,11 +1016,25 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
             .stderr(Stdio::null())
             .spawn()
             .expect("upstream starts"),
-    );
-    // Only the client's IPv4 address may recurse.
-    let resolver = format!(
+    )
+}
+
+/// The `[resolver]` table of the resolver tests: forwarding to the
+/// upstream, and only the client's IPv4 address may recurse.
+fn resolver_config() -> String {
+    format!(
         "\n[resolver]\nenabled = true\nallow = [\"{CLIENT_V4}/32\"]\nforward = [\"127.0.0.1:5399\"]\nforward_validation = false\n"
-    );
+    )
+}
+
+#[test]
+fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-resolver");
+    let _upstream = start_upstream(&lab, &scratch.0, RESOLVED_ZONE);
+    let resolver = resolver_config();
     let server = Server::start_with(
         &lab,
         &Options {
@@ -1008,15 +1043,7 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
         },
     );
     let www = |id: u16| query(id, "www.resolved.test", 1, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while query_once(&lab, XDP_PORT, &www(1)).is_none_or(|r| r[3] & 0x0f != 0) {
-        assert!(
-            Instant::now() < deadline,
-            "no resolution within 10 s; log:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    server.wait_for_resolution(&lab, &www(1));
 
     // Answered from the cache in userspace once more, the answer is offered
     // to the feed; from then on XDP answers it.
@@ -1087,6 +1114,115 @@ fn resolver_answers_come_from_xdp_with_ttls_that_never_outlive_the_records() {
         server.counter(Stat::RecursiveHit) > hits,
         "some of those answers came from XDP"
     );
+}
+
+/// `response` with the first answer record's TTL zeroed (see [`first_ttl`]).
+fn without_first_ttl(mut response: Vec<u8>) -> Vec<u8> {
+    let mut at = 12;
+    while response[at] != 0 {
+        at += 1 + response[at] as usize;
+    }
+    at += 1 + 4 + 2 + 4;
+    response[at..at + 4].fill(0);
+    response
+}
+
+/// With `[xdp] af_xdp`, the resolver's entries whose answer the frame has
+/// no room to grow to go through AF_XDP too, not up the stack: a TXT
+/// answer of 500 bytes comes back as the UDP server gives it (its TTL
+/// aside), counted as `af_xdp` (or as a resolver hit when a frame had the
+/// room after all), never as `no_room`.
+/// One whose answer the cache has lost meanwhile (flushed, while the
+/// program's map still holds the entry) is resolved while its frame waits,
+/// and answered: never dropped.
+#[test]
+fn resolver_hits_without_room_are_answered_through_af_xdp() {
+    test_support::require_root!("loading XDP programs and AF_XDP sockets in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-resolver-af-xdp");
+    let (a, b) = ("a".repeat(250), "b".repeat(250));
+    let zone = format!("{RESOLVED_ZONE}big IN TXT \"{a}\" \"{b}\"\n");
+    let _upstream = start_upstream(&lab, &scratch.0, &zone);
+    let socket = scratch.0.join("control.sock");
+    let extra = format!("{}[control]\nsocket = \"{}\"\n", resolver_config(), socket.display());
+    let server = Server::start_with(
+        &lab,
+        &Options {
+            extra: &extra,
+            flags: &["--xdp-af-xdp"],
+            ..Options::default()
+        },
+    );
+    server.wait_for_af_xdp();
+    let ctl = |args: &[&str]| ctl(&socket, args);
+    let resolved_by_af_xdp = || {
+        let stats = ctl(&["stats"]);
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("xdp.af_xdp_resolved "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("ctl stats shows xdp.af_xdp_resolved:\n{stats}"))
+    };
+    let big = |id: u16| query(id, "big.resolved.test", 16, Some((1232, false)));
+    server.wait_for_resolution(&lab, &big(1));
+    // Answered from the cache once more, it is offered to the feed.
+    let warm = |id: u16| {
+        query_once(&lab, XDP_PORT, &big(id)).expect("a cached answer");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    warm(2);
+    let expected = without_first_ttl(query_once(&lab, USER_PORT, &big(3)).expect("userspace answers"));
+    assert!(
+        expected.len() > big(3).len() + 300,
+        "the answer ({} bytes) is far longer than the query: no room on veth",
+        expected.len()
+    );
+    let counters = || [Stat::AfXdp, Stat::NoRoom, Stat::RecursiveHit, Stat::Miss].map(|s| server.counter(s));
+    let before = counters();
+    let asked = 4;
+    for k in 0..asked {
+        let answer = query_once(&lab, XDP_PORT, &big(3)).unwrap_or_else(|| panic!("query {k} is answered"));
+        assert_eq!(
+            without_first_ttl(answer),
+            expected,
+            "query {k}: the UDP server's answer"
+        );
+    }
+    let after = counters();
+    let grew = |n: usize| after[n] - before[n];
+    assert_eq!(
+        grew(1),
+        0,
+        "no resolver hit passed to the stack as no_room: {before:?} -> {after:?}"
+    );
+    assert_eq!(grew(3), 0, "each was in the map: {before:?} -> {after:?}");
+    assert_eq!(
+        grew(0) + grew(2),
+        asked,
+        "each answered in place (a resolver hit) or through AF_XDP: {before:?} -> {after:?}"
+    );
+    assert!(grew(0) > 0, "some went through AF_XDP: {before:?} -> {after:?}");
+
+    // The cache loses the answer while the map still has the entry (the
+    // feed removes it at its next rebuild, within a second): the AF_XDP
+    // thread resolves it. A rebuild between flush and query makes that
+    // query a miss for the stack instead; a few tries make that unlikely.
+    let mut tries = 0;
+    while resolved_by_af_xdp() == 0 {
+        assert!(
+            tries < 10,
+            "no flushed entry was resolved through AF_XDP in {tries} tries"
+        );
+        tries += 1;
+        warm(10 + tries);
+        ctl(&["cache-flush", "resolved.test"]);
+        let id = 100 + tries;
+        let answer = query_once(&lab, XDP_PORT, &big(id)).expect("the flushed entry's query is answered");
+        let mut expected = expected.clone();
+        expected[..2].copy_from_slice(&id.to_be_bytes());
+        assert_eq!(without_first_ttl(answer), expected, "the flushed entry, resolved again");
+    }
 }
 
 /// On an interface whose driver lacks native XDP, mode auto falls back to
@@ -1413,13 +1549,7 @@ fn metrics_and_ctl_see_the_xdp_fast_path() {
     crate::harness::metrics::assert_deploy_queries_name_only(&text);
 
     // ctl, over the control socket (a file: it crosses namespaces).
-    let ctl = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args))
-    };
+    let ctl = |args: &[&str]| ctl(&socket, args);
     let status = ctl(&["status"]);
     assert!(status.contains(&format!("xdp: {} ", lab.server_if)), "{status}");
     assert!(status.contains("xdp map: "), "{status}");
@@ -1469,13 +1599,7 @@ fn a_committed_zone_transaction_is_answered_from_xdp() {
     let answer = query_once(&lab, XDP_PORT, &old).expect("answered");
     assert!(answer.ends_with(&[192, 0, 2, 66]), "{answer:?}");
 
-    let ctl = |args: &[&str]| {
-        run(Command::new(env!("CARGO_BIN_EXE_dns-server"))
-            .arg("ctl")
-            .arg("--socket")
-            .arg(&socket)
-            .args(args))
-    };
+    let ctl = |args: &[&str]| ctl(&socket, args);
     ctl(&["zone-begin", "example.com."]);
     ctl(&["zone-set", "example.com.", "old", "A", "192.0.2.88"]);
     ctl(&["zone-unset", "example.com.", "old", "A", "192.0.2.66"]);

@@ -1,10 +1,10 @@
 //! Hits without room to grow, redirected to userspace's AF_XDP socket of
 //! their RX queue (`[xdp] af_xdp`) rather than up the kernel's stack.
 //!
-//! Only our zones' answers come here: their frame is as it arrived (a
-//! failed resize leaves it so), already checked as the stack would check
-//! it. The resolver's entries stay with the stack, whose server may have
-//! to resolve (which an AF_XDP thread does not).
+//! Our zones' answers and the resolver's entries come here: their frame is
+//! as it arrived (a failed resize leaves it so), already checked as the
+//! stack would check it. A resolver's entry the cache no longer holds is
+//! resolved by the socket's thread, which holds the frame until then.
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use xdp_abi::{Stat, XSK_QUEUES};

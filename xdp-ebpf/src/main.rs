@@ -199,10 +199,10 @@ fn answer(
             Ok(xdp_action::XDP_TX)
         }
         // A failed resize (no room) leaves the frame as it was, for userspace to answer:
-        // a zone's answer through its AF_XDP socket when there is one. A failed write
-        // after it cannot happen (every offset was checked before), but if it did the
-        // stack would drop the mess.
-        Err(Stat::NoRoom) if stat == Stat::Hit => Ok(af_xdp::redirect(ctx).unwrap_or_else(|| pass(ctx, Stat::NoRoom))),
+        // through its AF_XDP socket when there is one (a zone's answer or the
+        // resolver's). A failed write after it cannot happen (every offset was
+        // checked before), but if it did the stack would drop the mess.
+        Err(Stat::NoRoom) => Ok(af_xdp::redirect(ctx).unwrap_or_else(|| pass(ctx, Stat::NoRoom))),
         Err(why) => Ok(pass(ctx, why)),
     }
 }

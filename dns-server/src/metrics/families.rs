@@ -458,7 +458,7 @@ fn xdp(e: &mut DescriptorEncoder, s: &Sources) -> fmt::Result {
         counter(
             e,
             "dns_server_xdp_af_xdp_packets",
-            "What the AF_XDP threads did with the hits XDP had no room for ([xdp] af_xdp): answered, or dropped by reason.",
+            "What the AF_XDP threads did with the hits XDP had no room for ([xdp] af_xdp): answered (resolved: answered once the resolver had), or dropped by reason.",
             af_xdp
                 .into_iter()
                 .map(|(name, n)| (vec![("counter", name.trim_start_matches("af_xdp_").to_string())], n))

@@ -445,6 +445,26 @@ impl Shared {
         self.answer_resolved(recursion, pending, &resolution, out);
     }
 
+    /// Resolves a query a UDP transport took in from `peer` at `arrived`
+    /// (logged to dnstap as `logged`), writes its response into `out` and
+    /// logs and counts it as answered.
+    pub(crate) async fn resolve_for(
+        &self,
+        pending: &Pending,
+        peer: std::net::SocketAddr,
+        arrived: std::time::Instant,
+        logged: Option<crate::dnstap::Exchange>,
+        out: &mut Vec<u8>,
+    ) {
+        self.resolve(pending, out).await;
+        if let (Some(tap), Some(exchange)) = (&self.dnstap, logged) {
+            tap.response(exchange, out);
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.record_qtype(false, peer.ip(), pending.qtype, out, arrived.elapsed());
+        }
+    }
+
     /// Writes a resolution's response; refreshes a popular entry near expiry behind it.
     fn answer_resolved(&self, recursion: &Recursion, pending: &Pending, resolution: &Resolution, out: &mut Vec<u8>) {
         if resolution.prefetch {

@@ -132,6 +132,10 @@ pub(crate) struct Budget {
     /// others waiting on it (`usize::MAX` when none): it waits for another
     /// query's proof only of a shorter zone, so that no two wait on each other.
     proving: usize,
+    /// The small budget of a proof started beside a referral
+    /// (`Resolver::prove_beside`): what it fails to prove for want of
+    /// budget is no verdict, so it is not kept.
+    beside: bool,
 }
 
 impl Budget {
@@ -144,7 +148,26 @@ impl Budget {
             ns_lookups: 0,
             upstream: 0,
             proving: usize::MAX,
+            beside: false,
         }
+    }
+
+    /// The budget of a proof started beside a referral (see [`Budget::beside`]).
+    pub(crate) fn beside(limits: Limits) -> Self {
+        Budget {
+            beside: true,
+            ..Budget::new(limits)
+        }
+    }
+
+    /// Whether a limit refused something: what failed since may have
+    /// failed for want of budget rather than for what upstream said.
+    pub(crate) fn ran_out(&self) -> bool {
+        let l = &self.limits;
+        self.upstream > l.max_upstream
+            || self.referrals > l.max_referrals
+            || self.ns_lookups > l.max_ns_lookups
+            || self.started.elapsed() > l.max_time
     }
 
     fn spend(count: &mut u32, max: u32, what: &'static str) -> Result<(), ResolveError> {

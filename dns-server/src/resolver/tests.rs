@@ -298,3 +298,49 @@ async fn queries_needing_one_zones_keys_at_once_share_one_proof_even_a_failed_on
         "a failed proof leaves the table: it is tried again once its brief bogus entry expires"
     );
 }
+
+#[tokio::test]
+async fn a_proof_beside_a_referral_out_of_budget_keeps_nothing_and_a_waiting_query_proves_itself() {
+    use super::validate::ZoneKeys;
+    // A forwarder that ignores the first query: a proof allowed one
+    // upstream query runs out of budget waiting for it.
+    let forwarder = Forwarder::start_dropping(Duration::ZERO, 1).await;
+    let resolver = validating_forwarded(&forwarder);
+    let beside = super::Limits {
+        max_upstream: 1,
+        ..resolver.config.limits
+    };
+    let prove_beside = |resolver: Arc<Resolver>| {
+        tokio::spawn(async move {
+            let mut budget = super::Budget::beside(beside);
+            resolver.zone_keys(Name::root(), &mut budget, 0).await
+        })
+    };
+    let alone = prove_beside(resolver.clone()).await.expect("beside task");
+    assert!(matches!(alone, ZoneKeys::Bogus(_)), "{alone:?}");
+    assert!(
+        resolver.keys.get(&Name::root(), Instant::now()).is_none(),
+        "running out of budget proves nothing: no verdict kept"
+    );
+    assert!(resolver.proving.is_empty(), "the proof left the table");
+
+    // Again, with a client's query waiting for that proof: once it has run
+    // out, the client proves the keys with its own budget, and that
+    // verdict (the fake forwarder has no DNSKEY set: bogus) is kept.
+    let silent_first = Forwarder::start_dropping(Duration::ZERO, 1).await;
+    let resolver = validating_forwarded(&silent_first);
+    let first = prove_beside(resolver.clone());
+    silent_first.wait_for(1).await;
+    let client = prove_root_keys(&resolver, 1).await;
+    assert!(matches!(first.await.expect("beside task"), ZoneKeys::Bogus(_)));
+    assert!(
+        silent_first.asked() >= 2,
+        "the waiting query asked for the keys itself: {} queries",
+        silent_first.asked()
+    );
+    assert_eq!(
+        resolver.keys.get(&Name::root(), Instant::now()),
+        Some(client[0].clone()),
+        "the client's own proof is kept"
+    );
+}

@@ -55,7 +55,7 @@ const BOGUS_KEY_TTL: u32 = 60;
 const BESIDE_UPSTREAM: u32 = 8;
 
 impl KeyCache {
-    fn get(&self, zone: &Name, now: Instant) -> Option<ZoneKeys> {
+    pub(super) fn get(&self, zone: &Name, now: Instant) -> Option<ZoneKeys> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(zone).filter(|(_, until)| *until > now).map(|(k, _)| k.clone())
     }
@@ -538,20 +538,27 @@ impl Resolver {
                 return self.prove_and_keep(&zone, budget, depth).await;
             }
             let ticket = self.proving.join(zone.clone());
-            let zone = &zone;
-            ticket
-                .resolution(move || async move {
+            let keys = ticket
+                .resolution(|| async {
                     let outer = std::mem::replace(&mut budget.proving, labels);
-                    let keys = self.prove_and_keep(zone, budget, depth).await;
+                    let keys = self.prove_and_keep(&zone, budget, depth).await;
                     budget.proving = outer;
                     keys
                 })
-                .await
+                .await;
+            // A proof beside a referral that ran out of its few queries kept
+            // nothing: a query that waited for it proves the keys itself.
+            if matches!(keys, ZoneKeys::Bogus(_)) && !budget.beside && self.keys.get(&zone, Instant::now()).is_none() {
+                return self.prove_and_keep(&zone, budget, depth).await;
+            }
+            keys
         })
     }
 
     /// Proves `zone`'s keys and keeps them (unless a proof that ended as
-    /// this one began left them in the cache already).
+    /// this one began left them in the cache already). A proof beside a
+    /// referral that fails once its budget has run out keeps nothing: that
+    /// is no proof of bogus keys.
     async fn prove_and_keep(&self, zone: &Name, budget: &mut Budget, depth: u32) -> ZoneKeys {
         let now = Instant::now();
         if let Some(keys) = self.keys.get(zone, now) {
@@ -559,6 +566,10 @@ impl Resolver {
         }
         let (keys, ttl) = self.prove_keys(zone, budget, depth).await;
         tracing::debug!(%zone, ?keys, "zone keys");
+        if matches!(keys, ZoneKeys::Bogus(_)) && budget.beside && budget.ran_out() {
+            tracing::debug!(%zone, "proof beside a referral out of budget: nothing kept");
+            return keys;
+        }
         self.keys.put(zone.clone(), keys.clone(), ttl, now);
         keys
     }
@@ -858,7 +869,7 @@ impl Resolver {
             ..budget.limits
         };
         tokio::spawn(async move {
-            let mut budget = Budget::new(limits);
+            let mut budget = Budget::beside(limits);
             this.zone_keys(child, &mut budget, depth).await;
         });
     }

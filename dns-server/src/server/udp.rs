@@ -207,13 +207,7 @@ async fn resolve_and_send(
     logged: Option<Exchange>,
 ) {
     let mut out = Vec::with_capacity(512);
-    shared.resolve(&query, &mut out).await;
-    if let (Some(tap), Some(exchange)) = (&shared.dnstap, logged) {
-        tap.response(exchange, &out);
-    }
-    if let Some(metrics) = &shared.metrics {
-        metrics.record_qtype(false, peer.ip(), query.qtype, &out, arrived.elapsed());
-    }
+    shared.resolve_for(&query, peer, arrived, logged, &mut out).await;
     if socket.send_to(&out, peer).await.is_err() {
         Stats::bump(&shared.stats.dropped_send_failed);
     }

@@ -28,7 +28,7 @@ use std::{
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
-        mpsc::{Receiver, RecvTimeoutError, SyncSender},
+        mpsc::{Receiver, SyncSender, TryRecvError},
     },
     time::{Duration, Instant},
 };
@@ -60,6 +60,12 @@ pub(crate) const WINDOW_S: u32 = 2;
 pub(crate) const PROGRAM_CLOCK_LAG_NS: u64 = 50_000_000;
 /// Offers waiting for the thread; more are dropped (the query was answered anyway).
 const QUEUE: usize = 4096;
+/// How often the thread takes the offers queued since. It sleeps between
+/// times rather than waiting on the queue, so an offer never wakes it: a
+/// wake per offer (a context switch on the server's CPU) cost more than the
+/// offer, and a hot answer XDP cannot send itself (too long for the frame)
+/// is offered again at every query userspace answers.
+const OFFER_TICK: Duration = Duration::from_millis(10);
 
 /// One question the map answers.
 struct Entry {
@@ -166,10 +172,13 @@ impl Worker {
     fn run(&self, rx: &Receiver<Entry>) {
         let mut next = Instant::now() + PERIOD;
         loop {
-            match rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
-                Ok(entry) => self.add(entry),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            std::thread::sleep(OFFER_TICK.min(next.saturating_duration_since(Instant::now())));
+            loop {
+                match rx.try_recv() {
+                    Ok(entry) => self.add(entry),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
             }
             if Instant::now() >= next {
                 self.rebuild_all();

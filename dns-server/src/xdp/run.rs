@@ -111,6 +111,7 @@ impl Running {
             ("af_xdp_answered", get(&c.answered)),
             ("af_xdp_dropped_tx_full", get(&c.tx_full)),
             ("af_xdp_dropped_unparsable", get(&c.unparsable)),
+            ("af_xdp_resolved", get(&c.resolved)),
             ("af_xdp_dropped_unanswered", get(&c.unanswered)),
             ("af_xdp_dropped_too_big", get(&c.too_big)),
             ("af_xdp_dropped_rx", get(&c.rx_dropped)),

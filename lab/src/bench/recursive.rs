@@ -58,7 +58,8 @@ pub struct Args {
     /// leaves are unsigned, proven insecure by the TLD's denial.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "nsec")]
     validate: Option<Denial>,
-    /// Resolvers to measure, comma-separated [default: ours-xdp,ours,unbound].
+    /// Resolvers to measure, comma-separated [default: ours-xdp,ours,unbound;
+    /// ours-xdp-stack only when named].
     #[arg(long, value_enum, value_delimiter = ',')]
     resolvers: Option<Vec<Resolver>>,
 }
@@ -70,8 +71,12 @@ enum Resolver {
     /// Unbound 1.17, one thread, iterator only (validator too with `--validate`).
     Unbound,
     /// Ours with the XDP fast path on the rig's server end: cache hits
-    /// answered by the program from the resolver's entries.
+    /// answered by the program from the resolver's entries, and through
+    /// AF_XDP (`--xdp-af-xdp`) those whose answer the frame has no room
+    /// for (on veth the signed NXDOMAINs).
     OursXdp,
+    /// Ours-XDP without AF_XDP: the hits without room go up the stack.
+    OursXdpStack,
 }
 
 impl fmt::Display for Resolver {
@@ -80,6 +85,7 @@ impl fmt::Display for Resolver {
             Self::Ours => "ours",
             Self::Unbound => "Unbound",
             Self::OursXdp => "ours-XDP",
+            Self::OursXdpStack => "ours-XDP-stack",
         })
     }
 }
@@ -127,7 +133,7 @@ impl Resolver {
             None => ("iterator", String::new()),
         };
         Ok(match self {
-            Self::Ours | Self::OursXdp => [
+            Self::Ours | Self::OursXdp | Self::OursXdpStack => [
                 &ours.display().to_string(),
                 "serve",
                 "--listen",
@@ -148,10 +154,15 @@ impl Resolver {
             ]
             .map(String::from)
             .into_iter()
-            .chain(match self {
-                Self::OursXdp => vec!["--xdp-iface".to_string(), iface.to_string()],
-                _ => vec!["--no-xdp".to_string()],
-            })
+            .chain(
+                match self {
+                    Self::OursXdp => vec!["--xdp-iface", iface, "--xdp-af-xdp"],
+                    Self::OursXdpStack => vec!["--xdp-iface", iface],
+                    _ => vec!["--no-xdp"],
+                }
+                .into_iter()
+                .map(String::from),
+            )
             .chain(ours_config)
             .collect(),
             Self::Unbound => {
@@ -301,6 +312,7 @@ pub fn run(args: &Args) -> Result<()> {
         let _ = writeln!(out, "ours/Unbound: {ratio:.2} (target >= 1.00: {verdict})");
     }
     out.push_str(&xdp_verdict(&medians));
+    out.push_str(&stack_line(&medians));
     for (resolver, shares) in &warm {
         let least = shares.iter().copied().fold(f64::INFINITY, f64::min);
         let _ = writeln!(
@@ -394,6 +406,16 @@ fn xdp_verdict(medians: &BTreeMap<Resolver, rounds::Medians>) -> String {
         rounds::OF_OFFERED * 100.0,
         rounds::xdp_verdict(ratio, XDP_OVER_UNBOUND, m)
     )
+}
+
+/// Ours-XDP without AF_XDP, when measured: its ratio and where its packets went.
+fn stack_line(medians: &BTreeMap<Resolver, rounds::Medians>) -> String {
+    let Some(m) = medians.get(&Resolver::OursXdpStack).filter(|m| m.sent > 0.0) else {
+        return String::new();
+    };
+    let ratio = rounds::ratio(medians, Resolver::OursXdpStack, Resolver::Unbound)
+        .map_or(String::new(), |r| format!("ours-XDP-stack/Unbound: {r:.2}\n"));
+    ratio + &rounds::path_line(Resolver::OursXdpStack, m).unwrap_or_default()
 }
 
 /// Median and p99 of one kind of cold resolution, per resolver: the median

@@ -9,8 +9,10 @@
 //!
 //! - `frame`: finding the query in a frame, writing the reply.
 //! - `socket`: one socket's umem and rings, and its thread's loop.
+//! - `held`: the frames a thread holds while the resolver answers them.
 
 mod frame;
+mod held;
 mod socket;
 
 use std::{

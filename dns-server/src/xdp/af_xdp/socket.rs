@@ -4,7 +4,8 @@
 //! Every frame of the umem goes round one cycle: fill ring, RX ring (a
 //! query), TX ring (its reply, written over it), completion ring, fill
 //! ring again. A frame that gets no reply goes straight back to the fill
-//! ring, so the thread never has to look for a free one.
+//! ring, so the thread never has to look for a free one; a frame whose
+//! query the resolver must answer first is held meanwhile (`held`).
 
 use std::{
     ffi::CString,
@@ -20,7 +21,10 @@ use std::{
 
 use xdpilone::{DeviceQueue, IfInfo, RingRx, RingTx, Socket, SocketConfig, Umem, UmemConfig, xdp::XdpDesc};
 
-use super::frame::{self, Unsent};
+use super::{
+    frame::{self, Unsent},
+    held::{Held, Resolved},
+};
 use crate::{
     dnstap,
     query::{Reply, Shared, Transport},
@@ -160,7 +164,10 @@ pub(crate) struct Counters {
     pub tx_full: AtomicU64,
     /// Frames that were no UDP datagram the thread could read.
     pub unparsable: AtomicU64,
-    /// Queries the responder dropped, or that would need the resolver.
+    /// Replies sent once the resolver answered (the cache no longer held
+    /// the answer of a resolver's entry the program redirected); also in `answered`.
+    pub resolved: AtomicU64,
+    /// Queries the responder dropped.
     pub unanswered: AtomicU64,
     /// Replies larger than the interface's MTU, or than a umem frame: dropped.
     pub too_big: AtomicU64,
@@ -244,6 +251,7 @@ struct Counts {
     answered: u64,
     tx_full: u64,
     unparsable: u64,
+    resolved: u64,
     unanswered: u64,
     too_big: u64,
 }
@@ -254,6 +262,7 @@ impl Counts {
             (&mut self.answered, &c.answered),
             (&mut self.tx_full, &c.tx_full),
             (&mut self.unparsable, &c.unparsable),
+            (&mut self.resolved, &c.resolved),
             (&mut self.unanswered, &c.unanswered),
             (&mut self.too_big, &c.too_big),
         ] {
@@ -271,6 +280,7 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
     let mut free: Vec<u64> = Vec::with_capacity(FRAMES as usize);
     let mut counts = Counts::default();
     let mut kernel = KernelCounts::default();
+    let mut held = Held::new();
     while !stop.load(Ordering::Relaxed) {
         // Frames the kernel has sent: their queries' frames again.
         {
@@ -294,13 +304,25 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
         let mut got = 0;
         for desc in descs.into_iter().map_while(|d| d) {
             got += 1;
-            match answer(&mut xsk, &desc, &shared, mtu, &mut out, &mut counts) {
-                Some(len) => replies.push(XdpDesc {
+            match answer(&mut xsk, &desc, &shared, mtu, &mut out, &mut held, &mut counts) {
+                Answer::Reply(len) => replies.push(XdpDesc {
                     addr: desc.addr,
                     len,
                     options: 0,
                 }),
-                None => free.push(desc.addr),
+                Answer::Held => {}
+                Answer::None => free.push(desc.addr),
+            }
+        }
+        // The resolver's answers for frames held.
+        while let Some(resolved) = held.answered() {
+            match reply_resolved(&mut xsk, &resolved, mtu, &mut counts) {
+                Some(len) => replies.push(XdpDesc {
+                    addr: resolved.addr,
+                    len,
+                    options: 0,
+                }),
+                None => free.push(resolved.addr),
             }
         }
         if !replies.is_empty() {
@@ -331,9 +353,13 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
         counts.add_to(&counters);
         kernel.update(&xsk, &counters);
         if got == 0 {
-            // Nothing to do: sleep until a frame arrives (or a completion,
-            // shortly, while replies are in flight).
-            let wait = if xsk.tx.pending() > 0 { 1 } else { IDLE_POLL_MS };
+            // Nothing to do: sleep until a frame arrives (or a completion or
+            // a resolution, shortly, while replies or resolutions are in flight).
+            let wait = if xsk.tx.pending() > 0 || held.count() > 0 {
+                1
+            } else {
+                IDLE_POLL_MS
+            };
             let mut ready = libc::pollfd {
                 fd: xsk.fd(),
                 events: libc::POLLIN,
@@ -345,23 +371,33 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
     }
 }
 
-/// Answers the query in one received frame, writing the reply over it;
-/// the reply's length, or `None` (counted) when there is none to send.
+/// What became of a received frame.
+enum Answer {
+    /// Its reply, written over it, this long.
+    Reply(u32),
+    /// Held until the resolver answers (see `held`).
+    Held,
+    /// Nothing to send (counted): the frame is free again.
+    None,
+}
+
+/// Answers the query in one received frame, writing the reply over it.
 fn answer(
     xsk: &mut Xsk,
     desc: &XdpDesc,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     mtu: usize,
     out: &mut Vec<u8>,
+    held: &mut Held,
     counts: &mut Counts,
-) -> Option<u32> {
+) -> Answer {
     let Some(buf) = xsk.buffer(desc) else {
         counts.unparsable += 1;
-        return None;
+        return Answer::None;
     };
     let Some(d) = frame::parse(&buf[..desc.len as usize]) else {
         counts.unparsable += 1;
-        return None;
+        return Answer::None;
     };
     Stats::bump(&shared.stats.udp_queries);
     out.clear();
@@ -370,17 +406,26 @@ fn answer(
     let role = match shared.respond(query, Transport::Udp, d.peer.ip(), out) {
         Ok(Reply::Ready) => dnstap::Role::Auth,
         Ok(Reply::Resolved) => dnstap::Role::Client,
-        // The program sends only our zones' answers here; a zone removed
-        // since would need the resolver, which this thread does not run:
-        // the client asks again and the stack's server answers.
-        Ok(Reply::Recurse(_)) | Err(_) => {
+        // A resolver's entry whose answer left the cache since the program's
+        // map was written (or a zone removed since, whose name the resolver
+        // now answers): resolved while the frame waits, as the UDP server
+        // would; nothing else would answer it, the stack never saw it.
+        Ok(Reply::Recurse(pending)) => {
+            out.clear();
+            let frame = (desc.addr, desc.len);
+            if held.resolve(shared, pending, (d.peer, d.local), frame, query, out) {
+                return Answer::Held;
+            }
+            dnstap::Role::Client
+        }
+        Err(_) => {
             counts.unanswered += 1;
-            return None;
+            return Answer::None;
         }
     };
     if out.is_empty() {
         counts.unanswered += 1;
-        return None;
+        return Answer::None;
     }
     if let Some(tap) = &shared.dnstap {
         tap.exchange(role, false, d.peer, Some(d.local), query, out);
@@ -389,7 +434,37 @@ fn answer(
         metrics.record_in_batch(d.peer.ip(), query, out);
         metrics.record_zone(&shared.catalog, query, out);
     }
-    match frame::reply(buf, &d, out, mtu) {
+    write_reply(buf, &d, out, mtu, counts).map_or(Answer::None, Answer::Reply)
+}
+
+/// Writes the answer the resolver gave for a held frame over it.
+fn reply_resolved(xsk: &mut Xsk, resolved: &Resolved, mtu: usize, counts: &mut Counts) -> Option<u32> {
+    let desc = XdpDesc {
+        addr: resolved.addr,
+        len: resolved.len,
+        options: 0,
+    };
+    // The frame is as it was received (it was parsed then).
+    let Some(buf) = xsk.buffer(&desc) else {
+        counts.unparsable += 1;
+        return None;
+    };
+    let Some(d) = frame::parse(&buf[..desc.len as usize]) else {
+        counts.unparsable += 1;
+        return None;
+    };
+    if resolved.answer.is_empty() {
+        counts.unanswered += 1;
+        return None;
+    }
+    let len = write_reply(buf, &d, &resolved.answer, mtu, counts)?;
+    counts.resolved += 1;
+    Some(len)
+}
+
+/// The reply frame's length, or `None` (counted) when it cannot be sent.
+fn write_reply(buf: &mut [u8], d: &frame::Datagram, answer: &[u8], mtu: usize, counts: &mut Counts) -> Option<u32> {
+    match frame::reply(buf, d, answer, mtu) {
         Ok(len) => Some(len as u32),
         Err(Unsent::TooBig | Unsent::NoRoom) => {
             counts.too_big += 1;
