@@ -64,11 +64,31 @@ pub fn stdout(cmd: &mut Command) -> Result<String> {
 }
 
 /// `cargo`, the same one that runs xtask, started at the workspace root.
+///
+/// Without what `cargo run` set for xtask itself (its manifest, its
+/// package's name and version): build scripts that watch those (ring's
+/// watches `CARGO_MANIFEST_DIR`) would otherwise see them change between
+/// `cargo xtask ...` and a plain `cargo build`, and rebuild each time.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(workspace_root());
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_") || RUN_ENV.contains(&key.as_ref()) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     cmd
 }
+
+/// What `cargo run` sets for the program it runs, besides `CARGO_PKG_*`.
+const RUN_ENV: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
 
 /// The workspace root: xtask's own directory is one of its members.
 pub fn workspace_root() -> &'static Path {
