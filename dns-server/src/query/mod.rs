@@ -428,12 +428,18 @@ impl Shared {
                 Ok(Reply::Recurse(pending))
             }
             Err(_) => {
-                Stats::bump(&self.stats.recursion_overloaded);
-                self.stats.count_rcode(rcode::SERVFAIL);
-                pending.write_servfail(out, &self.identity);
+                self.overloaded(&pending, out);
                 Ok(Reply::Resolved)
             }
         }
+    }
+
+    /// Writes SERVFAIL for `pending`, which cannot be resolved now (too
+    /// many resolutions in flight), and counts it.
+    pub(crate) fn overloaded(&self, pending: &Pending, out: &mut Vec<u8>) {
+        Stats::bump(&self.stats.recursion_overloaded);
+        self.stats.count_rcode(rcode::SERVFAIL);
+        pending.write_servfail(out, &self.identity);
     }
 
     /// Resolves a pending query and writes its response into `out`.

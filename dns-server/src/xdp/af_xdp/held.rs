@@ -14,12 +14,9 @@ use std::{
     time::Instant,
 };
 
-use dns_wire::wire::rcode;
-
 use crate::{
     dnstap,
     query::{Pending, Shared},
-    stats::Stats,
 };
 
 /// Frames a socket holds at most; past it, a query that needs resolving
@@ -70,9 +67,7 @@ impl Held {
     ) -> bool {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let Some(runtime) = runtime.filter(|_| self.count < MAX_HELD) else {
-            Stats::bump(&shared.stats.recursion_overloaded);
-            shared.stats.count_rcode(rcode::SERVFAIL);
-            pending.write_servfail(out, &shared.identity);
+            shared.overloaded(&pending, out);
             return false;
         };
         let logged = (shared.dnstap.as_ref())

@@ -391,12 +391,7 @@ fn answer(
     held: &mut Held,
     counts: &mut Counts,
 ) -> Answer {
-    let Some(buf) = xsk.buffer(desc) else {
-        counts.unparsable += 1;
-        return Answer::None;
-    };
-    let Some(d) = frame::parse(&buf[..desc.len as usize]) else {
-        counts.unparsable += 1;
+    let Some((buf, d)) = received(xsk, desc, counts) else {
         return Answer::None;
     };
     Stats::bump(&shared.stats.udp_queries);
@@ -437,6 +432,18 @@ fn answer(
     write_reply(buf, &d, out, mtu, counts).map_or(Answer::None, Answer::Reply)
 }
 
+/// A received frame's buffer and its datagram; `None` (counted as
+/// unparsable) when it is out of the umem or no UDP datagram.
+fn received<'x>(xsk: &'x mut Xsk, desc: &XdpDesc, counts: &mut Counts) -> Option<(&'x mut [u8], frame::Datagram)> {
+    let parsed = xsk
+        .buffer(desc)
+        .and_then(|buf| frame::parse(&buf[..desc.len as usize]).map(|d| (buf, d)));
+    if parsed.is_none() {
+        counts.unparsable += 1;
+    }
+    parsed
+}
+
 /// Writes the answer the resolver gave for a held frame over it.
 fn reply_resolved(xsk: &mut Xsk, resolved: &Resolved, mtu: usize, counts: &mut Counts) -> Option<u32> {
     let desc = XdpDesc {
@@ -445,14 +452,7 @@ fn reply_resolved(xsk: &mut Xsk, resolved: &Resolved, mtu: usize, counts: &mut C
         options: 0,
     };
     // The frame is as it was received (it was parsed then).
-    let Some(buf) = xsk.buffer(&desc) else {
-        counts.unparsable += 1;
-        return None;
-    };
-    let Some(d) = frame::parse(&buf[..desc.len as usize]) else {
-        counts.unparsable += 1;
-        return None;
-    };
+    let (buf, d) = received(xsk, &desc, counts)?;
     if resolved.answer.is_empty() {
         counts.unanswered += 1;
         return None;
