@@ -24,6 +24,10 @@
 //! builds the program without the frame checks of `validate.rs` (xdp-ebpf's
 //! `no-frame-checks` feature, never shipped) and times it the same way:
 //! what the checks add to each case (issue 11: at most 10 ns to a hit).
+//! Where a program's code and maps land in memory moves its cases by
+//! several ns for as long as that load lives, as much between two loads of
+//! one build as between two builds: `--loads N` loads every build N times,
+//! times every load in every round, and compares builds load by load.
 //!
 //! Two rows are the bench's own, not the table's: a client's first contact
 //! (a client cookie alone) and our server cookie from a client the program
@@ -73,14 +77,23 @@ struct Args {
     /// build script does) and time it in the same rounds.
     #[arg(long)]
     without_checks: bool,
+    /// Times each build is loaded, every load timed in every round: each
+    /// load puts the program's code and maps elsewhere in memory, which
+    /// moves a case by several ns for as long as that load lives (placement,
+    /// not the code: two loads of one build differ as much). Figures are
+    /// over all loads, and builds are compared load by load.
+    #[arg(long, default_value_t = 1)]
+    loads: u32,
 }
 
 /// Repeats of the hot run (the frame stays in cache between them).
 const HOT_REPEAT: u32 = 1_000_000;
 
-/// A loaded program under test.
+/// A loaded program under test (one load of a build).
 struct Subject {
     what: String,
+    /// Which load of the build it is.
+    load: u32,
     fixture: Fixture,
     /// Per case, one `[program ns, test_run ns, hot ns, best chunk ns]` per round.
     samples: Vec<Vec<[f64; 4]>>,
@@ -111,13 +124,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if args.without_checks {
         others.push((WITHOUT_CHECKS.to_string(), build_without_checks()?));
     }
+    let loads = args.loads.max(1);
     for (what, path) in others {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let fixture = Fixture::load(Some(&bytes)).with_context(|| format!("loading {}", path.display()))?;
-        loaded.push((what, fixture));
+        for load in 0..loads {
+            let fixture = Fixture::load(Some(&bytes)).with_context(|| format!("loading {}", path.display()))?;
+            loaded.push((what.clone(), load, fixture));
+        }
     }
-    let fixture = Fixture::load(None).context("loading the XDP program (needs root)")?;
-    loaded.push(("this build".to_string(), fixture));
+    for load in 0..loads {
+        let fixture = Fixture::load(None).context("loading the XDP program (needs root)")?;
+        loaded.push((THIS_BUILD.to_string(), load, fixture));
+    }
     let mut timed: Vec<Timed> = all
         .iter()
         .filter(|c| c.timed)
@@ -130,14 +148,19 @@ fn run(args: &Args) -> anyhow::Result<()> {
     timed.extend(first_contacts(&dns_server::xdp::fixture::COOKIE_SECRET));
     let mut subjects: Vec<Subject> = loaded
         .into_iter()
-        .map(|(what, fixture)| Subject {
+        .map(|(what, load, fixture)| Subject {
             what,
+            load,
             fixture,
             samples: vec![Vec::new(); timed.len()],
         })
         .collect();
     for s in &mut subjects {
         let info = s.fixture.program_info()?;
+        if s.load > 0 {
+            // The same build: its figures were printed for its first load.
+            continue;
+        }
         println!(
             "{}: {} instructions, {} verified, {} bytes JITed; {} responses in the map",
             s.what,
@@ -149,7 +172,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         // Every case's action, as the tests expect it, before anything is
         // timed; only the timed ones for another build, which may be one
         // cut short for measuring (say, without the checks of `validate.rs`).
-        let other_build = s.what != "this build";
+        let other_build = s.what != THIS_BUILD;
         for case in all.iter().filter(|c| c.timed || !other_build) {
             let frame = case.frame.bytes();
             let got = s.fixture.run(&frame, 1)?;
@@ -191,13 +214,31 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         eprintln!("round {} of {} done", round + 1, args.rounds);
     }
+    // Each build's samples over all its loads, load after load, round by
+    // round: builds compare pairwise in the same order (load k, round r).
+    let mut builds: Vec<(&str, Vec<Vec<[f64; 4]>>)> = Vec::new();
     for s in &subjects {
-        println!("\n{} (median of {} rounds)", s.what, args.rounds);
+        match builds.iter_mut().find(|(what, _)| *what == s.what) {
+            Some((_, samples)) => {
+                for (all, these) in samples.iter_mut().zip(&s.samples) {
+                    all.extend_from_slice(these);
+                }
+            }
+            None => builds.push((&s.what, s.samples.clone())),
+        }
+    }
+    let over = if loads > 1 {
+        format!("median of {} rounds of {loads} loads", args.rounds)
+    } else {
+        format!("median of {} rounds", args.rounds)
+    };
+    for (what, samples) in &builds {
+        println!("\n{what} ({over})");
         println!(
             "{:<46} {:>8} {:>12} {:>8} {:>8}",
             "case", "prog ns", "test_run ns", "hot ns", "best ns"
         );
-        for (case, samples) in timed.iter().zip(&s.samples) {
+        for (case, samples) in timed.iter().zip(samples) {
             let [prog, harness, hot] = [0, 1, 2].map(|k| median(samples.iter().map(|x| x[k]).collect()));
             let best = floor(samples);
             println!("{:<46} {prog:>8.1} {harness:>12.1} {hot:>8.1} {best:>8.1}", case.what);
@@ -210,30 +251,33 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 println!(
                     "  {} over {COOKIELESS_HIT}: {}",
                     case.what,
-                    paired(&s.samples[i], &s.samples[plain])
+                    paired(&samples[i], &samples[plain])
                 );
             }
         }
     }
     // Each other build against this one, round by round (the same rounds).
-    if let Some((this, others)) = subjects.split_last() {
-        for other in others {
-            println!("\nthis build minus {}, prog ns, per round", other.what);
+    if let Some(((_, this), others)) = builds.split_last() {
+        for (what, other) in others {
+            println!("\nthis build minus {what}, prog ns, per round");
             for (i, case) in timed.iter().enumerate() {
-                println!("{:<46} {}", case.what, paired(&this.samples[i], &other.samples[i]));
+                println!("{:<46} {}", case.what, paired(&this[i], &other[i]));
             }
-            if other.what == WITHOUT_CHECKS
+            if *what == WITHOUT_CHECKS
                 && let Some(hit) = timed.iter().position(|c| c.what == COOKIELESS_HIT)
             {
                 println!(
                     "the frame checks add to a hit ({COOKIELESS_HIT}, issue 11: at most 10 ns): {}",
-                    paired(&this.samples[hit], &other.samples[hit])
+                    paired(&this[hit], &other[hit])
                 );
             }
         }
     }
     Ok(())
 }
+
+/// The name the program this example was built with goes by in the output.
+const THIS_BUILD: &str = "this build";
 
 /// The name the build without frame checks goes by in the output.
 const WITHOUT_CHECKS: &str = "without frame checks";
