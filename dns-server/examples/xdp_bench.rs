@@ -84,6 +84,11 @@ struct Args {
     /// over all loads, and builds are compared load by load.
     #[arg(long, default_value_t = 1)]
     loads: u32,
+    /// With the service-address filter on (`[xdp] service_addresses`, as an
+    /// anycast PoP runs): the cases' server addresses are the service's, and
+    /// every query's source is looked up among them (a martian if found).
+    #[arg(long)]
+    service_filter: bool,
 }
 
 /// Repeats of the hot run (the frame stays in cache between them).
@@ -146,6 +151,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         })
         .collect();
     timed.extend(first_contacts(&dns_server::xdp::fixture::COOKIE_SECRET));
+    if args.service_filter {
+        let service = [
+            std::net::IpAddr::from(cases::SERVER_V4),
+            std::net::IpAddr::from(cases::SERVER_V6),
+        ];
+        for (_, _, fixture) in &loaded {
+            fixture.serve_only(&service)?;
+        }
+    }
     let mut subjects: Vec<Subject> = loaded
         .into_iter()
         .map(|(what, load, fixture)| Subject {

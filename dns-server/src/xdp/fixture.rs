@@ -8,7 +8,7 @@
 use std::{path::Path, sync::Arc};
 
 use dns_wire::wire::{class, rtype};
-use xdp_abi::{CONFIG_RECURSION, XdpConfig};
+use xdp_abi::{CONFIG_RECURSION, CONFIG_SERVICE_FILTER, XdpConfig};
 
 use super::{FastPath, XdpError, feed, loader::TestRunOutput, sync};
 use crate::{
@@ -158,6 +158,20 @@ impl Fixture {
         maps.allow_recursion(prefix.parse().expect("literal"), len)?;
         let key = sync::key(name.as_wire(), rtype::A, class::IN, 0);
         maps.live()?.insert(key, value.as_ref(), 0)?;
+        Ok(())
+    }
+
+    /// Turns the service-address filter on (as `[xdp] service_addresses`
+    /// does) with `addresses` as the service's: queries to others are not
+    /// the program's, and queries from them are martians.
+    pub fn serve_only(&self, addresses: &[std::net::IpAddr]) -> Result<(), XdpError> {
+        let mut maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let mut config = maps.config()?;
+        config.flags |= CONFIG_SERVICE_FILTER;
+        maps.set_config(config)?;
+        for address in addresses {
+            maps.add_service_address(*address)?;
+        }
         Ok(())
     }
 

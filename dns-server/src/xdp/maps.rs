@@ -206,6 +206,14 @@ impl Maps {
 
     /// Adds a service address (effective when the service filter is on).
     pub fn add_service_address(&mut self, addr: IpAddr) -> Result<(), XdpError> {
+        // The hint first: a source the map holds is a martian only if its
+        // hint bit is set (the program looks up no other).
+        let mut config = self.config()?;
+        match addr {
+            IpAddr::V4(a) => config.hint_service(&a.octets()),
+            IpAddr::V6(a) => config.hint_service(&a.octets()),
+        }
+        self.set_config(config)?;
         match addr {
             IpAddr::V4(a) => self.service_v4.insert(a.octets(), 1, 0)?,
             IpAddr::V6(a) => self.service_v6.insert(a.octets(), 1, 0)?,

@@ -392,6 +392,58 @@ pub struct XdpConfig {
     pub rrl_slip: u32,
     /// Zero.
     pub _pad2: u32,
+    /// One bit per [`service_hint_v4`] or [`service_hint_v6`] of each
+    /// address in the service maps: a source whose bit is clear is none of
+    /// ours, without a lookup (every query's source is checked: a hash
+    /// lookup each cost a hit more than all the other frame checks).
+    pub service_hint: [u64; SERVICE_HINT_WORDS],
+}
+
+/// Words of [`XdpConfig::service_hint`]: 512 bits, one cache line. With
+/// a few service addresses, a source's bit is set by chance a few times in
+/// a thousand (then looked up).
+pub const SERVICE_HINT_WORDS: usize = 8;
+
+/// The bit of [`XdpConfig::service_hint`] for an IPv4 address, from its
+/// octets as a native-order word (as the program loads it): the top nine
+/// bits of a multiplicative hash.
+#[inline(always)]
+pub const fn service_hint_v4(address: u32) -> u32 {
+    address.wrapping_mul(0x9e37_79b1) >> 23
+}
+
+/// The bit of [`XdpConfig::service_hint`] for an IPv6 address, from its
+/// octets as two native-order words (as the program loads them).
+#[inline(always)]
+pub const fn service_hint_v6(high: u64, low: u64) -> u32 {
+    ((high ^ low.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as u32
+}
+
+impl XdpConfig {
+    /// Whether the address whose hint is `bit` may be a service address
+    /// (`false`: certainly not).
+    #[inline(always)]
+    pub const fn may_serve(&self, bit: u32) -> bool {
+        self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] >> (bit & 63) & 1 != 0
+    }
+
+    /// Sets the hint of the address with `octets` (4 or 16 of them).
+    pub fn hint_service(&mut self, octets: &[u8]) {
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            w
+        };
+        let bit = match octets.len() {
+            4 => service_hint_v4(u32::from_ne_bytes([octets[0], octets[1], octets[2], octets[3]])),
+            16 => service_hint_v6(
+                u64::from_ne_bytes(word(&octets[..8])),
+                u64::from_ne_bytes(word(&octets[8..])),
+            ),
+            _ => return,
+        };
+        self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] |= 1 << (bit & 63);
+    }
 }
 
 /// [`CookieConfig::flags`]: the program answers queries with a COOKIE
@@ -469,6 +521,51 @@ mod tests {
     use dns_wire::fast_question::{self, Message};
 
     use super::*;
+
+    #[test]
+    fn service_hints_mark_their_addresses_and_few_others() {
+        let mut config = XdpConfig::default();
+        let v4 = [[198, 18, 0, 1], [203, 0, 113, 53], [192, 0, 2, 1]];
+        let v6 = [
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53],
+        ];
+        let bit4 = |a: [u8; 4]| service_hint_v4(u32::from_ne_bytes(a));
+        let bit6 = |a: [u8; 16]| {
+            let (h, l) = a.split_at(8);
+            service_hint_v6(
+                u64::from_ne_bytes(h.try_into().unwrap()),
+                u64::from_ne_bytes(l.try_into().unwrap()),
+            )
+        };
+        for a in v4 {
+            config.hint_service(&a);
+            assert!(config.may_serve(bit4(a)), "{a:?}");
+        }
+        for a in v6 {
+            config.hint_service(&a);
+            assert!(config.may_serve(bit6(a)), "{a:?}");
+        }
+        // Other sources: a neighbour of each, a /24 of clients, a /64's hosts.
+        let mut hits = 0;
+        let mut tried = 0;
+        for x in 0..=255u8 {
+            for a in [[198, 18, 0, x], [10, 1, x, 7], [x, 51, 100, 9]] {
+                tried += 1;
+                hits += usize::from(!v4.contains(&a) && config.may_serve(bit4(a)));
+            }
+            let mut a = v6[1];
+            a[15] = x;
+            a[7] = x;
+            tried += 1;
+            hits += usize::from(!v6.contains(&a) && config.may_serve(bit6(a)));
+        }
+        // Five of 512 bits set: about 1% by chance; 3% allows for the hash's luck.
+        assert!(
+            hits * 100 <= 3 * tried,
+            "{hits} of {tried} other sources would be looked up"
+        );
+    }
 
     #[test]
     fn layouts_have_no_hidden_padding() {
