@@ -141,6 +141,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         if let Some(fast_path) = &fast_path {
             tracing::info!(counters = fast_path.counters(), "XDP counters at shutdown");
             fast_path.close_af_xdp();
+            fast_path.unpin();
         }
         drop(fast_path);
         let counters: Vec<String> = shared

@@ -333,14 +333,12 @@ impl Drop for Server {
         self.signal(libc::SIGCONT);
         self.signal(libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Whether it exited or was killed: this test's pins go with it.
         dns_server::xdp::maps::unpin(&self.pin_dir);
     }
 }

@@ -63,6 +63,13 @@ impl log::Log for ToGlobalLogger {
 }
 
 impl FastPath {
+    /// Removes the pinned maps' names (the maps live on while loaded).
+    pub(crate) fn unpin(&self) {
+        if let Some(dir) = &self.pin_dir {
+            super::maps::unpin(dir);
+        }
+    }
+
     /// Loads the program (verifier included) with room for `cache_entries`
     /// responses per map; pins the counters and deny lists under `pin_dir`
     /// (a failure there is logged: the fast path works without pins).
@@ -198,9 +205,7 @@ impl Drop for FastPath {
                 }
             }
         }
-        if let Some(dir) = &self.pin_dir {
-            super::maps::unpin(dir);
-        }
+        self.unpin();
     }
 }
 

@@ -65,6 +65,13 @@ impl Running {
         drop(af_xdp);
     }
 
+    /// Removes the pinned maps' names at shutdown, as dropping the program
+    /// does: a task still holding the `Running` when the runtime gives up on
+    /// it would otherwise leave them behind.
+    pub(crate) fn unpin(&self) {
+        self.fast.unpin();
+    }
+
     /// Zone answers in the live response map (the resolver's hot answers not included).
     pub(crate) fn zone_entries(&self) -> usize {
         self.writer.inserter.entries()
