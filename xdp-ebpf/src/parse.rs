@@ -2,7 +2,7 @@
 //! (Whether the stack would take it is [`crate::validate`]'s question.)
 
 use aya_ebpf::programs::XdpContext;
-use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
+use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig, service_hint_v4, service_hint_v6};
 
 use crate::maps::{SERVICE_V4, SERVICE_V6};
 
@@ -125,7 +125,8 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             }
             if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
                 let dst = [ip[16], ip[17], ip[18], ip[19]];
-                if SERVICE_V4.get_ptr(dst).is_none() {
+                // The hint first: traffic to other addresses costs no lookup.
+                if !cfg.may_serve(service_hint_v4(u32::from_ne_bytes(dst))) || SERVICE_V4.get_ptr(dst).is_none() {
                     return Ok(Flow::NotOurs);
                 }
             }
@@ -141,7 +142,10 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
                 let mut dst = [0u8; 16];
                 dst.copy_from_slice(&ip[24..40]);
-                if SERVICE_V6.get_ptr(dst).is_none() {
+                let (high, low) = (&ip[24..32], &ip[32..40]);
+                let word = |b: &[u8]| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                // The hint first: traffic to other addresses costs no lookup.
+                if !cfg.may_serve(service_hint_v6(word(high), word(low))) || SERVICE_V6.get_ptr(dst).is_none() {
                     return Ok(Flow::NotOurs);
                 }
             }

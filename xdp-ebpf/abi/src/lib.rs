@@ -571,7 +571,7 @@ mod tests {
     fn layouts_have_no_hidden_padding() {
         assert_eq!(core::mem::size_of::<CacheKey>(), 16);
         assert_eq!(core::mem::size_of::<CacheValue>(), NAME_BUF + 24 + MAX_BODY);
-        assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
+        assert_eq!(core::mem::size_of::<XdpConfig>(), 32 + 8 * SERVICE_HINT_WORDS);
         assert_eq!(core::mem::size_of::<CookieConfig>(), 40);
         for (i, s) in Stat::ALL.iter().enumerate() {
             assert_eq!(*s as usize, i, "Stat::ALL is in index order");
