@@ -11,7 +11,10 @@ use xdp_abi::frame::{ETH_P_8021AD, ETH_P_8021Q, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_
 /// Largest frame offset looked at (a page holds every frame XDP sees unfragmented).
 const MAX_FRAME: usize = 4096;
 
-/// A UDP datagram to our DNS port.
+/// A UDP datagram to our DNS port. Without implicit padding: it goes
+/// through map memory (`launder` in main.rs) by volatile copies, which copy
+/// padding too, a byte at a time.
+#[repr(C)]
 #[derive(Clone, Copy)]
 pub struct Datagram {
     /// Offset of the IP header.
@@ -23,10 +26,14 @@ pub struct Datagram {
     /// Length of the DNS message (from the UDP length, which [`crate::validate`]
     /// checks against the IP length and the frame; padding excluded).
     pub dns_len: usize,
-    /// IPv6 rather than IPv4.
-    pub v6: bool,
     /// The client's UDP port.
     pub src_port: u16,
+    /// IPv6 rather than IPv4.
+    pub v6: bool,
+    /// Zero.
+    pub _pad: u8,
+    /// Zero.
+    pub _pad2: u32,
 }
 
 /// What [`crate::validate`] needs beyond the [`Datagram`] (kept out of it:
@@ -124,9 +131,10 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                 return Ok(Flow::NotOurs);
             }
             if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
-                let dst = [ip[16], ip[17], ip[18], ip[19]];
+                // One load, memory order.
+                let dst = Bytes::<IPV4_HLEN>::at(ctx, l3)?.get::<u32>(16);
                 // The hint first: traffic to other addresses costs no lookup.
-                if !cfg.may_serve(service_hint_v4(u32::from_ne_bytes(dst))) || SERVICE_V4.get_ptr(dst).is_none() {
+                if !cfg.may_serve(service_hint_v4(dst)) || SERVICE_V4.get_ptr(dst.to_ne_bytes()).is_none() {
                     return Ok(Flow::NotOurs);
                 }
             }
@@ -140,12 +148,11 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                 return Ok(Flow::NotOurs);
             }
             if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
-                let mut dst = [0u8; 16];
-                dst.copy_from_slice(&ip[24..40]);
-                let (high, low) = (&ip[24..32], &ip[32..40]);
-                let word = |b: &[u8]| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                // Two loads, memory order.
+                let header = Bytes::<IPV6_HLEN>::at(ctx, l3)?;
+                let (high, low) = (header.get::<u64>(24), header.get::<u64>(32));
                 // The hint first: traffic to other addresses costs no lookup.
-                if !cfg.may_serve(service_hint_v6(word(high), word(low))) || SERVICE_V6.get_ptr(dst).is_none() {
+                if !cfg.may_serve(service_hint_v6(high, low)) || SERVICE_V6.get_ptr(octets(high, low)).is_none() {
                     return Ok(Flow::NotOurs);
                 }
             }
@@ -172,8 +179,10 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
         l4,
         dns: l4 + UDP_HLEN,
         dns_len: udp_len - UDP_HLEN,
-        v6,
         src_port,
+        v6,
+        _pad: 0,
+        _pad2: 0,
     };
     Ok(Flow::Dns(
         d,
@@ -182,6 +191,16 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             ipv4_options: options,
         },
     ))
+}
+
+/// The 16 octets of an IPv6 address loaded as two memory-order words (two
+/// stores, where copying the octets takes sixteen).
+#[inline(always)]
+pub fn octets(high: u64, low: u64) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[..8].copy_from_slice(&high.to_ne_bytes());
+    a[8..].copy_from_slice(&low.to_ne_bytes());
+    a
 }
 
 /// Source port, destination port, length and checksum from a UDP header

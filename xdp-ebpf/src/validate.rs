@@ -175,7 +175,7 @@ fn ipv6(ctx: &XdpContext, cfg: &XdpConfig, l3: usize, udp_len: usize) -> Result<
         ip.get::<u64>(24),
         ip.get::<u64>(32),
     );
-    if martian_v6(cfg, &ip, (s0, s1), (d0, d1)) {
+    if martian_v6(cfg, (s0, s1), (d0, d1)) {
         return Ok(Err(Verdict::Drop(Stat::DropMartian)));
     }
     let halves = |w: u64| (w & 0xffff_ffff) + (w >> 32);
@@ -234,7 +234,7 @@ fn martian_v4(cfg: &XdpConfig, src: u32, dst: u32) -> bool {
 /// A source no query comes from (the stack drops these in `ipv6_rcv`, and ours);
 /// `src` and `dst` are the addresses' halves as loaded (memory order).
 #[inline(always)]
-fn martian_v6(cfg: &XdpConfig, ip: &Bytes<IPV6_HLEN>, src: (u64, u64), dst: (u64, u64)) -> bool {
+fn martian_v6(cfg: &XdpConfig, src: (u64, u64), dst: (u64, u64)) -> bool {
     let (hi, lo) = (u64::from_be(src.0), u64::from_be(src.1));
     // Unspecified ::, loopback ::1, IPv4-mapped ::ffff:0:0/96.
     let low_zero = hi == 0 && (lo <= 1 || lo >> 32 == 0xffff);
@@ -246,5 +246,5 @@ fn martian_v6(cfg: &XdpConfig, ip: &Bytes<IPV6_HLEN>, src: (u64, u64), dst: (u64
     // filter on), looked up only when its hint bit says it may be.
     cfg.flags & CONFIG_SERVICE_FILTER != 0
         && cfg.may_serve(service_hint_v6(src.0, src.1))
-        && SERVICE_V6.get_ptr(ip.get::<[u8; 16]>(8)).is_some()
+        && SERVICE_V6.get_ptr(parse::octets(src.0, src.1)).is_some()
 }
