@@ -644,6 +644,68 @@ fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
     );
 }
 
+/// An answer neither end of a veth frame has the room for alone, but the
+/// two together have (issue 14: a signed NSEC3 NXDOMAIN, ~740 bytes longer
+/// than its query): a TXT answer some 700 bytes longer than its query. veth
+/// copies each frame into a page-pool buffer with 216 bytes to spare at
+/// the front and, at the end, ~40 bytes, or ~600 in one buffer of five (the
+/// last of a page's); those frames now grow at both ends and are answered
+/// by XDP, byte for byte as userspace answers, over IPv4 and IPv6; the
+/// others are counted as `no_room` and answered by userspace.
+#[test]
+fn an_answer_too_long_for_either_end_of_the_frame_grows_at_both() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-zone");
+    let zone = scratch.0.join("example.com.zone");
+    let (a, b, c) = ("a".repeat(255), "b".repeat(255), "c".repeat(150));
+    std::fs::write(&zone, format!("{ZONE_BEFORE}mid IN TXT \"{a}\" \"{b}\" \"{c}\"\n")).expect("zone written");
+    let server = Server::start(&lab, Some(zone.to_str().expect("UTF-8 path")));
+    let counters = || [Stat::Hit, Stat::NoRoom, Stat::TxError].map(|s| server.counter(s));
+    for (i, server_ip) in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)].into_iter().enumerate() {
+        let (xdp, user) = (
+            SocketAddr::new(server_ip, XDP_PORT),
+            SocketAddr::new(server_ip, USER_PORT),
+        );
+        let q = query(0x5b00 + i as u16, "mid.example.com", 16, Some((1232, false)));
+        // Once, so that the answer is in the map if it was not already.
+        query_to(&lab, xdp, &q).expect("the TXT is answered");
+        std::thread::sleep(Duration::from_millis(300));
+        let expected = query_to(&lab, user, &q).expect("the UDP server answers");
+        let growth = expected.len() - q.len();
+        assert!(
+            (650..=780).contains(&growth),
+            "the answer is {growth} bytes longer than its query: more than either end of a veth frame has, \
+             less than both"
+        );
+        let before = counters();
+        // Enough for several buffers that are the last of their page.
+        let asked = 20;
+        for k in 0..asked {
+            let answer = query_to(&lab, xdp, &q).unwrap_or_else(|| panic!("query {k} to {xdp} is answered"));
+            assert_eq!(answer, expected, "query {k} to {xdp}: the UDP server's bytes");
+        }
+        let after = counters();
+        let grew = |n: usize| after[n] - before[n];
+        assert_eq!(
+            grew(2),
+            0,
+            "{xdp}: nothing counted as tx_error: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            grew(0) + grew(1),
+            asked,
+            "{xdp}: every query a hit, or a hit without room: {before:?} -> {after:?}"
+        );
+        assert!(
+            grew(0) > 0,
+            "{xdp}: the frames with room at the end (one in five on veth) were answered by XDP, \
+             grown at both ends: {before:?} -> {after:?}"
+        );
+    }
+}
+
 /// A signed zone for the AF_XDP test: its NXDOMAIN answers carry three
 /// NSEC3 records and their RRSIGs, far more than veth leaves a frame room
 /// for; `big`'s TXT with its RRSIG is more than 512 bytes.
