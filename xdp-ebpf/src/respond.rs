@@ -166,29 +166,25 @@ fn add_cookie(ctx: &XdpContext, at: usize, option: &Words) -> Result<u32, ()> {
 /// frame is then as it was).
 #[inline(always)]
 fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), Stat> {
-    if delta == 0 {
-        return Ok(());
-    }
-    // SAFETY: (for each helper call below) the helpers check the new size
-    // against the frame's room and change nothing when it is short.
-    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
+    if delta == 0 || adjust_tail(ctx, delta) {
         return Ok(());
     }
     if delta < 0 || keep == 0 || keep > HEAD_BUF {
         return Err(if delta < 0 { Stat::TxError } else { Stat::NoRoom });
     }
-    let front = if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } == 0 {
+    let front = if adjust_head(ctx, -delta) {
         delta
-    } else if delta > FRONT_ROOM && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta - FRONT_ROOM) } == 0 {
+    } else if delta > FRONT_ROOM && adjust_tail(ctx, delta - FRONT_ROOM) {
         // The rest at the end. A frame of veth's has ~40 bytes there, or
         // ~600 (one buffer in five of its page pool's): with the front's,
         // room for a signed NXDOMAIN in the latter.
-        if unsafe { bpf_xdp_adjust_head(ctx.ctx, -FRONT_ROOM) } != 0 {
+        if !adjust_head(ctx, -FRONT_ROOM) {
             // Less at the front than drivers give (metadata there): as it was.
-            if unsafe { bpf_xdp_adjust_tail(ctx.ctx, FRONT_ROOM - delta) } != 0 {
-                return Err(Stat::TxError);
-            }
-            return Err(Stat::NoRoom);
+            return Err(if adjust_tail(ctx, FRONT_ROOM - delta) {
+                Stat::NoRoom
+            } else {
+                Stat::TxError
+            });
         }
         FRONT_ROOM
     } else {
@@ -207,6 +203,24 @@ fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), Stat> {
         }
     }
     Ok(())
+}
+
+/// Moves the frame's end by `delta`; false, and the frame as it was, when
+/// it has not the room.
+#[inline(always)]
+fn adjust_tail(ctx: &XdpContext, delta: i32) -> bool {
+    // SAFETY: the helper checks the new end against the frame's room and
+    // changes nothing when it is short.
+    unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) == 0 }
+}
+
+/// Moves the frame's start by `delta` (negative: it grows); false, and the
+/// frame as it was, when it has not the room.
+#[inline(always)]
+fn adjust_head(ctx: &XdpContext, delta: i32) -> bool {
+    // SAFETY: the helper checks the new start against the frame's headroom
+    // and changes nothing when it is short.
+    unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) == 0 }
 }
 
 /// What a frame can grow by at the front: the headroom every driver gives
