@@ -383,7 +383,7 @@ pub struct XdpSection {
     /// veth most signed answers) are redirected to an AF_XDP socket per RX
     /// queue and answered by a thread per socket, rather than going up the
     /// kernel's stack to the UDP server (`--xdp-af-xdp`). Off by default:
-    /// each socket takes a thread and 4 MiB.
+    /// each socket takes a thread and 16 MiB.
     pub af_xdp: bool,
 }
 

@@ -388,6 +388,52 @@ fn query_to(lab: &Lab, to: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// What asking one question again and again at XDP's port did: the UDP
+/// server's answer, which every answer equalled, and the counters read
+/// before and after.
+struct Asked<const N: usize> {
+    expected: Vec<u8>,
+    before: [u64; N],
+    after: [u64; N],
+}
+
+impl<const N: usize> Asked<N> {
+    /// How much counter `n` grew.
+    fn grew(&self, n: usize) -> u64 {
+        self.after[n] - self.before[n]
+    }
+}
+
+/// Asks `q` at XDP's port of `server_ip` once (so that its answer is in
+/// the map), then the UDP server for the answer expected, then `asked`
+/// times at XDP's port, each answer the UDP server's bytes; `counters` is
+/// read around the asking.
+fn ask_again<const N: usize>(
+    lab: &Lab,
+    server_ip: IpAddr,
+    q: &[u8],
+    asked: u64,
+    counters: impl Fn() -> [u64; N],
+) -> Asked<N> {
+    let (xdp, user) = (
+        SocketAddr::new(server_ip, XDP_PORT),
+        SocketAddr::new(server_ip, USER_PORT),
+    );
+    query_to(lab, xdp, q).unwrap_or_else(|| panic!("{xdp} answers the first query"));
+    std::thread::sleep(Duration::from_millis(300));
+    let expected = query_to(lab, user, q).expect("the UDP server answers");
+    let before = counters();
+    for k in 0..asked {
+        let answer = query_to(lab, xdp, q).unwrap_or_else(|| panic!("query {k} to {xdp} is answered"));
+        assert_eq!(answer, expected, "query {k} to {xdp}: the UDP server's bytes");
+    }
+    Asked {
+        expected,
+        before,
+        after: counters(),
+    }
+}
+
 /// An ICMP echo from the client namespace; whether the reply came.
 fn ping(lab: &Lab, to: IpAddr) -> bool {
     lab.in_client(move || {
@@ -642,6 +688,55 @@ fn an_answer_the_frame_cannot_grow_to_is_counted_as_no_room() {
     );
 }
 
+/// An answer neither end of a veth frame has the room for alone, but the
+/// two together have (issue 14: a signed NSEC3 NXDOMAIN, ~740 bytes longer
+/// than its query): a TXT answer some 700 bytes longer than its query. veth
+/// copies each frame into a page-pool buffer with 216 bytes to spare at
+/// the front and, at the end, ~40 bytes, or ~600 in one buffer of five (the
+/// last of a page's); those frames now grow at both ends and are answered
+/// by XDP, byte for byte as userspace answers, over IPv4 and IPv6; the
+/// others are counted as `no_room` and answered by userspace.
+#[test]
+fn an_answer_too_long_for_either_end_of_the_frame_grows_at_both() {
+    test_support::require_root!("loading XDP programs in network namespaces");
+    let lab = Lab::new();
+    let _client_xdp = ClientXdp::attach(&lab);
+    let scratch = TempDir::new("xdp-zone");
+    let zone = scratch.0.join("example.com.zone");
+    let (a, b, c) = ("a".repeat(255), "b".repeat(255), "c".repeat(150));
+    std::fs::write(&zone, format!("{ZONE_BEFORE}mid IN TXT \"{a}\" \"{b}\" \"{c}\"\n")).expect("zone written");
+    let server = Server::start(&lab, Some(zone.to_str().expect("UTF-8 path")));
+    let counters = || [Stat::Hit, Stat::NoRoom, Stat::TxError].map(|s| server.counter(s));
+    for (i, server_ip) in [IpAddr::V4(SERVER_V4), IpAddr::V6(SERVER_V6)].into_iter().enumerate() {
+        let q = query(0x5b00 + i as u16, "mid.example.com", 16, Some((1232, false)));
+        // Enough for several buffers that are the last of their page.
+        let asked = 20;
+        let run = ask_again(&lab, server_ip, &q, asked, counters);
+        let growth = run.expected.len() - q.len();
+        assert!(
+            (650..=780).contains(&growth),
+            "the answer is {growth} bytes longer than its query: more than either end of a veth frame has, \
+             less than both"
+        );
+        let (before, after) = (run.before, run.after);
+        assert_eq!(
+            run.grew(2),
+            0,
+            "{server_ip}: nothing counted as tx_error: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            run.grew(0) + run.grew(1),
+            asked,
+            "{server_ip}: every query a hit, or a hit without room: {before:?} -> {after:?}"
+        );
+        assert!(
+            run.grew(0) > 0,
+            "{server_ip}: the frames with room at the end (one in five on veth) were answered by XDP, \
+             grown at both ends: {before:?} -> {after:?}"
+        );
+    }
+}
+
 /// A signed zone for the AF_XDP test: its NXDOMAIN answers carry three
 /// NSEC3 records and their RRSIGs, far more than veth leaves a frame room
 /// for; `big`'s TXT with its RRSIG is more than 512 bytes.
@@ -687,10 +782,9 @@ fn hits_without_room_are_answered_through_af_xdp() {
         );
         let name = format!("nowhere{i}.example.com");
         let q = query(0x4a00 + i as u16, &name, 1, Some((1232, true)));
-        // Once, so that the answer is in the map.
-        query_to(&lab, xdp, &q).expect("the NXDOMAIN is answered");
-        std::thread::sleep(Duration::from_millis(300));
-        let expected = query_to(&lab, user, &q).expect("the UDP server answers");
+        let asked = 4;
+        let run = ask_again(&lab, server_ip, &q, asked, counters);
+        let expected = &run.expected;
         assert_eq!(expected[3] & 0x0f, 3, "NXDOMAIN from the UDP server");
         assert!(
             expected.len() > q.len() + 300,
@@ -698,30 +792,26 @@ fn hits_without_room_are_answered_through_af_xdp() {
             expected.len(),
             q.len()
         );
-        let before = counters();
-        let asked = 4;
-        for k in 0..asked {
-            let answer = query_to(&lab, xdp, &q).unwrap_or_else(|| panic!("query {k} to {xdp} is answered"));
-            assert_eq!(answer, expected, "query {k} to {xdp}: the UDP server's bytes");
-        }
-        let after = counters();
-        let grew = |n: usize| after[n] - before[n];
+        let (before, after) = (run.before, run.after);
         assert_eq!(
-            grew(1),
+            run.grew(1),
             0,
             "{xdp}: no hit passed to the stack as no_room: {before:?} -> {after:?}"
         );
         assert_eq!(
-            grew(3),
+            run.grew(3),
             0,
             "{xdp}: nothing counted as tx_error: {before:?} -> {after:?}"
         );
         assert_eq!(
-            grew(0) + grew(2),
+            run.grew(0) + run.grew(2),
             asked,
             "{xdp}: every query answered in place (hit) or through AF_XDP: {before:?} -> {after:?}"
         );
-        assert!(grew(0) > 0, "{xdp}: some went through AF_XDP: {before:?} -> {after:?}");
+        assert!(
+            run.grew(0) > 0,
+            "{xdp}: some went through AF_XDP: {before:?} -> {after:?}"
+        );
         // A buffer too small for the answer and its RRSIG: TC=1, as the UDP server answers.
         let small = query(0x5a00 + i as u16, "big.example.com", 16, Some((512, true)));
         let truncated = query_to(&lab, xdp, &small).expect("the small-buffer query is answered");

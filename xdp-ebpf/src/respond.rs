@@ -160,38 +160,73 @@ fn add_cookie(ctx: &XdpContext, at: usize, option: &Words) -> Result<u32, ()> {
 
 /// Grows or shrinks the frame by `delta` at its end. When there is no room
 /// at the end (veth hands over small socket buffers as they are), the frame
-/// grows at the front instead and its first `keep` bytes (headers and
-/// question) move to the new start. [`Stat::NoRoom`] when neither end has
-/// the room (the frame is then as it was).
+/// grows at the front instead, or at both ends when neither has the room
+/// alone, and its first `keep` bytes (headers and question) move to the new
+/// start. [`Stat::NoRoom`] when the two ends together lack the room (the
+/// frame is then as it was).
 #[inline(always)]
 fn resize(ctx: &XdpContext, delta: i32, keep: usize) -> Result<(), Stat> {
-    if delta == 0 {
-        return Ok(());
-    }
-    // SAFETY: the helper checks the new size against the frame's room.
-    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
+    if delta == 0 || adjust_tail(ctx, delta) {
         return Ok(());
     }
     if delta < 0 || keep == 0 || keep > HEAD_BUF {
         return Err(if delta < 0 { Stat::TxError } else { Stat::NoRoom });
     }
+    let front = if adjust_head(ctx, -delta) {
+        delta
+    } else if delta > FRONT_ROOM && adjust_tail(ctx, delta - FRONT_ROOM) {
+        // The rest at the end. A frame of veth's has ~40 bytes there, or
+        // ~600 (one buffer in five of its page pool's): with the front's,
+        // room for a signed NXDOMAIN in the latter.
+        if !adjust_head(ctx, -FRONT_ROOM) {
+            // Less at the front than drivers give (metadata there): as it was.
+            return Err(if adjust_tail(ctx, FRONT_ROOM - delta) {
+                Stat::NoRoom
+            } else {
+                Stat::TxError
+            });
+        }
+        FRONT_ROOM
+    } else {
+        return Err(Stat::NoRoom);
+    };
+    // The bytes stay where they were: the first `keep` are now `front` in.
     // SAFETY: only the address is taken; the per-CPU slot is ours.
     let buf = unsafe { &raw mut (*SCRATCH.get_ptr_mut(0).ok_or(Stat::TxError)?).head };
     // SAFETY: `buf` is this CPU's HEAD_BUF-byte slot and 0 < keep <= HEAD_BUF;
     // the helpers check the frame side.
     unsafe {
-        if bpf_xdp_load_bytes(ctx.ctx, 0, buf as *mut _, keep as u32) != 0 {
-            return Err(Stat::TxError);
-        }
-        if bpf_xdp_adjust_head(ctx.ctx, -delta) != 0 {
-            return Err(Stat::NoRoom);
-        }
-        if bpf_xdp_store_bytes(ctx.ctx, 0, buf as *mut _, keep as u32) != 0 {
+        if bpf_xdp_load_bytes(ctx.ctx, front as u32, buf as *mut _, keep as u32) != 0
+            || bpf_xdp_store_bytes(ctx.ctx, 0, buf as *mut _, keep as u32) != 0
+        {
             return Err(Stat::TxError);
         }
     }
     Ok(())
 }
+
+/// Moves the frame's end by `delta`; false, and the frame as it was, when
+/// it has not the room.
+#[inline(always)]
+fn adjust_tail(ctx: &XdpContext, delta: i32) -> bool {
+    // SAFETY: the helper checks the new end against the frame's room and
+    // changes nothing when it is short.
+    unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) == 0 }
+}
+
+/// Moves the frame's start by `delta` (negative: it grows); false, and the
+/// frame as it was, when it has not the room.
+#[inline(always)]
+fn adjust_head(ctx: &XdpContext, delta: i32) -> bool {
+    // SAFETY: the helper checks the new start against the frame's headroom
+    // and changes nothing when it is short.
+    unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) == 0 }
+}
+
+/// What a frame can grow by at the front: the headroom every driver gives
+/// XDP (`XDP_PACKET_HEADROOM`, 256) less the `struct xdp_frame` that
+/// `XDP_TX` keeps there (40 bytes), which `bpf_xdp_adjust_head` leaves free.
+const FRONT_ROOM: i32 = 256 - 40;
 
 #[inline(always)]
 fn swap_ethernet(ctx: &XdpContext) -> Result<(), ()> {

@@ -34,12 +34,60 @@ use crate::{
 /// Bytes of a umem frame: a page, as Knot's and the kernel's samples use;
 /// room for any answer an Ethernet MTU allows.
 pub(super) const FRAME_SIZE: u32 = 4096;
-/// Frames per socket (4 MiB): some milliseconds of queries at full rate.
-const FRAMES: u32 = 1024;
-/// Descriptors taken from the RX ring at a time.
-const BATCH: u32 = 64;
+/// Frames per socket (16 MiB): some milliseconds of queries at full rate.
+/// The thread shares its CPU with the kernel's receive work (a threaded
+/// NAPI poll, or softirqs), which may run for a scheduler slice while the
+/// thread waits: the frames must last that long, or the kernel finds the
+/// fill ring empty and drops queries it has already done the work for
+/// (with 1,024, a fifth of those redirected on the signed bench, issue 14).
+const FRAMES: u32 = 4096;
+/// Descriptors taken from the RX ring at a time, and replies sent per
+/// wake-up of the kernel (see [`send_room`]): fewer system calls per reply
+/// when the ring has a backlog.
+const BATCH: u32 = 256;
 /// How long the thread sleeps in `poll` for a frame before it looks at its stop flag.
 const IDLE_POLL_MS: i32 = 100;
+
+/// `XDP_MAX_TX_SKB_BUDGET` (linux/if_xdp.h, Linux 6.17): how many frames
+/// copy mode sends per wake-up (32 without it). Not in the libc crate yet.
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
+/// Lets copy mode send a whole batch per wake-up and keep every frame of
+/// the umem in flight: the send buffer's default (`wmem_default`, about
+/// 90 replies' socket buffers) would otherwise hold replies on the TX ring
+/// while the peer takes the earlier ones, and with them their frames away
+/// from the fill ring. The umem already bounds what is in flight. Either
+/// may fail (an older kernel, no `CAP_NET_ADMIN` for the buffer beyond
+/// `wmem_max`): the thread then wakes the kernel more often ([`send`]).
+fn send_room(fd: libc::c_int) {
+    let set = |level, name, value: libc::c_int| {
+        // SAFETY: a valid int option of `size_of::<c_int>()` bytes on our socket.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&raw const value).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    // The kernel doubles it for the skbs' overhead.
+    let sndbuf = (FRAMES * FRAME_SIZE) as libc::c_int;
+    if let Err(error) =
+        set(libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, sndbuf).or_else(|_| set(libc::SOL_SOCKET, libc::SO_SNDBUF, sndbuf))
+    {
+        tracing::debug!(%error, "AF_XDP send buffer left at its default");
+    }
+    if let Err(error) = set(libc::SOL_XDP, XDP_MAX_TX_SKB_BUDGET, BATCH as libc::c_int) {
+        tracing::debug!(%error, "AF_XDP copy mode sends its default budget per wake-up");
+    }
+}
 
 fn errno(e: xdpilone::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.get_raw())
@@ -120,6 +168,7 @@ impl Xsk {
         let rx = user.map_rx().map_err(errno)?;
         let tx = user.map_tx().map_err(errno)?;
         umem.bind(&user).map_err(errno)?;
+        send_room(rx.as_raw_fd());
         {
             let mut fill = device.fill(FRAMES);
             fill.insert((0..FRAMES).map(|i| u64::from(i) * u64::from(FRAME_SIZE)));
@@ -326,28 +375,25 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
             }
         }
         if !replies.is_empty() {
-            let sent = {
-                let mut tx = xsk.tx.transmit(replies.len() as u32);
-                let sent = tx.insert(replies.iter().copied()) as usize;
+            let sent = put_all(&replies, |rest| {
+                let mut tx = xsk.tx.transmit(rest.len() as u32);
+                let put = tx.insert(rest.iter().copied());
                 tx.commit();
-                sent
-            };
+                put
+            });
             counts.answered += sent as u64;
             counts.tx_full += (replies.len() - sent) as u64;
             free.extend(replies[sent..].iter().map(|d| d.addr));
             replies.clear();
-            // Copy mode sends in this call; a driver with zero-copy may not need it.
-            if xsk.tx.needs_wakeup() {
-                xsk.tx.wake();
-            }
+            send(&xsk.tx);
         }
         if !free.is_empty() {
-            let put = {
-                let mut fill = xsk.device.fill(free.len() as u32);
-                let put = fill.insert(free.iter().copied()) as usize;
+            let put = put_all(&free, |rest| {
+                let mut fill = xsk.device.fill(rest.len() as u32);
+                let put = fill.insert(rest.iter().copied());
                 fill.commit();
                 put
-            };
+            });
             free.drain(..put);
         }
         counts.add_to(&counters);
@@ -368,6 +414,44 @@ pub(super) fn serve(mut xsk: Xsk, shared: Arc<Shared>, mtu: usize, stop: Arc<Ato
             // SAFETY: one valid pollfd; the timeout bounds the wait.
             unsafe { libc::poll(&mut ready, 1, wait) };
         }
+    }
+}
+
+/// Puts `items` on a ring with `put` (which puts what it can of a slice
+/// and says how many) until all are on it or the ring is full; how many
+/// are. One `put` may take fewer than there is room for: xdpilone reserves
+/// by its cached view of the kernel's consumer and looks again only when
+/// that view shows no room at all, so a single call would count replies as
+/// dropped (TX ring full) or leave frames off the fill ring while the
+/// kernel had already made room for them.
+fn put_all<T>(items: &[T], mut put: impl FnMut(&[T]) -> u32) -> usize {
+    let mut done = 0;
+    while done < items.len() {
+        match put(&items[done..]) {
+            0 => break,
+            n => done += n as usize,
+        }
+    }
+    done
+}
+
+/// Wakes the kernel to send what the TX ring holds. Copy mode (veth, and
+/// drivers without zero-copy) sends at most the socket's budget per
+/// wake-up (32 frames where `XDP_MAX_TX_SKB_BUDGET` is unknown), so this
+/// wakes it again while it takes more: replies left on the ring would hold
+/// their frames away from the fill ring until the next turn. Stops when
+/// the kernel takes nothing more (the device's queue or the socket's send
+/// buffer is full): the next turn, or `poll`, tries again.
+fn send(tx: &RingTx) {
+    let mut pending = tx.pending();
+    // A driver with zero-copy may not need the call at all.
+    while pending > 0 && tx.needs_wakeup() {
+        tx.wake();
+        let left = tx.pending();
+        if left >= pending {
+            break;
+        }
+        pending = left;
     }
 }
 
@@ -470,5 +554,33 @@ fn write_reply(buf: &mut [u8], d: &frame::Datagram, answer: &[u8], mtu: usize, c
             counts.too_big += 1;
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::put_all;
+
+    /// A ring that takes at most `per_call` items a call, `room` in all.
+    fn ring(room: usize, per_call: usize) -> impl FnMut(&[u64]) -> u32 {
+        let mut left = room;
+        move |items: &[u64]| {
+            let n = items.len().min(per_call).min(left);
+            left -= n;
+            n as u32
+        }
+    }
+
+    #[test]
+    fn puts_until_all_are_on_the_ring_or_it_is_full() {
+        let items: Vec<u64> = (0..10).collect();
+        for (room, per_call, expected) in [(10, 10, 10), (10, 3, 10), (100, 1, 10), (7, 3, 7), (0, 5, 0)] {
+            assert_eq!(
+                put_all(&items, ring(room, per_call)),
+                expected,
+                "room {room}, {per_call} a call: expected {expected} put"
+            );
+        }
+        assert_eq!(put_all::<u64>(&[], ring(5, 5)), 0, "nothing to put: nothing put");
     }
 }
