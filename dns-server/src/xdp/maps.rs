@@ -206,8 +206,8 @@ impl Maps {
 
     /// Adds a service address (effective when the service filter is on).
     pub fn add_service_address(&mut self, addr: IpAddr) -> Result<(), XdpError> {
-        // The hint first: a source the map holds is a martian only if its
-        // hint bit is set (the program looks up no other).
+        // The hint first: the program looks up only addresses whose hint
+        // bit is set (a destination it holds is ours, a source a martian).
         let mut config = self.config()?;
         match addr {
             IpAddr::V4(a) => config.hint_service(&a.octets()),
