@@ -133,8 +133,7 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             if cfg.flags & CONFIG_SERVICE_FILTER != 0 {
                 // One load, memory order.
                 let dst = Bytes::<IPV4_HLEN>::at(ctx, l3)?.get::<u32>(16);
-                // The hint first: traffic to other addresses costs no lookup.
-                if !cfg.may_serve(service_hint_v4(dst)) || SERVICE_V4.get_ptr(dst.to_ne_bytes()).is_none() {
+                if !service_v4(cfg, dst) {
                     return Ok(Flow::NotOurs);
                 }
             }
@@ -151,8 +150,7 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
                 // Two loads, memory order.
                 let header = Bytes::<IPV6_HLEN>::at(ctx, l3)?;
                 let (high, low) = (header.get::<u64>(24), header.get::<u64>(32));
-                // The hint first: traffic to other addresses costs no lookup.
-                if !cfg.may_serve(service_hint_v6(high, low)) || SERVICE_V6.get_ptr(octets(high, low)).is_none() {
+                if !service_v6(cfg, high, low) {
                     return Ok(Flow::NotOurs);
                 }
             }
@@ -191,6 +189,20 @@ pub fn classify(ctx: &XdpContext, cfg: &XdpConfig) -> Result<Flow, ()> {
             ipv4_options: options,
         },
     ))
+}
+
+/// Whether the IPv4 address loaded as `address` (memory order) is one of
+/// the service's: its hint bit first, so that other addresses cost no
+/// lookup (the caller checks that the filter is on).
+#[inline(always)]
+pub fn service_v4(cfg: &XdpConfig, address: u32) -> bool {
+    cfg.may_serve(service_hint_v4(address)) && SERVICE_V4.get_ptr(address.to_ne_bytes()).is_some()
+}
+
+/// [`service_v4`] for an IPv6 address loaded as two memory-order words.
+#[inline(always)]
+pub fn service_v6(cfg: &XdpConfig, high: u64, low: u64) -> bool {
+    cfg.may_serve(service_hint_v6(high, low)) && SERVICE_V6.get_ptr(octets(high, low)).is_some()
 }
 
 /// The 16 octets of an IPv6 address loaded as two memory-order words (two

@@ -12,12 +12,9 @@
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use dns_wire::csum;
-use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig, service_hint_v4, service_hint_v6};
+use xdp_abi::{CONFIG_SERVICE_FILTER, Stat, XdpConfig};
 
-use crate::{
-    maps::{SERVICE_V4, SERVICE_V6},
-    parse::{self, Bytes, Datagram, ETH_HLEN, Flow, Headers, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields},
-};
+use crate::parse::{self, Bytes, Datagram, ETH_HLEN, Flow, Headers, IPV4_HLEN, IPV6_HLEN, UDP_HLEN, udp_fields};
 
 /// The shortest Ethernet frame (without its FCS): senders pad shorter ones.
 const ETH_ZLEN: usize = 60;
@@ -224,11 +221,8 @@ fn martian_v4(cfg: &XdpConfig, src: u32, dst: u32) -> bool {
     if src == dst || first == 127 || first == 0 || first >> 4 == 0xe || src == u32::MAX {
         return true;
     }
-    // Another of our service addresses (the map is filled only with the
-    // filter on), looked up only when its hint bit says it may be.
-    cfg.flags & CONFIG_SERVICE_FILTER != 0
-        && cfg.may_serve(service_hint_v4(src))
-        && SERVICE_V4.get_ptr(src.to_ne_bytes()).is_some()
+    // Another of our service addresses (the map is filled only with the filter on).
+    cfg.flags & CONFIG_SERVICE_FILTER != 0 && parse::service_v4(cfg, src)
 }
 
 /// A source no query comes from (the stack drops these in `ipv6_rcv`, and ours);
@@ -242,9 +236,6 @@ fn martian_v6(cfg: &XdpConfig, src: (u64, u64), dst: (u64, u64)) -> bool {
     if low_zero || hi >> 56 == 0xff || src == dst {
         return true;
     }
-    // Another of our service addresses (the map is filled only with the
-    // filter on), looked up only when its hint bit says it may be.
-    cfg.flags & CONFIG_SERVICE_FILTER != 0
-        && cfg.may_serve(service_hint_v6(src.0, src.1))
-        && SERVICE_V6.get_ptr(parse::octets(src.0, src.1)).is_some()
+    // Another of our service addresses (the map is filled only with the filter on).
+    cfg.flags & CONFIG_SERVICE_FILTER != 0 && parse::service_v6(cfg, src.0, src.1)
 }

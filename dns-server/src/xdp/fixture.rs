@@ -163,7 +163,8 @@ impl Fixture {
 
     /// Turns the service-address filter on (as `[xdp] service_addresses`
     /// does) with `addresses` as the service's: queries to others are not
-    /// the program's, and queries from them are martians.
+    /// the program's, and queries from them are martians. Adds to those
+    /// given before.
     pub fn serve_only(&self, addresses: &[std::net::IpAddr]) -> Result<(), XdpError> {
         let mut maps = self.fast.maps.lock().unwrap_or_else(|e| e.into_inner());
         let mut config = maps.config()?;

@@ -209,10 +209,7 @@ impl Maps {
         // The hint first: the program looks up only addresses whose hint
         // bit is set (a destination it holds is ours, a source a martian).
         let mut config = self.config()?;
-        match addr {
-            IpAddr::V4(a) => config.hint_service(&a.octets()),
-            IpAddr::V6(a) => config.hint_service(&a.octets()),
-        }
+        config.hint_service(addr);
         self.set_config(config)?;
         match addr {
             IpAddr::V4(a) => self.service_v4.insert(a.octets(), 1, 0)?,

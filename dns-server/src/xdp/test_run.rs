@@ -430,14 +430,8 @@ fn rate_limit_drops_and_slips_per_prefix() {
 fn service_addresses_limit_what_is_ours() {
     test_support::require_root!("loading the XDP program");
     let p = load_program();
-    {
-        let mut maps = p.fast.maps.lock().unwrap();
-        let mut config = maps.config().expect("config");
-        config.flags |= xdp_abi::CONFIG_SERVICE_FILTER;
-        maps.set_config(config).expect("config written");
-        maps.add_service_address("203.0.113.53".parse().unwrap())
-            .expect("service address");
-    }
+    p.serve_only(&["203.0.113.53".parse().unwrap()])
+        .expect("service address");
     let v4 = Frame::udp(false, query("www.example.com", 1, None, &[])).bytes();
     let v6 = Frame::udp(true, query("www.example.com", 1, None, &[])).bytes();
     for (what, frame) in [("IPv4", &v4), ("IPv6", &v6)] {
@@ -447,13 +441,8 @@ fn service_addresses_limit_what_is_ours() {
         assert_eq!(&out, frame, "{what}: untouched");
         assert_eq!(p.counters(), before, "{what}: no counter moves");
     }
-    {
-        let mut maps = p.fast.maps.lock().unwrap();
-        maps.add_service_address(IpAddr::V4(SERVER_V4.into()))
-            .expect("service address");
-        maps.add_service_address(IpAddr::V6(SERVER_V6.into()))
-            .expect("service address");
-    }
+    p.serve_only(&[IpAddr::V4(SERVER_V4.into()), IpAddr::V6(SERVER_V6.into())])
+        .expect("service addresses");
     assert_eq!(run(&p.fast, &v4).0, XDP_TX, "IPv4 to a service address");
     assert_eq!(run(&p.fast, &v6).0, XDP_TX, "IPv6 to a service address");
 }

@@ -427,20 +427,18 @@ impl XdpConfig {
         self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] >> (bit & 63) & 1 != 0
     }
 
-    /// Sets the hint of the address with `octets` (4 or 16 of them).
-    pub fn hint_service(&mut self, octets: &[u8]) {
-        let word = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w[..b.len()].copy_from_slice(b);
-            w
-        };
-        let bit = match octets.len() {
-            4 => service_hint_v4(u32::from_ne_bytes([octets[0], octets[1], octets[2], octets[3]])),
-            16 => service_hint_v6(
-                u64::from_ne_bytes(word(&octets[..8])),
-                u64::from_ne_bytes(word(&octets[8..])),
-            ),
-            _ => return,
+    /// Sets the hint of `address`.
+    pub fn hint_service(&mut self, address: core::net::IpAddr) {
+        let bit = match address {
+            core::net::IpAddr::V4(a) => service_hint_v4(u32::from_ne_bytes(a.octets())),
+            core::net::IpAddr::V6(a) => {
+                let [high, low] = [0, 8].map(|k| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&a.octets()[k..k + 8]);
+                    u64::from_ne_bytes(w)
+                });
+                service_hint_v6(high, low)
+            }
         };
         self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] |= 1 << (bit & 63);
     }
@@ -539,11 +537,11 @@ mod tests {
             )
         };
         for a in v4 {
-            config.hint_service(&a);
+            config.hint_service(a.into());
             assert!(config.may_serve(bit4(a)), "{a:?}");
         }
         for a in v6 {
-            config.hint_service(&a);
+            config.hint_service(a.into());
             assert!(config.may_serve(bit6(a)), "{a:?}");
         }
         // Other sources: a neighbour of each, a /24 of clients, a /64's hosts.

@@ -13,7 +13,7 @@ use test_support::{
     checksum,
     frame::{self as support, ETH_LEN, IPV4_LEN, IPV6_LEN, UDP_LEN},
 };
-use xdp_abi::{CONFIG_SERVICE_FILTER, Stat};
+use xdp_abi::Stat;
 
 use super::{
     CLIENT_MAC, CLIENT_V4, CLIENT_V6, Fixture, Frame, SERVER_MAC, SERVER_V4, SERVER_V6, XDP_DROP, XDP_PASS, XDP_TX,
@@ -291,15 +291,8 @@ fn our_other_service_addresses_are_martian_sources_when_known() {
     let p = load_program();
     let other_v4: IpAddr = "203.0.113.53".parse().unwrap();
     let other_v6: IpAddr = "2001:db8:53::53".parse().unwrap();
-    {
-        let mut maps = p.fast.maps.lock().unwrap();
-        let mut config = maps.config().expect("config");
-        config.flags |= CONFIG_SERVICE_FILTER;
-        maps.set_config(config).expect("config written");
-        for a in [other_v4, other_v6, IpAddr::from(SERVER_V4), IpAddr::from(SERVER_V6)] {
-            maps.add_service_address(a).expect("service address");
-        }
-    }
+    p.serve_only(&[other_v4, other_v6, IpAddr::from(SERVER_V4), IpAddr::from(SERVER_V6)])
+        .expect("service addresses");
     let dns = www();
     let from = |src: IpAddr| {
         let mut f = builder(src.is_ipv6());
