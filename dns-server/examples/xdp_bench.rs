@@ -265,7 +265,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 println!(
                     "  {} over {COOKIELESS_HIT}: {}",
                     case.what,
-                    paired(&samples[i], &samples[plain])
+                    paired(&samples[i], &samples[plain], args.rounds as usize)
                 );
             }
         }
@@ -275,14 +275,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         for (what, other) in others {
             println!("\nthis build minus {what}, prog ns, per round");
             for (i, case) in timed.iter().enumerate() {
-                println!("{:<46} {}", case.what, paired(&this[i], &other[i]));
+                println!("{:<46} {}", case.what, paired(&this[i], &other[i], args.rounds as usize));
             }
             if *what == WITHOUT_CHECKS
                 && let Some(hit) = timed.iter().position(|c| c.what == COOKIELESS_HIT)
             {
                 println!(
                     "the frame checks add to a hit ({COOKIELESS_HIT}, issue 11: at most 10 ns): {}",
-                    paired(&this[hit], &other[hit])
+                    paired(&this[hit], &other[hit], args.rounds as usize)
                 );
             }
         }
@@ -394,18 +394,56 @@ fn first_contacts(secret: &[u8; 16]) -> Vec<Timed> {
     ]
 }
 
-/// `a - b` in program ns, round by round: the median and the range; then
+/// `a - b` in program ns, round by round: the median and the range, and,
+/// over several loads, the median's 95% interval (see [`interval`]); then
 /// the difference of the floors (see [`floor`]), steadier on a busy machine.
-fn paired(a: &[[f64; 4]], b: &[[f64; 4]]) -> String {
+/// `rounds`: the samples are each load's rounds, load after load.
+fn paired(a: &[[f64; 4]], b: &[[f64; 4]], rounds: usize) -> String {
     let d: Vec<f64> = a.iter().zip(b).map(|(a, b)| a[0] - b[0]).collect();
     let (lo, hi) = d.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
         (lo.min(x), hi.max(x))
     });
+    let within = match interval(&d, rounds) {
+        Some((low, high)) => format!(", 95% {low:+.1}..{high:+.1}"),
+        None => String::new(),
+    };
     format!(
-        "{:+.1} (range {lo:+.1}..{hi:+.1}); best {:+.1}",
+        "{:+.1} (range {lo:+.1}..{hi:+.1}{within}); best {:+.1}",
         median(d),
         floor(a) - floor(b)
     )
+}
+
+/// Resamples drawn for [`interval`].
+const RESAMPLES: usize = 2000;
+
+/// A 95% interval for the median of `d`, the differences of `rounds` rounds
+/// per load, load after load: a bootstrap that draws whole loads (with
+/// replacement), since a load's placement moves all its rounds alike and
+/// its rounds are no independent samples. `None` with fewer than 4 loads.
+fn interval(d: &[f64], rounds: usize) -> Option<(f64, f64)> {
+    let loads: Vec<&[f64]> = d.chunks(rounds.max(1)).collect();
+    if loads.len() < 4 {
+        return None;
+    }
+    // xorshift64: a fixed seed, so that a run's figures can be reproduced from its samples.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut medians: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            let drawn: Vec<f64> = (0..loads.len())
+                .flat_map(|_| loads[(next() % loads.len() as u64) as usize].iter().copied())
+                .collect();
+            median(drawn)
+        })
+        .collect();
+    medians.sort_by(f64::total_cmp);
+    Some((medians[RESAMPLES * 25 / 1000], medians[RESAMPLES * 975 / 1000]))
 }
 
 /// The fastest chunk of [`CHUNK`] runs over all rounds: other work on the
