@@ -275,7 +275,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
         for (what, other) in others {
             println!("\nthis build minus {what}, prog ns, per round");
             for (i, case) in timed.iter().enumerate() {
-                println!("{:<46} {}", case.what, paired(&this[i], &other[i], args.rounds as usize));
+                println!(
+                    "{:<46} {}",
+                    case.what,
+                    paired(&this[i], &other[i], args.rounds as usize)
+                );
             }
             if *what == WITHOUT_CHECKS
                 && let Some(hit) = timed.iter().position(|c| c.what == COOKIELESS_HIT)
