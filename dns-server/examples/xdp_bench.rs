@@ -246,6 +246,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         format!("median of {} rounds", args.rounds)
     };
+    let rounds = args.rounds as usize;
     for (what, samples) in &builds {
         println!("\n{what} ({over})");
         println!(
@@ -265,7 +266,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 println!(
                     "  {} over {COOKIELESS_HIT}: {}",
                     case.what,
-                    paired(&samples[i], &samples[plain], args.rounds as usize)
+                    paired(&samples[i], &samples[plain], rounds)
                 );
             }
         }
@@ -275,18 +276,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
         for (what, other) in others {
             println!("\nthis build minus {what}, prog ns, per round");
             for (i, case) in timed.iter().enumerate() {
-                println!(
-                    "{:<46} {}",
-                    case.what,
-                    paired(&this[i], &other[i], args.rounds as usize)
-                );
+                println!("{:<46} {}", case.what, paired(&this[i], &other[i], rounds));
             }
             if *what == WITHOUT_CHECKS
                 && let Some(hit) = timed.iter().position(|c| c.what == COOKIELESS_HIT)
             {
                 println!(
                     "the frame checks add to a hit ({COOKIELESS_HIT}, issue 11: at most 10 ns): {}",
-                    paired(&this[hit], &other[hit], args.rounds as usize)
+                    paired(&this[hit], &other[hit], rounds)
                 );
             }
         }
@@ -424,7 +421,7 @@ const RESAMPLES: usize = 2000;
 /// A 95% interval for the median of `d`, the differences of `rounds` rounds
 /// per load, load after load: a bootstrap that draws whole loads (with
 /// replacement), since a load's placement moves all its rounds alike and
-/// its rounds are no independent samples. `None` with fewer than 4 loads.
+/// its rounds are not independent samples. `None` with fewer than 4 loads.
 fn interval(d: &[f64], rounds: usize) -> Option<(f64, f64)> {
     let loads: Vec<&[f64]> = d.chunks(rounds.max(1)).collect();
     if loads.len() < 4 {
