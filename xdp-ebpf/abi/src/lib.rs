@@ -419,12 +419,19 @@ pub const fn service_hint_v6(high: u64, low: u64) -> u32 {
     ((high ^ low.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as u32
 }
 
+/// The word of [`XdpConfig::service_hint`] that holds `bit`, and its mask there.
+#[inline(always)]
+const fn hint_slot(bit: u32) -> (usize, u64) {
+    ((bit as usize >> 6) % SERVICE_HINT_WORDS, 1 << (bit & 63))
+}
+
 impl XdpConfig {
     /// Whether the address whose hint is `bit` may be a service address
     /// (`false`: certainly not).
     #[inline(always)]
     pub const fn may_serve(&self, bit: u32) -> bool {
-        self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] >> (bit & 63) & 1 != 0
+        let (word, mask) = hint_slot(bit);
+        self.service_hint[word] & mask != 0
     }
 
     /// Sets the hint of `address`.
@@ -440,7 +447,8 @@ impl XdpConfig {
                 service_hint_v6(high, low)
             }
         };
-        self.service_hint[(bit as usize >> 6) % SERVICE_HINT_WORDS] |= 1 << (bit & 63);
+        let (word, mask) = hint_slot(bit);
+        self.service_hint[word] |= mask;
     }
 }
 
@@ -528,6 +536,7 @@ mod tests {
             [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
             [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53],
         ];
+        // As the program computes them, from the octets loaded as words.
         let bit4 = |a: [u8; 4]| service_hint_v4(u32::from_ne_bytes(a));
         let bit6 = |a: [u8; 16]| {
             let (h, l) = a.split_at(8);
